@@ -1,0 +1,197 @@
+/* decode.h -- the streaming RDB decoder: one parse, many consumers.
+ *
+ * The decoder pulls bytes from an rdbReader (rio.h) and reports everything in
+ * the file through callbacks (rdbHandlers): header, AUX fields, databases,
+ * functions, module aux data, slot info, and for each key its metadata, its
+ * decoded logical content and, on request, the raw encoded bytes of its value
+ * exactly as in the file. Checksumming, digesting, importing as RESTORE and
+ * printing are all consumers of this one parse.
+ *
+ * Memory: bounded by the largest single value (one blob-encoded value, one
+ * string, or the raw capture of one value), never by the file size. Nothing
+ * is built per collection: elements are reported one at a time.
+ *
+ * Borrowing: every pointer handed to a callback is valid only during that
+ * callback. Copy what you keep.
+ *
+ * Callbacks: each returns 0 to continue; any other value stops the decoder,
+ * which then returns -1 with code RDB_ERR_HANDLER (the consumer keeps its
+ * own reason). Any callback may be NULL.
+ *
+ * Errors: rdbDecode* return 0 or -1; rdbDecoderError() then names the byte
+ * offset and, where known, the db and key. The decoder never prints and
+ * never exits.
+ */
+#ifndef RDB_DECODE_H
+#define RDB_DECODE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rdb.h"
+#include "rio.h"
+
+typedef struct rdbDecoder rdbDecoder;
+
+typedef enum rdbErrCode {
+    RDB_OK = 0,
+    RDB_ERR_IO,        /* the source failed (read error) */
+    RDB_ERR_TRUNCATED, /* input ended before the format said it would */
+    RDB_ERR_CORRUPT,   /* bytes that cannot be valid */
+    RDB_ERR_VERSION,   /* an RDB version this build does not support */
+    RDB_ERR_TYPE,      /* an unknown or unsupported type byte or opcode */
+    RDB_ERR_CHECKSUM,  /* trailing CRC-64 does not match */
+    RDB_ERR_HANDLER,   /* a callback asked to stop */
+    RDB_ERR_NOMEM
+} rdbErrCode;
+
+/* Where the trailing checksum stands once EOF is reached. */
+typedef enum rdbCrcStatus {
+    RDB_CRC_OK = 0,
+    RDB_CRC_MISMATCH,
+    RDB_CRC_ABSENT /* version < 5, or written with rdbchecksum no (zero) */
+} rdbCrcStatus;
+
+typedef struct rdbStreamId {
+    uint64_t ms, seq;
+} rdbStreamId;
+
+typedef struct rdbKeyInfo {
+    uint64_t db;
+    const char *key;
+    size_t keylen;
+    int type;            /* the RDB type byte */
+    rdbLType ltype;      /* logical type */
+    const rdbTypeInfo *info;
+    int64_t expire_ms;   /* absolute unix ms, -1 when none */
+    int64_t idle;        /* LRU idle seconds, -1 when absent */
+    int freq;            /* LFU counter, -1 when absent */
+    uint64_t offset;     /* byte offset of the key record */
+} rdbKeyInfo;
+
+typedef struct rdbStreamMeta {
+    uint64_t length;        /* live entries */
+    rdbStreamId last_id;
+    rdbStreamId first_id;   /* v1: first live entry, as Redis synthesizes */
+    rdbStreamId max_deleted;/* v1: 0-0 */
+    uint64_t entries_added; /* v1: length */
+    uint64_t groups;        /* number of consumer groups that follow */
+} rdbStreamMeta;
+
+typedef struct rdbStreamGroup {
+    const char *name;
+    size_t namelen;
+    rdbStreamId last_id;    /* last delivered */
+    int64_t entries_read;   /* -1 when unknown (v1 files, as Redis does) */
+    uint64_t pel_count;
+    uint64_t consumers;
+} rdbStreamGroup;
+
+typedef struct rdbStreamConsumer {
+    const char *name;
+    size_t namelen;
+    int64_t seen_time;
+    int64_t active_time;    /* v1/v2: equal to seen_time, as Redis loads it */
+    uint64_t pel_count;
+} rdbStreamConsumer;
+
+typedef struct rdbFunction {
+    const char *code;  /* FUNCTION2: the whole library source */
+    size_t len;
+    int pre_ga;        /* 1 for the 7.0-rc FUNCTION opcode: name/engine set */
+    const char *name, *engine;
+    size_t namelen, enginelen;
+} rdbFunction;
+
+typedef struct rdbEofInfo {
+    rdbCrcStatus crc;
+    uint64_t stored;   /* CRC read from the file (0 when absent) */
+    uint64_t computed; /* CRC of the bytes read */
+} rdbEofInfo;
+
+typedef struct rdbHandlers {
+    void *ctx;
+
+    /* File structure. */
+    int (*header)(void *ctx, int version, rdbFlavour flavour);
+    int (*aux)(void *ctx, const char *k, size_t klen, const char *v, size_t vlen);
+    int (*select_db)(void *ctx, uint64_t db);
+    int (*resize_db)(void *ctx, uint64_t keys, uint64_t expires);
+    int (*slot_info)(void *ctx, uint64_t slot, uint64_t keys, uint64_t expires);
+    int (*function)(void *ctx, const rdbFunction *fn);
+    int (*module_aux)(void *ctx, const char *module, int encver, int when);
+    int (*eof)(void *ctx, const rdbEofInfo *e);
+
+    /* Keys: key_begin, then content callbacks, then raw_value (if asked),
+     * then key_end. */
+    int (*key_begin)(void *ctx, const rdbKeyInfo *k);
+    int (*key_end)(void *ctx, const rdbKeyInfo *k);
+
+    /* Raw value: the bytes after the type byte up to the end of the value,
+     * exactly as in the input. Captured only when raw_value is set and
+     * want_raw is NULL or returns 1 for the key. */
+    int (*want_raw)(void *ctx, const rdbKeyInfo *k);
+    int (*raw_value)(void *ctx, const rdbKeyInfo *k, const unsigned char *p, size_t len);
+
+    /* Decoded content. Integers stored in compact encodings arrive as
+     * their decimal text. */
+    int (*string)(void *ctx, const char *p, size_t len);
+    int (*list_item)(void *ctx, const char *p, size_t len);
+    int (*set_member)(void *ctx, const char *p, size_t len);
+    int (*zset_member)(void *ctx, const char *p, size_t len, double score);
+    /* expire_ms: the field's absolute TTL in unix ms, -1 when none. */
+    int (*hash_field)(void *ctx, const char *f, size_t flen, const char *v, size_t vlen,
+                      int64_t expire_ms);
+    /* Streams, in order: stream_entry (+ its stream_field calls) for each
+     * live entry in ID order, stream_meta, then per group stream_group,
+     * its stream_pel calls, and per consumer stream_consumer followed by
+     * its stream_consumer_pel calls. */
+    int (*stream_entry)(void *ctx, rdbStreamId id, uint64_t nfields);
+    int (*stream_field)(void *ctx, const char *f, size_t flen, const char *v, size_t vlen);
+    int (*stream_meta)(void *ctx, const rdbStreamMeta *m);
+    int (*stream_group)(void *ctx, const rdbStreamGroup *g);
+    int (*stream_pel)(void *ctx, rdbStreamId id, int64_t delivery_time, uint64_t delivery_count);
+    int (*stream_consumer)(void *ctx, const rdbStreamConsumer *c);
+    int (*stream_consumer_pel)(void *ctx, rdbStreamId id);
+    /* Module values are walked, not interpreted: the name (9 chars) and the
+     * encoding version; take raw_value for the bytes. */
+    int (*module_value)(void *ctx, const char *name, int encver);
+} rdbHandlers;
+
+typedef struct rdbDecodeOptions {
+    int ignore_crc;  /* report a mismatch in eof() but do not fail on it */
+} rdbDecodeOptions;
+
+/* The decoder borrows the reader and the handlers; both must outlive it. */
+rdbDecoder *rdbDecoderNew(rdbReader *r, const rdbHandlers *h, const rdbDecodeOptions *opt);
+void rdbDecoderFree(rdbDecoder *d);
+
+/* Decode a whole RDB stream: header through EOF and checksum. Stops right
+ * after the checksum; whatever follows in the source is left unread. */
+int rdbDecode(rdbDecoder *d);
+
+/* Decode one value body of the given type byte (no header), as in a DUMP
+ * payload, calling key_begin .. key_end around it. 'version' and 'flavour'
+ * say how to read type bytes 22+. The key info handed to callbacks takes
+ * db, key, expire_ms, idle and freq from 'base' (may be NULL: db 0, no
+ * key, no expire). */
+int rdbDecodeValue(rdbDecoder *d, int type, int version, rdbFlavour flavour,
+                   const rdbKeyInfo *base);
+
+/* Check a DUMP payload's footer (2-byte version, CRC-64), then decode its
+ * type byte and value through h as rdbDecodeValue does. The footer version
+ * goes to *version when not NULL. On error, -1 with the reason in errbuf. */
+int rdbDecodePayload(const unsigned char *p, size_t len, const rdbKeyInfo *base,
+                     const rdbHandlers *h, int *version, char *errbuf, size_t errlen);
+
+rdbErrCode rdbDecoderErrorCode(const rdbDecoder *d);
+/* "offset 1234 (db 0, key 'foo'): ziplist entry runs past its blob" */
+const char *rdbDecoderError(const rdbDecoder *d);
+
+/* Progress: bytes consumed, keys seen so far. */
+uint64_t rdbDecoderOffset(const rdbDecoder *d);
+uint64_t rdbDecoderKeys(const rdbDecoder *d);
+int rdbDecoderVersion(const rdbDecoder *d);
+rdbFlavour rdbDecoderFlavour(const rdbDecoder *d);
+
+#endif

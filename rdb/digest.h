@@ -1,0 +1,65 @@
+/* digest.h -- a logical digest of a dataset: the same for the same data.
+ *
+ * Equal for equal data whatever the encoding (ziplist, listpack, intset,
+ * hashtable, quicklist node sizes, LZF or not), the RDB version, the key
+ * order, AUX fields and LRU/LFU hints; different when any key, value,
+ * member, score, field, field TTL, expire, db, stream entry or consumer
+ * group state changes. Computed as a streaming consumer of the decoder, in
+ * constant memory: order independence comes from adding per-element hashes
+ * modulo 2^256 rather than from sorting.
+ *
+ * Definition (version 1), H = SHA-256, str(s) = u64le(len(s)) || s,
+ * SUM = sum of 32-byte hashes read as little-endian integers, mod 2^256:
+ *
+ *   digest = H("rdbsync-digest-1" || u64le(nkeys) || SUM(K) ||
+ *              u64le(nfunctions) || SUM(H("F" || str(library code))))
+ *   K      = H("K" || u64le(db) || str(key) || u8(ltype) ||
+ *              i64le(expire_ms or -1) || V)
+ *   ltype  : string 0, list 1, set 2, zset 3, hash 4, module 5, stream 6
+ *   V string = H("s" || str(value))
+ *   V list   = H("l" || str(e1) || ... || str(en) || u64le(n))
+ *   V set    = H("S" || u64le(n) || SUM(H(str(member))))
+ *   V zset   = H("z" || u64le(n) || SUM(H(str(member) || f64le(score))))
+ *   V hash   = H("h" || u64le(n) || SUM(H(str(field) || str(value) ||
+ *                                        i64le(field_expire_ms or -1))))
+ *   V stream = H("x" || each live entry in ID order:
+ *                  u64le(ms) u64le(seq) u64le(nfields) {str(f) str(v)}
+ *                || "m" u64le(length) id(last) id(first) id(max_deleted)
+ *                   u64le(entries_added) u64le(ngroups)
+ *                || each group: "g" str(name) id(last_delivered)
+ *                   i64le(entries_read) u64le(npel)
+ *                   {id i64le(delivery_ms) u64le(delivery_count)}
+ *                   u64le(nconsumers)
+ *                   {"c" str(name) i64le(seen_ms) i64le(active_ms)
+ *                    u64le(npel) {id}})
+ *                with id(x) = u64le(ms) u64le(seq)
+ *   V module = H("M" || str(the value's bytes after the type byte))
+ *
+ * Integers stored in compact encodings count as their decimal text; scores
+ * are IEEE-754 binary64. Keys already expired in a file are included.
+ *
+ * Ownership: rdbDigestNew returns an object freed with rdbDigestFree.
+ * rdbDigestHandlers fills h with callbacks whose ctx is the digest; the
+ * digest must outlive the decode. Allocation failure is the only error.
+ */
+#ifndef RDB_DIGEST_H
+#define RDB_DIGEST_H
+
+#include <stdint.h>
+
+#include "decode.h"
+
+#define RDB_DIGEST_LEN 32
+
+typedef struct rdbDigest rdbDigest;
+
+rdbDigest *rdbDigestNew(void);
+void rdbDigestFree(rdbDigest *dg);
+void rdbDigestHandlers(rdbDigest *dg, rdbHandlers *h);
+/* The digest of everything seen so far (does not reset). */
+void rdbDigestFinal(rdbDigest *dg, unsigned char out[RDB_DIGEST_LEN]);
+/* 64 lowercase hex characters and a NUL. */
+void rdbDigestHex(rdbDigest *dg, char out[2 * RDB_DIGEST_LEN + 1]);
+uint64_t rdbDigestKeys(const rdbDigest *dg);
+
+#endif

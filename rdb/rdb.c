@@ -1,0 +1,66 @@
+/* rdb.c -- the type and version tables declared in rdb.h. */
+#include "rdb.h"
+
+static const rdbTypeInfo redis_types[] = {
+    [0] = {"string", RDB_LT_STRING, 1, 0},
+    [1] = {"list", RDB_LT_LIST, 1, 0},
+    [2] = {"set", RDB_LT_SET, 1, 0},
+    [3] = {"zset", RDB_LT_ZSET, 1, 0},
+    [4] = {"hash", RDB_LT_HASH, 1, 0},
+    [5] = {"zset2", RDB_LT_ZSET, 8, 0},
+    [6] = {"module_pre_ga", RDB_LT_MODULE, 8, 0},
+    [7] = {"module2", RDB_LT_MODULE, 8, 0},
+    [9] = {"hash_zipmap", RDB_LT_HASH, 2, 0},
+    [10] = {"list_ziplist", RDB_LT_LIST, 2, 0},
+    [11] = {"set_intset", RDB_LT_SET, 2, 0},
+    [12] = {"zset_ziplist", RDB_LT_ZSET, 2, 0},
+    [13] = {"hash_ziplist", RDB_LT_HASH, 4, 0},
+    [14] = {"list_quicklist", RDB_LT_LIST, 7, 0},
+    [15] = {"stream_listpacks", RDB_LT_STREAM, 9, 0},
+    [16] = {"hash_listpack", RDB_LT_HASH, 10, 0},
+    [17] = {"zset_listpack", RDB_LT_ZSET, 10, 0},
+    [18] = {"list_quicklist2", RDB_LT_LIST, 10, 0},
+    [19] = {"stream_listpacks2", RDB_LT_STREAM, 10, 0},
+    [20] = {"set_listpack", RDB_LT_SET, 11, 0},
+    [21] = {"stream_listpacks3", RDB_LT_STREAM, 11, 0},
+    [22] = {"hash_metadata_pre_ga", RDB_LT_HASH, 12, 1},
+    [23] = {"hash_listpack_ex_pre_ga", RDB_LT_HASH, 12, 1},
+    [24] = {"hash_metadata", RDB_LT_HASH, 12, 1},
+    [25] = {"hash_listpack_ex", RDB_LT_HASH, 12, 1},
+};
+
+static const rdbTypeInfo valkey_hash2 = {"hash2_valkey", RDB_LT_HASH, 80, 1};
+
+const rdbTypeInfo *rdbTypeLookup(int type, rdbFlavour flavour) {
+    if (flavour == RDB_FLAVOUR_VALKEY) {
+        /* Valkey 9 shares Redis' codes up to 21 and reuses 22 for HASH_2;
+         * it never writes 23-25. */
+        if (type == RDB_TYPE_VALKEY_HASH_2) return &valkey_hash2;
+        if (type > RDB_TYPE_STREAM_LISTPACKS_3) return NULL;
+    }
+    if (type < 0 || type >= (int)(sizeof(redis_types) / sizeof(redis_types[0])))
+        return NULL;
+    return redis_types[type].name ? &redis_types[type] : NULL;
+}
+
+const char *rdbLTypeName(rdbLType t) {
+    static const char *names[RDB_LT_COUNT] = {"string", "list", "set", "zset",
+                                              "hash", "module", "stream"};
+    return (t >= 0 && t < RDB_LT_COUNT) ? names[t] : "unknown";
+}
+
+const char *rdbVersionRelease(int version, rdbFlavour flavour) {
+    static const char *redis[] = {NULL,  "2.0", "2.4", "2.6-dev", "2.6-dev",
+                                  "2.6-dev", "2.6", "3.2", "4.0", "5.0",
+                                  "7.0", "7.2", "7.4", "8.6", "8.8", "8.10"};
+    if (flavour == RDB_FLAVOUR_VALKEY)
+        return version == 80 ? "Valkey 9.0" : version == 81 ? "Valkey 9.2" : NULL;
+    if (version > 0 && version < (int)(sizeof(redis) / sizeof(redis[0])))
+        return redis[version];
+    return NULL;
+}
+
+int rdbVersionSupported(int version, rdbFlavour flavour) {
+    if (flavour == RDB_FLAVOUR_VALKEY) return version == RDB_VERSION_VALKEY_9;
+    return version >= 1 && version <= RDB_VERSION_MAX_REDIS;
+}
