@@ -1,0 +1,297 @@
+/* blob.c -- validated iterators over ziplist, listpack, intset and zipmap.
+ * Layouts: format.md 2.5. Multi-byte integers are little endian except the
+ * ziplist 14/32-bit string lengths, which are big endian. */
+#include "blob.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#define FAIL(...)                             \
+    do {                                      \
+        snprintf(err, errlen, __VA_ARGS__);   \
+        return -1;                            \
+    } while (0)
+
+static uint32_t le32(const unsigned char *p) {
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+static uint16_t le16(const unsigned char *p) { return (uint16_t)(p[0] | p[1] << 8); }
+static uint64_t le64(const unsigned char *p) { return (uint64_t)le32(p) | (uint64_t)le32(p + 4) << 32; }
+
+/* Sign-extend the low 'bits' of u. */
+static long long sext(uint64_t u, unsigned bits) {
+    uint64_t m = 1ULL << (bits - 1);
+    u &= (bits == 64) ? ~0ULL : ((1ULL << bits) - 1);
+    return (long long)((u ^ m) - m);
+}
+
+size_t rdbElemText(const rdbElem *e, char *buf, const char **p) {
+    if (!e->is_int) {
+        *p = (const char *)e->p;
+        return e->len;
+    }
+    *p = buf;
+    return (size_t)snprintf(buf, 24, "%lld", e->v);
+}
+
+static void setInt(rdbElem *e, long long v) {
+    e->is_int = 1;
+    e->v = v;
+    e->p = NULL;
+    e->len = 0;
+}
+
+static void setStr(rdbElem *e, const unsigned char *p, size_t len) {
+    e->is_int = 0;
+    e->p = p;
+    e->len = len;
+}
+
+/* ---- Ziplist ---- */
+
+int rdbZiplistInit(rdbBlobIter *it, const unsigned char *b, size_t len, char *err, size_t errlen) {
+    memset(it, 0, sizeof(*it));
+    if (len < 11) FAIL("ziplist of %zu bytes is shorter than its header", len);
+    if (le32(b) != len) FAIL("ziplist header says %u bytes, blob has %zu", le32(b), len);
+    if (b[len - 1] != 0xFF) FAIL("ziplist does not end with 0xFF");
+    if (le32(b + 4) > len - 1) FAIL("ziplist tail offset %u is past its end", le32(b + 4));
+    it->b = b;
+    it->len = len;
+    it->pos = 10;
+    it->declared = le16(b + 8) == 0xFFFF ? SIZE_MAX : le16(b + 8);
+    return 0;
+}
+
+/* Decode the entry encoding at p (end = first byte not available);
+ * sets header size and data size. */
+static int zlEncoding(const unsigned char *p, size_t avail, size_t *hdr, size_t *data, rdbElem *e,
+                      char *err, size_t errlen, size_t at) {
+    unsigned char c = p[0];
+    switch (c >> 6) {
+    case 0: *hdr = 1; *data = c & 0x3F; return 0;
+    case 1:
+        if (avail < 2) FAIL("ziplist entry header at byte %zu runs past the end", at);
+        *hdr = 2;
+        *data = (size_t)(c & 0x3F) << 8 | p[1];
+        return 0;
+    case 2:
+        if (avail < 5) FAIL("ziplist entry header at byte %zu runs past the end", at);
+        *hdr = 5;
+        *data = (size_t)p[1] << 24 | (size_t)p[2] << 16 | (size_t)p[3] << 8 | p[4];
+        return 0;
+    }
+    *hdr = 1;
+    e->is_int = 1;
+    switch (c) {
+    case 0xC0: *data = 2; break;
+    case 0xD0: *data = 4; break;
+    case 0xE0: *data = 8; break;
+    case 0xF0: *data = 3; break;
+    case 0xFE: *data = 1; break;
+    default:
+        if (c >= 0xF1 && c <= 0xFD) {
+            *data = 0;
+            e->v = (c & 0x0F) - 1;
+            break;
+        }
+        FAIL("ziplist entry at byte %zu has invalid encoding 0x%02x", at, c);
+    }
+    return 0;
+}
+
+int rdbZiplistNext(rdbBlobIter *it, rdbElem *e, char *err, size_t errlen) {
+    const unsigned char *b = it->b;
+    size_t end = it->len - 1, at = it->pos, pl, prev, hdr, data;
+    if (at == end) {
+        if (it->declared != SIZE_MAX && it->declared != it->count)
+            FAIL("ziplist header says %zu entries, found %zu", it->declared, it->count);
+        size_t tail = le32(b + 4);
+        if (it->count && tail != at - it->prev) FAIL("ziplist tail offset %zu is wrong", tail);
+        return 0;
+    }
+    if (b[at] == 0xFF) FAIL("ziplist ends early at byte %zu", at);
+    if (b[at] < 254) {
+        pl = 1;
+        prev = b[at];
+    } else {
+        if (end - at < 5) FAIL("ziplist prevlen at byte %zu runs past the end", at);
+        pl = 5;
+        prev = le32(b + at + 1);
+    }
+    if (prev != it->prev) FAIL("ziplist entry at byte %zu has a wrong previous length", at);
+    if (at + pl >= end) FAIL("ziplist entry at byte %zu runs past the end", at);
+    e->is_int = 0;
+    if (zlEncoding(b + at + pl, end - at - pl, &hdr, &data, e, err, errlen, at) < 0) return -1;
+    if (data > end - at - pl - hdr) FAIL("ziplist entry at byte %zu runs past the end", at);
+    const unsigned char *d = b + at + pl + hdr;
+    if (!e->is_int) setStr(e, d, data);
+    else if (data == 2) setInt(e, (int16_t)le16(d));
+    else if (data == 4) setInt(e, (int32_t)le32(d));
+    else if (data == 8) setInt(e, (long long)le64(d));
+    else if (data == 3) setInt(e, sext((uint64_t)d[0] | (uint64_t)d[1] << 8 | (uint64_t)d[2] << 16, 24));
+    else if (data == 1) setInt(e, (int8_t)d[0]);
+    else setInt(e, e->v);
+    it->prev = pl + hdr + data;
+    it->pos = at + it->prev;
+    it->count++;
+    return 1;
+}
+
+/* ---- Listpack ---- */
+
+int rdbListpackInit(rdbBlobIter *it, const unsigned char *b, size_t len, char *err, size_t errlen) {
+    memset(it, 0, sizeof(*it));
+    if (len < 7) FAIL("listpack of %zu bytes is shorter than its header", len);
+    if (le32(b) != len) FAIL("listpack header says %u bytes, blob has %zu", le32(b), len);
+    if (b[len - 1] != 0xFF) FAIL("listpack does not end with 0xFF");
+    it->b = b;
+    it->len = len;
+    it->pos = 6;
+    it->declared = le16(b + 4) == 0xFFFF ? SIZE_MAX : le16(b + 4);
+    return 0;
+}
+
+static size_t lpBacklenSize(size_t l) {
+    return l <= 127 ? 1 : l < 16383 ? 2 : l < 2097151 ? 3 : l < 268435455 ? 4 : 5;
+}
+
+/* The back-length is stored most significant group first, read backwards. */
+static size_t lpBacklenValue(const unsigned char *p, size_t n) {
+    size_t v = 0;
+    for (size_t i = 0; i < n; i++) v = (v << 7) | (p[i] & 127);
+    return v;
+}
+
+/* Header and data size of the element at p; integers are decoded into e. */
+static int lpEncoding(const unsigned char *p, size_t avail, size_t *hdr, size_t *data, rdbElem *e,
+                      char *err, size_t errlen, size_t at) {
+    unsigned char c = p[0];
+    e->is_int = 0;
+    if ((c & 0x80) == 0) {
+        setInt(e, c);
+        *hdr = 1, *data = 0;
+    } else if ((c & 0xC0) == 0x80) {
+        *hdr = 1, *data = c & 0x3F;
+    } else if ((c & 0xE0) == 0xC0) {
+        if (avail < 2) FAIL("listpack element at byte %zu runs past the end", at);
+        setInt(e, sext((uint64_t)(c & 0x1F) << 8 | p[1], 13));
+        *hdr = 2, *data = 0;
+    } else if ((c & 0xF0) == 0xE0) {
+        if (avail < 2) FAIL("listpack element at byte %zu runs past the end", at);
+        *hdr = 2, *data = (size_t)(c & 0x0F) << 8 | p[1];
+    } else if (c == 0xF0) {
+        if (avail < 5) FAIL("listpack element at byte %zu runs past the end", at);
+        *hdr = 5, *data = le32(p + 1);
+    } else if (c >= 0xF1 && c <= 0xF4) {
+        static const unsigned char w[] = {2, 3, 4, 8};
+        size_t n = w[c - 0xF1];
+        if (avail < 1 + n) FAIL("listpack element at byte %zu runs past the end", at);
+        uint64_t u = 0;
+        for (size_t i = 0; i < n; i++) u |= (uint64_t)p[1 + i] << (8 * i);
+        setInt(e, sext(u, (unsigned)(8 * n)));
+        *hdr = 1 + n, *data = 0;
+    } else {
+        FAIL("listpack element at byte %zu has invalid encoding 0x%02x", at, c);
+    }
+    return 0;
+}
+
+int rdbListpackNext(rdbBlobIter *it, rdbElem *e, char *err, size_t errlen) {
+    const unsigned char *b = it->b;
+    size_t end = it->len - 1, at = it->pos, hdr, data;
+    if (at == end) {
+        if (it->declared != SIZE_MAX && it->declared != it->count)
+            FAIL("listpack header says %zu elements, found %zu", it->declared, it->count);
+        return 0;
+    }
+    if (lpEncoding(b + at, end - at, &hdr, &data, e, err, errlen, at) < 0) return -1;
+    if (data > end - at - hdr) FAIL("listpack element at byte %zu runs past the end", at);
+    size_t l = hdr + data, bl = lpBacklenSize(l);
+    if (bl > end - at - l) FAIL("listpack element at byte %zu runs past the end", at);
+    if (lpBacklenValue(b + at + l, bl) != l)
+        FAIL("listpack element at byte %zu has a wrong back-length", at);
+    if (!e->is_int) setStr(e, b + at + hdr, data);
+    it->pos = at + l + bl;
+    it->count++;
+    return 1;
+}
+
+/* ---- Intset ---- */
+
+int rdbIntsetInit(rdbBlobIter *it, const unsigned char *b, size_t len, char *err, size_t errlen) {
+    memset(it, 0, sizeof(*it));
+    if (len < 8) FAIL("intset of %zu bytes is shorter than its header", len);
+    uint32_t w = le32(b), n = le32(b + 4);
+    if (w != 2 && w != 4 && w != 8) FAIL("intset has invalid encoding %u", w);
+    if ((uint64_t)n * w != len - 8) FAIL("intset says %u elements of %u bytes, blob has %zu", n, w, len - 8);
+    it->b = b;
+    it->len = len;
+    it->pos = 8;
+    it->width = w;
+    it->declared = n;
+    return 0;
+}
+
+int rdbIntsetNext(rdbBlobIter *it, rdbElem *e, char *err, size_t errlen) {
+    if (it->count == it->declared) return 0;
+    const unsigned char *p = it->b + it->pos;
+    long long v = it->width == 2 ? (int16_t)le16(p) : it->width == 4 ? (int32_t)le32(p) : (long long)le64(p);
+    if (it->count && v <= it->last) FAIL("intset is not sorted at element %zu", it->count);
+    setInt(e, v);
+    it->last = v;
+    it->pos += it->width;
+    it->count++;
+    return 1;
+}
+
+/* ---- Zipmap ---- */
+
+int rdbZipmapInit(rdbBlobIter *it, const unsigned char *b, size_t len, char *err, size_t errlen) {
+    memset(it, 0, sizeof(*it));
+    if (len < 2) FAIL("zipmap of %zu bytes is too short", len);
+    if (b[len - 1] != 0xFF) FAIL("zipmap does not end with 0xFF");
+    it->b = b;
+    it->len = len;
+    it->pos = 1;
+    it->declared = b[0] < 254 ? b[0] : SIZE_MAX; /* pairs */
+    it->zm_key = 1;
+    return 0;
+}
+
+/* A zipmap length: 1 byte below 254, else 254 + u32 LE. */
+static int zmLen(rdbBlobIter *it, size_t *len, char *err, size_t errlen) {
+    size_t end = it->len - 1, at = it->pos;
+    if (it->b[at] < 254) {
+        *len = it->b[at];
+        it->pos++;
+        return 0;
+    }
+    if (it->b[at] == 255 || end - at < 5) FAIL("zipmap length at byte %zu is invalid", at);
+    *len = le32(it->b + at + 1);
+    it->pos += 5;
+    return 0;
+}
+
+int rdbZipmapNext(rdbBlobIter *it, rdbElem *e, char *err, size_t errlen) {
+    size_t end = it->len - 1, len, freeb = 0;
+    if (it->zm_key && it->b[it->pos] == 0xFF) {
+        if (it->pos != end) FAIL("zipmap ends early at byte %zu", it->pos);
+        if (it->declared != SIZE_MAX && it->declared != it->count / 2)
+            FAIL("zipmap header says %zu pairs, found %zu", it->declared, it->count / 2);
+        return 0;
+    }
+    if (it->pos >= end) FAIL("zipmap runs past its end");
+    if (zmLen(it, &len, err, errlen) < 0) return -1;
+    if (!it->zm_key) {
+        if (it->pos >= end) FAIL("zipmap runs past its end");
+        freeb = it->b[it->pos++];
+    }
+    if (len > end - it->pos || freeb > end - it->pos - len)
+        FAIL("zipmap entry at byte %zu runs past the end", it->pos);
+    setStr(e, it->b + it->pos, len);
+    it->pos += len + freeb;
+    it->zm_key = !it->zm_key;
+    it->count++;
+    return 1;
+}

@@ -1,0 +1,283 @@
+/* rio.c -- the reader behind rio.h: buffered pulls, offset, CRC, capture.
+ *
+ * Bytes live in one window buffer [buf+pos, buf+len). The CRC and the
+ * capture are brought up to date lazily: each remembers the position up to
+ * which it has seen the window ('crc_pos', 'cap_pos'), and catches up when
+ * the window is refilled or when asked. So a 1-byte read costs a memcpy of
+ * one byte, and the CRC runs over whole buffers at slice-by-8 speed.
+ */
+#include "rio.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "crc64.h"
+
+#define RIO_BUFSIZE (64 * 1024)
+/* A lying length must not allocate more than what arrives, so big reads
+ * grow their destination with the data, starting from this. */
+#define RIO_ALLOC_STEP (1024 * 1024)
+
+struct rdbReader {
+    rdbReadFn fn;
+    void *src;
+    int fd;           /* owned fd for rdbReaderFile, else -1 */
+    int fd_src;       /* storage for rdbReaderFd's source */
+    const unsigned char *mem; /* rdbReaderMem: the window is the buffer */
+    unsigned char *buf;
+    size_t pos, len;  /* window */
+    size_t crc_pos;   /* window bytes before this are in 'crc' */
+    size_t cap_pos;   /* window bytes before this are in the capture */
+    uint64_t base;    /* stream offset of buf[0] */
+    uint64_t crc;
+    int eof;
+    int capturing;
+    unsigned char *cap;
+    size_t cap_len, cap_size;
+    char err[160];
+};
+
+static ssize_t fdRead(void *src, void *buf, size_t cap, char *err, size_t errlen) {
+    int fd = *(int *)src;
+    for (;;) {
+        ssize_t n = read(fd, buf, cap);
+        if (n >= 0) return n;
+        if (errno == EINTR) continue;
+        snprintf(err, errlen, "read error: %s", strerror(errno));
+        return -1;
+    }
+}
+
+rdbReader *rdbReaderNew(rdbReadFn fn, void *src) {
+    rdbReader *r = calloc(1, sizeof(*r));
+    if (!r) return NULL;
+    r->buf = malloc(RIO_BUFSIZE);
+    if (!r->buf) {
+        free(r);
+        return NULL;
+    }
+    r->fn = fn;
+    r->src = src;
+    r->fd = -1;
+    return r;
+}
+
+rdbReader *rdbReaderFd(int fd) {
+    rdbReader *r = rdbReaderNew(fdRead, NULL);
+    if (!r) return NULL;
+    r->fd_src = fd;
+    r->src = &r->fd_src;
+    return r;
+}
+
+rdbReader *rdbReaderFile(const char *path) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return NULL;
+    rdbReader *r = rdbReaderFd(fd);
+    if (!r) {
+        close(fd);
+        errno = ENOMEM;
+        return NULL;
+    }
+    r->fd = fd;
+#ifdef POSIX_FADV_SEQUENTIAL
+    posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+#endif
+    return r;
+}
+
+rdbReader *rdbReaderMem(const void *buf, size_t len) {
+    rdbReader *r = calloc(1, sizeof(*r));
+    if (!r) return NULL;
+    r->fd = -1;
+    r->mem = buf;
+    r->buf = (unsigned char *)buf; /* never written through */
+    r->len = len;
+    r->eof = 1;
+    return r;
+}
+
+void rdbReaderFree(rdbReader *r) {
+    if (!r) return;
+    if (r->fd >= 0) close(r->fd);
+    if (!r->mem) free(r->buf);
+    free(r->cap);
+    free(r);
+}
+
+/* ---- CRC and capture catch-up ---- */
+
+static void crcSync(rdbReader *r) {
+    if (r->pos > r->crc_pos) {
+        r->crc = crc64(r->crc, r->buf + r->crc_pos, r->pos - r->crc_pos);
+        r->crc_pos = r->pos;
+    }
+}
+
+static int capAppend(rdbReader *r, const unsigned char *p, size_t n) {
+    if (r->cap_len + n > r->cap_size) {
+        size_t want = r->cap_size ? r->cap_size : 4096;
+        while (want < r->cap_len + n) want *= 2;
+        unsigned char *nc = realloc(r->cap, want);
+        if (!nc) {
+            snprintf(r->err, sizeof(r->err), "out of memory capturing %zu bytes",
+                     r->cap_len + n);
+            return -1;
+        }
+        r->cap = nc;
+        r->cap_size = want;
+    }
+    memcpy(r->cap + r->cap_len, p, n);
+    r->cap_len += n;
+    return 0;
+}
+
+static int capSync(rdbReader *r) {
+    if (r->capturing && r->pos > r->cap_pos) {
+        if (capAppend(r, r->buf + r->cap_pos, r->pos - r->cap_pos) < 0) return -1;
+    }
+    r->cap_pos = r->pos;
+    return 0;
+}
+
+/* Account for everything consumed so far, then drop it from the window. */
+static int windowFlush(rdbReader *r) {
+    crcSync(r);
+    if (capSync(r) < 0) return -1;
+    if (r->mem) return 0;
+    size_t rest = r->len - r->pos;
+    memmove(r->buf, r->buf + r->pos, rest);
+    r->base += r->pos;
+    r->len = rest;
+    r->pos = r->crc_pos = r->cap_pos = 0;
+    return 0;
+}
+
+/* Make at least one more byte available; 0 ok, -1 at end or error. */
+static int refill(rdbReader *r) {
+    if (r->err[0]) return -1;
+    if (r->eof) {
+        snprintf(r->err, sizeof(r->err), "unexpected end of input");
+        return -1;
+    }
+    if (windowFlush(r) < 0) return -1;
+    ssize_t n = r->fn(r->src, r->buf + r->len, RIO_BUFSIZE - r->len, r->err, sizeof(r->err));
+    if (n < 0) {
+        if (!r->err[0]) snprintf(r->err, sizeof(r->err), "read error");
+        return -1;
+    }
+    if (n == 0) {
+        r->eof = 1;
+        snprintf(r->err, sizeof(r->err), "unexpected end of input");
+        return -1;
+    }
+    r->len += (size_t)n;
+    return 0;
+}
+
+int rdbRead(rdbReader *r, void *dst, size_t n) {
+    unsigned char *d = dst;
+    while (n) {
+        if (r->pos == r->len && refill(r) < 0) return -1;
+        size_t take = r->len - r->pos;
+        if (take > n) take = n;
+        memcpy(d, r->buf + r->pos, take);
+        r->pos += take;
+        d += take;
+        n -= take;
+    }
+    return 0;
+}
+
+int rdbSkip(rdbReader *r, size_t n) {
+    while (n) {
+        if (r->pos == r->len && refill(r) < 0) return -1;
+        size_t take = r->len - r->pos;
+        if (take > n) take = n;
+        r->pos += take;
+        n -= take;
+    }
+    return 0;
+}
+
+int rdbReadAlloc(rdbReader *r, size_t n, unsigned char **out) {
+    size_t size = n < RIO_ALLOC_STEP ? n : RIO_ALLOC_STEP;
+    unsigned char *p = malloc(size + 1);
+    size_t got = 0;
+    *out = NULL;
+    if (!p) goto nomem;
+    while (got < n) {
+        if (got == size) {
+            size_t ns = size * 2 < n ? size * 2 : n;
+            unsigned char *np = realloc(p, ns + 1);
+            if (!np) goto nomem;
+            p = np;
+            size = ns;
+        }
+        size_t chunk = size - got;
+        if (r->pos == r->len && refill(r) < 0) {
+            free(p);
+            return -1;
+        }
+        if (chunk > r->len - r->pos) chunk = r->len - r->pos;
+        memcpy(p + got, r->buf + r->pos, chunk);
+        r->pos += chunk;
+        got += chunk;
+    }
+    p[n] = '\0';
+    *out = p;
+    return 0;
+nomem:
+    free(p);
+    snprintf(r->err, sizeof(r->err), "out of memory reading %zu bytes", n);
+    return -1;
+}
+
+int rdbReaderAtEnd(rdbReader *r) {
+    if (r->pos < r->len) return 0;
+    if (r->eof || r->err[0]) return 1;
+    if (refill(r) < 0) {
+        /* Reaching the end while probing is not an error. */
+        if (r->eof) r->err[0] = '\0';
+        return 1;
+    }
+    return 0;
+}
+
+uint64_t rdbReaderOffset(const rdbReader *r) { return r->base + r->pos; }
+
+uint64_t rdbReaderCrc(rdbReader *r) {
+    crcSync(r);
+    return r->crc;
+}
+
+void rdbReaderCrcReset(rdbReader *r) {
+    r->crc = 0;
+    r->crc_pos = r->pos;
+}
+
+void rdbReaderCaptureStart(rdbReader *r) {
+    r->capturing = 1;
+    r->cap_len = 0;
+    r->cap_pos = r->pos;
+}
+
+const unsigned char *rdbReaderCaptureGet(rdbReader *r, size_t *len) {
+    if (capSync(r) < 0) {
+        *len = 0;
+        return NULL;
+    }
+    *len = r->cap_len;
+    return r->cap ? r->cap : (const unsigned char *)"";
+}
+
+void rdbReaderCaptureStop(rdbReader *r) {
+    capSync(r);
+    r->capturing = 0;
+}
+
+const char *rdbReaderError(const rdbReader *r) { return r->err; }

@@ -1,0 +1,119 @@
+/* checksum.c -- counters and digest for `--checksum` (see checksum.h). */
+#include "checksum.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rdb/digest.h"
+#include "rdb/tee.h"
+
+struct checksum {
+    rdbDigest *dg;
+    rdbHandlers digest_h, count_h;
+    rdbTee *tee;
+    int version;
+    rdbCrcStatus crc;
+    int saw_eof;
+    uint64_t keys, expires, functions;
+    uint64_t types[RDB_LT_COUNT];
+    uint64_t *per_db; /* keys per db index, grown on demand */
+    size_t ndb;
+};
+
+static int onHeader(void *ctx, int version, rdbFlavour flavour) {
+    ((checksum *)ctx)->version = version;
+    return 0;
+}
+
+static int onKeyEnd(void *ctx, const rdbKeyInfo *k) {
+    checksum *c = ctx;
+    if (k->db >= c->ndb) {
+        size_t n = (size_t)k->db + 1;
+        uint64_t *p = realloc(c->per_db, n * sizeof(*p));
+        if (!p) return -1;
+        memset(p + c->ndb, 0, (n - c->ndb) * sizeof(*p));
+        c->per_db = p;
+        c->ndb = n;
+    }
+    c->per_db[k->db]++;
+    c->keys++;
+    if (k->expire_ms != -1) c->expires++;
+    if (k->ltype >= 0 && k->ltype < RDB_LT_COUNT) c->types[k->ltype]++;
+    return 0;
+}
+
+static int onFunction(void *ctx, const rdbFunction *fn) {
+    ((checksum *)ctx)->functions++;
+    return 0;
+}
+
+static int onEof(void *ctx, const rdbEofInfo *e) {
+    checksum *c = ctx;
+    c->crc = e->crc;
+    c->saw_eof = 1;
+    return 0;
+}
+
+checksum *checksumNew(void) {
+    checksum *c = calloc(1, sizeof(*c));
+    if (!c) return NULL;
+    c->dg = rdbDigestNew();
+    if (!c->dg) {
+        free(c);
+        return NULL;
+    }
+    rdbDigestHandlers(c->dg, &c->digest_h);
+    c->count_h = (rdbHandlers){.ctx = c, .header = onHeader, .key_end = onKeyEnd,
+                               .function = onFunction, .eof = onEof};
+    c->tee = rdbTeeNew(&c->count_h, &c->digest_h);
+    if (!c->tee) {
+        checksumFree(c);
+        return NULL;
+    }
+    return c;
+}
+
+void checksumFree(checksum *c) {
+    if (!c) return;
+    rdbTeeFree(c->tee);
+    rdbDigestFree(c->dg);
+    free(c->per_db);
+    free(c);
+}
+
+void checksumHandlers(checksum *c, rdbHandlers *h) { rdbTeeHandlers(c->tee, h); }
+
+static const char *crcName(const checksum *c) {
+    if (!c->saw_eof) return "unknown";
+    return c->crc == RDB_CRC_OK ? "ok" : c->crc == RDB_CRC_MISMATCH ? "mismatch" : "absent";
+}
+
+void checksumReport(checksum *c, FILE *out, int json) {
+    char hex[2 * RDB_DIGEST_LEN + 1];
+    rdbDigestHex(c->dg, hex);
+    if (!json) {
+        if (c->version) fprintf(out, "rdb_version: %d\n", c->version);
+        fprintf(out, "crc64: %s\nkeys: %" PRIu64 "\n", crcName(c), c->keys);
+        for (size_t i = 0; i < c->ndb; i++)
+            if (c->per_db[i]) fprintf(out, "keys.db%zu: %" PRIu64 "\n", i, c->per_db[i]);
+        fprintf(out, "types:");
+        for (int t = 0; t < RDB_LT_COUNT; t++) fprintf(out, " %s=%" PRIu64, rdbLTypeName(t), c->types[t]);
+        fprintf(out, "\nexpires: %" PRIu64 "\nfunctions: %" PRIu64 "\ndigest: %s\n", c->expires,
+                c->functions, hex);
+        return;
+    }
+    fprintf(out, "{\"rdb_version\":%d,\"crc64\":\"%s\",\"keys\":%" PRIu64 ",\"keys_per_db\":{",
+            c->version, crcName(c), c->keys);
+    const char *sep = "";
+    for (size_t i = 0; i < c->ndb; i++) {
+        if (!c->per_db[i]) continue;
+        fprintf(out, "%s\"%zu\":%" PRIu64, sep, i, c->per_db[i]);
+        sep = ",";
+    }
+    fprintf(out, "},\"types\":{");
+    for (int t = 0; t < RDB_LT_COUNT; t++)
+        fprintf(out, "%s\"%s\":%" PRIu64, t ? "," : "", rdbLTypeName(t), c->types[t]);
+    fprintf(out, "},\"expires\":%" PRIu64 ",\"functions\":%" PRIu64 ",\"digest\":\"%s\"}\n", c->expires,
+            c->functions, hex);
+}

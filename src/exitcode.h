@@ -1,0 +1,16 @@
+/* exitcode.h -- rdbsync's exit statuses, all below 128 (README lists them). */
+#ifndef RDBSYNC_EXITCODE_H
+#define RDBSYNC_EXITCODE_H
+
+#define EXIT_OK 0        /* success, also after a clean stop on SIGINT/SIGTERM */
+#define EXIT_USAGE 1     /* bad flag, bad URL, missing argument */
+#define EXIT_INPUT 2     /* cannot open or read the input */
+#define EXIT_DECODE 3    /* corrupt or unsupported RDB / payload */
+#define EXIT_CRC 4       /* trailing checksum does not match */
+#define EXIT_CONNECT 5   /* cannot connect or authenticate */
+#define EXIT_WRITE 6     /* the target refused writes, or keys were not written */
+#define EXIT_CONFLICT 7  /* a key exists on the target (--on-conflict error) */
+#define EXIT_DIFFER 8    /* --verify found differences */
+#define EXIT_INTERNAL 70 /* out of memory, a bug */
+
+#endif
