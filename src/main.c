@@ -22,6 +22,7 @@
 
 typedef struct config {
     const char *file;
+    const char *payload;
     const char *source;
     const char *target;
     int checksum;
@@ -63,12 +64,14 @@ static int parseArgs(int argc, char **argv, config *c) {
         {"dump", no_argument, 0, 'D'},         {"json", no_argument, 0, 'J'},
         {"ignore-crc", no_argument, 0, 'I'},   {"quiet", no_argument, 0, 'q'},
         {"help", no_argument, 0, 'h'},         {"version", no_argument, 0, 'V'},
+        {"payload", required_argument, 0, 'P'},
         {0, 0, 0, 0}};
     int o;
     opterr = 0;
     while ((o = getopt_long(argc, argv, "f:s:t:qhV", opts, NULL)) != -1) {
         switch (o) {
         case 'f': c->file = optarg; break;
+        case 'P': c->payload = optarg; break;
         case 's': c->source = optarg; break;
         case 't': c->target = optarg; break;
         case 'C': c->checksum = 1; break;
@@ -124,12 +127,58 @@ static int decodeFile(const config *c, const rdbHandlers *h) {
     return rc;
 }
 
+/* Read a whole (DUMP payload) file; payloads are single values, so this is
+ * bounded by the largest value like everything else. */
+static int slurp(const char *path, unsigned char **out, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    size_t cap = 0, n = 0, got;
+    unsigned char *p = NULL;
+    if (!f) return -1;
+    do {
+        if (n == cap) {
+            unsigned char *np = realloc(p, cap = cap ? cap * 2 : 65536);
+            if (!np) break;
+            p = np;
+        }
+        got = fread(p + n, 1, cap - n, f);
+        n += got;
+    } while (got > 0);
+    int err = ferror(f) || n < cap ? ferror(f) : 1;
+    fclose(f);
+    if (err) {
+        free(p);
+        return -1;
+    }
+    *out = p;
+    *len = n;
+    return 0;
+}
+
+static int decodePayloadFile(const config *c, const rdbHandlers *h) {
+    unsigned char *p = NULL;
+    size_t len = 0;
+    char err[800];
+    if (slurp(c->payload, &p, &len) < 0) {
+        fprintf(stderr, "rdbsync: %s: cannot read: %s\n", c->payload, strerror(errno ? errno : EIO));
+        return EXIT_INPUT;
+    }
+    rdbKeyInfo base = {.key = "payload", .keylen = 7, .expire_ms = -1, .idle = -1, .freq = -1};
+    int rc = rdbDecodePayload(p, len, &base, h, NULL, err, sizeof(err)) < 0 ? EXIT_DECODE : EXIT_OK;
+    if (rc != EXIT_OK) fprintf(stderr, "rdbsync: %s: %s\n", c->payload, err);
+    free(p);
+    return rc;
+}
+
+static int decodeInput(const config *c, const rdbHandlers *h) {
+    return c->payload ? decodePayloadFile(c, h) : decodeFile(c, h);
+}
+
 static int runChecksum(const config *c) {
     checksum *cs = checksumNew();
     rdbHandlers h = {0};
     if (!cs) return EXIT_INTERNAL;
     checksumHandlers(cs, &h);
-    int rc = decodeFile(c, &h);
+    int rc = decodeInput(c, &h);
     /* A CRC mismatch is a finding, not a crash: the report still shows it. */
     if (rc == EXIT_OK || rc == EXIT_CRC) checksumReport(cs, stdout, c->json);
     checksumFree(cs);
@@ -141,7 +190,7 @@ static int runDump(const config *c) {
     rdbHandlers h = {0};
     if (!p) return EXIT_INTERNAL;
     printerHandlers(p, &h);
-    int rc = decodeFile(c, &h);
+    int rc = decodeInput(c, &h);
     if (rc == EXIT_DECODE && ferror(stdout)) rc = EXIT_OK; /* reader went away (| head) */
     printerFree(p);
     return rc;
@@ -150,8 +199,12 @@ static int runDump(const config *c) {
 int main(int argc, char **argv) {
     config c = {0};
     if (parseArgs(argc, argv, &c) < 0) return EXIT_USAGE;
-    if (c.file && c.checksum) return runChecksum(&c);
-    if (c.file && c.dump) return runDump(&c);
+    if (c.file && c.payload) {
+        fprintf(stderr, "rdbsync: --file and --payload are exclusive\n");
+        return EXIT_USAGE;
+    }
+    if ((c.file || c.payload) && c.checksum) return runChecksum(&c);
+    if ((c.file || c.payload) && c.dump) return runDump(&c);
     if (c.source || c.target) {
         fprintf(stderr, "rdbsync: --source/--target are not implemented in this build yet\n");
         return EXIT_USAGE;
