@@ -571,6 +571,7 @@ static int streamNodeWalk(rdbDecoder *d, streamNode *sn) {
     if (rdbListpackInit(&sn->it, (const unsigned char *)lp, lplen, err, sizeof(err)) < 0)
         return corrupt(d, "stream listpack", err);
     if (sn->it.declared == 0) return corrupt(d, "stream", "empty listpack node");
+    if (EMIT(d, stream_node, (const unsigned char *)key, (const unsigned char *)lp, lplen) < 0) return -1;
     if (streamMaster(d, sn) < 0) return -1;
     while (sn->it.pos != sn->it.len - 1)
         if (streamEntry(d, sn) < 0) return -1;

@@ -142,10 +142,14 @@ typedef struct rdbHandlers {
     /* expire_ms: the field's absolute TTL in unix ms, -1 when none. */
     int (*hash_field)(void *ctx, const char *f, size_t flen, const char *v, size_t vlen,
                       int64_t expire_ms);
-    /* Streams, in order: stream_entry (+ its stream_field calls) for each
-     * live entry in ID order, stream_meta, then per group stream_group,
+    /* Streams, in order: per node stream_node, then stream_entry (+ its
+     * stream_field calls) for each live entry of the node in ID order, stream_meta, then per group stream_group,
      * its stream_pel calls, and per consumer stream_consumer followed by
      * its stream_consumer_pel calls. */
+    /* stream_node: each node as stored (16-byte master ID key and its
+     * listpack), before that node's entries; for re-encoders, which can
+     * carry nodes over verbatim between stream versions. */
+    int (*stream_node)(void *ctx, const unsigned char *key16, const unsigned char *lp, size_t lplen);
     int (*stream_entry)(void *ctx, rdbStreamId id, uint64_t nfields);
     int (*stream_field)(void *ctx, const char *f, size_t flen, const char *v, size_t vlen);
     int (*stream_meta)(void *ctx, const rdbStreamMeta *m);

@@ -38,9 +38,34 @@
  * Integers stored in compact encodings count as their decimal text; scores
  * are IEEE-754 binary64. Keys already expired in a file are included.
  *
+ * Byte-level reading of the above (what the code and its tests do):
+ *   - "rdbsync-digest-1" and the one-letter tags ("K", "s", "l", ...) are
+ *     their ASCII bytes alone: no length, no NUL.
+ *   - u64le/i64le: 8 bytes little-endian (i64 as two's complement); u8: one
+ *     byte. SUM(...) is written as its 32 bytes, little-endian; the SUM of
+ *     nothing is 32 zero bytes, so the empty dataset's digest is
+ *     H("rdbsync-digest-1" || u64le(0) || 0^32 || u64le(0) || 0^32).
+ *   - nkeys and n count what the decoder reports (keys; list items, set
+ *     members, zset members, hash fields), not RDB header counts.
+ *   - f64le(score): the 8 bytes of the binary64 as decoded, little-endian;
+ *     no canonicalisation, so -0 and 0 differ, as ZSCORE and DEBUG
+ *     DIGEST-VALUE tell them apart (Redis 7.0: a skiplist keeps -0, a
+ *     listpack stores it as the integer 0).
+ *   - stream: entries carry no count before them (the "m" length does);
+ *     nfields is the entry's number of field/value pairs; groups, PEL
+ *     entries and consumers come in the file's order (rax order, i.e. by
+ *     name / ID); a group's u64le(nconsumers) follows its PEL.
+ *   - library code: rdbFunction.code as the decoder reports it (for the
+ *     7.0-rc FUNCTION opcode that is the code alone, without name/engine).
+ *   - module: the raw bytes handed to raw_value (type 6 or 7 alike, module
+ *     id included); a module or string key whose content never arrives
+ *     hashes as the empty string.
+ *
  * Ownership: rdbDigestNew returns an object freed with rdbDigestFree.
- * rdbDigestHandlers fills h with callbacks whose ctx is the digest; the
- * digest must outlive the decode. Allocation failure is the only error.
+ * rdbDigestHandlers fills h (all of it: unused callbacks are NULL) with
+ * callbacks whose ctx is the digest; want_raw asks for raw bytes of module
+ * keys only. The digest must outlive the decode. Callbacks never fail;
+ * allocation failure in rdbDigestNew (NULL) is the only error.
  */
 #ifndef RDB_DIGEST_H
 #define RDB_DIGEST_H
