@@ -84,9 +84,11 @@ static void hId(hasher *h, rdbStreamId id) {
     hU64(h, id.seq);
 }
 
-/* f64le: the IEEE-754 bits of the double, little-endian. */
+/* f64le: the IEEE-754 bits of the double, little-endian; -0 as +0 (see
+ * digest.h: the encoding decides whether Redis keeps the sign). */
 static void hF64(hasher *h, double d) {
     uint64_t bits;
+    if (d == 0) d = 0.0;
     memcpy(&bits, &d, sizeof bits);
     hU64(h, bits);
 }

@@ -47,10 +47,10 @@
  *     H("rdbsync-digest-1" || u64le(0) || 0^32 || u64le(0) || 0^32).
  *   - nkeys and n count what the decoder reports (keys; list items, set
  *     members, zset members, hash fields), not RDB header counts.
- *   - f64le(score): the 8 bytes of the binary64 as decoded, little-endian;
- *     no canonicalisation, so -0 and 0 differ, as ZSCORE and DEBUG
- *     DIGEST-VALUE tell them apart (Redis 7.0: a skiplist keeps -0, a
- *     listpack stores it as the integer 0).
+ *   - f64le(score): the 8 bytes of the binary64, little-endian, with -0
+ *     counted as +0. Redis itself stores ZADD -0 as 0 in a listpack and
+ *     as -0 in a skiplist, so only this makes the digest independent of
+ *     the encoding; the two compare equal as scores anyway.
  *   - stream: entries carry no count before them (the "m" length does);
  *     nfields is the entry's number of field/value pairs; groups, PEL
  *     entries and consumers come in the file's order (rax order, i.e. by
