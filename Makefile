@@ -31,6 +31,7 @@ SAN_RDB  := $(RDB_SRC:%.c=$(BUILD)/san/%.o)
 SAN_APP  := $(APP_SRC:%.c=$(BUILD)/san/%.o)
 TEST_BIN := $(TESTS_C:tests/%.c=$(BUILD)/san/tests/%)
 
+.SECONDARY:
 .PHONY: all test unit integration demo bench fuzz clean
 all: rdbsync
 

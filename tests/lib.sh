@@ -1,0 +1,342 @@
+# shellcheck shell=bash
+# tests/lib.sh -- helpers for the integration scripts tests/it_*.sh.
+#
+# Source it at the top of a script (works with set -euo pipefail):
+#
+#     #!/usr/bin/env bash
+#     set -euo pipefail
+#     . "$(dirname "$0")/lib.sh"
+#
+#     rs_start src                        # a redis-server, port in $RS_PORT_src
+#     rs_cli src SET k v >/dev/null
+#     assert_eq it_x.get v "$(rs_cli src GET k)"
+#     "$RDBSYNC" --file "$(rs_save src)" --checksum
+#
+# Environment (tests/run.sh sets these; defaults here allow running a script
+# by hand with `bash tests/it_x.sh`):
+#   ROOT         repo root
+#   RDBSYNC      the tool to test (build/san/rdbsync, sanitized; falls back to ./rdbsync)
+#   RDBSYNC_REL  the release build ./rdbsync
+#   SHARED       ../shared when it exists, else empty (fixtures: $SHARED/fixtures)
+#   IT_TMP       this script's temp dir (created here, removed on exit;
+#                KEEP_TMP=1 keeps it for debugging)
+#
+# Servers, by NAME ([A-Za-z0-9_]+; each started at most once at a time):
+#   rs_start NAME [redis-server args...]   start on a free port, wait for PONG;
+#                     returns 1 (log tail on stderr) if it does not come up.
+#                     Call it directly, never inside $(...): it records the PID
+#                     and the port in this shell.
+#   rs_start_with_rdb NAME FILE [args...]  same, loading FILE as dump.rdb
+#   rs_port NAME      prints the port        (also $RS_PORT_NAME, exported)
+#   rs_pid NAME       prints the PID         (also $RS_PID_NAME)
+#   rs_dir NAME       prints its --dir       (also $RS_DIR_NAME)
+#   rs_url NAME [DB]  prints redis://127.0.0.1:PORT[/DB]
+#   rs_cli NAME args  redis-cli against it (raw output, as when piped)
+#   rs_save NAME      SAVE, then prints the path of its dump.rdb
+#   rs_digest NAME    prints DEBUG DIGEST (40 hex, zeros when empty)
+#   rs_stop NAME      SHUTDOWN NOSAVE, then kill by PID; waits for it
+#   free_port         prints a free TCP port in 20000-60000 (for other
+#                     listeners; in $(...) it cannot remember what it gave)
+#
+# Results (the line protocol counted by tests/run.sh; they never exit, and
+# return 0 so that set -e scripts go on after a failed assertion):
+#   pass NAME | fail NAME WHY | skip NAME WHY
+#   assert_eq NAME EXPECTED ACTUAL      exact string equality
+#   assert_match NAME ERE ACTUAL        ACTUAL matches the extended regex
+#   assert_ok NAME CMD...               CMD exits 0 (else its stderr tail is shown)
+#   it_failures                         prints how many fail lines so far
+#   have_rdbsync                        0 when $RDBSYNC is an executable
+#   wait_until SECONDS CMD...           polls CMD every 0.1 s; 0 when it held
+#   on_exit CMD...                      run CMD (eval) at exit, before servers stop
+#
+# Cleanup: a trap on EXIT, INT and TERM kills every server this script started
+# (by PID, TERM then KILL), runs on_exit commands and removes IT_TMP, even
+# when the script fails. A script that sets its own EXIT trap must call
+# it_cleanup from it.
+
+IT_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+: "${ROOT:=$(cd "$IT_LIB_DIR/.." && pwd)}"
+if [ -z "${RDBSYNC:-}" ]; then
+    if [ -x "$ROOT/build/san/rdbsync" ]; then RDBSYNC=$ROOT/build/san/rdbsync
+    else RDBSYNC=$ROOT/rdbsync; fi
+fi
+: "${RDBSYNC_REL:=$ROOT/rdbsync}"
+if [ -z "${SHARED+x}" ]; then
+    if [ -d "$ROOT/../shared" ]; then SHARED=$(cd "$ROOT/../shared" && pwd); else SHARED=; fi
+fi
+: "${ASAN_OPTIONS:=detect_leaks=1:abort_on_error=1}"
+: "${UBSAN_OPTIONS:=print_stacktrace=1:halt_on_error=1}"
+export ROOT RDBSYNC RDBSYNC_REL SHARED ASAN_OPTIONS UBSAN_OPTIONS
+
+IT_TMP=$(mktemp -d "${TMPDIR:-/tmp}/rdbsync-it.XXXXXX")
+export IT_TMP
+IT_SERVERS=()     # names currently running
+IT_PORTS_USED=" " # ports handed out by this script, never reused
+IT_ON_EXIT=()
+IT_FAILS=0
+IT_PORT=
+RS_START_TIMEOUT=${RS_START_TIMEOUT:-10}
+
+# ---- results ----
+
+pass() { printf 'PASS %s\n' "$1"; }
+skip() { printf 'SKIP %s: %s\n' "$1" "${2:-skipped}"; }
+fail() {
+    IT_FAILS=$((IT_FAILS + 1))
+    printf 'FAIL %s: %s\n' "$1" "${2:-failed}"
+}
+it_failures() { printf '%s\n' "$IT_FAILS"; }
+
+# Long values are cut, newlines shown as \n, so a FAIL stays one line.
+it_show() {
+    local s=${1//$'\n'/\\n}
+    s=${s//$'\r'/\\r}
+    if [ ${#s} -gt 200 ]; then s="${s:0:200}...(${#1} chars)"; fi
+    printf "'%s'" "$s"
+}
+
+assert_eq() {
+    if [ "$2" == "$3" ]; then pass "$1"
+    else fail "$1" "expected $(it_show "$2"), got $(it_show "$3")"; fi
+}
+
+assert_match() {
+    if [[ $3 =~ $2 ]]; then pass "$1"
+    else fail "$1" "$(it_show "$3") does not match /$2/"; fi
+}
+
+assert_ok() {
+    local name=$1 err rc=0
+    shift
+    err=$("$@" 2>&1 >/dev/null) || rc=$?
+    if [ "$rc" -eq 0 ]; then pass "$name"
+    else fail "$name" "'$*' exited $rc: $(it_show "$(printf '%s' "$err" | tail -n 3)")"; fi
+}
+
+have_rdbsync() { [ -x "$RDBSYNC" ]; }
+
+wait_until() {
+    local deadline=$((SECONDS + $1))
+    shift
+    until "$@" >/dev/null 2>&1; do
+        if [ "$SECONDS" -ge "$deadline" ]; then return 1; fi
+        sleep 0.1
+    done
+}
+
+on_exit() { IT_ON_EXIT+=("$*"); }
+
+# ---- ports ----
+
+# 0 when something on this machine listens on 127.0.0.1:$1 or any address.
+it_port_busy() {
+    if command -v ss >/dev/null 2>&1; then
+        [ -n "$(ss -Htln "sport = :$1" 2>/dev/null)" ]
+    else
+        (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+    fi
+}
+
+# Sets IT_PORT to a free port in 20000-60000 that this script has not handed
+# out before (in this shell: call it directly, not in $(...)).
+it_pick_port() {
+    local p _
+    for _ in $(seq 1 200); do
+        p=$((20000 + (RANDOM * 32768 + RANDOM) % 40001))
+        case $IT_PORTS_USED in *" $p "*) continue ;; esac
+        if ! it_port_busy "$p"; then
+            IT_PORTS_USED+="$p "
+            IT_PORT=$p
+            return 0
+        fi
+    done
+    echo "lib.sh: no free port found" >&2
+    return 1
+}
+
+free_port() { it_pick_port && printf '%s\n' "$IT_PORT"; }
+
+# ---- servers ----
+
+it_check_name() {
+    if ! [[ $1 =~ ^[A-Za-z0-9_]+$ ]]; then
+        echo "lib.sh: bad server name '$1' (use [A-Za-z0-9_])" >&2
+        return 1
+    fi
+}
+
+it_var() { local v="RS_${1}_$2"; printf '%s' "${!v:-}"; }
+rs_port() { it_var PORT "$1"; echo; }
+rs_pid() { it_var PID "$1"; echo; }
+rs_dir() { it_var DIR "$1"; echo; }
+rs_url() { printf 'redis://127.0.0.1:%s%s\n' "$(it_var PORT "$1")" "${2:+/$2}"; }
+
+rs_cli() {
+    local name=$1
+    shift
+    redis-cli -h 127.0.0.1 -p "$(it_var PORT "$name")" "$@" </dev/null
+}
+
+rs_digest() { rs_cli "$1" DEBUG DIGEST; }
+
+rs_save() {
+    local r
+    r=$(rs_cli "$1" SAVE)
+    if [ "$r" != OK ]; then
+        echo "rs_save $1: SAVE answered '$r'" >&2
+        return 1
+    fi
+    printf '%s/%s\n' "$(it_var DIR "$1")" "$(rs_cli "$1" CONFIG GET dbfilename | tail -n 1)"
+}
+
+it_log_tail() {
+    local log=$1
+    echo "---- last lines of $log ----" >&2
+    tail -n 20 "$log" >&2 2>/dev/null || true
+    echo "----" >&2
+}
+
+# Start once on a given port; 0 when PING answers PONG, 1 when the server
+# died (maybe the port was taken meanwhile: the caller retries), 2 when it
+# did not answer in time.
+it_try_start() {
+    local name=$1 port=$2 dir=$3
+    shift 3
+    local log="$dir/$name.log" pid r deadline=$((SECONDS + RS_START_TIMEOUT))
+    : >"$log"
+    redis-server --port "$port" --bind 127.0.0.1 --dir "$dir" --save '' \
+        --appendonly no --enable-debug-command yes --daemonize no \
+        --logfile "$log" "$@" </dev/null >>"$dir/$name.out" 2>&1 &
+    pid=$!
+    printf -v "RS_PID_$name" '%s' "$pid"
+    printf -v "RS_PORT_$name" '%s' "$port"
+    export "RS_PORT_$name"
+    while :; do
+        if ! kill -0 "$pid" 2>/dev/null; then
+            wait "$pid" 2>/dev/null || true
+            return 1
+        fi
+        r=$(redis-cli -h 127.0.0.1 -p "$port" PING </dev/null 2>/dev/null || true)
+        if [ "$r" = PONG ]; then return 0; fi
+        if [ "$SECONDS" -ge "$deadline" ]; then return 2; fi
+        sleep 0.05
+    done
+}
+
+rs_start() {
+    local name=$1 dir port _ rc=1
+    shift
+    it_check_name "$name" || return 1
+    if [ -n "$(it_var PID "$name")" ]; then
+        echo "rs_start $name: already running" >&2
+        return 1
+    fi
+    dir=$(it_var DIR "$name")
+    if [ -z "$dir" ]; then
+        dir="$IT_TMP/$name"
+        mkdir -p "$dir"
+        printf -v "RS_DIR_$name" '%s' "$dir"
+    fi
+    for _ in 1 2 3 4 5; do
+        it_pick_port || return 1
+        port=$IT_PORT
+        it_try_start "$name" "$port" "$dir" "$@" && rc=0 || rc=$?
+        if [ "$rc" -eq 0 ]; then
+            IT_SERVERS+=("$name")
+            return 0
+        fi
+        # A port lost to a race is worth another try; anything else is not.
+        if [ "$rc" -eq 1 ] && grep -q 'Address already in use' "$dir/$name.log" "$dir/$name.out" 2>/dev/null; then
+            continue
+        fi
+        break
+    done
+    if [ "$rc" -eq 2 ]; then
+        echo "rs_start $name: no PONG on port $port within ${RS_START_TIMEOUT}s" >&2
+        kill -9 "$(it_var PID "$name")" 2>/dev/null || true
+        wait "$(it_var PID "$name")" 2>/dev/null || true
+    else
+        echo "rs_start $name: redis-server exited (port $port)" >&2
+    fi
+    it_log_tail "$dir/$name.log"
+    printf -v "RS_PID_$name" '%s' ""
+    return 1
+}
+
+rs_start_with_rdb() {
+    local name=$1 file=$2 dir
+    shift 2
+    it_check_name "$name" || return 1
+    if [ ! -f "$file" ]; then
+        echo "rs_start_with_rdb $name: no file $file" >&2
+        return 1
+    fi
+    dir=$(it_var DIR "$name")
+    if [ -z "$dir" ]; then
+        dir="$IT_TMP/$name"
+        printf -v "RS_DIR_$name" '%s' "$dir"
+    fi
+    mkdir -p "$dir"
+    cp "$file" "$dir/dump.rdb"
+    rs_start "$name" --dbfilename dump.rdb "$@"
+}
+
+# Wait up to $2 seconds for PID $1 to exit; 0 when it did.
+it_wait_pid() {
+    local pid=$1 deadline=$((SECONDS + $2))
+    while kill -0 "$pid" 2>/dev/null; do
+        if [ "$SECONDS" -ge "$deadline" ]; then return 1; fi
+        sleep 0.05
+    done
+    wait "$pid" 2>/dev/null || true
+    return 0
+}
+
+it_forget() {
+    local name=$1 n keep=()
+    for n in "${IT_SERVERS[@]}"; do
+        if [ "$n" != "$name" ]; then keep+=("$n"); fi
+    done
+    IT_SERVERS=("${keep[@]}")
+    printf -v "RS_PID_$name" '%s' ""
+}
+
+rs_stop() {
+    local name=$1 pid
+    pid=$(it_var PID "$name")
+    if [ -z "$pid" ]; then return 0; fi
+    rs_cli "$name" SHUTDOWN NOSAVE >/dev/null 2>&1 || true
+    if ! it_wait_pid "$pid" 5; then
+        kill -9 "$pid" 2>/dev/null || true
+        it_wait_pid "$pid" 5 || true
+    fi
+    it_forget "$name"
+}
+
+# ---- cleanup ----
+
+it_cleanup() {
+    local n pid pids=() c
+    for c in "${IT_ON_EXIT[@]}"; do eval "$c" || true; done
+    IT_ON_EXIT=()
+    for n in "${IT_SERVERS[@]}"; do
+        pid=$(it_var PID "$n")
+        if [ -n "$pid" ]; then pids+=("$pid"); fi
+    done
+    if [ ${#pids[@]} -gt 0 ]; then
+        kill "${pids[@]}" 2>/dev/null || true
+        for pid in "${pids[@]}"; do
+            it_wait_pid "$pid" 3 || { kill -9 "$pid" 2>/dev/null || true; it_wait_pid "$pid" 3 || true; }
+        done
+    fi
+    IT_SERVERS=()
+    if [ "${KEEP_TMP:-0}" = 1 ]; then
+        echo "lib.sh: kept $IT_TMP" >&2
+    else
+        rm -rf "$IT_TMP"
+    fi
+}
+
+trap 'it_cleanup' EXIT
+trap 'it_cleanup; trap - EXIT; exit 130' INT
+trap 'it_cleanup; trap - EXIT; exit 143' TERM
