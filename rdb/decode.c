@@ -194,7 +194,7 @@ static int rdLzf(rdbDecoder *d, int s, size_t *outlen) {
     uint64_t clen, ulen;
     if (rdLen(d, &clen) < 0 || rdLen(d, &ulen) < 0) return -1;
     /* LZF expands at most ~88x (a 3-byte back-reference yields 264 bytes). */
-    if (clen > UINT_MAX || ulen > UINT_MAX || ulen > clen * 90 + 64)
+    if (clen > UINT_MAX || ulen > UINT_MAX || ulen > clen * 90 + 64 || (clen == 0) != (ulen == 0))
         return fail(d, RDB_ERR_CORRUPT, "LZF string claims %llu bytes from %llu compressed",
                     (unsigned long long)ulen, (unsigned long long)clen);
     if (clen > d->lzf_cap) {

@@ -13,10 +13,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "exitcode.h"
-#include "print.h"
+#include <signal.h>
+#include <sys/stat.h>
+
 #include "checksum.h"
+#include "conn.h"
+#include "exitcode.h"
+#include "import.h"
+#include "print.h"
+#include "progress.h"
 #include "rdb/decode.h"
+#include "rdb/tee.h"
+#include "url.h"
+#include "writer.h"
 
 #define RDBSYNC_VERSION "0.1.0"
 
@@ -30,6 +39,10 @@ typedef struct config {
     int json;
     int quiet;
     int ignore_crc;
+    int flush_target;
+    int connect_timeout_ms;
+    const char *target_user, *target_pass;
+    importOptions imp;
 } config;
 
 static void usage(FILE *out) {
@@ -39,6 +52,7 @@ static void usage(FILE *out) {
 "Usage:\n"
 "  rdbsync --file dump.rdb --checksum [--json]   verify CRC64, count keys, digest content\n"
 "  rdbsync --file dump.rdb --dump                print every key as one JSON line\n"
+"  rdbsync --file dump.rdb --target URL          import an RDB file into a server\n"
 "\n"
 "Options:\n"
 "  -f, --file PATH        an RDB file to read ('-' for standard input)\n"
@@ -48,6 +62,25 @@ static void usage(FILE *out) {
 "      --json             with --checksum: one JSON object instead of name: value lines\n"
 "      --dump             decode and print keys as JSON lines (one per key)\n"
 "      --ignore-crc       report a CRC mismatch but do not fail on it\n"
+"  -t, --target URL       redis://[user[:password]@]host[:port][/db] to write to;\n"
+"                         the password may come from RDBSYNC_TARGET_AUTH instead\n"
+"                         (or REDISCLI_AUTH), which keeps it off the command line\n"
+"      --target-user U    ACL user for the target (overrides the URL's)\n"
+"      --on-conflict error|replace|skip\n"
+"                         a key that already exists on the target: stop without\n"
+"                         touching it (error, the default), overwrite it, or keep it\n"
+"      --replace          same as --on-conflict replace\n"
+"      --flush-target     FLUSHALL the target before writing (never implied)\n"
+"      --on-error stop|skip  a write the target refuses: stop (default) or count it\n"
+"                         and go on (the exit status is then 6)\n"
+"      --drop-field-ttls  write hashes with field TTLs to targets that cannot hold\n"
+"                         them (before Redis 7.4) without the TTLs, naming each key\n"
+"      --max-restore-size N  values larger than N bytes (k/m/g suffixes) are written\n"
+"                         as batches of native commands; default: the target's\n"
+"                         proto-max-bulk-len (512m)\n"
+"      --db N             copy only source db N (repeatable)\n"
+"      --db-map SRC:DST   write source db SRC into target db DST (repeatable)\n"
+"      --connect-timeout MS  TCP connect timeout (default 5000)\n"
 "  -q, --quiet            no progress output\n"
 "  -h, --help             this help\n"
 "  -V, --version          print the version\n"
@@ -55,6 +88,36 @@ static void usage(FILE *out) {
 "Exit status: 0 ok; 1 usage; 2 cannot read input; 3 corrupt or unsupported input;\n"
 "4 checksum mismatch; 5 connection/auth failure; 6 writes refused; 7 conflict;\n"
 "8 datasets differ; 70 internal error.\n");
+}
+
+static int badValue(const char *flag, const char *v, const char *want) {
+    fprintf(stderr, "rdbsync: bad value '%s' for %s: expected %s\n", v, flag, want);
+    return -1;
+}
+
+static int parseLong(const char *s, long min, long max, long *out) {
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < min || v > max) return -1;
+    *out = v;
+    return 0;
+}
+
+/* "512m", "64k", "1g", "1048576". */
+static int parseSize(const char *s, long long *out) {
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || end == s || v < 0) return -1;
+    switch (*end) {
+    case 'k': case 'K': v <<= 10, end++; break;
+    case 'm': case 'M': v <<= 20, end++; break;
+    case 'g': case 'G': v <<= 30, end++; break;
+    }
+    if (*end) return -1;
+    *out = v;
+    return 0;
 }
 
 static int parseArgs(int argc, char **argv, config *c) {
@@ -65,6 +128,11 @@ static int parseArgs(int argc, char **argv, config *c) {
         {"ignore-crc", no_argument, 0, 'I'},   {"quiet", no_argument, 0, 'q'},
         {"help", no_argument, 0, 'h'},         {"version", no_argument, 0, 'V'},
         {"payload", required_argument, 0, 'P'},
+        {"on-conflict", required_argument, 0, 'c'}, {"replace", no_argument, 0, 'R'},
+        {"flush-target", no_argument, 0, 'F'},     {"on-error", required_argument, 0, 'E'},
+        {"drop-field-ttls", no_argument, 0, 'T'},  {"max-restore-size", required_argument, 0, 'M'},
+        {"db", required_argument, 0, 'd'},         {"db-map", required_argument, 0, 'm'},
+        {"connect-timeout", required_argument, 0, 'o'}, {"target-user", required_argument, 0, 'u'},
         {0, 0, 0, 0}};
     int o;
     opterr = 0;
@@ -79,6 +147,49 @@ static int parseArgs(int argc, char **argv, config *c) {
         case 'J': c->json = 1; break;
         case 'I': c->ignore_crc = 1; break;
         case 'q': c->quiet = 1; break;
+        case 'c':
+            if (!strcmp(optarg, "error")) c->imp.on_conflict = CONFLICT_ERROR;
+            else if (!strcmp(optarg, "replace")) c->imp.on_conflict = CONFLICT_REPLACE;
+            else if (!strcmp(optarg, "skip")) c->imp.on_conflict = CONFLICT_SKIP;
+            else return badValue("--on-conflict", optarg, "error, replace or skip");
+            break;
+        case 'R': c->imp.on_conflict = CONFLICT_REPLACE; break;
+        case 'F': c->flush_target = 1; break;
+        case 'E':
+            if (!strcmp(optarg, "stop")) c->imp.on_error = ONERROR_STOP;
+            else if (!strcmp(optarg, "skip")) c->imp.on_error = ONERROR_SKIP;
+            else return badValue("--on-error", optarg, "stop or skip");
+            break;
+        case 'T': c->imp.drop_field_ttls = 1; break;
+        case 'M':
+            if (parseSize(optarg, &c->imp.max_restore) < 0 || c->imp.max_restore < 64)
+                return badValue("--max-restore-size", optarg, "a size of at least 64 bytes (k/m/g suffixes)");
+            break;
+        case 'd': {
+            long v;
+            if (parseLong(optarg, 0, IMPORT_MAX_DBS - 1, &v) < 0 || c->imp.n_db_only == IMPORT_MAX_DBS)
+                return badValue("--db", optarg, "a db index from 0 to 63");
+            c->imp.db_only[c->imp.n_db_only++] = (int)v;
+            break;
+        }
+        case 'm': {
+            long a, b;
+            char *colon = strchr(optarg, ':');
+            if (!colon) return badValue("--db-map", optarg, "SRC:DST");
+            *colon = '\0';
+            int bad = parseLong(optarg, 0, IMPORT_MAX_DBS - 1, &a) < 0 || parseLong(colon + 1, 0, 1 << 20, &b) < 0;
+            *colon = ':';
+            if (bad) return badValue("--db-map", optarg, "SRC:DST with SRC 0-63");
+            c->imp.db_map[a] = (int)b;
+            break;
+        }
+        case 'o': {
+            long v;
+            if (parseLong(optarg, 1, 3600000, &v) < 0) return badValue("--connect-timeout", optarg, "milliseconds");
+            c->connect_timeout_ms = (int)v;
+            break;
+        }
+        case 'u': c->target_user = optarg; break;
         case 'h': usage(stdout); exit(EXIT_OK);
         case 'V': printf("rdbsync %s\n", RDBSYNC_VERSION); exit(EXIT_OK);
         default:
@@ -196,8 +307,159 @@ static int runDump(const config *c) {
     return rc;
 }
 
+/* Open the target: URL, env password, connect, AUTH, server facts. */
+static rsConn *openTarget(const config *c, rsUrl *u, rsServerInfo *info, int *rc) {
+    char err[512];
+    *rc = EXIT_USAGE;
+    if (urlParse(c->target, u, err, sizeof(err)) < 0) {
+        fprintf(stderr, "rdbsync: --target: %s\n", err);
+        return NULL;
+    }
+    if ((c->target_user && urlSetUser(u, c->target_user) < 0) || urlApplyEnvAuth(u, "RDBSYNC_TARGET_AUTH") < 0 ||
+        urlApplyEnvAuth(u, "REDISCLI_AUTH") < 0) {
+        *rc = EXIT_INTERNAL;
+        return NULL;
+    }
+    rsConnOptions o = {.connect_timeout_ms = c->connect_timeout_ms, .client_name = "rdbsync"};
+    rsConn *conn = connOpen(u, &o, err, sizeof(err));
+    *rc = EXIT_CONNECT;
+    if (!conn) {
+        fprintf(stderr, "rdbsync: target: %s\n", err);
+        return NULL;
+    }
+    if (connServerInfo(conn, info) < 0) {
+        fprintf(stderr, "rdbsync: target %s: cannot read INFO server: %s\n", connName(conn), connError(conn));
+        connClose(conn);
+        return NULL;
+    }
+    *rc = EXIT_OK;
+    return conn;
+}
+
+static int flushTarget(rsConn *conn) {
+    redisReply *r = connCommandf(conn, "FLUSHALL");
+    int ok = r && r->type != REDIS_REPLY_ERROR;
+    fprintf(stderr, ok ? "" : "rdbsync: target %s: FLUSHALL failed: %s\n", connName(conn),
+            r ? r->str : connError(conn));
+    if (r) freeReplyObject(r);
+    return ok ? 0 : -1;
+}
+
+/* Progress while importing: a consumer that only looks at the decoder. */
+typedef struct importProgress {
+    progress *p;
+    rdbDecoder *d;
+    const importer *im;
+    uint64_t n;
+} importProgress;
+
+static int onProgressKey(void *ctx, const rdbKeyInfo *k) {
+    importProgress *ip = ctx;
+    if ((++ip->n & 1023) == 0) progressUpdate(ip->p, rdbDecoderOffset(ip->d), importGetStats(ip->im)->written);
+    return 0;
+}
+
+static void importSummary(const config *c, const importStats *st, double secs, const char *target) {
+    fprintf(stderr,
+            "rdbsync: %s: %llu keys read, %llu written%s in %.1f s (%.0f keys/s); skipped: %llu expired, "
+            "%llu existing, %llu empty, %llu other db; %llu failed, %llu not representable, %llu written "
+            "without field TTLs; %llu functions loaded\n",
+            target, (unsigned long long)st->keys_read, (unsigned long long)st->written,
+            st->native ? " (some as native commands)" : "", secs, secs > 0 ? st->written / secs : 0.0,
+            (unsigned long long)st->skipped_expired, (unsigned long long)st->skipped_conflict,
+            (unsigned long long)st->skipped_empty, (unsigned long long)st->skipped_db,
+            (unsigned long long)st->failed, (unsigned long long)st->unrepresentable,
+            (unsigned long long)st->lossy, (unsigned long long)st->functions);
+}
+
+/* Pick the error line and exit status of an import, from the most
+ * specific cause: the input, a conflict, a refused write, the link. */
+static int importOutcome(const config *c, rdbDecoder *d, int drc, int wrc, importer *im, writer *w,
+                         rsConn *conn) {
+    const importStats *st = importGetStats(im);
+    unsigned long long n = (unsigned long long)st->written;
+    if (drc < 0 && rdbDecoderErrorCode(d) != RDB_ERR_HANDLER) {
+        fprintf(stderr, "rdbsync: %s: %s (%llu keys written before it)\n", c->file, rdbDecoderError(d), n);
+        return exitForDecode(rdbDecoderErrorCode(d));
+    }
+    if (importConflicted(im)) {
+        fprintf(stderr, "rdbsync: %s (%llu keys written before it)\n", importError(im), n);
+        return EXIT_CONFLICT;
+    }
+    if (writerStopped(w) || (drc < 0 && importError(im)[0])) {
+        fprintf(stderr, "rdbsync: %s (%llu keys written)\n", importError(im), n);
+        return EXIT_WRITE;
+    }
+    if (wrc < 0 || drc < 0) {
+        fprintf(stderr, "rdbsync: target %s: %s (%llu keys written)\n", connName(conn),
+                writerError(w)[0] ? writerError(w) : "write failed", n);
+        return EXIT_CONNECT;
+    }
+    if (st->failed || st->unrepresentable || st->functions_failed) return EXIT_WRITE;
+    return EXIT_OK;
+}
+
+/* Decode the file into the importer; the writer drains at the end. */
+static int importFile(const config *c, rsConn *conn, const rsServerInfo *info) {
+    rdbReader *r = strcmp(c->file, "-") == 0 ? rdbReaderFd(0) : rdbReaderFile(c->file);
+    if (!r) {
+        fprintf(stderr, "rdbsync: %s: cannot open: %s\n", c->file, strerror(errno));
+        return EXIT_INPUT;
+    }
+    importer *im = importNew(info, &c->imp);
+    writerOptions wo = {.on_reply = importOnReply, .ctx = im};
+    writer *w = im ? writerNew(conn, &wo) : NULL;
+    struct stat sb;
+    uint64_t total = c->file[0] != '-' && stat(c->file, &sb) == 0 && S_ISREG(sb.st_mode) ? (uint64_t)sb.st_size : 0;
+    progress *pg = progressNew(c->quiet, "importing", total);
+    importProgress ip = {pg, NULL, im, 0};
+    rdbHandlers hi, hp = {.ctx = &ip, .key_end = onProgressKey}, h;
+    rdbTee *tee = NULL;
+    rdbDecoder *d = NULL;
+    int rc = EXIT_INTERNAL;
+    if (w && pg) {
+        importSetWriter(im, w);
+        importHandlers(im, &hi);
+        tee = rdbTeeNew(&hi, &hp);
+    }
+    if (tee) {
+        rdbTeeHandlers(tee, &h);
+        rdbDecodeOptions dopt = {.ignore_crc = c->ignore_crc};
+        d = rdbDecoderNew(r, &h, &dopt);
+    }
+    if (d) {
+        ip.d = d;
+        int drc = rdbDecode(d);
+        int wrc = drc == 0 || !writerStopped(w) ? writerDrain(w) : -1;
+        progressClear(pg);
+        rc = importOutcome(c, d, drc, wrc, im, w, conn);
+        importSummary(c, importGetStats(im), progressElapsed(pg), connName(conn));
+    }
+    rdbDecoderFree(d);
+    rdbTeeFree(tee);
+    progressFree(pg);
+    writerFree(w);
+    importFree(im);
+    rdbReaderFree(r);
+    return rc;
+}
+
+static int runImport(const config *c) {
+    rsUrl u = {0};
+    rsServerInfo info;
+    int rc;
+    rsConn *conn = openTarget(c, &u, &info, &rc);
+    if (conn && c->flush_target && flushTarget(conn) < 0) rc = EXIT_WRITE;
+    if (conn && rc == EXIT_OK) rc = importFile(c, conn, &info);
+    connClose(conn);
+    urlFree(&u);
+    return rc;
+}
+
 int main(int argc, char **argv) {
     config c = {0};
+    for (int i = 0; i < IMPORT_MAX_DBS; i++) c.imp.db_map[i] = -1;
+    signal(SIGPIPE, SIG_IGN);
     if (parseArgs(argc, argv, &c) < 0) return EXIT_USAGE;
     if (c.file && c.payload) {
         fprintf(stderr, "rdbsync: --file and --payload are exclusive\n");
@@ -205,6 +467,7 @@ int main(int argc, char **argv) {
     }
     if ((c.file || c.payload) && c.checksum) return runChecksum(&c);
     if ((c.file || c.payload) && c.dump) return runDump(&c);
+    if (c.file && c.target && !c.source) return runImport(&c);
     if (c.source || c.target) {
         fprintf(stderr, "rdbsync: --source/--target are not implemented in this build yet\n");
         return EXIT_USAGE;

@@ -1,0 +1,365 @@
+/* import.c -- write every key of a snapshot to the target (see import.h).
+ *
+ * The decoder calls key_begin (we decide: skip, fast path, re-encode), the
+ * content callbacks (we only count elements, to spot empty collections),
+ * then raw_value with the value's bytes, where the command is built and
+ * queued. Replies come back later through importOnReply, matched to their
+ * key by the writer's ring, and are counted there.
+ */
+#include "import.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include "native.h"
+#include "rdb/encode.h"
+
+enum { K_RESTORE = 1, K_FUNCTION, K_OTHER };
+
+typedef enum { D_SKIP, D_FAST, D_REENCODE } decision;
+
+struct importer {
+    writer *w;
+    rsServerInfo target;
+    importOptions o;
+    importStats st;
+    int src_version;
+    rdbFlavour src_flavour;
+    decision dec;
+    uint64_t elements;       /* content callbacks seen for the current key */
+    int64_t now_ms;          /* refreshed per key, for the expired check */
+    rdbBuf payload;
+    rdbEncoder *enc;
+    int conflicted;
+    char err[512];
+};
+
+static int64_t nowMs(void) {
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+/* Printable key for messages, bounded. */
+static void keyRepr(const char *k, size_t len, char *out, size_t outlen) {
+    size_t o = 0;
+    for (size_t i = 0; i < len && o + 8 < outlen; i++) {
+        unsigned char c = (unsigned char)k[i];
+        if (c >= 32 && c < 127 && c != '\'' && c != '\\') out[o++] = (char)c;
+        else o += (size_t)snprintf(out + o, outlen - o, "\\x%02x", c);
+    }
+    out[o] = '\0';
+}
+
+static void keyMsg(const char *what, uint64_t db, const char *k, size_t klen, const char *detail) {
+    char kr[300];
+    keyRepr(k ? k : "", k ? klen : 0, kr, sizeof(kr));
+    fprintf(stderr, "rdbsync: %s: db %llu, key '%s'%s%s\n", what, (unsigned long long)db, kr,
+            detail ? ": " : "", detail ? detail : "");
+}
+
+static int targetAtLeast(const importer *im, int major, int minor) {
+    if (im->target.is_valkey) return 1; /* every Valkey has what Redis 7.2 has */
+    return im->target.major > major || (im->target.major == major && im->target.minor >= minor);
+}
+
+static uint64_t targetDb(const importer *im, uint64_t db) {
+    if (db < IMPORT_MAX_DBS && im->o.db_map[db] >= 0) return (uint64_t)im->o.db_map[db];
+    return db;
+}
+
+static int dbSelected(const importer *im, uint64_t db) {
+    if (im->o.n_db_only == 0) return 1;
+    for (int i = 0; i < im->o.n_db_only; i++)
+        if ((uint64_t)im->o.db_only[i] == db) return 1;
+    return 0;
+}
+
+/* ---- Decisions ---- */
+
+static int onHeader(void *ctx, int version, rdbFlavour flavour) {
+    importer *im = ctx;
+    im->src_version = version;
+    im->src_flavour = flavour;
+    return 0;
+}
+
+static int onKeyBegin(void *ctx, const rdbKeyInfo *k) {
+    importer *im = ctx;
+    im->st.keys_read++;
+    im->elements = 0;
+    im->now_ms = nowMs();
+    im->dec = D_SKIP;
+    if (!dbSelected(im, k->db)) {
+        im->st.skipped_db++;
+    } else if (k->expire_ms != -1 && k->expire_ms <= im->now_ms) {
+        im->st.skipped_expired++;
+    } else {
+        im->dec = rdbTargetSupportsType(k->type, im->src_flavour, im->target.rdb_version,
+                                        im->target.is_valkey && im->target.rdb_version >= 80
+                                            ? RDB_FLAVOUR_VALKEY : RDB_FLAVOUR_REDIS)
+                      ? D_FAST : D_REENCODE;
+    }
+    return 0;
+}
+
+static int wantRaw(void *ctx, const rdbKeyInfo *k) { return ((importer *)ctx)->dec != D_SKIP; }
+
+static int countElem(void *ctx) {
+    ((importer *)ctx)->elements++;
+    return 0;
+}
+static int onString(void *ctx, const char *p, size_t len) { return countElem(ctx); }
+static int onItem(void *ctx, const char *p, size_t len) { return countElem(ctx); }
+static int onZset(void *ctx, const char *p, size_t len, double s) { return countElem(ctx); }
+static int onHash(void *ctx, const char *f, size_t fl, const char *v, size_t vl, int64_t e) {
+    return countElem(ctx);
+}
+static int onStreamMeta(void *ctx, const rdbStreamMeta *m) { return countElem(ctx); }
+static int onModule(void *ctx, const char *name, int encver) { return countElem(ctx); }
+
+/* ---- Writing one key ---- */
+
+/* RESTORE key ttl payload [REPLACE] [ABSTTL] [IDLETIME s | FREQ n]. */
+static int sendRestore(importer *im, const rdbKeyInfo *k, const unsigned char *p, size_t len) {
+    const char *argv[9];
+    size_t lens[9];
+    char ttl[24], hint[24];
+    int argc = 0, abs = targetAtLeast(im, 5, 0);
+    int64_t t = k->expire_ms == -1 ? 0 : abs ? k->expire_ms : k->expire_ms - im->now_ms;
+    if (t < 0) t = 1;
+#define ARG(s, l) (argv[argc] = (s), lens[argc++] = (l))
+    ARG("RESTORE", 7);
+    ARG(k->key, k->keylen);
+    ARG(ttl, (size_t)snprintf(ttl, sizeof(ttl), "%lld", (long long)t));
+    ARG((const char *)p, len);
+    if (im->o.on_conflict == CONFLICT_REPLACE) ARG("REPLACE", 7);
+    if (abs && k->expire_ms != -1) ARG("ABSTTL", 6);
+    if (abs && k->idle >= 0) {
+        ARG("IDLETIME", 8);
+        ARG(hint, (size_t)snprintf(hint, sizeof(hint), "%lld", (long long)k->idle));
+    } else if (abs && k->freq >= 0) {
+        ARG("FREQ", 4);
+        ARG(hint, (size_t)snprintf(hint, sizeof(hint), "%d", k->freq));
+    }
+#undef ARG
+    writerTag tag = {"RESTORE", targetDb(im, k->db), k->key, k->keylen, 0, K_RESTORE};
+    im->st.bytes += len;
+    if (writerSelect(im->w, targetDb(im, k->db)) < 0) return -1;
+    return writerCommand(im->w, argc, argv, lens, &tag);
+}
+
+/* Decode the captured value again, from memory, into the encoder. */
+static int reencode(importer *im, const rdbKeyInfo *k, const unsigned char *raw, size_t len,
+                    const unsigned char **p, size_t *plen, unsigned *flags) {
+    rdbHandlers h = {0};
+    rdbEncoderHandlers(im->enc, &h);
+    rdbReader *r = rdbReaderMem(raw, len);
+    rdbDecoder *d = r ? rdbDecoderNew(r, &h, NULL) : NULL;
+    int rc = -1;
+    if (d && rdbDecodeValue(d, k->type, im->src_version, im->src_flavour, k) == 0)
+        rc = rdbEncoderResult(im->enc, p, plen, flags);
+    else if (d)
+        snprintf(im->err, sizeof(im->err), "re-encoding failed: %s", rdbDecoderError(d));
+    rdbDecoderFree(d);
+    rdbReaderFree(r);
+    return rc;
+}
+
+static int writeReencoded(importer *im, const rdbKeyInfo *k, const unsigned char *raw, size_t len) {
+    const unsigned char *p;
+    size_t plen;
+    unsigned flags = 0;
+    if (reencode(im, k, raw, len, &p, &plen, &flags) < 0) {
+        keyMsg("cannot re-encode", k->db, k->key, k->keylen, im->err);
+        im->st.failed++;
+        return im->o.on_error == ONERROR_STOP ? -1 : 0;
+    }
+    if (flags & RDB_ENC_UNREPRESENTABLE) {
+        keyMsg("the target cannot hold this key, not written", k->db, k->key, k->keylen,
+               k->ltype == RDB_LT_HASH ? "hash field TTLs need Redis 7.4+ or Valkey 9 (--drop-field-ttls writes the fields without them)"
+                                       : rdbLTypeName(k->ltype));
+        im->st.unrepresentable++;
+        return 0;
+    }
+    if (flags & RDB_ENC_DROPPED_FIELD_TTLS) {
+        keyMsg("written without its hash field TTLs (--drop-field-ttls)", k->db, k->key, k->keylen, NULL);
+        im->st.lossy++;
+    }
+    im->st.reencoded++;
+    return sendRestore(im, k, p, plen);
+}
+
+static int onRawValue(void *ctx, const rdbKeyInfo *k, const unsigned char *raw, size_t len) {
+    importer *im = ctx;
+    if (im->dec == D_SKIP) return 0;
+    if (im->elements == 0 && k->ltype != RDB_LT_STRING) {
+        im->st.skipped_empty++;
+        return 0;
+    }
+    if ((long long)(len + 11) > im->o.max_restore) {
+        im->st.native++;
+        if (writerSelect(im->w, targetDb(im, k->db)) < 0) return -1;
+        return nativeWrite(im->w, k, targetDb(im, k->db), raw, len, im->src_version, im->src_flavour,
+                           im->o.on_conflict == CONFLICT_REPLACE, im->err, sizeof(im->err));
+    }
+    if (im->dec == D_REENCODE) return writeReencoded(im, k, raw, len);
+    int ver = rdbPayloadVersion(k->type, im->src_flavour, im->target.rdb_version);
+    if (rdbPayloadBuild(&im->payload, k->type, raw, len, ver) < 0) {
+        snprintf(im->err, sizeof(im->err), "out of memory building a payload");
+        return -1;
+    }
+    return sendRestore(im, k, im->payload.p, im->payload.len);
+}
+
+static int onFunction(void *ctx, const rdbFunction *fn) {
+    importer *im = ctx;
+    if (fn->pre_ga || !targetAtLeast(im, 7, 0)) {
+        fprintf(stderr, "rdbsync: a function library cannot be loaded on this target (%s), not written\n",
+                fn->pre_ga ? "7.0 release-candidate format" : "functions need Redis 7.0+");
+        im->st.functions_failed++;
+        return 0;
+    }
+    const char *argv[4] = {"FUNCTION", "LOAD", "REPLACE", fn->code};
+    size_t lens[4] = {8, 4, 7, fn->len};
+    int replace = im->o.on_conflict == CONFLICT_REPLACE;
+    if (!replace) argv[2] = fn->code, lens[2] = fn->len;
+    writerTag tag = {"FUNCTION LOAD", 0, NULL, 0, 0, K_FUNCTION};
+    return writerCommand(im->w, replace ? 4 : 3, argv, lens, &tag);
+}
+
+static int onModuleAux(void *ctx, const char *module, int encver, int when) {
+    fprintf(stderr, "rdbsync: module aux data of '%s' is not copied (RESTORE cannot carry it)\n", module);
+    return 0;
+}
+
+/* ---- Replies ---- */
+
+static int isBusy(const redisReply *r) { return r->len >= 7 && strncmp(r->str, "BUSYKEY", 7) == 0; }
+
+static int replyRestore(importer *im, const writerTag *t, const redisReply *r) {
+    if (r->type != REDIS_REPLY_ERROR) {
+        im->st.written++;
+        return 0;
+    }
+    if (isBusy(r) && im->o.on_conflict == CONFLICT_SKIP) {
+        im->st.skipped_conflict++;
+        return 0;
+    }
+    if (isBusy(r)) {
+        char kr[300];
+        keyRepr(t->key, t->keylen, kr, sizeof(kr));
+        snprintf(im->err, sizeof(im->err),
+                 "key '%s' (db %llu) already exists on the target; stopped without overwriting it "
+                 "(use --on-conflict replace|skip or --flush-target)", kr, (unsigned long long)t->db);
+        im->conflicted = 1;
+        return -1;
+    }
+    im->st.failed++;
+    keyMsg("the target refused RESTORE", t->db, t->key, t->keylen, r->str);
+    if (im->o.on_error == ONERROR_STOP) {
+        snprintf(im->err, sizeof(im->err), "stopped at the first refused write (--on-error skip goes on)");
+        return -1;
+    }
+    return 0;
+}
+
+/* RENAMENX answers 0 when the real key exists: the same conflict a
+ * RESTORE without REPLACE reports as BUSYKEY. */
+static int replyNativeFinal(importer *im, const writerTag *t, const redisReply *r) {
+    if (r->type == REDIS_REPLY_INTEGER && r->integer == 0) {
+        redisReply busy = {.type = REDIS_REPLY_ERROR, .str = "BUSYKEY", .len = 7};
+        return replyRestore(im, t, &busy);
+    }
+    return replyRestore(im, t, r);
+}
+
+static int replyFunction(importer *im, const redisReply *r) {
+    if (r->type != REDIS_REPLY_ERROR) {
+        im->st.functions++;
+        return 0;
+    }
+    int exists = strstr(r->str, "already exists") != NULL;
+    if (exists && im->o.on_conflict == CONFLICT_SKIP) return 0;
+    if (exists) {
+        snprintf(im->err, sizeof(im->err), "function library already exists on the target: %s "
+                 "(use --on-conflict replace|skip)", r->str);
+        im->conflicted = 1;
+        return -1;
+    }
+    im->st.functions_failed++;
+    fprintf(stderr, "rdbsync: the target refused FUNCTION LOAD: %s\n", r->str);
+    return im->o.on_error == ONERROR_STOP ? -1 : 0;
+}
+
+int importOnReply(void *ctx, const writerTag *t, const redisReply *r) {
+    importer *im = ctx;
+    switch (t->kind) {
+    case K_RESTORE: return replyRestore(im, t, r);
+    case K_FUNCTION: return replyFunction(im, r);
+    case NATIVE_K_FINAL: return replyNativeFinal(im, t, r);
+    case NATIVE_K_BATCH:
+        if (r->type != REDIS_REPLY_ERROR) return 0;
+        im->st.failed++;
+        keyMsg("the target refused a command", t->db, t->key, t->keylen, r->str);
+        return im->o.on_error == ONERROR_STOP ? -1 : 0;
+    }
+    if (r->type == REDIS_REPLY_ERROR) {
+        snprintf(im->err, sizeof(im->err), "the target refused %s: %s", t->cmd, r->str);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- Lifecycle ---- */
+
+void importSetWriter(importer *im, writer *w) { im->w = w; }
+
+importer *importNew(const rsServerInfo *target, const importOptions *o) {
+    importer *im = calloc(1, sizeof(*im));
+    if (!im) return NULL;
+    im->target = *target;
+    im->o = *o;
+    if (im->o.max_restore <= 0) im->o.max_restore = target->proto_max_bulk_len;
+    if (im->o.max_restore > target->proto_max_bulk_len) im->o.max_restore = target->proto_max_bulk_len;
+    rdbEncodeTarget et = {target->rdb_version, target->is_valkey && target->rdb_version >= 80
+                                                   ? RDB_FLAVOUR_VALKEY : RDB_FLAVOUR_REDIS,
+                          o->drop_field_ttls};
+    im->enc = rdbEncoderNew(&et);
+    if (!im->enc) {
+        free(im);
+        return NULL;
+    }
+    return im;
+}
+
+void importFree(importer *im) {
+    if (!im) return;
+    rdbEncoderFree(im->enc);
+    rdbBufFree(&im->payload);
+    free(im);
+}
+
+void importHandlers(importer *im, rdbHandlers *h) {
+    memset(h, 0, sizeof(*h));
+    h->ctx = im;
+    h->header = onHeader;
+    h->key_begin = onKeyBegin;
+    h->want_raw = wantRaw;
+    h->raw_value = onRawValue;
+    h->string = onString;
+    h->list_item = onItem;
+    h->set_member = onItem;
+    h->zset_member = onZset;
+    h->hash_field = onHash;
+    h->stream_meta = onStreamMeta;
+    h->module_value = onModule;
+    h->function = onFunction;
+    h->module_aux = onModuleAux;
+}
+
+const importStats *importGetStats(const importer *im) { return &im->st; }
+int importConflicted(const importer *im) { return im->conflicted; }
+const char *importError(const importer *im) { return im->err; }

@@ -1,0 +1,79 @@
+/* import.h -- the decoder consumer that writes every key to a target.
+ *
+ * For each key of a snapshot (an RDB file, or later a replica's snapshot
+ * stream) it chooses one of three ways and writes through the pipelined
+ * writer:
+ *   - fast path: RESTORE with the value's raw bytes from the RDB plus a
+ *     footer stamped with the lowest RDB version that carries the type, so
+ *     any target that knows the type accepts it (no decoding, no rebuild);
+ *   - re-encoded: when the target does not know the type, the raw value is
+ *     decoded again from memory into the oldest encoding the target
+ *     understands (rdb/encode.h), still one RESTORE;
+ *   - native commands: a value larger than the RESTORE limit is written as
+ *     bounded batches of RPUSH/SADD/ZADD/HSET/XADD..., then its expire.
+ * Expires are absolute (RESTORE ... ABSTTL); keys already expired are
+ * skipped and counted; IDLE/FREQ hints go as IDLETIME/FREQ; functions are
+ * loaded with FUNCTION LOAD. Nothing is dropped silently: each key read is
+ * counted as written, skipped (with its reason) or failed, and keys the
+ * target cannot represent are named on stderr.
+ *
+ * Ownership: the importer borrows the writer; it copies the options; free with
+ * importFree. Messages go to stderr (one line each) unless noted.
+ */
+#ifndef RDBSYNC_IMPORT_H
+#define RDBSYNC_IMPORT_H
+
+#include <stdint.h>
+
+#include "conn.h"
+#include "rdb/decode.h"
+#include "writer.h"
+
+typedef enum { CONFLICT_ERROR = 0, CONFLICT_REPLACE, CONFLICT_SKIP } conflictPolicy;
+typedef enum { ONERROR_STOP = 0, ONERROR_SKIP } errorPolicy;
+
+#define IMPORT_MAX_DBS 64
+
+typedef struct importOptions {
+    conflictPolicy on_conflict;
+    errorPolicy on_error;
+    int drop_field_ttls;     /* write hashes without field TTLs when the target has none */
+    long long max_restore;   /* bytes; larger values go as native commands (0 = auto) */
+    int db_only[IMPORT_MAX_DBS]; /* with n_db_only > 0: copy only these source dbs */
+    int n_db_only;
+    int db_map[IMPORT_MAX_DBS];  /* source db -> target db, -1 = same */
+} importOptions;
+
+typedef struct importStats {
+    uint64_t keys_read;        /* key records seen */
+    uint64_t written;          /* acknowledged OK by the target */
+    uint64_t skipped_expired;
+    uint64_t skipped_conflict; /* existing key, --on-conflict skip */
+    uint64_t skipped_empty;    /* empty collections (RESTORE refuses them) */
+    uint64_t skipped_db;       /* db not selected */
+    uint64_t unrepresentable;  /* the target cannot hold the key */
+    uint64_t lossy;            /* written without what the target cannot hold */
+    uint64_t failed;           /* refused by the target */
+    uint64_t reencoded, native;
+    uint64_t functions, functions_failed;
+    uint64_t bytes;            /* payload bytes sent */
+} importStats;
+
+typedef struct importer importer;
+
+/* The writer is attached afterwards (it needs the importer as its reply
+ * consumer): importSetWriter before decoding. */
+importer *importNew(const rsServerInfo *target, const importOptions *o);
+void importSetWriter(importer *im, writer *w);
+void importFree(importer *im);
+void importHandlers(importer *im, rdbHandlers *h);
+/* The writer's on_reply must be importOnReply with ctx = the importer. */
+int importOnReply(void *ctx, const writerTag *tag, const redisReply *r);
+
+const importStats *importGetStats(const importer *im);
+/* 1 when the import stopped on a conflict (exit status 7). */
+int importConflicted(const importer *im);
+/* The reason the importer stopped the decoder ("" when it did not). */
+const char *importError(const importer *im);
+
+#endif

@@ -1,0 +1,238 @@
+/* writer.c -- pipelined command writer (see writer.h).
+ *
+ * One thread, one poll loop: queued bytes go out in writes of up to the
+ * whole buffer, replies are parsed whenever the socket is readable. The loop
+ * runs only when the buffer passes a flush threshold or the window is full,
+ * so a million small commands cost a few thousand system calls, not a
+ * million.
+ */
+#include "writer.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define FLUSH_AT (256 * 1024)       /* send once this much is queued */
+#define BIG_COMMAND (1024 * 1024)   /* sent straight from its own buffer */
+
+typedef struct inflight {
+    const char *cmd;
+    uint64_t db, src_offset;
+    size_t bytes;
+    int kind;
+    size_t keylen;
+    char key[WRITER_KEY_MAX];
+} inflight;
+
+struct writer {
+    rsConn *c;
+    writerOptions o;
+    char *out;           /* queued bytes: out[sent..len) */
+    size_t out_len, out_sent, out_cap;
+    inflight *ring;      /* commands whose reply is pending */
+    size_t head, count;
+    size_t bytes_inflight;
+    uint64_t replies;
+    int64_t db;          /* selected db, -1 unknown */
+    int stopped, broken;
+    char err[256];
+};
+
+writer *writerNew(rsConn *c, const writerOptions *o) {
+    writer *w = calloc(1, sizeof(*w));
+    if (!w) return NULL;
+    w->c = c;
+    if (o) w->o = *o;
+    if (!w->o.max_cmds) w->o.max_cmds = 4096;
+    if (!w->o.max_bytes) w->o.max_bytes = 8 * 1024 * 1024;
+    w->ring = calloc(w->o.max_cmds + 1, sizeof(*w->ring));
+    if (!w->ring) {
+        free(w);
+        return NULL;
+    }
+    w->db = -1;
+    return w;
+}
+
+void writerFree(writer *w) {
+    if (!w) return;
+    free(w->out);
+    free(w->ring);
+    free(w);
+}
+
+static int broken(writer *w, const char *msg) {
+    if (!w->broken) snprintf(w->err, sizeof(w->err), "%s", msg);
+    w->broken = 1;
+    return -1;
+}
+
+/* ---- Replies ---- */
+
+static int handleReply(writer *w, redisReply *r) {
+    if (w->count == 0) {
+        freeReplyObject(r);
+        return broken(w, "reply from the target without a command");
+    }
+    inflight *f = &w->ring[w->head];
+    writerTag t = {f->cmd, f->db, f->key, f->keylen, f->src_offset, f->kind};
+    int rc = w->o.on_reply ? w->o.on_reply(w->o.ctx, &t, r) : 0;
+    freeReplyObject(r);
+    w->head = (w->head + 1) % (w->o.max_cmds + 1);
+    w->count--;
+    w->bytes_inflight -= f->bytes;
+    w->replies++;
+    if (rc) {
+        w->stopped = 1;
+        return -1;
+    }
+    return 0;
+}
+
+/* Parse every reply already readable (at most one read() per call of
+ * connPollReply). */
+static int readReplies(writer *w) {
+    redisReply *r;
+    int rc;
+    while (w->count && (rc = connPollReply(w->c, &r)) != 0) {
+        if (rc < 0) return broken(w, connError(w->c));
+        if (handleReply(w, r) < 0) return -1;
+    }
+    return 0;
+}
+
+/* ---- Sending ---- */
+
+/* Write what the socket takes now from p[*off..len). */
+static int writeSome(writer *w, const char *p, size_t len, size_t *off) {
+    while (*off < len) {
+        ssize_t n = connWriteSome(w->c, p + *off, len - *off);
+        if (n == CONN_AGAIN) return 0;
+        if (n < 0) return broken(w, connError(w->c));
+        *off += (size_t)n;
+    }
+    return 0;
+}
+
+/* Wait until the socket can move bytes in a direction we need. */
+static int waitIo(writer *w, int want_out) {
+    struct pollfd p = {.fd = connFd(w->c), .events = POLLIN};
+    if (want_out) p.events |= POLLOUT | connEvents(w->c);
+    for (;;) {
+        int n = poll(&p, 1, 60000);
+        if (n > 0) return 0;
+        if (n == 0) return broken(w, "target did not accept data or reply for 60 s");
+        if (errno != EINTR) return broken(w, strerror(errno));
+    }
+}
+
+/* One round: push out what we can, read what came back. */
+static int pump(writer *w, const char *p, size_t len, size_t *off) {
+    if (writeSome(w, p, len, off) < 0 || readReplies(w) < 0) return -1;
+    return 0;
+}
+
+static int flushOut(writer *w, int all) {
+    while (w->out_sent < w->out_len) {
+        if (pump(w, w->out, w->out_len, &w->out_sent) < 0) return -1;
+        if (w->out_sent == w->out_len || !all) break;
+        if (waitIo(w, 1) < 0) return -1;
+    }
+    if (w->out_sent == w->out_len) w->out_sent = w->out_len = 0;
+    return 0;
+}
+
+/* Block until the window has room for one more command of 'bytes'. */
+static int makeRoom(writer *w, size_t bytes) {
+    while (w->count && (w->count >= w->o.max_cmds || w->bytes_inflight + bytes > w->o.max_bytes)) {
+        if (flushOut(w, 1) < 0) return -1;
+        size_t before = w->count;
+        if (readReplies(w) < 0) return -1;
+        if (w->count == before && waitIo(w, 0) < 0) return -1;
+    }
+    return 0;
+}
+
+static int queue(writer *w, const char *p, size_t len) {
+    if (w->out_len + len > w->out_cap) {
+        size_t cap = w->out_cap ? w->out_cap : 64 * 1024;
+        while (cap < w->out_len + len) cap *= 2;
+        char *np = realloc(w->out, cap);
+        if (!np) return broken(w, "out of memory queueing a command");
+        w->out = np;
+        w->out_cap = cap;
+    }
+    memcpy(w->out + w->out_len, p, len);
+    w->out_len += len;
+    return w->out_len - w->out_sent >= FLUSH_AT ? flushOut(w, 0) : 0;
+}
+
+/* A big command goes out from its own buffer, replies read meanwhile. */
+static int sendBig(writer *w, const char *p, size_t len) {
+    size_t off = 0;
+    if (flushOut(w, 1) < 0) return -1;
+    while (off < len) {
+        if (pump(w, p, len, &off) < 0) return -1;
+        if (off < len && waitIo(w, 1) < 0) return -1;
+    }
+    return 0;
+}
+
+static void remember(writer *w, const writerTag *t, size_t bytes) {
+    inflight *f = &w->ring[(w->head + w->count) % (w->o.max_cmds + 1)];
+    f->cmd = t && t->cmd ? t->cmd : "command";
+    f->db = t ? t->db : 0;
+    f->src_offset = t ? t->src_offset : 0;
+    f->kind = t ? t->kind : 0;
+    f->keylen = t && t->key ? (t->keylen < WRITER_KEY_MAX ? t->keylen : WRITER_KEY_MAX) : 0;
+    if (f->keylen) memcpy(f->key, t->key, f->keylen);
+    f->bytes = bytes;
+    w->count++;
+    w->bytes_inflight += bytes;
+}
+
+int writerCommand(writer *w, int argc, const char **argv, const size_t *lens, const writerTag *tag) {
+    char *cmd;
+    if (w->broken || w->stopped) return -1;
+    int len = redisFormatCommandArgv(&cmd, argc, argv, lens);
+    if (len < 0) return broken(w, "out of memory formatting a command");
+    int rc = makeRoom(w, (size_t)len);
+    if (rc == 0) {
+        remember(w, tag, (size_t)len);
+        rc = (size_t)len >= BIG_COMMAND ? sendBig(w, cmd, (size_t)len) : queue(w, cmd, (size_t)len);
+    }
+    free(cmd);
+    return rc;
+}
+
+int writerSelect(writer *w, uint64_t db) {
+    if (w->db == (int64_t)db) return 0;
+    char num[24];
+    int n = snprintf(num, sizeof(num), "%llu", (unsigned long long)db);
+    const char *argv[2] = {"SELECT", num};
+    size_t lens[2] = {6, (size_t)n};
+    writerTag t = {.cmd = "SELECT", .db = db};
+    if (writerCommand(w, 2, argv, lens, &t) < 0) return -1;
+    w->db = (int64_t)db;
+    return 0;
+}
+
+void writerResetDb(writer *w) { w->db = -1; }
+
+int writerDrain(writer *w) {
+    if (w->broken || w->stopped) return -1;
+    if (flushOut(w, 1) < 0) return -1;
+    while (w->count) {
+        size_t before = w->count;
+        if (readReplies(w) < 0) return -1;
+        if (w->count == before && waitIo(w, 0) < 0) return -1;
+    }
+    return 0;
+}
+
+const char *writerError(const writer *w) { return w->err; }
+int writerStopped(const writer *w) { return w->stopped; }
+uint64_t writerReplies(const writer *w) { return w->replies; }
+size_t writerInFlight(const writer *w) { return w->count; }

@@ -1,0 +1,74 @@
+/* writer.h -- the pipelined, full-duplex command writer to a target.
+ *
+ * Commands are formatted with hiredis (redisFormatCommandArgv), queued in an
+ * output buffer and sent in large writes, while replies are read as they
+ * come back, in the same poll loop: never one round trip per key. The number
+ * of commands and of bytes in flight (sent, reply not yet read) is bounded,
+ * so memory stays bounded and the target's query buffer never balloons.
+ *
+ * Every reply is matched, in order, to the command that caused it: a ring
+ * keeps (command name, db, key prefix, source offset) per command in flight,
+ * and the on_reply callback receives that tag with the reply, so an error
+ * can name the key that caused it.
+ *
+ * SELECT is tracked here: writerSelect emits it only when the db changes.
+ *
+ * Ownership: the writer borrows the connection (the caller closes it after
+ * writerFree). Tags are copied (keys truncated to WRITER_KEY_MAX bytes for
+ * messages). Replies handed to on_reply are freed after the callback.
+ *
+ * Errors: functions return 0 or -1. -1 means the connection failed (message
+ * in writerError) or on_reply returned non-zero (writerStopped() is 1 and
+ * the callback owns the reason). After -1 the writer is unusable.
+ */
+#ifndef RDBSYNC_WRITER_H
+#define RDBSYNC_WRITER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <hiredis/hiredis.h>
+
+#include "conn.h"
+
+#define WRITER_KEY_MAX 200
+
+typedef struct writer writer;
+
+/* What a command was about; copied by the writer. */
+typedef struct writerTag {
+    const char *cmd;      /* static string: "RESTORE", "SELECT", ... */
+    uint64_t db;
+    const char *key;      /* may be NULL */
+    size_t keylen;
+    uint64_t src_offset;  /* replication offset of the source command, or 0 */
+    int kind;             /* caller's own classification */
+} writerTag;
+
+typedef struct writerOptions {
+    size_t max_cmds;   /* commands in flight; 0 = 4096 */
+    size_t max_bytes;  /* bytes in flight; 0 = 8 MiB */
+    /* Called for every reply, in command order; return non-zero to stop. */
+    int (*on_reply)(void *ctx, const writerTag *tag, const redisReply *r);
+    void *ctx;
+} writerOptions;
+
+writer *writerNew(rsConn *c, const writerOptions *o);
+void writerFree(writer *w);
+
+/* Queue one command; may wait for replies to keep the window. The tag's
+ * db is informational; use writerSelect to change db. */
+int writerCommand(writer *w, int argc, const char **argv, const size_t *lens, const writerTag *tag);
+/* Make db the selected database of the target connection. */
+int writerSelect(writer *w, uint64_t db);
+/* Forget the selected db (after a reconnect or a command that changes it). */
+void writerResetDb(writer *w);
+/* Send everything queued and wait for every reply. */
+int writerDrain(writer *w);
+
+const char *writerError(const writer *w);
+int writerStopped(const writer *w);
+uint64_t writerReplies(const writer *w); /* replies received */
+size_t writerInFlight(const writer *w);
+
+#endif
