@@ -217,7 +217,7 @@ it_try_start() {
             return 1
         fi
         r=$(redis-cli -h 127.0.0.1 -p "$port" PING </dev/null 2>/dev/null || true)
-        if [ "$r" = PONG ]; then return 0; fi
+        case "$r" in PONG|NOAUTH*) return 0 ;; esac  # NOAUTH: up, with a password
         if [ "$SECONDS" -ge "$deadline" ]; then return 2; fi
         sleep 0.05
     done
