@@ -248,6 +248,11 @@ int rdbReaderAtEnd(rdbReader *r) {
     return 0;
 }
 
+size_t rdbReaderBuffered(rdbReader *r, const unsigned char **p) {
+    *p = r->buf + r->pos;
+    return r->len - r->pos;
+}
+
 uint64_t rdbReaderOffset(const rdbReader *r) { return r->base + r->pos; }
 
 uint64_t rdbReaderCrc(rdbReader *r) {

@@ -53,6 +53,11 @@ int rdbReadAlloc(rdbReader *r, size_t n, unsigned char **out);
 /* 1 when no byte is left (blocks on a socket until it knows). */
 int rdbReaderAtEnd(rdbReader *r);
 
+/* Bytes already pulled from the source but not consumed (read ahead into
+ * the window), e.g. what follows an RDB in a replication stream. Valid
+ * until the next read. */
+size_t rdbReaderBuffered(rdbReader *r, const unsigned char **p);
+
 /* Bytes consumed so far. */
 uint64_t rdbReaderOffset(const rdbReader *r);
 /* CRC-64 of every byte consumed since creation or the last CrcReset. */

@@ -184,6 +184,11 @@ static int writeReencoded(importer *im, const rdbKeyInfo *k, const unsigned char
         im->st.unrepresentable++;
         return 0;
     }
+    if (flags & RDB_ENC_LOSSY_STREAM) {
+        keyMsg("written without stream metadata the target's stream format cannot hold", k->db, k->key,
+               k->keylen, NULL);
+        im->st.lossy++;
+    }
     if (flags & RDB_ENC_DROPPED_FIELD_TTLS) {
         keyMsg("written without its hash field TTLs (--drop-field-ttls)", k->db, k->key, k->keylen, NULL);
         im->st.lossy++;
@@ -316,6 +321,7 @@ int importOnReply(void *ctx, const writerTag *t, const redisReply *r) {
 /* ---- Lifecycle ---- */
 
 void importSetWriter(importer *im, writer *w) { im->w = w; }
+void importSetConflict(importer *im, conflictPolicy p) { im->o.on_conflict = p; }
 
 importer *importNew(const rsServerInfo *target, const importOptions *o) {
     importer *im = calloc(1, sizeof(*im));

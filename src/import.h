@@ -65,6 +65,8 @@ typedef struct importer importer;
  * consumer): importSetWriter before decoding. */
 importer *importNew(const rsServerInfo *target, const importOptions *o);
 void importSetWriter(importer *im, writer *w);
+/* Change the conflict policy between snapshots. */
+void importSetConflict(importer *im, conflictPolicy p);
 void importFree(importer *im);
 void importHandlers(importer *im, rdbHandlers *h);
 /* The writer's on_reply must be importOnReply with ctx = the importer. */

@@ -24,6 +24,7 @@
 #include "progress.h"
 #include "rdb/decode.h"
 #include "rdb/tee.h"
+#include "sync.h"
 #include "url.h"
 #include "writer.h"
 
@@ -42,6 +43,10 @@ typedef struct config {
     int flush_target;
     int connect_timeout_ms;
     const char *target_user, *target_pass;
+    const char *source_user;
+    int once;
+    long long spool_mem;
+    const char *spool_dir;
     importOptions imp;
 } config;
 
@@ -54,6 +59,7 @@ static void usage(FILE *out) {
 "  rdbsync --file dump.rdb --dump                print every key as one JSON line\n"
 "  rdbsync --file dump.rdb --target URL          import an RDB file into a server\n"
 "  rdbsync --payload key.dump --checksum|--dump  check and decode one DUMP payload\n"
+"  rdbsync --source URL --target URL [--once]    live sync as a replica, until stopped\n"
 "\n"
 "Options:\n"
 "  -f, --file PATH        an RDB file to read ('-' for standard input)\n"
@@ -69,6 +75,13 @@ static void usage(FILE *out) {
 "                         the password may come from RDBSYNC_TARGET_AUTH instead\n"
 "                         (or REDISCLI_AUTH), which keeps it off the command line\n"
 "      --target-user U    ACL user for the target (overrides the URL's)\n"
+"  -s, --source URL       the server to copy from, as a replica (PSYNC, or SYNC on old\n"
+"                         servers); password also from RDBSYNC_SOURCE_AUTH\n"
+"      --source-user U    ACL user for the source\n"
+"      --once             live sync: exit 0 once the snapshot is applied\n"
+"      --spool-mem N      live sync: bytes of unapplied source data kept in memory before\n"
+"                         spilling to disk (default 64m)\n"
+"      --spool-dir DIR    where the spill file goes (default $TMPDIR or /tmp)\n"
 "      --on-conflict error|replace|skip\n"
 "                         a key that already exists on the target: stop without\n"
 "                         touching it (error, the default), overwrite it, or keep it\n"
@@ -136,6 +149,8 @@ static int parseArgs(int argc, char **argv, config *c) {
         {"drop-field-ttls", no_argument, 0, 'T'},  {"max-restore-size", required_argument, 0, 'M'},
         {"db", required_argument, 0, 'd'},         {"db-map", required_argument, 0, 'm'},
         {"connect-timeout", required_argument, 0, 'o'}, {"target-user", required_argument, 0, 'u'},
+        {"source-user", required_argument, 0, 'U'},     {"once", no_argument, 0, '1'},
+        {"spool-mem", required_argument, 0, 'S'},       {"spool-dir", required_argument, 0, 'Z'},
         {0, 0, 0, 0}};
     int o;
     opterr = 0;
@@ -193,6 +208,13 @@ static int parseArgs(int argc, char **argv, config *c) {
             break;
         }
         case 'u': c->target_user = optarg; break;
+        case 'U': c->source_user = optarg; break;
+        case '1': c->once = 1; break;
+        case 'S':
+            if (parseSize(optarg, &c->spool_mem) < 0 || c->spool_mem < (1 << 20))
+                return badValue("--spool-mem", optarg, "a size of at least 1m");
+            break;
+        case 'Z': c->spool_dir = optarg; break;
         case 'h': usage(stdout); exit(EXIT_OK);
         case 'V': printf("rdbsync %s\n", RDBSYNC_VERSION); exit(EXIT_OK);
         default:
@@ -339,13 +361,20 @@ static rsConn *openTarget(const config *c, rsUrl *u, rsServerInfo *info, int *rc
     return conn;
 }
 
-static int flushTarget(rsConn *conn) {
-    redisReply *r = connCommandf(conn, "FLUSHALL");
-    int ok = r && r->type != REDIS_REPLY_ERROR;
-    fprintf(stderr, ok ? "" : "rdbsync: target %s: FLUSHALL failed: %s\n", connName(conn),
-            r ? r->str : connError(conn));
-    if (r) freeReplyObject(r);
-    return ok ? 0 : -1;
+/* --flush-target: every db, and the function libraries (FLUSHALL keeps
+ * those) on servers that have them. */
+static int flushTarget(rsConn *conn, const rsServerInfo *info) {
+    const char *cmds[2] = {"FLUSHALL", "FUNCTION FLUSH"};
+    int n = info->is_valkey || info->major >= 7 ? 2 : 1;
+    for (int i = 0; i < n; i++) {
+        redisReply *r = connCommandf(conn, cmds[i]);
+        int ok = r && r->type != REDIS_REPLY_ERROR;
+        if (!ok) fprintf(stderr, "rdbsync: target %s: %s failed: %s\n", connName(conn), cmds[i],
+                         r ? r->str : connError(conn));
+        if (r) freeReplyObject(r);
+        if (!ok) return -1;
+    }
+    return 0;
 }
 
 /* Progress while importing: a consumer that only looks at the decoder. */
@@ -447,12 +476,42 @@ static int importFile(const config *c, rsConn *conn, const rsServerInfo *info) {
     return rc;
 }
 
+/* Parse an endpoint URL and fill its credentials from flags and env. */
+static int endpointUrl(const char *what, const char *s, const char *user, const char *env, rsUrl *u) {
+    char err[512];
+    if (urlParse(s, u, err, sizeof(err)) < 0) {
+        fprintf(stderr, "rdbsync: --%s: %s\n", what, err);
+        return EXIT_USAGE;
+    }
+    if ((user && urlSetUser(u, user) < 0) || urlApplyEnvAuth(u, env) < 0 || urlApplyEnvAuth(u, "REDISCLI_AUTH") < 0)
+        return EXIT_INTERNAL;
+    return EXIT_OK;
+}
+
+static int runSync(const config *c) {
+    rsUrl src = {0}, dst = {0};
+    int rc = endpointUrl("source", c->source, c->source_user, "RDBSYNC_SOURCE_AUTH", &src);
+    if (rc == EXIT_OK) rc = endpointUrl("target", c->target, c->target_user, "RDBSYNC_TARGET_AUTH", &dst);
+    if (rc == EXIT_OK) {
+        const char *tmp = getenv("TMPDIR");
+        syncConfig sc = {.source = &src, .target = &dst, .imp = c->imp, .once = c->once, .quiet = c->quiet,
+                         .spool_mem = (size_t)c->spool_mem,
+                         .spool_dir = c->spool_dir ? c->spool_dir : tmp && *tmp ? tmp : "/tmp"};
+        sc.conn.connect_timeout_ms = c->connect_timeout_ms;
+        sc.conn.client_name = "rdbsync";
+        rc = syncRun(&sc);
+    }
+    urlFree(&src);
+    urlFree(&dst);
+    return rc;
+}
+
 static int runImport(const config *c) {
     rsUrl u = {0};
     rsServerInfo info;
     int rc;
     rsConn *conn = openTarget(c, &u, &info, &rc);
-    if (conn && c->flush_target && flushTarget(conn) < 0) rc = EXIT_WRITE;
+    if (conn && c->flush_target && flushTarget(conn, &info) < 0) rc = EXIT_WRITE;
     if (conn && rc == EXIT_OK) rc = importFile(c, conn, &info);
     connClose(conn);
     urlFree(&u);
@@ -471,6 +530,7 @@ int main(int argc, char **argv) {
     if ((c.file || c.payload) && c.checksum) return runChecksum(&c);
     if ((c.file || c.payload) && c.dump) return runDump(&c);
     if (c.file && c.target && !c.source) return runImport(&c);
+    if (c.source && c.target && !c.file) return runSync(&c);
     if (c.source || c.target) {
         fprintf(stderr, "rdbsync: --source/--target are not implemented in this build yet\n");
         return EXIT_USAGE;

@@ -232,6 +232,16 @@ int writerDrain(writer *w) {
     return 0;
 }
 
+int writerFlush(writer *w) {
+    if (w->broken || w->stopped) return -1;
+    return flushOut(w, 1) < 0 ? -1 : readReplies(w);
+}
+
+int writerPoll(writer *w) {
+    if (w->broken || w->stopped) return -1;
+    return flushOut(w, 0) < 0 ? -1 : readReplies(w);
+}
+
 const char *writerError(const writer *w) { return w->err; }
 int writerStopped(const writer *w) { return w->stopped; }
 uint64_t writerReplies(const writer *w) { return w->replies; }

@@ -65,6 +65,11 @@ int writerSelect(writer *w, uint64_t db);
 void writerResetDb(writer *w);
 /* Send everything queued and wait for every reply. */
 int writerDrain(writer *w);
+/* Send everything queued (waiting only for the socket), read the replies
+ * already there: for streaming, where latency matters more than batching. */
+int writerFlush(writer *w);
+/* Without waiting: send what the socket takes, read what has arrived. */
+int writerPoll(writer *w);
 
 const char *writerError(const writer *w);
 int writerStopped(const writer *w);

@@ -1,0 +1,522 @@
+/* replica.c -- the replica link thread (see replica.h).
+ *
+ * session() is one connection: handshake, PSYNC, the snapshot if any, then
+ * the stream until the link drops or the apply side asks to stop or
+ * rewind. The thread runs sessions with a growing backoff between them.
+ * The first connection failing is fatal (a wrong URL or password should
+ * fail at once); later ones are retried, since the source may be
+ * restarting.
+ */
+#include "replica.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define LAG_RING 1024
+#define MAX_PENDING 8
+
+/* Outcomes of a session step; 0 means "done, go on". */
+enum { S_FATAL = -1, S_STOP = 1, S_RETRY = 2 };
+
+typedef struct lagMark {
+    int64_t off, ms;
+} lagMark;
+
+struct replica {
+    replicaOptions o;
+    rsUrl url;
+    pthread_t th;
+    int started;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    replEpoch pending[MAX_PENDING];
+    int npending;
+    replState state;         /* replid of the link, applied offset, db */
+    int64_t received;
+    int ack_now, rewind, stop, failed, ever_connected;
+    replPhase phase;
+    uint64_t snap_bytes;
+    int64_t snap_size;
+    uint64_t full_syncs, partial_syncs, reconnects;
+    lagMark lag[LAG_RING];
+    int lag_head, lag_n;
+    int wake[2];
+    spool *cur;              /* the epoch being written (thread side) */
+    int sync_only;
+    char err[600];
+};
+
+static int64_t nowMs(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void say(replica *r, const char *fmt, const char *a) {
+    if (r->o.quiet) return;
+    fprintf(stderr, "\rrdbsync: source %s: ", r->url.host ? r->url.host : r->url.path);
+    fprintf(stderr, fmt, a);
+    fputc('\n', stderr);
+}
+
+/* ---- Shared state helpers (lock held by caller unless noted) ---- */
+
+static void setPhase(replica *r, replPhase p) {
+    pthread_mutex_lock(&r->mu);
+    r->phase = p;
+    pthread_mutex_unlock(&r->mu);
+}
+
+static void publish(replica *r, const replEpoch *ep) {
+    pthread_mutex_lock(&r->mu);
+    if (r->npending < MAX_PENDING) r->pending[r->npending++] = *ep;
+    pthread_cond_broadcast(&r->cv);
+    pthread_mutex_unlock(&r->mu);
+}
+
+/* A new epoch: the old spool ends (its reader finishes what it has). */
+static void dropCurrent(replica *r) {
+    if (!r->cur) return;
+    spoolClose(r->cur);
+    spoolFree(r->cur);
+    r->cur = NULL;
+}
+
+static spool *newEpoch(replica *r, epochKind kind, const char *replid, int64_t off, int64_t rdb_size,
+                       int diskless) {
+    dropCurrent(r);
+    r->cur = spoolNew(r->o.spool_mem, r->o.spool_dir);
+    if (!r->cur) return NULL;
+    replEpoch ep = {kind, spoolRetain(r->cur), "", off, rdb_size, diskless, r->sync_only};
+    snprintf(ep.replid, sizeof(ep.replid), "%s", replid);
+    pthread_mutex_lock(&r->mu);
+    snprintf(r->state.replid, sizeof(r->state.replid), "%s", replid);
+    r->received = off;
+    r->lag_n = 0;
+    if (kind == EPOCH_FULL) r->state.offset = off, r->full_syncs++;
+    pthread_mutex_unlock(&r->mu);
+    publish(r, &ep);
+    return r->cur;
+}
+
+static void noteReceived(replica *r, size_t n) {
+    int64_t t = nowMs();
+    pthread_mutex_lock(&r->mu);
+    r->received += (int64_t)n;
+    lagMark *last = r->lag_n ? &r->lag[(r->lag_head + r->lag_n - 1) % LAG_RING] : NULL;
+    if (last && t - last->ms < 2) {
+        last->off = r->received;
+    } else {
+        if (r->lag_n == LAG_RING) r->lag_head = (r->lag_head + 1) % LAG_RING, r->lag_n--;
+        r->lag[(r->lag_head + r->lag_n++) % LAG_RING] = (lagMark){r->received, t};
+    }
+    pthread_mutex_unlock(&r->mu);
+}
+
+/* ---- Link I/O ---- */
+
+static int sendAck(replica *r, rsConn *c) {
+    char off[24], cmd[96];
+    pthread_mutex_lock(&r->mu);
+    int64_t applied = r->state.offset;
+    r->ack_now = 0;
+    pthread_mutex_unlock(&r->mu);
+    if (r->sync_only) return 0; /* SYNC replicas never ACK */
+    int n = snprintf(off, sizeof(off), "%lld", (long long)(applied < 0 ? 0 : applied));
+    int len = snprintf(cmd, sizeof(cmd), "*3\r\n$8\r\nREPLCONF\r\n$3\r\nACK\r\n$%d\r\n%s\r\n", n, off);
+    return connWrite(c, cmd, (size_t)len);
+}
+
+/* A simple command whose reply we only log when it is an error. */
+static int replconf(replica *r, rsConn *c, const char *fmt) {
+    redisReply *rep = connCommandf(c, fmt);
+    if (!rep) return -1;
+    freeReplyObject(rep);
+    return 0;
+}
+
+static int flagSet(replica *r, int *flag) {
+    pthread_mutex_lock(&r->mu);
+    int v = *flag;
+    pthread_mutex_unlock(&r->mu);
+    return v;
+}
+
+/* Read the next non-empty line (keepalive "\n"s come before replies while
+ * the master prepares the snapshot), sending ACKs while waiting. */
+static int readLine(replica *r, rsConn *c, char *buf, size_t cap) {
+    for (;;) {
+        if (flagSet(r, &r->stop)) return -1;
+        ssize_t n = connReadLine(c, buf, cap);
+        if (n < 0) return -1;
+        if (n > 0) return 0;
+    }
+}
+
+/* ---- Snapshot transfer ---- */
+
+static int transferSized(replica *r, rsConn *c, int64_t size) {
+    char buf[64 * 1024];
+    int64_t left = size, last = nowMs();
+    while (left > 0) {
+        if (flagSet(r, &r->stop)) return S_STOP;
+        ssize_t n = connRead(c, buf, left < (int64_t)sizeof(buf) ? (size_t)left : sizeof(buf));
+        if (n <= 0) return S_RETRY;
+        if (spoolPut(r->cur, buf, (size_t)n) < 0) return S_FATAL;
+        left -= n;
+        pthread_mutex_lock(&r->mu);
+        r->snap_bytes += (uint64_t)n;
+        pthread_mutex_unlock(&r->mu);
+        if (nowMs() - last >= 1000 && sendAck(r, c) == 0) last = nowMs();
+    }
+    return 0;
+}
+
+/* Diskless: the RDB ends with the 40-byte mark, which we hold back and
+ * never pass on. Nothing follows the mark until our first ACK. */
+static int transferMarked(replica *r, rsConn *c, const char *mark) {
+    char buf[64 * 1024 + 40];
+    size_t held = 0;
+    int64_t last = nowMs();
+    for (;;) {
+        if (flagSet(r, &r->stop)) return S_STOP;
+        ssize_t n = connRead(c, buf + held, sizeof(buf) - held);
+        if (n <= 0) return S_RETRY;
+        held += (size_t)n;
+        int done = held >= 40 && memcmp(buf + held - 40, mark, 40) == 0;
+        size_t pass = held > 40 ? held - 40 : 0;
+        if (pass && spoolPut(r->cur, buf, pass) < 0) return S_FATAL;
+        memmove(buf, buf + pass, held - pass);
+        held -= pass;
+        pthread_mutex_lock(&r->mu);
+        r->snap_bytes += pass;
+        pthread_mutex_unlock(&r->mu);
+        if (done) return 0;
+        if (nowMs() - last >= 1000 && sendAck(r, c) == 0) last = nowMs();
+    }
+}
+
+static int fullSync(replica *r, rsConn *c, const char *replid, int64_t off) {
+    char line[256];
+    setPhase(r, REPL_WAIT_SNAPSHOT);
+    if (readLine(r, c, line, sizeof(line)) < 0) return S_RETRY;
+    if (line[0] == '-') {
+        say(r, "the master could not produce a snapshot (%s); retrying", line);
+        return S_RETRY;
+    }
+    if (line[0] != '$') {
+        say(r, "unexpected reply to SYNC: %s", line);
+        return S_RETRY;
+    }
+    int diskless = strncmp(line, "$EOF:", 5) == 0 && strlen(line) == 45;
+    int64_t size = diskless ? -1 : strtoll(line + 1, NULL, 10);
+    pthread_mutex_lock(&r->mu);
+    r->snap_bytes = 0;
+    r->snap_size = size;
+    pthread_mutex_unlock(&r->mu);
+    if (!newEpoch(r, EPOCH_FULL, replid, off, size, diskless)) return S_FATAL;
+    setPhase(r, REPL_TRANSFER);
+    int rc = diskless ? transferMarked(r, c, line + 5) : transferSized(r, c, size);
+    if (rc == S_RETRY)
+        say(r, "%s", "the source closed the replica link during the full sync; if this repeats, check "
+                     "client-output-buffer-limit replica (and repl-timeout) on the source");
+    if (rc != 0) {
+        spoolClose(r->cur); /* the apply side sees the snapshot end early */
+        return rc;
+    }
+    setPhase(r, REPL_STREAMING);
+    return sendAck(r, c) < 0 ? S_RETRY : 0; /* starts a diskless master's stream */
+}
+
+/* ---- Stream ---- */
+
+static int stream(replica *r, rsConn *c) {
+    char buf[64 * 1024];
+    int64_t last_ack = nowMs();
+    struct pollfd p[2] = {{.fd = connFd(c), .events = POLLIN}, {.fd = r->wake[0], .events = POLLIN}};
+    for (;;) {
+        p[0].revents = p[1].revents = 0;
+        ssize_t n = connPending(c) ? 1 : poll(p, 2, 100);
+        if (p[1].revents & POLLIN) {
+            char drain[64];
+            while (read(r->wake[0], drain, sizeof(drain)) > 0) {}
+        }
+        pthread_mutex_lock(&r->mu);
+        int stop = r->stop, rewind = r->rewind, ack = r->ack_now;
+        pthread_mutex_unlock(&r->mu);
+        if (stop) return S_STOP;
+        if (rewind) return S_RETRY;
+        if (n > 0 && (connPending(c) || (p[0].revents & (POLLIN | POLLHUP | POLLERR)))) {
+            ssize_t got = connReadNonBlock(c, buf, sizeof(buf));
+            if (got == 0 || got == -1) {
+                say(r, "%s", got == 0 ? "the source closed the replica link; resuming" : connError(c));
+                return S_RETRY;
+            }
+            if (got > 0) {
+                if (spoolPut(r->cur, buf, (size_t)got) < 0) return S_FATAL;
+                noteReceived(r, (size_t)got);
+            }
+        }
+        if (ack || nowMs() - last_ack >= 1000) {
+            if (sendAck(r, c) < 0) return S_RETRY;
+            last_ack = nowMs();
+        }
+    }
+}
+
+/* ---- Session ---- */
+
+static int isFatalConnectError(const char *e) {
+    return strstr(e, "authentication") || strstr(e, "NOAUTH") || strstr(e, "WRONGPASS") ||
+           strstr(e, "NOPERM");
+}
+
+static rsConn *connectSource(replica *r, int *rc) {
+    char err[512];
+    rsConn *c = connOpen(&r->url, &r->o.conn, err, sizeof(err));
+    if (c) return c;
+    if (!r->ever_connected || isFatalConnectError(err)) {
+        snprintf(r->err, sizeof(r->err), "source: %s", err);
+        *rc = S_FATAL;
+    } else {
+        say(r, "%s; retrying", err);
+        *rc = S_RETRY;
+    }
+    return NULL;
+}
+
+/* PSYNC arguments: a rewind restarts from the applied offset; a dropped
+ * link continues from what was received; else a full sync. */
+static void psyncArgs(replica *r, char *id, size_t idlen, char *off, size_t offlen, int *rewinding) {
+    pthread_mutex_lock(&r->mu);
+    *rewinding = r->rewind;
+    r->rewind = 0;
+    int64_t at = *rewinding ? r->state.offset : r->received;
+    int known = r->state.replid[0] && strcmp(r->state.replid, "?") && at >= 0 && r->cur && !r->sync_only &&
+                *rewinding != 2;
+    snprintf(id, idlen, "%s", known ? r->state.replid : "?");
+    snprintf(off, offlen, "%lld", known ? (long long)(at + 1) : -1LL);
+    pthread_mutex_unlock(&r->mu);
+}
+
+static int handlePsyncReply(replica *r, rsConn *c, const char *line, int rewinding) {
+    char id[64] = "";
+    long long off = -1;
+    if (strncmp(line, "+FULLRESYNC", 11) == 0) {
+        if (sscanf(line + 11, "%63s %lld", id, &off) != 2) return S_RETRY;
+        if (r->full_syncs) say(r, "%s", "full resync: the source could not continue from our offset");
+        return fullSync(r, c, id, off);
+    }
+    if (strncmp(line, "+CONTINUE", 9) == 0) {
+        if (sscanf(line + 9, "%63s", id) == 1) {
+            pthread_mutex_lock(&r->mu);
+            snprintf(r->state.replid, sizeof(r->state.replid), "%s", id);
+            pthread_mutex_unlock(&r->mu);
+        }
+        pthread_mutex_lock(&r->mu);
+        r->partial_syncs++;
+        int64_t from = r->state.offset;
+        char rid[41];
+        snprintf(rid, sizeof(rid), "%s", r->state.replid);
+        pthread_mutex_unlock(&r->mu);
+        /* A rewind, or a resumed state with no epoch yet, starts a new
+         * spool; a dropped link continues into the current one. */
+        if ((rewinding || !r->cur) && !newEpoch(r, EPOCH_CONTINUE, rid, from, -1, 0)) return S_FATAL;
+        setPhase(r, REPL_STREAMING);
+        return 0;
+    }
+    return S_RETRY;
+}
+
+static int session(replica *r) {
+    int rc = S_RETRY, rewinding;
+    char line[512], id[48], off[24];
+    setPhase(r, REPL_CONNECTING);
+    rsConn *c = connectSource(r, &rc);
+    if (!c) return rc;
+    r->ever_connected = 1;
+    if (replconf(r, c, "REPLCONF listening-port 0") < 0 || replconf(r, c, "REPLCONF capa eof capa psync2") < 0) {
+        connClose(c);
+        return S_RETRY;
+    }
+    psyncArgs(r, id, sizeof(id), off, sizeof(off), &rewinding);
+    int n = snprintf(line, sizeof(line), "*3\r\n$5\r\nPSYNC\r\n$%zu\r\n%s\r\n$%zu\r\n%s\r\n", strlen(id), id,
+                     strlen(off), off);
+    if (connWrite(c, line, (size_t)n) < 0 || readLine(r, c, line, sizeof(line)) < 0) {
+        connClose(c);
+        return S_RETRY;
+    }
+    if (line[0] == '-' && (strstr(line, "unknown command") || strstr(line, "NOPERM"))) {
+        /* No PSYNC: an old server, or one that forbids it; try SYNC. */
+        r->sync_only = 1;
+        rc = connWrite(c, "SYNC\r\n", 6) < 0 ? S_RETRY : fullSync(r, c, "?", -1);
+        if (rc == S_RETRY && !r->cur) {
+            snprintf(r->err, sizeof(r->err), "source refuses PSYNC and SYNC: %s", line);
+            rc = S_FATAL;
+        }
+    } else if (line[0] == '-') {
+        say(r, "%s; retrying", line); /* -NOMASTERLINK, -LOADING, ... */
+        rc = S_RETRY;
+    } else {
+        rc = handlePsyncReply(r, c, line, rewinding);
+    }
+    if (rc == 0) rc = stream(r, c);
+    connClose(c);
+    return rc;
+}
+
+static void *linkThread(void *arg) {
+    replica *r = arg;
+    int backoff = 100;
+    for (;;) {
+        int rc = session(r);
+        if (rc == S_STOP || flagSet(r, &r->stop)) break;
+        if (rc == S_FATAL) {
+            pthread_mutex_lock(&r->mu);
+            r->failed = 1;
+            r->phase = REPL_FAILED;
+            pthread_cond_broadcast(&r->cv);
+            pthread_mutex_unlock(&r->mu);
+            break;
+        }
+        pthread_mutex_lock(&r->mu);
+        r->reconnects++;
+        int rewind = r->rewind;
+        pthread_mutex_unlock(&r->mu);
+        if (!rewind) {
+            struct pollfd p = {.fd = r->wake[0], .events = POLLIN};
+            poll(&p, 1, backoff);
+            backoff = backoff * 2 > 5000 ? 5000 : backoff * 2;
+        } else {
+            backoff = 100;
+        }
+    }
+    dropCurrent(r);
+    return NULL;
+}
+
+/* ---- Public API ---- */
+
+replica *replicaNew(const replicaOptions *o) {
+    replica *r = calloc(1, sizeof(*r));
+    char err[256];
+    if (!r) return NULL;
+    r->o = *o;
+    if (urlCopy(&r->url, o->url, err, sizeof(err)) < 0 || pipe(r->wake) < 0) {
+        free(r);
+        return NULL;
+    }
+    r->o.url = &r->url;
+    pthread_mutex_init(&r->mu, NULL);
+    pthread_cond_init(&r->cv, NULL);
+    r->state.offset = -1;
+    r->snap_size = -1;
+    return r;
+}
+
+int replicaStart(replica *r, const replState *resume) {
+    if (resume) r->state = *resume;
+    if (pthread_create(&r->th, NULL, linkThread, r) != 0) return -1;
+    r->started = 1;
+    return 0;
+}
+
+static void wakeLink(replica *r) {
+    char b = 1;
+    if (write(r->wake[1], &b, 1) < 0) {} /* a full pipe already wakes it */
+}
+
+void replicaStop(replica *r) {
+    pthread_mutex_lock(&r->mu);
+    r->stop = 1;
+    pthread_cond_broadcast(&r->cv);
+    pthread_mutex_unlock(&r->mu);
+    wakeLink(r);
+}
+
+void replicaFree(replica *r) {
+    if (!r) return;
+    replicaStop(r);
+    if (r->started) pthread_join(r->th, NULL);
+    for (int i = 0; i < r->npending; i++) spoolFree(r->pending[i].sp);
+    close(r->wake[0]);
+    close(r->wake[1]);
+    urlFree(&r->url);
+    pthread_mutex_destroy(&r->mu);
+    pthread_cond_destroy(&r->cv);
+    free(r);
+}
+
+int replicaNextEpoch(replica *r, replEpoch *ep, int timeout_ms) {
+    struct timespec dl;
+    clock_gettime(CLOCK_REALTIME, &dl);
+    dl.tv_sec += timeout_ms / 1000;
+    dl.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (dl.tv_nsec >= 1000000000L) dl.tv_sec++, dl.tv_nsec -= 1000000000L;
+    int rc = 0;
+    pthread_mutex_lock(&r->mu);
+    while (!r->npending && !r->failed && !r->stop) {
+        if (timeout_ms < 0) pthread_cond_wait(&r->cv, &r->mu);
+        else if (pthread_cond_timedwait(&r->cv, &r->mu, &dl) == ETIMEDOUT) break;
+    }
+    if (r->npending) {
+        *ep = r->pending[0];
+        memmove(r->pending, r->pending + 1, (size_t)(--r->npending) * sizeof(*ep));
+        rc = 1;
+    } else if (r->failed || r->stop) {
+        rc = -1;
+    }
+    pthread_mutex_unlock(&r->mu);
+    return rc;
+}
+
+void replicaSetApplied(replica *r, int64_t offset, int db) {
+    pthread_mutex_lock(&r->mu);
+    if (offset > r->state.offset) r->state.offset = offset, r->state.db = db;
+    pthread_mutex_unlock(&r->mu);
+}
+
+void replicaRequestAck(replica *r) {
+    pthread_mutex_lock(&r->mu);
+    r->ack_now = 1;
+    pthread_mutex_unlock(&r->mu);
+    wakeLink(r);
+}
+
+void replicaResync(replica *r, int full) {
+    pthread_mutex_lock(&r->mu);
+    r->rewind = full ? 2 : 1;
+    pthread_mutex_unlock(&r->mu);
+    wakeLink(r);
+}
+
+void replicaGetStatus(replica *r, replStatus *st) {
+    int64_t t = nowMs();
+    pthread_mutex_lock(&r->mu);
+    st->phase = r->phase;
+    st->received = r->received;
+    st->applied = r->state.offset;
+    st->snapshot_bytes = r->snap_bytes;
+    st->snapshot_size = r->snap_size;
+    st->full_syncs = r->full_syncs;
+    st->partial_syncs = r->partial_syncs;
+    st->reconnects = r->reconnects;
+    st->lag_ms = 0;
+    while (r->lag_n && r->lag[r->lag_head].off <= r->state.offset) r->lag_head = (r->lag_head + 1) % LAG_RING, r->lag_n--;
+    if (r->lag_n && r->state.offset < r->received) st->lag_ms = t - r->lag[r->lag_head].ms;
+    pthread_mutex_unlock(&r->mu);
+}
+
+const char *replicaError(replica *r) { return r->err; }
+
+void replicaGetState(replica *r, replState *st) {
+    pthread_mutex_lock(&r->mu);
+    *st = r->state;
+    pthread_mutex_unlock(&r->mu);
+}

@@ -1,0 +1,109 @@
+/* replica.h -- the link to a source, as a replica (PSYNC; SYNC on old
+ * servers), on its own thread.
+ *
+ * The link thread owns the source socket. It does the handshake (AUTH via
+ * conn.c, REPLCONF listening-port, REPLCONF capa eof capa psync2, PSYNC),
+ * takes the snapshot off the wire in either form ("$<len>" or diskless
+ * "$EOF:<mark>", mark stripped), and then the command stream, and appends
+ * every byte to a spool at once: the source never waits for the target.
+ * It sends REPLCONF ACK <applied offset> every second and when asked (a
+ * GETACK seen by the apply side), and right after a diskless snapshot, which
+ * is what makes the master start the command stream.
+ *
+ * Epochs: each PSYNC outcome hands the apply side an epoch, a spool plus
+ * what it holds: a full sync (an RDB, then commands from 'offset') or a
+ * continuation (commands from 'offset'). A dropped source link is resumed
+ * with PSYNC <replid> <received+1> into the same epoch when the source
+ * allows (+CONTINUE), so nothing is fetched twice; otherwise a new full
+ * epoch starts and the old spool is closed.
+ *
+ * The apply side can also ask for a resync (replicaResync), e.g. after
+ * losing the target: the link is re-established with PSYNC from the
+ * applied offset + 1 into a fresh epoch, or with a full sync.
+ *
+ * Replication state (replid, applied offset, stream db) lives in one
+ * struct, replState, so it can be persisted and resumed.
+ *
+ * Ownership: replicaNew copies the URL; replicaFree stops the thread and
+ * frees everything, including spools of epochs not taken. An epoch's spool
+ * reference belongs to the apply side once replicaNextEpoch returned it
+ * (spoolFree it when done; the link keeps its own while it writes).
+ */
+#ifndef RDBSYNC_REPLICA_H
+#define RDBSYNC_REPLICA_H
+
+#include <stdint.h>
+
+#include "conn.h"
+#include "spool.h"
+#include "url.h"
+
+typedef struct replState {
+    char replid[41];   /* "" or "?" when unknown (SYNC) */
+    int64_t offset;    /* last applied byte of the stream; -1 unknown */
+    int db;            /* stream db at that offset */
+} replState;
+
+typedef enum { EPOCH_FULL = 1, EPOCH_CONTINUE = 2 } epochKind;
+
+typedef struct replEpoch {
+    epochKind kind;
+    spool *sp;
+    char replid[41];
+    int64_t offset;          /* stream offset of the byte before the first command */
+    int64_t rdb_size;        /* -1 for diskless (unknown) or a continuation */
+    int diskless;
+    int sync_only;           /* SYNC (no PSYNC): no offsets, no partial resync */
+} replEpoch;
+
+typedef enum {
+    REPL_CONNECTING = 0,
+    REPL_WAIT_SNAPSHOT,  /* PSYNC sent, waiting for the master's BGSAVE */
+    REPL_TRANSFER,       /* snapshot bytes arriving */
+    REPL_STREAMING,
+    REPL_FAILED
+} replPhase;
+
+typedef struct replicaOptions {
+    const rsUrl *url;
+    rsConnOptions conn;
+    size_t spool_mem;        /* bytes of spool kept in memory */
+    const char *spool_dir;
+    int quiet;
+} replicaOptions;
+
+typedef struct replica replica;
+
+replica *replicaNew(const replicaOptions *o);
+/* Start the link thread; resume may be NULL (full sync). */
+int replicaStart(replica *r, const replState *resume);
+void replicaFree(replica *r);
+
+/* Apply side: wait for the next epoch (at most timeout_ms, < 0 forever).
+ * 1 = got one, 0 = timeout, -1 = the link failed for good (replicaError)
+ * or the replica was stopped. */
+int replicaNextEpoch(replica *r, replEpoch *ep, int timeout_ms);
+/* Report the applied offset (sent in ACKs) and its stream db. */
+void replicaSetApplied(replica *r, int64_t offset, int db);
+void replicaRequestAck(replica *r);
+/* Drop the link and PSYNC again: from the applied offset + 1, or (full)
+ * from scratch. */
+void replicaResync(replica *r, int full);
+void replicaStop(replica *r);
+
+/* Status, for the status line. */
+typedef struct replStatus {
+    replPhase phase;
+    int64_t received;        /* stream offset received (spooled) */
+    int64_t applied;
+    uint64_t snapshot_bytes; /* received so far of the current snapshot */
+    int64_t snapshot_size;   /* -1 when unknown */
+    int64_t lag_ms;          /* age of the oldest received, unapplied byte */
+    uint64_t full_syncs, partial_syncs, reconnects;
+} replStatus;
+void replicaGetStatus(replica *r, replStatus *st);
+const char *replicaError(replica *r);
+/* The state to persist or resume from. */
+void replicaGetState(replica *r, replState *st);
+
+#endif

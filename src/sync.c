@@ -1,0 +1,525 @@
+/* sync.c -- the apply side of live sync (see sync.h).
+ *
+ * One loop takes epochs from the replica link. A full epoch is decoded
+ * from its spool straight into the importer; whatever the reader pulled
+ * past the RDB's checksum is the start of the command stream. Commands
+ * are parsed with hiredis' reply reader, which also gives the exact byte
+ * count of each, so every command knows the stream offset at its end.
+ * Forwarded commands carry that offset in their writer tag; when the
+ * target acknowledges one, the offset becomes the applied offset that the
+ * link reports in REPLCONF ACK (and that a resume starts from).
+ */
+#include "sync.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "exitcode.h"
+#include "progress.h"
+#include "rdb/tee.h"
+#include "replica.h"
+#include "writer.h"
+
+#define K_STREAM 200
+
+static volatile sig_atomic_t stop_requested;
+
+void syncRequestStop(void) { stop_requested = 1; }
+
+typedef struct syncer {
+    const syncConfig *cfg;
+    replica *rep;
+    rsConn *tc;
+    rsServerInfo tinfo;
+    char run_id[48];
+    writer *w;
+    importer *im;
+    redisReader *rr;
+    int64_t base;           /* stream offset before this epoch's first command byte */
+    uint64_t fed;           /* bytes fed to rr in this epoch */
+    int db;                 /* source stream db at the parse position */
+    int in_multi;
+    int64_t multi_start;    /* offset before the open MULTI */
+    int64_t prev_end;       /* offset at the end of the previous command */
+    int snap_attempts;
+    int64_t applied;
+    uint64_t forwarded, acked, refused;
+    int loaded_once;        /* a snapshot was fully applied */
+    int target_lost, fatal;
+    int rc;                 /* exit status once fatal */
+    int tty;
+    int64_t last_status, last_count_ms;
+    uint64_t last_count;
+    double rate;
+    uint64_t keys;
+    char err[1024];
+} syncer;
+
+static int64_t nowMs(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void fatal(syncer *s, int rc, const char *msg) {
+    if (s->fatal) return;
+    s->fatal = 1;
+    s->rc = rc;
+    snprintf(s->err, sizeof(s->err), "%s", msg);
+}
+
+/* ---- Status line ---- */
+
+static void statusLine(syncer *s, int force) {
+    int64_t t = nowMs();
+    int every = s->tty ? 200 : (s->cfg->status_interval_ms ? s->cfg->status_interval_ms : 5000);
+    if (s->cfg->quiet || (!force && t - s->last_status < every)) return;
+    s->last_status = t;
+    if (t - s->last_count_ms >= 1000) {
+        s->rate = (double)(s->acked - s->last_count) * 1000.0 / (double)(t - s->last_count_ms + 1);
+        s->last_count = s->acked;
+        s->last_count_ms = t;
+    }
+    replStatus st;
+    replicaGetStatus(s->rep, &st);
+    char line[300];
+    switch (st.phase) {
+    case REPL_CONNECTING: snprintf(line, sizeof(line), "connecting to the source"); break;
+    case REPL_WAIT_SNAPSHOT: snprintf(line, sizeof(line), "waiting for the source's snapshot"); break;
+    case REPL_TRANSFER: {
+        char total[48] = "";
+        if (st.snapshot_size >= 0) snprintf(total, sizeof(total), " of %.1f MB", st.snapshot_size / 1048576.0);
+        snprintf(line, sizeof(line), "loading snapshot: %.1f MB%s received, %llu keys applied",
+                 st.snapshot_bytes / 1048576.0, total, (unsigned long long)s->keys);
+        break;
+    }
+    default: {
+        int64_t lag = st.received - st.applied;
+        snprintf(line, sizeof(line), "streaming: offset %lld, lag %lld bytes / %lld ms, %.0f cmds/s%s",
+                 (long long)st.applied, (long long)(lag < 0 ? 0 : lag), (long long)st.lag_ms, s->rate,
+                 lag <= 0 && s->loaded_once ? ", in sync" : "");
+    }
+    }
+    if (s->tty) fprintf(stderr, "\r%-100.100s", line);
+    else fprintf(stderr, "rdbsync: %s\n", line);
+    fflush(stderr);
+}
+
+/* ---- Replies ---- */
+
+static void keyText(const char *k, size_t n, char *out, size_t outlen) {
+    size_t o = 0;
+    for (size_t i = 0; i < n && o + 5 < outlen; i++) {
+        unsigned char c = (unsigned char)k[i];
+        if (c >= 32 && c < 127 && c != '\'') out[o++] = (char)c;
+        else o += (size_t)snprintf(out + o, outlen - o, "\\x%02x", c);
+    }
+    out[o] = '\0';
+}
+
+static const redisReply *firstError(const redisReply *r) {
+    if (r->type == REDIS_REPLY_ERROR) return r;
+    if (r->type == REDIS_REPLY_ARRAY)
+        for (size_t i = 0; i < r->elements; i++)
+            if (r->element[i]->type == REDIS_REPLY_ERROR) return r->element[i];
+    return NULL;
+}
+
+static int onStreamReply(syncer *s, const writerTag *t, const redisReply *r) {
+    const redisReply *e = firstError(r);
+    if (e) {
+        char kr[300], msg[700];
+        keyText(t->key ? t->key : "", t->key ? t->keylen : 0, kr, sizeof(kr));
+        snprintf(msg, sizeof(msg), "the target refused %s (db %llu, key '%s', source offset %llu): %s", t->cmd,
+                 (unsigned long long)t->db, kr, (unsigned long long)t->src_offset, e->str);
+        s->refused++;
+        if (s->cfg->imp.on_error == ONERROR_STOP) {
+            fatal(s, EXIT_WRITE, msg);
+            return -1;
+        }
+        fprintf(stderr, "\rrdbsync: %s\n", msg);
+    }
+    s->acked++;
+    if ((int64_t)t->src_offset > s->applied) {
+        s->applied = (int64_t)t->src_offset;
+        replicaSetApplied(s->rep, s->applied, (int)t->db);
+    }
+    return 0;
+}
+
+static int onReply(void *ctx, const writerTag *t, const redisReply *r) {
+    syncer *s = ctx;
+    if (t->kind == K_STREAM) return onStreamReply(s, t, r);
+    int rc = importOnReply(s->im, t, r);
+    if (rc) fatal(s, importConflicted(s->im) ? EXIT_CONFLICT : EXIT_WRITE, importError(s->im));
+    return rc;
+}
+
+/* ---- Target connection ---- */
+
+static int targetRunId(rsConn *c, char *out, size_t len) {
+    char *info = connInfo(c, "server");
+    if (!info) return -1;
+    char *p = strstr(info, "run_id:");
+    out[0] = '\0';
+    if (p) sscanf(p + 7, "%40s", out);
+    free(info);
+    return 0;
+}
+
+static int openTarget(syncer *s, char *err, size_t errlen) {
+    s->tc = connOpen(s->cfg->target, &s->cfg->conn, err, errlen);
+    if (!s->tc) return -1;
+    if (connServerInfo(s->tc, &s->tinfo) < 0) {
+        snprintf(err, errlen, "cannot read INFO server: %s", connError(s->tc));
+        return -1;
+    }
+    writerOptions wo = {.on_reply = onReply, .ctx = s};
+    s->w = writerNew(s->tc, &wo);
+    if (!s->w) return -1;
+    if (s->im) importSetWriter(s->im, s->w);
+    return 0;
+}
+
+static void closeTarget(syncer *s) {
+    writerFree(s->w);
+    connClose(s->tc);
+    s->w = NULL;
+    s->tc = NULL;
+}
+
+/* Reconnect with backoff. A target that restarted (new run_id) may have
+ * lost data: only a full resync makes it identical again. */
+static void recoverTarget(syncer *s) {
+    char err[512], old[48];
+    int backoff = 200;
+    snprintf(old, sizeof(old), "%s", s->run_id);
+    closeTarget(s);
+    fprintf(stderr, "\rrdbsync: lost the target; reconnecting\n");
+    while (!stop_requested) {
+        if (openTarget(s, err, sizeof(err)) == 0 && targetRunId(s->tc, s->run_id, sizeof(s->run_id)) == 0) break;
+        closeTarget(s);
+        usleep((useconds_t)backoff * 1000);
+        backoff = backoff * 2 > 5000 ? 5000 : backoff * 2;
+    }
+    if (stop_requested) return;
+    int full = !s->loaded_once || strcmp(old, s->run_id) != 0;
+    fprintf(stderr, "rdbsync: target back%s; %s\n", full ? " after a restart" : "",
+            full ? "full resync from the source" : "resuming from the applied offset");
+    if (full) s->loaded_once = 0;
+    replicaResync(s->rep, full);
+    s->target_lost = 0;
+}
+
+/* ---- Command stream ---- */
+
+static int isCmd(const redisReply *c, const char *name) {
+    return c->element[0]->type == REDIS_REPLY_STRING && strcasecmp(c->element[0]->str, name) == 0;
+}
+
+static int forward(syncer *s, const redisReply *c, int64_t end) {
+    const char *argv[64], **av = argv;
+    size_t lens[64], *lv = lens;
+    int rc = -1;
+    if (c->elements > 64) {
+        av = malloc(c->elements * sizeof(*av));
+        lv = malloc(c->elements * sizeof(*lv));
+    }
+    if (av && lv) {
+        for (size_t i = 0; i < c->elements; i++) av[i] = c->element[i]->str, lv[i] = (size_t)c->element[i]->len;
+        int64_t off = s->in_multi ? s->multi_start : end;
+        writerTag t = {c->element[0]->str, (uint64_t)s->db, c->elements > 1 ? av[1] : NULL,
+                       c->elements > 1 ? lv[1] : 0, (uint64_t)off, K_STREAM};
+        int tdb = s->db < IMPORT_MAX_DBS && s->cfg->imp.db_map[s->db] >= 0 ? s->cfg->imp.db_map[s->db] : s->db;
+        rc = writerSelect(s->w, (uint64_t)tdb);
+        if (rc == 0) rc = writerCommand(s->w, (int)c->elements, av, lv, &t);
+        if (rc == 0) s->forwarded++;
+    }
+    if (av != argv) free(av);
+    if (lv != lens) free(lv);
+    return rc;
+}
+
+static int dbWanted(const syncer *s) {
+    if (s->cfg->imp.n_db_only == 0) return 1;
+    for (int i = 0; i < s->cfg->imp.n_db_only; i++)
+        if (s->cfg->imp.db_only[i] == s->db) return 1;
+    return 0;
+}
+
+/* One command of the stream, whose last byte is at offset 'end'. */
+static int command(syncer *s, const redisReply *c, int64_t end) {
+    if (c->type != REDIS_REPLY_ARRAY || c->elements == 0) return 0;
+    for (size_t i = 0; i < c->elements; i++)
+        if (c->element[i]->type != REDIS_REPLY_STRING) return 0;
+    if (isCmd(c, "PING")) return 0;
+    if (isCmd(c, "REPLCONF")) {
+        if (c->elements > 1 && strcasecmp(c->element[1]->str, "GETACK") == 0) replicaRequestAck(s->rep);
+        return 0;
+    }
+    if (isCmd(c, "SELECT") && c->elements == 2) {
+        s->db = atoi(c->element[1]->str);
+        return 0;
+    }
+    if (isCmd(c, "MULTI")) s->in_multi = 1, s->multi_start = s->prev_end;
+    int rc = dbWanted(s) || isCmd(c, "MULTI") || isCmd(c, "EXEC") ? forward(s, c, end) : 0;
+    if (isCmd(c, "EXEC")) s->in_multi = 0;
+    return rc;
+}
+
+/* Parse and apply every complete command in the reader. */
+static int drainReader(syncer *s) {
+    for (;;) {
+        void *rep = NULL;
+        if (redisReaderGetReply(s->rr, &rep) != REDIS_OK) {
+            fatal(s, EXIT_DECODE, "the source's command stream is not valid RESP");
+            return -1;
+        }
+        if (!rep) return 0;
+        int64_t end = s->base + (int64_t)(s->fed - (s->rr->len - s->rr->pos));
+        redisReply *c = rep;
+        int rc = command(s, c, end);
+        s->prev_end = end;
+        freeReplyObject(c);
+        if (rc < 0) return -1;
+    }
+}
+
+static int feed(syncer *s, const void *p, size_t n) {
+    if (!n) return 0;
+    if (redisReaderFeed(s->rr, p, n) != REDIS_OK) {
+        fatal(s, EXIT_INTERNAL, "out of memory parsing the command stream");
+        return -1;
+    }
+    s->fed += n;
+    return drainReader(s);
+}
+
+/* Follow the command stream of one epoch until it ends or we stop. */
+static int streamEpoch(syncer *s, spool *sp) {
+    char buf[64 * 1024], err[256];
+    for (;;) {
+        if (stop_requested || s->fatal) return -1;
+        ssize_t n = spoolReadTimed(sp, buf, sizeof(buf), 100, err, sizeof(err));
+        if (n == 0) return 0; /* epoch over: a new one follows */
+        if (n == -1) {
+            fatal(s, EXIT_INTERNAL, err);
+            return -1;
+        }
+        if (n > 0 && feed(s, buf, (size_t)n) < 0) break;
+        if (writerPoll(s->w) < 0) break;
+        /* Nothing in flight: everything parsed so far is applied. */
+        if (writerInFlight(s->w) == 0 && !s->in_multi) {
+            int64_t parsed = s->base + (int64_t)(s->fed - (s->rr->len - s->rr->pos));
+            if (parsed > s->applied && s->rr->len == s->rr->pos) {
+                s->applied = parsed;
+                replicaSetApplied(s->rep, parsed, s->db);
+            }
+        }
+        statusLine(s, 0);
+    }
+    if (!s->fatal) s->target_lost = 1;
+    return -1;
+}
+
+/* ---- Snapshot ---- */
+
+typedef struct snapCtx {
+    syncer *s;
+    int stream_db;
+} snapCtx;
+
+static int onAux(void *ctx, const char *k, size_t kl, const char *v, size_t vl) {
+    snapCtx *sc = ctx;
+    if (kl == 14 && memcmp(k, "repl-stream-db", 14) == 0) sc->stream_db = atoi(v);
+    return 0;
+}
+
+static int onKeyEnd(void *ctx, const rdbKeyInfo *k) {
+    snapCtx *sc = ctx;
+    sc->s->keys++;
+    if ((sc->s->keys & 1023) == 0) statusLine(sc->s, 0);
+    return stop_requested ? -1 : 0;
+}
+
+/* Before a later full snapshot: empty what the snapshot will fill (every
+ * db, or the selected ones) and the function libraries. */
+static int flushTarget(syncer *s) {
+    const char *argv[2] = {"FLUSHALL", "FLUSH"};
+    size_t lens[2] = {8, 5};
+    writerTag t = {"FLUSHALL", 0, NULL, 0, 0, 0};
+    fprintf(stderr, "\rrdbsync: full resync: emptying the target before loading the new snapshot\n");
+    if (s->cfg->imp.n_db_only == 0 && writerCommand(s->w, 1, argv, lens, &t) < 0) return -1;
+    for (int i = 0; i < s->cfg->imp.n_db_only; i++) {
+        int db = s->cfg->imp.db_only[i];
+        int tdb = s->cfg->imp.db_map[db] >= 0 ? s->cfg->imp.db_map[db] : db;
+        argv[0] = t.cmd = "FLUSHDB";
+        lens[0] = 7;
+        if (writerSelect(s->w, (uint64_t)tdb) < 0 || writerCommand(s->w, 1, argv, lens, &t) < 0) return -1;
+    }
+    if (s->tinfo.is_valkey || s->tinfo.major >= 7) {
+        argv[0] = t.cmd = "FUNCTION";
+        lens[0] = 8;
+        if (writerCommand(s->w, 2, argv, lens, &t) < 0) return -1;
+    }
+    return writerDrain(s->w);
+}
+
+/* The decoder's byte source: the spool, waking up to notice a stop. */
+typedef struct snapSource {
+    syncer *s;
+    spool *sp;
+} snapSource;
+
+static ssize_t snapRead(void *src, void *buf, size_t cap, char *err, size_t errlen) {
+    snapSource *ss = src;
+    for (;;) {
+        ssize_t n = spoolReadTimed(ss->sp, buf, cap, 200, err, errlen);
+        if (n != -2) return n;
+        if (stop_requested) {
+            snprintf(err, errlen, "stopped");
+            return -1;
+        }
+        statusLine(ss->s, 0);
+    }
+}
+
+/* Decode the snapshot from the spool into the importer, then hand what
+ * the reader read past the RDB to the command parser. */
+static int loadSnapshot(syncer *s, const replEpoch *ep) {
+    snapSource src = {s, ep->sp};
+    rdbReader *r = rdbReaderNew(snapRead, &src);
+    snapCtx sc = {s, 0};
+    rdbHandlers hi, hs = {.ctx = &sc, .aux = onAux, .key_end = onKeyEnd}, h;
+    importHandlers(s->im, &hi);
+    rdbTee *tee = rdbTeeNew(&hi, &hs);
+    rdbTeeHandlers(tee, &h);
+    rdbDecoder *d = rdbDecoderNew(r, &h, NULL);
+    int rc = -1;
+    /* A retried first snapshot overwrites what the cut one wrote. */
+    if (s->snap_attempts++ && !s->loaded_once) importSetConflict(s->im, CONFLICT_REPLACE);
+    if (s->loaded_once && flushTarget(s) < 0) {
+        s->target_lost = !writerStopped(s->w);
+    } else if (rdbDecode(d) < 0) {
+        if (stop_requested) {
+        } else if (rdbDecoderErrorCode(d) == RDB_ERR_TRUNCATED) {
+            fprintf(stderr, "\rrdbsync: the snapshot was cut short; waiting for the next full sync\n");
+        } else if (rdbDecoderErrorCode(d) == RDB_ERR_HANDLER) {
+            if (!s->fatal) s->target_lost = 1;
+        } else {
+            char msg[800];
+            snprintf(msg, sizeof(msg), "source snapshot: %s", rdbDecoderError(d));
+            fatal(s, rdbDecoderErrorCode(d) == RDB_ERR_CHECKSUM ? EXIT_CRC : EXIT_DECODE, msg);
+        }
+    } else if (writerDrain(s->w) < 0) {
+        if (!s->fatal) s->target_lost = 1;
+    } else {
+        const importStats *st = importGetStats(s->im);
+        if (st->unrepresentable || st->failed) {
+            fprintf(stderr, "\rrdbsync: snapshot applied with %llu keys not written (named above)\n",
+                    (unsigned long long)(st->unrepresentable + st->failed));
+        }
+        const unsigned char *rest;
+        size_t n = rdbReaderBuffered(r, &rest);
+        s->db = sc.stream_db;
+        rc = feed(s, rest, n);
+        if (rc == 0) s->loaded_once = 1;
+    }
+    rdbDecoderFree(d);
+    rdbTeeFree(tee);
+    rdbReaderFree(r);
+    return rc;
+}
+
+/* ---- Epochs ---- */
+
+static void beginEpoch(syncer *s, const replEpoch *ep) {
+    if (s->rr) redisReaderFree(s->rr);
+    s->rr = redisReaderCreate();
+    s->base = ep->offset;
+    s->fed = 0;
+    s->in_multi = 0;
+    s->applied = ep->offset;
+    s->prev_end = ep->offset;
+    if (ep->kind == EPOCH_CONTINUE) {
+        replState st;
+        replicaGetState(s->rep, &st);
+        s->db = st.db;
+    }
+    writerResetDb(s->w);
+}
+
+static int runEpoch(syncer *s, const replEpoch *ep) {
+    beginEpoch(s, ep);
+    if (ep->kind == EPOCH_FULL) {
+        s->keys = 0;
+        if (loadSnapshot(s, ep) < 0) return -1;
+        statusLine(s, 1);
+        if (!s->cfg->quiet) fprintf(stderr, "%srdbsync: snapshot applied (%llu keys); streaming\n",
+                                    s->tty ? "\n" : "", (unsigned long long)s->keys);
+        if (s->cfg->once) return 1;
+    }
+    return streamEpoch(s, ep->sp) < 0 ? -1 : 0;
+}
+
+static int loop(syncer *s) {
+    while (!stop_requested && !s->fatal) {
+        replEpoch ep;
+        int got = replicaNextEpoch(s->rep, &ep, 200);
+        if (got < 0) {
+            if (!stop_requested) fatal(s, EXIT_CONNECT, replicaError(s->rep));
+            break;
+        }
+        if (got == 0) {
+            statusLine(s, 0);
+            continue;
+        }
+        int rc = runEpoch(s, &ep);
+        spoolFree(ep.sp);
+        if (rc == 1) break; /* --once */
+        if (s->target_lost && !stop_requested && !s->fatal) recoverTarget(s);
+    }
+    return s->fatal ? s->rc : EXIT_OK;
+}
+
+static void onSignal(int sig) { stop_requested = 1; }
+
+int syncRun(const syncConfig *cfg) {
+    syncer s = {.cfg = cfg, .tty = isatty(2), .last_count_ms = nowMs()};
+    char err[512];
+    struct sigaction sa = {.sa_handler = onSignal};
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    if (openTarget(&s, err, sizeof(err)) < 0 || targetRunId(s.tc, s.run_id, sizeof(s.run_id)) < 0) {
+        fprintf(stderr, "rdbsync: target: %s\n", err);
+        closeTarget(&s);
+        return EXIT_CONNECT;
+    }
+    s.im = importNew(&s.tinfo, &cfg->imp);
+    replicaOptions ro = {cfg->source, cfg->conn, cfg->spool_mem, cfg->spool_dir, cfg->quiet};
+    s.rep = s.im ? replicaNew(&ro) : NULL;
+    if (!s.rep || replicaStart(s.rep, NULL) < 0) {
+        fprintf(stderr, "rdbsync: cannot start the replica link\n");
+        importFree(s.im);
+        closeTarget(&s);
+        return EXIT_INTERNAL;
+    }
+    importSetWriter(s.im, s.w);
+    int rc = loop(&s);
+    if (s.w && !s.fatal) writerDrain(s.w);
+    statusLine(&s, 1);
+    if (s.tty && !cfg->quiet) fputc('\n', stderr);
+    if (s.fatal) fprintf(stderr, "rdbsync: %s\n", s.err);
+    fprintf(stderr, "rdbsync: stopped at source offset %lld (%llu commands applied, %llu refused)\n",
+            (long long)s.applied, (unsigned long long)s.acked, (unsigned long long)s.refused);
+    replicaFree(s.rep);
+    if (s.rr) redisReaderFree(s.rr);
+    importFree(s.im);
+    closeTarget(&s);
+    return rc;
+}

@@ -1,0 +1,48 @@
+/* sync.h -- live sync: source (as a replica) to target, until stopped.
+ *
+ * The apply side of the pipeline. The replica link (replica.h) fills one
+ * spool per epoch on its own thread; this side takes each epoch in turn:
+ *   - a full epoch: the snapshot is decoded as it streams in and written
+ *     with the importer (RESTORE, pipelined), concurrently with the
+ *     transfer; then the command stream that follows it;
+ *   - a continuation: the command stream from the applied offset.
+ * Commands are forwarded to the target pipelined, every reply checked;
+ * replication-only traffic (PING, REPLCONF) is not forwarded; SELECT is
+ * tracked; MULTI/EXEC blocks go whole, and the applied offset moves only
+ * at command boundaries outside them, once the target acknowledged.
+ *
+ * A later full resync (the source could not continue from our offset)
+ * empties the target (FLUSHALL, or FLUSHDB of the selected dbs with --db)
+ * and loads the new snapshot, so the target ends identical to the source.
+ * Losing the target: reconnect with backoff, then resume from the applied
+ * offset (PSYNC applied+1), or a full resync when the target restarted
+ * (its run_id changed), since it may have lost data.
+ *
+ * SIGINT/SIGTERM (syncRequestStop) stop reading, apply what was read, and
+ * print the final offset; the exit status is then 0.
+ */
+#ifndef RDBSYNC_SYNC_H
+#define RDBSYNC_SYNC_H
+
+#include "conn.h"
+#include "import.h"
+#include "url.h"
+
+typedef struct syncConfig {
+    const rsUrl *source;
+    const rsUrl *target;
+    rsConnOptions conn;
+    importOptions imp;
+    int once;               /* exit 0 once the snapshot is applied */
+    int quiet;
+    size_t spool_mem;
+    const char *spool_dir;
+    int status_interval_ms; /* non-terminal status line period; 0 = 5000 */
+} syncConfig;
+
+/* Runs until stopped; returns an exit status (exitcode.h). */
+int syncRun(const syncConfig *cfg);
+/* Async-signal-safe: ask syncRun to stop cleanly. */
+void syncRequestStop(void);
+
+#endif
