@@ -94,9 +94,9 @@ static spool *newEpoch(replica *r, epochKind kind, const char *replid, int64_t o
     r->cur = spoolNew(r->o.spool_mem, r->o.spool_dir);
     if (!r->cur) return NULL;
     replEpoch ep = {kind, spoolRetain(r->cur), "", off, rdb_size, diskless, r->sync_only};
-    snprintf(ep.replid, sizeof(ep.replid), "%s", replid);
+    snprintf(ep.replid, sizeof(ep.replid), "%.40s", replid);
     pthread_mutex_lock(&r->mu);
-    snprintf(r->state.replid, sizeof(r->state.replid), "%s", replid);
+    snprintf(r->state.replid, sizeof(r->state.replid), "%.40s", replid);
     r->received = off;
     r->lag_n = 0;
     if (kind == EPOCH_FULL) r->state.offset = off, r->full_syncs++;
@@ -316,14 +316,14 @@ static int handlePsyncReply(replica *r, rsConn *c, const char *line, int rewindi
     if (strncmp(line, "+CONTINUE", 9) == 0) {
         if (sscanf(line + 9, "%63s", id) == 1) {
             pthread_mutex_lock(&r->mu);
-            snprintf(r->state.replid, sizeof(r->state.replid), "%s", id);
+            snprintf(r->state.replid, sizeof(r->state.replid), "%.40s", id);
             pthread_mutex_unlock(&r->mu);
         }
         pthread_mutex_lock(&r->mu);
         r->partial_syncs++;
         int64_t from = r->state.offset;
         char rid[41];
-        snprintf(rid, sizeof(rid), "%s", r->state.replid);
+        snprintf(rid, sizeof(rid), "%.40s", r->state.replid);
         pthread_mutex_unlock(&r->mu);
         /* A rewind, or a resumed state with no epoch yet, starts a new
          * spool; a dropped link continues into the current one. */
