@@ -1,0 +1,125 @@
+/* rdbfile.c -- see rdbfile.h. */
+#include "rdbfile.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "crc64.h"
+#include "encode.h"
+
+#define FLUSH_AT (256 * 1024)
+
+struct rdbFileWriter {
+    rdbWriteFn fn;
+    void *dst;
+    rdbBuf buf;
+    uint64_t crc;
+    int failed;
+};
+
+static int flushBuf(rdbFileWriter *w) {
+    if (w->failed) return -1;
+    if (!w->buf.len) return 0;
+    w->crc = crc64(w->crc, w->buf.p, w->buf.len);
+    if (w->fn(w->dst, w->buf.p, w->buf.len) < 0) {
+        w->failed = 1;
+        return -1;
+    }
+    rdbBufClear(&w->buf);
+    return 0;
+}
+
+static int maybeFlush(rdbFileWriter *w, int rc) {
+    if (rc < 0) {
+        w->failed = 1;
+        return -1;
+    }
+    return w->buf.len >= FLUSH_AT ? flushBuf(w) : 0;
+}
+
+rdbFileWriter *rdbFileWriterNew(rdbWriteFn fn, void *dst, int version, rdbFlavour flavour) {
+    rdbFileWriter *w = calloc(1, sizeof(*w));
+    char hdr[16];
+    if (!w) return NULL;
+    w->fn = fn;
+    w->dst = dst;
+    int n = flavour == RDB_FLAVOUR_VALKEY ? snprintf(hdr, sizeof(hdr), "VALKEY%03d", version % 1000)
+                                          : snprintf(hdr, sizeof(hdr), "REDIS%04d", version % 10000);
+    if (rdbBufAppend(&w->buf, hdr, (size_t)n) < 0) {
+        free(w);
+        return NULL;
+    }
+    return w;
+}
+
+void rdbFileWriterFree(rdbFileWriter *w) {
+    if (!w) return;
+    rdbBufFree(&w->buf);
+    free(w);
+}
+
+int rdbFileAux(rdbFileWriter *w, const char *key, const char *val) {
+    int rc = rdbBufAppendByte(&w->buf, RDB_OPCODE_AUX) | rdbWriteString(&w->buf, key, strlen(key)) |
+             rdbWriteString(&w->buf, val, strlen(val));
+    return maybeFlush(w, rc);
+}
+
+int rdbFileSelectDb(rdbFileWriter *w, uint64_t db) {
+    return maybeFlush(w, rdbBufAppendByte(&w->buf, RDB_OPCODE_SELECTDB) | rdbWriteLen(&w->buf, db));
+}
+
+int rdbFileKey(rdbFileWriter *w, int type, const char *key, size_t keylen, int64_t expire_ms,
+               const unsigned char *value, size_t len) {
+    int rc = 0;
+    if (expire_ms >= 0) rc |= rdbBufAppendByte(&w->buf, RDB_OPCODE_EXPIRETIME_MS) | rdbWriteLe64(&w->buf, (uint64_t)expire_ms);
+    rc |= rdbBufAppendByte(&w->buf, (unsigned char)type) | rdbWriteString(&w->buf, key, keylen);
+    if (rc < 0) return maybeFlush(w, -1);
+    /* A big value goes out without being copied into the buffer. */
+    if (len >= FLUSH_AT) {
+        if (flushBuf(w) < 0) return -1;
+        w->crc = crc64(w->crc, value, len);
+        if (w->fn(w->dst, value, len) < 0) {
+            w->failed = 1;
+            return -1;
+        }
+        return 0;
+    }
+    return maybeFlush(w, rdbBufAppend(&w->buf, value, len));
+}
+
+int rdbFileKeyFromPayload(rdbFileWriter *w, const char *key, size_t keylen, int64_t expire_ms,
+                          const unsigned char *payload, size_t len) {
+    if (len < 11) return -1;
+    return rdbFileKey(w, payload[0], key, keylen, expire_ms, payload + 1, len - 11);
+}
+
+int rdbFileFunction(rdbFileWriter *w, const char *code, size_t len) {
+    return maybeFlush(w, rdbBufAppendByte(&w->buf, RDB_OPCODE_FUNCTION2) | rdbWriteString(&w->buf, code, len));
+}
+
+int rdbFileFinish(rdbFileWriter *w) {
+    if (rdbBufAppendByte(&w->buf, RDB_OPCODE_EOF) < 0 || flushBuf(w) < 0) return -1;
+    unsigned char c[8];
+    for (int i = 0; i < 8; i++) c[i] = (unsigned char)(w->crc >> (8 * i));
+    if (w->fn(w->dst, c, 8) < 0) {
+        w->failed = 1;
+        return -1;
+    }
+    return 0;
+}
+
+int rdbWriteFd(void *fdp, const void *p, size_t n) {
+    int fd = *(int *)fdp;
+    const char *c = p;
+    while (n) {
+        ssize_t k = write(fd, c, n);
+        if (k < 0 && errno == EINTR) continue;
+        if (k <= 0) return -1;
+        c += k;
+        n -= (size_t)k;
+    }
+    return 0;
+}

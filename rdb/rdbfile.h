@@ -1,0 +1,50 @@
+/* rdbfile.h -- writing a whole RDB file: header, AUX fields, databases,
+ * keys whose values are given in their serialized form, EOF and CRC-64.
+ *
+ * Used to turn DUMP payloads into a loadable snapshot: a DUMP payload is an
+ * RDB-encoded value (type byte, value, footer), so a key record is the
+ * optional expire opcode, the type byte, the key and the value bytes. The
+ * writer keeps the running CRC-64 of everything it wrote and appends it
+ * after EOF, so the file passes redis-check-rdb.
+ *
+ * Output goes through a write callback (a file descriptor, a pipe, a
+ * buffer). Memory: one buffered chunk plus nothing per key.
+ *
+ * Ownership: rdbFileWriterNew returns an object freed with
+ * rdbFileWriterFree. Errors: -1 when the callback failed; the writer is
+ * then unusable.
+ */
+#ifndef RDB_RDBFILE_H
+#define RDB_RDBFILE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "rdb.h"
+
+typedef struct rdbFileWriter rdbFileWriter;
+
+/* Write all n bytes; 0 or -1. */
+typedef int (*rdbWriteFn)(void *dst, const void *p, size_t n);
+
+/* Writes the header ("REDIS%04d", or "VALKEY%03d" for the Valkey flavour). */
+rdbFileWriter *rdbFileWriterNew(rdbWriteFn fn, void *dst, int version, rdbFlavour flavour);
+void rdbFileWriterFree(rdbFileWriter *w);
+
+int rdbFileAux(rdbFileWriter *w, const char *key, const char *val);
+int rdbFileSelectDb(rdbFileWriter *w, uint64_t db);
+/* A key: expire_ms -1 for none; value = the bytes after the type byte. */
+int rdbFileKey(rdbFileWriter *w, int type, const char *key, size_t keylen, int64_t expire_ms,
+               const unsigned char *value, size_t len);
+/* A key from a whole DUMP payload (type byte + value + 10-byte footer). */
+int rdbFileKeyFromPayload(rdbFileWriter *w, const char *key, size_t keylen, int64_t expire_ms,
+                          const unsigned char *payload, size_t len);
+int rdbFileFunction(rdbFileWriter *w, const char *code, size_t len);
+/* EOF opcode and CRC-64; flushes. */
+int rdbFileFinish(rdbFileWriter *w);
+
+/* An rdbWriteFn over a file descriptor. */
+int rdbWriteFd(void *fd, const void *p, size_t n);
+
+#endif
