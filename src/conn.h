@@ -25,8 +25,33 @@
  *   cannot read from 127.0.0.1:6379: timed out after 300 ms
  *   cannot write to 127.0.0.1:6379: Broken pipe
  *   connection closed by 127.0.0.1:6379
- * Writes use MSG_NOSIGNAL, so no SIGPIPE from plain sockets (OpenSSL later
- * will need SIGPIPE ignored by main).
+ * Writes use MSG_NOSIGNAL (TLS too: OpenSSL writes through a socket BIO of
+ * ours), so a closed peer never raises SIGPIPE.
+ *
+ * TLS (OpenSSL), for rediss:// URLs or rsTlsOptions.enabled:
+ *   - after the TCP connect, a non-blocking SSL_connect within the connect
+ *     timeout, then the same AUTH/SELECT/PING handshake inside TLS;
+ *   - verification is on unless tls.insecure: the chain against tls.cacert
+ *     and/or tls.cacertdir, or the system store when neither is given; and
+ *     the name: tls.sni when given, else the URL host (a host name, or an
+ *     IP address checked against the certificate's IP entries);
+ *   - SNI is sent: tls.sni, else the URL host when it is not an IP address;
+ *   - a client certificate (tls.cert, key in tls.key or in the cert file)
+ *     for servers with tls-auth-clients yes;
+ *   - TLS 1.2 or later. One SSL_CTX per distinct option set, cached for the
+ *     life of the process (thread-safe), so reconnects do not reload CAs.
+ * Error lines:
+ *   cannot verify the TLS certificate of 127.0.0.1:6380: unable to get local issuer certificate (issued by CN=Test CA, not trusted by 'ca.crt'; give the CA that signed it with --cacert, or use --insecure)
+ *   cannot verify the TLS certificate of 127.0.0.1:6380: hostname mismatch (it is for DNS:other.example, not 127.0.0.1; ...)
+ *   TLS handshake with 127.0.0.1:6380 failed: wrong version number (does the server speak TLS on this port?)
+ *   TLS handshake with 127.0.0.1:6380 timed out after 5000 ms
+ *   cannot read from 127.0.0.1:6380: tlsv13 alert certificate required (the server wants a client certificate: give --cert and --key)
+ *   cannot load the TLS CA file 'ca.crt': No such file or directory
+ *   cannot use TLS on a unix socket (/tmp/redis.sock)
+ * With TLS, OpenSSL may hold received bytes that poll() on the fd cannot
+ * see: connPending counts them. Every CONN_AGAIN (and connPollReply
+ * returning 0) means nothing is held, so poll() is then right; after a
+ * successful read, check connPending before poll().
  *
  * Replies: connCommand* return a hiredis redisReply the caller frees with
  * freeReplyObject. A server error ("-ERR ...") is a reply of type
@@ -52,7 +77,7 @@
  *     (CONN_AGAIN semantics), -1 = error/EOF.
  *   - CONN_AGAIN means "call again when poll says the fd is ready for
  *     connEvents(c)". For plain TCP that is POLLOUT after a write and POLLIN
- *     after a read; with TLS (later) a read may need POLLOUT and vice versa,
+ *     after a read; with TLS a read may need POLLOUT and vice versa,
  *     which is why the wanted events are a function and not assumed.
  *
  * Ownership: connOpen copies what it needs from the URL and options; the
@@ -79,12 +104,26 @@
 
 typedef struct rsConn rsConn;
 
+/* TLS settings (redis-cli's --tls, --cacert, ...). Strings are paths or
+ * names owned by the caller; NULL = not given. A zeroed struct = no TLS
+ * unless the URL is rediss://. */
+typedef struct rsTlsOptions {
+    int enabled;           /* TLS even for a redis:// URL (--tls) */
+    const char *cacert;    /* PEM file of trusted CAs */
+    const char *cacertdir; /* directory of trusted CAs (c_rehash layout) */
+    const char *cert;      /* client certificate chain (PEM) */
+    const char *key;       /* its private key (PEM); NULL = in the cert file */
+    const char *sni;       /* server name sent AND checked; NULL = URL host */
+    int insecure;          /* 1 = no chain or name verification */
+} rsTlsOptions;
+
 typedef struct rsConnOptions {
     int connect_timeout_ms; /* 0 = default (5000); < 0 = wait forever */
     int io_timeout_ms;      /* 0 = default (60000); < 0 = wait forever */
     const char *client_name; /* CLIENT SETNAME value; NULL = don't; errors ignored */
     int skip_ping;          /* 1 = don't send the final PING (no reply check
                              * after AUTH/SELECT; for servers that refuse PING) */
+    rsTlsOptions tls;       /* used when tls.enabled or the URL is rediss:// */
 } rsConnOptions;
 
 /* NULL options = all defaults. Returns NULL and a one-line message in err. */
@@ -99,6 +138,8 @@ const char *connError(const rsConn *c);
 /* "redis://user:***@host:port/db" and "host:port" of this connection. */
 const char *connName(const rsConn *c);
 const char *connAddr(const rsConn *c);
+/* "" for plain connections, else e.g. "TLSv1.3 TLS_AES_256_GCM_SHA384". */
+const char *connTlsInfo(const rsConn *c);
 /* Change the I/O timeout (ms; < 0 = forever; 0 = default). */
 void connSetTimeout(rsConn *c, int io_timeout_ms);
 
@@ -117,7 +158,9 @@ ssize_t connReadFn(void *conn, void *buf, size_t cap, char *err, size_t errlen);
 
 /* ---- non-blocking byte I/O: at most one syscall, never waits ---- */
 
-/* > 0 bytes written, CONN_AGAIN, or -1. */
+/* > 0 bytes written, CONN_AGAIN, or -1. After CONN_AGAIN or a short count
+ * the next call must start with the bytes not yet written (same content;
+ * the buffer may have moved and grown): TLS needs that for its retries. */
 ssize_t connWriteSome(rsConn *c, const void *buf, size_t len);
 /* > 0 bytes read, 0 on EOF, CONN_AGAIN, or -1. */
 ssize_t connReadNonBlock(rsConn *c, void *buf, size_t cap);
@@ -132,7 +175,9 @@ redisReply *connCommandf(rsConn *c, const char *fmt, ...);
 redisReply *connGetReply(rsConn *c);
 /* 1 = reply in *out, 0 = none complete yet (one read() done at most), -1 = error. */
 int connPollReply(rsConn *c, redisReply **out);
-/* Bytes received but not yet consumed (by the reply parser or raw reads). */
+/* Bytes received but not yet consumed (by the reply parser or raw reads),
+ * including those held inside OpenSSL (counted as at least 1 when OpenSSL
+ * holds undecrypted bytes). Non-zero = read before you poll(). */
 size_t connPending(const rsConn *c);
 
 /* ---- server facts ---- */

@@ -219,6 +219,30 @@ static int onRawValue(void *ctx, const rdbKeyInfo *k, const unsigned char *raw, 
     return sendRestore(im, k, im->payload.p, im->payload.len);
 }
 
+int importPayload(importer *im, const rdbKeyInfo *k0, const unsigned char *p, size_t len) {
+    rdbKeyInfo k = *k0;
+    if (len < 11) return 0;
+    int ver = p[len - 10] | p[len - 9] << 8;
+    im->src_version = ver;
+    im->src_flavour = ver >= RDB_VERSION_VALKEY_9 ? RDB_FLAVOUR_VALKEY : RDB_FLAVOUR_REDIS;
+    const rdbTypeInfo *ti = rdbTypeLookup(p[0], im->src_flavour);
+    k.type = p[0];
+    k.info = ti;
+    k.ltype = ti ? ti->ltype : RDB_LT_UNKNOWN;
+    onKeyBegin(im, &k);
+    if (im->dec == D_SKIP) return 0;
+    im->elements = 1; /* a payload from DUMP is never an empty collection */
+    return onRawValue(im, &k, p + 1, len - 11);
+}
+
+int importDelete(importer *im, uint64_t db, const char *key, size_t keylen) {
+    const char *argv[2] = {"DEL", key};
+    size_t lens[2] = {3, keylen};
+    writerTag tag = {"DEL", targetDb(im, db), key, keylen, 0, K_OTHER};
+    if (writerSelect(im->w, targetDb(im, db)) < 0) return -1;
+    return writerCommand(im->w, 2, argv, lens, &tag);
+}
+
 static int onFunction(void *ctx, const rdbFunction *fn) {
     importer *im = ctx;
     if (fn->pre_ga || !targetAtLeast(im, 7, 0)) {

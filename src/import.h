@@ -72,6 +72,14 @@ void importHandlers(importer *im, rdbHandlers *h);
 /* The writer's on_reply must be importOnReply with ctx = the importer. */
 int importOnReply(void *ctx, const writerTag *tag, const redisReply *r);
 
+/* Write one key given as a DUMP payload (scan mode): the footer version is
+ * lowered when the target knows the type, the value re-encoded when it
+ * does not; then RESTORE with the same policies and counters as a file
+ * import. 0, or -1 when the writer failed or asked to stop. */
+int importPayload(importer *im, const rdbKeyInfo *k, const unsigned char *payload, size_t len);
+/* DEL a key on the target (scan mode: it disappeared from the source). */
+int importDelete(importer *im, uint64_t db, const char *key, size_t keylen);
+
 const importStats *importGetStats(const importer *im);
 /* 1 when the import stopped on a conflict (exit status 7). */
 int importConflicted(const importer *im);

@@ -24,6 +24,7 @@
 #include "progress.h"
 #include "rdb/decode.h"
 #include "rdb/tee.h"
+#include "scan.h"
 #include "sync.h"
 #include "url.h"
 #include "writer.h"
@@ -45,10 +46,28 @@ typedef struct config {
     const char *target_user, *target_pass;
     const char *source_user;
     int once;
+    int mode;        /* 0 auto, 1 replica, 2 scan */
+    int follow;      /* scan mode: -1 default (on unless --once) */
+    long scan_count, rate;
     long long spool_mem;
     const char *spool_dir;
     importOptions imp;
+    rsTlsOptions tls[3]; /* TLS flags: [SIDE_BOTH] --cacert..., then --source-*, --target-* */
 } config;
+
+/* TLS flags: --tls, --cacert, ... for both sides, --source-tls, ... and
+ * --target-tls, ... per side (these win). getopt values: TLS_OPT(side, field). */
+enum { SIDE_BOTH, SIDE_SOURCE, SIDE_TARGET };
+enum { TLSF_TLS, TLSF_CACERT, TLSF_CACERTDIR, TLSF_CERT, TLSF_KEY, TLSF_SNI, TLSF_INSECURE };
+#define TLS_OPT(side, field) (0x100 + (side) * 16 + (field))
+#define TLS_OPTS(prefix, side)                                                                          \
+    {prefix "tls", no_argument, 0, TLS_OPT(side, TLSF_TLS)},                                            \
+    {prefix "cacert", required_argument, 0, TLS_OPT(side, TLSF_CACERT)},                                \
+    {prefix "cacertdir", required_argument, 0, TLS_OPT(side, TLSF_CACERTDIR)},                          \
+    {prefix "cert", required_argument, 0, TLS_OPT(side, TLSF_CERT)},                                    \
+    {prefix "key", required_argument, 0, TLS_OPT(side, TLSF_KEY)},                                      \
+    {prefix "sni", required_argument, 0, TLS_OPT(side, TLSF_SNI)},                                      \
+    {prefix "insecure", no_argument, 0, TLS_OPT(side, TLSF_INSECURE)}
 
 static void usage(FILE *out) {
     fprintf(out,
@@ -79,6 +98,13 @@ static void usage(FILE *out) {
 "                         servers); password also from RDBSYNC_SOURCE_AUTH\n"
 "      --source-user U    ACL user for the source\n"
 "      --once             live sync: exit 0 once the snapshot is applied\n"
+"      --mode auto|replica|scan  how to read a live source: as a replica (PSYNC/SYNC),\n"
+"                         or SCAN + DUMP; auto (default) tries the replica path and\n"
+"                         switches to scan when the source refuses SYNC and PSYNC\n"
+"      --follow / --no-follow  scan mode: keep the target in sync afterwards through\n"
+"                         keyspace notifications (default: on unless --once)\n"
+"      --scan-count N     scan mode: SCAN COUNT (default 1000)\n"
+"      --rate N           scan mode: at most N keys/s read from the source (default: no limit)\n"
 "      --spool-mem N      live sync: bytes of unapplied source data kept in memory before\n"
 "                         spilling to disk (default 64m)\n"
 "      --spool-dir DIR    where the spill file goes (default $TMPDIR or /tmp)\n"
@@ -97,6 +123,22 @@ static void usage(FILE *out) {
 "      --db N             copy only source db N (repeatable)\n"
 "      --db-map SRC:DST   write source db SRC into target db DST (repeatable)\n"
 "      --connect-timeout MS  TCP connect timeout (default 5000)\n"
+"\n"
+"TLS (redis-cli's flags; a rediss:// URL turns TLS on for its side):\n"
+"      --tls              TLS for redis:// URLs too (unix sockets stay plain)\n"
+"      --cacert FILE      trust the CAs in FILE (PEM) instead of the system store\n"
+"      --cacertdir DIR    trust the CAs in DIR (c_rehash layout)\n"
+"      --cert FILE        client certificate, for servers with tls-auth-clients yes\n"
+"      --key FILE         its private key (PEM, not encrypted; default: in --cert)\n"
+"      --sni NAME         the server name to send AND to check the certificate\n"
+"                         against (default: the URL's host; IPs are checked as IPs)\n"
+"      --insecure         do not verify the server's certificate (still encrypted)\n"
+"      --source-tls, --source-cacert, ..., --target-insecure\n"
+"                         the same for one side; they win over the shared ones\n"
+"  The certificate chain and the host name are verified unless --insecure.\n"
+"  Passwords: RDBSYNC_SOURCE_AUTH / RDBSYNC_TARGET_AUTH keep them out of the\n"
+"  process list (a password in a URL shows in ps); they are never printed.\n"
+"\n"
 "  -q, --quiet            no progress output\n"
 "  -h, --help             this help\n"
 "  -V, --version          print the version\n"
@@ -136,6 +178,19 @@ static int parseSize(const char *s, long long *out) {
     return 0;
 }
 
+static void setTlsFlag(config *c, int o) {
+    rsTlsOptions *t = &c->tls[(o - 0x100) / 16];
+    switch ((o - 0x100) % 16) {
+    case TLSF_TLS: t->enabled = 1; break;
+    case TLSF_CACERT: t->cacert = optarg; break;
+    case TLSF_CACERTDIR: t->cacertdir = optarg; break;
+    case TLSF_CERT: t->cert = optarg; break;
+    case TLSF_KEY: t->key = optarg; break;
+    case TLSF_SNI: t->sni = optarg; break;
+    case TLSF_INSECURE: t->insecure = 1; break;
+    }
+}
+
 static int parseArgs(int argc, char **argv, config *c) {
     static const struct option opts[] = {
         {"file", required_argument, 0, 'f'}, {"source", required_argument, 0, 's'},
@@ -151,6 +206,10 @@ static int parseArgs(int argc, char **argv, config *c) {
         {"connect-timeout", required_argument, 0, 'o'}, {"target-user", required_argument, 0, 'u'},
         {"source-user", required_argument, 0, 'U'},     {"once", no_argument, 0, '1'},
         {"spool-mem", required_argument, 0, 'S'},       {"spool-dir", required_argument, 0, 'Z'},
+        {"mode", required_argument, 0, 'y'},            {"follow", no_argument, 0, 'w'},
+        {"no-follow", no_argument, 0, 'W'},             {"scan-count", required_argument, 0, 'n'},
+        {"rate", required_argument, 0, 'r'},
+        TLS_OPTS("", SIDE_BOTH), TLS_OPTS("source-", SIDE_SOURCE), TLS_OPTS("target-", SIDE_TARGET),
         {0, 0, 0, 0}};
     int o;
     opterr = 0;
@@ -215,6 +274,21 @@ static int parseArgs(int argc, char **argv, config *c) {
                 return badValue("--spool-mem", optarg, "a size of at least 1m");
             break;
         case 'Z': c->spool_dir = optarg; break;
+        case 'y':
+            if (!strcmp(optarg, "auto")) c->mode = 0;
+            else if (!strcmp(optarg, "replica")) c->mode = 1;
+            else if (!strcmp(optarg, "scan")) c->mode = 2;
+            else return badValue("--mode", optarg, "auto, replica or scan");
+            break;
+        case 'w': c->follow = 1; break;
+        case 'W': c->follow = 0; break;
+        case 'n':
+            if (parseLong(optarg, 1, 1000000, &c->scan_count) < 0) return badValue("--scan-count", optarg, "1 to 1000000");
+            break;
+        case 'r':
+            if (parseLong(optarg, 1, 100000000, &c->rate) < 0) return badValue("--rate", optarg, "keys per second");
+            break;
+        case TLS_OPT(SIDE_BOTH, 0) ... TLS_OPT(SIDE_TARGET, TLSF_INSECURE): setTlsFlag(c, o); break;
         case 'h': usage(stdout); exit(EXIT_OK);
         case 'V': printf("rdbsync %s\n", RDBSYNC_VERSION); exit(EXIT_OK);
         default:
@@ -332,6 +406,48 @@ static int runDump(const config *c) {
     return rc;
 }
 
+/* The TLS settings of one side: its own flags win over the shared ones.
+ * TLS is on for rediss:// and with --SIDE-tls, or --tls (which leaves unix
+ * sockets alone: Redis serves them without TLS); it sets u->tls so that
+ * messages show rediss://. */
+static rsTlsOptions tlsFor(const config *c, int side, rsUrl *u) {
+    const rsTlsOptions *b = &c->tls[SIDE_BOTH], *s = &c->tls[side];
+    rsTlsOptions t = {
+        .enabled = u->tls || s->enabled || (b->enabled && !u->is_unix),
+        .cacert = s->cacert ? s->cacert : b->cacert,
+        .cacertdir = s->cacertdir ? s->cacertdir : b->cacertdir,
+        .cert = s->cert ? s->cert : b->cert,
+        .key = s->key ? s->key : b->key,
+        .sni = s->sni ? s->sni : b->sni,
+        .insecure = s->insecure || b->insecure,
+    };
+    if (t.enabled) u->tls = 1;
+    return t;
+}
+
+static int anyTlsFile(const rsTlsOptions *t) {
+    return t->cacert || t->cacertdir || t->cert || t->key || t->sni || t->insecure;
+}
+
+/* TLS flags that would be ignored are mistakes (plain text where TLS was
+ * meant); --insecure is said once per side. -1 after printing the error. */
+static int checkTls(const config *c, int side, const rsTlsOptions *t, int any_tls) {
+    const char *what = side == SIDE_SOURCE ? "source" : "target";
+    if (!t->enabled && anyTlsFile(&c->tls[side])) {
+        fprintf(stderr, "rdbsync: --%s-* TLS options given, but the %s is not TLS (use rediss:// or --%s-tls)\n",
+                what, what, what);
+        return -1;
+    }
+    if (!any_tls && anyTlsFile(&c->tls[SIDE_BOTH])) {
+        fprintf(stderr, "rdbsync: TLS options given, but no endpoint uses TLS (use rediss:// or --tls)\n");
+        return -1;
+    }
+    if (t->enabled && t->insecure)
+        fprintf(stderr, "rdbsync: warning: --insecure: the TLS certificate of the %s is not verified "
+                        "(the link is encrypted, but anyone on the path can impersonate the server)\n", what);
+    return 0;
+}
+
 /* Open the target: URL, env password, connect, AUTH, server facts. */
 static rsConn *openTarget(const config *c, rsUrl *u, rsServerInfo *info, int *rc) {
     char err[512];
@@ -346,6 +462,8 @@ static rsConn *openTarget(const config *c, rsUrl *u, rsServerInfo *info, int *rc
         return NULL;
     }
     rsConnOptions o = {.connect_timeout_ms = c->connect_timeout_ms, .client_name = "rdbsync"};
+    o.tls = tlsFor(c, SIDE_TARGET, u);
+    if (checkTls(c, SIDE_TARGET, &o.tls, o.tls.enabled) < 0) return NULL;
     rsConn *conn = connOpen(u, &o, err, sizeof(err));
     *rc = EXIT_CONNECT;
     if (!conn) {
@@ -488,6 +606,26 @@ static int endpointUrl(const char *what, const char *s, const char *user, const 
     return EXIT_OK;
 }
 
+
+/* Until syncConfig carries the target's TLS settings of its own, live sync
+ * takes one set for both sides: refuse per-side sets that differ. */
+
+static void onStopSignal(int sig) {
+    syncRequestStop();
+    scanRequestStop();
+}
+
+static int runScanCopy(const config *c, const syncConfig *sc) {
+    struct sigaction sa = {.sa_handler = onStopSignal};
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    scanCopyConfig cc = {.source = sc->source, .target = sc->target, .source_conn = sc->source_conn,
+                         .target_conn = sc->target_conn, .imp = c->imp,
+                         .scan = {(int)c->scan_count, c->rate, c->quiet},
+                         .follow = c->follow < 0 ? !c->once : c->follow};
+    return scanCopy(&cc);
+}
+
 static int runSync(const config *c) {
     rsUrl src = {0}, dst = {0};
     int rc = endpointUrl("source", c->source, c->source_user, "RDBSYNC_SOURCE_AUTH", &src);
@@ -497,9 +635,18 @@ static int runSync(const config *c) {
         syncConfig sc = {.source = &src, .target = &dst, .imp = c->imp, .once = c->once, .quiet = c->quiet,
                          .spool_mem = (size_t)c->spool_mem,
                          .spool_dir = c->spool_dir ? c->spool_dir : tmp && *tmp ? tmp : "/tmp"};
-        sc.conn.connect_timeout_ms = c->connect_timeout_ms;
-        sc.conn.client_name = "rdbsync";
-        rc = syncRun(&sc);
+        rsConnOptions co = {.connect_timeout_ms = c->connect_timeout_ms, .client_name = "rdbsync"};
+        sc.source_conn = sc.target_conn = co;
+        sc.source_conn.tls = tlsFor(c, SIDE_SOURCE, &src);
+        sc.target_conn.tls = tlsFor(c, SIDE_TARGET, &dst);
+        int any = sc.source_conn.tls.enabled || sc.target_conn.tls.enabled;
+        if (checkTls(c, SIDE_SOURCE, &sc.source_conn.tls, any) < 0 ||
+            checkTls(c, SIDE_TARGET, &sc.target_conn.tls, any) < 0)
+            rc = EXIT_USAGE;
+        else
+            rc = c->mode == 2 ? SYNC_REFUSED : syncRun(&sc);
+        if (rc == SYNC_REFUSED && c->mode == 1) rc = EXIT_CONNECT;
+        if (rc == SYNC_REFUSED) rc = runScanCopy(c, &sc);
     }
     urlFree(&src);
     urlFree(&dst);
@@ -520,6 +667,7 @@ static int runImport(const config *c) {
 
 int main(int argc, char **argv) {
     config c = {0};
+    c.follow = -1;
     for (int i = 0; i < IMPORT_MAX_DBS; i++) c.imp.db_map[i] = -1;
     signal(SIGPIPE, SIG_IGN);
     if (parseArgs(argc, argv, &c) < 0) return EXIT_USAGE;

@@ -39,7 +39,7 @@ struct replica {
     int npending;
     replState state;         /* replid of the link, applied offset, db */
     int64_t received;
-    int ack_now, rewind, stop, failed, ever_connected;
+    int ack_now, rewind, stop, failed, ever_connected, refused;
     replPhase phase;
     uint64_t snap_bytes;
     int64_t snap_size;
@@ -202,10 +202,12 @@ static int transferMarked(replica *r, rsConn *c, const char *mark) {
     }
 }
 
-static int fullSync(replica *r, rsConn *c, const char *replid, int64_t off) {
+/* 'first' is the snapshot header line when the caller already read it. */
+static int fullSync(replica *r, rsConn *c, const char *replid, int64_t off, const char *first) {
     char line[256];
     setPhase(r, REPL_WAIT_SNAPSHOT);
-    if (readLine(r, c, line, sizeof(line)) < 0) return S_RETRY;
+    if (first) snprintf(line, sizeof(line), "%s", first);
+    else if (readLine(r, c, line, sizeof(line)) < 0) return S_RETRY;
     if (line[0] == '-') {
         say(r, "the master could not produce a snapshot (%s); retrying", line);
         return S_RETRY;
@@ -311,7 +313,7 @@ static int handlePsyncReply(replica *r, rsConn *c, const char *line, int rewindi
     if (strncmp(line, "+FULLRESYNC", 11) == 0) {
         if (sscanf(line + 11, "%63s %lld", id, &off) != 2) return S_RETRY;
         if (r->full_syncs) say(r, "%s", "full resync: the source could not continue from our offset");
-        return fullSync(r, c, id, off);
+        return fullSync(r, c, id, off, NULL);
     }
     if (strncmp(line, "+CONTINUE", 9) == 0) {
         if (sscanf(line + 9, "%63s", id) == 1) {
@@ -334,6 +336,21 @@ static int handlePsyncReply(replica *r, rsConn *c, const char *line, int rewindi
     return S_RETRY;
 }
 
+/* PSYNC was refused (unknown, renamed or forbidden): an old server, or a
+ * managed one. Try SYNC; if that is refused too, the source cannot be
+ * replicated from and the caller may fall back to scan mode. */
+static int trySync(replica *r, rsConn *c, const char *psync_reply) {
+    char line[512];
+    r->sync_only = 1;
+    if (connWrite(c, "SYNC\r\n", 6) < 0 || readLine(r, c, line, sizeof(line)) < 0) return S_RETRY;
+    if (line[0] == '-' && !r->cur) {
+        snprintf(r->err, sizeof(r->err), "source refuses PSYNC (%.200s) and SYNC (%.200s)", psync_reply, line);
+        r->refused = 1;
+        return S_FATAL;
+    }
+    return fullSync(r, c, "?", -1, line);
+}
+
 static int session(replica *r) {
     int rc = S_RETRY, rewinding;
     char line[512], id[48], off[24];
@@ -353,13 +370,7 @@ static int session(replica *r) {
         return S_RETRY;
     }
     if (line[0] == '-' && (strstr(line, "unknown command") || strstr(line, "NOPERM"))) {
-        /* No PSYNC: an old server, or one that forbids it; try SYNC. */
-        r->sync_only = 1;
-        rc = connWrite(c, "SYNC\r\n", 6) < 0 ? S_RETRY : fullSync(r, c, "?", -1);
-        if (rc == S_RETRY && !r->cur) {
-            snprintf(r->err, sizeof(r->err), "source refuses PSYNC and SYNC: %s", line);
-            rc = S_FATAL;
-        }
+        rc = trySync(r, c, line);
     } else if (line[0] == '-') {
         say(r, "%s; retrying", line); /* -NOMASTERLINK, -LOADING, ... */
         rc = S_RETRY;
@@ -514,6 +525,7 @@ void replicaGetStatus(replica *r, replStatus *st) {
 }
 
 const char *replicaError(replica *r) { return r->err; }
+int replicaRefused(replica *r) { return r->refused; }
 
 void replicaGetState(replica *r, replState *st) {
     pthread_mutex_lock(&r->mu);

@@ -103,6 +103,8 @@ typedef struct replStatus {
 } replStatus;
 void replicaGetStatus(replica *r, replStatus *st);
 const char *replicaError(replica *r);
+/* 1 when the source refused both PSYNC and SYNC (scan mode can help). */
+int replicaRefused(replica *r);
 /* The state to persist or resume from. */
 void replicaGetState(replica *r, replState *st);
 

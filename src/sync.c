@@ -173,7 +173,7 @@ static int targetRunId(rsConn *c, char *out, size_t len) {
 }
 
 static int openTarget(syncer *s, char *err, size_t errlen) {
-    s->tc = connOpen(s->cfg->target, &s->cfg->conn, err, errlen);
+    s->tc = connOpen(s->cfg->target, &s->cfg->target_conn, err, errlen);
     if (!s->tc) return -1;
     if (connServerInfo(s->tc, &s->tinfo) < 0) {
         snprintf(err, errlen, "cannot read INFO server: %s", connError(s->tc));
@@ -472,6 +472,7 @@ static int loop(syncer *s) {
         replEpoch ep;
         int got = replicaNextEpoch(s->rep, &ep, 200);
         if (got < 0) {
+            if (replicaRefused(s->rep)) return SYNC_REFUSED;
             if (!stop_requested) fatal(s, EXIT_CONNECT, replicaError(s->rep));
             break;
         }
@@ -501,7 +502,7 @@ int syncRun(const syncConfig *cfg) {
         return EXIT_CONNECT;
     }
     s.im = importNew(&s.tinfo, &cfg->imp);
-    replicaOptions ro = {cfg->source, cfg->conn, cfg->spool_mem, cfg->spool_dir, cfg->quiet};
+    replicaOptions ro = {cfg->source, cfg->source_conn, cfg->spool_mem, cfg->spool_dir, cfg->quiet};
     s.rep = s.im ? replicaNew(&ro) : NULL;
     if (!s.rep || replicaStart(s.rep, NULL) < 0) {
         fprintf(stderr, "rdbsync: cannot start the replica link\n");
@@ -511,6 +512,13 @@ int syncRun(const syncConfig *cfg) {
     }
     importSetWriter(s.im, s.w);
     int rc = loop(&s);
+    if (rc == SYNC_REFUSED) {
+        fprintf(stderr, "rdbsync: %s: switching to scan mode (SCAN + DUMP/RESTORE)\n", replicaError(s.rep));
+        replicaFree(s.rep);
+        importFree(s.im);
+        closeTarget(&s);
+        return rc;
+    }
     if (s.w && !s.fatal) writerDrain(s.w);
     statusLine(&s, 1);
     if (s.tty && !cfg->quiet) fputc('\n', stderr);

@@ -31,7 +31,7 @@
 typedef struct syncConfig {
     const rsUrl *source;
     const rsUrl *target;
-    rsConnOptions conn;
+    rsConnOptions source_conn, target_conn; /* per side: TLS settings differ */
     importOptions imp;
     int once;               /* exit 0 once the snapshot is applied */
     int quiet;
@@ -40,7 +40,11 @@ typedef struct syncConfig {
     int status_interval_ms; /* non-terminal status line period; 0 = 5000 */
 } syncConfig;
 
-/* Runs until stopped; returns an exit status (exitcode.h). */
+/* syncRun's answer when the source refuses PSYNC and SYNC before anything
+ * was copied: the caller may fall back to scan mode. */
+#define SYNC_REFUSED (-100)
+
+/* Runs until stopped; returns an exit status (exitcode.h) or SYNC_REFUSED. */
 int syncRun(const syncConfig *cfg);
 /* Async-signal-safe: ask syncRun to stop cleanly. */
 void syncRequestStop(void);

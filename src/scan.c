@@ -1,0 +1,575 @@
+/* scan.c -- SCAN + DUMP reading and the scan-mode copy (see scan.h).
+ *
+ * The pass talks to the source with plain pipelining: one SCAN, then DUMP
+ * and PEXPIRETIME for every key of the batch in one write, then their
+ * replies in order. The copy runs the pass on a reader thread that fills a
+ * bounded queue; the calling thread writes to the target through the
+ * importer, so reading the source and writing the target overlap.
+ */
+#include "scan.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "exitcode.h"
+#include "writer.h"
+
+#define QUEUE_BYTES (16u << 20)
+#define EVENTS_MAX 100000
+
+static volatile sig_atomic_t stop_requested;
+void scanRequestStop(void) { stop_requested = 1; }
+
+static int64_t nowMs(void) {
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+/* ---- The pass ---- */
+
+/* Databases with keys, from INFO keyspace ("db3:keys=10,expires=..."). */
+static int keyspaceDbs(rsConn *c, int *dbs, int max, char *err, size_t errlen) {
+    char *info = connInfo(c, "keyspace");
+    int n = 0;
+    if (!info) {
+        snprintf(err, errlen, "source: INFO keyspace failed: %s", connError(c));
+        return -1;
+    }
+    for (char *p = info; (p = strstr(p, "\ndb")) != NULL && n < max; p += 3) dbs[n++] = atoi(p + 3);
+    if (strncmp(info, "db", 2) == 0 && n < max) dbs[n++] = atoi(info + 2);
+    free(info);
+    return n;
+}
+
+static int selectDb(rsConn *c, int db, char *err, size_t errlen) {
+    redisReply *r = connCommandf(c, "SELECT %d", db);
+    int ok = r && r->type != REDIS_REPLY_ERROR;
+    if (!ok) snprintf(err, errlen, "source: SELECT %d failed: %s", db, r ? r->str : connError(c));
+    if (r) freeReplyObject(r);
+    return ok ? 0 : -1;
+}
+
+static int hasExpireTime(const rsServerInfo *info) { return info->is_valkey || info->major >= 7; }
+
+/* Send DUMP + expire query for each key in one write. */
+static int sendDumps(rsConn *c, const rsServerInfo *info, redisReply *keys) {
+    char *buf = NULL;
+    size_t len = 0, cap = 0;
+    int rc = 0;
+    for (size_t i = 0; i < keys->elements && rc == 0; i++) {
+        const char *av[2] = {"DUMP", keys->element[i]->str};
+        size_t lv[2] = {4, (size_t)keys->element[i]->len};
+        for (int j = 0; j < 2 && rc == 0; j++) {
+            if (j == 1) av[0] = hasExpireTime(info) ? "PEXPIRETIME" : "PTTL", lv[0] = strlen(av[0]);
+            char *cmd;
+            int n = redisFormatCommandArgv(&cmd, 2, av, lv);
+            if (n < 0) return -1;
+            if (len + (size_t)n > cap) {
+                cap = (len + (size_t)n) * 2;
+                char *nb = realloc(buf, cap);
+                if (!nb) rc = -1;
+                else buf = nb;
+            }
+            if (rc == 0) memcpy(buf + len, cmd, (size_t)n), len += (size_t)n;
+            free(cmd);
+        }
+    }
+    if (rc == 0 && len) rc = connWrite(c, buf, len);
+    free(buf);
+    return rc;
+}
+
+static void rateLimit(const scanOptions *o, uint64_t done, int64_t start) {
+    if (o->rate <= 0) return;
+    int64_t due = start + (int64_t)(done * 1000 / (uint64_t)o->rate);
+    int64_t wait = due - nowMs();
+    if (wait > 0) usleep((useconds_t)wait * 1000);
+}
+
+/* Read the DUMP/expire replies of one batch and feed the sink. */
+static int readDumps(rsConn *c, const rsServerInfo *info, int db, redisReply *keys, scanSink sink, void *ctx,
+                     scanStats *st, char *err, size_t errlen) {
+    int64_t now = nowMs();
+    for (size_t i = 0; i < keys->elements; i++) {
+        redisReply *d = connGetReply(c), *e = d ? connGetReply(c) : NULL;
+        if (!d || !e) {
+            snprintf(err, errlen, "source: %s", connError(c));
+            if (d) freeReplyObject(d);
+            return -1;
+        }
+        int rc = 0;
+        if (d->type == REDIS_REPLY_ERROR || e->type == REDIS_REPLY_ERROR) {
+            snprintf(err, errlen, "source refused DUMP: %s", d->type == REDIS_REPLY_ERROR ? d->str : e->str);
+            rc = -1;
+        } else if (d->type != REDIS_REPLY_STRING || e->integer == -2) {
+            st->vanished++;
+        } else {
+            int64_t exp = e->integer < 0 ? -1 : hasExpireTime(info) ? e->integer : now + e->integer;
+            scanItem it = {db, keys->element[i]->str, (size_t)keys->element[i]->len,
+                           (const unsigned char *)d->str, (size_t)d->len, exp};
+            st->dumped++;
+            if (sink(ctx, &it) != 0) {
+                snprintf(err, errlen, "stopped");
+                rc = -1;
+            }
+        }
+        freeReplyObject(d);
+        freeReplyObject(e);
+        if (rc < 0) return -1;
+    }
+    return 0;
+}
+
+static int scanDb(rsConn *c, const rsServerInfo *info, const scanOptions *o, int db, scanSink sink, void *ctx,
+                  scanStats *st, int64_t start, char *err, size_t errlen) {
+    char cursor[32] = "0", count[16];
+    snprintf(count, sizeof(count), "%d", o->count > 0 ? o->count : 1000);
+    if (selectDb(c, db, err, errlen) < 0) return -1;
+    do {
+        if (stop_requested) return 0;
+        redisReply *r = connCommandf(c, "SCAN %s COUNT %s", cursor, count);
+        if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
+            snprintf(err, errlen, "source: SCAN failed: %s", r && r->type == REDIS_REPLY_ERROR ? r->str : connError(c));
+            if (r) freeReplyObject(r);
+            return -1;
+        }
+        snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
+        redisReply *keys = r->element[1];
+        st->scanned += keys->elements;
+        int rc = sendDumps(c, info, keys) < 0 ? -1 : readDumps(c, info, db, keys, sink, ctx, st, err, errlen);
+        if (rc < 0 && !err[0]) snprintf(err, errlen, "source: %s", connError(c));
+        freeReplyObject(r);
+        if (rc < 0) return -1;
+        rateLimit(o, st->scanned, start);
+    } while (strcmp(cursor, "0") != 0);
+    return 0;
+}
+
+int scanPass(rsConn *src, const rsServerInfo *info, const scanOptions *o, scanSink sink, void *ctx,
+             scanStats *st, char *err, size_t errlen) {
+    int dbs[1024];
+    err[0] = '\0';
+    int n = keyspaceDbs(src, dbs, 1024, err, errlen);
+    int64_t start = nowMs();
+    for (int i = 0; i < n; i++)
+        if (scanDb(src, info, o, dbs[i], sink, ctx, st, start, err, errlen) < 0) return -1;
+    return n < 0 ? -1 : 0;
+}
+
+int scanGetKey(rsConn *src, const rsServerInfo *info, int db, const char *key, size_t keylen, scanItem *it,
+               char *err, size_t errlen) {
+    redisReply keyr = {.type = REDIS_REPLY_STRING, .str = (char *)key, .len = keylen};
+    redisReply *elem[1] = {&keyr};
+    redisReply keys = {.type = REDIS_REPLY_ARRAY, .elements = 1, .element = elem};
+    if (selectDb(src, db, err, errlen) < 0 || sendDumps(src, info, &keys) < 0) return -1;
+    redisReply *d = connGetReply(src), *e = d ? connGetReply(src) : NULL;
+    int rc = -1;
+    if (!d || !e) {
+        snprintf(err, errlen, "source: %s", connError(src));
+    } else if (d->type == REDIS_REPLY_STRING && e->type == REDIS_REPLY_INTEGER && e->integer != -2) {
+        unsigned char *p = malloc((size_t)d->len);
+        if (p) {
+            memcpy(p, d->str, (size_t)d->len);
+            *it = (scanItem){db, key, keylen, p, (size_t)d->len,
+                             e->integer < 0 ? -1 : hasExpireTime(info) ? e->integer : nowMs() + e->integer};
+            rc = 1;
+        }
+    } else if (d->type == REDIS_REPLY_ERROR) {
+        snprintf(err, errlen, "source refused DUMP: %s", d->str);
+    } else {
+        rc = 0;
+    }
+    if (d) freeReplyObject(d);
+    if (e) freeReplyObject(e);
+    return rc;
+}
+
+int scanFunctions(rsConn *c, int (*fn)(void *ctx, const char *code, size_t len), void *ctx, char *err,
+                  size_t errlen) {
+    redisReply *r = connCommandf(c, "FUNCTION LIST WITHCODE");
+    int rc = 0;
+    if (!r) {
+        snprintf(err, errlen, "source: %s", connError(c));
+        return -1;
+    }
+    /* Servers before 7.0 (or with FUNCTION renamed away) have none to copy. */
+    for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements && rc == 0; i++) {
+        redisReply *lib = r->element[i];
+        for (size_t j = 0; lib->type == REDIS_REPLY_ARRAY && j + 1 < lib->elements; j += 2)
+            if (lib->element[j]->type == REDIS_REPLY_STRING && strcmp(lib->element[j]->str, "library_code") == 0)
+                rc = fn(ctx, lib->element[j + 1]->str, (size_t)lib->element[j + 1]->len);
+    }
+    freeReplyObject(r);
+    return rc;
+}
+
+/* ---- The copy: a bounded queue between the pass and the writer ---- */
+
+typedef struct qitem {
+    struct qitem *next;
+    int db;
+    int64_t expire_ms;
+    size_t keylen, len;
+    unsigned char *payload;
+    char key[];
+} qitem;
+
+typedef struct copyQueue {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    qitem *head, *tail;
+    size_t bytes;
+    int done, failed;
+} copyQueue;
+
+typedef struct copier {
+    const scanCopyConfig *cfg;
+    rsConn *src, *tgt, *sub;
+    rsServerInfo sinfo, tinfo;
+    copyQueue q;
+    scanStats st;
+    writer *w;
+    importer *im;
+    int fatal_rc;
+    char err[800];
+    /* keyspace events: (db, key) pairs from the subscriber thread */
+    pthread_mutex_t emu;
+    qitem *ehead, *etail;
+    size_t nevents;
+    int overflow, sub_lost;
+} copier;
+
+static int queueSink(void *ctx, const scanItem *it) {
+    copier *cp = ctx;
+    qitem *q = malloc(sizeof(*q) + it->keylen + 1);
+    if (!q) return -1;
+    q->payload = malloc(it->len);
+    if (!q->payload) {
+        free(q);
+        return -1;
+    }
+    memcpy(q->key, it->key, it->keylen);
+    memcpy(q->payload, it->payload, it->len);
+    q->db = it->db, q->expire_ms = it->expire_ms, q->keylen = it->keylen, q->len = it->len, q->next = NULL;
+    pthread_mutex_lock(&cp->q.mu);
+    while (cp->q.bytes > QUEUE_BYTES && !cp->q.failed) pthread_cond_wait(&cp->q.cv, &cp->q.mu);
+    int failed = cp->q.failed;
+    if (!failed) {
+        if (cp->q.tail) cp->q.tail->next = q;
+        else cp->q.head = q;
+        cp->q.tail = q;
+        cp->q.bytes += it->len + it->keylen;
+        pthread_cond_broadcast(&cp->q.cv);
+    }
+    pthread_mutex_unlock(&cp->q.mu);
+    if (failed) free(q->payload), free(q);
+    return failed || stop_requested ? -1 : 0;
+}
+
+static void *passThread(void *arg) {
+    copier *cp = arg;
+    int rc = scanPass(cp->src, &cp->sinfo, &cp->cfg->scan, queueSink, cp, &cp->st, cp->err, sizeof(cp->err));
+    pthread_mutex_lock(&cp->q.mu);
+    cp->q.done = 1;
+    if (rc < 0 && !stop_requested) cp->q.failed = 1;
+    pthread_cond_broadcast(&cp->q.cv);
+    pthread_mutex_unlock(&cp->q.mu);
+    return NULL;
+}
+
+static qitem *queuePop(copier *cp) {
+    pthread_mutex_lock(&cp->q.mu);
+    while (!cp->q.head && !cp->q.done) pthread_cond_wait(&cp->q.cv, &cp->q.mu);
+    qitem *q = cp->q.head;
+    if (q) {
+        cp->q.head = q->next;
+        if (!cp->q.head) cp->q.tail = NULL;
+        cp->q.bytes -= q->len + q->keylen;
+        pthread_cond_broadcast(&cp->q.cv);
+    }
+    pthread_mutex_unlock(&cp->q.mu);
+    return q;
+}
+
+static void queueAbort(copier *cp) {
+    pthread_mutex_lock(&cp->q.mu);
+    cp->q.failed = 1;
+    pthread_cond_broadcast(&cp->q.cv);
+    pthread_mutex_unlock(&cp->q.mu);
+}
+
+static int writeItem(copier *cp, int db, const char *key, size_t keylen, const unsigned char *p, size_t len,
+                     int64_t exp) {
+    rdbKeyInfo k = {.db = (uint64_t)db, .key = key, .keylen = keylen, .expire_ms = exp, .idle = -1, .freq = -1};
+    return importPayload(cp->im, &k, p, len);
+}
+
+static void progressLine(copier *cp, int force) {
+    static int64_t last;
+    int64_t t = nowMs();
+    if (cp->cfg->scan.quiet || (!force && t - last < 5000)) return;
+    last = t;
+    const importStats *s = importGetStats(cp->im);
+    fprintf(stderr, "rdbsync: scan: %llu keys scanned, %llu written, %llu vanished meanwhile\n",
+            (unsigned long long)cp->st.scanned, (unsigned long long)s->written, (unsigned long long)cp->st.vanished);
+}
+
+/* One pass: reader thread + writing here. */
+static int copyPass(copier *cp) {
+    pthread_t th;
+    cp->q.done = cp->q.failed = 0;
+    if (pthread_create(&th, NULL, passThread, cp) != 0) return -1;
+    int rc = 0;
+    qitem *q;
+    while ((q = queuePop(cp)) != NULL) {
+        if (rc == 0 && writeItem(cp, q->db, q->key, q->keylen, q->payload, q->len, q->expire_ms) < 0) {
+            rc = -1;
+            queueAbort(cp);
+        }
+        free(q->payload);
+        free(q);
+        if (rc == 0) progressLine(cp, 0);
+    }
+    pthread_join(th, NULL);
+    if (rc == 0 && writerDrain(cp->w) < 0) rc = -1;
+    if (cp->q.failed && rc == 0) rc = -1;
+    return rc;
+}
+
+/* ---- Keyspace notifications ---- */
+
+/* Notifications need K (keyspace channel) and every class (A). */
+static int ksnEnabled(const char *v) { return strchr(v, 'K') && strchr(v, 'A'); }
+
+static int ksnSetup(copier *cp) {
+    redisReply *r = connCommandf(cp->src, "CONFIG GET notify-keyspace-events");
+    int ok = 0, known = r && r->type == REDIS_REPLY_ARRAY && r->elements == 2;
+    char want[64];
+    if (known && ksnEnabled(r->element[1]->str)) ok = 1;
+    if (known && !ok) {
+        snprintf(want, sizeof(want), "%sKA", r->element[1]->str);
+        redisReply *s = connCommandf(cp->src, "CONFIG SET notify-keyspace-events %s", want);
+        ok = s && s->type != REDIS_REPLY_ERROR;
+        if (ok) fprintf(stderr, "rdbsync: enabled keyspace notifications on the source (notify-keyspace-events %s)\n", want);
+        if (s) freeReplyObject(s);
+    }
+    if (r) freeReplyObject(r);
+    if (ok) return 0;
+    if (!known) {
+        fprintf(stderr, "rdbsync: cannot read notify-keyspace-events on the source (CONFIG refused); following "
+                        "relies on it including 'KA' (on managed services: set it in the parameter group)\n");
+        return 0;
+    }
+    snprintf(cp->err, sizeof(cp->err), "keyspace notifications are off on the source and CONFIG SET is refused: "
+             "set notify-keyspace-events to 'KA' on the source (on ElastiCache: in a custom parameter group), "
+             "or run with --once");
+    return -1;
+}
+
+static void pushEvent(copier *cp, int db, const char *key, size_t keylen) {
+    pthread_mutex_lock(&cp->emu);
+    if (cp->nevents >= EVENTS_MAX) {
+        cp->overflow = 1; /* too many to track: a fresh pass catches up */
+    } else {
+        qitem *q = malloc(sizeof(*q) + keylen + 1);
+        if (q) {
+            memcpy(q->key, key, keylen);
+            q->keylen = keylen, q->db = db, q->next = NULL, q->payload = NULL;
+            if (cp->etail) cp->etail->next = q;
+            else cp->ehead = q;
+            cp->etail = q;
+            cp->nevents++;
+        } else {
+            cp->overflow = 1;
+        }
+    }
+    pthread_mutex_unlock(&cp->emu);
+}
+
+/* "__keyspace@3__:key" -> db 3, key. */
+static void onMessage(copier *cp, redisReply *m) {
+    if (m->type != REDIS_REPLY_ARRAY || m->elements != 4 || strcmp(m->element[0]->str, "pmessage")) return;
+    const char *ch = m->element[2]->str;
+    size_t len = (size_t)m->element[2]->len;
+    const char *sep = memchr(ch, ':', len);
+    if (strncmp(ch, "__keyspace@", 11) != 0 || !sep) return;
+    pushEvent(cp, atoi(ch + 11), sep + 1, len - (size_t)(sep + 1 - ch));
+}
+
+/* Blocks in connGetReply with no timeout (a quiet source sends nothing);
+ * it ends when the link drops or stopSub() shuts the socket down. */
+static void *subThread(void *arg) {
+    copier *cp = arg;
+    for (;;) {
+        redisReply *m = connGetReply(cp->sub);
+        if (!m) break;
+        onMessage(cp, m);
+        freeReplyObject(m);
+    }
+    pthread_mutex_lock(&cp->emu);
+    cp->sub_lost = 1;
+    pthread_mutex_unlock(&cp->emu);
+    return NULL;
+}
+
+static void stopSub(copier *cp, pthread_t th) {
+    shutdown(connFd(cp->sub), SHUT_RDWR);
+    pthread_join(th, NULL);
+    connClose(cp->sub);
+    cp->sub = NULL;
+}
+
+static int subscribe(copier *cp, pthread_t *th) {
+    char err[512];
+    cp->sub = connOpen(cp->cfg->source, &cp->cfg->source_conn, err, sizeof(err));
+    if (!cp->sub) {
+        snprintf(cp->err, sizeof(cp->err), "source: %s", err);
+        return -1;
+    }
+    redisReply *r = connCommandf(cp->sub, "PSUBSCRIBE __keyspace@*__:*");
+    int ok = r && r->type == REDIS_REPLY_ARRAY;
+    if (!ok) snprintf(cp->err, sizeof(cp->err), "source refused PSUBSCRIBE: %s", r ? r->str : connError(cp->sub));
+    if (r) freeReplyObject(r);
+    if (!ok) return -1;
+    connSetTimeout(cp->sub, -1);
+    cp->sub_lost = 0;
+    return pthread_create(th, NULL, subThread, cp) == 0 ? 0 : -1;
+}
+
+/* Apply queued events: copy each key again, or delete it. */
+static int applyEvents(copier *cp) {
+    pthread_mutex_lock(&cp->emu);
+    qitem *list = cp->ehead;
+    cp->ehead = cp->etail = NULL;
+    cp->nevents = 0;
+    pthread_mutex_unlock(&cp->emu);
+    int rc = 0;
+    while (list) {
+        qitem *q = list;
+        list = q->next;
+        scanItem it;
+        char err[512];
+        int got = rc == 0 ? scanGetKey(cp->src, &cp->sinfo, q->db, q->key, q->keylen, &it, err, sizeof(err)) : 0;
+        if (got < 0) snprintf(cp->err, sizeof(cp->err), "%s", err), rc = -1;
+        else if (got == 1) rc = writeItem(cp, q->db, q->key, q->keylen, it.payload, it.len, it.expire_ms),
+                           free((void *)it.payload);
+        else if (rc == 0) rc = importDelete(cp->im, (uint64_t)q->db, q->key, q->keylen);
+        free(q);
+    }
+    return rc == 0 ? writerPoll(cp->w) : rc;
+}
+
+static int follow(copier *cp, pthread_t *th) {
+    fprintf(stderr, "rdbsync: scan pass done; following changes through keyspace notifications\n");
+    while (!stop_requested) {
+        if (applyEvents(cp) < 0) return -1;
+        pthread_mutex_lock(&cp->emu);
+        int lost = cp->sub_lost, over = cp->overflow;
+        cp->overflow = 0;
+        pthread_mutex_unlock(&cp->emu);
+        if (lost) {
+            stopSub(cp, *th);
+            fprintf(stderr, "rdbsync: lost the notification link; resubscribing and scanning again\n");
+            if (subscribe(cp, th) < 0) return -1;
+        }
+        if (lost || over) {
+            if (copyPass(cp) < 0) return -1;
+            continue;
+        }
+        usleep(20000);
+        progressLine(cp, 0);
+    }
+    return 0;
+}
+
+/* ---- Setup ---- */
+
+static int onReplyCopy(void *ctx, const writerTag *t, const redisReply *r) {
+    copier *cp = ctx;
+    int rc = importOnReply(cp->im, t, r);
+    if (rc) {
+        snprintf(cp->err, sizeof(cp->err), "%s", importError(cp->im));
+        cp->fatal_rc = importConflicted(cp->im) ? EXIT_CONFLICT : EXIT_WRITE;
+    }
+    return rc;
+}
+
+static int openBoth(copier *cp) {
+    char err[512];
+    cp->src = connOpen(cp->cfg->source, &cp->cfg->source_conn, err, sizeof(err));
+    if (!cp->src || connServerInfo(cp->src, &cp->sinfo) < 0) {
+        snprintf(cp->err, sizeof(cp->err), "source: %s", cp->src ? connError(cp->src) : err);
+        return -1;
+    }
+    cp->tgt = connOpen(cp->cfg->target, &cp->cfg->target_conn, err, sizeof(err));
+    if (!cp->tgt || connServerInfo(cp->tgt, &cp->tinfo) < 0) {
+        snprintf(cp->err, sizeof(cp->err), "target: %s", cp->tgt ? connError(cp->tgt) : err);
+        return -1;
+    }
+    cp->im = importNew(&cp->tinfo, &cp->cfg->imp);
+    writerOptions wo = {.on_reply = onReplyCopy, .ctx = cp};
+    cp->w = cp->im ? writerNew(cp->tgt, &wo) : NULL;
+    if (!cp->w) return -1;
+    importSetWriter(cp->im, cp->w);
+    return 0;
+}
+
+static int copyFunction(void *ctx, const char *code, size_t len) {
+    copier *cp = ctx;
+    rdbFunction fn = {.code = code, .len = len};
+    rdbHandlers h;
+    importHandlers(cp->im, &h);
+    return h.function(h.ctx, &fn);
+}
+
+static void summary(copier *cp) {
+    const importStats *s = importGetStats(cp->im);
+    fprintf(stderr, "rdbsync: scan copy: %llu keys scanned, %llu written, %llu vanished during the copy, "
+            "%llu existing skipped, %llu failed, %llu not representable, %llu functions\n",
+            (unsigned long long)cp->st.scanned, (unsigned long long)s->written, (unsigned long long)cp->st.vanished,
+            (unsigned long long)s->skipped_conflict, (unsigned long long)s->failed,
+            (unsigned long long)s->unrepresentable, (unsigned long long)s->functions);
+}
+
+int scanCopy(const scanCopyConfig *cfg) {
+    copier cp = {.cfg = cfg};
+    pthread_t sub_th;
+    int subscribed = 0, rc = EXIT_OK;
+    pthread_mutex_init(&cp.q.mu, NULL);
+    pthread_cond_init(&cp.q.cv, NULL);
+    pthread_mutex_init(&cp.emu, NULL);
+    if (openBoth(&cp) < 0) {
+        rc = EXIT_CONNECT;
+    } else if (cfg->follow && (ksnSetup(&cp) < 0 || subscribe(&cp, &sub_th) < 0)) {
+        rc = EXIT_USAGE;
+    } else {
+        subscribed = cfg->follow;
+        char ferr[256];
+        if (scanFunctions(cp.src, copyFunction, &cp, ferr, sizeof(ferr)) < 0 || copyPass(&cp) < 0)
+            rc = cp.fatal_rc ? cp.fatal_rc : EXIT_CONNECT;
+        summary(&cp);
+        if (rc == EXIT_OK && cfg->follow) {
+            importSetConflict(cp.im, CONFLICT_REPLACE); /* later copies update what we wrote */
+            if (follow(&cp, &sub_th) < 0) rc = cp.fatal_rc ? cp.fatal_rc : EXIT_CONNECT;
+            if (cp.w) writerDrain(cp.w);
+        }
+    }
+    if (rc != EXIT_OK && cp.err[0]) fprintf(stderr, "rdbsync: %s\n", cp.err);
+    if (rc == EXIT_OK && (importGetStats(cp.im)->failed || importGetStats(cp.im)->unrepresentable)) rc = EXIT_WRITE;
+    if (cp.sub && subscribed) stopSub(&cp, sub_th);
+    else connClose(cp.sub);
+    writerFree(cp.w);
+    importFree(cp.im);
+    connClose(cp.src);
+    connClose(cp.tgt);
+    return rc;
+}

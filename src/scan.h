@@ -1,0 +1,86 @@
+/* scan.h -- reading a live source key by key: SCAN + DUMP + expire, for
+ * sources that refuse SYNC and PSYNC (ElastiCache, Memorystore, Azure...).
+ *
+ * scanPass walks every db that has keys (INFO keyspace) with SCAN and a
+ * cursor (never KEYS), and for each batch of keys sends DUMP and
+ * PEXPIRETIME (PTTL on servers before 7.0) pipelined, then hands each key
+ * (db, name, payload, absolute expire) to a sink. Keys that vanished or
+ * expired between SCAN and DUMP are counted and skipped. A rate limit
+ * (keys/s) and the SCAN COUNT keep the load on production bounded.
+ *
+ * scanCopy is the copy pipeline built on it: the pass runs on one thread
+ * and fills a bounded queue; a second thread takes payloads off it and
+ * writes them to the target as RESTORE ... ABSTTL with the import issue's
+ * conflict policy (pipelined, replies checked); payloads whose RDB version
+ * or type the target does not accept are re-encoded through the decoder.
+ * With follow, keyspace notifications (subscribed before the pass, so
+ * nothing in between is missed) then keep the target in sync: each changed
+ * key is copied again, or deleted when it is gone. Notifications are
+ * fire-and-forget, so after the subscription drops, a fresh pass runs.
+ *
+ * Ownership: the sink gets borrowed pointers valid during the call.
+ * Errors: -1 with a message in err; the stats say how far it got.
+ */
+#ifndef RDBSYNC_SCAN_H
+#define RDBSYNC_SCAN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "conn.h"
+#include "import.h"
+#include "url.h"
+
+typedef struct scanOptions {
+    int count;       /* SCAN COUNT; 0 = 1000 */
+    long rate;       /* keys per second, 0 = unlimited */
+    int quiet;
+} scanOptions;
+
+typedef struct scanItem {
+    int db;
+    const char *key;
+    size_t keylen;
+    const unsigned char *payload; /* a DUMP payload */
+    size_t len;
+    int64_t expire_ms;            /* absolute unix ms, -1 none */
+} scanItem;
+
+typedef struct scanStats {
+    uint64_t scanned;   /* keys returned by SCAN */
+    uint64_t dumped;    /* handed to the sink */
+    uint64_t vanished;  /* deleted or expired between SCAN and DUMP */
+} scanStats;
+
+/* Return 0 to go on, non-zero to stop the pass. */
+typedef int (*scanSink)(void *ctx, const scanItem *it);
+
+/* One pass over every db of src. */
+int scanPass(rsConn *src, const rsServerInfo *info, const scanOptions *o, scanSink sink, void *ctx,
+             scanStats *st, char *err, size_t errlen);
+
+/* Read one key now (for notifications and verification): 1 with *it
+ * filled (payload owned by the caller: free it), 0 when the key does not
+ * exist, -1 on error. */
+int scanGetKey(rsConn *src, const rsServerInfo *info, int db, const char *key, size_t keylen, scanItem *it,
+               char *err, size_t errlen);
+
+typedef struct scanCopyConfig {
+    const rsUrl *source, *target;
+    rsConnOptions source_conn, target_conn;
+    importOptions imp;
+    scanOptions scan;
+    int follow;
+} scanCopyConfig;
+
+/* The copy pipeline; returns an exit status. */
+int scanCopy(const scanCopyConfig *cfg);
+/* Async-signal-safe stop request (SIGINT/SIGTERM). */
+void scanRequestStop(void);
+
+/* The function libraries of a server (FUNCTION LIST WITHCODE), one call
+ * of fn per library; 0 when the server has none or no functions. */
+int scanFunctions(rsConn *c, int (*fn)(void *ctx, const char *code, size_t len), void *ctx, char *err,
+                  size_t errlen);
+
+#endif
