@@ -85,7 +85,7 @@ void checksumFree(checksum *c) {
 void checksumHandlers(checksum *c, rdbHandlers *h) { rdbTeeHandlers(c->tee, h); }
 
 static const char *crcName(const checksum *c) {
-    if (!c->saw_eof) return "unknown";
+    if (!c->saw_eof) return "n/a"; /* no file: a scan of a live source */
     return c->crc == RDB_CRC_OK ? "ok" : c->crc == RDB_CRC_MISMATCH ? "mismatch" : "absent";
 }
 

@@ -25,6 +25,7 @@
 #include "rdb/decode.h"
 #include "rdb/tee.h"
 #include "scan.h"
+#include "snapshot.h"
 #include "sync.h"
 #include "url.h"
 #include "writer.h"
@@ -46,6 +47,7 @@ typedef struct config {
     const char *target_user, *target_pass;
     const char *source_user;
     int once;
+    int verify;
     int mode;        /* 0 auto, 1 replica, 2 scan */
     int follow;      /* scan mode: -1 default (on unless --once) */
     long scan_count, rate;
@@ -79,6 +81,10 @@ static void usage(FILE *out) {
 "  rdbsync --file dump.rdb --target URL          import an RDB file into a server\n"
 "  rdbsync --payload key.dump --checksum|--dump  check and decode one DUMP payload\n"
 "  rdbsync --source URL --target URL [--once]    live sync as a replica, until stopped\n"
+"  rdbsync --source URL --file out.rdb           a live snapshot written to an RDB file\n"
+"  rdbsync --source URL --checksum [--json]      the --checksum report of a live source\n"
+"  rdbsync --verify --source URL --target URL    compare both sides key by key (exit 8 if\n"
+"                                                they differ, naming the first keys)\n"
 "\n"
 "Options:\n"
 "  -f, --file PATH        an RDB file to read ('-' for standard input)\n"
@@ -208,7 +214,7 @@ static int parseArgs(int argc, char **argv, config *c) {
         {"spool-mem", required_argument, 0, 'S'},       {"spool-dir", required_argument, 0, 'Z'},
         {"mode", required_argument, 0, 'y'},            {"follow", no_argument, 0, 'w'},
         {"no-follow", no_argument, 0, 'W'},             {"scan-count", required_argument, 0, 'n'},
-        {"rate", required_argument, 0, 'r'},
+        {"rate", required_argument, 0, 'r'},            {"verify", no_argument, 0, 'v'},
         TLS_OPTS("", SIDE_BOTH), TLS_OPTS("source-", SIDE_SOURCE), TLS_OPTS("target-", SIDE_TARGET),
         {0, 0, 0, 0}};
     int o;
@@ -280,6 +286,7 @@ static int parseArgs(int argc, char **argv, config *c) {
             else if (!strcmp(optarg, "scan")) c->mode = 2;
             else return badValue("--mode", optarg, "auto, replica or scan");
             break;
+        case 'v': c->verify = 1; break;
         case 'w': c->follow = 1; break;
         case 'W': c->follow = 0; break;
         case 'n':
@@ -626,6 +633,33 @@ static int runScanCopy(const config *c, const syncConfig *sc) {
     return scanCopy(&cc);
 }
 
+/* --source with --file, --checksum or --verify. */
+static int runSnapshot(const config *c) {
+    rsUrl src = {0}, dst = {0};
+    int rc = endpointUrl("source", c->source, c->source_user, "RDBSYNC_SOURCE_AUTH", &src);
+    if (rc == EXIT_OK && c->target) rc = endpointUrl("target", c->target, c->target_user, "RDBSYNC_TARGET_AUTH", &dst);
+    snapshotConfig sc = {.source = &src, .target = &dst, .mode = c->mode, .json = c->json,
+                         .scan_count = (int)c->scan_count, .rate = c->rate, .quiet = c->quiet};
+    rsConnOptions co = {.connect_timeout_ms = c->connect_timeout_ms, .client_name = "rdbsync"};
+    sc.source_conn = sc.target_conn = co;
+    if (rc == EXIT_OK) {
+        sc.source_conn.tls = tlsFor(c, SIDE_SOURCE, &src);
+        if (c->target) sc.target_conn.tls = tlsFor(c, SIDE_TARGET, &dst);
+        int any = sc.source_conn.tls.enabled || sc.target_conn.tls.enabled;
+        if (checkTls(c, SIDE_SOURCE, &sc.source_conn.tls, any) < 0 ||
+            (c->target && checkTls(c, SIDE_TARGET, &sc.target_conn.tls, any) < 0))
+            rc = EXIT_USAGE;
+    }
+    if (rc == EXIT_OK) {
+        if (c->verify) rc = snapshotVerify(&sc);
+        else if (c->file) rc = snapshotToFile(&sc, c->file);
+        else rc = snapshotChecksum(&sc);
+    }
+    urlFree(&src);
+    urlFree(&dst);
+    return rc;
+}
+
 static int runSync(const config *c) {
     rsUrl src = {0}, dst = {0};
     int rc = endpointUrl("source", c->source, c->source_user, "RDBSYNC_SOURCE_AUTH", &src);
@@ -677,6 +711,12 @@ int main(int argc, char **argv) {
     }
     if ((c.file || c.payload) && c.checksum) return runChecksum(&c);
     if ((c.file || c.payload) && c.dump) return runDump(&c);
+    if (c.verify && !(c.source && c.target)) {
+        fprintf(stderr, "rdbsync: --verify needs --source and --target\n");
+        return EXIT_USAGE;
+    }
+    if (c.source && (c.verify || (c.file && !c.target) || (c.checksum && !c.target && !c.file)))
+        return runSnapshot(&c);
     if (c.file && c.target && !c.source) return runImport(&c);
     if (c.source && c.target && !c.file) return runSync(&c);
     if (c.source || c.target) {

@@ -1,0 +1,367 @@
+/* snapshot.c -- live snapshots to a file or a checksum; verification
+ * (see snapshot.h). */
+#include "snapshot.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "checksum.h"
+#include "exitcode.h"
+#include "rdb/decode.h"
+#include "rdb/digest.h"
+#include "rdb/rdbfile.h"
+#include "scan.h"
+
+enum { SNAP_OK = 0, SNAP_FAIL = -1, SNAP_REFUSED = -2 };
+
+/* ---- The replica path: RDB bytes straight off the wire ---- */
+
+typedef struct wire {
+    rsConn *c;
+    int64_t left;      /* sized transfer: bytes still to come; -1 when marked */
+    char mark[41];
+    char hold[40];     /* marked transfer: the last bytes, maybe the mark */
+    size_t held;
+    int done;
+    int fd;            /* tee to a file, or -1 */
+} wire;
+
+static int teeOut(wire *w, const void *p, size_t n, char *err, size_t errlen) {
+    if (w->fd < 0 || n == 0 || rdbWriteFd(&w->fd, p, n) == 0) return 0;
+    snprintf(err, errlen, "cannot write the output file: %s", strerror(errno));
+    return -1;
+}
+
+static ssize_t wireSized(wire *w, void *buf, size_t cap, char *err, size_t errlen) {
+    ssize_t n = connRead(w->c, buf, (int64_t)cap < w->left ? cap : (size_t)w->left);
+    if (n <= 0) {
+        snprintf(err, errlen, "the source closed the link during the transfer: %s", connError(w->c));
+        return -1;
+    }
+    w->left -= n;
+    w->done = w->left == 0;
+    return teeOut(w, buf, (size_t)n, err, errlen) < 0 ? -1 : n;
+}
+
+/* Diskless: hold the last 40 bytes back until we know they are not the
+ * end mark. */
+static ssize_t wireMarked(wire *w, void *buf, size_t cap, char *err, size_t errlen) {
+    char tmp[64 * 1024 + 40];
+    for (;;) {
+        memcpy(tmp, w->hold, w->held);
+        size_t want = cap < 64 * 1024 ? cap : 64 * 1024;
+        ssize_t n = connRead(w->c, tmp + w->held, want);
+        if (n <= 0) {
+            snprintf(err, errlen, "the source closed the link during the transfer: %s", connError(w->c));
+            return -1;
+        }
+        size_t total = w->held + (size_t)n;
+        w->done = total >= 40 && memcmp(tmp + total - 40, w->mark, 40) == 0;
+        size_t emit = total > 40 ? total - 40 : 0;
+        w->held = total - emit;
+        memcpy(w->hold, tmp + emit, w->held);
+        if (w->done) w->held = 0;
+        if (emit) {
+            memcpy(buf, tmp, emit);
+            return teeOut(w, buf, emit, err, errlen) < 0 ? -1 : (ssize_t)emit;
+        }
+        if (w->done) return 0;
+    }
+}
+
+static ssize_t wireRead(void *src, void *buf, size_t cap, char *err, size_t errlen) {
+    wire *w = src;
+    if (w->done) return 0;
+    return w->left >= 0 ? wireSized(w, buf, cap, err, errlen) : wireMarked(w, buf, cap, err, errlen);
+}
+
+static int readReplyLine(rsConn *c, char *line, size_t cap) {
+    ssize_t n;
+    while ((n = connReadLine(c, line, cap)) == 0) {} /* keepalive newlines */
+    return n < 0 ? -1 : 0;
+}
+
+static int isRefusal(const char *line) {
+    return line[0] == '-' && (strstr(line, "unknown command") || strstr(line, "NOPERM"));
+}
+
+/* Ask for a snapshot only; leave *line at the "$..." header. */
+static int requestSnapshot(rsConn *c, char *line, size_t cap) {
+    redisReply *r = connCommandf(c, "REPLCONF capa eof");
+    if (r) freeReplyObject(r);
+    if ((r = connCommandf(c, "REPLCONF rdb-only 1"))) freeReplyObject(r);
+    if (!r || connWrite(c, "*3\r\n$5\r\nPSYNC\r\n$1\r\n?\r\n$2\r\n-1\r\n", 30) < 0 ||
+        readReplyLine(c, line, cap) < 0)
+        return SNAP_FAIL;
+    if (isRefusal(line)) {
+        if (connWrite(c, "SYNC\r\n", 6) < 0 || readReplyLine(c, line, cap) < 0) return SNAP_FAIL;
+        return isRefusal(line) ? SNAP_REFUSED : SNAP_OK;
+    }
+    if (strncmp(line, "+FULLRESYNC", 11) != 0) return SNAP_FAIL;
+    return readReplyLine(c, line, cap) < 0 ? SNAP_FAIL : SNAP_OK;
+}
+
+/* Decode the snapshot through h while teeing it to fd. */
+static int replicaSnapshot(const snapshotConfig *cfg, int fd, const rdbHandlers *h, char *err, size_t errlen) {
+    char line[512];
+    rsConn *c = connOpen(cfg->source, &cfg->source_conn, err, errlen);
+    if (!c) return SNAP_FAIL;
+    int rc = requestSnapshot(c, line, sizeof(line));
+    if (rc == SNAP_OK && line[0] != '$') {
+        snprintf(err, errlen, "source: unexpected reply to SYNC: %.200s", line);
+        rc = SNAP_FAIL;
+    } else if (rc == SNAP_FAIL) {
+        snprintf(err, errlen, "source: %s", connError(c)[0] ? connError(c) : line);
+    }
+    if (rc == SNAP_OK) {
+        wire w = {.c = c, .left = -1, .fd = fd};
+        if (strncmp(line, "$EOF:", 5) == 0) snprintf(w.mark, sizeof(w.mark), "%.40s", line + 5);
+        else w.left = strtoll(line + 1, NULL, 10);
+        rdbReader *r = rdbReaderNew(wireRead, &w);
+        rdbDecoder *d = r ? rdbDecoderNew(r, h, NULL) : NULL;
+        if (!d || rdbDecode(d) < 0) {
+            snprintf(err, errlen, "source snapshot: %s", d ? rdbDecoderError(d) : "out of memory");
+            rc = SNAP_FAIL;
+        }
+        rdbDecoderFree(d);
+        rdbReaderFree(r);
+    }
+    connClose(c);
+    return rc;
+}
+
+/* ---- The scan path ---- */
+
+typedef struct fileSink {
+    rdbFileWriter *fw;
+    int db;
+} fileSink;
+
+static int fileKey(void *ctx, const scanItem *it) {
+    fileSink *fs = ctx;
+    if (it->db != fs->db && rdbFileSelectDb(fs->fw, (uint64_t)it->db) < 0) return -1;
+    fs->db = it->db;
+    return rdbFileKeyFromPayload(fs->fw, it->key, it->keylen, it->expire_ms, it->payload, it->len);
+}
+
+static int fileFunction(void *ctx, const char *code, size_t len) {
+    return rdbFileFunction(((fileSink *)ctx)->fw, code, len);
+}
+
+static rsConn *openScanSource(const snapshotConfig *cfg, rsServerInfo *info, char *err, size_t errlen) {
+    rsConn *c = connOpen(cfg->source, &cfg->source_conn, err, errlen);
+    if (c && connServerInfo(c, info) < 0) {
+        snprintf(err, errlen, "source: INFO failed: %s", connError(c));
+        connClose(c);
+        return NULL;
+    }
+    return c;
+}
+
+static int scanToFile(const snapshotConfig *cfg, int fd, char *err, size_t errlen) {
+    rsServerInfo info;
+    rsConn *c = openScanSource(cfg, &info, err, errlen);
+    if (!c) return -1;
+    int valkey = info.rdb_version >= 80;
+    fileSink fs = {rdbFileWriterNew(rdbWriteFd, &fd, info.rdb_version, valkey ? RDB_FLAVOUR_VALKEY : RDB_FLAVOUR_REDIS),
+                   -1};
+    scanOptions so = {cfg->scan_count, cfg->rate, cfg->quiet};
+    scanStats st = {0};
+    int rc = fs.fw ? 0 : -1;
+    if (rc == 0) rc = rdbFileAux(fs.fw, valkey ? "valkey-ver" : "redis-ver",
+                                 valkey ? info.valkey_version : info.redis_version);
+    if (rc == 0) rc = rdbFileAux(fs.fw, "rdbsync", "scan");
+    if (rc == 0) rc = scanFunctions(c, fileFunction, &fs, err, errlen);
+    if (rc == 0) rc = scanPass(c, &info, &so, fileKey, &fs, &st, err, errlen);
+    if (rc == 0) rc = rdbFileFinish(fs.fw);
+    if (rc < 0 && !err[0]) snprintf(err, errlen, "cannot write the output file: %s", strerror(errno));
+    rdbFileWriterFree(fs.fw);
+    connClose(c);
+    return rc;
+}
+
+/* ---- --source --file ---- */
+
+int snapshotToFile(const snapshotConfig *cfg, const char *path) {
+    char tmp[4096], err[800] = "";
+    snprintf(tmp, sizeof(tmp), "%s.rdbsync-tmp", path);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        fprintf(stderr, "rdbsync: %s: cannot create: %s\n", tmp, strerror(errno));
+        return EXIT_INPUT;
+    }
+    checksum *cs = checksumNew();
+    rdbHandlers h = {0};
+    checksumHandlers(cs, &h);
+    int rc = cfg->mode == 2 ? SNAP_REFUSED : replicaSnapshot(cfg, fd, &h, err, sizeof(err));
+    const char *how = "replication";
+    if (rc == SNAP_REFUSED && cfg->mode != 1) {
+        if (cfg->mode == 0) fprintf(stderr, "rdbsync: the source refuses SYNC and PSYNC: rebuilding the snapshot from SCAN + DUMP\n");
+        how = "SCAN + DUMP";
+        rc = ftruncate(fd, 0) == 0 && lseek(fd, 0, SEEK_SET) == 0 ? scanToFile(cfg, fd, err, sizeof(err)) : -1;
+    }
+    if (rc == 0 && (fsync(fd) < 0 || close(fd) < 0 || rename(tmp, path) < 0)) {
+        snprintf(err, sizeof(err), "%s: %s", path, strerror(errno));
+        rc = -1;
+        fd = -1;
+    }
+    if (rc == 0) {
+        fprintf(stderr, "rdbsync: wrote %s from the source by %s\n", path, how);
+    } else {
+        if (fd >= 0) close(fd);
+        unlink(tmp);
+        fprintf(stderr, "rdbsync: %s\n", rc == SNAP_REFUSED ? "the source refuses SYNC and PSYNC (--mode replica)" : err);
+    }
+    checksumFree(cs);
+    return rc == 0 ? EXIT_OK : strstr(err, "source snapshot") ? EXIT_DECODE : EXIT_CONNECT;
+}
+
+/* ---- --source --checksum ---- */
+
+typedef struct sumSink {
+    rdbHandlers h;
+    char *err;
+    size_t errlen;
+} sumSink;
+
+static int sumKey(void *ctx, const scanItem *it) {
+    sumSink *s = ctx;
+    rdbKeyInfo base = {.db = (uint64_t)it->db, .key = it->key, .keylen = it->keylen, .expire_ms = it->expire_ms,
+                       .idle = -1, .freq = -1};
+    return rdbDecodePayload(it->payload, it->len, &base, &s->h, NULL, s->err, s->errlen);
+}
+
+static int sumFunction(void *ctx, const char *code, size_t len) {
+    sumSink *s = ctx;
+    rdbFunction fn = {.code = code, .len = len};
+    return s->h.function ? s->h.function(s->h.ctx, &fn) : 0;
+}
+
+static int scanChecksum(const snapshotConfig *cfg, const rdbHandlers *h, char *err, size_t errlen) {
+    rsServerInfo info;
+    rsConn *c = openScanSource(cfg, &info, err, errlen);
+    if (!c) return -1;
+    sumSink s = {*h, err, errlen};
+    scanOptions so = {cfg->scan_count, cfg->rate, cfg->quiet};
+    scanStats st = {0};
+    int rc = scanFunctions(c, sumFunction, &s, err, errlen);
+    if (rc == 0) rc = scanPass(c, &info, &so, sumKey, &s, &st, err, errlen);
+    connClose(c);
+    return rc;
+}
+
+int snapshotChecksum(const snapshotConfig *cfg) {
+    char err[800] = "";
+    checksum *cs = checksumNew();
+    rdbHandlers h = {0};
+    checksumHandlers(cs, &h);
+    int rc = cfg->mode == 2 ? SNAP_REFUSED : replicaSnapshot(cfg, -1, &h, err, sizeof(err));
+    if (rc == SNAP_REFUSED && cfg->mode != 1) {
+        checksumFree(cs); /* start the counts again */
+        cs = checksumNew();
+        checksumHandlers(cs, &h);
+        rc = scanChecksum(cfg, &h, err, sizeof(err));
+    }
+    if (rc == 0) checksumReport(cs, stdout, cfg->json);
+    else fprintf(stderr, "rdbsync: %s\n", rc == SNAP_REFUSED ? "the source refuses SYNC and PSYNC (--mode replica)" : err);
+    checksumFree(cs);
+    return rc == 0 ? EXIT_OK : strstr(err, "snapshot") || strstr(err, "DUMP payload") ? EXIT_DECODE : EXIT_CONNECT;
+}
+
+/* ---- --verify ---- */
+
+/* One key's digest (its K term): decode a payload into a fresh digest. */
+static int keyDigest(const scanItem *it, unsigned char out[RDB_DIGEST_LEN], char *err, size_t errlen) {
+    rdbDigest *dg = rdbDigestNew();
+    rdbHandlers h;
+    if (!dg) return -1;
+    rdbDigestHandlers(dg, &h);
+    rdbKeyInfo base = {.db = (uint64_t)it->db, .key = it->key, .keylen = it->keylen, .expire_ms = it->expire_ms,
+                       .idle = -1, .freq = -1};
+    int rc = rdbDecodePayload(it->payload, it->len, &base, &h, NULL, err, errlen);
+    rdbDigestFinal(dg, out);
+    rdbDigestFree(dg);
+    return rc;
+}
+
+typedef struct verifier {
+    rsConn *other;
+    rsServerInfo oinfo;
+    const char *side;   /* which side 'other' is, for messages */
+    int compare;        /* 1: compare content; 0: existence only */
+    uint64_t checked, differ, missing;
+    char *err;
+    size_t errlen;
+} verifier;
+
+static void reportKey(verifier *v, const scanItem *it, const char *what) {
+    if (v->differ + v->missing > 10) return;
+    char kr[200];
+    size_t o = 0;
+    for (size_t i = 0; i < it->keylen && o + 5 < sizeof(kr); i++) {
+        unsigned char ch = (unsigned char)it->key[i];
+        if (ch >= 32 && ch < 127 && ch != '\'') kr[o++] = (char)ch;
+        else o += (size_t)snprintf(kr + o, sizeof(kr) - o, "\\x%02x", ch);
+    }
+    kr[o] = '\0';
+    printf("db %d key '%s': %s\n", it->db, kr, what);
+}
+
+static int verifyKey(void *ctx, const scanItem *it) {
+    verifier *v = ctx;
+    scanItem o;
+    v->checked++;
+    int got = scanGetKey(v->other, &v->oinfo, it->db, it->key, it->keylen, &o, v->err, v->errlen);
+    if (got < 0) return -1;
+    if (got == 0) {
+        v->missing++;
+        reportKey(v, it, v->compare ? "missing on the target" : "only on the target");
+        return 0;
+    }
+    if (v->compare) {
+        unsigned char a[RDB_DIGEST_LEN], b[RDB_DIGEST_LEN];
+        if (keyDigest(it, a, v->err, v->errlen) < 0 || keyDigest(&o, b, v->err, v->errlen) < 0) {
+            free((void *)o.payload);
+            return -1;
+        }
+        if (memcmp(a, b, sizeof(a)) != 0) {
+            v->differ++;
+            reportKey(v, it, "differs (value or expire)");
+        }
+    }
+    free((void *)o.payload);
+    return 0;
+}
+
+int snapshotVerify(const snapshotConfig *cfg) {
+    char err[800] = "";
+    rsServerInfo sinfo, tinfo;
+    rsConn *s = openScanSource(cfg, &sinfo, err, sizeof(err));
+    snapshotConfig tc = *cfg;
+    tc.source = cfg->target, tc.source_conn = cfg->target_conn;
+    rsConn *t = s ? openScanSource(&tc, &tinfo, err, sizeof(err)) : NULL;
+    scanOptions so = {cfg->scan_count, cfg->rate, 1};
+    scanStats st1 = {0}, st2 = {0};
+    verifier fwd = {t, tinfo, "target", 1, 0, 0, 0, err, sizeof(err)};
+    verifier back = {s, sinfo, "source", 0, 0, 0, 0, err, sizeof(err)};
+    int rc = t ? 0 : -1;
+    /* Every source key must be on the target with the same content; then
+     * every target key must exist on the source. */
+    if (rc == 0) rc = scanPass(s, &sinfo, &so, verifyKey, &fwd, &st1, err, sizeof(err));
+    if (rc == 0) rc = scanPass(t, &tinfo, &so, verifyKey, &back, &st2, err, sizeof(err));
+    connClose(s);
+    connClose(t);
+    if (rc < 0) {
+        fprintf(stderr, "rdbsync: %s\n", err);
+        return EXIT_CONNECT;
+    }
+    int equal = fwd.missing + fwd.differ + back.missing == 0;
+    printf("verify: %s: %llu source keys checked, %llu differ, %llu missing on the target, %llu only on the target\n",
+           equal ? "equal" : "DIFFERENT", (unsigned long long)fwd.checked, (unsigned long long)fwd.differ,
+           (unsigned long long)fwd.missing, (unsigned long long)back.missing);
+    return equal ? EXIT_OK : EXIT_DIFFER;
+}

@@ -1,0 +1,38 @@
+/* snapshot.h -- a live source's snapshot, to a file or a checksum.
+ *
+ *   rdbsync --source URL --file out.rdb    a valid RDB with its CRC-64
+ *   rdbsync --source URL --checksum        the same report as --file --checksum
+ *   rdbsync --source URL --target URL --verify   compare both sides key by key
+ *
+ * Where the source allows it, the snapshot comes over the replica path:
+ * REPLCONF rdb-only 1 (the source buffers no command stream for us), PSYNC
+ * (or SYNC), and the RDB bytes are written to the file and decoded at the
+ * same time (so a corrupt or cut transfer is caught before the file is
+ * renamed into place). Where it refuses, the snapshot is rebuilt from
+ * SCAN + DUMP: a DUMP payload is an RDB-encoded value, written with its
+ * key, db and expire (rdb/rdbfile.h), or decoded into the digest.
+ *
+ * Functions return an exit status (exitcode.h) and print their one error
+ * line themselves.
+ */
+#ifndef RDBSYNC_SNAPSHOT_H
+#define RDBSYNC_SNAPSHOT_H
+
+#include "conn.h"
+#include "url.h"
+
+typedef struct snapshotConfig {
+    const rsUrl *source, *target;
+    rsConnOptions source_conn, target_conn;
+    int mode;        /* 0 auto, 1 replica only, 2 scan only */
+    int json;
+    int scan_count;
+    long rate;
+    int quiet;
+} snapshotConfig;
+
+int snapshotToFile(const snapshotConfig *c, const char *path);
+int snapshotChecksum(const snapshotConfig *c);
+int snapshotVerify(const snapshotConfig *c);
+
+#endif
