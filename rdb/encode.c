@@ -274,6 +274,7 @@ static int encHashField(void *ctx, const char *f, size_t flen, const char *v, si
     rdbEncoder *e = ctx;
     uint64_t fl = flen, vl = vlen;
     if (skipping(e)) return 0;
+    if (expire_ms >= 0 && e->t.now_ms > 0 && expire_ms <= e->t.now_ms) return 0; /* already expired */
     e->n++;
     if (expire_ms >= 0) {
         if (!e->has_ttl || expire_ms < e->min_ttl) e->min_ttl = expire_ms;
@@ -496,6 +497,8 @@ rdbEncoder *rdbEncoderNew(const rdbEncodeTarget *t) {
     e->out_type = -1;
     return e;
 }
+
+void rdbEncoderSetNow(rdbEncoder *e, int64_t now_ms) { e->t.now_ms = now_ms; }
 
 void rdbEncoderFree(rdbEncoder *e) {
     if (!e) return;

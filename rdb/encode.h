@@ -106,6 +106,9 @@ typedef struct rdbEncodeTarget {
     rdbFlavour flavour;  /* VALKEY only for Valkey 9+ (RDB 80) */
     int drop_field_ttls; /* write TTL-carrying hashes without their field TTLs
                             when the target cannot hold them */
+    int64_t now_ms;      /* > 0: hash fields whose TTL is at or before this
+                            time are left out, as a server loading them
+                            would (rdbEncoderSetNow updates it) */
 } rdbEncodeTarget;
 
 /* Flags of the last key (rdbEncoderResult). */
@@ -159,6 +162,8 @@ typedef struct rdbEncoder rdbEncoder;
 /* NULL when out of memory. The target is copied. */
 rdbEncoder *rdbEncoderNew(const rdbEncodeTarget *t);
 void rdbEncoderFree(rdbEncoder *e);
+/* The current time for leaving out already-expired hash fields. */
+void rdbEncoderSetNow(rdbEncoder *e, int64_t now_ms);
 
 /* Fill h (all of it; unused callbacks NULL) with callbacks whose ctx is e:
  * key_begin resets, the content callbacks append, key_end completes the

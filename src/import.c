@@ -155,6 +155,7 @@ static int sendRestore(importer *im, const rdbKeyInfo *k, const unsigned char *p
 static int reencode(importer *im, const rdbKeyInfo *k, const unsigned char *raw, size_t len,
                     const unsigned char **p, size_t *plen, unsigned *flags) {
     rdbHandlers h = {0};
+    rdbEncoderSetNow(im->enc, im->now_ms);
     rdbEncoderHandlers(im->enc, &h);
     rdbReader *r = rdbReaderMem(raw, len);
     rdbDecoder *d = r ? rdbDecoderNew(r, &h, NULL) : NULL;
@@ -176,6 +177,10 @@ static int writeReencoded(importer *im, const rdbKeyInfo *k, const unsigned char
         keyMsg("cannot re-encode", k->db, k->key, k->keylen, im->err);
         im->st.failed++;
         return im->o.on_error == ONERROR_STOP ? -1 : 0;
+    }
+    if (flags & RDB_ENC_EMPTY) { /* every hash field had expired */
+        im->st.skipped_expired++;
+        return 0;
     }
     if (flags & RDB_ENC_UNREPRESENTABLE) {
         keyMsg("the target cannot hold this key, not written", k->db, k->key, k->keylen,
@@ -354,9 +359,10 @@ importer *importNew(const rsServerInfo *target, const importOptions *o) {
     im->o = *o;
     if (im->o.max_restore <= 0) im->o.max_restore = target->proto_max_bulk_len;
     if (im->o.max_restore > target->proto_max_bulk_len) im->o.max_restore = target->proto_max_bulk_len;
-    rdbEncodeTarget et = {target->rdb_version, target->is_valkey && target->rdb_version >= 80
-                                                   ? RDB_FLAVOUR_VALKEY : RDB_FLAVOUR_REDIS,
-                          o->drop_field_ttls};
+    rdbEncodeTarget et = {.version = target->rdb_version,
+                          .flavour = target->is_valkey && target->rdb_version >= 80 ? RDB_FLAVOUR_VALKEY
+                                                                                    : RDB_FLAVOUR_REDIS,
+                          .drop_field_ttls = o->drop_field_ttls};
     im->enc = rdbEncoderNew(&et);
     if (!im->enc) {
         free(im);

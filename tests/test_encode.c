@@ -192,7 +192,7 @@ typedef struct encoded {
 
 static int reencode(const unsigned char *p, size_t len, const rdbKeyInfo *base, const target *t,
                     int drop, encoded *out) {
-    rdbEncodeTarget et = {t->version, t->flavour, drop};
+    rdbEncodeTarget et = {.version = t->version, .flavour = t->flavour, .drop_field_ttls = drop};
     rdbEncoder *e = rdbEncoderNew(&et);
     rdbHandlers h;
     const unsigned char *pp;
@@ -819,7 +819,7 @@ static void testCorpus(void) {
 
 static void testEncoderState(void) {
     TEST("encode.result_before_any_key") {
-        rdbEncodeTarget et = {10, RDB_FLAVOUR_REDIS, 0};
+        rdbEncodeTarget et = {.version = 10, .flavour = RDB_FLAVOUR_REDIS};
         rdbEncoder *e = rdbEncoderNew(&et);
         const unsigned char *p = (const unsigned char *)"x";
         CHECK_EQ_INT(-1, rdbEncoderResult(e, &p, NULL, NULL));

@@ -145,9 +145,9 @@ static int envInt(const char *name, int def) {
 
 static int driven(const char *in, const char *outpath) {
     tool t = {0};
-    rdbEncodeTarget et = {envInt("RDBSYNC_REENCODE_VERSION", 10),
-                          envInt("RDBSYNC_REENCODE_VALKEY", 0) ? RDB_FLAVOUR_VALKEY : RDB_FLAVOUR_REDIS,
-                          envInt("RDBSYNC_REENCODE_DROP", 0)};
+    rdbEncodeTarget et = {.version = envInt("RDBSYNC_REENCODE_VERSION", 10),
+                          .flavour = envInt("RDBSYNC_REENCODE_VALKEY", 0) ? RDB_FLAVOUR_VALKEY : RDB_FLAVOUR_REDIS,
+                          .drop_field_ttls = envInt("RDBSYNC_REENCODE_DROP", 0)};
     const char *sk = getenv("RDBSYNC_REENCODE_SKIPPED");
     t.out = fopen(outpath, "wb");
     t.skipped = sk && *sk ? fopen(sk, "wb") : NULL;
@@ -195,7 +195,7 @@ int main(void) {
             tool t = {0};
             char *buf = NULL, *sbuf = NULL;
             size_t blen = 0, slen = 0;
-            rdbEncodeTarget et = {versions[i], RDB_FLAVOUR_REDIS, 0};
+            rdbEncodeTarget et = {.version = versions[i], .flavour = RDB_FLAVOUR_REDIS};
             t.out = open_memstream(&buf, &blen);
             t.skipped = open_memstream(&sbuf, &slen);
             int rc = run(&t, path, &et);
