@@ -32,7 +32,21 @@ size_t rdbElemText(const rdbElem *e, char *buf, const char **p) {
         return e->len;
     }
     *p = buf;
-    return (size_t)snprintf(buf, 24, "%lld", e->v);
+    return rdbFmtLL(buf, e->v);
+}
+
+size_t rdbFmtLL(char *buf, long long v) {
+    char tmp[20];
+    /* Work on the magnitude as unsigned so LLONG_MIN does not overflow. */
+    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+    size_t n = 0, o = 0;
+    do {
+        tmp[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0) buf[o++] = '-';
+    while (n) buf[o++] = tmp[--n];
+    return o;
 }
 
 static void setInt(rdbElem *e, long long v) {

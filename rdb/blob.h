@@ -27,6 +27,11 @@ typedef struct rdbElem {
  * the length. For string elements, nothing is written. */
 size_t rdbElemText(const rdbElem *e, char *buf, const char **p);
 
+/* Writes v in decimal to buf (at least 21 bytes, no NUL); returns the length.
+ * The same text as printf("%lld"), without the stdio machinery: integers of
+ * compact encodings are converted millions of times per dump. */
+size_t rdbFmtLL(char *buf, long long v);
+
 typedef struct rdbBlobIter {
     const unsigned char *b;
     size_t len;

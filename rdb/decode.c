@@ -233,7 +233,8 @@ static int rdStr(rdbDecoder *d, int s, const char **p, size_t *len) {
                       : n == RDB_ENC_INT16 ? (int16_t)(b[0] | b[1] << 8)
                                            : (int32_t)((uint32_t)b[0] | (uint32_t)b[1] << 8 |
                                                        (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24);
-        *len = (size_t)snprintf((char *)d->slot[s].p, 24, "%lld", v);
+        *len = rdbFmtLL((char *)d->slot[s].p, v);
+        d->slot[s].p[*len] = '\0';
     } else if (n == RDB_ENC_LZF) {
         if (rdLzf(d, s, len) < 0) return -1;
     } else {
@@ -262,9 +263,39 @@ static int emitElem(rdbDecoder *d, rdbLType t, const char *p, size_t len) {
     return EMIT(d, set_member, p, len);
 }
 
+/* Fast path for scores written as [-]digits[.digits] with at most 15
+ * significant digits: the mantissa and 10^k (k <= 22) are exact doubles and
+ * one IEEE division rounds correctly, so the result is strtod's, bit for bit
+ * (Clinger). Returns 0 when the text is not of that shape. */
+static int fastScore(const char *p, size_t len, double *out) {
+    static const double pow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                   1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                   1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+    size_t i = 0, digits = 0, frac = 0;
+    int neg = 0, dot = 0;
+    uint64_t m = 0;
+    if (i < len && p[i] == '-') neg = 1, i++;
+    for (; i < len; i++) {
+        if (p[i] == '.' && !dot) {
+            dot = 1;
+            continue;
+        }
+        if (p[i] < '0' || p[i] > '9') return 0;
+        if (m || p[i] != '0') digits++;
+        if (digits > 15) return 0;
+        m = m * 10 + (uint64_t)(p[i] - '0');
+        frac += (size_t)dot;
+    }
+    if (i == (size_t)neg + (size_t)dot || frac > 22) return 0; /* "", "-", ".", "-." */
+    double v = (double)m / pow10[frac];
+    *out = neg ? -v : v;
+    return 1;
+}
+
 /* Parse a score stored as text (ziplist/listpack elements, type 3). */
 static int parseScore(rdbDecoder *d, const char *p, size_t len, double *out) {
     char buf[128], *end;
+    if (fastScore(p, len, out)) return 0;
     if (len == 0 || len >= sizeof(buf)) return corrupt(d, "zset", "score is not a number");
     memcpy(buf, p, len);
     buf[len] = '\0';

@@ -164,7 +164,7 @@ struct rdbEncoder {
     rdbBuf out;         /* the payload */
     /* hashes */
     int has_ttl;
-    int64_t min_ttl;
+    int64_t min_ttl, max_ttl;
     /* streams */
     int stream_ver;     /* 1, 2 or 3 */
     rdbBuf cons;        /* the open group's consumers, count unknown yet */
@@ -216,7 +216,7 @@ static int encKeyBegin(void *ctx, const rdbKeyInfo *k) {
     e->flags = 0;
     e->n = 0;
     e->has_ttl = 0;
-    e->min_ttl = 0;
+    e->min_ttl = e->max_ttl = 0;
     e->ncons = 0;
     e->group_open = 0;
     e->groups_seen = e->groups_meta = 0;
@@ -278,6 +278,7 @@ static int encHashField(void *ctx, const char *f, size_t flen, const char *v, si
     e->n++;
     if (expire_ms >= 0) {
         if (!e->has_ttl || expire_ms < e->min_ttl) e->min_ttl = expire_ms;
+        if (!e->has_ttl || expire_ms > e->max_ttl) e->max_ttl = expire_ms;
         e->has_ttl = 1;
     }
     if (rdbBufReserve(&e->body, 24 + flen + vlen) < 0) return oom(e);
@@ -328,7 +329,9 @@ static int hashEmit(rdbEncoder *e) {
 /* Choose the hash encoding once all fields are known. */
 static void hashChoose(rdbEncoder *e) {
     if (!e->has_ttl) return; /* type 4 */
-    if (targetHasFieldTtls(&e->t)) {
+    /* Redis holds field TTLs up to 2^48-1 ms; Valkey 9 writes any i64. */
+    int redis_range = e->max_ttl <= (int64_t)0xFFFFFFFFFFFFLL;
+    if (targetHasFieldTtls(&e->t) && (e->t.flavour == RDB_FLAVOUR_VALKEY || redis_range)) {
         e->out_type = e->t.flavour == RDB_FLAVOUR_VALKEY ? RDB_TYPE_VALKEY_HASH_2 : RDB_TYPE_HASH_METADATA;
     } else if (e->t.drop_field_ttls) {
         e->flags |= RDB_ENC_DROPPED_FIELD_TTLS;

@@ -74,7 +74,7 @@ int rdbFileSelectDb(rdbFileWriter *w, uint64_t db) {
 int rdbFileKey(rdbFileWriter *w, int type, const char *key, size_t keylen, int64_t expire_ms,
                const unsigned char *value, size_t len) {
     int rc = 0;
-    if (expire_ms >= 0) rc |= rdbBufAppendByte(&w->buf, RDB_OPCODE_EXPIRETIME_MS) | rdbWriteLe64(&w->buf, (uint64_t)expire_ms);
+    if (expire_ms != -1) rc |= rdbBufAppendByte(&w->buf, RDB_OPCODE_EXPIRETIME_MS) | rdbWriteLe64(&w->buf, (uint64_t)expire_ms);
     rc |= rdbBufAppendByte(&w->buf, (unsigned char)type) | rdbWriteString(&w->buf, key, keylen);
     if (rc < 0) return maybeFlush(w, -1);
     /* A big value goes out without being copied into the buffer. */

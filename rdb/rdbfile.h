@@ -34,7 +34,8 @@ void rdbFileWriterFree(rdbFileWriter *w);
 
 int rdbFileAux(rdbFileWriter *w, const char *key, const char *val);
 int rdbFileSelectDb(rdbFileWriter *w, uint64_t db);
-/* A key: expire_ms -1 for none; value = the bytes after the type byte. */
+/* A key: expire_ms -1 for none (any other value, even negative, is
+ * written); value = the bytes after the type byte. */
 int rdbFileKey(rdbFileWriter *w, int type, const char *key, size_t keylen, int64_t expire_ms,
                const unsigned char *value, size_t len);
 /* A key from a whole DUMP payload (type byte + value + 10-byte footer). */

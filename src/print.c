@@ -77,7 +77,7 @@ static void put_u64(printer *p, uint64_t v) {
 
 /* A non-negative time or count, or null for the -1 "none" marker. */
 static void put_i64_or_null(printer *p, int64_t v) {
-    if (v < 0) puts_raw(p, "null");
+    if (v == -1) puts_raw(p, "null"); /* -1 means none; other negatives are past times */
     else fprintf(p->out, "%" PRId64, v);
 }
 

@@ -144,10 +144,17 @@ static int flushOut(writer *w, int all) {
     return 0;
 }
 
+static int windowFull(const writer *w, size_t bytes) {
+    return w->count && (w->count >= w->o.max_cmds || w->bytes_inflight + bytes > w->o.max_bytes);
+}
+
 /* Block until the window has room for one more command of 'bytes'. */
 static int makeRoom(writer *w, size_t bytes) {
-    while (w->count && (w->count >= w->o.max_cmds || w->bytes_inflight + bytes > w->o.max_bytes)) {
+    while (windowFull(w, bytes)) {
         if (flushOut(w, 1) < 0) return -1;
+        /* flushOut reads replies too: it may have made room, even emptied
+         * the window, and then no reply is coming to end a wait. */
+        if (!windowFull(w, bytes)) break;
         size_t before = w->count;
         if (readReplies(w) < 0) return -1;
         if (w->count == before && waitIo(w, 0) < 0) return -1;
