@@ -51,7 +51,29 @@ static void hPut(hasher *h, const void *p, size_t len) {
     h->n += len;
 }
 
+/* Most hashes here are of one short element: for a message that fits one
+ * block, pad it ourselves and run the compression function once, which
+ * skips SHA256_Final's bookkeeping (a third of the time per element). */
+static int hFinalShort(hasher *h, unsigned char out[RDB_DIGEST_LEN]) {
+    unsigned char blk[64];
+    if (h->c.Nl || h->c.Nh || h->n > 55) return 0;
+    memcpy(blk, h->b, h->n);
+    blk[h->n] = 0x80;
+    memset(blk + h->n + 1, 0, 55 - h->n);
+    uint64_t bits = (uint64_t)h->n * 8;
+    for (int i = 0; i < 8; i++) blk[63 - i] = (unsigned char)(bits >> (8 * i));
+    SHA256_Transform(&h->c, blk);
+    for (int i = 0; i < 8; i++) {
+        out[4 * i] = (unsigned char)(h->c.h[i] >> 24);
+        out[4 * i + 1] = (unsigned char)(h->c.h[i] >> 16);
+        out[4 * i + 2] = (unsigned char)(h->c.h[i] >> 8);
+        out[4 * i + 3] = (unsigned char)h->c.h[i];
+    }
+    return 1;
+}
+
 static void hFinal(hasher *h, unsigned char out[RDB_DIGEST_LEN]) {
+    if (hFinalShort(h, out)) return;
     if (h->n) SHA256_Update(&h->c, h->b, h->n);
     SHA256_Final(out, &h->c);
 }
