@@ -10,6 +10,7 @@
 #include "replica.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -419,7 +420,7 @@ replica *replicaNew(const replicaOptions *o) {
     char err[256];
     if (!r) return NULL;
     r->o = *o;
-    if (urlCopy(&r->url, o->url, err, sizeof(err)) < 0 || pipe(r->wake) < 0) {
+    if (urlCopy(&r->url, o->url, err, sizeof(err)) < 0 || pipe2(r->wake, O_NONBLOCK | O_CLOEXEC) < 0) {
         free(r);
         return NULL;
     }

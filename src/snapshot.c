@@ -339,7 +339,7 @@ static int verifyKey(void *ctx, const scanItem *it) {
 
 int snapshotVerify(const snapshotConfig *cfg) {
     char err[800] = "";
-    rsServerInfo sinfo, tinfo;
+    rsServerInfo sinfo = {0}, tinfo = {0};
     rsConn *s = openScanSource(cfg, &sinfo, err, sizeof(err));
     snapshotConfig tc = *cfg;
     tc.source = cfg->target, tc.source_conn = cfg->target_conn;
