@@ -275,11 +275,12 @@ static ssize_t tlsWrite(rsConn *c, const void *buf, size_t len) {
     return (ssize_t)total;
 }
 
-/* Bytes OpenSSL holds that poll() cannot see. */
+/* Decrypted bytes OpenSSL holds that poll() cannot see. Without
+ * read-ahead (the default, kept) OpenSSL reads one record at a time, so
+ * there is never a complete undecrypted record buffered; SSL_has_pending
+ * would also count a partial one and make pollers spin. */
 static size_t tlsPending(const rsConn *c) {
-    if (!c->ssl) return 0;
-    size_t n = (size_t)SSL_pending(c->ssl);
-    return n ? n : (size_t)(SSL_has_pending(c->ssl) != 0);
+    return c->ssl ? (size_t)SSL_pending(c->ssl) : 0;
 }
 
 /* -- contexts: one per option set, cached -- */
@@ -310,7 +311,8 @@ static int noPassword(char *buf, int size, int rwflag, void *u) {
     return 0;
 }
 
-/* Load one file/dir with f; -1 with "cannot load the TLS <what> 'path': why". */
+/* A TLS file or directory that did not load: -1 with
+ * "cannot load the TLS <what> 'path': why" (the system error if unreadable). */
 static int loadFailed(const char *what, const char *path, char *err, size_t errlen) {
     char why[256];
     const char *r = access(path, R_OK) < 0 ? strerror(errno) : tlsErrText(why, sizeof(why));
@@ -393,8 +395,9 @@ static void ctxEntryFree(tlsCtxEntry *e) {
 static int ctxRemember(const rsTlsOptions *t, SSL_CTX *ctx) {
     if (ctxCached == TLS_CTX_CACHE) return 0;
     tlsCtxEntry e = {.insecure = t->insecure != 0, .ctx = ctx};
-    int oom = (t->cacert && !(e.cacert = strdup(t->cacert))) || (t->cacertdir && !(e.cacertdir = strdup(t->cacertdir))) ||
-              (t->cert && !(e.cert = strdup(t->cert))) || (t->key && !(e.key = strdup(t->key)));
+    int oom = (t->cacert && !(e.cacert = strdup(t->cacert))) ||
+              (t->cacertdir && !(e.cacertdir = strdup(t->cacertdir))) || (t->cert && !(e.cert = strdup(t->cert))) ||
+              (t->key && !(e.key = strdup(t->key)));
     if (oom) {
         ctxEntryFree(&e);
         return 0;

@@ -176,8 +176,8 @@ redisReply *connGetReply(rsConn *c);
 /* 1 = reply in *out, 0 = none complete yet (one read() done at most), -1 = error. */
 int connPollReply(rsConn *c, redisReply **out);
 /* Bytes received but not yet consumed (by the reply parser or raw reads),
- * including those held inside OpenSSL (counted as at least 1 when OpenSSL
- * holds undecrypted bytes). Non-zero = read before you poll(). */
+ * including decrypted ones held inside OpenSSL. Non-zero = read before you
+ * poll(). */
 size_t connPending(const rsConn *c);
 
 /* ---- server facts ---- */

@@ -96,7 +96,8 @@ static void usage(FILE *out) {
 "      --ignore-crc       report a CRC mismatch but do not fail on it\n"
 "      --payload PATH     instead of --file: one DUMP payload (as DUMP returns it), with\n"
 "                         --checksum or --dump; its footer version and CRC64 are checked\n"
-"  -t, --target URL       redis://[user[:password]@]host[:port][/db] to write to;\n"
+"  -t, --target URL       redis://[user[:password]@]host[:port][/db] to write to\n"
+"                         (rediss:// for TLS, unix:///path.sock for a local socket);\n"
 "                         the password may come from RDBSYNC_TARGET_AUTH instead\n"
 "                         (or REDISCLI_AUTH), which keeps it off the command line\n"
 "      --target-user U    ACL user for the target (overrides the URL's)\n"
@@ -613,9 +614,6 @@ static int endpointUrl(const char *what, const char *s, const char *user, const 
     return EXIT_OK;
 }
 
-
-/* Until syncConfig carries the target's TLS settings of its own, live sync
- * takes one set for both sides: refuse per-side sets that differ. */
 
 static void onStopSignal(int sig) {
     syncRequestStop();

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # it_conn.sh -- the connection layer (src/conn.c) against real servers: a
 # plain one (also on a unix socket), one with requirepass, one with an ACL
-# user. The assertions live in the sanitized unit binary test_conn, which
+# user, and two TLS-only ones (client certificates required; one with a
+# certificate for other.example only), certificates made here. The assertions live in the sanitized unit binary test_conn, which
 # runs its server tests when RDBSYNC_TEST_*PORT are set.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -20,7 +21,21 @@ assert_eq conn.it.requirepass OK "$(rs_cli auth CONFIG SET requirepass s3cret)"
 rs_start acl
 assert_eq conn.it.acl_setuser OK "$(rs_cli acl ACL SETUSER alice on '>pw' '~*' '&*' '+@all')"
 
-out=$(RDBSYNC_TEST_PORT=$(rs_port plain) RDBSYNC_TEST_UNIX=$sock \
+tls_env=()
+certs="$IT_TMP/certs"
+if ! command -v openssl >/dev/null 2>&1; then
+    skip conn.it.tls "no openssl CLI"
+elif ! it_make_certs "$certs"; then
+    fail conn.it.tls_certs "openssl could not make the test certificates"
+elif rs_start_tls tls "$certs" && rs_start_tls tlsother "$certs" \
+        --tls-cert-file "$certs/other.crt" --tls-key-file "$certs/other.key"; then
+    tls_env=(RDBSYNC_TEST_TLS_CERTS="$certs" RDBSYNC_TEST_TLS_PORT="$(rs_port tls)"
+             RDBSYNC_TEST_TLS_OTHER_PORT="$(rs_port tlsother)")
+else
+    fail conn.it.tls_server "redis-server did not start with --tls-port"
+fi
+
+out=$(env "${tls_env[@]}" RDBSYNC_TEST_PORT=$(rs_port plain) RDBSYNC_TEST_UNIX=$sock \
       RDBSYNC_TEST_AUTH_PORT=$(rs_port auth) RDBSYNC_TEST_ACL_PORT=$(rs_port acl) \
       "$bin" 2>"$IT_TMP/test_conn.err") && rc=0 || rc=$?
 printf '%s\n' "$out"

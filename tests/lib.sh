@@ -27,6 +27,12 @@
 #                     Call it directly, never inside $(...): it records the PID
 #                     and the port in this shell.
 #   rs_start_with_rdb NAME FILE [args...]  same, loading FILE as dump.rdb
+#   rs_start_tls NAME CERTDIR [args...]  same, TLS only (--port 0, --tls-port):
+#                     CERTDIR holds ca.crt, server.crt/.key, client.crt/.key;
+#                     redis-server's default is --tls-auth-clients yes.
+#                     (it_make_certs DIR makes such a directory.)
+#                     rs_cli, rs_save, rs_stop... then speak TLS (with the client
+#                     certificate), and rs_url prints rediss://
 #   rs_port NAME      prints the port        (also $RS_PORT_NAME, exported)
 #   rs_pid NAME       prints the PID         (also $RS_PID_NAME)
 #   rs_dir NAME       prints its --dir       (also $RS_DIR_NAME)
@@ -35,6 +41,10 @@
 #   rs_save NAME      SAVE, then prints the path of its dump.rdb
 #   rs_digest NAME    prints DEBUG DIGEST (40 hex, zeros when empty)
 #   rs_stop NAME      SHUTDOWN NOSAVE, then kill by PID; waits for it
+#   rs_restart NAME [args...]  rs_stop, then start again on the same port and
+#                     dir (loading its dump.rdb if any; SAVE first to keep
+#                     data); pass the args given to rs_start. 1 when it
+#                     does not come back (log tail on stderr).
 #   free_port         prints a free TCP port in 20000-60000 (for other
 #                     listeners; in $(...) it cannot remember what it gave)
 #
@@ -169,12 +179,26 @@ it_var() { local v="RS_${1}_$2"; printf '%s' "${!v:-}"; }
 rs_port() { it_var PORT "$1"; echo; }
 rs_pid() { it_var PID "$1"; echo; }
 rs_dir() { it_var DIR "$1"; echo; }
-rs_url() { printf 'redis://127.0.0.1:%s%s\n' "$(it_var PORT "$1")" "${2:+/$2}"; }
+rs_url() {
+    local s=redis
+    if [ -n "$(it_var TLSDIR "$1")" ]; then s=rediss; fi
+    printf '%s://127.0.0.1:%s%s\n' "$s" "$(it_var PORT "$1")" "${2:+/$2}"
+}
+
+# redis-cli flags for a TLS server's certificate directory (none when "").
+it_tls_cli() {
+    if [ -n "$1" ]; then
+        IT_CLI_TLS=(--tls --cacert "$1/ca.crt" --cert "$1/client.crt" --key "$1/client.key")
+    else
+        IT_CLI_TLS=()
+    fi
+}
 
 rs_cli() {
     local name=$1
     shift
-    redis-cli -h 127.0.0.1 -p "$(it_var PORT "$name")" "$@" </dev/null
+    it_tls_cli "$(it_var TLSDIR "$name")"
+    redis-cli "${IT_CLI_TLS[@]}" -h 127.0.0.1 -p "$(it_var PORT "$name")" "$@" </dev/null
 }
 
 rs_digest() { rs_cli "$1" DEBUG DIGEST; }
@@ -203,8 +227,14 @@ it_try_start() {
     local name=$1 port=$2 dir=$3
     shift 3
     local log="$dir/$name.log" pid r deadline=$((SECONDS + RS_START_TIMEOUT))
+    local tls=${IT_TLS_DIR:-} listen=(--port "$port")
+    if [ -n "$tls" ]; then
+        listen=(--port 0 --tls-port "$port" --tls-cert-file "$tls/server.crt" --tls-key-file "$tls/server.key"
+                --tls-ca-cert-file "$tls/ca.crt")
+    fi
+    it_tls_cli "$tls"
     : >"$log"
-    redis-server --port "$port" --bind 127.0.0.1 --dir "$dir" --save '' \
+    redis-server "${listen[@]}" --bind 127.0.0.1 --dir "$dir" --save '' \
         --appendonly no --enable-debug-command yes --daemonize no \
         --logfile "$log" "$@" </dev/null >>"$dir/$name.out" 2>&1 &
     pid=$!
@@ -216,7 +246,7 @@ it_try_start() {
             wait "$pid" 2>/dev/null || true
             return 1
         fi
-        r=$(redis-cli -h 127.0.0.1 -p "$port" PING </dev/null 2>/dev/null || true)
+        r=$(redis-cli "${IT_CLI_TLS[@]}" -h 127.0.0.1 -p "$port" PING </dev/null 2>/dev/null || true)
         case "$r" in PONG|NOAUTH*) return 0 ;; esac  # NOAUTH: up, with a password
         if [ "$SECONDS" -ge "$deadline" ]; then return 2; fi
         sleep 0.05
@@ -281,6 +311,39 @@ rs_start_with_rdb() {
     rs_start "$name" --dbfilename dump.rdb "$@"
 }
 
+# it_make_certs DIR: with the openssl CLI, a test CA (ca.crt/.key), server.crt
+# for localhost and 127.0.0.1, other.crt for other.example only, client.crt
+# (clientAuth), and wrongca.crt, an unrelated CA. 1 when openssl fails.
+it_make_cert() {
+    local d=$1 n=$2
+    openssl req -new -nodes -newkey rsa:2048 -keyout "$d/$n.key" -out "$d/$n.csr" \
+        -subj "/CN=rdbsync test $n" 2>/dev/null &&
+        printf '%s\n' "$3" >"$d/$n.ext" &&
+        openssl x509 -req -in "$d/$n.csr" -CA "$d/ca.crt" -CAkey "$d/ca.key" -CAcreateserial \
+            -days 2 -extfile "$d/$n.ext" -out "$d/$n.crt" 2>/dev/null
+}
+
+it_make_certs() {
+    local d=$1
+    mkdir -p "$d" &&
+        openssl req -x509 -new -nodes -newkey rsa:2048 -keyout "$d/ca.key" -out "$d/ca.crt" -days 2 \
+            -subj "/CN=rdbsync test CA" 2>/dev/null &&
+        openssl req -x509 -new -nodes -newkey rsa:2048 -keyout "$d/wrongca.key" -out "$d/wrongca.crt" \
+            -days 2 -subj "/CN=some other CA" 2>/dev/null &&
+        it_make_cert "$d" server "subjectAltName=DNS:localhost,IP:127.0.0.1" &&
+        it_make_cert "$d" other "subjectAltName=DNS:other.example" &&
+        it_make_cert "$d" client "extendedKeyUsage=clientAuth"
+}
+
+rs_start_tls() {
+    local name=$1 certs=$2 rc=0
+    shift 2
+    it_check_name "$name" || return 1
+    IT_TLS_DIR=$certs rs_start "$name" "$@" || rc=$?
+    if [ "$rc" -eq 0 ]; then printf -v "RS_TLSDIR_$name" '%s' "$certs"; fi
+    return "$rc"
+}
+
 # Wait up to $2 seconds for PID $1 to exit; 0 when it did.
 it_wait_pid() {
     local pid=$1 deadline=$((SECONDS + $2))
@@ -311,6 +374,39 @@ rs_stop() {
         it_wait_pid "$pid" 5 || true
     fi
     it_forget "$name"
+}
+
+# The port was free a moment ago, so a failed start is retried only while
+# the kernel still reports it in use. The previous log is kept as .log.1.
+rs_restart() {
+    local name=$1 port dir _ rc=1
+    shift
+    port=$(it_var PORT "$name")
+    dir=$(it_var DIR "$name")
+    if [ -z "$port" ] || [ -z "$dir" ]; then
+        echo "rs_restart $name: never started" >&2
+        return 1
+    fi
+    rs_stop "$name"
+    cp "$dir/$name.log" "$dir/$name.log.1" 2>/dev/null || true
+    for _ in $(seq 1 20); do
+        IT_TLS_DIR=$(it_var TLSDIR "$name") it_try_start "$name" "$port" "$dir" "$@" && rc=0 || rc=$?
+        if [ "$rc" -eq 0 ]; then
+            IT_SERVERS+=("$name")
+            return 0
+        fi
+        if [ "$rc" -eq 1 ] && grep -q 'Address already in use' "$dir/$name.log" 2>/dev/null; then
+            sleep 0.1
+            continue
+        fi
+        break
+    done
+    echo "rs_restart $name: not back on port $port" >&2
+    kill -9 "$(it_var PID "$name")" 2>/dev/null || true
+    wait "$(it_var PID "$name")" 2>/dev/null || true
+    it_log_tail "$dir/$name.log"
+    printf -v "RS_PID_$name" '%s' ""
+    return 1
 }
 
 # ---- cleanup ----

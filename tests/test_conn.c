@@ -9,6 +9,9 @@
  *   RDBSYNC_TEST_UNIX       its unix socket path (optional)
  *   RDBSYNC_TEST_AUTH_PORT  --requirepass s3cret
  *   RDBSYNC_TEST_ACL_PORT   ACL user alice with password pw
+ *   RDBSYNC_TEST_TLS_CERTS  directory made by lib.sh's it_make_certs
+ *   RDBSYNC_TEST_TLS_PORT   TLS-only server (server.crt, client certs required)
+ *   RDBSYNC_TEST_TLS_OTHER_PORT  TLS-only server with other.crt (other.example)
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -504,6 +507,223 @@ static void testAcl(const char *port) {
     }
 }
 
+/* ---- TLS ---- */
+
+/* TLS options from the certificate directory of tests/it_conn.sh. */
+static rsConnOptions tlsOpts(const char *dir, const char *ca, int client) {
+    rsConnOptions o = {.tls = {.enabled = 1}};
+    o.tls.cacert = strdup(test_fmt("%s/%s", dir, ca));
+    if (client) {
+        o.tls.cert = strdup(test_fmt("%s/client.crt", dir));
+        o.tls.key = strdup(test_fmt("%s/client.key", dir));
+    }
+    return o;
+}
+
+static void tlsOptsFree(rsConnOptions *o) {
+    free((char *)o->tls.cacert);
+    free((char *)o->tls.cert);
+    free((char *)o->tls.key);
+}
+
+/* No server: what fails before or during the handshake. */
+static void testTlsLocal(void) {
+    TEST("conn.tls.handshake_timeout") { /* a listener that never answers */
+        int port, fd = blackhole(AF_INET, &port);
+        if (fd < 0) TEST_SKIP("cannot bind a loopback socket");
+        rsConnOptions o = {.connect_timeout_ms = 300};
+        long long t0 = nowMs();
+        rsConn *c = openUrl(test_fmt("rediss://127.0.0.1:%d", port), &o);
+        CHECK(c == NULL);
+        CHECK(nowMs() - t0 >= 280);
+        CHECK_EQ_STR(test_fmt("TLS handshake with 127.0.0.1:%d timed out after 300 ms (does the server speak TLS "
+                              "on this port?)", port), err);
+        close(fd);
+    }
+    TEST("conn.tls.missing_ca_file") {
+        int port, fd = blackhole(AF_INET, &port);
+        if (fd < 0) TEST_SKIP("cannot bind a loopback socket");
+        rsConnOptions o = {.tls = {.enabled = 1, .cacert = "/nonexistent/ca.crt"}};
+        rsConn *c = openUrl(test_fmt("redis://127.0.0.1:%d", port), &o);
+        CHECK(c == NULL);
+        CHECK_EQ_STR("cannot load the TLS CA file '/nonexistent/ca.crt': No such file or directory", err);
+        close(fd);
+    }
+    TEST("conn.tls.key_without_cert") {
+        int port, fd = blackhole(AF_INET, &port);
+        if (fd < 0) TEST_SKIP("cannot bind a loopback socket");
+        rsConnOptions o = {.tls = {.enabled = 1, .insecure = 1, .key = "k.pem"}};
+        rsConn *c = openUrl(test_fmt("redis://127.0.0.1:%d", port), &o);
+        CHECK(c == NULL);
+        CHECK_EQ_STR("a TLS key ('k.pem') needs its certificate (--cert)", err);
+        close(fd);
+    }
+}
+
+/* A 4 MiB value each way, then a pipeline driven by poll() the way the
+ * writer and the replica link do: poll only when connPending is 0. */
+static void testTlsIo(const char *port, const char *dir) {
+    rsConnOptions o = tlsOpts(dir, "ca.crt", 1);
+    TEST("conn.tls.ping") {
+        rsConn *c = openUrl(test_fmt("rediss://127.0.0.1:%s/5", port), &o);
+        if (!CHECK(c != NULL)) {
+            test_fail("conn.tls.ping.err", "%s", err);
+            continue;
+        }
+        redisReply *r = connCommandf(c, "PING");
+        CHECK(r && r->type == REDIS_REPLY_STATUS && strcmp(r->str, "PONG") == 0);
+        freeReplyObject(r);
+        CHECK(strncmp(connTlsInfo(c), "TLSv1.", 6) == 0);
+        CHECK_EQ_STR(test_fmt("rediss://127.0.0.1:%s/5", port), connName(c));
+        connClose(c);
+    }
+    TEST("conn.tls.big_value") {
+        rsConn *c = openUrl(test_fmt("rediss://127.0.0.1:%s/5", port), &o);
+        if (!CHECK(c != NULL)) continue;
+        size_t n = 4u << 20;
+        char *v = malloc(n);
+        for (size_t i = 0; i < n; i++) v[i] = (char)(i * 7 + (i >> 13));
+        redisReply *r = connCommandf(c, "SET big %b", v, n);
+        CHECK(r && r->type == REDIS_REPLY_STATUS);
+        freeReplyObject(r);
+        r = connCommandf(c, "GET big");
+        if (CHECK(r && r->type == REDIS_REPLY_STRING)) CHECK(r->len == n && memcmp(r->str, v, n) == 0);
+        freeReplyObject(r);
+        free(v);
+        connClose(c);
+    }
+    TEST("conn.tls.small_raw_reads") { /* bytes held by OpenSSL are pending */
+        rsConn *c = openUrl(test_fmt("rediss://127.0.0.1:%s/5", port), &o);
+        if (!CHECK(c != NULL)) continue;
+        const char *req = "GET big\r\n";
+        CHECK_EQ_INT(0, connWrite(c, req, strlen(req)));
+        size_t want = strlen("$4194304\r\n") + (4u << 20) + 2, got = 0;
+        int saw_pending = 0, stuck = 0;
+        char buf[1000];
+        while (got < want && !stuck) {
+            if (connPending(c) == 0) {
+                struct pollfd p = {.fd = connFd(c), .events = POLLIN};
+                if (poll(&p, 1, 5000) <= 0) stuck = 1;
+            } else {
+                saw_pending = 1;
+            }
+            ssize_t n = connReadNonBlock(c, buf, sizeof(buf));
+            if (n > 0) got += (size_t)n;
+            else if (n != CONN_AGAIN) stuck = 2;
+        }
+        CHECK_EQ_INT(0, stuck);
+        CHECK_EQ_INT((long long)want, (long long)got);
+        CHECK(saw_pending);
+        CHECK_EQ_INT(0, (long long)connPending(c));
+        connClose(c);
+    }
+    TEST("conn.tls.pipeline") {
+        enum { N = 20000 };
+        rsConn *c = openUrl(test_fmt("rediss://127.0.0.1:%s/5", port), &o);
+        if (!CHECK(c != NULL)) continue;
+        redisReply *r = connCommandf(c, "DEL n");
+        freeReplyObject(r);
+        size_t len = 0, off = 0;
+        char *buf = malloc((size_t)N * 32);
+        for (int i = 0; i < N; i++) len += (size_t)sprintf(buf + len, "*2\r\n$4\r\nINCR\r\n$1\r\nn\r\n");
+        long long last = 0;
+        int got = 0, stuck = 0;
+        while (got < N && !stuck) {
+            if (connPending(c) == 0) {
+                struct pollfd p = {.fd = connFd(c), .events = POLLIN | (off < len ? POLLOUT | connEvents(c) : 0)};
+                if (poll(&p, 1, 5000) <= 0) stuck = 1;
+            }
+            if (off < len) {
+                ssize_t n = connWriteSome(c, buf + off, len - off);
+                if (n > 0) off += (size_t)n;
+                else if (n != CONN_AGAIN) stuck = 2;
+            }
+            int pr;
+            while ((pr = connPollReply(c, &r)) == 1) {
+                got++;
+                if (r->type == REDIS_REPLY_INTEGER) last = r->integer;
+                freeReplyObject(r);
+            }
+            if (pr < 0) stuck = 3;
+        }
+        free(buf);
+        CHECK_EQ_INT(0, stuck);
+        CHECK_EQ_INT(N, got);
+        CHECK_EQ_INT(N, last);
+        connClose(c);
+    }
+    TEST("conn.tls.localhost_name") {
+        rsConn *c = openUrl(test_fmt("rediss://localhost:%s", port), &o);
+        CHECK(c != NULL);
+        if (!c) test_fail("conn.tls.localhost_name.err", "%s", err);
+        connClose(c);
+    }
+    TEST("conn.tls.hostname_mismatch") {
+        rsConnOptions s = o;
+        s.tls.sni = "other.example";
+        rsConn *c = openUrl(test_fmt("rediss://127.0.0.1:%s", port), &s);
+        CHECK(c == NULL);
+        CHECK_EQ_STR(test_fmt("cannot verify the TLS certificate of 127.0.0.1:%s: hostname mismatch (it is for "
+                              "DNS:localhost, IP:127.0.0.1, not other.example; give the name it was issued for "
+                              "with --sni, or use --insecure)", port), err);
+        connClose(c);
+    }
+    TEST("conn.tls.no_client_cert") {
+        rsConnOptions s = tlsOpts(dir, "ca.crt", 0);
+        rsConn *c = openUrl(test_fmt("rediss://127.0.0.1:%s", port), &s);
+        CHECK(c == NULL);
+        CHECK(strstr(err, "client certificate: give --cert and --key)") != NULL);
+        CHECK(strstr(err, test_fmt("127.0.0.1:%s: ", port)) != NULL);
+        connClose(c);
+        tlsOptsFree(&s);
+    }
+    TEST("conn.tls.plain_client") {
+        rsConn *c = openUrl(test_fmt("redis://127.0.0.1:%s", port), NULL);
+        CHECK(c == NULL);
+        CHECK(strstr(err, "(if it expects TLS, use rediss:// or --tls)") != NULL);
+        connClose(c);
+    }
+    rsConnOptions w = tlsOpts(dir, "wrongca.crt", 1);
+    TEST("conn.tls.wrong_ca") {
+        rsConn *c = openUrl(test_fmt("rediss://127.0.0.1:%s", port), &w);
+        CHECK(c == NULL);
+        const char *pre = test_fmt("cannot verify the TLS certificate of 127.0.0.1:%s: ", port);
+        CHECK(strncmp(err, pre, strlen(pre)) == 0);
+        CHECK(strstr(err, " (issued by CN=rdbsync test CA, not trusted by '") != NULL);
+        connClose(c);
+    }
+    TEST("conn.tls.insecure") {
+        rsConnOptions s = w;
+        s.tls.insecure = 1;
+        s.tls.sni = "whatever.example";
+        rsConn *c = openUrl(test_fmt("rediss://127.0.0.1:%s", port), &s);
+        CHECK(c != NULL);
+        if (!c) test_fail("conn.tls.insecure.err", "%s", err);
+        connClose(c);
+    }
+    tlsOptsFree(&w);
+    tlsOptsFree(&o);
+}
+
+/* A server whose certificate names other.example only. */
+static void testTlsOtherName(const char *port, const char *dir) {
+    rsConnOptions o = tlsOpts(dir, "ca.crt", 1);
+    TEST("conn.tls.other_name_by_ip") {
+        rsConn *c = openUrl(test_fmt("rediss://127.0.0.1:%s", port), &o);
+        CHECK(c == NULL);
+        CHECK(strstr(err, "(it is for DNS:other.example, not 127.0.0.1; ") != NULL);
+    }
+    TEST("conn.tls.other_name_with_sni") {
+        rsConnOptions s = o;
+        s.tls.sni = "other.example";
+        rsConn *c = openUrl(test_fmt("rediss://127.0.0.1:%s", port), &s);
+        CHECK(c != NULL);
+        if (!c) test_fail("conn.tls.other_name_with_sni.err", "%s", err);
+        connClose(c);
+    }
+    tlsOptsFree(&o);
+}
+
 int main(void) {
     const char *p = envPort("RDBSYNC_TEST_PORT");
     /* Standalone (make test): what needs no server. Under tests/it_conn.sh
@@ -511,6 +731,7 @@ int main(void) {
     if (!p) {
         testPure();
         testRefusedAndTimeouts();
+        testTlsLocal();
         test_skip("conn.servers", "RDBSYNC_TEST_PORT not set (tests/it_conn.sh runs these)");
         return test_report();
     }
@@ -531,5 +752,14 @@ int main(void) {
         testAcl(p);
     else
         test_skip("conn.acl", "RDBSYNC_TEST_ACL_PORT not set");
+    const char *certs = envPort("RDBSYNC_TEST_TLS_CERTS");
+    if ((p = envPort("RDBSYNC_TEST_TLS_PORT")) && certs)
+        testTlsIo(p, certs);
+    else
+        test_skip("conn.tls", "RDBSYNC_TEST_TLS_PORT/RDBSYNC_TEST_TLS_CERTS not set");
+    if ((p = envPort("RDBSYNC_TEST_TLS_OTHER_PORT")) && certs)
+        testTlsOtherName(p, certs);
+    else
+        test_skip("conn.tls.other_name", "RDBSYNC_TEST_TLS_OTHER_PORT not set");
     return test_report();
 }
