@@ -6,11 +6,13 @@
 #include <string.h>
 
 #include "rdb/digest.h"
+#include "rdb/relay.h"
 #include "rdb/tee.h"
 
 struct checksum {
     rdbDigest *dg;
-    rdbHandlers digest_h, count_h;
+    rdbHandlers digest_h, relay_h, count_h;
+    rdbRelay *relay;   /* the digest hashes on its own thread */
     rdbTee *tee;
     int version;
     rdbCrcStatus crc;
@@ -64,9 +66,11 @@ checksum *checksumNew(void) {
         return NULL;
     }
     rdbDigestHandlers(c->dg, &c->digest_h);
+    c->relay = rdbRelayNew(&c->digest_h);
+    if (c->relay) rdbRelayHandlers(c->relay, &c->relay_h);
     c->count_h = (rdbHandlers){.ctx = c, .header = onHeader, .key_end = onKeyEnd,
                                .function = onFunction, .eof = onEof};
-    c->tee = rdbTeeNew(&c->count_h, &c->digest_h);
+    c->tee = c->relay ? rdbTeeNew(&c->count_h, &c->relay_h) : NULL;
     if (!c->tee) {
         checksumFree(c);
         return NULL;
@@ -77,6 +81,7 @@ checksum *checksumNew(void) {
 void checksumFree(checksum *c) {
     if (!c) return;
     rdbTeeFree(c->tee);
+    rdbRelayFree(c->relay);
     rdbDigestFree(c->dg);
     free(c->per_db);
     free(c);
@@ -91,6 +96,7 @@ static const char *crcName(const checksum *c) {
 
 void checksumReport(checksum *c, FILE *out, int json) {
     char hex[2 * RDB_DIGEST_LEN + 1];
+    rdbRelaySync(c->relay); /* every event hashed */
     rdbDigestHex(c->dg, hex);
     if (!json) {
         if (c->version) fprintf(out, "rdb_version: %d\n", c->version);

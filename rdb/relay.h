@@ -1,0 +1,40 @@
+/* relay.h -- run a consumer of the decoder on a thread of its own.
+ *
+ * Hashing every element (the digest) costs as much as decoding, so on a
+ * machine with two cores the two should overlap. The relay's handlers,
+ * called on the decoder's thread, copy each event into chunks (bounded: a
+ * few MB in flight, or one value when a value is larger); a worker thread
+ * replays the events, in order, into the target handlers. The target sees
+ * exactly the calls it would have seen from the decoder, with pointers
+ * valid during each call, only on another thread.
+ *
+ * Relayed: header, key_begin, key_end, raw_value, every content callback,
+ * function, module_value, eof. Not relayed (they are rare and cheap; call
+ * them directly if needed): aux, select_db, resize_db, slot_info,
+ * module_aux. want_raw is called on the decoder's thread and must only
+ * look at its argument.
+ *
+ * Errors: the first non-zero return of a target callback is kept; from
+ * then on the relay's handlers return -1, so the decoder stops soon after.
+ * rdbRelayFinish returns it.
+ *
+ * Ownership: rdbRelayNew borrows target (and its ctx) until rdbRelayFree.
+ */
+#ifndef RDB_RELAY_H
+#define RDB_RELAY_H
+
+#include "decode.h"
+
+typedef struct rdbRelay rdbRelay;
+
+/* NULL when the thread cannot be started or memory is short. */
+rdbRelay *rdbRelayNew(const rdbHandlers *target);
+/* The decoder-side handlers (ctx = the relay). */
+void rdbRelayHandlers(rdbRelay *r, rdbHandlers *out);
+/* Wait until every event sent so far has been replayed; 0 or the first
+ * non-zero return of a target callback. More events may follow. */
+int rdbRelaySync(rdbRelay *r);
+/* Sync, stop the worker, free. */
+void rdbRelayFree(rdbRelay *r);
+
+#endif
