@@ -1084,7 +1084,15 @@ rsConn *connOpen(const rsUrl *u, const rsConnOptions *o, char *err, size_t errle
         rc = -1;
     }
     if (rc == 0 && tls) rc = tlsStart(c, u, &o->tls, cto);
-    if (rc == 0) rc = handshake(c, u, o);
+    if (rc == 0) {
+        /* A server that accepts but never answers (stuck, or a proxy with
+         * no backend) is a failure to connect: the handshake gets the
+         * connect timeout, not the I/O timeout. */
+        int io = c->io_timeout_ms;
+        if (cto < io) c->io_timeout_ms = cto;
+        rc = handshake(c, u, o);
+        c->io_timeout_ms = io;
+    }
     if (rc < 0) {
         copyErr(err, errlen, c->err);
         connClose(c);

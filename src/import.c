@@ -33,6 +33,8 @@ struct importer {
     rdbBuf payload;
     rdbEncoder *enc;
     int conflicted;
+    rdbBuf pending_tmp;      /* temporary key of a native write that did not finish */
+    int64_t pending_db;      /* its target db, -1 when none */
     char err[512];
 };
 
@@ -212,8 +214,19 @@ static int onRawValue(void *ctx, const rdbKeyInfo *k, const unsigned char *raw, 
     if ((long long)(len + 11) > im->o.max_restore) {
         im->st.native++;
         if (writerSelect(im->w, targetDb(im, k->db)) < 0) return -1;
-        return nativeWrite(im->w, k, targetDb(im, k->db), raw, len, im->src_version, im->src_flavour,
-                           im->o.on_conflict == CONFLICT_REPLACE, im->err, sizeof(im->err));
+        /* Until nativeWrite has queued its final RENAME and DEL, a stop
+         * leaves the temporary key: importCleanup deletes it. */
+        rdbBufClear(&im->pending_tmp);
+        if (rdbBufAppend(&im->pending_tmp, k->key, k->keylen) < 0 ||
+            rdbBufAppend(&im->pending_tmp, NATIVE_TMP_SUFFIX, strlen(NATIVE_TMP_SUFFIX)) < 0) {
+            snprintf(im->err, sizeof(im->err), "out of memory");
+            return -1;
+        }
+        im->pending_db = (int64_t)targetDb(im, k->db);
+        int rc = nativeWrite(im->w, k, targetDb(im, k->db), raw, len, im->src_version, im->src_flavour,
+                             im->o.on_conflict == CONFLICT_REPLACE, im->err, sizeof(im->err));
+        if (rc == 0) im->pending_db = -1;
+        return rc;
     }
     if (im->dec == D_REENCODE) return writeReencoded(im, k, raw, len);
     int ver = rdbPayloadVersion(k->type, im->src_flavour, im->target.rdb_version);
@@ -248,18 +261,38 @@ int importDelete(importer *im, uint64_t db, const char *key, size_t keylen) {
     return writerCommand(im->w, 2, argv, lens, &tag);
 }
 
+/* The 7.0-rc record keeps name and engine apart from the code; Redis 7.0
+ * loads it as the library "#!<engine> name=<name>\n<code>", so do we. */
+static int preGaSource(importer *im, const rdbFunction *fn) {
+    rdbBufClear(&im->payload);
+    return rdbBufAppend(&im->payload, "#!", 2) < 0 || rdbBufAppend(&im->payload, fn->engine, fn->enginelen) < 0 ||
+                   rdbBufAppend(&im->payload, " name=", 6) < 0 ||
+                   rdbBufAppend(&im->payload, fn->name, fn->namelen) < 0 ||
+                   rdbBufAppendByte(&im->payload, '\n') < 0 || rdbBufAppend(&im->payload, fn->code, fn->len) < 0
+               ? -1 : 0;
+}
+
 static int onFunction(void *ctx, const rdbFunction *fn) {
     importer *im = ctx;
-    if (fn->pre_ga || !targetAtLeast(im, 7, 0)) {
-        fprintf(stderr, "rdbsync: a function library cannot be loaded on this target (%s), not written\n",
-                fn->pre_ga ? "7.0 release-candidate format" : "functions need Redis 7.0+");
+    if (!targetAtLeast(im, 7, 0)) {
+        fprintf(stderr, "rdbsync: a function library cannot be loaded on this target "
+                        "(functions need Redis 7.0+), not written\n");
         im->st.functions_failed++;
         return 0;
     }
-    const char *argv[4] = {"FUNCTION", "LOAD", "REPLACE", fn->code};
-    size_t lens[4] = {8, 4, 7, fn->len};
+    const char *code = fn->code;
+    size_t len = fn->len;
+    if (fn->pre_ga) {
+        if (preGaSource(im, fn) < 0) {
+            snprintf(im->err, sizeof(im->err), "out of memory building a function library");
+            return -1;
+        }
+        code = (const char *)im->payload.p, len = im->payload.len;
+    }
+    const char *argv[4] = {"FUNCTION", "LOAD", "REPLACE", code};
+    size_t lens[4] = {8, 4, 7, len};
     int replace = im->o.on_conflict == CONFLICT_REPLACE;
-    if (!replace) argv[2] = fn->code, lens[2] = fn->len;
+    if (!replace) argv[2] = code, lens[2] = len;
     writerTag tag = {"FUNCTION LOAD", 0, NULL, 0, 0, K_FUNCTION};
     return writerCommand(im->w, replace ? 4 : 3, argv, lens, &tag);
 }
@@ -282,6 +315,7 @@ static int replyRestore(importer *im, const writerTag *t, const redisReply *r) {
         im->st.skipped_conflict++;
         return 0;
     }
+    if (isBusy(r) && im->conflicted) return -1; /* settling: keep the first key's message */
     if (isBusy(r)) {
         char kr[300];
         keyRepr(t->key, t->keylen, kr, sizeof(kr));
@@ -316,6 +350,7 @@ static int replyFunction(importer *im, const redisReply *r) {
         return 0;
     }
     int exists = strstr(r->str, "already exists") != NULL;
+    if (exists && im->conflicted) return -1; /* settling: keep the first message */
     if (exists && im->o.on_conflict == CONFLICT_SKIP) return 0;
     if (exists) {
         snprintf(im->err, sizeof(im->err), "function library already exists on the target: %s "
@@ -357,6 +392,7 @@ importer *importNew(const rsServerInfo *target, const importOptions *o) {
     if (!im) return NULL;
     im->target = *target;
     im->o = *o;
+    im->pending_db = -1;
     if (im->o.max_restore <= 0) im->o.max_restore = target->proto_max_bulk_len;
     if (im->o.max_restore > target->proto_max_bulk_len) im->o.max_restore = target->proto_max_bulk_len;
     rdbEncodeTarget et = {.version = target->rdb_version,
@@ -375,6 +411,7 @@ void importFree(importer *im) {
     if (!im) return;
     rdbEncoderFree(im->enc);
     rdbBufFree(&im->payload);
+    rdbBufFree(&im->pending_tmp);
     free(im);
 }
 
@@ -394,6 +431,22 @@ void importHandlers(importer *im, rdbHandlers *h) {
     h->module_value = onModule;
     h->function = onFunction;
     h->module_aux = onModuleAux;
+}
+
+int importCleanup(importer *im, rsConn *conn) {
+    if (im->pending_db < 0) return 0;
+    char db[24];
+    snprintf(db, sizeof(db), "%lld", (long long)im->pending_db);
+    redisReply *r = connCommand(conn, 2, (const char *[]){"SELECT", db}, (size_t[]){6, strlen(db)});
+    int ok = r && r->type != REDIS_REPLY_ERROR;
+    if (r) freeReplyObject(r);
+    r = ok ? connCommand(conn, 2, (const char *[]){"DEL", (const char *)im->pending_tmp.p},
+                         (size_t[]){3, im->pending_tmp.len})
+           : NULL;
+    ok = r && r->type != REDIS_REPLY_ERROR;
+    if (r) freeReplyObject(r);
+    im->pending_db = -1;
+    return ok ? 0 : -1;
 }
 
 const importStats *importGetStats(const importer *im) { return &im->st; }

@@ -83,6 +83,10 @@ int importDelete(importer *im, uint64_t db, const char *key, size_t keylen);
 const importStats *importGetStats(const importer *im);
 /* 1 when the import stopped on a conflict (exit status 7). */
 int importConflicted(const importer *im);
+/* After a stop (and writerSettle): delete the temporary key of a native
+ * write that the stop cut short, on conn (the writer's connection, idle
+ * now). 0 when there was none or it is gone. */
+int importCleanup(importer *im, rsConn *conn);
 /* The reason the importer stopped the decoder ("" when it did not). */
 const char *importError(const importer *im);
 

@@ -541,7 +541,7 @@ static int importOutcome(const config *c, rdbDecoder *d, int drc, int wrc, impor
         return exitForDecode(rdbDecoderErrorCode(d));
     }
     if (importConflicted(im)) {
-        fprintf(stderr, "rdbsync: %s (%llu keys written before it)\n", importError(im), n);
+        fprintf(stderr, "rdbsync: %s (%llu other keys written: those already sent before the stop)\n", importError(im), n);
         return EXIT_CONFLICT;
     }
     if (writerStopped(w) || (drc < 0 && importError(im)[0])) {
@@ -589,6 +589,7 @@ static int importFile(const config *c, rsConn *conn, const rsServerInfo *info) {
         ip.d = d;
         int drc = rdbDecode(d);
         int wrc = drc == 0 || !writerStopped(w) ? writerDrain(w) : -1;
+        if (writerStopped(w) && writerSettle(w) == 0) importCleanup(im, conn); /* count what the target took */
         progressClear(pg);
         rc = importOutcome(c, d, drc, wrc, im, w, conn);
         importSummary(c, importGetStats(im), progressElapsed(pg), connName(conn));

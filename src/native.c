@@ -11,6 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Safety TTL of a temporary key while it is being filled. */
+#define NATIVE_TMP_TTL_MS "3600000"
+
 typedef struct batch {
     writer *w;
     uint64_t db;
@@ -26,6 +29,7 @@ typedef struct batch {
     size_t used, arena_cap;
     size_t *offs;             /* argument offsets into the arena */
     int failed;
+    int guarded;              /* the temporary key has its safety TTL */
     char group[256];          /* current stream group */
     size_t grouplen;
     char *err;
@@ -76,15 +80,27 @@ static int begin(batch *b, const char *cmd) {
     return argStr(b, cmd) < 0 || argPush(b, b->tmp, b->tmplen) < 0 ? -1 : 0;
 }
 
-static int send(batch *b) {
-    for (size_t i = 0; i < b->argc; i++) b->argv[i] = b->arena + b->offs[i];
-    writerTag t = {b->cmd, b->db, b->k->key, b->k->keylen, 0, NATIVE_K_BATCH};
-    if (writerCommand(b->w, (int)b->argc, b->argv, b->lens, &t) < 0) {
-        snprintf(b->err, b->errlen, "%s", writerError(b->w));
+static int sendArgv(batch *b, int argc, const char **argv, const size_t *lens) {
+    writerTag t = {argv[0], b->db, b->k->key, b->k->keylen, 0, NATIVE_K_BATCH};
+    if (writerCommand(b->w, argc, argv, lens, &t) < 0) {
+        if (writerError(b->w)[0]) snprintf(b->err, b->errlen, "%s", writerError(b->w));
         b->failed = 1;
         return -1;
     }
     return 0;
+}
+
+static int send(batch *b) {
+    for (size_t i = 0; i < b->argc; i++) b->argv[i] = b->arena + b->offs[i];
+    if (sendArgv(b, (int)b->argc, b->argv, b->lens) < 0) return -1;
+    if (b->guarded) return 0;
+    /* The first command created the temporary key: give it a TTL at once,
+     * so that a run stopped half way (a conflict, a lost link, a kill)
+     * leaves nothing behind for long. finish() sets the real expire. */
+    const char *argv[3] = {"PEXPIRE", b->tmp, NATIVE_TMP_TTL_MS};
+    size_t lens[3] = {7, b->tmplen, strlen(NATIVE_TMP_TTL_MS)};
+    b->guarded = 1;
+    return sendArgv(b, 3, argv, lens);
 }
 
 /* Send the pending command if it holds elements; keep its fixed prefix. */
@@ -266,6 +282,10 @@ static int finish(batch *b, int replace) {
         if (argStr(b, "PEXPIREAT") < 0 || argPush(b, b->tmp, b->tmplen) < 0 || argPush(b, t, (size_t)n) < 0 ||
             send(b) < 0)
             return -1;
+    } else if (b->guarded) {
+        const char *pargv[2] = {"PERSIST", b->tmp};
+        size_t plens[2] = {7, b->tmplen};
+        if (sendArgv(b, 2, pargv, plens) < 0) return -1;
     }
     const char *argv[3] = {replace ? "RENAME" : "RENAMENX", b->tmp, b->k->key};
     size_t lens[3] = {strlen(argv[0]), b->tmplen, b->k->keylen};
@@ -274,7 +294,7 @@ static int finish(batch *b, int replace) {
     size_t dlens[2] = {3, b->tmplen};
     writerTag td = {"DEL", b->db, b->k->key, b->k->keylen, 0, NATIVE_K_BATCH};
     if (writerCommand(b->w, 3, argv, lens, &tf) < 0 || writerCommand(b->w, 2, dargv, dlens, &td) < 0) {
-        snprintf(b->err, b->errlen, "%s", writerError(b->w));
+        if (writerError(b->w)[0]) snprintf(b->err, b->errlen, "%s", writerError(b->w));
         return -1;
     }
     return 0;
@@ -282,7 +302,7 @@ static int finish(batch *b, int replace) {
 
 int nativeWrite(writer *w, const rdbKeyInfo *k, uint64_t db, const unsigned char *raw, size_t len,
                 int version, rdbFlavour flavour, int replace, char *err, size_t errlen) {
-    static const char suffix[] = ":rdbsync-tmp";
+    static const char suffix[] = NATIVE_TMP_SUFFIX;
     batch b = {.w = w, .db = db, .k = k, .err = err, .errlen = errlen};
     b.tmplen = k->keylen + sizeof(suffix) - 1;
     b.tmp = malloc(b.tmplen + 1);

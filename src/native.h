@@ -30,6 +30,8 @@
 #define NATIVE_BATCH_BYTES (4 * 1024 * 1024)
 #define NATIVE_K_BATCH 100
 #define NATIVE_K_FINAL 101
+/* The temporary key is the real key plus this suffix. */
+#define NATIVE_TMP_SUFFIX ":rdbsync-tmp"
 
 /* Write the value 'raw' (bytes after the type byte, as in the RDB) of key
  * k into db 'db' (already SELECTed on w). version/flavour are those of the

@@ -33,13 +33,13 @@ static int status(const printer *p) {
     return ferror(p->out) ? -1 : 0;
 }
 
-static void puts_raw(printer *p, const char *s) {
+static void putRaw(printer *p, const char *s) {
     WRITE(s, strlen(s), p->out);
 }
 
 /* A JSON string, escaped byte-wise (print.h): runs of plain bytes go out in
  * one write, the rest one escape at a time. */
-static void put_str(printer *p, const char *s, size_t len) {
+static void putStr(printer *p, const char *s, size_t len) {
     static const char hex[] = "0123456789abcdef";
     const unsigned char *u = (const unsigned char *)s;
     size_t run = 0;
@@ -67,35 +67,35 @@ static void put_str(printer *p, const char *s, size_t len) {
     PUTC('"', p->out);
 }
 
-static void put_cstr(printer *p, const char *s) {
-    put_str(p, s ? s : "", s ? strlen(s) : 0);
+static void putCStr(printer *p, const char *s) {
+    putStr(p, s ? s : "", s ? strlen(s) : 0);
 }
 
-static void put_u64(printer *p, uint64_t v) {
+static void putU64(printer *p, uint64_t v) {
     fprintf(p->out, "%" PRIu64, v);
 }
 
-/* A non-negative time or count, or null for the -1 "none" marker. */
-static void put_i64_or_null(printer *p, int64_t v) {
-    if (v == -1) puts_raw(p, "null"); /* -1 means none; other negatives are past times */
+/* A time or count, or null for the API's -1 "none" marker. */
+static void putI64OrNull(printer *p, int64_t v) {
+    if (v == -1) putRaw(p, "null"); /* other negatives are real (pre-1970) */
     else fprintf(p->out, "%" PRId64, v);
 }
 
-static void put_id(printer *p, rdbStreamId id) {
+static void putId(printer *p, rdbStreamId id) {
     fprintf(p->out, "\"%" PRIu64 "-%" PRIu64 "\"", id.ms, id.seq);
 }
 
 /* Shortest of %.15g..%.17g that reads back to the same double: exact like
  * %.17g, but 2.37 prints as 2.37, not 2.3700000000000001. */
-static void put_score(printer *p, double d) {
+static void putScore(printer *p, double d) {
     char buf[40];
-    if (isnan(d)) { puts_raw(p, "\"nan\""); return; }
-    if (isinf(d)) { puts_raw(p, d > 0 ? "\"inf\"" : "\"-inf\""); return; }
+    if (isnan(d)) { putRaw(p, "\"nan\""); return; }
+    if (isinf(d)) { putRaw(p, d > 0 ? "\"inf\"" : "\"-inf\""); return; }
     for (int prec = 15; prec <= 17; prec++) {
         snprintf(buf, sizeof(buf), "%.*g", prec, d);
         if (prec == 17 || strtod(buf, NULL) == d) break;
     }
-    puts_raw(p, buf);
+    putRaw(p, buf);
 }
 
 /* Comma before every element but the first of the current level. */
@@ -105,7 +105,7 @@ static void sep(printer *p, uint64_t *count) {
 
 /* ---- Keys ---- */
 
-static void open_value(printer *p, const rdbKeyInfo *k) {
+static void openValue(printer *p, const rdbKeyInfo *k) {
     switch (p->lt) {
     case RDB_LT_LIST:
     case RDB_LT_SET:
@@ -114,12 +114,12 @@ static void open_value(printer *p, const rdbKeyInfo *k) {
         p->hash_ttl = k->info && k->info->field_ttls;
         PUTC(p->hash_ttl ? '[' : '{', p->out);
         break;
-    case RDB_LT_STREAM: puts_raw(p, "{\"entries\":["); break;
+    case RDB_LT_STREAM: putRaw(p, "{\"entries\":["); break;
     default: break; /* strings, modules: one scalar callback */
     }
 }
 
-static int on_key_begin(void *ctx, const rdbKeyInfo *k) {
+static int onKeyBegin(void *ctx, const rdbKeyInfo *k) {
     printer *p = ctx;
     FILE *out = p->out;
 
@@ -127,81 +127,81 @@ static int on_key_begin(void *ctx, const rdbKeyInfo *k) {
     p->out = out;
     p->lt = k->ltype;
     fprintf(out, "{\"db\":%" PRIu64 ",\"key\":", k->db);
-    put_str(p, k->key ? k->key : "", k->key ? k->keylen : 0);
-    puts_raw(p, ",\"type\":");
-    put_cstr(p, rdbLTypeName(k->ltype));
-    puts_raw(p, ",\"encoding\":");
-    put_cstr(p, k->info ? k->info->name : "unknown");
-    puts_raw(p, ",\"expire\":");
-    put_i64_or_null(p, k->expire_ms);
-    puts_raw(p, ",\"value\":");
-    open_value(p, k);
+    putStr(p, k->key ? k->key : "", k->key ? k->keylen : 0);
+    putRaw(p, ",\"type\":");
+    putCStr(p, rdbLTypeName(k->ltype));
+    putRaw(p, ",\"encoding\":");
+    putCStr(p, k->info ? k->info->name : "unknown");
+    putRaw(p, ",\"expire\":");
+    putI64OrNull(p, k->expire_ms);
+    putRaw(p, ",\"value\":");
+    openValue(p, k);
     return status(p);
 }
 
-static void close_stream(printer *p);
+static void closeStream(printer *p);
 
-static int on_key_end(void *ctx, const rdbKeyInfo *k) {
+static int onKeyEnd(void *ctx, const rdbKeyInfo *k) {
     printer *p = ctx;
     switch (p->lt) {
     case RDB_LT_LIST:
     case RDB_LT_SET:
     case RDB_LT_ZSET: PUTC(']', p->out); break;
     case RDB_LT_HASH: PUTC(p->hash_ttl ? ']' : '}', p->out); break;
-    case RDB_LT_STREAM: close_stream(p); break;
+    case RDB_LT_STREAM: closeStream(p); break;
     default:
-        if (!p->wrote_value) puts_raw(p, "null");
+        if (!p->wrote_value) putRaw(p, "null");
     }
-    puts_raw(p, "}\n");
+    putRaw(p, "}\n");
     return status(p);
 }
 
-static int on_string(void *ctx, const char *s, size_t len) {
+static int onString(void *ctx, const char *s, size_t len) {
     printer *p = ctx;
-    put_str(p, s, len);
+    putStr(p, s, len);
     p->wrote_value = 1;
     return status(p);
 }
 
 /* Lists and sets: one JSON string per element. */
-static int on_item(void *ctx, const char *s, size_t len) {
+static int onItem(void *ctx, const char *s, size_t len) {
     printer *p = ctx;
     sep(p, &p->n);
-    put_str(p, s, len);
+    putStr(p, s, len);
     return status(p);
 }
 
-static int on_zset_member(void *ctx, const char *s, size_t len, double score) {
+static int onZsetMember(void *ctx, const char *s, size_t len, double score) {
     printer *p = ctx;
     sep(p, &p->n);
     PUTC('[', p->out);
-    put_str(p, s, len);
+    putStr(p, s, len);
     PUTC(',', p->out);
-    put_score(p, score);
+    putScore(p, score);
     PUTC(']', p->out);
     return status(p);
 }
 
-static int on_hash_field(void *ctx, const char *f, size_t flen, const char *v, size_t vlen,
+static int onHashField(void *ctx, const char *f, size_t flen, const char *v, size_t vlen,
                          int64_t expire_ms) {
     printer *p = ctx;
     sep(p, &p->n);
     if (p->hash_ttl) PUTC('[', p->out);
-    put_str(p, f, flen);
+    putStr(p, f, flen);
     PUTC(p->hash_ttl ? ',' : ':', p->out);
-    put_str(p, v, vlen);
+    putStr(p, v, vlen);
     if (p->hash_ttl) {
         PUTC(',', p->out);
-        put_i64_or_null(p, expire_ms);
+        putI64OrNull(p, expire_ms);
         PUTC(']', p->out);
     }
     return status(p);
 }
 
-static int on_module_value(void *ctx, const char *name, int encver) {
+static int onModuleValue(void *ctx, const char *name, int encver) {
     printer *p = ctx;
-    puts_raw(p, "{\"module\":");
-    put_cstr(p, name);
+    putRaw(p, "{\"module\":");
+    putCStr(p, name);
     fprintf(p->out, ",\"encver\":%d}", encver);
     p->wrote_value = 1;
     return status(p);
@@ -209,110 +209,110 @@ static int on_module_value(void *ctx, const char *name, int encver) {
 
 /* ---- Streams ----
  * Nesting: {"entries":[ [id,[f,v..]] .. ],meta..,"groups":[ {..,"pel":[..],
- * "consumers":[ {..,"pel":[..]} .. ]} .. ]}. Each close_* shuts what is
+ * "consumers":[ {..,"pel":[..]} .. ]} .. ]}. Each close* shuts what is
  * open at its level and below. */
 
-static void close_entry(printer *p) {
-    if (p->entry_open) puts_raw(p, "]]");
+static void closeEntry(printer *p) {
+    if (p->entry_open) putRaw(p, "]]");
     p->entry_open = 0;
 }
 
-static void close_consumer(printer *p) {
-    if (p->consumer_open) puts_raw(p, "]}");
+static void closeConsumer(printer *p) {
+    if (p->consumer_open) putRaw(p, "]}");
     p->consumer_open = 0;
 }
 
-static void close_group(printer *p) {
+static void closeGroup(printer *p) {
     if (!p->group_open) return;
-    close_consumer(p);
-    if (p->pel_open) puts_raw(p, "],\"consumers\":[");
-    puts_raw(p, "]}");
+    closeConsumer(p);
+    if (p->pel_open) putRaw(p, "],\"consumers\":[");
+    putRaw(p, "]}");
     p->group_open = p->pel_open = 0;
 }
 
-static void close_stream(printer *p) {
+static void closeStream(printer *p) {
     if (p->meta_done) {
-        close_group(p);
-        puts_raw(p, "]}");
+        closeGroup(p);
+        putRaw(p, "]}");
     } else { /* no metadata came: entries alone still make valid JSON */
-        close_entry(p);
-        puts_raw(p, "]}");
+        closeEntry(p);
+        putRaw(p, "]}");
     }
 }
 
-static int on_stream_entry(void *ctx, rdbStreamId id, uint64_t nfields) {
+static int onStreamEntry(void *ctx, rdbStreamId id, uint64_t nfields) {
     printer *p = ctx;
-    close_entry(p);
+    closeEntry(p);
     sep(p, &p->n);
     PUTC('[', p->out);
-    put_id(p, id);
-    puts_raw(p, ",[");
+    putId(p, id);
+    putRaw(p, ",[");
     p->entry_open = 1;
     p->nfields = 0;
     return status(p);
 }
 
-static int on_stream_field(void *ctx, const char *f, size_t flen, const char *v, size_t vlen) {
+static int onStreamField(void *ctx, const char *f, size_t flen, const char *v, size_t vlen) {
     printer *p = ctx;
     sep(p, &p->nfields);
-    put_str(p, f, flen);
+    putStr(p, f, flen);
     PUTC(',', p->out);
-    put_str(p, v, vlen);
+    putStr(p, v, vlen);
     return status(p);
 }
 
-static int on_stream_meta(void *ctx, const rdbStreamMeta *m) {
+static int onStreamMeta(void *ctx, const rdbStreamMeta *m) {
     printer *p = ctx;
-    close_entry(p);
-    puts_raw(p, "],\"length\":");
-    put_u64(p, m->length);
-    puts_raw(p, ",\"last_id\":");
-    put_id(p, m->last_id);
-    puts_raw(p, ",\"first_id\":");
-    put_id(p, m->first_id);
-    puts_raw(p, ",\"max_deleted_id\":");
-    put_id(p, m->max_deleted);
-    puts_raw(p, ",\"entries_added\":");
-    put_u64(p, m->entries_added);
-    puts_raw(p, ",\"groups\":[");
+    closeEntry(p);
+    putRaw(p, "],\"length\":");
+    putU64(p, m->length);
+    putRaw(p, ",\"last_id\":");
+    putId(p, m->last_id);
+    putRaw(p, ",\"first_id\":");
+    putId(p, m->first_id);
+    putRaw(p, ",\"max_deleted_id\":");
+    putId(p, m->max_deleted);
+    putRaw(p, ",\"entries_added\":");
+    putU64(p, m->entries_added);
+    putRaw(p, ",\"groups\":[");
     p->meta_done = 1;
     return status(p);
 }
 
-static int on_stream_group(void *ctx, const rdbStreamGroup *g) {
+static int onStreamGroup(void *ctx, const rdbStreamGroup *g) {
     printer *p = ctx;
-    close_group(p);
+    closeGroup(p);
     sep(p, &p->ngroups);
-    puts_raw(p, "{\"name\":");
-    put_str(p, g->name, g->namelen);
-    puts_raw(p, ",\"last_id\":");
-    put_id(p, g->last_id);
-    puts_raw(p, ",\"entries_read\":");
-    put_i64_or_null(p, g->entries_read);
-    puts_raw(p, ",\"pel\":[");
+    putRaw(p, "{\"name\":");
+    putStr(p, g->name, g->namelen);
+    putRaw(p, ",\"last_id\":");
+    putId(p, g->last_id);
+    putRaw(p, ",\"entries_read\":");
+    putI64OrNull(p, g->entries_read);
+    putRaw(p, ",\"pel\":[");
     p->group_open = p->pel_open = 1;
     p->npel = p->nconsumers = 0;
     return status(p);
 }
 
-static int on_stream_pel(void *ctx, rdbStreamId id, int64_t delivery_time,
+static int onStreamPel(void *ctx, rdbStreamId id, int64_t delivery_time,
                          uint64_t delivery_count) {
     printer *p = ctx;
     sep(p, &p->npel);
     PUTC('[', p->out);
-    put_id(p, id);
+    putId(p, id);
     fprintf(p->out, ",%" PRId64 ",%" PRIu64 "]", delivery_time, delivery_count);
     return status(p);
 }
 
-static int on_stream_consumer(void *ctx, const rdbStreamConsumer *c) {
+static int onStreamConsumer(void *ctx, const rdbStreamConsumer *c) {
     printer *p = ctx;
-    if (p->pel_open) puts_raw(p, "],\"consumers\":[");
+    if (p->pel_open) putRaw(p, "],\"consumers\":[");
     p->pel_open = 0;
-    close_consumer(p);
+    closeConsumer(p);
     sep(p, &p->nconsumers);
-    puts_raw(p, "{\"name\":");
-    put_str(p, c->name, c->namelen);
+    putRaw(p, "{\"name\":");
+    putStr(p, c->name, c->namelen);
     fprintf(p->out, ",\"seen_time\":%" PRId64 ",\"active_time\":%" PRId64 ",\"pel\":[",
             c->seen_time, c->active_time);
     p->consumer_open = 1;
@@ -320,30 +320,30 @@ static int on_stream_consumer(void *ctx, const rdbStreamConsumer *c) {
     return status(p);
 }
 
-static int on_stream_consumer_pel(void *ctx, rdbStreamId id) {
+static int onStreamConsumerPel(void *ctx, rdbStreamId id) {
     printer *p = ctx;
     sep(p, &p->ncpel);
-    put_id(p, id);
+    putId(p, id);
     return status(p);
 }
 
 /* ---- File-level records ---- */
 
-static int on_function(void *ctx, const rdbFunction *fn) {
+static int onFunction(void *ctx, const rdbFunction *fn) {
     printer *p = ctx;
-    puts_raw(p, "{\"function\":");
-    put_str(p, fn->code ? fn->code : "", fn->code ? fn->len : 0);
+    putRaw(p, "{\"function\":");
+    putStr(p, fn->code ? fn->code : "", fn->code ? fn->len : 0);
     if (fn->pre_ga) {
-        puts_raw(p, ",\"name\":");
-        put_str(p, fn->name ? fn->name : "", fn->name ? fn->namelen : 0);
-        puts_raw(p, ",\"engine\":");
-        put_str(p, fn->engine ? fn->engine : "", fn->engine ? fn->enginelen : 0);
+        putRaw(p, ",\"name\":");
+        putStr(p, fn->name ? fn->name : "", fn->name ? fn->namelen : 0);
+        putRaw(p, ",\"engine\":");
+        putStr(p, fn->engine ? fn->engine : "", fn->engine ? fn->enginelen : 0);
     }
-    puts_raw(p, "}\n");
+    putRaw(p, "}\n");
     return status(p);
 }
 
-static int on_eof(void *ctx, const rdbEofInfo *e) {
+static int onEof(void *ctx, const rdbEofInfo *e) {
     printer *p = ctx;
     fflush(p->out);
     return status(p);
@@ -363,21 +363,21 @@ void printerFree(printer *p) {
 
 void printerHandlers(printer *p, rdbHandlers *h) {
     h->ctx = p;
-    h->function = on_function;
-    h->eof = on_eof;
-    h->key_begin = on_key_begin;
-    h->key_end = on_key_end;
-    h->string = on_string;
-    h->list_item = on_item;
-    h->set_member = on_item;
-    h->zset_member = on_zset_member;
-    h->hash_field = on_hash_field;
-    h->stream_entry = on_stream_entry;
-    h->stream_field = on_stream_field;
-    h->stream_meta = on_stream_meta;
-    h->stream_group = on_stream_group;
-    h->stream_pel = on_stream_pel;
-    h->stream_consumer = on_stream_consumer;
-    h->stream_consumer_pel = on_stream_consumer_pel;
-    h->module_value = on_module_value;
+    h->function = onFunction;
+    h->eof = onEof;
+    h->key_begin = onKeyBegin;
+    h->key_end = onKeyEnd;
+    h->string = onString;
+    h->list_item = onItem;
+    h->set_member = onItem;
+    h->zset_member = onZsetMember;
+    h->hash_field = onHashField;
+    h->stream_entry = onStreamEntry;
+    h->stream_field = onStreamField;
+    h->stream_meta = onStreamMeta;
+    h->stream_group = onStreamGroup;
+    h->stream_pel = onStreamPel;
+    h->stream_consumer = onStreamConsumer;
+    h->stream_consumer_pel = onStreamConsumerPel;
+    h->module_value = onModuleValue;
 }

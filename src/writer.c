@@ -37,6 +37,7 @@ struct writer {
     uint64_t replies;
     int64_t db;          /* selected db, -1 unknown */
     int stopped, broken;
+    int settling;        /* writerSettle: replies counted, stops ignored */
     char err[256];
 };
 
@@ -84,7 +85,7 @@ static int handleReply(writer *w, redisReply *r) {
     w->count--;
     w->bytes_inflight -= f->bytes;
     w->replies++;
-    if (rc) {
+    if (rc && !w->settling) {
         w->stopped = 1;
         return -1;
     }
@@ -237,6 +238,17 @@ int writerDrain(writer *w) {
         if (w->count == before && waitIo(w, 0) < 0) return -1;
     }
     return 0;
+}
+
+int writerSettle(writer *w) {
+    if (w->broken) return -1;
+    int stopped = w->stopped;
+    w->stopped = 0;
+    w->settling = 1;
+    int rc = writerDrain(w);
+    w->settling = 0;
+    w->stopped = stopped;
+    return rc;
 }
 
 int writerFlush(writer *w) {
