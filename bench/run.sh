@@ -2,7 +2,8 @@
 # bench/run.sh -- rdbsync benchmarks, each against a reference measured in
 # the same run on the same input.
 #
-#   bench/run.sh [checksum] [import]      (default: every section)
+#   bench/run.sh [checksum] [import] [sync] [lag] [scan] [tls]
+#                                          (default: every section)
 #
 #   checksum  `rdbsync --file D --checksum` vs `redis-check-rdb D`
 #             (+ `rdbsync --file D --dump > /dev/null` when available)
@@ -10,14 +11,29 @@
 #             `redis-cli --pipe < restore.resp` (the same keys as pre-generated
 #             RESTORE commands: the target's own ingest limit), into an empty
 #             redis-server; skipped until rdbsync has --target
+#   sync      full sync of D loaded in a redis-server source (diskless, delay
+#             0): `rdbsync --source S --target T --once -q` until it exits vs a
+#             native replica (REPLICAOF, until link up and sync done; replwait.c)
+#   lag       live replication lag under redis-benchmark SET load: a probe
+#             (lagprobe.c) writes on the source and times until the key shows
+#             on rdbsync's target and on a native replica of the same source
+#   scan      `--mode scan --once` vs `--mode replica --once` vs a plain
+#             SCAN + DUMP/RESTORE loop (rump.c), with the source's PING round
+#             trip during each copy (pingprobe.c) against an idle baseline
+#   tls       import and full sync over TLS (rediss://, --cacert) vs plain TCP;
+#             skipped until rdbsync has --cacert
 #
 # D is a generated dump of BENCH_KEYS (default 1,000,000) mixed keys, built
 # once by a throwaway redis-server 7.0 and cached in build/bench/ under a name
 # that carries the generator's hash, so re-runs start at once.
 #
 # The machine is shared and noisy: every figure is the median of BENCH_RUNS
-# (default 5) runs, the two tools alternating. Targets are reported as
-# PASS/MISS; a miss does not fail the run (exit 0), a broken tool does (1).
+# (default 5) runs, the tools alternating; the heavy sections (sync, scan,
+# tls: a 1M-key copy per run and tool) do BENCH_HEAVY_RUNS (default 3, at
+# most BENCH_RUNS). Targets are reported as PASS/MISS; a miss does not fail
+# the run (exit 0). A broken tool (failure, wrong key count, hang: killed
+# after BENCH_TIMEOUT s, default 300) stops its section and makes the run
+# exit 1 after the other sections ran.
 # BENCH_RDBSYNC=path benches another build (default ./rdbsync).
 set -euo pipefail
 
@@ -30,13 +46,17 @@ RS_START_TIMEOUT=${RS_START_TIMEOUT:-120} # loading a big dump takes seconds
 . bench/lib.sh
 
 RUNS=${BENCH_RUNS:-5}
+HEAVY_RUNS=${BENCH_HEAVY_RUNS:-$((RUNS < 3 ? RUNS : 3))}
+TIMEOUT=${BENCH_TIMEOUT:-300}
 KEYS=${BENCH_KEYS:-1000000}
 OUT=build/bench
 DATA_VERSION=v1 # bump when the dataset shape changes outside gen.c
 BENCH_TMP=$IT_TMP
 
+SECTIONS=(checksum import sync lag scan tls)
+
 usage() {
-    echo "usage: bench/run.sh [checksum] [import]" >&2
+    echo "usage: bench/run.sh$(printf ' [%s]' "${SECTIONS[@]}")" >&2
     exit 1
 }
 
@@ -107,7 +127,7 @@ dataset_build() {
 # ---- Reporting -------------------------------------------------------------
 
 print_header() {
-    printf '%-26s %9s %9s %12s %9s %11s %s\n' tool "wall s" "cpu s" "peak RSS MB" "MB/s" "keys/s" "$1"
+    printf '%-26s %9s %9s %12s %9s %11s %s\n' tool "wall s" "cpu s" "peak RSS MB" "MB/s" "keys/s" "${1:-}"
 }
 
 # print_row NAME LOG [EXTRA]: medians of wall and cpu, max of peak RSS. Sets
@@ -268,21 +288,411 @@ section_import() {
     echo "peak RSS rdbsync --target: $ROW_RSS_MB MB (target < 64 MB) $(bench_verdict "$ROW_RSS_MB" 63.99)"
 }
 
+# ---- Shared by sync, lag, scan, tls ----------------------------------------
+
+# keyspace NAME: the "db0:keys=N,expires=M ..." of a server (avg_ttl left
+# out), the per-db key counts every copy is checked against.
+keyspace() {
+    rs_cli "$1" info keyspace | tr -d '\r' |
+        sed -n 's/^\(db[0-9]*:keys=[0-9]*,expires=[0-9]*\).*/\1/p' | paste -sd' '
+}
+
+# timed LOG CMD...: measure CMD (output discarded), killed after $TIMEOUT s;
+# dies naming the command when it fails or hangs.
+timed() {
+    local log=$1 rc=0 err="$BENCH_TMP/timed.err"
+    shift
+    measure "$log" timeout -k 5 "$TIMEOUT" "$@" >/dev/null 2>"$err" || rc=$?
+    if ((rc == 124 || rc == 137)); then
+        bench_die "HANG: killed after $TIMEOUT s: $*"
+    elif ((rc != 0)); then
+        bench_die "$* exited $rc: $(tail -n 3 "$err")"
+    fi
+}
+
+# copy_run TARGET LOG CPULOG WANT CMD...: FLUSHALL the server TARGET
+# (untimed), time CMD, record the target server's CPU over the run as
+# target_cpu=S in CPULOG, then check TARGET's keyspace is WANT.
+copy_run() {
+    local tgt=$1 log=$2 cpulog=$3 want=$4 c0 c1 got
+    shift 4
+    [[ $(rs_cli "$tgt" flushall) == OK ]] || bench_die "FLUSHALL failed"
+    c0=$(bench_proc_cpu "$(rs_pid "$tgt")")
+    timed "$log" "$@"
+    c1=$(bench_proc_cpu "$(rs_pid "$tgt")")
+    awk -v a="$c0" -v b="$c1" 'BEGIN { printf "target_cpu=%.2f\n", b - a }' >>"$cpulog"
+    got=$(keyspace "$tgt")
+    [[ $got == "$want" ]] || bench_die "WRONG COPY by $*: target has '$got', want '$want'"
+}
+
+print_copy_header() {
+    printf '%-30s %9s %9s %13s %12s %11s %s\n' tool "wall s" "cpu s" "target cpu s" "peak RSS MB" \
+        "keys/s" "${1:-}"
+}
+
+# print_copy NAME LOG CPULOG [EXTRA]: medians of wall, own cpu and the
+# target's cpu, max of peak RSS, keys/s of the dataset. NAME starting with
+# '=' is a reference whose own process is only a stopwatch (cpu and RSS
+# shown as -). Sets ROW_WALL, ROW_CPU, ROW_TCPU, ROW_RSS_MB.
+print_copy() {
+    local name=$1 log=$2 cpulog=$3 extra=${4:-} ref=0
+    [[ $name == =* ]] && ref=1 name=${name#=}
+    ROW_WALL=$(bench_field "$log" wall | bench_median)
+    ROW_CPU=$(bench_field "$log" cpu | bench_median)
+    ROW_TCPU=$(bench_field "$cpulog" target_cpu | bench_median)
+    ROW_RSS_MB=$(bench_field "$log" maxrss_kb | bench_max | awk '{ printf "%.1f", $1 / 1024 }')
+    awk -v n="$name" -v w="$ROW_WALL" -v c="$ROW_CPU" -v t="$ROW_TCPU" -v r="$ROW_RSS_MB" \
+        -v k="$DATA_KEYS" -v x="$extra" -v ref="$ref" 'BEGIN {
+        cs = ref ? "-" : sprintf("%.3f", c); rs = ref ? "-" : sprintf("%.1f", r)
+        printf "%-30s %9.3f %9s %13.2f %12s %11.0f %s\n", n, w, cs, t, rs, k / w, x }'
+}
+
+# start_source NAME [args]: a redis-server loaded with the dataset, diskless
+# replication without delay (7.0 waits 5 s for more replicas by default),
+# checked to hold every key.
+start_source() {
+    local name=$1
+    shift
+    rs_start_with_rdb "$name" "$DATA" --repl-diskless-sync yes --repl-diskless-sync-delay 0 "$@" ||
+        bench_die "cannot start the source server"
+    [[ $(rs_cli "$name" dbsize) == "$DATA_KEYS" ]] || bench_die "source server did not load $DATA"
+}
+
+# ---- Section: sync ---------------------------------------------------------
+
+# sync_native LOG CPULOG: detach and empty the replica (untimed), time
+# REPLICAOF until the replica is in sync, check its keys, detach it again so
+# that it costs the source nothing during rdbsync's runs.
+sync_native() {
+    local log=$1 cpulog=$2 c0 c1 got
+    [[ $(rs_cli replica replicaof no one) == OK ]] || bench_die "REPLICAOF NO ONE failed"
+    [[ $(rs_cli replica flushall) == OK ]] || bench_die "FLUSHALL failed"
+    c0=$(bench_proc_cpu "$(rs_pid replica)")
+    timed "$log" "$OUT/replwait" "$(rs_port replica)" "$(rs_port src)" "$TIMEOUT"
+    c1=$(bench_proc_cpu "$(rs_pid replica)")
+    awk -v a="$c0" -v b="$c1" 'BEGIN { printf "target_cpu=%.2f\n", b - a }' >>"$cpulog"
+    got=$(keyspace replica)
+    [[ $got == "$SRC_KS" ]] || bench_die "native replica has '$got', want '$SRC_KS'"
+    [[ $(rs_cli replica replicaof no one) == OK ]] || bench_die "REPLICAOF NO ONE failed"
+}
+
+section_sync() {
+    echo
+    if ! rdbsync_has --source; then
+        echo "sync: skipped (not built yet)"
+        return 0
+    fi
+    build_tool replwait -lhiredis
+    local ref="$BENCH_TMP/sref.log" ours="$BENCH_TMP/sours.log" r
+    local refcpu="$BENCH_TMP/sref.cpu" ourcpu="$BENCH_TMP/sours.cpu"
+    echo "== sync: $HEAVY_RUNS runs, full sync (diskless, delay 0) from a loaded redis-server" \
+        "into an empty one, medians"
+    start_source src
+    rs_start target || bench_die "cannot start the target server"
+    rs_start replica || bench_die "cannot start the replica server"
+    SRC_KS=$(keyspace src)
+    local cmd=("$RDBSYNC" --source "$(rs_url src)" --target "$(rs_url target)" --once -q)
+    for ((r = 1; r <= HEAVY_RUNS; r++)); do
+        if ((r % 2 == 0)); then copy_run target "$ours" "$ourcpu" "$SRC_KS" "${cmd[@]}"; fi
+        sync_native "$ref" "$refcpu"
+        if ((r % 2 == 1)); then copy_run target "$ours" "$ourcpu" "$SRC_KS" "${cmd[@]}"; fi
+    done
+
+    local q spool=64
+    print_copy_header
+    print_copy "=native replica (REPLICAOF)" "$ref" "$refcpu"
+    local ref_wall=$ROW_WALL
+    print_copy "rdbsync --once" "$ours" "$ourcpu"
+    q=$(ratio "$ROW_WALL" "$ref_wall")
+    echo "ratio rdbsync/native (wall): $q (target <= 1.00) $(bench_verdict "$q" 1.0)"
+    echo "  same, median of per-run pairs: $(bench_paired_ratio "$ours" "$ref" wall)"
+    echo "rdbsync cpu: $(printf %.2f "$ROW_CPU") s for $DATA_KEYS keys; target server cpu: $ROW_TCPU s" \
+        "(native: the replica loads the RDB itself)"
+    echo "peak RSS rdbsync --once: $ROW_RSS_MB MB (target < 64 MB + --spool-mem ${spool} MB)" \
+        "$(bench_verdict "$ROW_RSS_MB" $((64 + spool - 1)).99)"
+}
+
+# ---- Section: lag ----------------------------------------------------------
+
+same_digest() {
+    [[ $(rs_digest "$1") == "$(rs_digest "$2")" ]]
+}
+
+has_key() {
+    [[ $(rs_cli "$1" exists "$2") == 1 ]]
+}
+
+commands_processed() {
+    rs_cli "$1" info stats | tr -d '\r' | sed -n 's/^total_commands_processed://p'
+}
+
+now_s() {
+    date +%s.%N
+}
+
+# lag_report NAME LINE: one lagprobe line as a table row.
+lag_report() {
+    awk -v n="$1" '{
+        for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+        printf "%-26s %7d %5d %9.2f %9.2f %9.2f %9.2f\n", n, v["n"], v["lost"],
+            v["p50_us"] / 1000, v["p90_us"] / 1000, v["p99_us"] / 1000, v["max_us"] / 1000 }' <<<"$2"
+}
+
+# lag_stalls TRACE: the probes that took 100 ms or more on either side (or
+# were lost: -1), as seconds into the probing, to tell a steady lag from
+# stalls (a few lines at most).
+lag_stalls() {
+    awk 'NR == 1 { t0 = $2 } $3 >= 100000 || $3 < 0 || $4 >= 100000 || $4 < 0 {
+        if (++n <= 8) printf "  stall: probe %d at +%.2f s: rdbsync %s, native %s\n", $1, ($2 - t0) / 1e6,
+            $3 < 0 ? "lost" : sprintf("%.0f ms", $3 / 1000), $4 < 0 ? "lost" : sprintf("%.0f ms", $4 / 1000) }
+        END { if (n > 8) printf "  (%d probes of 100 ms or more in all)\n", n }' "$1"
+}
+
+section_lag() {
+    echo
+    if ! rdbsync_has --source; then
+        echo "lag: skipped (not built yet)"
+        return 0
+    fi
+    command -v redis-benchmark >/dev/null || { echo "lag: skipped (no redis-benchmark)"; return 0; }
+    build_tool lagprobe -lhiredis
+    build_tool replwait -lhiredis
+    local probes=${BENCH_LAG_PROBES:-2000} ops=${BENCH_LAG_OPS:-500000}
+    local out="$BENCH_TMP/lag.out" err="$BENCH_TMP/lag.err" pid bpid rc=0
+    echo "== lag: $probes probes (one every 1.5 ms) while redis-benchmark SETs on the source;" \
+        "rdbsync's target and a native replica side by side"
+    rs_start src --repl-diskless-sync-delay 0 || bench_die "cannot start the source server"
+    rs_start target || bench_die "cannot start the target server"
+    rs_start replica || bench_die "cannot start the replica server"
+    "$OUT/replwait" "$(rs_port replica)" "$(rs_port src)" 60 >/dev/null || bench_die "native replica not in sync"
+    "$RDBSYNC" --source "$(rs_url src)" --target "$(rs_url target)" -q 2>"$err" &
+    pid=$!
+    on_exit "kill $pid 2>/dev/null"
+    rs_cli src set lag:marker 1 >/dev/null
+    wait_until 30 has_key target lag:marker ||
+        bench_die "rdbsync: nothing reached the target within 30 s: $(tail -n 3 "$err")"
+
+    local n0 n1 t0 t1 c0 c1
+    timeout 60 redis-benchmark -h 127.0.0.1 -p "$(rs_port src)" -t set -n "$ops" -r 100000 -P 1 -c 8 \
+        -q >/dev/null 2>&1 &
+    bpid=$!
+    on_exit "kill $bpid 2>/dev/null"
+    sleep 0.5
+    n0=$(commands_processed src) t0=$(now_s) c0=$(bench_proc_cpu "$pid")
+    LAGPROBE_TRACE="$BENCH_TMP/lag.trace" timeout 120 "$OUT/lagprobe" "$(rs_port src)" "$probes" 1500 2000 \
+        "rdbsync=$(rs_port target)" "native=$(rs_port replica)" >"$out" 2>"$BENCH_TMP/lagprobe.err" ||
+        bench_die "lagprobe failed: $(tail -n 3 "$BENCH_TMP/lagprobe.err")"
+    n1=$(commands_processed src) t1=$(now_s) c1=$(bench_proc_cpu "$pid")
+    kill "$bpid" 2>/dev/null || true
+    wait "$bpid" 2>/dev/null || true
+    [[ -s $BENCH_TMP/lagprobe.err ]] && echo "note: $(cat "$BENCH_TMP/lagprobe.err")"
+
+    # After the load: all three hold the same data, and rdbsync stops cleanly.
+    wait_until 30 same_digest src replica || bench_die "native replica differs from the source"
+    wait_until 30 same_digest src target ||
+        bench_die "WRONG COPY: rdbsync's target differs from the source 30 s after the writes stopped"
+    local hwm
+    hwm=$(awk '/^VmHWM:/ { printf "%.1f", $2 / 1024 }' "/proc/$pid/status")
+    kill -TERM "$pid"
+    wait "$pid" || rc=$?
+    ((rc == 0)) || bench_die "rdbsync exited $rc on SIGTERM: $(tail -n 3 "$err")"
+
+    awk -v a="$n0" -v b="$n1" -v s="$t0" -v e="$t1" -v c0="$c0" -v c1="$c1" 'BEGIN {
+        printf "load: %.0f commands/s on the source over %.1f s; rdbsync cpu %.2f s (%.0f%% of a core)\n",
+            (b - a) / (e - s), e - s, c1 - c0, 100 * (c1 - c0) / (e - s) }'
+    printf '%-26s %7s %5s %9s %9s %9s %9s\n' "lag (write -> visible)" probes lost "p50 ms" "p90 ms" \
+        "p99 ms" "max ms"
+    local line p99
+    line=$(grep '^native ' "$out") && lag_report "native replica" "$line"
+    line=$(grep '^rdbsync ' "$out") && lag_report "rdbsync" "$line"
+    p99=$(sed -n 's/^rdbsync .*p99_us=\([-0-9]*\).*/\1/p' "$out" | awk '{ printf "%.2f", $1 / 1000 }')
+    echo "rdbsync lag p99: $p99 ms (target < 10 ms) $(bench_verdict "$p99" 9.999)" \
+        "(a lost probe, not seen within 2 s, counts as 2000 ms)"
+    echo "peak RSS rdbsync (live): $hwm MB"
+    lag_stalls "$BENCH_TMP/lag.trace"
+}
+
+# ---- Section: scan ---------------------------------------------------------
+
+# scan_run NAME CMD...: one timed copy into the emptied target, with
+# pingprobe on the source from just before to just after it.
+scan_run() {
+    local name=$1 ppid
+    shift
+    "$OUT/pingprobe" "$(rs_port src)" 10 "$TIMEOUT" >>"$BENCH_TMP/ping-$name.log" &
+    ppid=$!
+    copy_run target "$BENCH_TMP/scan-$name.log" "$BENCH_TMP/scan-$name.cpu" "$SRC_KS" "$@"
+    kill -TERM "$ppid"
+    wait "$ppid" || bench_die "pingprobe failed"
+}
+
+# ping_extra NAME: "p50 / p99 ms" medians over the runs of a tool.
+ping_extra() {
+    local f="$BENCH_TMP/ping-$1.log"
+    awk -v a="$(bench_field "$f" p50_us | bench_median)" -v b="$(bench_field "$f" p99_us | bench_median)" \
+        'BEGIN { printf "%8.2f %8.2f", a / 1000, b / 1000 }'
+}
+
+section_scan() {
+    echo
+    if ! rdbsync_has '--mode'; then
+        echo "scan: skipped (not built yet)"
+        return 0
+    fi
+    build_tool rump -lhiredis
+    build_tool pingprobe -lhiredis
+    echo "== scan: $HEAVY_RUNS runs, copy of a loaded redis-server into an empty one, medians;" \
+        "source PING round trip every 10 ms during the copy"
+    start_source src
+    rs_start target || bench_die "cannot start the target server"
+    SRC_KS=$(keyspace src)
+    local src tgt r t
+    src=$(rs_url src) tgt=$(rs_url target)
+    timeout 30 "$OUT/pingprobe" "$(rs_port src)" 10 3 >"$BENCH_TMP/ping-idle.log" ||
+        bench_die "pingprobe failed"
+    local order=(scan replica rump)
+    for ((r = 1; r <= HEAVY_RUNS; r++)); do
+        for t in "${order[@]}"; do
+            case $t in
+            scan) scan_run scan "$RDBSYNC" --source "$src" --target "$tgt" --mode scan --once -q ;;
+            replica) scan_run replica "$RDBSYNC" --source "$src" --target "$tgt" --mode replica --once -q ;;
+            rump) scan_run rump "$OUT/rump" "$(rs_port src)" "$(rs_port target)" ;;
+            esac
+        done
+        order=("${order[@]:1}" "${order[0]}") # rotate: each tool goes first once
+    done
+
+    local rump_wall scan_wall q
+    print_copy_header "ping p50/p99 ms"
+    echo "$(printf '%-30s %9s %9s %13s %12s %11s' "(source idle)" - - - - -)" \
+        "$(ping_extra idle)"
+    print_copy "rump.c (SCAN+DUMP/RESTORE)" "$BENCH_TMP/scan-rump.log" "$BENCH_TMP/scan-rump.cpu" \
+        "$(ping_extra rump)"
+    rump_wall=$ROW_WALL
+    print_copy "rdbsync --mode scan --once" "$BENCH_TMP/scan-scan.log" "$BENCH_TMP/scan-scan.cpu" \
+        "$(ping_extra scan)"
+    scan_wall=$ROW_WALL
+    print_copy "rdbsync --mode replica --once" "$BENCH_TMP/scan-replica.log" \
+        "$BENCH_TMP/scan-replica.cpu" "$(ping_extra replica)"
+    q=$(ratio "$scan_wall" "$rump_wall")
+    echo "ratio scan mode/rump.c (wall): $q (target <= 1.00: reads and writes overlap)" \
+        "$(bench_verdict "$q" 1.0)"
+    echo "ratio replica path/scan mode (wall): $(ratio "$ROW_WALL" "$scan_wall")"
+}
+
+# ---- Section: tls ----------------------------------------------------------
+
+# tls_certs: sets CERTS, a directory of test certificates (it_make_certs:
+# ca.crt, server.crt/.key, client.crt/.key...), made once and remade when
+# they expire within 2 hours (they are valid for 2 days).
+tls_certs() {
+    CERTS=$PWD/$OUT/tls
+    if [[ -s $CERTS/server.crt && -s $CERTS/client.crt ]] &&
+        openssl x509 -checkend 7200 -noout -in "$CERTS/ca.crt" >/dev/null 2>&1 &&
+        openssl x509 -checkend 7200 -noout -in "$CERTS/server.crt" >/dev/null 2>&1; then
+        return 0
+    fi
+    rm -rf "$CERTS"
+    it_make_certs "$CERTS" || bench_die "openssl could not make test certificates"
+}
+
+# start_tls NAME [FILE]: a TLS-only redis-server (no client certificates
+# required), loading FILE when given.
+start_tls() {
+    local name=$1 file=${2:-} args=(--tls-auth-clients no)
+    if [[ -n $file ]]; then
+        printf -v "RS_DIR_$name" '%s' "$IT_TMP/$name"
+        mkdir -p "$IT_TMP/$name"
+        cp "$file" "$IT_TMP/$name/dump.rdb"
+        args+=(--dbfilename dump.rdb --repl-diskless-sync yes --repl-diskless-sync-delay 0)
+    fi
+    rs_start_tls "$name" "$CERTS" "${args[@]}" || bench_die "cannot start the TLS server $name"
+}
+
+section_tls() {
+    echo
+    if ! rdbsync_has --cacert; then
+        echo "tls: skipped (not built yet)"
+        return 0
+    fi
+    command -v openssl >/dev/null || { echo "tls: skipped (no openssl)"; return 0; }
+    tls_certs
+    echo "== tls: $HEAVY_RUNS runs, import and full sync over TLS vs plain TCP, medians"
+    start_source psrc
+    rs_start ptgt || bench_die "cannot start the target server"
+    start_tls tsrc "$DATA"
+    start_tls ttgt
+    [[ $(rs_cli tsrc dbsize) == "$DATA_KEYS" ]] || bench_die "TLS source did not load $DATA"
+    local ks file_ks r L=$BENCH_TMP/tls
+    ks=$(keyspace psrc)
+    file_ks="db0:keys=$DATA_KEYS,expires=$DATA_EXPIRES"
+    local tls=(--cacert "$CERTS/ca.crt")
+    cat "$DATA" >/dev/null
+    for ((r = 1; r <= HEAVY_RUNS; r++)); do
+        copy_run ptgt "$L-imp-plain.log" "$L-imp-plain.cpu" "$file_ks" \
+            "$RDBSYNC" --file "$DATA" --target "$(rs_url ptgt)" -q
+        copy_run ttgt "$L-imp-tls.log" "$L-imp-tls.cpu" "$file_ks" \
+            "$RDBSYNC" --file "$DATA" --target "$(rs_url ttgt)" "${tls[@]}" -q
+        copy_run ttgt "$L-sync-tls.log" "$L-sync-tls.cpu" "$ks" \
+            "$RDBSYNC" --source "$(rs_url tsrc)" --target "$(rs_url ttgt)" "${tls[@]}" --once -q
+        copy_run ptgt "$L-sync-plain.log" "$L-sync-plain.cpu" "$ks" \
+            "$RDBSYNC" --source "$(rs_url psrc)" --target "$(rs_url ptgt)" --once -q
+    done
+
+    local w q
+    print_copy_header
+    print_copy "import, plain" "$L-imp-plain.log" "$L-imp-plain.cpu"
+    w=$ROW_WALL
+    print_copy "import, TLS" "$L-imp-tls.log" "$L-imp-tls.cpu"
+    q=$(ratio "$ROW_WALL" "$w")
+    echo "ratio import TLS/plain (wall): $q (target <= 1.30) $(bench_verdict "$q" 1.3)"
+    print_copy "sync --once, plain" "$L-sync-plain.log" "$L-sync-plain.cpu"
+    w=$ROW_WALL
+    print_copy "sync --once, TLS" "$L-sync-tls.log" "$L-sync-tls.cpu"
+    q=$(ratio "$ROW_WALL" "$w")
+    echo "ratio sync TLS/plain (wall): $q (target <= 1.30) $(bench_verdict "$q" 1.3)"
+}
+
 # ---- Main ------------------------------------------------------------------
 
+# run_section NAME: runs section_NAME in a subshell with errexit on, so that a
+# broken tool (bench_die) ends that section only; the servers and processes
+# it started are stopped by its own trap. Returns its exit status.
+run_section() {
+    local rc=0
+    set +e
+    (
+        set -e
+        trap 'KEEP_TMP=1 it_cleanup 2>/dev/null' EXIT
+        trap 'exit 130' INT
+        trap 'exit 143' TERM
+        "section_$1"
+    )
+    rc=$?
+    set -e
+    return "$rc"
+}
+
 main() {
-    local sections=("$@") s
-    ((${#sections[@]})) || sections=(checksum import)
+    local sections=("$@") s failed=()
+    ((${#sections[@]})) || sections=("${SECTIONS[@]}")
     for s in "${sections[@]}"; do
-        [[ $s == checksum || $s == import ]] || usage
+        [[ " ${SECTIONS[*]} " == *" $s "* ]] || usage
     done
     [[ $RUNS =~ ^[1-9][0-9]*$ ]] || bench_die "BENCH_RUNS must be a positive integer"
+    [[ $HEAVY_RUNS =~ ^[1-9][0-9]*$ ]] || bench_die "BENCH_HEAVY_RUNS must be a positive integer"
     command -v redis-server >/dev/null || bench_die "redis-server not found"
     mkdir -p "$OUT"
     build_tool maxrss
     echo "bench: $(redis-server --version | cut -d' ' -f3), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
     dataset
-    for s in "${sections[@]}"; do "section_$s"; done
+    for s in "${sections[@]}"; do
+        run_section "$s" || failed+=("$s")
+    done
+    if ((${#failed[@]})); then
+        echo "bench: broken in: ${failed[*]}" >&2
+        exit 1
+    fi
 }
 
 main "$@"

@@ -541,7 +541,7 @@ static int importOutcome(const config *c, rdbDecoder *d, int drc, int wrc, impor
         return exitForDecode(rdbDecoderErrorCode(d));
     }
     if (importConflicted(im)) {
-        fprintf(stderr, "rdbsync: %s (%llu other keys written: those already sent before the stop)\n", importError(im), n);
+        fprintf(stderr, "rdbsync: %s (%llu keys written, counting those already sent when it stopped)\n", importError(im), n);
         return EXIT_CONFLICT;
     }
     if (writerStopped(w) || (drc < 0 && importError(im)[0])) {
