@@ -382,6 +382,7 @@ static int decodePayloadFile(const config *c, const rdbHandlers *h) {
     }
     rdbKeyInfo base = {.key = "payload", .keylen = 7, .expire_ms = -1, .idle = -1, .freq = -1};
     int rc = rdbDecodePayload(p, len, &base, h, NULL, err, sizeof(err)) < 0 ? EXIT_DECODE : EXIT_OK;
+    if (rc != EXIT_OK && strstr(err, "checksum mismatch")) rc = EXIT_CRC;
     if (rc != EXIT_OK) fprintf(stderr, "rdbsync: %s: %s\n", c->payload, err);
     free(p);
     return rc;
