@@ -242,6 +242,12 @@ static int fullSync(replica *r, rsConn *c, const char *replid, int64_t off, cons
 static int stream(replica *r, rsConn *c) {
     char buf[64 * 1024];
     int64_t last_ack = nowMs();
+    /* After a diskless snapshot the master starts the stream on an ACK that
+     * finds us online; ours right after the mark can arrive before the
+     * master has reaped its BGSAVE child and be ignored. Until bytes flow,
+     * ACK every 100 ms, or the master buffers up to a second of writes
+     * for us (and may drop us at its output buffer limit). */
+    int flowing = 0;
     struct pollfd p[2] = {{.fd = connFd(c), .events = POLLIN}, {.fd = r->wake[0], .events = POLLIN}};
     for (;;) {
         p[0].revents = p[1].revents = 0;
@@ -262,11 +268,12 @@ static int stream(replica *r, rsConn *c) {
                 return S_RETRY;
             }
             if (got > 0) {
+                flowing = 1;
                 if (spoolPut(r->cur, buf, (size_t)got) < 0) return S_FATAL;
                 noteReceived(r, (size_t)got);
             }
         }
-        if (ack || nowMs() - last_ack >= 1000) {
+        if (ack || nowMs() - last_ack >= (flowing ? 1000 : 100)) {
             if (sendAck(r, c) < 0) return S_RETRY;
             last_ack = nowMs();
         }

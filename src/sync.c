@@ -50,6 +50,7 @@ typedef struct syncer {
     int64_t applied;
     uint64_t forwarded, acked, refused;
     int loaded_once;        /* a snapshot was fully applied */
+    int loading;            /* inside loadSnapshot */
     int target_lost, fatal;
     int rc;                 /* exit status once fatal */
     int tty;
@@ -88,7 +89,9 @@ static void statusLine(syncer *s, int force) {
     replStatus st;
     replicaGetStatus(s->rep, &st);
     char line[300];
-    switch (st.phase) {
+    /* The link may stream while the target still loads the snapshot. */
+    replPhase phase = s->loading && st.phase == REPL_STREAMING ? REPL_TRANSFER : st.phase;
+    switch (phase) {
     case REPL_CONNECTING: snprintf(line, sizeof(line), "connecting to the source"); break;
     case REPL_WAIT_SNAPSHOT: snprintf(line, sizeof(line), "waiting for the source's snapshot"); break;
     case REPL_TRANSFER: {
@@ -211,7 +214,9 @@ static void recoverTarget(syncer *s) {
     int full = !s->loaded_once || strcmp(old, s->run_id) != 0;
     fprintf(stderr, "rdbsync: target back%s; %s\n", full ? " after a restart" : "",
             full ? "full resync from the source" : "resuming from the applied offset");
-    if (full) s->loaded_once = 0;
+    /* loaded_once stays set: the next snapshot then empties the target
+     * first, which a restarted target needs (keys it persisted that the
+     * source deleted since would stay otherwise). */
     replicaResync(s->rep, full);
     s->target_lost = 0;
 }
@@ -401,6 +406,7 @@ static int loadSnapshot(syncer *s, const replEpoch *ep) {
     rdbTeeHandlers(tee, &h);
     rdbDecoder *d = rdbDecoderNew(r, &h, NULL);
     int rc = -1;
+    s->loading = 1;
     /* A retried first snapshot overwrites what the cut one wrote. */
     if (s->snap_attempts++ && !s->loaded_once) importSetConflict(s->im, CONFLICT_REPLACE);
     if (s->loaded_once && flushTarget(s) < 0) {
@@ -430,6 +436,7 @@ static int loadSnapshot(syncer *s, const replEpoch *ep) {
         rc = feed(s, rest, n);
         if (rc == 0) s->loaded_once = 1;
     }
+    s->loading = 0;
     rdbDecoderFree(d);
     rdbTeeFree(tee);
     rdbReaderFree(r);
@@ -522,9 +529,14 @@ int syncRun(const syncConfig *cfg) {
     if (s.w && !s.fatal) writerDrain(s.w);
     statusLine(&s, 1);
     if (s.tty && !cfg->quiet) fputc('\n', stderr);
-    if (s.fatal) fprintf(stderr, "rdbsync: %s\n", s.err);
-    fprintf(stderr, "rdbsync: stopped at source offset %lld (%llu commands applied, %llu refused)\n",
-            (long long)s.applied, (unsigned long long)s.acked, (unsigned long long)s.refused);
+    /* An error is one line; the offset goes with it once there is one. */
+    if (s.fatal && !s.loaded_once)
+        fprintf(stderr, "rdbsync: %s\n", s.err);
+    else if (s.fatal)
+        fprintf(stderr, "rdbsync: %s (stopped at source offset %lld)\n", s.err, (long long)s.applied);
+    else
+        fprintf(stderr, "rdbsync: stopped at source offset %lld (%llu commands applied, %llu refused)\n",
+                (long long)s.applied, (unsigned long long)s.acked, (unsigned long long)s.refused);
     replicaFree(s.rep);
     if (s.rr) redisReaderFree(s.rr);
     importFree(s.im);

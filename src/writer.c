@@ -18,7 +18,8 @@
 #define BIG_COMMAND (1024 * 1024)   /* sent straight from its own buffer */
 
 typedef struct inflight {
-    const char *cmd;
+    char cmd[32];        /* copied: a forwarded command's name lives in a
+                            reply object freed before its reply comes */
     uint64_t db, src_offset;
     size_t bytes;
     int kind;
@@ -190,7 +191,7 @@ static int sendBig(writer *w, const char *p, size_t len) {
 
 static void remember(writer *w, const writerTag *t, size_t bytes) {
     inflight *f = &w->ring[(w->head + w->count) % (w->o.max_cmds + 1)];
-    f->cmd = t && t->cmd ? t->cmd : "command";
+    snprintf(f->cmd, sizeof(f->cmd), "%s", t && t->cmd ? t->cmd : "command");
     f->db = t ? t->db : 0;
     f->src_offset = t ? t->src_offset : 0;
     f->kind = t ? t->kind : 0;

@@ -37,7 +37,7 @@ typedef struct writer writer;
 
 /* What a command was about; copied by the writer. */
 typedef struct writerTag {
-    const char *cmd;      /* static string: "RESTORE", "SELECT", ... */
+    const char *cmd;      /* "RESTORE", "SELECT", ...: copied (31 bytes) */
     uint64_t db;
     const char *key;      /* may be NULL */
     size_t keylen;
