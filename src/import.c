@@ -254,6 +254,7 @@ int importPayload(importer *im, const rdbKeyInfo *k0, const unsigned char *p, si
 }
 
 int importDelete(importer *im, uint64_t db, const char *key, size_t keylen) {
+    if (!dbSelected(im, db)) return 0; /* not ours: --db leaves the other dbs alone */
     const char *argv[2] = {"DEL", key};
     size_t lens[2] = {3, keylen};
     writerTag tag = {"DEL", targetDb(im, db), key, keylen, 0, K_OTHER};

@@ -246,6 +246,8 @@ typedef struct copier {
     qitem *ehead, *etail;
     size_t nevents;
     int overflow, sub_lost;
+    char probe[64];     /* the notification probe's key, "" when none */
+    unsigned probe_seen; /* bit per event class the probe produced */
 } copier;
 
 static int queueSink(void *ctx, const scanItem *it) {
@@ -300,6 +302,13 @@ static qitem *queuePop(copier *cp) {
     return q;
 }
 
+static int queueEmpty(copier *cp) {
+    pthread_mutex_lock(&cp->q.mu);
+    int empty = cp->q.head == NULL;
+    pthread_mutex_unlock(&cp->q.mu);
+    return empty;
+}
+
 static void queueAbort(copier *cp) {
     pthread_mutex_lock(&cp->q.mu);
     cp->q.failed = 1;
@@ -337,6 +346,9 @@ static int copyPass(copier *cp) {
         }
         free(q->payload);
         free(q);
+        /* The reader is behind (a --rate, a slow source): send what is
+         * queued now rather than when the writer's buffer fills. */
+        if (rc == 0 && queueEmpty(cp) && writerPoll(cp->w) < 0) rc = -1, queueAbort(cp);
         if (rc == 0) progressLine(cp, 0);
     }
     pthread_join(th, NULL);
@@ -364,11 +376,7 @@ static int ksnSetup(copier *cp) {
     }
     if (r) freeReplyObject(r);
     if (ok) return 0;
-    if (!known) {
-        fprintf(stderr, "rdbsync: cannot read notify-keyspace-events on the source (CONFIG refused); following "
-                        "relies on it including 'KA' (on managed services: set it in the parameter group)\n");
-        return 0;
-    }
+    if (!known) return 1; /* CONFIG refused: ksnProbe() tells after subscribing */
     snprintf(cp->err, sizeof(cp->err), "keyspace notifications are off on the source and CONFIG SET is refused: "
              "set notify-keyspace-events to 'KA' on the source (on ElastiCache: in a custom parameter group), "
              "or run with --once");
@@ -395,6 +403,22 @@ static void pushEvent(copier *cp, int db, const char *key, size_t keylen) {
     pthread_mutex_unlock(&cp->emu);
 }
 
+/* The probe touches one key with a command of each class that A covers
+ * and can be tried without side effects (expired, evicted and module
+ * events cannot), inside MULTI so no client ever sees the key. */
+static const char *const PROBE_EVENTS[] = {"set", "rpush", "sadd", "zadd", "hset", "xadd", "del"};
+#define PROBE_ALL ((1u << (sizeof(PROBE_EVENTS) / sizeof(PROBE_EVENTS[0]))) - 1)
+
+/* 1 when key is the probe's (its event is noted, not queued). */
+static int probeEvent(copier *cp, const char *key, size_t keylen, const char *event) {
+    pthread_mutex_lock(&cp->emu);
+    int mine = cp->probe[0] && keylen == strlen(cp->probe) && memcmp(key, cp->probe, keylen) == 0;
+    for (size_t i = 0; mine && i < sizeof(PROBE_EVENTS) / sizeof(PROBE_EVENTS[0]); i++)
+        if (strcmp(event, PROBE_EVENTS[i]) == 0) cp->probe_seen |= 1u << i;
+    pthread_mutex_unlock(&cp->emu);
+    return mine;
+}
+
 /* "__keyspace@3__:key" -> db 3, key. */
 static void onMessage(copier *cp, redisReply *m) {
     if (m->type != REDIS_REPLY_ARRAY || m->elements != 4 || strcmp(m->element[0]->str, "pmessage")) return;
@@ -402,6 +426,7 @@ static void onMessage(copier *cp, redisReply *m) {
     size_t len = (size_t)m->element[2]->len;
     const char *sep = memchr(ch, ':', len);
     if (strncmp(ch, "__keyspace@", 11) != 0 || !sep) return;
+    if (probeEvent(cp, sep + 1, len - (size_t)(sep + 1 - ch), m->element[3]->str)) return;
     pushEvent(cp, atoi(ch + 11), sep + 1, len - (size_t)(sep + 1 - ch));
 }
 
@@ -445,6 +470,48 @@ static int subscribe(copier *cp, pthread_t *th) {
     return pthread_create(th, NULL, subThread, cp) == 0 ? 0 : -1;
 }
 
+/* CONFIG is refused, so notify-keyspace-events cannot be read: make the
+ * source produce events and see whether they arrive. 0 when they do (or
+ * when the source refuses the probe's writes: then we cannot tell, and
+ * say so), -1 with the setting to change when they do not. */
+static int ksnProbe(copier *cp) {
+    char k[64];
+    snprintf(k, sizeof(k), "rdbsync:probe:%ld:%lld", (long)getpid(), (long long)nowMs());
+    pthread_mutex_lock(&cp->emu);
+    memcpy(cp->probe, k, sizeof(k));
+    pthread_mutex_unlock(&cp->emu);
+    redisReply *r = connCommandf(cp->src, "MULTI");
+    int ok = r && r->type != REDIS_REPLY_ERROR;
+    if (r) freeReplyObject(r);
+    const char *cmds[] = {"SET %s 1", "DEL %s", "RPUSH %s 1", "DEL %s", "SADD %s 1", "DEL %s",
+                          "ZADD %s 1 m", "DEL %s", "HSET %s f 1", "DEL %s", "XADD %s 1-1 f 1", "DEL %s"};
+    for (size_t i = 0; ok && i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+        if ((r = connCommandf(cp->src, cmds[i], k))) freeReplyObject(r);
+        else ok = 0;
+    }
+    r = ok ? connCommandf(cp->src, "EXEC") : NULL;
+    ok = r && r->type == REDIS_REPLY_ARRAY;
+    for (size_t i = 0; ok && i < r->elements; i++) ok = r->element[i]->type != REDIS_REPLY_ERROR;
+    if (r) freeReplyObject(r);
+    if (!ok) {
+        fprintf(stderr, "rdbsync: cannot read notify-keyspace-events on the source (CONFIG refused) nor test it; "
+                        "following relies on it including 'KA' (on managed services: set it in the parameter group)\n");
+        return 0;
+    }
+    unsigned seen = 0;
+    for (int i = 0; i < 100 && seen != PROBE_ALL; i++) {
+        usleep(20000);
+        pthread_mutex_lock(&cp->emu);
+        seen = cp->probe_seen;
+        pthread_mutex_unlock(&cp->emu);
+    }
+    if (seen == PROBE_ALL) return 0;
+    snprintf(cp->err, sizeof(cp->err), "keyspace notifications are %s on the source and CONFIG is refused: "
+             "set notify-keyspace-events to 'KA' on the source (on ElastiCache: in a custom parameter group), "
+             "or run with --once", seen ? "incomplete" : "off");
+    return -1;
+}
+
 /* Apply queued events: copy each key again, or delete it. */
 static int applyEvents(copier *cp) {
     pthread_mutex_lock(&cp->emu);
@@ -468,6 +535,46 @@ static int applyEvents(copier *cp) {
     return rc == 0 ? writerPoll(cp->w) : rc;
 }
 
+/* The source db whose keys go to target db t, or -1 (--db, --db-map). */
+static int sourceDbFor(const importOptions *o, int t) {
+    for (int sdb = 0; sdb < IMPORT_MAX_DBS; sdb++) {
+        int sel = o->n_db_only == 0;
+        for (int i = 0; i < o->n_db_only; i++) sel |= o->db_only[i] == sdb;
+        if (sel && (o->db_map[sdb] >= 0 ? o->db_map[sdb] : sdb) == t) return sdb;
+    }
+    return t >= IMPORT_MAX_DBS && o->n_db_only == 0 ? t : -1;
+}
+
+static int pruneKey(void *ctx, const scanItem *it) {
+    copier *cp = ctx;
+    int sdb = sourceDbFor(&cp->cfg->imp, it->db);
+    scanItem o;
+    if (sdb < 0) return 0;
+    int got = scanGetKey(cp->src, &cp->sinfo, sdb, it->key, it->keylen, &o, cp->err, sizeof(cp->err));
+    if (got == 1) free((void *)o.payload);
+    return got < 0 ? -1 : got == 1 ? 0 : importDelete(cp->im, (uint64_t)sdb, it->key, it->keylen);
+}
+
+/* After notifications were lost (overflow, dropped link), a fresh pass
+ * copies what changed but cannot see what was deleted: remove from the
+ * target the keys the source no longer has. Events that arrive meanwhile
+ * are applied afterwards, so a key created again is copied again. */
+static int pruneTarget(copier *cp) {
+    char err[512];
+    rsServerInfo info;
+    rsConn *t = connOpen(cp->cfg->target, &cp->cfg->target_conn, err, sizeof(err));
+    if (!t || connServerInfo(t, &info) < 0) {
+        snprintf(cp->err, sizeof(cp->err), "target: %s", t ? connError(t) : err);
+        connClose(t);
+        return -1;
+    }
+    scanOptions so = cp->cfg->scan;
+    scanStats st = {0};
+    int rc = scanPass(t, &info, &so, pruneKey, cp, &st, cp->err, sizeof(cp->err));
+    connClose(t);
+    return rc < 0 ? -1 : writerDrain(cp->w);
+}
+
 static int follow(copier *cp, pthread_t *th) {
     fprintf(stderr, "rdbsync: scan pass done; following changes through keyspace notifications\n");
     while (!stop_requested) {
@@ -482,7 +589,7 @@ static int follow(copier *cp, pthread_t *th) {
             if (subscribe(cp, th) < 0) return -1;
         }
         if (lost || over) {
-            if (copyPass(cp) < 0) return -1;
+            if (copyPass(cp) < 0 || pruneTarget(cp) < 0) return -1;
             continue;
         }
         usleep(20000);
@@ -543,16 +650,17 @@ static void summary(copier *cp) {
 int scanCopy(const scanCopyConfig *cfg) {
     copier cp = {.cfg = cfg};
     pthread_t sub_th;
-    int subscribed = 0, rc = EXIT_OK;
+    int subscribed = 0, rc = EXIT_OK, known = 0;
     pthread_mutex_init(&cp.q.mu, NULL);
     pthread_cond_init(&cp.q.cv, NULL);
     pthread_mutex_init(&cp.emu, NULL);
     if (openBoth(&cp) < 0) {
         rc = EXIT_CONNECT;
-    } else if (cfg->follow && (ksnSetup(&cp) < 0 || subscribe(&cp, &sub_th) < 0)) {
+    } else if (cfg->follow && ((known = ksnSetup(&cp)) < 0 || subscribe(&cp, &sub_th) < 0)) {
+        rc = EXIT_USAGE;
+    } else if ((subscribed = cfg->follow) && known == 1 && ksnProbe(&cp) < 0) {
         rc = EXIT_USAGE;
     } else {
-        subscribed = cfg->follow;
         char ferr[256];
         if (scanFunctions(cp.src, copyFunction, &cp, ferr, sizeof(ferr)) < 0 || copyPass(&cp) < 0)
             rc = cp.fatal_rc ? cp.fatal_rc : EXIT_CONNECT;
@@ -567,6 +675,7 @@ int scanCopy(const scanCopyConfig *cfg) {
     if (rc == EXIT_OK && (importGetStats(cp.im)->failed || importGetStats(cp.im)->unrepresentable)) rc = EXIT_WRITE;
     if (cp.sub && subscribed) stopSub(&cp, sub_th);
     else connClose(cp.sub);
+    for (qitem *q = cp.ehead, *next; q; q = next) next = q->next, free(q); /* stopped with events queued */
     writerFree(cp.w);
     importFree(cp.im);
     connClose(cp.src);
