@@ -57,21 +57,6 @@ struct rdbDecoder {
 
 /* ---- Errors ---- */
 
-/* Printable, bounded rendering of a key for messages. */
-static void keyRepr(const char *k, size_t len, char *out, size_t outlen) {
-    size_t o = 0;
-    for (size_t i = 0; i < len && o + 5 < outlen; i++) {
-        unsigned char c = (unsigned char)k[i];
-        if (i == 64) {
-            o += (size_t)snprintf(out + o, outlen - o, "...");
-            break;
-        }
-        if (c >= 32 && c < 127 && c != '\'' && c != '\\') out[o++] = (char)c;
-        else o += (size_t)snprintf(out + o, outlen - o, "\\x%02x", c);
-    }
-    out[o] = '\0';
-}
-
 static int fail(rdbDecoder *d, rdbErrCode code, const char *fmt, ...) {
     if (d->code != RDB_OK) return -1; /* keep the first reason */
     char where[400], msg[256];
@@ -82,7 +67,7 @@ static int fail(rdbDecoder *d, rdbErrCode code, const char *fmt, ...) {
     int n = snprintf(where, sizeof(where), "offset %llu", (unsigned long long)rdbReaderOffset(d->r));
     if (d->in_key && d->key.key) {
         char kr[280];
-        keyRepr(d->key.key, d->key.keylen, kr, sizeof(kr));
+        rdbKeyRepr(d->key.key, d->key.keylen, kr, sizeof(kr));
         snprintf(where + n, sizeof(where) - (size_t)n, " (db %llu, key '%s')",
                  (unsigned long long)d->key.db, kr);
     }

@@ -1,6 +1,8 @@
 /* rdb.c -- the type and version tables declared in rdb.h. */
 #include "rdb.h"
 
+#include <stdio.h>
+
 static const rdbTypeInfo redis_types[] = {
     [0] = {"string", RDB_LT_STRING, 1, 0},
     [1] = {"list", RDB_LT_LIST, 1, 0},
@@ -63,4 +65,18 @@ const char *rdbVersionRelease(int version, rdbFlavour flavour) {
 int rdbVersionSupported(int version, rdbFlavour flavour) {
     if (flavour == RDB_FLAVOUR_VALKEY) return version == RDB_VERSION_VALKEY_9;
     return version >= 1 && version <= RDB_VERSION_MAX_REDIS;
+}
+
+void rdbKeyRepr(const char *k, size_t len, char *out, size_t outlen) {
+    size_t o = 0;
+    for (size_t i = 0; i < len && o + 8 < outlen; i++) {
+        unsigned char c = (unsigned char)k[i];
+        if (i == 64) {
+            o += (size_t)snprintf(out + o, outlen - o, "...");
+            break;
+        }
+        if (c >= 32 && c < 127 && c != '\'' && c != '\\') out[o++] = (char)c;
+        else o += (size_t)snprintf(out + o, outlen - o, "\\x%02x", c);
+    }
+    out[o] = '\0';
 }

@@ -129,4 +129,9 @@ const char *rdbVersionRelease(int version, rdbFlavour flavour);
 /* 1 when this build decodes files of that version and flavour. */
 int rdbVersionSupported(int version, rdbFlavour flavour);
 
+/* A key made printable for one-line messages: bytes outside printable
+ * ASCII, the quote and the backslash as \xNN; cut after 64 bytes with
+ * "...". Always NUL-terminated in out (outlen >= 8). */
+void rdbKeyRepr(const char *k, size_t len, char *out, size_t outlen);
+
 #endif

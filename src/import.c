@@ -44,20 +44,9 @@ static int64_t nowMs(void) {
     return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
 }
 
-/* Printable key for messages, bounded. */
-static void keyRepr(const char *k, size_t len, char *out, size_t outlen) {
-    size_t o = 0;
-    for (size_t i = 0; i < len && o + 8 < outlen; i++) {
-        unsigned char c = (unsigned char)k[i];
-        if (c >= 32 && c < 127 && c != '\'' && c != '\\') out[o++] = (char)c;
-        else o += (size_t)snprintf(out + o, outlen - o, "\\x%02x", c);
-    }
-    out[o] = '\0';
-}
-
 static void keyMsg(const char *what, uint64_t db, const char *k, size_t klen, const char *detail) {
     char kr[300];
-    keyRepr(k ? k : "", k ? klen : 0, kr, sizeof(kr));
+    rdbKeyRepr(k ? k : "", k ? klen : 0, kr, sizeof(kr));
     fprintf(stderr, "rdbsync: %s: db %llu, key '%s'%s%s\n", what, (unsigned long long)db, kr,
             detail ? ": " : "", detail ? detail : "");
 }
@@ -319,7 +308,7 @@ static int replyRestore(importer *im, const writerTag *t, const redisReply *r) {
     if (isBusy(r) && im->conflicted) return -1; /* settling: keep the first key's message */
     if (isBusy(r)) {
         char kr[300];
-        keyRepr(t->key, t->keylen, kr, sizeof(kr));
+        rdbKeyRepr(t->key, t->keylen, kr, sizeof(kr));
         snprintf(im->err, sizeof(im->err),
                  "key '%s' (db %llu) already exists on the target; stopped without overwriting it "
                  "(use --on-conflict replace|skip or --flush-target)", kr, (unsigned long long)t->db);

@@ -300,14 +300,8 @@ typedef struct verifier {
 
 static void reportKey(verifier *v, const scanItem *it, const char *what) {
     if (v->differ + v->missing > 10) return;
-    char kr[200];
-    size_t o = 0;
-    for (size_t i = 0; i < it->keylen && o + 5 < sizeof(kr); i++) {
-        unsigned char ch = (unsigned char)it->key[i];
-        if (ch >= 32 && ch < 127 && ch != '\'') kr[o++] = (char)ch;
-        else o += (size_t)snprintf(kr + o, sizeof(kr) - o, "\\x%02x", ch);
-    }
-    kr[o] = '\0';
+    char kr[300];
+    rdbKeyRepr(it->key, it->keylen, kr, sizeof(kr));
     printf("db %d key '%s': %s\n", it->db, kr, what);
 }
 

@@ -115,16 +115,6 @@ static void statusLine(syncer *s, int force) {
 
 /* ---- Replies ---- */
 
-static void keyText(const char *k, size_t n, char *out, size_t outlen) {
-    size_t o = 0;
-    for (size_t i = 0; i < n && o + 5 < outlen; i++) {
-        unsigned char c = (unsigned char)k[i];
-        if (c >= 32 && c < 127 && c != '\'') out[o++] = (char)c;
-        else o += (size_t)snprintf(out + o, outlen - o, "\\x%02x", c);
-    }
-    out[o] = '\0';
-}
-
 static const redisReply *firstError(const redisReply *r) {
     if (r->type == REDIS_REPLY_ERROR) return r;
     if (r->type == REDIS_REPLY_ARRAY)
@@ -137,7 +127,7 @@ static int onStreamReply(syncer *s, const writerTag *t, const redisReply *r) {
     const redisReply *e = firstError(r);
     if (e) {
         char kr[300], msg[700];
-        keyText(t->key ? t->key : "", t->key ? t->keylen : 0, kr, sizeof(kr));
+        rdbKeyRepr(t->key ? t->key : "", t->key ? t->keylen : 0, kr, sizeof(kr));
         snprintf(msg, sizeof(msg), "the target refused %s (db %llu, key '%s', source offset %llu): %s", t->cmd,
                  (unsigned long long)t->db, kr, (unsigned long long)t->src_offset, e->str);
         s->refused++;
