@@ -444,7 +444,7 @@ lag_report() {
 lag_stalls() {
     awk 'NR == 1 { t0 = $2 } $3 >= 100000 || $3 < 0 || $4 >= 100000 || $4 < 0 {
         if (++n <= 8) printf "  stall: probe %d at +%.2f s: rdbsync %s, native %s\n", $1, ($2 - t0) / 1e6,
-            $3 < 0 ? "lost" : sprintf("%.0f ms", $3 / 1000), $4 < 0 ? "lost" : sprintf("%.0f ms", $4 / 1000) }
+            $3 < 0 ? "lost" : sprintf("%.1f ms", $3 / 1000), $4 < 0 ? "lost" : sprintf("%.1f ms", $4 / 1000) }
         END { if (n > 8) printf "  (%d probes of 100 ms or more in all)\n", n }' "$1"
 }
 
@@ -464,13 +464,20 @@ section_lag() {
     rs_start src --repl-diskless-sync-delay 0 || bench_die "cannot start the source server"
     rs_start target || bench_die "cannot start the target server"
     rs_start replica || bench_die "cannot start the replica server"
+    [[ $(rs_cli src dbsize) == 0 ]] || bench_die "the lag source is not empty"
     "$OUT/replwait" "$(rs_port replica)" "$(rs_port src)" 60 >/dev/null || bench_die "native replica not in sync"
     "$RDBSYNC" --source "$(rs_url src)" --target "$(rs_url target)" -q 2>"$err" &
     pid=$!
     on_exit "kill $pid 2>/dev/null"
-    rs_cli src set lag:marker 1 >/dev/null
-    wait_until 30 has_key target lag:marker ||
-        bench_die "rdbsync: nothing reached the target within 30 s: $(tail -n 3 "$err")"
+    # Streaming, not still loading the snapshot: marker 1 may travel in the
+    # snapshot, but once it is visible the snapshot has begun, so marker 2
+    # comes through the stream, after the whole snapshot.
+    local m
+    for m in 1 2; do
+        rs_cli src set "lag:marker$m" 1 >/dev/null
+        wait_until 60 has_key target "lag:marker$m" ||
+            bench_die "rdbsync: marker $m not on the target within 60 s: $(tail -n 3 "$err")"
+    done
 
     local n0 n1 t0 t1 c0 c1
     timeout 60 redis-benchmark -h 127.0.0.1 -p "$(rs_port src)" -t set -n "$ops" -r 100000 -P 1 -c 8 \
@@ -628,15 +635,26 @@ section_tls() {
     file_ks="db0:keys=$DATA_KEYS,expires=$DATA_EXPIRES"
     local tls=(--cacert "$CERTS/ca.crt")
     cat "$DATA" >/dev/null
+    local imp_plain=(ptgt "$L-imp-plain.log" "$L-imp-plain.cpu" "$file_ks"
+        "$RDBSYNC" --file "$DATA" --target "$(rs_url ptgt)" -q)
+    local imp_tls=(ttgt "$L-imp-tls.log" "$L-imp-tls.cpu" "$file_ks"
+        "$RDBSYNC" --file "$DATA" --target "$(rs_url ttgt)" "${tls[@]}" -q)
+    local sync_plain=(ptgt "$L-sync-plain.log" "$L-sync-plain.cpu" "$ks"
+        "$RDBSYNC" --source "$(rs_url psrc)" --target "$(rs_url ptgt)" --once -q)
+    local sync_tls=(ttgt "$L-sync-tls.log" "$L-sync-tls.cpu" "$ks"
+        "$RDBSYNC" --source "$(rs_url tsrc)" --target "$(rs_url ttgt)" "${tls[@]}" --once -q)
     for ((r = 1; r <= HEAVY_RUNS; r++)); do
-        copy_run ptgt "$L-imp-plain.log" "$L-imp-plain.cpu" "$file_ks" \
-            "$RDBSYNC" --file "$DATA" --target "$(rs_url ptgt)" -q
-        copy_run ttgt "$L-imp-tls.log" "$L-imp-tls.cpu" "$file_ks" \
-            "$RDBSYNC" --file "$DATA" --target "$(rs_url ttgt)" "${tls[@]}" -q
-        copy_run ttgt "$L-sync-tls.log" "$L-sync-tls.cpu" "$ks" \
-            "$RDBSYNC" --source "$(rs_url tsrc)" --target "$(rs_url ttgt)" "${tls[@]}" --once -q
-        copy_run ptgt "$L-sync-plain.log" "$L-sync-plain.cpu" "$ks" \
-            "$RDBSYNC" --source "$(rs_url psrc)" --target "$(rs_url ptgt)" --once -q
+        if ((r % 2)); then # alternate which goes first
+            copy_run "${imp_plain[@]}"
+            copy_run "${imp_tls[@]}"
+            copy_run "${sync_plain[@]}"
+            copy_run "${sync_tls[@]}"
+        else
+            copy_run "${imp_tls[@]}"
+            copy_run "${imp_plain[@]}"
+            copy_run "${sync_tls[@]}"
+            copy_run "${sync_plain[@]}"
+        fi
     done
 
     local w q
@@ -646,23 +664,29 @@ section_tls() {
     print_copy "import, TLS" "$L-imp-tls.log" "$L-imp-tls.cpu"
     q=$(ratio "$ROW_WALL" "$w")
     echo "ratio import TLS/plain (wall): $q (target <= 1.30) $(bench_verdict "$q" 1.3)"
+    echo "  same, median of per-run pairs: $(bench_paired_ratio "$L-imp-tls.log" "$L-imp-plain.log" wall)"
     print_copy "sync --once, plain" "$L-sync-plain.log" "$L-sync-plain.cpu"
     w=$ROW_WALL
     print_copy "sync --once, TLS" "$L-sync-tls.log" "$L-sync-tls.cpu"
     q=$(ratio "$ROW_WALL" "$w")
     echo "ratio sync TLS/plain (wall): $q (target <= 1.30) $(bench_verdict "$q" 1.3)"
+    echo "  same, median of per-run pairs: $(bench_paired_ratio "$L-sync-tls.log" "$L-sync-plain.log" wall)"
 }
 
 # ---- Main ------------------------------------------------------------------
 
 # run_section NAME: runs section_NAME in a subshell with errexit on, so that a
 # broken tool (bench_die) ends that section only; the servers and processes
-# it started are stopped by its own trap. Returns its exit status.
+# it started are stopped by its own trap. Its servers get their own
+# directories (a server's dir may keep a dump.rdb, which a later server of
+# the same name would load). Returns its exit status.
 run_section() {
     local rc=0
     set +e
     (
         set -e
+        IT_TMP=$BENCH_TMP/$1
+        mkdir -p "$IT_TMP"
         trap 'KEEP_TMP=1 it_cleanup 2>/dev/null' EXIT
         trap 'exit 130' INT
         trap 'exit 143' TERM
