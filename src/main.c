@@ -48,6 +48,7 @@ typedef struct config {
     const char *source_user;
     int once;
     int verify;
+    const char *psync_cmd;
     int mode;        /* 0 auto, 1 replica, 2 scan */
     int follow;      /* scan mode: -1 default (on unless --once) */
     long scan_count, rate;
@@ -110,6 +111,8 @@ static void usage(FILE *out) {
 "                         switches to scan when the source refuses SYNC and PSYNC\n"
 "      --follow / --no-follow  scan mode: keep the target in sync afterwards through\n"
 "                         keyspace notifications (default: on unless --once)\n"
+"      --psync-command NAME  the name PSYNC has on this source: some managed services\n"
+"                         (ElastiCache on request) expose it renamed\n"
 "      --scan-count N     scan mode: SCAN COUNT (default 1000)\n"
 "      --rate N           scan mode: at most N keys/s read from the source (default: no limit)\n"
 "      --spool-mem N      live sync: bytes of unapplied source data kept in memory before\n"
@@ -216,6 +219,7 @@ static int parseArgs(int argc, char **argv, config *c) {
         {"mode", required_argument, 0, 'y'},            {"follow", no_argument, 0, 'w'},
         {"no-follow", no_argument, 0, 'W'},             {"scan-count", required_argument, 0, 'n'},
         {"rate", required_argument, 0, 'r'},            {"verify", no_argument, 0, 'v'},
+        {"psync-command", required_argument, 0, 'k'},
         TLS_OPTS("", SIDE_BOTH), TLS_OPTS("source-", SIDE_SOURCE), TLS_OPTS("target-", SIDE_TARGET),
         {0, 0, 0, 0}};
     int o;
@@ -288,6 +292,10 @@ static int parseArgs(int argc, char **argv, config *c) {
             else return badValue("--mode", optarg, "auto, replica or scan");
             break;
         case 'v': c->verify = 1; break;
+        case 'k':
+            if (!*optarg || strlen(optarg) > 200) return badValue("--psync-command", optarg, "a command name");
+            c->psync_cmd = optarg;
+            break;
         case 'w': c->follow = 1; break;
         case 'W': c->follow = 0; break;
         case 'n':
@@ -639,7 +647,8 @@ static int runSnapshot(const config *c) {
     int rc = endpointUrl("source", c->source, c->source_user, "RDBSYNC_SOURCE_AUTH", &src);
     if (rc == EXIT_OK && c->target) rc = endpointUrl("target", c->target, c->target_user, "RDBSYNC_TARGET_AUTH", &dst);
     snapshotConfig sc = {.source = &src, .target = &dst, .mode = c->mode, .json = c->json,
-                         .scan_count = (int)c->scan_count, .rate = c->rate, .quiet = c->quiet};
+                         .scan_count = (int)c->scan_count, .rate = c->rate, .quiet = c->quiet,
+                         .psync_cmd = c->psync_cmd};
     rsConnOptions co = {.connect_timeout_ms = c->connect_timeout_ms, .client_name = "rdbsync"};
     sc.source_conn = sc.target_conn = co;
     if (rc == EXIT_OK) {
@@ -667,6 +676,7 @@ static int runSync(const config *c) {
     if (rc == EXIT_OK) {
         const char *tmp = getenv("TMPDIR");
         syncConfig sc = {.source = &src, .target = &dst, .imp = c->imp, .once = c->once, .quiet = c->quiet,
+                         .psync_cmd = c->psync_cmd,
                          .spool_mem = (size_t)c->spool_mem,
                          .spool_dir = c->spool_dir ? c->spool_dir : tmp && *tmp ? tmp : "/tmp"};
         rsConnOptions co = {.connect_timeout_ms = c->connect_timeout_ms, .client_name = "rdbsync"};

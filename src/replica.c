@@ -128,7 +128,8 @@ static int sendAck(replica *r, rsConn *c) {
     int64_t applied = r->state.offset;
     r->ack_now = 0;
     pthread_mutex_unlock(&r->mu);
-    if (r->sync_only) return 0; /* SYNC replicas never ACK */
+    /* SYNC-style replicas ACK too: a diskless master starts the stream on
+     * the first ACK whatever the client sent to ask for the snapshot. */
     int n = snprintf(off, sizeof(off), "%lld", (long long)(applied < 0 ? 0 : applied));
     int len = snprintf(cmd, sizeof(cmd), "*3\r\n$8\r\nREPLCONF\r\n$3\r\nACK\r\n$%d\r\n%s\r\n", n, off);
     return connWrite(c, cmd, (size_t)len);
@@ -371,14 +372,21 @@ static int session(replica *r) {
         return S_RETRY;
     }
     psyncArgs(r, id, sizeof(id), off, sizeof(off), &rewinding);
-    int n = snprintf(line, sizeof(line), "*3\r\n$5\r\nPSYNC\r\n$%zu\r\n%s\r\n$%zu\r\n%s\r\n", strlen(id), id,
-                     strlen(off), off);
+    const char *ps = r->o.psync_cmd ? r->o.psync_cmd : "PSYNC";
+    int n = snprintf(line, sizeof(line), "*3\r\n$%zu\r\n%s\r\n$%zu\r\n%s\r\n$%zu\r\n%s\r\n", strlen(ps), ps,
+                     strlen(id), id, strlen(off), off);
     if (connWrite(c, line, (size_t)n) < 0 || readLine(r, c, line, sizeof(line)) < 0) {
         connClose(c);
         return S_RETRY;
     }
     if (line[0] == '-' && (strstr(line, "unknown command") || strstr(line, "NOPERM"))) {
         rc = trySync(r, c, line);
+    } else if (line[0] == '$') {
+        /* The snapshot came with no +FULLRESYNC: the server handled our
+         * request as SYNC (Redis does so for PSYNC renamed with
+         * rename-command). No offsets then, so no partial resync. */
+        r->sync_only = 1;
+        rc = fullSync(r, c, "?", -1, line);
     } else if (line[0] == '-') {
         say(r, "%s; retrying", line); /* -NOMASTERLINK, -LOADING, ... */
         rc = S_RETRY;

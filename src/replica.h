@@ -70,6 +70,8 @@ typedef struct replicaOptions {
     size_t spool_mem;        /* bytes of spool kept in memory */
     const char *spool_dir;
     int quiet;
+    const char *psync_cmd;   /* the name PSYNC has on this source (some managed
+                                services rename it on request); NULL = PSYNC */
 } replicaOptions;
 
 typedef struct replica replica;

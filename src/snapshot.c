@@ -90,17 +90,19 @@ static int isRefusal(const char *line) {
 }
 
 /* Ask for a snapshot only; leave *line at the "$..." header. */
-static int requestSnapshot(rsConn *c, char *line, size_t cap) {
+static int requestSnapshot(rsConn *c, const char *psync, char *line, size_t cap) {
+    char cmd[300];
     redisReply *r = connCommandf(c, "REPLCONF capa eof");
     if (r) freeReplyObject(r);
     if ((r = connCommandf(c, "REPLCONF rdb-only 1"))) freeReplyObject(r);
-    if (!r || connWrite(c, "*3\r\n$5\r\nPSYNC\r\n$1\r\n?\r\n$2\r\n-1\r\n", 30) < 0 ||
-        readReplyLine(c, line, cap) < 0)
+    int n = snprintf(cmd, sizeof(cmd), "*3\r\n$%zu\r\n%s\r\n$1\r\n?\r\n$2\r\n-1\r\n", strlen(psync), psync);
+    if (!r || n >= (int)sizeof(cmd) || connWrite(c, cmd, (size_t)n) < 0 || readReplyLine(c, line, cap) < 0)
         return SNAP_FAIL;
     if (isRefusal(line)) {
         if (connWrite(c, "SYNC\r\n", 6) < 0 || readReplyLine(c, line, cap) < 0) return SNAP_FAIL;
         return isRefusal(line) ? SNAP_REFUSED : SNAP_OK;
     }
+    if (line[0] == '$') return SNAP_OK; /* handled as SYNC: the header came at once */
     if (strncmp(line, "+FULLRESYNC", 11) != 0) return SNAP_FAIL;
     return readReplyLine(c, line, cap) < 0 ? SNAP_FAIL : SNAP_OK;
 }
@@ -110,7 +112,7 @@ static int replicaSnapshot(const snapshotConfig *cfg, int fd, const rdbHandlers 
     char line[512];
     rsConn *c = connOpen(cfg->source, &cfg->source_conn, err, errlen);
     if (!c) return SNAP_FAIL;
-    int rc = requestSnapshot(c, line, sizeof(line));
+    int rc = requestSnapshot(c, cfg->psync_cmd ? cfg->psync_cmd : "PSYNC", line, sizeof(line));
     if (rc == SNAP_OK && line[0] != '$') {
         snprintf(err, errlen, "source: unexpected reply to SYNC: %.200s", line);
         rc = SNAP_FAIL;

@@ -29,6 +29,7 @@ typedef struct snapshotConfig {
     int scan_count;
     long rate;
     int quiet;
+    const char *psync_cmd; /* PSYNC's name on this source; NULL = PSYNC */
 } snapshotConfig;
 
 int snapshotToFile(const snapshotConfig *c, const char *path);

@@ -499,7 +499,8 @@ int syncRun(const syncConfig *cfg) {
         return EXIT_CONNECT;
     }
     s.im = importNew(&s.tinfo, &cfg->imp);
-    replicaOptions ro = {cfg->source, cfg->source_conn, cfg->spool_mem, cfg->spool_dir, cfg->quiet};
+    replicaOptions ro = {cfg->source, cfg->source_conn, cfg->spool_mem, cfg->spool_dir, cfg->quiet,
+                         cfg->psync_cmd};
     s.rep = s.im ? replicaNew(&ro) : NULL;
     if (!s.rep || replicaStart(s.rep, NULL) < 0) {
         fprintf(stderr, "rdbsync: cannot start the replica link\n");

@@ -38,6 +38,7 @@ typedef struct syncConfig {
     size_t spool_mem;
     const char *spool_dir;
     int status_interval_ms; /* non-terminal status line period; 0 = 5000 */
+    const char *psync_cmd;  /* --psync-command: PSYNC's name on this source */
 } syncConfig;
 
 /* syncRun's answer when the source refuses PSYNC and SYNC before anything
