@@ -1133,6 +1133,11 @@ static int infoField(const char *info, const char *key, char *dst, size_t cap) {
     return 0;
 }
 
+int connServerAtLeast(const rsServerInfo *i, int major, int minor) {
+    if (i->is_valkey) return major < 7 || (major == 7 && minor <= 2);
+    return i->major > major || (i->major == major && i->minor >= minor);
+}
+
 int connRdbVersionFor(int is_valkey, int major, int minor) {
     if (is_valkey) return major >= 9 ? 80 : 11;
     int v = major * 100 + minor;

@@ -211,5 +211,8 @@ int connParseInfo(const char *info, rsServerInfo *out);
  * Redis may write more, but accepts 12); Valkey 7.2-8.x -> 11, 9.x and
  * later -> 80. Redis < 2.4 -> 1, 2.4 -> 2. */
 int connRdbVersionFor(int is_valkey, int major, int minor);
+/* 1 when the server has what Redis major.minor has (every Valkey counts as
+ * at least Redis 7.2): ABSTTL (5.0), functions and PEXPIRETIME (7.0)... */
+int connServerAtLeast(const rsServerInfo *i, int major, int minor);
 
 #endif

@@ -52,8 +52,7 @@ static void keyMsg(const char *what, uint64_t db, const char *k, size_t klen, co
 }
 
 static int targetAtLeast(const importer *im, int major, int minor) {
-    if (im->target.is_valkey) return 1; /* every Valkey has what Redis 7.2 has */
-    return im->target.major > major || (im->target.major == major && im->target.minor >= minor);
+    return connServerAtLeast(&im->target, major, minor);
 }
 
 static uint64_t targetDb(const importer *im, uint64_t db) {

@@ -500,7 +500,7 @@ static rsConn *openTarget(const config *c, rsUrl *u, rsServerInfo *info, int *rc
  * those) on servers that have them. */
 static int flushTarget(rsConn *conn, const rsServerInfo *info) {
     const char *cmds[2] = {"FLUSHALL", "FUNCTION FLUSH"};
-    int n = info->is_valkey || info->major >= 7 ? 2 : 1;
+    int n = connServerAtLeast(info, 7, 0) ? 2 : 1;
     for (int i = 0; i < n; i++) {
         redisReply *r = connCommandf(conn, cmds[i]);
         int ok = r && r->type != REDIS_REPLY_ERROR;

@@ -58,7 +58,7 @@ static int selectDb(rsConn *c, int db, char *err, size_t errlen) {
     return ok ? 0 : -1;
 }
 
-static int hasExpireTime(const rsServerInfo *info) { return info->is_valkey || info->major >= 7; }
+static int hasExpireTime(const rsServerInfo *info) { return connServerAtLeast(info, 7, 0); }
 
 /* Send DUMP + expire query for each key in one write. */
 static int sendDumps(rsConn *c, const rsServerInfo *info, redisReply *keys) {

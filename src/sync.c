@@ -357,7 +357,7 @@ static int flushTarget(syncer *s) {
         lens[0] = 7;
         if (writerSelect(s->w, (uint64_t)tdb) < 0 || writerCommand(s->w, 1, argv, lens, &t) < 0) return -1;
     }
-    if (s->tinfo.is_valkey || s->tinfo.major >= 7) {
+    if (connServerAtLeast(&s->tinfo, 7, 0)) {
         argv[0] = t.cmd = "FUNCTION";
         lens[0] = 8;
         if (writerCommand(s->w, 2, argv, lens, &t) < 0) return -1;
