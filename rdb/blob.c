@@ -3,8 +3,10 @@
  * ziplist 14/32-bit string lengths, which are big endian. */
 #include "blob.h"
 
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define FAIL(...)                             \
@@ -35,18 +37,34 @@ size_t rdbElemText(const rdbElem *e, char *buf, const char **p) {
     return rdbFmtLL(buf, e->v);
 }
 
+/* Two digits per division: the decoder formats every integer-encoded
+ * element (intsets, listpack ints) as text for its consumers, and a
+ * division per digit showed in profiles. */
+static const char digitPairs[] = "00010203040506070809101112131415161718192021222324"
+                                 "25262728293031323334353637383940414243444546474849"
+                                 "50515253545556575859606162636465666768697071727374"
+                                 "75767778798081828384858687888990919293949596979899";
+
 size_t rdbFmtLL(char *buf, long long v) {
     char tmp[20];
     /* Work on the magnitude as unsigned so LLONG_MIN does not overflow. */
     unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
-    size_t n = 0, o = 0;
-    do {
-        tmp[n++] = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
+    size_t n = sizeof tmp, o = 0;
+    while (u >= 100) {
+        unsigned d = (unsigned)(u % 100) * 2;
+        u /= 100;
+        tmp[--n] = digitPairs[d + 1];
+        tmp[--n] = digitPairs[d];
+    }
+    if (u >= 10) {
+        tmp[--n] = digitPairs[u * 2 + 1];
+        tmp[--n] = digitPairs[u * 2];
+    } else {
+        tmp[--n] = (char)('0' + u);
+    }
     if (v < 0) buf[o++] = '-';
-    while (n) buf[o++] = tmp[--n];
-    return o;
+    memcpy(buf + o, tmp + n, sizeof tmp - n);
+    return o + sizeof tmp - n;
 }
 
 static void setInt(rdbElem *e, long long v) {
@@ -308,4 +326,82 @@ int rdbZipmapNext(rdbBlobIter *it, rdbElem *e, char *err, size_t errlen) {
     it->zm_key = !it->zm_key;
     it->count++;
     return 1;
+}
+
+/* ---- Scores stored as text ---- */
+
+/* [-]digits[.digits] with at most 'maxdig' significant digits and at most
+ * 'maxfrac' digits after the dot: the mantissa and the count of fraction
+ * digits, or 0 when the text is not of that shape. */
+static int scanDecimal(const char *p, size_t len, uint64_t *m, size_t *frac, int *neg) {
+    size_t i = 0, digits = 0;
+    int dot = 0;
+    *m = 0, *frac = 0, *neg = 0;
+    if (i < len && p[i] == '-') *neg = 1, i++;
+    for (; i < len; i++) {
+        if (p[i] == '.' && !dot) {
+            dot = 1;
+            continue;
+        }
+        if (p[i] < '0' || p[i] > '9') return 0;
+        if (*m || p[i] != '0') digits++;
+        if (digits > 19) return 0; /* 10^19 - 1 still fits in 64 bits */
+        *m = *m * 10 + (uint64_t)(p[i] - '0');
+        *frac += (size_t)dot;
+    }
+    return i != (size_t)*neg + (size_t)dot; /* not "", "-", ".", "-." */
+}
+
+/* m / 10^frac rounded once, to binary64, or 0 when that cannot be done
+ * exactly here (then strtod decides).
+ *
+ * Up to 15 digits and 10^22 both are exact doubles, so one IEEE division
+ * is correctly rounded (Clinger). Redis writes non-integer scores with
+ * %.17g, so most have 16-17 digits: for those, divide in long double when
+ * it has a 64-bit mantissa (x87): m < 2^64 and 10^k for k <= 27 are exact
+ * there, so the quotient q is the correctly rounded 64-bit value, and
+ * rounding q to double gives the right answer unless q sits exactly
+ * halfway between two doubles (a midpoint has 54 bits, so it is
+ * representable, and the true value cannot lie across one from q). That
+ * one case goes to strtod. */
+static int decimalToDouble(uint64_t m, size_t frac, double *out) {
+    static const double p10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                 1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+    if (m < (1ULL << 53) && frac <= 22) {
+        *out = (double)m / p10[frac];
+        return 1;
+    }
+#if defined(__LDBL_MANT_DIG__) && __LDBL_MANT_DIG__ >= 64
+    if (frac <= 27) {
+        long double pw = 1;
+        for (size_t i = 0; i < frac; i++) pw *= 10; /* exact: 5^27 < 2^64 */
+        long double q = (long double)m / pw;
+        double d = (double)q;
+        if ((long double)d != q) {
+            double other = nextafter(d, q > d ? HUGE_VAL : -HUGE_VAL);
+            if (q - d == other - q) return 0; /* halfway: let strtod round */
+        }
+        *out = d;
+        return 1;
+    }
+#endif
+    return 0;
+}
+
+int rdbParseScore(const char *p, size_t len, double *out) {
+    uint64_t m;
+    size_t frac;
+    int neg;
+    char buf[128], *end;
+    if (scanDecimal(p, len, &m, &frac, &neg) && decimalToDouble(m, frac, out)) {
+        if (neg) *out = -*out;
+        return 0;
+    }
+    if (len == 0 || len >= sizeof(buf)) return -1;
+    memcpy(buf, p, len);
+    buf[len] = '\0';
+    *out = strtod(buf, &end);
+    if (end != buf + len || isnan(*out)) return -1;
+    return 0;
 }

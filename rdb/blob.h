@@ -27,6 +27,11 @@ typedef struct rdbElem {
  * the length. For string elements, nothing is written. */
 size_t rdbElemText(const rdbElem *e, char *buf, const char **p);
 
+/* A zset score stored as text (ziplist/listpack, RDB type 3), as
+ * strtod() reads it, bit for bit: decimal or "inf"/"-inf"; NaN, empty or
+ * trailing bytes are errors (-1). Most scores take an exact fast path. */
+int rdbParseScore(const char *p, size_t len, double *out);
+
 /* Writes v in decimal to buf (at least 21 bytes, no NUL); returns the length.
  * The same text as printf("%lld"), without the stdio machinery: integers of
  * compact encodings are converted millions of times per dump. */
