@@ -64,8 +64,9 @@
  * Ownership: rdbDigestNew returns an object freed with rdbDigestFree.
  * rdbDigestHandlers fills h (all of it: unused callbacks are NULL) with
  * callbacks whose ctx is the digest; want_raw asks for raw bytes of module
- * keys only. The digest must outlive the decode. Callbacks never fail;
- * allocation failure in rdbDigestNew (NULL) is the only error.
+ * keys only. The digest must outlive the decode. Callbacks do not fail:
+ * allocation failure (NULL from rdbDigestNew; -1 from key_end, for a key
+ * longer than memory allows) is the only error.
  */
 #ifndef RDB_DIGEST_H
 #define RDB_DIGEST_H
@@ -83,6 +84,10 @@ void rdbDigestFree(rdbDigest *dg);
 void rdbDigestHandlers(rdbDigest *dg, rdbHandlers *h);
 /* The digest of everything seen so far (does not reset). */
 void rdbDigestFinal(rdbDigest *dg, unsigned char out[RDB_DIGEST_LEN]);
+/* Add what src has seen to dst, as if dst had seen it too: the digest is
+ * a sum over keys, so keys may be hashed by several digests (one per
+ * thread) and merged. src is left as it was, minus pending work. */
+void rdbDigestMerge(rdbDigest *dst, rdbDigest *src);
 /* 64 lowercase hex characters and a NUL. */
 void rdbDigestHex(rdbDigest *dg, char out[2 * RDB_DIGEST_LEN + 1]);
 uint64_t rdbDigestKeys(const rdbDigest *dg);

@@ -1,0 +1,168 @@
+/* sha256x.c -- 16-lane SHA-256 compression (contract in sha256x.h).
+ *
+ * The AVX-512 kernel is the FIPS 180-4 compression function written once
+ * for vectors of 16 32-bit words, one word of each lane's block per vector
+ * (so blocks and states are transposed in registers on the way in and
+ * out): each round's sigma functions are three
+ * rotates combined by one three-input logic instruction (vpternlogd, truth
+ * table 0x96 = xor of three), Ch is table 0xCA (e ? f : g) and Maj is 0xE8
+ * (majority). The message schedule keeps 16 words in a ring. It is
+ * compiled for avx512f/avx512bw by a function attribute, so the rest of the build
+ * keeps the default target and machines without it never execute it.
+ */
+#include "sha256x.h"
+
+#include <openssl/sha.h>
+#include <string.h>
+
+/* FIPS 180-4, 4.2.2 and 5.3.3. */
+static const uint32_t K256[64] = {
+    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
+    0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
+    0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+    0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
+    0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
+    0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+    0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2};
+
+const unsigned char sha256xIV[32] = {
+    0x6a, 0x09, 0xe6, 0x67, 0xbb, 0x67, 0xae, 0x85, 0x3c, 0x6e, 0xf3, 0x72, 0xa5, 0x4f, 0xf5, 0x3a,
+    0x51, 0x0e, 0x52, 0x7f, 0x9b, 0x05, 0x68, 0x8c, 0x1f, 0x83, 0xd9, 0xab, 0x5b, 0xe0, 0xcd, 0x19};
+
+static uint32_t be32(const unsigned char *p) {
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* ---- Portable: one OpenSSL compression per lane ---- */
+
+void sha256xCompressScalar(unsigned char st[SHA256X_LANES][32],
+                           const unsigned char blk[SHA256X_LANES][64]) {
+    for (int lane = 0; lane < SHA256X_LANES; lane++) {
+        SHA256_CTX c;
+        memset(&c, 0, sizeof c);
+        for (int i = 0; i < 8; i++) c.h[i] = be32(st[lane] + 4 * i);
+        SHA256_Transform(&c, blk[lane]);
+        for (int i = 0; i < 8; i++) {
+            uint32_t x = (uint32_t)c.h[i];
+            st[lane][4 * i] = (unsigned char)(x >> 24);
+            st[lane][4 * i + 1] = (unsigned char)(x >> 16);
+            st[lane][4 * i + 2] = (unsigned char)(x >> 8);
+            st[lane][4 * i + 3] = (unsigned char)x;
+        }
+    }
+}
+
+/* ---- AVX-512 ---- */
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define HAVE_AVX512_KERNEL 1
+#include <immintrin.h>
+
+#define TARGET __attribute__((target("avx512f,avx512bw")))
+#define ROR(x, n) _mm512_ror_epi32((x), (n))
+#define XOR3(a, b, c) _mm512_ternarylogic_epi32((a), (b), (c), 0x96)
+#define ADD(a, b) _mm512_add_epi32((a), (b))
+
+/* Big-endian words to native and back: reverse the bytes of each word. */
+TARGET static inline __m512i bswap32(__m512i x) {
+    const __m512i m = _mm512_set4_epi32(0x0c0d0e0f, 0x08090a0b, 0x04050607, 0x00010203);
+    return _mm512_shuffle_epi8(x, m);
+}
+
+/* Transpose a 16x16 matrix of 32-bit words held as 16 rows: afterwards
+ * r[c] holds what was column c. Words pair up within 128-bit lanes, then
+ * pairs of pairs, then the 128-bit lanes move across registers. */
+TARGET static void transpose16(__m512i r[16]) {
+    __m512i t[16], u[16];
+    for (int i = 0; i < 8; i++) {
+        t[2 * i] = _mm512_unpacklo_epi32(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_epi32(r[2 * i], r[2 * i + 1]);
+    }
+    /* u[4i+k], 128-bit lane j: column 4j+k of rows 4i..4i+3 */
+    for (int i = 0; i < 4; i++) {
+        u[4 * i] = _mm512_unpacklo_epi64(t[4 * i], t[4 * i + 2]);
+        u[4 * i + 1] = _mm512_unpackhi_epi64(t[4 * i], t[4 * i + 2]);
+        u[4 * i + 2] = _mm512_unpacklo_epi64(t[4 * i + 1], t[4 * i + 3]);
+        u[4 * i + 3] = _mm512_unpackhi_epi64(t[4 * i + 1], t[4 * i + 3]);
+    }
+    for (int k = 0; k < 4; k++) {
+        __m512i a = _mm512_shuffle_i32x4(u[k], u[4 + k], 0x44);      /* lanes 0,1 of each */
+        __m512i b = _mm512_shuffle_i32x4(u[k], u[4 + k], 0xEE);      /* lanes 2,3 */
+        __m512i c = _mm512_shuffle_i32x4(u[8 + k], u[12 + k], 0x44);
+        __m512i d = _mm512_shuffle_i32x4(u[8 + k], u[12 + k], 0xEE);
+        r[k] = _mm512_shuffle_i32x4(a, c, 0x88);                      /* lane 0 of all four */
+        r[4 + k] = _mm512_shuffle_i32x4(a, c, 0xDD);                  /* lane 1 */
+        r[8 + k] = _mm512_shuffle_i32x4(b, d, 0x88);                  /* lane 2 */
+        r[12 + k] = _mm512_shuffle_i32x4(b, d, 0xDD);                 /* lane 3 */
+    }
+}
+
+/* The 64 rounds on words-across-lanes: m[t] is message word t of every
+ * lane, v[i] state word i; v is replaced by the compressed state. */
+TARGET static void rounds16(__m512i m[16], __m512i v[8]) {
+    __m512i a = v[0], b = v[1], c = v[2], d = v[3], e = v[4], f = v[5], g = v[6], h = v[7];
+    for (int t = 0; t < 64; t++) {
+        __m512i wt;
+        if (t < 16) {
+            wt = m[t];
+        } else { /* W[t] = s1(W[t-2]) + W[t-7] + s0(W[t-15]) + W[t-16] */
+            __m512i w15 = m[(t - 15) & 15], w2 = m[(t - 2) & 15];
+            __m512i s0 = XOR3(ROR(w15, 7), ROR(w15, 18), _mm512_srli_epi32(w15, 3));
+            __m512i s1 = XOR3(ROR(w2, 17), ROR(w2, 19), _mm512_srli_epi32(w2, 10));
+            wt = m[t & 15] = ADD(ADD(m[t & 15], s0), ADD(m[(t - 7) & 15], s1));
+        }
+        __m512i t1 = ADD(ADD(h, XOR3(ROR(e, 6), ROR(e, 11), ROR(e, 25))),
+                         ADD(_mm512_ternarylogic_epi32(e, f, g, 0xCA),
+                             ADD(wt, _mm512_set1_epi32((int)K256[t]))));
+        __m512i t2 = ADD(XOR3(ROR(a, 2), ROR(a, 13), ROR(a, 22)),
+                         _mm512_ternarylogic_epi32(a, b, c, 0xE8));
+        h = g, g = f, f = e, e = ADD(d, t1), d = c, c = b, b = a, a = ADD(t1, t2);
+    }
+    v[0] = ADD(v[0], a), v[1] = ADD(v[1], b), v[2] = ADD(v[2], c), v[3] = ADD(v[3], d);
+    v[4] = ADD(v[4], e), v[5] = ADD(v[5], f), v[6] = ADD(v[6], g), v[7] = ADD(v[7], h);
+}
+
+TARGET static void compress16(unsigned char st[SHA256X_LANES][32],
+                              const unsigned char blk[SHA256X_LANES][64]) {
+    __m512i m[16], v[16];
+    for (int l = 0; l < 16; l++) {
+        m[l] = bswap32(_mm512_loadu_si512(blk[l]));
+        v[l] = bswap32(_mm512_zextsi256_si512(_mm256_loadu_si256((const __m256i *)st[l])));
+    }
+    transpose16(m);
+    transpose16(v); /* v[8..15] are zero columns */
+    rounds16(m, v);
+    for (int i = 8; i < 16; i++) v[i] = _mm512_setzero_si512();
+    transpose16(v);
+    for (int l = 0; l < 16; l++)
+        _mm256_storeu_si256((__m256i *)st[l], _mm512_castsi512_si256(bswap32(v[l])));
+}
+#endif
+
+static int useAvx512(void) {
+#ifdef HAVE_AVX512_KERNEL
+    static int cached = -1; /* a benign race: every thread computes the same */
+    int v = __atomic_load_n(&cached, __ATOMIC_RELAXED);
+    if (v < 0) {
+        __builtin_cpu_init();
+        v = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw");
+        __atomic_store_n(&cached, v, __ATOMIC_RELAXED);
+    }
+    return v;
+#else
+    return 0;
+#endif
+}
+
+void sha256xCompress(unsigned char st[SHA256X_LANES][32], const unsigned char blk[SHA256X_LANES][64]) {
+#ifdef HAVE_AVX512_KERNEL
+    if (useAvx512()) {
+        compress16(st, blk);
+        return;
+    }
+#endif
+    sha256xCompressScalar(st, blk);
+}
+
+const char *sha256xImpl(void) { return useAvx512() ? "avx512" : "scalar"; }

@@ -1,0 +1,39 @@
+/* sha256x.h -- the SHA-256 compression function on 16 blocks at once.
+ *
+ * The digest (digest.h) hashes every set member, zset member and hash field
+ * on its own, and almost all of those messages fit one 64-byte block: one
+ * compression each, millions per dump, which made hashing as slow as
+ * decoding. Independent blocks can share vector lanes: with AVX-512 one
+ * compression of 16 blocks costs about what 2 sequential SHA-NI
+ * compressions do here, so the digest batches its blocks 16 at a time.
+ *
+ * Layout: lane l has its block blk[l] (64 bytes, as hashed) and its chaining
+ * value st[l] (32 bytes: the eight state words big-endian, which is how a
+ * SHA-256 hash is written, so the IV for a first block is sha256xIV and the
+ * output after a message's last block is its hash). sha256xCompress
+ * replaces each st[l] with the state after compressing blk[l]. Every lane
+ * is computed; the ones a caller does not use need only be initialised.
+ *
+ * Dispatch: the AVX-512 (F and BW) kernel when the CPU and OS support it, else a
+ * loop over the lanes with OpenSSL's one-block SHA256_Transform (which uses
+ * SHA-NI where present). Both give identical results; sha256xCompressScalar
+ * forces the second, for tests and benchmarks. Thread-safe, allocation-free,
+ * cannot fail.
+ */
+#ifndef RDB_SHA256X_H
+#define RDB_SHA256X_H
+
+#include <stdint.h>
+
+#define SHA256X_LANES 16
+
+/* The SHA-256 initial hash value H(0), as bytes. */
+extern const unsigned char sha256xIV[32];
+
+void sha256xCompress(unsigned char st[SHA256X_LANES][32], const unsigned char blk[SHA256X_LANES][64]);
+void sha256xCompressScalar(unsigned char st[SHA256X_LANES][32],
+                           const unsigned char blk[SHA256X_LANES][64]);
+/* "avx512" or "scalar": what sha256xCompress uses on this machine. */
+const char *sha256xImpl(void);
+
+#endif
