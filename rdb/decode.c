@@ -14,7 +14,6 @@
 
 #include <errno.h>
 #include <limits.h>
-#include <lzf.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -23,6 +22,7 @@
 
 #include "blob.h"
 #include "crc64.h"
+#include "lzf.h"
 
 /* Reusable string buffers: a value may need a few strings alive at once
  * (field and value, member and score), plus the key. */
@@ -182,17 +182,21 @@ static int rdLzf(rdbDecoder *d, int s, size_t *outlen) {
     if (clen > UINT_MAX || ulen > UINT_MAX || ulen > clen * 90 + 64 || (clen == 0) != (ulen == 0))
         return fail(d, RDB_ERR_CORRUPT, "LZF string claims %llu bytes from %llu compressed",
                     (unsigned long long)ulen, (unsigned long long)clen);
-    if (clen > d->lzf_cap) {
-        unsigned char *p;
-        if (rdbReadAlloc(d->r, clen, &p) < 0) return readFail(d);
-        free(d->lzf);
-        d->lzf = p;
-        d->lzf_cap = clen;
-    } else if (rd(d, d->lzf, clen) < 0) {
-        return -1;
+    const unsigned char *in = rdbReadInPlace(d->r, (size_t)clen); /* no copy when it can */
+    if (!in) {
+        if (clen > d->lzf_cap) {
+            unsigned char *p;
+            if (rdbReadAlloc(d->r, clen, &p) < 0) return readFail(d);
+            free(d->lzf);
+            d->lzf = p;
+            d->lzf_cap = clen;
+        } else if (rd(d, d->lzf, clen) < 0) {
+            return -1;
+        }
+        in = d->lzf;
     }
-    if (slotReserve(d, s, ulen) < 0) return -1;
-    if (ulen && lzf_decompress(d->lzf, (unsigned)clen, d->slot[s].p, (unsigned)ulen) != ulen)
+    if (slotReserve(d, s, ulen + RDB_LZF_SLACK) < 0) return -1;
+    if (ulen && rdbLzfDecompress(in, (size_t)clen, d->slot[s].p, (size_t)ulen) != ulen)
         return fail(d, RDB_ERR_CORRUPT, "LZF string does not decompress to its stated %llu bytes",
                     (unsigned long long)ulen);
     d->slot[s].p[ulen] = '\0';
@@ -202,10 +206,7 @@ static int rdLzf(rdbDecoder *d, int s, size_t *outlen) {
 
 /* Read an RDB string into slot s: plain, integer-encoded (as decimal
  * text) or LZF-compressed. */
-static int rdStr(rdbDecoder *d, int s, const char **p, size_t *len) {
-    uint64_t n;
-    int special;
-    if (rdLenOrEnc(d, &n, &special) < 0) return -1;
+static int rdStrAfterLen(rdbDecoder *d, int s, uint64_t n, int special, const char **p, size_t *len) {
     if (!special) {
         if (n >= SIZE_MAX) return corrupt(d, "string", "length too large");
         if (slotRead(d, s, (size_t)n) < 0) return -1;
@@ -229,6 +230,30 @@ static int rdStr(rdbDecoder *d, int s, const char **p, size_t *len) {
     return 0;
 }
 
+static int rdStr(rdbDecoder *d, int s, const char **p, size_t *len) {
+    uint64_t n;
+    int special;
+    if (rdLenOrEnc(d, &n, &special) < 0) return -1;
+    return rdStrAfterLen(d, s, n, special, p, len);
+}
+
+/* rdStr for a blob that is walked at once, before the next read: a plain
+ * string is then used where the reader holds it (not NUL-terminated). */
+static int rdBlob(rdbDecoder *d, const char **p, size_t *len) {
+    uint64_t n;
+    int special;
+    if (rdLenOrEnc(d, &n, &special) < 0) return -1;
+    if (!special && n < SIZE_MAX) {
+        const unsigned char *in = rdbReadInPlace(d->r, (size_t)n);
+        if (in) {
+            *p = (const char *)in;
+            *len = (size_t)n;
+            return 0;
+        }
+    }
+    return rdStrAfterLen(d, S_A, n, special, p, len);
+}
+
 /* Skip an RDB string without keeping it (module values, aux). */
 static int skipStr(rdbDecoder *d) {
     uint64_t n, clen, ulen;
@@ -248,45 +273,9 @@ static int emitElem(rdbDecoder *d, rdbLType t, const char *p, size_t len) {
     return EMIT(d, set_member, p, len);
 }
 
-/* Fast path for scores written as [-]digits[.digits] with at most 15
- * significant digits: the mantissa and 10^k (k <= 22) are exact doubles and
- * one IEEE division rounds correctly, so the result is strtod's, bit for bit
- * (Clinger). Returns 0 when the text is not of that shape. */
-static int fastScore(const char *p, size_t len, double *out) {
-    static const double pow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
-                                   1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
-                                   1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
-    size_t i = 0, digits = 0, frac = 0;
-    int neg = 0, dot = 0;
-    uint64_t m = 0;
-    if (i < len && p[i] == '-') neg = 1, i++;
-    for (; i < len; i++) {
-        if (p[i] == '.' && !dot) {
-            dot = 1;
-            continue;
-        }
-        if (p[i] < '0' || p[i] > '9') return 0;
-        if (m || p[i] != '0') digits++;
-        if (digits > 15) return 0;
-        m = m * 10 + (uint64_t)(p[i] - '0');
-        frac += (size_t)dot;
-    }
-    if (i == (size_t)neg + (size_t)dot || frac > 22) return 0; /* "", "-", ".", "-." */
-    double v = (double)m / pow10[frac];
-    *out = neg ? -v : v;
-    return 1;
-}
-
 /* Parse a score stored as text (ziplist/listpack elements, type 3). */
 static int parseScore(rdbDecoder *d, const char *p, size_t len, double *out) {
-    char buf[128], *end;
-    if (fastScore(p, len, out)) return 0;
-    if (len == 0 || len >= sizeof(buf)) return corrupt(d, "zset", "score is not a number");
-    memcpy(buf, p, len);
-    buf[len] = '\0';
-    errno = 0;
-    *out = strtod(buf, &end);
-    if (end != buf + len || isnan(*out)) return corrupt(d, "zset", "score is not a number");
+    if (rdbParseScore(p, len, out) < 0) return corrupt(d, "zset", "score is not a number");
     return 0;
 }
 
@@ -336,7 +325,7 @@ static int decodeBlob(rdbDecoder *d, rdbLType t, blobInit init, blobNext next, c
                       int group) {
     const char *p;
     size_t len;
-    if (rdStr(d, S_A, &p, &len) < 0) return -1;
+    if (rdBlob(d, &p, &len) < 0) return -1;
     return walkBlob(d, (const unsigned char *)p, len, init, next, what, t, group);
 }
 
@@ -463,7 +452,7 @@ static int decodeQuicklist(rdbDecoder *d, int v2) {
         if (container != RDB_QUICKLIST_NODE_PLAIN && container != RDB_QUICKLIST_NODE_PACKED)
             return fail(d, RDB_ERR_CORRUPT, "quicklist node container %llu is invalid",
                         (unsigned long long)container);
-        if (rdStr(d, S_A, &p, &len) < 0) return -1;
+        if (rdBlob(d, &p, &len) < 0) return -1;
         int rc = container == RDB_QUICKLIST_NODE_PLAIN
                      ? EMIT(d, list_item, p, len)
                  : v2 ? walkBlob(d, (const unsigned char *)p, len, rdbListpackInit, rdbListpackNext,
@@ -736,6 +725,64 @@ static int decodeValueBody(rdbDecoder *d, int type) {
     return fail(d, RDB_ERR_TYPE, "unknown value type %d", type);
 }
 
+/* ---- Framing only (rdbHandlers.frame_only) ---- */
+
+/* A zset score of type 3: one length byte, then that many bytes of text;
+ * 253..255 stand for nan, +inf and -inf with no bytes. */
+static int skipScore(rdbDecoder *d) {
+    unsigned char n;
+    if (rdByte(d, &n) < 0) return -1;
+    if (n >= 253) return 0;
+    return rdbSkip(d->r, n) < 0 ? readFail(d) : 0;
+}
+
+/* Skip 'n' items of 'per' strings each, plus 'extra' raw bytes or a text
+ * score after each item. A lying count runs into the end of the input. */
+static int skipItems(rdbDecoder *d, int per, int extra) {
+    uint64_t n;
+    if (rdLen(d, &n) < 0) return -1;
+    for (uint64_t i = 0; i < n; i++) {
+        for (int j = 0; j < per; j++)
+            if (skipStr(d) < 0) return -1;
+        if (extra < 0 && skipScore(d) < 0) return -1;
+        if (extra > 0 && rdbSkip(d->r, (size_t)extra) < 0) return readFail(d);
+    }
+    return 0;
+}
+
+static int skipQuicklist2(rdbDecoder *d) {
+    uint64_t n, container;
+    if (rdLen(d, &n) < 0) return -1;
+    for (uint64_t i = 0; i < n; i++)
+        if (rdLen(d, &container) < 0 || skipStr(d) < 0) return -1;
+    return 0;
+}
+
+/* Delimit a value without decoding it: the types that make up nearly all
+ * of a dataset are walked by their lengths; the rest (streams, hashes with
+ * field TTLs, modules) are decoded as usual, their content callbacks unset. */
+static int skipValueBody(rdbDecoder *d, int type) {
+    switch (type) {
+    case RDB_TYPE_STRING:
+    case RDB_TYPE_HASH_ZIPMAP:
+    case RDB_TYPE_LIST_ZIPLIST:
+    case RDB_TYPE_SET_INTSET:
+    case RDB_TYPE_ZSET_ZIPLIST:
+    case RDB_TYPE_HASH_ZIPLIST:
+    case RDB_TYPE_HASH_LISTPACK:
+    case RDB_TYPE_ZSET_LISTPACK:
+    case RDB_TYPE_SET_LISTPACK: return skipStr(d);
+    case RDB_TYPE_LIST:
+    case RDB_TYPE_SET:
+    case RDB_TYPE_LIST_QUICKLIST: return skipItems(d, 1, 0);
+    case RDB_TYPE_HASH: return skipItems(d, 2, 0);
+    case RDB_TYPE_ZSET: return skipItems(d, 1, -1);
+    case RDB_TYPE_ZSET_2: return skipItems(d, 1, 8);
+    case RDB_TYPE_LIST_QUICKLIST_2: return skipQuicklist2(d);
+    }
+    return decodeValueBody(d, type);
+}
+
 /* Release big slot buffers so memory follows the largest *current* value. */
 static void slotsTrim(rdbDecoder *d) {
     for (int i = 0; i < S_NSLOTS; i++) {
@@ -758,11 +805,12 @@ static int decodeKeyValue(rdbDecoder *d, int type) {
     d->key.type = type;
     d->key.info = ti;
     d->key.ltype = ti ? ti->ltype : RDB_LT_UNKNOWN;
+    d->key.value_offset = rdbReaderOffset(d->r);
     d->in_key = 1;
     if (EMIT(d, key_begin, &d->key) < 0) return -1;
     int raw = d->h.raw_value && (!d->h.want_raw || d->h.want_raw(d->h.ctx, &d->key));
     if (raw) rdbReaderCaptureStart(d->r);
-    int rc = decodeValueBody(d, type);
+    int rc = d->h.frame_only ? skipValueBody(d, type) : decodeValueBody(d, type);
     if (raw) {
         size_t len;
         const unsigned char *p = rdbReaderCaptureGet(d->r, &len);
@@ -782,6 +830,7 @@ static int decodeKeyValue(rdbDecoder *d, int type) {
 static int recordKey(rdbDecoder *d, int type) {
     const char *k;
     size_t kl;
+    d->key.offset = rdbReaderOffset(d->r) - 1; /* the type byte, just read */
     if (!rdbTypeLookup(type, d->flavour) && type != RDB_TYPE_MODULE_PRE_GA)
         return fail(d, RDB_ERR_TYPE, "unknown type or opcode %d in RDB version %d", type, d->version);
     if (rdStr(d, S_KEY, &k, &kl) < 0) return -1;

@@ -66,7 +66,8 @@ typedef struct rdbKeyInfo {
     int64_t expire_ms;   /* absolute unix ms, -1 when none */
     int64_t idle;        /* LRU idle seconds, -1 when absent */
     int freq;            /* LFU counter, -1 when absent */
-    uint64_t offset;     /* byte offset of the key record */
+    uint64_t offset;     /* byte offset of the key record (its type byte) */
+    uint64_t value_offset; /* byte offset of the value, right after the key */
 } rdbKeyInfo;
 
 typedef struct rdbStreamMeta {
@@ -111,6 +112,13 @@ typedef struct rdbEofInfo {
 
 typedef struct rdbHandlers {
     void *ctx;
+
+    /* Set by a consumer that decodes values itself, from raw_value (on
+     * other threads: see parallel.h). The decoder then only delimits each
+     * value, walking its lengths without decompressing or parsing it, and
+     * calls no content callbacks for the common types; whatever is wrong
+     * inside a value is for that consumer to find. */
+    int frame_only;
 
     /* File structure. */
     int (*header)(void *ctx, int version, rdbFlavour flavour);

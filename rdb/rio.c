@@ -101,6 +101,21 @@ rdbReader *rdbReaderMem(const void *buf, size_t len) {
     return r;
 }
 
+void rdbReaderMemReset(rdbReader *r, const void *buf, size_t len, uint64_t base) {
+    r->mem = buf;
+    r->buf = (unsigned char *)buf; /* never written through */
+    r->pos = 0;
+    r->len = len;
+    r->crc_pos = 0;
+    r->cap_pos = 0;
+    r->base = base;
+    r->crc = 0;
+    r->eof = 1;
+    r->capturing = 0;
+    r->cap_len = 0;
+    r->err[0] = '\0';
+}
+
 void rdbReaderFree(rdbReader *r) {
     if (!r) return;
     if (r->fd >= 0) close(r->fd);
@@ -193,6 +208,13 @@ int rdbRead(rdbReader *r, void *dst, size_t n) {
     return 0;
 }
 
+const unsigned char *rdbReadInPlace(rdbReader *r, size_t n) {
+    if (r->len - r->pos < n) return NULL;
+    const unsigned char *p = r->buf + r->pos;
+    r->pos += n; /* the CRC and the capture catch up from crc_pos/cap_pos */
+    return p;
+}
+
 int rdbSkip(rdbReader *r, size_t n) {
     while (n) {
         if (r->pos == r->len && refill(r) < 0) return -1;
@@ -271,7 +293,13 @@ void rdbReaderCaptureStart(rdbReader *r) {
     r->cap_pos = r->pos;
 }
 
+/* While nothing captured has left the window (the usual case: a value
+ * shorter than the window), the capture is the window itself: no copy. */
 const unsigned char *rdbReaderCaptureGet(rdbReader *r, size_t *len) {
+    if (r->capturing && r->cap_len == 0) {
+        *len = r->pos - r->cap_pos;
+        return r->buf + r->cap_pos;
+    }
     if (capSync(r) < 0) {
         *len = 0;
         return NULL;
@@ -281,8 +309,8 @@ const unsigned char *rdbReaderCaptureGet(rdbReader *r, size_t *len) {
 }
 
 void rdbReaderCaptureStop(rdbReader *r) {
-    capSync(r);
     r->capturing = 0;
+    r->cap_pos = r->pos;
 }
 
 const char *rdbReaderError(const rdbReader *r) { return r->err; }

@@ -36,6 +36,10 @@ typedef ssize_t (*rdbReadFn)(void *src, void *buf, size_t cap, char *err, size_t
 rdbReader *rdbReaderNew(rdbReadFn fn, void *src);
 rdbReader *rdbReaderFd(int fd);
 rdbReader *rdbReaderMem(const void *buf, size_t len);
+/* Point a reader made by rdbReaderMem at another buffer, as if new, except
+ * that offsets count from 'base' (so errors name positions in the stream
+ * the buffer was cut from). Cheaper than a new reader per value. */
+void rdbReaderMemReset(rdbReader *r, const void *buf, size_t len, uint64_t base);
 /* NULL with errno set when the file cannot be opened. */
 rdbReader *rdbReaderFile(const char *path);
 void rdbReaderFree(rdbReader *r);
@@ -43,6 +47,10 @@ void rdbReaderFree(rdbReader *r);
 /* Read exactly n bytes into dst. Reaching the end first is an error
  * ("unexpected end of input"). */
 int rdbRead(rdbReader *r, void *dst, size_t n);
+/* Consume n bytes without copying them when they are already in the
+ * reader's window (always, for a memory reader): a pointer to them, valid
+ * until the next read, or NULL (nothing consumed: use rdbRead). */
+const unsigned char *rdbReadInPlace(rdbReader *r, size_t n);
 /* Skip exactly n bytes. */
 int rdbSkip(rdbReader *r, size_t n);
 /* Read exactly n bytes into a fresh malloc'd buffer (+1 byte, NUL

@@ -7,6 +7,7 @@
 #include "tee.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 struct rdbTee {
     const rdbHandlers *a, *b;
@@ -153,7 +154,10 @@ static int teeModuleValue(void *ctx, const char *name, int encver) {
 #define WIRE(name, fn) out->name = (t->a->name || t->b->name) ? fn : NULL
 
 void rdbTeeHandlers(rdbTee *t, rdbHandlers *out) {
+    memset(out, 0, sizeof *out);
     out->ctx = t;
+    /* Values are only delimited when neither side wants their content. */
+    out->frame_only = t->a->frame_only && t->b->frame_only;
     WIRE(header, teeHeader);
     WIRE(aux, teeAux);
     WIRE(select_db, teeSelectDb);

@@ -362,6 +362,7 @@ void printerFree(printer *p) {
 }
 
 void printerHandlers(printer *p, rdbHandlers *h) {
+    memset(h, 0, sizeof *h);
     h->ctx = p;
     h->function = onFunction;
     h->eof = onEof;
