@@ -69,7 +69,7 @@ bench: rdbsync
 FUZZ_SECONDS ?= 60
 $(BUILD)/fuzz_decode: tests/fuzz/fuzz_decode.c $(RDB_SRC)
 	@mkdir -p $(BUILD)
-	clang -g -O1 -fsanitize=fuzzer,address,undefined -std=gnu11 -D_GNU_SOURCE -DOPENSSL_API_COMPAT=0x10100000L -I. -I/usr/include/liblzf $(WARN) -o $@ $^ -llzf -lcrypto -lm
+	clang -g -O1 -fsanitize=fuzzer,address,undefined -std=gnu11 -D_GNU_SOURCE -DOPENSSL_API_COMPAT=0x10100000L -I. -I/usr/include/liblzf $(WARN) -o $@ $^ -llzf -lcrypto -lm -lpthread
 
 fuzz: $(BUILD)/fuzz_decode
 	@tests/fuzz/run.sh $(BUILD)/fuzz_decode $(FUZZ_SECONDS)

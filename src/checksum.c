@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "rdb/digest.h"
+#include "rdb/parallel.h"
 #include "rdb/relay.h"
 #include "rdb/tee.h"
 
@@ -14,6 +15,12 @@ struct checksum {
     rdbHandlers digest_h, relay_h, count_h;
     rdbRelay *relay;   /* the digest hashes on its own thread */
     rdbTee *tee;
+    /* Parallel: values decoded and hashed by workers, a digest each. */
+    rdbParallel *par;
+    rdbHandlers par_h;
+    int nworkers, merged;
+    rdbDigest **wdg;
+    rdbHandlers *wh;
     int version;
     rdbCrcStatus crc;
     int saw_eof;
@@ -24,7 +31,9 @@ struct checksum {
 };
 
 static int onHeader(void *ctx, int version, rdbFlavour flavour) {
-    ((checksum *)ctx)->version = version;
+    checksum *c = ctx;
+    c->version = version;
+    if (c->par) return c->par_h.header(c->par_h.ctx, version, flavour);
     return 0;
 }
 
@@ -46,8 +55,16 @@ static int onKeyEnd(void *ctx, const rdbKeyInfo *k) {
 }
 
 static int onFunction(void *ctx, const rdbFunction *fn) {
-    ((checksum *)ctx)->functions++;
+    checksum *c = ctx;
+    c->functions++;
+    /* Parallel mode: functions are few and come on the framing thread. */
+    if (c->par) return c->digest_h.function(c->digest_h.ctx, fn);
     return 0;
+}
+
+static int onRawValue(void *ctx, const rdbKeyInfo *k, const unsigned char *p, size_t len) {
+    checksum *c = ctx;
+    return c->par_h.raw_value(c->par_h.ctx, k, p, len);
 }
 
 static int onEof(void *ctx, const rdbEofInfo *e) {
@@ -78,16 +95,66 @@ checksum *checksumNew(void) {
     return c;
 }
 
+checksum *checksumNewParallel(int nworkers) {
+    checksum *c = calloc(1, sizeof(*c));
+    if (!c) return NULL;
+    c->nworkers = nworkers < 1 ? 1 : nworkers;
+    c->dg = rdbDigestNew();
+    c->wdg = calloc((size_t)c->nworkers, sizeof(*c->wdg));
+    c->wh = calloc((size_t)c->nworkers, sizeof(*c->wh));
+    int ok = c->dg && c->wdg && c->wh;
+    for (int i = 0; ok && i < c->nworkers; i++) {
+        c->wdg[i] = rdbDigestNew();
+        if (c->wdg[i]) rdbDigestHandlers(c->wdg[i], &c->wh[i]);
+        else ok = 0;
+    }
+    if (ok) c->par = rdbParallelNew(c->nworkers, c->wh);
+    if (!c->par) {
+        checksumFree(c);
+        return NULL;
+    }
+    rdbDigestHandlers(c->dg, &c->digest_h);
+    rdbParallelHandlers(c->par, &c->par_h);
+    c->count_h = (rdbHandlers){.ctx = c, .frame_only = 1, .header = onHeader, .key_end = onKeyEnd,
+                               .function = onFunction, .raw_value = onRawValue, .eof = onEof};
+    return c;
+}
+
+int checksumFinish(checksum *c, int *decode_code, const char **err) {
+    if (!c->par) {
+        rdbRelaySync(c->relay);
+        return 0;
+    }
+    if (rdbParallelFinish(c->par) < 0) {
+        rdbErrCode code;
+        *err = rdbParallelError(c->par, &code);
+        *decode_code = (int)code;
+        return -1;
+    }
+    if (!c->merged) {
+        for (int i = 0; i < c->nworkers; i++) rdbDigestMerge(c->dg, c->wdg[i]);
+        c->merged = 1;
+    }
+    return 0;
+}
+
 void checksumFree(checksum *c) {
     if (!c) return;
     rdbTeeFree(c->tee);
     rdbRelayFree(c->relay);
+    rdbParallelFree(c->par);
+    for (int i = 0; c->wdg && i < c->nworkers; i++) rdbDigestFree(c->wdg[i]);
+    free(c->wdg);
+    free(c->wh);
     rdbDigestFree(c->dg);
     free(c->per_db);
     free(c);
 }
 
-void checksumHandlers(checksum *c, rdbHandlers *h) { rdbTeeHandlers(c->tee, h); }
+void checksumHandlers(checksum *c, rdbHandlers *h) {
+    if (c->par) *h = c->count_h;
+    else rdbTeeHandlers(c->tee, h);
+}
 
 static const char *crcName(const checksum *c) {
     if (!c->saw_eof) return "n/a"; /* no file: a scan of a live source */
@@ -96,7 +163,9 @@ static const char *crcName(const checksum *c) {
 
 void checksumReport(checksum *c, FILE *out, int json) {
     char hex[2 * RDB_DIGEST_LEN + 1];
-    rdbRelaySync(c->relay); /* every event hashed */
+    int code;
+    const char *err;
+    checksumFinish(c, &code, &err); /* every key hashed (callers check errors first) */
     rdbDigestHex(c->dg, hex);
     if (!json) {
         if (c->version) fprintf(out, "rdb_version: %d\n", c->version);

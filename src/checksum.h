@@ -19,6 +19,14 @@
 typedef struct checksum checksum;
 
 checksum *checksumNew(void);
+/* The same report, with values decoded and hashed on nworkers threads
+ * (rdb/parallel.h): for decoding a whole RDB from a reader, where the
+ * handlers are given to rdbDecoderNew. Call checksumFinish before trusting
+ * the report: corruption inside a value is found by a worker. */
+checksum *checksumNewParallel(int nworkers);
+/* Wait for the workers. -1 when a value failed: *err is the decoder's
+ * message for it (offset, db, key) and *decode_code its rdbErrCode. */
+int checksumFinish(checksum *c, int *decode_code, const char **err);
 void checksumFree(checksum *c);
 /* Fills h with the digest's and the counters' callbacks. */
 void checksumHandlers(checksum *c, rdbHandlers *h);

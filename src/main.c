@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 
 #include "checksum.h"
+#include "rdb/parallel.h"
 #include "conn.h"
 #include "exitcode.h"
 #include "import.h"
@@ -328,8 +329,10 @@ static int exitForDecode(rdbErrCode code) {
     }
 }
 
-/* Decode a whole file through h; prints the one error line on failure. */
-static int decodeFile(const config *c, const rdbHandlers *h) {
+/* Decode a whole file through h; prints the one error line on failure.
+ * With cs (a parallel checksum), a value that fails on a worker is
+ * reported: it comes before anything the framing decoder met. */
+static int decodeFile(const config *c, const rdbHandlers *h, checksum *cs) {
     rdbReader *r = strcmp(c->file, "-") == 0 ? rdbReaderFd(0) : rdbReaderFile(c->file);
     if (!r) {
         fprintf(stderr, "rdbsync: %s: cannot open: %s\n", c->file, strerror(errno));
@@ -342,8 +345,13 @@ static int decodeFile(const config *c, const rdbHandlers *h) {
         fprintf(stderr, "rdbsync: out of memory\n");
         return EXIT_INTERNAL;
     }
-    int rc = EXIT_OK;
-    if (rdbDecode(d) < 0) {
+    int rc = EXIT_OK, wcode;
+    const char *werr;
+    int failed = rdbDecode(d) < 0;
+    if (cs && checksumFinish(cs, &wcode, &werr) < 0) {
+        rc = exitForDecode((rdbErrCode)wcode);
+        fprintf(stderr, "rdbsync: %s: %s\n", c->file, werr);
+    } else if (failed) {
         rc = exitForDecode(rdbDecoderErrorCode(d));
         if (rdbDecoderErrorCode(d) != RDB_ERR_HANDLER)
             fprintf(stderr, "rdbsync: %s: %s\n", c->file, rdbDecoderError(d));
@@ -397,10 +405,22 @@ static int decodePayloadFile(const config *c, const rdbHandlers *h) {
 }
 
 static int decodeInput(const config *c, const rdbHandlers *h) {
-    return c->payload ? decodePayloadFile(c, h) : decodeFile(c, h);
+    return c->payload ? decodePayloadFile(c, h) : decodeFile(c, h, NULL);
 }
 
+/* A file's values are decoded and hashed on every core (checksumNewParallel);
+ * a single payload is not worth the threads. */
 static int runChecksum(const config *c) {
+    if (!c->payload) {
+        checksum *cs = checksumNewParallel(rdbParallelDefaultWorkers());
+        rdbHandlers h = {0};
+        if (!cs) return EXIT_INTERNAL;
+        checksumHandlers(cs, &h);
+        int rc = decodeFile(c, &h, cs);
+        if (rc == EXIT_OK || rc == EXIT_CRC) checksumReport(cs, stdout, c->json);
+        checksumFree(cs);
+        return rc;
+    }
     checksum *cs = checksumNew();
     rdbHandlers h = {0};
     if (!cs) return EXIT_INTERNAL;

@@ -18,7 +18,10 @@
  *      it makes must decode, and unless it flags a loss, the re-encoded
  *      data must have the original's digest;
  *   7. written again by the file writer (rdbfile.h) from its raw values:
- *      the copy must decode to the same digest.
+ *      the copy must decode to the same digest;
+ *   8. framed by the decoder and decoded on two worker threads
+ *      (parallel.h, what --checksum does): it must succeed exactly when
+ *      the sequential decode does, with the same digest.
  *
  * Beyond memory safety it checks the decoder's contract (decode.h): a
  * failure has an error code and a one-line message naming the offset; the
@@ -34,6 +37,7 @@
 #include "rdb/decode.h"
 #include "rdb/digest.h"
 #include "rdb/encode.h"
+#include "rdb/parallel.h"
 #include "rdb/rdbfile.h"
 #include "rdb/tee.h"
 
@@ -342,6 +346,53 @@ static void viaDigest(const uint8_t *data, size_t size, const uint8_t *fixed) {
     rdbDigestFree(dg);
 }
 
+/* ---- Framing plus worker threads (parallel.h) against one thread ---- */
+
+/* Functions come on the framing thread: a digest of their own there. */
+static void viaParallel(const uint8_t *data, size_t size) {
+    rdbDigest *seq = rdbDigestNew(), *w[2] = {rdbDigestNew(), rdbDigestNew()}, *fn = rdbDigestNew();
+    rdbHandlers hs, hw[2], hp, hf, hframe;
+    rdbParallel *p = NULL;
+    rdbTee *tee = NULL;
+    if (!seq || !w[0] || !w[1] || !fn) goto out;
+    rdbDigestHandlers(fn, &hf);
+    hf = (rdbHandlers){.ctx = fn, .function = hf.function, .frame_only = 1};
+    rdbDigestHandlers(seq, &hs);
+    rdbDigestHandlers(w[0], &hw[0]);
+    rdbDigestHandlers(w[1], &hw[1]);
+    p = rdbParallelNew(2, hw);
+    if (!p) goto out;
+    rdbParallelHandlers(p, &hp);
+    if (!(tee = rdbTeeNew(&hp, &hf))) goto out;
+    rdbTeeHandlers(tee, &hframe);
+    Outcome a = decodeFile(data, size, &hs, 1);
+    Outcome b = decodeFile(data, size, &hframe, 1);
+    int pfail = rdbParallelFinish(p) < 0 || b.rc != 0;
+    if ((a.rc != 0) != pfail) {
+        fprintf(stderr, "parallel decode %s where the sequential one %s\n", pfail ? "fails" : "succeeds",
+                a.rc ? "fails" : "succeeds");
+        abort();
+    }
+    if (a.rc == 0) {
+        char ha[2 * RDB_DIGEST_LEN + 1], hb[2 * RDB_DIGEST_LEN + 1];
+        rdbDigestMerge(w[0], w[1]);
+        rdbDigestMerge(w[0], fn);
+        rdbDigestHex(seq, ha);
+        rdbDigestHex(w[0], hb);
+        if (strcmp(ha, hb) != 0) {
+            fprintf(stderr, "parallel digest %s, sequential %s\n", hb, ha);
+            abort();
+        }
+    }
+out:
+    rdbTeeFree(tee);
+    rdbParallelFree(p);
+    rdbDigestFree(fn);
+    rdbDigestFree(seq);
+    rdbDigestFree(w[0]);
+    rdbDigestFree(w[1]);
+}
+
 /* ---- Round trip through the re-encoder (encode.h) ----
  *
  * Each key is re-encoded for a target chosen from the input; the payload
@@ -527,6 +578,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     t.flavour = RDB_FLAVOUR_REDIS;
     roundTrip(data, size, t);
     rewrite(data, size);
+    viaParallel(data, size);
     g_observe += s.sum + s.calls;
     return 0;
 }
