@@ -259,6 +259,7 @@ static int skipStr(rdbDecoder *d) {
     uint64_t n, clen, ulen;
     int special;
     if (rdLenOrEnc(d, &n, &special) < 0) return -1;
+    if (!special && n >= SIZE_MAX) return corrupt(d, "string", "length too large"); /* as rdStr */
     if (!special) return rdbSkip(d->r, n) < 0 ? readFail(d) : 0;
     if (n <= RDB_ENC_INT32) return rdbSkip(d->r, (size_t)1 << n) < 0 ? readFail(d) : 0;
     if (n != RDB_ENC_LZF) return fail(d, RDB_ERR_CORRUPT, "unknown string encoding %llu", (unsigned long long)n);
