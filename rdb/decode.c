@@ -95,7 +95,7 @@ static int stop(rdbDecoder *d) { return fail(d, RDB_ERR_HANDLER, "stopped by the
 
 /* ---- Primitives ---- */
 
-static int rd(rdbDecoder *d, void *p, size_t n) { return rdbRead(d->r, p, n) < 0 ? readFail(d) : 0; }
+static int rd(rdbDecoder *d, void *p, size_t n) { return rdbReadInline(d->r, p, n) < 0 ? readFail(d) : 0; }
 
 static int rdByte(rdbDecoder *d, unsigned char *c) { return rd(d, c, 1); }
 

@@ -110,36 +110,48 @@ static void hId(hasher *h, rdbStreamId id) {
     hU64(h, id.seq);
 }
 
-/* f64le: the IEEE-754 bits of the double, little-endian; -0 as +0 (see
- * digest.h: the encoding decides whether Redis keeps the sign). */
-static void hF64(hasher *h, double d) {
-    uint64_t bits;
-    if (d == 0) d = 0.0;
-    memcpy(&bits, &d, sizeof bits);
-    hU64(h, bits);
-}
-
 /* ---- 256-bit sums of hashes read as little-endian integers ---- */
 
+/* A sum is kept as w (normalised) plus acc: the hash's eight 32-bit limbs
+ * added into eight 64-bit accumulators with no carry between them, so that
+ * consecutive adds do not wait on each other's carries (they did: the
+ * carry chain showed in profiles). sumFold moves acc into w; it runs
+ * before a sum is read, and every 2^30 adds, long before acc could
+ * overflow. */
 typedef struct sum256 {
     uint64_t w[4]; /* w[0] least significant */
+    uint64_t acc[8];
+    uint32_t pending;
 } sum256;
 
-static void sumAdd(sum256 *s, const unsigned char hash[RDB_DIGEST_LEN]) {
-    uint64_t carry = 0;
+static void sumFold(sum256 *s) {
+    uint64_t limb[8], carry = 0;
+    for (int i = 0; i < 8; i++) {
+        uint64_t t = s->acc[i] + carry; /* acc < 2^62, carry < 2^33: no wrap */
+        limb[i] = t & 0xffffffffu;
+        carry = t >> 32;
+        s->acc[i] = 0;
+    }
+    carry = 0; /* what passes 2^256 is dropped: the sum is mod 2^256 */
     for (int i = 0; i < 4; i++) {
-        uint64_t x;
-        memcpy(&x, hash + 8 * i, 8);
-        x = toLE(x);
-        /* s + x + carry, with the carry out of either addition */
+        uint64_t x = limb[2 * i] | limb[2 * i + 1] << 32;
         uint64_t c1 = __builtin_add_overflow(s->w[i], x, &s->w[i]);
         uint64_t c2 = __builtin_add_overflow(s->w[i], carry, &s->w[i]);
         carry = c1 | c2;
     }
+    s->pending = 0;
 }
 
-static void sumAddSum(sum256 *s, const sum256 *t) {
+static void sumAdd(sum256 *s, const unsigned char hash[RDB_DIGEST_LEN]) {
+    for (int i = 0; i < 8; i++)
+        s->acc[i] += (uint64_t)hash[4 * i] | (uint64_t)hash[4 * i + 1] << 8 |
+                     (uint64_t)hash[4 * i + 2] << 16 | (uint64_t)hash[4 * i + 3] << 24;
+    if (++s->pending == 1u << 30) sumFold(s);
+}
+
+static void sumAddSum(sum256 *s, sum256 *t) {
     unsigned char b[RDB_DIGEST_LEN];
+    sumFold(t);
     for (int i = 0; i < 4; i++) {
         uint64_t x = toLE(t->w[i]);
         memcpy(b + 8 * i, &x, 8);
@@ -147,7 +159,8 @@ static void sumAddSum(sum256 *s, const sum256 *t) {
     sumAdd(s, b);
 }
 
-static void hSum(hasher *h, const sum256 *s) {
+static void hSum(hasher *h, sum256 *s) {
+    sumFold(s);
     for (int i = 0; i < 4; i++) hU64(h, s->w[i]);
 }
 
@@ -268,6 +281,7 @@ static void startSumValue(rdbDigest *dg, int sl) {
     uint64_t n = toLE(s->n);
     blk[0] = (unsigned char)tags[s->ltype];
     memcpy(blk + 1, &n, 8);
+    sumFold(&s->esum);
     for (int i = 0; i < 4; i++) {
         uint64_t x = toLE(s->esum.w[i]);
         memcpy(blk + 9 + 8 * i, &x, 8);
@@ -322,21 +336,41 @@ static void drain(rdbDigest *dg) {
     while (dg->b.n) runBatch(dg);
 }
 
-/* One element: hashed in a lane when its message fits one block, else
- * here and now; either way added to the current key's element sum. */
-static void addElement(rdbDigest *dg, hasher *h) {
+/* One element, whose message is str(a) [|| str(b)] [|| 8 bytes of tail]
+ * (set: member; zset: member, score; hash: field, value, TTL): hashed in a
+ * lane, written straight into it, when it fits one block, else here and
+ * now; either way added to the current key's element sum. */
+static void putLE64(unsigned char *p, uint64_t v) {
+    v = toLE(v);
+    memcpy(p, &v, 8);
+}
+
+static void addElement(rdbDigest *dg, const char *a, size_t al, const char *b, size_t bl, int hasb,
+                       const unsigned char *tail8) {
     slot *s = &dg->slots[dg->cur];
+    size_t len = 8 + al + (hasb ? 8 + bl : 0) + (tail8 ? 8 : 0);
     s->n++;
-    if (h->n <= 55) {
+    if (len <= 55) {
         room(dg);
-        unsigned char *blk = push(dg, JOB_ELEM, dg->cur, NULL, NULL);
-        memcpy(blk, h->b, h->n);
-        padBlock(blk, h->n);
+        unsigned char *blk = push(dg, JOB_ELEM, dg->cur, NULL, NULL), *o = blk;
+        putLE64(o, al), o += 8;
+        if (al) memcpy(o, a, al), o += al;
+        if (hasb) {
+            putLE64(o, bl), o += 8;
+            if (bl) memcpy(o, b, bl), o += bl;
+        }
+        if (tail8) memcpy(o, tail8, 8);
+        padBlock(blk, len);
         s->pending++;
         return;
     }
+    hasher h;
     unsigned char e[RDB_DIGEST_LEN];
-    hFinal(h, e);
+    hInit(&h);
+    hStr(&h, a, al);
+    if (hasb) hStr(&h, b, bl);
+    if (tail8) hPut(&h, tail8, 8);
+    hFinal(&h, e);
     sumAdd(&s->esum, e);
 }
 
@@ -398,11 +432,6 @@ static void finishValue(rdbDigest *dg, const slot *s, unsigned char v[RDB_DIGEST
         break;
     }
     memcpy(v, dg->v, RDB_DIGEST_LEN);
-}
-
-static void putLE64(unsigned char *p, uint64_t v) {
-    v = toLE(v);
-    memcpy(p, &v, 8);
 }
 
 /* "K" || u64le(db) || str(key) || u8(ltype) || i64le(expire_ms), with room
@@ -484,30 +513,29 @@ static int onListItem(void *ctx, const char *p, size_t len) {
 }
 
 static int onSetMember(void *ctx, const char *p, size_t len) {
-    hasher h;
-    hInit(&h);
-    hStr(&h, p, len);
-    addElement(ctx, &h);
+    addElement(ctx, p, len, NULL, 0, 0, NULL);
     return 0;
 }
 
 static int onZsetMember(void *ctx, const char *p, size_t len, double score) {
-    hasher h;
-    hInit(&h);
-    hStr(&h, p, len);
-    hF64(&h, score);
-    addElement(ctx, &h);
+    unsigned char tail[8];
+    uint64_t bits;
+    /* f64le: the IEEE-754 bits, little-endian; -0 as +0 (see digest.h:
+     * the encoding decides whether Redis keeps the sign). */
+    if (score == 0) score = 0.0;
+    memcpy(&bits, &score, 8);
+    bits = toLE(bits);
+    memcpy(tail, &bits, 8);
+    addElement(ctx, p, len, NULL, 0, 0, tail);
     return 0;
 }
 
 static int onHashField(void *ctx, const char *f, size_t flen, const char *v, size_t vlen,
                        int64_t expire_ms) {
-    hasher h;
-    hInit(&h);
-    hStr(&h, f, flen);
-    hStr(&h, v, vlen);
-    hI64(&h, expire_ms);
-    addElement(ctx, &h);
+    unsigned char tail[8];
+    uint64_t x = toLE((uint64_t)expire_ms);
+    memcpy(tail, &x, 8);
+    addElement(ctx, f, flen, v, vlen, 1, tail);
     return 0;
 }
 

@@ -23,13 +23,12 @@
 #define RIO_ALLOC_STEP (1024 * 1024)
 
 struct rdbReader {
+    rdbReaderWindow w; /* first: rio.h's inline reads see it through r */
     rdbReadFn fn;
     void *src;
     int fd;           /* owned fd for rdbReaderFile, else -1 */
     int fd_src;       /* storage for rdbReaderFd's source */
     const unsigned char *mem; /* rdbReaderMem: the window is the buffer */
-    unsigned char *buf;
-    size_t pos, len;  /* window */
     size_t crc_pos;   /* window bytes before this are in 'crc' */
     size_t cap_pos;   /* window bytes before this are in the capture */
     uint64_t base;    /* stream offset of buf[0] */
@@ -55,8 +54,8 @@ static ssize_t fdRead(void *src, void *buf, size_t cap, char *err, size_t errlen
 rdbReader *rdbReaderNew(rdbReadFn fn, void *src) {
     rdbReader *r = calloc(1, sizeof(*r));
     if (!r) return NULL;
-    r->buf = malloc(RIO_BUFSIZE);
-    if (!r->buf) {
+    r->w.buf = malloc(RIO_BUFSIZE);
+    if (!r->w.buf) {
         free(r);
         return NULL;
     }
@@ -95,17 +94,17 @@ rdbReader *rdbReaderMem(const void *buf, size_t len) {
     if (!r) return NULL;
     r->fd = -1;
     r->mem = buf;
-    r->buf = (unsigned char *)buf; /* never written through */
-    r->len = len;
+    r->w.buf = (unsigned char *)buf; /* never written through */
+    r->w.len = len;
     r->eof = 1;
     return r;
 }
 
 void rdbReaderMemReset(rdbReader *r, const void *buf, size_t len, uint64_t base) {
     r->mem = buf;
-    r->buf = (unsigned char *)buf; /* never written through */
-    r->pos = 0;
-    r->len = len;
+    r->w.buf = (unsigned char *)buf; /* never written through */
+    r->w.pos = 0;
+    r->w.len = len;
     r->crc_pos = 0;
     r->cap_pos = 0;
     r->base = base;
@@ -119,7 +118,7 @@ void rdbReaderMemReset(rdbReader *r, const void *buf, size_t len, uint64_t base)
 void rdbReaderFree(rdbReader *r) {
     if (!r) return;
     if (r->fd >= 0) close(r->fd);
-    if (!r->mem) free(r->buf);
+    if (!r->mem) free(r->w.buf);
     free(r->cap);
     free(r);
 }
@@ -127,9 +126,9 @@ void rdbReaderFree(rdbReader *r) {
 /* ---- CRC and capture catch-up ---- */
 
 static void crcSync(rdbReader *r) {
-    if (r->pos > r->crc_pos) {
-        r->crc = crc64(r->crc, r->buf + r->crc_pos, r->pos - r->crc_pos);
-        r->crc_pos = r->pos;
+    if (r->w.pos > r->crc_pos) {
+        r->crc = crc64(r->crc, r->w.buf + r->crc_pos, r->w.pos - r->crc_pos);
+        r->crc_pos = r->w.pos;
     }
 }
 
@@ -152,10 +151,10 @@ static int capAppend(rdbReader *r, const unsigned char *p, size_t n) {
 }
 
 static int capSync(rdbReader *r) {
-    if (r->capturing && r->pos > r->cap_pos) {
-        if (capAppend(r, r->buf + r->cap_pos, r->pos - r->cap_pos) < 0) return -1;
+    if (r->capturing && r->w.pos > r->cap_pos) {
+        if (capAppend(r, r->w.buf + r->cap_pos, r->w.pos - r->cap_pos) < 0) return -1;
     }
-    r->cap_pos = r->pos;
+    r->cap_pos = r->w.pos;
     return 0;
 }
 
@@ -164,11 +163,11 @@ static int windowFlush(rdbReader *r) {
     crcSync(r);
     if (capSync(r) < 0) return -1;
     if (r->mem) return 0;
-    size_t rest = r->len - r->pos;
-    memmove(r->buf, r->buf + r->pos, rest);
-    r->base += r->pos;
-    r->len = rest;
-    r->pos = r->crc_pos = r->cap_pos = 0;
+    size_t rest = r->w.len - r->w.pos;
+    memmove(r->w.buf, r->w.buf + r->w.pos, rest);
+    r->base += r->w.pos;
+    r->w.len = rest;
+    r->w.pos = r->crc_pos = r->cap_pos = 0;
     return 0;
 }
 
@@ -180,7 +179,7 @@ static int refill(rdbReader *r) {
         return -1;
     }
     if (windowFlush(r) < 0) return -1;
-    ssize_t n = r->fn(r->src, r->buf + r->len, RIO_BUFSIZE - r->len, r->err, sizeof(r->err));
+    ssize_t n = r->fn(r->src, r->w.buf + r->w.len, RIO_BUFSIZE - r->w.len, r->err, sizeof(r->err));
     if (n < 0) {
         if (!r->err[0]) snprintf(r->err, sizeof(r->err), "read error");
         return -1;
@@ -190,18 +189,18 @@ static int refill(rdbReader *r) {
         snprintf(r->err, sizeof(r->err), "unexpected end of input");
         return -1;
     }
-    r->len += (size_t)n;
+    r->w.len += (size_t)n;
     return 0;
 }
 
 int rdbRead(rdbReader *r, void *dst, size_t n) {
     unsigned char *d = dst;
     while (n) {
-        if (r->pos == r->len && refill(r) < 0) return -1;
-        size_t take = r->len - r->pos;
+        if (r->w.pos == r->w.len && refill(r) < 0) return -1;
+        size_t take = r->w.len - r->w.pos;
         if (take > n) take = n;
-        memcpy(d, r->buf + r->pos, take);
-        r->pos += take;
+        memcpy(d, r->w.buf + r->w.pos, take);
+        r->w.pos += take;
         d += take;
         n -= take;
     }
@@ -209,18 +208,18 @@ int rdbRead(rdbReader *r, void *dst, size_t n) {
 }
 
 const unsigned char *rdbReadInPlace(rdbReader *r, size_t n) {
-    if (r->len - r->pos < n) return NULL;
-    const unsigned char *p = r->buf + r->pos;
-    r->pos += n; /* the CRC and the capture catch up from crc_pos/cap_pos */
+    if (r->w.len - r->w.pos < n) return NULL;
+    const unsigned char *p = r->w.buf + r->w.pos;
+    r->w.pos += n; /* the CRC and the capture catch up from crc_pos/cap_pos */
     return p;
 }
 
 int rdbSkip(rdbReader *r, size_t n) {
     while (n) {
-        if (r->pos == r->len && refill(r) < 0) return -1;
-        size_t take = r->len - r->pos;
+        if (r->w.pos == r->w.len && refill(r) < 0) return -1;
+        size_t take = r->w.len - r->w.pos;
         if (take > n) take = n;
-        r->pos += take;
+        r->w.pos += take;
         n -= take;
     }
     return 0;
@@ -241,13 +240,13 @@ int rdbReadAlloc(rdbReader *r, size_t n, unsigned char **out) {
             size = ns;
         }
         size_t chunk = size - got;
-        if (r->pos == r->len && refill(r) < 0) {
+        if (r->w.pos == r->w.len && refill(r) < 0) {
             free(p);
             return -1;
         }
-        if (chunk > r->len - r->pos) chunk = r->len - r->pos;
-        memcpy(p + got, r->buf + r->pos, chunk);
-        r->pos += chunk;
+        if (chunk > r->w.len - r->w.pos) chunk = r->w.len - r->w.pos;
+        memcpy(p + got, r->w.buf + r->w.pos, chunk);
+        r->w.pos += chunk;
         got += chunk;
     }
     p[n] = '\0';
@@ -260,7 +259,7 @@ nomem:
 }
 
 int rdbReaderAtEnd(rdbReader *r) {
-    if (r->pos < r->len) return 0;
+    if (r->w.pos < r->w.len) return 0;
     if (r->eof || r->err[0]) return 1;
     if (refill(r) < 0) {
         /* Reaching the end while probing is not an error. */
@@ -271,11 +270,11 @@ int rdbReaderAtEnd(rdbReader *r) {
 }
 
 size_t rdbReaderBuffered(rdbReader *r, const unsigned char **p) {
-    *p = r->buf + r->pos;
-    return r->len - r->pos;
+    *p = r->w.buf + r->w.pos;
+    return r->w.len - r->w.pos;
 }
 
-uint64_t rdbReaderOffset(const rdbReader *r) { return r->base + r->pos; }
+uint64_t rdbReaderOffset(const rdbReader *r) { return r->base + r->w.pos; }
 
 uint64_t rdbReaderCrc(rdbReader *r) {
     crcSync(r);
@@ -284,21 +283,21 @@ uint64_t rdbReaderCrc(rdbReader *r) {
 
 void rdbReaderCrcReset(rdbReader *r) {
     r->crc = 0;
-    r->crc_pos = r->pos;
+    r->crc_pos = r->w.pos;
 }
 
 void rdbReaderCaptureStart(rdbReader *r) {
     r->capturing = 1;
     r->cap_len = 0;
-    r->cap_pos = r->pos;
+    r->cap_pos = r->w.pos;
 }
 
 /* While nothing captured has left the window (the usual case: a value
  * shorter than the window), the capture is the window itself: no copy. */
 const unsigned char *rdbReaderCaptureGet(rdbReader *r, size_t *len) {
     if (r->capturing && r->cap_len == 0) {
-        *len = r->pos - r->cap_pos;
-        return r->buf + r->cap_pos;
+        *len = r->w.pos - r->cap_pos;
+        return r->w.buf + r->cap_pos;
     }
     if (capSync(r) < 0) {
         *len = 0;
@@ -310,7 +309,7 @@ const unsigned char *rdbReaderCaptureGet(rdbReader *r, size_t *len) {
 
 void rdbReaderCaptureStop(rdbReader *r) {
     r->capturing = 0;
-    r->cap_pos = r->pos;
+    r->cap_pos = r->w.pos;
 }
 
 const char *rdbReaderError(const rdbReader *r) { return r->err; }

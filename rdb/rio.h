@@ -23,6 +23,7 @@
 #define RDB_RIO_H
 
 #include <stddef.h>
+#include <string.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -51,6 +52,24 @@ int rdbRead(rdbReader *r, void *dst, size_t n);
  * reader's window (always, for a memory reader): a pointer to them, valid
  * until the next read, or NULL (nothing consumed: use rdbRead). */
 const unsigned char *rdbReadInPlace(rdbReader *r, size_t n);
+/* The window of bytes pulled from the source: [buf+pos, buf+len). Public
+ * only for the inline reads below (it is the reader's first member), so
+ * that the decoder's many 1-8 byte reads cost no call; everything else
+ * goes through the functions. */
+typedef struct rdbReaderWindow {
+    unsigned char *buf;
+    size_t pos, len;
+} rdbReaderWindow;
+
+/* rdbRead, inline when the window holds the n bytes. */
+static inline int rdbReadInline(rdbReader *r, void *dst, size_t n) {
+    rdbReaderWindow *w = (rdbReaderWindow *)(void *)r;
+    if (w->len - w->pos < n) return rdbRead(r, dst, n);
+    memcpy(dst, w->buf + w->pos, n);
+    w->pos += n;
+    return 0;
+}
+
 /* Skip exactly n bytes. */
 int rdbSkip(rdbReader *r, size_t n);
 /* Read exactly n bytes into a fresh malloc'd buffer (+1 byte, NUL
