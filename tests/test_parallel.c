@@ -9,6 +9,7 @@
  * failing key winning when several fail.
  */
 #include <dirent.h>
+#include <ftw.h>
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -72,30 +73,64 @@ static void parallel(const char *path, int nworkers, result *out) {
     rdbDigestFree(fn);
 }
 
+/* One file: 0 when both ways agree, else -1 with the difference in why. */
+static int compareFile(const char *path, int nworkers, char *why, size_t whylen) {
+    static result a, b;
+    sequential(path, &a);
+    parallel(path, nworkers, &b);
+    if (a.ok != b.ok || (a.ok && strcmp(a.hex, b.hex) != 0) ||
+        (!a.ok && strstr(a.err, "key '") && strcmp(a.err, b.err) != 0)) {
+        snprintf(why, whylen, "%s: parallel %s '%s'; sequential %s '%s'", path,
+                 b.ok ? b.hex : "fails", b.err, a.ok ? a.hex : "fails", a.err);
+        return -1;
+    }
+    return 0;
+}
+
 /* Compare on every .rdb of dir; *files counts them. */
 static int compareDir(const char *dir, int nworkers, int *files, char *why, size_t whylen) {
     DIR *dp = opendir(dir);
     struct dirent *e;
-    static result a, b;
     if (!dp) return snprintf(why, whylen, "cannot open %s", dir), -1;
     while ((e = readdir(dp))) {
         size_t n = strlen(e->d_name);
         if (n < 4 || strcmp(e->d_name + n - 4, ".rdb") != 0) continue;
         char path[4096];
         snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        sequential(path, &a);
-        parallel(path, nworkers, &b);
         (*files)++;
-        if (a.ok != b.ok || (a.ok && strcmp(a.hex, b.hex) != 0) ||
-            (!a.ok && strstr(a.err, "key '") && strcmp(a.err, b.err) != 0)) {
-            snprintf(why, whylen, "%s: parallel %s '%s'; sequential %s '%s'", e->d_name,
-                     b.ok ? b.hex : "fails", b.err, a.ok ? a.hex : "fails", a.err);
+        if (compareFile(path, nworkers, why, whylen) < 0) {
             closedir(dp);
             return -1;
         }
     }
     closedir(dp);
     return 0;
+}
+
+/* The shared corpus (RDB files written by many Redis versions and tools),
+ * walked with nftw: its callback has no context, hence these. */
+static int g_files;
+static char g_why[2000];
+
+static int corpusFile(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+    size_t n = strlen(path);
+    if (flag != FTW_F || n < 4 || strcmp(path + n - 4, ".rdb") != 0) return 0;
+    g_files++;
+    return compareFile(path, 2, g_why, sizeof g_why) < 0 ? 1 : 0;
+}
+
+static void testSharedCorpus(void) {
+    const char *shared = getenv("SHARED");
+    char dir[4096];
+    TEST("parallel.shared_corpus_same_verdict") {
+        if (!shared || !*shared) TEST_SKIP("no ../shared/fixtures (SHARED unset)");
+        snprintf(dir, sizeof dir, "%s/fixtures", shared);
+        g_files = 0;
+        int rc = nftw(dir, corpusFile, 16, FTW_PHYS);
+        if (!CHECK_EQ_STR("", rc != 0 ? g_why : "")) continue;
+        CHECK(g_files >= 100);
+        printf("# %d shared RDB files, parallel == sequential\n", g_files);
+    }
 }
 
 /* An RDB string: length prefix (6, 14 or 32 bit) and the bytes. */
@@ -173,5 +208,6 @@ int main(void) {
         }
     }
     testCrafted();
+    testSharedCorpus();
     return test_report();
 }
