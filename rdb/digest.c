@@ -143,9 +143,14 @@ static void sumFold(sum256 *s) {
 }
 
 static void sumAdd(sum256 *s, const unsigned char hash[RDB_DIGEST_LEN]) {
-    for (int i = 0; i < 8; i++)
-        s->acc[i] += (uint64_t)hash[4 * i] | (uint64_t)hash[4 * i + 1] << 8 |
-                     (uint64_t)hash[4 * i + 2] << 16 | (uint64_t)hash[4 * i + 3] << 24;
+    for (int i = 0; i < 8; i++) {
+        uint32_t x;
+        memcpy(&x, hash + 4 * i, 4);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+        x = __builtin_bswap32(x);
+#endif
+        s->acc[i] += x;
+    }
     if (++s->pending == 1u << 30) sumFold(s);
 }
 
