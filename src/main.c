@@ -41,6 +41,7 @@ typedef struct config {
     int checksum;
     int dump;
     int json;
+    int threads;     /* --checksum workers; 0: one per online CPU */
     int quiet;
     int ignore_crc;
     int flush_target;
@@ -94,6 +95,8 @@ static void usage(FILE *out) {
 "                         rdb_version, crc64, keys (total, per db), types, expires,\n"
 "                         functions and the logical digest (see README: Digest)\n"
 "      --json             with --checksum: one JSON object instead of name: value lines\n"
+"      --threads N        with --file --checksum: decode and hash on N worker threads\n"
+"                         (1-8; default one per CPU), beside the one reading the file\n"
 "      --dump             decode and print keys as JSON lines (one per key)\n"
 "      --ignore-crc       report a CRC mismatch but do not fail on it\n"
 "      --payload PATH     instead of --file: one DUMP payload (as DUMP returns it), with\n"
@@ -220,7 +223,7 @@ static int parseArgs(int argc, char **argv, config *c) {
         {"mode", required_argument, 0, 'y'},            {"follow", no_argument, 0, 'w'},
         {"no-follow", no_argument, 0, 'W'},             {"scan-count", required_argument, 0, 'n'},
         {"rate", required_argument, 0, 'r'},            {"verify", no_argument, 0, 'v'},
-        {"psync-command", required_argument, 0, 'k'},
+        {"psync-command", required_argument, 0, 'k'},  {"threads", required_argument, 0, 'j'},
         TLS_OPTS("", SIDE_BOTH), TLS_OPTS("source-", SIDE_SOURCE), TLS_OPTS("target-", SIDE_TARGET),
         {0, 0, 0, 0}};
     int o;
@@ -234,6 +237,12 @@ static int parseArgs(int argc, char **argv, config *c) {
         case 'C': c->checksum = 1; break;
         case 'D': c->dump = 1; break;
         case 'J': c->json = 1; break;
+        case 'j': {
+            long v;
+            if (parseLong(optarg, 1, 8, &v) < 0) return badValue("--threads", optarg, "a number from 1 to 8");
+            c->threads = (int)v;
+            break;
+        }
         case 'I': c->ignore_crc = 1; break;
         case 'q': c->quiet = 1; break;
         case 'c':
@@ -412,7 +421,7 @@ static int decodeInput(const config *c, const rdbHandlers *h) {
  * a single payload is not worth the threads. */
 static int runChecksum(const config *c) {
     if (!c->payload) {
-        checksum *cs = checksumNewParallel(rdbParallelDefaultWorkers());
+        checksum *cs = checksumNewParallel(c->threads ? c->threads : rdbParallelDefaultWorkers());
         rdbHandlers h = {0};
         if (!cs) return EXIT_INTERNAL;
         checksumHandlers(cs, &h);

@@ -195,3 +195,15 @@ done
 # Same content in a listpack and in a hash table (the zset_lp/zset_skiplist
 # pair is not equal: a 7.0 listpack turns the score -0 into 0).
 assert_eq digest.fix.equal.hash_lp_ht "$(field fix_hash_lp_v10 digest)" "$(field fix_hash_ht_v10 digest)"
+
+# The digest does not depend on how many threads compute it (--threads),
+# and a thread count out of range is a usage error (exit 1), named.
+fx="$ROOT/fixtures/gen/mixed_pel_v10.rdb"
+for t in 1 2 3 8; do
+    out=$("$RDBSYNC" --file "$fx" --checksum --threads "$t" 2>&1) || true
+    assert_eq "digest.threads_$t" "$(field fix_mixed_pel_v10 digest)" "$(sed -n 's/^digest: //p' <<<"$out")"
+done
+rc=0
+err=$("$RDBSYNC" --file "$fx" --checksum --threads 0 2>&1 >/dev/null) || rc=$?
+assert_eq digest.threads_0.exit 1 "$rc"
+assert_match digest.threads_0.message "bad value '0' for --threads" "$err"
