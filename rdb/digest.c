@@ -381,8 +381,17 @@ static void addElement(rdbDigest *dg, const char *a, size_t al, const char *b, s
 
 static int onKeyBegin(void *ctx, const rdbKeyInfo *k) {
     rdbDigest *dg = ctx;
-    while (dg->nfree == 0) runBatch(dg); /* keys in flight all have jobs queued */
-    int sl = dg->freelist[--dg->nfree];
+    int sl;
+    if (dg->cur >= 0) {
+        /* The previous key never ended (its decode failed and the digest
+         * is used again): finish its jobs, which start nothing since it did
+         * not end, and take its slot, so failures cannot leak slots. */
+        drain(dg);
+        sl = dg->cur;
+    } else {
+        while (dg->nfree == 0) runBatch(dg); /* every key in flight has a job queued */
+        sl = dg->freelist[--dg->nfree];
+    }
     slot *s = &dg->slots[sl];
     dg->cur = sl;
     s->ltype = k->ltype;

@@ -447,6 +447,50 @@ static void testLargeValues(void) {
     free(big);
 }
 
+/* Keys whose decode failed (key_begin, elements, no key_end) leave no
+ * trace and no leak when the digest is used again: 1000 of them (more than
+ * the digest keeps keys in flight), then one whole key, digest like that
+ * key alone. Also many keys of big sets in flight, in any order. */
+static void testAbandonedKeys(void) {
+    unsigned char a[RDB_DIGEST_LEN], b[RDB_DIGEST_LEN];
+    drv d, e;
+    drvInit(&d);
+    for (int i = 0; i < 1000; i++) {
+        keyBegin(&d, 0, "broken", RDB_LT_SET, -1);
+        for (int m = 0; m < 20; m++) member(&d, test_fmt("m%d", m));
+    }
+    keyBegin(&d, 0, "whole", RDB_LT_SET, -1);
+    for (int m = 0; m < 50; m++) member(&d, test_fmt("m%d", m));
+    keyEnd(&d);
+    finish(&d, a);
+    drvInit(&e);
+    keyBegin(&e, 0, "whole", RDB_LT_SET, -1);
+    for (int m = 49; m >= 0; m--) member(&e, test_fmt("m%d", m));
+    keyEnd(&e);
+    test_eq_uint("digest.abandoned_keys_counted", 1, rdbDigestKeys(e.dg));
+    finish(&e, b);
+    test_eq_mem("digest.abandoned_keys_leave_no_trace", a, sizeof a, b, sizeof b);
+
+    TEST("digest.many_keys_in_flight_any_order") {
+        drvInit(&d);
+        drvInit(&e);
+        for (int k = 0; k < 3000; k++) {
+            char key[32], key2[32]; /* not test_fmt: the key must outlive 8 more calls */
+            snprintf(key, sizeof key, "s%d", k);
+            keyBegin(&d, 0, key, RDB_LT_SET, -1);
+            for (int m = 0; m < k % 40; m++) member(&d, test_fmt("%d", m));
+            keyEnd(&d);
+            snprintf(key2, sizeof key2, "s%d", 2999 - k);
+            keyBegin(&e, 0, key2, RDB_LT_SET, -1);
+            for (int m = (2999 - k) % 40 - 1; m >= 0; m--) member(&e, test_fmt("%d", m));
+            keyEnd(&e);
+        }
+        finish(&d, a);
+        finish(&e, b);
+        CHECK_EQ_MEM(a, sizeof a, b, sizeof b);
+    }
+}
+
 int main(void) {
     testEmpty();
     testStringKat();
@@ -457,5 +501,6 @@ int main(void) {
     testApi();
     testVariants();
     testElementsStayInTheirKey();
+    testAbandonedKeys();
     return test_report();
 }
