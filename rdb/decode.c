@@ -95,9 +95,16 @@ static int stop(rdbDecoder *d) { return fail(d, RDB_ERR_HANDLER, "stopped by the
 
 /* ---- Primitives ---- */
 
-static int rd(rdbDecoder *d, void *p, size_t n) { return rdbReadInline(d->r, p, n) < 0 ? readFail(d) : 0; }
+/* Inline, so that reads of a constant 1, 4 or 8 bytes become a load, not a
+ * call into the reader and libc's memmove: they are most of the calls. */
+static inline __attribute__((always_inline)) int rd(rdbDecoder *d, void *p, size_t n) {
+    if (__builtin_expect(rdbReadInline(d->r, p, n) == 0, 1)) return 0;
+    return readFail(d);
+}
 
-static int rdByte(rdbDecoder *d, unsigned char *c) { return rd(d, c, 1); }
+static inline __attribute__((always_inline)) int rdByte(rdbDecoder *d, unsigned char *c) {
+    return rd(d, c, 1);
+}
 
 static uint64_t le64(const unsigned char *p) {
     uint64_t v = 0;

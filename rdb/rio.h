@@ -62,7 +62,7 @@ typedef struct rdbReaderWindow {
 } rdbReaderWindow;
 
 /* rdbRead, inline when the window holds the n bytes. */
-static inline int rdbReadInline(rdbReader *r, void *dst, size_t n) {
+static inline __attribute__((always_inline)) int rdbReadInline(rdbReader *r, void *dst, size_t n) {
     rdbReaderWindow *w = (rdbReaderWindow *)(void *)r;
     if (w->len - w->pos < n) return rdbRead(r, dst, n);
     memcpy(dst, w->buf + w->pos, n);
