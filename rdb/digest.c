@@ -203,6 +203,7 @@ typedef struct batch {
     unsigned char kind[SHA256X_LANES];
     uint16_t slot[SHA256X_LANES];
     int n;
+    int chained; /* lanes continuing a message (not from the IV) */
 } batch;
 
 struct rdbDigest {
@@ -248,17 +249,21 @@ static unsigned char *push(rdbDigest *dg, int kind, int sl, const unsigned char 
     int lane = b->n++;
     if (blk) memcpy(b->blk[lane], blk, 64);
     memcpy(b->st[lane], state ? state : sha256xIV, 32);
+    b->chained += state != NULL;
     b->kind[lane] = (unsigned char)kind;
     b->slot[lane] = (uint16_t)sl;
     return b->blk[lane];
 }
 
-/* Pad a message of len bytes (< 56) into one block. */
+/* Pad a message of len bytes (< 56) in a block that was zeroed before the
+ * message went in (one constant-size clear instead of a variable one). */
 static void padBlock(unsigned char blk[64], size_t len) {
-    blk[len] = 0x80;
-    memset(blk + len + 1, 0, 55 - len);
     uint64_t bits = (uint64_t)len * 8;
-    for (int i = 0; i < 8; i++) blk[63 - i] = (unsigned char)(bits >> (8 * i));
+#if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_BIG_ENDIAN__
+    bits = __builtin_bswap64(bits); /* the length is big-endian */
+#endif
+    blk[len] = 0x80;
+    memcpy(blk + 56, &bits, 8);
 }
 
 /* V is known: finish the slot's K message (V, padding) and queue its
@@ -284,6 +289,7 @@ static void startSumValue(rdbDigest *dg, int sl) {
     slot *s = &dg->slots[sl];
     unsigned char *blk = push(dg, JOB_VSUM, sl, NULL, NULL);
     uint64_t n = toLE(s->n);
+    memset(blk, 0, 64);
     blk[0] = (unsigned char)tags[s->ltype];
     memcpy(blk + 1, &n, 8);
     sumFold(&s->esum);
@@ -323,7 +329,9 @@ static void runBatch(rdbDigest *dg) {
     unsigned char kind[SHA256X_LANES], out[SHA256X_LANES][RDB_DIGEST_LEN];
     uint16_t sl[SHA256X_LANES];
     if (n == 0) return;
-    sha256xCompress(b->st, (const unsigned char (*)[64])b->blk);
+    if (b->chained) sha256xCompress(b->st, (const unsigned char (*)[64])b->blk);
+    else sha256xCompressFromIV(b->st, (const unsigned char (*)[64])b->blk); /* skips loading st */
+    b->chained = 0;
     memcpy(kind, b->kind, (size_t)n);
     memcpy(sl, b->slot, (size_t)n * sizeof *sl);
     memcpy(out, b->st, (size_t)n * RDB_DIGEST_LEN);
@@ -358,6 +366,7 @@ static void addElement(rdbDigest *dg, const char *a, size_t al, const char *b, s
     if (len <= 55) {
         room(dg);
         unsigned char *blk = push(dg, JOB_ELEM, dg->cur, NULL, NULL), *o = blk;
+        memset(blk, 0, 64);
         putLE64(o, al), o += 8;
         if (al) memcpy(o, a, al), o += al;
         if (hasb) {

@@ -123,15 +123,25 @@ TARGET static void rounds16(__m512i m[16], __m512i v[8]) {
     v[4] = ADD(v[4], e), v[5] = ADD(v[5], f), v[6] = ADD(v[6], g), v[7] = ADD(v[7], h);
 }
 
+/* from_iv: every lane starts from the IV, so the state is broadcast, not
+ * loaded and transposed (a third of the shuffles). */
 TARGET static void compress16(unsigned char st[SHA256X_LANES][32],
-                              const unsigned char blk[SHA256X_LANES][64]) {
+                              const unsigned char blk[SHA256X_LANES][64], int from_iv) {
     __m512i m[16], v[16];
     for (int l = 0; l < 16; l++) {
         m[l] = bswap32(_mm512_loadu_si512(blk[l]));
-        v[l] = bswap32(_mm512_zextsi256_si512(_mm256_loadu_si256((const __m256i *)st[l])));
+        if (!from_iv) v[l] = bswap32(_mm512_zextsi256_si512(_mm256_loadu_si256((const __m256i *)st[l])));
     }
     transpose16(m);
-    transpose16(v); /* v[8..15] are zero columns */
+    if (from_iv) {
+        for (int i = 0; i < 8; i++)
+            v[i] = _mm512_set1_epi32((int)(uint32_t)((uint32_t)sha256xIV[4 * i] << 24 |
+                                                     (uint32_t)sha256xIV[4 * i + 1] << 16 |
+                                                     (uint32_t)sha256xIV[4 * i + 2] << 8 |
+                                                     sha256xIV[4 * i + 3]));
+    } else {
+        transpose16(v); /* v[8..15] are zero columns */
+    }
     rounds16(m, v);
     for (int i = 8; i < 16; i++) v[i] = _mm512_setzero_si512();
     transpose16(v);
@@ -158,10 +168,22 @@ static int useAvx512(void) {
 void sha256xCompress(unsigned char st[SHA256X_LANES][32], const unsigned char blk[SHA256X_LANES][64]) {
 #ifdef HAVE_AVX512_KERNEL
     if (useAvx512()) {
-        compress16(st, blk);
+        compress16(st, blk, 0);
         return;
     }
 #endif
+    sha256xCompressScalar(st, blk);
+}
+
+void sha256xCompressFromIV(unsigned char st[SHA256X_LANES][32],
+                           const unsigned char blk[SHA256X_LANES][64]) {
+#ifdef HAVE_AVX512_KERNEL
+    if (useAvx512()) {
+        compress16(st, blk, 1);
+        return;
+    }
+#endif
+    for (int l = 0; l < SHA256X_LANES; l++) memcpy(st[l], sha256xIV, 32);
     sha256xCompressScalar(st, blk);
 }
 

@@ -33,6 +33,10 @@ extern const unsigned char sha256xIV[32];
 void sha256xCompress(unsigned char st[SHA256X_LANES][32], const unsigned char blk[SHA256X_LANES][64]);
 void sha256xCompressScalar(unsigned char st[SHA256X_LANES][32],
                            const unsigned char blk[SHA256X_LANES][64]);
+/* The same when every lane starts a message (state = the IV): st is then
+ * output only, and the vector kernel skips loading it. */
+void sha256xCompressFromIV(unsigned char st[SHA256X_LANES][32],
+                           const unsigned char blk[SHA256X_LANES][64]);
 /* "avx512" or "scalar": what sha256xCompress uses on this machine. */
 const char *sha256xImpl(void);
 
