@@ -11,7 +11,7 @@
  * flight), whatever the dataset.
  *
  * Speed: a dump is mostly short elements, each one SHA-256 block, so the
- * one-block messages (elements, a set's V) and the blocks of every K go
+ * elements (up to four blocks), a set's V and the blocks of every K go
  * through 16-lane batches (sha256x.h) and finish a few batches later; see
  * "Blocks in flight" below. Longer messages (lists, streams, big strings)
  * go through a small stack buffer (hasher) in front of OpenSSL's
@@ -177,15 +177,24 @@ static void hSum(hasher *h, sum256 *s) {
  * completion does what the definition says with its hash, which may start
  * the next job of the same key:
  *   JOB_ELEM  add to the key's element sum; the last one starts JOB_VSUM
+ *   JOB_ELEMX one block of an element of 2-4 blocks, kept in an xmsg until
+ *             its last block, which does what JOB_ELEM does
  *   JOB_VSUM  V = H(tag || n || SUM) of a set, zset or hash: starts K
  *   JOB_KEY   one block of K; the last one adds K to the key sum
  * So keys are finished out of order, a few batches after their last event,
  * and each key in flight keeps a slot (its element sum and K message). */
 
-enum { JOB_ELEM, JOB_VSUM, JOB_KEY };
+enum { JOB_ELEM, JOB_ELEMX, JOB_VSUM, JOB_KEY };
 
 #define NSLOTS 256
 #define SLOT_MSG 256 /* K message bytes kept per slot; longer keys grow it */
+#define NXMSG 64     /* elements of 2-4 blocks in flight */
+#define XMSG_MAX 256 /* longer elements are hashed on the spot */
+
+typedef struct xmsg {
+    unsigned char m[XMSG_MAX]; /* the padded message */
+    uint16_t slot, blk, nblk;
+} xmsg;
 
 typedef struct slot {
     rdbLType ltype;
@@ -214,6 +223,9 @@ struct rdbDigest {
     slot slots[NSLOTS];
     uint16_t freelist[NSLOTS];
     int nfree;
+    xmsg x[NXMSG];
+    uint16_t xfree[NXMSG];
+    int nxfree;
 
     /* The key being decoded. */
     int cur;                /* its slot */
@@ -229,6 +241,7 @@ rdbDigest *rdbDigestNew(void) {
     rdbDigest *dg = calloc(1, sizeof(*dg));
     if (!dg) return NULL;
     for (int i = 0; i < NSLOTS; i++) dg->freelist[dg->nfree++] = (uint16_t)(NSLOTS - 1 - i);
+    for (int i = 0; i < NXMSG; i++) dg->xfree[dg->nxfree++] = (uint16_t)i;
     dg->cur = -1;
     return dg;
 }
@@ -302,15 +315,30 @@ static void startSumValue(rdbDigest *dg, int sl) {
 
 static void freeSlot(rdbDigest *dg, int sl) { dg->freelist[dg->nfree++] = (uint16_t)sl; }
 
+/* An element's hash is known: into its key's sum; the key's last one
+ * starts V. */
+static void elementDone(rdbDigest *dg, int sl, const unsigned char h[RDB_DIGEST_LEN]) {
+    slot *s = &dg->slots[sl];
+    sumAdd(&s->esum, h);
+    if (--s->pending == 0 && s->ended) startSumValue(dg, sl);
+}
+
 /* What a finished job means (see the comment above JOB_ELEM). Each queues
  * at most one job, so the completions of one batch fit in the next. */
 static void complete(rdbDigest *dg, int kind, int sl, const unsigned char h[RDB_DIGEST_LEN]) {
     slot *s = &dg->slots[sl];
     switch (kind) {
-    case JOB_ELEM:
-        sumAdd(&s->esum, h);
-        if (--s->pending == 0 && s->ended) startSumValue(dg, sl);
+    case JOB_ELEMX: {
+        xmsg *x = &dg->x[sl]; /* sl is the xmsg here */
+        if (++x->blk < x->nblk) {
+            push(dg, JOB_ELEMX, sl, x->m + 64 * x->blk, h);
+            return;
+        }
+        dg->xfree[dg->nxfree++] = (uint16_t)sl;
+        elementDone(dg, x->slot, h);
         return;
+    }
+    case JOB_ELEM: elementDone(dg, sl, h); return;
     case JOB_VSUM: startKey(dg, sl, h); return;
     default:
         if (++s->blk < s->nblk) {
@@ -375,6 +403,30 @@ static void addElement(rdbDigest *dg, const char *a, size_t al, const char *b, s
         }
         if (tail8) memcpy(o, tail8, 8);
         padBlock(blk, len);
+        s->pending++;
+        return;
+    }
+    if (len + 9 <= XMSG_MAX) {
+        room(dg);
+        while (dg->nxfree == 0) runBatch(dg); /* each xmsg in use has a block queued */
+        int xi = dg->xfree[--dg->nxfree];
+        xmsg *x = &dg->x[xi];
+        unsigned char *o = x->m;
+        size_t total = (len + 9 + 63) / 64 * 64;
+        memset(x->m, 0, total);
+        putLE64(o, al), o += 8;
+        if (al) memcpy(o, a, al), o += al;
+        if (hasb) {
+            putLE64(o, bl), o += 8;
+            if (bl) memcpy(o, b, bl), o += bl;
+        }
+        if (tail8) memcpy(o, tail8, 8);
+        x->m[len] = 0x80;
+        uint64_t bits = (uint64_t)len * 8; /* big-endian, in the last 8 bytes */
+        for (int i = 0; i < 8; i++) x->m[total - 1 - i] = (unsigned char)(bits >> (8 * i));
+        x->slot = (uint16_t)dg->cur, x->blk = 0, x->nblk = (uint16_t)(total / 64);
+        room(dg); /* runBatch above may have filled the batch */
+        push(dg, JOB_ELEMX, xi, x->m, NULL);
         s->pending++;
         return;
     }

@@ -320,6 +320,47 @@ static void testSetKat(void) {
     test_eq_mem("digest.kat.set_64_members", want, 32, got, 32);
 }
 
+/* Elements of every size around the block boundaries: one block (up to
+ * 55 bytes of message), 2-4 blocks (the digest's multi-block lanes, up to
+ * 247), and beyond (hashed on the spot): all must follow the definition. */
+static void testElementSizesKat(void) {
+    static const unsigned char zero[32];
+    static char buf[400], fbuf[400];
+    unsigned char sum[32] = {0}, hsum[32] = {0}, e[32], v[32], k[32], ksum[32] = {0};
+    unsigned char want[32], got[32];
+    bytes s;
+    drv d;
+    int n = 0, nh = 0;
+
+    drvInit(&d);
+    keyBegin(&d, 0, "sizes", RDB_LT_SET, -1);
+    for (int len = 0; len <= 320; len++, n++) {
+        for (int i = 0; i < len; i++) buf[i] = (char)('a' + (i + len) % 26);
+        d.h.set_member(d.h.ctx, buf, (size_t)len);
+        s.n = 0, putU64(&s, (uint64_t)len), put(&s, buf, (size_t)len), sha(&s, e), addLE(sum, e);
+    }
+    keyEnd(&d);
+    keyBegin(&d, 0, "hsizes", RDB_LT_HASH, -1);
+    for (int fl = 0; fl <= 300; fl += 7, nh++) {
+        int vl = 300 - fl;
+        for (int i = 0; i < fl; i++) fbuf[i] = (char)('A' + (i + fl) % 26);
+        for (int i = 0; i < vl; i++) buf[i] = (char)('0' + (i + vl) % 10);
+        d.h.hash_field(d.h.ctx, fbuf, (size_t)fl, buf, (size_t)vl, fl % 2 ? 1700000000000LL + fl : -1);
+        s.n = 0, putU64(&s, (uint64_t)fl), put(&s, fbuf, (size_t)fl), putU64(&s, (uint64_t)vl);
+        put(&s, buf, (size_t)vl), putU64(&s, (uint64_t)(fl % 2 ? 1700000000000LL + fl : -1));
+        sha(&s, e), addLE(hsum, e);
+    }
+    keyEnd(&d);
+    finish(&d, got);
+
+    s.n = 0, put(&s, "S", 1), putU64(&s, (uint64_t)n), put(&s, sum, 32), sha(&s, v);
+    expectedKey(0, "sizes", 2, -1, v, k), addLE(ksum, k);
+    s.n = 0, put(&s, "h", 1), putU64(&s, (uint64_t)nh), put(&s, hsum, 32), sha(&s, v);
+    expectedKey(0, "hsizes", 4, -1, v, k), addLE(ksum, k);
+    expectedTop(2, ksum, 0, zero, want);
+    test_eq_mem("digest.kat.element_sizes_0_to_320", want, 32, got, 32);
+}
+
 static void testHashListFunctionKat(void) {
     unsigned char e[32], v[32], ksum[32] = {0}, k[32], f[32], want[32], got[32];
     bytes s;
@@ -495,6 +536,7 @@ int main(void) {
     testEmpty();
     testStringKat();
     testSetKat();
+    testElementSizesKat();
     testHashListFunctionKat();
     testZsetStreamModuleKat();
     testLargeValues();
