@@ -32,6 +32,17 @@
 
 /* ---- A SHA-256 with a small buffer in front of it ---- */
 
+/* SHA-256 padding after a message of len bytes in m: 0x80, zeros, the bit
+ * length big-endian; m has room for it. The padded length (blocks * 64). */
+static size_t padMessage(unsigned char *m, size_t len) {
+    uint64_t bits = (uint64_t)len * 8;
+    size_t total = (len + 9 + 63) / 64 * 64;
+    m[len] = 0x80;
+    memset(m + len + 1, 0, total - len - 9);
+    for (int i = 0; i < 8; i++) m[total - 1 - i] = (unsigned char)(bits >> (8 * i));
+    return total;
+}
+
 typedef struct hasher {
     SHA256_CTX c;
     size_t n;
@@ -64,10 +75,7 @@ static int hFinalShort(hasher *h, unsigned char out[RDB_DIGEST_LEN]) {
     unsigned char blk[64];
     if (h->c.Nl || h->c.Nh || h->n > 55) return 0;
     memcpy(blk, h->b, h->n);
-    blk[h->n] = 0x80;
-    memset(blk + h->n + 1, 0, 55 - h->n);
-    uint64_t bits = (uint64_t)h->n * 8;
-    for (int i = 0; i < 8; i++) blk[63 - i] = (unsigned char)(bits >> (8 * i));
+    padMessage(blk, h->n);
     SHA256_Transform(&h->c, blk);
     for (int i = 0; i < 8; i++) {
         out[4 * i] = (unsigned char)(h->c.h[i] >> 24);
@@ -283,14 +291,8 @@ static void padBlock(unsigned char blk[64], size_t len) {
  * first block. The message has room: see keyPrefix(). */
 static void startKey(rdbDigest *dg, int sl, const unsigned char v[RDB_DIGEST_LEN]) {
     slot *s = &dg->slots[sl];
-    uint64_t bits = (uint64_t)(s->len + RDB_DIGEST_LEN) * 8;
     memcpy(s->msg + s->len, v, RDB_DIGEST_LEN);
-    s->len += RDB_DIGEST_LEN;
-    s->msg[s->len++] = 0x80;
-    size_t zeros = (64 + 56 - s->len % 64) % 64;
-    memset(s->msg + s->len, 0, zeros);
-    s->len += zeros;
-    for (int i = 7; i >= 0; i--) s->msg[s->len++] = (unsigned char)(bits >> (8 * i));
+    s->len = padMessage(s->msg, s->len + RDB_DIGEST_LEN);
     s->nblk = s->len / 64;
     s->blk = 0;
     push(dg, JOB_KEY, sl, s->msg, NULL);
@@ -386,6 +388,18 @@ static void putLE64(unsigned char *p, uint64_t v) {
     memcpy(p, &v, 8);
 }
 
+/* str(a) [|| str(b)] [|| tail8] into o. */
+static void putElement(unsigned char *o, const char *a, size_t al, const char *b, size_t bl, int hasb,
+                       const unsigned char *tail8) {
+    putLE64(o, al), o += 8;
+    if (al) memcpy(o, a, al), o += al;
+    if (hasb) {
+        putLE64(o, bl), o += 8;
+        if (bl) memcpy(o, b, bl), o += bl;
+    }
+    if (tail8) memcpy(o, tail8, 8);
+}
+
 static void addElement(rdbDigest *dg, const char *a, size_t al, const char *b, size_t bl, int hasb,
                        const unsigned char *tail8) {
     slot *s = &dg->slots[dg->cur];
@@ -393,15 +407,9 @@ static void addElement(rdbDigest *dg, const char *a, size_t al, const char *b, s
     s->n++;
     if (len <= 55) {
         room(dg);
-        unsigned char *blk = push(dg, JOB_ELEM, dg->cur, NULL, NULL), *o = blk;
+        unsigned char *blk = push(dg, JOB_ELEM, dg->cur, NULL, NULL);
         memset(blk, 0, 64);
-        putLE64(o, al), o += 8;
-        if (al) memcpy(o, a, al), o += al;
-        if (hasb) {
-            putLE64(o, bl), o += 8;
-            if (bl) memcpy(o, b, bl), o += bl;
-        }
-        if (tail8) memcpy(o, tail8, 8);
+        putElement(blk, a, al, b, bl, hasb, tail8);
         padBlock(blk, len);
         s->pending++;
         return;
@@ -411,20 +419,8 @@ static void addElement(rdbDigest *dg, const char *a, size_t al, const char *b, s
         while (dg->nxfree == 0) runBatch(dg); /* each xmsg in use has a block queued */
         int xi = dg->xfree[--dg->nxfree];
         xmsg *x = &dg->x[xi];
-        unsigned char *o = x->m;
-        size_t total = (len + 9 + 63) / 64 * 64;
-        memset(x->m, 0, total);
-        putLE64(o, al), o += 8;
-        if (al) memcpy(o, a, al), o += al;
-        if (hasb) {
-            putLE64(o, bl), o += 8;
-            if (bl) memcpy(o, b, bl), o += bl;
-        }
-        if (tail8) memcpy(o, tail8, 8);
-        x->m[len] = 0x80;
-        uint64_t bits = (uint64_t)len * 8; /* big-endian, in the last 8 bytes */
-        for (int i = 0; i < 8; i++) x->m[total - 1 - i] = (unsigned char)(bits >> (8 * i));
-        x->slot = (uint16_t)dg->cur, x->blk = 0, x->nblk = (uint16_t)(total / 64);
+        putElement(x->m, a, al, b, bl, hasb, tail8);
+        x->slot = (uint16_t)dg->cur, x->blk = 0, x->nblk = (uint16_t)(padMessage(x->m, len) / 64);
         room(dg); /* runBatch above may have filled the batch */
         push(dg, JOB_ELEMX, xi, x->m, NULL);
         s->pending++;
