@@ -31,9 +31,7 @@ struct checksum {
 };
 
 static int onHeader(void *ctx, int version, rdbFlavour flavour) {
-    checksum *c = ctx;
-    c->version = version;
-    if (c->par) return c->par_h.header(c->par_h.ctx, version, flavour);
+    ((checksum *)ctx)->version = version;
     return 0;
 }
 
@@ -60,11 +58,6 @@ static int onFunction(void *ctx, const rdbFunction *fn) {
     /* Parallel mode: functions are few and come on the framing thread. */
     if (c->par) return c->digest_h.function(c->digest_h.ctx, fn);
     return 0;
-}
-
-static int onRawValue(void *ctx, const rdbKeyInfo *k, const unsigned char *p, size_t len) {
-    checksum *c = ctx;
-    return c->par_h.raw_value(c->par_h.ctx, k, p, len);
 }
 
 static int onEof(void *ctx, const rdbEofInfo *e) {
@@ -115,20 +108,24 @@ checksum *checksumNewParallel(int nworkers) {
     }
     rdbDigestHandlers(c->dg, &c->digest_h);
     rdbParallelHandlers(c->par, &c->par_h);
+    /* The counters need no content, so the tee stays framing-only. */
     c->count_h = (rdbHandlers){.ctx = c, .frame_only = 1, .header = onHeader, .key_end = onKeyEnd,
-                               .function = onFunction, .raw_value = onRawValue, .eof = onEof};
+                               .function = onFunction, .eof = onEof};
+    c->tee = rdbTeeNew(&c->count_h, &c->par_h);
+    if (!c->tee) {
+        checksumFree(c);
+        return NULL;
+    }
     return c;
 }
 
-int checksumFinish(checksum *c, int *decode_code, const char **err) {
+int checksumFinish(checksum *c, rdbErrCode *code, const char **err) {
     if (!c->par) {
         rdbRelaySync(c->relay);
         return 0;
     }
     if (rdbParallelFinish(c->par) < 0) {
-        rdbErrCode code;
-        *err = rdbParallelError(c->par, &code);
-        *decode_code = (int)code;
+        *err = rdbParallelError(c->par, code);
         return -1;
     }
     if (!c->merged) {
@@ -151,10 +148,7 @@ void checksumFree(checksum *c) {
     free(c);
 }
 
-void checksumHandlers(checksum *c, rdbHandlers *h) {
-    if (c->par) *h = c->count_h;
-    else rdbTeeHandlers(c->tee, h);
-}
+void checksumHandlers(checksum *c, rdbHandlers *h) { rdbTeeHandlers(c->tee, h); }
 
 static const char *crcName(const checksum *c) {
     if (!c->saw_eof) return "n/a"; /* no file: a scan of a live source */
@@ -163,7 +157,7 @@ static const char *crcName(const checksum *c) {
 
 void checksumReport(checksum *c, FILE *out, int json) {
     char hex[2 * RDB_DIGEST_LEN + 1];
-    int code;
+    rdbErrCode code;
     const char *err;
     checksumFinish(c, &code, &err); /* every key hashed (callers check errors first) */
     rdbDigestHex(c->dg, hex);

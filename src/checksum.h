@@ -25,8 +25,8 @@ checksum *checksumNew(void);
  * the report: corruption inside a value is found by a worker. */
 checksum *checksumNewParallel(int nworkers);
 /* Wait for the workers. -1 when a value failed: *err is the decoder's
- * message for it (offset, db, key) and *decode_code its rdbErrCode. */
-int checksumFinish(checksum *c, int *decode_code, const char **err);
+ * message for it (offset, db, key) and *code its error code. */
+int checksumFinish(checksum *c, rdbErrCode *code, const char **err);
 void checksumFree(checksum *c);
 /* Fills h with the digest's and the counters' callbacks. */
 void checksumHandlers(checksum *c, rdbHandlers *h);

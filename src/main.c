@@ -354,11 +354,12 @@ static int decodeFile(const config *c, const rdbHandlers *h, checksum *cs) {
         fprintf(stderr, "rdbsync: out of memory\n");
         return EXIT_INTERNAL;
     }
-    int rc = EXIT_OK, wcode;
+    int rc = EXIT_OK;
+    rdbErrCode wcode;
     const char *werr;
     int failed = rdbDecode(d) < 0;
     if (cs && checksumFinish(cs, &wcode, &werr) < 0) {
-        rc = exitForDecode((rdbErrCode)wcode);
+        rc = exitForDecode(wcode);
         fprintf(stderr, "rdbsync: %s: %s\n", c->file, werr);
     } else if (failed) {
         rc = exitForDecode(rdbDecoderErrorCode(d));
