@@ -12,7 +12,6 @@
  */
 #include "decode.h"
 
-#include <errno.h>
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
