@@ -31,6 +31,8 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include "rdb/rdb.h"
+
 #define CONN_READ_CHUNK (64 * 1024)
 
 struct rsConn {
@@ -1138,20 +1140,6 @@ int connServerAtLeast(const rsServerInfo *i, int major, int minor) {
     return i->major > major || (i->major == major && i->minor >= minor);
 }
 
-int connRdbVersionFor(int is_valkey, int major, int minor) {
-    if (is_valkey) return major >= 9 ? 80 : 11;
-    int v = major * 100 + minor;
-    if (v < 204) return 1;
-    if (v < 206) return 2;
-    if (v < 302) return 6;
-    if (v < 400) return 7;
-    if (v < 500) return 8;
-    if (v < 700) return 9;
-    if (v < 702) return 10;
-    if (v < 704) return 11;
-    return 12;
-}
-
 int connParseInfo(const char *info, rsServerInfo *out) {
     memset(out, 0, sizeof(*out));
     out->proto_max_bulk_len = CONN_DEFAULT_PROTO_MAX_BULK_LEN;
@@ -1162,7 +1150,7 @@ int connParseInfo(const char *info, rsServerInfo *out) {
     out->is_valkey = out->valkey_version[0] || strcasecmp(out->server_name, "valkey") == 0;
     const char *ver = out->valkey_version[0] ? out->valkey_version : out->redis_version;
     if (sscanf(ver, "%d.%d.%d", &out->major, &out->minor, &out->patch) < 2) return -1;
-    out->rdb_version = connRdbVersionFor(out->is_valkey, out->major, out->minor);
+    out->rdb_version = rdbVersionForRelease(out->is_valkey ? RDB_FLAVOUR_VALKEY : RDB_FLAVOUR_REDIS, out->major, out->minor);
     return 0;
 }
 

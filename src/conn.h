@@ -203,14 +203,10 @@ char *connInfo(rsConn *c, const char *section);
 int connServerInfo(rsConn *c, rsServerInfo *out);
 
 /* Pure helpers, exposed for tests and for --target-version overrides. */
-/* Parse INFO text into out (proto_max_bulk_len set to the default). -1 when
- * no redis_version line is found. */
+/* Parse INFO text into out (proto_max_bulk_len set to the default;
+ * rdb_version from rdbVersionForRelease, rdb/rdb.h). -1 when no
+ * redis_version line is found. */
 int connParseInfo(const char *info, rsServerInfo *out);
-/* Highest RDB version written by a release: Redis 2.6-3.0 -> 6, 3.2 -> 7,
- * 4.0 -> 8, 5.0-6.2 -> 9, 7.0 -> 10, 7.2 -> 11, 7.4 and later -> 12 (later
- * Redis may write more, but accepts 12); Valkey 7.2-8.x -> 11, 9.x and
- * later -> 80. Redis < 2.4 -> 1, 2.4 -> 2. */
-int connRdbVersionFor(int is_valkey, int major, int minor);
 /* 1 when the server has what Redis major.minor has (every Valkey counts as
  * at least Redis 7.2): ABSTTL (5.0), functions and PEXPIRETIME (7.0)... */
 int connServerAtLeast(const rsServerInfo *i, int major, int minor);

@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "rdb/rdb.h"
 #include "src/conn.h"
 #include "src/url.h"
 #include "tests/test.h"
@@ -122,13 +123,15 @@ static void testPure(void) {
         CHECK_EQ_INT(11, si.rdb_version);
     }
     test_eq_int("conn.info.no_version", -1, connParseInfo("# Server\r\nfoo:bar\r\n", &si));
-    TEST("conn.rdb_version_table") {
-        static const int t[][4] = {{0, 2, 2, 1},  {0, 2, 4, 2},  {0, 2, 6, 6},  {0, 2, 8, 6},  {0, 3, 0, 6},
-                                   {0, 3, 2, 7},  {0, 4, 0, 8},  {0, 5, 0, 9},  {0, 6, 2, 9},  {0, 7, 0, 10},
-                                   {0, 7, 2, 11}, {0, 7, 4, 12}, {0, 8, 0, 12}, {0, 8, 4, 12}, {1, 7, 2, 11},
-                                   {1, 8, 1, 11}, {1, 9, 0, 80}, {1, 9, 1, 80}};
+    TEST("rdb.version_for_release") { /* {valkey, major, minor, version} */
+        static const int t[][4] = {{0, 1, 2, 1},  {0, 2, 2, 1},  {0, 2, 4, 2},  {0, 2, 6, 6},  {0, 2, 8, 6},
+                                   {0, 3, 0, 6},  {0, 3, 2, 7},  {0, 4, 0, 8},  {0, 5, 0, 9},  {0, 6, 2, 9},
+                                   {0, 7, 0, 10}, {0, 7, 2, 11}, {0, 7, 4, 12}, {0, 8, 0, 12}, {0, 8, 4, 12},
+                                   {0, 9, 9, 12}, {1, 7, 2, 11}, {1, 8, 1, 11}, {1, 9, 0, 80}, {1, 9, 1, 80},
+                                   {1, 10, 0, 80}};
         for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
-            CHECK_EQ_INT(t[i][3], connRdbVersionFor(t[i][0], t[i][1], t[i][2]));
+            CHECK_EQ_INT(t[i][3], rdbVersionForRelease(t[i][0] ? RDB_FLAVOUR_VALKEY : RDB_FLAVOUR_REDIS, t[i][1],
+                                                       t[i][2]));
     }
 }
 
