@@ -68,8 +68,9 @@
  * caller keeps them. connClose frees everything (NULL is fine). Strings
  * returned by connError are owned by the connection.
  *
- * Cost: about 67 KB per connection (mostly a 64 KiB read chunk), plus
- * OpenSSL's session with TLS.
+ * Cost: about 67 KB per connection (mostly a 64 KiB read chunk), plus the
+ * reply parser's buffer (the bytes received but not yet consumed) and, with
+ * TLS, OpenSSL's session.
  *
  * Threads: one connection, one thread at a time. connOpen may run in any
  * number of threads at once: connections share nothing but the TLS
