@@ -62,6 +62,18 @@ const char *rdbVersionRelease(int version, rdbFlavour flavour) {
     return NULL;
 }
 
+int rdbVersionForRelease(rdbFlavour flavour, int major, int minor) {
+    /* Redis: the first release (major * 100 + minor) of each version. */
+    static const struct { int release, version; } redis[] = {
+        {204, 2}, {206, 6}, {302, 7}, {400, 8}, {500, 9}, {700, 10}, {702, 11}, {704, 12},
+    };
+    if (flavour == RDB_FLAVOUR_VALKEY) return major >= 9 ? RDB_VERSION_VALKEY_9 : 11;
+    int release = major * 100 + minor, version = 1;
+    for (size_t i = 0; i < sizeof(redis) / sizeof(redis[0]) && release >= redis[i].release; i++)
+        version = redis[i].version;
+    return version;
+}
+
 int rdbVersionSupported(int version, rdbFlavour flavour) {
     if (flavour == RDB_FLAVOUR_VALKEY) return version == RDB_VERSION_VALKEY_9;
     return version >= 1 && version <= RDB_VERSION_MAX_REDIS;

@@ -126,6 +126,14 @@ const char *rdbLTypeName(rdbLType t);
  * when unknown. */
 const char *rdbVersionRelease(int version, rdbFlavour flavour);
 
+/* The highest RDB version (and DUMP footer version) a server release
+ * loads, from its product version: Redis 2.6-3.0 -> 6, 3.2 -> 7, 4.0 -> 8,
+ * 5.0-6.2 -> 9, 7.0 -> 10, 7.2 -> 11, 7.4 and later -> 12 (later releases
+ * load more, but this build writes nothing above 12); Redis < 2.4 -> 1,
+ * 2.4 -> 2; Valkey 7.2-8.x -> 11, 9.x and later -> 80. For a Valkey
+ * server, major.minor is valkey_version, not its redis_version. */
+int rdbVersionForRelease(rdbFlavour flavour, int major, int minor);
+
 /* 1 when this build decodes files of that version and flavour. */
 int rdbVersionSupported(int version, rdbFlavour flavour);
 

@@ -1,23 +1,26 @@
-/* conn.h -- one client connection to a Redis/Valkey server: our own socket
- * I/O, hiredis only as a codec.
+/* conn.h -- one client connection to a Redis/Valkey server: RESP over a
+ * transport of ours (plain or TLS), hiredis only as a codec.
  *
  * hiredis 0.14 is used for redisFormatCommand* (requests) and redisReader
- * (replies). The socket, timeouts, AUTH and SELECT are ours, so that TLS
- * (OpenSSL) can be added in this one file: every byte goes through
- * connWriteSome/connReadNonBlock (and the blocking wrappers built on them).
+ * (replies). The bytes move through an rsTransport (transport.h): net.c
+ * for plain TCP and unix sockets, tls.c for TLS (OpenSSL). This file keeps
+ * what is the same over both: the reply parser and its buffer, the
+ * blocking wrappers and their I/O timeout, the AUTH/SELECT handshake, INFO.
  *
- * Opening (connOpen) = resolve (getaddrinfo, every address in turn, IPv4 and
- * IPv6), non-blocking connect with a timeout, TCP_NODELAY, SO_KEEPALIVE,
- * then one pipelined write of [AUTH] [SELECT db] [CLIENT SETNAME] PING and
- * its replies, so a returned connection is known to be usable. Error lines:
- *   cannot resolve host 'nope.invalid': Name or service not known
- *   cannot connect to 127.0.0.1:1234: Connection refused
- *   cannot connect to 10.255.255.1:6379: timed out after 5000 ms
+ * Opening (connOpen) = the transport (net.h: resolve, non-blocking connect
+ * with the connect timeout, TCP_NODELAY, SO_KEEPALIVE; tls.h: then the TLS
+ * handshake, for rediss:// URLs or rsTlsOptions.enabled), then one
+ * pipelined write of [AUTH] [SELECT db] [CLIENT SETNAME] PING and its
+ * replies, so a returned connection is known to be usable. The replies
+ * get the connect timeout too: a server that accepts but never answers is
+ * a failure to connect. Error lines, besides those of net.h and tls.h:
  *   authentication failed for redis://u:***@127.0.0.1:6379: WRONGPASS invalid username-password pair or user is disabled.
  *   authentication required for redis://127.0.0.1:6379: NOAUTH Authentication required.
  *   cannot select db 99 on redis://127.0.0.1:6379/99: ERR DB index is out of range
+ *   connection closed by 127.0.0.1:6380 (if it expects TLS, use rediss:// or --tls)
  * Passwords never appear in any message (URLs are printed masked and the
- * server's error text does not contain them).
+ * server's error text does not contain them); the handshake buffer that
+ * held one is wiped.
  *
  * The socket is always in non-blocking mode. Blocking calls wait with poll()
  * and fail after the I/O timeout of INACTIVITY (no byte moved for that long,
@@ -25,29 +28,9 @@
  *   cannot read from 127.0.0.1:6379: timed out after 300 ms
  *   cannot write to 127.0.0.1:6379: Broken pipe
  *   connection closed by 127.0.0.1:6379
- * Writes use MSG_NOSIGNAL (TLS too: OpenSSL writes through a socket BIO of
- * ours), so a closed peer never raises SIGPIPE.
+ * A closed peer never raises SIGPIPE (the transports send with
+ * MSG_NOSIGNAL).
  *
- * TLS (OpenSSL), for rediss:// URLs or rsTlsOptions.enabled:
- *   - after the TCP connect, a non-blocking SSL_connect within the connect
- *     timeout, then the same AUTH/SELECT/PING handshake inside TLS;
- *   - verification is on unless tls.insecure: the chain against tls.cacert
- *     and/or tls.cacertdir, or the system store when neither is given; and
- *     the name: tls.sni when given, else the URL host (a host name, or an
- *     IP address checked against the certificate's IP entries);
- *   - SNI is sent: tls.sni, else the URL host when it is not an IP address;
- *   - a client certificate (tls.cert, key in tls.key or in the cert file)
- *     for servers with tls-auth-clients yes;
- *   - TLS 1.2 or later. One SSL_CTX per distinct option set, cached for the
- *     life of the process (thread-safe), so reconnects do not reload CAs.
- * Error lines:
- *   cannot verify the TLS certificate of 127.0.0.1:6380: unable to get local issuer certificate (issued by CN=Test CA, not trusted by 'ca.crt'; give the CA that signed it with --cacert, or use --insecure)
- *   cannot verify the TLS certificate of 127.0.0.1:6380: hostname mismatch (it is for DNS:other.example, not 127.0.0.1; ...)
- *   TLS handshake with 127.0.0.1:6380 failed: wrong version number (does the server speak TLS on this port?)
- *   TLS handshake with 127.0.0.1:6380 timed out after 5000 ms
- *   cannot read from 127.0.0.1:6380: tlsv13 alert certificate required (the server wants a client certificate: give --cert and --key)
- *   cannot load the TLS CA file 'ca.crt': No such file or directory
- *   cannot use TLS on a unix socket (/tmp/redis.sock)
  * With TLS, OpenSSL may hold received bytes that poll() on the fd cannot
  * see: connPending counts them. Every CONN_AGAIN (and connPollReply
  * returning 0) means nothing is held, so poll() is then right; after a
@@ -71,7 +54,8 @@
  *   - format commands yourself (redisFormatCommandArgv) into a buffer;
  *   - poll() on connFd(c) with connEvents(c) while you have data to send,
  *     POLLIN otherwise / as well;
- *   - connWriteSome: one send(); returns bytes written (>0), CONN_AGAIN, or -1;
+ *   - connWriteSome: one write to the transport; returns bytes written
+ *     (>0), CONN_AGAIN, or -1;
  *   - connPollReply: parses one reply from bytes already received, doing at
  *     most one read() when none is complete; 1 = *reply set, 0 = not yet
  *     (CONN_AGAIN semantics), -1 = error/EOF.
@@ -84,7 +68,13 @@
  * caller keeps them. connClose frees everything (NULL is fine). Strings
  * returned by connError are owned by the connection.
  *
- * Not thread-safe: one connection, one thread at a time.
+ * Cost: about 67 KB per connection (mostly a 64 KiB read chunk), plus the
+ * reply parser's buffer (the bytes received but not yet consumed) and, with
+ * TLS, OpenSSL's session.
+ *
+ * Threads: one connection, one thread at a time. connOpen may run in any
+ * number of threads at once: connections share nothing but the TLS
+ * context cache, which is locked.
  */
 #ifndef RDBSYNC_CONN_H
 #define RDBSYNC_CONN_H
@@ -94,6 +84,7 @@
 
 #include <hiredis/hiredis.h>
 
+#include "src/tls.h"
 #include "src/url.h"
 
 #define CONN_AGAIN (-2) /* would block: wait for connEvents(c) on connFd(c) */
@@ -104,26 +95,13 @@
 
 typedef struct rsConn rsConn;
 
-/* TLS settings (redis-cli's --tls, --cacert, ...). Strings are paths or
- * names owned by the caller; NULL = not given. A zeroed struct = no TLS
- * unless the URL is rediss://. */
-typedef struct rsTlsOptions {
-    int enabled;           /* TLS even for a redis:// URL (--tls) */
-    const char *cacert;    /* PEM file of trusted CAs */
-    const char *cacertdir; /* directory of trusted CAs (c_rehash layout) */
-    const char *cert;      /* client certificate chain (PEM) */
-    const char *key;       /* its private key (PEM); NULL = in the cert file */
-    const char *sni;       /* server name sent AND checked; NULL = URL host */
-    int insecure;          /* 1 = no chain or name verification */
-} rsTlsOptions;
-
 typedef struct rsConnOptions {
     int connect_timeout_ms; /* 0 = default (5000); < 0 = wait forever */
     int io_timeout_ms;      /* 0 = default (60000); < 0 = wait forever */
     const char *client_name; /* CLIENT SETNAME value; NULL = don't; errors ignored */
     int skip_ping;          /* 1 = don't send the final PING (no reply check
                              * after AUTH/SELECT; for servers that refuse PING) */
-    rsTlsOptions tls;       /* used when tls.enabled or the URL is rediss:// */
+    rsTlsOptions tls;       /* used when tls.enabled or the URL is rediss:// (tls.h) */
 } rsConnOptions;
 
 /* NULL options = all defaults. Returns NULL and a one-line message in err. */
@@ -203,14 +181,10 @@ char *connInfo(rsConn *c, const char *section);
 int connServerInfo(rsConn *c, rsServerInfo *out);
 
 /* Pure helpers, exposed for tests and for --target-version overrides. */
-/* Parse INFO text into out (proto_max_bulk_len set to the default). -1 when
- * no redis_version line is found. */
+/* Parse INFO text into out (proto_max_bulk_len set to the default;
+ * rdb_version from rdbVersionForRelease, rdb/rdb.h). -1 when no
+ * redis_version line is found. */
 int connParseInfo(const char *info, rsServerInfo *out);
-/* Highest RDB version written by a release: Redis 2.6-3.0 -> 6, 3.2 -> 7,
- * 4.0 -> 8, 5.0-6.2 -> 9, 7.0 -> 10, 7.2 -> 11, 7.4 and later -> 12 (later
- * Redis may write more, but accepts 12); Valkey 7.2-8.x -> 11, 9.x and
- * later -> 80. Redis < 2.4 -> 1, 2.4 -> 2. */
-int connRdbVersionFor(int is_valkey, int major, int minor);
 /* 1 when the server has what Redis major.minor has (every Valkey counts as
  * at least Redis 7.2): ABSTTL (5.0), functions and PEXPIRETIME (7.0)... */
 int connServerAtLeast(const rsServerInfo *i, int major, int minor);

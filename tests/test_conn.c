@@ -1,8 +1,11 @@
-/* test_conn.c -- the connection layer.
+/* test_conn.c -- the connection layer (conn.c over net.c and tls.c; the
+ * transports alone are in test_transport.c).
  *
- * Run alone (make test, no env): INFO parsing and the RDB version table;
- * "Connection refused"; the I/O timeout against a socket of our own that
- * listens but never answers; IPv6 connect to such a socket.
+ * Run alone (make test, no env): INFO parsing and the RDB version table
+ * (rdbVersionForRelease); "Connection refused"; the I/O timeout against a
+ * socket of our own that listens but never answers; IPv6 connect to such
+ * a socket. Against the TLS server, also the TLS transport's contract: a
+ * failure sticks, a close is EOF, opens from several threads at once.
  *
  * Run by tests/it_conn.sh with these set, only the server tests:
  *   RDBSYNC_TEST_PORT       plain redis-server on 127.0.0.1
@@ -16,13 +19,18 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "rdb/rdb.h"
 #include "src/conn.h"
+#include "src/net.h"
+#include "src/tls.h"
+#include "src/transport.h"
 #include "src/url.h"
 #include "tests/test.h"
 
@@ -122,13 +130,15 @@ static void testPure(void) {
         CHECK_EQ_INT(11, si.rdb_version);
     }
     test_eq_int("conn.info.no_version", -1, connParseInfo("# Server\r\nfoo:bar\r\n", &si));
-    TEST("conn.rdb_version_table") {
-        static const int t[][4] = {{0, 2, 2, 1},  {0, 2, 4, 2},  {0, 2, 6, 6},  {0, 2, 8, 6},  {0, 3, 0, 6},
-                                   {0, 3, 2, 7},  {0, 4, 0, 8},  {0, 5, 0, 9},  {0, 6, 2, 9},  {0, 7, 0, 10},
-                                   {0, 7, 2, 11}, {0, 7, 4, 12}, {0, 8, 0, 12}, {0, 8, 4, 12}, {1, 7, 2, 11},
-                                   {1, 8, 1, 11}, {1, 9, 0, 80}, {1, 9, 1, 80}};
+    TEST("rdb.version_for_release") { /* {valkey, major, minor, version} */
+        static const int t[][4] = {{0, 1, 2, 1},  {0, 2, 2, 1},  {0, 2, 4, 2},  {0, 2, 6, 6},  {0, 2, 8, 6},
+                                   {0, 3, 0, 6},  {0, 3, 2, 7},  {0, 4, 0, 8},  {0, 5, 0, 9},  {0, 6, 2, 9},
+                                   {0, 7, 0, 10}, {0, 7, 2, 11}, {0, 7, 4, 12}, {0, 8, 0, 12}, {0, 8, 4, 12},
+                                   {0, 9, 9, 12}, {1, 7, 2, 11}, {1, 8, 1, 11}, {1, 9, 0, 80}, {1, 9, 1, 80},
+                                   {1, 10, 0, 80}};
         for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
-            CHECK_EQ_INT(t[i][3], connRdbVersionFor(t[i][0], t[i][1], t[i][2]));
+            CHECK_EQ_INT(t[i][3], rdbVersionForRelease(t[i][0] ? RDB_FLAVOUR_VALKEY : RDB_FLAVOUR_REDIS, t[i][1],
+                                                       t[i][2]));
     }
 }
 
@@ -560,6 +570,35 @@ static void testTlsLocal(void) {
     }
 }
 
+/* One thread of tls.threads: open, PING, close, several times. */
+#define TLS_THREAD_ROUNDS 5
+
+typedef struct tlsThread {
+    pthread_t tid;
+    const char *url;
+    const rsConnOptions *o;
+    int ok;
+    char err[1024];
+} tlsThread;
+
+static void *tlsThreadRun(void *arg) {
+    tlsThread *t = arg;
+    char url[128];
+    snprintf(url, sizeof(url), "%s", t->url); /* test_fmt buffers rotate */
+    for (int i = 0; i < TLS_THREAD_ROUNDS; i++) {
+        rsUrl u;
+        if (urlParse(url, &u, t->err, sizeof(t->err)) < 0) return NULL;
+        rsConn *c = connOpen(&u, t->o, t->err, sizeof(t->err));
+        urlFree(&u);
+        redisReply *r = c ? connCommandf(c, "PING") : NULL;
+        t->ok += r && r->type == REDIS_REPLY_STATUS;
+        if (c && !r) snprintf(t->err, sizeof(t->err), "%s", connError(c));
+        freeReplyObject(r);
+        connClose(c);
+    }
+    return NULL;
+}
+
 /* A 4 MiB value each way, then a pipeline driven by poll() the way the
  * writer and the replica link do: poll only when connPending is 0. */
 static void testTlsIo(const char *port, const char *dir) {
@@ -705,6 +744,73 @@ static void testTlsIo(const char *port, const char *dir) {
     tlsOptsFree(&o);
 }
 
+/* The TLS transport's own contract, against the same server: a failure
+ * sticks (OpenSSL forbids going on), a close is EOF, and connections may
+ * be opened from several threads at once (the context cache is shared). */
+static void testTlsTransport(const char *port, const char *dir) {
+    rsConnOptions o = tlsOpts(dir, "ca.crt", 0); /* no client certificate */
+    TEST("conn.tls.failure_sticks") {
+        rsUrl u;
+        if (!CHECK_EQ_INT(0, urlParse(test_fmt("rediss://127.0.0.1:%s", port), &u, err, sizeof(err)))) continue;
+        rsTransport *t = tlsOpen(&u, &o.tls, 5000, err, sizeof(err));
+        urlFree(&u);
+        if (!t) { /* TLS 1.2 refuses in the handshake already */
+            CHECK(strstr(err, "client certificate") != NULL);
+            continue;
+        }
+        /* TLS 1.3: our side of the handshake is done; the refusal comes
+         * with the first read. */
+        ssize_t n = transportWrite(t, "PING\r\n", 6);
+        CHECK(n == 6 || n == -1);
+        char buf[64];
+        for (int i = 0; i < 50 && n != -1; i++) {
+            netPoll(transportFd(t), transportEvents(t), 100);
+            n = transportRead(t, buf, sizeof(buf));
+        }
+        CHECK_EQ_INT(-1, n);
+        char first[1024];
+        snprintf(first, sizeof(first), "%s", transportError(t));
+        const char *pre = test_fmt("cannot read from 127.0.0.1:%s: ", port);
+        CHECK(strncmp(first, pre, strlen(pre)) == 0);
+        CHECK(strstr(first, "client certificate: give --cert and --key)") != NULL);
+        CHECK_EQ_INT(-1, transportRead(t, buf, sizeof(buf)));
+        CHECK_EQ_INT(-1, transportWrite(t, "PING\r\n", 6));
+        CHECK_EQ_STR(first, transportError(t));
+        transportClose(t);
+    }
+    tlsOptsFree(&o);
+    o = tlsOpts(dir, "ca.crt", 1);
+    TEST("conn.tls.eof_after_quit") {
+        rsConn *c = openUrl(test_fmt("rediss://127.0.0.1:%s", port), &o);
+        if (!CHECK(c != NULL)) continue;
+        redisReply *r = connCommandf(c, "QUIT");
+        CHECK(r && r->type == REDIS_REPLY_STATUS && strcmp(r->str, "OK") == 0);
+        freeReplyObject(r);
+        char buf[16];
+        CHECK_EQ_INT(0, connRead(c, buf, sizeof(buf)));
+        CHECK(connGetReply(c) == NULL);
+        CHECK_EQ_STR(test_fmt("connection closed by 127.0.0.1:%s", port), connError(c));
+        connClose(c);
+    }
+    TEST("conn.tls.threads") {
+        enum { THREADS = 4 };
+        tlsThread th[THREADS];
+        int started = 0, ok = 0;
+        for (int i = 0; i < THREADS; i++) {
+            th[i] = (tlsThread){.url = test_fmt("rediss://127.0.0.1:%s/%d", port, i), .o = &o};
+            started += pthread_create(&th[i].tid, NULL, tlsThreadRun, &th[i]) == 0;
+        }
+        for (int i = 0; i < started; i++) {
+            pthread_join(th[i].tid, NULL);
+            ok += th[i].ok;
+            if (th[i].ok != TLS_THREAD_ROUNDS) test_fail("conn.tls.threads.err", "%s", th[i].err);
+        }
+        CHECK_EQ_INT(THREADS, started);
+        CHECK_EQ_INT(THREADS * TLS_THREAD_ROUNDS, ok);
+    }
+    tlsOptsFree(&o);
+}
+
 /* A server whose certificate names other.example only. */
 static void testTlsOtherName(const char *port, const char *dir) {
     rsConnOptions o = tlsOpts(dir, "ca.crt", 1);
@@ -757,6 +863,10 @@ int main(void) {
         testTlsIo(p, certs);
     else
         test_skip("conn.tls", "RDBSYNC_TEST_TLS_PORT/RDBSYNC_TEST_TLS_CERTS not set");
+    if ((p = envPort("RDBSYNC_TEST_TLS_PORT")) && certs)
+        testTlsTransport(p, certs);
+    else
+        test_skip("conn.tls.transport", "RDBSYNC_TEST_TLS_PORT/RDBSYNC_TEST_TLS_CERTS not set");
     if ((p = envPort("RDBSYNC_TEST_TLS_OTHER_PORT")) && certs)
         testTlsOtherName(p, certs);
     else
