@@ -6,8 +6,18 @@
  * starts again, forever. So the link thread appends everything it receives
  * here at once, and the apply thread takes it at the target's pace. Up to
  * mem_limit bytes stay in memory; past that, new bytes go to an unlinked
- * temporary file in 'dir' until the reader has drained it, so memory stays
- * bounded whatever the lag.
+ * temporary file in 'dir', so memory stays bounded whatever the lag.
+ *
+ * Transitions: a put that does not fit in what memory has left goes to the
+ * file whole. Once the file holds unread bytes, every put goes there too,
+ * even when memory has emptied meanwhile, until the reader has read all of
+ * it; then the file is truncated (and kept for the next spill) and memory
+ * takes new bytes again. So bytes come out exactly in the order put.
+ *
+ * The writer never waits for the reader's I/O: file reads and writes run
+ * outside the lock, which guards only offsets, counters and the memory
+ * chunks (the writer may still wait for a memcpy into memory or for the
+ * disk itself).
  *
  * One spool is one replication epoch: the bytes of one snapshot and the
  * command stream after it. A full resync starts a new spool.
