@@ -15,12 +15,12 @@
  * callback. Copy what you keep.
  *
  * Callbacks: each returns 0 to continue; any other value stops the decoder,
- * which then returns -1 with code RDB_ERR_HANDLER (the consumer keeps its
- * own reason). Any callback may be NULL.
+ * which then returns -1 with code RDB_ERR_HANDLER and, as its message, the
+ * consumer's reason (rdbHandlers.error). Any callback may be NULL.
  *
- * Errors: rdbDecode* return 0 or -1; rdbDecoderError() then names the byte
- * offset and, where known, the db and key. The decoder never prints and
- * never exits.
+ * Errors: rdbDecode* return 0 or -1; rdbDecoderErrorCode() is the kind
+ * (rdb.h) and rdbDecoderError() one line naming the byte offset and, where
+ * known, the db and key. The decoder never prints and never exits.
  */
 #ifndef RDB_DECODE_H
 #define RDB_DECODE_H
@@ -32,18 +32,6 @@
 #include "rio.h"
 
 typedef struct rdbDecoder rdbDecoder;
-
-typedef enum rdbErrCode {
-    RDB_OK = 0,
-    RDB_ERR_IO,        /* the source failed (read error) */
-    RDB_ERR_TRUNCATED, /* input ended before the format said it would */
-    RDB_ERR_CORRUPT,   /* bytes that cannot be valid */
-    RDB_ERR_VERSION,   /* an RDB version this build does not support */
-    RDB_ERR_TYPE,      /* an unknown or unsupported type byte or opcode */
-    RDB_ERR_CHECKSUM,  /* trailing CRC-64 does not match */
-    RDB_ERR_HANDLER,   /* a callback asked to stop */
-    RDB_ERR_NOMEM
-} rdbErrCode;
 
 /* Where the trailing checksum stands once EOF is reached. */
 typedef enum rdbCrcStatus {
@@ -120,6 +108,12 @@ typedef struct rdbHandlers {
      * inside a value is for that consumer to find. */
     int frame_only;
 
+    /* Why the callback that just returned non-zero stopped: one line, no
+     * offset (the decoder prefixes where). Asked once, right after the
+     * stop. NULL, or a NULL or empty answer, reads "stopped by the
+     * consumer". Every consumer that can fail should set it. */
+    const char *(*error)(void *ctx);
+
     /* File structure. */
     int (*header)(void *ctx, int version, rdbFlavour flavour);
     int (*aux)(void *ctx, const char *k, size_t klen, const char *v, size_t vlen);
@@ -192,9 +186,11 @@ int rdbDecodeValue(rdbDecoder *d, int type, int version, rdbFlavour flavour,
 
 /* Check a DUMP payload's footer (2-byte version, CRC-64), then decode its
  * type byte and value through h as rdbDecodeValue does. The footer version
- * goes to *version when not NULL. On error, -1 with the reason in errbuf. */
+ * goes to *version when not NULL. On error, -1 with the kind in *code (when
+ * not NULL; RDB_ERR_CHECKSUM for a footer mismatch, RDB_ERR_HANDLER when a
+ * callback stopped) and the reason in errbuf. */
 int rdbDecodePayload(const unsigned char *p, size_t len, const rdbKeyInfo *base,
-                     const rdbHandlers *h, int *version, char *errbuf, size_t errlen);
+                     const rdbHandlers *h, int *version, rdbErrCode *code, char *errbuf, size_t errlen);
 
 rdbErrCode rdbDecoderErrorCode(const rdbDecoder *d);
 /* "offset 1234 (db 0, key 'foo'): ziplist entry runs past its blob" */

@@ -511,9 +511,12 @@ void rdbEncoderFree(rdbEncoder *e) {
     free(e);
 }
 
+static const char *encError(void *ctx) { return ((rdbEncoder *)ctx)->err; }
+
 void rdbEncoderHandlers(rdbEncoder *e, rdbHandlers *h) {
     memset(h, 0, sizeof(*h));
     h->ctx = e;
+    h->error = encError;
     h->key_begin = encKeyBegin;
     h->key_end = encKeyEnd;
     h->string = encString;

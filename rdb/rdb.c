@@ -51,6 +51,12 @@ const char *rdbLTypeName(rdbLType t) {
     return (t >= 0 && t < RDB_LT_COUNT) ? names[t] : "unknown";
 }
 
+const char *rdbErrName(rdbErrCode code) {
+    static const char *names[] = {"ok", "io", "truncated", "corrupt", "version",
+                                  "type", "checksum", "handler", "nomem"};
+    return (unsigned)code < sizeof(names) / sizeof(names[0]) ? names[code] : "unknown";
+}
+
 const char *rdbVersionRelease(int version, rdbFlavour flavour) {
     static const char *redis[] = {NULL,  "2.0", "2.4", "2.6-dev", "2.6-dev",
                                   "2.6-dev", "2.6", "3.2", "4.0", "5.0",

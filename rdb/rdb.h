@@ -27,6 +27,24 @@ typedef enum rdbFlavour {
     RDB_FLAVOUR_VALKEY = 1
 } rdbFlavour;
 
+/* What went wrong, beside every error message of the reader (rio.h), the
+ * decoder (decode.h) and the payload check (rdbDecodePayload): callers
+ * decide on the kind, never on the wording of the message. */
+typedef enum rdbErrCode {
+    RDB_OK = 0,
+    RDB_ERR_IO,        /* the source failed (read error) */
+    RDB_ERR_TRUNCATED, /* input ended before the format said it would */
+    RDB_ERR_CORRUPT,   /* bytes that cannot be valid */
+    RDB_ERR_VERSION,   /* an RDB version this build does not support */
+    RDB_ERR_TYPE,      /* an unknown or unsupported type byte or opcode */
+    RDB_ERR_CHECKSUM,  /* a CRC-64 (file trailer, DUMP footer) does not match */
+    RDB_ERR_HANDLER,   /* a consumer's callback asked to stop */
+    RDB_ERR_NOMEM
+} rdbErrCode;
+
+/* "io", "truncated", "corrupt", ...: for logs and JSON, not for decisions. */
+const char *rdbErrName(rdbErrCode code);
+
 /* Value type bytes (format.md 2.1). */
 #define RDB_TYPE_STRING 0
 #define RDB_TYPE_LIST 1

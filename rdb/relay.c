@@ -34,6 +34,7 @@ struct rdbRelay {
     pthread_cond_t work, space;
     chunk *head, *tail, *cur, *spare;
     int queued, busy, stop, err;
+    int nomem;       /* producer side: a chunk could not be allocated */
     /* worker side */
     rdbKeyInfo key;
     char *keybuf;
@@ -77,6 +78,7 @@ static int room(rdbRelay *r, size_t n) {
     if (r->cur && r->cur->len + n <= r->cur->cap) return 0;
     if (r->cur && r->cur->len == 0) free(r->cur);
     r->cur = chunkNew(n > CHUNK ? n : CHUNK);
+    if (!r->cur) r->nomem = 1;
     return r->cur ? 0 : -1;
 }
 
@@ -254,10 +256,23 @@ static int pEof(void *ctx, const rdbEofInfo *e) {
     return 0;
 }
 
+/* Why the relay's handlers said stop: the target's reason (read after the
+ * worker recorded its failure under the lock, so its writes are seen). */
+static const char *pError(void *ctx) {
+    rdbRelay *r = ctx;
+    if (r->nomem) return "out of memory relaying an event";
+    pthread_mutex_lock(&r->mu);
+    int err = r->err;
+    pthread_mutex_unlock(&r->mu);
+    const char *why = err && r->t.error ? r->t.error(r->t.ctx) : NULL;
+    return why && why[0] ? why : "the relayed consumer stopped";
+}
+
 void rdbRelayHandlers(rdbRelay *r, rdbHandlers *h) {
     const rdbHandlers *t = &r->t;
     memset(h, 0, sizeof(*h));
     h->ctx = r;
+    h->error = pError;
 #define WIRE(name, fn) \
     if (t->name) h->name = fn
     h->header = pHeader;       /* the worker needs the flavour for type lookups */

@@ -15,8 +15,8 @@
  * look at its argument.
  *
  * Errors: the first non-zero return of a target callback is kept; from
- * then on the relay's handlers return -1, so the decoder stops soon after.
- * rdbRelayFinish returns it.
+ * then on the relay's handlers return -1, so the decoder stops soon after,
+ * with the target's error() as its reason. rdbRelaySync returns it.
  *
  * Ownership: rdbRelayNew borrows target (and its ctx) until rdbRelayFree.
  */

@@ -14,17 +14,24 @@ struct rdbTee {
     rdbHandlers none;  /* stands in for a NULL side */
     int asked;         /* want_raw ran for the current key */
     int raw_a, raw_b;  /* which sides wanted this key's raw value */
+    const rdbHandlers *stopped; /* the side whose callback said stop */
 };
 
 /* Call side s's callback 'name' if it has one; 0 (continue) otherwise. */
 #define SIDE_CALL(s, name, ...) ((s)->name ? (s)->name((s)->ctx, __VA_ARGS__) : 0)
 
+/* Remember which side said stop (for teeError); rc passes through. */
+static int stoppedBy(rdbTee *t, const rdbHandlers *s, int rc) {
+    if (rc) t->stopped = s;
+    return rc;
+}
+
 /* The body of a forwarding callback: a, then b unless a said stop. */
 #define FORWARD(name, ...)                                                     \
     do {                                                                       \
         rdbTee *t = ctx;                                                       \
-        int rc = SIDE_CALL(t->a, name, __VA_ARGS__);                           \
-        return rc ? rc : SIDE_CALL(t->b, name, __VA_ARGS__);                   \
+        int rc = stoppedBy(t, t->a, SIDE_CALL(t->a, name, __VA_ARGS__));       \
+        return rc ? rc : stoppedBy(t, t->b, SIDE_CALL(t->b, name, __VA_ARGS__)); \
     } while (0)
 
 rdbTee *rdbTeeNew(const rdbHandlers *a, const rdbHandlers *b) {
@@ -87,8 +94,8 @@ static int teeRawValue(void *ctx, const rdbKeyInfo *k, const unsigned char *p, s
     rdbTee *t = ctx;
     int rc = 0;
     if (!t->asked) askSides(t, k); /* a decoder that skipped want_raw */
-    if (t->raw_a) rc = t->a->raw_value(t->a->ctx, k, p, len);
-    if (!rc && t->raw_b) rc = t->b->raw_value(t->b->ctx, k, p, len);
+    if (t->raw_a) rc = stoppedBy(t, t->a, t->a->raw_value(t->a->ctx, k, p, len));
+    if (!rc && t->raw_b) rc = stoppedBy(t, t->b, t->b->raw_value(t->b->ctx, k, p, len));
     return rc;
 }
 
@@ -99,8 +106,15 @@ static int teeKeyEnd(void *ctx, const rdbKeyInfo *k) {
     rdbTee *t = ctx;
     int rc;
     t->asked = t->raw_a = t->raw_b = 0;
-    rc = SIDE_CALL(t->a, key_end, k);
-    return rc ? rc : SIDE_CALL(t->b, key_end, k);
+    rc = stoppedBy(t, t->a, SIDE_CALL(t->a, key_end, k));
+    return rc ? rc : stoppedBy(t, t->b, SIDE_CALL(t->b, key_end, k));
+}
+
+/* The reason of the side that stopped the decoder. */
+static const char *teeError(void *ctx) {
+    rdbTee *t = ctx;
+    const rdbHandlers *s = t->stopped;
+    return s && s->error ? s->error(s->ctx) : NULL;
 }
 
 /* ---- Content ---- */
@@ -158,6 +172,7 @@ void rdbTeeHandlers(rdbTee *t, rdbHandlers *out) {
     out->ctx = t;
     /* Values are only delimited when neither side wants their content. */
     out->frame_only = t->a->frame_only && t->b->frame_only;
+    out->error = teeError;
     WIRE(header, teeHeader);
     WIRE(aux, teeAux);
     WIRE(select_db, teeSelectDb);

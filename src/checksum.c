@@ -52,6 +52,9 @@ static int onKeyEnd(void *ctx, const rdbKeyInfo *k) {
     return 0;
 }
 
+/* The counters fail only when their per-db table cannot grow. */
+static const char *onError(void *ctx) { return "out of memory counting keys per db"; }
+
 static int onFunction(void *ctx, const rdbFunction *fn) {
     checksum *c = ctx;
     c->functions++;
@@ -79,7 +82,7 @@ checksum *checksumNew(void) {
     c->relay = rdbRelayNew(&c->digest_h);
     if (c->relay) rdbRelayHandlers(c->relay, &c->relay_h);
     c->count_h = (rdbHandlers){.ctx = c, .header = onHeader, .key_end = onKeyEnd,
-                               .function = onFunction, .eof = onEof};
+                               .function = onFunction, .eof = onEof, .error = onError};
     c->tee = c->relay ? rdbTeeNew(&c->count_h, &c->relay_h) : NULL;
     if (!c->tee) {
         checksumFree(c);
@@ -110,7 +113,7 @@ checksum *checksumNewParallel(int nworkers) {
     rdbParallelHandlers(c->par, &c->par_h);
     /* The counters need no content, so the tee stays framing-only. */
     c->count_h = (rdbHandlers){.ctx = c, .frame_only = 1, .header = onHeader, .key_end = onKeyEnd,
-                               .function = onFunction, .eof = onEof};
+                               .function = onFunction, .eof = onEof, .error = onError};
     c->tee = rdbTeeNew(&c->count_h, &c->par_h);
     if (!c->tee) {
         checksumFree(c);

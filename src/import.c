@@ -404,9 +404,12 @@ void importFree(importer *im) {
     free(im);
 }
 
+static const char *onError(void *ctx) { return ((importer *)ctx)->err; }
+
 void importHandlers(importer *im, rdbHandlers *h) {
     memset(h, 0, sizeof(*h));
     h->ctx = im;
+    h->error = onError;
     h->header = onHeader;
     h->key_begin = onKeyBegin;
     h->want_raw = wantRaw;

@@ -42,6 +42,9 @@ static int oom(batch *b) {
     return -1;
 }
 
+/* A callback failed: its reason is already in b->err. */
+static const char *onError(void *ctx) { return ((batch *)ctx)->err; }
+
 static int argPush(batch *b, const void *p, size_t len) {
     if (b->argc == b->cap) {
         size_t cap = b->cap ? b->cap * 2 : 64;
@@ -313,7 +316,7 @@ int nativeWrite(writer *w, const rdbKeyInfo *k, uint64_t db, const unsigned char
                      .zset_member = onZsetMember, .hash_field = onHashField, .stream_entry = onStreamEntry,
                      .stream_field = onStreamField, .stream_meta = onStreamMeta, .stream_group = onStreamGroup,
                      .stream_consumer = onStreamConsumer, .stream_consumer_pel = onStreamConsumerPel,
-                     .module_value = onModule};
+                     .module_value = onModule, .error = onError};
     /* Start from a clean temporary key (left over by an interrupted run). */
     const char *dargv[2] = {"DEL", b.tmp};
     size_t dlens[2] = {3, b.tmplen};
