@@ -20,7 +20,6 @@
 #include <string.h>
 
 #include "blob.h"
-#include "crc64.h"
 #include "lzf.h"
 
 /* Reusable string buffers: a value may need a few strings alive at once
@@ -1030,27 +1029,27 @@ static int payloadFail(rdbErrCode *code, rdbErrCode kind, char *errbuf, size_t e
 
 int rdbDecodePayload(const unsigned char *p, size_t len, const rdbKeyInfo *base, const rdbHandlers *h,
                      int *version, rdbErrCode *code, char *errbuf, size_t errlen) {
+    rdbPayloadParts pp;
     if (code) *code = RDB_OK;
-    if (len < 11)
-        return payloadFail(code, RDB_ERR_TRUNCATED, errbuf, errlen, "DUMP payload of %zu bytes is too short", len);
-    int ver = p[len - 10] | p[len - 9] << 8;
-    uint64_t stored = le64(p + len - 8), computed = crc64(0, p, len - 8);
-    if (version) *version = ver;
-    if (stored != computed)
-        return payloadFail(code, RDB_ERR_CHECKSUM, errbuf, errlen,
-                           "DUMP payload checksum mismatch (footer %016llx, content %016llx)",
-                           (unsigned long long)stored, (unsigned long long)computed);
-    rdbFlavour fl = ver >= RDB_VERSION_VALKEY_9 ? RDB_FLAVOUR_VALKEY : RDB_FLAVOUR_REDIS;
-    if (!rdbVersionSupported(ver, fl))
-        return payloadFail(code, RDB_ERR_VERSION, errbuf, errlen, "DUMP payload RDB version %d is not supported", ver);
-    rdbReader *r = rdbReaderMem(p + 1, len - 11);
+    rdbErrCode split = rdbPayloadSplit(p, len, 1, &pp);
+    if (split == RDB_ERR_TRUNCATED)
+        return payloadFail(code, split, errbuf, errlen, "DUMP payload of %zu bytes is too short", len);
+    if (version) *version = pp.version;
+    if (split != RDB_OK)
+        return payloadFail(code, split, errbuf, errlen, "DUMP payload checksum mismatch (footer %016llx, content %016llx)",
+                           (unsigned long long)pp.crc_stored, (unsigned long long)pp.crc_computed);
+    if (!rdbVersionSupported(pp.version, pp.flavour))
+        return payloadFail(code, RDB_ERR_VERSION, errbuf, errlen, "DUMP payload RDB version %d is not supported",
+                           pp.version);
+    rdbReader *r = rdbReaderMem(pp.value, pp.len);
     rdbDecoder *d = r ? rdbDecoderNew(r, h, NULL) : NULL;
     int rc = -1;
     if (!d) payloadFail(code, RDB_ERR_NOMEM, errbuf, errlen, "out of memory");
-    else if (rdbDecodeValue(d, p[0], ver, fl, base) < 0) payloadFail(code, d->code, errbuf, errlen, "%s", d->err);
+    else if (rdbDecodeValue(d, pp.type, pp.version, pp.flavour, base) < 0)
+        payloadFail(code, d->code, errbuf, errlen, "%s", d->err);
     else if (!rdbReaderAtEnd(r))
         payloadFail(code, RDB_ERR_CORRUPT, errbuf, errlen, "DUMP payload has %llu unread bytes after its value",
-                    (unsigned long long)(len - 11 - rdbReaderOffset(r)));
+                    (unsigned long long)(pp.len - rdbReaderOffset(r)));
     else rc = 0;
     rdbDecoderFree(d);
     rdbReaderFree(r);

@@ -130,7 +130,7 @@ int rdbPayloadFooter(rdbBuf *b, size_t start, int version) {
 
 int rdbPayloadBuild(rdbBuf *out, int type, const unsigned char *raw, size_t len, int version) {
     rdbBufClear(out);
-    if (type < 0 || type > 255 || rdbBufReserve(out, len + 11) < 0) return -1;
+    if (type < 0 || type > 255 || rdbBufReserve(out, len + RDB_PAYLOAD_MIN) < 0) return -1;
     rdbBufAppendByte(out, (unsigned char)type);
     rdbBufAppend(out, raw, len);
     return rdbPayloadFooter(out, 0, version);

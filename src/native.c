@@ -84,7 +84,7 @@ static int begin(batch *b, const char *cmd) {
 }
 
 static int sendArgv(batch *b, int argc, const char **argv, const size_t *lens) {
-    writerTag t = {argv[0], b->db, b->k->key, b->k->keylen, 0, NATIVE_K_BATCH};
+    writerTag t = {argv[0], b->db, b->k->key, b->k->keylen, 0, WRITER_K_NATIVE_BATCH};
     if (writerCommand(b->w, argc, argv, lens, &t) < 0) {
         if (writerError(b->w)[0]) snprintf(b->err, b->errlen, "%s", writerError(b->w));
         b->failed = 1;
@@ -292,10 +292,10 @@ static int finish(batch *b, int replace) {
     }
     const char *argv[3] = {replace ? "RENAME" : "RENAMENX", b->tmp, b->k->key};
     size_t lens[3] = {strlen(argv[0]), b->tmplen, b->k->keylen};
-    writerTag tf = {argv[0], b->db, b->k->key, b->k->keylen, 0, NATIVE_K_FINAL};
+    writerTag tf = {argv[0], b->db, b->k->key, b->k->keylen, 0, WRITER_K_NATIVE_FINAL};
     const char *dargv[2] = {"DEL", b->tmp};
     size_t dlens[2] = {3, b->tmplen};
-    writerTag td = {"DEL", b->db, b->k->key, b->k->keylen, 0, NATIVE_K_BATCH};
+    writerTag td = {"DEL", b->db, b->k->key, b->k->keylen, 0, WRITER_K_NATIVE_BATCH};
     if (writerCommand(b->w, 3, argv, lens, &tf) < 0 || writerCommand(b->w, 2, dargv, dlens, &td) < 0) {
         if (writerError(b->w)[0]) snprintf(b->err, b->errlen, "%s", writerError(b->w));
         return -1;
@@ -320,7 +320,7 @@ int nativeWrite(writer *w, const rdbKeyInfo *k, uint64_t db, const unsigned char
     /* Start from a clean temporary key (left over by an interrupted run). */
     const char *dargv[2] = {"DEL", b.tmp};
     size_t dlens[2] = {3, b.tmplen};
-    writerTag td = {"DEL", db, k->key, k->keylen, 0, NATIVE_K_BATCH};
+    writerTag td = {"DEL", db, k->key, k->keylen, 0, WRITER_K_NATIVE_BATCH};
     int rc = writerCommand(w, 2, dargv, dlens, &td);
     rdbReader *r = rc == 0 ? rdbReaderMem(raw, len) : NULL;
     rdbDecoder *d = r ? rdbDecoderNew(r, &h, NULL) : NULL;

@@ -168,7 +168,7 @@ static int scanToFile(const snapshotConfig *cfg, int fd, char *err, size_t errle
     rsServerInfo info;
     rsConn *c = openScanSource(cfg, &info, err, errlen);
     if (!c) return -1;
-    int valkey = info.rdb_version >= 80;
+    int valkey = rdbServerFlavour(info.is_valkey, info.rdb_version) == RDB_FLAVOUR_VALKEY;
     fileSink fs = {rdbFileWriterNew(rdbWriteFd, &fd, info.rdb_version, valkey ? RDB_FLAVOUR_VALKEY : RDB_FLAVOUR_REDIS),
                    -1};
     scanOptions so = {cfg->scan_count, cfg->rate, cfg->quiet};

@@ -169,9 +169,38 @@ static void testPayload(void) {
     }
 }
 
+static void testFormatFacts(void) {
+    unsigned char p[32];
+    size_t n = payload(p);
+    rdbPayloadParts pp;
+    TEST("decode.payload_split") {
+        CHECK_EQ_INT(RDB_OK, rdbPayloadSplit(p, n, 1, &pp));
+        CHECK_EQ_INT(0, pp.type);
+        CHECK_EQ_MEM("\x01v", 2, pp.value, pp.len);
+        CHECK_EQ_INT(11, pp.version);
+        CHECK_EQ_INT(RDB_FLAVOUR_REDIS, pp.flavour);
+        CHECK_EQ_INT(RDB_ERR_TRUNCATED, rdbPayloadSplit(p, RDB_PAYLOAD_MIN - 1, 1, &pp));
+        CHECK_EQ_INT(RDB_OK, rdbPayloadSplit(p, RDB_PAYLOAD_MIN, 0, &pp)); /* no check: no CRC */
+        CHECK_EQ_INT(0, pp.len);
+        p[n - 1] ^= 1;
+        CHECK_EQ_INT(RDB_ERR_CHECKSUM, rdbPayloadSplit(p, n, 1, &pp));
+        CHECK_EQ_INT(RDB_OK, rdbPayloadSplit(p, n, 0, &pp));
+        p[n - 10] = 80; /* a Valkey 9 footer */
+        CHECK_EQ_INT(RDB_OK, rdbPayloadSplit(p, n, 0, &pp));
+        CHECK_EQ_INT(RDB_FLAVOUR_VALKEY, pp.flavour);
+    }
+    TEST("decode.server_flavour") {
+        CHECK_EQ_INT(RDB_FLAVOUR_REDIS, rdbServerFlavour(0, 12));
+        CHECK_EQ_INT(RDB_FLAVOUR_REDIS, rdbServerFlavour(1, 11)); /* Valkey 8 */
+        CHECK_EQ_INT(RDB_FLAVOUR_VALKEY, rdbServerFlavour(1, RDB_VERSION_VALKEY_9));
+        CHECK_EQ_INT(RDB_FLAVOUR_VALKEY, rdbServerFlavour(1, rdbVersionForRelease(RDB_FLAVOUR_VALKEY, 9, 0)));
+    }
+}
+
 int main(void) {
     testReader();
     testDecoder();
     testPayload();
+    testFormatFacts();
     return test_report();
 }
