@@ -363,7 +363,7 @@ static int decodeFile(const config *c, const rdbHandlers *h, checksum *cs) {
         fprintf(stderr, "rdbsync: %s: %s\n", c->file, werr);
     } else if (failed) {
         rc = exitForDecode(rdbDecoderErrorCode(d));
-        if (rdbDecoderErrorCode(d) != RDB_ERR_HANDLER)
+        if (rdbDecoderErrorCode(d) != RDB_ERR_HANDLER || !ferror(stdout)) /* the consumer's reason, unless | head */
             fprintf(stderr, "rdbsync: %s: %s\n", c->file, rdbDecoderError(d));
     }
     rdbDecoderFree(d);
@@ -407,7 +407,7 @@ static int decodePayloadFile(const config *c, const rdbHandlers *h) {
         return EXIT_INPUT;
     }
     rdbKeyInfo base = {.key = "payload", .keylen = 7, .expire_ms = -1, .idle = -1, .freq = -1};
-    int rc = rdbDecodePayload(p, len, &base, h, NULL, err, sizeof(err)) < 0 ? EXIT_DECODE : EXIT_OK;
+    int rc = rdbDecodePayload(p, len, &base, h, NULL, NULL, err, sizeof(err)) < 0 ? EXIT_DECODE : EXIT_OK;
     if (rc != EXIT_OK && strstr(err, "checksum mismatch")) rc = EXIT_CRC;
     if (rc != EXIT_OK) fprintf(stderr, "rdbsync: %s: %s\n", c->payload, err);
     free(p);

@@ -168,7 +168,7 @@ static int scanToFile(const snapshotConfig *cfg, int fd, char *err, size_t errle
     rsServerInfo info;
     rsConn *c = openScanSource(cfg, &info, err, errlen);
     if (!c) return -1;
-    int valkey = info.rdb_version >= 80;
+    int valkey = rdbServerFlavour(info.is_valkey, info.rdb_version) == RDB_FLAVOUR_VALKEY;
     fileSink fs = {rdbFileWriterNew(rdbWriteFd, &fd, info.rdb_version, valkey ? RDB_FLAVOUR_VALKEY : RDB_FLAVOUR_REDIS),
                    -1};
     scanOptions so = {cfg->scan_count, cfg->rate, cfg->quiet};
@@ -234,7 +234,7 @@ static int sumKey(void *ctx, const scanItem *it) {
     sumSink *s = ctx;
     rdbKeyInfo base = {.db = (uint64_t)it->db, .key = it->key, .keylen = it->keylen, .expire_ms = it->expire_ms,
                        .idle = -1, .freq = -1};
-    return rdbDecodePayload(it->payload, it->len, &base, &s->h, NULL, s->err, s->errlen);
+    return rdbDecodePayload(it->payload, it->len, &base, &s->h, NULL, NULL, s->err, s->errlen);
 }
 
 static int sumFunction(void *ctx, const char *code, size_t len) {
@@ -284,7 +284,7 @@ static int keyDigest(const scanItem *it, unsigned char out[RDB_DIGEST_LEN], char
     rdbDigestHandlers(dg, &h);
     rdbKeyInfo base = {.db = (uint64_t)it->db, .key = it->key, .keylen = it->keylen, .expire_ms = it->expire_ms,
                        .idle = -1, .freq = -1};
-    int rc = rdbDecodePayload(it->payload, it->len, &base, &h, NULL, err, errlen);
+    int rc = rdbDecodePayload(it->payload, it->len, &base, &h, NULL, NULL, err, errlen);
     rdbDigestFinal(dg, out);
     rdbDigestFree(dg);
     return rc;

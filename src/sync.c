@@ -25,7 +25,6 @@
 #include "replica.h"
 #include "writer.h"
 
-#define K_STREAM 200
 
 static volatile sig_atomic_t stop_requested;
 
@@ -147,7 +146,7 @@ static int onStreamReply(syncer *s, const writerTag *t, const redisReply *r) {
 
 static int onReply(void *ctx, const writerTag *t, const redisReply *r) {
     syncer *s = ctx;
-    if (t->kind == K_STREAM) return onStreamReply(s, t, r);
+    if (t->kind == WRITER_K_STREAM) return onStreamReply(s, t, r);
     int rc = importOnReply(s->im, t, r);
     if (rc) fatal(s, importConflicted(s->im) ? EXIT_CONFLICT : EXIT_WRITE, importError(s->im));
     return rc;
@@ -229,7 +228,7 @@ static int forward(syncer *s, const redisReply *c, int64_t end) {
         for (size_t i = 0; i < c->elements; i++) av[i] = c->element[i]->str, lv[i] = (size_t)c->element[i]->len;
         int64_t off = s->in_multi ? s->multi_start : end;
         writerTag t = {c->element[0]->str, (uint64_t)s->db, c->elements > 1 ? av[1] : NULL,
-                       c->elements > 1 ? lv[1] : 0, (uint64_t)off, K_STREAM};
+                       c->elements > 1 ? lv[1] : 0, (uint64_t)off, WRITER_K_STREAM};
         int tdb = s->db < IMPORT_MAX_DBS && s->cfg->imp.db_map[s->db] >= 0 ? s->cfg->imp.db_map[s->db] : s->db;
         rc = writerSelect(s->w, (uint64_t)tdb);
         if (rc == 0) rc = writerCommand(s->w, (int)c->elements, av, lv, &t);
@@ -347,7 +346,7 @@ static int onKeyEnd(void *ctx, const rdbKeyInfo *k) {
 static int flushTarget(syncer *s) {
     const char *argv[2] = {"FLUSHALL", "FLUSH"};
     size_t lens[2] = {8, 5};
-    writerTag t = {"FLUSHALL", 0, NULL, 0, 0, 0};
+    writerTag t = {"FLUSHALL", 0, NULL, 0, 0, WRITER_K_FLUSH};
     fprintf(stderr, "\rrdbsync: full resync: emptying the target before loading the new snapshot\n");
     if (s->cfg->imp.n_db_only == 0 && writerCommand(s->w, 1, argv, lens, &t) < 0) return -1;
     for (int i = 0; i < s->cfg->imp.n_db_only; i++) {
