@@ -2,9 +2,9 @@
  * servers), on its own thread.
  *
  * The link thread owns the source socket. It does the handshake (AUTH via
- * conn.c, REPLCONF listening-port, REPLCONF capa eof capa psync2, PSYNC),
- * takes the snapshot off the wire in either form ("$<len>" or diskless
- * "$EOF:<mark>", mark stripped), and then the command stream, and appends
+ * conn.c, then REPLCONF and PSYNC through psync.h), takes the snapshot off
+ * the wire in either form (sized or diskless, psync.h strips the mark),
+ * and then the command stream, and appends
  * every byte to a spool at once: the source never waits for the target.
  * It sends REPLCONF ACK <applied offset> every second and when asked (a
  * GETACK seen by the apply side), and right after a diskless snapshot, which
