@@ -22,10 +22,19 @@
 #include <unistd.h>
 
 #define LAG_RING 1024
-#define MAX_PENDING 8
+/* A SYNC-style link has no source offsets: ours then count the stream's
+ * bytes since the snapshot, which the status can show truthfully. */
+#define SYNC_BASE_OFFSET 0
 
 /* Outcomes of a session step; 0 means "done, go on". */
 enum { S_FATAL = -1, S_STOP = 1, S_RETRY = 2 };
+
+/* What the apply side asked the next session to start from. */
+typedef enum {
+    REWIND_NONE = 0,  /* a dropped link: continue from what was received */
+    REWIND_APPLIED,   /* PSYNC from the applied offset + 1 (a lost target) */
+    REWIND_FULL,      /* a full sync (a target that restarted) */
+} rewindKind;
 
 typedef struct lagMark {
     int64_t off, ms;
@@ -38,11 +47,12 @@ struct replica {
     int started;
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    replEpoch pending[MAX_PENDING];
-    int npending;
+    replEpoch *pending;      /* epochs published, not yet taken (grows) */
+    int npending, cap_pending;
     replState state;         /* replid of the link, applied offset, db */
     int64_t received;
-    int ack_now, rewind, stop, failed, ever_connected, refused;
+    rewindKind rewind;
+    int ack_now, stop, failed, ever_connected, refused;
     replPhase phase;
     uint64_t snap_bytes;
     int64_t snap_size;
@@ -68,7 +78,7 @@ static void say(replica *r, const char *fmt, const char *a) {
     fputc('\n', stderr);
 }
 
-/* ---- Shared state helpers (lock held by caller unless noted) ---- */
+/* ---- Shared state helpers (each takes the lock itself) ---- */
 
 static void setPhase(replica *r, replPhase p) {
     pthread_mutex_lock(&r->mu);
@@ -76,11 +86,37 @@ static void setPhase(replica *r, replPhase p) {
     pthread_mutex_unlock(&r->mu);
 }
 
-static void publish(replica *r, const replEpoch *ep) {
+/* Hand an epoch to the apply side. A full epoch supersedes those still
+ * waiting (its snapshot replaces whatever they would have applied), so
+ * they are released, and said so; any other epoch is queued, growing the
+ * queue: an epoch is never lost for want of room. -1: out of memory. */
+static int publish(replica *r, const replEpoch *ep) {
+    int superseded = 0;
     pthread_mutex_lock(&r->mu);
-    if (r->npending < MAX_PENDING) r->pending[r->npending++] = *ep;
+    if (ep->kind == EPOCH_FULL) {
+        for (int i = 0; i < r->npending; i++) spoolFree(r->pending[i].sp);
+        superseded = r->npending;
+        r->npending = 0;
+    }
+    if (r->npending == r->cap_pending) {
+        int cap = r->cap_pending ? r->cap_pending * 2 : 4;
+        replEpoch *p = realloc(r->pending, (size_t)cap * sizeof(*p));
+        if (!p) {
+            pthread_mutex_unlock(&r->mu);
+            return -1;
+        }
+        r->pending = p;
+        r->cap_pending = cap;
+    }
+    r->pending[r->npending++] = *ep;
     pthread_cond_broadcast(&r->cv);
     pthread_mutex_unlock(&r->mu);
+    if (superseded) {
+        char n[16];
+        snprintf(n, sizeof(n), "%d", superseded);
+        say(r, "a new full sync replaces %s earlier transfer(s) not yet applied", n);
+    }
+    return 0;
 }
 
 /* A new epoch: the old spool ends (its reader finishes what it has). */
@@ -104,7 +140,11 @@ static spool *newEpoch(replica *r, epochKind kind, const char *replid, int64_t o
     r->lag_n = 0;
     if (kind == EPOCH_FULL) r->state.offset = off, r->full_syncs++;
     pthread_mutex_unlock(&r->mu);
-    publish(r, &ep);
+    if (publish(r, &ep) < 0) {
+        spoolFree(ep.sp);
+        snprintf(r->err, sizeof(r->err), "out of memory queueing a replication epoch");
+        return NULL;
+    }
     return r->cur;
 }
 
@@ -141,10 +181,17 @@ static int flagSet(replica *r, int *flag) {
     return v;
 }
 
-/* While a reply is awaited: give up when asked to stop. */
+/* While a reply is awaited: a keepalive before the PSYNC answer means the
+ * master has queued us for a snapshot it has not started (its
+ * repl-diskless-sync-delay, or a BGSAVE already running for others). Give
+ * up when asked to stop. */
 static int onKeepalive(void *ctx) {
     replica *r = ctx;
-    return flagSet(r, &r->stop);
+    pthread_mutex_lock(&r->mu);
+    if (r->phase == REPL_CONNECTING) r->phase = REPL_WAIT_START;
+    int stop = r->stop;
+    pthread_mutex_unlock(&r->mu);
+    return stop;
 }
 
 /* Read the next non-empty line (keepalive "\n"s come before replies while
@@ -276,19 +323,19 @@ static rsConn *connectSource(replica *r, int *rc) {
 /* PSYNC arguments: a rewind restarts from the applied offset; a dropped
  * link continues from what was received; else a full sync (id "?",
  * offset -1). */
-static void psyncArgs(replica *r, char *id, size_t idlen, int64_t *from, int *rewinding) {
+static void psyncArgs(replica *r, char *id, size_t idlen, int64_t *from, rewindKind *rewinding) {
     pthread_mutex_lock(&r->mu);
     *rewinding = r->rewind;
-    r->rewind = 0;
+    r->rewind = REWIND_NONE;
     int64_t at = *rewinding ? r->state.offset : r->received;
     int known = r->state.replid[0] && strcmp(r->state.replid, "?") && at >= 0 && r->cur && !r->sync_only &&
-                *rewinding != 2;
+                *rewinding != REWIND_FULL;
     snprintf(id, idlen, "%s", known ? r->state.replid : "?");
     *from = known ? at + 1 : -1;
     pthread_mutex_unlock(&r->mu);
 }
 
-static int onContinue(replica *r, const psyncReply *rep, int rewinding) {
+static int onContinue(replica *r, const psyncReply *rep, rewindKind rewinding) {
     pthread_mutex_lock(&r->mu);
     if (rep->replid[0]) snprintf(r->state.replid, sizeof(r->state.replid), "%s", rep->replid);
     r->partial_syncs++;
@@ -306,23 +353,29 @@ static int onContinue(replica *r, const psyncReply *rep, int rewinding) {
 /* PSYNC was refused (unknown, renamed or forbidden): an old server, or a
  * managed one. Try SYNC; if that is refused too, the source cannot be
  * replicated from and the caller may fall back to scan mode. */
+static void setSyncOnly(replica *r) {
+    pthread_mutex_lock(&r->mu);
+    r->sync_only = 1;
+    pthread_mutex_unlock(&r->mu);
+}
+
 static int trySync(replica *r, rsConn *c, const char *psync_reply) {
     char line[512];
-    r->sync_only = 1;
+    setSyncOnly(r);
     if (psyncRequestSync(c) < 0 || readLine(r, c, line, sizeof(line)) < 0) return S_RETRY;
     if (line[0] == '-' && !r->cur) {
         snprintf(r->err, sizeof(r->err), "source refuses PSYNC (%.200s) and SYNC (%.200s)", psync_reply, line);
         r->refused = 1;
         return S_FATAL;
     }
-    return fullSync(r, c, "?", -1, line);
+    return fullSync(r, c, "?", SYNC_BASE_OFFSET, line);
 }
 
 /* The handshake and PSYNC, then whatever the answer leads to. */
 static int startSync(replica *r, rsConn *c) {
     char line[512], id[48];
     int64_t from;
-    int rewinding;
+    rewindKind rewinding;
     psyncReply rep;
     if (psyncHandshake(c, PSYNC_LISTENING_PORT) < 0) return S_RETRY;
     psyncArgs(r, id, sizeof(id), &from, &rewinding);
@@ -333,8 +386,8 @@ static int startSync(replica *r, rsConn *c) {
         /* The snapshot came with no +FULLRESYNC: the server handled our
          * request as SYNC (Redis does so for PSYNC renamed with
          * rename-command). No offsets then, so no partial resync. */
-        r->sync_only = 1;
-        return fullSync(r, c, "?", -1, line);
+        setSyncOnly(r);
+        return fullSync(r, c, "?", SYNC_BASE_OFFSET, line);
     case PSYNC_FULLRESYNC:
         if (r->full_syncs) say(r, "%s", "full resync: the source could not continue from our offset");
         return fullSync(r, c, rep.replid, rep.offset, NULL);
@@ -373,7 +426,7 @@ static void *linkThread(void *arg) {
         }
         pthread_mutex_lock(&r->mu);
         r->reconnects++;
-        int rewind = r->rewind;
+        rewindKind rewind = r->rewind;
         pthread_mutex_unlock(&r->mu);
         if (!rewind) {
             struct pollfd p = {.fd = r->wake[0], .events = POLLIN};
@@ -431,6 +484,7 @@ void replicaFree(replica *r) {
     replicaStop(r);
     if (r->started) pthread_join(r->th, NULL);
     for (int i = 0; i < r->npending; i++) spoolFree(r->pending[i].sp);
+    free(r->pending);
     close(r->wake[0]);
     close(r->wake[1]);
     urlFree(&r->url);
@@ -477,7 +531,7 @@ void replicaRequestAck(replica *r) {
 
 void replicaResync(replica *r, int full) {
     pthread_mutex_lock(&r->mu);
-    r->rewind = full ? 2 : 1;
+    r->rewind = full ? REWIND_FULL : REWIND_APPLIED;
     pthread_mutex_unlock(&r->mu);
     wakeLink(r);
 }
@@ -493,6 +547,8 @@ void replicaGetStatus(replica *r, replStatus *st) {
     st->full_syncs = r->full_syncs;
     st->partial_syncs = r->partial_syncs;
     st->reconnects = r->reconnects;
+    st->sync_only = r->sync_only;
+    st->pending_epochs = r->npending;
     st->lag_ms = 0;
     while (r->lag_n && r->lag[r->lag_head].off <= r->state.offset) r->lag_head = (r->lag_head + 1) % LAG_RING, r->lag_n--;
     if (r->lag_n && r->state.offset < r->received) st->lag_ms = t - r->lag[r->lag_head].ms;

@@ -40,7 +40,9 @@
 
 typedef struct replState {
     char replid[41];   /* "" or "?" when unknown (SYNC) */
-    int64_t offset;    /* last applied byte of the stream; -1 unknown */
+    int64_t offset;    /* last applied byte of the stream; -1 unknown; on a
+                          SYNC-style link, bytes of the stream since the
+                          snapshot (the source gives no offsets) */
     int db;            /* stream db at that offset */
 } replState;
 
@@ -58,7 +60,10 @@ typedef struct replEpoch {
 
 typedef enum {
     REPL_CONNECTING = 0,
-    REPL_WAIT_SNAPSHOT,  /* PSYNC sent, waiting for the master's BGSAVE */
+    REPL_WAIT_START,     /* PSYNC sent, the master answers only keepalives:
+                            its diskless-sync delay, or a BGSAVE for others */
+    REPL_WAIT_SNAPSHOT,  /* +FULLRESYNC: waiting for the snapshot's header
+                            (a disk-based master is still saving) */
     REPL_TRANSFER,       /* snapshot bytes arriving */
     REPL_STREAMING,
     REPL_FAILED
@@ -102,6 +107,9 @@ typedef struct replStatus {
     int64_t snapshot_size;   /* -1 when unknown */
     int64_t lag_ms;          /* age of the oldest received, unapplied byte */
     uint64_t full_syncs, partial_syncs, reconnects;
+    int sync_only;           /* a SYNC-style link: offsets count bytes since
+                                the snapshot */
+    int pending_epochs;      /* published, not yet taken by the apply side */
 } replStatus;
 void replicaGetStatus(replica *r, replStatus *st);
 const char *replicaError(replica *r);
