@@ -52,6 +52,8 @@ struct replica {
     replState state;         /* replid of the link, applied offset, db */
     int64_t received;
     rewindKind rewind;
+    int need_full;           /* the last snapshot did not arrive whole (or a
+                                full sync was asked for): never continue */
     int ack_now, stop, failed, ever_connected, refused;
     replPhase phase;
     uint64_t snap_bytes;
@@ -138,7 +140,7 @@ static spool *newEpoch(replica *r, epochKind kind, const char *replid, int64_t o
     snprintf(r->state.replid, sizeof(r->state.replid), "%.40s", replid);
     r->received = off;
     r->lag_n = 0;
-    if (kind == EPOCH_FULL) r->state.offset = off, r->full_syncs++;
+    if (kind == EPOCH_FULL) r->state.offset = off, r->full_syncs++, r->need_full = 1;
     pthread_mutex_unlock(&r->mu);
     if (publish(r, &ep) < 0) {
         spoolFree(ep.sp);
@@ -246,13 +248,16 @@ static int fullSync(replica *r, rsConn *c, const char *replid, int64_t off, cons
     setPhase(r, REPL_TRANSFER);
     int rc = transfer(r, c, &t);
     if (rc == S_RETRY)
-        say(r, "%s", "the source closed the replica link during the full sync; if this repeats, check "
-                     "client-output-buffer-limit replica (and repl-timeout) on the source");
+        say(r, "%s", "the source closed the replica link during the full sync: asking for a new one; if this "
+                     "repeats, check client-output-buffer-limit replica (and repl-timeout) on the source");
     if (rc != 0) {
         spoolClose(r->cur); /* the apply side sees the snapshot end early */
         return rc;
     }
-    setPhase(r, REPL_STREAMING);
+    pthread_mutex_lock(&r->mu);
+    r->need_full = 0; /* whole: from here on a cut link can be continued */
+    r->phase = REPL_STREAMING;
+    pthread_mutex_unlock(&r->mu);
     return sendAck(r, c) < 0 ? S_RETRY : 0; /* starts a diskless master's stream */
 }
 
@@ -322,14 +327,17 @@ static rsConn *connectSource(replica *r, int *rc) {
 
 /* PSYNC arguments: a rewind restarts from the applied offset; a dropped
  * link continues from what was received; else a full sync (id "?",
- * offset -1). */
+ * offset -1). A snapshot that did not arrive whole is never continued:
+ * the source's backlog, created at that full resync, would accept our
+ * offset and send the stream after an RDB we never got the end of. */
 static void psyncArgs(replica *r, char *id, size_t idlen, int64_t *from, rewindKind *rewinding) {
     pthread_mutex_lock(&r->mu);
     *rewinding = r->rewind;
     r->rewind = REWIND_NONE;
+    if (*rewinding == REWIND_FULL) r->need_full = 1; /* until one arrives whole */
     int64_t at = *rewinding ? r->state.offset : r->received;
     int known = r->state.replid[0] && strcmp(r->state.replid, "?") && at >= 0 && r->cur && !r->sync_only &&
-                *rewinding != REWIND_FULL;
+                !r->need_full;
     snprintf(id, idlen, "%s", known ? r->state.replid : "?");
     *from = known ? at + 1 : -1;
     pthread_mutex_unlock(&r->mu);
@@ -389,7 +397,7 @@ static int startSync(replica *r, rsConn *c) {
         setSyncOnly(r);
         return fullSync(r, c, "?", SYNC_BASE_OFFSET, line);
     case PSYNC_FULLRESYNC:
-        if (r->full_syncs) say(r, "%s", "full resync: the source could not continue from our offset");
+        if (r->full_syncs && from >= 0) say(r, "%s", "full resync: the source could not continue from our offset");
         return fullSync(r, c, rep.replid, rep.offset, NULL);
     case PSYNC_CONTINUE: return onContinue(r, &rep, rewinding);
     case PSYNC_ERROR: break;

@@ -15,7 +15,10 @@
  * continuation (commands from 'offset'). A dropped source link is resumed
  * with PSYNC <replid> <received+1> into the same epoch when the source
  * allows (+CONTINUE), so nothing is fetched twice; otherwise a new full
- * epoch starts and the old spool is closed.
+ * epoch starts and the old spool is closed. A link dropped during a
+ * snapshot is never continued (the rest of that RDB would never come):
+ * the spool is closed where the bytes stop and a full sync (PSYNC ? -1)
+ * follows.
  *
  * The apply side can also ask for a resync (replicaResync), e.g. after
  * losing the target: the link is re-established with PSYNC from the

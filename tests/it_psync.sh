@@ -7,6 +7,19 @@
 #              to start the snapshot" (the delay is not "connecting"); a
 #              source that is down gives its one error line and no
 #              "offset -1" status line before it (exit 5)
+#   cut_diskless, cut_diskless_load, cut_disk, cut_disk_load
+#              the source drops the replica link (CLIENT KILL TYPE slave)
+#              while its snapshot is on the way: 20,000 keys, saved slowly
+#              (--rdb-key-save-delay 100); diskless: killed 0.7 s in; disk:
+#              rdbsync is held (SIGSTOP) once the BGSAVE runs, the kill comes
+#              while the master sends the file (send_bulk), then SIGCONT, so
+#              rdbsync gets part of the file and then the end of the link.
+#              Idle, or with ~100 writes/s before, during and after. The cut
+#              snapshot must not be continued by a partial resync (the
+#              source's backlog would accept it): sync_partial_ok stays 0, a
+#              second full sync comes, and the target ends with every key
+#              (DEBUG DIGEST and DBSIZE equal), the keys written after the
+#              cut included
 #
 # KEEP_TMP=1 keeps the server dirs and logs; PSYNC_SCENARIOS="phases" runs
 # only those.
@@ -89,12 +102,76 @@ phases() {
     rs_stop "${t}_tgt"
 }
 
+# ---- a snapshot cut short ----
+
+# writer_bg PORT N: N writes (SET w:i i) at about 100/s, in the background.
+writer_bg() {
+    local port=$1 n=$2
+    (for i in $(seq 1 "$n"); do echo "SET w:$i $i"; sleep 0.01; done) |
+        redis-cli -h 127.0.0.1 -p "$port" >/dev/null 2>&1 &
+    WRITER_PID=$!
+    on_exit "kill $WRITER_PID 2>/dev/null || true"
+}
+
+replica_state() { rs_cli "$1" INFO replication | tr -d '\r' | sed -n 's/^slave0:.*state=\([a-z_]*\).*/\1/p'; }
+in_state() { [ "$(replica_state "$1")" == "$2" ]; }
+same_data() {
+    [ "$(rs_digest "$1")" == "$(rs_digest "$2")" ] && [ "$(rs_cli "$1" DBSIZE)" == "$(rs_cli "$2" DBSIZE)" ]
+}
+
+# cut_case TEST DISKLESS(yes|no) LOAD(0|1)
+cut_case() {
+    local t=$1 diskless=$2 load=$3 k i full
+    local args=(--repl-diskless-sync "$diskless" --repl-diskless-sync-delay 0 --rdb-key-save-delay 100)
+    # Disk: values big and uncompressed, so that the file is far larger
+    # than the socket buffers and the master is still sending it when the
+    # link is cut.
+    if [ "$diskless" == no ]; then args+=(--rdbcompression no); fi
+    rs_start "${t}_src" "${args[@]}"
+    rs_start "${t}_tgt"
+    if [ "$diskless" == no ]; then rs_cli "${t}_src" DEBUG POPULATE 20000 key 1000 >/dev/null
+    else rs_cli "${t}_src" DEBUG POPULATE 20000 >/dev/null; fi
+    if [ "$load" == 1 ]; then writer_bg "$(rs_port "${t}_src")" 400; fi
+    sync_start "$t" "${t}_src" "${t}_tgt"
+    if [ "$diskless" == yes ]; then
+        sleep 0.7
+        k=$(rs_cli "${t}_src" CLIENT KILL TYPE slave) || true
+    else
+        wait_until 10 in_state "${t}_src" wait_bgsave || note "$t: no replica waiting for the BGSAVE"
+        kill -STOP "$SYNC_PID"
+        wait_until 15 in_state "${t}_src" send_bulk || note "$t: the master never sent the file"
+        sleep 0.3
+        k=$(rs_cli "${t}_src" CLIENT KILL TYPE slave) || true
+        kill -CONT "$SYNC_PID"
+    fi
+    assert_eq "$t.killed_mid_snapshot" "1 no" "$k $(if has_line "$t" 'snapshot applied'; then echo yes; else echo no; fi)"
+    rs_cli "${t}_src" CONFIG SET rdb-key-save-delay 0 >/dev/null
+    for i in 1 2 3 4 5; do rs_cli "${t}_src" SET "after:cut:$i" "$i" >/dev/null; done
+    if [ "$load" == 1 ]; then wait "$WRITER_PID" 2>/dev/null || true; fi
+    if wait_until 25 same_data "${t}_src" "${t}_tgt"; then pass "$t.target_exact"
+    else
+        fail "$t.target_exact" "source $(rs_cli "${t}_src" DBSIZE) keys, target $(rs_cli "${t}_tgt" DBSIZE) keys after 25 s"
+        show_err "$t"
+    fi
+    if has_line "$t" 'cut short'; then pass "$t.said_cut"; else fail "$t.said_cut" "no 'cut short' line"; show_err "$t"; fi
+    assert_eq "$t.no_partial_resync" 0 "$(info "${t}_src" stats sync_partial_ok)"
+    full=$(info "${t}_src" stats sync_full)
+    if [ "${full:-0}" -ge 2 ]; then pass "$t.full_again"; else fail "$t.full_again" "sync_full $full"; fi
+    sync_stop
+    rs_stop "${t}_src"
+    rs_stop "${t}_tgt"
+}
+
 # ---- main ----
 
-for s in ${PSYNC_SCENARIOS:-phases}; do
+for s in ${PSYNC_SCENARIOS:-phases cut_diskless cut_diskless_load cut_disk cut_disk_load}; do
     t0=$SECONDS
     case $s in
     phases) phases ;;
+    cut_diskless) cut_case cut_diskless yes 0 ;;
+    cut_diskless_load) cut_case cut_diskless_load yes 1 ;;
+    cut_disk) cut_case cut_disk no 0 ;;
+    cut_disk_load) cut_case cut_disk_load no 1 ;;
     *) fail "psync.scenario" "unknown scenario '$s'" ;;
     esac
     note "$s: $((SECONDS - t0)) s"
