@@ -44,8 +44,8 @@
  * cannot parse RESP3, so never send HELLO 3). hiredis 0.14 limits nesting
  * to 7 levels of arrays, ample for Redis replies.
  *
- * Byte-stream reading (replication: "+FULLRESYNC", "$<len>"/"$EOF:", raw
- * RDB bytes): connReadLine, connRead, connReadNonBlock and connReadFn serve
+ * Byte-stream reading (replication, psync.h: the PSYNC reply line, the
+ * snapshot header, raw RDB bytes): connReadLine, connRead, connReadNonBlock and connReadFn serve
  * first the bytes the reply parser has already received but not used, so a
  * caller may mix connCommand (before) with raw reads (after), as long as no
  * reply is half-parsed when switching.

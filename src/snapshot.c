@@ -11,6 +11,7 @@
 
 #include "checksum.h"
 #include "exitcode.h"
+#include "psync.h"
 #include "rdb/decode.h"
 #include "rdb/digest.h"
 #include "rdb/rdbfile.h"
@@ -21,90 +22,32 @@ enum { SNAP_OK = 0, SNAP_FAIL = -1, SNAP_REFUSED = -2 };
 /* ---- The replica path: RDB bytes straight off the wire ---- */
 
 typedef struct wire {
-    rsConn *c;
-    int64_t left;      /* sized transfer: bytes still to come; -1 when marked */
-    char mark[41];
-    char hold[40];     /* marked transfer: the last bytes, maybe the mark */
-    size_t held;
-    int done;
+    psyncTransfer t;
     int fd;            /* tee to a file, or -1 */
 } wire;
 
-static int teeOut(wire *w, const void *p, size_t n, char *err, size_t errlen) {
-    if (w->fd < 0 || n == 0 || rdbWriteFd(&w->fd, p, n) == 0) return 0;
+static ssize_t wireRead(void *src, void *buf, size_t cap, char *err, size_t errlen) {
+    wire *w = src;
+    ssize_t n = psyncTransferRead(&w->t, buf, cap, err, errlen);
+    if (n <= 0 || w->fd < 0 || rdbWriteFd(&w->fd, buf, (size_t)n) == 0) return n;
     snprintf(err, errlen, "cannot write the output file: %s", strerror(errno));
     return -1;
 }
 
-static ssize_t wireSized(wire *w, void *buf, size_t cap, char *err, size_t errlen) {
-    ssize_t n = connRead(w->c, buf, (int64_t)cap < w->left ? cap : (size_t)w->left);
-    if (n <= 0) {
-        snprintf(err, errlen, "the source closed the link during the transfer: %s", connError(w->c));
-        return -1;
-    }
-    w->left -= n;
-    w->done = w->left == 0;
-    return teeOut(w, buf, (size_t)n, err, errlen) < 0 ? -1 : n;
-}
-
-/* Diskless: hold the last 40 bytes back until we know they are not the
- * end mark. */
-static ssize_t wireMarked(wire *w, void *buf, size_t cap, char *err, size_t errlen) {
-    char tmp[64 * 1024 + 40];
-    for (;;) {
-        memcpy(tmp, w->hold, w->held);
-        size_t want = cap < 64 * 1024 ? cap : 64 * 1024;
-        ssize_t n = connRead(w->c, tmp + w->held, want);
-        if (n <= 0) {
-            snprintf(err, errlen, "the source closed the link during the transfer: %s", connError(w->c));
-            return -1;
-        }
-        size_t total = w->held + (size_t)n;
-        w->done = total >= 40 && memcmp(tmp + total - 40, w->mark, 40) == 0;
-        size_t emit = total > 40 ? total - 40 : 0;
-        w->held = total - emit;
-        memcpy(w->hold, tmp + emit, w->held);
-        if (w->done) w->held = 0;
-        if (emit) {
-            memcpy(buf, tmp, emit);
-            return teeOut(w, buf, emit, err, errlen) < 0 ? -1 : (ssize_t)emit;
-        }
-        if (w->done) return 0;
-    }
-}
-
-static ssize_t wireRead(void *src, void *buf, size_t cap, char *err, size_t errlen) {
-    wire *w = src;
-    if (w->done) return 0;
-    return w->left >= 0 ? wireSized(w, buf, cap, err, errlen) : wireMarked(w, buf, cap, err, errlen);
-}
-
-static int readReplyLine(rsConn *c, char *line, size_t cap) {
-    ssize_t n;
-    while ((n = connReadLine(c, line, cap)) == 0) {} /* keepalive newlines */
-    return n < 0 ? -1 : 0;
-}
-
-static int isRefusal(const char *line) {
-    return line[0] == '-' && (strstr(line, "unknown command") || strstr(line, "NOPERM"));
-}
-
 /* Ask for a snapshot only; leave *line at the "$..." header. */
 static int requestSnapshot(rsConn *c, const char *psync, char *line, size_t cap) {
-    char cmd[300];
-    redisReply *r = connCommandf(c, "REPLCONF capa eof");
-    if (r) freeReplyObject(r);
-    if ((r = connCommandf(c, "REPLCONF rdb-only 1"))) freeReplyObject(r);
-    int n = snprintf(cmd, sizeof(cmd), "*3\r\n$%zu\r\n%s\r\n$1\r\n?\r\n$2\r\n-1\r\n", strlen(psync), psync);
-    if (!r || n >= (int)sizeof(cmd) || connWrite(c, cmd, (size_t)n) < 0 || readReplyLine(c, line, cap) < 0)
+    psyncReply rep;
+    if (psyncHandshake(c, PSYNC_RDB_ONLY) < 0 || psyncRequest(c, psync, NULL, -1) < 0 ||
+        psyncReadLine(c, line, cap, NULL, NULL) < 0)
         return SNAP_FAIL;
-    if (isRefusal(line)) {
-        if (connWrite(c, "SYNC\r\n", 6) < 0 || readReplyLine(c, line, cap) < 0) return SNAP_FAIL;
-        return isRefusal(line) ? SNAP_REFUSED : SNAP_OK;
+    switch (psyncParseReply(line, &rep)) {
+    case PSYNC_REFUSED:
+        if (psyncRequestSync(c) < 0 || psyncReadLine(c, line, cap, NULL, NULL) < 0) return SNAP_FAIL;
+        return psyncIsRefusal(line) ? SNAP_REFUSED : SNAP_OK;
+    case PSYNC_SNAPSHOT: return SNAP_OK; /* handled as SYNC: the header came at once */
+    case PSYNC_FULLRESYNC: return psyncReadLine(c, line, cap, NULL, NULL) < 0 ? SNAP_FAIL : SNAP_OK;
+    default: return SNAP_FAIL;
     }
-    if (line[0] == '$') return SNAP_OK; /* handled as SYNC: the header came at once */
-    if (strncmp(line, "+FULLRESYNC", 11) != 0) return SNAP_FAIL;
-    return readReplyLine(c, line, cap) < 0 ? SNAP_FAIL : SNAP_OK;
 }
 
 /* Decode the snapshot through h while teeing it to fd. */
@@ -112,17 +55,16 @@ static int replicaSnapshot(const snapshotConfig *cfg, int fd, const rdbHandlers 
     char line[512];
     rsConn *c = connOpen(cfg->source, &cfg->source_conn, err, errlen);
     if (!c) return SNAP_FAIL;
-    int rc = requestSnapshot(c, cfg->psync_cmd ? cfg->psync_cmd : "PSYNC", line, sizeof(line));
-    if (rc == SNAP_OK && line[0] != '$') {
-        snprintf(err, errlen, "source: unexpected reply to SYNC: %.200s", line);
+    int rc = requestSnapshot(c, cfg->psync_cmd, line, sizeof(line));
+    wire w = {.fd = fd};
+    char why[300];
+    if (rc == SNAP_OK && psyncTransferStart(&w.t, c, line, why, sizeof(why)) < 0) {
+        snprintf(err, errlen, "source: %s", why);
         rc = SNAP_FAIL;
     } else if (rc == SNAP_FAIL) {
         snprintf(err, errlen, "source: %s", connError(c)[0] ? connError(c) : line);
     }
     if (rc == SNAP_OK) {
-        wire w = {.c = c, .left = -1, .fd = fd};
-        if (strncmp(line, "$EOF:", 5) == 0) snprintf(w.mark, sizeof(w.mark), "%.40s", line + 5);
-        else w.left = strtoll(line + 1, NULL, 10);
         rdbReader *r = rdbReaderNew(wireRead, &w);
         rdbDecoder *d = r ? rdbDecoderNew(r, h, NULL) : NULL;
         if (!d || rdbDecode(d) < 0) {

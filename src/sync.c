@@ -54,6 +54,7 @@ typedef struct syncer {
     int rc;                 /* exit status once fatal */
     int tty;
     int64_t last_status, last_count_ms;
+    int last_phase;         /* of the last status line; -1 = none yet */
     uint64_t last_count;
     double rate;
     uint64_t keys;
@@ -75,37 +76,60 @@ static void fatal(syncer *s, int rc, const char *msg) {
 
 /* ---- Status line ---- */
 
+/* The line for a phase with nothing to count, or "" for a counting one. */
+static const char *waitingLine(replPhase phase) {
+    switch (phase) {
+    case REPL_CONNECTING: return "connecting to the source";
+    case REPL_WAIT_START: return "waiting for the source to start the snapshot";
+    case REPL_WAIT_SNAPSHOT: return "waiting for the source's snapshot";
+    default: return "";
+    }
+}
+
+static void streamingLine(syncer *s, const replStatus *st, char *line, size_t cap) {
+    int64_t lag = st->received - st->applied;
+    char at[80];
+    /* A SYNC-style link has no source offsets: say what ours count. */
+    if (st->sync_only) snprintf(at, sizeof(at), "%lld bytes applied since the snapshot", (long long)st->applied);
+    else snprintf(at, sizeof(at), "offset %lld", (long long)st->applied);
+    snprintf(line, cap, "streaming: %s, lag %lld bytes / %lld ms, %.0f cmds/s%s", at,
+             (long long)(lag < 0 ? 0 : lag), (long long)st->lag_ms, s->rate,
+             lag <= 0 && s->loaded_once ? ", in sync" : "");
+}
+
 static void statusLine(syncer *s, int force) {
     int64_t t = nowMs();
     int every = s->tty ? 200 : (s->cfg->status_interval_ms ? s->cfg->status_interval_ms : 5000);
-    if (s->cfg->quiet || (!force && t - s->last_status < every)) return;
+    if (s->cfg->quiet) return;
+    replStatus st;
+    replicaGetStatus(s->rep, &st);
+    /* The link may stream while the target still loads the snapshot. */
+    replPhase phase = s->loading && st.phase == REPL_STREAMING ? REPL_TRANSFER : st.phase;
+    /* A failed link says why in its own error line. Off a terminal, a
+     * phase with nothing to count is said once, as it begins. */
+    if (phase == REPL_FAILED) return;
+    if (!s->tty && *waitingLine(phase)) {
+        if (phase == (replPhase)s->last_phase) return;
+    } else if (!force && t - s->last_status < every) {
+        return;
+    }
     s->last_status = t;
+    s->last_phase = phase;
     if (t - s->last_count_ms >= 1000) {
         s->rate = (double)(s->acked - s->last_count) * 1000.0 / (double)(t - s->last_count_ms + 1);
         s->last_count = s->acked;
         s->last_count_ms = t;
     }
-    replStatus st;
-    replicaGetStatus(s->rep, &st);
     char line[300];
-    /* The link may stream while the target still loads the snapshot. */
-    replPhase phase = s->loading && st.phase == REPL_STREAMING ? REPL_TRANSFER : st.phase;
-    switch (phase) {
-    case REPL_CONNECTING: snprintf(line, sizeof(line), "connecting to the source"); break;
-    case REPL_WAIT_SNAPSHOT: snprintf(line, sizeof(line), "waiting for the source's snapshot"); break;
-    case REPL_TRANSFER: {
+    if (*waitingLine(phase)) {
+        snprintf(line, sizeof(line), "%s", waitingLine(phase));
+    } else if (phase == REPL_TRANSFER) {
         char total[48] = "";
         if (st.snapshot_size >= 0) snprintf(total, sizeof(total), " of %.1f MB", st.snapshot_size / 1048576.0);
         snprintf(line, sizeof(line), "loading snapshot: %.1f MB%s received, %llu keys applied",
                  st.snapshot_bytes / 1048576.0, total, (unsigned long long)s->keys);
-        break;
-    }
-    default: {
-        int64_t lag = st.received - st.applied;
-        snprintf(line, sizeof(line), "streaming: offset %lld, lag %lld bytes / %lld ms, %.0f cmds/s%s",
-                 (long long)st.applied, (long long)(lag < 0 ? 0 : lag), (long long)st.lag_ms, s->rate,
-                 lag <= 0 && s->loaded_once ? ", in sync" : "");
-    }
+    } else {
+        streamingLine(s, &st, line, sizeof(line));
     }
     if (s->tty) fprintf(stderr, "\r%-100.100s", line);
     else fprintf(stderr, "rdbsync: %s\n", line);
@@ -487,7 +511,7 @@ static int loop(syncer *s) {
 static void onSignal(int sig) { stop_requested = 1; }
 
 int syncRun(const syncConfig *cfg) {
-    syncer s = {.cfg = cfg, .tty = isatty(2), .last_count_ms = nowMs()};
+    syncer s = {.cfg = cfg, .tty = isatty(2), .last_count_ms = nowMs(), .last_phase = -1};
     char err[512];
     struct sigaction sa = {.sa_handler = onSignal};
     sigaction(SIGINT, &sa, NULL);
