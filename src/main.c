@@ -159,7 +159,7 @@ static void usage(FILE *out) {
 "\n"
 "Exit status: 0 ok; 1 usage; 2 cannot read input; 3 corrupt or unsupported input;\n"
 "4 checksum mismatch; 5 connection/auth failure; 6 writes refused; 7 conflict;\n"
-"8 datasets differ; 70 internal error.\n");
+"8 datasets differ; 9 interrupted (partial output or target); 70 internal error.\n");
 }
 
 static int badValue(const char *flag, const char *v, const char *want) {
