@@ -1,11 +1,12 @@
-/* main.c -- flags to a configuration, then one pipeline per mode.
+/* main.c -- flags to a configuration, then one mode, each in its own file.
  *
- * The mode follows from the endpoints given (style.md 4.5):
- *   --file F --checksum      verify and digest an RDB file
- *   --file F --dump          print every key as a JSON line
- *   --file F --target URL    import (RESTORE, pipelined)
- *   --source URL --target URL  live sync as a replica
- * Only this file maps errors to messages and exit codes.
+ * The mode follows from the endpoints given (style.md 4.5; runMode below):
+ *   --file F --checksum|--dump   checkfile.c
+ *   --file F --target URL        fileimport.c (import, RESTORE pipelined)
+ *   --source URL --target URL    sync.c (live sync as a replica), or
+ *                                scancopy.c when the source refuses SYNC
+ *   --source URL --file|--checksum, --verify   snapshot.c
+ * Only this file maps errors to exit codes.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -14,22 +15,16 @@
 #include <string.h>
 
 #include <signal.h>
-#include <sys/stat.h>
 
-#include "checksum.h"
-#include "rdb/parallel.h"
+#include "checkfile.h"
 #include "conn.h"
 #include "exitcode.h"
+#include "fileimport.h"
 #include "import.h"
-#include "print.h"
-#include "progress.h"
-#include "rdb/decode.h"
-#include "rdb/tee.h"
-#include "scan.h"
+#include "scancopy.h"
 #include "snapshot.h"
 #include "sync.h"
 #include "url.h"
-#include "writer.h"
 
 #define RDBSYNC_VERSION "0.1.0"
 
@@ -329,130 +324,6 @@ static int parseArgs(int argc, char **argv, config *c) {
     return 0;
 }
 
-static int exitForDecode(rdbErrCode code) {
-    switch (code) {
-    case RDB_ERR_IO: return EXIT_INPUT;
-    case RDB_ERR_CHECKSUM: return EXIT_CRC;
-    case RDB_ERR_NOMEM: return EXIT_INTERNAL;
-    default: return EXIT_DECODE;
-    }
-}
-
-/* Decode a whole file through h; prints the one error line on failure.
- * With cs (a parallel checksum), a value that fails on a worker is
- * reported: it comes before anything the framing decoder met. */
-static int decodeFile(const config *c, const rdbHandlers *h, checksum *cs) {
-    rdbReader *r = strcmp(c->file, "-") == 0 ? rdbReaderFd(0) : rdbReaderFile(c->file);
-    if (!r) {
-        fprintf(stderr, "rdbsync: %s: cannot open: %s\n", c->file, strerror(errno));
-        return EXIT_INPUT;
-    }
-    rdbDecodeOptions opt = {.ignore_crc = c->ignore_crc};
-    rdbDecoder *d = rdbDecoderNew(r, h, &opt);
-    if (!d) {
-        rdbReaderFree(r);
-        fprintf(stderr, "rdbsync: out of memory\n");
-        return EXIT_INTERNAL;
-    }
-    int rc = EXIT_OK;
-    rdbErrCode wcode;
-    const char *werr;
-    int failed = rdbDecode(d) < 0;
-    if (cs && checksumFinish(cs, &wcode, &werr) < 0) {
-        rc = exitForDecode(wcode);
-        fprintf(stderr, "rdbsync: %s: %s\n", c->file, werr);
-    } else if (failed) {
-        rc = exitForDecode(rdbDecoderErrorCode(d));
-        if (rdbDecoderErrorCode(d) != RDB_ERR_HANDLER)
-            fprintf(stderr, "rdbsync: %s: %s\n", c->file, rdbDecoderError(d));
-    }
-    rdbDecoderFree(d);
-    rdbReaderFree(r);
-    return rc;
-}
-
-/* Read a whole (DUMP payload) file; payloads are single values, so this is
- * bounded by the largest value like everything else. */
-static int slurp(const char *path, unsigned char **out, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    size_t cap = 0, n = 0, got;
-    unsigned char *p = NULL;
-    if (!f) return -1;
-    do {
-        if (n == cap) {
-            unsigned char *np = realloc(p, cap = cap ? cap * 2 : 65536);
-            if (!np) break;
-            p = np;
-        }
-        got = fread(p + n, 1, cap - n, f);
-        n += got;
-    } while (got > 0);
-    int err = ferror(f) || n < cap ? ferror(f) : 1;
-    fclose(f);
-    if (err) {
-        free(p);
-        return -1;
-    }
-    *out = p;
-    *len = n;
-    return 0;
-}
-
-static int decodePayloadFile(const config *c, const rdbHandlers *h) {
-    unsigned char *p = NULL;
-    size_t len = 0;
-    char err[800];
-    if (slurp(c->payload, &p, &len) < 0) {
-        fprintf(stderr, "rdbsync: %s: cannot read: %s\n", c->payload, strerror(errno ? errno : EIO));
-        return EXIT_INPUT;
-    }
-    rdbKeyInfo base = {.key = "payload", .keylen = 7, .expire_ms = -1, .idle = -1, .freq = -1};
-    int rc = rdbDecodePayload(p, len, &base, h, NULL, err, sizeof(err)) < 0 ? EXIT_DECODE : EXIT_OK;
-    if (rc != EXIT_OK && strstr(err, "checksum mismatch")) rc = EXIT_CRC;
-    if (rc != EXIT_OK) fprintf(stderr, "rdbsync: %s: %s\n", c->payload, err);
-    free(p);
-    return rc;
-}
-
-static int decodeInput(const config *c, const rdbHandlers *h) {
-    return c->payload ? decodePayloadFile(c, h) : decodeFile(c, h, NULL);
-}
-
-/* A file's values are decoded and hashed on every core (checksumNewParallel);
- * a single payload is not worth the threads. */
-static int runChecksum(const config *c) {
-    if (!c->payload) {
-        checksum *cs = checksumNewParallel(c->threads ? c->threads : rdbParallelDefaultWorkers());
-        rdbHandlers h = {0};
-        if (!cs) return EXIT_INTERNAL;
-        checksumHandlers(cs, &h);
-        int rc = decodeFile(c, &h, cs);
-        if (rc == EXIT_OK || rc == EXIT_CRC) checksumReport(cs, stdout, c->json);
-        checksumFree(cs);
-        return rc;
-    }
-    checksum *cs = checksumNew();
-    rdbHandlers h = {0};
-    if (!cs) return EXIT_INTERNAL;
-    checksumHandlers(cs, &h);
-    int rc = decodeInput(c, &h);
-    /* A CRC mismatch is a finding, not a crash: the report still shows it. */
-    if (rc == EXIT_OK || rc == EXIT_CRC) checksumReport(cs, stdout, c->json);
-    checksumFree(cs);
-    return rc;
-}
-
-static int runDump(const config *c) {
-    printer *p = printerNew(stdout);
-    rdbHandlers h = {0};
-    if (!p) return EXIT_INTERNAL;
-    printerHandlers(p, &h);
-    int rc = decodeInput(c, &h);
-    if (rc == EXIT_DECODE && ferror(stdout)) rc = EXIT_OK; /* reader went away (| head) */
-    printerFree(p);
-    return rc;
-}
-
 /* The TLS settings of one side: its own flags win over the shared ones.
  * TLS is on for rediss:// and with --SIDE-tls, or --tls (which leaves unix
  * sockets alone: Redis serves them without TLS); it sets u->tls so that
@@ -495,152 +366,6 @@ static int checkTls(const config *c, int side, const rsTlsOptions *t, int any_tl
     return 0;
 }
 
-/* Open the target: URL, env password, connect, AUTH, server facts. */
-static rsConn *openTarget(const config *c, rsUrl *u, rsServerInfo *info, int *rc) {
-    char err[512];
-    *rc = EXIT_USAGE;
-    if (urlParse(c->target, u, err, sizeof(err)) < 0) {
-        fprintf(stderr, "rdbsync: --target: %s\n", err);
-        return NULL;
-    }
-    if ((c->target_user && urlSetUser(u, c->target_user) < 0) || urlApplyEnvAuth(u, "RDBSYNC_TARGET_AUTH") < 0 ||
-        urlApplyEnvAuth(u, "REDISCLI_AUTH") < 0) {
-        *rc = EXIT_INTERNAL;
-        return NULL;
-    }
-    rsConnOptions o = {.connect_timeout_ms = c->connect_timeout_ms, .client_name = "rdbsync"};
-    o.tls = tlsFor(c, SIDE_TARGET, u);
-    if (checkTls(c, SIDE_TARGET, &o.tls, o.tls.enabled) < 0) return NULL;
-    rsConn *conn = connOpen(u, &o, err, sizeof(err));
-    *rc = EXIT_CONNECT;
-    if (!conn) {
-        fprintf(stderr, "rdbsync: target: %s\n", err);
-        return NULL;
-    }
-    if (connServerInfo(conn, info) < 0) {
-        fprintf(stderr, "rdbsync: target %s: cannot read INFO server: %s\n", connName(conn), connError(conn));
-        connClose(conn);
-        return NULL;
-    }
-    *rc = EXIT_OK;
-    return conn;
-}
-
-/* --flush-target: every db, and the function libraries (FLUSHALL keeps
- * those) on servers that have them. */
-static int flushTarget(rsConn *conn, const rsServerInfo *info) {
-    const char *cmds[2] = {"FLUSHALL", "FUNCTION FLUSH"};
-    int n = connServerAtLeast(info, 7, 0) ? 2 : 1;
-    for (int i = 0; i < n; i++) {
-        redisReply *r = connCommandf(conn, cmds[i]);
-        int ok = r && r->type != REDIS_REPLY_ERROR;
-        if (!ok) fprintf(stderr, "rdbsync: target %s: %s failed: %s\n", connName(conn), cmds[i],
-                         r ? r->str : connError(conn));
-        if (r) freeReplyObject(r);
-        if (!ok) return -1;
-    }
-    return 0;
-}
-
-/* Progress while importing: a consumer that only looks at the decoder. */
-typedef struct importProgress {
-    progress *p;
-    rdbDecoder *d;
-    const importer *im;
-    uint64_t n;
-} importProgress;
-
-static int onProgressKey(void *ctx, const rdbKeyInfo *k) {
-    importProgress *ip = ctx;
-    if ((++ip->n & 1023) == 0) progressUpdate(ip->p, rdbDecoderOffset(ip->d), importGetStats(ip->im)->written);
-    return 0;
-}
-
-static void importSummary(const config *c, const importStats *st, double secs, const char *target) {
-    fprintf(stderr,
-            "rdbsync: %s: %llu keys read, %llu written%s in %.1f s (%.0f keys/s); skipped: %llu expired, "
-            "%llu existing, %llu empty, %llu other db; %llu failed, %llu not representable, %llu written "
-            "without field TTLs; %llu functions loaded\n",
-            target, (unsigned long long)st->keys_read, (unsigned long long)st->written,
-            st->native ? " (some as native commands)" : "", secs, secs > 0 ? st->written / secs : 0.0,
-            (unsigned long long)st->skipped_expired, (unsigned long long)st->skipped_conflict,
-            (unsigned long long)st->skipped_empty, (unsigned long long)st->skipped_db,
-            (unsigned long long)st->failed, (unsigned long long)st->unrepresentable,
-            (unsigned long long)st->lossy, (unsigned long long)st->functions);
-}
-
-/* Pick the error line and exit status of an import, from the most
- * specific cause: the input, a conflict, a refused write, the link. */
-static int importOutcome(const config *c, rdbDecoder *d, int drc, int wrc, importer *im, writer *w,
-                         rsConn *conn) {
-    const importStats *st = importGetStats(im);
-    unsigned long long n = (unsigned long long)st->written;
-    if (drc < 0 && rdbDecoderErrorCode(d) != RDB_ERR_HANDLER) {
-        fprintf(stderr, "rdbsync: %s: %s (%llu keys written before it)\n", c->file, rdbDecoderError(d), n);
-        return exitForDecode(rdbDecoderErrorCode(d));
-    }
-    if (importConflicted(im)) {
-        fprintf(stderr, "rdbsync: %s (%llu keys written, counting those already sent when it stopped)\n", importError(im), n);
-        return EXIT_CONFLICT;
-    }
-    if (writerStopped(w) || (drc < 0 && importError(im)[0])) {
-        fprintf(stderr, "rdbsync: %s (%llu keys written)\n", importError(im), n);
-        return EXIT_WRITE;
-    }
-    if (wrc < 0 || drc < 0) {
-        fprintf(stderr, "rdbsync: target %s: %s (%llu keys written)\n", connName(conn),
-                writerError(w)[0] ? writerError(w) : "write failed", n);
-        return EXIT_CONNECT;
-    }
-    if (st->failed || st->unrepresentable || st->functions_failed) return EXIT_WRITE;
-    return EXIT_OK;
-}
-
-/* Decode the file into the importer; the writer drains at the end. */
-static int importFile(const config *c, rsConn *conn, const rsServerInfo *info) {
-    rdbReader *r = strcmp(c->file, "-") == 0 ? rdbReaderFd(0) : rdbReaderFile(c->file);
-    if (!r) {
-        fprintf(stderr, "rdbsync: %s: cannot open: %s\n", c->file, strerror(errno));
-        return EXIT_INPUT;
-    }
-    importer *im = importNew(info, &c->imp);
-    writerOptions wo = {.on_reply = importOnReply, .ctx = im};
-    writer *w = im ? writerNew(conn, &wo) : NULL;
-    struct stat sb;
-    uint64_t total = c->file[0] != '-' && stat(c->file, &sb) == 0 && S_ISREG(sb.st_mode) ? (uint64_t)sb.st_size : 0;
-    progress *pg = progressNew(c->quiet, "importing", total);
-    importProgress ip = {pg, NULL, im, 0};
-    rdbHandlers hi, hp = {.ctx = &ip, .key_end = onProgressKey}, h;
-    rdbTee *tee = NULL;
-    rdbDecoder *d = NULL;
-    int rc = EXIT_INTERNAL;
-    if (w && pg) {
-        importSetWriter(im, w);
-        importHandlers(im, &hi);
-        tee = rdbTeeNew(&hi, &hp);
-    }
-    if (tee) {
-        rdbTeeHandlers(tee, &h);
-        rdbDecodeOptions dopt = {.ignore_crc = c->ignore_crc};
-        d = rdbDecoderNew(r, &h, &dopt);
-    }
-    if (d) {
-        ip.d = d;
-        int drc = rdbDecode(d);
-        int wrc = drc == 0 || !writerStopped(w) ? writerDrain(w) : -1;
-        if (writerStopped(w) && writerSettle(w) == 0) importCleanup(im, conn); /* count what the target took */
-        progressClear(pg);
-        rc = importOutcome(c, d, drc, wrc, im, w, conn);
-        importSummary(c, importGetStats(im), progressElapsed(pg), connName(conn));
-    }
-    rdbDecoderFree(d);
-    rdbTeeFree(tee);
-    progressFree(pg);
-    writerFree(w);
-    importFree(im);
-    rdbReaderFree(r);
-    return rc;
-}
 
 /* Parse an endpoint URL and fill its credentials from flags and env. */
 static int endpointUrl(const char *what, const char *s, const char *user, const char *env, rsUrl *u) {
@@ -727,16 +452,77 @@ static int runSync(const config *c) {
     return rc;
 }
 
+/* --file F --target URL. */
 static int runImport(const config *c) {
     rsUrl u = {0};
-    rsServerInfo info;
-    int rc;
-    rsConn *conn = openTarget(c, &u, &info, &rc);
-    if (conn && c->flush_target && flushTarget(conn, &info) < 0) rc = EXIT_WRITE;
-    if (conn && rc == EXIT_OK) rc = importFile(c, conn, &info);
-    connClose(conn);
+    int rc = endpointUrl("target", c->target, c->target_user, "RDBSYNC_TARGET_AUTH", &u);
+    fileImportOptions o = {.file = c->file, .target = &u, .imp = c->imp, .flush_target = c->flush_target,
+                           .ignore_crc = c->ignore_crc, .quiet = c->quiet,
+                           .target_conn = {.connect_timeout_ms = c->connect_timeout_ms, .client_name = "rdbsync"}};
+    if (rc == EXIT_OK) {
+        o.target_conn.tls = tlsFor(c, SIDE_TARGET, &u);
+        if (checkTls(c, SIDE_TARGET, &o.target_conn.tls, o.target_conn.tls.enabled) < 0) rc = EXIT_USAGE;
+    }
+    if (rc == EXIT_OK) rc = fileImport(&o);
     urlFree(&u);
     return rc;
+}
+
+static checkFileOptions checkFileFor(const config *c) {
+    return (checkFileOptions){.file = c->file, .payload = c->payload, .json = c->json, .threads = c->threads,
+                              .ignore_crc = c->ignore_crc};
+}
+
+/* What to run, from the endpoints and actions given (style.md 4.5). */
+typedef enum {
+    MODE_NONE,            /* nothing recognisable: a usage error */
+    MODE_FILE_CHECKSUM,   /* --file|--payload --checksum (checkfile.c) */
+    MODE_FILE_DUMP,       /* --file|--payload --dump (checkfile.c) */
+    MODE_FILE_IMPORT,     /* --file --target (fileimport.c) */
+    MODE_SYNC,            /* --source --target: live sync (sync.c), or scan mode (scancopy.c) */
+    MODE_SNAPSHOT_FILE,   /* --source --file (snapshot.c) */
+    MODE_SNAPSHOT_CHECKSUM, /* --source --checksum (snapshot.c) */
+    MODE_VERIFY,          /* --verify --source --target (snapshot.c) */
+} runMode;
+
+/* The mode, or MODE_NONE after printing why (one line). */
+static runMode chooseMode(const config *c) {
+    if (c->file && c->payload) {
+        fprintf(stderr, "rdbsync: --file and --payload are exclusive\n");
+        return MODE_NONE;
+    }
+    if ((c->file || c->payload) && c->checksum) return MODE_FILE_CHECKSUM;
+    if ((c->file || c->payload) && c->dump) return MODE_FILE_DUMP;
+    if (c->verify && !(c->source && c->target)) {
+        fprintf(stderr, "rdbsync: --verify needs --source and --target\n");
+        return MODE_NONE;
+    }
+    if (c->source && c->verify) return MODE_VERIFY;
+    if (c->source && c->file && !c->target) return MODE_SNAPSHOT_FILE;
+    if (c->source && c->checksum && !c->target && !c->file) return MODE_SNAPSHOT_CHECKSUM;
+    if (c->file && c->target && !c->source) return MODE_FILE_IMPORT;
+    if (c->source && c->target && !c->file) return MODE_SYNC;
+    if (c->source || c->target) {
+        fprintf(stderr, "rdbsync: --source/--target are not implemented in this build yet\n");
+        return MODE_NONE;
+    }
+    fprintf(stderr, "rdbsync: nothing to do: give --file F with --checksum or --dump (see --help)\n");
+    return MODE_NONE;
+}
+
+static int run(const config *c, runMode m) {
+    checkFileOptions fo = checkFileFor(c);
+    switch (m) {
+    case MODE_FILE_CHECKSUM: return checkFileChecksum(&fo);
+    case MODE_FILE_DUMP: return checkFileDump(&fo);
+    case MODE_FILE_IMPORT: return runImport(c);
+    case MODE_SYNC: return runSync(c);
+    case MODE_SNAPSHOT_FILE:
+    case MODE_SNAPSHOT_CHECKSUM:
+    case MODE_VERIFY: return runSnapshot(c);
+    case MODE_NONE: break;
+    }
+    return EXIT_USAGE;
 }
 
 int main(int argc, char **argv) {
@@ -745,24 +531,5 @@ int main(int argc, char **argv) {
     for (int i = 0; i < IMPORT_MAX_DBS; i++) c.imp.db_map[i] = -1;
     signal(SIGPIPE, SIG_IGN);
     if (parseArgs(argc, argv, &c) < 0) return EXIT_USAGE;
-    if (c.file && c.payload) {
-        fprintf(stderr, "rdbsync: --file and --payload are exclusive\n");
-        return EXIT_USAGE;
-    }
-    if ((c.file || c.payload) && c.checksum) return runChecksum(&c);
-    if ((c.file || c.payload) && c.dump) return runDump(&c);
-    if (c.verify && !(c.source && c.target)) {
-        fprintf(stderr, "rdbsync: --verify needs --source and --target\n");
-        return EXIT_USAGE;
-    }
-    if (c.source && (c.verify || (c.file && !c.target) || (c.checksum && !c.target && !c.file)))
-        return runSnapshot(&c);
-    if (c.file && c.target && !c.source) return runImport(&c);
-    if (c.source && c.target && !c.file) return runSync(&c);
-    if (c.source || c.target) {
-        fprintf(stderr, "rdbsync: --source/--target are not implemented in this build yet\n");
-        return EXIT_USAGE;
-    }
-    fprintf(stderr, "rdbsync: nothing to do: give --file F with --checksum or --dump (see --help)\n");
-    return EXIT_USAGE;
+    return run(&c, chooseMode(&c));
 }
