@@ -7,10 +7,12 @@
  *   --payload P --checksum|--dump   the same for one DUMP payload
  *
  * Each prints its one error line (offset, db, key) on stderr and returns
- * an exit status.
+ * an outcome (outcome.h).
  */
 #ifndef RDBSYNC_CHECKFILE_H
 #define RDBSYNC_CHECKFILE_H
+
+#include "outcome.h"
 
 typedef struct checkFileOptions {
     const char *file;    /* an RDB file, "-" for standard input; or NULL */
@@ -20,7 +22,7 @@ typedef struct checkFileOptions {
     int ignore_crc;      /* report a CRC mismatch without failing */
 } checkFileOptions;
 
-int checkFileChecksum(const checkFileOptions *o);
-int checkFileDump(const checkFileOptions *o);
+outcome checkFileChecksum(const checkFileOptions *o);
+outcome checkFileDump(const checkFileOptions *o);
 
 #endif

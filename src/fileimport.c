@@ -12,26 +12,17 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "exitcode.h"
+#include "outcome.h"
 #include "progress.h"
 #include "rdb/decode.h"
 #include "rdb/tee.h"
 #include "writer.h"
 
-static int exitForDecode(rdbErrCode code) {
-    switch (code) {
-    case RDB_ERR_IO: return EXIT_INPUT;
-    case RDB_ERR_CHECKSUM: return EXIT_CRC;
-    case RDB_ERR_NOMEM: return EXIT_INTERNAL;
-    default: return EXIT_DECODE;
-    }
-}
-
 /* Connect, AUTH, server facts. */
-static rsConn *openTarget(const fileImportOptions *o, rsServerInfo *info, int *rc) {
+static rsConn *openTarget(const fileImportOptions *o, rsServerInfo *info, outcome *rc) {
     char err[512];
     rsConn *conn = connOpen(o->target, &o->target_conn, err, sizeof(err));
-    *rc = EXIT_CONNECT;
+    *rc = OUTCOME_CONNECT;
     if (!conn) {
         fprintf(stderr, "rdbsync: target: %s\n", err);
         return NULL;
@@ -41,7 +32,7 @@ static rsConn *openTarget(const fileImportOptions *o, rsServerInfo *info, int *r
         connClose(conn);
         return NULL;
     }
-    *rc = EXIT_OK;
+    *rc = OUTCOME_OK;
     return conn;
 }
 
@@ -90,37 +81,37 @@ static void importSummary(const fileImportOptions *o, const importStats *st, dou
 
 /* Pick the error line and exit status of an import, from the most
  * specific cause: the input, a conflict, a refused write, the link. */
-static int importOutcome(const fileImportOptions *o, rdbDecoder *d, int drc, int wrc, importer *im, writer *w,
+static outcome importOutcome(const fileImportOptions *o, rdbDecoder *d, int drc, int wrc, importer *im, writer *w,
                          rsConn *conn) {
     const importStats *st = importGetStats(im);
     unsigned long long n = (unsigned long long)st->written;
     if (drc < 0 && rdbDecoderErrorCode(d) != RDB_ERR_HANDLER) {
         fprintf(stderr, "rdbsync: %s: %s (%llu keys written before it)\n", o->file, rdbDecoderError(d), n);
-        return exitForDecode(rdbDecoderErrorCode(d));
+        return outcomeOfDecode(rdbDecoderErrorCode(d));
     }
     if (importConflicted(im)) {
         fprintf(stderr, "rdbsync: %s (%llu keys written, counting those already sent when it stopped)\n", importError(im), n);
-        return EXIT_CONFLICT;
+        return OUTCOME_CONFLICT;
     }
     if (writerStopped(w) || (drc < 0 && importError(im)[0])) {
         fprintf(stderr, "rdbsync: %s (%llu keys written)\n", importError(im), n);
-        return EXIT_WRITE;
+        return OUTCOME_WRITE;
     }
     if (wrc < 0 || drc < 0) {
         fprintf(stderr, "rdbsync: target %s: %s (%llu keys written)\n", connName(conn),
                 writerError(w)[0] ? writerError(w) : "write failed", n);
-        return EXIT_CONNECT;
+        return OUTCOME_CONNECT;
     }
-    if (st->failed || st->unrepresentable || st->functions_failed) return EXIT_WRITE;
-    return EXIT_OK;
+    if (st->failed || st->unrepresentable || st->functions_failed) return OUTCOME_WRITE;
+    return OUTCOME_OK;
 }
 
 /* Decode the file into the importer; the writer drains at the end. */
-static int importFile(const fileImportOptions *o, rsConn *conn, const rsServerInfo *info) {
+static outcome importFile(const fileImportOptions *o, rsConn *conn, const rsServerInfo *info) {
     rdbReader *r = strcmp(o->file, "-") == 0 ? rdbReaderFd(0) : rdbReaderFile(o->file);
     if (!r) {
         fprintf(stderr, "rdbsync: %s: cannot open: %s\n", o->file, strerror(errno));
-        return EXIT_INPUT;
+        return OUTCOME_INPUT;
     }
     importer *im = importNew(info, &o->imp);
     writerOptions wo = {.on_reply = importOnReply, .ctx = im};
@@ -132,7 +123,7 @@ static int importFile(const fileImportOptions *o, rsConn *conn, const rsServerIn
     rdbHandlers hi, hp = {.ctx = &ip, .key_end = onProgressKey}, h;
     rdbTee *tee = NULL;
     rdbDecoder *d = NULL;
-    int rc = EXIT_INTERNAL;
+    outcome rc = OUTCOME_INTERNAL;
     if (w && pg) {
         importSetWriter(im, w);
         importHandlers(im, &hi);
@@ -161,12 +152,12 @@ static int importFile(const fileImportOptions *o, rsConn *conn, const rsServerIn
     return rc;
 }
 
-int fileImport(const fileImportOptions *o) {
+outcome fileImport(const fileImportOptions *o) {
     rsServerInfo info;
-    int rc;
+    outcome rc;
     rsConn *conn = openTarget(o, &info, &rc);
-    if (conn && o->flush_target && flushTarget(conn, &info) < 0) rc = EXIT_WRITE;
-    if (conn && rc == EXIT_OK) rc = importFile(o, conn, &info);
+    if (conn && o->flush_target && flushTarget(conn, &info) < 0) rc = OUTCOME_WRITE;
+    if (conn && rc == OUTCOME_OK) rc = importFile(o, conn, &info);
     connClose(conn);
     return rc;
 }

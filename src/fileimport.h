@@ -13,6 +13,7 @@
 
 #include "conn.h"
 #include "import.h"
+#include "outcome.h"
 #include "url.h"
 
 typedef struct fileImportOptions {
@@ -25,7 +26,6 @@ typedef struct fileImportOptions {
     int quiet;                 /* no progress line */
 } fileImportOptions;
 
-/* Returns an exit status. */
-int fileImport(const fileImportOptions *o);
+outcome fileImport(const fileImportOptions *o);
 
 #endif

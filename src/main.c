@@ -21,6 +21,7 @@
 #include "exitcode.h"
 #include "fileimport.h"
 #include "import.h"
+#include "outcome.h"
 #include "scancopy.h"
 #include "snapshot.h"
 #include "sync.h"
@@ -368,15 +369,15 @@ static int checkTls(const config *c, int side, const rsTlsOptions *t, int any_tl
 
 
 /* Parse an endpoint URL and fill its credentials from flags and env. */
-static int endpointUrl(const char *what, const char *s, const char *user, const char *env, rsUrl *u) {
+static outcome endpointUrl(const char *what, const char *s, const char *user, const char *env, rsUrl *u) {
     char err[512];
     if (urlParse(s, u, err, sizeof(err)) < 0) {
         fprintf(stderr, "rdbsync: --%s: %s\n", what, err);
-        return EXIT_USAGE;
+        return OUTCOME_USAGE;
     }
     if ((user && urlSetUser(u, user) < 0) || urlApplyEnvAuth(u, env) < 0 || urlApplyEnvAuth(u, "REDISCLI_AUTH") < 0)
-        return EXIT_INTERNAL;
-    return EXIT_OK;
+        return OUTCOME_INTERNAL;
+    return OUTCOME_OK;
 }
 
 
@@ -385,7 +386,7 @@ static void onStopSignal(int sig) {
     scanRequestStop();
 }
 
-static int runScanCopy(const config *c, const syncConfig *sc) {
+static outcome runScanCopy(const config *c, const syncConfig *sc) {
     struct sigaction sa = {.sa_handler = onStopSignal};
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
@@ -397,24 +398,24 @@ static int runScanCopy(const config *c, const syncConfig *sc) {
 }
 
 /* --source with --file, --checksum or --verify. */
-static int runSnapshot(const config *c) {
+static outcome runSnapshot(const config *c) {
     rsUrl src = {0}, dst = {0};
-    int rc = endpointUrl("source", c->source, c->source_user, "RDBSYNC_SOURCE_AUTH", &src);
-    if (rc == EXIT_OK && c->target) rc = endpointUrl("target", c->target, c->target_user, "RDBSYNC_TARGET_AUTH", &dst);
+    outcome rc = endpointUrl("source", c->source, c->source_user, "RDBSYNC_SOURCE_AUTH", &src);
+    if (rc == OUTCOME_OK && c->target) rc = endpointUrl("target", c->target, c->target_user, "RDBSYNC_TARGET_AUTH", &dst);
     snapshotConfig sc = {.source = &src, .target = &dst, .mode = c->mode, .json = c->json,
                          .scan_count = (int)c->scan_count, .rate = c->rate, .quiet = c->quiet,
                          .psync_cmd = c->psync_cmd};
     rsConnOptions co = {.connect_timeout_ms = c->connect_timeout_ms, .client_name = "rdbsync"};
     sc.source_conn = sc.target_conn = co;
-    if (rc == EXIT_OK) {
+    if (rc == OUTCOME_OK) {
         sc.source_conn.tls = tlsFor(c, SIDE_SOURCE, &src);
         if (c->target) sc.target_conn.tls = tlsFor(c, SIDE_TARGET, &dst);
         int any = sc.source_conn.tls.enabled || sc.target_conn.tls.enabled;
         if (checkTls(c, SIDE_SOURCE, &sc.source_conn.tls, any) < 0 ||
             (c->target && checkTls(c, SIDE_TARGET, &sc.target_conn.tls, any) < 0))
-            rc = EXIT_USAGE;
+            rc = OUTCOME_USAGE;
     }
-    if (rc == EXIT_OK) {
+    if (rc == OUTCOME_OK) {
         if (c->verify) rc = snapshotVerify(&sc);
         else if (c->file) rc = snapshotToFile(&sc, c->file);
         else rc = snapshotChecksum(&sc);
@@ -424,11 +425,11 @@ static int runSnapshot(const config *c) {
     return rc;
 }
 
-static int runSync(const config *c) {
+static outcome runSync(const config *c) {
     rsUrl src = {0}, dst = {0};
-    int rc = endpointUrl("source", c->source, c->source_user, "RDBSYNC_SOURCE_AUTH", &src);
-    if (rc == EXIT_OK) rc = endpointUrl("target", c->target, c->target_user, "RDBSYNC_TARGET_AUTH", &dst);
-    if (rc == EXIT_OK) {
+    outcome rc = endpointUrl("source", c->source, c->source_user, "RDBSYNC_SOURCE_AUTH", &src);
+    if (rc == OUTCOME_OK) rc = endpointUrl("target", c->target, c->target_user, "RDBSYNC_TARGET_AUTH", &dst);
+    if (rc == OUTCOME_OK) {
         const char *tmp = getenv("TMPDIR");
         syncConfig sc = {.source = &src, .target = &dst, .imp = c->imp, .once = c->once, .quiet = c->quiet,
                          .psync_cmd = c->psync_cmd,
@@ -438,14 +439,12 @@ static int runSync(const config *c) {
         sc.source_conn = sc.target_conn = co;
         sc.source_conn.tls = tlsFor(c, SIDE_SOURCE, &src);
         sc.target_conn.tls = tlsFor(c, SIDE_TARGET, &dst);
-        int any = sc.source_conn.tls.enabled || sc.target_conn.tls.enabled;
+        int any = sc.source_conn.tls.enabled || sc.target_conn.tls.enabled, refused = 0;
         if (checkTls(c, SIDE_SOURCE, &sc.source_conn.tls, any) < 0 ||
             checkTls(c, SIDE_TARGET, &sc.target_conn.tls, any) < 0)
-            rc = EXIT_USAGE;
-        else
-            rc = c->mode == 2 ? SYNC_REFUSED : syncRun(&sc);
-        if (rc == SYNC_REFUSED && c->mode == 1) rc = EXIT_CONNECT;
-        if (rc == SYNC_REFUSED) rc = runScanCopy(c, &sc);
+            rc = OUTCOME_USAGE;
+        else if (c->mode == 2 || ((rc = syncRun(&sc, &refused)) != OUTCOME_OK && refused && c->mode != 1))
+            rc = runScanCopy(c, &sc);
     }
     urlFree(&src);
     urlFree(&dst);
@@ -453,17 +452,17 @@ static int runSync(const config *c) {
 }
 
 /* --file F --target URL. */
-static int runImport(const config *c) {
+static outcome runImport(const config *c) {
     rsUrl u = {0};
-    int rc = endpointUrl("target", c->target, c->target_user, "RDBSYNC_TARGET_AUTH", &u);
+    outcome rc = endpointUrl("target", c->target, c->target_user, "RDBSYNC_TARGET_AUTH", &u);
     fileImportOptions o = {.file = c->file, .target = &u, .imp = c->imp, .flush_target = c->flush_target,
                            .ignore_crc = c->ignore_crc, .quiet = c->quiet,
                            .target_conn = {.connect_timeout_ms = c->connect_timeout_ms, .client_name = "rdbsync"}};
-    if (rc == EXIT_OK) {
+    if (rc == OUTCOME_OK) {
         o.target_conn.tls = tlsFor(c, SIDE_TARGET, &u);
-        if (checkTls(c, SIDE_TARGET, &o.target_conn.tls, o.target_conn.tls.enabled) < 0) rc = EXIT_USAGE;
+        if (checkTls(c, SIDE_TARGET, &o.target_conn.tls, o.target_conn.tls.enabled) < 0) rc = OUTCOME_USAGE;
     }
-    if (rc == EXIT_OK) rc = fileImport(&o);
+    if (rc == OUTCOME_OK) rc = fileImport(&o);
     urlFree(&u);
     return rc;
 }
@@ -510,7 +509,7 @@ static runMode chooseMode(const config *c) {
     return MODE_NONE;
 }
 
-static int run(const config *c, runMode m) {
+static outcome run(const config *c, runMode m) {
     checkFileOptions fo = checkFileFor(c);
     switch (m) {
     case MODE_FILE_CHECKSUM: return checkFileChecksum(&fo);
@@ -522,7 +521,25 @@ static int run(const config *c, runMode m) {
     case MODE_VERIFY: return runSnapshot(c);
     case MODE_NONE: break;
     }
-    return EXIT_USAGE;
+    return OUTCOME_USAGE;
+}
+
+/* The one place outcomes become exit statuses (README "Exit status"). */
+static int exitStatus(outcome o) {
+    switch (o) {
+    case OUTCOME_OK: return EXIT_OK;
+    case OUTCOME_USAGE: return EXIT_USAGE;
+    case OUTCOME_INPUT: return EXIT_INPUT;
+    case OUTCOME_DECODE: return EXIT_DECODE;
+    case OUTCOME_CRC: return EXIT_CRC;
+    case OUTCOME_CONNECT: return EXIT_CONNECT;
+    case OUTCOME_WRITE: return EXIT_WRITE;
+    case OUTCOME_CONFLICT: return EXIT_CONFLICT;
+    case OUTCOME_DIFFER: return EXIT_DIFFER;
+    case OUTCOME_INTERRUPTED: return EXIT_INTERRUPTED;
+    case OUTCOME_INTERNAL: break;
+    }
+    return EXIT_INTERNAL;
 }
 
 int main(int argc, char **argv) {
@@ -531,5 +548,5 @@ int main(int argc, char **argv) {
     for (int i = 0; i < IMPORT_MAX_DBS; i++) c.imp.db_map[i] = -1;
     signal(SIGPIPE, SIG_IGN);
     if (parseArgs(argc, argv, &c) < 0) return EXIT_USAGE;
-    return run(&c, chooseMode(&c));
+    return exitStatus(run(&c, chooseMode(&c)));
 }

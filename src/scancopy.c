@@ -16,7 +16,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-#include "exitcode.h"
+#include "outcome.h"
 #include "writer.h"
 
 #define QUEUE_BYTES (16u << 20)
@@ -55,7 +55,7 @@ typedef struct copier {
     scanStats st;
     writer *w;
     importer *im;
-    int fatal_rc;
+    outcome fatal;      /* set by a reply that stopped the writer */
     char err[800];
     /* keyspace events: (db, key) pairs from the subscriber thread */
     pthread_mutex_t emu;
@@ -421,7 +421,7 @@ static int onReplyCopy(void *ctx, const writerTag *t, const redisReply *r) {
     int rc = importOnReply(cp->im, t, r);
     if (rc) {
         snprintf(cp->err, sizeof(cp->err), "%s", importError(cp->im));
-        cp->fatal_rc = importConflicted(cp->im) ? EXIT_CONFLICT : EXIT_WRITE;
+        cp->fatal = importConflicted(cp->im) ? OUTCOME_CONFLICT : OUTCOME_WRITE;
     }
     return rc;
 }
@@ -463,32 +463,33 @@ static void summary(copier *cp) {
             (unsigned long long)s->unrepresentable, (unsigned long long)s->functions);
 }
 
-int scanCopy(const scanCopyConfig *cfg) {
+outcome scanCopy(const scanCopyConfig *cfg) {
     copier cp = {.cfg = cfg};
     pthread_t sub_th;
-    int subscribed = 0, rc = EXIT_OK, known = 0;
+    int subscribed = 0, known = 0;
+    outcome rc = OUTCOME_OK;
     pthread_mutex_init(&cp.q.mu, NULL);
     pthread_cond_init(&cp.q.cv, NULL);
     pthread_mutex_init(&cp.emu, NULL);
     if (openBoth(&cp) < 0) {
-        rc = EXIT_CONNECT;
+        rc = OUTCOME_CONNECT;
     } else if (cfg->follow && ((known = ksnSetup(&cp)) < 0 || subscribe(&cp, &sub_th) < 0)) {
-        rc = EXIT_USAGE;
+        rc = OUTCOME_USAGE;
     } else if ((subscribed = cfg->follow) && known == 1 && ksnProbe(&cp) < 0) {
-        rc = EXIT_USAGE;
+        rc = OUTCOME_USAGE;
     } else {
         char ferr[256];
         if (scanFunctions(cp.src, copyFunction, &cp, ferr, sizeof(ferr)) < 0 || copyPass(&cp) < 0)
-            rc = cp.fatal_rc ? cp.fatal_rc : EXIT_CONNECT;
+            rc = cp.fatal ? cp.fatal : OUTCOME_CONNECT;
         summary(&cp);
-        if (rc == EXIT_OK && cfg->follow) {
+        if (rc == OUTCOME_OK && cfg->follow) {
             importSetConflict(cp.im, CONFLICT_REPLACE); /* later copies update what we wrote */
-            if (follow(&cp, &sub_th) < 0) rc = cp.fatal_rc ? cp.fatal_rc : EXIT_CONNECT;
+            if (follow(&cp, &sub_th) < 0) rc = cp.fatal ? cp.fatal : OUTCOME_CONNECT;
             if (cp.w) writerDrain(cp.w);
         }
     }
-    if (rc != EXIT_OK && cp.err[0]) fprintf(stderr, "rdbsync: %s\n", cp.err);
-    if (rc == EXIT_OK && (importGetStats(cp.im)->failed || importGetStats(cp.im)->unrepresentable)) rc = EXIT_WRITE;
+    if (rc != OUTCOME_OK && cp.err[0]) fprintf(stderr, "rdbsync: %s\n", cp.err);
+    if (rc == OUTCOME_OK && (importGetStats(cp.im)->failed || importGetStats(cp.im)->unrepresentable)) rc = OUTCOME_WRITE;
     if (cp.sub && subscribed) stopSub(&cp, sub_th);
     else connClose(cp.sub);
     for (qitem *q = cp.ehead, *next; q; q = next) next = q->next, free(q); /* stopped with events queued */

@@ -19,6 +19,7 @@
 
 #include "conn.h"
 #include "import.h"
+#include "outcome.h"
 #include "scan.h"
 #include "url.h"
 
@@ -30,7 +31,7 @@ typedef struct scanCopyConfig {
     int follow;
 } scanCopyConfig;
 
-/* The copy pipeline; returns an exit status. */
-int scanCopy(const scanCopyConfig *cfg);
+/* The copy pipeline. */
+outcome scanCopy(const scanCopyConfig *cfg);
 
 #endif

@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "checksum.h"
-#include "exitcode.h"
+#include "outcome.h"
 #include "rdb/decode.h"
 #include "rdb/digest.h"
 #include "rdb/rdbfile.h"
@@ -28,11 +28,13 @@ typedef struct wire {
     size_t held;
     int done;
     int fd;            /* tee to a file, or -1 */
+    int out_failed;    /* the tee failed: the output file, not the source */
 } wire;
 
 static int teeOut(wire *w, const void *p, size_t n, char *err, size_t errlen) {
     if (w->fd < 0 || n == 0 || rdbWriteFd(&w->fd, p, n) == 0) return 0;
     snprintf(err, errlen, "cannot write the output file: %s", strerror(errno));
+    w->out_failed = 1;
     return -1;
 }
 
@@ -107,10 +109,20 @@ static int requestSnapshot(rsConn *c, const char *psync, char *line, size_t cap)
     return readReplyLine(c, line, cap) < 0 ? SNAP_FAIL : SNAP_OK;
 }
 
-/* Decode the snapshot through h while teeing it to fd. */
-static int replicaSnapshot(const snapshotConfig *cfg, int fd, const rdbHandlers *h, char *err, size_t errlen) {
+/* The outcome of a failed replica-path decode: the link, the output file,
+ * or the snapshot itself. */
+static outcome wireOutcome(const wire *w, rdbErrCode code) {
+    if (code == RDB_ERR_IO) return w->out_failed ? OUTCOME_INPUT : OUTCOME_CONNECT;
+    return outcomeOfDecode(code);
+}
+
+/* Decode the snapshot through h while teeing it to fd; on SNAP_FAIL, *why
+ * says what failed. */
+static int replicaSnapshot(const snapshotConfig *cfg, int fd, const rdbHandlers *h, outcome *why, char *err,
+                           size_t errlen) {
     char line[512];
     rsConn *c = connOpen(cfg->source, &cfg->source_conn, err, errlen);
+    *why = OUTCOME_CONNECT;
     if (!c) return SNAP_FAIL;
     int rc = requestSnapshot(c, cfg->psync_cmd ? cfg->psync_cmd : "PSYNC", line, sizeof(line));
     if (rc == SNAP_OK && line[0] != '$') {
@@ -127,6 +139,7 @@ static int replicaSnapshot(const snapshotConfig *cfg, int fd, const rdbHandlers 
         rdbDecoder *d = r ? rdbDecoderNew(r, h, NULL) : NULL;
         if (!d || rdbDecode(d) < 0) {
             snprintf(err, errlen, "source snapshot: %s", d ? rdbDecoderError(d) : "out of memory");
+            *why = d ? wireOutcome(&w, rdbDecoderErrorCode(d)) : OUTCOME_INTERNAL;
             rc = SNAP_FAIL;
         }
         rdbDecoderFree(d);
@@ -164,9 +177,10 @@ static rsConn *openScanSource(const snapshotConfig *cfg, rsServerInfo *info, cha
     return c;
 }
 
-static int scanToFile(const snapshotConfig *cfg, int fd, char *err, size_t errlen) {
+static int scanToFile(const snapshotConfig *cfg, int fd, outcome *why, char *err, size_t errlen) {
     rsServerInfo info;
     rsConn *c = openScanSource(cfg, &info, err, errlen);
+    *why = OUTCOME_CONNECT;
     if (!c) return -1;
     int valkey = info.rdb_version >= 80;
     fileSink fs = {rdbFileWriterNew(rdbWriteFd, &fd, info.rdb_version, valkey ? RDB_FLAVOUR_VALKEY : RDB_FLAVOUR_REDIS),
@@ -179,8 +193,9 @@ static int scanToFile(const snapshotConfig *cfg, int fd, char *err, size_t errle
     if (rc == 0) rc = rdbFileAux(fs.fw, "rdbsync", "scan");
     if (rc == 0) rc = scanFunctions(c, fileFunction, &fs, err, errlen);
     if (rc == 0) rc = scanPass(c, &info, &so, fileKey, &fs, &st, err, errlen);
-    if (rc == 0) rc = rdbFileFinish(fs.fw);
-    if (rc < 0 && !err[0]) snprintf(err, errlen, "cannot write the output file: %s", strerror(errno));
+    if (rc == 0 && (rc = rdbFileFinish(fs.fw)) < 0) *why = OUTCOME_INPUT;
+    if (rc < 0 && !err[0]) snprintf(err, errlen, "cannot write the output file: %s", strerror(errno)),
+                           *why = OUTCOME_INPUT;
     rdbFileWriterFree(fs.fw);
     connClose(c);
     return rc;
@@ -188,26 +203,28 @@ static int scanToFile(const snapshotConfig *cfg, int fd, char *err, size_t errle
 
 /* ---- --source --file ---- */
 
-int snapshotToFile(const snapshotConfig *cfg, const char *path) {
+outcome snapshotToFile(const snapshotConfig *cfg, const char *path) {
     char tmp[4096], err[800] = "";
+    outcome why = OUTCOME_CONNECT;
     snprintf(tmp, sizeof(tmp), "%s.rdbsync-tmp", path);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) {
         fprintf(stderr, "rdbsync: %s: cannot create: %s\n", tmp, strerror(errno));
-        return EXIT_INPUT;
+        return OUTCOME_INPUT;
     }
     checksum *cs = checksumNew();
     rdbHandlers h = {0};
     checksumHandlers(cs, &h);
-    int rc = cfg->mode == 2 ? SNAP_REFUSED : replicaSnapshot(cfg, fd, &h, err, sizeof(err));
+    int rc = cfg->mode == 2 ? SNAP_REFUSED : replicaSnapshot(cfg, fd, &h, &why, err, sizeof(err));
     const char *how = "replication";
     if (rc == SNAP_REFUSED && cfg->mode != 1) {
         if (cfg->mode == 0) fprintf(stderr, "rdbsync: the source refuses SYNC and PSYNC: rebuilding the snapshot from SCAN + DUMP\n");
         how = "SCAN + DUMP";
-        rc = ftruncate(fd, 0) == 0 && lseek(fd, 0, SEEK_SET) == 0 ? scanToFile(cfg, fd, err, sizeof(err)) : -1;
+        rc = ftruncate(fd, 0) == 0 && lseek(fd, 0, SEEK_SET) == 0 ? scanToFile(cfg, fd, &why, err, sizeof(err)) : -1;
     }
     if (rc == 0 && (fsync(fd) < 0 || close(fd) < 0 || rename(tmp, path) < 0)) {
         snprintf(err, sizeof(err), "%s: %s", path, strerror(errno));
+        why = OUTCOME_INPUT;
         rc = -1;
         fd = -1;
     }
@@ -219,7 +236,7 @@ int snapshotToFile(const snapshotConfig *cfg, const char *path) {
         fprintf(stderr, "rdbsync: %s\n", rc == SNAP_REFUSED ? "the source refuses SYNC and PSYNC (--mode replica)" : err);
     }
     checksumFree(cs);
-    return rc == 0 ? EXIT_OK : strstr(err, "source snapshot") ? EXIT_DECODE : EXIT_CONNECT;
+    return rc == 0 ? OUTCOME_OK : rc == SNAP_REFUSED ? OUTCOME_CONNECT : why;
 }
 
 /* ---- --source --checksum ---- */
@@ -228,13 +245,16 @@ typedef struct sumSink {
     rdbHandlers h;
     char *err;
     size_t errlen;
+    int bad_payload;   /* a DUMP payload failed to decode */
 } sumSink;
 
 static int sumKey(void *ctx, const scanItem *it) {
     sumSink *s = ctx;
     rdbKeyInfo base = {.db = (uint64_t)it->db, .key = it->key, .keylen = it->keylen, .expire_ms = it->expire_ms,
                        .idle = -1, .freq = -1};
-    return rdbDecodePayload(it->payload, it->len, &base, &s->h, NULL, s->err, s->errlen);
+    int rc = rdbDecodePayload(it->payload, it->len, &base, &s->h, NULL, s->err, s->errlen);
+    if (rc < 0) s->bad_payload = 1;
+    return rc;
 }
 
 static int sumFunction(void *ctx, const char *code, size_t len) {
@@ -243,35 +263,38 @@ static int sumFunction(void *ctx, const char *code, size_t len) {
     return s->h.function ? s->h.function(s->h.ctx, &fn) : 0;
 }
 
-static int scanChecksum(const snapshotConfig *cfg, const rdbHandlers *h, char *err, size_t errlen) {
+static int scanChecksum(const snapshotConfig *cfg, const rdbHandlers *h, outcome *why, char *err, size_t errlen) {
     rsServerInfo info;
     rsConn *c = openScanSource(cfg, &info, err, errlen);
+    *why = OUTCOME_CONNECT;
     if (!c) return -1;
-    sumSink s = {*h, err, errlen};
+    sumSink s = {*h, err, errlen, 0};
     scanOptions so = {cfg->scan_count, cfg->rate, cfg->quiet};
     scanStats st = {0};
     int rc = scanFunctions(c, sumFunction, &s, err, errlen);
     if (rc == 0) rc = scanPass(c, &info, &so, sumKey, &s, &st, err, errlen);
+    if (s.bad_payload) *why = OUTCOME_DECODE; /* until rdbDecodePayload reports a kind (CRC or not) */
     connClose(c);
     return rc;
 }
 
-int snapshotChecksum(const snapshotConfig *cfg) {
+outcome snapshotChecksum(const snapshotConfig *cfg) {
     char err[800] = "";
+    outcome why = OUTCOME_CONNECT;
     checksum *cs = checksumNew();
     rdbHandlers h = {0};
     checksumHandlers(cs, &h);
-    int rc = cfg->mode == 2 ? SNAP_REFUSED : replicaSnapshot(cfg, -1, &h, err, sizeof(err));
+    int rc = cfg->mode == 2 ? SNAP_REFUSED : replicaSnapshot(cfg, -1, &h, &why, err, sizeof(err));
     if (rc == SNAP_REFUSED && cfg->mode != 1) {
         checksumFree(cs); /* start the counts again */
         cs = checksumNew();
         checksumHandlers(cs, &h);
-        rc = scanChecksum(cfg, &h, err, sizeof(err));
+        rc = scanChecksum(cfg, &h, &why, err, sizeof(err));
     }
     if (rc == 0) checksumReport(cs, stdout, cfg->json);
     else fprintf(stderr, "rdbsync: %s\n", rc == SNAP_REFUSED ? "the source refuses SYNC and PSYNC (--mode replica)" : err);
     checksumFree(cs);
-    return rc == 0 ? EXIT_OK : strstr(err, "snapshot") || strstr(err, "DUMP payload") ? EXIT_DECODE : EXIT_CONNECT;
+    return rc == 0 ? OUTCOME_OK : rc == SNAP_REFUSED ? OUTCOME_CONNECT : why;
 }
 
 /* ---- --verify ---- */
@@ -333,7 +356,7 @@ static int verifyKey(void *ctx, const scanItem *it) {
     return 0;
 }
 
-int snapshotVerify(const snapshotConfig *cfg) {
+outcome snapshotVerify(const snapshotConfig *cfg) {
     char err[800] = "";
     rsServerInfo sinfo = {0}, tinfo = {0};
     rsConn *s = openScanSource(cfg, &sinfo, err, sizeof(err));
@@ -353,11 +376,11 @@ int snapshotVerify(const snapshotConfig *cfg) {
     connClose(t);
     if (rc < 0) {
         fprintf(stderr, "rdbsync: %s\n", err);
-        return EXIT_CONNECT;
+        return OUTCOME_CONNECT;
     }
     int equal = fwd.missing + fwd.differ + back.missing == 0;
     printf("verify: %s: %llu source keys checked, %llu differ, %llu missing on the target, %llu only on the target\n",
            equal ? "equal" : "DIFFERENT", (unsigned long long)fwd.checked, (unsigned long long)fwd.differ,
            (unsigned long long)fwd.missing, (unsigned long long)back.missing);
-    return equal ? EXIT_OK : EXIT_DIFFER;
+    return equal ? OUTCOME_OK : OUTCOME_DIFFER;
 }

@@ -19,7 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "exitcode.h"
+#include "outcome.h"
 #include "progress.h"
 #include "rdb/tee.h"
 #include "replica.h"
@@ -52,7 +52,7 @@ typedef struct syncer {
     int loaded_once;        /* a snapshot was fully applied */
     int loading;            /* inside loadSnapshot */
     int target_lost, fatal;
-    int rc;                 /* exit status once fatal */
+    outcome rc;             /* once fatal */
     int tty;
     int64_t last_status, last_count_ms;
     uint64_t last_count;
@@ -67,7 +67,7 @@ static int64_t nowMs(void) {
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void fatal(syncer *s, int rc, const char *msg) {
+static void fatal(syncer *s, outcome rc, const char *msg) {
     if (s->fatal) return;
     s->fatal = 1;
     s->rc = rc;
@@ -132,7 +132,7 @@ static int onStreamReply(syncer *s, const writerTag *t, const redisReply *r) {
                  (unsigned long long)t->db, kr, (unsigned long long)t->src_offset, e->str);
         s->refused++;
         if (s->cfg->imp.on_error == ONERROR_STOP) {
-            fatal(s, EXIT_WRITE, msg);
+            fatal(s, OUTCOME_WRITE, msg);
             return -1;
         }
         fprintf(stderr, "\rrdbsync: %s\n", msg);
@@ -149,7 +149,7 @@ static int onReply(void *ctx, const writerTag *t, const redisReply *r) {
     syncer *s = ctx;
     if (t->kind == K_STREAM) return onStreamReply(s, t, r);
     int rc = importOnReply(s->im, t, r);
-    if (rc) fatal(s, importConflicted(s->im) ? EXIT_CONFLICT : EXIT_WRITE, importError(s->im));
+    if (rc) fatal(s, importConflicted(s->im) ? OUTCOME_CONFLICT : OUTCOME_WRITE, importError(s->im));
     return rc;
 }
 
@@ -272,7 +272,7 @@ static int drainReader(syncer *s) {
     for (;;) {
         void *rep = NULL;
         if (redisReaderGetReply(s->rr, &rep) != REDIS_OK) {
-            fatal(s, EXIT_DECODE, "the source's command stream is not valid RESP");
+            fatal(s, OUTCOME_DECODE, "the source's command stream is not valid RESP");
             return -1;
         }
         if (!rep) return 0;
@@ -288,7 +288,7 @@ static int drainReader(syncer *s) {
 static int feed(syncer *s, const void *p, size_t n) {
     if (!n) return 0;
     if (redisReaderFeed(s->rr, p, n) != REDIS_OK) {
-        fatal(s, EXIT_INTERNAL, "out of memory parsing the command stream");
+        fatal(s, OUTCOME_INTERNAL, "out of memory parsing the command stream");
         return -1;
     }
     s->fed += n;
@@ -303,7 +303,7 @@ static int streamEpoch(syncer *s, spool *sp) {
         ssize_t n = spoolReadTimed(sp, buf, sizeof(buf), 100, err, sizeof(err));
         if (n == 0) return 0; /* epoch over: a new one follows */
         if (n == -1) {
-            fatal(s, EXIT_INTERNAL, err);
+            fatal(s, OUTCOME_INTERNAL, err);
             return -1;
         }
         if (n > 0 && feed(s, buf, (size_t)n) < 0) break;
@@ -410,7 +410,7 @@ static int loadSnapshot(syncer *s, const replEpoch *ep) {
         } else {
             char msg[800];
             snprintf(msg, sizeof(msg), "source snapshot: %s", rdbDecoderError(d));
-            fatal(s, rdbDecoderErrorCode(d) == RDB_ERR_CHECKSUM ? EXIT_CRC : EXIT_DECODE, msg);
+            fatal(s, rdbDecoderErrorCode(d) == RDB_ERR_CHECKSUM ? OUTCOME_CRC : OUTCOME_DECODE, msg);
         }
     } else if (writerDrain(s->w) < 0) {
         if (!s->fatal) s->target_lost = 1;
@@ -464,13 +464,17 @@ static int runEpoch(syncer *s, const replEpoch *ep) {
     return streamEpoch(s, ep->sp) < 0 ? -1 : 0;
 }
 
-static int loop(syncer *s) {
+/* The outcome; *refused when the source refused PSYNC and SYNC. */
+static outcome loop(syncer *s, int *refused) {
     while (!stop_requested && !s->fatal) {
         replEpoch ep;
         int got = replicaNextEpoch(s->rep, &ep, 200);
         if (got < 0) {
-            if (replicaRefused(s->rep)) return SYNC_REFUSED;
-            if (!stop_requested) fatal(s, EXIT_CONNECT, replicaError(s->rep));
+            if (replicaRefused(s->rep)) {
+                *refused = 1;
+                return OUTCOME_CONNECT;
+            }
+            if (!stop_requested) fatal(s, OUTCOME_CONNECT, replicaError(s->rep));
             break;
         }
         if (got == 0) {
@@ -482,12 +486,12 @@ static int loop(syncer *s) {
         if (rc == 1) break; /* --once */
         if (s->target_lost && !stop_requested && !s->fatal) recoverTarget(s);
     }
-    return s->fatal ? s->rc : EXIT_OK;
+    return s->fatal ? s->rc : OUTCOME_OK;
 }
 
 static void onSignal(int sig) { stop_requested = 1; }
 
-int syncRun(const syncConfig *cfg) {
+outcome syncRun(const syncConfig *cfg, int *refused) {
     syncer s = {.cfg = cfg, .tty = isatty(2), .last_count_ms = nowMs()};
     char err[512];
     struct sigaction sa = {.sa_handler = onSignal};
@@ -496,7 +500,7 @@ int syncRun(const syncConfig *cfg) {
     if (openTarget(&s, err, sizeof(err)) < 0 || targetRunId(s.tc, s.run_id, sizeof(s.run_id)) < 0) {
         fprintf(stderr, "rdbsync: target: %s\n", err);
         closeTarget(&s);
-        return EXIT_CONNECT;
+        return OUTCOME_CONNECT;
     }
     s.im = importNew(&s.tinfo, &cfg->imp);
     replicaOptions ro = {cfg->source, cfg->source_conn, cfg->spool_mem, cfg->spool_dir, cfg->quiet,
@@ -506,11 +510,12 @@ int syncRun(const syncConfig *cfg) {
         fprintf(stderr, "rdbsync: cannot start the replica link\n");
         importFree(s.im);
         closeTarget(&s);
-        return EXIT_INTERNAL;
+        return OUTCOME_INTERNAL;
     }
     importSetWriter(s.im, s.w);
-    int rc = loop(&s);
-    if (rc == SYNC_REFUSED) {
+    *refused = 0;
+    outcome rc = loop(&s, refused);
+    if (*refused) {
         fprintf(stderr, "rdbsync: %s: switching to scan mode (SCAN + DUMP/RESTORE)\n", replicaError(s.rep));
         replicaFree(s.rep);
         importFree(s.im);

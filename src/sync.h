@@ -26,6 +26,7 @@
 
 #include "conn.h"
 #include "import.h"
+#include "outcome.h"
 #include "url.h"
 
 typedef struct syncConfig {
@@ -41,12 +42,10 @@ typedef struct syncConfig {
     const char *psync_cmd;  /* --psync-command: PSYNC's name on this source */
 } syncConfig;
 
-/* syncRun's answer when the source refuses PSYNC and SYNC before anything
- * was copied: the caller may fall back to scan mode. */
-#define SYNC_REFUSED (-100)
-
-/* Runs until stopped; returns an exit status (exitcode.h) or SYNC_REFUSED. */
-int syncRun(const syncConfig *cfg);
+/* Runs until stopped. *refused is set when the source refuses PSYNC and
+ * SYNC before anything was copied (the outcome is then OUTCOME_CONNECT):
+ * the caller may fall back to scan mode. */
+outcome syncRun(const syncConfig *cfg, int *refused);
 /* Async-signal-safe: ask syncRun to stop cleanly. */
 void syncRequestStop(void);
 
