@@ -11,20 +11,21 @@
 #include "print.h"
 #include "rdb/decode.h"
 #include "rdb/parallel.h"
+#include "stop.h"
 
 /* Decode a whole file through h; prints the one error line on failure.
  * With cs (a parallel checksum), a value that fails on a worker is
  * reported: it comes before anything the framing decoder met. */
 static outcome decodeFile(const checkFileOptions *o, const rdbHandlers *h, checksum *cs) {
-    rdbReader *r = strcmp(o->file, "-") == 0 ? rdbReaderFd(0) : rdbReaderFile(o->file);
-    if (!r) {
+    stopInput in;
+    if (stopInputOpen(&in, o->file) < 0) {
         fprintf(stderr, "rdbsync: %s: cannot open: %s\n", o->file, strerror(errno));
         return OUTCOME_INPUT;
     }
     rdbDecodeOptions opt = {.ignore_crc = o->ignore_crc};
-    rdbDecoder *d = rdbDecoderNew(r, h, &opt);
+    rdbDecoder *d = rdbDecoderNew(in.r, h, &opt);
     if (!d) {
-        rdbReaderFree(r);
+        stopInputClose(&in);
         fprintf(stderr, "rdbsync: out of memory\n");
         return OUTCOME_INTERNAL;
     }
@@ -32,7 +33,14 @@ static outcome decodeFile(const checkFileOptions *o, const rdbHandlers *h, check
     rdbErrCode wcode;
     const char *werr;
     int failed = rdbDecode(d) < 0;
-    if (cs && checksumFinish(cs, &wcode, &werr) < 0) {
+    int finished = !cs || checksumFinish(cs, &wcode, &werr) == 0;
+    if (failed && stopRequested()) {
+        /* Nothing was written but stdout: say how far it got. */
+        fprintf(stderr, "rdbsync: %s: interrupted by %s at offset %llu: %s\n", o->file, stopSignalName(),
+                (unsigned long long)rdbDecoderOffset(d),
+                cs ? "no report (the file was not read to its end)" : "the dump stops before this offset");
+        rc = OUTCOME_INTERRUPTED;
+    } else if (!finished) {
         rc = outcomeOfDecode(wcode);
         fprintf(stderr, "rdbsync: %s: %s\n", o->file, werr);
     } else if (failed) {
@@ -41,7 +49,7 @@ static outcome decodeFile(const checkFileOptions *o, const rdbHandlers *h, check
             fprintf(stderr, "rdbsync: %s: %s\n", o->file, rdbDecoderError(d));
     }
     rdbDecoderFree(d);
-    rdbReaderFree(r);
+    stopInputClose(&in);
     return rc;
 }
 

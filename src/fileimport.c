@@ -16,6 +16,7 @@
 #include "progress.h"
 #include "rdb/decode.h"
 #include "rdb/tee.h"
+#include "stop.h"
 #include "writer.h"
 
 /* Connect, AUTH, server facts. */
@@ -67,16 +68,23 @@ static int onProgressKey(void *ctx, const rdbKeyInfo *k) {
 }
 
 static void importSummary(const fileImportOptions *o, const importStats *st, double secs, const char *target) {
+    /* Keys read but neither written, skipped nor failed: a stop came
+     * between reading them and their reply. Counts always add up. */
+    uint64_t done = st->written + st->skipped_expired + st->skipped_conflict + st->skipped_empty + st->skipped_db +
+                    st->conflicts + st->failed + st->unrepresentable;
+    char rest[64] = "";
+    if (st->keys_read > done)
+        snprintf(rest, sizeof(rest), "; %llu not attempted", (unsigned long long)(st->keys_read - done));
     fprintf(stderr,
             "rdbsync: %s: %llu keys read, %llu written%s in %.1f s (%.0f keys/s); skipped: %llu expired, "
             "%llu existing, %llu empty, %llu other db; %llu failed, %llu not representable, %llu written "
-            "without field TTLs; %llu functions loaded\n",
+            "without field TTLs; %llu functions loaded%s\n",
             target, (unsigned long long)st->keys_read, (unsigned long long)st->written,
             st->native ? " (some as native commands)" : "", secs, secs > 0 ? st->written / secs : 0.0,
             (unsigned long long)st->skipped_expired, (unsigned long long)st->skipped_conflict,
             (unsigned long long)st->skipped_empty, (unsigned long long)st->skipped_db,
             (unsigned long long)st->failed, (unsigned long long)st->unrepresentable,
-            (unsigned long long)st->lossy, (unsigned long long)st->functions);
+            (unsigned long long)st->lossy, (unsigned long long)st->functions, rest);
 }
 
 /* Pick the error line and exit status of an import, from the most
@@ -85,6 +93,11 @@ static outcome importOutcome(const fileImportOptions *o, rdbDecoder *d, int drc,
                          rsConn *conn) {
     const importStats *st = importGetStats(im);
     unsigned long long n = (unsigned long long)st->written;
+    if (drc < 0 && stopRequested() && !writerStopped(w)) {
+        fprintf(stderr, "rdbsync: %s: interrupted by %s at offset %llu: %llu keys written; the target holds a "
+                "partial import\n", o->file, stopSignalName(), (unsigned long long)rdbDecoderOffset(d), n);
+        return OUTCOME_INTERRUPTED;
+    }
     if (drc < 0 && rdbDecoderErrorCode(d) != RDB_ERR_HANDLER) {
         fprintf(stderr, "rdbsync: %s: %s (%llu keys written before it)\n", o->file, rdbDecoderError(d), n);
         return outcomeOfDecode(rdbDecoderErrorCode(d));
@@ -108,8 +121,8 @@ static outcome importOutcome(const fileImportOptions *o, rdbDecoder *d, int drc,
 
 /* Decode the file into the importer; the writer drains at the end. */
 static outcome importFile(const fileImportOptions *o, rsConn *conn, const rsServerInfo *info) {
-    rdbReader *r = strcmp(o->file, "-") == 0 ? rdbReaderFd(0) : rdbReaderFile(o->file);
-    if (!r) {
+    stopInput in;
+    if (stopInputOpen(&in, o->file) < 0) {
         fprintf(stderr, "rdbsync: %s: cannot open: %s\n", o->file, strerror(errno));
         return OUTCOME_INPUT;
     }
@@ -132,13 +145,14 @@ static outcome importFile(const fileImportOptions *o, rsConn *conn, const rsServ
     if (tee) {
         rdbTeeHandlers(tee, &h);
         rdbDecodeOptions dopt = {.ignore_crc = o->ignore_crc};
-        d = rdbDecoderNew(r, &h, &dopt);
+        d = rdbDecoderNew(in.r, &h, &dopt);
     }
     if (d) {
         ip.d = d;
         int drc = rdbDecode(d);
         int wrc = drc == 0 || !writerStopped(w) ? writerDrain(w) : -1;
         if (writerStopped(w) && writerSettle(w) == 0) importCleanup(im, conn); /* count what the target took */
+        else if (drc < 0 && wrc == 0) importCleanup(im, conn); /* interrupted inside a native write */
         progressClear(pg);
         rc = importOutcome(o, d, drc, wrc, im, w, conn);
         importSummary(o, importGetStats(im), progressElapsed(pg), connName(conn));
@@ -148,7 +162,7 @@ static outcome importFile(const fileImportOptions *o, rsConn *conn, const rsServ
     progressFree(pg);
     writerFree(w);
     importFree(im);
-    rdbReaderFree(r);
+    stopInputClose(&in);
     return rc;
 }
 

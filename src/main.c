@@ -24,6 +24,7 @@
 #include "outcome.h"
 #include "scancopy.h"
 #include "snapshot.h"
+#include "stop.h"
 #include "sync.h"
 #include "url.h"
 
@@ -381,15 +382,23 @@ static outcome endpointUrl(const char *what, const char *s, const char *user, co
 }
 
 
+/* SIGINT, SIGTERM and SIGHUP (a closed ssh session) all ask for a clean
+ * stop: each mode ends at its next boundary and says how far it got. */
 static void onStopSignal(int sig) {
+    stopNote(sig);
     syncRequestStop();
     scanRequestStop();
 }
 
-static outcome runScanCopy(const config *c, const syncConfig *sc) {
-    struct sigaction sa = {.sa_handler = onStopSignal};
+static void installStopSignals(void) {
+    struct sigaction sa = {.sa_handler = onStopSignal}; /* no SA_RESTART: blocking reads return */
+    sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+}
+
+static outcome runScanCopy(const config *c, const syncConfig *sc) {
     scanCopyConfig cc = {.source = sc->source, .target = sc->target, .source_conn = sc->source_conn,
                          .target_conn = sc->target_conn, .imp = c->imp,
                          .scan = {(int)c->scan_count, c->rate, c->quiet},
@@ -548,5 +557,7 @@ int main(int argc, char **argv) {
     for (int i = 0; i < IMPORT_MAX_DBS; i++) c.imp.db_map[i] = -1;
     signal(SIGPIPE, SIG_IGN);
     if (parseArgs(argc, argv, &c) < 0) return EXIT_USAGE;
-    return exitStatus(run(&c, chooseMode(&c)));
+    runMode m = chooseMode(&c);
+    installStopSignals();
+    return exitStatus(run(&c, m));
 }

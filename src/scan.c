@@ -127,7 +127,10 @@ static int scanDb(rsConn *c, const rsServerInfo *info, const scanOptions *o, int
     snprintf(count, sizeof(count), "%d", o->count > 0 ? o->count : 1000);
     if (selectDb(c, db, err, errlen) < 0) return -1;
     do {
-        if (stop_requested) return 0;
+        if (stop_requested) {
+            snprintf(err, errlen, "stopped by a signal in db %d", db);
+            return -1;
+        }
         redisReply *r = connCommandf(c, "SCAN %s COUNT %s", cursor, count);
         if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
             snprintf(err, errlen, "source: SCAN failed: %s", r && r->type == REDIS_REPLY_ERROR ? r->str : connError(c));

@@ -56,8 +56,9 @@ int scanPass(rsConn *src, const rsServerInfo *info, const scanOptions *o, scanSi
 int scanGetKey(rsConn *src, const rsServerInfo *info, int db, const char *key, size_t keylen, scanItem *it,
                char *err, size_t errlen);
 
-/* Async-signal-safe stop request (SIGINT/SIGTERM): a pass in progress
- * ends after its current batch. */
+/* Async-signal-safe stop request (SIGINT/SIGTERM/SIGHUP): a pass in
+ * progress ends after its current batch, returning -1 (the pass is
+ * incomplete; scanStopRequested() tells it from an error). */
 void scanRequestStop(void);
 int scanStopRequested(void);
 

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "outcome.h"
+#include "stop.h"
 #include "writer.h"
 
 #define QUEUE_BYTES (16u << 20)
@@ -45,6 +46,7 @@ typedef struct copyQueue {
     qitem *head, *tail;
     size_t bytes;
     int done, failed;
+    int complete;       /* the reader's pass read every db to its end */
 } copyQueue;
 
 typedef struct copier {
@@ -56,7 +58,12 @@ typedef struct copier {
     writer *w;
     importer *im;
     outcome fatal;      /* set by a reply that stopped the writer */
-    char err[800];
+    char err[800];      /* the first reason this thread (the writer's) stops */
+    char rerr[800];     /* the reader thread's reason: apart, so neither overwrites the other */
+    int pass_done;      /* a pass read the whole source: the target holds a full copy */
+    char ksn_orig[64];  /* notify-keyspace-events before we changed it; "" when unchanged */
+    int ksn_changed;
+    int64_t last_progress;
     /* keyspace events: (db, key) pairs from the subscriber thread */
     pthread_mutex_t emu;
     qitem *ehead, *etail;
@@ -95,9 +102,10 @@ static int queueSink(void *ctx, const scanItem *it) {
 
 static void *passThread(void *arg) {
     copier *cp = arg;
-    int rc = scanPass(cp->src, &cp->sinfo, &cp->cfg->scan, queueSink, cp, &cp->st, cp->err, sizeof(cp->err));
+    int rc = scanPass(cp->src, &cp->sinfo, &cp->cfg->scan, queueSink, cp, &cp->st, cp->rerr, sizeof(cp->rerr));
     pthread_mutex_lock(&cp->q.mu);
     cp->q.done = 1;
+    cp->q.complete = rc == 0;
     if (rc < 0 && !scanStopRequested()) cp->q.failed = 1;
     pthread_cond_broadcast(&cp->q.cv);
     pthread_mutex_unlock(&cp->q.mu);
@@ -139,10 +147,9 @@ static int writeItem(copier *cp, int db, const char *key, size_t keylen, const u
 }
 
 static void progressLine(copier *cp, int force) {
-    static int64_t last;
     int64_t t = nowMs();
-    if (cp->cfg->scan.quiet || (!force && t - last < 5000)) return;
-    last = t;
+    if (cp->cfg->scan.quiet || (!force && t - cp->last_progress < 5000)) return;
+    cp->last_progress = t;
     const importStats *s = importGetStats(cp->im);
     fprintf(stderr, "rdbsync: scan: %llu keys scanned, %llu written, %llu vanished meanwhile\n",
             (unsigned long long)cp->st.scanned, (unsigned long long)s->written, (unsigned long long)cp->st.vanished);
@@ -170,6 +177,10 @@ static int copyPass(copier *cp) {
     pthread_join(th, NULL);
     if (rc == 0 && writerDrain(cp->w) < 0) rc = -1;
     if (cp->q.failed && rc == 0) rc = -1;
+    if (rc == 0 && cp->q.complete) cp->pass_done = 1;
+    /* The reader's reason, unless the writer's came first (a conflict
+     * makes the reader stop with a reason of its own). */
+    if (cp->q.failed && !cp->err[0] && !cp->fatal) snprintf(cp->err, sizeof(cp->err), "%s", cp->rerr);
     return rc;
 }
 
@@ -188,6 +199,7 @@ static int ksnSetup(copier *cp) {
         redisReply *s = connCommandf(cp->src, "CONFIG SET notify-keyspace-events %s", want);
         ok = s && s->type != REDIS_REPLY_ERROR;
         if (ok) fprintf(stderr, "rdbsync: enabled keyspace notifications on the source (notify-keyspace-events %s)\n", want);
+        if (ok) snprintf(cp->ksn_orig, sizeof(cp->ksn_orig), "%s", r->element[1]->str), cp->ksn_changed = 1;
         if (s) freeReplyObject(s);
     }
     if (r) freeReplyObject(r);
@@ -197,6 +209,24 @@ static int ksnSetup(copier *cp) {
              "set notify-keyspace-events to 'KA' on the source (on ElastiCache: in a custom parameter group), "
              "or run with --once");
     return -1;
+}
+
+/* Put notify-keyspace-events back as we found it: notifications cost the
+ * source CPU for every write, and the setting is the operator's. On a
+ * connection of its own, since the main one may be what failed. */
+static void ksnRestore(copier *cp) {
+    char err[512];
+    rsConn *c = connOpen(cp->cfg->source, &cp->cfg->source_conn, err, sizeof(err));
+    redisReply *r = c ? connCommand(c, 4, (const char *[]){"CONFIG", "SET", "notify-keyspace-events", cp->ksn_orig},
+                                    (size_t[]){6, 3, 22, strlen(cp->ksn_orig)})
+                      : NULL;
+    if (r && r->type != REDIS_REPLY_ERROR)
+        fprintf(stderr, "rdbsync: restored notify-keyspace-events on the source to '%s'\n", cp->ksn_orig);
+    else
+        fprintf(stderr, "rdbsync: could not restore notify-keyspace-events on the source to '%s': %s\n", cp->ksn_orig,
+                r ? r->str : c ? connError(c) : err);
+    if (r) freeReplyObject(r);
+    connClose(c);
 }
 
 static void pushEvent(copier *cp, int db, const char *key, size_t keylen) {
@@ -419,7 +449,7 @@ static int follow(copier *cp, pthread_t *th) {
 static int onReplyCopy(void *ctx, const writerTag *t, const redisReply *r) {
     copier *cp = ctx;
     int rc = importOnReply(cp->im, t, r);
-    if (rc) {
+    if (rc && !cp->fatal) { /* the first one: replies read while settling come after it */
         snprintf(cp->err, sizeof(cp->err), "%s", importError(cp->im));
         cp->fatal = importConflicted(cp->im) ? OUTCOME_CONFLICT : OUTCOME_WRITE;
     }
@@ -454,13 +484,21 @@ static int copyFunction(void *ctx, const char *code, size_t len) {
     return h.function(h.ctx, &fn);
 }
 
+/* Every key scanned is counted once: written, skipped (vanished between
+ * SCAN and DUMP, expired, existing, other db), failed, or not attempted
+ * (read but never written: a stop came first). */
 static void summary(copier *cp) {
     const importStats *s = importGetStats(cp->im);
+    uint64_t skipped = s->skipped_expired + s->skipped_conflict + s->skipped_empty + s->skipped_db;
+    uint64_t done = cp->st.vanished + s->written + skipped + s->conflicts + s->failed + s->unrepresentable;
+    uint64_t rest = cp->st.scanned > done ? cp->st.scanned - done : 0;
     fprintf(stderr, "rdbsync: scan copy: %llu keys scanned, %llu written, %llu vanished during the copy, "
-            "%llu existing skipped, %llu failed, %llu not representable, %llu functions\n",
+            "%llu existing skipped, %llu expired skipped, %llu other db skipped, %llu conflicting, %llu failed, "
+            "%llu not representable, %llu not attempted, %llu functions\n",
             (unsigned long long)cp->st.scanned, (unsigned long long)s->written, (unsigned long long)cp->st.vanished,
-            (unsigned long long)s->skipped_conflict, (unsigned long long)s->failed,
-            (unsigned long long)s->unrepresentable, (unsigned long long)s->functions);
+            (unsigned long long)s->skipped_conflict, (unsigned long long)s->skipped_expired,
+            (unsigned long long)s->skipped_db, (unsigned long long)s->conflicts, (unsigned long long)s->failed,
+            (unsigned long long)s->unrepresentable, (unsigned long long)rest, (unsigned long long)s->functions);
 }
 
 outcome scanCopy(const scanCopyConfig *cfg) {
@@ -471,27 +509,42 @@ outcome scanCopy(const scanCopyConfig *cfg) {
     pthread_mutex_init(&cp.q.mu, NULL);
     pthread_cond_init(&cp.q.cv, NULL);
     pthread_mutex_init(&cp.emu, NULL);
+    cp.last_progress = nowMs();
     if (openBoth(&cp) < 0) {
         rc = OUTCOME_CONNECT;
-    } else if (cfg->follow && ((known = ksnSetup(&cp)) < 0 || subscribe(&cp, &sub_th) < 0)) {
-        rc = OUTCOME_USAGE;
+    } else if (cfg->follow && (known = ksnSetup(&cp)) < 0) {
+        rc = OUTCOME_USAGE; /* a setting to change on the source, named in cp.err */
+    } else if (cfg->follow && subscribe(&cp, &sub_th) < 0) {
+        rc = OUTCOME_CONNECT;
     } else if ((subscribed = cfg->follow) && known == 1 && ksnProbe(&cp) < 0) {
         rc = OUTCOME_USAGE;
     } else {
         char ferr[256];
-        if (scanFunctions(cp.src, copyFunction, &cp, ferr, sizeof(ferr)) < 0 || copyPass(&cp) < 0)
+        if (scanFunctions(cp.src, copyFunction, &cp, ferr, sizeof(ferr)) < 0)
+            rc = OUTCOME_CONNECT, snprintf(cp.err, sizeof(cp.err), "%s", ferr);
+        else if (copyPass(&cp) < 0)
             rc = cp.fatal ? cp.fatal : OUTCOME_CONNECT;
+        /* Commands sent before a refusal still reach the target: read
+         * their replies so that "written" is what the target took. */
+        if (writerStopped(cp.w) && writerSettle(cp.w) == 0) importCleanup(cp.im, cp.tgt);
         summary(&cp);
+        if (rc == OUTCOME_OK && !cp.pass_done && stopRequested()) {
+            snprintf(cp.err, sizeof(cp.err), "scan copy interrupted by %s before the pass was complete: the target "
+                     "is partial (%llu keys written)", stopSignalName(),
+                     (unsigned long long)importGetStats(cp.im)->written);
+            rc = OUTCOME_INTERRUPTED;
+        }
         if (rc == OUTCOME_OK && cfg->follow) {
             importSetConflict(cp.im, CONFLICT_REPLACE); /* later copies update what we wrote */
             if (follow(&cp, &sub_th) < 0) rc = cp.fatal ? cp.fatal : OUTCOME_CONNECT;
-            if (cp.w) writerDrain(cp.w);
+            if (cp.w && !writerStopped(cp.w)) writerDrain(cp.w);
         }
     }
     if (rc != OUTCOME_OK && cp.err[0]) fprintf(stderr, "rdbsync: %s\n", cp.err);
     if (rc == OUTCOME_OK && (importGetStats(cp.im)->failed || importGetStats(cp.im)->unrepresentable)) rc = OUTCOME_WRITE;
     if (cp.sub && subscribed) stopSub(&cp, sub_th);
     else connClose(cp.sub);
+    if (cp.ksn_changed) ksnRestore(&cp);
     for (qitem *q = cp.ehead, *next; q; q = next) next = q->next, free(q); /* stopped with events queued */
     writerFree(cp.w);
     importFree(cp.im);

@@ -15,6 +15,7 @@
 #include "rdb/digest.h"
 #include "rdb/rdbfile.h"
 #include "scan.h"
+#include "stop.h"
 
 enum { SNAP_OK = 0, SNAP_FAIL = -1, SNAP_REFUSED = -2 };
 
@@ -78,12 +79,14 @@ static ssize_t wireMarked(wire *w, void *buf, size_t cap, char *err, size_t errl
 static ssize_t wireRead(void *src, void *buf, size_t cap, char *err, size_t errlen) {
     wire *w = src;
     if (w->done) return 0;
+    if (stopRequested()) return snprintf(err, errlen, "interrupted by %s", stopSignalName()), -1;
     return w->left >= 0 ? wireSized(w, buf, cap, err, errlen) : wireMarked(w, buf, cap, err, errlen);
 }
 
 static int readReplyLine(rsConn *c, char *line, size_t cap) {
     ssize_t n;
-    while ((n = connReadLine(c, line, cap)) == 0) {} /* keepalive newlines */
+    while ((n = connReadLine(c, line, cap)) == 0 && !stopRequested()) {} /* keepalive newlines */
+    if (n == 0) return -1; /* stopped while the source prepares its snapshot */
     return n < 0 ? -1 : 0;
 }
 
@@ -230,6 +233,13 @@ outcome snapshotToFile(const snapshotConfig *cfg, const char *path) {
     }
     if (rc == 0) {
         fprintf(stderr, "rdbsync: wrote %s from the source by %s\n", path, how);
+    } else if (stopRequested()) {
+        off_t got = fd >= 0 ? lseek(fd, 0, SEEK_CUR) : 0;
+        if (fd >= 0) close(fd);
+        unlink(tmp);
+        fprintf(stderr, "rdbsync: interrupted by %s after %lld bytes of the snapshot (by %s): removed the partial "
+                "%s; %s not written\n", stopSignalName(), (long long)(got > 0 ? got : 0), how, tmp, path);
+        why = OUTCOME_INTERRUPTED;
     } else {
         if (fd >= 0) close(fd);
         unlink(tmp);
@@ -292,6 +302,9 @@ outcome snapshotChecksum(const snapshotConfig *cfg) {
         rc = scanChecksum(cfg, &h, &why, err, sizeof(err));
     }
     if (rc == 0) checksumReport(cs, stdout, cfg->json);
+    else if (stopRequested())
+        fprintf(stderr, "rdbsync: interrupted by %s: no report (the snapshot was not read to its end)\n",
+                stopSignalName()), why = OUTCOME_INTERRUPTED;
     else fprintf(stderr, "rdbsync: %s\n", rc == SNAP_REFUSED ? "the source refuses SYNC and PSYNC (--mode replica)" : err);
     checksumFree(cs);
     return rc == 0 ? OUTCOME_OK : rc == SNAP_REFUSED ? OUTCOME_CONNECT : why;
@@ -374,6 +387,11 @@ outcome snapshotVerify(const snapshotConfig *cfg) {
     if (rc == 0) rc = scanPass(t, &tinfo, &so, verifyKey, &back, &st2, err, sizeof(err));
     connClose(s);
     connClose(t);
+    if (rc < 0 && stopRequested()) {
+        fprintf(stderr, "rdbsync: interrupted by %s after %llu source keys: no verdict\n", stopSignalName(),
+                (unsigned long long)fwd.checked);
+        return OUTCOME_INTERRUPTED;
+    }
     if (rc < 0) {
         fprintf(stderr, "rdbsync: %s\n", err);
         return OUTCOME_CONNECT;

@@ -23,6 +23,7 @@
 #include "progress.h"
 #include "rdb/tee.h"
 #include "replica.h"
+#include "stop.h"
 #include "writer.h"
 
 #define K_STREAM 200
@@ -51,6 +52,8 @@ typedef struct syncer {
     uint64_t forwarded, acked, refused;
     int loaded_once;        /* a snapshot was fully applied */
     int loading;            /* inside loadSnapshot */
+    int partial;            /* a snapshot load began writing and did not finish: the target is partial */
+    uint64_t written_base;  /* the importer's written count when this snapshot began */
     int target_lost, fatal;
     outcome rc;             /* once fatal */
     int tty;
@@ -76,6 +79,12 @@ static void fatal(syncer *s, outcome rc, const char *msg) {
 
 /* ---- Status line ---- */
 
+/* Keys of the current snapshot the target acknowledged (not those only
+ * sent, refused or conflicting). */
+static uint64_t snapshotWritten(const syncer *s) {
+    return s->im ? importGetStats(s->im)->written - s->written_base : 0;
+}
+
 static void statusLine(syncer *s, int force) {
     int64_t t = nowMs();
     int every = s->tty ? 200 : (s->cfg->status_interval_ms ? s->cfg->status_interval_ms : 5000);
@@ -98,7 +107,7 @@ static void statusLine(syncer *s, int force) {
         char total[48] = "";
         if (st.snapshot_size >= 0) snprintf(total, sizeof(total), " of %.1f MB", st.snapshot_size / 1048576.0);
         snprintf(line, sizeof(line), "loading snapshot: %.1f MB%s received, %llu keys applied",
-                 st.snapshot_bytes / 1048576.0, total, (unsigned long long)s->keys);
+                 st.snapshot_bytes / 1048576.0, total, (unsigned long long)snapshotWritten(s));
         break;
     }
     default: {
@@ -397,6 +406,8 @@ static int loadSnapshot(syncer *s, const replEpoch *ep) {
     rdbDecoder *d = rdbDecoderNew(r, &h, NULL);
     int rc = -1;
     s->loading = 1;
+    s->partial = 1;
+    s->written_base = importGetStats(s->im)->written;
     /* A retried first snapshot overwrites what the cut one wrote. */
     if (s->snap_attempts++ && !s->loaded_once) importSetConflict(s->im, CONFLICT_REPLACE);
     if (s->loaded_once && flushTarget(s) < 0) {
@@ -423,8 +434,9 @@ static int loadSnapshot(syncer *s, const replEpoch *ep) {
         const unsigned char *rest;
         size_t n = rdbReaderBuffered(r, &rest);
         s->db = sc.stream_db;
+        s->loaded_once = 1; /* every key is on the target: whatever follows is the stream */
+        s->partial = 0;
         rc = feed(s, rest, n);
-        if (rc == 0) s->loaded_once = 1;
     }
     s->loading = 0;
     rdbDecoderFree(d);
@@ -457,8 +469,9 @@ static int runEpoch(syncer *s, const replEpoch *ep) {
         s->keys = 0;
         if (loadSnapshot(s, ep) < 0) return -1;
         statusLine(s, 1);
-        if (!s->cfg->quiet) fprintf(stderr, "%srdbsync: snapshot applied (%llu keys); streaming\n",
-                                    s->tty ? "\n" : "", (unsigned long long)s->keys);
+        if (!s->cfg->quiet) fprintf(stderr, "%srdbsync: snapshot applied (%llu keys read, %llu written); streaming\n",
+                                    s->tty ? "\n" : "", (unsigned long long)s->keys,
+                                    (unsigned long long)snapshotWritten(s));
         if (s->cfg->once) return 1;
     }
     return streamEpoch(s, ep->sp) < 0 ? -1 : 0;
@@ -489,14 +502,9 @@ static outcome loop(syncer *s, int *refused) {
     return s->fatal ? s->rc : OUTCOME_OK;
 }
 
-static void onSignal(int sig) { stop_requested = 1; }
-
 outcome syncRun(const syncConfig *cfg, int *refused) {
     syncer s = {.cfg = cfg, .tty = isatty(2), .last_count_ms = nowMs()};
     char err[512];
-    struct sigaction sa = {.sa_handler = onSignal};
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
     if (openTarget(&s, err, sizeof(err)) < 0 || targetRunId(s.tc, s.run_id, sizeof(s.run_id)) < 0) {
         fprintf(stderr, "rdbsync: target: %s\n", err);
         closeTarget(&s);
@@ -522,17 +530,27 @@ outcome syncRun(const syncConfig *cfg, int *refused) {
         closeTarget(&s);
         return rc;
     }
-    if (s.w && !s.fatal) writerDrain(s.w);
+    if (s.w && !s.fatal && writerDrain(s.w) == 0 && s.partial) importCleanup(s.im, s.tc);
     statusLine(&s, 1);
     if (s.tty && !cfg->quiet) fputc('\n', stderr);
     /* An error is one line; the offset goes with it once there is one. */
-    if (s.fatal && !s.loaded_once)
+    if (!s.fatal && (s.partial || !s.loaded_once)) {
+        /* Stopped before a snapshot was whole: not a state to switch to. */
+        if (s.partial)
+            fprintf(stderr, "rdbsync: stopped by %s during the snapshot load: the target is partial (%llu keys "
+                    "written of %llu read so far); run again with --on-conflict replace to finish\n",
+                    stopSignalName(), (unsigned long long)snapshotWritten(&s), (unsigned long long)s.keys);
+        else
+            fprintf(stderr, "rdbsync: stopped by %s before the snapshot arrived: nothing was written to the "
+                    "target\n", stopSignalName());
+        rc = OUTCOME_INTERRUPTED;
+    } else if (s.fatal && !s.loaded_once)
         fprintf(stderr, "rdbsync: %s\n", s.err);
     else if (s.fatal)
         fprintf(stderr, "rdbsync: %s (stopped at source offset %lld)\n", s.err, (long long)s.applied);
     else
         fprintf(stderr, "rdbsync: stopped at source offset %lld (%llu commands applied, %llu refused)\n",
-                (long long)s.applied, (unsigned long long)s.acked, (unsigned long long)s.refused);
+                (long long)s.applied, (unsigned long long)(s.acked - s.refused), (unsigned long long)s.refused);
     replicaFree(s.rep);
     if (s.rr) redisReaderFree(s.rr);
     importFree(s.im);

@@ -18,8 +18,10 @@
  * offset (PSYNC applied+1), or a full resync when the target restarted
  * (its run_id changed), since it may have lost data.
  *
- * SIGINT/SIGTERM (syncRequestStop) stop reading, apply what was read, and
- * print the final offset; the exit status is then 0.
+ * SIGINT/SIGTERM/SIGHUP (syncRequestStop) stop reading, apply what was
+ * read, and print the final offset: OUTCOME_OK once a snapshot was fully
+ * applied; OUTCOME_INTERRUPTED before that (the target is partial, or
+ * untouched), with the keys the target acknowledged.
  */
 #ifndef RDBSYNC_SYNC_H
 #define RDBSYNC_SYNC_H
