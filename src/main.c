@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <signal.h>
 
@@ -40,6 +41,7 @@ typedef struct config {
     int json;
     int threads;     /* --checksum workers; 0: one per online CPU */
     int quiet;
+    int force;       /* --source --file: replace an existing file */
     int ignore_crc;
     int flush_target;
     int connect_timeout_ms;
@@ -81,7 +83,8 @@ static void usage(FILE *out) {
 "  rdbsync --file dump.rdb --target URL          import an RDB file into a server\n"
 "  rdbsync --payload key.dump --checksum|--dump  check and decode one DUMP payload\n"
 "  rdbsync --source URL --target URL [--once]    live sync as a replica, until stopped\n"
-"  rdbsync --source URL --file out.rdb           a live snapshot written to an RDB file\n"
+"  rdbsync --source URL --file out.rdb [--force] a live snapshot written to an RDB file\n"
+"                                                (mode 0600; --force replaces an existing one)\n"
 "  rdbsync --source URL --checksum [--json]      the --checksum report of a live source\n"
 "  rdbsync --verify --source URL --target URL    compare both sides key by key (exit 8 if\n"
 "                                                they differ, naming the first keys)\n"
@@ -150,7 +153,9 @@ static void usage(FILE *out) {
 "  Passwords: RDBSYNC_SOURCE_AUTH / RDBSYNC_TARGET_AUTH keep them out of the\n"
 "  process list (a password in a URL shows in ps); they are never printed.\n"
 "\n"
-"  -q, --quiet            no progress output\n"
+"  -q, --quiet            no progress lines or notes; errors, warnings and the final\n"
+"                         one-line summary (keys read, written, skipped...) still go\n"
+"                         to stderr\n"
 "  -h, --help             this help\n"
 "  -V, --version          print the version\n"
 "\n"
@@ -208,6 +213,7 @@ static int parseArgs(int argc, char **argv, config *c) {
         {"target", required_argument, 0, 't'}, {"checksum", no_argument, 0, 'C'},
         {"dump", no_argument, 0, 'D'},         {"json", no_argument, 0, 'J'},
         {"ignore-crc", no_argument, 0, 'I'},   {"quiet", no_argument, 0, 'q'},
+        {"force", no_argument, 0, 'O'},
         {"help", no_argument, 0, 'h'},         {"version", no_argument, 0, 'V'},
         {"payload", required_argument, 0, 'P'},
         {"on-conflict", required_argument, 0, 'c'}, {"replace", no_argument, 0, 'R'},
@@ -242,6 +248,7 @@ static int parseArgs(int argc, char **argv, config *c) {
         }
         case 'I': c->ignore_crc = 1; break;
         case 'q': c->quiet = 1; break;
+        case 'O': c->force = 1; break;
         case 'c':
             if (!strcmp(optarg, "error")) c->imp.on_conflict = CONFLICT_ERROR;
             else if (!strcmp(optarg, "replace")) c->imp.on_conflict = CONFLICT_REPLACE;
@@ -493,28 +500,49 @@ typedef enum {
     MODE_VERIFY,          /* --verify --source --target (snapshot.c) */
 } runMode;
 
+/* A contradiction in the flags given, or NULL. Refused before anything
+ * is opened: a flag that would be silently ignored is a mistake. */
+static const char *contradiction(const config *c) {
+    int offline = c->file || c->payload;
+    if (c->file && c->payload) return "--file and --payload are exclusive";
+    if (c->checksum && c->dump) return "--checksum and --dump are exclusive: give one";
+    if (c->payload && (c->source || c->target))
+        return "--payload is read offline: it takes --checksum or --dump, not --source or --target";
+    if (c->file && c->target && (c->checksum || c->dump))
+        return "--checksum/--dump read the file and --target imports it: give one of them";
+    if (c->source && c->target && c->file)
+        return "--source, --target and --file together: import a file with --file F --target URL, copy a "
+               "server with --source URL --target URL, or save a snapshot with --source URL --file F";
+    if (c->source && c->target && c->checksum)
+        return "--checksum with both --source and --target: digest one server with --source URL --checksum, or "
+               "compare both with --verify --source URL --target URL";
+    if (c->verify && !(c->source && c->target)) return "--verify needs --source and --target";
+    if (c->verify && (offline || c->checksum || c->dump)) return "--verify compares two servers: it takes no --file, --checksum or --dump";
+    if (c->source && c->dump)
+        return "--dump reads a file: save a snapshot first (--source URL --file F), then --file F --dump";
+    return NULL;
+}
+
 /* The mode, or MODE_NONE after printing why (one line). */
 static runMode chooseMode(const config *c) {
-    if (c->file && c->payload) {
-        fprintf(stderr, "rdbsync: --file and --payload are exclusive\n");
-        return MODE_NONE;
+    const char *why = contradiction(c);
+    if (!why) {
+        if ((c->file || c->payload) && c->checksum) return MODE_FILE_CHECKSUM;
+        if ((c->file || c->payload) && c->dump) return MODE_FILE_DUMP;
+        if (c->verify) return MODE_VERIFY;
+        if (c->source && c->target) return MODE_SYNC;
+        if (c->source && c->file) return MODE_SNAPSHOT_FILE;
+        if (c->source && c->checksum) return MODE_SNAPSHOT_CHECKSUM;
+        if (c->file && c->target) return MODE_FILE_IMPORT;
+        if (c->target)
+            why = "--target needs something to copy: --file F (import a snapshot) or --source URL (live sync)";
+        else if (c->source)
+            why = "--source needs something to do: --target URL (live sync), --file F (save a snapshot), "
+                  "--checksum, or --verify with --target URL";
+        else
+            why = "nothing to do: give --file F with --checksum, --dump or --target (see --help)";
     }
-    if ((c->file || c->payload) && c->checksum) return MODE_FILE_CHECKSUM;
-    if ((c->file || c->payload) && c->dump) return MODE_FILE_DUMP;
-    if (c->verify && !(c->source && c->target)) {
-        fprintf(stderr, "rdbsync: --verify needs --source and --target\n");
-        return MODE_NONE;
-    }
-    if (c->source && c->verify) return MODE_VERIFY;
-    if (c->source && c->file && !c->target) return MODE_SNAPSHOT_FILE;
-    if (c->source && c->checksum && !c->target && !c->file) return MODE_SNAPSHOT_CHECKSUM;
-    if (c->file && c->target && !c->source) return MODE_FILE_IMPORT;
-    if (c->source && c->target && !c->file) return MODE_SYNC;
-    if (c->source || c->target) {
-        fprintf(stderr, "rdbsync: --source/--target are not implemented in this build yet\n");
-        return MODE_NONE;
-    }
-    fprintf(stderr, "rdbsync: nothing to do: give --file F with --checksum or --dump (see --help)\n");
+    fprintf(stderr, "rdbsync: %s\n", why);
     return MODE_NONE;
 }
 
@@ -526,6 +554,14 @@ static outcome run(const config *c, runMode m) {
     case MODE_FILE_IMPORT: return runImport(c);
     case MODE_SYNC: return runSync(c);
     case MODE_SNAPSHOT_FILE:
+        /* "--file backup.rdb --source URL" may be an import with the
+         * flags swapped: never overwrite what may be the only backup. */
+        if (!c->force && access(c->file, F_OK) == 0) {
+            fprintf(stderr, "rdbsync: %s exists: --source URL --file F writes a snapshot of the source to F; "
+                    "give --force to replace it (to import a file, use --file F --target URL)\n", c->file);
+            return OUTCOME_USAGE;
+        }
+        return runSnapshot(c);
     case MODE_SNAPSHOT_CHECKSUM:
     case MODE_VERIFY: return runSnapshot(c);
     case MODE_NONE: break;

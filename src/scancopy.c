@@ -422,7 +422,8 @@ static int pruneTarget(copier *cp) {
 }
 
 static int follow(copier *cp, pthread_t *th) {
-    fprintf(stderr, "rdbsync: scan pass done; following changes through keyspace notifications\n");
+    if (!cp->cfg->scan.quiet)
+        fprintf(stderr, "rdbsync: scan pass done; following changes through keyspace notifications\n");
     while (!scanStopRequested()) {
         if (applyEvents(cp) < 0) return -1;
         pthread_mutex_lock(&cp->emu);

@@ -210,7 +210,10 @@ outcome snapshotToFile(const snapshotConfig *cfg, const char *path) {
     char tmp[4096], err[800] = "";
     outcome why = OUTCOME_CONNECT;
     snprintf(tmp, sizeof(tmp), "%s.rdbsync-tmp", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    /* 0600: a snapshot holds every key of the source, secrets included
+     * (a leftover temp file of a killed run may have other permissions). */
+    unlink(tmp);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0) {
         fprintf(stderr, "rdbsync: %s: cannot create: %s\n", tmp, strerror(errno));
         return OUTCOME_INPUT;
