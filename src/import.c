@@ -302,6 +302,7 @@ static int replyRestore(importer *im, const writerTag *t, const redisReply *r) {
         im->st.skipped_conflict++;
         return 0;
     }
+    if (isBusy(r)) im->st.conflicts++;
     if (isBusy(r) && im->conflicted) return -1; /* settling: keep the first key's message */
     if (isBusy(r)) {
         char kr[300];
