@@ -14,6 +14,7 @@
 #include <sys/time.h>
 
 #include "native.h"
+#include "preflight.h"
 #include "rdb/encode.h"
 
 enum { K_RESTORE = 1, K_FUNCTION, K_OTHER };
@@ -358,6 +359,10 @@ int importOnReply(void *ctx, const writerTag *t, const redisReply *r) {
     case K_RESTORE: return replyRestore(im, t, r);
     case K_FUNCTION: return replyFunction(im, r);
     case NATIVE_K_FINAL: return replyNativeFinal(im, t, r);
+    case WRITER_K_SELECT:
+        if (r->type != REDIS_REPLY_ERROR) return 0;
+        if (!im->err[0]) preflightDbMissing(t->db, r->str, 0, im->err, sizeof(im->err));
+        return -1;
     case NATIVE_K_BATCH:
         if (r->type != REDIS_REPLY_ERROR) return 0;
         im->st.failed++;

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "exitcode.h"
+#include "preflight.h"
 #include "writer.h"
 
 #define QUEUE_BYTES (16u << 20)
@@ -656,6 +657,8 @@ int scanCopy(const scanCopyConfig *cfg) {
     pthread_mutex_init(&cp.emu, NULL);
     if (openBoth(&cp) < 0) {
         rc = EXIT_CONNECT;
+    } else if ((known = preflightDbsFrom(cp.src, cp.tgt, &cfg->imp, cp.err, sizeof(cp.err))) < 0) {
+        rc = known == -1 ? EXIT_WRITE : EXIT_CONNECT; /* a db the target lacks; nothing written */
     } else if (cfg->follow && ((known = ksnSetup(&cp)) < 0 || subscribe(&cp, &sub_th) < 0)) {
         rc = EXIT_USAGE;
     } else if ((subscribed = cfg->follow) && known == 1 && ksnProbe(&cp) < 0) {

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "exitcode.h"
+#include "preflight.h"
 #include "progress.h"
 #include "rdb/tee.h"
 #include "replica.h"
@@ -487,6 +488,19 @@ static int loop(syncer *s) {
 
 static void onSignal(int sig) { stop_requested = 1; }
 
+/* Before the replica link asks for anything: does the target have every
+ * db the source uses? A side connection reads INFO keyspace; when it
+ * cannot, the writer's guard on the first SELECT of each db remains. */
+static int checkDbs(syncer *s) {
+    char err[1024];
+    rsConn *src = connOpen(s->cfg->source, &s->cfg->source_conn, err, sizeof(err));
+    int rc = src ? preflightDbsFrom(src, s->tc, &s->cfg->imp, err, sizeof(err)) : 0;
+    connClose(src);
+    if (rc == 0) return EXIT_OK;
+    fatal(s, rc == -1 ? EXIT_WRITE : EXIT_CONNECT, err);
+    return s->rc;
+}
+
 int syncRun(const syncConfig *cfg) {
     syncer s = {.cfg = cfg, .tty = isatty(2), .last_count_ms = nowMs()};
     char err[512];
@@ -497,6 +511,11 @@ int syncRun(const syncConfig *cfg) {
         fprintf(stderr, "rdbsync: target: %s\n", err);
         closeTarget(&s);
         return EXIT_CONNECT;
+    }
+    if (checkDbs(&s) != EXIT_OK) {
+        fprintf(stderr, "rdbsync: %s\n", s.err);
+        closeTarget(&s);
+        return s.rc;
     }
     s.im = importNew(&s.tinfo, &cfg->imp);
     replicaOptions ro = {cfg->source, cfg->source_conn, cfg->spool_mem, cfg->spool_dir, cfg->quiet,

@@ -12,6 +12,12 @@
  * can name the key that caused it.
  *
  * SELECT is tracked here: writerSelect emits it only when the db changes.
+ * The first SELECT of each db on a connection waits for its reply before
+ * anything else is sent: a target without that db (--databases 4) refuses
+ * it, and pipelined commands behind it would land in the db selected
+ * before. A refused SELECT stops the writer (its reply still reaches
+ * on_reply, tag kind WRITER_K_SELECT, db = the refused db). Later SELECTs
+ * of a db already accepted are pipelined like any command.
  *
  * Ownership: the writer borrows the connection (the caller closes it after
  * writerFree). Tags are copied (keys truncated to WRITER_KEY_MAX bytes for
@@ -32,6 +38,7 @@
 #include "conn.h"
 
 #define WRITER_KEY_MAX 200
+#define WRITER_K_SELECT (-1) /* tag kind of the writer's own SELECTs */
 
 typedef struct writer writer;
 

@@ -1,0 +1,163 @@
+#!/usr/bin/env bash
+# it_trust.sh -- data-safety defects of issue #14 against real redis-server
+# 7.0 processes; each case failed before its fix.
+#
+# 1. dbs     a target started with --databases 4 and a source using db 15:
+#            --file import stops at the refused SELECT 15 with exit 6, one
+#            line naming db 15 and suggesting --db-map, no key of db 15 in
+#            any db of the target and "N keys written" = what it holds;
+#            --db-map 15:3 copies everything. Live sync and scan mode refuse
+#            before writing anything (CONFIG GET databases; SELECT probes
+#            where CONFIG is renamed away): exit 6, the target empty. A
+#            live stream that SELECTs db 15 later stops at it: exit 6, the
+#            key written after the SELECT in no db of the target.
+#
+# Everything runs on 127.0.0.1. TRUST_PARTS="dbs" runs only those parts.
+set -uo pipefail
+# shellcheck source=tests/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+export LC_ALL=C
+unset RDBSYNC_TARGET_AUTH RDBSYNC_SOURCE_AUTH REDISCLI_AUTH
+
+if ! have_rdbsync; then
+    skip trust "no binary at $RDBSYNC (run make)"
+    exit 0
+fi
+
+# ---- helpers ----
+
+note() { printf '# %s\n' "$*" >&2; }
+part() { [ -z "${TRUST_PARTS:-}" ] || [[ " $TRUST_PARTS " == *" $1 "* ]]; }
+
+# run NAME ARGS...: rdbsync in the foreground (at most 60 s); output in
+# $IT_TMP/NAME.out/.err, exit status in RC.
+run() {
+    local n=$1
+    shift
+    RC=0
+    timeout 60 "$RDBSYNC" "$@" >"$IT_TMP/$n.out" 2>"$IT_TMP/$n.err" || RC=$?
+}
+errtail() { it_show "$(tail -n 4 "$IT_TMP/$1.err" 2>/dev/null)"; }
+# expect_rc NAME TESTNAME CODE: the run exited CODE (its stderr on failure).
+expect_rc() {
+    if [ "$RC" == "$3" ]; then pass "$2"; else fail "$2" "exit $RC, expected $3: $(errtail "$1")"; fi
+}
+
+# Only our own background rdbsync, by PID, and only while it is one.
+kill_bg() {
+    local pid=$1
+    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && grep -q rdbsync "/proc/$pid/cmdline" 2>/dev/null; then
+        kill -9 "$pid" 2>/dev/null || true
+    fi
+}
+# bg NAME ARGS...: rdbsync in the background; BG_PID.
+bg() {
+    local n=$1
+    shift
+    "$RDBSYNC" "$@" >"$IT_TMP/$n.out" 2>"$IT_TMP/$n.err" &
+    BG_PID=$!
+    on_exit "kill_bg $BG_PID"
+}
+# bg_wait SECONDS: wait for the background run to end by itself; RC, or
+# RC=hung after killing it.
+bg_wait() {
+    local deadline=$((SECONDS + $1))
+    while kill -0 "$BG_PID" 2>/dev/null; do
+        if [ "$SECONDS" -ge "$deadline" ]; then
+            kill_bg "$BG_PID"
+            wait "$BG_PID" 2>/dev/null || true
+            RC=hung
+            return 0
+        fi
+        sleep 0.1
+    done
+    RC=0
+    wait "$BG_PID" || RC=$?
+}
+# bg_stop: SIGTERM, then bg_wait 10.
+bg_stop() { kill -TERM "$BG_PID" 2>/dev/null || true; bg_wait 10; }
+
+keysum() {
+    rs_cli "$1" INFO keyspace | sed -n 's/^db[0-9]*:keys=\([0-9]*\),.*/\1/p' | awk '{ s += $1 } END { print s + 0 }'
+}
+# in_any_db NAME KEY NDBS: the dbs (0..NDBS-1) of NAME holding KEY.
+in_any_db() {
+    local d out=
+    for ((d = 0; d < $3; d++)); do
+        [ "$(rs_cli "$1" -n "$d" EXISTS "$2")" == 1 ] && out+="$d "
+    done
+    printf '%s' "$out"
+}
+written_said() { sed -n 's/.*[( ]\([0-9][0-9]*\) keys written.*/\1/p' "$IT_TMP/$1.err" | head -n 1; }
+
+# ---- part 1: a target with fewer dbs ----
+
+# fill_dbs NAME: 50 keys in db 0, 30 in db 2, 20 in db 15.
+fill_dbs() {
+    rs_cli "$1" DEBUG POPULATE 50 a >/dev/null
+    rs_cli "$1" -n 2 DEBUG POPULATE 30 b >/dev/null
+    rs_cli "$1" -n 15 DEBUG POPULATE 20 c >/dev/null
+}
+# no_db15_keys NAME: no key of db 15 ("c:*") anywhere on the 4-db target.
+no_db15_keys() {
+    local d n
+    for d in 0 1 2 3; do
+        n=$(rs_cli "$1" -n "$d" --scan --pattern 'c:*' | wc -l)
+        [ "$n" == 0 ] || { echo "$n keys of db 15 in db $d"; return 1; }
+    done
+}
+
+if part dbs; then
+    rs_start S1 && rs_start T4 --databases 4 && rs_start T4n --databases 4 --rename-command CONFIG "" || true
+    fill_dbs S1
+    cp "$(rs_save S1)" "$IT_TMP/dbs.rdb"
+
+    run dbs_import --file "$IT_TMP/dbs.rdb" --target "$(rs_url T4)" -q
+    expect_rc dbs_import trust.dbs.import.rc 6
+    assert_match trust.dbs.import.msg 'no db 15 .*stopped before writing any key of it.*--db-map' \
+        "$(cat "$IT_TMP/dbs_import.err")"
+    assert_eq trust.dbs.import.no_db15_key "" "$(no_db15_keys T4)"
+    assert_eq trust.dbs.import.counted "$(keysum T4)" "$(written_said dbs_import)"
+    assert_eq trust.dbs.import.held "50 30" "$(rs_cli T4 DBSIZE) $(rs_cli T4 -n 2 DBSIZE)"
+
+    rs_cli T4 FLUSHALL >/dev/null
+    run dbs_import_map --file "$IT_TMP/dbs.rdb" --target "$(rs_url T4)" -q --db-map 15:3
+    expect_rc dbs_import_map trust.dbs.import_map.rc 0
+    assert_eq trust.dbs.import_map.held "50 30 20" "$(rs_cli T4 DBSIZE) $(rs_cli T4 -n 2 DBSIZE) $(rs_cli T4 -n 3 DBSIZE)"
+
+    # Live sync and scan mode: refused before anything is written.
+    for t in T4 T4n; do
+        rs_cli "$t" FLUSHALL >/dev/null
+        run "dbs_sync_$t" --source "$(rs_url S1)" --target "$(rs_url "$t")" --once -q
+        expect_rc "dbs_sync_$t" "trust.dbs.sync_$t.rc" 6
+        assert_match "trust.dbs.sync_$t.msg" 'no db 15 .*stopped before writing anything.*--db-map' \
+            "$(cat "$IT_TMP/dbs_sync_$t.err")"
+        assert_eq "trust.dbs.sync_$t.empty" 0 "$(keysum "$t")"
+    done
+    rs_cli T4 FLUSHALL >/dev/null
+    run dbs_scan --source "$(rs_url S1)" --target "$(rs_url T4)" --mode scan --once -q
+    expect_rc dbs_scan trust.dbs.scan.rc 6
+    assert_match trust.dbs.scan.msg 'no db 15 .*stopped before writing anything' "$(cat "$IT_TMP/dbs_scan.err")"
+    assert_eq trust.dbs.scan.empty 0 "$(keysum T4)"
+
+    # The stream: db 15 appears only after the snapshot.
+    rs_cli S1 -n 15 FLUSHDB >/dev/null
+    rs_cli T4 FLUSHALL >/dev/null
+    bg dbs_stream --source "$(rs_url S1)" --target "$(rs_url T4)" -q
+    if wait_until 20 grep -q 'snapshot applied' "$IT_TMP/dbs_stream.err" ||
+        wait_until 20 test "$(keysum T4)" == 80; then
+        printf 'SELECT 15\nSET late15 x\nSELECT 0\nSET after0 y\n' | redis-cli -p "$(rs_port S1)" >/dev/null
+        bg_wait 20
+        expect_rc dbs_stream trust.dbs.stream.rc 6
+        assert_match trust.dbs.stream.msg 'no db 15 .*stopped before writing any key of it' \
+            "$(cat "$IT_TMP/dbs_stream.err")"
+        assert_eq trust.dbs.stream.late_key_nowhere "" "$(in_any_db T4 late15 4)"
+    else
+        fail trust.dbs.stream "the snapshot was not applied: $(errtail dbs_stream)"
+        bg_stop
+    fi
+    rs_stop S1; rs_stop T4; rs_stop T4n
+fi
+
+exit 0
