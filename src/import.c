@@ -344,7 +344,7 @@ static int replyFunction(importer *im, const redisReply *r) {
     if (exists && im->o.on_conflict == CONFLICT_SKIP) return 0;
     if (exists) {
         snprintf(im->err, sizeof(im->err), "function library already exists on the target: %s "
-                 "(use --on-conflict replace|skip)", r->str);
+                 "(use --on-conflict replace|skip or --flush-target)", r->str);
         im->conflicted = 1;
         return -1;
     }

@@ -21,6 +21,7 @@
 #include "conn.h"
 #include "exitcode.h"
 #include "import.h"
+#include "preflight.h"
 #include "print.h"
 #include "progress.h"
 #include "rdb/decode.h"
@@ -126,7 +127,8 @@ static void usage(FILE *out) {
 "                         a key that already exists on the target: stop without\n"
 "                         touching it (error, the default), overwrite it, or keep it\n"
 "      --replace          same as --on-conflict replace\n"
-"      --flush-target     FLUSHALL the target before writing (never implied)\n"
+"      --flush-target     empty the target (FLUSHALL, FUNCTION FLUSH) before the first\n"
+"                         key, in every mode that writes (never implied)\n"
 "      --on-error stop|skip  a write the target refuses: stop (default) or count it\n"
 "                         and go on (the exit status is then 6)\n"
 "      --drop-field-ttls  write hashes with field TTLs to targets that cannot hold\n"
@@ -526,22 +528,6 @@ static rsConn *openTarget(const config *c, rsUrl *u, rsServerInfo *info, int *rc
     return conn;
 }
 
-/* --flush-target: every db, and the function libraries (FLUSHALL keeps
- * those) on servers that have them. */
-static int flushTarget(rsConn *conn, const rsServerInfo *info) {
-    const char *cmds[2] = {"FLUSHALL", "FUNCTION FLUSH"};
-    int n = connServerAtLeast(info, 7, 0) ? 2 : 1;
-    for (int i = 0; i < n; i++) {
-        redisReply *r = connCommandf(conn, cmds[i]);
-        int ok = r && r->type != REDIS_REPLY_ERROR;
-        if (!ok) fprintf(stderr, "rdbsync: target %s: %s failed: %s\n", connName(conn), cmds[i],
-                         r ? r->str : connError(conn));
-        if (r) freeReplyObject(r);
-        if (!ok) return -1;
-    }
-    return 0;
-}
-
 /* Progress while importing: a consumer that only looks at the decoder. */
 typedef struct importProgress {
     progress *p;
@@ -667,7 +653,7 @@ static int runScanCopy(const config *c, const syncConfig *sc) {
     scanCopyConfig cc = {.source = sc->source, .target = sc->target, .source_conn = sc->source_conn,
                          .target_conn = sc->target_conn, .imp = c->imp,
                          .scan = {(int)c->scan_count, c->rate, c->quiet},
-                         .follow = c->follow < 0 ? !c->once : c->follow};
+                         .follow = c->follow < 0 ? !c->once : c->follow, .flush_target = c->flush_target};
     return scanCopy(&cc);
 }
 
@@ -706,6 +692,7 @@ static int runSync(const config *c) {
     if (rc == EXIT_OK) {
         const char *tmp = getenv("TMPDIR");
         syncConfig sc = {.source = &src, .target = &dst, .imp = c->imp, .once = c->once, .quiet = c->quiet,
+                         .flush_target = c->flush_target,
                          .psync_cmd = c->psync_cmd,
                          .spool_mem = (size_t)c->spool_mem,
                          .spool_dir = c->spool_dir ? c->spool_dir : tmp && *tmp ? tmp : "/tmp"};
@@ -732,7 +719,11 @@ static int runImport(const config *c) {
     rsServerInfo info;
     int rc;
     rsConn *conn = openTarget(c, &u, &info, &rc);
-    if (conn && c->flush_target && flushTarget(conn, &info) < 0) rc = EXIT_WRITE;
+    char err[512];
+    if (conn && c->flush_target && preflightFlush(conn, &info, err, sizeof(err)) < 0) {
+        fprintf(stderr, "rdbsync: %s\n", err);
+        rc = EXIT_WRITE;
+    }
     if (conn && rc == EXIT_OK) rc = importFile(c, conn, &info);
     connClose(conn);
     urlFree(&u);

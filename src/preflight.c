@@ -79,3 +79,17 @@ int preflightDbsFrom(rsConn *src, rsConn *target, const importOptions *o, char *
     int n = preflightSourceDbs(src, dbs, (int)(sizeof(dbs) / sizeof(*dbs)));
     return n > 0 ? preflightDbs(target, o, dbs, n, err, errlen) : 0;
 }
+
+int preflightFlush(rsConn *target, const rsServerInfo *info, char *err, size_t errlen) {
+    const char *cmds[2] = {"FLUSHALL", "FUNCTION FLUSH"};
+    int n = connServerAtLeast(info, 7, 0) ? 2 : 1;
+    for (int i = 0; i < n; i++) {
+        redisReply *r = connCommandf(target, cmds[i]);
+        int ok = r && r->type != REDIS_REPLY_ERROR;
+        if (!ok) snprintf(err, errlen, "target %s: --flush-target: %s failed: %s", connName(target), cmds[i],
+                          r ? r->str : connError(target));
+        if (r) freeReplyObject(r);
+        if (!ok) return -1;
+    }
+    return 0;
+}

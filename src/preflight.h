@@ -9,6 +9,9 @@
  * stream or a file can still name a db found only later: the writer waits
  * for the first SELECT of each db (writer.h), which is the guard then.
  *
+ * --flush-target: every db and the function libraries are emptied before
+ * the first key, in every mode that writes.
+ *
  * Ownership: connections are borrowed; a probe leaves the target
  * connection in an unknown db (the writer SELECTs before every first use).
  * Errors: one line in err naming the db and what to do.
@@ -33,6 +36,10 @@ int preflightDbs(rsConn *target, const importOptions *o, const int *src_dbs, int
 /* Both: the dbs src uses against target; 0 also when src refuses INFO
  * (the writer's guard remains). */
 int preflightDbsFrom(rsConn *src, rsConn *target, const importOptions *o, char *err, size_t errlen);
+
+/* FLUSHALL, and FUNCTION FLUSH on servers that have functions (FLUSHALL
+ * keeps them). 0, or -1 with the refused command in err. */
+int preflightFlush(rsConn *target, const rsServerInfo *info, char *err, size_t errlen);
 
 /* The message for a target without db (why: the target's own words, or
  * its db count); before_any: said before anything was written (else

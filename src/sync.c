@@ -344,14 +344,17 @@ static int onKeyEnd(void *ctx, const rdbKeyInfo *k) {
 }
 
 /* Before a later full snapshot: empty what the snapshot will fill (every
- * db, or the selected ones) and the function libraries. */
-static int flushTarget(syncer *s) {
+ * db, or the selected ones) and the function libraries. Before the first
+ * one with --flush-target: everything, as --flush-target says. */
+static int flushTarget(syncer *s, int first) {
     const char *argv[2] = {"FLUSHALL", "FLUSH"};
     size_t lens[2] = {8, 5};
     writerTag t = {"FLUSHALL", 0, NULL, 0, 0, 0};
-    fprintf(stderr, "\rrdbsync: full resync: emptying the target before loading the new snapshot\n");
-    if (s->cfg->imp.n_db_only == 0 && writerCommand(s->w, 1, argv, lens, &t) < 0) return -1;
-    for (int i = 0; i < s->cfg->imp.n_db_only; i++) {
+    int ndb = first ? 0 : s->cfg->imp.n_db_only;
+    fprintf(stderr, "\rrdbsync: %s\n", first ? "--flush-target: emptying the target before the first key"
+                                            : "full resync: emptying the target before loading the new snapshot");
+    if (ndb == 0 && writerCommand(s->w, 1, argv, lens, &t) < 0) return -1;
+    for (int i = 0; i < ndb; i++) {
         int db = s->cfg->imp.db_only[i];
         int tdb = s->cfg->imp.db_map[db] >= 0 ? s->cfg->imp.db_map[db] : db;
         argv[0] = t.cmd = "FLUSHDB";
@@ -400,7 +403,10 @@ static int loadSnapshot(syncer *s, const replEpoch *ep) {
     s->loading = 1;
     /* A retried first snapshot overwrites what the cut one wrote. */
     if (s->snap_attempts++ && !s->loaded_once) importSetConflict(s->im, CONFLICT_REPLACE);
-    if (s->loaded_once && flushTarget(s) < 0) {
+    /* --flush-target: before every attempt at the first snapshot (a cut
+     * one leaves keys the next may no longer have). */
+    int first_flush = !s->loaded_once && s->cfg->flush_target;
+    if ((s->loaded_once || first_flush) && flushTarget(s, first_flush) < 0) {
         s->target_lost = !writerStopped(s->w);
     } else if (rdbDecode(d) < 0) {
         if (stop_requested) {

@@ -11,6 +11,13 @@
 #            where CONFIG is renamed away): exit 6, the target empty. A
 #            live stream that SELECTs db 15 later stops at it: exit 6, the
 #            key written after the SELECT in no db of the target.
+# 2. flush   --flush-target in live sync (--once) and scan mode (--mode
+#            scan --once) with a target holding conflicting keys, keys the
+#            source lacks (db 3) and another function library: exit 0,
+#            DEBUG DIGEST and FUNCTION LIST equal to the source's. The
+#            README's restart path of a stopped live sync: stopped by
+#            SIGTERM, the source changed (DEL, SET), the same command again
+#            exits 7 naming a key, with --flush-target it ends equal.
 #
 # Everything runs on 127.0.0.1. TRUST_PARTS="dbs" runs only those parts.
 set -uo pipefail
@@ -158,6 +165,68 @@ if part dbs; then
         bg_stop
     fi
     rs_stop S1; rs_stop T4; rs_stop T4n
+fi
+
+# ---- part 2: --flush-target in every mode ----
+
+LIB_SRC="#!lua name=srclib
+redis.register_function('f1', function() return 1 end)"
+LIB_OLD="#!lua name=oldlib
+redis.register_function('f0', function() return 0 end)"
+# dirty NAME: what a target holds before a copy: keys of the source's
+# names with other values, keys the source lacks, another library.
+dirty() {
+    rs_cli "$1" DEBUG POPULATE 300 key 5 >/dev/null
+    rs_cli "$1" -n 3 DEBUG POPULATE 10 stale >/dev/null
+    rs_cli "$1" FUNCTION LOAD "$LIB_OLD" >/dev/null
+}
+funcs() { rs_cli "$1" FUNCTION LIST WITHCODE | sort | paste -sd ' '; }
+# same NAME A B: DEBUG DIGEST and functions of A and B equal.
+same() {
+    local da db
+    wait_until 10 test "$(rs_digest "$2")" == "$(rs_digest "$3")" || true
+    da=$(rs_digest "$2") db=$(rs_digest "$3")
+    if [ "$da" != "$db" ]; then fail "$1" "DEBUG DIGEST $da vs $db ($(keysum "$2") vs $(keysum "$3") keys)"
+    elif [ "$(funcs "$2")" != "$(funcs "$3")" ]; then fail "$1" "functions differ: $(funcs "$3")"
+    else pass "$1"; fi
+}
+
+if part flush; then
+    rs_start S2 --repl-diskless-sync-delay 0 && rs_start T2 || true
+    rs_cli S2 DEBUG POPULATE 1000 key >/dev/null
+    rs_cli S2 -n 1 DEBUG POPULATE 200 one >/dev/null
+    rs_cli S2 FUNCTION LOAD "$LIB_SRC" >/dev/null
+
+    dirty T2
+    run flush_sync --source "$(rs_url S2)" --target "$(rs_url T2)" --once -q --flush-target
+    expect_rc flush_sync trust.flush.sync.rc 0
+    same trust.flush.sync.equal S2 T2
+
+    rs_cli T2 FLUSHALL >/dev/null; rs_cli T2 FUNCTION FLUSH >/dev/null
+    dirty T2
+    run flush_scan --source "$(rs_url S2)" --target "$(rs_url T2)" --mode scan --once -q --flush-target
+    expect_rc flush_scan trust.flush.scan.rc 0
+    same trust.flush.scan.equal S2 T2
+
+    # The restart path of a stopped live sync (README, Live sync).
+    rs_cli T2 FLUSHALL >/dev/null; rs_cli T2 FUNCTION FLUSH >/dev/null
+    bg flush_first --source "$(rs_url S2)" --target "$(rs_url T2)"
+    if wait_until 20 grep -q 'snapshot applied' "$IT_TMP/flush_first.err"; then
+        bg_stop
+        rs_cli S2 DEL key:1 key:2 key:3 >/dev/null
+        rs_cli S2 SET newkey v >/dev/null
+        run flush_again --source "$(rs_url S2)" --target "$(rs_url T2)" --once -q
+        expect_rc flush_again trust.flush.restart_plain.rc 7
+        assert_match trust.flush.restart_plain.msg "already exists on the target.*--flush-target" \
+            "$(cat "$IT_TMP/flush_again.err")"
+        run flush_restart --source "$(rs_url S2)" --target "$(rs_url T2)" --once -q --flush-target
+        expect_rc flush_restart trust.flush.restart.rc 0
+        same trust.flush.restart.equal S2 T2
+    else
+        fail trust.flush.restart "the first run did not apply its snapshot: $(errtail flush_first)"
+        bg_stop
+    fi
+    rs_stop S2; rs_stop T2
 fi
 
 exit 0
