@@ -720,7 +720,7 @@ static int runImport(const config *c) {
     int rc;
     rsConn *conn = openTarget(c, &u, &info, &rc);
     char err[512];
-    if (conn && c->flush_target && preflightFlush(conn, &info, err, sizeof(err)) < 0) {
+    if (conn && preflightPrepare(conn, &info, c->flush_target, err, sizeof(err)) < 0) {
         fprintf(stderr, "rdbsync: %s\n", err);
         rc = EXIT_WRITE;
     }

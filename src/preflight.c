@@ -1,6 +1,8 @@
 /* preflight.c -- checks on the target before the first write (see preflight.h). */
 #include "preflight.h"
 
+#include "native.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,5 +93,48 @@ int preflightFlush(rsConn *target, const rsServerInfo *info, char *err, size_t e
         if (r) freeReplyObject(r);
         if (!ok) return -1;
     }
+    return 0;
+}
+
+/* Delete the keys of db (already selected) matching NATIVE_TMP_PREFIX*. */
+static long cleanDb(rsConn *t, char *err, size_t errlen) {
+    char cursor[32] = "0";
+    long n = 0;
+    do {
+        redisReply *r = connCommandf(t, "SCAN %s MATCH %s* COUNT 10000", cursor, NATIVE_TMP_PREFIX);
+        if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2 || r->element[1]->type != REDIS_REPLY_ARRAY) {
+            snprintf(err, errlen, "target %s: SCAN for temporary keys failed: %s", connName(t),
+                     r && r->type == REDIS_REPLY_ERROR ? r->str : connError(t));
+            if (r) freeReplyObject(r);
+            return -1;
+        }
+        snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
+        for (size_t i = 0; i < r->element[1]->elements; i++) {
+            const redisReply *k = r->element[1]->element[i];
+            redisReply *d = connCommand(t, 2, (const char *[]){"DEL", k->str}, (size_t[]){3, (size_t)k->len});
+            if (d && d->type == REDIS_REPLY_INTEGER) n += (long)d->integer;
+            if (d) freeReplyObject(d);
+        }
+        freeReplyObject(r);
+    } while (strcmp(cursor, "0") != 0);
+    return n;
+}
+
+int preflightPrepare(rsConn *target, const rsServerInfo *info, int flush, char *err, size_t errlen) {
+    if (flush) return preflightFlush(target, info, err, errlen);
+    int dbs[IMPORT_MAX_DBS * 4];
+    int ndb = preflightSourceDbs(target, dbs, (int)(sizeof(dbs) / sizeof(*dbs)));
+    long total = 0;
+    for (int i = 0; i < ndb; i++) {
+        redisReply *r = connCommandf(target, "SELECT %d", dbs[i]);
+        int ok = r && r->type != REDIS_REPLY_ERROR;
+        if (r) freeReplyObject(r);
+        long n = ok ? cleanDb(target, err, errlen) : 0;
+        if (n < 0) return -1;
+        total += n;
+    }
+    if (total)
+        fprintf(stderr, "rdbsync: deleted %ld temporary key%s (%s*) left on the target by an interrupted run\n",
+                total, total == 1 ? "" : "s", NATIVE_TMP_PREFIX);
     return 0;
 }

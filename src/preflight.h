@@ -12,6 +12,11 @@
  * --flush-target: every db and the function libraries are emptied before
  * the first key, in every mode that writes.
  *
+ * Temporary keys of huge values (native.h) that a killed run left behind
+ * ("rdbsync:tmp:*", with a TTL of an hour) are deleted at the start of the
+ * next run, and counted on stderr: a SCAN MATCH over every db of the
+ * target's INFO keyspace.
+ *
  * Ownership: connections are borrowed; a probe leaves the target
  * connection in an unknown db (the writer SELECTs before every first use).
  * Errors: one line in err naming the db and what to do.
@@ -40,6 +45,11 @@ int preflightDbsFrom(rsConn *src, rsConn *target, const importOptions *o, char *
 /* FLUSHALL, and FUNCTION FLUSH on servers that have functions (FLUSHALL
  * keeps them). 0, or -1 with the refused command in err. */
 int preflightFlush(rsConn *target, const rsServerInfo *info, char *err, size_t errlen);
+
+/* Before the first write: --flush-target (flush non-zero) or else delete
+ * the temporary keys left by an interrupted run, saying how many. 0, or
+ * -1 with a message in err. */
+int preflightPrepare(rsConn *target, const rsServerInfo *info, int flush, char *err, size_t errlen);
 
 /* The message for a target without db (why: the target's own words, or
  * its db count); before_any: said before anything was written (else

@@ -659,7 +659,7 @@ int scanCopy(const scanCopyConfig *cfg) {
         rc = EXIT_CONNECT;
     } else if ((known = preflightDbsFrom(cp.src, cp.tgt, &cfg->imp, cp.err, sizeof(cp.err))) < 0) {
         rc = known == -1 ? EXIT_WRITE : EXIT_CONNECT; /* a db the target lacks; nothing written */
-    } else if (cfg->flush_target && preflightFlush(cp.tgt, &cp.tinfo, cp.err, sizeof(cp.err)) < 0) {
+    } else if (preflightPrepare(cp.tgt, &cp.tinfo, cfg->flush_target, cp.err, sizeof(cp.err)) < 0) {
         rc = EXIT_WRITE;
     } else if (cfg->follow && ((known = ksnSetup(&cp)) < 0 || subscribe(&cp, &sub_th) < 0)) {
         rc = EXIT_USAGE;

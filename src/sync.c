@@ -496,12 +496,15 @@ static void onSignal(int sig) { stop_requested = 1; }
 
 /* Before the replica link asks for anything: does the target have every
  * db the source uses? A side connection reads INFO keyspace; when it
- * cannot, the writer's guard on the first SELECT of each db remains. */
+ * cannot, the writer's guard on the first SELECT of each db remains.
+ * Then the temporary keys of an interrupted run go. */
 static int checkDbs(syncer *s) {
     char err[1024];
     rsConn *src = connOpen(s->cfg->source, &s->cfg->source_conn, err, sizeof(err));
     int rc = src ? preflightDbsFrom(src, s->tc, &s->cfg->imp, err, sizeof(err)) : 0;
     connClose(src);
+    /* --flush-target empties the target later, at the first snapshot. */
+    if (rc == 0 && preflightPrepare(s->tc, &s->tinfo, 0, err, sizeof(err)) < 0) rc = -1;
     if (rc == 0) return EXIT_OK;
     fatal(s, rc == -1 ? EXIT_WRITE : EXIT_CONNECT, err);
     return s->rc;

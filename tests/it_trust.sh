@@ -18,6 +18,13 @@
 #            README's restart path of a stopped live sync: stopped by
 #            SIGTERM, the source changed (DEL, SET), the same command again
 #            exits 7 naming a key, with --flush-target it ends equal.
+# 3. tmp     huge values (--max-restore-size 1k: a 300-element list) go
+#            through a temporary key that never collides with user data:
+#            a target key literally named 'k1:rdbsync-tmp' is untouched and
+#            source keys of such names arrive whole (import and live sync),
+#            every key exact (DEBUG DIGEST-VALUE), no rdbsync:tmp:* left.
+#            Temporary keys of an interrupted run (rdbsync:tmp:*, in two
+#            dbs) are deleted by the next run, which says how many.
 #
 # Everything runs on 127.0.0.1. TRUST_PARTS="dbs" runs only those parts.
 set -uo pipefail
@@ -227,6 +234,78 @@ if part flush; then
         bg_stop
     fi
     rs_stop S2; rs_stop T2
+fi
+
+# ---- part 3: the temporary keys of huge values ----
+
+# huge_src NAME: k1..k10, lists too big for one RESTORE under
+# --max-restore-size 1k, each with a key named like its old temporary key
+# (ten pairs: the RDB's order puts some of those before their list), and
+# one more list in db 2.
+HUGE_KEYS=()
+huge_src() {
+    local i args=()
+    for ((i = 0; i < 300; i++)); do args+=("element-$i-$(printf '%040d' "$i")"); done
+    for ((i = 1; i <= 10; i++)); do
+        rs_cli "$1" RPUSH "k$i" "${args[@]}" >/dev/null
+        rs_cli "$1" SET "k$i:rdbsync-tmp" "source-own-$i" >/dev/null
+    done
+    rs_cli "$1" -n 2 RPUSH k2 "${args[@]}" >/dev/null
+}
+for ((i = 1; i <= 10; i++)); do HUGE_KEYS+=("k$i" "k$i:rdbsync-tmp"); done
+HUGE_KEYS+=(k2@2)
+# exact NAME A B KEY[@DB]...: each key's DEBUG DIGEST-VALUE equal on A and B.
+exact() {
+    local n=$1 a=$2 b=$3 k db bad=
+    shift 3
+    for k in "$@"; do
+        db=0
+        [[ $k == *@* ]] && db=${k#*@} k=${k%@*}
+        [ "$(rs_cli "$a" -n "$db" DEBUG DIGEST-VALUE "$k")" == "$(rs_cli "$b" -n "$db" DEBUG DIGEST-VALUE "$k")" ] &&
+            [ "$(rs_cli "$b" -n "$db" EXISTS "$k")" == 1 ] || bad+="$k (db $db) "
+    done
+    if [ -z "$bad" ]; then pass "$n"; else fail "$n" "differ or missing: $bad"; fi
+}
+tmps_left() { local d; for d in 0 2; do rs_cli "$1" -n "$d" --scan --pattern 'rdbsync:tmp:*'; done | wc -l; }
+
+if part tmp; then
+    rs_start S3 --repl-diskless-sync-delay 0 && rs_start T3 || true
+    huge_src S3
+    cp "$(rs_save S3)" "$IT_TMP/huge.rdb"
+
+    # A target key of the old temporary name, the source without it.
+    rs_cli S3 DEL k1:rdbsync-tmp >/dev/null
+    cp "$(rs_save S3)" "$IT_TMP/huge_no_tmpname.rdb"
+    rs_cli S3 SET k1:rdbsync-tmp source-own-1 >/dev/null
+    rs_cli T3 SET k1:rdbsync-tmp target-own >/dev/null
+    run tmp_target --file "$IT_TMP/huge_no_tmpname.rdb" --target "$(rs_url T3)" -q --max-restore-size 1k
+    expect_rc tmp_target trust.tmp.target_key.rc 0
+    assert_eq trust.tmp.target_key.untouched target-own "$(rs_cli T3 GET k1:rdbsync-tmp)"
+    exact trust.tmp.target_key.exact S3 T3 k1 k2@2
+    assert_eq trust.tmp.target_key.no_tmp_left 0 "$(tmps_left T3)"
+
+    # A source key of that name: import and live sync.
+    rs_cli T3 FLUSHALL >/dev/null
+    run tmp_source --file "$IT_TMP/huge.rdb" --target "$(rs_url T3)" -q --max-restore-size 1k
+    expect_rc tmp_source trust.tmp.source_key.rc 0
+    exact trust.tmp.source_key.exact S3 T3 "${HUGE_KEYS[@]}"
+    assert_eq trust.tmp.source_key.all "$(keysum S3)" "$(keysum T3)"
+    rs_cli T3 FLUSHALL >/dev/null
+    run tmp_sync --source "$(rs_url S3)" --target "$(rs_url T3)" --once -q --max-restore-size 1k
+    expect_rc tmp_sync trust.tmp.sync.rc 0
+    exact trust.tmp.sync.exact S3 T3 "${HUGE_KEYS[@]}"
+    assert_eq trust.tmp.sync.digest "$(rs_digest S3)" "$(rs_digest T3)"
+
+    # What a killed run leaves: deleted by the next one, counted.
+    rs_cli T3 FLUSHALL >/dev/null
+    rs_cli T3 SET 'rdbsync:tmp:{k}:0123456789abcdef:4242' x PX 3600000 >/dev/null
+    rs_cli T3 -n 2 RPUSH 'rdbsync:tmp:{k2}:fedcba9876543210:4242' a >/dev/null
+    run tmp_clean --file "$IT_TMP/huge.rdb" --target "$(rs_url T3)" -q --max-restore-size 1k
+    expect_rc tmp_clean trust.tmp.clean.rc 0
+    assert_match trust.tmp.clean.msg 'deleted 2 temporary keys \(rdbsync:tmp:\*\)' "$(cat "$IT_TMP/tmp_clean.err")"
+    assert_eq trust.tmp.clean.gone 0 "$(tmps_left T3)"
+    assert_eq trust.tmp.clean.digest "$(rs_digest S3)" "$(rs_digest T3)"
+    rs_stop S3; rs_stop T3
 fi
 
 exit 0
