@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 
 #include "outcome.h"
+#include "preflight.h"
 #include "progress.h"
 #include "rdb/decode.h"
 #include "rdb/tee.h"
@@ -35,22 +36,6 @@ static rsConn *openTarget(const fileImportOptions *o, rsServerInfo *info, outcom
     }
     *rc = OUTCOME_OK;
     return conn;
-}
-
-/* --flush-target: every db, and the function libraries (FLUSHALL keeps
- * those) on servers that have them. */
-static int flushTarget(rsConn *conn, const rsServerInfo *info) {
-    const char *cmds[2] = {"FLUSHALL", "FUNCTION FLUSH"};
-    int n = connServerAtLeast(info, 7, 0) ? 2 : 1;
-    for (int i = 0; i < n; i++) {
-        redisReply *r = connCommandf(conn, cmds[i]);
-        int ok = r && r->type != REDIS_REPLY_ERROR;
-        if (!ok) fprintf(stderr, "rdbsync: target %s: %s failed: %s\n", connName(conn), cmds[i],
-                         r ? r->str : connError(conn));
-        if (r) freeReplyObject(r);
-        if (!ok) return -1;
-    }
-    return 0;
 }
 
 /* Progress while importing: a consumer that only looks at the decoder. */
@@ -170,7 +155,11 @@ outcome fileImport(const fileImportOptions *o) {
     rsServerInfo info;
     outcome rc;
     rsConn *conn = openTarget(o, &info, &rc);
-    if (conn && o->flush_target && flushTarget(conn, &info) < 0) rc = OUTCOME_WRITE;
+    char err[512];
+    if (conn && preflightPrepare(conn, &info, o->flush_target, err, sizeof(err)) < 0) {
+        fprintf(stderr, "rdbsync: %s\n", err);
+        rc = OUTCOME_WRITE;
+    }
     if (conn && rc == OUTCOME_OK) rc = importFile(o, conn, &info);
     connClose(conn);
     return rc;

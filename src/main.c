@@ -126,7 +126,8 @@ static void usage(FILE *out) {
 "                         a key that already exists on the target: stop without\n"
 "                         touching it (error, the default), overwrite it, or keep it\n"
 "      --replace          same as --on-conflict replace\n"
-"      --flush-target     FLUSHALL the target before writing (never implied)\n"
+"      --flush-target     empty the target (FLUSHALL, FUNCTION FLUSH) before the first\n"
+"                         key, in every mode that writes (never implied)\n"
 "      --on-error stop|skip  a write the target refuses: stop (default) or count it\n"
 "                         and go on (the exit status is then 6)\n"
 "      --drop-field-ttls  write hashes with field TTLs to targets that cannot hold\n"
@@ -409,7 +410,7 @@ static outcome runScanCopy(const config *c, const syncConfig *sc) {
     scanCopyConfig cc = {.source = sc->source, .target = sc->target, .source_conn = sc->source_conn,
                          .target_conn = sc->target_conn, .imp = c->imp,
                          .scan = {(int)c->scan_count, c->rate, c->quiet},
-                         .follow = c->follow < 0 ? !c->once : c->follow};
+                         .follow = c->follow < 0 ? !c->once : c->follow, .flush_target = c->flush_target};
     return scanCopy(&cc);
 }
 
@@ -448,6 +449,7 @@ static outcome runSync(const config *c) {
     if (rc == OUTCOME_OK) {
         const char *tmp = getenv("TMPDIR");
         syncConfig sc = {.source = &src, .target = &dst, .imp = c->imp, .once = c->once, .quiet = c->quiet,
+                         .flush_target = c->flush_target,
                          .psync_cmd = c->psync_cmd,
                          .spool_mem = (size_t)c->spool_mem,
                          .spool_dir = c->spool_dir ? c->spool_dir : tmp && *tmp ? tmp : "/tmp"};

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "outcome.h"
+#include "preflight.h"
 #include "stop.h"
 #include "writer.h"
 
@@ -513,6 +514,10 @@ outcome scanCopy(const scanCopyConfig *cfg) {
     cp.last_progress = nowMs();
     if (openBoth(&cp) < 0) {
         rc = OUTCOME_CONNECT;
+    } else if ((known = preflightDbsFrom(cp.src, cp.tgt, &cfg->imp, cp.err, sizeof(cp.err))) < 0) {
+        rc = known == -1 ? OUTCOME_WRITE : OUTCOME_CONNECT; /* a db the target lacks; nothing written */
+    } else if (preflightPrepare(cp.tgt, &cp.tinfo, cfg->flush_target, cp.err, sizeof(cp.err)) < 0) {
+        rc = OUTCOME_WRITE;
     } else if (cfg->follow && (known = ksnSetup(&cp)) < 0) {
         rc = OUTCOME_USAGE; /* a setting to change on the source, named in cp.err */
     } else if (cfg->follow && subscribe(&cp, &sub_th) < 0) {

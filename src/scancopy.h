@@ -29,6 +29,7 @@ typedef struct scanCopyConfig {
     importOptions imp;
     scanOptions scan;
     int follow;
+    int flush_target;       /* --flush-target: empty the target before the first key */
 } scanCopyConfig;
 
 /* The copy pipeline. */

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "outcome.h"
+#include "preflight.h"
 #include "progress.h"
 #include "rdb/tee.h"
 #include "replica.h"
@@ -375,14 +376,17 @@ static int onKeyEnd(void *ctx, const rdbKeyInfo *k) {
 }
 
 /* Before a later full snapshot: empty what the snapshot will fill (every
- * db, or the selected ones) and the function libraries. */
-static int flushTarget(syncer *s) {
+ * db, or the selected ones) and the function libraries. Before the first
+ * one with --flush-target: everything, as --flush-target says. */
+static int flushTarget(syncer *s, int first) {
     const char *argv[2] = {"FLUSHALL", "FLUSH"};
     size_t lens[2] = {8, 5};
     writerTag t = {"FLUSHALL", 0, NULL, 0, 0, WRITER_K_FLUSH};
-    fprintf(stderr, "\rrdbsync: full resync: emptying the target before loading the new snapshot\n");
-    if (s->cfg->imp.n_db_only == 0 && writerCommand(s->w, 1, argv, lens, &t) < 0) return -1;
-    for (int i = 0; i < s->cfg->imp.n_db_only; i++) {
+    int ndb = first ? 0 : s->cfg->imp.n_db_only;
+    fprintf(stderr, "\rrdbsync: %s\n", first ? "--flush-target: emptying the target before the first key"
+                                            : "full resync: emptying the target before loading the new snapshot");
+    if (ndb == 0 && writerCommand(s->w, 1, argv, lens, &t) < 0) return -1;
+    for (int i = 0; i < ndb; i++) {
         int db = s->cfg->imp.db_only[i];
         int tdb = s->cfg->imp.db_map[db] >= 0 ? s->cfg->imp.db_map[db] : db;
         argv[0] = t.cmd = "FLUSHDB";
@@ -433,7 +437,10 @@ static int loadSnapshot(syncer *s, const replEpoch *ep) {
     s->written_base = importGetStats(s->im)->written;
     /* A retried first snapshot overwrites what the cut one wrote. */
     if (s->snap_attempts++ && !s->loaded_once) importSetConflict(s->im, CONFLICT_REPLACE);
-    if (s->loaded_once && flushTarget(s) < 0) {
+    /* --flush-target: before every attempt at the first snapshot (a cut
+     * one leaves keys the next may no longer have). */
+    int first_flush = !s->loaded_once && s->cfg->flush_target;
+    if ((s->loaded_once || first_flush) && flushTarget(s, first_flush) < 0) {
         s->target_lost = !writerStopped(s->w);
     } else if (rdbDecode(d) < 0) {
         if (stop_requested) {
@@ -525,6 +532,22 @@ static outcome loop(syncer *s, int *refused) {
     return s->fatal ? s->rc : OUTCOME_OK;
 }
 
+/* Before the replica link asks for anything: does the target have every
+ * db the source uses? A side connection reads INFO keyspace; when it
+ * cannot, the writer's guard on the first SELECT of each db remains.
+ * Then the temporary keys of an interrupted run go. */
+static int checkDbs(syncer *s) { /* 0, or -1 with s->err and s->rc set */
+    char err[1024];
+    rsConn *src = connOpen(s->cfg->source, &s->cfg->source_conn, err, sizeof(err));
+    int rc = src ? preflightDbsFrom(src, s->tc, &s->cfg->imp, err, sizeof(err)) : 0;
+    connClose(src);
+    /* --flush-target empties the target later, at the first snapshot. */
+    if (rc == 0 && preflightPrepare(s->tc, &s->tinfo, 0, err, sizeof(err)) < 0) rc = -1;
+    if (rc == 0) return 0;
+    fatal(s, rc == -1 ? OUTCOME_WRITE : OUTCOME_CONNECT, err);
+    return -1;
+}
+
 outcome syncRun(const syncConfig *cfg, int *refused) {
     syncer s = {.cfg = cfg, .tty = isatty(2), .last_count_ms = nowMs(), .last_phase = -1};
     char err[512];
@@ -532,6 +555,11 @@ outcome syncRun(const syncConfig *cfg, int *refused) {
         fprintf(stderr, "rdbsync: target: %s\n", err);
         closeTarget(&s);
         return OUTCOME_CONNECT;
+    }
+    if (checkDbs(&s) < 0) {
+        fprintf(stderr, "rdbsync: %s\n", s.err);
+        closeTarget(&s);
+        return s.rc;
     }
     s.im = importNew(&s.tinfo, &cfg->imp);
     replicaOptions ro = {cfg->source, cfg->source_conn, cfg->spool_mem, cfg->spool_dir, cfg->quiet,

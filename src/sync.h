@@ -37,6 +37,7 @@ typedef struct syncConfig {
     rsConnOptions source_conn, target_conn; /* per side: TLS settings differ */
     importOptions imp;
     int once;               /* exit 0 once the snapshot is applied */
+    int flush_target;       /* --flush-target: empty the target before the first snapshot */
     int quiet;
     size_t spool_mem;
     const char *spool_dir;

@@ -714,7 +714,7 @@ huge_check() {
     grep -q 'some as native commands' "$IT_TMP/huge.err" ||
         { echo "the summary does not mention native commands: $(errtail huge)"; return 1; }
     same_data A B native || return 1
-    a=$(rs_cli B --scan --pattern '*rdbsync-tmp*')
+    a=$(rs_cli B --scan --pattern 'rdbsync:tmp:*')
     [ -z "$a" ] || { echo "temporary keys left: $(it_show "$a")"; return 1; }
     for k in huge:list huge:set huge:zset huge:hash huge:str; do
         a=$(rs_cli A DEBUG DIGEST-VALUE "$k")
@@ -732,7 +732,7 @@ huge_conflict() {
     # A key being filled when the import stopped may be left, but not for
     # good: it must carry a TTL. It is not a key written.
     tmps=0
-    for k in $(rs_cli B --scan --pattern '*rdbsync-tmp*'); do
+    for k in $(rs_cli B --scan --pattern 'rdbsync:tmp:*'); do
         [ "$(rs_cli B PTTL "$k")" -gt 0 ] || { echo "temporary key $k left without a TTL"; return 1; }
         tmps=$((tmps + 1))
     done
