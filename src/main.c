@@ -21,6 +21,7 @@
 #include "conn.h"
 #include "exitcode.h"
 #include "import.h"
+#include "preflight.h"
 #include "print.h"
 #include "progress.h"
 #include "rdb/decode.h"
@@ -717,7 +718,7 @@ static int runSync(const config *c) {
         if (checkTls(c, SIDE_SOURCE, &sc.source_conn.tls, any) < 0 ||
             checkTls(c, SIDE_TARGET, &sc.target_conn.tls, any) < 0)
             rc = EXIT_USAGE;
-        else
+        else if ((rc = preflightLive(&sc, c->flush_target)) == EXIT_OK)
             rc = c->mode == 2 ? SYNC_REFUSED : syncRun(&sc);
         if (rc == SYNC_REFUSED && c->mode == 1) rc = EXIT_CONNECT;
         if (rc == SYNC_REFUSED) rc = runScanCopy(c, &sc);
@@ -732,7 +733,8 @@ static int runImport(const config *c) {
     rsServerInfo info;
     int rc;
     rsConn *conn = openTarget(c, &u, &info, &rc);
-    if (conn && c->flush_target && flushTarget(conn, &info) < 0) rc = EXIT_WRITE;
+    if (conn) rc = preflightImport(conn, &info, c->file, c->flush_target);
+    if (conn && rc == EXIT_OK && c->flush_target && flushTarget(conn, &info) < 0) rc = EXIT_WRITE;
     if (conn && rc == EXIT_OK) rc = importFile(c, conn, &info);
     connClose(conn);
     urlFree(&u);
