@@ -45,6 +45,7 @@ typedef struct config {
     int threads;     /* --checksum workers; 0: one per online CPU */
     int quiet;
     int ignore_crc;
+    int no_precheck; /* import: do not verify the file's CRC before writing */
     int flush_target;
     int connect_timeout_ms;
     const char *target_user, *target_pass;
@@ -100,6 +101,9 @@ static void usage(FILE *out) {
 "                         (1-8; default one per CPU), beside the one reading the file\n"
 "      --dump             decode and print keys as JSON lines (one per key)\n"
 "      --ignore-crc       report a CRC mismatch but do not fail on it\n"
+"      --no-precheck      with --file --target: do not verify the file's CRC64 before\n"
+"                         writing (by default a regular file is read once first, so\n"
+"                         a corrupt file writes nothing)\n"
 "      --payload PATH     instead of --file: one DUMP payload (as DUMP returns it), with\n"
 "                         --checksum or --dump; its footer version and CRC64 are checked\n"
 "  -t, --target URL       redis://[user[:password]@]host[:port][/db] to write to\n"
@@ -225,6 +229,7 @@ static int parseArgs(int argc, char **argv, config *c) {
         {"no-follow", no_argument, 0, 'W'},             {"scan-count", required_argument, 0, 'n'},
         {"rate", required_argument, 0, 'r'},            {"verify", no_argument, 0, 'v'},
         {"psync-command", required_argument, 0, 'k'},  {"threads", required_argument, 0, 'j'},
+        {"no-precheck", no_argument, 0, 'K'},
         TLS_OPTS("", SIDE_BOTH), TLS_OPTS("source-", SIDE_SOURCE), TLS_OPTS("target-", SIDE_TARGET),
         {0, 0, 0, 0}};
     int o;
@@ -245,6 +250,7 @@ static int parseArgs(int argc, char **argv, config *c) {
             break;
         }
         case 'I': c->ignore_crc = 1; break;
+        case 'K': c->no_precheck = 1; break;
         case 'q': c->quiet = 1; break;
         case 'c':
             if (!strcmp(optarg, "error")) c->imp.on_conflict = CONFLICT_ERROR;
@@ -733,7 +739,7 @@ static int runImport(const config *c) {
     rsServerInfo info;
     int rc;
     rsConn *conn = openTarget(c, &u, &info, &rc);
-    if (conn) rc = preflightImport(conn, &info, c->file, c->flush_target);
+    if (conn) rc = preflightImport(conn, &info, c->file, c->flush_target, !c->no_precheck && !c->ignore_crc);
     if (conn && rc == EXIT_OK && c->flush_target && flushTarget(conn, &info) < 0) rc = EXIT_WRITE;
     if (conn && rc == EXIT_OK) rc = importFile(c, conn, &info);
     connClose(conn);

@@ -8,6 +8,7 @@
 
 #include "exitcode.h"
 #include "rdb/decode.h"
+#include "rdb/rdbfile.h"
 
 /* What the run will ask of the target. */
 typedef struct needs {
@@ -189,9 +190,30 @@ static int fileHasFunctions(const char *file) {
     return found;
 }
 
-int preflightImport(rsConn *target, const rsServerInfo *info, const char *file, int flush) {
+/* A dump whose CRC does not match would write its keys before the decoder
+ * reaches the mismatch at the end: one fast read first. */
+static int precheckCrc(const char *file) {
+    rdbFileCrc res;
+    uint64_t stored, computed;
+    char err[256];
+    if (rdbFileVerifyCrc(file, &res, &stored, &computed, err, sizeof(err)) < 0) {
+        fprintf(stderr, "rdbsync: %s: %s\n", file, err);
+        return EXIT_INPUT;
+    }
+    /* NO_EOF: a truncated file, or bytes after the RDB (an AOF with an RDB
+     * preamble): where the CRC is, only the decoder can tell. */
+    if (res != RDB_FILECRC_MISMATCH) return EXIT_OK;
+    fprintf(stderr, "rdbsync: %s: CRC-64 mismatch (stored %016llx, computed %016llx): the file is corrupt; "
+                    "nothing was written (--no-precheck skips this check)\n",
+            file, (unsigned long long)stored, (unsigned long long)computed);
+    return EXIT_CRC;
+}
+
+int preflightImport(rsConn *target, const rsServerInfo *info, const char *file, int flush, int precheck) {
     struct stat sb;
     int regular = strcmp(file, "-") != 0 && stat(file, &sb) == 0 && S_ISREG(sb.st_mode);
+    int rc = regular && precheck ? precheckCrc(file) : EXIT_OK;
+    if (rc != EXIT_OK) return rc;
     needs n = {.flush = flush, .functions = regular ? fileHasFunctions(file) : 0,
                .data_bytes = regular ? (unsigned long long)sb.st_size : 0, .data_what = "the file"};
     return check(target, info, &n);

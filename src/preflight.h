@@ -2,7 +2,8 @@
  *
  * Every writing mode (file import, live sync, scan mode) calls one of the
  * entry points below once, after the target answered and before anything is
- * written to it (--flush-target included). They check:
+ * written to it (--flush-target included). They check (the import also the
+ * file's CRC, below):
  *   - the role: a read-only replica refuses every write, so the run stops
  *     with one line ("target ... is a read-only replica") and exit 6;
  *   - the permissions rdbsync will need, on servers with ACL DRYRUN (7.0+):
@@ -22,7 +23,8 @@
  * Output: the modes print their own lines; so does this module (one error
  * line, or warnings), on stderr, as "rdbsync: ...".
  * Returns an exit status (exitcode.h): EXIT_OK to go on, EXIT_WRITE for a
- * refusal, EXIT_CONNECT when the target failed while being asked.
+ * refusal, EXIT_CONNECT when the target failed while being asked, EXIT_CRC
+ * or EXIT_INPUT for the import's file.
  * No connection is kept: the ones opened here are closed before returning.
  */
 #ifndef RDBSYNC_PREFLIGHT_H
@@ -31,8 +33,13 @@
 #include "conn.h"
 #include "sync.h"
 
-/* --file F --target URL: target is the open target connection (borrowed). */
-int preflightImport(rsConn *target, const rsServerInfo *info, const char *file, int flush);
+/* --file F --target URL: target is the open target connection (borrowed).
+ * With precheck and a regular file, the file's trailing CRC-64 is verified
+ * first (one read at CRC speed, rdbFileVerifyCrc): a mismatch is one line
+ * and EXIT_CRC, a read error EXIT_INPUT, before anything is written. A file
+ * that does not end in EOF + CRC (truncated, or an AOF with an RDB
+ * preamble) is left to the decoder. */
+int preflightImport(rsConn *target, const rsServerInfo *info, const char *file, int flush, int precheck);
 
 /* --source URL --target URL (replica path and scan mode): opens its own
  * short connections to the target and, for the size of the data and

@@ -28,7 +28,14 @@
 # 3. Corrupt dumps: a truncated one (exit 3) and one with a broken listpack
 #    entry (exit 3) stop the import with one line naming the offset and the
 #    keys written before it, and that number is what the target holds; a
-#    byte changed inside a string value fails the CRC at the end (exit 4).
+#    byte changed inside a string value fails the CRC at the end (exit 4);
+#    all three with --no-precheck, which lets the decoder meet the damage.
+#    Without it (the default) the file's CRC is checked before the first
+#    write: the two flipped files write nothing at all (exit 4, "CRC-64
+#    mismatch"; a truncated file has no CRC where one is looked for, and
+#    is left to the decoder);
+#    --ignore-crc skips the check too (part 1 imports a dump saved with
+#    rdbchecksum no, whose CRC is zero).
 # 4. Connections and conflicts: nothing listening (exit 5, "Connection
 #    refused"); wrong password (exit 5, "authentication failed", never
 #    printed); password in RDBSYNC_TARGET_AUTH; ACL user in the URL and
@@ -490,7 +497,7 @@ fi
 corrupt_case() {
     local n=$1 file=$2 want=$3 line n_said
     reset B
-    imp "$n" --file "$file" --target "$(rs_url B)" -q
+    imp "$n" --file "$file" --target "$(rs_url B)" -q --no-precheck
     if sanitized "$n"; then echo "sanitizer report: $(errtail "$n")"; return 1; fi
     [ "$RC" -eq "$want" ] || { echo "exit $RC, want $want: $(errtail "$n")"; return 1; }
     one_error "$n" 'offset [0-9]+' '[0-9]+ keys written before it' || return 1
@@ -498,6 +505,18 @@ corrupt_case() {
     [[ $line =~ ([0-9]+)\ keys\ written\ before\ it ]] && n_said=${BASH_REMATCH[1]}
     [ "$n_said" == "$(keysum B)" ] ||
         { echo "says $n_said keys written, the target holds $(keysum B)"; return 1; }
+}
+
+# precheck NAME FILE WANT_RC ERE: the default import refuses the file
+# before writing: one line matching ERE, the target still empty.
+precheck_case() {
+    local n=$1 file=$2 want=$3 ere=$4
+    reset B
+    imp "$n" --file "$file" --target "$(rs_url B)" -q
+    if sanitized "$n"; then echo "sanitizer report: $(errtail "$n")"; return 1; fi
+    [ "$RC" -eq "$want" ] || { echo "exit $RC, want $want: $(errtail "$n")"; return 1; }
+    one_error "$n" "$ere" || return 1
+    [ "$(keysum B)" == 0 ] || { echo "the target holds $(keysum B) keys"; return 1; }
 }
 
 if [ "$gen_ok" = 1 ]; then
@@ -533,6 +552,13 @@ if [ "$gen_ok" = 1 ]; then
         cp "$IT_TMP/flip_src.rdb" "$IT_TMP/flip_crc.rdb"
         printf 's' | dd of="$IT_TMP/flip_crc.rdb" bs=1 seek="$soff" conv=notrunc 2>/dev/null
         check import.corrupt.crc corrupt_case flip_crc "$IT_TMP/flip_crc.rdb" 4
+        # The default: the CRC is checked first, nothing is written.
+        check import.precheck.crc precheck_case pre_crc "$IT_TMP/flip_crc.rdb" 4 'CRC-64 mismatch \(stored [0-9a-f]{16}, computed [0-9a-f]{16}\): the file is corrupt; nothing was written'
+        check import.precheck.listpack precheck_case pre_lp "$IT_TMP/flip_lp.rdb" 4 'CRC-64 mismatch'
+        # --ignore-crc means it: no precheck, the import runs to the end.
+        reset B
+        imp pre_ignore --file "$IT_TMP/flip_crc.rdb" --target "$(rs_url B)" -q --ignore-crc
+        assert_eq import.precheck.ignore_crc "0 82" "$RC $(keysum B)"
     else
         fail import.corrupt.crc "setup: STRINGMARKER not found in the dump"
     fi
