@@ -15,6 +15,7 @@
 
 #include <signal.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "checksum.h"
 #include "rdb/parallel.h"
@@ -483,6 +484,24 @@ static int anyTlsFile(const rsTlsOptions *t) {
     return t->cacert || t->cacertdir || t->cert || t->key || t->sni || t->insecure;
 }
 
+/* A certificate, key or CA path that cannot be read is an input error
+ * (exit 2), said before anything connects: as a TLS failure it would look
+ * like the server's fault. -1 after printing the one line. */
+static int unreadableTlsFile(const config *c) {
+    static const char *const side[3] = {"", "source-", "target-"};
+    for (int i = 0; i < 3; i++) {
+        const rsTlsOptions *t = &c->tls[i];
+        const char *paths[4] = {t->cacert, t->cacertdir, t->cert, t->key};
+        const char *flags[4] = {"cacert", "cacertdir", "cert", "key"};
+        for (int j = 0; j < 4; j++) {
+            if (!paths[j] || access(paths[j], R_OK) == 0) continue;
+            fprintf(stderr, "rdbsync: --%s%s %s: cannot read: %s\n", side[i], flags[j], paths[j], strerror(errno));
+            return -1;
+        }
+    }
+    return 0;
+}
+
 /* TLS flags that would be ignored are mistakes (plain text where TLS was
  * meant); --insecure is said once per side. -1 after printing the error. */
 static int checkTls(const config *c, int side, const rsTlsOptions *t, int any_tls) {
@@ -753,6 +772,7 @@ int main(int argc, char **argv) {
     for (int i = 0; i < IMPORT_MAX_DBS; i++) c.imp.db_map[i] = -1;
     signal(SIGPIPE, SIG_IGN);
     if (parseArgs(argc, argv, &c) < 0) return EXIT_USAGE;
+    if (unreadableTlsFile(&c) < 0) return EXIT_INPUT;
     if (c.file && c.payload) {
         fprintf(stderr, "rdbsync: --file and --payload are exclusive\n");
         return EXIT_USAGE;

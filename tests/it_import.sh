@@ -35,7 +35,8 @@
 #    mismatch"; a truncated file has no CRC where one is looked for, and
 #    is left to the decoder);
 #    --ignore-crc skips the check too (part 1 imports a dump saved with
-#    rdbchecksum no, whose CRC is zero).
+#    rdbchecksum no, whose CRC is zero). A gzip'd dump: exit 3 with a hint
+#    to gunzip it, nothing written (and the same hint from --checksum).
 # 4. Connections and conflicts: nothing listening (exit 5, "Connection
 #    refused"); wrong password (exit 5, "authentication failed", never
 #    printed); password in RDBSYNC_TARGET_AUTH; ACL user in the URL and
@@ -562,6 +563,11 @@ if [ "$gen_ok" = 1 ]; then
     else
         fail import.corrupt.crc "setup: STRINGMARKER not found in the dump"
     fi
+    # A gzip'd dump: a hint, exit 3, nothing written; the same for --checksum.
+    gzip -c "$IT_TMP/flip_src.rdb" >"$IT_TMP/dump.rdb.gz"
+    check import.gzip precheck_case gz "$IT_TMP/dump.rdb.gz" 3 'dump\.rdb\.gz: offset [0-9]+: not an RDB file: it is gzip-compressed; gunzip it first'
+    imp gzsum --file "$IT_TMP/dump.rdb.gz" --checksum
+    check import.gzip.checksum fails_with gzsum 3 'it is gzip-compressed; gunzip it first'
 else
     skip import.corrupt "no generated dump"
 fi
