@@ -71,6 +71,12 @@ EXPANDED=(--hash-max-listpack-entries 0 --zset-max-listpack-entries 0
 # is not what this script tests.
 DUMPER=$RDBSYNC_REL
 [ -x "$DUMPER" ] || DUMPER=$RDBSYNC
+# --dump writes valid UTF-8 as it is and other bytes as \udcXX (print.h);
+# values.lua writes every byte from 0x7f up as \u00XX, so that jq sees one
+# code point per byte. bytewise brings --dump lines to that form.
+bytewise() {
+    perl -pe 's/(?<!\\)((?:\\\\)*)\\udc([89a-f][0-9a-f])/$1\\u00$2/g; s/([\x7f-\xff])/sprintf("\\u%04x", ord($1))/ge'
+}
 SUMMARY_RE='^rdbsync: (redis|unix)://[^ ]+: [0-9]+ keys read, [0-9]+ written'
 export LC_ALL=C
 # Credentials from the caller's environment would change what is tested.
@@ -454,7 +460,7 @@ else
     declare -A nw_pass=()
     while IFS=$'\t' read -r path _; do
         origin=${path%%/*}
-        if ! "$DUMPER" --file "$FIX/$path" --dump >"$IT_TMP/newer.jsonl" 2>"$IT_TMP/newer_dump.err"; then
+        if ! "$DUMPER" --file "$FIX/$path" --dump 2>"$IT_TMP/newer_dump.err" | bytewise >"$IT_TMP/newer.jsonl"; then
             fail "import.newer $path" "--dump of the file failed: $(errtail newer_dump)"
             continue
         fi
