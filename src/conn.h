@@ -18,6 +18,8 @@
  *   authentication required for redis://127.0.0.1:6379: NOAUTH Authentication required.
  *   cannot select db 99 on redis://127.0.0.1:6379/99: ERR DB index is out of range
  *   connection closed by 127.0.0.1:6380 (if it expects TLS, use rediss:// or --tls)
+ *   protocol error from 127.0.0.1:8080: Protocol error, got "H" as reply type byte (is this a Redis server?)
+ *   unexpected reply to PING from 127.0.0.1:8080 (is this a Redis server?)
  * Passwords never appear in any message (URLs are printed masked and the
  * server's error text does not contain them); the handshake buffer that
  * held one is wiped.

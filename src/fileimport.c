@@ -156,7 +156,8 @@ outcome fileImport(const fileImportOptions *o) {
     outcome rc;
     rsConn *conn = openTarget(o, &info, &rc);
     char err[512];
-    if (conn && preflightPrepare(conn, &info, o->flush_target, err, sizeof(err)) < 0) {
+    if (conn) rc = preflightImport(conn, &info, o->file, o->flush_target, o->precheck);
+    if (conn && rc == OUTCOME_OK && preflightPrepare(conn, &info, o->flush_target, err, sizeof(err)) < 0) {
         fprintf(stderr, "rdbsync: %s\n", err);
         rc = OUTCOME_WRITE;
     }

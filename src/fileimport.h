@@ -23,6 +23,7 @@ typedef struct fileImportOptions {
     importOptions imp;         /* conflict and error policies, dbs */
     int flush_target;          /* FLUSHALL (+ FUNCTION FLUSH) first */
     int ignore_crc;
+    int precheck;              /* verify a regular file's CRC-64 before the first write */
     int quiet;                 /* no progress line */
 } fileImportOptions;
 

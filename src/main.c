@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <signal.h>
+#include <unistd.h>
 
 #include "checkfile.h"
 #include "conn.h"
@@ -23,6 +24,7 @@
 #include "fileimport.h"
 #include "import.h"
 #include "outcome.h"
+#include "preflight.h"
 #include "scancopy.h"
 #include "snapshot.h"
 #include "stop.h"
@@ -43,6 +45,7 @@ typedef struct config {
     int quiet;
     int force;       /* --source --file: replace an existing file */
     int ignore_crc;
+    int no_precheck; /* import: do not verify the file's CRC before writing */
     int flush_target;
     int connect_timeout_ms;
     const char *target_user, *target_pass;
@@ -99,6 +102,9 @@ static void usage(FILE *out) {
 "                         (1-8; default one per CPU), beside the one reading the file\n"
 "      --dump             decode and print keys as JSON lines (one per key)\n"
 "      --ignore-crc       report a CRC mismatch but do not fail on it\n"
+"      --no-precheck      with --file --target: do not verify the file's CRC64 before\n"
+"                         writing (by default a regular file is read once first, so\n"
+"                         a corrupt file writes nothing)\n"
 "      --payload PATH     instead of --file: one DUMP payload (as DUMP returns it), with\n"
 "                         --checksum or --dump; its footer version and CRC64 are checked\n"
 "  -t, --target URL       redis://[user[:password]@]host[:port][/db] to write to\n"
@@ -228,6 +234,7 @@ static int parseArgs(int argc, char **argv, config *c) {
         {"no-follow", no_argument, 0, 'W'},             {"scan-count", required_argument, 0, 'n'},
         {"rate", required_argument, 0, 'r'},            {"verify", no_argument, 0, 'v'},
         {"psync-command", required_argument, 0, 'k'},  {"threads", required_argument, 0, 'j'},
+        {"no-precheck", no_argument, 0, 'K'},
         TLS_OPTS("", SIDE_BOTH), TLS_OPTS("source-", SIDE_SOURCE), TLS_OPTS("target-", SIDE_TARGET),
         {0, 0, 0, 0}};
     int o;
@@ -248,6 +255,7 @@ static int parseArgs(int argc, char **argv, config *c) {
             break;
         }
         case 'I': c->ignore_crc = 1; break;
+        case 'K': c->no_precheck = 1; break;
         case 'q': c->quiet = 1; break;
         case 'O': c->force = 1; break;
         case 'c':
@@ -357,6 +365,24 @@ static int anyTlsFile(const rsTlsOptions *t) {
     return t->cacert || t->cacertdir || t->cert || t->key || t->sni || t->insecure;
 }
 
+/* A certificate, key or CA path that cannot be read is an input error
+ * (exit 2), said before anything connects: as a TLS failure it would look
+ * like the server's fault. -1 after printing the one line. */
+static int unreadableTlsFile(const config *c) {
+    static const char *const side[3] = {"", "source-", "target-"};
+    for (int i = 0; i < 3; i++) {
+        const rsTlsOptions *t = &c->tls[i];
+        const char *paths[4] = {t->cacert, t->cacertdir, t->cert, t->key};
+        const char *flags[4] = {"cacert", "cacertdir", "cert", "key"};
+        for (int j = 0; j < 4; j++) {
+            if (!paths[j] || access(paths[j], R_OK) == 0) continue;
+            fprintf(stderr, "rdbsync: --%s%s %s: cannot read: %s\n", side[i], flags[j], paths[j], strerror(errno));
+            return -1;
+        }
+    }
+    return 0;
+}
+
 /* TLS flags that would be ignored are mistakes (plain text where TLS was
  * meant); --insecure is said once per side. -1 after printing the error. */
 static int checkTls(const config *c, int side, const rsTlsOptions *t, int any_tls) {
@@ -461,6 +487,8 @@ static outcome runSync(const config *c) {
         if (checkTls(c, SIDE_SOURCE, &sc.source_conn.tls, any) < 0 ||
             checkTls(c, SIDE_TARGET, &sc.target_conn.tls, any) < 0)
             rc = OUTCOME_USAGE;
+        else if ((rc = preflightLive(&sc, c->flush_target)) != OUTCOME_OK)
+            ;
         else if (c->mode == 2 || ((rc = syncRun(&sc, &refused)) != OUTCOME_OK && refused && c->mode != 1))
             rc = runScanCopy(c, &sc);
     }
@@ -474,7 +502,8 @@ static outcome runImport(const config *c) {
     rsUrl u = {0};
     outcome rc = endpointUrl("target", c->target, c->target_user, "RDBSYNC_TARGET_AUTH", &u);
     fileImportOptions o = {.file = c->file, .target = &u, .imp = c->imp, .flush_target = c->flush_target,
-                           .ignore_crc = c->ignore_crc, .quiet = c->quiet,
+                           .ignore_crc = c->ignore_crc, .precheck = !c->no_precheck && !c->ignore_crc,
+                           .quiet = c->quiet,
                            .target_conn = {.connect_timeout_ms = c->connect_timeout_ms, .client_name = "rdbsync"}};
     if (rc == OUTCOME_OK) {
         o.target_conn.tls = tlsFor(c, SIDE_TARGET, &u);
@@ -595,6 +624,7 @@ int main(int argc, char **argv) {
     for (int i = 0; i < IMPORT_MAX_DBS; i++) c.imp.db_map[i] = -1;
     signal(SIGPIPE, SIG_IGN);
     if (parseArgs(argc, argv, &c) < 0) return EXIT_USAGE;
+    if (unreadableTlsFile(&c) < 0) return EXIT_INPUT;
     runMode m = chooseMode(&c);
     installStopSignals();
     return exitStatus(run(&c, m));
