@@ -348,8 +348,8 @@ static void testTransfers(void) {
     /* Marked: the mark split across reads, twice. */
     static step marked[] = {{STEP_SEND, "$EOF:" MARK "\r\n", 0}, {STEP_SEND, NULL, 0},
                             {STEP_SEND, MARK, 15},               {STEP_PAUSE, NULL, 30},
-                            {STEP_SEND, MARK + 15, 20},          {STEP_PAUSE, NULL, 30},
-                            {STEP_SEND, MARK + 35, 5},           {STEP_END, NULL, 0}};
+                            {STEP_SEND, &MARK[15], 20},          {STEP_PAUSE, NULL, 30},
+                            {STEP_SEND, &MARK[35], 5},           {STEP_END, NULL, 0}};
     marked[1].bytes = body;
     marked[1].len = sizeof(body);
     transferCase("psync.marked.split_mark", marked, body, sizeof(body), 0, NULL);
