@@ -92,8 +92,9 @@ int rdbFileKey(rdbFileWriter *w, int type, const char *key, size_t keylen, int64
 
 int rdbFileKeyFromPayload(rdbFileWriter *w, const char *key, size_t keylen, int64_t expire_ms,
                           const unsigned char *payload, size_t len) {
-    if (len < 11) return -1;
-    return rdbFileKey(w, payload[0], key, keylen, expire_ms, payload + 1, len - 11);
+    rdbPayloadParts pp;
+    if (rdbPayloadSplit(payload, len, 0, &pp) != RDB_OK) return -1;
+    return rdbFileKey(w, pp.type, key, keylen, expire_ms, pp.value, pp.len);
 }
 
 int rdbFileFunction(rdbFileWriter *w, const char *code, size_t len) {

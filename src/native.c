@@ -42,6 +42,9 @@ static int oom(batch *b) {
     return -1;
 }
 
+/* A callback failed: its reason is already in b->err. */
+static const char *onError(void *ctx) { return ((batch *)ctx)->err; }
+
 static int argPush(batch *b, const void *p, size_t len) {
     if (b->argc == b->cap) {
         size_t cap = b->cap ? b->cap * 2 : 64;
@@ -81,7 +84,7 @@ static int begin(batch *b, const char *cmd) {
 }
 
 static int sendArgv(batch *b, int argc, const char **argv, const size_t *lens) {
-    writerTag t = {argv[0], b->db, b->k->key, b->k->keylen, 0, NATIVE_K_BATCH};
+    writerTag t = {argv[0], b->db, b->k->key, b->k->keylen, 0, WRITER_K_NATIVE_BATCH};
     if (writerCommand(b->w, argc, argv, lens, &t) < 0) {
         if (writerError(b->w)[0]) snprintf(b->err, b->errlen, "%s", writerError(b->w));
         b->failed = 1;
@@ -289,10 +292,10 @@ static int finish(batch *b, int replace) {
     }
     const char *argv[3] = {replace ? "RENAME" : "RENAMENX", b->tmp, b->k->key};
     size_t lens[3] = {strlen(argv[0]), b->tmplen, b->k->keylen};
-    writerTag tf = {argv[0], b->db, b->k->key, b->k->keylen, 0, NATIVE_K_FINAL};
+    writerTag tf = {argv[0], b->db, b->k->key, b->k->keylen, 0, WRITER_K_NATIVE_FINAL};
     const char *dargv[2] = {"DEL", b->tmp};
     size_t dlens[2] = {3, b->tmplen};
-    writerTag td = {"DEL", b->db, b->k->key, b->k->keylen, 0, NATIVE_K_BATCH};
+    writerTag td = {"DEL", b->db, b->k->key, b->k->keylen, 0, WRITER_K_NATIVE_BATCH};
     if (writerCommand(b->w, 3, argv, lens, &tf) < 0 || writerCommand(b->w, 2, dargv, dlens, &td) < 0) {
         if (writerError(b->w)[0]) snprintf(b->err, b->errlen, "%s", writerError(b->w));
         return -1;
@@ -313,11 +316,11 @@ int nativeWrite(writer *w, const rdbKeyInfo *k, uint64_t db, const unsigned char
                      .zset_member = onZsetMember, .hash_field = onHashField, .stream_entry = onStreamEntry,
                      .stream_field = onStreamField, .stream_meta = onStreamMeta, .stream_group = onStreamGroup,
                      .stream_consumer = onStreamConsumer, .stream_consumer_pel = onStreamConsumerPel,
-                     .module_value = onModule};
+                     .module_value = onModule, .error = onError};
     /* Start from a clean temporary key (left over by an interrupted run). */
     const char *dargv[2] = {"DEL", b.tmp};
     size_t dlens[2] = {3, b.tmplen};
-    writerTag td = {"DEL", db, k->key, k->keylen, 0, NATIVE_K_BATCH};
+    writerTag td = {"DEL", db, k->key, k->keylen, 0, WRITER_K_NATIVE_BATCH};
     int rc = writerCommand(w, 2, dargv, dlens, &td);
     rdbReader *r = rc == 0 ? rdbReaderMem(raw, len) : NULL;
     rdbDecoder *d = r ? rdbDecoderNew(r, &h, NULL) : NULL;

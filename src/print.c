@@ -361,9 +361,13 @@ void printerFree(printer *p) {
     free(p);
 }
 
+/* Callbacks fail only when the output does (print.h). */
+static const char *onError(void *ctx) { return "writing the output failed"; }
+
 void printerHandlers(printer *p, rdbHandlers *h) {
     memset(h, 0, sizeof *h);
     h->ctx = p;
+    h->error = onError;
     h->function = onFunction;
     h->eof = onEof;
     h->key_begin = onKeyBegin;

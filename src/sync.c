@@ -19,13 +19,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "exitcode.h"
+#include "outcome.h"
 #include "progress.h"
 #include "rdb/tee.h"
 #include "replica.h"
+#include "stop.h"
 #include "writer.h"
 
-#define K_STREAM 200
 
 static volatile sig_atomic_t stop_requested;
 
@@ -52,8 +52,10 @@ typedef struct syncer {
     int loaded_once;        /* a snapshot was fully applied */
     int epoch_ready;        /* this epoch's snapshot (if any) is applied */
     int loading;            /* inside loadSnapshot */
+    int partial;            /* a snapshot load began writing and did not finish: the target is partial */
+    uint64_t written_base;  /* the importer's written count when this snapshot began */
     int target_lost, fatal;
-    int rc;                 /* exit status once fatal */
+    outcome rc;             /* once fatal */
     int tty;
     int64_t last_status, last_count_ms;
     int last_phase;         /* of the last status line; -1 = none yet */
@@ -69,7 +71,7 @@ static int64_t nowMs(void) {
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void fatal(syncer *s, int rc, const char *msg) {
+static void fatal(syncer *s, outcome rc, const char *msg) {
     if (s->fatal) return;
     s->fatal = 1;
     s->rc = rc;
@@ -107,6 +109,12 @@ static void streamingLine(syncer *s, const replStatus *st, char *line, size_t ca
              (long long)(lag < 0 ? 0 : lag), (long long)st->lag_ms, s->rate, tail);
 }
 
+/* Keys of the current snapshot the target acknowledged (not those only
+ * sent, refused or conflicting). */
+static uint64_t snapshotWritten(const syncer *s) {
+    return s->im ? importGetStats(s->im)->written - s->written_base : 0;
+}
+
 static void statusLine(syncer *s, int force) {
     int64_t t = nowMs();
     int every = s->tty ? 200 : (s->cfg->status_interval_ms ? s->cfg->status_interval_ms : 5000);
@@ -137,7 +145,7 @@ static void statusLine(syncer *s, int force) {
         char total[48] = "";
         if (st.snapshot_size >= 0) snprintf(total, sizeof(total), " of %.1f MB", st.snapshot_size / 1048576.0);
         snprintf(line, sizeof(line), "loading snapshot: %.1f MB%s received, %llu keys applied",
-                 st.snapshot_bytes / 1048576.0, total, (unsigned long long)s->keys);
+                 st.snapshot_bytes / 1048576.0, total, (unsigned long long)snapshotWritten(s));
     } else {
         streamingLine(s, &st, line, sizeof(line));
     }
@@ -165,7 +173,7 @@ static int onStreamReply(syncer *s, const writerTag *t, const redisReply *r) {
                  (unsigned long long)t->db, kr, (unsigned long long)t->src_offset, e->str);
         s->refused++;
         if (s->cfg->imp.on_error == ONERROR_STOP) {
-            fatal(s, EXIT_WRITE, msg);
+            fatal(s, OUTCOME_WRITE, msg);
             return -1;
         }
         fprintf(stderr, "\rrdbsync: %s\n", msg);
@@ -180,9 +188,9 @@ static int onStreamReply(syncer *s, const writerTag *t, const redisReply *r) {
 
 static int onReply(void *ctx, const writerTag *t, const redisReply *r) {
     syncer *s = ctx;
-    if (t->kind == K_STREAM) return onStreamReply(s, t, r);
+    if (t->kind == WRITER_K_STREAM) return onStreamReply(s, t, r);
     int rc = importOnReply(s->im, t, r);
-    if (rc) fatal(s, importConflicted(s->im) ? EXIT_CONFLICT : EXIT_WRITE, importError(s->im));
+    if (rc) fatal(s, importConflicted(s->im) ? OUTCOME_CONFLICT : OUTCOME_WRITE, importError(s->im));
     return rc;
 }
 
@@ -262,7 +270,7 @@ static int forward(syncer *s, const redisReply *c, int64_t end) {
         for (size_t i = 0; i < c->elements; i++) av[i] = c->element[i]->str, lv[i] = (size_t)c->element[i]->len;
         int64_t off = s->in_multi ? s->multi_start : end;
         writerTag t = {c->element[0]->str, (uint64_t)s->db, c->elements > 1 ? av[1] : NULL,
-                       c->elements > 1 ? lv[1] : 0, (uint64_t)off, K_STREAM};
+                       c->elements > 1 ? lv[1] : 0, (uint64_t)off, WRITER_K_STREAM};
         int tdb = s->db < IMPORT_MAX_DBS && s->cfg->imp.db_map[s->db] >= 0 ? s->cfg->imp.db_map[s->db] : s->db;
         rc = writerSelect(s->w, (uint64_t)tdb);
         if (rc == 0) rc = writerCommand(s->w, (int)c->elements, av, lv, &t);
@@ -305,7 +313,7 @@ static int drainReader(syncer *s) {
     for (;;) {
         void *rep = NULL;
         if (redisReaderGetReply(s->rr, &rep) != REDIS_OK) {
-            fatal(s, EXIT_DECODE, "the source's command stream is not valid RESP");
+            fatal(s, OUTCOME_DECODE, "the source's command stream is not valid RESP");
             return -1;
         }
         if (!rep) return 0;
@@ -321,7 +329,7 @@ static int drainReader(syncer *s) {
 static int feed(syncer *s, const void *p, size_t n) {
     if (!n) return 0;
     if (redisReaderFeed(s->rr, p, n) != REDIS_OK) {
-        fatal(s, EXIT_INTERNAL, "out of memory parsing the command stream");
+        fatal(s, OUTCOME_INTERNAL, "out of memory parsing the command stream");
         return -1;
     }
     s->fed += n;
@@ -336,7 +344,7 @@ static int streamEpoch(syncer *s, spool *sp) {
         ssize_t n = spoolReadTimed(sp, buf, sizeof(buf), 100, err, sizeof(err));
         if (n == 0) return 0; /* epoch over: a new one follows */
         if (n == -1) {
-            fatal(s, EXIT_INTERNAL, err);
+            fatal(s, OUTCOME_INTERNAL, err);
             return -1;
         }
         if (n > 0 && feed(s, buf, (size_t)n) < 0) break;
@@ -380,7 +388,7 @@ static int onKeyEnd(void *ctx, const rdbKeyInfo *k) {
 static int flushTarget(syncer *s) {
     const char *argv[2] = {"FLUSHALL", "FLUSH"};
     size_t lens[2] = {8, 5};
-    writerTag t = {"FLUSHALL", 0, NULL, 0, 0, 0};
+    writerTag t = {"FLUSHALL", 0, NULL, 0, 0, WRITER_K_FLUSH};
     fprintf(stderr, "\rrdbsync: full resync: emptying the target before loading the new snapshot\n");
     if (s->cfg->imp.n_db_only == 0 && writerCommand(s->w, 1, argv, lens, &t) < 0) return -1;
     for (int i = 0; i < s->cfg->imp.n_db_only; i++) {
@@ -430,6 +438,8 @@ static int loadSnapshot(syncer *s, const replEpoch *ep) {
     rdbDecoder *d = rdbDecoderNew(r, &h, NULL);
     int rc = -1;
     s->loading = 1;
+    s->partial = 1;
+    s->written_base = importGetStats(s->im)->written;
     /* A retried first snapshot overwrites what the cut one wrote. */
     if (s->snap_attempts++ && !s->loaded_once) importSetConflict(s->im, CONFLICT_REPLACE);
     if (s->loaded_once && flushTarget(s) < 0) {
@@ -443,7 +453,7 @@ static int loadSnapshot(syncer *s, const replEpoch *ep) {
         } else {
             char msg[800];
             snprintf(msg, sizeof(msg), "source snapshot: %s", rdbDecoderError(d));
-            fatal(s, rdbDecoderErrorCode(d) == RDB_ERR_CHECKSUM ? EXIT_CRC : EXIT_DECODE, msg);
+            fatal(s, rdbDecoderErrorCode(d) == RDB_ERR_CHECKSUM ? OUTCOME_CRC : OUTCOME_DECODE, msg);
         }
     } else if (writerDrain(s->w) < 0) {
         if (!s->fatal) s->target_lost = 1;
@@ -456,8 +466,9 @@ static int loadSnapshot(syncer *s, const replEpoch *ep) {
         const unsigned char *rest;
         size_t n = rdbReaderBuffered(r, &rest);
         s->db = sc.stream_db;
+        s->loaded_once = 1; /* every key is on the target: whatever follows is the stream */
+        s->partial = 0;
         rc = feed(s, rest, n);
-        if (rc == 0) s->loaded_once = 1;
     }
     s->loading = 0;
     rdbDecoderFree(d);
@@ -491,8 +502,9 @@ static int runEpoch(syncer *s, const replEpoch *ep) {
         s->keys = 0;
         if (loadSnapshot(s, ep) < 0) return -1;
         /* Said before any status line can say "in sync". */
-        if (!s->cfg->quiet) fprintf(stderr, "%srdbsync: snapshot applied (%llu keys); streaming\n",
-                                    s->tty ? "\r\033[K" : "", (unsigned long long)s->keys);
+        if (!s->cfg->quiet) fprintf(stderr, "%srdbsync: snapshot applied (%llu keys read, %llu written); streaming\n",
+                                    s->tty ? "\r\033[K" : "", (unsigned long long)s->keys,
+                                    (unsigned long long)snapshotWritten(s));
         s->epoch_ready = 1;
         statusLine(s, 1);
         if (s->cfg->once) return 1;
@@ -500,13 +512,17 @@ static int runEpoch(syncer *s, const replEpoch *ep) {
     return streamEpoch(s, ep->sp) < 0 ? -1 : 0;
 }
 
-static int loop(syncer *s) {
+/* The outcome; *refused when the source refused PSYNC and SYNC. */
+static outcome loop(syncer *s, int *refused) {
     while (!stop_requested && !s->fatal) {
         replEpoch ep;
         int got = replicaNextEpoch(s->rep, &ep, 200);
         if (got < 0) {
-            if (replicaRefused(s->rep)) return SYNC_REFUSED;
-            if (!stop_requested) fatal(s, EXIT_CONNECT, replicaError(s->rep));
+            if (replicaRefused(s->rep)) {
+                *refused = 1;
+                return OUTCOME_CONNECT;
+            }
+            if (!stop_requested) fatal(s, OUTCOME_CONNECT, replicaError(s->rep));
             break;
         }
         if (got == 0) {
@@ -518,21 +534,16 @@ static int loop(syncer *s) {
         if (rc == 1) break; /* --once */
         if (s->target_lost && !stop_requested && !s->fatal) recoverTarget(s);
     }
-    return s->fatal ? s->rc : EXIT_OK;
+    return s->fatal ? s->rc : OUTCOME_OK;
 }
 
-static void onSignal(int sig) { stop_requested = 1; }
-
-int syncRun(const syncConfig *cfg) {
+outcome syncRun(const syncConfig *cfg, int *refused) {
     syncer s = {.cfg = cfg, .tty = isatty(2), .last_count_ms = nowMs(), .last_phase = -1};
     char err[512];
-    struct sigaction sa = {.sa_handler = onSignal};
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
     if (openTarget(&s, err, sizeof(err)) < 0 || targetRunId(s.tc, s.run_id, sizeof(s.run_id)) < 0) {
         fprintf(stderr, "rdbsync: target: %s\n", err);
         closeTarget(&s);
-        return EXIT_CONNECT;
+        return OUTCOME_CONNECT;
     }
     s.im = importNew(&s.tinfo, &cfg->imp);
     replicaOptions ro = {cfg->source, cfg->source_conn, cfg->spool_mem, cfg->spool_dir, cfg->quiet,
@@ -542,28 +553,39 @@ int syncRun(const syncConfig *cfg) {
         fprintf(stderr, "rdbsync: cannot start the replica link\n");
         importFree(s.im);
         closeTarget(&s);
-        return EXIT_INTERNAL;
+        return OUTCOME_INTERNAL;
     }
     importSetWriter(s.im, s.w);
-    int rc = loop(&s);
-    if (rc == SYNC_REFUSED) {
+    *refused = 0;
+    outcome rc = loop(&s, refused);
+    if (*refused) {
         fprintf(stderr, "rdbsync: %s: switching to scan mode (SCAN + DUMP/RESTORE)\n", replicaError(s.rep));
         replicaFree(s.rep);
         importFree(s.im);
         closeTarget(&s);
         return rc;
     }
-    if (s.w && !s.fatal) writerDrain(s.w);
+    if (s.w && !s.fatal && writerDrain(s.w) == 0 && s.partial) importCleanup(s.im, s.tc);
     statusLine(&s, 1);
     if (s.tty && !cfg->quiet) fputc('\n', stderr);
     /* An error is one line; the offset goes with it once there is one. */
-    if (s.fatal && !s.loaded_once)
+    if (!s.fatal && (s.partial || !s.loaded_once)) {
+        /* Stopped before a snapshot was whole: not a state to switch to. */
+        if (s.partial)
+            fprintf(stderr, "rdbsync: stopped by %s during the snapshot load: the target is partial (%llu keys "
+                    "written of %llu read so far); run again with --on-conflict replace to finish\n",
+                    stopSignalName(), (unsigned long long)snapshotWritten(&s), (unsigned long long)s.keys);
+        else
+            fprintf(stderr, "rdbsync: stopped by %s before the snapshot arrived: nothing was written to the "
+                    "target\n", stopSignalName());
+        rc = OUTCOME_INTERRUPTED;
+    } else if (s.fatal && !s.loaded_once)
         fprintf(stderr, "rdbsync: %s\n", s.err);
     else if (s.fatal)
         fprintf(stderr, "rdbsync: %s (stopped at source offset %lld)\n", s.err, (long long)s.applied);
     else
         fprintf(stderr, "rdbsync: stopped at source offset %lld (%llu commands applied, %llu refused)\n",
-                (long long)s.applied, (unsigned long long)s.acked, (unsigned long long)s.refused);
+                (long long)s.applied, (unsigned long long)(s.acked - s.refused), (unsigned long long)s.refused);
     replicaFree(s.rep);
     if (s.rr) redisReaderFree(s.rr);
     importFree(s.im);
