@@ -954,13 +954,32 @@ static int record(rdbDecoder *d) {
     return recordKey(d, op);
 }
 
+/* A compressed backup is a common mistake: name the compressor and its
+ * undoing tool ("gzip", "gunzip"); 0 when h starts like none of them. */
+static int compressedAs(const unsigned char *h, const char **what, const char **tool) {
+    static const struct { const char *magic; size_t len; const char *what, *tool; } known[] = {
+        {"\x1f\x8b", 2, "gzip", "gunzip"}, {"\x28\xb5\x2f\xfd", 4, "zstd", "unzstd"},
+        {"\xfd\x37\x7a\x58\x5a\x00", 6, "xz", "unxz"}, {"BZh", 3, "bzip2", "bunzip2"},
+        {"\x04\x22\x4d\x18", 4, "lz4", "unlz4"},
+    };
+    for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
+        if (memcmp(h, known[i].magic, known[i].len)) continue;
+        *what = known[i].what, *tool = known[i].tool;
+        return 1;
+    }
+    return 0;
+}
+
 /* "REDIS0011" or "VALKEY080". */
 static int header(rdbDecoder *d) {
     char h[10] = {0};
     int digits, ver = 0;
     if (rd(d, h, 9) < 0) return -1;
+    const char *z, *unz;
     if (memcmp(h, "REDIS", 5) == 0) d->flavour = RDB_FLAVOUR_REDIS, digits = 4;
     else if (memcmp(h, "VALKEY", 6) == 0) d->flavour = RDB_FLAVOUR_VALKEY, digits = 3;
+    else if (compressedAs((const unsigned char *)h, &z, &unz))
+        return fail(d, RDB_ERR_CORRUPT, "not an RDB file: it is %s-compressed; %s it first", z, unz);
     else return fail(d, RDB_ERR_CORRUPT, "not an RDB file (bad magic)");
     for (int i = 9 - digits; i < 9; i++) {
         if (h[i] < '0' || h[i] > '9') return fail(d, RDB_ERR_CORRUPT, "not an RDB file (bad version digits)");

@@ -14,6 +14,7 @@
 #include <sys/time.h>
 
 #include "native.h"
+#include "preflight.h"
 #include "rdb/encode.h"
 
 
@@ -202,15 +203,14 @@ static int onRawValue(void *ctx, const rdbKeyInfo *k, const unsigned char *raw, 
         if (writerSelect(im->w, targetDb(im, k->db)) < 0) return -1;
         /* Until nativeWrite has queued its final RENAME and DEL, a stop
          * leaves the temporary key: importCleanup deletes it. */
-        rdbBufClear(&im->pending_tmp);
-        if (rdbBufAppend(&im->pending_tmp, k->key, k->keylen) < 0 ||
-            rdbBufAppend(&im->pending_tmp, NATIVE_TMP_SUFFIX, strlen(NATIVE_TMP_SUFFIX)) < 0) {
+        if (nativeTmpName(k->key, k->keylen, &im->pending_tmp) < 0) {
             snprintf(im->err, sizeof(im->err), "out of memory");
             return -1;
         }
         im->pending_db = (int64_t)targetDb(im, k->db);
-        int rc = nativeWrite(im->w, k, targetDb(im, k->db), raw, len, im->src_version, im->src_flavour,
-                             im->o.on_conflict == CONFLICT_REPLACE, im->err, sizeof(im->err));
+        int rc = nativeWrite(im->w, k, targetDb(im, k->db), (const char *)im->pending_tmp.p, im->pending_tmp.len,
+                             raw, len, im->src_version, im->src_flavour, im->o.on_conflict == CONFLICT_REPLACE,
+                             im->err, sizeof(im->err));
         if (rc == 0) im->pending_db = -1;
         return rc;
     }
@@ -302,6 +302,7 @@ static int replyRestore(importer *im, const writerTag *t, const redisReply *r) {
         im->st.skipped_conflict++;
         return 0;
     }
+    if (isBusy(r)) im->st.conflicts++;
     if (isBusy(r) && im->conflicted) return -1; /* settling: keep the first key's message */
     if (isBusy(r)) {
         char kr[300];
@@ -341,7 +342,7 @@ static int replyFunction(importer *im, const redisReply *r) {
     if (exists && im->o.on_conflict == CONFLICT_SKIP) return 0;
     if (exists) {
         snprintf(im->err, sizeof(im->err), "function library already exists on the target: %s "
-                 "(use --on-conflict replace|skip)", r->str);
+                 "(use --on-conflict replace|skip or --flush-target)", r->str);
         im->conflicted = 1;
         return -1;
     }
@@ -352,10 +353,21 @@ static int replyFunction(importer *im, const redisReply *r) {
 
 int importOnReply(void *ctx, const writerTag *t, const redisReply *r) {
     importer *im = ctx;
-    switch (t->kind) { /* no default: a new kind must be placed here */
+    switch (t->kind) {
     case WRITER_K_RESTORE: return replyRestore(im, t, r);
     case WRITER_K_FUNCTION: return replyFunction(im, r);
     case WRITER_K_NATIVE_FINAL: return replyNativeFinal(im, t, r);
+    case WRITER_K_SELECT:
+        if (r->type != REDIS_REPLY_ERROR) return 0;
+        if (!im->err[0]) preflightDbMissing(t->db, r->str, 0, im->err, sizeof(im->err));
+        return -1;
+    case WRITER_K_NATIVE_RESERVE:
+        if (r->type == REDIS_REPLY_STATUS) return 0;
+        im->st.failed++;
+        keyMsg("cannot claim a temporary key for this huge value", t->db, t->key, t->keylen,
+               r->type == REDIS_REPLY_ERROR ? r->str : "its random name exists on the target (left untouched)");
+        snprintf(im->err, sizeof(im->err), "stopped at the first refused write");
+        return -1;
     case WRITER_K_NATIVE_BATCH:
         if (r->type != REDIS_REPLY_ERROR) return 0;
         im->st.failed++;

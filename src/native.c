@@ -10,6 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <sys/time.h>
+#include <unistd.h>
 
 /* Safety TTL of a temporary key while it is being filled. */
 #define NATIVE_TMP_TTL_MS "3600000"
@@ -18,7 +21,7 @@ typedef struct batch {
     writer *w;
     uint64_t db;
     const rdbKeyInfo *k;      /* the real key, for messages */
-    char *tmp;                /* temporary key name */
+    const char *tmp;          /* temporary key name (borrowed) */
     size_t tmplen;
     const char *cmd;          /* "RPUSH", "SADD", ... */
     size_t nfixed;            /* argv entries repeated in every batch */
@@ -303,25 +306,98 @@ static int finish(batch *b, int replace) {
     return 0;
 }
 
-int nativeWrite(writer *w, const rdbKeyInfo *k, uint64_t db, const unsigned char *raw, size_t len,
-                int version, rdbFlavour flavour, int replace, char *err, size_t errlen) {
-    static const char suffix[] = NATIVE_TMP_SUFFIX;
-    batch b = {.w = w, .db = db, .k = k, .err = err, .errlen = errlen};
-    b.tmplen = k->keylen + sizeof(suffix) - 1;
-    b.tmp = malloc(b.tmplen + 1);
-    if (!b.tmp) return oom(&b);
-    memcpy(b.tmp, k->key, k->keylen);
-    memcpy(b.tmp + k->keylen, suffix, sizeof(suffix));
+/* ---- Temporary names ---- */
+
+/* CRC16-CCITT (XMODEM), as Redis Cluster hashes keys. */
+static unsigned crc16(const char *p, size_t n) {
+    unsigned crc = 0;
+    for (size_t i = 0; i < n; i++) {
+        crc ^= (unsigned)(unsigned char)p[i] << 8;
+        for (int b = 0; b < 8; b++) crc = crc & 0x8000 ? (crc << 1) ^ 0x1021 : crc << 1;
+        crc &= 0xffff;
+    }
+    return crc;
+}
+
+/* The part of a key Redis Cluster hashes: between the first '{' and the
+ * first '}' after it when that is not empty, else the whole key. */
+static void hashTag(const char *key, size_t keylen, const char **tag, size_t *taglen) {
+    const char *open = memchr(key, '{', keylen);
+    const char *close = open ? memchr(open + 1, '}', keylen - (size_t)(open + 1 - key)) : NULL;
+    if (close && close > open + 1) {
+        *tag = open + 1, *taglen = (size_t)(close - open - 1);
+    } else {
+        *tag = key, *taglen = keylen;
+    }
+}
+
+unsigned nativeKeySlot(const char *key, size_t keylen) {
+    const char *tag;
+    size_t taglen;
+    hashTag(key, keylen, &tag, &taglen);
+    return crc16(tag, taglen) & 16383;
+}
+
+int nativeTmpName(const char *key, size_t keylen, rdbBuf *out) {
+    const char *tag;
+    size_t taglen;
+    char alt[16], tail[48];
+    hashTag(key, keylen, &tag, &taglen);
+    /* Inside our braces the tag must be non-empty and free of '}'. A key
+     * without a usable tag that holds '}' (or is empty) gets a short
+     * stand-in of the same slot instead. */
+    if (taglen == 0 || memchr(tag, '}', taglen)) {
+        unsigned slot = nativeKeySlot(key, keylen);
+        for (unsigned i = 0;; i++) {
+            int n = snprintf(alt, sizeof(alt), "%u", i);
+            if ((crc16(alt, (size_t)n) & 16383) == slot) {
+                tag = alt, taglen = (size_t)n;
+                break;
+            }
+        }
+    }
+    uint64_t rnd;
+    if (getrandom(&rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
+        struct timeval tv;
+        gettimeofday(&tv, NULL);
+        rnd = ((uint64_t)tv.tv_sec << 20 ^ (uint64_t)tv.tv_usec) * 0x9e3779b97f4a7c15ULL ^ (uint64_t)(uintptr_t)out;
+    }
+    int n = snprintf(tail, sizeof(tail), "}:%016llx:%ld", (unsigned long long)rnd, (long)getpid());
+    rdbBufClear(out);
+    return rdbBufAppend(out, NATIVE_TMP_PREFIX "{", strlen(NATIVE_TMP_PREFIX) + 1) < 0 ||
+                   rdbBufAppend(out, tag, taglen) < 0 || rdbBufAppend(out, tail, (size_t)n) < 0
+               ? -1 : 0;
+}
+
+/* Claim the temporary name: SET NX with the safety TTL, and wait for the
+ * answer before anything else touches the name (a nil answer stops the
+ * writer, see WRITER_K_NATIVE_RESERVE); then empty it for the first batch, which
+ * creates the key with its own type. */
+static int reserve(batch *b) {
+    const char *argv[6] = {"SET", b->tmp, "", "NX", "PX", NATIVE_TMP_TTL_MS};
+    size_t lens[6] = {3, b->tmplen, 0, 2, 2, strlen(NATIVE_TMP_TTL_MS)};
+    writerTag t = {"SET", b->db, b->k->key, b->k->keylen, 0, WRITER_K_NATIVE_RESERVE};
+    const char *dargv[2] = {"DEL", b->tmp};
+    size_t dlens[2] = {3, b->tmplen};
+    writerTag td = {"DEL", b->db, b->k->key, b->k->keylen, 0, WRITER_K_NATIVE_BATCH};
+    if (writerCommand(b->w, 6, argv, lens, &t) < 0 || writerDrain(b->w) < 0 ||
+        writerCommand(b->w, 2, dargv, dlens, &td) < 0) {
+        if (writerError(b->w)[0]) snprintf(b->err, b->errlen, "%s", writerError(b->w));
+        return -1;
+    }
+    return 0;
+}
+
+int nativeWrite(writer *w, const rdbKeyInfo *k, uint64_t db, const char *tmp, size_t tmplen,
+                const unsigned char *raw, size_t len, int version, rdbFlavour flavour, int replace, char *err,
+                size_t errlen) {
+    batch b = {.w = w, .db = db, .k = k, .tmp = tmp, .tmplen = tmplen, .err = err, .errlen = errlen};
     rdbHandlers h = {.ctx = &b, .string = onString, .list_item = onListItem, .set_member = onSetMember,
                      .zset_member = onZsetMember, .hash_field = onHashField, .stream_entry = onStreamEntry,
                      .stream_field = onStreamField, .stream_meta = onStreamMeta, .stream_group = onStreamGroup,
                      .stream_consumer = onStreamConsumer, .stream_consumer_pel = onStreamConsumerPel,
                      .module_value = onModule, .error = onError};
-    /* Start from a clean temporary key (left over by an interrupted run). */
-    const char *dargv[2] = {"DEL", b.tmp};
-    size_t dlens[2] = {3, b.tmplen};
-    writerTag td = {"DEL", db, k->key, k->keylen, 0, WRITER_K_NATIVE_BATCH};
-    int rc = writerCommand(w, 2, dargv, dlens, &td);
+    int rc = reserve(&b);
     rdbReader *r = rc == 0 ? rdbReaderMem(raw, len) : NULL;
     rdbDecoder *d = r ? rdbDecoderNew(r, &h, NULL) : NULL;
     if (rc == 0 && !d) rc = oom(&b);
@@ -332,7 +408,6 @@ int nativeWrite(writer *w, const rdbKeyInfo *k, uint64_t db, const unsigned char
     if (rc == 0) rc = finish(&b, replace);
     rdbDecoderFree(d);
     rdbReaderFree(r);
-    free(b.tmp);
     free(b.argv);
     free(b.lens);
     free(b.offs);

@@ -2,20 +2,26 @@
  * servers), on its own thread.
  *
  * The link thread owns the source socket. It does the handshake (AUTH via
- * conn.c, REPLCONF listening-port, REPLCONF capa eof capa psync2, PSYNC),
- * takes the snapshot off the wire in either form ("$<len>" or diskless
- * "$EOF:<mark>", mark stripped), and then the command stream, and appends
+ * conn.c, then REPLCONF and PSYNC through psync.h), takes the snapshot off
+ * the wire in either form (sized or diskless, psync.h strips the mark),
+ * and then the command stream, and appends
  * every byte to a spool at once: the source never waits for the target.
  * It sends REPLCONF ACK <applied offset> every second and when asked (a
  * GETACK seen by the apply side), and right after a diskless snapshot, which
- * is what makes the master start the command stream.
+ * is what makes the master start the command stream. A master PINGs its
+ * replicas every repl-ping-replica-period (read with CONFIG GET, else 10 s)
+ * even when idle: a link that brings nothing for source_timeout_ms is
+ * dropped and continued (PSYNC from what was received).
  *
  * Epochs: each PSYNC outcome hands the apply side an epoch, a spool plus
  * what it holds: a full sync (an RDB, then commands from 'offset') or a
  * continuation (commands from 'offset'). A dropped source link is resumed
  * with PSYNC <replid> <received+1> into the same epoch when the source
  * allows (+CONTINUE), so nothing is fetched twice; otherwise a new full
- * epoch starts and the old spool is closed.
+ * epoch starts and the old spool is closed. A link dropped during a
+ * snapshot is never continued (the rest of that RDB would never come):
+ * the spool is closed where the bytes stop and a full sync (PSYNC ? -1)
+ * follows.
  *
  * The apply side can also ask for a resync (replicaResync), e.g. after
  * losing the target: the link is re-established with PSYNC from the
@@ -40,7 +46,9 @@
 
 typedef struct replState {
     char replid[41];   /* "" or "?" when unknown (SYNC) */
-    int64_t offset;    /* last applied byte of the stream; -1 unknown */
+    int64_t offset;    /* last applied byte of the stream; -1 unknown; on a
+                          SYNC-style link, bytes of the stream since the
+                          snapshot (the source gives no offsets) */
     int db;            /* stream db at that offset */
 } replState;
 
@@ -58,7 +66,10 @@ typedef struct replEpoch {
 
 typedef enum {
     REPL_CONNECTING = 0,
-    REPL_WAIT_SNAPSHOT,  /* PSYNC sent, waiting for the master's BGSAVE */
+    REPL_WAIT_START,     /* PSYNC sent, the master answers only keepalives:
+                            its diskless-sync delay, or a BGSAVE for others */
+    REPL_WAIT_SNAPSHOT,  /* +FULLRESYNC: waiting for the snapshot's header
+                            (a disk-based master is still saving) */
     REPL_TRANSFER,       /* snapshot bytes arriving */
     REPL_STREAMING,
     REPL_FAILED
@@ -72,7 +83,11 @@ typedef struct replicaOptions {
     int quiet;
     const char *psync_cmd;   /* the name PSYNC has on this source (some managed
                                 services rename it on request); NULL = PSYNC */
+    int source_timeout_ms;   /* a link silent this long is dropped and
+                                continued; 0 = REPLICA_DEFAULT_SOURCE_TIMEOUT_MS */
 } replicaOptions;
+
+#define REPLICA_DEFAULT_SOURCE_TIMEOUT_MS 60000
 
 typedef struct replica replica;
 
@@ -102,6 +117,12 @@ typedef struct replStatus {
     int64_t snapshot_size;   /* -1 when unknown */
     int64_t lag_ms;          /* age of the oldest received, unapplied byte */
     uint64_t full_syncs, partial_syncs, reconnects;
+    int sync_only;           /* a SYNC-style link: offsets count bytes since
+                                the snapshot */
+    int pending_epochs;      /* published, not yet taken by the apply side */
+    int64_t silent_ms;       /* streaming: since the source's last byte */
+    int64_t ping_period_ms;  /* the source's repl-ping-replica-period: an
+                                idle source still sends a PING this often */
 } replStatus;
 void replicaGetStatus(replica *r, replStatus *st);
 const char *replicaError(replica *r);

@@ -16,6 +16,7 @@
 
 #define FLUSH_AT (256 * 1024)       /* send once this much is queued */
 #define BIG_COMMAND (1024 * 1024)   /* sent straight from its own buffer */
+#define KNOWN_DBS 1024              /* dbs whose SELECT was accepted, remembered */
 
 typedef struct inflight {
     char cmd[32];        /* copied: a forwarded command's name lives in a
@@ -37,6 +38,7 @@ struct writer {
     size_t bytes_inflight;
     uint64_t replies;
     int64_t db;          /* selected db, -1 unknown */
+    uint64_t known[KNOWN_DBS / 64]; /* bit set: SELECT of this db was accepted */
     int stopped, broken;
     int settling;        /* writerSettle: replies counted, stops ignored */
     char err[256];
@@ -81,6 +83,14 @@ static int handleReply(writer *w, redisReply *r) {
     inflight *f = &w->ring[w->head];
     writerTag t = {f->cmd, f->db, f->key, f->keylen, f->src_offset, f->kind};
     int rc = w->o.on_reply ? w->o.on_reply(w->o.ctx, &t, r) : 0;
+    if (f->kind == WRITER_K_SELECT && r->type == REDIS_REPLY_ERROR) {
+        /* Whatever on_reply says: nothing may follow into the wrong db. */
+        snprintf(w->err, sizeof(w->err), "the target refused SELECT %llu: %s", (unsigned long long)f->db, r->str);
+        w->db = -1;
+        rc = 1;
+    } else if (f->kind == WRITER_K_SELECT && f->db < KNOWN_DBS) {
+        w->known[f->db / 64] |= 1ULL << (f->db % 64);
+    }
     freeReplyObject(r);
     w->head = (w->head + 1) % (w->o.max_cmds + 1);
     w->count--;
@@ -222,10 +232,13 @@ int writerSelect(writer *w, uint64_t db) {
     int n = snprintf(num, sizeof(num), "%llu", (unsigned long long)db);
     const char *argv[2] = {"SELECT", num};
     size_t lens[2] = {6, (size_t)n};
-    writerTag t = {.cmd = "SELECT", .db = db};
+    writerTag t = {.cmd = "SELECT", .db = db, .kind = WRITER_K_SELECT};
     if (writerCommand(w, 2, argv, lens, &t) < 0) return -1;
     w->db = (int64_t)db;
-    return 0;
+    if (db < KNOWN_DBS && (w->known[db / 64] >> (db % 64) & 1)) return 0;
+    /* First use of this db here: wait for the verdict (one round trip per
+     * db and connection) before any key meant for it is sent. */
+    return writerDrain(w);
 }
 
 void writerResetDb(writer *w) { w->db = -1; }

@@ -12,6 +12,12 @@
  * can name the key that caused it.
  *
  * SELECT is tracked here: writerSelect emits it only when the db changes.
+ * The first SELECT of each db on a connection waits for its reply before
+ * anything else is sent: a target without that db (--databases 4) refuses
+ * it, and pipelined commands behind it would land in the db selected
+ * before. A refused SELECT stops the writer (its reply still reaches
+ * on_reply, tag kind WRITER_K_SELECT, db = the refused db). Later SELECTs
+ * of a db already accepted are pipelined like any command.
  *
  * Ownership: the writer borrows the connection (the caller closes it after
  * writerFree). Tags are copied (keys truncated to WRITER_KEY_MAX bytes for
@@ -39,11 +45,13 @@ typedef struct writer writer;
  * (importOnReply, sync.c's onReply). One registry, so that two modules
  * never give one number two meanings. */
 typedef enum writerKind {
-    WRITER_K_OTHER = 0,    /* SELECT, DEL, ...: an error reply stops */
+    WRITER_K_OTHER = 0,    /* DEL, ...: an error reply stops */
+    WRITER_K_SELECT,       /* writer.c: its own first SELECT of a db (refused: the db is missing) */
     WRITER_K_RESTORE,      /* import.c: one key's RESTORE */
     WRITER_K_FUNCTION,     /* import.c: FUNCTION LOAD */
     WRITER_K_NATIVE_BATCH, /* native.c: element commands and DEL of a big key */
     WRITER_K_NATIVE_FINAL, /* native.c: the RENAME/RENAMENX that publishes it */
+    WRITER_K_NATIVE_RESERVE, /* native.c: SET NX of its temporary name (nil: taken, stop) */
     WRITER_K_FLUSH,        /* sync.c: FLUSHALL/FLUSHDB/FUNCTION FLUSH before a resync */
     WRITER_K_STREAM        /* sync.c: a command of the live replication stream */
 } writerKind;
