@@ -20,6 +20,7 @@
 #include "rdb/parallel.h"
 #include "conn.h"
 #include "exitcode.h"
+#include "grace.h"
 #include "import.h"
 #include "preflight.h"
 #include "print.h"
@@ -46,6 +47,7 @@ typedef struct config {
     int quiet;
     int ignore_crc;
     int flush_target;
+    int grace_given; /* --expire-grace was given */
     int connect_timeout_ms;
     const char *target_user, *target_pass;
     const char *source_user;
@@ -131,6 +133,12 @@ static void usage(FILE *out) {
 "                         key, in every mode that writes (never implied)\n"
 "      --on-error stop|skip  a write the target refuses: stop (default) or count it\n"
 "                         and go on (the exit status is then 6)\n"
+"      --expire-grace MS  live sync and scan mode: an expire time less than MS ahead\n"
+"                         is written as MS from when the target applies it, so the\n"
+"                         target keeps the key until the source's DEL (or renewal)\n"
+"                         arrives, as a replica would (default 10000; 0 = exact\n"
+"                         times). A target cut off from its source keeps such keys\n"
+"                         at most MS longer\n"
 "      --drop-field-ttls  write hashes with field TTLs to targets that cannot hold\n"
 "                         them (before Redis 7.4) without the TTLs, naming each key\n"
 "      --max-restore-size N  values larger than N bytes (k/m/g suffixes) are written\n"
@@ -226,6 +234,7 @@ static int parseArgs(int argc, char **argv, config *c) {
         {"no-follow", no_argument, 0, 'W'},             {"scan-count", required_argument, 0, 'n'},
         {"rate", required_argument, 0, 'r'},            {"verify", no_argument, 0, 'v'},
         {"psync-command", required_argument, 0, 'k'},  {"threads", required_argument, 0, 'j'},
+        {"expire-grace", required_argument, 0, 'g'},
         TLS_OPTS("", SIDE_BOTH), TLS_OPTS("source-", SIDE_SOURCE), TLS_OPTS("target-", SIDE_TARGET),
         {0, 0, 0, 0}};
     int o;
@@ -261,6 +270,14 @@ static int parseArgs(int argc, char **argv, config *c) {
             else return badValue("--on-error", optarg, "stop or skip");
             break;
         case 'T': c->imp.drop_field_ttls = 1; break;
+        case 'g': {
+            long v;
+            if (parseLong(optarg, 0, 86400000, &v) < 0)
+                return badValue("--expire-grace", optarg, "milliseconds from 0 to 86400000");
+            c->imp.expire_grace_ms = v;
+            c->grace_given = 1;
+            break;
+        }
         case 'M':
             if (parseSize(optarg, &c->imp.max_restore) < 0 || c->imp.max_restore < 64)
                 return badValue("--max-restore-size", optarg, "a size of at least 64 bytes (k/m/g suffixes)");
@@ -734,6 +751,7 @@ int main(int argc, char **argv) {
     config c = {0};
     c.follow = -1;
     for (int i = 0; i < IMPORT_MAX_DBS; i++) c.imp.db_map[i] = -1;
+    c.imp.expire_grace_ms = GRACE_DEFAULT_MS;
     signal(SIGPIPE, SIG_IGN);
     if (parseArgs(argc, argv, &c) < 0) return EXIT_USAGE;
     if (c.file && c.payload) {
@@ -748,7 +766,15 @@ int main(int argc, char **argv) {
     }
     if (c.source && (c.verify || (c.file && !c.target) || (c.checksum && !c.target && !c.file)))
         return runSnapshot(&c);
-    if (c.file && c.target && !c.source) return runImport(&c);
+    if (c.file && c.target && !c.source) {
+        if (c.grace_given) {
+            fprintf(stderr, "rdbsync: --expire-grace is for live sync and scan mode: after a file import "
+                            "no DEL from a source follows\n");
+            return EXIT_USAGE;
+        }
+        c.imp.expire_grace_ms = 0; /* a file's times are written exactly; expired keys skipped */
+        return runImport(&c);
+    }
     if (c.source && c.target && !c.file) return runSync(&c);
     if (c.source || c.target) {
         fprintf(stderr, "rdbsync: --source/--target are not implemented in this build yet\n");
