@@ -6,6 +6,9 @@
 #   make demo     the main job end to end on throwaway local servers
 #   make bench    benchmarks against references measured in the same run
 #   make fuzz     build the libFuzzer target (clang) and run it FUZZ_SECONDS
+#   make install  ./rdbsync to $(DESTDIR)$(PREFIX)/bin, rdbsync.1 to
+#                 $(DESTDIR)$(PREFIX)/share/man/man1 (PREFIX=/usr/local);
+#                 make uninstall removes both
 #
 # Sources are picked up by wildcard: rdb/*.c is the library (librdb.a, no
 # network code), src/*.c the tool, tests/test_*.c one unit-test binary each.
@@ -32,7 +35,7 @@ SAN_APP  := $(APP_SRC:%.c=$(BUILD)/san/%.o)
 TEST_BIN := $(TESTS_C:tests/%.c=$(BUILD)/san/tests/%)
 
 .SECONDARY:
-.PHONY: all test unit integration demo bench fuzz clean
+.PHONY: all test unit integration demo bench fuzz clean install uninstall
 all: rdbsync
 
 rdbsync: $(BUILD)/rel/src/main.o $(APP_OBJ) $(BUILD)/rel/librdb.a
@@ -73,6 +76,18 @@ $(BUILD)/fuzz_decode: tests/fuzz/fuzz_decode.c $(RDB_SRC)
 
 fuzz: $(BUILD)/fuzz_decode
 	@tests/fuzz/run.sh $(BUILD)/fuzz_decode $(FUZZ_SECONDS)
+
+PREFIX  ?= /usr/local
+BINDIR  := $(DESTDIR)$(PREFIX)/bin
+MAN1DIR := $(DESTDIR)$(PREFIX)/share/man/man1
+
+install: rdbsync
+	install -d $(BINDIR) $(MAN1DIR)
+	install -m 755 rdbsync $(BINDIR)/rdbsync
+	install -m 644 rdbsync.1 $(MAN1DIR)/rdbsync.1
+
+uninstall:
+	rm -f $(BINDIR)/rdbsync $(MAN1DIR)/rdbsync.1
 
 clean:
 	rm -rf $(BUILD) rdbsync

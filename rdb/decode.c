@@ -20,7 +20,6 @@
 #include <string.h>
 
 #include "blob.h"
-#include "crc64.h"
 #include "lzf.h"
 
 /* Reusable string buffers: a value may need a few strings alive at once
@@ -75,19 +74,23 @@ static int fail(rdbDecoder *d, rdbErrCode code, const char *fmt, ...) {
     return -1;
 }
 
-/* A failed read: truncation or an I/O error, as the reader says. */
+/* A failed read: the reader's kind (truncation, I/O, memory) and reason. */
 static int readFail(rdbDecoder *d) {
+    rdbErrCode code = rdbReaderErrorCode(d->r);
     const char *re = rdbReaderError(d->r);
-    if (strstr(re, "unexpected end")) return fail(d, RDB_ERR_TRUNCATED, "%s", re);
-    if (strstr(re, "out of memory")) return fail(d, RDB_ERR_NOMEM, "%s", re);
-    return fail(d, RDB_ERR_IO, "%s", re[0] ? re : "read error");
+    return fail(d, code != RDB_OK ? code : RDB_ERR_IO, "%s", re[0] ? re : "read error");
 }
 
 static int corrupt(rdbDecoder *d, const char *what, const char *detail) {
     return fail(d, RDB_ERR_CORRUPT, "%s: %s", what, detail);
 }
 
-static int stop(rdbDecoder *d) { return fail(d, RDB_ERR_HANDLER, "stopped by the consumer"); }
+/* A callback said stop: the consumer's reason (rdbHandlers.error) is the
+ * message, so a failing consumer never leaves an empty one. */
+static int stop(rdbDecoder *d) {
+    const char *why = d->h.error ? d->h.error(d->h.ctx) : NULL;
+    return fail(d, RDB_ERR_HANDLER, "%s", why && why[0] ? why : "stopped by the consumer");
+}
 
 #define EMIT(d, cb, ...) \
     ((d)->h.cb && (d)->h.cb((d)->h.ctx, __VA_ARGS__) != 0 ? stop(d) : 0)
@@ -951,13 +954,32 @@ static int record(rdbDecoder *d) {
     return recordKey(d, op);
 }
 
+/* A compressed backup is a common mistake: name the compressor and its
+ * undoing tool ("gzip", "gunzip"); 0 when h starts like none of them. */
+static int compressedAs(const unsigned char *h, const char **what, const char **tool) {
+    static const struct { const char *magic; size_t len; const char *what, *tool; } known[] = {
+        {"\x1f\x8b", 2, "gzip", "gunzip"}, {"\x28\xb5\x2f\xfd", 4, "zstd", "unzstd"},
+        {"\xfd\x37\x7a\x58\x5a\x00", 6, "xz", "unxz"}, {"BZh", 3, "bzip2", "bunzip2"},
+        {"\x04\x22\x4d\x18", 4, "lz4", "unlz4"},
+    };
+    for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
+        if (memcmp(h, known[i].magic, known[i].len)) continue;
+        *what = known[i].what, *tool = known[i].tool;
+        return 1;
+    }
+    return 0;
+}
+
 /* "REDIS0011" or "VALKEY080". */
 static int header(rdbDecoder *d) {
     char h[10] = {0};
     int digits, ver = 0;
     if (rd(d, h, 9) < 0) return -1;
+    const char *z, *unz;
     if (memcmp(h, "REDIS", 5) == 0) d->flavour = RDB_FLAVOUR_REDIS, digits = 4;
     else if (memcmp(h, "VALKEY", 6) == 0) d->flavour = RDB_FLAVOUR_VALKEY, digits = 3;
+    else if (compressedAs((const unsigned char *)h, &z, &unz))
+        return fail(d, RDB_ERR_CORRUPT, "not an RDB file: it is %s-compressed; %s it first", z, unz);
     else return fail(d, RDB_ERR_CORRUPT, "not an RDB file (bad magic)");
     for (int i = 9 - digits; i < 9; i++) {
         if (h[i] < '0' || h[i] > '9') return fail(d, RDB_ERR_CORRUPT, "not an RDB file (bad version digits)");
@@ -1014,32 +1036,39 @@ int rdbDecodeValue(rdbDecoder *d, int type, int version, rdbFlavour flavour, con
     return decodeKeyValue(d, type);
 }
 
+/* The payload check's failure: its kind and one line. */
+static int payloadFail(rdbErrCode *code, rdbErrCode kind, char *errbuf, size_t errlen, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(errbuf, errlen, fmt, ap);
+    va_end(ap);
+    if (code) *code = kind;
+    return -1;
+}
+
 int rdbDecodePayload(const unsigned char *p, size_t len, const rdbKeyInfo *base, const rdbHandlers *h,
-                     int *version, char *errbuf, size_t errlen) {
-    if (len < 11) {
-        snprintf(errbuf, errlen, "DUMP payload of %zu bytes is too short", len);
-        return -1;
-    }
-    int ver = p[len - 10] | p[len - 9] << 8;
-    uint64_t stored = le64(p + len - 8), computed = crc64(0, p, len - 8);
-    if (version) *version = ver;
-    if (stored != computed) {
-        snprintf(errbuf, errlen, "DUMP payload checksum mismatch (footer %016llx, content %016llx)",
-                 (unsigned long long)stored, (unsigned long long)computed);
-        return -1;
-    }
-    rdbFlavour fl = ver >= RDB_VERSION_VALKEY_9 ? RDB_FLAVOUR_VALKEY : RDB_FLAVOUR_REDIS;
-    if (!rdbVersionSupported(ver, fl)) {
-        snprintf(errbuf, errlen, "DUMP payload RDB version %d is not supported", ver);
-        return -1;
-    }
-    rdbReader *r = rdbReaderMem(p + 1, len - 11);
+                     int *version, rdbErrCode *code, char *errbuf, size_t errlen) {
+    rdbPayloadParts pp;
+    if (code) *code = RDB_OK;
+    rdbErrCode split = rdbPayloadSplit(p, len, 1, &pp);
+    if (split == RDB_ERR_TRUNCATED)
+        return payloadFail(code, split, errbuf, errlen, "DUMP payload of %zu bytes is too short", len);
+    if (version) *version = pp.version;
+    if (split != RDB_OK)
+        return payloadFail(code, split, errbuf, errlen, "DUMP payload checksum mismatch (footer %016llx, content %016llx)",
+                           (unsigned long long)pp.crc_stored, (unsigned long long)pp.crc_computed);
+    if (!rdbVersionSupported(pp.version, pp.flavour))
+        return payloadFail(code, RDB_ERR_VERSION, errbuf, errlen, "DUMP payload RDB version %d is not supported",
+                           pp.version);
+    rdbReader *r = rdbReaderMem(pp.value, pp.len);
     rdbDecoder *d = r ? rdbDecoderNew(r, h, NULL) : NULL;
     int rc = -1;
-    if (!d) snprintf(errbuf, errlen, "out of memory");
-    else if (rdbDecodeValue(d, p[0], ver, fl, base) < 0) snprintf(errbuf, errlen, "%s", d->err);
-    else if (!rdbReaderAtEnd(r)) snprintf(errbuf, errlen, "DUMP payload has %llu unread bytes after its value",
-                                           (unsigned long long)(len - 11 - rdbReaderOffset(r)));
+    if (!d) payloadFail(code, RDB_ERR_NOMEM, errbuf, errlen, "out of memory");
+    else if (rdbDecodeValue(d, pp.type, pp.version, pp.flavour, base) < 0)
+        payloadFail(code, d->code, errbuf, errlen, "%s", d->err);
+    else if (!rdbReaderAtEnd(r))
+        payloadFail(code, RDB_ERR_CORRUPT, errbuf, errlen, "DUMP payload has %llu unread bytes after its value",
+                    (unsigned long long)(pp.len - rdbReaderOffset(r)));
     else rc = 0;
     rdbDecoderFree(d);
     rdbReaderFree(r);

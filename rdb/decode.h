@@ -15,12 +15,12 @@
  * callback. Copy what you keep.
  *
  * Callbacks: each returns 0 to continue; any other value stops the decoder,
- * which then returns -1 with code RDB_ERR_HANDLER (the consumer keeps its
- * own reason). Any callback may be NULL.
+ * which then returns -1 with code RDB_ERR_HANDLER and, as its message, the
+ * consumer's reason (rdbHandlers.error). Any callback may be NULL.
  *
- * Errors: rdbDecode* return 0 or -1; rdbDecoderError() then names the byte
- * offset and, where known, the db and key. The decoder never prints and
- * never exits.
+ * Errors: rdbDecode* return 0 or -1; rdbDecoderErrorCode() is the kind
+ * (rdb.h) and rdbDecoderError() one line naming the byte offset and, where
+ * known, the db and key. The decoder never prints and never exits.
  */
 #ifndef RDB_DECODE_H
 #define RDB_DECODE_H
@@ -32,18 +32,6 @@
 #include "rio.h"
 
 typedef struct rdbDecoder rdbDecoder;
-
-typedef enum rdbErrCode {
-    RDB_OK = 0,
-    RDB_ERR_IO,        /* the source failed (read error) */
-    RDB_ERR_TRUNCATED, /* input ended before the format said it would */
-    RDB_ERR_CORRUPT,   /* bytes that cannot be valid */
-    RDB_ERR_VERSION,   /* an RDB version this build does not support */
-    RDB_ERR_TYPE,      /* an unknown or unsupported type byte or opcode */
-    RDB_ERR_CHECKSUM,  /* trailing CRC-64 does not match */
-    RDB_ERR_HANDLER,   /* a callback asked to stop */
-    RDB_ERR_NOMEM
-} rdbErrCode;
 
 /* Where the trailing checksum stands once EOF is reached. */
 typedef enum rdbCrcStatus {
@@ -110,6 +98,57 @@ typedef struct rdbEofInfo {
     uint64_t computed; /* CRC of the bytes read */
 } rdbEofInfo;
 
+/* Every event callback of rdbHandlers, in one list, so that adding one
+ * touches one place: X(name, params, args), params being the parameters
+ * after ctx and args their names. rdbHandlers' fields, tee.c's forwarding
+ * and relay.c's wiring are generated from it (relay.c asks, at compile
+ * time, for an encoding of each). want_raw and raw_value are not events
+ * (a question, and the answer's bytes) and are declared by hand.
+ *
+ * File structure: header .. eof. Keys: key_begin, then content callbacks,
+ * then raw_value (if asked), then key_end. Content: integers stored in
+ * compact encodings arrive as their decimal text; hash_field's expire_ms is
+ * the field's absolute TTL in unix ms, -1 when none. Streams, in order: per
+ * node stream_node (the node as stored, 16-byte master ID key and its
+ * listpack, for re-encoders that carry nodes over verbatim), then
+ * stream_entry (+ its stream_field calls) for each live entry of the node in
+ * ID order; then stream_meta; then per group stream_group, its stream_pel
+ * calls, and per consumer stream_consumer followed by its
+ * stream_consumer_pel calls. Module values are walked, not interpreted:
+ * module_value has the name (9 chars) and the encoding version; take
+ * raw_value for the bytes. */
+#define RDB_EVENTS(X)                                                                              \
+    X(header, (int version, rdbFlavour flavour), (version, flavour))                               \
+    X(aux, (const char *k, size_t klen, const char *v, size_t vlen), (k, klen, v, vlen))           \
+    X(select_db, (uint64_t db), (db))                                                              \
+    X(resize_db, (uint64_t keys, uint64_t expires), (keys, expires))                               \
+    X(slot_info, (uint64_t slot, uint64_t keys, uint64_t expires), (slot, keys, expires))          \
+    X(function, (const rdbFunction *fn), (fn))                                                     \
+    X(module_aux, (const char *module, int encver, int when), (module, encver, when))              \
+    X(eof, (const rdbEofInfo *e), (e))                                                             \
+    X(key_begin, (const rdbKeyInfo *k), (k))                                                       \
+    X(key_end, (const rdbKeyInfo *k), (k))                                                         \
+    X(string, (const char *p, size_t len), (p, len))                                               \
+    X(list_item, (const char *p, size_t len), (p, len))                                            \
+    X(set_member, (const char *p, size_t len), (p, len))                                           \
+    X(zset_member, (const char *p, size_t len, double score), (p, len, score))                     \
+    X(hash_field, (const char *f, size_t flen, const char *v, size_t vlen, int64_t expire_ms),    \
+      (f, flen, v, vlen, expire_ms))                                                               \
+    X(stream_node, (const unsigned char *key16, const unsigned char *lp, size_t lplen),           \
+      (key16, lp, lplen))                                                                          \
+    X(stream_entry, (rdbStreamId id, uint64_t nfields), (id, nfields))                             \
+    X(stream_field, (const char *f, size_t flen, const char *v, size_t vlen), (f, flen, v, vlen))  \
+    X(stream_meta, (const rdbStreamMeta *m), (m))                                                  \
+    X(stream_group, (const rdbStreamGroup *g), (g))                                                \
+    X(stream_pel, (rdbStreamId id, int64_t delivery_time, uint64_t delivery_count),               \
+      (id, delivery_time, delivery_count))                                                         \
+    X(stream_consumer, (const rdbStreamConsumer *c), (c))                                          \
+    X(stream_consumer_pel, (rdbStreamId id), (id))                                                 \
+    X(module_value, (const char *name, int encver), (name, encver))
+
+/* (a, b) -> a, b: for the params and args of RDB_EVENTS. */
+#define RDB_UNPAREN(...) __VA_ARGS__
+
 typedef struct rdbHandlers {
     void *ctx;
 
@@ -120,20 +159,11 @@ typedef struct rdbHandlers {
      * inside a value is for that consumer to find. */
     int frame_only;
 
-    /* File structure. */
-    int (*header)(void *ctx, int version, rdbFlavour flavour);
-    int (*aux)(void *ctx, const char *k, size_t klen, const char *v, size_t vlen);
-    int (*select_db)(void *ctx, uint64_t db);
-    int (*resize_db)(void *ctx, uint64_t keys, uint64_t expires);
-    int (*slot_info)(void *ctx, uint64_t slot, uint64_t keys, uint64_t expires);
-    int (*function)(void *ctx, const rdbFunction *fn);
-    int (*module_aux)(void *ctx, const char *module, int encver, int when);
-    int (*eof)(void *ctx, const rdbEofInfo *e);
-
-    /* Keys: key_begin, then content callbacks, then raw_value (if asked),
-     * then key_end. */
-    int (*key_begin)(void *ctx, const rdbKeyInfo *k);
-    int (*key_end)(void *ctx, const rdbKeyInfo *k);
+    /* Why the callback that just returned non-zero stopped: one line, no
+     * offset (the decoder prefixes where). Asked once, right after the
+     * stop. NULL, or a NULL or empty answer, reads "stopped by the
+     * consumer". Every consumer that can fail should set it. */
+    const char *(*error)(void *ctx);
 
     /* Raw value: the bytes after the type byte up to the end of the value,
      * exactly as in the input. Captured only when raw_value is set and
@@ -141,33 +171,10 @@ typedef struct rdbHandlers {
     int (*want_raw)(void *ctx, const rdbKeyInfo *k);
     int (*raw_value)(void *ctx, const rdbKeyInfo *k, const unsigned char *p, size_t len);
 
-    /* Decoded content. Integers stored in compact encodings arrive as
-     * their decimal text. */
-    int (*string)(void *ctx, const char *p, size_t len);
-    int (*list_item)(void *ctx, const char *p, size_t len);
-    int (*set_member)(void *ctx, const char *p, size_t len);
-    int (*zset_member)(void *ctx, const char *p, size_t len, double score);
-    /* expire_ms: the field's absolute TTL in unix ms, -1 when none. */
-    int (*hash_field)(void *ctx, const char *f, size_t flen, const char *v, size_t vlen,
-                      int64_t expire_ms);
-    /* Streams, in order: per node stream_node, then stream_entry (+ its
-     * stream_field calls) for each live entry of the node in ID order, stream_meta, then per group stream_group,
-     * its stream_pel calls, and per consumer stream_consumer followed by
-     * its stream_consumer_pel calls. */
-    /* stream_node: each node as stored (16-byte master ID key and its
-     * listpack), before that node's entries; for re-encoders, which can
-     * carry nodes over verbatim between stream versions. */
-    int (*stream_node)(void *ctx, const unsigned char *key16, const unsigned char *lp, size_t lplen);
-    int (*stream_entry)(void *ctx, rdbStreamId id, uint64_t nfields);
-    int (*stream_field)(void *ctx, const char *f, size_t flen, const char *v, size_t vlen);
-    int (*stream_meta)(void *ctx, const rdbStreamMeta *m);
-    int (*stream_group)(void *ctx, const rdbStreamGroup *g);
-    int (*stream_pel)(void *ctx, rdbStreamId id, int64_t delivery_time, uint64_t delivery_count);
-    int (*stream_consumer)(void *ctx, const rdbStreamConsumer *c);
-    int (*stream_consumer_pel)(void *ctx, rdbStreamId id);
-    /* Module values are walked, not interpreted: the name (9 chars) and the
-     * encoding version; take raw_value for the bytes. */
-    int (*module_value)(void *ctx, const char *name, int encver);
+    /* The events, as listed in RDB_EVENTS. */
+#define RDB_EVENT_FIELD(name, params, args) int (*name)(void *ctx, RDB_UNPAREN params);
+    RDB_EVENTS(RDB_EVENT_FIELD)
+#undef RDB_EVENT_FIELD
 } rdbHandlers;
 
 typedef struct rdbDecodeOptions {
@@ -192,9 +199,11 @@ int rdbDecodeValue(rdbDecoder *d, int type, int version, rdbFlavour flavour,
 
 /* Check a DUMP payload's footer (2-byte version, CRC-64), then decode its
  * type byte and value through h as rdbDecodeValue does. The footer version
- * goes to *version when not NULL. On error, -1 with the reason in errbuf. */
+ * goes to *version when not NULL. On error, -1 with the kind in *code (when
+ * not NULL; RDB_ERR_CHECKSUM for a footer mismatch, RDB_ERR_HANDLER when a
+ * callback stopped) and the reason in errbuf. */
 int rdbDecodePayload(const unsigned char *p, size_t len, const rdbKeyInfo *base,
-                     const rdbHandlers *h, int *version, char *errbuf, size_t errlen);
+                     const rdbHandlers *h, int *version, rdbErrCode *code, char *errbuf, size_t errlen);
 
 rdbErrCode rdbDecoderErrorCode(const rdbDecoder *d);
 /* "offset 1234 (db 0, key 'foo'): ziplist entry runs past its blob" */

@@ -680,9 +680,13 @@ static int onStreamConsumerPel(void *ctx, rdbStreamId id) {
 
 /* ---- Public ---- */
 
+/* Callbacks fail only when a key's message cannot grow (keyPrefix). */
+static const char *onError(void *ctx) { return "out of memory hashing the key"; }
+
 void rdbDigestHandlers(rdbDigest *dg, rdbHandlers *h) {
     memset(h, 0, sizeof *h);
     h->ctx = dg;
+    h->error = onError;
     h->function = onFunction;
     h->key_begin = onKeyBegin;
     h->key_end = onKeyEnd;

@@ -130,7 +130,7 @@ int rdbPayloadFooter(rdbBuf *b, size_t start, int version) {
 
 int rdbPayloadBuild(rdbBuf *out, int type, const unsigned char *raw, size_t len, int version) {
     rdbBufClear(out);
-    if (type < 0 || type > 255 || rdbBufReserve(out, len + 11) < 0) return -1;
+    if (type < 0 || type > 255 || rdbBufReserve(out, len + RDB_PAYLOAD_MIN) < 0) return -1;
     rdbBufAppendByte(out, (unsigned char)type);
     rdbBufAppend(out, raw, len);
     return rdbPayloadFooter(out, 0, version);
@@ -511,9 +511,12 @@ void rdbEncoderFree(rdbEncoder *e) {
     free(e);
 }
 
+static const char *encError(void *ctx) { return ((rdbEncoder *)ctx)->err; }
+
 void rdbEncoderHandlers(rdbEncoder *e, rdbHandlers *h) {
     memset(h, 0, sizeof(*h));
     h->ctx = e;
+    h->error = encError;
     h->key_begin = encKeyBegin;
     h->key_end = encKeyEnd;
     h->string = encString;

@@ -218,9 +218,18 @@ static int onRawValue(void *ctx, const rdbKeyInfo *k, const unsigned char *v, si
     return 0;
 }
 
+/* The framing decoder stops at a later key than the one that failed:
+ * the message worth printing is rdbParallelError's. */
+static const char *onError(void *ctx) {
+    rdbParallel *p = ctx;
+    return p->cur ? "stopped: an earlier value failed to decode on a worker thread"
+                  : "out of memory for a batch of values";
+}
+
 void rdbParallelHandlers(rdbParallel *p, rdbHandlers *out) {
     memset(out, 0, sizeof *out);
     out->ctx = p;
+    out->error = onError;
     out->frame_only = 1;
     out->header = onHeader;
     out->raw_value = onRawValue;

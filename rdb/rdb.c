@@ -3,6 +3,8 @@
 
 #include <stdio.h>
 
+#include "crc64.h"
+
 static const rdbTypeInfo redis_types[] = {
     [0] = {"string", RDB_LT_STRING, 1, 0},
     [1] = {"list", RDB_LT_LIST, 1, 0},
@@ -49,6 +51,39 @@ const char *rdbLTypeName(rdbLType t) {
     static const char *names[RDB_LT_COUNT] = {"string", "list", "set", "zset",
                                               "hash", "module", "stream"};
     return (t >= 0 && t < RDB_LT_COUNT) ? names[t] : "unknown";
+}
+
+rdbFlavour rdbVersionFlavour(int version) {
+    return version >= RDB_VERSION_VALKEY_9 ? RDB_FLAVOUR_VALKEY : RDB_FLAVOUR_REDIS;
+}
+
+rdbFlavour rdbServerFlavour(int is_valkey, int rdb_version) {
+    return is_valkey ? rdbVersionFlavour(rdb_version) : RDB_FLAVOUR_REDIS;
+}
+
+static uint64_t le64(const unsigned char *p) {
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--) v = v << 8 | p[i];
+    return v;
+}
+
+rdbErrCode rdbPayloadSplit(const unsigned char *p, size_t len, int verify, rdbPayloadParts *out) {
+    if (len < RDB_PAYLOAD_MIN) return RDB_ERR_TRUNCATED;
+    const unsigned char *footer = p + len - RDB_PAYLOAD_FOOTER;
+    out->type = p[0];
+    out->value = p + 1;
+    out->len = len - RDB_PAYLOAD_MIN;
+    out->version = footer[0] | footer[1] << 8;
+    out->flavour = rdbVersionFlavour(out->version);
+    out->crc_stored = le64(footer + 2);
+    out->crc_computed = verify ? crc64(0, p, len - 8) : 0; /* all but the CRC */
+    return verify && out->crc_stored != out->crc_computed ? RDB_ERR_CHECKSUM : RDB_OK;
+}
+
+const char *rdbErrName(rdbErrCode code) {
+    static const char *names[] = {"ok", "io", "truncated", "corrupt", "version",
+                                  "type", "checksum", "handler", "nomem"};
+    return (unsigned)code < sizeof(names) / sizeof(names[0]) ? names[code] : "unknown";
 }
 
 const char *rdbVersionRelease(int version, rdbFlavour flavour) {

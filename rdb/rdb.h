@@ -21,11 +21,57 @@
 
 /* Which project wrote the file. Type codes 22 and 23 mean different things
  * in the two flavours (format.md 2.1). A DUMP payload has no magic, so its
- * flavour follows from the footer version: >= 80 means Valkey. */
+ * flavour follows from the footer version (rdbVersionFlavour). */
 typedef enum rdbFlavour {
     RDB_FLAVOUR_REDIS = 0,
     RDB_FLAVOUR_VALKEY = 1
 } rdbFlavour;
+
+/* The flavour a bare RDB version stands for: RDB_VERSION_VALKEY_9 and up
+ * are Valkey's, everything below Redis' (Valkey 7.2-8.x write Redis' 11). */
+rdbFlavour rdbVersionFlavour(int version);
+
+/* The flavour of type bytes a server reads, from whether it is Valkey and
+ * the highest RDB version it loads: only Valkey 9+ reads Valkey's meaning
+ * of 22; Valkey 7.2-8.x read Redis 11 files. */
+rdbFlavour rdbServerFlavour(int is_valkey, int rdb_version);
+
+/* What went wrong, beside every error message of the reader (rio.h), the
+ * decoder (decode.h) and the payload check (rdbDecodePayload): callers
+ * decide on the kind, never on the wording of the message. */
+typedef enum rdbErrCode {
+    RDB_OK = 0,
+    RDB_ERR_IO,        /* the source failed (read error) */
+    RDB_ERR_TRUNCATED, /* input ended before the format said it would */
+    RDB_ERR_CORRUPT,   /* bytes that cannot be valid */
+    RDB_ERR_VERSION,   /* an RDB version this build does not support */
+    RDB_ERR_TYPE,      /* an unknown or unsupported type byte or opcode */
+    RDB_ERR_CHECKSUM,  /* a CRC-64 (file trailer, DUMP footer) does not match */
+    RDB_ERR_HANDLER,   /* a consumer's callback asked to stop */
+    RDB_ERR_NOMEM
+} rdbErrCode;
+
+/* "io", "truncated", "corrupt", ...: for logs and JSON, not for decisions. */
+const char *rdbErrName(rdbErrCode code);
+
+/* A DUMP payload (format.md 3.1): type byte, value, then a footer of the
+ * RDB version (u16 LE) and the CRC-64 (u64 LE) of everything before it. */
+#define RDB_PAYLOAD_FOOTER 10
+#define RDB_PAYLOAD_MIN (1 + RDB_PAYLOAD_FOOTER)
+
+typedef struct rdbPayloadParts {
+    int type;                   /* the type byte */
+    const unsigned char *value; /* the value's bytes (inside the payload) */
+    size_t len;
+    int version;                /* footer version */
+    rdbFlavour flavour;         /* rdbVersionFlavour(version) */
+    uint64_t crc_stored, crc_computed; /* computed only when verifying */
+} rdbPayloadParts;
+
+/* Cut a payload into its parts; with verify, also check the CRC. RDB_OK,
+ * RDB_ERR_TRUNCATED (shorter than RDB_PAYLOAD_MIN: *out untouched) or
+ * RDB_ERR_CHECKSUM (mismatch: *out filled all the same). */
+rdbErrCode rdbPayloadSplit(const unsigned char *p, size_t len, int verify, rdbPayloadParts *out);
 
 /* Value type bytes (format.md 2.1). */
 #define RDB_TYPE_STRING 0

@@ -45,6 +45,22 @@ int rdbFileFunction(rdbFileWriter *w, const char *code, size_t len);
 /* EOF opcode and CRC-64; flushes. */
 int rdbFileFinish(rdbFileWriter *w);
 
+/* ---- reading: the trailing CRC-64 of a whole file, without decoding ---- */
+
+typedef enum { RDB_FILECRC_OK = 0, RDB_FILECRC_ABSENT, RDB_FILECRC_MISMATCH, RDB_FILECRC_NO_EOF } rdbFileCrc;
+
+/* One read of the file at CRC speed: the CRC-64 of everything but its last
+ * 8 bytes against those bytes (format.md 1.7), so an import can refuse a
+ * corrupt file before writing any key. ABSENT: an RDB before version 5, a
+ * stored CRC of zero (rdbchecksum no), or a file that does not start like an
+ * RDB (the decoder names what is wrong with it). NO_EOF: the byte before
+ * the last 8 is not the EOF opcode, so those are no CRC (a truncated file,
+ * most likely). 0 with *result (and
+ * *stored, *computed) set; -1 with a message in err when the file cannot be
+ * read. */
+int rdbFileVerifyCrc(const char *path, rdbFileCrc *result, uint64_t *stored, uint64_t *computed, char *err,
+                     size_t errlen);
+
 /* An rdbWriteFn over a file descriptor. */
 int rdbWriteFd(void *fd, const void *p, size_t n);
 

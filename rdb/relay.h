@@ -8,15 +8,15 @@
  * exactly the calls it would have seen from the decoder, with pointers
  * valid during each call, only on another thread.
  *
- * Relayed: header, key_begin, key_end, raw_value, every content callback,
- * function, module_value, eof. Not relayed (they are rare and cheap; call
- * them directly if needed): aux, select_db, resize_db, slot_info,
- * module_aux. want_raw is called on the decoder's thread and must only
- * look at its argument.
+ * Relayed: every event of RDB_EVENTS (decode.h) the target has, plus
+ * header, key_begin and key_end always (the worker needs the flavour and
+ * the key), and raw_value. want_raw is called on the decoder's thread and
+ * must only look at its argument. error (the target's reason) is read on
+ * the decoder's thread once the worker has stopped calling the target.
  *
  * Errors: the first non-zero return of a target callback is kept; from
- * then on the relay's handlers return -1, so the decoder stops soon after.
- * rdbRelayFinish returns it.
+ * then on the relay's handlers return -1, so the decoder stops soon after,
+ * with the target's error() as its reason. rdbRelaySync returns it.
  *
  * Ownership: rdbRelayNew borrows target (and its ctx) until rdbRelayFree.
  */

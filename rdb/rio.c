@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,8 +38,20 @@ struct rdbReader {
     int capturing;
     unsigned char *cap;
     size_t cap_len, cap_size;
+    rdbErrCode code;  /* RDB_OK, or the kind of the failure in err */
     char err[160];
 };
+
+/* Record the (first) failure; always -1. */
+static int setErr(rdbReader *r, rdbErrCode code, const char *fmt, ...) {
+    if (r->code != RDB_OK) return -1;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->err, sizeof(r->err), fmt, ap);
+    va_end(ap);
+    r->code = code;
+    return -1;
+}
 
 static ssize_t fdRead(void *src, void *buf, size_t cap, char *err, size_t errlen) {
     int fd = *(int *)src;
@@ -112,6 +125,7 @@ void rdbReaderMemReset(rdbReader *r, const void *buf, size_t len, uint64_t base)
     r->eof = 1;
     r->capturing = 0;
     r->cap_len = 0;
+    r->code = RDB_OK;
     r->err[0] = '\0';
 }
 
@@ -137,11 +151,7 @@ static int capAppend(rdbReader *r, const unsigned char *p, size_t n) {
         size_t want = r->cap_size ? r->cap_size : 4096;
         while (want < r->cap_len + n) want *= 2;
         unsigned char *nc = realloc(r->cap, want);
-        if (!nc) {
-            snprintf(r->err, sizeof(r->err), "out of memory capturing %zu bytes",
-                     r->cap_len + n);
-            return -1;
-        }
+        if (!nc) return setErr(r, RDB_ERR_NOMEM, "out of memory capturing %zu bytes", r->cap_len + n);
         r->cap = nc;
         r->cap_size = want;
     }
@@ -173,21 +183,15 @@ static int windowFlush(rdbReader *r) {
 
 /* Make at least one more byte available; 0 ok, -1 at end or error. */
 static int refill(rdbReader *r) {
-    if (r->err[0]) return -1;
-    if (r->eof) {
-        snprintf(r->err, sizeof(r->err), "unexpected end of input");
-        return -1;
-    }
+    if (r->code != RDB_OK) return -1;
+    if (r->eof) return setErr(r, RDB_ERR_TRUNCATED, "unexpected end of input");
     if (windowFlush(r) < 0) return -1;
-    ssize_t n = r->fn(r->src, r->w.buf + r->w.len, RIO_BUFSIZE - r->w.len, r->err, sizeof(r->err));
-    if (n < 0) {
-        if (!r->err[0]) snprintf(r->err, sizeof(r->err), "read error");
-        return -1;
-    }
+    char why[sizeof(r->err)] = "";
+    ssize_t n = r->fn(r->src, r->w.buf + r->w.len, RIO_BUFSIZE - r->w.len, why, sizeof(why));
+    if (n < 0) return setErr(r, RDB_ERR_IO, "%s", why[0] ? why : "read error");
     if (n == 0) {
         r->eof = 1;
-        snprintf(r->err, sizeof(r->err), "unexpected end of input");
-        return -1;
+        return setErr(r, RDB_ERR_TRUNCATED, "unexpected end of input");
     }
     r->w.len += (size_t)n;
     return 0;
@@ -254,16 +258,15 @@ int rdbReadAlloc(rdbReader *r, size_t n, unsigned char **out) {
     return 0;
 nomem:
     free(p);
-    snprintf(r->err, sizeof(r->err), "out of memory reading %zu bytes", n);
-    return -1;
+    return setErr(r, RDB_ERR_NOMEM, "out of memory reading %zu bytes", n);
 }
 
 int rdbReaderAtEnd(rdbReader *r) {
     if (r->w.pos < r->w.len) return 0;
-    if (r->eof || r->err[0]) return 1;
+    if (r->eof || r->code != RDB_OK) return 1;
     if (refill(r) < 0) {
         /* Reaching the end while probing is not an error. */
-        if (r->eof) r->err[0] = '\0';
+        if (r->code == RDB_ERR_TRUNCATED) r->code = RDB_OK, r->err[0] = '\0';
         return 1;
     }
     return 0;
@@ -312,4 +315,5 @@ void rdbReaderCaptureStop(rdbReader *r) {
     r->cap_pos = r->w.pos;
 }
 
+rdbErrCode rdbReaderErrorCode(const rdbReader *r) { return r->code; }
 const char *rdbReaderError(const rdbReader *r) { return r->err; }

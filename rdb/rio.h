@@ -15,9 +15,10 @@
  * rdbReaderFree. rdbReaderMem does not copy: the buffer must outlive the
  * reader. rdbReaderFile owns the fd it opens; rdbReaderFd does not close fd.
  *
- * Errors: functions return 0 on success and -1 on failure; the reason
- * (truncation or an I/O error with strerror) is in rdbReaderError(). Errors
- * are sticky: after one, every read fails.
+ * Errors: functions return 0 on success and -1 on failure; the kind is
+ * rdbReaderErrorCode() (RDB_ERR_TRUNCATED when the source ended first,
+ * RDB_ERR_IO when it failed, RDB_ERR_NOMEM) and the reason, one line, is
+ * rdbReaderError(). Errors are sticky: after one, every read fails.
  */
 #ifndef RDB_RIO_H
 #define RDB_RIO_H
@@ -26,6 +27,8 @@
 #include <string.h>
 #include <stdint.h>
 #include <sys/types.h>
+
+#include "rdb.h"
 
 typedef struct rdbReader rdbReader;
 
@@ -99,6 +102,9 @@ void rdbReaderCaptureStart(rdbReader *r);
 const unsigned char *rdbReaderCaptureGet(rdbReader *r, size_t *len);
 void rdbReaderCaptureStop(rdbReader *r);
 
+/* RDB_OK while no read failed (reaching the end in rdbReaderAtEnd is no
+ * failure). */
+rdbErrCode rdbReaderErrorCode(const rdbReader *r);
 const char *rdbReaderError(const rdbReader *r);
 
 #endif

@@ -4,7 +4,8 @@
  * forwarding and is returned to the decoder (which then stops). A callback
  * that is NULL on one side is skipped on that side; a callback NULL on both
  * sides is NULL in the tee, so the decoder can skip work nobody wants.
- * Tees nest: either side may itself be a tee's handlers.
+ * Tees nest: either side may itself be a tee's handlers. The tee's error
+ * callback asks the side that stopped it for its reason.
  *
  * Raw values: capturing costs a copy of the value, so the tee asks for it
  * only when a side would. For each key a side wants the raw value when it

@@ -10,6 +10,88 @@
 #include "rdb/relay.h"
 #include "rdb/tee.h"
 
+/* ---- Keys per db: a table of the dbs seen, never indexed by db ----
+ *
+ * A file may say SELECTDB 2000000000; an array indexed by db would then
+ * ask for 16 GB. Memory here follows the number of distinct dbs (each
+ * holding at least one key): entries in the order first seen, found
+ * through an open-addressing index; keys come grouped by db, so the last
+ * entry used is tried first. Sorted by db only for the report. */
+
+typedef struct dbCount {
+    uint64_t db, keys;
+} dbCount;
+
+typedef struct dbTable {
+    dbCount *e;
+    size_t n, cap;
+    size_t *index;  /* nindex slots (a power of two): entry + 1, 0 = free */
+    size_t nindex;
+    size_t last;    /* entry of the last db counted */
+} dbTable;
+
+static size_t dbSlot(const dbTable *t, uint64_t db) {
+    size_t i = (size_t)((db * 0x9E3779B97F4A7C15ULL) >> 17) & (t->nindex - 1);
+    while (t->index[i] && t->e[t->index[i] - 1].db != db) i = (i + 1) & (t->nindex - 1);
+    return i;
+}
+
+/* Index size twice the entries' room, so probes stay short. */
+static int dbReindex(dbTable *t, size_t nindex) {
+    size_t *idx = calloc(nindex, sizeof(*idx));
+    if (!idx) return -1;
+    free(t->index);
+    t->index = idx;
+    t->nindex = nindex;
+    for (size_t j = 0; j < t->n; j++) t->index[dbSlot(t, t->e[j].db)] = j + 1;
+    return 0;
+}
+
+static int dbCountKey(dbTable *t, uint64_t db) {
+    if (t->n && t->e[t->last].db == db) {
+        t->e[t->last].keys++;
+        return 0;
+    }
+    size_t i = t->nindex ? dbSlot(t, db) : 0;
+    if (!t->nindex || !t->index[i]) {
+        if (t->n == t->cap) {
+            size_t cap = t->cap ? t->cap * 2 : 16;
+            dbCount *e = realloc(t->e, cap * sizeof(*e));
+            if (!e) return -1;
+            t->e = e;
+            t->cap = cap;
+            if (dbReindex(t, 2 * cap) < 0) return -1;
+            i = dbSlot(t, db);
+        }
+        t->e[t->n] = (dbCount){db, 0};
+        t->index[i] = ++t->n;
+    }
+    t->last = t->index[i] - 1;
+    t->e[t->last].keys++;
+    return 0;
+}
+
+static int byDb(const void *a, const void *b) {
+    uint64_t x = ((const dbCount *)a)->db, y = ((const dbCount *)b)->db;
+    return x < y ? -1 : x > y;
+}
+
+/* The entries in db order (the index is rebuilt for any later count). */
+static const dbCount *dbSorted(dbTable *t) {
+    if (t->n > 1) {
+        qsort(t->e, t->n, sizeof(*t->e), byDb);
+        for (size_t i = 0; i < t->nindex; i++) t->index[i] = 0;
+        for (size_t j = 0; j < t->n; j++) t->index[dbSlot(t, t->e[j].db)] = j + 1;
+        t->last = 0;
+    }
+    return t->e;
+}
+
+static void dbFree(dbTable *t) {
+    free(t->e);
+    free(t->index);
+}
+
 struct checksum {
     rdbDigest *dg;
     rdbHandlers digest_h, relay_h, count_h;
@@ -26,8 +108,7 @@ struct checksum {
     int saw_eof;
     uint64_t keys, expires, functions;
     uint64_t types[RDB_LT_COUNT];
-    uint64_t *per_db; /* keys per db index, grown on demand */
-    size_t ndb;
+    dbTable per_db;
 };
 
 static int onHeader(void *ctx, int version, rdbFlavour flavour) {
@@ -37,20 +118,15 @@ static int onHeader(void *ctx, int version, rdbFlavour flavour) {
 
 static int onKeyEnd(void *ctx, const rdbKeyInfo *k) {
     checksum *c = ctx;
-    if (k->db >= c->ndb) {
-        size_t n = (size_t)k->db + 1;
-        uint64_t *p = realloc(c->per_db, n * sizeof(*p));
-        if (!p) return -1;
-        memset(p + c->ndb, 0, (n - c->ndb) * sizeof(*p));
-        c->per_db = p;
-        c->ndb = n;
-    }
-    c->per_db[k->db]++;
+    if (dbCountKey(&c->per_db, k->db) < 0) return -1;
     c->keys++;
     if (k->expire_ms != -1) c->expires++;
     if (k->ltype >= 0 && k->ltype < RDB_LT_COUNT) c->types[k->ltype]++;
     return 0;
 }
+
+/* The counters fail only when their per-db table cannot grow. */
+static const char *onError(void *ctx) { return "out of memory counting keys per db"; }
 
 static int onFunction(void *ctx, const rdbFunction *fn) {
     checksum *c = ctx;
@@ -79,7 +155,7 @@ checksum *checksumNew(void) {
     c->relay = rdbRelayNew(&c->digest_h);
     if (c->relay) rdbRelayHandlers(c->relay, &c->relay_h);
     c->count_h = (rdbHandlers){.ctx = c, .header = onHeader, .key_end = onKeyEnd,
-                               .function = onFunction, .eof = onEof};
+                               .function = onFunction, .eof = onEof, .error = onError};
     c->tee = c->relay ? rdbTeeNew(&c->count_h, &c->relay_h) : NULL;
     if (!c->tee) {
         checksumFree(c);
@@ -110,7 +186,7 @@ checksum *checksumNewParallel(int nworkers) {
     rdbParallelHandlers(c->par, &c->par_h);
     /* The counters need no content, so the tee stays framing-only. */
     c->count_h = (rdbHandlers){.ctx = c, .frame_only = 1, .header = onHeader, .key_end = onKeyEnd,
-                               .function = onFunction, .eof = onEof};
+                               .function = onFunction, .eof = onEof, .error = onError};
     c->tee = rdbTeeNew(&c->count_h, &c->par_h);
     if (!c->tee) {
         checksumFree(c);
@@ -144,7 +220,7 @@ void checksumFree(checksum *c) {
     free(c->wdg);
     free(c->wh);
     rdbDigestFree(c->dg);
-    free(c->per_db);
+    dbFree(&c->per_db);
     free(c);
 }
 
@@ -161,11 +237,12 @@ void checksumReport(checksum *c, FILE *out, int json) {
     const char *err;
     checksumFinish(c, &code, &err); /* every key hashed (callers check errors first) */
     rdbDigestHex(c->dg, hex);
+    const dbCount *dbs = dbSorted(&c->per_db);
     if (!json) {
         if (c->version) fprintf(out, "rdb_version: %d\n", c->version);
         fprintf(out, "crc64: %s\nkeys: %" PRIu64 "\n", crcName(c), c->keys);
-        for (size_t i = 0; i < c->ndb; i++)
-            if (c->per_db[i]) fprintf(out, "keys.db%zu: %" PRIu64 "\n", i, c->per_db[i]);
+        for (size_t i = 0; i < c->per_db.n; i++)
+            fprintf(out, "keys.db%" PRIu64 ": %" PRIu64 "\n", dbs[i].db, dbs[i].keys);
         fprintf(out, "types:");
         for (int t = 0; t < RDB_LT_COUNT; t++) fprintf(out, " %s=%" PRIu64, rdbLTypeName(t), c->types[t]);
         fprintf(out, "\nexpires: %" PRIu64 "\nfunctions: %" PRIu64 "\ndigest: %s\n", c->expires,
@@ -175,9 +252,8 @@ void checksumReport(checksum *c, FILE *out, int json) {
     fprintf(out, "{\"rdb_version\":%d,\"crc64\":\"%s\",\"keys\":%" PRIu64 ",\"keys_per_db\":{",
             c->version, crcName(c), c->keys);
     const char *sep = "";
-    for (size_t i = 0; i < c->ndb; i++) {
-        if (!c->per_db[i]) continue;
-        fprintf(out, "%s\"%zu\":%" PRIu64, sep, i, c->per_db[i]);
+    for (size_t i = 0; i < c->per_db.n; i++) {
+        fprintf(out, "%s\"%" PRIu64 "\":%" PRIu64, sep, dbs[i].db, dbs[i].keys);
         sep = ",";
     }
     fprintf(out, "},\"types\":{");

@@ -346,6 +346,11 @@ static int stepFailed(rsConn *c, int step, const rsUrl *u, const redisReply *r) 
     return 1;
 }
 
+/* PONG, or an error (LOADING, NOAUTH...: stepFailed judges those). */
+static int isPong(const redisReply *r) {
+    return r->type == REDIS_REPLY_ERROR || (r->type == REDIS_REPLY_STATUS && strcmp(r->str, "PONG") == 0);
+}
+
 static int handshake(rsConn *c, const rsUrl *u, const rsConnOptions *o, int tls) {
     int steps[4], n = 0, failed = 0;
     sds out = sdsempty();
@@ -366,7 +371,15 @@ static int handshake(rsConn *c, const rsUrl *u, const rsConnOptions *o, int tls)
             size_t l = strlen(c->err); /* a TLS-only port drops plain clients */
             snprintf(c->err + l, sizeof(c->err) - l, " (if it expects TLS, use rediss:// or --tls)");
         }
+        if (!r && strncmp(c->err, "protocol error", 14) == 0) {
+            size_t l = strlen(c->err); /* an HTTP server, a port that answers junk */
+            snprintf(c->err + l, sizeof(c->err) - l, " (is this a Redis server?)");
+        }
         if (!r) return -1;
+        if (steps[i] == STEP_PING && !failed && !isPong(r)) {
+            setErr(c, "unexpected reply to PING from %s (is this a Redis server?)", c->addr);
+            failed = 1;
+        }
         if (r->type == REDIS_REPLY_ERROR && !failed) failed = stepFailed(c, steps[i], u, r);
         freeReplyObject(r);
     }

@@ -18,6 +18,8 @@
  *   authentication required for redis://127.0.0.1:6379: NOAUTH Authentication required.
  *   cannot select db 99 on redis://127.0.0.1:6379/99: ERR DB index is out of range
  *   connection closed by 127.0.0.1:6380 (if it expects TLS, use rediss:// or --tls)
+ *   protocol error from 127.0.0.1:8080: Protocol error, got "H" as reply type byte (is this a Redis server?)
+ *   unexpected reply to PING from 127.0.0.1:8080 (is this a Redis server?)
  * Passwords never appear in any message (URLs are printed masked and the
  * server's error text does not contain them); the handshake buffer that
  * held one is wiped.
@@ -44,8 +46,8 @@
  * cannot parse RESP3, so never send HELLO 3). hiredis 0.14 limits nesting
  * to 7 levels of arrays, ample for Redis replies.
  *
- * Byte-stream reading (replication: "+FULLRESYNC", "$<len>"/"$EOF:", raw
- * RDB bytes): connReadLine, connRead, connReadNonBlock and connReadFn serve
+ * Byte-stream reading (replication, psync.h: the PSYNC reply line, the
+ * snapshot header, raw RDB bytes): connReadLine, connRead, connReadNonBlock and connReadFn serve
  * first the bytes the reply parser has already received but not used, so a
  * caller may mix connCommand (before) with raw reads (after), as long as no
  * reply is half-parsed when switching.

@@ -2,7 +2,7 @@
 #ifndef RDBSYNC_EXITCODE_H
 #define RDBSYNC_EXITCODE_H
 
-#define EXIT_OK 0        /* success, also after a clean stop on SIGINT/SIGTERM */
+#define EXIT_OK 0        /* success, also a live sync stopped after its snapshot was applied */
 #define EXIT_USAGE 1     /* bad flag, bad URL, missing argument */
 #define EXIT_INPUT 2     /* cannot open or read the input */
 #define EXIT_DECODE 3    /* corrupt or unsupported RDB / payload */
@@ -11,6 +11,7 @@
 #define EXIT_WRITE 6     /* the target refused writes, or keys were not written */
 #define EXIT_CONFLICT 7  /* a key exists on the target (--on-conflict error) */
 #define EXIT_DIFFER 8    /* --verify found differences */
+#define EXIT_INTERRUPTED 9 /* stopped by SIGINT/SIGTERM/SIGHUP before done: output/target partial */
 #define EXIT_INTERNAL 70 /* out of memory, a bug */
 
 #endif

@@ -18,7 +18,6 @@
 #include "preflight.h"
 #include "rdb/encode.h"
 
-enum { K_RESTORE = 1, K_FUNCTION, K_OTHER };
 
 typedef enum { D_SKIP, D_FAST, D_REENCODE } decision;
 
@@ -92,8 +91,7 @@ static int onKeyBegin(void *ctx, const rdbKeyInfo *k) {
         im->st.skipped_expired++;
     } else {
         im->dec = rdbTargetSupportsType(k->type, im->src_flavour, im->target.rdb_version,
-                                        im->target.is_valkey && im->target.rdb_version >= 80
-                                            ? RDB_FLAVOUR_VALKEY : RDB_FLAVOUR_REDIS)
+                                        rdbServerFlavour(im->target.is_valkey, im->target.rdb_version))
                       ? D_FAST : D_REENCODE;
     }
     return 0;
@@ -144,7 +142,7 @@ static int sendRestore(importer *im, const rdbKeyInfo *k, const unsigned char *p
         ARG(hint, (size_t)snprintf(hint, sizeof(hint), "%d", k->freq));
     }
 #undef ARG
-    writerTag tag = {"RESTORE", targetDb(im, k->db), k->key, k->keylen, 0, K_RESTORE};
+    writerTag tag = {"RESTORE", targetDb(im, k->db), k->key, k->keylen, 0, WRITER_K_RESTORE};
     im->st.bytes += len;
     if (writerSelect(im->w, targetDb(im, k->db)) < 0) return -1;
     return writerCommand(im->w, argc, argv, lens, &tag);
@@ -208,7 +206,7 @@ static int onRawValue(void *ctx, const rdbKeyInfo *k, const unsigned char *raw, 
         im->st.skipped_empty++;
         return 0;
     }
-    if ((long long)(len + 11) > im->o.max_restore) {
+    if ((long long)(len + RDB_PAYLOAD_MIN) > im->o.max_restore) {
         im->st.native++;
         if (writerSelect(im->w, targetDb(im, k->db)) < 0) return -1;
         /* Until nativeWrite has queued its final RENAME and DEL, a stop
@@ -235,25 +233,25 @@ static int onRawValue(void *ctx, const rdbKeyInfo *k, const unsigned char *raw, 
 
 int importPayload(importer *im, const rdbKeyInfo *k0, const unsigned char *p, size_t len) {
     rdbKeyInfo k = *k0;
-    if (len < 11) return 0;
-    int ver = p[len - 10] | p[len - 9] << 8;
-    im->src_version = ver;
-    im->src_flavour = ver >= RDB_VERSION_VALKEY_9 ? RDB_FLAVOUR_VALKEY : RDB_FLAVOUR_REDIS;
-    const rdbTypeInfo *ti = rdbTypeLookup(p[0], im->src_flavour);
-    k.type = p[0];
+    rdbPayloadParts pp;
+    if (rdbPayloadSplit(p, len, 0, &pp) != RDB_OK) return 0;
+    im->src_version = pp.version;
+    im->src_flavour = pp.flavour;
+    const rdbTypeInfo *ti = rdbTypeLookup(pp.type, im->src_flavour);
+    k.type = pp.type;
     k.info = ti;
     k.ltype = ti ? ti->ltype : RDB_LT_UNKNOWN;
     onKeyBegin(im, &k);
     if (im->dec == D_SKIP) return 0;
     im->elements = 1; /* a payload from DUMP is never an empty collection */
-    return onRawValue(im, &k, p + 1, len - 11);
+    return onRawValue(im, &k, pp.value, pp.len);
 }
 
 int importDelete(importer *im, uint64_t db, const char *key, size_t keylen) {
     if (!dbSelected(im, db)) return 0; /* not ours: --db leaves the other dbs alone */
     const char *argv[2] = {"DEL", key};
     size_t lens[2] = {3, keylen};
-    writerTag tag = {"DEL", targetDb(im, db), key, keylen, 0, K_OTHER};
+    writerTag tag = {"DEL", targetDb(im, db), key, keylen, 0, WRITER_K_OTHER};
     if (writerSelect(im->w, targetDb(im, db)) < 0) return -1;
     return writerCommand(im->w, 2, argv, lens, &tag);
 }
@@ -290,7 +288,7 @@ static int onFunction(void *ctx, const rdbFunction *fn) {
     size_t lens[4] = {8, 4, 7, len};
     int replace = im->o.on_conflict == CONFLICT_REPLACE;
     if (!replace) argv[2] = code, lens[2] = len;
-    writerTag tag = {"FUNCTION LOAD", 0, NULL, 0, 0, K_FUNCTION};
+    writerTag tag = {"FUNCTION LOAD", 0, NULL, 0, 0, WRITER_K_FUNCTION};
     return writerCommand(im->w, replace ? 4 : 3, argv, lens, &tag);
 }
 
@@ -312,6 +310,7 @@ static int replyRestore(importer *im, const writerTag *t, const redisReply *r) {
         im->st.skipped_conflict++;
         return 0;
     }
+    if (isBusy(r)) im->st.conflicts++;
     if (isBusy(r) && im->conflicted) return -1; /* settling: keep the first key's message */
     if (isBusy(r)) {
         char kr[300];
@@ -363,25 +362,28 @@ static int replyFunction(importer *im, const redisReply *r) {
 int importOnReply(void *ctx, const writerTag *t, const redisReply *r) {
     importer *im = ctx;
     switch (t->kind) {
-    case K_RESTORE: return replyRestore(im, t, r);
-    case K_FUNCTION: return replyFunction(im, r);
-    case NATIVE_K_FINAL: return replyNativeFinal(im, t, r);
+    case WRITER_K_RESTORE: return replyRestore(im, t, r);
+    case WRITER_K_FUNCTION: return replyFunction(im, r);
+    case WRITER_K_NATIVE_FINAL: return replyNativeFinal(im, t, r);
     case WRITER_K_SELECT:
         if (r->type != REDIS_REPLY_ERROR) return 0;
         if (!im->err[0]) preflightDbMissing(t->db, r->str, 0, im->err, sizeof(im->err));
         return -1;
-    case NATIVE_K_RESERVE:
+    case WRITER_K_NATIVE_RESERVE:
         if (r->type == REDIS_REPLY_STATUS) return 0;
         im->st.failed++;
         keyMsg("cannot claim a temporary key for this huge value", t->db, t->key, t->keylen,
                r->type == REDIS_REPLY_ERROR ? r->str : "its random name exists on the target (left untouched)");
         snprintf(im->err, sizeof(im->err), "stopped at the first refused write");
         return -1;
-    case NATIVE_K_BATCH:
+    case WRITER_K_NATIVE_BATCH:
         if (r->type != REDIS_REPLY_ERROR) return 0;
         im->st.failed++;
         keyMsg("the target refused a command", t->db, t->key, t->keylen, r->str);
         return im->o.on_error == ONERROR_STOP ? -1 : 0;
+    case WRITER_K_OTHER:
+    case WRITER_K_FLUSH:
+    case WRITER_K_STREAM: break;
     }
     if (r->type == REDIS_REPLY_ERROR) {
         snprintf(im->err, sizeof(im->err), "the target refused %s: %s", t->cmd, r->str);
@@ -404,8 +406,7 @@ importer *importNew(const rsServerInfo *target, const importOptions *o) {
     if (im->o.max_restore <= 0) im->o.max_restore = target->proto_max_bulk_len;
     if (im->o.max_restore > target->proto_max_bulk_len) im->o.max_restore = target->proto_max_bulk_len;
     rdbEncodeTarget et = {.version = target->rdb_version,
-                          .flavour = target->is_valkey && target->rdb_version >= 80 ? RDB_FLAVOUR_VALKEY
-                                                                                    : RDB_FLAVOUR_REDIS,
+                          .flavour = rdbServerFlavour(target->is_valkey, target->rdb_version),
                           .drop_field_ttls = o->drop_field_ttls};
     im->enc = rdbEncoderNew(&et);
     if (!im->enc) {
@@ -423,9 +424,12 @@ void importFree(importer *im) {
     free(im);
 }
 
+static const char *onError(void *ctx) { return ((importer *)ctx)->err; }
+
 void importHandlers(importer *im, rdbHandlers *h) {
     memset(h, 0, sizeof(*h));
     h->ctx = im;
+    h->error = onError;
     h->header = onHeader;
     h->key_begin = onKeyBegin;
     h->want_raw = wantRaw;

@@ -53,6 +53,7 @@ typedef struct importStats {
     uint64_t written;          /* acknowledged OK by the target */
     uint64_t skipped_expired;
     uint64_t skipped_conflict; /* existing key, --on-conflict skip */
+    uint64_t conflicts;        /* existing key that stopped the run (--on-conflict error) */
     uint64_t skipped_empty;    /* empty collections (RESTORE refuses them) */
     uint64_t skipped_db;       /* db not selected */
     uint64_t unrepresentable;  /* the target cannot hold the key */

@@ -1,37 +1,36 @@
-/* main.c -- flags to a configuration, then one pipeline per mode.
+/* main.c -- flags to a configuration, then one mode, each in its own file.
  *
- * The mode follows from the endpoints given (style.md 4.5):
- *   --file F --checksum      verify and digest an RDB file
- *   --file F --dump          print every key as a JSON line
- *   --file F --target URL    import (RESTORE, pipelined)
- *   --source URL --target URL  live sync as a replica
- * Only this file maps errors to messages and exit codes.
+ * The mode follows from the endpoints given (style.md 4.5; runMode below):
+ *   --file F --checksum|--dump   checkfile.c
+ *   --file F --target URL        fileimport.c (import, RESTORE pipelined)
+ *   --source URL --target URL    sync.c (live sync as a replica), or
+ *                                scancopy.c when the source refuses SYNC
+ *   --source URL --file|--checksum, --verify   snapshot.c
+ * Only this file maps errors to exit codes.
  */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <signal.h>
-#include <sys/stat.h>
+#include <unistd.h>
 
-#include "checksum.h"
-#include "rdb/parallel.h"
+#include "checkfile.h"
 #include "conn.h"
 #include "exitcode.h"
+#include "fileimport.h"
 #include "grace.h"
 #include "import.h"
+#include "outcome.h"
 #include "preflight.h"
-#include "print.h"
-#include "progress.h"
-#include "rdb/decode.h"
-#include "rdb/tee.h"
-#include "scan.h"
+#include "scancopy.h"
 #include "snapshot.h"
+#include "stop.h"
 #include "sync.h"
 #include "url.h"
-#include "writer.h"
 
 #define RDBSYNC_VERSION "0.1.0"
 
@@ -45,7 +44,9 @@ typedef struct config {
     int json;
     int threads;     /* --checksum workers; 0: one per online CPU */
     int quiet;
+    int force;       /* --source --file: replace an existing file */
     int ignore_crc;
+    int no_precheck; /* import: do not verify the file's CRC before writing */
     int flush_target;
     int grace_given; /* --expire-grace was given */
     int connect_timeout_ms;
@@ -87,7 +88,8 @@ static void usage(FILE *out) {
 "  rdbsync --file dump.rdb --target URL          import an RDB file into a server\n"
 "  rdbsync --payload key.dump --checksum|--dump  check and decode one DUMP payload\n"
 "  rdbsync --source URL --target URL [--once]    live sync as a replica, until stopped\n"
-"  rdbsync --source URL --file out.rdb           a live snapshot written to an RDB file\n"
+"  rdbsync --source URL --file out.rdb [--force] a live snapshot written to an RDB file\n"
+"                                                (mode 0600; --force replaces an existing one)\n"
 "  rdbsync --source URL --checksum [--json]      the --checksum report of a live source\n"
 "  rdbsync --verify --source URL --target URL    compare both sides key by key (exit 8 if\n"
 "                                                they differ, naming the first keys)\n"
@@ -102,6 +104,9 @@ static void usage(FILE *out) {
 "                         (1-8; default one per CPU), beside the one reading the file\n"
 "      --dump             decode and print keys as JSON lines (one per key)\n"
 "      --ignore-crc       report a CRC mismatch but do not fail on it\n"
+"      --no-precheck      with --file --target: do not verify the file's CRC64 before\n"
+"                         writing (by default a regular file is read once first, so\n"
+"                         a corrupt file writes nothing)\n"
 "      --payload PATH     instead of --file: one DUMP payload (as DUMP returns it), with\n"
 "                         --checksum or --dump; its footer version and CRC64 are checked\n"
 "  -t, --target URL       redis://[user[:password]@]host[:port][/db] to write to\n"
@@ -163,13 +168,15 @@ static void usage(FILE *out) {
 "  Passwords: RDBSYNC_SOURCE_AUTH / RDBSYNC_TARGET_AUTH keep them out of the\n"
 "  process list (a password in a URL shows in ps); they are never printed.\n"
 "\n"
-"  -q, --quiet            no progress output\n"
+"  -q, --quiet            no progress lines or notes; errors, warnings and the final\n"
+"                         one-line summary (keys read, written, skipped...) still go\n"
+"                         to stderr\n"
 "  -h, --help             this help\n"
 "  -V, --version          print the version\n"
 "\n"
 "Exit status: 0 ok; 1 usage; 2 cannot read input; 3 corrupt or unsupported input;\n"
 "4 checksum mismatch; 5 connection/auth failure; 6 writes refused; 7 conflict;\n"
-"8 datasets differ; 70 internal error.\n");
+"8 datasets differ; 9 interrupted (partial output or target); 70 internal error.\n");
 }
 
 static int badValue(const char *flag, const char *v, const char *want) {
@@ -221,6 +228,7 @@ static int parseArgs(int argc, char **argv, config *c) {
         {"target", required_argument, 0, 't'}, {"checksum", no_argument, 0, 'C'},
         {"dump", no_argument, 0, 'D'},         {"json", no_argument, 0, 'J'},
         {"ignore-crc", no_argument, 0, 'I'},   {"quiet", no_argument, 0, 'q'},
+        {"force", no_argument, 0, 'O'},
         {"help", no_argument, 0, 'h'},         {"version", no_argument, 0, 'V'},
         {"payload", required_argument, 0, 'P'},
         {"on-conflict", required_argument, 0, 'c'}, {"replace", no_argument, 0, 'R'},
@@ -234,7 +242,7 @@ static int parseArgs(int argc, char **argv, config *c) {
         {"no-follow", no_argument, 0, 'W'},             {"scan-count", required_argument, 0, 'n'},
         {"rate", required_argument, 0, 'r'},            {"verify", no_argument, 0, 'v'},
         {"psync-command", required_argument, 0, 'k'},  {"threads", required_argument, 0, 'j'},
-        {"expire-grace", required_argument, 0, 'g'},
+        {"no-precheck", no_argument, 0, 'K'},          {"expire-grace", required_argument, 0, 'g'},
         TLS_OPTS("", SIDE_BOTH), TLS_OPTS("source-", SIDE_SOURCE), TLS_OPTS("target-", SIDE_TARGET),
         {0, 0, 0, 0}};
     int o;
@@ -255,7 +263,9 @@ static int parseArgs(int argc, char **argv, config *c) {
             break;
         }
         case 'I': c->ignore_crc = 1; break;
+        case 'K': c->no_precheck = 1; break;
         case 'q': c->quiet = 1; break;
+        case 'O': c->force = 1; break;
         case 'c':
             if (!strcmp(optarg, "error")) c->imp.on_conflict = CONFLICT_ERROR;
             else if (!strcmp(optarg, "replace")) c->imp.on_conflict = CONFLICT_REPLACE;
@@ -348,130 +358,6 @@ static int parseArgs(int argc, char **argv, config *c) {
     return 0;
 }
 
-static int exitForDecode(rdbErrCode code) {
-    switch (code) {
-    case RDB_ERR_IO: return EXIT_INPUT;
-    case RDB_ERR_CHECKSUM: return EXIT_CRC;
-    case RDB_ERR_NOMEM: return EXIT_INTERNAL;
-    default: return EXIT_DECODE;
-    }
-}
-
-/* Decode a whole file through h; prints the one error line on failure.
- * With cs (a parallel checksum), a value that fails on a worker is
- * reported: it comes before anything the framing decoder met. */
-static int decodeFile(const config *c, const rdbHandlers *h, checksum *cs) {
-    rdbReader *r = strcmp(c->file, "-") == 0 ? rdbReaderFd(0) : rdbReaderFile(c->file);
-    if (!r) {
-        fprintf(stderr, "rdbsync: %s: cannot open: %s\n", c->file, strerror(errno));
-        return EXIT_INPUT;
-    }
-    rdbDecodeOptions opt = {.ignore_crc = c->ignore_crc};
-    rdbDecoder *d = rdbDecoderNew(r, h, &opt);
-    if (!d) {
-        rdbReaderFree(r);
-        fprintf(stderr, "rdbsync: out of memory\n");
-        return EXIT_INTERNAL;
-    }
-    int rc = EXIT_OK;
-    rdbErrCode wcode;
-    const char *werr;
-    int failed = rdbDecode(d) < 0;
-    if (cs && checksumFinish(cs, &wcode, &werr) < 0) {
-        rc = exitForDecode(wcode);
-        fprintf(stderr, "rdbsync: %s: %s\n", c->file, werr);
-    } else if (failed) {
-        rc = exitForDecode(rdbDecoderErrorCode(d));
-        if (rdbDecoderErrorCode(d) != RDB_ERR_HANDLER)
-            fprintf(stderr, "rdbsync: %s: %s\n", c->file, rdbDecoderError(d));
-    }
-    rdbDecoderFree(d);
-    rdbReaderFree(r);
-    return rc;
-}
-
-/* Read a whole (DUMP payload) file; payloads are single values, so this is
- * bounded by the largest value like everything else. */
-static int slurp(const char *path, unsigned char **out, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    size_t cap = 0, n = 0, got;
-    unsigned char *p = NULL;
-    if (!f) return -1;
-    do {
-        if (n == cap) {
-            unsigned char *np = realloc(p, cap = cap ? cap * 2 : 65536);
-            if (!np) break;
-            p = np;
-        }
-        got = fread(p + n, 1, cap - n, f);
-        n += got;
-    } while (got > 0);
-    int err = ferror(f) || n < cap ? ferror(f) : 1;
-    fclose(f);
-    if (err) {
-        free(p);
-        return -1;
-    }
-    *out = p;
-    *len = n;
-    return 0;
-}
-
-static int decodePayloadFile(const config *c, const rdbHandlers *h) {
-    unsigned char *p = NULL;
-    size_t len = 0;
-    char err[800];
-    if (slurp(c->payload, &p, &len) < 0) {
-        fprintf(stderr, "rdbsync: %s: cannot read: %s\n", c->payload, strerror(errno ? errno : EIO));
-        return EXIT_INPUT;
-    }
-    rdbKeyInfo base = {.key = "payload", .keylen = 7, .expire_ms = -1, .idle = -1, .freq = -1};
-    int rc = rdbDecodePayload(p, len, &base, h, NULL, err, sizeof(err)) < 0 ? EXIT_DECODE : EXIT_OK;
-    if (rc != EXIT_OK && strstr(err, "checksum mismatch")) rc = EXIT_CRC;
-    if (rc != EXIT_OK) fprintf(stderr, "rdbsync: %s: %s\n", c->payload, err);
-    free(p);
-    return rc;
-}
-
-static int decodeInput(const config *c, const rdbHandlers *h) {
-    return c->payload ? decodePayloadFile(c, h) : decodeFile(c, h, NULL);
-}
-
-/* A file's values are decoded and hashed on every core (checksumNewParallel);
- * a single payload is not worth the threads. */
-static int runChecksum(const config *c) {
-    if (!c->payload) {
-        checksum *cs = checksumNewParallel(c->threads ? c->threads : rdbParallelDefaultWorkers());
-        rdbHandlers h = {0};
-        if (!cs) return EXIT_INTERNAL;
-        checksumHandlers(cs, &h);
-        int rc = decodeFile(c, &h, cs);
-        if (rc == EXIT_OK || rc == EXIT_CRC) checksumReport(cs, stdout, c->json);
-        checksumFree(cs);
-        return rc;
-    }
-    checksum *cs = checksumNew();
-    rdbHandlers h = {0};
-    if (!cs) return EXIT_INTERNAL;
-    checksumHandlers(cs, &h);
-    int rc = decodeInput(c, &h);
-    /* A CRC mismatch is a finding, not a crash: the report still shows it. */
-    if (rc == EXIT_OK || rc == EXIT_CRC) checksumReport(cs, stdout, c->json);
-    checksumFree(cs);
-    return rc;
-}
-
-static int runDump(const config *c) {
-    printer *p = printerNew(stdout);
-    rdbHandlers h = {0};
-    if (!p) return EXIT_INTERNAL;
-    printerHandlers(p, &h);
-    int rc = decodeInput(c, &h);
-    if (rc == EXIT_DECODE && ferror(stdout)) rc = EXIT_OK; /* reader went away (| head) */
-    printerFree(p);
-    return rc;
-}
-
 /* The TLS settings of one side: its own flags win over the shared ones.
  * TLS is on for rediss:// and with --SIDE-tls, or --tls (which leaves unix
  * sockets alone: Redis serves them without TLS); it sets u->tls so that
@@ -495,6 +381,24 @@ static int anyTlsFile(const rsTlsOptions *t) {
     return t->cacert || t->cacertdir || t->cert || t->key || t->sni || t->insecure;
 }
 
+/* A certificate, key or CA path that cannot be read is an input error
+ * (exit 2), said before anything connects: as a TLS failure it would look
+ * like the server's fault. -1 after printing the one line. */
+static int unreadableTlsFile(const config *c) {
+    static const char *const side[3] = {"", "source-", "target-"};
+    for (int i = 0; i < 3; i++) {
+        const rsTlsOptions *t = &c->tls[i];
+        const char *paths[4] = {t->cacert, t->cacertdir, t->cert, t->key};
+        const char *flags[4] = {"cacert", "cacertdir", "cert", "key"};
+        for (int j = 0; j < 4; j++) {
+            if (!paths[j] || access(paths[j], R_OK) == 0) continue;
+            fprintf(stderr, "rdbsync: --%s%s %s: cannot read: %s\n", side[i], flags[j], paths[j], strerror(errno));
+            return -1;
+        }
+    }
+    return 0;
+}
+
 /* TLS flags that would be ignored are mistakes (plain text where TLS was
  * meant); --insecure is said once per side. -1 after printing the error. */
 static int checkTls(const config *c, int side, const rsTlsOptions *t, int any_tls) {
@@ -514,159 +418,37 @@ static int checkTls(const config *c, int side, const rsTlsOptions *t, int any_tl
     return 0;
 }
 
-/* Open the target: URL, env password, connect, AUTH, server facts. */
-static rsConn *openTarget(const config *c, rsUrl *u, rsServerInfo *info, int *rc) {
-    char err[512];
-    *rc = EXIT_USAGE;
-    if (urlParse(c->target, u, err, sizeof(err)) < 0) {
-        fprintf(stderr, "rdbsync: --target: %s\n", err);
-        return NULL;
-    }
-    if ((c->target_user && urlSetUser(u, c->target_user) < 0) || urlApplyEnvAuth(u, "RDBSYNC_TARGET_AUTH") < 0 ||
-        urlApplyEnvAuth(u, "REDISCLI_AUTH") < 0) {
-        *rc = EXIT_INTERNAL;
-        return NULL;
-    }
-    rsConnOptions o = {.connect_timeout_ms = c->connect_timeout_ms, .client_name = "rdbsync"};
-    o.tls = tlsFor(c, SIDE_TARGET, u);
-    if (checkTls(c, SIDE_TARGET, &o.tls, o.tls.enabled) < 0) return NULL;
-    rsConn *conn = connOpen(u, &o, err, sizeof(err));
-    *rc = EXIT_CONNECT;
-    if (!conn) {
-        fprintf(stderr, "rdbsync: target: %s\n", err);
-        return NULL;
-    }
-    if (connServerInfo(conn, info) < 0) {
-        fprintf(stderr, "rdbsync: target %s: cannot read INFO server: %s\n", connName(conn), connError(conn));
-        connClose(conn);
-        return NULL;
-    }
-    *rc = EXIT_OK;
-    return conn;
-}
-
-/* Progress while importing: a consumer that only looks at the decoder. */
-typedef struct importProgress {
-    progress *p;
-    rdbDecoder *d;
-    const importer *im;
-    uint64_t n;
-} importProgress;
-
-static int onProgressKey(void *ctx, const rdbKeyInfo *k) {
-    importProgress *ip = ctx;
-    if ((++ip->n & 1023) == 0) progressUpdate(ip->p, rdbDecoderOffset(ip->d), importGetStats(ip->im)->written);
-    return 0;
-}
-
-static void importSummary(const config *c, const importStats *st, double secs, const char *target) {
-    fprintf(stderr,
-            "rdbsync: %s: %llu keys read, %llu written%s in %.1f s (%.0f keys/s); skipped: %llu expired, "
-            "%llu existing, %llu empty, %llu other db; %llu failed, %llu not representable, %llu written "
-            "without field TTLs; %llu functions loaded\n",
-            target, (unsigned long long)st->keys_read, (unsigned long long)st->written,
-            st->native ? " (some as native commands)" : "", secs, secs > 0 ? st->written / secs : 0.0,
-            (unsigned long long)st->skipped_expired, (unsigned long long)st->skipped_conflict,
-            (unsigned long long)st->skipped_empty, (unsigned long long)st->skipped_db,
-            (unsigned long long)st->failed, (unsigned long long)st->unrepresentable,
-            (unsigned long long)st->lossy, (unsigned long long)st->functions);
-}
-
-/* Pick the error line and exit status of an import, from the most
- * specific cause: the input, a conflict, a refused write, the link. */
-static int importOutcome(const config *c, rdbDecoder *d, int drc, int wrc, importer *im, writer *w,
-                         rsConn *conn) {
-    const importStats *st = importGetStats(im);
-    unsigned long long n = (unsigned long long)st->written;
-    if (drc < 0 && rdbDecoderErrorCode(d) != RDB_ERR_HANDLER) {
-        fprintf(stderr, "rdbsync: %s: %s (%llu keys written before it)\n", c->file, rdbDecoderError(d), n);
-        return exitForDecode(rdbDecoderErrorCode(d));
-    }
-    if (importConflicted(im)) {
-        fprintf(stderr, "rdbsync: %s (%llu keys written, counting those already sent when it stopped)\n", importError(im), n);
-        return EXIT_CONFLICT;
-    }
-    if (writerStopped(w) || (drc < 0 && importError(im)[0])) {
-        fprintf(stderr, "rdbsync: %s (%llu keys written)\n", importError(im), n);
-        return EXIT_WRITE;
-    }
-    if (wrc < 0 || drc < 0) {
-        fprintf(stderr, "rdbsync: target %s: %s (%llu keys written)\n", connName(conn),
-                writerError(w)[0] ? writerError(w) : "write failed", n);
-        return EXIT_CONNECT;
-    }
-    if (st->failed || st->unrepresentable || st->functions_failed) return EXIT_WRITE;
-    return EXIT_OK;
-}
-
-/* Decode the file into the importer; the writer drains at the end. */
-static int importFile(const config *c, rsConn *conn, const rsServerInfo *info) {
-    rdbReader *r = strcmp(c->file, "-") == 0 ? rdbReaderFd(0) : rdbReaderFile(c->file);
-    if (!r) {
-        fprintf(stderr, "rdbsync: %s: cannot open: %s\n", c->file, strerror(errno));
-        return EXIT_INPUT;
-    }
-    importer *im = importNew(info, &c->imp);
-    writerOptions wo = {.on_reply = importOnReply, .ctx = im};
-    writer *w = im ? writerNew(conn, &wo) : NULL;
-    struct stat sb;
-    uint64_t total = c->file[0] != '-' && stat(c->file, &sb) == 0 && S_ISREG(sb.st_mode) ? (uint64_t)sb.st_size : 0;
-    progress *pg = progressNew(c->quiet, "importing", total);
-    importProgress ip = {pg, NULL, im, 0};
-    rdbHandlers hi, hp = {.ctx = &ip, .key_end = onProgressKey}, h;
-    rdbTee *tee = NULL;
-    rdbDecoder *d = NULL;
-    int rc = EXIT_INTERNAL;
-    if (w && pg) {
-        importSetWriter(im, w);
-        importHandlers(im, &hi);
-        tee = rdbTeeNew(&hi, &hp);
-    }
-    if (tee) {
-        rdbTeeHandlers(tee, &h);
-        rdbDecodeOptions dopt = {.ignore_crc = c->ignore_crc};
-        d = rdbDecoderNew(r, &h, &dopt);
-    }
-    if (d) {
-        ip.d = d;
-        int drc = rdbDecode(d);
-        int wrc = drc == 0 || !writerStopped(w) ? writerDrain(w) : -1;
-        if (writerStopped(w) && writerSettle(w) == 0) importCleanup(im, conn); /* count what the target took */
-        progressClear(pg);
-        rc = importOutcome(c, d, drc, wrc, im, w, conn);
-        importSummary(c, importGetStats(im), progressElapsed(pg), connName(conn));
-    }
-    rdbDecoderFree(d);
-    rdbTeeFree(tee);
-    progressFree(pg);
-    writerFree(w);
-    importFree(im);
-    rdbReaderFree(r);
-    return rc;
-}
 
 /* Parse an endpoint URL and fill its credentials from flags and env. */
-static int endpointUrl(const char *what, const char *s, const char *user, const char *env, rsUrl *u) {
+static outcome endpointUrl(const char *what, const char *s, const char *user, const char *env, rsUrl *u) {
     char err[512];
     if (urlParse(s, u, err, sizeof(err)) < 0) {
         fprintf(stderr, "rdbsync: --%s: %s\n", what, err);
-        return EXIT_USAGE;
+        return OUTCOME_USAGE;
     }
     if ((user && urlSetUser(u, user) < 0) || urlApplyEnvAuth(u, env) < 0 || urlApplyEnvAuth(u, "REDISCLI_AUTH") < 0)
-        return EXIT_INTERNAL;
-    return EXIT_OK;
+        return OUTCOME_INTERNAL;
+    return OUTCOME_OK;
 }
 
 
+/* SIGINT, SIGTERM and SIGHUP (a closed ssh session) all ask for a clean
+ * stop: each mode ends at its next boundary and says how far it got. */
 static void onStopSignal(int sig) {
+    stopNote(sig);
     syncRequestStop();
     scanRequestStop();
 }
 
-static int runScanCopy(const config *c, const syncConfig *sc) {
-    struct sigaction sa = {.sa_handler = onStopSignal};
+static void installStopSignals(void) {
+    struct sigaction sa = {.sa_handler = onStopSignal}; /* no SA_RESTART: blocking reads return */
+    sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+}
+
+static outcome runScanCopy(const config *c, const syncConfig *sc) {
     scanCopyConfig cc = {.source = sc->source, .target = sc->target, .source_conn = sc->source_conn,
                          .target_conn = sc->target_conn, .imp = c->imp,
                          .scan = {(int)c->scan_count, c->rate, c->quiet},
@@ -675,24 +457,24 @@ static int runScanCopy(const config *c, const syncConfig *sc) {
 }
 
 /* --source with --file, --checksum or --verify. */
-static int runSnapshot(const config *c) {
+static outcome runSnapshot(const config *c) {
     rsUrl src = {0}, dst = {0};
-    int rc = endpointUrl("source", c->source, c->source_user, "RDBSYNC_SOURCE_AUTH", &src);
-    if (rc == EXIT_OK && c->target) rc = endpointUrl("target", c->target, c->target_user, "RDBSYNC_TARGET_AUTH", &dst);
+    outcome rc = endpointUrl("source", c->source, c->source_user, "RDBSYNC_SOURCE_AUTH", &src);
+    if (rc == OUTCOME_OK && c->target) rc = endpointUrl("target", c->target, c->target_user, "RDBSYNC_TARGET_AUTH", &dst);
     snapshotConfig sc = {.source = &src, .target = &dst, .mode = c->mode, .json = c->json,
                          .scan_count = (int)c->scan_count, .rate = c->rate, .quiet = c->quiet,
                          .psync_cmd = c->psync_cmd};
     rsConnOptions co = {.connect_timeout_ms = c->connect_timeout_ms, .client_name = "rdbsync"};
     sc.source_conn = sc.target_conn = co;
-    if (rc == EXIT_OK) {
+    if (rc == OUTCOME_OK) {
         sc.source_conn.tls = tlsFor(c, SIDE_SOURCE, &src);
         if (c->target) sc.target_conn.tls = tlsFor(c, SIDE_TARGET, &dst);
         int any = sc.source_conn.tls.enabled || sc.target_conn.tls.enabled;
         if (checkTls(c, SIDE_SOURCE, &sc.source_conn.tls, any) < 0 ||
             (c->target && checkTls(c, SIDE_TARGET, &sc.target_conn.tls, any) < 0))
-            rc = EXIT_USAGE;
+            rc = OUTCOME_USAGE;
     }
-    if (rc == EXIT_OK) {
+    if (rc == OUTCOME_OK) {
         if (c->verify) rc = snapshotVerify(&sc);
         else if (c->file) rc = snapshotToFile(&sc, c->file);
         else rc = snapshotChecksum(&sc);
@@ -702,11 +484,11 @@ static int runSnapshot(const config *c) {
     return rc;
 }
 
-static int runSync(const config *c) {
+static outcome runSync(const config *c) {
     rsUrl src = {0}, dst = {0};
-    int rc = endpointUrl("source", c->source, c->source_user, "RDBSYNC_SOURCE_AUTH", &src);
-    if (rc == EXIT_OK) rc = endpointUrl("target", c->target, c->target_user, "RDBSYNC_TARGET_AUTH", &dst);
-    if (rc == EXIT_OK) {
+    outcome rc = endpointUrl("source", c->source, c->source_user, "RDBSYNC_SOURCE_AUTH", &src);
+    if (rc == OUTCOME_OK) rc = endpointUrl("target", c->target, c->target_user, "RDBSYNC_TARGET_AUTH", &dst);
+    if (rc == OUTCOME_OK) {
         const char *tmp = getenv("TMPDIR");
         syncConfig sc = {.source = &src, .target = &dst, .imp = c->imp, .once = c->once, .quiet = c->quiet,
                          .flush_target = c->flush_target,
@@ -717,34 +499,143 @@ static int runSync(const config *c) {
         sc.source_conn = sc.target_conn = co;
         sc.source_conn.tls = tlsFor(c, SIDE_SOURCE, &src);
         sc.target_conn.tls = tlsFor(c, SIDE_TARGET, &dst);
-        int any = sc.source_conn.tls.enabled || sc.target_conn.tls.enabled;
+        int any = sc.source_conn.tls.enabled || sc.target_conn.tls.enabled, refused = 0;
         if (checkTls(c, SIDE_SOURCE, &sc.source_conn.tls, any) < 0 ||
             checkTls(c, SIDE_TARGET, &sc.target_conn.tls, any) < 0)
-            rc = EXIT_USAGE;
-        else
-            rc = c->mode == 2 ? SYNC_REFUSED : syncRun(&sc);
-        if (rc == SYNC_REFUSED && c->mode == 1) rc = EXIT_CONNECT;
-        if (rc == SYNC_REFUSED) rc = runScanCopy(c, &sc);
+            rc = OUTCOME_USAGE;
+        else if ((rc = preflightLive(&sc, c->flush_target)) != OUTCOME_OK)
+            ;
+        else if (c->mode == 2 || ((rc = syncRun(&sc, &refused)) != OUTCOME_OK && refused && c->mode != 1))
+            rc = runScanCopy(c, &sc);
     }
     urlFree(&src);
     urlFree(&dst);
     return rc;
 }
 
-static int runImport(const config *c) {
+/* --file F --target URL. */
+static outcome runImport(const config *c) {
     rsUrl u = {0};
-    rsServerInfo info;
-    int rc;
-    rsConn *conn = openTarget(c, &u, &info, &rc);
-    char err[512];
-    if (conn && preflightPrepare(conn, &info, c->flush_target, err, sizeof(err)) < 0) {
-        fprintf(stderr, "rdbsync: %s\n", err);
-        rc = EXIT_WRITE;
+    outcome rc = endpointUrl("target", c->target, c->target_user, "RDBSYNC_TARGET_AUTH", &u);
+    fileImportOptions o = {.file = c->file, .target = &u, .imp = c->imp, .flush_target = c->flush_target,
+                           .ignore_crc = c->ignore_crc, .precheck = !c->no_precheck && !c->ignore_crc,
+                           .quiet = c->quiet,
+                           .target_conn = {.connect_timeout_ms = c->connect_timeout_ms, .client_name = "rdbsync"}};
+    o.imp.expire_grace_ms = 0; /* a file's times are written exactly; expired keys skipped */
+    if (rc == OUTCOME_OK) {
+        o.target_conn.tls = tlsFor(c, SIDE_TARGET, &u);
+        if (checkTls(c, SIDE_TARGET, &o.target_conn.tls, o.target_conn.tls.enabled) < 0) rc = OUTCOME_USAGE;
     }
-    if (conn && rc == EXIT_OK) rc = importFile(c, conn, &info);
-    connClose(conn);
+    if (rc == OUTCOME_OK) rc = fileImport(&o);
     urlFree(&u);
     return rc;
+}
+
+static checkFileOptions checkFileFor(const config *c) {
+    return (checkFileOptions){.file = c->file, .payload = c->payload, .json = c->json, .threads = c->threads,
+                              .ignore_crc = c->ignore_crc};
+}
+
+/* What to run, from the endpoints and actions given (style.md 4.5). */
+typedef enum {
+    MODE_NONE,            /* nothing recognisable: a usage error */
+    MODE_FILE_CHECKSUM,   /* --file|--payload --checksum (checkfile.c) */
+    MODE_FILE_DUMP,       /* --file|--payload --dump (checkfile.c) */
+    MODE_FILE_IMPORT,     /* --file --target (fileimport.c) */
+    MODE_SYNC,            /* --source --target: live sync (sync.c), or scan mode (scancopy.c) */
+    MODE_SNAPSHOT_FILE,   /* --source --file (snapshot.c) */
+    MODE_SNAPSHOT_CHECKSUM, /* --source --checksum (snapshot.c) */
+    MODE_VERIFY,          /* --verify --source --target (snapshot.c) */
+} runMode;
+
+/* A contradiction in the flags given, or NULL. Refused before anything
+ * is opened: a flag that would be silently ignored is a mistake. */
+static const char *contradiction(const config *c) {
+    int offline = c->file || c->payload;
+    if (c->file && c->payload) return "--file and --payload are exclusive";
+    if (c->checksum && c->dump) return "--checksum and --dump are exclusive: give one";
+    if (c->payload && (c->source || c->target))
+        return "--payload is read offline: it takes --checksum or --dump, not --source or --target";
+    if (c->file && c->target && (c->checksum || c->dump))
+        return "--checksum/--dump read the file and --target imports it: give one of them";
+    if (c->source && c->target && c->file)
+        return "--source, --target and --file together: import a file with --file F --target URL, copy a "
+               "server with --source URL --target URL, or save a snapshot with --source URL --file F";
+    if (c->source && c->target && c->checksum)
+        return "--checksum with both --source and --target: digest one server with --source URL --checksum, or "
+               "compare both with --verify --source URL --target URL";
+    if (c->verify && !(c->source && c->target)) return "--verify needs --source and --target";
+    if (c->verify && (offline || c->checksum || c->dump)) return "--verify compares two servers: it takes no --file, --checksum or --dump";
+    if (c->source && c->dump)
+        return "--dump reads a file: save a snapshot first (--source URL --file F), then --file F --dump";
+    if (c->grace_given && !(c->source && c->target && !c->verify))
+        return "--expire-grace is for live sync and scan mode (--source URL --target URL): a file import "
+               "writes the file's expire times as they are, since no DEL from a source follows it";
+    return NULL;
+}
+
+/* The mode, or MODE_NONE after printing why (one line). */
+static runMode chooseMode(const config *c) {
+    const char *why = contradiction(c);
+    if (!why) {
+        if ((c->file || c->payload) && c->checksum) return MODE_FILE_CHECKSUM;
+        if ((c->file || c->payload) && c->dump) return MODE_FILE_DUMP;
+        if (c->verify) return MODE_VERIFY;
+        if (c->source && c->target) return MODE_SYNC;
+        if (c->source && c->file) return MODE_SNAPSHOT_FILE;
+        if (c->source && c->checksum) return MODE_SNAPSHOT_CHECKSUM;
+        if (c->file && c->target) return MODE_FILE_IMPORT;
+        if (c->target)
+            why = "--target needs something to copy: --file F (import a snapshot) or --source URL (live sync)";
+        else if (c->source)
+            why = "--source needs something to do: --target URL (live sync), --file F (save a snapshot), "
+                  "--checksum, or --verify with --target URL";
+        else
+            why = "nothing to do: give --file F with --checksum, --dump or --target (see --help)";
+    }
+    fprintf(stderr, "rdbsync: %s\n", why);
+    return MODE_NONE;
+}
+
+static outcome run(const config *c, runMode m) {
+    checkFileOptions fo = checkFileFor(c);
+    switch (m) {
+    case MODE_FILE_CHECKSUM: return checkFileChecksum(&fo);
+    case MODE_FILE_DUMP: return checkFileDump(&fo);
+    case MODE_FILE_IMPORT: return runImport(c);
+    case MODE_SYNC: return runSync(c);
+    case MODE_SNAPSHOT_FILE:
+        /* "--file backup.rdb --source URL" may be an import with the
+         * flags swapped: never overwrite what may be the only backup. */
+        if (!c->force && access(c->file, F_OK) == 0) {
+            fprintf(stderr, "rdbsync: %s exists: --source URL --file F writes a snapshot of the source to F; "
+                    "give --force to replace it (to import a file, use --file F --target URL)\n", c->file);
+            return OUTCOME_USAGE;
+        }
+        return runSnapshot(c);
+    case MODE_SNAPSHOT_CHECKSUM:
+    case MODE_VERIFY: return runSnapshot(c);
+    case MODE_NONE: break;
+    }
+    return OUTCOME_USAGE;
+}
+
+/* The one place outcomes become exit statuses (README "Exit status"). */
+static int exitStatus(outcome o) {
+    switch (o) {
+    case OUTCOME_OK: return EXIT_OK;
+    case OUTCOME_USAGE: return EXIT_USAGE;
+    case OUTCOME_INPUT: return EXIT_INPUT;
+    case OUTCOME_DECODE: return EXIT_DECODE;
+    case OUTCOME_CRC: return EXIT_CRC;
+    case OUTCOME_CONNECT: return EXIT_CONNECT;
+    case OUTCOME_WRITE: return EXIT_WRITE;
+    case OUTCOME_CONFLICT: return EXIT_CONFLICT;
+    case OUTCOME_DIFFER: return EXIT_DIFFER;
+    case OUTCOME_INTERRUPTED: return EXIT_INTERRUPTED;
+    case OUTCOME_INTERNAL: break;
+    }
+    return EXIT_INTERNAL;
 }
 
 int main(int argc, char **argv) {
@@ -754,32 +645,8 @@ int main(int argc, char **argv) {
     c.imp.expire_grace_ms = GRACE_DEFAULT_MS;
     signal(SIGPIPE, SIG_IGN);
     if (parseArgs(argc, argv, &c) < 0) return EXIT_USAGE;
-    if (c.file && c.payload) {
-        fprintf(stderr, "rdbsync: --file and --payload are exclusive\n");
-        return EXIT_USAGE;
-    }
-    if ((c.file || c.payload) && c.checksum) return runChecksum(&c);
-    if ((c.file || c.payload) && c.dump) return runDump(&c);
-    if (c.verify && !(c.source && c.target)) {
-        fprintf(stderr, "rdbsync: --verify needs --source and --target\n");
-        return EXIT_USAGE;
-    }
-    if (c.source && (c.verify || (c.file && !c.target) || (c.checksum && !c.target && !c.file)))
-        return runSnapshot(&c);
-    if (c.file && c.target && !c.source) {
-        if (c.grace_given) {
-            fprintf(stderr, "rdbsync: --expire-grace is for live sync and scan mode: after a file import "
-                            "no DEL from a source follows\n");
-            return EXIT_USAGE;
-        }
-        c.imp.expire_grace_ms = 0; /* a file's times are written exactly; expired keys skipped */
-        return runImport(&c);
-    }
-    if (c.source && c.target && !c.file) return runSync(&c);
-    if (c.source || c.target) {
-        fprintf(stderr, "rdbsync: --source/--target are not implemented in this build yet\n");
-        return EXIT_USAGE;
-    }
-    fprintf(stderr, "rdbsync: nothing to do: give --file F with --checksum or --dump (see --help)\n");
-    return EXIT_USAGE;
+    if (unreadableTlsFile(&c) < 0) return EXIT_INPUT;
+    runMode m = chooseMode(&c);
+    installStopSignals();
+    return exitStatus(run(&c, m));
 }

@@ -48,6 +48,9 @@ static int oom(batch *b) {
     return -1;
 }
 
+/* A callback failed: its reason is already in b->err. */
+static const char *onError(void *ctx) { return ((batch *)ctx)->err; }
+
 static int argPush(batch *b, const void *p, size_t len) {
     if (b->argc == b->cap) {
         size_t cap = b->cap ? b->cap * 2 : 64;
@@ -87,7 +90,7 @@ static int begin(batch *b, const char *cmd) {
 }
 
 static int sendArgv(batch *b, int argc, const char **argv, const size_t *lens) {
-    writerTag t = {argv[0], b->db, b->k->key, b->k->keylen, 0, NATIVE_K_BATCH};
+    writerTag t = {argv[0], b->db, b->k->key, b->k->keylen, 0, WRITER_K_NATIVE_BATCH};
     if (writerCommand(b->w, argc, argv, lens, &t) < 0) {
         if (writerError(b->w)[0]) snprintf(b->err, b->errlen, "%s", writerError(b->w));
         b->failed = 1;
@@ -296,10 +299,10 @@ static int finish(batch *b, int replace) {
     }
     const char *argv[3] = {replace ? "RENAME" : "RENAMENX", b->tmp, b->k->key};
     size_t lens[3] = {strlen(argv[0]), b->tmplen, b->k->keylen};
-    writerTag tf = {argv[0], b->db, b->k->key, b->k->keylen, 0, NATIVE_K_FINAL};
+    writerTag tf = {argv[0], b->db, b->k->key, b->k->keylen, 0, WRITER_K_NATIVE_FINAL};
     const char *dargv[2] = {"DEL", b->tmp};
     size_t dlens[2] = {3, b->tmplen};
-    writerTag td = {"DEL", b->db, b->k->key, b->k->keylen, 0, NATIVE_K_BATCH};
+    writerTag td = {"DEL", b->db, b->k->key, b->k->keylen, 0, WRITER_K_NATIVE_BATCH};
     if (writerCommand(b->w, 3, argv, lens, &tf) < 0 || writerCommand(b->w, 2, dargv, dlens, &td) < 0) {
         if (writerError(b->w)[0]) snprintf(b->err, b->errlen, "%s", writerError(b->w));
         return -1;
@@ -372,15 +375,15 @@ int nativeTmpName(const char *key, size_t keylen, rdbBuf *out) {
 
 /* Claim the temporary name: SET NX with the safety TTL, and wait for the
  * answer before anything else touches the name (a nil answer stops the
- * writer, see NATIVE_K_RESERVE); then empty it for the first batch, which
+ * writer, see WRITER_K_NATIVE_RESERVE); then empty it for the first batch, which
  * creates the key with its own type. */
 static int reserve(batch *b) {
     const char *argv[6] = {"SET", b->tmp, "", "NX", "PX", NATIVE_TMP_TTL_MS};
     size_t lens[6] = {3, b->tmplen, 0, 2, 2, strlen(NATIVE_TMP_TTL_MS)};
-    writerTag t = {"SET", b->db, b->k->key, b->k->keylen, 0, NATIVE_K_RESERVE};
+    writerTag t = {"SET", b->db, b->k->key, b->k->keylen, 0, WRITER_K_NATIVE_RESERVE};
     const char *dargv[2] = {"DEL", b->tmp};
     size_t dlens[2] = {3, b->tmplen};
-    writerTag td = {"DEL", b->db, b->k->key, b->k->keylen, 0, NATIVE_K_BATCH};
+    writerTag td = {"DEL", b->db, b->k->key, b->k->keylen, 0, WRITER_K_NATIVE_BATCH};
     if (writerCommand(b->w, 6, argv, lens, &t) < 0 || writerDrain(b->w) < 0 ||
         writerCommand(b->w, 2, dargv, dlens, &td) < 0) {
         if (writerError(b->w)[0]) snprintf(b->err, b->errlen, "%s", writerError(b->w));
@@ -398,7 +401,7 @@ int nativeWrite(writer *w, const rdbKeyInfo *k, uint64_t db, const char *tmp, si
                      .zset_member = onZsetMember, .hash_field = onHashField, .stream_entry = onStreamEntry,
                      .stream_field = onStreamField, .stream_meta = onStreamMeta, .stream_group = onStreamGroup,
                      .stream_consumer = onStreamConsumer, .stream_consumer_pel = onStreamConsumerPel,
-                     .module_value = onModule};
+                     .module_value = onModule, .error = onError};
     int rc = reserve(&b);
     rdbReader *r = rc == 0 ? rdbReaderMem(raw, len) : NULL;
     rdbDecoder *d = r ? rdbDecoderNew(r, &h, NULL) : NULL;

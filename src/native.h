@@ -23,9 +23,9 @@
  * (they become the time of the copy); module values cannot be written this
  * way (reported as an error).
  *
- * Replies: batch commands carry tag kind NATIVE_K_BATCH; the final
- * RENAMENX/RENAME carries NATIVE_K_FINAL (integer 0 from RENAMENX means the
- * key exists: a conflict); the reservation NATIVE_K_RESERVE (nil: the name
+ * Replies: batch commands carry tag kind WRITER_K_NATIVE_BATCH; the final
+ * RENAMENX/RENAME carries WRITER_K_NATIVE_FINAL (integer 0 from RENAMENX means the
+ * key exists: a conflict); the reservation WRITER_K_NATIVE_RESERVE (nil: the name
  * is taken, stop). The importer counts them.
  */
 #ifndef RDBSYNC_NATIVE_H
@@ -39,9 +39,6 @@
 
 #define NATIVE_BATCH_ELEMS 1000
 #define NATIVE_BATCH_BYTES (4 * 1024 * 1024)
-#define NATIVE_K_BATCH 100
-#define NATIVE_K_FINAL 101
-#define NATIVE_K_RESERVE 102
 /* Every temporary key name starts with this. */
 #define NATIVE_TMP_PREFIX "rdbsync:tmp:"
 

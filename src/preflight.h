@@ -1,4 +1,31 @@
-/* preflight.h -- what a copy checks on the target before its first write.
+/* preflight.h -- refuse before harm: look at the target before the first write.
+ *
+ * Every writing mode (file import, live sync, scan mode) calls one of the
+ * entry points below once, after the target answered and before anything is
+ * written to it (--flush-target included). They check (the import also the
+ * file's CRC, below):
+ *   - the role: a read-only replica refuses every write, so the run stops
+ *     with one line ("target ... is a read-only replica") and exit 6;
+ *   - the permissions rdbsync will need, on servers with ACL DRYRUN (7.0+):
+ *     SELECT and RESTORE always, FUNCTION LOAD when the input has function
+ *     libraries, FLUSHALL and FUNCTION FLUSH with --flush-target, DEL when
+ *     the run goes on after the snapshot (stream or keyspace follow). The
+ *     user is ACL WHOAMI's. A refused command is one line naming it and the
+ *     user, exit 6. Where ACL WHOAMI or ACL DRYRUN itself is refused (a user
+ *     without @admin, a managed service), nothing is said: the writes will
+ *     tell. A denial of the probe's key alone (key patterns) is not counted:
+ *     it says nothing about the keys that will be written;
+ *   - memory: with `maxmemory` set, what is free under it against the size
+ *     of the data coming (the file's size, or the source's
+ *     used_memory_dataset): one warning line when it does not fit, and the
+ *     run goes on (eviction or OOM replies then decide).
+ *
+ * Output: the modes print their own lines; so does this module (one error
+ * line, or warnings), on stderr, as "rdbsync: ...".
+ * They return an outcome (outcome.h): OUTCOME_OK to go on, OUTCOME_WRITE
+ * for a refusal, OUTCOME_CONNECT when the target failed while being asked,
+ * OUTCOME_CRC or OUTCOME_INPUT for the import's file. preflightLive keeps
+ * no connection: the ones it opens are closed before it returns.
  *
  * Databases: a target started with fewer databases (--databases 4)
  * refuses SELECT 15, and a pipelined copy that went on would write db 15's
@@ -8,18 +35,8 @@
  * (CONFIG GET databases, or SELECT probes where CONFIG is refused). The
  * stream or a file can still name a db found only later: the writer waits
  * for the first SELECT of each db (writer.h), which is the guard then.
- *
- * --flush-target: every db and the function libraries are emptied before
- * the first key, in every mode that writes.
- *
- * Temporary keys of huge values (native.h) that a killed run left behind
- * ("rdbsync:tmp:*", with a TTL of an hour) are deleted at the start of the
- * next run, and counted on stderr: a SCAN MATCH over every db of the
- * target's INFO keyspace.
- *
- * Ownership: connections are borrowed; a probe leaves the target
- * connection in an unknown db (the writer SELECTs before every first use).
- * Errors: one line in err naming the db and what to do.
+ * A probe leaves the target connection in an unknown db (the writer
+ * SELECTs before every first use).
  */
 #ifndef RDBSYNC_PREFLIGHT_H
 #define RDBSYNC_PREFLIGHT_H
@@ -28,7 +45,26 @@
 
 #include "conn.h"
 #include "import.h"
+#include "outcome.h"
+#include "sync.h"
 
+
+/* --file F --target URL: target is the open target connection (borrowed).
+ * With precheck and a regular file, the file's trailing CRC-64 is verified
+ * first (one read at CRC speed, rdbFileVerifyCrc): a mismatch is one line
+ * and EXIT_CRC, a read error EXIT_INPUT, before anything is written. A file
+ * that does not end in EOF + CRC (truncated, or an AOF with an RDB
+ * preamble) is left to the decoder. */
+outcome preflightImport(rsConn *target, const rsServerInfo *info, const char *file, int flush, int precheck);
+
+/* --source URL --target URL (replica path and scan mode): opens its own
+ * short connections to the target and, for the size of the data and
+ * whether it has functions, to the source (a source that cannot be asked
+ * is left to the sync to report). */
+outcome preflightLive(const syncConfig *sc, int flush);
+
+
+/* ---- databases, and the target made ready ---- */
 /* The dbs that hold keys, from INFO keyspace ("db3:keys=10,..."): their
  * count (at most max) in dbs, or -1 when INFO is refused or fails. */
 int preflightSourceDbs(rsConn *src, int *dbs, int max);

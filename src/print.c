@@ -37,8 +37,25 @@ static void putRaw(printer *p, const char *s) {
     WRITE(s, strlen(s), p->out);
 }
 
-/* A JSON string, escaped byte-wise (print.h): runs of plain bytes go out in
- * one write, the rest one escape at a time. */
+/* The length of the well-formed UTF-8 sequence at u (RFC 3629: no
+ * overlong forms, no surrogates, nothing above U+10FFFF), 0 when there is
+ * none. u[0] >= 0x80. */
+static size_t utf8Len(const unsigned char *u, size_t left) {
+    unsigned char c = u[0], lo = 0x80, hi = 0xbf;
+    size_t n;
+    if (c >= 0xc2 && c <= 0xdf) n = 2;
+    else if (c >= 0xe0 && c <= 0xef) n = 3, lo = c == 0xe0 ? 0xa0 : 0x80, hi = c == 0xed ? 0x9f : 0xbf;
+    else if (c >= 0xf0 && c <= 0xf4) n = 4, lo = c == 0xf0 ? 0x90 : 0x80, hi = c == 0xf4 ? 0x8f : 0xbf;
+    else return 0;
+    if (left < n || u[1] < lo || u[1] > hi) return 0;
+    for (size_t i = 2; i < n; i++)
+        if (u[i] < 0x80 || u[i] > 0xbf) return 0;
+    return n;
+}
+
+/* A JSON string (print.h): valid UTF-8 goes out as it is, in runs; what
+ * JSON must escape is escaped; a byte that is not part of valid UTF-8
+ * becomes the lone surrogate \udcXX, which no valid UTF-8 decodes to. */
 static void putStr(printer *p, const char *s, size_t len) {
     static const char hex[] = "0123456789abcdef";
     const unsigned char *u = (const unsigned char *)s;
@@ -47,7 +64,12 @@ static void putStr(printer *p, const char *s, size_t len) {
     PUTC('"', p->out);
     for (size_t i = 0; i < len; i++) {
         unsigned char c = u[i];
-        if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') continue;
+        size_t n;
+        if (c >= 0x20 && c != '"' && c != '\\' && c < 0x80) continue;
+        if (c >= 0x80 && (n = utf8Len(u + i, len - i)) > 0) {
+            i += n - 1;
+            continue;
+        }
         if (i > run) WRITE(s + run, i - run, p->out);
         run = i + 1;
         PUTC('\\', p->out);
@@ -58,7 +80,7 @@ static void putStr(printer *p, const char *s, size_t len) {
         case '\r': PUTC('r', p->out); break;
         case '\t': PUTC('t', p->out); break;
         default:
-            WRITE("u00", 3, p->out);
+            WRITE(c >= 0x80 ? "udc" : "u00", 3, p->out);
             PUTC(hex[c >> 4], p->out);
             PUTC(hex[c & 15], p->out);
         }
@@ -361,9 +383,13 @@ void printerFree(printer *p) {
     free(p);
 }
 
+/* Callbacks fail only when the output does (print.h). */
+static const char *onError(void *ctx) { return "writing the output failed"; }
+
 void printerHandlers(printer *p, rdbHandlers *h) {
     memset(h, 0, sizeof *h);
     h->ctx = p;
+    h->error = onError;
     h->function = onFunction;
     h->eof = onEof;
     h->key_begin = onKeyBegin;

@@ -35,9 +35,14 @@
  * "name" and "engine" for the 7.0-rc FUNCTION opcode. AUX fields, LRU/LFU
  * hints and slot info are not printed: the output is about data.
  *
- * Strings are escaped byte-wise: \" \\ \n \r \t, any other byte below 0x20
- * or from 0x7f up as \u00XX. So binary data is unambiguous: \u00XX always
- * means the single byte XX, never a Unicode code point.
+ * Strings: valid UTF-8 is written as it is ("café" reads back as café);
+ * JSON's own escapes \" \\ \n \r \t, and \u00XX for the other bytes below
+ * 0x20; a byte XX (0x80-0xff) that is not part of valid UTF-8 is written as
+ * \udcXX, a lone low surrogate (Python's "surrogateescape", PEP 383). No
+ * valid UTF-8 decodes to those, so binary data stays lossless and
+ * unambiguous: in Python, json.loads(line)["key"].encode("utf-8",
+ * "surrogateescape") gives back the exact bytes. (jq turns lone surrogates
+ * into U+FFFD: the bytes are then lost to jq, not to the line.)
  *
  * Ownership: printerNew returns an object freed with printerFree; it borrows
  * 'out', which the caller closes. printerHandlers fills every callback it

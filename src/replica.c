@@ -9,6 +9,8 @@
  */
 #include "replica.h"
 
+#include "psync.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -20,10 +22,19 @@
 #include <unistd.h>
 
 #define LAG_RING 1024
-#define MAX_PENDING 8
+/* A SYNC-style link has no source offsets: ours then count the stream's
+ * bytes since the snapshot, which the status can show truthfully. */
+#define SYNC_BASE_OFFSET 0
 
 /* Outcomes of a session step; 0 means "done, go on". */
 enum { S_FATAL = -1, S_STOP = 1, S_RETRY = 2 };
+
+/* What the apply side asked the next session to start from. */
+typedef enum {
+    REWIND_NONE = 0,  /* a dropped link: continue from what was received */
+    REWIND_APPLIED,   /* PSYNC from the applied offset + 1 (a lost target) */
+    REWIND_FULL,      /* a full sync (a target that restarted) */
+} rewindKind;
 
 typedef struct lagMark {
     int64_t off, ms;
@@ -36,11 +47,14 @@ struct replica {
     int started;
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    replEpoch pending[MAX_PENDING];
-    int npending;
+    replEpoch *pending;      /* epochs published, not yet taken (grows) */
+    int npending, cap_pending;
     replState state;         /* replid of the link, applied offset, db */
     int64_t received;
-    int ack_now, rewind, stop, failed, ever_connected, refused;
+    rewindKind rewind;
+    int need_full;           /* the last snapshot did not arrive whole (or a
+                                full sync was asked for): never continue */
+    int ack_now, stop, failed, ever_connected, refused;
     replPhase phase;
     uint64_t snap_bytes;
     int64_t snap_size;
@@ -66,7 +80,7 @@ static void say(replica *r, const char *fmt, const char *a) {
     fputc('\n', stderr);
 }
 
-/* ---- Shared state helpers (lock held by caller unless noted) ---- */
+/* ---- Shared state helpers (each takes the lock itself) ---- */
 
 static void setPhase(replica *r, replPhase p) {
     pthread_mutex_lock(&r->mu);
@@ -74,11 +88,37 @@ static void setPhase(replica *r, replPhase p) {
     pthread_mutex_unlock(&r->mu);
 }
 
-static void publish(replica *r, const replEpoch *ep) {
+/* Hand an epoch to the apply side. A full epoch supersedes those still
+ * waiting (its snapshot replaces whatever they would have applied), so
+ * they are released, and said so; any other epoch is queued, growing the
+ * queue: an epoch is never lost for want of room. -1: out of memory. */
+static int publish(replica *r, const replEpoch *ep) {
+    int superseded = 0;
     pthread_mutex_lock(&r->mu);
-    if (r->npending < MAX_PENDING) r->pending[r->npending++] = *ep;
+    if (ep->kind == EPOCH_FULL) {
+        for (int i = 0; i < r->npending; i++) spoolFree(r->pending[i].sp);
+        superseded = r->npending;
+        r->npending = 0;
+    }
+    if (r->npending == r->cap_pending) {
+        int cap = r->cap_pending ? r->cap_pending * 2 : 4;
+        replEpoch *p = realloc(r->pending, (size_t)cap * sizeof(*p));
+        if (!p) {
+            pthread_mutex_unlock(&r->mu);
+            return -1;
+        }
+        r->pending = p;
+        r->cap_pending = cap;
+    }
+    r->pending[r->npending++] = *ep;
     pthread_cond_broadcast(&r->cv);
     pthread_mutex_unlock(&r->mu);
+    if (superseded) {
+        char n[16];
+        snprintf(n, sizeof(n), "%d", superseded);
+        say(r, "a new full sync replaces %s earlier transfer(s) not yet applied", n);
+    }
+    return 0;
 }
 
 /* A new epoch: the old spool ends (its reader finishes what it has). */
@@ -100,9 +140,13 @@ static spool *newEpoch(replica *r, epochKind kind, const char *replid, int64_t o
     snprintf(r->state.replid, sizeof(r->state.replid), "%.40s", replid);
     r->received = off;
     r->lag_n = 0;
-    if (kind == EPOCH_FULL) r->state.offset = off, r->full_syncs++;
+    if (kind == EPOCH_FULL) r->state.offset = off, r->full_syncs++, r->need_full = 1;
     pthread_mutex_unlock(&r->mu);
-    publish(r, &ep);
+    if (publish(r, &ep) < 0) {
+        spoolFree(ep.sp);
+        snprintf(r->err, sizeof(r->err), "out of memory queueing a replication epoch");
+        return NULL;
+    }
     return r->cur;
 }
 
@@ -123,24 +167,13 @@ static void noteReceived(replica *r, size_t n) {
 /* ---- Link I/O ---- */
 
 static int sendAck(replica *r, rsConn *c) {
-    char off[24], cmd[96];
     pthread_mutex_lock(&r->mu);
     int64_t applied = r->state.offset;
     r->ack_now = 0;
     pthread_mutex_unlock(&r->mu);
     /* SYNC-style replicas ACK too: a diskless master starts the stream on
      * the first ACK whatever the client sent to ask for the snapshot. */
-    int n = snprintf(off, sizeof(off), "%lld", (long long)(applied < 0 ? 0 : applied));
-    int len = snprintf(cmd, sizeof(cmd), "*3\r\n$8\r\nREPLCONF\r\n$3\r\nACK\r\n$%d\r\n%s\r\n", n, off);
-    return connWrite(c, cmd, (size_t)len);
-}
-
-/* A simple command whose reply we only log when it is an error. */
-static int replconf(replica *r, rsConn *c, const char *fmt) {
-    redisReply *rep = connCommandf(c, fmt);
-    if (!rep) return -1;
-    freeReplyObject(rep);
-    return 0;
+    return psyncAck(c, applied);
 }
 
 static int flagSet(replica *r, int *flag) {
@@ -150,58 +183,45 @@ static int flagSet(replica *r, int *flag) {
     return v;
 }
 
+/* While a reply is awaited: a keepalive before the PSYNC answer means the
+ * master has queued us for a snapshot it has not started (its
+ * repl-diskless-sync-delay, or a BGSAVE already running for others). Give
+ * up when asked to stop. */
+static int onKeepalive(void *ctx) {
+    replica *r = ctx;
+    pthread_mutex_lock(&r->mu);
+    if (r->phase == REPL_CONNECTING) r->phase = REPL_WAIT_START;
+    int stop = r->stop;
+    pthread_mutex_unlock(&r->mu);
+    return stop;
+}
+
 /* Read the next non-empty line (keepalive "\n"s come before replies while
- * the master prepares the snapshot), sending ACKs while waiting. */
+ * the master prepares the snapshot). */
 static int readLine(replica *r, rsConn *c, char *buf, size_t cap) {
-    for (;;) {
-        if (flagSet(r, &r->stop)) return -1;
-        ssize_t n = connReadLine(c, buf, cap);
-        if (n < 0) return -1;
-        if (n > 0) return 0;
-    }
+    if (flagSet(r, &r->stop)) return -1;
+    return psyncReadLine(c, buf, cap, onKeepalive, r);
 }
 
 /* ---- Snapshot transfer ---- */
 
-static int transferSized(replica *r, rsConn *c, int64_t size) {
-    char buf[64 * 1024];
-    int64_t left = size, last = nowMs();
-    while (left > 0) {
+/* Into the spool, ACKing every second (a master that hears nothing for
+ * repl-timeout drops the link). A marked transfer's mark never reaches the
+ * spool; nothing follows it until our first ACK. */
+static int transfer(replica *r, rsConn *c, psyncTransfer *t) {
+    char buf[64 * 1024], err[256];
+    int64_t last = nowMs();
+    while (!t->done) {
         if (flagSet(r, &r->stop)) return S_STOP;
-        ssize_t n = connRead(c, buf, left < (int64_t)sizeof(buf) ? (size_t)left : sizeof(buf));
-        if (n <= 0) return S_RETRY;
-        if (spoolPut(r->cur, buf, (size_t)n) < 0) return S_FATAL;
-        left -= n;
+        ssize_t n = psyncTransferRead(t, buf, sizeof(buf), err, sizeof(err));
+        if (n < 0) return S_RETRY;
+        if (n > 0 && spoolPut(r->cur, buf, (size_t)n) < 0) return S_FATAL;
         pthread_mutex_lock(&r->mu);
         r->snap_bytes += (uint64_t)n;
         pthread_mutex_unlock(&r->mu);
         if (nowMs() - last >= 1000 && sendAck(r, c) == 0) last = nowMs();
     }
     return 0;
-}
-
-/* Diskless: the RDB ends with the 40-byte mark, which we hold back and
- * never pass on. Nothing follows the mark until our first ACK. */
-static int transferMarked(replica *r, rsConn *c, const char *mark) {
-    char buf[64 * 1024 + 40];
-    size_t held = 0;
-    int64_t last = nowMs();
-    for (;;) {
-        if (flagSet(r, &r->stop)) return S_STOP;
-        ssize_t n = connRead(c, buf + held, sizeof(buf) - held);
-        if (n <= 0) return S_RETRY;
-        held += (size_t)n;
-        int done = held >= 40 && memcmp(buf + held - 40, mark, 40) == 0;
-        size_t pass = held > 40 ? held - 40 : 0;
-        if (pass && spoolPut(r->cur, buf, pass) < 0) return S_FATAL;
-        memmove(buf, buf + pass, held - pass);
-        held -= pass;
-        pthread_mutex_lock(&r->mu);
-        r->snap_bytes += pass;
-        pthread_mutex_unlock(&r->mu);
-        if (done) return 0;
-        if (nowMs() - last >= 1000 && sendAck(r, c) == 0) last = nowMs();
-    }
 }
 
 /* 'first' is the snapshot header line when the caller already read it. */
@@ -214,27 +234,30 @@ static int fullSync(replica *r, rsConn *c, const char *replid, int64_t off, cons
         say(r, "the master could not produce a snapshot (%s); retrying", line);
         return S_RETRY;
     }
-    if (line[0] != '$') {
-        say(r, "unexpected reply to SYNC: %s", line);
+    psyncTransfer t;
+    char err[256];
+    if (psyncTransferStart(&t, c, line, err, sizeof(err)) < 0) {
+        say(r, "%s", err);
         return S_RETRY;
     }
-    int diskless = strncmp(line, "$EOF:", 5) == 0 && strlen(line) == 45;
-    int64_t size = diskless ? -1 : strtoll(line + 1, NULL, 10);
     pthread_mutex_lock(&r->mu);
     r->snap_bytes = 0;
-    r->snap_size = size;
+    r->snap_size = t.size;
     pthread_mutex_unlock(&r->mu);
-    if (!newEpoch(r, EPOCH_FULL, replid, off, size, diskless)) return S_FATAL;
+    if (!newEpoch(r, EPOCH_FULL, replid, off, t.size, t.size < 0)) return S_FATAL;
     setPhase(r, REPL_TRANSFER);
-    int rc = diskless ? transferMarked(r, c, line + 5) : transferSized(r, c, size);
+    int rc = transfer(r, c, &t);
     if (rc == S_RETRY)
-        say(r, "%s", "the source closed the replica link during the full sync; if this repeats, check "
-                     "client-output-buffer-limit replica (and repl-timeout) on the source");
+        say(r, "%s", "the source closed the replica link during the full sync: asking for a new one; if this "
+                     "repeats, check client-output-buffer-limit replica (and repl-timeout) on the source");
     if (rc != 0) {
         spoolClose(r->cur); /* the apply side sees the snapshot end early */
         return rc;
     }
-    setPhase(r, REPL_STREAMING);
+    pthread_mutex_lock(&r->mu);
+    r->need_full = 0; /* whole: from here on a cut link can be continued */
+    r->phase = REPL_STREAMING;
+    pthread_mutex_unlock(&r->mu);
     return sendAck(r, c) < 0 ? S_RETRY : 0; /* starts a diskless master's stream */
 }
 
@@ -303,96 +326,93 @@ static rsConn *connectSource(replica *r, int *rc) {
 }
 
 /* PSYNC arguments: a rewind restarts from the applied offset; a dropped
- * link continues from what was received; else a full sync. */
-static void psyncArgs(replica *r, char *id, size_t idlen, char *off, size_t offlen, int *rewinding) {
+ * link continues from what was received; else a full sync (id "?",
+ * offset -1). A snapshot that did not arrive whole is never continued:
+ * the source's backlog, created at that full resync, would accept our
+ * offset and send the stream after an RDB we never got the end of. */
+static void psyncArgs(replica *r, char *id, size_t idlen, int64_t *from, rewindKind *rewinding) {
     pthread_mutex_lock(&r->mu);
     *rewinding = r->rewind;
-    r->rewind = 0;
+    r->rewind = REWIND_NONE;
+    if (*rewinding == REWIND_FULL) r->need_full = 1; /* until one arrives whole */
     int64_t at = *rewinding ? r->state.offset : r->received;
     int known = r->state.replid[0] && strcmp(r->state.replid, "?") && at >= 0 && r->cur && !r->sync_only &&
-                *rewinding != 2;
+                !r->need_full;
     snprintf(id, idlen, "%s", known ? r->state.replid : "?");
-    snprintf(off, offlen, "%lld", known ? (long long)(at + 1) : -1LL);
+    *from = known ? at + 1 : -1;
     pthread_mutex_unlock(&r->mu);
 }
 
-static int handlePsyncReply(replica *r, rsConn *c, const char *line, int rewinding) {
-    char id[64] = "";
-    long long off = -1;
-    if (strncmp(line, "+FULLRESYNC", 11) == 0) {
-        if (sscanf(line + 11, "%63s %lld", id, &off) != 2) return S_RETRY;
-        if (r->full_syncs) say(r, "%s", "full resync: the source could not continue from our offset");
-        return fullSync(r, c, id, off, NULL);
-    }
-    if (strncmp(line, "+CONTINUE", 9) == 0) {
-        if (sscanf(line + 9, "%63s", id) == 1) {
-            pthread_mutex_lock(&r->mu);
-            snprintf(r->state.replid, sizeof(r->state.replid), "%.40s", id);
-            pthread_mutex_unlock(&r->mu);
-        }
-        pthread_mutex_lock(&r->mu);
-        r->partial_syncs++;
-        int64_t from = r->state.offset;
-        char rid[41];
-        snprintf(rid, sizeof(rid), "%.40s", r->state.replid);
-        pthread_mutex_unlock(&r->mu);
-        /* A rewind, or a resumed state with no epoch yet, starts a new
-         * spool; a dropped link continues into the current one. */
-        if ((rewinding || !r->cur) && !newEpoch(r, EPOCH_CONTINUE, rid, from, -1, 0)) return S_FATAL;
-        setPhase(r, REPL_STREAMING);
-        return 0;
-    }
-    return S_RETRY;
+static int onContinue(replica *r, const psyncReply *rep, rewindKind rewinding) {
+    pthread_mutex_lock(&r->mu);
+    if (rep->replid[0]) snprintf(r->state.replid, sizeof(r->state.replid), "%s", rep->replid);
+    r->partial_syncs++;
+    int64_t from = r->state.offset;
+    char rid[41];
+    snprintf(rid, sizeof(rid), "%.40s", r->state.replid);
+    pthread_mutex_unlock(&r->mu);
+    /* A rewind, or a resumed state with no epoch yet, starts a new
+     * spool; a dropped link continues into the current one. */
+    if ((rewinding || !r->cur) && !newEpoch(r, EPOCH_CONTINUE, rid, from, -1, 0)) return S_FATAL;
+    setPhase(r, REPL_STREAMING);
+    return 0;
 }
 
 /* PSYNC was refused (unknown, renamed or forbidden): an old server, or a
  * managed one. Try SYNC; if that is refused too, the source cannot be
  * replicated from and the caller may fall back to scan mode. */
+static void setSyncOnly(replica *r) {
+    pthread_mutex_lock(&r->mu);
+    r->sync_only = 1;
+    pthread_mutex_unlock(&r->mu);
+}
+
 static int trySync(replica *r, rsConn *c, const char *psync_reply) {
     char line[512];
-    r->sync_only = 1;
-    if (connWrite(c, "SYNC\r\n", 6) < 0 || readLine(r, c, line, sizeof(line)) < 0) return S_RETRY;
+    setSyncOnly(r);
+    if (psyncRequestSync(c) < 0 || readLine(r, c, line, sizeof(line)) < 0) return S_RETRY;
     if (line[0] == '-' && !r->cur) {
         snprintf(r->err, sizeof(r->err), "source refuses PSYNC (%.200s) and SYNC (%.200s)", psync_reply, line);
         r->refused = 1;
         return S_FATAL;
     }
-    return fullSync(r, c, "?", -1, line);
+    return fullSync(r, c, "?", SYNC_BASE_OFFSET, line);
+}
+
+/* The handshake and PSYNC, then whatever the answer leads to. */
+static int startSync(replica *r, rsConn *c) {
+    char line[512], id[48];
+    int64_t from;
+    rewindKind rewinding;
+    psyncReply rep;
+    if (psyncHandshake(c, PSYNC_LISTENING_PORT) < 0) return S_RETRY;
+    psyncArgs(r, id, sizeof(id), &from, &rewinding);
+    if (psyncRequest(c, r->o.psync_cmd, id, from) < 0 || readLine(r, c, line, sizeof(line)) < 0) return S_RETRY;
+    switch (psyncParseReply(line, &rep)) {
+    case PSYNC_REFUSED: return trySync(r, c, line);
+    case PSYNC_SNAPSHOT:
+        /* The snapshot came with no +FULLRESYNC: the server handled our
+         * request as SYNC (Redis does so for PSYNC renamed with
+         * rename-command). No offsets then, so no partial resync. */
+        setSyncOnly(r);
+        return fullSync(r, c, "?", SYNC_BASE_OFFSET, line);
+    case PSYNC_FULLRESYNC:
+        if (r->full_syncs && from >= 0) say(r, "%s", "full resync: the source could not continue from our offset");
+        return fullSync(r, c, rep.replid, rep.offset, NULL);
+    case PSYNC_CONTINUE: return onContinue(r, &rep, rewinding);
+    case PSYNC_ERROR: break;
+    }
+    if (line[0] == '-') say(r, "%s; retrying", line); /* -NOMASTERLINK, -LOADING, ... */
+    return S_RETRY;
 }
 
 static int session(replica *r) {
-    int rc = S_RETRY, rewinding;
-    char line[512], id[48], off[24];
+    int rc = S_RETRY;
     setPhase(r, REPL_CONNECTING);
     rsConn *c = connectSource(r, &rc);
     if (!c) return rc;
     r->ever_connected = 1;
-    if (replconf(r, c, "REPLCONF listening-port 0") < 0 || replconf(r, c, "REPLCONF capa eof capa psync2") < 0) {
-        connClose(c);
-        return S_RETRY;
-    }
-    psyncArgs(r, id, sizeof(id), off, sizeof(off), &rewinding);
-    const char *ps = r->o.psync_cmd ? r->o.psync_cmd : "PSYNC";
-    int n = snprintf(line, sizeof(line), "*3\r\n$%zu\r\n%s\r\n$%zu\r\n%s\r\n$%zu\r\n%s\r\n", strlen(ps), ps,
-                     strlen(id), id, strlen(off), off);
-    if (connWrite(c, line, (size_t)n) < 0 || readLine(r, c, line, sizeof(line)) < 0) {
-        connClose(c);
-        return S_RETRY;
-    }
-    if (line[0] == '-' && (strstr(line, "unknown command") || strstr(line, "NOPERM"))) {
-        rc = trySync(r, c, line);
-    } else if (line[0] == '$') {
-        /* The snapshot came with no +FULLRESYNC: the server handled our
-         * request as SYNC (Redis does so for PSYNC renamed with
-         * rename-command). No offsets then, so no partial resync. */
-        r->sync_only = 1;
-        rc = fullSync(r, c, "?", -1, line);
-    } else if (line[0] == '-') {
-        say(r, "%s; retrying", line); /* -NOMASTERLINK, -LOADING, ... */
-        rc = S_RETRY;
-    } else {
-        rc = handlePsyncReply(r, c, line, rewinding);
-    }
+    rc = startSync(r, c);
     if (rc == 0) rc = stream(r, c);
     connClose(c);
     return rc;
@@ -414,7 +434,7 @@ static void *linkThread(void *arg) {
         }
         pthread_mutex_lock(&r->mu);
         r->reconnects++;
-        int rewind = r->rewind;
+        rewindKind rewind = r->rewind;
         pthread_mutex_unlock(&r->mu);
         if (!rewind) {
             struct pollfd p = {.fd = r->wake[0], .events = POLLIN};
@@ -472,6 +492,7 @@ void replicaFree(replica *r) {
     replicaStop(r);
     if (r->started) pthread_join(r->th, NULL);
     for (int i = 0; i < r->npending; i++) spoolFree(r->pending[i].sp);
+    free(r->pending);
     close(r->wake[0]);
     close(r->wake[1]);
     urlFree(&r->url);
@@ -518,7 +539,7 @@ void replicaRequestAck(replica *r) {
 
 void replicaResync(replica *r, int full) {
     pthread_mutex_lock(&r->mu);
-    r->rewind = full ? 2 : 1;
+    r->rewind = full ? REWIND_FULL : REWIND_APPLIED;
     pthread_mutex_unlock(&r->mu);
     wakeLink(r);
 }
@@ -534,6 +555,8 @@ void replicaGetStatus(replica *r, replStatus *st) {
     st->full_syncs = r->full_syncs;
     st->partial_syncs = r->partial_syncs;
     st->reconnects = r->reconnects;
+    st->sync_only = r->sync_only;
+    st->pending_epochs = r->npending;
     st->lag_ms = 0;
     while (r->lag_n && r->lag[r->lag_head].off <= r->state.offset) r->lag_head = (r->lag_head + 1) % LAG_RING, r->lag_n--;
     if (r->lag_n && r->state.offset < r->received) st->lag_ms = t - r->lag[r->lag_head].ms;

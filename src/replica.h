@@ -2,9 +2,9 @@
  * servers), on its own thread.
  *
  * The link thread owns the source socket. It does the handshake (AUTH via
- * conn.c, REPLCONF listening-port, REPLCONF capa eof capa psync2, PSYNC),
- * takes the snapshot off the wire in either form ("$<len>" or diskless
- * "$EOF:<mark>", mark stripped), and then the command stream, and appends
+ * conn.c, then REPLCONF and PSYNC through psync.h), takes the snapshot off
+ * the wire in either form (sized or diskless, psync.h strips the mark),
+ * and then the command stream, and appends
  * every byte to a spool at once: the source never waits for the target.
  * It sends REPLCONF ACK <applied offset> every second and when asked (a
  * GETACK seen by the apply side), and right after a diskless snapshot, which
@@ -15,7 +15,10 @@
  * continuation (commands from 'offset'). A dropped source link is resumed
  * with PSYNC <replid> <received+1> into the same epoch when the source
  * allows (+CONTINUE), so nothing is fetched twice; otherwise a new full
- * epoch starts and the old spool is closed.
+ * epoch starts and the old spool is closed. A link dropped during a
+ * snapshot is never continued (the rest of that RDB would never come):
+ * the spool is closed where the bytes stop and a full sync (PSYNC ? -1)
+ * follows.
  *
  * The apply side can also ask for a resync (replicaResync), e.g. after
  * losing the target: the link is re-established with PSYNC from the
@@ -40,7 +43,9 @@
 
 typedef struct replState {
     char replid[41];   /* "" or "?" when unknown (SYNC) */
-    int64_t offset;    /* last applied byte of the stream; -1 unknown */
+    int64_t offset;    /* last applied byte of the stream; -1 unknown; on a
+                          SYNC-style link, bytes of the stream since the
+                          snapshot (the source gives no offsets) */
     int db;            /* stream db at that offset */
 } replState;
 
@@ -58,7 +63,10 @@ typedef struct replEpoch {
 
 typedef enum {
     REPL_CONNECTING = 0,
-    REPL_WAIT_SNAPSHOT,  /* PSYNC sent, waiting for the master's BGSAVE */
+    REPL_WAIT_START,     /* PSYNC sent, the master answers only keepalives:
+                            its diskless-sync delay, or a BGSAVE for others */
+    REPL_WAIT_SNAPSHOT,  /* +FULLRESYNC: waiting for the snapshot's header
+                            (a disk-based master is still saving) */
     REPL_TRANSFER,       /* snapshot bytes arriving */
     REPL_STREAMING,
     REPL_FAILED
@@ -102,6 +110,9 @@ typedef struct replStatus {
     int64_t snapshot_size;   /* -1 when unknown */
     int64_t lag_ms;          /* age of the oldest received, unapplied byte */
     uint64_t full_syncs, partial_syncs, reconnects;
+    int sync_only;           /* a SYNC-style link: offsets count bytes since
+                                the snapshot */
+    int pending_epochs;      /* published, not yet taken by the apply side */
 } replStatus;
 void replicaGetStatus(replica *r, replStatus *st);
 const char *replicaError(replica *r);

@@ -8,15 +8,8 @@
  * expired between SCAN and DUMP are counted and skipped. A rate limit
  * (keys/s) and the SCAN COUNT keep the load on production bounded.
  *
- * scanCopy is the copy pipeline built on it: the pass runs on one thread
- * and fills a bounded queue; a second thread takes payloads off it and
- * writes them to the target as RESTORE ... ABSTTL with the import issue's
- * conflict policy (pipelined, replies checked); payloads whose RDB version
- * or type the target does not accept are re-encoded through the decoder.
- * With follow, keyspace notifications (subscribed before the pass, so
- * nothing in between is missed) then keep the target in sync: each changed
- * key is copied again, or deleted when it is gone. Notifications are
- * fire-and-forget, so after the subscription drops, a fresh pass runs.
+ * Users: the scan-mode copy (scancopy.h), live snapshots, checksums and
+ * verification (snapshot.h).
  *
  * Ownership: the sink gets borrowed pointers valid during the call.
  * Errors: -1 with a message in err; the stats say how far it got.
@@ -28,8 +21,6 @@
 #include <stdint.h>
 
 #include "conn.h"
-#include "import.h"
-#include "url.h"
 
 typedef struct scanOptions {
     int count;       /* SCAN COUNT; 0 = 1000 */
@@ -65,19 +56,11 @@ int scanPass(rsConn *src, const rsServerInfo *info, const scanOptions *o, scanSi
 int scanGetKey(rsConn *src, const rsServerInfo *info, int db, const char *key, size_t keylen, scanItem *it,
                char *err, size_t errlen);
 
-typedef struct scanCopyConfig {
-    const rsUrl *source, *target;
-    rsConnOptions source_conn, target_conn;
-    importOptions imp;
-    scanOptions scan;
-    int follow;
-    int flush_target;       /* --flush-target: empty the target before the first key */
-} scanCopyConfig;
-
-/* The copy pipeline; returns an exit status. */
-int scanCopy(const scanCopyConfig *cfg);
-/* Async-signal-safe stop request (SIGINT/SIGTERM). */
+/* Async-signal-safe stop request (SIGINT/SIGTERM/SIGHUP): a pass in
+ * progress ends after its current batch, returning -1 (the pass is
+ * incomplete; scanStopRequested() tells it from an error). */
 void scanRequestStop(void);
+int scanStopRequested(void);
 
 /* The function libraries of a server (FUNCTION LIST WITHCODE), one call
  * of fn per library; 0 when the server has none or no functions. */

@@ -10,123 +10,87 @@
 #include <unistd.h>
 
 #include "checksum.h"
-#include "exitcode.h"
+#include "outcome.h"
+#include "psync.h"
 #include "rdb/decode.h"
 #include "rdb/digest.h"
 #include "rdb/rdbfile.h"
 #include "scan.h"
+#include "stop.h"
 
 enum { SNAP_OK = 0, SNAP_FAIL = -1, SNAP_REFUSED = -2 };
 
 /* ---- The replica path: RDB bytes straight off the wire ---- */
 
 typedef struct wire {
-    rsConn *c;
-    int64_t left;      /* sized transfer: bytes still to come; -1 when marked */
-    char mark[41];
-    char hold[40];     /* marked transfer: the last bytes, maybe the mark */
-    size_t held;
-    int done;
+    psyncTransfer t;
     int fd;            /* tee to a file, or -1 */
+    int out_failed;    /* the tee failed: the output file, not the source */
 } wire;
-
-static int teeOut(wire *w, const void *p, size_t n, char *err, size_t errlen) {
-    if (w->fd < 0 || n == 0 || rdbWriteFd(&w->fd, p, n) == 0) return 0;
-    snprintf(err, errlen, "cannot write the output file: %s", strerror(errno));
-    return -1;
-}
-
-static ssize_t wireSized(wire *w, void *buf, size_t cap, char *err, size_t errlen) {
-    ssize_t n = connRead(w->c, buf, (int64_t)cap < w->left ? cap : (size_t)w->left);
-    if (n <= 0) {
-        snprintf(err, errlen, "the source closed the link during the transfer: %s", connError(w->c));
-        return -1;
-    }
-    w->left -= n;
-    w->done = w->left == 0;
-    return teeOut(w, buf, (size_t)n, err, errlen) < 0 ? -1 : n;
-}
-
-/* Diskless: hold the last 40 bytes back until we know they are not the
- * end mark. */
-static ssize_t wireMarked(wire *w, void *buf, size_t cap, char *err, size_t errlen) {
-    char tmp[64 * 1024 + 40];
-    for (;;) {
-        memcpy(tmp, w->hold, w->held);
-        size_t want = cap < 64 * 1024 ? cap : 64 * 1024;
-        ssize_t n = connRead(w->c, tmp + w->held, want);
-        if (n <= 0) {
-            snprintf(err, errlen, "the source closed the link during the transfer: %s", connError(w->c));
-            return -1;
-        }
-        size_t total = w->held + (size_t)n;
-        w->done = total >= 40 && memcmp(tmp + total - 40, w->mark, 40) == 0;
-        size_t emit = total > 40 ? total - 40 : 0;
-        w->held = total - emit;
-        memcpy(w->hold, tmp + emit, w->held);
-        if (w->done) w->held = 0;
-        if (emit) {
-            memcpy(buf, tmp, emit);
-            return teeOut(w, buf, emit, err, errlen) < 0 ? -1 : (ssize_t)emit;
-        }
-        if (w->done) return 0;
-    }
-}
 
 static ssize_t wireRead(void *src, void *buf, size_t cap, char *err, size_t errlen) {
     wire *w = src;
-    if (w->done) return 0;
-    return w->left >= 0 ? wireSized(w, buf, cap, err, errlen) : wireMarked(w, buf, cap, err, errlen);
+    if (stopRequested()) return snprintf(err, errlen, "interrupted by %s", stopSignalName()), -1;
+    ssize_t n = psyncTransferRead(&w->t, buf, cap, err, errlen);
+    if (n <= 0 || w->fd < 0 || rdbWriteFd(&w->fd, buf, (size_t)n) == 0) return n;
+    snprintf(err, errlen, "cannot write the output file: %s", strerror(errno));
+    w->out_failed = 1;
+    return -1;
 }
 
-static int readReplyLine(rsConn *c, char *line, size_t cap) {
-    ssize_t n;
-    while ((n = connReadLine(c, line, cap)) == 0) {} /* keepalive newlines */
-    return n < 0 ? -1 : 0;
-}
-
-static int isRefusal(const char *line) {
-    return line[0] == '-' && (strstr(line, "unknown command") || strstr(line, "NOPERM"));
+/* Give up waiting through the keepalive newlines once a stop is asked:
+ * a source may prepare its snapshot for minutes. */
+static int stopWaiting(void *ctx) {
+    (void)ctx;
+    return stopRequested();
 }
 
 /* Ask for a snapshot only; leave *line at the "$..." header. */
 static int requestSnapshot(rsConn *c, const char *psync, char *line, size_t cap) {
-    char cmd[300];
-    redisReply *r = connCommandf(c, "REPLCONF capa eof");
-    if (r) freeReplyObject(r);
-    if ((r = connCommandf(c, "REPLCONF rdb-only 1"))) freeReplyObject(r);
-    int n = snprintf(cmd, sizeof(cmd), "*3\r\n$%zu\r\n%s\r\n$1\r\n?\r\n$2\r\n-1\r\n", strlen(psync), psync);
-    if (!r || n >= (int)sizeof(cmd) || connWrite(c, cmd, (size_t)n) < 0 || readReplyLine(c, line, cap) < 0)
+    psyncReply rep;
+    if (psyncHandshake(c, PSYNC_RDB_ONLY) < 0 || psyncRequest(c, psync, NULL, -1) < 0 ||
+        psyncReadLine(c, line, cap, stopWaiting, NULL) < 0)
         return SNAP_FAIL;
-    if (isRefusal(line)) {
-        if (connWrite(c, "SYNC\r\n", 6) < 0 || readReplyLine(c, line, cap) < 0) return SNAP_FAIL;
-        return isRefusal(line) ? SNAP_REFUSED : SNAP_OK;
+    switch (psyncParseReply(line, &rep)) {
+    case PSYNC_REFUSED:
+        if (psyncRequestSync(c) < 0 || psyncReadLine(c, line, cap, stopWaiting, NULL) < 0) return SNAP_FAIL;
+        return psyncIsRefusal(line) ? SNAP_REFUSED : SNAP_OK;
+    case PSYNC_SNAPSHOT: return SNAP_OK; /* handled as SYNC: the header came at once */
+    case PSYNC_FULLRESYNC: return psyncReadLine(c, line, cap, stopWaiting, NULL) < 0 ? SNAP_FAIL : SNAP_OK;
+    default: return SNAP_FAIL;
     }
-    if (line[0] == '$') return SNAP_OK; /* handled as SYNC: the header came at once */
-    if (strncmp(line, "+FULLRESYNC", 11) != 0) return SNAP_FAIL;
-    return readReplyLine(c, line, cap) < 0 ? SNAP_FAIL : SNAP_OK;
 }
 
-/* Decode the snapshot through h while teeing it to fd. */
-static int replicaSnapshot(const snapshotConfig *cfg, int fd, const rdbHandlers *h, char *err, size_t errlen) {
+/* The outcome of a failed replica-path decode: the link, the output file,
+ * or the snapshot itself. */
+static outcome wireOutcome(const wire *w, rdbErrCode code) {
+    if (code == RDB_ERR_IO) return w->out_failed ? OUTCOME_INPUT : OUTCOME_CONNECT;
+    return outcomeOfDecode(code);
+}
+
+/* Decode the snapshot through h while teeing it to fd; on SNAP_FAIL, *why
+ * says what failed. */
+static int replicaSnapshot(const snapshotConfig *cfg, int fd, const rdbHandlers *h, outcome *why, char *err,
+                           size_t errlen) {
     char line[512];
     rsConn *c = connOpen(cfg->source, &cfg->source_conn, err, errlen);
+    *why = OUTCOME_CONNECT;
     if (!c) return SNAP_FAIL;
-    int rc = requestSnapshot(c, cfg->psync_cmd ? cfg->psync_cmd : "PSYNC", line, sizeof(line));
-    if (rc == SNAP_OK && line[0] != '$') {
-        snprintf(err, errlen, "source: unexpected reply to SYNC: %.200s", line);
+    int rc = requestSnapshot(c, cfg->psync_cmd, line, sizeof(line));
+    wire w = {.fd = fd};
+    char msg[300];
+    if (rc == SNAP_OK && psyncTransferStart(&w.t, c, line, msg, sizeof(msg)) < 0) {
+        snprintf(err, errlen, "source: %s", msg);
         rc = SNAP_FAIL;
     } else if (rc == SNAP_FAIL) {
         snprintf(err, errlen, "source: %s", connError(c)[0] ? connError(c) : line);
     }
     if (rc == SNAP_OK) {
-        wire w = {.c = c, .left = -1, .fd = fd};
-        if (strncmp(line, "$EOF:", 5) == 0) snprintf(w.mark, sizeof(w.mark), "%.40s", line + 5);
-        else w.left = strtoll(line + 1, NULL, 10);
         rdbReader *r = rdbReaderNew(wireRead, &w);
         rdbDecoder *d = r ? rdbDecoderNew(r, h, NULL) : NULL;
         if (!d || rdbDecode(d) < 0) {
             snprintf(err, errlen, "source snapshot: %s", d ? rdbDecoderError(d) : "out of memory");
+            *why = d ? wireOutcome(&w, rdbDecoderErrorCode(d)) : OUTCOME_INTERNAL;
             rc = SNAP_FAIL;
         }
         rdbDecoderFree(d);
@@ -164,11 +128,12 @@ static rsConn *openScanSource(const snapshotConfig *cfg, rsServerInfo *info, cha
     return c;
 }
 
-static int scanToFile(const snapshotConfig *cfg, int fd, char *err, size_t errlen) {
+static int scanToFile(const snapshotConfig *cfg, int fd, outcome *why, char *err, size_t errlen) {
     rsServerInfo info;
     rsConn *c = openScanSource(cfg, &info, err, errlen);
+    *why = OUTCOME_CONNECT;
     if (!c) return -1;
-    int valkey = info.rdb_version >= 80;
+    int valkey = rdbServerFlavour(info.is_valkey, info.rdb_version) == RDB_FLAVOUR_VALKEY;
     fileSink fs = {rdbFileWriterNew(rdbWriteFd, &fd, info.rdb_version, valkey ? RDB_FLAVOUR_VALKEY : RDB_FLAVOUR_REDIS),
                    -1};
     scanOptions so = {cfg->scan_count, cfg->rate, cfg->quiet};
@@ -179,8 +144,9 @@ static int scanToFile(const snapshotConfig *cfg, int fd, char *err, size_t errle
     if (rc == 0) rc = rdbFileAux(fs.fw, "rdbsync", "scan");
     if (rc == 0) rc = scanFunctions(c, fileFunction, &fs, err, errlen);
     if (rc == 0) rc = scanPass(c, &info, &so, fileKey, &fs, &st, err, errlen);
-    if (rc == 0) rc = rdbFileFinish(fs.fw);
-    if (rc < 0 && !err[0]) snprintf(err, errlen, "cannot write the output file: %s", strerror(errno));
+    if (rc == 0 && (rc = rdbFileFinish(fs.fw)) < 0) *why = OUTCOME_INPUT;
+    if (rc < 0 && !err[0]) snprintf(err, errlen, "cannot write the output file: %s", strerror(errno)),
+                           *why = OUTCOME_INPUT;
     rdbFileWriterFree(fs.fw);
     connClose(c);
     return rc;
@@ -188,38 +154,50 @@ static int scanToFile(const snapshotConfig *cfg, int fd, char *err, size_t errle
 
 /* ---- --source --file ---- */
 
-int snapshotToFile(const snapshotConfig *cfg, const char *path) {
+outcome snapshotToFile(const snapshotConfig *cfg, const char *path) {
     char tmp[4096], err[800] = "";
+    outcome why = OUTCOME_CONNECT;
     snprintf(tmp, sizeof(tmp), "%s.rdbsync-tmp", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    /* 0600: a snapshot holds every key of the source, secrets included
+     * (a leftover temp file of a killed run may have other permissions). */
+    unlink(tmp);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0) {
         fprintf(stderr, "rdbsync: %s: cannot create: %s\n", tmp, strerror(errno));
-        return EXIT_INPUT;
+        return OUTCOME_INPUT;
     }
     checksum *cs = checksumNew();
     rdbHandlers h = {0};
     checksumHandlers(cs, &h);
-    int rc = cfg->mode == 2 ? SNAP_REFUSED : replicaSnapshot(cfg, fd, &h, err, sizeof(err));
+    int rc = cfg->mode == 2 ? SNAP_REFUSED : replicaSnapshot(cfg, fd, &h, &why, err, sizeof(err));
     const char *how = "replication";
     if (rc == SNAP_REFUSED && cfg->mode != 1) {
         if (cfg->mode == 0) fprintf(stderr, "rdbsync: the source refuses SYNC and PSYNC: rebuilding the snapshot from SCAN + DUMP\n");
         how = "SCAN + DUMP";
-        rc = ftruncate(fd, 0) == 0 && lseek(fd, 0, SEEK_SET) == 0 ? scanToFile(cfg, fd, err, sizeof(err)) : -1;
+        rc = ftruncate(fd, 0) == 0 && lseek(fd, 0, SEEK_SET) == 0 ? scanToFile(cfg, fd, &why, err, sizeof(err)) : -1;
     }
     if (rc == 0 && (fsync(fd) < 0 || close(fd) < 0 || rename(tmp, path) < 0)) {
         snprintf(err, sizeof(err), "%s: %s", path, strerror(errno));
+        why = OUTCOME_INPUT;
         rc = -1;
         fd = -1;
     }
     if (rc == 0) {
         fprintf(stderr, "rdbsync: wrote %s from the source by %s\n", path, how);
+    } else if (stopRequested()) {
+        off_t got = fd >= 0 ? lseek(fd, 0, SEEK_CUR) : 0;
+        if (fd >= 0) close(fd);
+        unlink(tmp);
+        fprintf(stderr, "rdbsync: interrupted by %s after %lld bytes of the snapshot (by %s): removed the partial "
+                "%s; %s not written\n", stopSignalName(), (long long)(got > 0 ? got : 0), how, tmp, path);
+        why = OUTCOME_INTERRUPTED;
     } else {
         if (fd >= 0) close(fd);
         unlink(tmp);
         fprintf(stderr, "rdbsync: %s\n", rc == SNAP_REFUSED ? "the source refuses SYNC and PSYNC (--mode replica)" : err);
     }
     checksumFree(cs);
-    return rc == 0 ? EXIT_OK : strstr(err, "source snapshot") ? EXIT_DECODE : EXIT_CONNECT;
+    return rc == 0 ? OUTCOME_OK : rc == SNAP_REFUSED ? OUTCOME_CONNECT : why;
 }
 
 /* ---- --source --checksum ---- */
@@ -228,13 +206,17 @@ typedef struct sumSink {
     rdbHandlers h;
     char *err;
     size_t errlen;
+    rdbErrCode payload_code; /* why a DUMP payload failed to decode, or RDB_OK */
 } sumSink;
 
 static int sumKey(void *ctx, const scanItem *it) {
     sumSink *s = ctx;
     rdbKeyInfo base = {.db = (uint64_t)it->db, .key = it->key, .keylen = it->keylen, .expire_ms = it->expire_ms,
                        .idle = -1, .freq = -1};
-    return rdbDecodePayload(it->payload, it->len, &base, &s->h, NULL, s->err, s->errlen);
+    rdbErrCode code = RDB_OK;
+    int rc = rdbDecodePayload(it->payload, it->len, &base, &s->h, NULL, &code, s->err, s->errlen);
+    if (rc < 0) s->payload_code = code;
+    return rc;
 }
 
 static int sumFunction(void *ctx, const char *code, size_t len) {
@@ -243,35 +225,41 @@ static int sumFunction(void *ctx, const char *code, size_t len) {
     return s->h.function ? s->h.function(s->h.ctx, &fn) : 0;
 }
 
-static int scanChecksum(const snapshotConfig *cfg, const rdbHandlers *h, char *err, size_t errlen) {
+static int scanChecksum(const snapshotConfig *cfg, const rdbHandlers *h, outcome *why, char *err, size_t errlen) {
     rsServerInfo info;
     rsConn *c = openScanSource(cfg, &info, err, errlen);
+    *why = OUTCOME_CONNECT;
     if (!c) return -1;
-    sumSink s = {*h, err, errlen};
+    sumSink s = {*h, err, errlen, RDB_OK};
     scanOptions so = {cfg->scan_count, cfg->rate, cfg->quiet};
     scanStats st = {0};
     int rc = scanFunctions(c, sumFunction, &s, err, errlen);
     if (rc == 0) rc = scanPass(c, &info, &so, sumKey, &s, &st, err, errlen);
+    if (s.payload_code != RDB_OK) *why = outcomeOfDecode(s.payload_code);
     connClose(c);
     return rc;
 }
 
-int snapshotChecksum(const snapshotConfig *cfg) {
+outcome snapshotChecksum(const snapshotConfig *cfg) {
     char err[800] = "";
+    outcome why = OUTCOME_CONNECT;
     checksum *cs = checksumNew();
     rdbHandlers h = {0};
     checksumHandlers(cs, &h);
-    int rc = cfg->mode == 2 ? SNAP_REFUSED : replicaSnapshot(cfg, -1, &h, err, sizeof(err));
+    int rc = cfg->mode == 2 ? SNAP_REFUSED : replicaSnapshot(cfg, -1, &h, &why, err, sizeof(err));
     if (rc == SNAP_REFUSED && cfg->mode != 1) {
         checksumFree(cs); /* start the counts again */
         cs = checksumNew();
         checksumHandlers(cs, &h);
-        rc = scanChecksum(cfg, &h, err, sizeof(err));
+        rc = scanChecksum(cfg, &h, &why, err, sizeof(err));
     }
     if (rc == 0) checksumReport(cs, stdout, cfg->json);
+    else if (stopRequested())
+        fprintf(stderr, "rdbsync: interrupted by %s: no report (the snapshot was not read to its end)\n",
+                stopSignalName()), why = OUTCOME_INTERRUPTED;
     else fprintf(stderr, "rdbsync: %s\n", rc == SNAP_REFUSED ? "the source refuses SYNC and PSYNC (--mode replica)" : err);
     checksumFree(cs);
-    return rc == 0 ? EXIT_OK : strstr(err, "snapshot") || strstr(err, "DUMP payload") ? EXIT_DECODE : EXIT_CONNECT;
+    return rc == 0 ? OUTCOME_OK : rc == SNAP_REFUSED ? OUTCOME_CONNECT : why;
 }
 
 /* ---- --verify ---- */
@@ -284,7 +272,7 @@ static int keyDigest(const scanItem *it, unsigned char out[RDB_DIGEST_LEN], char
     rdbDigestHandlers(dg, &h);
     rdbKeyInfo base = {.db = (uint64_t)it->db, .key = it->key, .keylen = it->keylen, .expire_ms = it->expire_ms,
                        .idle = -1, .freq = -1};
-    int rc = rdbDecodePayload(it->payload, it->len, &base, &h, NULL, err, errlen);
+    int rc = rdbDecodePayload(it->payload, it->len, &base, &h, NULL, NULL, err, errlen);
     rdbDigestFinal(dg, out);
     rdbDigestFree(dg);
     return rc;
@@ -333,7 +321,7 @@ static int verifyKey(void *ctx, const scanItem *it) {
     return 0;
 }
 
-int snapshotVerify(const snapshotConfig *cfg) {
+outcome snapshotVerify(const snapshotConfig *cfg) {
     char err[800] = "";
     rsServerInfo sinfo = {0}, tinfo = {0};
     rsConn *s = openScanSource(cfg, &sinfo, err, sizeof(err));
@@ -351,13 +339,18 @@ int snapshotVerify(const snapshotConfig *cfg) {
     if (rc == 0) rc = scanPass(t, &tinfo, &so, verifyKey, &back, &st2, err, sizeof(err));
     connClose(s);
     connClose(t);
+    if (rc < 0 && stopRequested()) {
+        fprintf(stderr, "rdbsync: interrupted by %s after %llu source keys: no verdict\n", stopSignalName(),
+                (unsigned long long)fwd.checked);
+        return OUTCOME_INTERRUPTED;
+    }
     if (rc < 0) {
         fprintf(stderr, "rdbsync: %s\n", err);
-        return EXIT_CONNECT;
+        return OUTCOME_CONNECT;
     }
     int equal = fwd.missing + fwd.differ + back.missing == 0;
     printf("verify: %s: %llu source keys checked, %llu differ, %llu missing on the target, %llu only on the target\n",
            equal ? "equal" : "DIFFERENT", (unsigned long long)fwd.checked, (unsigned long long)fwd.differ,
            (unsigned long long)fwd.missing, (unsigned long long)back.missing);
-    return equal ? EXIT_OK : EXIT_DIFFER;
+    return equal ? OUTCOME_OK : OUTCOME_DIFFER;
 }

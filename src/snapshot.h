@@ -12,13 +12,14 @@
  * SCAN + DUMP: a DUMP payload is an RDB-encoded value, written with its
  * key, db and expire (rdb/rdbfile.h), or decoded into the digest.
  *
- * Functions return an exit status (exitcode.h) and print their one error
- * line themselves.
+ * Functions return an outcome (outcome.h) and print their one error line
+ * themselves.
  */
 #ifndef RDBSYNC_SNAPSHOT_H
 #define RDBSYNC_SNAPSHOT_H
 
 #include "conn.h"
+#include "outcome.h"
 #include "url.h"
 
 typedef struct snapshotConfig {
@@ -32,8 +33,8 @@ typedef struct snapshotConfig {
     const char *psync_cmd; /* PSYNC's name on this source; NULL = PSYNC */
 } snapshotConfig;
 
-int snapshotToFile(const snapshotConfig *c, const char *path);
-int snapshotChecksum(const snapshotConfig *c);
-int snapshotVerify(const snapshotConfig *c);
+outcome snapshotToFile(const snapshotConfig *c, const char *path);
+outcome snapshotChecksum(const snapshotConfig *c);
+outcome snapshotVerify(const snapshotConfig *c);
 
 #endif

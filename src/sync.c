@@ -19,15 +19,15 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "exitcode.h"
 #include "grace.h"
+#include "outcome.h"
 #include "preflight.h"
 #include "progress.h"
 #include "rdb/tee.h"
 #include "replica.h"
+#include "stop.h"
 #include "writer.h"
 
-#define K_STREAM 200
 
 static volatile sig_atomic_t stop_requested;
 
@@ -53,10 +53,13 @@ typedef struct syncer {
     uint64_t forwarded, acked, refused;
     int loaded_once;        /* a snapshot was fully applied */
     int loading;            /* inside loadSnapshot */
+    int partial;            /* a snapshot load began writing and did not finish: the target is partial */
+    uint64_t written_base;  /* the importer's written count when this snapshot began */
     int target_lost, fatal;
-    int rc;                 /* exit status once fatal */
+    outcome rc;             /* once fatal */
     int tty;
     int64_t last_status, last_count_ms;
+    int last_phase;         /* of the last status line; -1 = none yet */
     uint64_t last_count;
     double rate;
     uint64_t keys;
@@ -69,7 +72,7 @@ static int64_t nowMs(void) {
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void fatal(syncer *s, int rc, const char *msg) {
+static void fatal(syncer *s, outcome rc, const char *msg) {
     if (s->fatal) return;
     s->fatal = 1;
     s->rc = rc;
@@ -78,37 +81,66 @@ static void fatal(syncer *s, int rc, const char *msg) {
 
 /* ---- Status line ---- */
 
+/* The line for a phase with nothing to count, or "" for a counting one. */
+static const char *waitingLine(replPhase phase) {
+    switch (phase) {
+    case REPL_CONNECTING: return "connecting to the source";
+    case REPL_WAIT_START: return "waiting for the source to start the snapshot";
+    case REPL_WAIT_SNAPSHOT: return "waiting for the source's snapshot";
+    default: return "";
+    }
+}
+
+static void streamingLine(syncer *s, const replStatus *st, char *line, size_t cap) {
+    int64_t lag = st->received - st->applied;
+    char at[80];
+    /* A SYNC-style link has no source offsets: say what ours count. */
+    if (st->sync_only) snprintf(at, sizeof(at), "%lld bytes applied since the snapshot", (long long)st->applied);
+    else snprintf(at, sizeof(at), "offset %lld", (long long)st->applied);
+    snprintf(line, cap, "streaming: %s, lag %lld bytes / %lld ms, %.0f cmds/s%s", at,
+             (long long)(lag < 0 ? 0 : lag), (long long)st->lag_ms, s->rate,
+             lag <= 0 && s->loaded_once ? ", in sync" : "");
+}
+
+/* Keys of the current snapshot the target acknowledged (not those only
+ * sent, refused or conflicting). */
+static uint64_t snapshotWritten(const syncer *s) {
+    return s->im ? importGetStats(s->im)->written - s->written_base : 0;
+}
+
 static void statusLine(syncer *s, int force) {
     int64_t t = nowMs();
     int every = s->tty ? 200 : (s->cfg->status_interval_ms ? s->cfg->status_interval_ms : 5000);
-    if (s->cfg->quiet || (!force && t - s->last_status < every)) return;
+    if (s->cfg->quiet) return;
+    replStatus st;
+    replicaGetStatus(s->rep, &st);
+    /* The link may stream while the target still loads the snapshot. */
+    replPhase phase = s->loading && st.phase == REPL_STREAMING ? REPL_TRANSFER : st.phase;
+    /* A failed link says why in its own error line. Off a terminal, a
+     * phase with nothing to count is said once, as it begins. */
+    if (phase == REPL_FAILED) return;
+    if (!s->tty && *waitingLine(phase)) {
+        if (phase == (replPhase)s->last_phase) return;
+    } else if (!force && t - s->last_status < every) {
+        return;
+    }
     s->last_status = t;
+    s->last_phase = phase;
     if (t - s->last_count_ms >= 1000) {
         s->rate = (double)(s->acked - s->last_count) * 1000.0 / (double)(t - s->last_count_ms + 1);
         s->last_count = s->acked;
         s->last_count_ms = t;
     }
-    replStatus st;
-    replicaGetStatus(s->rep, &st);
     char line[300];
-    /* The link may stream while the target still loads the snapshot. */
-    replPhase phase = s->loading && st.phase == REPL_STREAMING ? REPL_TRANSFER : st.phase;
-    switch (phase) {
-    case REPL_CONNECTING: snprintf(line, sizeof(line), "connecting to the source"); break;
-    case REPL_WAIT_SNAPSHOT: snprintf(line, sizeof(line), "waiting for the source's snapshot"); break;
-    case REPL_TRANSFER: {
+    if (*waitingLine(phase)) {
+        snprintf(line, sizeof(line), "%s", waitingLine(phase));
+    } else if (phase == REPL_TRANSFER) {
         char total[48] = "";
         if (st.snapshot_size >= 0) snprintf(total, sizeof(total), " of %.1f MB", st.snapshot_size / 1048576.0);
         snprintf(line, sizeof(line), "loading snapshot: %.1f MB%s received, %llu keys applied",
-                 st.snapshot_bytes / 1048576.0, total, (unsigned long long)s->keys);
-        break;
-    }
-    default: {
-        int64_t lag = st.received - st.applied;
-        snprintf(line, sizeof(line), "streaming: offset %lld, lag %lld bytes / %lld ms, %.0f cmds/s%s",
-                 (long long)st.applied, (long long)(lag < 0 ? 0 : lag), (long long)st.lag_ms, s->rate,
-                 lag <= 0 && s->loaded_once ? ", in sync" : "");
-    }
+                 st.snapshot_bytes / 1048576.0, total, (unsigned long long)snapshotWritten(s));
+    } else {
+        streamingLine(s, &st, line, sizeof(line));
     }
     if (s->tty) fprintf(stderr, "\r%-100.100s", line);
     else fprintf(stderr, "rdbsync: %s\n", line);
@@ -134,7 +166,7 @@ static int onStreamReply(syncer *s, const writerTag *t, const redisReply *r) {
                  (unsigned long long)t->db, kr, (unsigned long long)t->src_offset, e->str);
         s->refused++;
         if (s->cfg->imp.on_error == ONERROR_STOP) {
-            fatal(s, EXIT_WRITE, msg);
+            fatal(s, OUTCOME_WRITE, msg);
             return -1;
         }
         fprintf(stderr, "\rrdbsync: %s\n", msg);
@@ -149,9 +181,9 @@ static int onStreamReply(syncer *s, const writerTag *t, const redisReply *r) {
 
 static int onReply(void *ctx, const writerTag *t, const redisReply *r) {
     syncer *s = ctx;
-    if (t->kind == K_STREAM) return onStreamReply(s, t, r);
+    if (t->kind == WRITER_K_STREAM) return onStreamReply(s, t, r);
     int rc = importOnReply(s->im, t, r);
-    if (rc) fatal(s, importConflicted(s->im) ? EXIT_CONFLICT : EXIT_WRITE, importError(s->im));
+    if (rc) fatal(s, importConflicted(s->im) ? OUTCOME_CONFLICT : OUTCOME_WRITE, importError(s->im));
     return rc;
 }
 
@@ -236,7 +268,7 @@ static int forward(syncer *s, const redisReply *c, int64_t end) {
         graceRewrite(&argc, av, lv, graceNowMs(), s->cfg->imp.expire_grace_ms, &gs);
         int64_t off = s->in_multi ? s->multi_start : end;
         writerTag t = {av[0], (uint64_t)s->db, argc > 1 ? av[1] : NULL, argc > 1 ? lv[1] : 0, (uint64_t)off,
-                       K_STREAM};
+                       WRITER_K_STREAM};
         int tdb = s->db < IMPORT_MAX_DBS && s->cfg->imp.db_map[s->db] >= 0 ? s->cfg->imp.db_map[s->db] : s->db;
         rc = writerSelect(s->w, (uint64_t)tdb);
         if (rc == 0) rc = writerCommand(s->w, argc, av, lv, &t);
@@ -279,7 +311,7 @@ static int drainReader(syncer *s) {
     for (;;) {
         void *rep = NULL;
         if (redisReaderGetReply(s->rr, &rep) != REDIS_OK) {
-            fatal(s, EXIT_DECODE, "the source's command stream is not valid RESP");
+            fatal(s, OUTCOME_DECODE, "the source's command stream is not valid RESP");
             return -1;
         }
         if (!rep) return 0;
@@ -295,7 +327,7 @@ static int drainReader(syncer *s) {
 static int feed(syncer *s, const void *p, size_t n) {
     if (!n) return 0;
     if (redisReaderFeed(s->rr, p, n) != REDIS_OK) {
-        fatal(s, EXIT_INTERNAL, "out of memory parsing the command stream");
+        fatal(s, OUTCOME_INTERNAL, "out of memory parsing the command stream");
         return -1;
     }
     s->fed += n;
@@ -310,7 +342,7 @@ static int streamEpoch(syncer *s, spool *sp) {
         ssize_t n = spoolReadTimed(sp, buf, sizeof(buf), 100, err, sizeof(err));
         if (n == 0) return 0; /* epoch over: a new one follows */
         if (n == -1) {
-            fatal(s, EXIT_INTERNAL, err);
+            fatal(s, OUTCOME_INTERNAL, err);
             return -1;
         }
         if (n > 0 && feed(s, buf, (size_t)n) < 0) break;
@@ -355,7 +387,7 @@ static int onKeyEnd(void *ctx, const rdbKeyInfo *k) {
 static int flushTarget(syncer *s, int first) {
     const char *argv[2] = {"FLUSHALL", "FLUSH"};
     size_t lens[2] = {8, 5};
-    writerTag t = {"FLUSHALL", 0, NULL, 0, 0, 0};
+    writerTag t = {"FLUSHALL", 0, NULL, 0, 0, WRITER_K_FLUSH};
     int ndb = first ? 0 : s->cfg->imp.n_db_only;
     fprintf(stderr, "\rrdbsync: %s\n", first ? "--flush-target: emptying the target before the first key"
                                             : "full resync: emptying the target before loading the new snapshot");
@@ -407,6 +439,8 @@ static int loadSnapshot(syncer *s, const replEpoch *ep) {
     rdbDecoder *d = rdbDecoderNew(r, &h, NULL);
     int rc = -1;
     s->loading = 1;
+    s->partial = 1;
+    s->written_base = importGetStats(s->im)->written;
     /* A retried first snapshot overwrites what the cut one wrote. */
     if (s->snap_attempts++ && !s->loaded_once) importSetConflict(s->im, CONFLICT_REPLACE);
     /* --flush-target: before every attempt at the first snapshot (a cut
@@ -423,7 +457,7 @@ static int loadSnapshot(syncer *s, const replEpoch *ep) {
         } else {
             char msg[800];
             snprintf(msg, sizeof(msg), "source snapshot: %s", rdbDecoderError(d));
-            fatal(s, rdbDecoderErrorCode(d) == RDB_ERR_CHECKSUM ? EXIT_CRC : EXIT_DECODE, msg);
+            fatal(s, rdbDecoderErrorCode(d) == RDB_ERR_CHECKSUM ? OUTCOME_CRC : OUTCOME_DECODE, msg);
         }
     } else if (writerDrain(s->w) < 0) {
         if (!s->fatal) s->target_lost = 1;
@@ -436,8 +470,9 @@ static int loadSnapshot(syncer *s, const replEpoch *ep) {
         const unsigned char *rest;
         size_t n = rdbReaderBuffered(r, &rest);
         s->db = sc.stream_db;
+        s->loaded_once = 1; /* every key is on the target: whatever follows is the stream */
+        s->partial = 0;
         rc = feed(s, rest, n);
-        if (rc == 0) s->loaded_once = 1;
     }
     s->loading = 0;
     rdbDecoderFree(d);
@@ -470,20 +505,25 @@ static int runEpoch(syncer *s, const replEpoch *ep) {
         s->keys = 0;
         if (loadSnapshot(s, ep) < 0) return -1;
         statusLine(s, 1);
-        if (!s->cfg->quiet) fprintf(stderr, "%srdbsync: snapshot applied (%llu keys); streaming\n",
-                                    s->tty ? "\n" : "", (unsigned long long)s->keys);
+        if (!s->cfg->quiet) fprintf(stderr, "%srdbsync: snapshot applied (%llu keys read, %llu written); streaming\n",
+                                    s->tty ? "\n" : "", (unsigned long long)s->keys,
+                                    (unsigned long long)snapshotWritten(s));
         if (s->cfg->once) return 1;
     }
     return streamEpoch(s, ep->sp) < 0 ? -1 : 0;
 }
 
-static int loop(syncer *s) {
+/* The outcome; *refused when the source refused PSYNC and SYNC. */
+static outcome loop(syncer *s, int *refused) {
     while (!stop_requested && !s->fatal) {
         replEpoch ep;
         int got = replicaNextEpoch(s->rep, &ep, 200);
         if (got < 0) {
-            if (replicaRefused(s->rep)) return SYNC_REFUSED;
-            if (!stop_requested) fatal(s, EXIT_CONNECT, replicaError(s->rep));
+            if (replicaRefused(s->rep)) {
+                *refused = 1;
+                return OUTCOME_CONNECT;
+            }
+            if (!stop_requested) fatal(s, OUTCOME_CONNECT, replicaError(s->rep));
             break;
         }
         if (got == 0) {
@@ -495,39 +535,34 @@ static int loop(syncer *s) {
         if (rc == 1) break; /* --once */
         if (s->target_lost && !stop_requested && !s->fatal) recoverTarget(s);
     }
-    return s->fatal ? s->rc : EXIT_OK;
+    return s->fatal ? s->rc : OUTCOME_OK;
 }
-
-static void onSignal(int sig) { stop_requested = 1; }
 
 /* Before the replica link asks for anything: does the target have every
  * db the source uses? A side connection reads INFO keyspace; when it
  * cannot, the writer's guard on the first SELECT of each db remains.
  * Then the temporary keys of an interrupted run go. */
-static int checkDbs(syncer *s) {
+static int checkDbs(syncer *s) { /* 0, or -1 with s->err and s->rc set */
     char err[1024];
     rsConn *src = connOpen(s->cfg->source, &s->cfg->source_conn, err, sizeof(err));
     int rc = src ? preflightDbsFrom(src, s->tc, &s->cfg->imp, err, sizeof(err)) : 0;
     connClose(src);
     /* --flush-target empties the target later, at the first snapshot. */
     if (rc == 0 && preflightPrepare(s->tc, &s->tinfo, 0, err, sizeof(err)) < 0) rc = -1;
-    if (rc == 0) return EXIT_OK;
-    fatal(s, rc == -1 ? EXIT_WRITE : EXIT_CONNECT, err);
-    return s->rc;
+    if (rc == 0) return 0;
+    fatal(s, rc == -1 ? OUTCOME_WRITE : OUTCOME_CONNECT, err);
+    return -1;
 }
 
-int syncRun(const syncConfig *cfg) {
-    syncer s = {.cfg = cfg, .tty = isatty(2), .last_count_ms = nowMs()};
+outcome syncRun(const syncConfig *cfg, int *refused) {
+    syncer s = {.cfg = cfg, .tty = isatty(2), .last_count_ms = nowMs(), .last_phase = -1};
     char err[512];
-    struct sigaction sa = {.sa_handler = onSignal};
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
     if (openTarget(&s, err, sizeof(err)) < 0 || targetRunId(s.tc, s.run_id, sizeof(s.run_id)) < 0) {
         fprintf(stderr, "rdbsync: target: %s\n", err);
         closeTarget(&s);
-        return EXIT_CONNECT;
+        return OUTCOME_CONNECT;
     }
-    if (checkDbs(&s) != EXIT_OK) {
+    if (checkDbs(&s) < 0) {
         fprintf(stderr, "rdbsync: %s\n", s.err);
         closeTarget(&s);
         return s.rc;
@@ -540,28 +575,39 @@ int syncRun(const syncConfig *cfg) {
         fprintf(stderr, "rdbsync: cannot start the replica link\n");
         importFree(s.im);
         closeTarget(&s);
-        return EXIT_INTERNAL;
+        return OUTCOME_INTERNAL;
     }
     importSetWriter(s.im, s.w);
-    int rc = loop(&s);
-    if (rc == SYNC_REFUSED) {
+    *refused = 0;
+    outcome rc = loop(&s, refused);
+    if (*refused) {
         fprintf(stderr, "rdbsync: %s: switching to scan mode (SCAN + DUMP/RESTORE)\n", replicaError(s.rep));
         replicaFree(s.rep);
         importFree(s.im);
         closeTarget(&s);
         return rc;
     }
-    if (s.w && !s.fatal) writerDrain(s.w);
+    if (s.w && !s.fatal && writerDrain(s.w) == 0 && s.partial) importCleanup(s.im, s.tc);
     statusLine(&s, 1);
     if (s.tty && !cfg->quiet) fputc('\n', stderr);
     /* An error is one line; the offset goes with it once there is one. */
-    if (s.fatal && !s.loaded_once)
+    if (!s.fatal && (s.partial || !s.loaded_once)) {
+        /* Stopped before a snapshot was whole: not a state to switch to. */
+        if (s.partial)
+            fprintf(stderr, "rdbsync: stopped by %s during the snapshot load: the target is partial (%llu keys "
+                    "written of %llu read so far); run again with --on-conflict replace to finish\n",
+                    stopSignalName(), (unsigned long long)snapshotWritten(&s), (unsigned long long)s.keys);
+        else
+            fprintf(stderr, "rdbsync: stopped by %s before the snapshot arrived: nothing was written to the "
+                    "target\n", stopSignalName());
+        rc = OUTCOME_INTERRUPTED;
+    } else if (s.fatal && !s.loaded_once)
         fprintf(stderr, "rdbsync: %s\n", s.err);
     else if (s.fatal)
         fprintf(stderr, "rdbsync: %s (stopped at source offset %lld)\n", s.err, (long long)s.applied);
     else
         fprintf(stderr, "rdbsync: stopped at source offset %lld (%llu commands applied, %llu refused)\n",
-                (long long)s.applied, (unsigned long long)s.acked, (unsigned long long)s.refused);
+                (long long)s.applied, (unsigned long long)(s.acked - s.refused), (unsigned long long)s.refused);
     replicaFree(s.rep);
     if (s.rr) redisReaderFree(s.rr);
     importFree(s.im);

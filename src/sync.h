@@ -18,14 +18,17 @@
  * offset (PSYNC applied+1), or a full resync when the target restarted
  * (its run_id changed), since it may have lost data.
  *
- * SIGINT/SIGTERM (syncRequestStop) stop reading, apply what was read, and
- * print the final offset; the exit status is then 0.
+ * SIGINT/SIGTERM/SIGHUP (syncRequestStop) stop reading, apply what was
+ * read, and print the final offset: OUTCOME_OK once a snapshot was fully
+ * applied; OUTCOME_INTERRUPTED before that (the target is partial, or
+ * untouched), with the keys the target acknowledged.
  */
 #ifndef RDBSYNC_SYNC_H
 #define RDBSYNC_SYNC_H
 
 #include "conn.h"
 #include "import.h"
+#include "outcome.h"
 #include "url.h"
 
 typedef struct syncConfig {
@@ -42,12 +45,10 @@ typedef struct syncConfig {
     const char *psync_cmd;  /* --psync-command: PSYNC's name on this source */
 } syncConfig;
 
-/* syncRun's answer when the source refuses PSYNC and SYNC before anything
- * was copied: the caller may fall back to scan mode. */
-#define SYNC_REFUSED (-100)
-
-/* Runs until stopped; returns an exit status (exitcode.h) or SYNC_REFUSED. */
-int syncRun(const syncConfig *cfg);
+/* Runs until stopped. *refused is set when the source refuses PSYNC and
+ * SYNC before anything was copied (the outcome is then OUTCOME_CONNECT):
+ * the caller may fall back to scan mode. */
+outcome syncRun(const syncConfig *cfg, int *refused);
 /* Async-signal-safe: ask syncRun to stop cleanly. */
 void syncRequestStop(void);
 

@@ -23,7 +23,7 @@ typedef struct inflight {
                             reply object freed before its reply comes */
     uint64_t db, src_offset;
     size_t bytes;
-    int kind;
+    writerKind kind;
     size_t keylen;
     char key[WRITER_KEY_MAX];
 } inflight;
@@ -204,7 +204,7 @@ static void remember(writer *w, const writerTag *t, size_t bytes) {
     snprintf(f->cmd, sizeof(f->cmd), "%s", t && t->cmd ? t->cmd : "command");
     f->db = t ? t->db : 0;
     f->src_offset = t ? t->src_offset : 0;
-    f->kind = t ? t->kind : 0;
+    f->kind = t ? t->kind : WRITER_K_OTHER;
     f->keylen = t && t->key ? (t->keylen < WRITER_KEY_MAX ? t->keylen : WRITER_KEY_MAX) : 0;
     if (f->keylen) memcpy(f->key, t->key, f->keylen);
     f->bytes = bytes;

@@ -38,9 +38,23 @@
 #include "conn.h"
 
 #define WRITER_KEY_MAX 200
-#define WRITER_K_SELECT (-1) /* tag kind of the writer's own SELECTs */
 
 typedef struct writer writer;
+
+/* What a command was for, which decides how its reply is handled
+ * (importOnReply, sync.c's onReply). One registry, so that two modules
+ * never give one number two meanings. */
+typedef enum writerKind {
+    WRITER_K_OTHER = 0,    /* DEL, ...: an error reply stops */
+    WRITER_K_SELECT,       /* writer.c: its own first SELECT of a db (refused: the db is missing) */
+    WRITER_K_RESTORE,      /* import.c: one key's RESTORE */
+    WRITER_K_FUNCTION,     /* import.c: FUNCTION LOAD */
+    WRITER_K_NATIVE_BATCH, /* native.c: element commands and DEL of a big key */
+    WRITER_K_NATIVE_FINAL, /* native.c: the RENAME/RENAMENX that publishes it */
+    WRITER_K_NATIVE_RESERVE, /* native.c: SET NX of its temporary name (nil: taken, stop) */
+    WRITER_K_FLUSH,        /* sync.c: FLUSHALL/FLUSHDB/FUNCTION FLUSH before a resync */
+    WRITER_K_STREAM        /* sync.c: a command of the live replication stream */
+} writerKind;
 
 /* What a command was about; copied by the writer. */
 typedef struct writerTag {
@@ -49,7 +63,7 @@ typedef struct writerTag {
     const char *key;      /* may be NULL */
     size_t keylen;
     uint64_t src_offset;  /* replication offset of the source command, or 0 */
-    int kind;             /* caller's own classification */
+    writerKind kind;
 } writerTag;
 
 typedef struct writerOptions {

@@ -3,7 +3,10 @@
 # plain one (also on a unix socket), one with requirepass, one with an ACL
 # user, and two TLS-only ones (client certificates required; one with a
 # certificate for other.example only), certificates made here. The assertions live in the sanitized unit binary test_conn, which
-# runs its server tests when RDBSYNC_TEST_*PORT are set.
+# runs its server tests when RDBSYNC_TEST_*PORT are set. Then rdbsync
+# itself against peers that are not Redis servers (an HTTP server, a
+# listener answering junk): exit 5, one line asking "is this a Redis
+# server?".
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -46,4 +49,43 @@ if [ "$rc" -ne 0 ] && { [ "$rc" -ne 1 ] || ! grep -q '^FAIL ' <<<"$out"; }; then
 fi
 if ! grep -q '^PASS conn.auth.wrong_password$' <<<"$out"; then
     fail conn.it.ran "the server tests did not run"
+fi
+
+# ---- a peer that is not a Redis server: one line saying so, exit 5 ----
+# An HTTP server (answers RESP with "HTTP/1.0 400", a protocol error) and a
+# listener that answers every connection with valid RESP that is no PONG.
+if ! have_rdbsync; then
+    skip conn.not_redis "no $RDBSYNC (run make)"
+elif ! command -v python3 >/dev/null 2>&1; then
+    skip conn.not_redis "no python3 for the fake peers"
+else
+    rs_cli plain SET k v >/dev/null
+    dump=$(rs_save plain)
+    http_port=$(free_port)
+    python3 -m http.server "$http_port" --bind 127.0.0.1 --directory "$IT_TMP" >/dev/null 2>&1 &
+    http_pid=$!
+    on_exit "kill $http_pid 2>/dev/null; wait $http_pid 2>/dev/null"
+    junk_port=$(free_port)
+    python3 -c '
+import socket, sys
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(8); s.settimeout(60)
+while True:
+    c, _ = s.accept(); c.sendall(b"+WHAT\r\n" * 8); c.close()
+' "$junk_port" >/dev/null 2>&1 &
+    junk_pid=$!
+    on_exit "kill $junk_pid 2>/dev/null; wait $junk_pid 2>/dev/null"
+    wait_until 5 sh -c "ss -Htln 'sport = :$http_port' | grep -q . && ss -Htln 'sport = :$junk_port' | grep -q ."
+    for peer in http:$http_port junk:$junk_port; do
+        name=${peer%%:*} port=${peer#*:}
+        rc=0
+        err=$(timeout 20 "$RDBSYNC" -q --file "$dump" --target "redis://127.0.0.1:$port" 2>&1 >/dev/null) || rc=$?
+        assert_eq "conn.not_redis.$name.import.rc" 5 "$rc"
+        assert_match "conn.not_redis.$name.import.msg" "^rdbsync: target: .*127\\.0\\.0\\.1:$port.* \\(is this a Redis server\\?\\)$" "$err"
+        rc=0
+        err=$(timeout 20 "$RDBSYNC" -q --source "redis://127.0.0.1:$port" --target "$(rs_url plain)" --once 2>&1 >/dev/null) || rc=$?
+        assert_eq "conn.not_redis.$name.source.rc" 5 "$rc"
+        assert_match "conn.not_redis.$name.source.msg" "127\\.0\\.0\\.1:$port.* \\(is this a Redis server\\?\\)$" "$err"
+        assert_eq "conn.not_redis.$name.source.lines" 1 "$(printf '%s\n' "$err" | grep -c .)"
+    done
 fi

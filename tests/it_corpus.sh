@@ -414,11 +414,15 @@ if [ -z "$HAVE_JQ" ]; then
 fi
 
 # Dump FILE (relative to the pool) to $IT_TMP/dump.jsonl; 1 when it fails.
-# DUMP_INPUT=--payload reads FILE as a DUMP payload.
+# DUMP_INPUT=--payload reads FILE as a DUMP payload. --dump writes a byte
+# that is not valid UTF-8 as \udcXX, which jq would read as U+FFFD; here it
+# becomes \u00XX (U+00XX in jq), the convention of the other tools' JSON,
+# while valid UTF-8 stays text (print.h).
 dump() {
     local rc=0
     timeout "$CORPUS_TIMEOUT" "$RDBSYNC" "${DUMP_INPUT:---file}" "$FIX/$1" --dump \
-        >"$IT_TMP/dump.jsonl" 2>"$IT_TMP/dump.err" || rc=$?
+        >"$IT_TMP/dump.raw" 2>"$IT_TMP/dump.err" || rc=$?
+    perl -pe 's/(?<!\\)((?:\\\\)*)\\udc([89a-f][0-9a-f])/$1\\u00$2/g' "$IT_TMP/dump.raw" >"$IT_TMP/dump.jsonl"
     if [ "$rc" -ne 0 ] || sanitizer_report "$IT_TMP/dump.err"; then
         DUMP_WHY="--dump exit $rc: $(it_show "$(head -c 300 "$IT_TMP/dump.err")")"
         return 1
@@ -585,15 +589,7 @@ done
 # as UTF-8. Both sides are brought to one shape and compared key by key;
 # stream metadata is compared on the members their JSON has.
 JQ_HDT='
-  def utf8: explode | map(if . < 128 then [.]
-      elif . < 2048 then [192 + ((./64)|floor), 128 + (. % 64)]
-      elif . < 65536 then [224 + ((./4096)|floor), 128 + (((./64)|floor) % 64), 128 + (. % 64)]
-      else [240 + ((./262144)|floor), 128 + (((./4096)|floor) % 64),
-            128 + (((./64)|floor) % 64), 128 + (. % 64)] end) | add // [] | implode;
-  # Our dump escapes bytes, so a UTF-8 string of theirs becomes one char per byte.
-  def bytes: if type == "string" then utf8
-      elif type == "object" then with_entries(.key |= utf8 | .value |= bytes)
-      elif type == "array" then map(bytes) else . end;
+  # Strings are UTF-8 text on both sides (print.h).
   def ms: . as $t | ($t[0:19] + "Z" | fromdateiso8601) as $s
       | ($t | capture("T[0-9:]{8}(\\.(?<f>[0-9]+))?(?<z>Z|(?<sg>[+-])(?<h>[0-9]{2}):(?<m>[0-9]{2}))$")) as $c
       | (if $c.sg == null then 0 else (($c.h|tonumber) * 3600 + ($c.m|tonumber) * 60)
@@ -625,7 +621,7 @@ JQ_HDT='
                                  active: .active_time, pel}))}))};
 
   # Go wrote invalid UTF-8 as U+FFFD: such a key cannot be compared.
-  def theirs: .[] | (tojson | test("\ufffd")) as $lossy | bytes
+  def theirs: .[] | (tojson | test("\ufffd")) as $lossy
       | (if $lossy then {lossy: true} else {} end) + if .type == "functions" then {function: .functionsLua}
       elif .type == "aux" or .type == "module_aux" then empty
       else {db, key, type, expire: (if .expiration then (.expiration|ms) else null end)}
@@ -693,15 +689,7 @@ JQ_LIBRDB='
   def pairs: [range(0; length; 2) as $i | {key: .[$i], value: .[$i + 1]}] | from_entries;
   def score: if type == "string" and (. == "inf" or . == "-inf") then . else tonumber end;
   # rdb-rs writes bytes that form valid UTF-8 as they are, others as \u00XX:
-  # a char above U+00FF came from raw UTF-8, so turn it back into its bytes.
-  def cp2bytes: if . < 2048 then [192 + ((./64)|floor), 128 + (. % 64)]
-      elif . < 65536 then [224 + ((./4096)|floor), 128 + (((./64)|floor) % 64), 128 + (. % 64)]
-      else [240 + ((./262144)|floor), 128 + (((./4096)|floor) % 64),
-            128 + (((./64)|floor) % 64), 128 + (. % 64)] end;
-  def rawbytes: if type == "string" then (explode | map(if . > 255 then cp2bytes else [.] end)
-                                          | add // [] | implode)
-      elif type == "object" then with_entries(.key |= rawbytes | .value |= rawbytes)
-      elif type == "array" then map(rawbytes) else . end;
+  # the same as --dump once dump() has turned its \udcXX into \u00XX.
   ($m | map(select(.key != null) | {key, value: .type}) | from_entries) as $types
   | ($m | map(select(.key != null) | {key, value: (
         if .type == "string" or .type == "list" then .value
@@ -713,8 +701,7 @@ JQ_LIBRDB='
         else "module" end)}) | from_entries) as $got
   | ($m | map(select(.function) | .function) | sort) as $gotf
   | ($raw | if test("^\\s*\\[") then fromjson else ("{" + . + "}" | fromjson) end
-     | if type == "array" then (add // {}) else . end
-     | if $rs then rawbytes else . end) as $doc
+     | if type == "array" then (add // {}) else . end) as $doc
   | (($doc.__func__ // {}) | [.[]] | sort) as $wantf
   | ($doc | del(.__aux__, .__dbsize__, .__slotinfo__, .__func__)
      | to_entries | map(.key as $k | .value |= (
@@ -756,15 +743,16 @@ for pair in $LIBRDB_PAIRS; do
     rdb=$(librdb_rdb "${pair%%:*}")
     if [ -z "$rdb" ] || [ ! -f "$FIX/$json" ]; then skip "$name" "dump or $json not in the pool"; continue; fi
     if ! dump "$rdb"; then fail "$name" "$DUMP_WHY"; continue; fi
-    got=$(jq -n -r --slurpfile m "$IT_TMP/dump.jsonl" --rawfile raw "$FIX/$json" --argjson rs false \
+    got=$(jq -n -r --slurpfile m "$IT_TMP/dump.jsonl" --rawfile raw "$FIX/$json" \
         "$JQ_LIBRDB" 2>&1)
     if [ "$got" == ok ]; then pass "$name"; else fail "$name" "$rdb vs $json: $got"; fi
 done
 
 # ---- badboy/rdb-rs's JSON formatter outputs against our decode ----
 # tests/dumps/json/X.json is an array of per-db objects of "key":value in
-# the librdb data-level shapes (zset scores as strings), and escapes bytes
-# as \u00XX just as --dump does, so the same comparison applies.
+# the librdb data-level shapes (zset scores as strings), with valid UTF-8 as
+# text and other bytes as \u00XX, as dump() reads --dump: the same
+# comparison applies.
 nrs=0
 while IFS=$'\t' read -r path _; do
     case $path in badboy-rdb-rs/tests/dumps/json/*.json) ;; *) continue ;; esac
@@ -776,7 +764,7 @@ while IFS=$'\t' read -r path _; do
     name="corpus-rdbrs $stem"
     nrs=$((nrs + 1))
     if ! dump "$rdb"; then fail "$name" "$DUMP_WHY"; continue; fi
-    got=$(jq -n -r --slurpfile m "$IT_TMP/dump.jsonl" --rawfile raw "$FIX/$path" --argjson rs true \
+    got=$(jq -n -r --slurpfile m "$IT_TMP/dump.jsonl" --rawfile raw "$FIX/$path" \
         "$JQ_LIBRDB" 2>&1)
     if [ "$got" == ok ]; then pass "$name"; else fail "$name" "$rdb vs $path: $got"; fi
 done <"$FIX/MANIFEST.tsv"

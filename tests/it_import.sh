@@ -28,7 +28,15 @@
 # 3. Corrupt dumps: a truncated one (exit 3) and one with a broken listpack
 #    entry (exit 3) stop the import with one line naming the offset and the
 #    keys written before it, and that number is what the target holds; a
-#    byte changed inside a string value fails the CRC at the end (exit 4).
+#    byte changed inside a string value fails the CRC at the end (exit 4);
+#    all three with --no-precheck, which lets the decoder meet the damage.
+#    Without it (the default) the file's CRC is checked before the first
+#    write: the two flipped files write nothing at all (exit 4, "CRC-64
+#    mismatch"; a truncated file has no CRC where one is looked for, and
+#    is left to the decoder);
+#    --ignore-crc skips the check too (part 1 imports a dump saved with
+#    rdbchecksum no, whose CRC is zero). A gzip'd dump: exit 3 with a hint
+#    to gunzip it, nothing written (and the same hint from --checksum).
 # 4. Connections and conflicts: nothing listening (exit 5, "Connection
 #    refused"); wrong password (exit 5, "authentication failed", never
 #    printed); password in RDBSYNC_TARGET_AUTH; ACL user in the URL and
@@ -63,6 +71,12 @@ EXPANDED=(--hash-max-listpack-entries 0 --zset-max-listpack-entries 0
 # is not what this script tests.
 DUMPER=$RDBSYNC_REL
 [ -x "$DUMPER" ] || DUMPER=$RDBSYNC
+# --dump writes valid UTF-8 as it is and other bytes as \udcXX (print.h);
+# values.lua writes every byte from 0x7f up as \u00XX, so that jq sees one
+# code point per byte. bytewise brings --dump lines to that form.
+bytewise() {
+    perl -pe 's/(?<!\\)((?:\\\\)*)\\udc([89a-f][0-9a-f])/$1\\u00$2/g; s/([\x7f-\xff])/sprintf("\\u%04x", ord($1))/ge'
+}
 SUMMARY_RE='^rdbsync: (redis|unix)://[^ ]+: [0-9]+ keys read, [0-9]+ written'
 export LC_ALL=C
 # Credentials from the caller's environment would change what is tested.
@@ -446,7 +460,7 @@ else
     declare -A nw_pass=()
     while IFS=$'\t' read -r path _; do
         origin=${path%%/*}
-        if ! "$DUMPER" --file "$FIX/$path" --dump >"$IT_TMP/newer.jsonl" 2>"$IT_TMP/newer_dump.err"; then
+        if ! "$DUMPER" --file "$FIX/$path" --dump 2>"$IT_TMP/newer_dump.err" | bytewise >"$IT_TMP/newer.jsonl"; then
             fail "import.newer $path" "--dump of the file failed: $(errtail newer_dump)"
             continue
         fi
@@ -490,7 +504,7 @@ fi
 corrupt_case() {
     local n=$1 file=$2 want=$3 line n_said
     reset B
-    imp "$n" --file "$file" --target "$(rs_url B)" -q
+    imp "$n" --file "$file" --target "$(rs_url B)" -q --no-precheck
     if sanitized "$n"; then echo "sanitizer report: $(errtail "$n")"; return 1; fi
     [ "$RC" -eq "$want" ] || { echo "exit $RC, want $want: $(errtail "$n")"; return 1; }
     one_error "$n" 'offset [0-9]+' '[0-9]+ keys written before it' || return 1
@@ -498,6 +512,18 @@ corrupt_case() {
     [[ $line =~ ([0-9]+)\ keys\ written\ before\ it ]] && n_said=${BASH_REMATCH[1]}
     [ "$n_said" == "$(keysum B)" ] ||
         { echo "says $n_said keys written, the target holds $(keysum B)"; return 1; }
+}
+
+# precheck NAME FILE WANT_RC ERE: the default import refuses the file
+# before writing: one line matching ERE, the target still empty.
+precheck_case() {
+    local n=$1 file=$2 want=$3 ere=$4
+    reset B
+    imp "$n" --file "$file" --target "$(rs_url B)" -q
+    if sanitized "$n"; then echo "sanitizer report: $(errtail "$n")"; return 1; fi
+    [ "$RC" -eq "$want" ] || { echo "exit $RC, want $want: $(errtail "$n")"; return 1; }
+    one_error "$n" "$ere" || return 1
+    [ "$(keysum B)" == 0 ] || { echo "the target holds $(keysum B) keys"; return 1; }
 }
 
 if [ "$gen_ok" = 1 ]; then
@@ -533,9 +559,21 @@ if [ "$gen_ok" = 1 ]; then
         cp "$IT_TMP/flip_src.rdb" "$IT_TMP/flip_crc.rdb"
         printf 's' | dd of="$IT_TMP/flip_crc.rdb" bs=1 seek="$soff" conv=notrunc 2>/dev/null
         check import.corrupt.crc corrupt_case flip_crc "$IT_TMP/flip_crc.rdb" 4
+        # The default: the CRC is checked first, nothing is written.
+        check import.precheck.crc precheck_case pre_crc "$IT_TMP/flip_crc.rdb" 4 'CRC-64 mismatch \(stored [0-9a-f]{16}, computed [0-9a-f]{16}\): the file is corrupt; nothing was written'
+        check import.precheck.listpack precheck_case pre_lp "$IT_TMP/flip_lp.rdb" 4 'CRC-64 mismatch'
+        # --ignore-crc means it: no precheck, the import runs to the end.
+        reset B
+        imp pre_ignore --file "$IT_TMP/flip_crc.rdb" --target "$(rs_url B)" -q --ignore-crc
+        assert_eq import.precheck.ignore_crc "0 82" "$RC $(keysum B)"
     else
         fail import.corrupt.crc "setup: STRINGMARKER not found in the dump"
     fi
+    # A gzip'd dump: a hint, exit 3, nothing written; the same for --checksum.
+    gzip -c "$IT_TMP/flip_src.rdb" >"$IT_TMP/dump.rdb.gz"
+    check import.gzip precheck_case gz "$IT_TMP/dump.rdb.gz" 3 'dump\.rdb\.gz: offset [0-9]+: not an RDB file: it is gzip-compressed; gunzip it first'
+    imp gzsum --file "$IT_TMP/dump.rdb.gz" --checksum
+    check import.gzip.checksum fails_with gzsum 3 'it is gzip-compressed; gunzip it first'
 else
     skip import.corrupt "no generated dump"
 fi

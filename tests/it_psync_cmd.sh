@@ -3,6 +3,7 @@
 # hand out on request) and whose SYNC is gone: with --psync-command NAME,
 # rdbsync still copies as a replica (the source counts a full sync) rather
 # than falling back to scan mode; without it, it falls back and says so.
+# Live, such a link (no offsets) shows bytes since the snapshot, never -1.
 set -euo pipefail
 # shellcheck source=tests/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -14,6 +15,7 @@ fi
 rs_start src --repl-diskless-sync-delay 0 --rename-command PSYNC xpsync42 --rename-command SYNC ""
 rs_start dst
 rs_start dst2
+rs_start dst3
 bash "$ROOT/tests/gen_dataset.sh" "$(rs_port src)" >/dev/null 2>&1 || { fail psynccmd.dataset "gen_dataset failed"; exit 0; }
 
 err=$("$RDBSYNC" --source "$(rs_url src)" --target "$(rs_url dst)" --psync-command xpsync42 --once -q 2>&1 >/dev/null) && rc=0 || rc=$?
@@ -30,3 +32,22 @@ assert_eq psynccmd.without.digest "$(rs_digest src)" "$(rs_digest dst2)"
 
 out=$("$RDBSYNC" --source "$(rs_url src)" --psync-command xpsync42 --checksum 2>/dev/null | grep '^rdb_version' || true)
 assert_eq psynccmd.live_checksum_via_replica 'rdb_version: 10' "$out"
+
+# A SYNC-style link has no source offsets: the status says what ours count
+# (bytes since the snapshot), never "offset -1".
+"$RDBSYNC" --source "$(rs_url src)" --target "$(rs_url dst3)" --psync-command xpsync42 \
+    >/dev/null 2>"$IT_TMP/live.err" &
+pid=$!
+on_exit "kill $pid 2>/dev/null || true"
+applied() { grep -q 'snapshot applied' "$IT_TMP/live.err"; }
+wait_until 15 applied || true
+rs_cli src SET after:snapshot 1 >/dev/null
+has_after() { [ "$(rs_cli dst3 GET after:snapshot)" == 1 ]; }
+wait_until 10 has_after || true
+kill -TERM "$pid" 2>/dev/null || true
+wait "$pid" 2>/dev/null || true
+err=$(cat "$IT_TMP/live.err")
+assert_match psynccmd.sync_style.status 'streaming: [0-9]+ bytes applied since the snapshot' "$err"
+if [[ $err == *"offset -1"* ]]; then fail psynccmd.sync_style.no_offset_minus_1 "$(it_show "$err")"
+else pass psynccmd.sync_style.no_offset_minus_1; fi
+assert_eq psynccmd.sync_style.stream_applied 1 "$(rs_cli dst3 GET after:snapshot)"

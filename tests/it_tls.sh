@@ -5,7 +5,9 @@
 # other.example only, a client certificate, and an unrelated CA.
 #   tls.import.*        --file dump --target rediss://... --cacert: digest equal
 #   tls.wrong_ca.*      verification error, exit 5, nothing written;
-#                       --insecure then works and warns
+#                       --insecure then works and warns; a CA, certificate
+#                       or key file that is missing: exit 2, one line naming
+#                       the flag and the path (tls.missing_*)
 #   tls.hostname.*      a certificate for another name fails unless --sni
 #                       names it (or --insecure)
 #   tls.client_cert.*   tls-auth-clients yes: refused without --cert/--key
@@ -97,10 +99,19 @@ assert_eq tls.insecure.exit 0 "$rc"
 assert_match tls.insecure.warning 'warning: --insecure: the TLS certificate of the target is not verified' "$err"
 assert_eq tls.insecure.digest "$want" "$(rs_digest t2)"
 
-# A missing CA file is named.
+# A missing CA, certificate or key file is named, before connecting, as an
+# input error (exit 2): not the server's fault (exit 5).
 rc=0
 err=$("${R[@]}" --file "$dump" --target "$(rs_url t2)" --cacert "$certs/nope.crt" 2>&1 >/dev/null) || rc=$?
-assert_match tls.wrong_ca.missing_file "^5 rdbsync: target: cannot load the TLS CA file '.*nope\\.crt': No such file or directory$" "$rc $err"
+assert_match tls.wrong_ca.missing_file "^2 rdbsync: --cacert .*nope\\.crt: cannot read: No such file or directory$" "$rc $err"
+rc=0
+err=$("${R[@]}" --file "$dump" --target "$(rs_url t2)" "${CA[@]}" --cert "$certs/nope-client.crt" \
+    --key "$certs/client.key" 2>&1 >/dev/null) || rc=$?
+assert_match tls.missing_cert "^2 rdbsync: --cert .*nope-client\\.crt: cannot read: No such file or directory$" "$rc $err"
+rc=0
+err=$("${R[@]}" --source "$(rs_url t2)" --target "$(rs_url t2)" "${CA[@]}" --cert "$certs/client.crt" \
+    --target-key "$certs/nope.key" --once 2>&1 >/dev/null) || rc=$?
+assert_match tls.missing_key "^2 rdbsync: --target-key .*nope\\.key: cannot read: No such file or directory$" "$rc $err"
 
 # ---- a certificate for another host name ----
 

@@ -173,7 +173,7 @@ static int decodePayload(const unsigned char *p, size_t len, const rdbKeyInfo *b
     rdbTee *t2 = rdbTeeNew(&hd, &ht);
     rdbTeeHandlers(t2, &h);
     d->err[0] = '\0';
-    int rc = rdbDecodePayload(p, len, base, &h, &d->version, d->err, sizeof(d->err));
+    int rc = rdbDecodePayload(p, len, base, &h, &d->version, NULL, d->err, sizeof(d->err));
     rdbDigestFinal(dg, d->digest);
     rdbTeeFree(t2);
     rdbTeeFree(t1);
@@ -201,7 +201,7 @@ static int reencode(const unsigned char *p, size_t len, const rdbKeyInfo *base, 
     rdbBufClear(&out->payload);
     out->flags = 0;
     out->err[0] = '\0';
-    out->rc = rdbDecodePayload(p, len, base, &h, NULL, out->err, sizeof(out->err));
+    out->rc = rdbDecodePayload(p, len, base, &h, NULL, NULL, out->err, sizeof(out->err));
     if (out->rc == 0) out->rc = rdbEncoderResult(e, &pp, &pl, &out->flags);
     if (out->rc == 0 && pp) rdbBufAppend(&out->payload, pp, pl);
     if (out->rc != 0 && !out->err[0]) snprintf(out->err, sizeof(out->err), "%s", rdbEncoderError(e));

@@ -9,9 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rdb/crc64.h"
 #include "rdb/decode.h"
 #include "rdb/digest.h"
 #include "rdb/relay.h"
+#include "rdb/tee.h"
 #include "tests/test.h"
 
 static int digestFile(const char *path, int relayed, unsigned char out[RDB_DIGEST_LEN]) {
@@ -53,6 +55,99 @@ static void testFixtures(void) {
     }
     closedir(dp);
     test_cond("relay.fixtures_found", n > 0);
+}
+
+/* ---- Every event of RDB_EVENTS, direct and through the plumbing ---- */
+
+/* A recorder of every event: a CRC of the names in order (and of the
+ * arguments of the events the digest does not see), and a count. */
+typedef struct events {
+    uint64_t crc, n;
+} events;
+
+static void mix(events *e, const void *p, size_t n) { e->crc = crc64(e->crc, p, n); }
+
+#define REC_EVENT(name, params, args)                                  \
+    static int rec_##name(void *ctx, RDB_UNPAREN params) {            \
+        events *ev_ = ctx; /* not 'e': eof's parameter is */          \
+        ev_->n++;                                                      \
+        mix(ev_, #name, sizeof #name);                                 \
+        return 0;                                                      \
+    }
+RDB_EVENTS(REC_EVENT)
+#undef REC_EVENT
+
+static int recAux(void *ctx, const char *k, size_t kl, const char *v, size_t vl) {
+    mix(ctx, k, kl);
+    mix(ctx, v, vl);
+    return rec_aux(ctx, k, kl, v, vl);
+}
+
+static int recDbs(void *ctx, uint64_t a, uint64_t b) {
+    mix(ctx, &a, sizeof a);
+    mix(ctx, &b, sizeof b);
+    return rec_resize_db(ctx, a, b);
+}
+
+static int recSelect(void *ctx, uint64_t db) {
+    mix(ctx, &db, sizeof db);
+    return rec_select_db(ctx, db);
+}
+
+static void recHandlers(events *e, rdbHandlers *h) {
+    memset(h, 0, sizeof *h);
+    h->ctx = e;
+#define REC_WIRE(name, params, args) h->name = rec_##name;
+    RDB_EVENTS(REC_WIRE)
+#undef REC_WIRE
+    h->aux = recAux;
+    h->resize_db = recDbs;
+    h->select_db = recSelect;
+}
+
+/* how: 0 direct, 1 through a relay, 2 through a tee (recorder on side b). */
+static events recordFile(const char *path, int how) {
+    events e = {0, 0};
+    rdbHandlers rh, h, none = {0};
+    recHandlers(&e, &rh);
+    rdbRelay *rl = how == 1 ? rdbRelayNew(&rh) : NULL;
+    rdbTee *t = how == 2 ? rdbTeeNew(&none, &rh) : NULL;
+    if (rl) rdbRelayHandlers(rl, &h);
+    else if (t) rdbTeeHandlers(t, &h);
+    else h = rh;
+    rdbReader *r = rdbReaderFile(path);
+    rdbDecoder *d = rdbDecoderNew(r, &h, NULL);
+    if (rdbDecode(d) < 0) e.n = 0;
+    if (rl && rdbRelaySync(rl) != 0) e.n = 0;
+    rdbDecoderFree(d);
+    rdbReaderFree(r);
+    rdbRelayFree(rl);
+    rdbTeeFree(t);
+    return e;
+}
+
+static void testEveryEvent(void) {
+    const char *dir = test_env_path("ROOT", "fixtures/gen");
+    DIR *dp = dir ? opendir(dir) : NULL;
+    struct dirent *de;
+    if (!dp) {
+        test_skip("relay.every_event", "no fixtures/gen");
+        return;
+    }
+    while ((de = readdir(dp)) != NULL) {
+        if (!strstr(de->d_name, ".rdb")) continue;
+        char path[1024];
+        snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+        events a = recordFile(path, 0), b = recordFile(path, 1), c = recordFile(path, 2);
+        TEST(test_fmt("relay.every_event.%s", de->d_name)) {
+            CHECK(a.n > 0);
+            CHECK_EQ_UINT(a.n, b.n);
+            CHECK_EQ_UINT(a.crc, b.crc);
+            CHECK_EQ_UINT(a.n, c.n);
+            CHECK_EQ_UINT(a.crc, c.crc);
+        }
+    }
+    closedir(dp);
 }
 
 /* A target that counts bytes and stops after a number of strings. */
@@ -102,6 +197,7 @@ static void testBigAndStop(void) {
 
 int main(void) {
     testFixtures();
+    testEveryEvent();
     testBigAndStop();
     return test_report();
 }

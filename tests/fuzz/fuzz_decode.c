@@ -313,7 +313,7 @@ static void decodePayload(const uint8_t *p, size_t size, const rdbHandlers *h) {
     char err[256];
     int version = 0;
     err[0] = 0;
-    int rc = rdbDecodePayload(p, size, size % 2 ? &base : NULL, h, &version, err, sizeof(err));
+    int rc = rdbDecodePayload(p, size, size % 2 ? &base : NULL, h, &version, NULL, err, sizeof(err));
     if (rc != 0 && (memchr(err, 0, sizeof(err)) == NULL || err[0] == 0)) {
         fprintf(stderr, "fuzz_decode: payload failure without a message\n");
         abort();
@@ -421,7 +421,7 @@ static int rtKeyEnd(void *ctx, const rdbKeyInfo *k) {
     rdbHandlers h;
     char err[256];
     rdbDigestHandlers(rt->again, &h);
-    if (rdbDecodePayload(p, len, k, &h, NULL, err, sizeof(err)) < 0) {
+    if (rdbDecodePayload(p, len, k, &h, NULL, NULL, err, sizeof(err)) < 0) {
         fprintf(stderr, "fuzz_decode: re-encoded payload (type %d, %zu bytes) does not decode: %s\n",
                 rdbEncoderType(rt->enc), len, err);
         abort();

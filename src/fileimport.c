@@ -1,0 +1,167 @@
+/* fileimport.c -- --file F --target URL (see fileimport.h).
+ *
+ * One decoder over the file feeds two consumers through a tee: the
+ * importer (import.h, which writes through the pipelined writer) and a
+ * progress counter. The writer drains at the end; the outcome is picked
+ * from the most specific cause.
+ */
+#include "fileimport.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "outcome.h"
+#include "preflight.h"
+#include "progress.h"
+#include "rdb/decode.h"
+#include "rdb/tee.h"
+#include "stop.h"
+#include "writer.h"
+
+/* Connect, AUTH, server facts. */
+static rsConn *openTarget(const fileImportOptions *o, rsServerInfo *info, outcome *rc) {
+    char err[512];
+    rsConn *conn = connOpen(o->target, &o->target_conn, err, sizeof(err));
+    *rc = OUTCOME_CONNECT;
+    if (!conn) {
+        fprintf(stderr, "rdbsync: target: %s\n", err);
+        return NULL;
+    }
+    if (connServerInfo(conn, info) < 0) {
+        fprintf(stderr, "rdbsync: target %s: cannot read INFO server: %s\n", connName(conn), connError(conn));
+        connClose(conn);
+        return NULL;
+    }
+    *rc = OUTCOME_OK;
+    return conn;
+}
+
+/* Progress while importing: a consumer that only looks at the decoder. */
+typedef struct importProgress {
+    progress *p;
+    rdbDecoder *d;
+    const importer *im;
+    uint64_t n;
+} importProgress;
+
+static int onProgressKey(void *ctx, const rdbKeyInfo *k) {
+    importProgress *ip = ctx;
+    if ((++ip->n & 1023) == 0) progressUpdate(ip->p, rdbDecoderOffset(ip->d), importGetStats(ip->im)->written);
+    return 0;
+}
+
+static void importSummary(const fileImportOptions *o, const importStats *st, double secs, const char *target) {
+    /* Keys read but neither written, skipped nor failed: a stop came
+     * between reading them and their reply. Counts always add up. */
+    uint64_t done = st->written + st->skipped_expired + st->skipped_conflict + st->skipped_empty + st->skipped_db +
+                    st->conflicts + st->failed + st->unrepresentable;
+    char rest[64] = "";
+    if (st->keys_read > done)
+        snprintf(rest, sizeof(rest), "; %llu not attempted", (unsigned long long)(st->keys_read - done));
+    fprintf(stderr,
+            "rdbsync: %s: %llu keys read, %llu written%s in %.1f s (%.0f keys/s); skipped: %llu expired, "
+            "%llu existing, %llu empty, %llu other db; %llu failed, %llu not representable, %llu written "
+            "without field TTLs; %llu functions loaded%s\n",
+            target, (unsigned long long)st->keys_read, (unsigned long long)st->written,
+            st->native ? " (some as native commands)" : "", secs, secs > 0 ? st->written / secs : 0.0,
+            (unsigned long long)st->skipped_expired, (unsigned long long)st->skipped_conflict,
+            (unsigned long long)st->skipped_empty, (unsigned long long)st->skipped_db,
+            (unsigned long long)st->failed, (unsigned long long)st->unrepresentable,
+            (unsigned long long)st->lossy, (unsigned long long)st->functions, rest);
+}
+
+/* Pick the error line and exit status of an import, from the most
+ * specific cause: the input, a conflict, a refused write, the link. */
+static outcome importOutcome(const fileImportOptions *o, rdbDecoder *d, int drc, int wrc, importer *im, writer *w,
+                         rsConn *conn) {
+    const importStats *st = importGetStats(im);
+    unsigned long long n = (unsigned long long)st->written;
+    if (drc < 0 && stopRequested() && !writerStopped(w)) {
+        fprintf(stderr, "rdbsync: %s: interrupted by %s at offset %llu: %llu keys written; the target holds a "
+                "partial import\n", o->file, stopSignalName(), (unsigned long long)rdbDecoderOffset(d), n);
+        return OUTCOME_INTERRUPTED;
+    }
+    if (drc < 0 && rdbDecoderErrorCode(d) != RDB_ERR_HANDLER) {
+        fprintf(stderr, "rdbsync: %s: %s (%llu keys written before it)\n", o->file, rdbDecoderError(d), n);
+        return outcomeOfDecode(rdbDecoderErrorCode(d));
+    }
+    if (importConflicted(im)) {
+        fprintf(stderr, "rdbsync: %s (%llu keys written, counting those already sent when it stopped)\n", importError(im), n);
+        return OUTCOME_CONFLICT;
+    }
+    if (writerStopped(w) || (drc < 0 && importError(im)[0])) {
+        fprintf(stderr, "rdbsync: %s (%llu keys written)\n", importError(im), n);
+        return OUTCOME_WRITE;
+    }
+    if (wrc < 0 || drc < 0) {
+        fprintf(stderr, "rdbsync: target %s: %s (%llu keys written)\n", connName(conn),
+                writerError(w)[0] ? writerError(w) : "write failed", n);
+        return OUTCOME_CONNECT;
+    }
+    if (st->failed || st->unrepresentable || st->functions_failed) return OUTCOME_WRITE;
+    return OUTCOME_OK;
+}
+
+/* Decode the file into the importer; the writer drains at the end. */
+static outcome importFile(const fileImportOptions *o, rsConn *conn, const rsServerInfo *info) {
+    stopInput in;
+    if (stopInputOpen(&in, o->file) < 0) {
+        fprintf(stderr, "rdbsync: %s: cannot open: %s\n", o->file, strerror(errno));
+        return OUTCOME_INPUT;
+    }
+    importer *im = importNew(info, &o->imp);
+    writerOptions wo = {.on_reply = importOnReply, .ctx = im};
+    writer *w = im ? writerNew(conn, &wo) : NULL;
+    struct stat sb;
+    uint64_t total = o->file[0] != '-' && stat(o->file, &sb) == 0 && S_ISREG(sb.st_mode) ? (uint64_t)sb.st_size : 0;
+    progress *pg = progressNew(o->quiet, "importing", total);
+    importProgress ip = {pg, NULL, im, 0};
+    rdbHandlers hi, hp = {.ctx = &ip, .key_end = onProgressKey}, h;
+    rdbTee *tee = NULL;
+    rdbDecoder *d = NULL;
+    outcome rc = OUTCOME_INTERNAL;
+    if (w && pg) {
+        importSetWriter(im, w);
+        importHandlers(im, &hi);
+        tee = rdbTeeNew(&hi, &hp);
+    }
+    if (tee) {
+        rdbTeeHandlers(tee, &h);
+        rdbDecodeOptions dopt = {.ignore_crc = o->ignore_crc};
+        d = rdbDecoderNew(in.r, &h, &dopt);
+    }
+    if (d) {
+        ip.d = d;
+        int drc = rdbDecode(d);
+        int wrc = drc == 0 || !writerStopped(w) ? writerDrain(w) : -1;
+        if (writerStopped(w) && writerSettle(w) == 0) importCleanup(im, conn); /* count what the target took */
+        else if (drc < 0 && wrc == 0) importCleanup(im, conn); /* interrupted inside a native write */
+        progressClear(pg);
+        rc = importOutcome(o, d, drc, wrc, im, w, conn);
+        importSummary(o, importGetStats(im), progressElapsed(pg), connName(conn));
+    }
+    rdbDecoderFree(d);
+    rdbTeeFree(tee);
+    progressFree(pg);
+    writerFree(w);
+    importFree(im);
+    stopInputClose(&in);
+    return rc;
+}
+
+outcome fileImport(const fileImportOptions *o) {
+    rsServerInfo info;
+    outcome rc;
+    rsConn *conn = openTarget(o, &info, &rc);
+    char err[512];
+    if (conn) rc = preflightImport(conn, &info, o->file, o->flush_target, o->precheck);
+    if (conn && rc == OUTCOME_OK && preflightPrepare(conn, &info, o->flush_target, err, sizeof(err)) < 0) {
+        fprintf(stderr, "rdbsync: %s\n", err);
+        rc = OUTCOME_WRITE;
+    }
+    if (conn && rc == OUTCOME_OK) rc = importFile(o, conn, &info);
+    connClose(conn);
+    return rc;
+}

@@ -1,0 +1,133 @@
+/* log.c -- see log.h. */
+#include "log.h"
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "clock.h"
+
+static struct {
+    logFormat fmt;
+    int quiet, tty, setup, live_shown;
+} L;
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+
+int logParseFormat(const char *s, logFormat *out) {
+    if (!strcmp(s, "text")) *out = LOG_TEXT;
+    else if (!strcmp(s, "json")) *out = LOG_JSON;
+    else return -1;
+    return 0;
+}
+
+void logSetup(logFormat fmt, int quiet) {
+    L.fmt = fmt;
+    L.quiet = quiet;
+    L.tty = isatty(2);
+    L.setup = 1;
+}
+
+static void ensureSetup(void) {
+    if (!L.setup) logSetup(LOG_TEXT, 0);
+}
+
+int logLive(void) {
+    ensureSetup();
+    return L.tty && L.fmt == LOG_TEXT;
+}
+
+/* "2026-12-07T12:47:32.123Z" */
+static void timestamp(char *buf, size_t len) {
+    int64_t ms = clockWallMs();
+    time_t s = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&s, &tm);
+    size_t n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(buf + n, len - n, ".%03dZ", (int)(ms % 1000));
+}
+
+/* A JSON string body: quotes, backslashes and control bytes escaped; other
+ * bytes as they are (messages show keys already escaped by rdbKeyRepr). */
+static void putJson(FILE *f, const char *s) {
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\') fprintf(f, "\\%c", *p);
+        else if (*p == '\n') fputs("\\n", f);
+        else if (*p < 0x20) fprintf(f, "\\u%04x", *p);
+        else fputc(*p, f);
+    }
+}
+
+/* Text messages stay on one line whatever they quote. */
+static void putText(FILE *f, const char *s) {
+    for (const char *p = s; *p; p++) {
+        if (*p == '\n') fputs("\\n", f);
+        else if (*p != '\r') fputc(*p, f);
+    }
+}
+
+static void clearLive(void) {
+    if (L.live_shown) fprintf(stderr, "\r%*s\r", 100, "");
+    L.live_shown = 0;
+}
+
+static void emit(const char *level, const char *phase, const char *fmt, va_list ap) {
+    char msg[2048];
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    char ts[40];
+    timestamp(ts, sizeof(ts));
+    pthread_mutex_lock(&lock);
+    ensureSetup();
+    if (L.fmt == LOG_JSON) {
+        fprintf(stderr, "{\"time\":\"%s\",\"level\":\"%s\",", ts, level);
+        if (phase) fprintf(stderr, "\"phase\":\"%s\",", phase);
+        fputs("\"msg\":\"", stderr);
+        putJson(stderr, msg);
+        fputs("\"}\n", stderr);
+    } else if (phase && L.tty) {
+        fputc('\r', stderr);
+        fprintf(stderr, "%-100.100s", msg);
+        L.live_shown = 1;
+    } else {
+        clearLive();
+        if (!L.tty) fprintf(stderr, "%s ", ts);
+        fputs("rdbsync: ", stderr);
+        if (strcmp(level, "warn") == 0) fputs("warning: ", stderr);
+        putText(stderr, msg);
+        fputc('\n', stderr);
+    }
+    fflush(stderr);
+    pthread_mutex_unlock(&lock);
+}
+
+#define LOG_FN(name, level, shown)                                                                                     \
+    void name(const char *fmt, ...) {                                                                                  \
+        ensureSetup();                                                                                                 \
+        if (!(shown)) return;                                                                                          \
+        va_list ap;                                                                                                    \
+        va_start(ap, fmt);                                                                                             \
+        emit(level, NULL, fmt, ap);                                                                                    \
+        va_end(ap);                                                                                                    \
+    }
+
+LOG_FN(logError, "error", 1)
+LOG_FN(logWarn, "warn", 1)
+LOG_FN(logInfo, "info", !L.quiet)
+
+void logStatus(const char *phase, const char *fmt, ...) {
+    ensureSetup();
+    if (L.quiet) return;
+    va_list ap;
+    va_start(ap, fmt);
+    emit("status", phase ? phase : "status", fmt, ap);
+    va_end(ap);
+}
+
+void logClearStatus(void) {
+    pthread_mutex_lock(&lock);
+    clearLive();
+    fflush(stderr);
+    pthread_mutex_unlock(&lock);
+}

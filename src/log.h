@@ -1,0 +1,39 @@
+/* log.h -- every line rdbsync prints on stderr goes through here.
+ *
+ * Four kinds of line: errors and warnings (always shown), information
+ * (hidden by -q) and status (the throttled "where are we" lines of
+ * progress.c, hidden by -q). Where they go depends on stderr and on
+ * --log-format:
+ *   - a terminal, text: "rdbsync: <msg>"; a status line is one live line
+ *     redrawn in place (\r), erased before any other line is printed;
+ *   - not a terminal, text: "2026-12-07T12:47:32.123Z rdbsync: <msg>", so a
+ *     log file or journal tells when each line was written;
+ *   - json (any output): one object per line,
+ *     {"time":"...","level":"error|warn|info|status","msg":"..."} with a
+ *     "phase" member on status lines, for log shippers.
+ * Messages are one line each (a newline inside is printed escaped).
+ *
+ * Thread-safe: the link, apply and status threads all print, and a mutex
+ * keeps each line whole. logSetup is called once by main.c before any
+ * thread starts; without it, text on stderr with terminal detection.
+ */
+#ifndef RDBSYNC_LOG_H
+#define RDBSYNC_LOG_H
+
+typedef enum logFormat { LOG_TEXT = 0, LOG_JSON } logFormat;
+
+/* "text" or "json" (--log-format); -1 for anything else. */
+int logParseFormat(const char *s, logFormat *out);
+void logSetup(logFormat fmt, int quiet);
+/* Whether status lines are redrawn in place (a terminal, text format). */
+int logLive(void);
+
+void logError(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void logWarn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void logInfo(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* phase: a short word for JSON ("connecting", "snapshot", "streaming"...). */
+void logStatus(const char *phase, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Erase a live status line (before output on stdout, at exit). */
+void logClearStatus(void);
+
+#endif

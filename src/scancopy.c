@@ -1,0 +1,560 @@
+/* scancopy.c -- the scan-mode copy and its follower (see scancopy.h).
+ *
+ * The copy runs the pass (scan.c) on a reader thread that fills a bounded
+ * queue; the calling thread writes to the target through the importer, so
+ * reading the source and writing the target overlap. Following: a
+ * subscriber thread queues keyspace events; the calling thread copies each
+ * changed key again or deletes it.
+ */
+#include "scancopy.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "outcome.h"
+#include "preflight.h"
+#include "stop.h"
+#include "writer.h"
+
+#define QUEUE_BYTES (16u << 20)
+#define EVENTS_MAX 100000
+
+static int64_t nowMs(void) {
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+/* ---- The copy: a bounded queue between the pass and the writer ---- */
+
+typedef struct qitem {
+    struct qitem *next;
+    int db;
+    int64_t expire_ms;
+    size_t keylen, len;
+    unsigned char *payload;
+    char key[];
+} qitem;
+
+typedef struct copyQueue {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    qitem *head, *tail;
+    size_t bytes;
+    int done, failed;
+    int complete;       /* the reader's pass read every db to its end */
+} copyQueue;
+
+typedef struct copier {
+    const scanCopyConfig *cfg;
+    rsConn *src, *tgt, *sub;
+    rsServerInfo sinfo, tinfo;
+    copyQueue q;
+    scanStats st;
+    writer *w;
+    importer *im;
+    outcome fatal;      /* set by a reply that stopped the writer */
+    char err[800];      /* the first reason this thread (the writer's) stops */
+    char rerr[800];     /* the reader thread's reason: apart, so neither overwrites the other */
+    int pass_done;      /* a pass read the whole source: the target holds a full copy */
+    char ksn_orig[64];  /* notify-keyspace-events before we changed it; "" when unchanged */
+    int ksn_changed;
+    int64_t last_progress;
+    /* keyspace events: (db, key) pairs from the subscriber thread */
+    pthread_mutex_t emu;
+    qitem *ehead, *etail;
+    size_t nevents;
+    int overflow, sub_lost;
+    char probe[64];     /* the notification probe's key, "" when none */
+    unsigned probe_seen; /* bit per event class the probe produced */
+} copier;
+
+static int queueSink(void *ctx, const scanItem *it) {
+    copier *cp = ctx;
+    qitem *q = malloc(sizeof(*q) + it->keylen + 1);
+    if (!q) return -1;
+    q->payload = malloc(it->len);
+    if (!q->payload) {
+        free(q);
+        return -1;
+    }
+    memcpy(q->key, it->key, it->keylen);
+    memcpy(q->payload, it->payload, it->len);
+    q->db = it->db, q->expire_ms = it->expire_ms, q->keylen = it->keylen, q->len = it->len, q->next = NULL;
+    pthread_mutex_lock(&cp->q.mu);
+    while (cp->q.bytes > QUEUE_BYTES && !cp->q.failed) pthread_cond_wait(&cp->q.cv, &cp->q.mu);
+    int failed = cp->q.failed;
+    if (!failed) {
+        if (cp->q.tail) cp->q.tail->next = q;
+        else cp->q.head = q;
+        cp->q.tail = q;
+        cp->q.bytes += it->len + it->keylen;
+        pthread_cond_broadcast(&cp->q.cv);
+    }
+    pthread_mutex_unlock(&cp->q.mu);
+    if (failed) free(q->payload), free(q);
+    return failed || scanStopRequested() ? -1 : 0;
+}
+
+static void *passThread(void *arg) {
+    copier *cp = arg;
+    int rc = scanPass(cp->src, &cp->sinfo, &cp->cfg->scan, queueSink, cp, &cp->st, cp->rerr, sizeof(cp->rerr));
+    pthread_mutex_lock(&cp->q.mu);
+    cp->q.done = 1;
+    cp->q.complete = rc == 0;
+    if (rc < 0 && !scanStopRequested()) cp->q.failed = 1;
+    pthread_cond_broadcast(&cp->q.cv);
+    pthread_mutex_unlock(&cp->q.mu);
+    return NULL;
+}
+
+static qitem *queuePop(copier *cp) {
+    pthread_mutex_lock(&cp->q.mu);
+    while (!cp->q.head && !cp->q.done) pthread_cond_wait(&cp->q.cv, &cp->q.mu);
+    qitem *q = cp->q.head;
+    if (q) {
+        cp->q.head = q->next;
+        if (!cp->q.head) cp->q.tail = NULL;
+        cp->q.bytes -= q->len + q->keylen;
+        pthread_cond_broadcast(&cp->q.cv);
+    }
+    pthread_mutex_unlock(&cp->q.mu);
+    return q;
+}
+
+static int queueEmpty(copier *cp) {
+    pthread_mutex_lock(&cp->q.mu);
+    int empty = cp->q.head == NULL;
+    pthread_mutex_unlock(&cp->q.mu);
+    return empty;
+}
+
+static void queueAbort(copier *cp) {
+    pthread_mutex_lock(&cp->q.mu);
+    cp->q.failed = 1;
+    pthread_cond_broadcast(&cp->q.cv);
+    pthread_mutex_unlock(&cp->q.mu);
+}
+
+static int writeItem(copier *cp, int db, const char *key, size_t keylen, const unsigned char *p, size_t len,
+                     int64_t exp) {
+    rdbKeyInfo k = {.db = (uint64_t)db, .key = key, .keylen = keylen, .expire_ms = exp, .idle = -1, .freq = -1};
+    return importPayload(cp->im, &k, p, len);
+}
+
+static void progressLine(copier *cp, int force) {
+    int64_t t = nowMs();
+    if (cp->cfg->scan.quiet || (!force && t - cp->last_progress < 5000)) return;
+    cp->last_progress = t;
+    const importStats *s = importGetStats(cp->im);
+    fprintf(stderr, "rdbsync: scan: %llu keys scanned, %llu written, %llu vanished meanwhile\n",
+            (unsigned long long)cp->st.scanned, (unsigned long long)s->written, (unsigned long long)cp->st.vanished);
+}
+
+/* One pass: reader thread + writing here. */
+static int copyPass(copier *cp) {
+    pthread_t th;
+    cp->q.done = cp->q.failed = 0;
+    if (pthread_create(&th, NULL, passThread, cp) != 0) return -1;
+    int rc = 0;
+    qitem *q;
+    while ((q = queuePop(cp)) != NULL) {
+        if (rc == 0 && writeItem(cp, q->db, q->key, q->keylen, q->payload, q->len, q->expire_ms) < 0) {
+            rc = -1;
+            queueAbort(cp);
+        }
+        free(q->payload);
+        free(q);
+        /* The reader is behind (a --rate, a slow source): send what is
+         * queued now rather than when the writer's buffer fills. */
+        if (rc == 0 && queueEmpty(cp) && writerPoll(cp->w) < 0) rc = -1, queueAbort(cp);
+        if (rc == 0) progressLine(cp, 0);
+    }
+    pthread_join(th, NULL);
+    if (rc == 0 && writerDrain(cp->w) < 0) rc = -1;
+    if (cp->q.failed && rc == 0) rc = -1;
+    if (rc == 0 && cp->q.complete) cp->pass_done = 1;
+    /* The reader's reason, unless the writer's came first (a conflict
+     * makes the reader stop with a reason of its own). */
+    if (cp->q.failed && !cp->err[0] && !cp->fatal) snprintf(cp->err, sizeof(cp->err), "%s", cp->rerr);
+    return rc;
+}
+
+/* ---- Keyspace notifications ---- */
+
+/* Notifications need K (keyspace channel) and every class (A). */
+static int ksnEnabled(const char *v) { return strchr(v, 'K') && strchr(v, 'A'); }
+
+static int ksnSetup(copier *cp) {
+    redisReply *r = connCommandf(cp->src, "CONFIG GET notify-keyspace-events");
+    int ok = 0, known = r && r->type == REDIS_REPLY_ARRAY && r->elements == 2;
+    char want[64];
+    if (known && ksnEnabled(r->element[1]->str)) ok = 1;
+    if (known && !ok) {
+        snprintf(want, sizeof(want), "%sKA", r->element[1]->str);
+        redisReply *s = connCommandf(cp->src, "CONFIG SET notify-keyspace-events %s", want);
+        ok = s && s->type != REDIS_REPLY_ERROR;
+        if (ok) fprintf(stderr, "rdbsync: enabled keyspace notifications on the source (notify-keyspace-events %s)\n", want);
+        if (ok) snprintf(cp->ksn_orig, sizeof(cp->ksn_orig), "%s", r->element[1]->str), cp->ksn_changed = 1;
+        if (s) freeReplyObject(s);
+    }
+    if (r) freeReplyObject(r);
+    if (ok) return 0;
+    if (!known) return 1; /* CONFIG refused: ksnProbe() tells after subscribing */
+    snprintf(cp->err, sizeof(cp->err), "keyspace notifications are off on the source and CONFIG SET is refused: "
+             "set notify-keyspace-events to 'KA' on the source (on ElastiCache: in a custom parameter group), "
+             "or run with --once");
+    return -1;
+}
+
+/* Put notify-keyspace-events back as we found it: notifications cost the
+ * source CPU for every write, and the setting is the operator's. On a
+ * connection of its own, since the main one may be what failed. */
+static void ksnRestore(copier *cp) {
+    char err[512];
+    rsConn *c = connOpen(cp->cfg->source, &cp->cfg->source_conn, err, sizeof(err));
+    redisReply *r = c ? connCommand(c, 4, (const char *[]){"CONFIG", "SET", "notify-keyspace-events", cp->ksn_orig},
+                                    (size_t[]){6, 3, 22, strlen(cp->ksn_orig)})
+                      : NULL;
+    if (r && r->type != REDIS_REPLY_ERROR)
+        fprintf(stderr, "rdbsync: restored notify-keyspace-events on the source to '%s'\n", cp->ksn_orig);
+    else
+        fprintf(stderr, "rdbsync: could not restore notify-keyspace-events on the source to '%s': %s\n", cp->ksn_orig,
+                r ? r->str : c ? connError(c) : err);
+    if (r) freeReplyObject(r);
+    connClose(c);
+}
+
+static void pushEvent(copier *cp, int db, const char *key, size_t keylen) {
+    pthread_mutex_lock(&cp->emu);
+    if (cp->nevents >= EVENTS_MAX) {
+        cp->overflow = 1; /* too many to track: a fresh pass catches up */
+    } else {
+        qitem *q = malloc(sizeof(*q) + keylen + 1);
+        if (q) {
+            memcpy(q->key, key, keylen);
+            q->keylen = keylen, q->db = db, q->next = NULL, q->payload = NULL;
+            if (cp->etail) cp->etail->next = q;
+            else cp->ehead = q;
+            cp->etail = q;
+            cp->nevents++;
+        } else {
+            cp->overflow = 1;
+        }
+    }
+    pthread_mutex_unlock(&cp->emu);
+}
+
+/* The probe touches one key with a command of each class that A covers
+ * and can be tried without side effects (expired, evicted and module
+ * events cannot), inside MULTI so no client ever sees the key. */
+static const char *const PROBE_EVENTS[] = {"set", "rpush", "sadd", "zadd", "hset", "xadd", "del"};
+#define PROBE_ALL ((1u << (sizeof(PROBE_EVENTS) / sizeof(PROBE_EVENTS[0]))) - 1)
+
+/* 1 when key is the probe's (its event is noted, not queued). */
+static int probeEvent(copier *cp, const char *key, size_t keylen, const char *event) {
+    pthread_mutex_lock(&cp->emu);
+    int mine = cp->probe[0] && keylen == strlen(cp->probe) && memcmp(key, cp->probe, keylen) == 0;
+    for (size_t i = 0; mine && i < sizeof(PROBE_EVENTS) / sizeof(PROBE_EVENTS[0]); i++)
+        if (strcmp(event, PROBE_EVENTS[i]) == 0) cp->probe_seen |= 1u << i;
+    pthread_mutex_unlock(&cp->emu);
+    return mine;
+}
+
+/* "__keyspace@3__:key" -> db 3, key. */
+static void onMessage(copier *cp, redisReply *m) {
+    if (m->type != REDIS_REPLY_ARRAY || m->elements != 4 || strcmp(m->element[0]->str, "pmessage")) return;
+    const char *ch = m->element[2]->str;
+    size_t len = (size_t)m->element[2]->len;
+    const char *sep = memchr(ch, ':', len);
+    if (strncmp(ch, "__keyspace@", 11) != 0 || !sep) return;
+    if (probeEvent(cp, sep + 1, len - (size_t)(sep + 1 - ch), m->element[3]->str)) return;
+    pushEvent(cp, atoi(ch + 11), sep + 1, len - (size_t)(sep + 1 - ch));
+}
+
+/* Blocks in connGetReply with no timeout (a quiet source sends nothing);
+ * it ends when the link drops or stopSub() shuts the socket down. */
+static void *subThread(void *arg) {
+    copier *cp = arg;
+    for (;;) {
+        redisReply *m = connGetReply(cp->sub);
+        if (!m) break;
+        onMessage(cp, m);
+        freeReplyObject(m);
+    }
+    pthread_mutex_lock(&cp->emu);
+    cp->sub_lost = 1;
+    pthread_mutex_unlock(&cp->emu);
+    return NULL;
+}
+
+static void stopSub(copier *cp, pthread_t th) {
+    shutdown(connFd(cp->sub), SHUT_RDWR);
+    pthread_join(th, NULL);
+    connClose(cp->sub);
+    cp->sub = NULL;
+}
+
+static int subscribe(copier *cp, pthread_t *th) {
+    char err[512];
+    cp->sub = connOpen(cp->cfg->source, &cp->cfg->source_conn, err, sizeof(err));
+    if (!cp->sub) {
+        snprintf(cp->err, sizeof(cp->err), "source: %s", err);
+        return -1;
+    }
+    redisReply *r = connCommandf(cp->sub, "PSUBSCRIBE __keyspace@*__:*");
+    int ok = r && r->type == REDIS_REPLY_ARRAY;
+    if (!ok) snprintf(cp->err, sizeof(cp->err), "source refused PSUBSCRIBE: %s", r ? r->str : connError(cp->sub));
+    if (r) freeReplyObject(r);
+    if (!ok) return -1;
+    connSetTimeout(cp->sub, -1);
+    cp->sub_lost = 0;
+    return pthread_create(th, NULL, subThread, cp) == 0 ? 0 : -1;
+}
+
+/* CONFIG is refused, so notify-keyspace-events cannot be read: make the
+ * source produce events and see whether they arrive. 0 when they do (or
+ * when the source refuses the probe's writes: then we cannot tell, and
+ * say so), -1 with the setting to change when they do not. */
+static int ksnProbe(copier *cp) {
+    char k[64];
+    snprintf(k, sizeof(k), "rdbsync:probe:%ld:%lld", (long)getpid(), (long long)nowMs());
+    pthread_mutex_lock(&cp->emu);
+    memcpy(cp->probe, k, sizeof(k));
+    pthread_mutex_unlock(&cp->emu);
+    redisReply *r = connCommandf(cp->src, "MULTI");
+    int ok = r && r->type != REDIS_REPLY_ERROR;
+    if (r) freeReplyObject(r);
+    const char *cmds[] = {"SET %s 1", "DEL %s", "RPUSH %s 1", "DEL %s", "SADD %s 1", "DEL %s",
+                          "ZADD %s 1 m", "DEL %s", "HSET %s f 1", "DEL %s", "XADD %s 1-1 f 1", "DEL %s"};
+    for (size_t i = 0; ok && i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+        if ((r = connCommandf(cp->src, cmds[i], k))) freeReplyObject(r);
+        else ok = 0;
+    }
+    r = ok ? connCommandf(cp->src, "EXEC") : NULL;
+    ok = r && r->type == REDIS_REPLY_ARRAY;
+    for (size_t i = 0; ok && i < r->elements; i++) ok = r->element[i]->type != REDIS_REPLY_ERROR;
+    if (r) freeReplyObject(r);
+    if (!ok) {
+        fprintf(stderr, "rdbsync: cannot read notify-keyspace-events on the source (CONFIG refused) nor test it; "
+                        "following relies on it including 'KA' (on managed services: set it in the parameter group)\n");
+        return 0;
+    }
+    unsigned seen = 0;
+    for (int i = 0; i < 100 && seen != PROBE_ALL; i++) {
+        usleep(20000);
+        pthread_mutex_lock(&cp->emu);
+        seen = cp->probe_seen;
+        pthread_mutex_unlock(&cp->emu);
+    }
+    if (seen == PROBE_ALL) return 0;
+    snprintf(cp->err, sizeof(cp->err), "keyspace notifications are %s on the source and CONFIG is refused: "
+             "set notify-keyspace-events to 'KA' on the source (on ElastiCache: in a custom parameter group), "
+             "or run with --once", seen ? "incomplete" : "off");
+    return -1;
+}
+
+/* Apply queued events: copy each key again, or delete it. */
+static int applyEvents(copier *cp) {
+    pthread_mutex_lock(&cp->emu);
+    qitem *list = cp->ehead;
+    cp->ehead = cp->etail = NULL;
+    cp->nevents = 0;
+    pthread_mutex_unlock(&cp->emu);
+    int rc = 0;
+    while (list) {
+        qitem *q = list;
+        list = q->next;
+        scanItem it;
+        char err[512];
+        int got = rc == 0 ? scanGetKey(cp->src, &cp->sinfo, q->db, q->key, q->keylen, &it, err, sizeof(err)) : 0;
+        if (got < 0) snprintf(cp->err, sizeof(cp->err), "%s", err), rc = -1;
+        else if (got == 1) rc = writeItem(cp, q->db, q->key, q->keylen, it.payload, it.len, it.expire_ms),
+                           free((void *)it.payload);
+        else if (rc == 0) rc = importDelete(cp->im, (uint64_t)q->db, q->key, q->keylen);
+        free(q);
+    }
+    return rc == 0 ? writerPoll(cp->w) : rc;
+}
+
+/* The source db whose keys go to target db t, or -1 (--db, --db-map). */
+static int sourceDbFor(const importOptions *o, int t) {
+    for (int sdb = 0; sdb < IMPORT_MAX_DBS; sdb++) {
+        int sel = o->n_db_only == 0;
+        for (int i = 0; i < o->n_db_only; i++) sel |= o->db_only[i] == sdb;
+        if (sel && (o->db_map[sdb] >= 0 ? o->db_map[sdb] : sdb) == t) return sdb;
+    }
+    return t >= IMPORT_MAX_DBS && o->n_db_only == 0 ? t : -1;
+}
+
+static int pruneKey(void *ctx, const scanItem *it) {
+    copier *cp = ctx;
+    int sdb = sourceDbFor(&cp->cfg->imp, it->db);
+    scanItem o;
+    if (sdb < 0) return 0;
+    int got = scanGetKey(cp->src, &cp->sinfo, sdb, it->key, it->keylen, &o, cp->err, sizeof(cp->err));
+    if (got == 1) free((void *)o.payload);
+    return got < 0 ? -1 : got == 1 ? 0 : importDelete(cp->im, (uint64_t)sdb, it->key, it->keylen);
+}
+
+/* After notifications were lost (overflow, dropped link), a fresh pass
+ * copies what changed but cannot see what was deleted: remove from the
+ * target the keys the source no longer has. Events that arrive meanwhile
+ * are applied afterwards, so a key created again is copied again. */
+static int pruneTarget(copier *cp) {
+    char err[512];
+    rsServerInfo info;
+    rsConn *t = connOpen(cp->cfg->target, &cp->cfg->target_conn, err, sizeof(err));
+    if (!t || connServerInfo(t, &info) < 0) {
+        snprintf(cp->err, sizeof(cp->err), "target: %s", t ? connError(t) : err);
+        connClose(t);
+        return -1;
+    }
+    scanOptions so = cp->cfg->scan;
+    scanStats st = {0};
+    int rc = scanPass(t, &info, &so, pruneKey, cp, &st, cp->err, sizeof(cp->err));
+    connClose(t);
+    return rc < 0 ? -1 : writerDrain(cp->w);
+}
+
+static int follow(copier *cp, pthread_t *th) {
+    if (!cp->cfg->scan.quiet)
+        fprintf(stderr, "rdbsync: scan pass done; following changes through keyspace notifications\n");
+    while (!scanStopRequested()) {
+        if (applyEvents(cp) < 0) return -1;
+        pthread_mutex_lock(&cp->emu);
+        int lost = cp->sub_lost, over = cp->overflow;
+        cp->overflow = 0;
+        pthread_mutex_unlock(&cp->emu);
+        if (lost) {
+            stopSub(cp, *th);
+            fprintf(stderr, "rdbsync: lost the notification link; resubscribing and scanning again\n");
+            if (subscribe(cp, th) < 0) return -1;
+        }
+        if (lost || over) {
+            if (copyPass(cp) < 0 || pruneTarget(cp) < 0) return -1;
+            continue;
+        }
+        usleep(20000);
+        progressLine(cp, 0);
+    }
+    return 0;
+}
+
+/* ---- Setup ---- */
+
+static int onReplyCopy(void *ctx, const writerTag *t, const redisReply *r) {
+    copier *cp = ctx;
+    int rc = importOnReply(cp->im, t, r);
+    if (rc && !cp->fatal) { /* the first one: replies read while settling come after it */
+        snprintf(cp->err, sizeof(cp->err), "%s", importError(cp->im));
+        cp->fatal = importConflicted(cp->im) ? OUTCOME_CONFLICT : OUTCOME_WRITE;
+    }
+    return rc;
+}
+
+static int openBoth(copier *cp) {
+    char err[512];
+    cp->src = connOpen(cp->cfg->source, &cp->cfg->source_conn, err, sizeof(err));
+    if (!cp->src || connServerInfo(cp->src, &cp->sinfo) < 0) {
+        snprintf(cp->err, sizeof(cp->err), "source: %s", cp->src ? connError(cp->src) : err);
+        return -1;
+    }
+    cp->tgt = connOpen(cp->cfg->target, &cp->cfg->target_conn, err, sizeof(err));
+    if (!cp->tgt || connServerInfo(cp->tgt, &cp->tinfo) < 0) {
+        snprintf(cp->err, sizeof(cp->err), "target: %s", cp->tgt ? connError(cp->tgt) : err);
+        return -1;
+    }
+    cp->im = importNew(&cp->tinfo, &cp->cfg->imp);
+    writerOptions wo = {.on_reply = onReplyCopy, .ctx = cp};
+    cp->w = cp->im ? writerNew(cp->tgt, &wo) : NULL;
+    if (!cp->w) return -1;
+    importSetWriter(cp->im, cp->w);
+    return 0;
+}
+
+static int copyFunction(void *ctx, const char *code, size_t len) {
+    copier *cp = ctx;
+    rdbFunction fn = {.code = code, .len = len};
+    rdbHandlers h;
+    importHandlers(cp->im, &h);
+    return h.function(h.ctx, &fn);
+}
+
+/* Every key scanned is counted once: written, skipped (vanished between
+ * SCAN and DUMP, expired, existing, other db), failed, or not attempted
+ * (read but never written: a stop came first). */
+static void summary(copier *cp) {
+    const importStats *s = importGetStats(cp->im);
+    uint64_t skipped = s->skipped_expired + s->skipped_conflict + s->skipped_empty + s->skipped_db;
+    uint64_t done = cp->st.vanished + s->written + skipped + s->conflicts + s->failed + s->unrepresentable;
+    uint64_t rest = cp->st.scanned > done ? cp->st.scanned - done : 0;
+    fprintf(stderr, "rdbsync: scan copy: %llu keys scanned, %llu written, %llu vanished during the copy, "
+            "%llu existing skipped, %llu expired skipped, %llu other db skipped, %llu conflicting, %llu failed, "
+            "%llu not representable, %llu not attempted, %llu functions\n",
+            (unsigned long long)cp->st.scanned, (unsigned long long)s->written, (unsigned long long)cp->st.vanished,
+            (unsigned long long)s->skipped_conflict, (unsigned long long)s->skipped_expired,
+            (unsigned long long)s->skipped_db, (unsigned long long)s->conflicts, (unsigned long long)s->failed,
+            (unsigned long long)s->unrepresentable, (unsigned long long)rest, (unsigned long long)s->functions);
+}
+
+outcome scanCopy(const scanCopyConfig *cfg) {
+    copier cp = {.cfg = cfg};
+    pthread_t sub_th;
+    int subscribed = 0, known = 0;
+    outcome rc = OUTCOME_OK;
+    pthread_mutex_init(&cp.q.mu, NULL);
+    pthread_cond_init(&cp.q.cv, NULL);
+    pthread_mutex_init(&cp.emu, NULL);
+    cp.last_progress = nowMs();
+    if (openBoth(&cp) < 0) {
+        rc = OUTCOME_CONNECT;
+    } else if ((known = preflightDbsFrom(cp.src, cp.tgt, &cfg->imp, cp.err, sizeof(cp.err))) < 0) {
+        rc = known == -1 ? OUTCOME_WRITE : OUTCOME_CONNECT; /* a db the target lacks; nothing written */
+    } else if (preflightPrepare(cp.tgt, &cp.tinfo, cfg->flush_target, cp.err, sizeof(cp.err)) < 0) {
+        rc = OUTCOME_WRITE;
+    } else if (cfg->follow && (known = ksnSetup(&cp)) < 0) {
+        rc = OUTCOME_USAGE; /* a setting to change on the source, named in cp.err */
+    } else if (cfg->follow && subscribe(&cp, &sub_th) < 0) {
+        rc = OUTCOME_CONNECT;
+    } else if ((subscribed = cfg->follow) && known == 1 && ksnProbe(&cp) < 0) {
+        rc = OUTCOME_USAGE;
+    } else {
+        char ferr[256];
+        if (scanFunctions(cp.src, copyFunction, &cp, ferr, sizeof(ferr)) < 0)
+            rc = OUTCOME_CONNECT, snprintf(cp.err, sizeof(cp.err), "%s", ferr);
+        else if (copyPass(&cp) < 0)
+            rc = cp.fatal ? cp.fatal : OUTCOME_CONNECT;
+        /* Commands sent before a refusal still reach the target: read
+         * their replies so that "written" is what the target took. */
+        if (writerStopped(cp.w) && writerSettle(cp.w) == 0) importCleanup(cp.im, cp.tgt);
+        summary(&cp);
+        if (rc == OUTCOME_OK && !cp.pass_done && stopRequested()) {
+            snprintf(cp.err, sizeof(cp.err), "scan copy interrupted by %s before the pass was complete: the target "
+                     "is partial (%llu keys written)", stopSignalName(),
+                     (unsigned long long)importGetStats(cp.im)->written);
+            rc = OUTCOME_INTERRUPTED;
+        }
+        if (rc == OUTCOME_OK && cfg->follow) {
+            importSetConflict(cp.im, CONFLICT_REPLACE); /* later copies update what we wrote */
+            if (follow(&cp, &sub_th) < 0) rc = cp.fatal ? cp.fatal : OUTCOME_CONNECT;
+            if (cp.w && !writerStopped(cp.w)) writerDrain(cp.w);
+        }
+    }
+    if (rc != OUTCOME_OK && cp.err[0]) fprintf(stderr, "rdbsync: %s\n", cp.err);
+    if (rc == OUTCOME_OK && (importGetStats(cp.im)->failed || importGetStats(cp.im)->unrepresentable)) rc = OUTCOME_WRITE;
+    if (cp.sub && subscribed) stopSub(&cp, sub_th);
+    else connClose(cp.sub);
+    if (cp.ksn_changed) ksnRestore(&cp);
+    for (qitem *q = cp.ehead, *next; q; q = next) next = q->next, free(q); /* stopped with events queued */
+    writerFree(cp.w);
+    importFree(cp.im);
+    connClose(cp.src);
+    connClose(cp.tgt);
+    return rc;
+}

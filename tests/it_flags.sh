@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# it_flags.sh -- flags that contradict each other or would do harm are
+# refused with one line before anything is touched (issue #14, "refuse
+# before harm"), and -q keeps only what a script needs.
+#
+# 1. contradictions: --target alone, --source alone, --source --target
+#    --file, --source --target --checksum, --file --target --checksum and
+#    --dump: exit 1, one line, nothing written to the target, never "not
+#    implemented".
+# 2. --file F --checksum with F missing: exit 2, one line naming F.
+# 3. --source URL --file F with F present (an import with the flags
+#    swapped): exit 1, F unchanged; --force replaces it; the snapshot file
+#    is mode 0600.
+# 4. -q: the import prints its one summary line and nothing else; --file
+#    --checksum prints nothing on stderr; scan --once prints its summary.
+set -euo pipefail
+# shellcheck source=tests/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+if ! have_rdbsync; then
+    skip flags "no binary at $RDBSYNC (run make)"
+    exit 0
+fi
+
+run() {
+    local name=$1
+    shift
+    RC=0
+    "$RDBSYNC" "$@" >"$IT_TMP/$name.out" 2>"$IT_TMP/$name.err" || RC=$?
+}
+
+rs_start S
+rs_start T
+rs_cli S DEBUG POPULATE 100 key 8 >/dev/null
+DUMP=$(rs_save S)
+S_URL=$(rs_url S)
+T_URL=$(rs_url T)
+
+# ---- 1. contradictions ----
+
+refused() {
+    local name=$1 want=$2
+    shift 2
+    run "$name" "$@"
+    assert_eq "flags.$name.exit" 1 "$RC"
+    assert_eq "flags.$name.one_line" 1 "$(wc -l <"$IT_TMP/$name.err")"
+    assert_match "flags.$name.says" "$want" "$(cat "$IT_TMP/$name.err")"
+    assert_eq "flags.$name.not_unimplemented" 0 "$(grep -c 'not implemented' "$IT_TMP/$name.err" || true)"
+    assert_eq "flags.$name.target_untouched" 0 "$(rs_cli T DBSIZE)"
+}
+
+refused target_alone '--target needs something to copy: --file F .* or --source URL' --target "$T_URL"
+refused source_alone '--source needs something to do' --source "$S_URL"
+refused three_endpoints '--source, --target and --file together' --source "$S_URL" --target "$T_URL" --file "$DUMP"
+refused sync_checksum '--checksum with both --source and --target.*--verify' --source "$S_URL" --target "$T_URL" --checksum
+refused import_checksum '--checksum/--dump read the file and --target imports it' --file "$DUMP" --target "$T_URL" --checksum
+refused import_dump '--checksum/--dump read the file and --target imports it' --file "$DUMP" --target "$T_URL" --dump
+
+# ---- 2. a missing file ----
+
+run missing --file "$IT_TMP/no-such.rdb" --checksum
+assert_eq flags.missing_file.exit 2 "$RC"
+assert_eq flags.missing_file.one_line 1 "$(wc -l <"$IT_TMP/missing.err")"
+assert_match flags.missing_file.says 'no-such\.rdb: cannot open: No such file' "$(cat "$IT_TMP/missing.err")"
+
+# ---- 3. never overwrite a file without --force ----
+
+BACKUP=$IT_TMP/backup.rdb
+cp "$DUMP" "$BACKUP"
+rs_cli S SET extra 1 >/dev/null
+before=$(md5sum <"$BACKUP")
+run swapped --file "$BACKUP" --source "$S_URL"
+assert_eq flags.swapped.exit 1 "$RC"
+assert_eq flags.swapped.one_line 1 "$(wc -l <"$IT_TMP/swapped.err")"
+assert_match flags.swapped.says 'backup\.rdb exists: .*give --force to replace it' "$(cat "$IT_TMP/swapped.err")"
+assert_eq flags.swapped.file_unchanged "$before" "$(md5sum <"$BACKUP")"
+run forced --file "$BACKUP" --source "$S_URL" --force
+assert_eq flags.force.exit 0 "$RC"
+run forced_sum --file "$BACKUP" --checksum
+assert_eq flags.force.replaced 101 "$(sed -n 's/^keys: //p' "$IT_TMP/forced_sum.out")"
+assert_eq flags.force.mode 600 "$(stat -c %a "$BACKUP")"
+run fresh --source "$S_URL" --file "$IT_TMP/fresh.rdb"
+assert_eq flags.fresh.exit 0 "$RC"
+assert_eq flags.fresh.mode 600 "$(stat -c %a "$IT_TMP/fresh.rdb")"
+
+# ---- 4. -q ----
+
+run quiet_import -q --file "$DUMP" --target "$T_URL"
+assert_eq flags.quiet.import_exit 0 "$RC"
+assert_eq flags.quiet.import_one_line 1 "$(wc -l <"$IT_TMP/quiet_import.err")"
+assert_match flags.quiet.import_summary ': 100 keys read, 100 written' "$(cat "$IT_TMP/quiet_import.err")"
+run quiet_sum -q --file "$DUMP" --checksum
+assert_eq flags.quiet.checksum_silent "" "$(cat "$IT_TMP/quiet_sum.err")"
+assert_match flags.quiet.checksum_report '^keys: 100$' "$(grep '^keys:' "$IT_TMP/quiet_sum.out")"
+rs_cli T FLUSHALL >/dev/null
+run quiet_scan -q --mode scan --once --source "$S_URL" --target "$T_URL"
+assert_eq flags.quiet.scan_exit 0 "$RC"
+assert_eq flags.quiet.scan_one_line 1 "$(wc -l <"$IT_TMP/quiet_scan.err")"
+assert_match flags.quiet.scan_summary 'scan copy: 101 keys scanned, 101 written' "$(cat "$IT_TMP/quiet_scan.err")"
+rs_stop S
+rs_stop T

@@ -1,0 +1,178 @@
+#!/usr/bin/env bash
+# it_psync.sh -- the replica link's phases and its recovery, against real
+# redis-server 7.0 processes.
+#
+#   phases     a source with repl-diskless-sync-delay 2: the status says
+#              "connecting to the source" once, then "waiting for the source
+#              to start the snapshot" (the delay is not "connecting"); a
+#              source that is down gives its one error line and no
+#              "offset -1" status line before it (exit 5)
+#   cut_diskless, cut_diskless_load, cut_disk, cut_disk_load
+#              the source drops the replica link (CLIENT KILL TYPE slave)
+#              while its snapshot is on the way: 20,000 keys, saved slowly
+#              (--rdb-key-save-delay 100); diskless: killed 0.7 s in; disk:
+#              rdbsync is held (SIGSTOP) once the BGSAVE runs, the kill comes
+#              while the master sends the file (send_bulk), then SIGCONT, so
+#              rdbsync gets part of the file and then the end of the link.
+#              Idle, or with ~100 writes/s before, during and after. The cut
+#              snapshot must not be continued by a partial resync (the
+#              source's backlog would accept it): sync_partial_ok stays 0, a
+#              second full sync comes, and the target ends with every key
+#              (DEBUG DIGEST and DBSIZE equal), the keys written after the
+#              cut included
+#
+# KEEP_TMP=1 keeps the server dirs and logs; PSYNC_SCENARIOS="phases" runs
+# only those.
+set -euo pipefail
+# shellcheck source=tests/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+if ! have_rdbsync; then
+    skip psync "no binary at $RDBSYNC (run make)"
+    exit 0
+fi
+
+SYNC_PID=
+
+note() { printf '# %s\n' "$*" >&2; }
+info() { rs_cli "$1" INFO "$2" | tr -d '\r' | sed -n "s/^$3://p" || true; }
+
+# Only our own rdbsync, by PID, and only while it is one.
+kill_sync() {
+    local pid=$1
+    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && grep -q rdbsync "/proc/$pid/cmdline" 2>/dev/null; then
+        kill -9 "$pid" 2>/dev/null || true
+    fi
+}
+
+# sync_start NAME SRC TGT [args...]: rdbsync in the background, stderr in
+# $IT_TMP/NAME.err; SYNC_PID.
+sync_start() {
+    local name=$1 src=$2 tgt=$3
+    shift 3
+    "$RDBSYNC" --source "$(rs_url "$src")" --target "$(rs_url "$tgt")" "$@" \
+        >"$IT_TMP/$name.out" 2>"$IT_TMP/$name.err" &
+    SYNC_PID=$!
+    on_exit "kill_sync $SYNC_PID"
+}
+
+# sync_stop: SIGTERM, wait up to 10 s (then KILL); STOP_RC.
+sync_stop() {
+    local deadline=$((SECONDS + 10))
+    kill -TERM "$SYNC_PID" 2>/dev/null || true
+    while kill -0 "$SYNC_PID" 2>/dev/null; do
+        if [ "$SECONDS" -ge "$deadline" ]; then kill_sync "$SYNC_PID"; break; fi
+        sleep 0.05
+    done
+    STOP_RC=0
+    wait "$SYNC_PID" 2>/dev/null || STOP_RC=$?
+}
+
+has_line() { grep -q -- "$2" "$IT_TMP/$1.err"; }
+show_err() {
+    note "rdbsync stderr ($1), last lines:"
+    tail -n 12 "$IT_TMP/$1.err" | cut -c1-300 | sed 's/^/#   /' >&2
+}
+
+# ---- phases ----
+
+phases() {
+    local t=phases rc=0 down
+    rs_start "${t}_src" --repl-diskless-sync yes --repl-diskless-sync-delay 2
+    rs_start "${t}_tgt"
+    rs_cli "${t}_src" DEBUG POPULATE 1000 >/dev/null
+    sync_start "$t" "${t}_src" "${t}_tgt"
+    if wait_until 15 has_line "$t" 'snapshot applied'; then pass "$t.applied"; else fail "$t.applied" "no snapshot"; fi
+    sync_stop
+    assert_eq "$t.connecting_once" 1 "$(grep -c 'connecting to the source' "$IT_TMP/$t.err" || true)"
+    # The delay is its own phase, after connecting, before the snapshot.
+    assert_eq "$t.phase_order" "connecting to the source|waiting for the source to start the snapshot|snapshot applied" \
+        "$(grep -o -E 'connecting to the source|waiting for the source to start the snapshot|snapshot applied' \
+            "$IT_TMP/$t.err" | head -n 3 | paste -sd'|')"
+    # A source that is down: its one error line, no status line with a
+    # made-up offset before it.
+    down=$(free_port)
+    timeout -k 5 15 "$RDBSYNC" --source "redis://127.0.0.1:$down" --target "$(rs_url "${t}_tgt")" \
+        >/dev/null 2>"$IT_TMP/$t.down.err" || rc=$?
+    assert_eq "$t.down.exit" 5 "$rc"
+    if grep -q 'offset -1' "$IT_TMP/$t.down.err"; then fail "$t.down.no_offset_minus_1" "$(it_show "$(cat "$IT_TMP/$t.down.err")")"
+    else pass "$t.down.no_offset_minus_1"; fi
+    assert_match "$t.down.last_line_is_error" "cannot connect to 127\.0\.0\.1:$down" "$(tail -n 1 "$IT_TMP/$t.down.err")"
+    rs_stop "${t}_src"
+    rs_stop "${t}_tgt"
+}
+
+# ---- a snapshot cut short ----
+
+# writer_bg PORT N: N writes (SET w:i i) at about 100/s, in the background.
+writer_bg() {
+    local port=$1 n=$2
+    (for i in $(seq 1 "$n"); do echo "SET w:$i $i"; sleep 0.01; done) |
+        redis-cli -h 127.0.0.1 -p "$port" >/dev/null 2>&1 &
+    WRITER_PID=$!
+    on_exit "kill $WRITER_PID 2>/dev/null || true"
+}
+
+replica_state() { rs_cli "$1" INFO replication | tr -d '\r' | sed -n 's/^slave0:.*state=\([a-z_]*\).*/\1/p'; }
+in_state() { [ "$(replica_state "$1")" == "$2" ]; }
+same_data() {
+    [ "$(rs_digest "$1")" == "$(rs_digest "$2")" ] && [ "$(rs_cli "$1" DBSIZE)" == "$(rs_cli "$2" DBSIZE)" ]
+}
+
+# cut_case TEST DISKLESS(yes|no) LOAD(0|1)
+cut_case() {
+    local t=$1 diskless=$2 load=$3 k i full
+    local args=(--repl-diskless-sync "$diskless" --repl-diskless-sync-delay 0 --rdb-key-save-delay 100)
+    # Disk: values big and uncompressed, so that the file is far larger
+    # than the socket buffers and the master is still sending it when the
+    # link is cut.
+    if [ "$diskless" == no ]; then args+=(--rdbcompression no); fi
+    rs_start "${t}_src" "${args[@]}"
+    rs_start "${t}_tgt"
+    if [ "$diskless" == no ]; then rs_cli "${t}_src" DEBUG POPULATE 20000 key 1000 >/dev/null
+    else rs_cli "${t}_src" DEBUG POPULATE 20000 >/dev/null; fi
+    if [ "$load" == 1 ]; then writer_bg "$(rs_port "${t}_src")" 400; fi
+    sync_start "$t" "${t}_src" "${t}_tgt"
+    if [ "$diskless" == yes ]; then
+        sleep 0.7
+        k=$(rs_cli "${t}_src" CLIENT KILL TYPE slave) || true
+    else
+        wait_until 10 in_state "${t}_src" wait_bgsave || note "$t: no replica waiting for the BGSAVE"
+        kill -STOP "$SYNC_PID"
+        wait_until 15 in_state "${t}_src" send_bulk || note "$t: the master never sent the file"
+        sleep 0.3
+        k=$(rs_cli "${t}_src" CLIENT KILL TYPE slave) || true
+        kill -CONT "$SYNC_PID"
+    fi
+    assert_eq "$t.killed_mid_snapshot" "1 no" "$k $(if has_line "$t" 'snapshot applied'; then echo yes; else echo no; fi)"
+    rs_cli "${t}_src" CONFIG SET rdb-key-save-delay 0 >/dev/null
+    for i in 1 2 3 4 5; do rs_cli "${t}_src" SET "after:cut:$i" "$i" >/dev/null; done
+    if [ "$load" == 1 ]; then wait "$WRITER_PID" 2>/dev/null || true; fi
+    if wait_until 25 same_data "${t}_src" "${t}_tgt"; then pass "$t.target_exact"
+    else
+        fail "$t.target_exact" "source $(rs_cli "${t}_src" DBSIZE) keys, target $(rs_cli "${t}_tgt" DBSIZE) keys after 25 s"
+        show_err "$t"
+    fi
+    if has_line "$t" 'cut short'; then pass "$t.said_cut"; else fail "$t.said_cut" "no 'cut short' line"; show_err "$t"; fi
+    assert_eq "$t.no_partial_resync" 0 "$(info "${t}_src" stats sync_partial_ok)"
+    full=$(info "${t}_src" stats sync_full)
+    if [ "${full:-0}" -ge 2 ]; then pass "$t.full_again"; else fail "$t.full_again" "sync_full $full"; fi
+    sync_stop
+    rs_stop "${t}_src"
+    rs_stop "${t}_tgt"
+}
+
+# ---- main ----
+
+for s in ${PSYNC_SCENARIOS:-phases cut_diskless cut_diskless_load cut_disk cut_disk_load}; do
+    t0=$SECONDS
+    case $s in
+    phases) phases ;;
+    cut_diskless) cut_case cut_diskless yes 0 ;;
+    cut_diskless_load) cut_case cut_diskless_load yes 1 ;;
+    cut_disk) cut_case cut_disk no 0 ;;
+    cut_disk_load) cut_case cut_disk_load no 1 ;;
+    *) fail "psync.scenario" "unknown scenario '$s'" ;;
+    esac
+    note "$s: $((SECONDS - t0)) s"
+done
