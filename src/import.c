@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/time.h>
 
+#include "grace.h"
 #include "native.h"
 #include "preflight.h"
 #include "rdb/encode.h"
@@ -84,7 +85,9 @@ static int onKeyBegin(void *ctx, const rdbKeyInfo *k) {
     im->dec = D_SKIP;
     if (!dbSelected(im, k->db)) {
         im->st.skipped_db++;
-    } else if (k->expire_ms != -1 && k->expire_ms <= im->now_ms) {
+    } else if (k->expire_ms != -1 && k->expire_ms <= im->now_ms && im->o.expire_grace_ms <= 0) {
+        /* A live source sends the DEL of such a key later, and may have
+         * renewed it first: with a grace it is written (see sendRestore). */
         im->st.skipped_expired++;
     } else {
         im->dec = rdbTargetSupportsType(k->type, im->src_flavour, im->target.rdb_version,
@@ -117,15 +120,20 @@ static int sendRestore(importer *im, const rdbKeyInfo *k, const unsigned char *p
     size_t lens[9];
     char ttl[24], hint[24];
     int argc = 0, abs = targetAtLeast(im, 5, 0);
-    int64_t t = k->expire_ms == -1 ? 0 : abs ? k->expire_ms : k->expire_ms - im->now_ms;
-    if (t < 0) t = 1;
+    int64_t t = 0;
+    int absttl = 0;
+    if (k->expire_ms != -1 && graceNear(k->expire_ms, im->now_ms, im->o.expire_grace_ms))
+        t = im->o.expire_grace_ms; /* relative: counts from when the target applies it */
+    else if (k->expire_ms != -1)
+        t = abs ? k->expire_ms : k->expire_ms - im->now_ms, absttl = abs;
+    if (k->expire_ms != -1 && t < 1) t = 1;
 #define ARG(s, l) (argv[argc] = (s), lens[argc++] = (l))
     ARG("RESTORE", 7);
     ARG(k->key, k->keylen);
     ARG(ttl, (size_t)snprintf(ttl, sizeof(ttl), "%lld", (long long)t));
     ARG((const char *)p, len);
     if (im->o.on_conflict == CONFLICT_REPLACE) ARG("REPLACE", 7);
-    if (abs && k->expire_ms != -1) ARG("ABSTTL", 6);
+    if (absttl) ARG("ABSTTL", 6);
     if (abs && k->idle >= 0) {
         ARG("IDLETIME", 8);
         ARG(hint, (size_t)snprintf(hint, sizeof(hint), "%lld", (long long)k->idle));
@@ -210,7 +218,7 @@ static int onRawValue(void *ctx, const rdbKeyInfo *k, const unsigned char *raw, 
         im->pending_db = (int64_t)targetDb(im, k->db);
         int rc = nativeWrite(im->w, k, targetDb(im, k->db), (const char *)im->pending_tmp.p, im->pending_tmp.len,
                              raw, len, im->src_version, im->src_flavour, im->o.on_conflict == CONFLICT_REPLACE,
-                             im->err, sizeof(im->err));
+                             im->o.expire_grace_ms, im->err, sizeof(im->err));
         if (rc == 0) im->pending_db = -1;
         return rc;
     }

@@ -42,6 +42,10 @@ typedef struct importOptions {
     int db_only[IMPORT_MAX_DBS]; /* with n_db_only > 0: copy only these source dbs */
     int n_db_only;
     int db_map[IMPORT_MAX_DBS];  /* source db -> target db, -1 = same */
+    int64_t expire_grace_ms;     /* live copies: expire times less than this ahead are written
+                                  * as this much from when the target applies them, and keys
+                                  * already expired are written so too, not skipped (grace.h);
+                                  * 0 = exact times, expired keys skipped (file imports) */
 } importOptions;
 
 typedef struct importStats {

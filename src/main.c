@@ -22,6 +22,7 @@
 #include "conn.h"
 #include "exitcode.h"
 #include "fileimport.h"
+#include "grace.h"
 #include "import.h"
 #include "outcome.h"
 #include "preflight.h"
@@ -47,6 +48,7 @@ typedef struct config {
     int ignore_crc;
     int no_precheck; /* import: do not verify the file's CRC before writing */
     int flush_target;
+    int grace_given; /* --expire-grace was given */
     int connect_timeout_ms;
     const char *target_user, *target_pass;
     const char *source_user;
@@ -140,6 +142,12 @@ static void usage(FILE *out) {
 "                         key, in every mode that writes (never implied)\n"
 "      --on-error stop|skip  a write the target refuses: stop (default) or count it\n"
 "                         and go on (the exit status is then 6)\n"
+"      --expire-grace MS  live sync and scan mode: an expire time less than MS ahead\n"
+"                         is written as MS from when the target applies it, so the\n"
+"                         target keeps the key until the source's DEL (or renewal)\n"
+"                         arrives, as a replica would (default 10000; 0 = exact\n"
+"                         times). A target cut off from its source keeps such keys\n"
+"                         at most MS longer\n"
 "      --drop-field-ttls  write hashes with field TTLs to targets that cannot hold\n"
 "                         them (before Redis 7.4) without the TTLs, naming each key\n"
 "      --max-restore-size N  values larger than N bytes (k/m/g suffixes) are written\n"
@@ -240,6 +248,7 @@ static int parseArgs(int argc, char **argv, config *c) {
         {"psync-command", required_argument, 0, 'k'},  {"threads", required_argument, 0, 'j'},
         {"no-precheck", no_argument, 0, 'K'},
         {"source-timeout", required_argument, 0, 'L'},
+        {"expire-grace", required_argument, 0, 'g'},
         TLS_OPTS("", SIDE_BOTH), TLS_OPTS("source-", SIDE_SOURCE), TLS_OPTS("target-", SIDE_TARGET),
         {0, 0, 0, 0}};
     int o;
@@ -277,6 +286,14 @@ static int parseArgs(int argc, char **argv, config *c) {
             else return badValue("--on-error", optarg, "stop or skip");
             break;
         case 'T': c->imp.drop_field_ttls = 1; break;
+        case 'g': {
+            long v;
+            if (parseLong(optarg, 0, 86400000, &v) < 0)
+                return badValue("--expire-grace", optarg, "milliseconds from 0 to 86400000");
+            c->imp.expire_grace_ms = v;
+            c->grace_given = 1;
+            break;
+        }
         case 'M':
             if (parseSize(optarg, &c->imp.max_restore) < 0 || c->imp.max_restore < 64)
                 return badValue("--max-restore-size", optarg, "a size of at least 64 bytes (k/m/g suffixes)");
@@ -514,6 +531,7 @@ static outcome runImport(const config *c) {
                            .ignore_crc = c->ignore_crc, .precheck = !c->no_precheck && !c->ignore_crc,
                            .quiet = c->quiet,
                            .target_conn = {.connect_timeout_ms = c->connect_timeout_ms, .client_name = "rdbsync"}};
+    o.imp.expire_grace_ms = 0; /* a file's times are written exactly; expired keys skipped */
     if (rc == OUTCOME_OK) {
         o.target_conn.tls = tlsFor(c, SIDE_TARGET, &u);
         if (checkTls(c, SIDE_TARGET, &o.target_conn.tls, o.target_conn.tls.enabled) < 0) rc = OUTCOME_USAGE;
@@ -560,6 +578,9 @@ static const char *contradiction(const config *c) {
     if (c->verify && (offline || c->checksum || c->dump)) return "--verify compares two servers: it takes no --file, --checksum or --dump";
     if (c->source && c->dump)
         return "--dump reads a file: save a snapshot first (--source URL --file F), then --file F --dump";
+    if (c->grace_given && !(c->source && c->target && !c->verify))
+        return "--expire-grace is for live sync and scan mode (--source URL --target URL): a file import "
+               "writes the file's expire times as they are, since no DEL from a source follows it";
     return NULL;
 }
 
@@ -631,6 +652,7 @@ int main(int argc, char **argv) {
     config c = {0};
     c.follow = -1;
     for (int i = 0; i < IMPORT_MAX_DBS; i++) c.imp.db_map[i] = -1;
+    c.imp.expire_grace_ms = GRACE_DEFAULT_MS;
     signal(SIGPIPE, SIG_IGN);
     if (parseArgs(argc, argv, &c) < 0) return EXIT_USAGE;
     if (unreadableTlsFile(&c) < 0) return EXIT_INPUT;

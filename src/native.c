@@ -6,6 +6,8 @@
  */
 #include "native.h"
 
+#include "grace.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +35,7 @@ typedef struct batch {
     size_t *offs;             /* argument offsets into the arena */
     int failed;
     int guarded;              /* the temporary key has its safety TTL */
+    int64_t grace_ms;         /* expire times within it go relative (grace.h) */
     char group[256];          /* current stream group */
     size_t grouplen;
     char *err;
@@ -283,9 +286,10 @@ static int finish(batch *b, int replace) {
     char t[24];
     if (flush(b) < 0) return -1;
     if (b->k->expire_ms != -1) {
-        b->argc = 0, b->used = 0, b->cmd = "PEXPIREAT";
-        int n = snprintf(t, sizeof(t), "%lld", (long long)b->k->expire_ms);
-        if (argStr(b, "PEXPIREAT") < 0 || argPush(b, b->tmp, b->tmplen) < 0 || argPush(b, t, (size_t)n) < 0 ||
+        int rel = graceNear(b->k->expire_ms, graceNowMs(), b->grace_ms);
+        b->argc = 0, b->used = 0, b->cmd = rel ? "PEXPIRE" : "PEXPIREAT";
+        int n = snprintf(t, sizeof(t), "%lld", (long long)(rel ? b->grace_ms : b->k->expire_ms));
+        if (argStr(b, b->cmd) < 0 || argPush(b, b->tmp, b->tmplen) < 0 || argPush(b, t, (size_t)n) < 0 ||
             send(b) < 0)
             return -1;
     } else if (b->guarded) {
@@ -389,9 +393,10 @@ static int reserve(batch *b) {
 }
 
 int nativeWrite(writer *w, const rdbKeyInfo *k, uint64_t db, const char *tmp, size_t tmplen,
-                const unsigned char *raw, size_t len, int version, rdbFlavour flavour, int replace, char *err,
-                size_t errlen) {
-    batch b = {.w = w, .db = db, .k = k, .tmp = tmp, .tmplen = tmplen, .err = err, .errlen = errlen};
+                const unsigned char *raw, size_t len, int version, rdbFlavour flavour, int replace,
+                int64_t grace_ms, char *err, size_t errlen) {
+    batch b = {.w = w, .db = db, .k = k, .tmp = tmp, .tmplen = tmplen, .grace_ms = grace_ms, .err = err,
+               .errlen = errlen};
     rdbHandlers h = {.ctx = &b, .string = onString, .list_item = onListItem, .set_member = onSetMember,
                      .zset_member = onZsetMember, .hash_field = onHashField, .stream_entry = onStreamEntry,
                      .stream_field = onStreamField, .stream_meta = onStreamMeta, .stream_group = onStreamGroup,

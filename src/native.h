@@ -50,10 +50,11 @@ unsigned nativeKeySlot(const char *key, size_t keylen);
 
 /* Write the value 'raw' (bytes after the type byte, as in the RDB) of key
  * k into db 'db' (already SELECTed on w), through the temporary key 'tmp'
- * (from nativeTmpName). version/flavour are those of the source. Returns
+ * (from nativeTmpName). version/flavour are those of the source; grace_ms
+ * as importOptions.expire_grace_ms. Returns
  * 0, or -1 with a message in err (or the writer stopped). */
 int nativeWrite(writer *w, const rdbKeyInfo *k, uint64_t db, const char *tmp, size_t tmplen,
-                const unsigned char *raw, size_t len, int version, rdbFlavour flavour, int replace, char *err,
-                size_t errlen);
+                const unsigned char *raw, size_t len, int version, rdbFlavour flavour, int replace,
+                int64_t grace_ms, char *err, size_t errlen);
 
 #endif

@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "grace.h"
 #include "outcome.h"
 #include "preflight.h"
 #include "progress.h"
@@ -268,13 +269,18 @@ static int forward(syncer *s, const redisReply *c, int64_t end) {
         lv = malloc(c->elements * sizeof(*lv));
     }
     if (av && lv) {
-        for (size_t i = 0; i < c->elements; i++) av[i] = c->element[i]->str, lv[i] = (size_t)c->element[i]->len;
+        int argc = (int)c->elements;
+        graceScratch gs;
+        for (int i = 0; i < argc; i++) av[i] = c->element[i]->str, lv[i] = (size_t)c->element[i]->len;
+        /* An expire time the target would reach before the source's DEL
+         * (or a renewal) arrives is written as the grace instead. */
+        graceRewrite(&argc, av, lv, graceNowMs(), s->cfg->imp.expire_grace_ms, &gs);
         int64_t off = s->in_multi ? s->multi_start : end;
-        writerTag t = {c->element[0]->str, (uint64_t)s->db, c->elements > 1 ? av[1] : NULL,
-                       c->elements > 1 ? lv[1] : 0, (uint64_t)off, WRITER_K_STREAM};
+        writerTag t = {av[0], (uint64_t)s->db, argc > 1 ? av[1] : NULL, argc > 1 ? lv[1] : 0, (uint64_t)off,
+                       WRITER_K_STREAM};
         int tdb = s->db < IMPORT_MAX_DBS && s->cfg->imp.db_map[s->db] >= 0 ? s->cfg->imp.db_map[s->db] : s->db;
         rc = writerSelect(s->w, (uint64_t)tdb);
-        if (rc == 0) rc = writerCommand(s->w, (int)c->elements, av, lv, &t);
+        if (rc == 0) rc = writerCommand(s->w, argc, av, lv, &t);
         if (rc == 0) s->forwarded++;
     }
     if (av != argv) free(av);

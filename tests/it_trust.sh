@@ -25,6 +25,14 @@
 #            every key exact (DEBUG DIGEST-VALUE), no rdbsync:tmp:* left.
 #            Temporary keys of an interrupted run (rdbsync:tmp:*, in two
 #            dbs) are deleted by the next run, which says how many.
+# 4. grace   live sync while the target is stalled by CLIENT PAUSE 6000 WRITE
+#            (then 30000) and the source renews TTLs just in time: SET k v
+#            EX 1 then EXPIRE k 500, and EXPIRE k 1 then EXPIRE k 500 on
+#            existing keys, 8,000 keys over 3 s. Once the target catches up,
+#            it holds every key of the source, DEBUG DIGEST equal, and
+#            --verify (values and expire times) exits 0. A key that really
+#            expires on the source (SET EX 1, never renewed) leaves the
+#            target too. --expire-grace with a file import is refused.
 #
 # Everything runs on 127.0.0.1. TRUST_PARTS="dbs" runs only those parts.
 set -uo pipefail
@@ -306,6 +314,58 @@ if part tmp; then
     assert_eq trust.tmp.clean.gone 0 "$(tmps_left T3)"
     assert_eq trust.tmp.clean.digest "$(rs_digest S3)" "$(rs_digest T3)"
     rs_stop S3; rs_stop T3
+fi
+
+# ---- part 4: expire times and a lagging target ----
+
+# renewals PORT FIRST COUNT: COUNT keys from FIRST: SET g:i v EX 1 then
+# EXPIRE g:i 500 (even i), EXPIRE g:i 1 then EXPIRE g:i 500 on a key that
+# exists (odd i); in batches of 200 over about 3 s.
+renewals() {
+    local port=$1 first=$2 count=$3 b
+    for ((b = first; b < first + count; b += 200)); do
+        awk -v a="$b" -v n=200 'BEGIN {
+            for (i = a; i < a + n; i++) {
+                if (i % 2 == 0) printf "SET g:%d v%d EX 1\r\nEXPIRE g:%d 500\r\n", i, i, i
+                else printf "SET g:%d v%d\r\nEXPIRE g:%d 1\r\nEXPIRE g:%d 500\r\n", i, i, i, i
+            } }' | redis-cli -p "$port" --pipe >/dev/null 2>&1
+        sleep 0.07
+    done
+}
+# stalled NAME TGT MS FIRST: pause TGT's writes for MS ms while the renewals
+# run on S4, then wait for TGT to hold what S4 holds; check it.
+stalled() {
+    local n=$1 t=$2 ms=$3 first=$4
+    rs_cli "$t" CLIENT PAUSE "$ms" WRITE >/dev/null
+    renewals "$(rs_port S4)" "$first" 8000
+    rs_cli S4 SET g:dies v EX 1 >/dev/null
+    sleep $((ms / 1000 + 3))
+    wait_until 30 test "$(rs_digest S4)" == "$(rs_digest "$t")" || true
+    assert_eq "trust.grace.$n.keys" "$(keysum S4)" "$(keysum "$t")"
+    assert_eq "trust.grace.$n.digest" "$(rs_digest S4)" "$(rs_digest "$t")"
+    assert_eq "trust.grace.$n.renewed_ttl" "$(rs_cli S4 PEXPIRETIME "g:$((first + 7))")" \
+        "$(rs_cli "$t" PEXPIRETIME "g:$((first + 7))")"
+    assert_eq "trust.grace.$n.expired_gone" 0 "$(rs_cli "$t" EXISTS g:dies)"
+    run "grace_verify_$n" --verify --source "$(rs_url S4)" --target "$(rs_url "$t")" -q
+    expect_rc "grace_verify_$n" "trust.grace.$n.verify" 0
+}
+
+if part grace; then
+    rs_start S4 --repl-diskless-sync-delay 0 && rs_start T5 || true
+    rs_cli S4 DEBUG POPULATE 1000 base >/dev/null
+    bg grace_sync --source "$(rs_url S4)" --target "$(rs_url T5)"
+    if wait_until 20 grep -q 'snapshot applied' "$IT_TMP/grace_sync.err"; then
+        stalled pause6 T5 6000 0
+        [ "${TRUST_SHORT:-}" == 1 ] || stalled pause30 T5 30000 100000
+        bg_stop
+        expect_rc grace_sync trust.grace.sync_stops 0
+    else
+        fail trust.grace.sync "the snapshot was not applied: $(errtail grace_sync)"
+        bg_stop
+    fi
+    run grace_file --file /dev/null --target "$(rs_url T5)" --expire-grace 5000
+    expect_rc grace_file trust.grace.file_refused 1
+    rs_stop S4; rs_stop T5
 fi
 
 exit 0

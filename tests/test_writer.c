@@ -12,7 +12,9 @@
  * with its own tag, in order; an error reply mid-window reaching on_reply
  * and a stop making writerCommand fail with writerStopped; writerSettle
  * reading every outstanding reply; SELECT only when the db changes; a
- * server that closes mid-window; values bigger than max_bytes.
+ * refused SELECT (a db the server lacks) stopping the writer before any
+ * later command is sent, even when on_reply would go on; a server that
+ * closes mid-window; values bigger than max_bytes.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -75,6 +77,8 @@ static char *answerFor(const logEntry *e, int idx) {
         snprintf(buf, sizeof(buf), ":%d\r\n", idx);
     else if (!strcmp(e->cmd, "FAIL"))
         snprintf(buf, sizeof(buf), "-ERR failing %s\r\n", e->key);
+    else if (!strcmp(e->cmd, "SELECT") && !strcmp(e->key, "99"))
+        snprintf(buf, sizeof(buf), "-ERR DB index is out of range\r\n");
     else if (!strcmp(e->cmd, "NIL"))
         snprintf(buf, sizeof(buf), "$-1\r\n");
     else
@@ -440,6 +444,34 @@ static void testSelect(void) {
     }
 }
 
+static void testSelectRefused(void) {
+    TEST("writer.refused_select_sends_nothing_after_it") {
+        fake *f = fakeStart(3, 0); /* slow replies: a pipeline would run ahead */
+        char err[512] = "";
+        rsConn *c = f ? connectTo(f, err, sizeof(err)) : NULL;
+        if (!CHECK(c != NULL)) continue;
+        replies *rs = calloc(1, sizeof(*rs)); /* stop_on_error 0: on_reply would go on */
+        writerOptions o = {.on_reply = onReply, .ctx = rs};
+        writer *w = writerNew(c, &o);
+        CHECK_EQ_INT(0, writerSelect(w, 0));
+        CHECK_EQ_INT(0, send3(w, "SET", "a", "1", 1, 0, 0));
+        CHECK_EQ_INT(-1, writerSelect(w, 99));
+        CHECK_EQ_INT(1, writerStopped(w));
+        CHECK_EQ_INT(-1, send3(w, "SET", "b", "1", 1, 0, 0));
+        CHECK_EQ_INT(0, writerSettle(w));
+        CHECK(strstr(writerError(w), "SELECT 99") != NULL);
+        writerFree(w);
+        connClose(c);
+        fakeStop(f);
+        CHECK_EQ_INT(3, f->received); /* SELECT 0, SET a, SELECT 99; never SET b */
+        if (f->received == 3) CHECK_EQ_STR("99", f->log[2].key);
+        CHECK_EQ_INT(3, rs->n);
+        if (rs->n == 3) CHECK_EQ_INT(WRITER_K_SELECT, rs->s[2].kind);
+        free(rs);
+        fakeFree(f);
+    }
+}
+
 static void testServerCloses(void) {
     TEST("writer.server_closes_mid_window") {
         fake *f = fakeStart(20, 6); /* slow replies, closes at the 6th command */
@@ -514,6 +546,7 @@ int main(void) {
     testMatching();
     testStop();
     testSelect();
+    testSelectRefused();
     testServerCloses();
     testBigValues();
     return test_report();
