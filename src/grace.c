@@ -8,18 +8,15 @@
  */
 #include "grace.h"
 
+#include "clock.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/time.h>
 
-int64_t graceNowMs(void) {
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
-}
+int64_t graceNowMs(void) { return clockWallMs(); }
 
 int graceNear(int64_t abs_ms, int64_t now_ms, int64_t grace_ms) {
     return grace_ms > 0 && abs_ms < now_ms + grace_ms;

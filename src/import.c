@@ -6,12 +6,12 @@
  * queued. Replies come back later through importOnReply, matched to their
  * key by the writer's ring, and are counted there.
  */
+#include "clock.h"
 #include "import.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
 
 #include "grace.h"
 #include "native.h"
@@ -38,12 +38,6 @@ struct importer {
     int64_t pending_db;      /* its target db, -1 when none */
     char err[512];
 };
-
-static int64_t nowMs(void) {
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
-}
 
 static void keyMsg(const char *what, uint64_t db, const char *k, size_t klen, const char *detail) {
     char kr[300];
@@ -81,7 +75,7 @@ static int onKeyBegin(void *ctx, const rdbKeyInfo *k) {
     importer *im = ctx;
     im->st.keys_read++;
     im->elements = 0;
-    im->now_ms = nowMs();
+    im->now_ms = clockWallMs();
     im->dec = D_SKIP;
     if (!dbSelected(im, k->db)) {
         im->st.skipped_db++;

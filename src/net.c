@@ -1,5 +1,6 @@
 /* net.c -- see net.h. Connecting, then the plain transport: one read() or
  * send() per call on the non-blocking socket. */
+#include "clock.h"
 #include "src/net.h"
 
 #include <errno.h>
@@ -23,17 +24,11 @@ void netSetError(rsTransport *t, const char *fmt, ...) {
     va_end(ap);
 }
 
-long long netNowMs(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int netPoll(int fd, short events, int timeout_ms) {
-    long long deadline = timeout_ms < 0 ? 0 : netNowMs() + timeout_ms;
+    long long deadline = timeout_ms < 0 ? 0 : clockMonoMs() + timeout_ms;
     for (;;) {
         struct pollfd p = {.fd = fd, .events = events};
-        int left = timeout_ms < 0 ? -1 : (int)(deadline - netNowMs());
+        int left = timeout_ms < 0 ? -1 : (int)(deadline - clockMonoMs());
         if (timeout_ms >= 0 && left < 0) left = 0;
         int n = poll(&p, 1, left);
         if (n > 0) return 1;

@@ -35,9 +35,6 @@ int netConnect(const rsUrl *u, int timeout_ms, char *err, size_t errlen);
  * 0 = timed out, -1 = poll failed (errno). */
 int netPoll(int fd, short events, int timeout_ms);
 
-/* Milliseconds of the monotonic clock, for timeouts spanning several polls. */
-long long netNowMs(void);
-
 /* For implementations: set t->err (printf format). */
 void netSetError(rsTransport *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -1,4 +1,5 @@
 /* progress.c -- see progress.h. */
+#include "clock.h"
 #include "progress.h"
 
 #include <stdio.h>
@@ -14,11 +15,7 @@ struct progress {
     int shown;
 };
 
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
+static double now(void) { return (double)clockMonoMs() / 1000.0; }
 
 progress *progressNew(int quiet, const char *what, uint64_t total_bytes) {
     progress *p = calloc(1, sizeof(*p));

@@ -7,6 +7,7 @@
  * fail at once); later ones are retried, since the source may be
  * restarting.
  */
+#include "clock.h"
 #include "replica.h"
 
 #include "psync.h"
@@ -69,12 +70,6 @@ struct replica {
     int sync_only;
     char err[600];
 };
-
-static int64_t nowMs(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void say(replica *r, const char *fmt, const char *a) {
     if (r->o.quiet) return;
@@ -154,7 +149,7 @@ static spool *newEpoch(replica *r, epochKind kind, const char *replid, int64_t o
 }
 
 static void noteReceived(replica *r, size_t n) {
-    int64_t t = nowMs();
+    int64_t t = clockMonoMs();
     pthread_mutex_lock(&r->mu);
     r->received += (int64_t)n;
     r->last_rx = t;
@@ -194,7 +189,7 @@ static int flagSet(replica *r, int *flag) {
 static int onKeepalive(void *ctx) {
     replica *r = ctx;
     pthread_mutex_lock(&r->mu);
-    r->last_rx = nowMs();
+    r->last_rx = clockMonoMs();
     if (r->phase == REPL_CONNECTING) r->phase = REPL_WAIT_START;
     int stop = r->stop;
     pthread_mutex_unlock(&r->mu);
@@ -215,7 +210,7 @@ static int readLine(replica *r, rsConn *c, char *buf, size_t cap) {
  * spool; nothing follows it until our first ACK. */
 static int transfer(replica *r, rsConn *c, psyncTransfer *t) {
     char buf[64 * 1024], err[256];
-    int64_t last = nowMs();
+    int64_t last = clockMonoMs();
     while (!t->done) {
         if (flagSet(r, &r->stop)) return S_STOP;
         ssize_t n = psyncTransferRead(t, buf, sizeof(buf), err, sizeof(err));
@@ -223,9 +218,9 @@ static int transfer(replica *r, rsConn *c, psyncTransfer *t) {
         if (n > 0 && spoolPut(r->cur, buf, (size_t)n) < 0) return S_FATAL;
         pthread_mutex_lock(&r->mu);
         r->snap_bytes += (uint64_t)n;
-        r->last_rx = nowMs();
+        r->last_rx = clockMonoMs();
         pthread_mutex_unlock(&r->mu);
-        if (nowMs() - last >= 1000 && sendAck(r, c) == 0) last = nowMs();
+        if (clockMonoMs() - last >= 1000 && sendAck(r, c) == 0) last = clockMonoMs();
     }
     return 0;
 }
@@ -263,7 +258,7 @@ static int fullSync(replica *r, rsConn *c, const char *replid, int64_t off, cons
     pthread_mutex_lock(&r->mu);
     r->need_full = 0; /* whole: from here on a cut link can be continued */
     r->phase = REPL_STREAMING;
-    r->last_rx = nowMs();
+    r->last_rx = clockMonoMs();
     pthread_mutex_unlock(&r->mu);
     return sendAck(r, c) < 0 ? S_RETRY : 0; /* starts a diskless master's stream */
 }
@@ -280,7 +275,7 @@ static int timeoutMs(const replica *r) {
  * received once the source answers again. */
 static int silentTooLong(replica *r) {
     pthread_mutex_lock(&r->mu);
-    int64_t quiet = nowMs() - r->last_rx;
+    int64_t quiet = clockMonoMs() - r->last_rx;
     pthread_mutex_unlock(&r->mu);
     if (quiet <= timeoutMs(r)) return 0;
     char s[24];
@@ -291,7 +286,7 @@ static int silentTooLong(replica *r) {
 
 static int stream(replica *r, rsConn *c) {
     char buf[64 * 1024];
-    int64_t last_ack = nowMs();
+    int64_t last_ack = clockMonoMs();
     /* After a diskless snapshot the master starts the stream on an ACK that
      * finds us online; ours right after the mark can arrive before the
      * master has reaped its BGSAVE child and be ignored. Until bytes flow,
@@ -324,9 +319,9 @@ static int stream(replica *r, rsConn *c) {
                 noteReceived(r, (size_t)got);
             }
         }
-        if (ack || nowMs() - last_ack >= (flowing ? 1000 : 100)) {
+        if (ack || clockMonoMs() - last_ack >= (flowing ? 1000 : 100)) {
             if (sendAck(r, c) < 0) return S_RETRY;
-            last_ack = nowMs();
+            last_ack = clockMonoMs();
         }
     }
 }
@@ -383,7 +378,7 @@ static int onContinue(replica *r, const psyncReply *rep, rewindKind rewinding) {
     if ((rewinding || !r->cur) && !newEpoch(r, EPOCH_CONTINUE, rid, from, -1, 0)) return S_FATAL;
     pthread_mutex_lock(&r->mu);
     r->phase = REPL_STREAMING;
-    r->last_rx = nowMs();
+    r->last_rx = clockMonoMs();
     pthread_mutex_unlock(&r->mu);
     return 0;
 }
@@ -594,7 +589,7 @@ void replicaResync(replica *r, int full) {
 }
 
 void replicaGetStatus(replica *r, replStatus *st) {
-    int64_t t = nowMs();
+    int64_t t = clockMonoMs();
     pthread_mutex_lock(&r->mu);
     st->phase = r->phase;
     st->received = r->received;

@@ -5,6 +5,7 @@
  * replies in order. Its users: the scan-mode copy (scancopy.c), live
  * snapshots, checksums and verification (snapshot.c).
  */
+#include "clock.h"
 #include "scan.h"
 
 #include <errno.h>
@@ -12,19 +13,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
 static volatile sig_atomic_t stop_requested;
 void scanRequestStop(void) { stop_requested = 1; }
 int scanStopRequested(void) { return stop_requested; }
-
-static int64_t nowMs(void) {
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
-}
 
 /* ---- The pass ---- */
 
@@ -83,14 +77,14 @@ static int sendDumps(rsConn *c, const rsServerInfo *info, redisReply *keys) {
 static void rateLimit(const scanOptions *o, uint64_t done, int64_t start) {
     if (o->rate <= 0) return;
     int64_t due = start + (int64_t)(done * 1000 / (uint64_t)o->rate);
-    int64_t wait = due - nowMs();
+    int64_t wait = due - clockMonoMs();
     if (wait > 0) usleep((useconds_t)wait * 1000);
 }
 
 /* Read the DUMP/expire replies of one batch and feed the sink. */
 static int readDumps(rsConn *c, const rsServerInfo *info, int db, redisReply *keys, scanSink sink, void *ctx,
                      scanStats *st, char *err, size_t errlen) {
-    int64_t now = nowMs();
+    int64_t now = clockWallMs(); /* PTTL is relative: made absolute by the wall clock */
     for (size_t i = 0; i < keys->elements; i++) {
         redisReply *d = connGetReply(c), *e = d ? connGetReply(c) : NULL;
         if (!d || !e) {
@@ -154,7 +148,7 @@ int scanPass(rsConn *src, const rsServerInfo *info, const scanOptions *o, scanSi
     int dbs[1024];
     err[0] = '\0';
     int n = keyspaceDbs(src, dbs, 1024, err, errlen);
-    int64_t start = nowMs();
+    int64_t start = clockMonoMs();
     for (int i = 0; i < n; i++)
         if (scanDb(src, info, o, dbs[i], sink, ctx, st, start, err, errlen) < 0) return -1;
     return n < 0 ? -1 : 0;
@@ -175,7 +169,7 @@ int scanGetKey(rsConn *src, const rsServerInfo *info, int db, const char *key, s
         if (p) {
             memcpy(p, d->str, (size_t)d->len);
             *it = (scanItem){db, key, keylen, p, (size_t)d->len,
-                             e->integer < 0 ? -1 : hasExpireTime(info) ? e->integer : nowMs() + e->integer};
+                             e->integer < 0 ? -1 : hasExpireTime(info) ? e->integer : clockWallMs() + e->integer};
             rc = 1;
         }
     } else if (d->type == REDIS_REPLY_ERROR) {

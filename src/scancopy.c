@@ -6,6 +6,7 @@
  * subscriber thread queues keyspace events; the calling thread copies each
  * changed key again or deletes it.
  */
+#include "clock.h"
 #include "scancopy.h"
 
 #include <pthread.h>
@@ -13,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 #include <unistd.h>
 
 #include "outcome.h"
@@ -23,12 +23,6 @@
 
 #define QUEUE_BYTES (16u << 20)
 #define EVENTS_MAX 100000
-
-static int64_t nowMs(void) {
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
-}
 
 /* ---- The copy: a bounded queue between the pass and the writer ---- */
 
@@ -148,7 +142,7 @@ static int writeItem(copier *cp, int db, const char *key, size_t keylen, const u
 }
 
 static void progressLine(copier *cp, int force) {
-    int64_t t = nowMs();
+    int64_t t = clockMonoMs();
     if (cp->cfg->scan.quiet || (!force && t - cp->last_progress < 5000)) return;
     cp->last_progress = t;
     const importStats *s = importGetStats(cp->im);
@@ -323,7 +317,7 @@ static int subscribe(copier *cp, pthread_t *th) {
  * say so), -1 with the setting to change when they do not. */
 static int ksnProbe(copier *cp) {
     char k[64];
-    snprintf(k, sizeof(k), "rdbsync:probe:%ld:%lld", (long)getpid(), (long long)nowMs());
+    snprintf(k, sizeof(k), "rdbsync:probe:%ld:%lld", (long)getpid(), (long long)clockWallMs());
     pthread_mutex_lock(&cp->emu);
     memcpy(cp->probe, k, sizeof(k));
     pthread_mutex_unlock(&cp->emu);
@@ -511,7 +505,7 @@ outcome scanCopy(const scanCopyConfig *cfg) {
     pthread_mutex_init(&cp.q.mu, NULL);
     pthread_cond_init(&cp.q.cv, NULL);
     pthread_mutex_init(&cp.emu, NULL);
-    cp.last_progress = nowMs();
+    cp.last_progress = clockMonoMs();
     if (openBoth(&cp) < 0) {
         rc = OUTCOME_CONNECT;
     } else if ((known = preflightDbsFrom(cp.src, cp.tgt, &cfg->imp, cp.err, sizeof(cp.err))) < 0) {

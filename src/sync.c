@@ -9,6 +9,7 @@
  * target acknowledges one, the offset becomes the applied offset that the
  * link reports in REPLCONF ACK (and that a resume starts from).
  */
+#include "clock.h"
 #include "sync.h"
 
 #include <signal.h>
@@ -67,12 +68,6 @@ typedef struct syncer {
     char err[1024];
 } syncer;
 
-static int64_t nowMs(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void fatal(syncer *s, outcome rc, const char *msg) {
     if (s->fatal) return;
     s->fatal = 1;
@@ -118,7 +113,7 @@ static uint64_t snapshotWritten(const syncer *s) {
 }
 
 static void statusLine(syncer *s, int force) {
-    int64_t t = nowMs();
+    int64_t t = clockMonoMs();
     int every = s->tty ? 200 : (s->cfg->status_interval_ms ? s->cfg->status_interval_ms : 5000);
     if (s->cfg->quiet) return;
     replStatus st;
@@ -567,7 +562,7 @@ static int checkDbs(syncer *s) { /* 0, or -1 with s->err and s->rc set */
 }
 
 outcome syncRun(const syncConfig *cfg, int *refused) {
-    syncer s = {.cfg = cfg, .tty = isatty(2), .last_count_ms = nowMs(), .last_phase = -1};
+    syncer s = {.cfg = cfg, .tty = isatty(2), .last_count_ms = clockMonoMs(), .last_phase = -1};
     char err[512];
     if (openTarget(&s, err, sizeof(err)) < 0 || targetRunId(s.tc, s.run_id, sizeof(s.run_id)) < 0) {
         fprintf(stderr, "rdbsync: target: %s\n", err);

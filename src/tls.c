@@ -1,6 +1,7 @@
 /* tls.c -- see tls.h. Layers, bottom up: our socket BIO; error text and
  * hints; the transport's read/write; the SSL_CTX cache; verification
  * messages; tlsOpen (peer name, handshake). */
+#include "clock.h"
 #include "src/tls.h"
 
 #include <errno.h>
@@ -537,7 +538,7 @@ static int tlsHandshakeFailed(tlsConn *c, int sslerr) {
 
 /* Non-blocking SSL_connect, waiting with poll() up to timeout_ms in all. */
 static int tlsHandshake(tlsConn *c, int timeout_ms) {
-    long long deadline = timeout_ms < 0 ? 0 : netNowMs() + timeout_ms;
+    long long deadline = timeout_ms < 0 ? 0 : clockMonoMs() + timeout_ms;
     for (;;) {
         ERR_clear_error();
         int r = SSL_connect(c->ssl);
@@ -549,7 +550,7 @@ static int tlsHandshake(tlsConn *c, int timeout_ms) {
         int e = SSL_get_error(c->ssl, r);
         short ev = e == SSL_ERROR_WANT_READ ? POLLIN : e == SSL_ERROR_WANT_WRITE ? POLLOUT : 0;
         if (!ev) return tlsHandshakeFailed(c, e);
-        int left = timeout_ms < 0 ? -1 : (int)(deadline - netNowMs());
+        int left = timeout_ms < 0 ? -1 : (int)(deadline - clockMonoMs());
         int p = timeout_ms >= 0 && left <= 0 ? 0 : netPoll(c->base.fd, ev, left);
         if (p == 0) {
             setErr(c, "TLS handshake with %s timed out after %d ms (does the server speak TLS on this port?)",
