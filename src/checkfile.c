@@ -1,4 +1,5 @@
 /* checkfile.c -- --file/--payload with --checksum or --dump (see checkfile.h). */
+#include "log.h"
 #include "checkfile.h"
 
 #include <errno.h>
@@ -19,14 +20,14 @@
 static outcome decodeFile(const checkFileOptions *o, const rdbHandlers *h, checksum *cs) {
     stopInput in;
     if (stopInputOpen(&in, o->file) < 0) {
-        fprintf(stderr, "rdbsync: %s: cannot open: %s\n", o->file, strerror(errno));
+        logError("%s: cannot open: %s", o->file, strerror(errno));
         return OUTCOME_INPUT;
     }
     rdbDecodeOptions opt = {.ignore_crc = o->ignore_crc};
     rdbDecoder *d = rdbDecoderNew(in.r, h, &opt);
     if (!d) {
         stopInputClose(&in);
-        fprintf(stderr, "rdbsync: out of memory\n");
+        logError("out of memory");
         return OUTCOME_INTERNAL;
     }
     outcome rc = OUTCOME_OK;
@@ -36,17 +37,17 @@ static outcome decodeFile(const checkFileOptions *o, const rdbHandlers *h, check
     int finished = !cs || checksumFinish(cs, &wcode, &werr) == 0;
     if (failed && stopRequested()) {
         /* Nothing was written but stdout: say how far it got. */
-        fprintf(stderr, "rdbsync: %s: interrupted by %s at offset %llu: %s\n", o->file, stopSignalName(),
+        logError("%s: interrupted by %s at offset %llu: %s", o->file, stopSignalName(),
                 (unsigned long long)rdbDecoderOffset(d),
                 cs ? "no report (the file was not read to its end)" : "the dump stops before this offset");
         rc = OUTCOME_INTERRUPTED;
     } else if (!finished) {
         rc = outcomeOfDecode(wcode);
-        fprintf(stderr, "rdbsync: %s: %s\n", o->file, werr);
+        logError("%s: %s", o->file, werr);
     } else if (failed) {
         rc = outcomeOfDecode(rdbDecoderErrorCode(d));
         if (rdbDecoderErrorCode(d) != RDB_ERR_HANDLER || !ferror(stdout)) /* the consumer's reason, unless | head */
-            fprintf(stderr, "rdbsync: %s: %s\n", o->file, rdbDecoderError(d));
+            logError("%s: %s", o->file, rdbDecoderError(d));
     }
     rdbDecoderFree(d);
     stopInputClose(&in);
@@ -85,13 +86,13 @@ static outcome decodePayloadFile(const checkFileOptions *o, const rdbHandlers *h
     size_t len = 0;
     char err[800];
     if (slurp(o->payload, &p, &len) < 0) {
-        fprintf(stderr, "rdbsync: %s: cannot read: %s\n", o->payload, strerror(errno ? errno : EIO));
+        logError("%s: cannot read: %s", o->payload, strerror(errno ? errno : EIO));
         return OUTCOME_INPUT;
     }
     rdbKeyInfo base = {.key = "payload", .keylen = 7, .expire_ms = -1, .idle = -1, .freq = -1};
     rdbErrCode code = RDB_OK;
     outcome rc = rdbDecodePayload(p, len, &base, h, NULL, &code, err, sizeof(err)) < 0 ? outcomeOfDecode(code) : OUTCOME_OK;
-    if (rc != OUTCOME_OK) fprintf(stderr, "rdbsync: %s: %s\n", o->payload, err);
+    if (rc != OUTCOME_OK) logError("%s: %s", o->payload, err);
     free(p);
     return rc;
 }

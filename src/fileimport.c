@@ -5,6 +5,7 @@
  * progress counter. The writer drains at the end; the outcome is picked
  * from the most specific cause.
  */
+#include "log.h"
 #include "fileimport.h"
 
 #include <errno.h>
@@ -26,11 +27,11 @@ static rsConn *openTarget(const fileImportOptions *o, rsServerInfo *info, outcom
     rsConn *conn = connOpen(o->target, &o->target_conn, err, sizeof(err));
     *rc = OUTCOME_CONNECT;
     if (!conn) {
-        fprintf(stderr, "rdbsync: target: %s\n", err);
+        logError("target: %s", err);
         return NULL;
     }
     if (connServerInfo(conn, info) < 0) {
-        fprintf(stderr, "rdbsync: target %s: cannot read INFO server: %s\n", connName(conn), connError(conn));
+        logError("target %s: cannot read INFO server: %s", connName(conn), connError(conn));
         connClose(conn);
         return NULL;
     }
@@ -60,10 +61,9 @@ static void importSummary(const fileImportOptions *o, const importStats *st, dou
     char rest[64] = "";
     if (st->keys_read > done)
         snprintf(rest, sizeof(rest), "; %llu not attempted", (unsigned long long)(st->keys_read - done));
-    fprintf(stderr,
-            "rdbsync: %s: %llu keys read, %llu written%s in %.1f s (%.0f keys/s); skipped: %llu expired, "
+    logInfo("%s: %llu keys read, %llu written%s in %.1f s (%.0f keys/s); skipped: %llu expired, "
             "%llu existing, %llu empty, %llu other db; %llu failed, %llu not representable, %llu written "
-            "without field TTLs; %llu functions loaded%s\n",
+            "without field TTLs; %llu functions loaded%s",
             target, (unsigned long long)st->keys_read, (unsigned long long)st->written,
             st->native ? " (some as native commands)" : "", secs, secs > 0 ? st->written / secs : 0.0,
             (unsigned long long)st->skipped_expired, (unsigned long long)st->skipped_conflict,
@@ -79,24 +79,24 @@ static outcome importOutcome(const fileImportOptions *o, rdbDecoder *d, int drc,
     const importStats *st = importGetStats(im);
     unsigned long long n = (unsigned long long)st->written;
     if (drc < 0 && stopRequested() && !writerStopped(w)) {
-        fprintf(stderr, "rdbsync: %s: interrupted by %s at offset %llu: %llu keys written; the target holds a "
-                "partial import\n", o->file, stopSignalName(), (unsigned long long)rdbDecoderOffset(d), n);
+        logError("%s: interrupted by %s at offset %llu: %llu keys written; the target holds a "
+                "partial import", o->file, stopSignalName(), (unsigned long long)rdbDecoderOffset(d), n);
         return OUTCOME_INTERRUPTED;
     }
     if (drc < 0 && rdbDecoderErrorCode(d) != RDB_ERR_HANDLER) {
-        fprintf(stderr, "rdbsync: %s: %s (%llu keys written before it)\n", o->file, rdbDecoderError(d), n);
+        logError("%s: %s (%llu keys written before it)", o->file, rdbDecoderError(d), n);
         return outcomeOfDecode(rdbDecoderErrorCode(d));
     }
     if (importConflicted(im)) {
-        fprintf(stderr, "rdbsync: %s (%llu keys written, counting those already sent when it stopped)\n", importError(im), n);
+        logError("%s (%llu keys written, counting those already sent when it stopped)", importError(im), n);
         return OUTCOME_CONFLICT;
     }
     if (writerStopped(w) || (drc < 0 && importError(im)[0])) {
-        fprintf(stderr, "rdbsync: %s (%llu keys written)\n", importError(im), n);
+        logError("%s (%llu keys written)", importError(im), n);
         return OUTCOME_WRITE;
     }
     if (wrc < 0 || drc < 0) {
-        fprintf(stderr, "rdbsync: target %s: %s (%llu keys written)\n", connName(conn),
+        logError("target %s: %s (%llu keys written)", connName(conn),
                 writerError(w)[0] ? writerError(w) : "write failed", n);
         return OUTCOME_CONNECT;
     }
@@ -108,7 +108,7 @@ static outcome importOutcome(const fileImportOptions *o, rdbDecoder *d, int drc,
 static outcome importFile(const fileImportOptions *o, rsConn *conn, const rsServerInfo *info) {
     stopInput in;
     if (stopInputOpen(&in, o->file) < 0) {
-        fprintf(stderr, "rdbsync: %s: cannot open: %s\n", o->file, strerror(errno));
+        logError("%s: cannot open: %s", o->file, strerror(errno));
         return OUTCOME_INPUT;
     }
     importer *im = importNew(info, &o->imp);
@@ -158,7 +158,7 @@ outcome fileImport(const fileImportOptions *o) {
     char err[512];
     if (conn) rc = preflightImport(conn, &info, o->file, o->flush_target, o->precheck);
     if (conn && rc == OUTCOME_OK && preflightPrepare(conn, &info, o->flush_target, err, sizeof(err)) < 0) {
-        fprintf(stderr, "rdbsync: %s\n", err);
+        logError("%s", err);
         rc = OUTCOME_WRITE;
     }
     if (conn && rc == OUTCOME_OK) rc = importFile(o, conn, &info);

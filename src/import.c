@@ -6,6 +6,7 @@
  * queued. Replies come back later through importOnReply, matched to their
  * key by the writer's ring, and are counted there.
  */
+#include "log.h"
 #include "clock.h"
 #include "import.h"
 
@@ -42,7 +43,7 @@ struct importer {
 static void keyMsg(const char *what, uint64_t db, const char *k, size_t klen, const char *detail) {
     char kr[300];
     rdbKeyRepr(k ? k : "", k ? klen : 0, kr, sizeof(kr));
-    fprintf(stderr, "rdbsync: %s: db %llu, key '%s'%s%s\n", what, (unsigned long long)db, kr,
+    logError("%s: db %llu, key '%s'%s%s", what, (unsigned long long)db, kr,
             detail ? ": " : "", detail ? detail : "");
 }
 
@@ -264,8 +265,8 @@ static int preGaSource(importer *im, const rdbFunction *fn) {
 static int onFunction(void *ctx, const rdbFunction *fn) {
     importer *im = ctx;
     if (!targetAtLeast(im, 7, 0)) {
-        fprintf(stderr, "rdbsync: a function library cannot be loaded on this target "
-                        "(functions need Redis 7.0+), not written\n");
+        logWarn("a function library cannot be loaded on this target "
+                        "(functions need Redis 7.0+), not written");
         im->st.functions_failed++;
         return 0;
     }
@@ -287,7 +288,7 @@ static int onFunction(void *ctx, const rdbFunction *fn) {
 }
 
 static int onModuleAux(void *ctx, const char *module, int encver, int when) {
-    fprintf(stderr, "rdbsync: module aux data of '%s' is not copied (RESTORE cannot carry it)\n", module);
+    logWarn("module aux data of '%s' is not copied (RESTORE cannot carry it)", module);
     return 0;
 }
 
@@ -349,7 +350,7 @@ static int replyFunction(importer *im, const redisReply *r) {
         return -1;
     }
     im->st.functions_failed++;
-    fprintf(stderr, "rdbsync: the target refused FUNCTION LOAD: %s\n", r->str);
+    logError("the target refused FUNCTION LOAD: %s", r->str);
     return im->o.on_error == ONERROR_STOP ? -1 : 0;
 }
 

@@ -92,8 +92,8 @@ static void emit(const char *level, const char *phase, const char *fmt, va_list 
         L.live_shown = 1;
     } else {
         clearLive();
-        if (!L.tty) fprintf(stderr, "%s ", ts);
         fputs("rdbsync: ", stderr);
+        if (phase) fprintf(stderr, "%s ", ts); /* off a terminal: when was it so? */
         if (strcmp(level, "warn") == 0) fputs("warning: ", stderr);
         putText(stderr, msg);
         fputc('\n', stderr);
@@ -114,7 +114,7 @@ static void emit(const char *level, const char *phase, const char *fmt, va_list 
 
 LOG_FN(logError, "error", 1)
 LOG_FN(logWarn, "warn", 1)
-LOG_FN(logInfo, "info", !L.quiet)
+LOG_FN(logInfo, "info", 1) /* callers leave out notes under -q; summaries stay */
 
 void logStatus(const char *phase, const char *fmt, ...) {
     ensureSetup();

@@ -1,13 +1,15 @@
 /* log.h -- every line rdbsync prints on stderr goes through here.
  *
- * Four kinds of line: errors and warnings (always shown), information
- * (hidden by -q) and status (the throttled "where are we" lines of
- * progress.c, hidden by -q). Where they go depends on stderr and on
+ * Four kinds of line: errors and warnings, information (summaries and
+ * notes; the callers leave notes out under -q, summaries stay) and status
+ * (the throttled "where are we" lines of progress.c, hidden by -q). Where they go depends on stderr and on
  * --log-format:
- *   - a terminal, text: "rdbsync: <msg>"; a status line is one live line
- *     redrawn in place (\r), erased before any other line is printed;
- *   - not a terminal, text: "2026-12-07T12:47:32.123Z rdbsync: <msg>", so a
- *     log file or journal tells when each line was written;
+ *   - text: "rdbsync: <msg>" ("rdbsync: warning: <msg>"). On a terminal a
+ *     status line is one live line redrawn in place (\r), erased before any
+ *     other line is printed; off a terminal it is a line of its own with
+ *     the time: "rdbsync: 2026-12-07T12:47:32.123Z streaming: ...", so a log
+ *     file tells when the lag was what it says. Other lines keep the bare
+ *     prefix, which scripts match ("rdbsync: <what>: <why>");
  *   - json (any output): one object per line,
  *     {"time":"...","level":"error|warn|info|status","msg":"..."} with a
  *     "phase" member on status lines, for log shippers.

@@ -18,6 +18,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "checkfile.h"
 #include "conn.h"
 #include "exitcode.h"
@@ -44,6 +45,7 @@ typedef struct config {
     int json;
     int threads;     /* --checksum workers; 0: one per online CPU */
     int quiet;
+    logFormat log_format; /* --log-format */
     int force;       /* --source --file: replace an existing file */
     int ignore_crc;
     int no_precheck; /* import: do not verify the file's CRC before writing */
@@ -175,6 +177,10 @@ static void usage(FILE *out) {
 "  -q, --quiet            no progress lines or notes; errors, warnings and the final\n"
 "                         one-line summary (keys read, written, skipped...) still go\n"
 "                         to stderr\n"
+"      --log-format text|json\n"
+"                         stderr lines as text (default; off a terminal, status lines\n"
+"                         carry a UTC timestamp) or one JSON object per line with\n"
+"                         time, level (error, warn, info, status), phase and msg\n"
 "  -h, --help             this help\n"
 "  -V, --version          print the version\n"
 "\n"
@@ -184,7 +190,7 @@ static void usage(FILE *out) {
 }
 
 static int badValue(const char *flag, const char *v, const char *want) {
-    fprintf(stderr, "rdbsync: bad value '%s' for %s: expected %s\n", v, flag, want);
+    logError("bad value '%s' for %s: expected %s", v, flag, want);
     return -1;
 }
 
@@ -249,6 +255,7 @@ static int parseArgs(int argc, char **argv, config *c) {
         {"no-precheck", no_argument, 0, 'K'},
         {"source-timeout", required_argument, 0, 'L'},
         {"expire-grace", required_argument, 0, 'g'},
+        {"log-format", required_argument, 0, 'G'},
         TLS_OPTS("", SIDE_BOTH), TLS_OPTS("source-", SIDE_SOURCE), TLS_OPTS("target-", SIDE_TARGET),
         {0, 0, 0, 0}};
     int o;
@@ -271,6 +278,9 @@ static int parseArgs(int argc, char **argv, config *c) {
         case 'I': c->ignore_crc = 1; break;
         case 'K': c->no_precheck = 1; break;
         case 'q': c->quiet = 1; break;
+        case 'G':
+            if (logParseFormat(optarg, &c->log_format) < 0) return badValue("--log-format", optarg, "text or json");
+            break;
         case 'O': c->force = 1; break;
         case 'c':
             if (!strcmp(optarg, "error")) c->imp.on_conflict = CONFLICT_ERROR;
@@ -357,12 +367,12 @@ static int parseArgs(int argc, char **argv, config *c) {
         case 'h': usage(stdout); exit(EXIT_OK);
         case 'V': printf("rdbsync %s\n", RDBSYNC_VERSION); exit(EXIT_OK);
         default:
-            fprintf(stderr, "rdbsync: unknown or incomplete option '%s' (see --help)\n", argv[optind - 1]);
+            logError("unknown or incomplete option '%s' (see --help)", argv[optind - 1]);
             return -1;
         }
     }
     if (optind < argc) {
-        fprintf(stderr, "rdbsync: unexpected argument '%s' (see --help)\n", argv[optind]);
+        logError("unexpected argument '%s' (see --help)", argv[optind]);
         return -1;
     }
     return 0;
@@ -402,7 +412,7 @@ static int unreadableTlsFile(const config *c) {
         const char *flags[4] = {"cacert", "cacertdir", "cert", "key"};
         for (int j = 0; j < 4; j++) {
             if (!paths[j] || access(paths[j], R_OK) == 0) continue;
-            fprintf(stderr, "rdbsync: --%s%s %s: cannot read: %s\n", side[i], flags[j], paths[j], strerror(errno));
+            logError("--%s%s %s: cannot read: %s", side[i], flags[j], paths[j], strerror(errno));
             return -1;
         }
     }
@@ -414,17 +424,17 @@ static int unreadableTlsFile(const config *c) {
 static int checkTls(const config *c, int side, const rsTlsOptions *t, int any_tls) {
     const char *what = side == SIDE_SOURCE ? "source" : "target";
     if (!t->enabled && anyTlsFile(&c->tls[side])) {
-        fprintf(stderr, "rdbsync: --%s-* TLS options given, but the %s is not TLS (use rediss:// or --%s-tls)\n",
+        logError("--%s-* TLS options given, but the %s is not TLS (use rediss:// or --%s-tls)",
                 what, what, what);
         return -1;
     }
     if (!any_tls && anyTlsFile(&c->tls[SIDE_BOTH])) {
-        fprintf(stderr, "rdbsync: TLS options given, but no endpoint uses TLS (use rediss:// or --tls)\n");
+        logError("TLS options given, but no endpoint uses TLS (use rediss:// or --tls)");
         return -1;
     }
     if (t->enabled && t->insecure)
-        fprintf(stderr, "rdbsync: warning: --insecure: the TLS certificate of the %s is not verified "
-                        "(the link is encrypted, but anyone on the path can impersonate the server)\n", what);
+        logWarn("--insecure: the TLS certificate of the %s is not verified "
+                        "(the link is encrypted, but anyone on the path can impersonate the server)", what);
     return 0;
 }
 
@@ -433,7 +443,7 @@ static int checkTls(const config *c, int side, const rsTlsOptions *t, int any_tl
 static outcome endpointUrl(const char *what, const char *s, const char *user, const char *env, rsUrl *u) {
     char err[512];
     if (urlParse(s, u, err, sizeof(err)) < 0) {
-        fprintf(stderr, "rdbsync: --%s: %s\n", what, err);
+        logError("--%s: %s", what, err);
         return OUTCOME_USAGE;
     }
     if ((user && urlSetUser(u, user) < 0) || urlApplyEnvAuth(u, env) < 0 || urlApplyEnvAuth(u, "REDISCLI_AUTH") < 0)
@@ -603,7 +613,7 @@ static runMode chooseMode(const config *c) {
         else
             why = "nothing to do: give --file F with --checksum, --dump or --target (see --help)";
     }
-    fprintf(stderr, "rdbsync: %s\n", why);
+    logError("%s", why);
     return MODE_NONE;
 }
 
@@ -618,8 +628,8 @@ static outcome run(const config *c, runMode m) {
         /* "--file backup.rdb --source URL" may be an import with the
          * flags swapped: never overwrite what may be the only backup. */
         if (!c->force && access(c->file, F_OK) == 0) {
-            fprintf(stderr, "rdbsync: %s exists: --source URL --file F writes a snapshot of the source to F; "
-                    "give --force to replace it (to import a file, use --file F --target URL)\n", c->file);
+            logError("%s exists: --source URL --file F writes a snapshot of the source to F; "
+                    "give --force to replace it (to import a file, use --file F --target URL)", c->file);
             return OUTCOME_USAGE;
         }
         return runSnapshot(c);
@@ -655,6 +665,7 @@ int main(int argc, char **argv) {
     c.imp.expire_grace_ms = GRACE_DEFAULT_MS;
     signal(SIGPIPE, SIG_IGN);
     if (parseArgs(argc, argv, &c) < 0) return EXIT_USAGE;
+    logSetup(c.log_format, c.quiet);
     if (unreadableTlsFile(&c) < 0) return EXIT_INPUT;
     runMode m = chooseMode(&c);
     installStopSignals();

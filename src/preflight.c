@@ -1,4 +1,5 @@
 /* preflight.c -- see preflight.h. */
+#include "log.h"
 #include "preflight.h"
 
 #include <stdio.h>
@@ -64,12 +65,12 @@ static outcome checkRole(rsConn *c) {
     free(info);
     if (strcmp(role, "slave") != 0) return OUTCOME_OK;
     if (readOnlyReplica(c)) {
-        fprintf(stderr, "rdbsync: target %s is a read-only replica (of %s:%s): write to its master, or detach it "
-                        "with REPLICAOF NO ONE; nothing was written\n", connAddr(c), host, port);
+        logError("target %s is a read-only replica (of %s:%s): write to its master, or detach it "
+                        "with REPLICAOF NO ONE; nothing was written", connAddr(c), host, port);
         return OUTCOME_WRITE;
     }
-    fprintf(stderr, "rdbsync: warning: target %s is a writable replica of %s:%s: its next full sync from "
-                    "that master erases what rdbsync writes\n", connAddr(c), host, port);
+    logWarn("target %s is a writable replica of %s:%s: its next full sync from "
+                    "that master erases what rdbsync writes", connAddr(c), host, port);
     return OUTCOME_OK;
 }
 
@@ -132,14 +133,14 @@ static outcome checkAcl(rsConn *c, const rsServerInfo *info, const needs *n) {
         if (broken) goto broken;
         if (ok < 0) return OUTCOME_OK;
         if (ok == 0) {
-            fprintf(stderr, "rdbsync: target %s: user '%s' may not run %s (ACL DRYRUN: %s); nothing was written\n",
+            logError("target %s: user '%s' may not run %s (ACL DRYRUN: %s); nothing was written",
                     connAddr(c), user, all[i].name, why);
             return OUTCOME_WRITE;
         }
     }
     return OUTCOME_OK;
 broken:
-    fprintf(stderr, "rdbsync: target %s: %s\n", connName(c), connError(c));
+    logError("target %s: %s", connName(c), connError(c));
     return OUTCOME_CONNECT;
 }
 
@@ -153,8 +154,8 @@ static void checkMemory(rsConn *c, const needs *n) {
     if (!max || !n->data_bytes) return;
     unsigned long long avail = used < max ? max - used : 0;
     if (n->data_bytes <= avail) return;
-    fprintf(stderr, "rdbsync: warning: target %s has %.1f MB free under maxmemory (%.1f MB, %.1f MB used, "
-                    "policy %s) and %s is %.1f MB: %s\n", connAddr(c), avail / 1048576.0, max / 1048576.0,
+    logWarn("target %s has %.1f MB free under maxmemory (%.1f MB, %.1f MB used, "
+                    "policy %s) and %s is %.1f MB: %s", connAddr(c), avail / 1048576.0, max / 1048576.0,
             used / 1048576.0, policy, n->data_what, n->data_bytes / 1048576.0,
             strcmp(policy, "noeviction") == 0 ? "writes may be refused (OOM)" : "keys may be evicted");
 }
@@ -197,14 +198,14 @@ static outcome precheckCrc(const char *file) {
     uint64_t stored, computed;
     char err[256];
     if (rdbFileVerifyCrc(file, &res, &stored, &computed, err, sizeof(err)) < 0) {
-        fprintf(stderr, "rdbsync: %s: %s\n", file, err);
+        logError("%s: %s", file, err);
         return OUTCOME_INPUT;
     }
     /* NO_EOF: a truncated file, or bytes after the RDB (an AOF with an RDB
      * preamble): where the CRC is, only the decoder can tell. */
     if (res != RDB_FILECRC_MISMATCH) return OUTCOME_OK;
-    fprintf(stderr, "rdbsync: %s: CRC-64 mismatch (stored %016llx, computed %016llx): the file is corrupt; "
-                    "nothing was written (--no-precheck skips this check)\n",
+    logError("%s: CRC-64 mismatch (stored %016llx, computed %016llx): the file is corrupt; "
+                    "nothing was written (--no-precheck skips this check)",
             file, (unsigned long long)stored, (unsigned long long)computed);
     return OUTCOME_CRC;
 }
@@ -385,7 +386,7 @@ int preflightPrepare(rsConn *target, const rsServerInfo *info, int flush, char *
         total += n;
     }
     if (total)
-        fprintf(stderr, "rdbsync: deleted %ld temporary key%s (%s*) left on the target by an interrupted run\n",
+        logInfo("deleted %ld temporary key%s (%s*) left on the target by an interrupted run",
                 total, total == 1 ? "" : "s", NATIVE_TMP_PREFIX);
     return 0;
 }

@@ -7,6 +7,7 @@
  * fail at once); later ones are retried, since the source may be
  * restarting.
  */
+#include "log.h"
 #include "clock.h"
 #include "replica.h"
 
@@ -73,9 +74,9 @@ struct replica {
 
 static void say(replica *r, const char *fmt, const char *a) {
     if (r->o.quiet) return;
-    fprintf(stderr, "\rrdbsync: source %s: ", r->url.host ? r->url.host : r->url.path);
-    fprintf(stderr, fmt, a);
-    fputc('\n', stderr);
+    char msg[600];
+    snprintf(msg, sizeof(msg), fmt, a);
+    logInfo("source %s: %s", r->url.host ? r->url.host : r->url.path, msg);
 }
 
 /* ---- Shared state helpers (each takes the lock itself) ---- */

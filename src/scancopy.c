@@ -6,6 +6,7 @@
  * subscriber thread queues keyspace events; the calling thread copies each
  * changed key again or deletes it.
  */
+#include "log.h"
 #include "clock.h"
 #include "scancopy.h"
 
@@ -18,6 +19,7 @@
 
 #include "outcome.h"
 #include "preflight.h"
+#include "progress.h"
 #include "stop.h"
 #include "writer.h"
 
@@ -30,6 +32,7 @@ typedef struct qitem {
     struct qitem *next;
     int db;
     int64_t expire_ms;
+    int64_t queued_ms;  /* a keyspace event: when it arrived (monotonic) */
     size_t keylen, len;
     unsigned char *payload;
     char key[];
@@ -58,7 +61,8 @@ typedef struct copier {
     int pass_done;      /* a pass read the whole source: the target holds a full copy */
     char ksn_orig[64];  /* notify-keyspace-events before we changed it; "" when unchanged */
     int ksn_changed;
-    int64_t last_progress;
+    progress *pg;       /* status lines */
+    int following;      /* the pass is done: status lines show the follow lag */
     /* keyspace events: (db, key) pairs from the subscriber thread */
     pthread_mutex_t emu;
     qitem *ehead, *etail;
@@ -141,13 +145,26 @@ static int writeItem(copier *cp, int db, const char *key, size_t keylen, const u
     return importPayload(cp->im, &k, p, len);
 }
 
-static void progressLine(copier *cp, int force) {
-    int64_t t = clockMonoMs();
-    if (cp->cfg->scan.quiet || (!force && t - cp->last_progress < 5000)) return;
-    cp->last_progress = t;
+/* The follow lag: events not yet applied, and how long the oldest has
+ * waited. In sync: none pending and every write acknowledged. */
+static void followLag(copier *cp, char *buf, size_t cap) {
+    pthread_mutex_lock(&cp->emu);
+    size_t pending = cp->nevents;
+    int64_t oldest = cp->ehead ? clockMonoMs() - cp->ehead->queued_ms : 0;
+    pthread_mutex_unlock(&cp->emu);
+    size_t unacked = writerInFlight(cp->w);
+    snprintf(buf, cap, "following: %zu events pending (oldest %lld ms), %zu writes unacknowledged%s", pending,
+             (long long)oldest, unacked, pending == 0 && unacked == 0 ? ", in sync" : "");
+}
+
+static void statusLine(copier *cp, int force) {
+    if (!progressDue(cp->pg, force)) return;
     const importStats *s = importGetStats(cp->im);
-    fprintf(stderr, "rdbsync: scan: %llu keys scanned, %llu written, %llu vanished meanwhile\n",
-            (unsigned long long)cp->st.scanned, (unsigned long long)s->written, (unsigned long long)cp->st.vanished);
+    char lag[160] = "";
+    if (cp->following) followLag(cp, lag, sizeof(lag));
+    progressLine(cp->pg, cp->following ? "following" : "scan", "scan: %llu keys scanned, %llu written, %llu vanished%s%s",
+                 (unsigned long long)cp->st.scanned, (unsigned long long)s->written,
+                 (unsigned long long)cp->st.vanished, lag[0] ? "; " : "", lag);
 }
 
 /* One pass: reader thread + writing here. */
@@ -167,7 +184,7 @@ static int copyPass(copier *cp) {
         /* The reader is behind (a --rate, a slow source): send what is
          * queued now rather than when the writer's buffer fills. */
         if (rc == 0 && queueEmpty(cp) && writerPoll(cp->w) < 0) rc = -1, queueAbort(cp);
-        if (rc == 0) progressLine(cp, 0);
+        if (rc == 0) statusLine(cp, 0);
     }
     pthread_join(th, NULL);
     if (rc == 0 && writerDrain(cp->w) < 0) rc = -1;
@@ -193,7 +210,7 @@ static int ksnSetup(copier *cp) {
         snprintf(want, sizeof(want), "%sKA", r->element[1]->str);
         redisReply *s = connCommandf(cp->src, "CONFIG SET notify-keyspace-events %s", want);
         ok = s && s->type != REDIS_REPLY_ERROR;
-        if (ok) fprintf(stderr, "rdbsync: enabled keyspace notifications on the source (notify-keyspace-events %s)\n", want);
+        if (ok) logInfo("enabled keyspace notifications on the source (notify-keyspace-events %s)", want);
         if (ok) snprintf(cp->ksn_orig, sizeof(cp->ksn_orig), "%s", r->element[1]->str), cp->ksn_changed = 1;
         if (s) freeReplyObject(s);
     }
@@ -216,9 +233,9 @@ static void ksnRestore(copier *cp) {
                                     (size_t[]){6, 3, 22, strlen(cp->ksn_orig)})
                       : NULL;
     if (r && r->type != REDIS_REPLY_ERROR)
-        fprintf(stderr, "rdbsync: restored notify-keyspace-events on the source to '%s'\n", cp->ksn_orig);
+        logInfo("restored notify-keyspace-events on the source to '%s'", cp->ksn_orig);
     else
-        fprintf(stderr, "rdbsync: could not restore notify-keyspace-events on the source to '%s': %s\n", cp->ksn_orig,
+        logWarn("could not restore notify-keyspace-events on the source to '%s': %s", cp->ksn_orig,
                 r ? r->str : c ? connError(c) : err);
     if (r) freeReplyObject(r);
     connClose(c);
@@ -232,7 +249,7 @@ static void pushEvent(copier *cp, int db, const char *key, size_t keylen) {
         qitem *q = malloc(sizeof(*q) + keylen + 1);
         if (q) {
             memcpy(q->key, key, keylen);
-            q->keylen = keylen, q->db = db, q->next = NULL, q->payload = NULL;
+            q->keylen = keylen, q->db = db, q->next = NULL, q->payload = NULL, q->queued_ms = clockMonoMs();
             if (cp->etail) cp->etail->next = q;
             else cp->ehead = q;
             cp->etail = q;
@@ -335,8 +352,8 @@ static int ksnProbe(copier *cp) {
     for (size_t i = 0; ok && i < r->elements; i++) ok = r->element[i]->type != REDIS_REPLY_ERROR;
     if (r) freeReplyObject(r);
     if (!ok) {
-        fprintf(stderr, "rdbsync: cannot read notify-keyspace-events on the source (CONFIG refused) nor test it; "
-                        "following relies on it including 'KA' (on managed services: set it in the parameter group)\n");
+        logError("cannot read notify-keyspace-events on the source (CONFIG refused) nor test it; "
+                        "following relies on it including 'KA' (on managed services: set it in the parameter group)");
         return 0;
     }
     unsigned seen = 0;
@@ -418,7 +435,8 @@ static int pruneTarget(copier *cp) {
 
 static int follow(copier *cp, pthread_t *th) {
     if (!cp->cfg->scan.quiet)
-        fprintf(stderr, "rdbsync: scan pass done; following changes through keyspace notifications\n");
+        logInfo("scan pass done; following changes through keyspace notifications");
+    cp->following = 1;
     while (!scanStopRequested()) {
         if (applyEvents(cp) < 0) return -1;
         pthread_mutex_lock(&cp->emu);
@@ -427,7 +445,7 @@ static int follow(copier *cp, pthread_t *th) {
         pthread_mutex_unlock(&cp->emu);
         if (lost) {
             stopSub(cp, *th);
-            fprintf(stderr, "rdbsync: lost the notification link; resubscribing and scanning again\n");
+            logWarn("lost the notification link; resubscribing and scanning again");
             if (subscribe(cp, th) < 0) return -1;
         }
         if (lost || over) {
@@ -435,7 +453,7 @@ static int follow(copier *cp, pthread_t *th) {
             continue;
         }
         usleep(20000);
-        progressLine(cp, 0);
+        statusLine(cp, 0);
     }
     return 0;
 }
@@ -488,9 +506,9 @@ static void summary(copier *cp) {
     uint64_t skipped = s->skipped_expired + s->skipped_conflict + s->skipped_empty + s->skipped_db;
     uint64_t done = cp->st.vanished + s->written + skipped + s->conflicts + s->failed + s->unrepresentable;
     uint64_t rest = cp->st.scanned > done ? cp->st.scanned - done : 0;
-    fprintf(stderr, "rdbsync: scan copy: %llu keys scanned, %llu written, %llu vanished during the copy, "
+    logInfo("scan copy: %llu keys scanned, %llu written, %llu vanished during the copy, "
             "%llu existing skipped, %llu expired skipped, %llu other db skipped, %llu conflicting, %llu failed, "
-            "%llu not representable, %llu not attempted, %llu functions\n",
+            "%llu not representable, %llu not attempted, %llu functions",
             (unsigned long long)cp->st.scanned, (unsigned long long)s->written, (unsigned long long)cp->st.vanished,
             (unsigned long long)s->skipped_conflict, (unsigned long long)s->skipped_expired,
             (unsigned long long)s->skipped_db, (unsigned long long)s->conflicts, (unsigned long long)s->failed,
@@ -505,7 +523,7 @@ outcome scanCopy(const scanCopyConfig *cfg) {
     pthread_mutex_init(&cp.q.mu, NULL);
     pthread_cond_init(&cp.q.cv, NULL);
     pthread_mutex_init(&cp.emu, NULL);
-    cp.last_progress = clockMonoMs();
+    cp.pg = progressNew(cfg->scan.quiet, "scan", 0); /* NULL (out of memory): no status lines */
     if (openBoth(&cp) < 0) {
         rc = OUTCOME_CONNECT;
     } else if ((known = preflightDbsFrom(cp.src, cp.tgt, &cfg->imp, cp.err, sizeof(cp.err))) < 0) {
@@ -540,7 +558,7 @@ outcome scanCopy(const scanCopyConfig *cfg) {
             if (cp.w && !writerStopped(cp.w)) writerDrain(cp.w);
         }
     }
-    if (rc != OUTCOME_OK && cp.err[0]) fprintf(stderr, "rdbsync: %s\n", cp.err);
+    if (rc != OUTCOME_OK && cp.err[0]) logError("%s", cp.err);
     if (rc == OUTCOME_OK && (importGetStats(cp.im)->failed || importGetStats(cp.im)->unrepresentable)) rc = OUTCOME_WRITE;
     if (cp.sub && subscribed) stopSub(&cp, sub_th);
     else connClose(cp.sub);
@@ -550,5 +568,6 @@ outcome scanCopy(const scanCopyConfig *cfg) {
     importFree(cp.im);
     connClose(cp.src);
     connClose(cp.tgt);
+    progressFree(cp.pg);
     return rc;
 }

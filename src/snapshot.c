@@ -1,5 +1,6 @@
 /* snapshot.c -- live snapshots to a file or a checksum; verification
  * (see snapshot.h). */
+#include "log.h"
 #include "snapshot.h"
 
 #include <errno.h>
@@ -163,7 +164,7 @@ outcome snapshotToFile(const snapshotConfig *cfg, const char *path) {
     unlink(tmp);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0) {
-        fprintf(stderr, "rdbsync: %s: cannot create: %s\n", tmp, strerror(errno));
+        logError("%s: cannot create: %s", tmp, strerror(errno));
         return OUTCOME_INPUT;
     }
     checksum *cs = checksumNew();
@@ -172,7 +173,7 @@ outcome snapshotToFile(const snapshotConfig *cfg, const char *path) {
     int rc = cfg->mode == 2 ? SNAP_REFUSED : replicaSnapshot(cfg, fd, &h, &why, err, sizeof(err));
     const char *how = "replication";
     if (rc == SNAP_REFUSED && cfg->mode != 1) {
-        if (cfg->mode == 0) fprintf(stderr, "rdbsync: the source refuses SYNC and PSYNC: rebuilding the snapshot from SCAN + DUMP\n");
+        if (cfg->mode == 0) logInfo("the source refuses SYNC and PSYNC: rebuilding the snapshot from SCAN + DUMP");
         how = "SCAN + DUMP";
         rc = ftruncate(fd, 0) == 0 && lseek(fd, 0, SEEK_SET) == 0 ? scanToFile(cfg, fd, &why, err, sizeof(err)) : -1;
     }
@@ -183,18 +184,18 @@ outcome snapshotToFile(const snapshotConfig *cfg, const char *path) {
         fd = -1;
     }
     if (rc == 0) {
-        fprintf(stderr, "rdbsync: wrote %s from the source by %s\n", path, how);
+        logInfo("wrote %s from the source by %s", path, how);
     } else if (stopRequested()) {
         off_t got = fd >= 0 ? lseek(fd, 0, SEEK_CUR) : 0;
         if (fd >= 0) close(fd);
         unlink(tmp);
-        fprintf(stderr, "rdbsync: interrupted by %s after %lld bytes of the snapshot (by %s): removed the partial "
-                "%s; %s not written\n", stopSignalName(), (long long)(got > 0 ? got : 0), how, tmp, path);
+        logError("interrupted by %s after %lld bytes of the snapshot (by %s): removed the partial "
+                "%s; %s not written", stopSignalName(), (long long)(got > 0 ? got : 0), how, tmp, path);
         why = OUTCOME_INTERRUPTED;
     } else {
         if (fd >= 0) close(fd);
         unlink(tmp);
-        fprintf(stderr, "rdbsync: %s\n", rc == SNAP_REFUSED ? "the source refuses SYNC and PSYNC (--mode replica)" : err);
+        logError("%s", rc == SNAP_REFUSED ? "the source refuses SYNC and PSYNC (--mode replica)" : err);
     }
     checksumFree(cs);
     return rc == 0 ? OUTCOME_OK : rc == SNAP_REFUSED ? OUTCOME_CONNECT : why;
@@ -255,9 +256,9 @@ outcome snapshotChecksum(const snapshotConfig *cfg) {
     }
     if (rc == 0) checksumReport(cs, stdout, cfg->json);
     else if (stopRequested())
-        fprintf(stderr, "rdbsync: interrupted by %s: no report (the snapshot was not read to its end)\n",
-                stopSignalName()), why = OUTCOME_INTERRUPTED;
-    else fprintf(stderr, "rdbsync: %s\n", rc == SNAP_REFUSED ? "the source refuses SYNC and PSYNC (--mode replica)" : err);
+        logError("interrupted by %s: no report (the snapshot was not read to its end)", stopSignalName()),
+            why = OUTCOME_INTERRUPTED;
+    else logError("%s", rc == SNAP_REFUSED ? "the source refuses SYNC and PSYNC (--mode replica)" : err);
     checksumFree(cs);
     return rc == 0 ? OUTCOME_OK : rc == SNAP_REFUSED ? OUTCOME_CONNECT : why;
 }
@@ -340,12 +341,12 @@ outcome snapshotVerify(const snapshotConfig *cfg) {
     connClose(s);
     connClose(t);
     if (rc < 0 && stopRequested()) {
-        fprintf(stderr, "rdbsync: interrupted by %s after %llu source keys: no verdict\n", stopSignalName(),
+        logError("interrupted by %s after %llu source keys: no verdict", stopSignalName(),
                 (unsigned long long)fwd.checked);
         return OUTCOME_INTERRUPTED;
     }
     if (rc < 0) {
-        fprintf(stderr, "rdbsync: %s\n", err);
+        logError("%s", err);
         return OUTCOME_CONNECT;
     }
     int equal = fwd.missing + fwd.differ + back.missing == 0;

@@ -9,6 +9,7 @@
  * target acknowledges one, the offset becomes the applied offset that the
  * link reports in REPLCONF ACK (and that a resume starts from).
  */
+#include "log.h"
 #include "clock.h"
 #include "sync.h"
 
@@ -59,8 +60,8 @@ typedef struct syncer {
     uint64_t written_base;  /* the importer's written count when this snapshot began */
     int target_lost, fatal;
     outcome rc;             /* once fatal */
-    int tty;
-    int64_t last_status, last_count_ms;
+    progress *pg;           /* the status lines */
+    int64_t last_count_ms;
     int last_phase;         /* of the last status line; -1 = none yet */
     uint64_t last_count;
     double rate;
@@ -112,10 +113,18 @@ static uint64_t snapshotWritten(const syncer *s) {
     return s->im ? importGetStats(s->im)->written - s->written_base : 0;
 }
 
+/* The phase's word for JSON lines and log shippers. */
+static const char *phaseWord(replPhase phase) {
+    switch (phase) {
+    case REPL_CONNECTING: return "connecting";
+    case REPL_WAIT_START:
+    case REPL_WAIT_SNAPSHOT: return "waiting";
+    case REPL_TRANSFER: return "snapshot";
+    default: return "streaming";
+    }
+}
+
 static void statusLine(syncer *s, int force) {
-    int64_t t = clockMonoMs();
-    int every = s->tty ? 200 : (s->cfg->status_interval_ms ? s->cfg->status_interval_ms : 5000);
-    if (s->cfg->quiet) return;
     replStatus st;
     replicaGetStatus(s->rep, &st);
     /* The link may stream while the target still loads the snapshot. */
@@ -123,20 +132,18 @@ static void statusLine(syncer *s, int force) {
     /* A failed link says why in its own error line. Off a terminal, a
      * phase with nothing to count is said once, as it begins. */
     if (phase == REPL_FAILED) return;
-    if (!s->tty && *waitingLine(phase)) {
-        if (phase == (replPhase)s->last_phase) return;
-    } else if (!force && t - s->last_status < every) {
-        return;
-    }
-    s->last_status = t;
+    int waiting = *waitingLine(phase) != '\0', changed = phase != (replPhase)s->last_phase;
+    if (waiting && !changed && !progressLive(s->pg)) return;
+    if (!progressDue(s->pg, force || (waiting && changed))) return;
     s->last_phase = phase;
+    int64_t t = clockMonoMs();
     if (t - s->last_count_ms >= 1000) {
         s->rate = (double)(s->acked - s->last_count) * 1000.0 / (double)(t - s->last_count_ms + 1);
         s->last_count = s->acked;
         s->last_count_ms = t;
     }
     char line[300];
-    if (*waitingLine(phase)) {
+    if (waiting) {
         snprintf(line, sizeof(line), "%s", waitingLine(phase));
     } else if (phase == REPL_TRANSFER) {
         char total[48] = "";
@@ -146,9 +153,7 @@ static void statusLine(syncer *s, int force) {
     } else {
         streamingLine(s, &st, line, sizeof(line));
     }
-    if (s->tty) fprintf(stderr, "\r%-100.100s", line);
-    else fprintf(stderr, "rdbsync: %s\n", line);
-    fflush(stderr);
+    progressLine(s->pg, phaseWord(phase), "%s", line);
 }
 
 /* ---- Replies ---- */
@@ -173,7 +178,7 @@ static int onStreamReply(syncer *s, const writerTag *t, const redisReply *r) {
             fatal(s, OUTCOME_WRITE, msg);
             return -1;
         }
-        fprintf(stderr, "\rrdbsync: %s\n", msg);
+        logError("%s", msg);
     }
     s->acked++;
     if ((int64_t)t->src_offset > s->applied) {
@@ -231,7 +236,7 @@ static void recoverTarget(syncer *s) {
     int backoff = 200;
     snprintf(old, sizeof(old), "%s", s->run_id);
     closeTarget(s);
-    fprintf(stderr, "\rrdbsync: lost the target; reconnecting\n");
+    logWarn("lost the target; reconnecting");
     while (!stop_requested) {
         if (openTarget(s, err, sizeof(err)) == 0 && targetRunId(s->tc, s->run_id, sizeof(s->run_id)) == 0) break;
         closeTarget(s);
@@ -240,7 +245,7 @@ static void recoverTarget(syncer *s) {
     }
     if (stop_requested) return;
     int full = !s->loaded_once || strcmp(old, s->run_id) != 0;
-    fprintf(stderr, "rdbsync: target back%s; %s\n", full ? " after a restart" : "",
+    logInfo("target back%s; %s", full ? " after a restart" : "",
             full ? "full resync from the source" : "resuming from the applied offset");
     /* loaded_once stays set: the next snapshot then empties the target
      * first, which a restarted target needs (keys it persisted that the
@@ -393,7 +398,7 @@ static int flushTarget(syncer *s, int first) {
     size_t lens[2] = {8, 5};
     writerTag t = {"FLUSHALL", 0, NULL, 0, 0, WRITER_K_FLUSH};
     int ndb = first ? 0 : s->cfg->imp.n_db_only;
-    fprintf(stderr, "\rrdbsync: %s\n", first ? "--flush-target: emptying the target before the first key"
+    logError("%s", first ? "--flush-target: emptying the target before the first key"
                                             : "full resync: emptying the target before loading the new snapshot");
     if (ndb == 0 && writerCommand(s->w, 1, argv, lens, &t) < 0) return -1;
     for (int i = 0; i < ndb; i++) {
@@ -455,7 +460,7 @@ static int loadSnapshot(syncer *s, const replEpoch *ep) {
     } else if (rdbDecode(d) < 0) {
         if (stop_requested) {
         } else if (rdbDecoderErrorCode(d) == RDB_ERR_TRUNCATED) {
-            fprintf(stderr, "\rrdbsync: the snapshot was cut short; waiting for the next full sync\n");
+            logWarn("the snapshot was cut short; waiting for the next full sync");
         } else if (rdbDecoderErrorCode(d) == RDB_ERR_HANDLER) {
             if (!s->fatal) s->target_lost = 1;
         } else {
@@ -468,7 +473,7 @@ static int loadSnapshot(syncer *s, const replEpoch *ep) {
     } else {
         const importStats *st = importGetStats(s->im);
         if (st->unrepresentable || st->failed) {
-            fprintf(stderr, "\rrdbsync: snapshot applied with %llu keys not written (named above)\n",
+            logWarn("snapshot applied with %llu keys not written (named above)",
                     (unsigned long long)(st->unrepresentable + st->failed));
         }
         const unsigned char *rest;
@@ -510,9 +515,9 @@ static int runEpoch(syncer *s, const replEpoch *ep) {
         s->keys = 0;
         if (loadSnapshot(s, ep) < 0) return -1;
         /* Said before any status line can say "in sync". */
-        if (!s->cfg->quiet) fprintf(stderr, "%srdbsync: snapshot applied (%llu keys read, %llu written); streaming\n",
-                                    s->tty ? "\r\033[K" : "", (unsigned long long)s->keys,
-                                    (unsigned long long)snapshotWritten(s));
+        if (!s->cfg->quiet)
+            logInfo("snapshot applied (%llu keys read, %llu written); streaming", (unsigned long long)s->keys,
+                    (unsigned long long)snapshotWritten(s));
         s->epoch_ready = 1;
         statusLine(s, 1);
         if (s->cfg->once) return 1;
@@ -562,15 +567,15 @@ static int checkDbs(syncer *s) { /* 0, or -1 with s->err and s->rc set */
 }
 
 outcome syncRun(const syncConfig *cfg, int *refused) {
-    syncer s = {.cfg = cfg, .tty = isatty(2), .last_count_ms = clockMonoMs(), .last_phase = -1};
+    syncer s = {.cfg = cfg, .last_count_ms = clockMonoMs(), .last_phase = -1};
     char err[512];
     if (openTarget(&s, err, sizeof(err)) < 0 || targetRunId(s.tc, s.run_id, sizeof(s.run_id)) < 0) {
-        fprintf(stderr, "rdbsync: target: %s\n", err);
+        logError("target: %s", err);
         closeTarget(&s);
         return OUTCOME_CONNECT;
     }
     if (checkDbs(&s) < 0) {
-        fprintf(stderr, "rdbsync: %s\n", s.err);
+        logError("%s", s.err);
         closeTarget(&s);
         return s.rc;
     }
@@ -579,16 +584,19 @@ outcome syncRun(const syncConfig *cfg, int *refused) {
                          cfg->psync_cmd, cfg->source_timeout_s * 1000};
     s.rep = s.im ? replicaNew(&ro) : NULL;
     if (!s.rep || replicaStart(s.rep, NULL) < 0) {
-        fprintf(stderr, "rdbsync: cannot start the replica link\n");
+        logError("cannot start the replica link");
         importFree(s.im);
         closeTarget(&s);
         return OUTCOME_INTERNAL;
     }
     importSetWriter(s.im, s.w);
+    s.pg = progressNew(cfg->quiet, "sync", 0); /* NULL (out of memory): no status lines */
+    progressSetInterval(s.pg, cfg->status_interval_ms);
     *refused = 0;
     outcome rc = loop(&s, refused);
     if (*refused) {
-        fprintf(stderr, "rdbsync: %s: switching to scan mode (SCAN + DUMP/RESTORE)\n", replicaError(s.rep));
+        progressFree(s.pg);
+        logInfo("%s: switching to scan mode (SCAN + DUMP/RESTORE)", replicaError(s.rep));
         replicaFree(s.rep);
         importFree(s.im);
         closeTarget(&s);
@@ -596,25 +604,26 @@ outcome syncRun(const syncConfig *cfg, int *refused) {
     }
     if (s.w && !s.fatal && writerDrain(s.w) == 0 && s.partial) importCleanup(s.im, s.tc);
     statusLine(&s, 1);
-    if (s.tty && !cfg->quiet) fputc('\n', stderr);
+    progressClear(s.pg);
     /* An error is one line; the offset goes with it once there is one. */
     if (!s.fatal && (s.partial || !s.loaded_once)) {
         /* Stopped before a snapshot was whole: not a state to switch to. */
         if (s.partial)
-            fprintf(stderr, "rdbsync: stopped by %s during the snapshot load: the target is partial (%llu keys "
-                    "written of %llu read so far); run again with --on-conflict replace to finish\n",
+            logError("stopped by %s during the snapshot load: the target is partial (%llu keys "
+                    "written of %llu read so far); run again with --on-conflict replace to finish",
                     stopSignalName(), (unsigned long long)snapshotWritten(&s), (unsigned long long)s.keys);
         else
-            fprintf(stderr, "rdbsync: stopped by %s before the snapshot arrived: nothing was written to the "
-                    "target\n", stopSignalName());
+            logError("stopped by %s before the snapshot arrived: nothing was written to the "
+                    "target", stopSignalName());
         rc = OUTCOME_INTERRUPTED;
     } else if (s.fatal && !s.loaded_once)
-        fprintf(stderr, "rdbsync: %s\n", s.err);
+        logError("%s", s.err);
     else if (s.fatal)
-        fprintf(stderr, "rdbsync: %s (stopped at source offset %lld)\n", s.err, (long long)s.applied);
+        logError("%s (stopped at source offset %lld)", s.err, (long long)s.applied);
     else
-        fprintf(stderr, "rdbsync: stopped at source offset %lld (%llu commands applied, %llu refused)\n",
+        logInfo("stopped at source offset %lld (%llu commands applied, %llu refused)",
                 (long long)s.applied, (unsigned long long)(s.acked - s.refused), (unsigned long long)s.refused);
+    progressFree(s.pg);
     replicaFree(s.rep);
     if (s.rr) redisReaderFree(s.rr);
     importFree(s.im);

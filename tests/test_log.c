@@ -49,18 +49,18 @@ static void jsonLines(void) {
 
 static void quietLines(void) {
     logSetup(LOG_TEXT, 1);
-    logInfo("hidden");
+    logInfo("summary shown");
     logStatus("streaming", "hidden");
     logError("shown");
 }
 
 int main(void) {
     const char *out = capture(textLines);
-    TEST("log.text_timestamped_off_a_terminal") {
-        CHECK(matches("^" TS " rdbsync: the target refused RESTORE$", out));
-        CHECK(matches("^" TS " rdbsync: warning: maxmemory is 10 MB$", out));
-        CHECK(matches("^" TS " rdbsync: two\\\\nlines$", out));
-        CHECK(matches("^" TS " rdbsync: offset 42$", out));
+    TEST("log.text_status_timestamped_off_a_terminal") {
+        CHECK(matches("^rdbsync: the target refused RESTORE$", out));
+        CHECK(matches("^rdbsync: warning: maxmemory is 10 MB$", out));
+        CHECK(matches("^rdbsync: two\\\\nlines$", out));
+        CHECK(matches("^rdbsync: " TS " offset 42$", out));
     }
     out = capture(jsonLines);
     TEST("log.json_objects") {
@@ -69,9 +69,10 @@ int main(void) {
                       out));
     }
     out = capture(quietLines);
-    TEST("log.quiet_keeps_errors_only") {
+    TEST("log.quiet_hides_status_only") {
         CHECK(strstr(out, "hidden") == NULL);
         CHECK(strstr(out, "rdbsync: shown") != NULL);
+        CHECK(strstr(out, "rdbsync: summary shown") != NULL);
     }
     {
         logFormat f;
