@@ -524,7 +524,10 @@ outcome syncRun(const syncConfig *cfg, int *refused) {
     *refused = 0;
     outcome rc = loop(&s, refused);
     if (*refused) {
-        fprintf(stderr, "rdbsync: %s: switching to scan mode (SCAN + DUMP/RESTORE)\n", replicaError(s.rep));
+        if (cfg->scan_fallback)
+            fprintf(stderr, "rdbsync: %s: switching to scan mode (SCAN + DUMP/RESTORE)\n", replicaError(s.rep));
+        else
+            fprintf(stderr, "rdbsync: %s (--mode replica: no scan fallback)\n", replicaError(s.rep));
         replicaFree(s.rep);
         importFree(s.im);
         closeTarget(&s);

@@ -42,6 +42,7 @@ typedef struct syncConfig {
     const char *spool_dir;
     int status_interval_ms; /* non-terminal status line period; 0 = 5000 */
     const char *psync_cmd;  /* --psync-command: PSYNC's name on this source */
+    int scan_fallback;      /* --mode auto: a refusal hands over to scan mode (said so) */
 } syncConfig;
 
 /* Runs until stopped. *refused is set when the source refuses PSYNC and

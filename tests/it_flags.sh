@@ -13,6 +13,8 @@
 #    is mode 0600.
 # 4. -q: the import prints its one summary line and nothing else; --file
 #    --checksum prints nothing on stderr; scan --once prints its summary.
+# 5. --mode replica against a source that refuses SYNC and PSYNC: exit 5
+#    without claiming to switch to scan mode.
 set -euo pipefail
 # shellcheck source=tests/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -97,5 +99,16 @@ run quiet_scan -q --mode scan --once --source "$S_URL" --target "$T_URL"
 assert_eq flags.quiet.scan_exit 0 "$RC"
 assert_eq flags.quiet.scan_one_line 1 "$(wc -l <"$IT_TMP/quiet_scan.err")"
 assert_match flags.quiet.scan_summary 'scan copy: 101 keys scanned, 101 written' "$(cat "$IT_TMP/quiet_scan.err")"
+
+# ---- 5. --mode replica forbids the scan fallback: say so, not "switching" ----
+
+rs_start R --rename-command SYNC "" --rename-command PSYNC ""
+rs_cli T FLUSHALL >/dev/null
+run replica_only --mode replica --source "$(rs_url R)" --target "$T_URL"
+assert_eq flags.replica_only.exit 5 "$RC"
+assert_eq flags.replica_only.no_switch 0 "$(grep -c 'switching to scan mode' "$IT_TMP/replica_only.err" || true)"
+assert_match flags.replica_only.says 'no scan fallback' "$(cat "$IT_TMP/replica_only.err")"
+assert_eq flags.replica_only.target_untouched 0 "$(rs_cli T DBSIZE)"
+rs_stop R
 rs_stop S
 rs_stop T
