@@ -10,6 +10,7 @@
 # 3. --source URL --file out.rdb and --source --checksum, from a source that
 #    streams its diskless snapshot slowly (--rdb-key-save-delay): SIGTERM
 #    mid-transfer -> exit 9, neither out.rdb nor out.rdb.rdbsync-tmp left.
+#    --verify at --rate 2000: SIGTERM -> exit 9, no verdict.
 #    --mode scan --once at --rate 1000: SIGHUP -> exit 9, the summary adds
 #    up (scanned = written + not attempted) and written = DBSIZE.
 # 4. live sync: SIGTERM during the snapshot load -> exit 9, "the target is
@@ -138,6 +139,14 @@ assert_eq stop.snapshot_checksum.no_report "" "$(cat "$IT_TMP/snapsum.out")"
 wait_until 20 sh -c "[ \"\$(redis-cli -p $(rs_port S) INFO persistence | grep -c 'rdb_bgsave_in_progress:0')\" = 1 ]" || true
 
 rs_start T2
+# --verify at 2000 keys/s over 20000 keys: a stop gives no verdict.
+bg verify --verify --rate 2000 --source "$(rs_url S)" --target "$(rs_url T2)"
+sleep 1
+stop_and_wait "$BG_PID" TERM 15
+assert_eq stop.verify.exit 9 "$RC"
+assert_match stop.verify.says 'interrupted by SIGTERM after [0-9]+ source keys: no verdict' "$(errtail verify)"
+assert_eq stop.verify.no_verdict 0 "$(grep -c '^verify:' "$IT_TMP/verify.out" || true)"
+
 bg scanonce --mode scan --once --rate 1000 --source "$(rs_url S)" --target "$(rs_url T2)"
 sleep 2
 stop_and_wait "$BG_PID" HUP 15
