@@ -441,10 +441,20 @@ static outcome runSnapshot(const config *c) {
     return rc;
 }
 
+/* A /db on the target URL would be ignored: every source db is written to
+ * the db of the same number. Refused rather than ignored. */
+static outcome targetDbGiven(const rsUrl *u) {
+    if (u->db < 0) return OUTCOME_OK;
+    fprintf(stderr, "rdbsync: --target names db %d, but each source db is written to the target db of the same "
+            "number: drop the /%d and use --db-map SRC:%d (with --db SRC) to move a db\n", u->db, u->db, u->db);
+    return OUTCOME_USAGE;
+}
+
 static outcome runSync(const config *c) {
     rsUrl src = {0}, dst = {0};
     outcome rc = endpointUrl("source", c->source, c->source_user, "RDBSYNC_SOURCE_AUTH", &src);
     if (rc == OUTCOME_OK) rc = endpointUrl("target", c->target, c->target_user, "RDBSYNC_TARGET_AUTH", &dst);
+    if (rc == OUTCOME_OK) rc = targetDbGiven(&dst);
     if (rc == OUTCOME_OK) {
         const char *tmp = getenv("TMPDIR");
         syncConfig sc = {.source = &src, .target = &dst, .imp = c->imp, .once = c->once, .quiet = c->quiet,
@@ -471,6 +481,7 @@ static outcome runSync(const config *c) {
 static outcome runImport(const config *c) {
     rsUrl u = {0};
     outcome rc = endpointUrl("target", c->target, c->target_user, "RDBSYNC_TARGET_AUTH", &u);
+    if (rc == OUTCOME_OK) rc = targetDbGiven(&u);
     fileImportOptions o = {.file = c->file, .target = &u, .imp = c->imp, .flush_target = c->flush_target,
                            .ignore_crc = c->ignore_crc, .quiet = c->quiet,
                            .target_conn = {.connect_timeout_ms = c->connect_timeout_ms, .client_name = "rdbsync"}};
@@ -520,6 +531,7 @@ static const char *contradiction(const config *c) {
     if (c->verify && (offline || c->checksum || c->dump)) return "--verify compares two servers: it takes no --file, --checksum or --dump";
     if (c->source && c->dump)
         return "--dump reads a file: save a snapshot first (--source URL --file F), then --file F --dump";
+    if (c->json && !c->checksum) return "--json is for the --checksum report (--dump lines are JSON already)";
     return NULL;
 }
 

@@ -5,8 +5,9 @@
 #
 # 1. contradictions: --target alone, --source alone, --source --target
 #    --file, --source --target --checksum, --file --target --checksum and
-#    --dump: exit 1, one line, nothing written to the target, never "not
-#    implemented".
+#    --dump, --json without --checksum, a /db in the target URL of an import
+#    or a sync (it would be ignored): exit 1, one line, nothing written to
+#    the target, never "not implemented".
 # 2. --file F --checksum with F missing: exit 2, one line naming F.
 # 3. --source URL --file F with F present (an import with the flags
 #    swapped): exit 1, F unchanged; --force replaces it; the snapshot file
@@ -57,6 +58,10 @@ refused three_endpoints '--source, --target and --file together' --source "$S_UR
 refused sync_checksum '--checksum with both --source and --target.*--verify' --source "$S_URL" --target "$T_URL" --checksum
 refused import_checksum '--checksum/--dump read the file and --target imports it' --file "$DUMP" --target "$T_URL" --checksum
 refused import_dump '--checksum/--dump read the file and --target imports it' --file "$DUMP" --target "$T_URL" --dump
+refused json_dump '--json is for the --checksum report' --file "$DUMP" --dump --json
+refused json_import '--json is for the --checksum report' --file "$DUMP" --target "$T_URL" --json
+refused target_db_import '--target names db 3, .*--db-map SRC:3' --file "$DUMP" --target "$(rs_url T 3)"
+refused target_db_sync '--target names db 2, .*--db-map SRC:2' --source "$S_URL" --target "$(rs_url T 2)"
 
 # ---- 2. a missing file ----
 
