@@ -554,6 +554,9 @@ outcome syncRun(const syncConfig *cfg, int *refused) {
     else
         fprintf(stderr, "rdbsync: stopped at source offset %lld (%llu commands applied, %llu refused)\n",
                 (long long)s.applied, (unsigned long long)(s.acked - s.refused), (unsigned long long)s.refused);
+    /* --on-error skip went on past refusals: the target lacks those writes. */
+    const importStats *ist = importGetStats(s.im);
+    if (rc == OUTCOME_OK && (s.refused || ist->failed || ist->unrepresentable)) rc = OUTCOME_WRITE;
     replicaFree(s.rep);
     if (s.rr) redisReaderFree(s.rr);
     importFree(s.im);

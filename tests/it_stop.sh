@@ -15,7 +15,8 @@
 #    up (scanned = written + not attempted) and written = DBSIZE.
 # 4. live sync: SIGTERM during the snapshot load -> exit 9, "the target is
 #    partial (N keys written", N = the target's DBSIZE, 0 < N < all;
-#    SIGHUP once streaming -> exit 0, "stopped at source offset".
+#    SIGHUP once streaming -> exit 0, "stopped at source offset"; with
+#    --on-error skip and a refused command, a stop exits 6 ("1 refused").
 set -euo pipefail
 # shellcheck source=tests/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -194,5 +195,25 @@ else
     fail stop.live_streaming.applied "no snapshot applied: $(errtail live2)"
     kill_ours "$LIVE_PID"
 fi
+
+# --on-error skip goes on past a refused command, and the exit status then
+# says the target lacks writes (6), as --help promises.
+rs_start T4 --rename-command SETRANGE ""
+bg skip --on-error skip --source "$(rs_url S)" --target "$(rs_url T4)"
+LIVE_PID=$BG_PID
+if wait_until 30 grep -q 'snapshot applied' "$IT_TMP/skip.err"; then
+    rs_cli S SETRANGE after-snapshot 0 x >/dev/null
+    rs_cli S SET marker 1 >/dev/null
+    wait_until 10 sh -c "[ \"\$(redis-cli -p $(rs_port T4) GET marker)\" = 1 ]" || true
+    stop_and_wait "$LIVE_PID" TERM 15
+    assert_eq stop.live_skip.exit 6 "$RC"
+    assert_match stop.live_skip.says 'stopped at source offset [0-9]+ \([0-9]+ commands applied, 1 refused\)' \
+        "$(grep 'stopped at source offset' "$IT_TMP/skip.err" || true)"
+    assert_eq stop.live_skip.marker 1 "$(rs_cli T4 GET marker)"
+else
+    fail stop.live_skip.applied "no snapshot applied: $(errtail skip)"
+    kill_ours "$LIVE_PID"
+fi
+rs_stop T4
 rs_stop S
 rs_stop T3
