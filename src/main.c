@@ -504,15 +504,26 @@ static outcome runSnapshot(const config *c) {
     return rc;
 }
 
+/* A /db on the target URL would be ignored: every source db is written to
+ * the db of the same number. Refused rather than ignored. */
+static outcome targetDbGiven(const rsUrl *u) {
+    if (u->db < 0) return OUTCOME_OK;
+    logError("--target names db %d, but each source db is written to the target db of the same "
+            "number: drop the /%d and use --db-map SRC:%d (with --db SRC) to move a db", u->db, u->db, u->db);
+    return OUTCOME_USAGE;
+}
+
 static outcome runSync(const config *c) {
     rsUrl src = {0}, dst = {0};
     outcome rc = endpointUrl("source", c->source, c->source_user, "RDBSYNC_SOURCE_AUTH", &src);
     if (rc == OUTCOME_OK) rc = endpointUrl("target", c->target, c->target_user, "RDBSYNC_TARGET_AUTH", &dst);
+    if (rc == OUTCOME_OK) rc = targetDbGiven(&dst);
     if (rc == OUTCOME_OK) {
         const char *tmp = getenv("TMPDIR");
         syncConfig sc = {.source = &src, .target = &dst, .imp = c->imp, .once = c->once, .quiet = c->quiet,
                          .flush_target = c->flush_target,
                          .psync_cmd = c->psync_cmd, .source_timeout_s = (int)c->source_timeout_s,
+                         .scan_fallback = c->mode == 0,
                          .spool_mem = (size_t)c->spool_mem,
                          .spool_dir = c->spool_dir ? c->spool_dir : tmp && *tmp ? tmp : "/tmp"};
         rsConnOptions co = {.connect_timeout_ms = c->connect_timeout_ms, .client_name = "rdbsync"};
@@ -537,6 +548,7 @@ static outcome runSync(const config *c) {
 static outcome runImport(const config *c) {
     rsUrl u = {0};
     outcome rc = endpointUrl("target", c->target, c->target_user, "RDBSYNC_TARGET_AUTH", &u);
+    if (rc == OUTCOME_OK) rc = targetDbGiven(&u);
     fileImportOptions o = {.file = c->file, .target = &u, .imp = c->imp, .flush_target = c->flush_target,
                            .ignore_crc = c->ignore_crc, .precheck = !c->no_precheck && !c->ignore_crc,
                            .quiet = c->quiet,
@@ -591,6 +603,7 @@ static const char *contradiction(const config *c) {
     if (c->grace_given && !(c->source && c->target && !c->verify))
         return "--expire-grace is for live sync and scan mode (--source URL --target URL): a file import "
                "writes the file's expire times as they are, since no DEL from a source follows it";
+    if (c->json && !c->checksum) return "--json is for the --checksum report (--dump lines are JSON already)";
     return NULL;
 }
 

@@ -16,6 +16,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "rdb/rdb.h"
+
 static volatile sig_atomic_t stop_requested;
 void scanRequestStop(void) { stop_requested = 1; }
 int scanStopRequested(void) { return stop_requested; }
@@ -104,7 +106,10 @@ static int readDumps(rsConn *c, const rsServerInfo *info, int db, redisReply *ke
                            (const unsigned char *)d->str, (size_t)d->len, exp};
             st->dumped++;
             if (sink(ctx, &it) != 0) {
-                snprintf(err, errlen, "stopped");
+                /* Keep the sink's own reason when it left one. */
+                char kr[300];
+                rdbKeyRepr(it.key, it.keylen, kr, sizeof(kr));
+                if (!err[0]) snprintf(err, errlen, "stopped at db %d, key '%s'", db, kr);
                 rc = -1;
             }
         }

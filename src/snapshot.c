@@ -106,13 +106,21 @@ static int replicaSnapshot(const snapshotConfig *cfg, int fd, const rdbHandlers 
 typedef struct fileSink {
     rdbFileWriter *fw;
     int db;
+    char *err;         /* the pass's error buffer: a failed write leaves its reason */
+    size_t errlen;
+    int write_failed;  /* the output file failed, not the source */
 } fileSink;
 
 static int fileKey(void *ctx, const scanItem *it) {
     fileSink *fs = ctx;
-    if (it->db != fs->db && rdbFileSelectDb(fs->fw, (uint64_t)it->db) < 0) return -1;
+    int rc = it->db != fs->db ? rdbFileSelectDb(fs->fw, (uint64_t)it->db) : 0;
     fs->db = it->db;
-    return rdbFileKeyFromPayload(fs->fw, it->key, it->keylen, it->expire_ms, it->payload, it->len);
+    if (rc == 0) rc = rdbFileKeyFromPayload(fs->fw, it->key, it->keylen, it->expire_ms, it->payload, it->len);
+    if (rc < 0) {
+        snprintf(fs->err, fs->errlen, "cannot write the output file: %s", strerror(errno ? errno : EIO));
+        fs->write_failed = 1;
+    }
+    return rc;
 }
 
 static int fileFunction(void *ctx, const char *code, size_t len) {
@@ -136,7 +144,7 @@ static int scanToFile(const snapshotConfig *cfg, int fd, outcome *why, char *err
     if (!c) return -1;
     int valkey = rdbServerFlavour(info.is_valkey, info.rdb_version) == RDB_FLAVOUR_VALKEY;
     fileSink fs = {rdbFileWriterNew(rdbWriteFd, &fd, info.rdb_version, valkey ? RDB_FLAVOUR_VALKEY : RDB_FLAVOUR_REDIS),
-                   -1};
+                   -1, err, errlen, 0};
     scanOptions so = {cfg->scan_count, cfg->rate, cfg->quiet};
     scanStats st = {0};
     int rc = fs.fw ? 0 : -1;
@@ -144,7 +152,8 @@ static int scanToFile(const snapshotConfig *cfg, int fd, outcome *why, char *err
                                  valkey ? info.valkey_version : info.redis_version);
     if (rc == 0) rc = rdbFileAux(fs.fw, "rdbsync", "scan");
     if (rc == 0) rc = scanFunctions(c, fileFunction, &fs, err, errlen);
-    if (rc == 0) rc = scanPass(c, &info, &so, fileKey, &fs, &st, err, errlen);
+    if (rc == 0 && (rc = scanPass(c, &info, &so, fileKey, &fs, &st, err, errlen)) < 0 && fs.write_failed)
+        *why = OUTCOME_INPUT;
     if (rc == 0 && (rc = rdbFileFinish(fs.fw)) < 0) *why = OUTCOME_INPUT;
     if (rc < 0 && !err[0]) snprintf(err, errlen, "cannot write the output file: %s", strerror(errno)),
                            *why = OUTCOME_INPUT;

@@ -596,7 +596,10 @@ outcome syncRun(const syncConfig *cfg, int *refused) {
     outcome rc = loop(&s, refused);
     if (*refused) {
         progressFree(s.pg);
-        logInfo("%s: switching to scan mode (SCAN + DUMP/RESTORE)", replicaError(s.rep));
+        if (cfg->scan_fallback)
+            logInfo("%s: switching to scan mode (SCAN + DUMP/RESTORE)", replicaError(s.rep));
+        else
+            logError("%s (--mode replica: no scan fallback)", replicaError(s.rep));
         replicaFree(s.rep);
         importFree(s.im);
         closeTarget(&s);
@@ -624,6 +627,9 @@ outcome syncRun(const syncConfig *cfg, int *refused) {
         logInfo("stopped at source offset %lld (%llu commands applied, %llu refused)",
                 (long long)s.applied, (unsigned long long)(s.acked - s.refused), (unsigned long long)s.refused);
     progressFree(s.pg);
+    /* --on-error skip went on past refusals: the target lacks those writes. */
+    const importStats *ist = importGetStats(s.im);
+    if (rc == OUTCOME_OK && (s.refused || ist->failed || ist->unrepresentable)) rc = OUTCOME_WRITE;
     replicaFree(s.rep);
     if (s.rr) redisReaderFree(s.rr);
     importFree(s.im);

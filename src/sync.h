@@ -45,6 +45,7 @@ typedef struct syncConfig {
     const char *psync_cmd;  /* --psync-command: PSYNC's name on this source */
     int source_timeout_s;   /* --source-timeout: a silent source link is
                                dropped and continued; 0 = 60 */
+    int scan_fallback;      /* --mode auto: a refusal hands over to scan mode (said so) */
 } syncConfig;
 
 /* Runs until stopped. *refused is set when the source refuses PSYNC and

@@ -5,14 +5,17 @@
 #
 # 1. contradictions: --target alone, --source alone, --source --target
 #    --file, --source --target --checksum, --file --target --checksum and
-#    --dump: exit 1, one line, nothing written to the target, never "not
-#    implemented".
+#    --dump, --json without --checksum, a /db in the target URL of an import
+#    or a sync (it would be ignored): exit 1, one line, nothing written to
+#    the target, never "not implemented".
 # 2. --file F --checksum with F missing: exit 2, one line naming F.
 # 3. --source URL --file F with F present (an import with the flags
 #    swapped): exit 1, F unchanged; --force replaces it; the snapshot file
 #    is mode 0600.
 # 4. -q: the import prints its one summary line and nothing else; --file
 #    --checksum prints nothing on stderr; scan --once prints its summary.
+# 5. --mode replica against a source that refuses SYNC and PSYNC: exit 5
+#    without claiming to switch to scan mode.
 set -euo pipefail
 # shellcheck source=tests/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -55,6 +58,10 @@ refused three_endpoints '--source, --target and --file together' --source "$S_UR
 refused sync_checksum '--checksum with both --source and --target.*--verify' --source "$S_URL" --target "$T_URL" --checksum
 refused import_checksum '--checksum/--dump read the file and --target imports it' --file "$DUMP" --target "$T_URL" --checksum
 refused import_dump '--checksum/--dump read the file and --target imports it' --file "$DUMP" --target "$T_URL" --dump
+refused json_dump '--json is for the --checksum report' --file "$DUMP" --dump --json
+refused json_import '--json is for the --checksum report' --file "$DUMP" --target "$T_URL" --json
+refused target_db_import '--target names db 3, .*--db-map SRC:3' --file "$DUMP" --target "$(rs_url T 3)"
+refused target_db_sync '--target names db 2, .*--db-map SRC:2' --source "$S_URL" --target "$(rs_url T 2)"
 
 # ---- 2. a missing file ----
 
@@ -97,5 +104,16 @@ run quiet_scan -q --mode scan --once --source "$S_URL" --target "$T_URL"
 assert_eq flags.quiet.scan_exit 0 "$RC"
 assert_eq flags.quiet.scan_one_line 1 "$(wc -l <"$IT_TMP/quiet_scan.err")"
 assert_match flags.quiet.scan_summary 'scan copy: 101 keys scanned, 101 written' "$(cat "$IT_TMP/quiet_scan.err")"
+
+# ---- 5. --mode replica forbids the scan fallback: say so, not "switching" ----
+
+rs_start R --rename-command SYNC "" --rename-command PSYNC ""
+rs_cli T FLUSHALL >/dev/null
+run replica_only --mode replica --source "$(rs_url R)" --target "$T_URL"
+assert_eq flags.replica_only.exit 5 "$RC"
+assert_eq flags.replica_only.no_switch 0 "$(grep -c 'switching to scan mode' "$IT_TMP/replica_only.err" || true)"
+assert_match flags.replica_only.says 'no scan fallback' "$(cat "$IT_TMP/replica_only.err")"
+assert_eq flags.replica_only.target_untouched 0 "$(rs_cli T DBSIZE)"
+rs_stop R
 rs_stop S
 rs_stop T

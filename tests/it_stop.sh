@@ -10,11 +10,13 @@
 # 3. --source URL --file out.rdb and --source --checksum, from a source that
 #    streams its diskless snapshot slowly (--rdb-key-save-delay): SIGTERM
 #    mid-transfer -> exit 9, neither out.rdb nor out.rdb.rdbsync-tmp left.
+#    --verify at --rate 2000: SIGTERM -> exit 9, no verdict.
 #    --mode scan --once at --rate 1000: SIGHUP -> exit 9, the summary adds
 #    up (scanned = written + not attempted) and written = DBSIZE.
 # 4. live sync: SIGTERM during the snapshot load -> exit 9, "the target is
 #    partial (N keys written", N = the target's DBSIZE, 0 < N < all;
-#    SIGHUP once streaming -> exit 0, "stopped at source offset".
+#    SIGHUP once streaming -> exit 0, "stopped at source offset"; with
+#    --on-error skip and a refused command, a stop exits 6 ("1 refused").
 set -euo pipefail
 # shellcheck source=tests/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -138,6 +140,14 @@ assert_eq stop.snapshot_checksum.no_report "" "$(cat "$IT_TMP/snapsum.out")"
 wait_until 20 sh -c "[ \"\$(redis-cli -p $(rs_port S) INFO persistence | grep -c 'rdb_bgsave_in_progress:0')\" = 1 ]" || true
 
 rs_start T2
+# --verify at 2000 keys/s over 20000 keys: a stop gives no verdict.
+bg verify --verify --rate 2000 --source "$(rs_url S)" --target "$(rs_url T2)"
+sleep 1
+stop_and_wait "$BG_PID" TERM 15
+assert_eq stop.verify.exit 9 "$RC"
+assert_match stop.verify.says 'interrupted by SIGTERM after [0-9]+ source keys: no verdict' "$(errtail verify)"
+assert_eq stop.verify.no_verdict 0 "$(grep -c '^verify:' "$IT_TMP/verify.out" || true)"
+
 bg scanonce --mode scan --once --rate 1000 --source "$(rs_url S)" --target "$(rs_url T2)"
 sleep 2
 stop_and_wait "$BG_PID" HUP 15
@@ -185,5 +195,25 @@ else
     fail stop.live_streaming.applied "no snapshot applied: $(errtail live2)"
     kill_ours "$LIVE_PID"
 fi
+
+# --on-error skip goes on past a refused command, and the exit status then
+# says the target lacks writes (6), as --help promises.
+rs_start T4 --rename-command SETRANGE ""
+bg skip --on-error skip --source "$(rs_url S)" --target "$(rs_url T4)"
+LIVE_PID=$BG_PID
+if wait_until 30 grep -q 'snapshot applied' "$IT_TMP/skip.err"; then
+    rs_cli S SETRANGE after-snapshot 0 x >/dev/null
+    rs_cli S SET marker 1 >/dev/null
+    wait_until 10 sh -c "[ \"\$(redis-cli -p $(rs_port T4) GET marker)\" = 1 ]" || true
+    stop_and_wait "$LIVE_PID" TERM 15
+    assert_eq stop.live_skip.exit 6 "$RC"
+    assert_match stop.live_skip.says 'stopped at source offset [0-9]+ \([0-9]+ commands applied, 1 refused\)' \
+        "$(grep 'stopped at source offset' "$IT_TMP/skip.err" || true)"
+    assert_eq stop.live_skip.marker 1 "$(rs_cli T4 GET marker)"
+else
+    fail stop.live_skip.applied "no snapshot applied: $(errtail skip)"
+    kill_ours "$LIVE_PID"
+fi
+rs_stop T4
 rs_stop S
 rs_stop T3
