@@ -1,5 +1,4 @@
 /* checkfile.c -- --file/--payload with --checksum or --dump (see checkfile.h). */
-#include "log.h"
 #include "checkfile.h"
 
 #include <errno.h>
@@ -8,6 +7,7 @@
 #include <string.h>
 
 #include "checksum.h"
+#include "log.h"
 #include "outcome.h"
 #include "print.h"
 #include "rdb/decode.h"

@@ -5,7 +5,6 @@
  * progress counter. The writer drains at the end; the outcome is picked
  * from the most specific cause.
  */
-#include "log.h"
 #include "fileimport.h"
 
 #include <errno.h>
@@ -13,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "log.h"
 #include "outcome.h"
 #include "preflight.h"
 #include "progress.h"

@@ -6,15 +6,15 @@
  * queued. Replies come back later through importOnReply, matched to their
  * key by the writer's ring, and are counted there.
  */
-#include "log.h"
-#include "clock.h"
 #include "import.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "grace.h"
+#include "log.h"
 #include "native.h"
 #include "preflight.h"
 #include "rdb/encode.h"
@@ -45,6 +45,13 @@ static void keyMsg(const char *what, uint64_t db, const char *k, size_t klen, co
     rdbKeyRepr(k ? k : "", k ? klen : 0, kr, sizeof(kr));
     logError("%s: db %llu, key '%s'%s%s", what, (unsigned long long)db, kr,
             detail ? ": " : "", detail ? detail : "");
+}
+
+/* A refusal by the target: one line per cause (log.h), counted. */
+static void refusedMsg(const char *what, uint64_t db, const char *k, size_t klen, const char *server_err) {
+    char kr[300];
+    rdbKeyRepr(k ? k : "", k ? klen : 0, kr, sizeof(kr));
+    logRefused(what, server_err, "%s: db %llu, key '%s': %s", what, (unsigned long long)db, kr, server_err);
 }
 
 static int targetAtLeast(const importer *im, int major, int minor) {
@@ -317,7 +324,7 @@ static int replyRestore(importer *im, const writerTag *t, const redisReply *r) {
         return -1;
     }
     im->st.failed++;
-    keyMsg("the target refused RESTORE", t->db, t->key, t->keylen, r->str);
+    refusedMsg("the target refused RESTORE", t->db, t->key, t->keylen, r->str);
     if (im->o.on_error == ONERROR_STOP) {
         snprintf(im->err, sizeof(im->err), "stopped at the first refused write (--on-error skip goes on)");
         return -1;
@@ -374,7 +381,7 @@ int importOnReply(void *ctx, const writerTag *t, const redisReply *r) {
     case WRITER_K_NATIVE_BATCH:
         if (r->type != REDIS_REPLY_ERROR) return 0;
         im->st.failed++;
-        keyMsg("the target refused a command", t->db, t->key, t->keylen, r->str);
+        refusedMsg("the target refused a command", t->db, t->key, t->keylen, r->str);
         return im->o.on_error == ONERROR_STOP ? -1 : 0;
     case WRITER_K_OTHER:
     case WRITER_K_FLUSH:

@@ -131,3 +131,62 @@ void logClearStatus(void) {
     fflush(stderr);
     pthread_mutex_unlock(&lock);
 }
+
+/* ---- one cause, one line ---- */
+
+#define CAUSES_MAX 32
+
+static struct cause {
+    char what[96], code[32];
+    unsigned long long more;
+} causes[CAUSES_MAX];
+static int ncauses;
+
+/* The error's code word: "OOM command not allowed..." -> "OOM". */
+static void codeWord(const char *err, char *out, size_t cap) {
+    size_t n = strcspn(err ? err : "", " ");
+    if (n >= cap) n = cap - 1;
+    memcpy(out, err ? err : "", n);
+    out[n] = '\0';
+}
+
+/* 1 when this is the first refusal of its cause (or the table is full:
+ * then every line is printed, nothing is lost). */
+static int firstOfCause(const char *what, const char *server_err) {
+    char code[32];
+    codeWord(server_err, code, sizeof(code));
+    int first = 1;
+    pthread_mutex_lock(&lock);
+    for (int i = 0; i < ncauses; i++) {
+        if (strncmp(causes[i].what, what, sizeof(causes[i].what) - 1) == 0 && strcmp(causes[i].code, code) == 0) {
+            causes[i].more++;
+            first = 0;
+            break;
+        }
+    }
+    if (first && ncauses < CAUSES_MAX) {
+        snprintf(causes[ncauses].what, sizeof(causes[ncauses].what), "%s", what);
+        snprintf(causes[ncauses].code, sizeof(causes[ncauses].code), "%s", code);
+        causes[ncauses++].more = 0;
+    }
+    pthread_mutex_unlock(&lock);
+    return first;
+}
+
+void logRefused(const char *what, const char *server_err, const char *fmt, ...) {
+    ensureSetup();
+    if (!firstOfCause(what, server_err)) return;
+    va_list ap;
+    va_start(ap, fmt);
+    emit("error", NULL, fmt, ap);
+    va_end(ap);
+}
+
+void logRefusedSummary(void) {
+    for (int i = 0; i < ncauses; i++) {
+        if (causes[i].more)
+            logError("%s: %llu more refusal%s with the same cause (%s), not printed one by one", causes[i].what,
+                     causes[i].more, causes[i].more == 1 ? "" : "s", causes[i].code[0] ? causes[i].code : "?");
+    }
+    ncauses = 0;
+}

@@ -35,6 +35,15 @@ void logWarn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void logInfo(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* phase: a short word for JSON ("connecting", "snapshot", "streaming"...). */
 void logStatus(const char *phase, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A write the target refused, as an error line, but one cause one line:
+ * the first refusal of each cause (what, e.g. "the target refused
+ * RESTORE", with the first word of the server's error, e.g. OOM, NOPERM,
+ * READONLY) is printed; later ones are only counted, and
+ * logRefusedSummary prints one line per cause that had more. A target out
+ * of memory would otherwise print thousands of lines saying the same. */
+void logRefused(const char *what, const char *server_err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void logRefusedSummary(void);
 /* Erase a live status line (before output on stdout, at exit). */
 void logClearStatus(void);
 

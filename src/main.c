@@ -682,5 +682,7 @@ int main(int argc, char **argv) {
     if (unreadableTlsFile(&c) < 0) return EXIT_INPUT;
     runMode m = chooseMode(&c);
     installStopSignals();
-    return exitStatus(run(&c, m));
+    outcome o = run(&c, m);
+    logRefusedSummary(); /* one line per cause of refused writes that had more */
+    return exitStatus(o);
 }

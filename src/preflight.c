@@ -1,5 +1,4 @@
 /* preflight.c -- see preflight.h. */
-#include "log.h"
 #include "preflight.h"
 
 #include <stdio.h>
@@ -7,6 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "log.h"
 #include "native.h"
 #include "rdb/decode.h"
 #include "rdb/rdbfile.h"

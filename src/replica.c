@@ -7,10 +7,10 @@
  * fail at once); later ones are retried, since the source may be
  * restarting.
  */
-#include "log.h"
-#include "clock.h"
 #include "replica.h"
 
+#include "clock.h"
+#include "log.h"
 #include "psync.h"
 
 #include <errno.h>

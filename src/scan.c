@@ -5,7 +5,6 @@
  * replies in order. Its users: the scan-mode copy (scancopy.c), live
  * snapshots, checksums and verification (snapshot.c).
  */
-#include "clock.h"
 #include "scan.h"
 
 #include <errno.h>
@@ -16,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "rdb/rdb.h"
 
 static volatile sig_atomic_t stop_requested;

@@ -6,8 +6,6 @@
  * subscriber thread queues keyspace events; the calling thread copies each
  * changed key again or deletes it.
  */
-#include "log.h"
-#include "clock.h"
 #include "scancopy.h"
 
 #include <pthread.h>
@@ -17,6 +15,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "clock.h"
+#include "log.h"
 #include "outcome.h"
 #include "preflight.h"
 #include "progress.h"

@@ -1,6 +1,5 @@
 /* snapshot.c -- live snapshots to a file or a checksum; verification
  * (see snapshot.h). */
-#include "log.h"
 #include "snapshot.h"
 
 #include <errno.h>
@@ -11,6 +10,7 @@
 #include <unistd.h>
 
 #include "checksum.h"
+#include "log.h"
 #include "outcome.h"
 #include "psync.h"
 #include "rdb/decode.h"

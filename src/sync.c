@@ -9,8 +9,6 @@
  * target acknowledges one, the offset becomes the applied offset that the
  * link reports in REPLCONF ACK (and that a resume starts from).
  */
-#include "log.h"
-#include "clock.h"
 #include "sync.h"
 
 #include <signal.h>
@@ -21,7 +19,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "grace.h"
+#include "log.h"
 #include "outcome.h"
 #include "preflight.h"
 #include "progress.h"
@@ -169,16 +169,17 @@ static const redisReply *firstError(const redisReply *r) {
 static int onStreamReply(syncer *s, const writerTag *t, const redisReply *r) {
     const redisReply *e = firstError(r);
     if (e) {
-        char kr[300], msg[700];
+        char kr[300], msg[700], what[64];
         rdbKeyRepr(t->key ? t->key : "", t->key ? t->keylen : 0, kr, sizeof(kr));
-        snprintf(msg, sizeof(msg), "the target refused %s (db %llu, key '%s', source offset %llu): %s", t->cmd,
+        snprintf(what, sizeof(what), "the target refused %s", t->cmd);
+        snprintf(msg, sizeof(msg), "%s (db %llu, key '%s', source offset %llu): %s", what,
                  (unsigned long long)t->db, kr, (unsigned long long)t->src_offset, e->str);
         s->refused++;
         if (s->cfg->imp.on_error == ONERROR_STOP) {
             fatal(s, OUTCOME_WRITE, msg);
             return -1;
         }
-        logError("%s", msg);
+        logRefused(what, e->str, "%s", msg);
     }
     s->acked++;
     if ((int64_t)t->src_offset > s->applied) {
@@ -473,7 +474,7 @@ static int loadSnapshot(syncer *s, const replEpoch *ep) {
     } else {
         const importStats *st = importGetStats(s->im);
         if (st->unrepresentable || st->failed) {
-            logWarn("snapshot applied with %llu keys not written (named above)",
+            logWarn("snapshot applied with %llu keys not written (each cause named above, with its first key)",
                     (unsigned long long)(st->unrepresentable + st->failed));
         }
         const unsigned char *rest;
