@@ -365,7 +365,7 @@ static void testStop(void) {
         for (int i = 0; i < 40 && rc == 0; i++) {
             char key[32];
             snprintf(key, sizeof(key), "k%d", i);
-            rc = send3(w, i == 5 ? "FAIL" : "SET", key, "v", 1, 1, 100 + (uint64_t)i);
+            rc = send3(w, i == 5 ? "FAIL" : "SET", key, "v", 1, WRITER_K_RESTORE, 100 + (uint64_t)i);
             if (rc == 0) sent++;
         }
         if (rc == 0) rc = writerDrain(w);
