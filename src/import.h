@@ -86,7 +86,7 @@ int importPayload(importer *im, const rdbKeyInfo *k, const unsigned char *payloa
 int importDelete(importer *im, uint64_t db, const char *key, size_t keylen);
 
 const importStats *importGetStats(const importer *im);
-/* 1 when the import stopped on a conflict (exit status 7). */
+/* 1 when the import stopped on a conflict (OUTCOME_CONFLICT). */
 int importConflicted(const importer *im);
 /* After a stop (and writerSettle): delete the temporary key of a native
  * write that the stop cut short, on conn (the writer's connection, idle

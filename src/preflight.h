@@ -52,7 +52,7 @@
 /* --file F --target URL: target is the open target connection (borrowed).
  * With precheck and a regular file, the file's trailing CRC-64 is verified
  * first (one read at CRC speed, rdbFileVerifyCrc): a mismatch is one line
- * and EXIT_CRC, a read error EXIT_INPUT, before anything is written. A file
+ * and OUTCOME_CRC, a read error OUTCOME_INPUT, before anything is written. A file
  * that does not end in EOF + CRC (truncated, or an AOF with an RDB
  * preamble) is left to the decoder. */
 outcome preflightImport(rsConn *target, const rsServerInfo *info, const char *file, int flush, int precheck);
