@@ -6,11 +6,11 @@
 #                                          (default: every section)
 #
 #   checksum  `rdbsync --file D --checksum` vs `redis-check-rdb D`
-#             (+ `rdbsync --file D --dump > /dev/null` when available)
+#             (+ `rdbsync --file D --dump > /dev/null`)
 #   import    `rdbsync --file D --target URL --flush-target -q` vs
 #             `redis-cli --pipe < restore.resp` (the same keys as pre-generated
 #             RESTORE commands: the target's own ingest limit), into an empty
-#             redis-server; skipped until rdbsync has --target
+#             redis-server
 #   sync      full sync of D loaded in a redis-server source (diskless, delay
 #             0): `rdbsync --source S --target T --once -q` until it exits vs a
 #             native replica (REPLICAOF, until link up and sync done; replwait.c)
@@ -20,8 +20,7 @@
 #   scan      `--mode scan --once` vs `--mode replica --once` vs a plain
 #             SCAN + DUMP/RESTORE loop (rump.c), with the source's PING round
 #             trip during each copy (pingprobe.c) against an idle baseline
-#   tls       import and full sync over TLS (rediss://, --cacert) vs plain TCP;
-#             skipped until rdbsync has --cacert
+#   tls       import and full sync over TLS (rediss://, --cacert) vs plain TCP
 #
 # D is a generated dump of BENCH_KEYS (default 1,000,000) mixed keys, built
 # once by a throwaway redis-server 7.0 and cached in build/bench/ under a name
@@ -78,10 +77,6 @@ measure() {
     local log=$1
     shift
     "$OUT/maxrss" -o "$log" -- "$@"
-}
-
-rdbsync_has() {
-    [[ -x $RDBSYNC ]] && "$RDBSYNC" --help 2>&1 | grep -q -- "$1"
 }
 
 # ---- Dataset ---------------------------------------------------------------
@@ -179,10 +174,7 @@ section_checksum() {
     echo
     echo "== checksum: $RUNS runs, medians (peak RSS: max over runs)"
     cat "$DATA" >/dev/null # page cache: both tools read from memory
-    if ! rdbsync_has --checksum; then
-        echo "rdbsync --checksum: not available yet"
-        have=0
-    elif ! checksum_check; then
+    if ! checksum_check; then
         have=0
     fi
     redis-check-rdb "$DATA" >/dev/null 2>&1 || bench_die "redis-check-rdb rejects $DATA"
@@ -203,14 +195,12 @@ section_checksum() {
     echo "  same, median of per-run pairs: $(bench_paired_ratio "$ours" "$ref" wall);" \
         "cpu: $(ratio "$ROW_CPU" "$ref_cpu") (less sensitive to a busy machine)"
     echo "peak RSS rdbsync --checksum: $ROW_RSS_MB MB (target < 32 MB) $(bench_verdict "$ROW_RSS_MB" 31.99)"
-    if rdbsync_has --dump; then
-        local dr=$(((RUNS + 1) / 2))
-        for ((r = 1; r <= dr; r++)); do
-            measure "$dump" "$RDBSYNC" --file "$DATA" --dump >/dev/null ||
-                { echo "rdbsync --dump: failed"; return 0; }
-        done
-        print_row "rdbsync --dump >/dev/null" "$dump" "($dr runs; decode + JSON)"
-    fi
+    local dr=$(((RUNS + 1) / 2))
+    for ((r = 1; r <= dr; r++)); do
+        measure "$dump" "$RDBSYNC" --file "$DATA" --dump >/dev/null ||
+            { echo "rdbsync --dump: failed"; return 0; }
+    done
+    print_row "rdbsync --dump >/dev/null" "$dump" "($dr runs; decode + JSON)"
 }
 
 # ---- Section: import -------------------------------------------------------
@@ -247,10 +237,6 @@ import_run() {
 
 section_import() {
     echo
-    if ! rdbsync_has --target; then
-        echo "import: skipped (not built yet)"
-        return 0
-    fi
     restore_file
     local ref="$BENCH_TMP/iref.log" ours="$BENCH_TMP/iours.log" r
     local refcpu="$BENCH_TMP/iref.cpu" ourcpu="$BENCH_TMP/iours.cpu" pipeout="$BENCH_TMP/pipe.out"
@@ -378,10 +364,6 @@ sync_native() {
 
 section_sync() {
     echo
-    if ! rdbsync_has --source; then
-        echo "sync: skipped (not built yet)"
-        return 0
-    fi
     build_tool replwait -lhiredis
     local ref="$BENCH_TMP/sref.log" ours="$BENCH_TMP/sours.log" r
     local refcpu="$BENCH_TMP/sref.cpu" ourcpu="$BENCH_TMP/sours.cpu"
@@ -450,10 +432,6 @@ lag_stalls() {
 
 section_lag() {
     echo
-    if ! rdbsync_has --source; then
-        echo "lag: skipped (not built yet)"
-        return 0
-    fi
     command -v redis-benchmark >/dev/null || { echo "lag: skipped (no redis-benchmark)"; return 0; }
     build_tool lagprobe -lhiredis
     build_tool replwait -lhiredis
@@ -542,10 +520,6 @@ ping_extra() {
 
 section_scan() {
     echo
-    if ! rdbsync_has '--mode'; then
-        echo "scan: skipped (not built yet)"
-        return 0
-    fi
     build_tool rump -lhiredis
     build_tool pingprobe -lhiredis
     echo "== scan: $HEAVY_RUNS runs, copy of a loaded redis-server into an empty one, medians;" \
@@ -618,10 +592,6 @@ start_tls() {
 
 section_tls() {
     echo
-    if ! rdbsync_has --cacert; then
-        echo "tls: skipped (not built yet)"
-        return 0
-    fi
     command -v openssl >/dev/null || { echo "tls: skipped (no openssl)"; return 0; }
     tls_certs
     echo "== tls: $HEAVY_RUNS runs, import and full sync over TLS vs plain TCP, medians"
@@ -706,6 +676,7 @@ main() {
     [[ $RUNS =~ ^[1-9][0-9]*$ ]] || bench_die "BENCH_RUNS must be a positive integer"
     [[ $HEAVY_RUNS =~ ^[1-9][0-9]*$ ]] || bench_die "BENCH_HEAVY_RUNS must be a positive integer"
     command -v redis-server >/dev/null || bench_die "redis-server not found"
+    [[ -x $RDBSYNC ]] || bench_die "no rdbsync at $RDBSYNC (run make)"
     mkdir -p "$OUT"
     build_tool maxrss
     echo "bench: $(redis-server --version | cut -d' ' -f3), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"

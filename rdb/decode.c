@@ -25,9 +25,9 @@
 /* Reusable string buffers: a value may need a few strings alive at once
  * (field and value, member and score), plus the key. */
 enum { S_KEY, S_A, S_B, S_C, S_NSLOTS };
-#define SLOT_KEEP (4 * 1024 * 1024)
+#define SLOT_KEEP (4 * 1024 * 1024) /* larger slot buffers are freed after each key */
 /* Largest absolute field TTL Redis accepts (format.md 2.4). */
-#define EB_EXPIRE_TIME_MAX ((int64_t)0xFFFFFFFFFFFFLL) /* larger slot buffers are freed after each key */
+#define EB_EXPIRE_TIME_MAX ((int64_t)0xFFFFFFFFFFFFLL)
 
 typedef struct strSlot {
     unsigned char *p;

@@ -7,7 +7,8 @@
  *
  * Ownership: checksumNew returns an object freed with checksumFree; the
  * handlers it fills borrow it. Memory is constant apart from the per-db
- * counters (one slot per db index seen).
+ * counters: one entry per distinct db that holds a key, whatever its
+ * number (a file may say SELECTDB 2000000000).
  */
 #ifndef RDBSYNC_CHECKSUM_H
 #define RDBSYNC_CHECKSUM_H
@@ -30,7 +31,9 @@ int checksumFinish(checksum *c, rdbErrCode *code, const char **err);
 void checksumFree(checksum *c);
 /* Fills h with the digest's and the counters' callbacks. */
 void checksumHandlers(checksum *c, rdbHandlers *h);
-/* Print the report; version is the RDB version (0 when not from a file). */
+/* Print the report, dbs in ascending order. Its rdb_version is the file's
+ * header version (0, and left out of the text form, when the keys came
+ * from a scan rather than a file); crc64 is n/a without a file. */
 void checksumReport(checksum *c, FILE *out, int json);
 
 #endif

@@ -55,6 +55,7 @@ typedef struct config {
     int once;
     int verify;
     const char *psync_cmd;
+    long source_timeout_s; /* live sync: a silent source link is dropped; 0 = default */
     int mode;        /* 0 auto, 1 replica, 2 scan */
     int follow;      /* scan mode: -1 default (on unless --once) */
     long scan_count, rate;
@@ -130,6 +131,9 @@ static void usage(FILE *out) {
 "      --spool-mem N      live sync: bytes of unapplied source data kept in memory before\n"
 "                         spilling to disk (default 64m)\n"
 "      --spool-dir DIR    where the spill file goes (default $TMPDIR or /tmp)\n"
+"      --source-timeout S live sync: a source that sends nothing (an idle one still PINGs\n"
+"                         every repl-ping-replica-period) for S seconds is taken for\n"
+"                         dead: reconnect and continue from what was received (default 60)\n"
 "      --on-conflict error|replace|skip\n"
 "                         a key that already exists on the target: stop without\n"
 "                         touching it (error, the default), overwrite it, or keep it\n"
@@ -242,7 +246,9 @@ static int parseArgs(int argc, char **argv, config *c) {
         {"no-follow", no_argument, 0, 'W'},             {"scan-count", required_argument, 0, 'n'},
         {"rate", required_argument, 0, 'r'},            {"verify", no_argument, 0, 'v'},
         {"psync-command", required_argument, 0, 'k'},  {"threads", required_argument, 0, 'j'},
-        {"no-precheck", no_argument, 0, 'K'},          {"expire-grace", required_argument, 0, 'g'},
+        {"no-precheck", no_argument, 0, 'K'},
+        {"source-timeout", required_argument, 0, 'L'},
+        {"expire-grace", required_argument, 0, 'g'},
         TLS_OPTS("", SIDE_BOTH), TLS_OPTS("source-", SIDE_SOURCE), TLS_OPTS("target-", SIDE_TARGET),
         {0, 0, 0, 0}};
     int o;
@@ -334,6 +340,10 @@ static int parseArgs(int argc, char **argv, config *c) {
         case 'k':
             if (!*optarg || strlen(optarg) > 200) return badValue("--psync-command", optarg, "a command name");
             c->psync_cmd = optarg;
+            break;
+        case 'L':
+            if (parseLong(optarg, 1, 86400, &c->source_timeout_s) < 0)
+                return badValue("--source-timeout", optarg, "seconds, 1 to 86400");
             break;
         case 'w': c->follow = 1; break;
         case 'W': c->follow = 0; break;
@@ -492,7 +502,7 @@ static outcome runSync(const config *c) {
         const char *tmp = getenv("TMPDIR");
         syncConfig sc = {.source = &src, .target = &dst, .imp = c->imp, .once = c->once, .quiet = c->quiet,
                          .flush_target = c->flush_target,
-                         .psync_cmd = c->psync_cmd,
+                         .psync_cmd = c->psync_cmd, .source_timeout_s = (int)c->source_timeout_s,
                          .spool_mem = (size_t)c->spool_mem,
                          .spool_dir = c->spool_dir ? c->spool_dir : tmp && *tmp ? tmp : "/tmp"};
         rsConnOptions co = {.connect_timeout_ms = c->connect_timeout_ms, .client_name = "rdbsync"};

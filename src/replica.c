@@ -59,6 +59,9 @@ struct replica {
     uint64_t snap_bytes;
     int64_t snap_size;
     uint64_t full_syncs, partial_syncs, reconnects;
+    int64_t last_rx;         /* when the source last sent a byte (ms) */
+    int ping_period_s;       /* its repl-ping-replica-period */
+    int timeout_warned;
     lagMark lag[LAG_RING];
     int lag_head, lag_n;
     int wake[2];
@@ -154,6 +157,7 @@ static void noteReceived(replica *r, size_t n) {
     int64_t t = nowMs();
     pthread_mutex_lock(&r->mu);
     r->received += (int64_t)n;
+    r->last_rx = t;
     lagMark *last = r->lag_n ? &r->lag[(r->lag_head + r->lag_n - 1) % LAG_RING] : NULL;
     if (last && t - last->ms < 2) {
         last->off = r->received;
@@ -190,6 +194,7 @@ static int flagSet(replica *r, int *flag) {
 static int onKeepalive(void *ctx) {
     replica *r = ctx;
     pthread_mutex_lock(&r->mu);
+    r->last_rx = nowMs();
     if (r->phase == REPL_CONNECTING) r->phase = REPL_WAIT_START;
     int stop = r->stop;
     pthread_mutex_unlock(&r->mu);
@@ -218,6 +223,7 @@ static int transfer(replica *r, rsConn *c, psyncTransfer *t) {
         if (n > 0 && spoolPut(r->cur, buf, (size_t)n) < 0) return S_FATAL;
         pthread_mutex_lock(&r->mu);
         r->snap_bytes += (uint64_t)n;
+        r->last_rx = nowMs();
         pthread_mutex_unlock(&r->mu);
         if (nowMs() - last >= 1000 && sendAck(r, c) == 0) last = nowMs();
     }
@@ -257,11 +263,31 @@ static int fullSync(replica *r, rsConn *c, const char *replid, int64_t off, cons
     pthread_mutex_lock(&r->mu);
     r->need_full = 0; /* whole: from here on a cut link can be continued */
     r->phase = REPL_STREAMING;
+    r->last_rx = nowMs();
     pthread_mutex_unlock(&r->mu);
     return sendAck(r, c) < 0 ? S_RETRY : 0; /* starts a diskless master's stream */
 }
 
 /* ---- Stream ---- */
+
+static int timeoutMs(const replica *r) {
+    return r->o.source_timeout_ms > 0 ? r->o.source_timeout_ms : REPLICA_DEFAULT_SOURCE_TIMEOUT_MS;
+}
+
+/* A master PINGs its replicas every repl-ping-replica-period even when
+ * idle, so a link that brings nothing for --source-timeout is dead or its
+ * source frozen, whatever TCP says: drop it, and continue from what was
+ * received once the source answers again. */
+static int silentTooLong(replica *r) {
+    pthread_mutex_lock(&r->mu);
+    int64_t quiet = nowMs() - r->last_rx;
+    pthread_mutex_unlock(&r->mu);
+    if (quiet <= timeoutMs(r)) return 0;
+    char s[24];
+    snprintf(s, sizeof(s), "%lld", (long long)(quiet / 1000));
+    say(r, "the source sent nothing for %s s (--source-timeout): reconnecting", s);
+    return 1;
+}
 
 static int stream(replica *r, rsConn *c) {
     char buf[64 * 1024];
@@ -285,6 +311,7 @@ static int stream(replica *r, rsConn *c) {
         pthread_mutex_unlock(&r->mu);
         if (stop) return S_STOP;
         if (rewind) return S_RETRY;
+        if (silentTooLong(r)) return S_RETRY;
         if (n > 0 && (connPending(c) || (p[0].revents & (POLLIN | POLLHUP | POLLERR)))) {
             ssize_t got = connReadNonBlock(c, buf, sizeof(buf));
             if (got == 0 || got == -1) {
@@ -354,7 +381,10 @@ static int onContinue(replica *r, const psyncReply *rep, rewindKind rewinding) {
     /* A rewind, or a resumed state with no epoch yet, starts a new
      * spool; a dropped link continues into the current one. */
     if ((rewinding || !r->cur) && !newEpoch(r, EPOCH_CONTINUE, rid, from, -1, 0)) return S_FATAL;
-    setPhase(r, REPL_STREAMING);
+    pthread_mutex_lock(&r->mu);
+    r->phase = REPL_STREAMING;
+    r->last_rx = nowMs();
+    pthread_mutex_unlock(&r->mu);
     return 0;
 }
 
@@ -377,6 +407,24 @@ static int trySync(replica *r, rsConn *c, const char *psync_reply) {
         return S_FATAL;
     }
     return fullSync(r, c, "?", SYNC_BASE_OFFSET, line);
+}
+
+/* How often the source PINGs us when idle, for the status's "silent"
+ * and a warning when --source-timeout could not tell silence from idling. */
+static int learnPingPeriod(replica *r, rsConn *c) {
+    int p = psyncPingPeriod(c);
+    if (p < 0) return -1;
+    pthread_mutex_lock(&r->mu);
+    r->ping_period_s = p;
+    pthread_mutex_unlock(&r->mu);
+    if (!r->timeout_warned && (int64_t)timeoutMs(r) <= 2000LL * p) {
+        char msg[200];
+        r->timeout_warned = 1;
+        snprintf(msg, sizeof(msg), "--source-timeout %d s is not above twice its repl-ping-replica-period (%d s): "
+                 "an idle source will be taken for a silent one", timeoutMs(r) / 1000, p);
+        say(r, "%s", msg);
+    }
+    return 0;
 }
 
 /* The handshake and PSYNC, then whatever the answer leads to. */
@@ -412,7 +460,8 @@ static int session(replica *r) {
     rsConn *c = connectSource(r, &rc);
     if (!c) return rc;
     r->ever_connected = 1;
-    rc = startSync(r, c);
+    connSetTimeout(c, timeoutMs(r)); /* blocking reads: the handshake, the snapshot */
+    rc = learnPingPeriod(r, c) < 0 ? S_RETRY : startSync(r, c);
     if (rc == 0) rc = stream(r, c);
     connClose(c);
     return rc;
@@ -557,6 +606,8 @@ void replicaGetStatus(replica *r, replStatus *st) {
     st->reconnects = r->reconnects;
     st->sync_only = r->sync_only;
     st->pending_epochs = r->npending;
+    st->silent_ms = r->phase == REPL_STREAMING ? t - r->last_rx : 0;
+    st->ping_period_ms = (int64_t)(r->ping_period_s ? r->ping_period_s : PSYNC_DEFAULT_PING_PERIOD) * 1000;
     st->lag_ms = 0;
     while (r->lag_n && r->lag[r->lag_head].off <= r->state.offset) r->lag_head = (r->lag_head + 1) % LAG_RING, r->lag_n--;
     if (r->lag_n && r->state.offset < r->received) st->lag_ms = t - r->lag[r->lag_head].ms;

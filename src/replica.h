@@ -8,7 +8,10 @@
  * every byte to a spool at once: the source never waits for the target.
  * It sends REPLCONF ACK <applied offset> every second and when asked (a
  * GETACK seen by the apply side), and right after a diskless snapshot, which
- * is what makes the master start the command stream.
+ * is what makes the master start the command stream. A master PINGs its
+ * replicas every repl-ping-replica-period (read with CONFIG GET, else 10 s)
+ * even when idle: a link that brings nothing for source_timeout_ms is
+ * dropped and continued (PSYNC from what was received).
  *
  * Epochs: each PSYNC outcome hands the apply side an epoch, a spool plus
  * what it holds: a full sync (an RDB, then commands from 'offset') or a
@@ -80,7 +83,11 @@ typedef struct replicaOptions {
     int quiet;
     const char *psync_cmd;   /* the name PSYNC has on this source (some managed
                                 services rename it on request); NULL = PSYNC */
+    int source_timeout_ms;   /* a link silent this long is dropped and
+                                continued; 0 = REPLICA_DEFAULT_SOURCE_TIMEOUT_MS */
 } replicaOptions;
+
+#define REPLICA_DEFAULT_SOURCE_TIMEOUT_MS 60000
 
 typedef struct replica replica;
 
@@ -113,6 +120,9 @@ typedef struct replStatus {
     int sync_only;           /* a SYNC-style link: offsets count bytes since
                                 the snapshot */
     int pending_epochs;      /* published, not yet taken by the apply side */
+    int64_t silent_ms;       /* streaming: since the source's last byte */
+    int64_t ping_period_ms;  /* the source's repl-ping-replica-period: an
+                                idle source still sends a PING this often */
 } replStatus;
 void replicaGetStatus(replica *r, replStatus *st);
 const char *replicaError(replica *r);

@@ -52,6 +52,7 @@ typedef struct syncer {
     int64_t applied;
     uint64_t forwarded, acked, refused;
     int loaded_once;        /* a snapshot was fully applied */
+    int epoch_ready;        /* this epoch's snapshot (if any) is applied */
     int loading;            /* inside loadSnapshot */
     int partial;            /* a snapshot load began writing and did not finish: the target is partial */
     uint64_t written_base;  /* the importer's written count when this snapshot began */
@@ -91,15 +92,23 @@ static const char *waitingLine(replPhase phase) {
     }
 }
 
+/* "In sync" is what an operator switches on, so it is claimed only when
+ * proven: this epoch's snapshot applied and no newer epoch waiting,
+ * everything received applied and acknowledged by the target, and the
+ * source heard from within twice its PING period (an idle master still
+ * PINGs; a frozen one says nothing). */
 static void streamingLine(syncer *s, const replStatus *st, char *line, size_t cap) {
     int64_t lag = st->received - st->applied;
-    char at[80];
+    char at[80], tail[64] = "";
     /* A SYNC-style link has no source offsets: say what ours count. */
     if (st->sync_only) snprintf(at, sizeof(at), "%lld bytes applied since the snapshot", (long long)st->applied);
     else snprintf(at, sizeof(at), "offset %lld", (long long)st->applied);
+    if (st->silent_ms > 2 * st->ping_period_ms)
+        snprintf(tail, sizeof(tail), ", source silent for %lld s", (long long)(st->silent_ms / 1000));
+    else if (lag <= 0 && s->epoch_ready && st->pending_epochs == 0)
+        snprintf(tail, sizeof(tail), ", in sync");
     snprintf(line, cap, "streaming: %s, lag %lld bytes / %lld ms, %.0f cmds/s%s", at,
-             (long long)(lag < 0 ? 0 : lag), (long long)st->lag_ms, s->rate,
-             lag <= 0 && s->loaded_once ? ", in sync" : "");
+             (long long)(lag < 0 ? 0 : lag), (long long)st->lag_ms, s->rate, tail);
 }
 
 /* Keys of the current snapshot the target acknowledged (not those only
@@ -497,6 +506,7 @@ static void beginEpoch(syncer *s, const replEpoch *ep) {
         s->db = st.db;
     }
     writerResetDb(s->w);
+    s->epoch_ready = ep->kind == EPOCH_CONTINUE && s->loaded_once;
 }
 
 static int runEpoch(syncer *s, const replEpoch *ep) {
@@ -504,10 +514,12 @@ static int runEpoch(syncer *s, const replEpoch *ep) {
     if (ep->kind == EPOCH_FULL) {
         s->keys = 0;
         if (loadSnapshot(s, ep) < 0) return -1;
-        statusLine(s, 1);
+        /* Said before any status line can say "in sync". */
         if (!s->cfg->quiet) fprintf(stderr, "%srdbsync: snapshot applied (%llu keys read, %llu written); streaming\n",
-                                    s->tty ? "\n" : "", (unsigned long long)s->keys,
+                                    s->tty ? "\r\033[K" : "", (unsigned long long)s->keys,
                                     (unsigned long long)snapshotWritten(s));
+        s->epoch_ready = 1;
+        statusLine(s, 1);
         if (s->cfg->once) return 1;
     }
     return streamEpoch(s, ep->sp) < 0 ? -1 : 0;
@@ -569,7 +581,7 @@ outcome syncRun(const syncConfig *cfg, int *refused) {
     }
     s.im = importNew(&s.tinfo, &cfg->imp);
     replicaOptions ro = {cfg->source, cfg->source_conn, cfg->spool_mem, cfg->spool_dir, cfg->quiet,
-                         cfg->psync_cmd};
+                         cfg->psync_cmd, cfg->source_timeout_s * 1000};
     s.rep = s.im ? replicaNew(&ro) : NULL;
     if (!s.rep || replicaStart(s.rep, NULL) < 0) {
         fprintf(stderr, "rdbsync: cannot start the replica link\n");

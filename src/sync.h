@@ -43,6 +43,8 @@ typedef struct syncConfig {
     const char *spool_dir;
     int status_interval_ms; /* non-terminal status line period; 0 = 5000 */
     const char *psync_cmd;  /* --psync-command: PSYNC's name on this source */
+    int source_timeout_s;   /* --source-timeout: a silent source link is
+                               dropped and continued; 0 = 60 */
 } syncConfig;
 
 /* Runs until stopped. *refused is set when the source refuses PSYNC and

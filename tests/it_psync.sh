@@ -20,6 +20,13 @@
 #              second full sync comes, and the target ends with every key
 #              (DEBUG DIGEST and DBSIZE equal), the keys written after the
 #              cut included
+#   silent     a source frozen by SIGSTOP (--repl-ping-replica-period 1, so
+#              "silent" means more than 2 s): the status stops saying
+#              "in sync" and says "source silent for N s" within seconds;
+#              after SIGCONT, "in sync" again and new writes arrive. With
+#              --source-timeout 3, the frozen link is dropped ("sent nothing
+#              for"), and once the source is back the sync continues (a
+#              partial resync, no new full sync): DEBUG DIGEST equal
 #
 # KEEP_TMP=1 keeps the server dirs and logs; PSYNC_SCENARIOS="phases" runs
 # only those.
@@ -162,9 +169,65 @@ cut_case() {
     rs_stop "${t}_tgt"
 }
 
+# ---- a silent source ----
+
+lines() { wc -l <"$IT_TMP/$1.err"; }
+# since NAME N PATTERN: a line after the first N matches PATTERN.
+since() { tail -n +"$(($2 + 1))" "$IT_TMP/$1.err" | grep -q -- "$3"; }
+digests_equal() { [ "$(rs_digest "$1")" == "$(rs_digest "$2")" ]; }
+
+silent() {
+    local t=silent n0 n1 pid part0 full0
+    rs_start "${t}_src" --repl-diskless-sync-delay 0 --repl-ping-replica-period 1
+    rs_start "${t}_tgt"
+    rs_start "${t}_tgt2"
+    pid=$(rs_pid "${t}_src")
+    on_exit "kill -CONT $pid 2>/dev/null || true"
+    rs_cli "${t}_src" DEBUG POPULATE 1000 >/dev/null
+    sync_start "$t" "${t}_src" "${t}_tgt"
+    wait_until 15 has_line "$t" 'snapshot applied' || note "$t: no snapshot"
+    if wait_until 8 has_line "$t" 'in sync'; then pass "$t.in_sync_while_pinged"
+    else fail "$t.in_sync_while_pinged" "no 'in sync' line"; show_err "$t"; fi
+    kill -STOP "$pid"
+    sleep 2.5 # twice the PING period, and a little
+    n0=$(lines "$t")
+    if wait_until 10 since "$t" "$n0" 'source silent for [0-9]* s'; then pass "$t.says_silent"
+    else fail "$t.says_silent" "no 'source silent' line 10 s after SIGSTOP"; show_err "$t"; fi
+    if since "$t" "$n0" 'in sync'; then fail "$t.not_in_sync_while_frozen" "$(tail -n +"$((n0 + 1))" "$IT_TMP/$t.err" | grep -m1 'in sync')"
+    else pass "$t.not_in_sync_while_frozen"; fi
+    kill -CONT "$pid"
+    n1=$(lines "$t")
+    rs_cli "${t}_src" SET after:thaw 1 >/dev/null
+    if wait_until 10 since "$t" "$n1" 'in sync'; then pass "$t.in_sync_again"
+    else fail "$t.in_sync_again" "no 'in sync' line 10 s after SIGCONT"; show_err "$t"; fi
+    if wait_until 10 digests_equal "${t}_src" "${t}_tgt"; then pass "$t.digest_equal"
+    else fail "$t.digest_equal" "source and target differ"; fi
+    sync_stop
+    # --source-timeout: the frozen link is dropped, then continued.
+    t=silent_timeout
+    part0=$(info silent_src stats sync_partial_ok)
+    sync_start "$t" silent_src silent_tgt2 --source-timeout 3
+    wait_until 15 has_line "$t" 'snapshot applied' || note "$t: no snapshot"
+    full0=$(info silent_src stats sync_full)
+    kill -STOP "$pid"
+    if wait_until 10 has_line "$t" 'sent nothing for [0-9]* s (--source-timeout): reconnecting'; then pass "$t.reconnects"
+    else fail "$t.reconnects" "no reconnection 10 s after SIGSTOP"; show_err "$t"; fi
+    kill -CONT "$pid"
+    rs_cli silent_src SET after:timeout 1 >/dev/null
+    if wait_until 15 digests_equal silent_src silent_tgt2; then pass "$t.digest_equal"
+    else fail "$t.digest_equal" "source and target differ 15 s after SIGCONT"; show_err "$t"; fi
+    assert_eq "$t.continued" "$full0 $((part0 + 1))" \
+        "$(info silent_src stats sync_full) $(info silent_src stats sync_partial_ok)"
+    if kill -0 "$SYNC_PID" 2>/dev/null; then pass "$t.still_running"; else fail "$t.still_running" "rdbsync exited"; fi
+    sync_stop
+    rs_stop silent_src
+    rs_stop silent_tgt
+    rs_stop silent_tgt2
+}
+
 # ---- main ----
 
-for s in ${PSYNC_SCENARIOS:-phases cut_diskless cut_diskless_load cut_disk cut_disk_load}; do
+for s in ${PSYNC_SCENARIOS:-phases cut_diskless cut_diskless_load cut_disk cut_disk_load silent}; do
     t0=$SECONDS
     case $s in
     phases) phases ;;
@@ -172,6 +235,7 @@ for s in ${PSYNC_SCENARIOS:-phases cut_diskless cut_diskless_load cut_disk cut_d
     cut_diskless_load) cut_case cut_diskless_load yes 1 ;;
     cut_disk) cut_case cut_disk no 0 ;;
     cut_disk_load) cut_case cut_disk_load no 1 ;;
+    silent) silent ;;
     *) fail "psync.scenario" "unknown scenario '$s'" ;;
     esac
     note "$s: $((SECONDS - t0)) s"

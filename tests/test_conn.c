@@ -770,9 +770,14 @@ static void testTlsTransport(const char *port, const char *dir) {
         CHECK_EQ_INT(-1, n);
         char first[1024];
         snprintf(first, sizeof(first), "%s", transportError(t));
+        /* The server's alert usually comes with our first read; on a busy
+         * machine it can close the socket before our PING is written, and
+         * then the write fails first (reset: no alert left to name). */
         const char *pre = test_fmt("cannot read from 127.0.0.1:%s: ", port);
-        CHECK(strncmp(first, pre, strlen(pre)) == 0);
-        CHECK(strstr(first, "client certificate: give --cert and --key)") != NULL);
+        const char *wpre = test_fmt("cannot write to 127.0.0.1:%s: ", port);
+        int on_read = strncmp(first, pre, strlen(pre)) == 0;
+        CHECK(on_read || strncmp(first, wpre, strlen(wpre)) == 0 || strstr(first, "connection closed by") == first);
+        if (on_read) CHECK(strstr(first, "client certificate: give --cert and --key)") != NULL);
         CHECK_EQ_INT(-1, transportRead(t, buf, sizeof(buf)));
         CHECK_EQ_INT(-1, transportWrite(t, "PING\r\n", 6));
         CHECK_EQ_STR(first, transportError(t));

@@ -8,7 +8,8 @@
  * not) and log them, or close.
  *
  * Checked: the requests as the master sees them (handshake flags, PSYNC
- * "?" -1 and <replid> <offset>, a renamed PSYNC, SYNC, ACK); keepalive
+ * "?" -1 and <replid> <offset>, a renamed PSYNC, SYNC, ACK); the source's
+ * PING period, and its default where CONFIG is refused; keepalive
  * newlines skipped and reported; every kind of PSYNC answer classified
  * (refusals: unknown command, NOPERM; other errors retried); sized and
  * marked transfers, with the mark split across reads, a payload shorter
@@ -212,6 +213,28 @@ static void testRequests(void) {
     }
 }
 
+/* The source's PING period: CONFIG GET's answer, or the default where
+ * CONFIG is refused (both names asked). */
+static void testPingPeriod(void) {
+    static const step script[] = {
+        {STEP_EXPECT_SILENT, NULL, 1}, {STEP_SEND, "*2\r\n$24\r\nrepl-ping-replica-period\r\n$1\r\n3\r\n", 0},
+        {STEP_EXPECT_SILENT, NULL, 1}, {STEP_SEND, "-NOPERM no CONFIG for you\r\n", 0},
+        {STEP_EXPECT_SILENT, NULL, 1}, {STEP_SEND, "*0\r\n", 0},
+        {STEP_END, NULL, 0}};
+    TEST("psync.ping_period") {
+        fake *f = fakeStart(script);
+        rsConn *c = f ? connectTo(f) : NULL;
+        if (!CHECK(c != NULL)) continue;
+        CHECK_EQ_INT(3, psyncPingPeriod(c));
+        CHECK_EQ_INT(PSYNC_DEFAULT_PING_PERIOD, psyncPingPeriod(c));
+        fakeStop(f, c);
+        CHECK_EQ_STR("CONFIG GET repl-ping-replica-period|CONFIG GET repl-ping-replica-period|"
+                     "CONFIG GET repl-ping-slave-period|",
+                     f->log);
+        free(f);
+    }
+}
+
 /* ---- replies ---- */
 
 static int keepalives;
@@ -325,8 +348,8 @@ static void testTransfers(void) {
     /* Marked: the mark split across reads, twice. */
     static step marked[] = {{STEP_SEND, "$EOF:" MARK "\r\n", 0}, {STEP_SEND, NULL, 0},
                             {STEP_SEND, MARK, 15},               {STEP_PAUSE, NULL, 30},
-                            {STEP_SEND, MARK + 15, 20},          {STEP_PAUSE, NULL, 30},
-                            {STEP_SEND, MARK + 35, 5},           {STEP_END, NULL, 0}};
+                            {STEP_SEND, &MARK[15], 20},          {STEP_PAUSE, NULL, 30},
+                            {STEP_SEND, &MARK[35], 5},           {STEP_END, NULL, 0}};
     marked[1].bytes = body;
     marked[1].len = sizeof(body);
     transferCase("psync.marked.split_mark", marked, body, sizeof(body), 0, NULL);
@@ -358,6 +381,7 @@ static void testTransfers(void) {
 
 int main(void) {
     testRequests();
+    testPingPeriod();
     testKeepalive();
     testReplies();
     testHeaders();
