@@ -24,6 +24,7 @@ typedef struct inflight {
     uint64_t db, src_offset;
     size_t bytes;
     writerKind kind;
+    int own_select;      /* writerSelect's SELECT (not a caller's kind): a refusal stops */
     size_t keylen;
     char key[WRITER_KEY_MAX];
 } inflight;
@@ -41,6 +42,7 @@ struct writer {
     uint64_t known[KNOWN_DBS / 64]; /* bit set: SELECT of this db was accepted */
     int stopped, broken;
     int settling;        /* writerSettle: replies counted, stops ignored */
+    int selecting;       /* inside writerSelect: the command queued is its SELECT */
     char err[256];
 };
 
@@ -83,12 +85,12 @@ static int handleReply(writer *w, redisReply *r) {
     inflight *f = &w->ring[w->head];
     writerTag t = {f->cmd, f->db, f->key, f->keylen, f->src_offset, f->kind};
     int rc = w->o.on_reply ? w->o.on_reply(w->o.ctx, &t, r) : 0;
-    if (f->kind == WRITER_K_SELECT && r->type == REDIS_REPLY_ERROR) {
+    if (f->own_select && r->type == REDIS_REPLY_ERROR) {
         /* Whatever on_reply says: nothing may follow into the wrong db. */
         snprintf(w->err, sizeof(w->err), "the target refused SELECT %llu: %s", (unsigned long long)f->db, r->str);
         w->db = -1;
         rc = 1;
-    } else if (f->kind == WRITER_K_SELECT && f->db < KNOWN_DBS) {
+    } else if (f->own_select && f->db < KNOWN_DBS) {
         w->known[f->db / 64] |= 1ULL << (f->db % 64);
     }
     freeReplyObject(r);
@@ -205,6 +207,7 @@ static void remember(writer *w, const writerTag *t, size_t bytes) {
     f->db = t ? t->db : 0;
     f->src_offset = t ? t->src_offset : 0;
     f->kind = t ? t->kind : WRITER_K_OTHER;
+    f->own_select = w->selecting;
     f->keylen = t && t->key ? (t->keylen < WRITER_KEY_MAX ? t->keylen : WRITER_KEY_MAX) : 0;
     if (f->keylen) memcpy(f->key, t->key, f->keylen);
     f->bytes = bytes;
@@ -233,7 +236,10 @@ int writerSelect(writer *w, uint64_t db) {
     const char *argv[2] = {"SELECT", num};
     size_t lens[2] = {6, (size_t)n};
     writerTag t = {.cmd = "SELECT", .db = db, .kind = WRITER_K_SELECT};
-    if (writerCommand(w, 2, argv, lens, &t) < 0) return -1;
+    w->selecting = 1;
+    int rc = writerCommand(w, 2, argv, lens, &t);
+    w->selecting = 0;
+    if (rc < 0) return -1;
     w->db = (int64_t)db;
     if (db < KNOWN_DBS && (w->known[db / 64] >> (db % 64) & 1)) return 0;
     /* First use of this db here: wait for the verdict (one round trip per
