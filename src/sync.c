@@ -709,6 +709,15 @@ outcome syncRun(const syncConfig *cfg, int *refused) {
         return rc;
     }
     if (s.w && !s.fatal && writerDrain(s.w) == 0 && s.partial) importCleanup(s.im, s.tc);
+    /* A refusal stopped the writer: nothing more is sent; what was already
+     * on the wire ran on the target, so its replies are read and its
+     * offsets count (a restart from there does not run it twice). */
+    uint64_t acked_at_stop = s.acked;
+    int settled = s.fatal && s.w && writerStopped(s.w) && writerSettle(s.w) == 0;
+    char after[160] = "";
+    if (settled && (s.acked > acked_at_stop || writerDropped(s.w)))
+        snprintf(after, sizeof(after), "; after it, %llu commands already sent ran on the target, %llu were never sent",
+                 (unsigned long long)(s.acked - acked_at_stop), (unsigned long long)writerDropped(s.w));
     statusLine(&s, 1);
     progressClear(s.pg);
     /* An error is one line; the offset goes with it once there is one. */
@@ -725,7 +734,7 @@ outcome syncRun(const syncConfig *cfg, int *refused) {
     } else if (s.fatal && !s.loaded_once)
         logError("%s", s.err);
     else if (s.fatal)
-        logError("%s (stopped at source offset %lld)", s.err, (long long)s.applied);
+        logError("%s (stopped at source offset %lld%s)", s.err, (long long)s.applied, after);
     else
         logInfo("stopped at source offset %lld (%llu commands applied, %llu refused)",
                 (long long)s.applied, (unsigned long long)(s.acked - s.refused), (unsigned long long)s.refused);

@@ -42,6 +42,8 @@ struct writer {
     uint64_t known[KNOWN_DBS / 64]; /* bit set: SELECT of this db was accepted */
     int stopped, broken;
     int settling;        /* writerSettle: replies counted, stops ignored */
+    int torn;            /* writerSettle left a command half sent: the link is done */
+    uint64_t dropped;    /* commands a stop kept from being sent */
     int selecting;       /* inside writerSelect: the command queued is its SELECT */
     char err[256];
 };
@@ -260,16 +262,45 @@ int writerDrain(writer *w) {
     return 0;
 }
 
+/* Forget the commands whose bytes have not begun to go out: after a stop
+ * they never will. A command cut in the middle is forgotten too (the
+ * server never runs half a command), and the link is then unusable. */
+static void dropUnsent(writer *w) {
+    size_t unsent = w->out_len - w->out_sent;
+    while (unsent && w->count) {
+        inflight *f = &w->ring[(w->head + w->count - 1) % (w->o.max_cmds + 1)];
+        if (f->bytes > unsent) {
+            broken(w, "stopped in the middle of sending a command");
+            w->broken = 0; /* replies still come for what went before it */
+            w->torn = 1;
+        }
+        unsent -= f->bytes < unsent ? f->bytes : unsent;
+        w->bytes_inflight -= f->bytes;
+        w->count--;
+        w->dropped++;
+    }
+    w->out_len = w->out_sent;
+}
+
 int writerSettle(writer *w) {
     if (w->broken) return -1;
     int stopped = w->stopped;
     w->stopped = 0;
     w->settling = 1;
-    int rc = writerDrain(w);
+    dropUnsent(w);
+    int rc = 0;
+    while (rc == 0 && w->count) {
+        size_t before = w->count;
+        rc = readReplies(w);
+        if (rc == 0 && w->count == before) rc = waitIo(w, 0);
+    }
     w->settling = 0;
     w->stopped = stopped;
+    if (w->torn) w->broken = 1;
     return rc;
 }
+
+uint64_t writerDropped(const writer *w) { return w->dropped; }
 
 int writerFlush(writer *w) {
     if (w->broken || w->stopped) return -1;

@@ -94,12 +94,14 @@ int writerPoll(writer *w);
 
 const char *writerError(const writer *w);
 int writerStopped(const writer *w);
-/* After a stop: the commands already queued reach the server anyway (a
- * pipeline cannot be taken back), so send the rest of the queue and read
- * every outstanding reply, passing each to on_reply (whose return value no
- * longer stops anything), so that the consumer's counts match what the
- * server holds. The writer stays stopped. -1 when the link fails. */
+/* After a stop, "stop means stop": commands still in our buffer are never
+ * sent (writerDropped counts them); those already on the wire reach the
+ * server anyway (a pipeline cannot be taken back), so their replies are
+ * read, each passed to on_reply (whose return value no longer stops
+ * anything), and the consumer's counts match what the server holds. The
+ * writer stays stopped. -1 when the link fails. */
 int writerSettle(writer *w);
+uint64_t writerDropped(const writer *w);
 uint64_t writerReplies(const writer *w); /* replies received */
 size_t writerInFlight(const writer *w);
 

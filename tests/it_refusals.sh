@@ -10,6 +10,13 @@
 # written + failed; the target holds exactly the keys written. The same
 # through live sync (--once): exit 6, two OOM lines. --log-format json
 # gives the same lines as JSON objects (level error), each parsed by jq.
+#
+# Stop means stop: a live sync whose target refuses a streamed command
+# (APPEND on a key that is a hash there) exits 6 naming the command, the
+# key and the source offset; commands already on the wire when the refusal
+# came are said ("after it, N commands already sent ran on the target")
+# and counted in the offset; nothing written on the source after the stop
+# reaches the target.
 set -uo pipefail
 # shellcheck source=tests/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -66,4 +73,30 @@ else
     fail refusals.json.every_line_an_object "$(head -c 400 "$IT_TMP/json.err")"
 fi
 assert_eq refusals.json.oom_lines 2 "$(jq -r 'select(.level == "error") | .msg' "$IT_TMP/json.err" | grep -c OOM)"
+
+# ---- stop means stop ----
+rs_start S2 || exit 1
+rs_start T4 || exit 1
+rs_cli T4 HSET w f v >/dev/null
+"$RDBSYNC" --source "$(rs_url S2)" --target "$(rs_url T4)" --on-conflict skip --status-interval 1 \
+    2>"$IT_TMP/stop.err" &
+pid=$!
+on_exit "kill -9 $pid 2>/dev/null"
+wait_until 20 grep -q 'in sync' "$IT_TMP/stop.err" || true
+printf 'SET a 1\r\nAPPEND w x\r\nSET c 3\r\n' | redis-cli -p "$RS_PORT_S2" --pipe >/dev/null
+rc=0
+if wait_until 10 eval '! kill -0 '"$pid"' 2>/dev/null'; then wait "$pid"; rc=$?; else kill -9 "$pid"; rc=kill; fi
+assert_eq refusals.stop.rc 6 "$rc"
+line=$(grep 'refused APPEND' "$IT_TMP/stop.err" || true)
+assert_match refusals.stop.names_it "the target refused APPEND \(db 0, key 'w', source offset [0-9]+\): WRONGTYPE.*stopped at source offset [0-9]+" "$line"
+rs_cli S2 SET d 4 >/dev/null
+sleep 1
+assert_eq refusals.stop.nothing_after "0" "$(rs_cli T4 EXISTS d)"
+assert_eq refusals.stop.before_applied 1 "$(rs_cli T4 GET a)"
+if [ "$(rs_cli T4 EXISTS c)" = 1 ]; then
+    assert_match refusals.stop.on_the_wire_said "after it, 1 commands already sent ran on the target" "$line"
+else
+    if grep -q "commands already sent ran" <<<"$line"; then fail refusals.stop.on_the_wire_said "c absent but: $line"
+    else pass refusals.stop.on_the_wire_said; fi
+fi
 exit 0
