@@ -76,7 +76,7 @@ typedef struct syncer {
     int epoch_ready;        /* this epoch's snapshot (if any) is applied */
     int loading;            /* inside loadSnapshot */
     int partial;            /* a snapshot load began writing and did not finish: the target is partial */
-    uint64_t written_base;  /* the importer's written count when this snapshot began */
+    importStats at_start;   /* the importer's counts when this snapshot began */
     int target_lost, fatal;
     outcome rc;             /* once fatal */
     progress *pg;           /* the status lines */
@@ -148,7 +148,7 @@ static void streamingLine(syncer *s, const replStatus *st, char *line, size_t ca
 /* Keys of the current snapshot the target acknowledged (not those only
  * sent, refused or conflicting). */
 static uint64_t snapshotWritten(const syncer *s) {
-    return s->im ? importGetStats(s->im)->written - s->written_base : 0;
+    return s->im ? importGetStats(s->im)->written - s->at_start.written : 0;
 }
 
 /* The phase's word for JSON lines and log shippers. */
@@ -550,7 +550,7 @@ static int loadSnapshot(syncer *s, const replEpoch *ep) {
     int rc = -1;
     s->loading = 1;
     s->partial = 1;
-    s->written_base = importGetStats(s->im)->written;
+    s->at_start = *importGetStats(s->im);
     /* A retried first snapshot overwrites what the cut one wrote. */
     if (s->snap_attempts++ && !s->loaded_once) importSetConflict(s->im, CONFLICT_REPLACE);
     /* --flush-target: before every attempt at the first snapshot (a cut
@@ -610,15 +610,32 @@ static void beginEpoch(syncer *s, const replEpoch *ep) {
     s->epoch_ready = ep->kind == EPOCH_CONTINUE && s->loaded_once;
 }
 
+/* The rest of this snapshot's count, so that read = written + the rest:
+ * "" when every key read was written. */
+static void snapshotRest(const syncer *s, char *buf, size_t cap) {
+    const importStats *n = importGetStats(s->im), *b = &s->at_start;
+    uint64_t expired = n->skipped_expired - b->skipped_expired, existing = n->skipped_conflict - b->skipped_conflict,
+             empty = n->skipped_empty - b->skipped_empty, otherdb = n->skipped_db - b->skipped_db,
+             failed = n->failed - b->failed, unrep = n->unrepresentable - b->unrepresentable;
+    buf[0] = '\0';
+    if (expired + existing + empty + otherdb + failed + unrep == 0) return;
+    snprintf(buf, cap, "; skipped: %llu expired, %llu existing, %llu empty, %llu other db; %llu failed, %llu not "
+             "representable", (unsigned long long)expired, (unsigned long long)existing, (unsigned long long)empty,
+             (unsigned long long)otherdb, (unsigned long long)failed, (unsigned long long)unrep);
+}
+
 static int runEpoch(syncer *s, const replEpoch *ep) {
     beginEpoch(s, ep);
     if (ep->kind == EPOCH_FULL) {
         s->keys = 0;
         if (loadSnapshot(s, ep) < 0) return -1;
         /* Said before any status line can say "in sync". */
-        if (!s->cfg->quiet)
-            logInfo("snapshot applied (%llu keys read, %llu written); streaming", (unsigned long long)s->keys,
-                    (unsigned long long)snapshotWritten(s));
+        if (!s->cfg->quiet) {
+            char rest[256];
+            snapshotRest(s, rest, sizeof(rest));
+            logInfo("snapshot applied (%llu keys read, %llu written%s); streaming", (unsigned long long)s->keys,
+                    (unsigned long long)snapshotWritten(s), rest);
+        }
         s->epoch_ready = 1;
         statusLine(s, 1);
         if (s->cfg->once) return 1;
