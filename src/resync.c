@@ -34,7 +34,7 @@ void resyncParseKeyspace(const char *info, resyncFacts *f) {
     }
 }
 
-int64_t resyncSourceKeys(const resyncFacts *f, const int *dbs, int n) {
+int64_t resyncKeysIn(const resyncFacts *f, const int *dbs, int n) {
     if (f->keys < 0 || n == 0) return f->keys;
     int64_t sum = 0;
     for (int i = 0; i < n; i++)

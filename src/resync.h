@@ -57,8 +57,9 @@ void resyncFactsInit(resyncFacts *f);
 void resyncParseServer(const char *info, resyncFacts *f);
 /* INFO keyspace text ("db3:keys=10,expires=2,..."): the key counts. */
 void resyncParseKeyspace(const char *info, resyncFacts *f);
-/* The keys of the dbs listed (n == 0: all dbs); -1 when unknown. */
-int64_t resyncSourceKeys(const resyncFacts *f, const int *dbs, int n);
+/* The keys of the dbs listed (n == 0: all dbs); -1 when unknown. For the
+ * source (the dbs --db copies) and the target (the dbs a resync empties). */
+int64_t resyncKeysIn(const resyncFacts *f, const int *dbs, int n);
 
 /* Everything the decision looks at. */
 typedef struct resyncCheck {

@@ -28,10 +28,10 @@ int main(void) {
                             "db99:keys=7,expires=0,avg_ttl=0\r\n", &f);
         CHECK_EQ_INT(22, f.keys);
         int d0[] = {0}, d03[] = {0, 3}, d5[] = {5};
-        CHECK_EQ_INT(22, resyncSourceKeys(&f, NULL, 0));
-        CHECK_EQ_INT(10, resyncSourceKeys(&f, d0, 1));
-        CHECK_EQ_INT(15, resyncSourceKeys(&f, d03, 2));
-        CHECK_EQ_INT(0, resyncSourceKeys(&f, d5, 1));
+        CHECK_EQ_INT(22, resyncKeysIn(&f, NULL, 0));
+        CHECK_EQ_INT(10, resyncKeysIn(&f, d0, 1));
+        CHECK_EQ_INT(15, resyncKeysIn(&f, d03, 2));
+        CHECK_EQ_INT(0, resyncKeysIn(&f, d5, 1));
         resyncParseKeyspace("# Keyspace\r\n", &f);
         CHECK_EQ_INT(0, f.keys); /* an empty source: 0 keys, known */
     }
