@@ -473,7 +473,11 @@ static int startSync(replica *r, rsConn *c) {
         setSyncOnly(r);
         return fullSync(r, c, "?", SYNC_BASE_OFFSET, line);
     case PSYNC_FULLRESYNC:
-        if (r->full_syncs && from >= 0) say(r, "%s", "full resync: the source could not continue from our offset");
+        /* Same replication id: we fell behind its backlog. Another one: the
+         * source restarted or was replaced (sync.c decides what follows). */
+        if (r->full_syncs && from >= 0)
+            say(r, "%s", strcmp(rep.replid, id) ? "full resync: the source answered with a new replication history"
+                                                : "full resync: the source could not continue from our offset");
         return fullSync(r, c, rep.replid, rep.offset, NULL);
     case PSYNC_CONTINUE: return onContinue(r, &rep, rewinding);
     case PSYNC_ERROR: break;

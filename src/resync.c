@@ -57,8 +57,8 @@ int resyncRefuse(const resyncCheck *c, char *why, size_t cap) {
     }
     if (c->source_keys >= 0 && c->target_keys > RESYNC_MIN_TARGET_KEYS &&
         c->source_keys * RESYNC_SHRINK_FACTOR < c->target_keys)
-        snprintf(size, sizeof(size), "%s holds %lld keys where the target holds %lld", *ident ? "it" : "the source",
-                 (long long)c->source_keys, (long long)c->target_keys);
+        snprintf(size, sizeof(size), "%s holds %lld key%s where the target holds %lld", *ident ? "it" : "the source",
+                 (long long)c->source_keys, c->source_keys == 1 ? "" : "s", (long long)c->target_keys);
     snprintf(why, cap, "%s%s%s", ident, *ident && *size ? " and " : "", size);
     return *why != '\0';
 }
