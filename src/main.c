@@ -59,6 +59,7 @@ typedef struct config {
     int verify;
     const char *psync_cmd;
     long source_timeout_s; /* live sync: a silent source link is dropped; 0 = default */
+    long status_interval_s; /* --status-interval: off a terminal; 0 = default (5) */
     int mode;        /* 0 auto, 1 replica, 2 scan */
     int follow;      /* scan mode: -1 default (on unless --once) */
     long scan_count, rate;
@@ -137,6 +138,8 @@ static void usage(FILE *out) {
 "      --source-timeout S live sync: a source that sends nothing (an idle one still PINGs\n"
 "                         every repl-ping-replica-period) for S seconds is taken for\n"
 "                         dead: reconnect and continue from what was received (default 60)\n"
+"      --status-interval S  live sync and scan mode, off a terminal: a status line\n"
+"                         every S seconds (default 5; a waiting phase is said once)\n"
 "      --on-conflict error|replace|skip\n"
 "                         a key that already exists on the target: stop without\n"
 "                         touching it (error, the default), overwrite it, or keep it\n"
@@ -259,6 +262,7 @@ static int parseArgs(int argc, char **argv, config *c) {
         {"psync-command", required_argument, 0, 'k'},  {"threads", required_argument, 0, 'j'},
         {"no-precheck", no_argument, 0, 'K'},
         {"source-timeout", required_argument, 0, 'L'},
+        {"status-interval", required_argument, 0, 'Q'},
         {"expire-grace", required_argument, 0, 'g'},
         {"log-format", required_argument, 0, 'G'},
         TLS_OPTS("", SIDE_BOTH), TLS_OPTS("source-", SIDE_SOURCE), TLS_OPTS("target-", SIDE_TARGET),
@@ -360,6 +364,10 @@ static int parseArgs(int argc, char **argv, config *c) {
         case 'L':
             if (parseLong(optarg, 1, 86400, &c->source_timeout_s) < 0)
                 return badValue("--source-timeout", optarg, "seconds, 1 to 86400");
+            break;
+        case 'Q':
+            if (parseLong(optarg, 1, 3600, &c->status_interval_s) < 0)
+                return badValue("--status-interval", optarg, "seconds, 1 to 3600");
             break;
         case 'w': c->follow = 1; break;
         case 'W': c->follow = 0; break;
@@ -478,7 +486,8 @@ static outcome runScanCopy(const config *c, const syncConfig *sc) {
     scanCopyConfig cc = {.source = sc->source, .target = sc->target, .source_conn = sc->source_conn,
                          .target_conn = sc->target_conn, .imp = c->imp,
                          .scan = {(int)c->scan_count, c->rate, c->quiet},
-                         .follow = c->follow < 0 ? !c->once : c->follow, .flush_target = c->flush_target};
+                         .follow = c->follow < 0 ? !c->once : c->follow, .flush_target = c->flush_target,
+                         .status_interval_ms = (int)c->status_interval_s * 1000};
     return scanCopy(&cc);
 }
 
@@ -529,6 +538,7 @@ static outcome runSync(const config *c) {
         syncConfig sc = {.source = &src, .target = &dst, .imp = c->imp, .once = c->once, .quiet = c->quiet,
                          .flush_target = c->flush_target, .resync_flush = c->resync_flush,
                          .psync_cmd = c->psync_cmd, .source_timeout_s = (int)c->source_timeout_s,
+                         .status_interval_ms = (int)c->status_interval_s * 1000,
                          .scan_fallback = c->mode == 0,
                          .spool_mem = (size_t)c->spool_mem,
                          .spool_dir = c->spool_dir ? c->spool_dir : tmp && *tmp ? tmp : "/tmp"};

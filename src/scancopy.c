@@ -524,6 +524,7 @@ outcome scanCopy(const scanCopyConfig *cfg) {
     pthread_cond_init(&cp.q.cv, NULL);
     pthread_mutex_init(&cp.emu, NULL);
     cp.pg = progressNew(cfg->scan.quiet, "scan", 0); /* NULL (out of memory): no status lines */
+    progressSetInterval(cp.pg, cfg->status_interval_ms);
     if (openBoth(&cp) < 0) {
         rc = OUTCOME_CONNECT;
     } else if ((known = preflightDbsFrom(cp.src, cp.tgt, &cfg->imp, cp.err, sizeof(cp.err))) < 0) {

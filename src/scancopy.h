@@ -30,6 +30,7 @@ typedef struct scanCopyConfig {
     scanOptions scan;
     int follow;
     int flush_target;       /* --flush-target: empty the target before the first key */
+    int status_interval_ms; /* off a terminal; 0 = 5000 */
 } scanCopyConfig;
 
 /* The copy pipeline. */

@@ -11,6 +11,7 @@
  */
 #include "sync.h"
 
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +36,24 @@
 static volatile sig_atomic_t stop_requested;
 
 void syncRequestStop(void) { stop_requested = 1; }
+
+/* Status lines come from the apply thread, which blocks while the target
+ * does not answer (paused, stopped, swapping): the watchdog thread then
+ * keeps saying where things stand, so a log never goes quiet on a hung
+ * target. It shares only this struct, under its lock, with the apply
+ * thread; its own progress object throttles its lines. */
+typedef struct watchdog {
+    pthread_t th;
+    pthread_mutex_t mu;
+    int started, stop;
+    int64_t alive_ms;       /* when the apply thread last reached a status point */
+    char line[300];         /* its last status line, and that line's phase */
+    const char *phase;
+    progress *pg;
+    replica *rep;           /* its status is locked: safe to read here */
+} watchdog;
+
+#define WATCHDOG_STALL_MS 3000 /* the apply side silent this long is blocked */
 
 typedef struct syncer {
     const syncConfig *cfg;
@@ -64,6 +83,9 @@ typedef struct syncer {
     int target_lost, fatal;
     outcome rc;             /* once fatal */
     progress *pg;           /* the status lines */
+    watchdog wd;            /* status lines while the apply side is blocked */
+    uint64_t last_replies;  /* the writer's reply count, and when it last moved */
+    int64_t last_reply_ms;
     int64_t last_count_ms;
     int last_phase;         /* of the last status line; -1 = none yet */
     uint64_t last_count;
@@ -96,14 +118,30 @@ static const char *waitingLine(replPhase phase) {
  * everything received applied and acknowledged by the target, and the
  * source heard from within twice its PING period (an idle master still
  * PINGs; a frozen one says nothing). */
+/* How long commands have been waiting for a reply of the target without
+ * any reply coming: 0 when none wait. */
+static int64_t targetSilentMs(syncer *s) {
+    int64_t now = clockMonoMs();
+    uint64_t replies = s->w ? writerReplies(s->w) : 0;
+    if (!s->w || writerInFlight(s->w) == 0 || replies != s->last_replies) {
+        s->last_replies = replies;
+        s->last_reply_ms = now;
+        return 0;
+    }
+    return now - s->last_reply_ms;
+}
+
 static void streamingLine(syncer *s, const replStatus *st, char *line, size_t cap) {
     int64_t lag = st->received - st->applied;
     char at[80], tail[64] = "";
     /* A SYNC-style link has no source offsets: say what ours count. */
     if (st->sync_only) snprintf(at, sizeof(at), "%lld bytes applied since the snapshot", (long long)st->applied);
     else snprintf(at, sizeof(at), "offset %lld", (long long)st->applied);
+    int64_t unanswered = targetSilentMs(s);
     if (st->silent_ms > 2 * st->ping_period_ms)
         snprintf(tail, sizeof(tail), ", source silent for %lld s", (long long)(st->silent_ms / 1000));
+    else if (unanswered >= WATCHDOG_STALL_MS)
+        snprintf(tail, sizeof(tail), ", target not answering for %lld s", (long long)(unanswered / 1000));
     else if (lag <= 0 && s->epoch_ready && st->pending_epochs == 0)
         snprintf(tail, sizeof(tail), ", in sync");
     snprintf(line, cap, "streaming: %s, lag %lld bytes / %lld ms, %.0f cmds/s%s", at,
@@ -127,7 +165,68 @@ static const char *phaseWord(replPhase phase) {
     }
 }
 
+static void watchAlive(watchdog *wd, const char *phase, const char *line) {
+    if (!wd->started) return;
+    pthread_mutex_lock(&wd->mu);
+    wd->alive_ms = clockMonoMs();
+    if (line) {
+        snprintf(wd->line, sizeof(wd->line), "%s", line);
+        wd->phase = phase;
+    }
+    pthread_mutex_unlock(&wd->mu);
+}
+
+static void *watchdogThread(void *arg) {
+    watchdog *wd = arg;
+    for (;;) {
+        usleep(200 * 1000);
+        pthread_mutex_lock(&wd->mu);
+        int stop = wd->stop;
+        int64_t quiet = clockMonoMs() - wd->alive_ms;
+        char line[300];
+        snprintf(line, sizeof(line), "%s", wd->line);
+        const char *phase = wd->phase;
+        pthread_mutex_unlock(&wd->mu);
+        if (stop) return NULL;
+        if (quiet < WATCHDOG_STALL_MS || !line[0] || !progressDue(wd->pg, 0)) continue;
+        if (phase && strcmp(phase, "streaming") == 0) {
+            /* The last line may have said "in sync": say what the link
+             * knows now instead (it keeps receiving). */
+            replStatus st;
+            replicaGetStatus(wd->rep, &st);
+            int64_t lag = st.received - st.applied;
+            snprintf(line, sizeof(line), "streaming: offset %lld, lag %lld bytes / %lld ms", (long long)st.applied,
+                     (long long)(lag < 0 ? 0 : lag), (long long)st.lag_ms);
+        }
+        progressLine(wd->pg, phase, "%s; waiting on the target for %lld s", line, (long long)(quiet / 1000));
+    }
+}
+
+static void watchdogStart(syncer *s) {
+    watchdog *wd = &s->wd;
+    pthread_mutex_init(&wd->mu, NULL);
+    wd->alive_ms = clockMonoMs();
+    wd->rep = s->rep;
+    wd->pg = progressNew(s->cfg->quiet, "sync", 0);
+    progressSetInterval(wd->pg, s->cfg->status_interval_ms);
+    wd->started = wd->pg && pthread_create(&wd->th, NULL, watchdogThread, wd) == 0;
+    if (!wd->started) progressFree(wd->pg); /* no watchdog: the apply thread's lines remain */
+}
+
+static void watchdogStop(syncer *s) {
+    watchdog *wd = &s->wd;
+    if (!wd->started) return;
+    pthread_mutex_lock(&wd->mu);
+    wd->stop = 1;
+    pthread_mutex_unlock(&wd->mu);
+    pthread_join(wd->th, NULL);
+    progressFree(wd->pg);
+    pthread_mutex_destroy(&wd->mu);
+    wd->started = 0;
+}
+
 static void statusLine(syncer *s, int force) {
+    watchAlive(&s->wd, NULL, NULL);
     replStatus st;
     replicaGetStatus(s->rep, &st);
     /* The link may stream while the target still loads the snapshot. */
@@ -156,6 +255,7 @@ static void statusLine(syncer *s, int force) {
     } else {
         streamingLine(s, &st, line, sizeof(line));
     }
+    watchAlive(&s->wd, phaseWord(phase), line);
     progressLine(s->pg, phaseWord(phase), "%s", line);
 }
 
@@ -648,8 +748,10 @@ outcome syncRun(const syncConfig *cfg, int *refused) {
     importSetWriter(s.im, s.w);
     s.pg = progressNew(cfg->quiet, "sync", 0); /* NULL (out of memory): no status lines */
     progressSetInterval(s.pg, cfg->status_interval_ms);
+    if (!cfg->quiet) watchdogStart(&s);
     *refused = 0;
     outcome rc = loop(&s, refused);
+    watchdogStop(&s);
     if (*refused) {
         progressFree(s.pg);
         if (cfg->scan_fallback)
