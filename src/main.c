@@ -50,6 +50,7 @@ typedef struct config {
     int ignore_crc;
     int no_precheck; /* import: do not verify the file's CRC before writing */
     int flush_target;
+    int resync_flush; /* live sync: a later full resync may empty the target whatever the source */
     int grace_given; /* --expire-grace was given */
     int connect_timeout_ms;
     const char *target_user, *target_pass;
@@ -145,6 +146,9 @@ static void usage(FILE *out) {
 "      --replace          same as --on-conflict replace\n"
 "      --flush-target     empty the target (FLUSHALL, FUNCTION FLUSH) before the first\n"
 "                         key, in every mode that writes (never implied)\n"
+"      --resync-flush     live sync: let a later full resync empty the target even when\n"
+"                         the source restarted (run_id changed, offset went back) or\n"
+"                         holds under half the target's keys (default: stop, exit 7)\n"
 "      --on-error stop|skip  a write the target refuses: stop (default) or count it\n"
 "                         and go on (the exit status is then 6)\n"
 "      --expire-grace MS  live sync and scan mode: an expire time less than MS ahead\n"
@@ -246,6 +250,7 @@ static int parseArgs(int argc, char **argv, config *c) {
         {"payload", required_argument, 0, 'P'},
         {"on-conflict", required_argument, 0, 'c'}, {"replace", no_argument, 0, 'R'},
         {"flush-target", no_argument, 0, 'F'},     {"on-error", required_argument, 0, 'E'},
+        {"resync-flush", no_argument, 0, 'x'},
         {"drop-field-ttls", no_argument, 0, 'T'},  {"max-restore-size", required_argument, 0, 'M'},
         {"db", required_argument, 0, 'd'},         {"db-map", required_argument, 0, 'm'},
         {"connect-timeout", required_argument, 0, 'o'}, {"target-user", required_argument, 0, 'u'},
@@ -294,6 +299,7 @@ static int parseArgs(int argc, char **argv, config *c) {
             break;
         case 'R': c->imp.on_conflict = CONFLICT_REPLACE; break;
         case 'F': c->flush_target = 1; break;
+        case 'x': c->resync_flush = 1; break;
         case 'E':
             if (!strcmp(optarg, "stop")) c->imp.on_error = ONERROR_STOP;
             else if (!strcmp(optarg, "skip")) c->imp.on_error = ONERROR_SKIP;
@@ -530,7 +536,7 @@ static outcome runSync(const config *c) {
     if (rc == OUTCOME_OK) {
         const char *tmp = getenv("TMPDIR");
         syncConfig sc = {.source = &src, .target = &dst, .imp = c->imp, .once = c->once, .quiet = c->quiet,
-                         .flush_target = c->flush_target,
+                         .flush_target = c->flush_target, .resync_flush = c->resync_flush,
                          .psync_cmd = c->psync_cmd, .source_timeout_s = (int)c->source_timeout_s,
                          .status_interval_ms = (int)c->status_interval_s * 1000,
                          .scan_fallback = c->mode == 0,
@@ -613,6 +619,9 @@ static const char *contradiction(const config *c) {
     if (c->grace_given && !(c->source && c->target && !c->verify))
         return "--expire-grace is for live sync and scan mode (--source URL --target URL): a file import "
                "writes the file's expire times as they are, since no DEL from a source follows it";
+    if (c->resync_flush && (!(c->source && c->target) || c->verify || c->mode == 2))
+        return "--resync-flush is for live sync as a replica (--source URL --target URL): only there does a "
+               "later full resync empty the target";
     if (c->json && !c->checksum) return "--json is for the --checksum report (--dump lines are JSON already)";
     return NULL;
 }

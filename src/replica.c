@@ -69,6 +69,10 @@ struct replica {
     int wake[2];
     spool *cur;              /* the epoch being written (thread side) */
     int sync_only;
+    resyncFacts facts;       /* this session's source (thread side) */
+    uint64_t seq;            /* of the current epoch (thread side) */
+    char cont_run_id[RESYNC_RUN_ID_LEN + 1]; /* the last +CONTINUE into r->cur's spool */
+    uint64_t cont_seq;
     char err[600];
 };
 
@@ -133,7 +137,9 @@ static spool *newEpoch(replica *r, epochKind kind, const char *replid, int64_t o
     dropCurrent(r);
     r->cur = spoolNew(r->o.spool_mem, r->o.spool_dir);
     if (!r->cur) return NULL;
-    replEpoch ep = {kind, spoolRetain(r->cur), "", off, rdb_size, diskless, r->sync_only};
+    replEpoch ep = {kind, spoolRetain(r->cur), "", off, rdb_size, diskless, r->sync_only, r->facts, ++r->seq, "",
+                    r->cont_seq};
+    snprintf(ep.cont_run_id, sizeof(ep.cont_run_id), "%s", r->cont_run_id);
     snprintf(ep.replid, sizeof(ep.replid), "%.40s", replid);
     pthread_mutex_lock(&r->mu);
     snprintf(r->state.replid, sizeof(r->state.replid), "%.40s", replid);
@@ -375,8 +381,14 @@ static int onContinue(replica *r, const psyncReply *rep, rewindKind rewinding) {
     snprintf(rid, sizeof(rid), "%.40s", r->state.replid);
     pthread_mutex_unlock(&r->mu);
     /* A rewind, or a resumed state with no epoch yet, starts a new
-     * spool; a dropped link continues into the current one. */
+     * spool; a dropped link continues into the current one, and the
+     * source that continued it is said with the next epoch (resync.h: a
+     * source restarted with its data continues; it is still the same). */
     if ((rewinding || !r->cur) && !newEpoch(r, EPOCH_CONTINUE, rid, from, -1, 0)) return S_FATAL;
+    if (!rewinding && r->facts.run_id[0]) {
+        snprintf(r->cont_run_id, sizeof(r->cont_run_id), "%s", r->facts.run_id);
+        r->cont_seq = r->seq;
+    }
     pthread_mutex_lock(&r->mu);
     r->phase = REPL_STREAMING;
     r->last_rx = clockMonoMs();
@@ -423,6 +435,26 @@ static int learnPingPeriod(replica *r, rsConn *c) {
     return 0;
 }
 
+/* One INFO section into the facts: 0, also when refused (a replication-only
+ * ACL user: unknown facts); -1 when the connection failed. */
+static int learnSection(rsConn *c, const char *section, resyncFacts *f) {
+    redisReply *rep = connCommandf(c, "INFO %s", section);
+    if (!rep) return -1;
+    if (rep->type == REDIS_REPLY_STRING || rep->type == REDIS_REPLY_STATUS) {
+        if (section[0] == 's') resyncParseServer(rep->str, f);
+        else resyncParseKeyspace(rep->str, f);
+    }
+    freeReplyObject(rep);
+    return 0;
+}
+
+/* Who the source is and what it holds, just before PSYNC: the epoch this
+ * session starts carries it (resync.h). */
+static int learnSource(replica *r, rsConn *c) {
+    resyncFactsInit(&r->facts);
+    return learnSection(c, "server", &r->facts) < 0 || learnSection(c, "keyspace", &r->facts) < 0 ? -1 : 0;
+}
+
 /* The handshake and PSYNC, then whatever the answer leads to. */
 static int startSync(replica *r, rsConn *c) {
     char line[512], id[48];
@@ -441,7 +473,11 @@ static int startSync(replica *r, rsConn *c) {
         setSyncOnly(r);
         return fullSync(r, c, "?", SYNC_BASE_OFFSET, line);
     case PSYNC_FULLRESYNC:
-        if (r->full_syncs && from >= 0) say(r, "%s", "full resync: the source could not continue from our offset");
+        /* Same replication id: we fell behind its backlog. Another one: the
+         * source restarted or was replaced (sync.c decides what follows). */
+        if (r->full_syncs && from >= 0)
+            say(r, "%s", strcmp(rep.replid, id) ? "full resync: the source answered with a new replication history"
+                                                : "full resync: the source could not continue from our offset");
         return fullSync(r, c, rep.replid, rep.offset, NULL);
     case PSYNC_CONTINUE: return onContinue(r, &rep, rewinding);
     case PSYNC_ERROR: break;
@@ -457,7 +493,7 @@ static int session(replica *r) {
     if (!c) return rc;
     r->ever_connected = 1;
     connSetTimeout(c, timeoutMs(r)); /* blocking reads: the handshake, the snapshot */
-    rc = learnPingPeriod(r, c) < 0 ? S_RETRY : startSync(r, c);
+    rc = learnPingPeriod(r, c) < 0 || learnSource(r, c) < 0 ? S_RETRY : startSync(r, c);
     if (rc == 0) rc = stream(r, c);
     connClose(c);
     return rc;
@@ -509,6 +545,7 @@ replica *replicaNew(const replicaOptions *o) {
     pthread_cond_init(&r->cv, NULL);
     r->state.offset = -1;
     r->snap_size = -1;
+    resyncFactsInit(&r->facts);
     return r;
 }
 

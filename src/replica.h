@@ -27,6 +27,12 @@
  * losing the target: the link is re-established with PSYNC from the
  * applied offset + 1 into a fresh epoch, or with a full sync.
  *
+ * Each session reads INFO server and INFO keyspace on the link's own
+ * connection before PSYNC (a refusal leaves them unknown), and every epoch
+ * carries what that session learned: who the source is (run_id) and how
+ * many keys it holds, so that the apply side can tell a restarted source
+ * from a full resync it caused (resync.h).
+ *
  * Replication state (replid, applied offset, stream db) lives in one
  * struct, replState, so it can be persisted and resumed.
  *
@@ -41,6 +47,7 @@
 #include <stdint.h>
 
 #include "conn.h"
+#include "resync.h"
 #include "spool.h"
 #include "url.h"
 
@@ -62,6 +69,15 @@ typedef struct replEpoch {
     int64_t rdb_size;        /* -1 for diskless (unknown) or a continuation */
     int diskless;
     int sync_only;           /* SYNC (no PSYNC): no offsets, no partial resync */
+    resyncFacts src;         /* the source's run_id and key counts, read on the
+                                link's connection just before this epoch's
+                                PSYNC (resync.h) */
+    uint64_t seq;            /* 1, 2, ...: the order epochs were made in */
+    /* The last +CONTINUE into an earlier epoch's spool (a dropped link
+     * resumed, maybe by a source restarted with its data): the source that
+     * proved it holds that epoch's history. "" and 0 when none. */
+    char cont_run_id[RESYNC_RUN_ID_LEN + 1];
+    uint64_t cont_seq;       /* the epoch it continued */
 } replEpoch;
 
 typedef enum {

@@ -28,6 +28,7 @@
 #include "progress.h"
 #include "rdb/tee.h"
 #include "replica.h"
+#include "resync.h"
 #include "stop.h"
 #include "writer.h"
 
@@ -60,6 +61,8 @@ typedef struct syncer {
     rsConn *tc;
     rsServerInfo tinfo;
     char run_id[48];
+    char src_run_id[RESYNC_RUN_ID_LEN + 1]; /* the source of the epoch applied last; "" unknown */
+    uint64_t epoch_seq;     /* of the epoch applied last */
     writer *w;
     importer *im;
     redisReader *rr;
@@ -591,6 +594,54 @@ static int loadSnapshot(syncer *s, const replEpoch *ep) {
     return rc;
 }
 
+/* ---- Before a later full resync empties the target ---- */
+
+/* The target's keys in the dbs a resync empties: all, or those --db
+ * selects, as --db-map maps them. -1 when INFO is refused or fails. */
+static int64_t targetKeys(syncer *s) {
+    const importOptions *o = &s->cfg->imp;
+    char *info = connInfo(s->tc, "keyspace");
+    if (!info) return -1;
+    resyncFacts f;
+    resyncFactsInit(&f);
+    resyncParseKeyspace(info, &f);
+    free(info);
+    int dbs[IMPORT_MAX_DBS];
+    for (int i = 0; i < o->n_db_only; i++) {
+        int db = o->db_only[i];
+        dbs[i] = o->db_map[db] >= 0 ? o->db_map[db] : db;
+    }
+    return resyncKeysIn(&f, dbs, o->n_db_only);
+}
+
+/* A later full snapshot empties the target first: not when the source
+ * restarted or holds far fewer keys than the target (resync.h), unless
+ * --resync-flush. 0 to go on; -1 when refused (fatal set) or the target
+ * was lost. Runs before beginEpoch: s->applied is still the old history's. */
+static int mayFlush(syncer *s, const replEpoch *ep) {
+    if (writerDrain(s->w) < 0) {
+        if (!s->fatal) s->target_lost = 1;
+        return -1;
+    }
+    const importOptions *o = &s->cfg->imp;
+    /* A source that continued the history we applied (+CONTINUE, e.g.
+     * restarted with its data) is the one we follow now. */
+    const char *prev = ep->cont_seq == s->epoch_seq && ep->cont_run_id[0] ? ep->cont_run_id : s->src_run_id;
+    resyncCheck c = {prev, ep->src.run_id, !ep->sync_only, s->applied, ep->offset,
+                     resyncKeysIn(&ep->src, o->db_only, o->n_db_only), targetKeys(s)};
+    char why[400], msg[900];
+    if (!resyncRefuse(&c, why, sizeof(why))) return 0;
+    if (s->cfg->resync_flush) {
+        logWarn("full resync: %s; --resync-flush: emptying the target anyway", why);
+        return 0;
+    }
+    snprintf(msg, sizeof(msg), "full resync refused: %s; the target was left as it was (nothing flushed or "
+             "written). If the source is right, run again with --flush-target (--resync-flush lets a running "
+             "sync accept this)", why);
+    fatal(s, OUTCOME_CONFLICT, msg);
+    return -1;
+}
+
 /* ---- Epochs ---- */
 
 static void beginEpoch(syncer *s, const replEpoch *ep) {
@@ -625,6 +676,10 @@ static void snapshotRest(const syncer *s, char *buf, size_t cap) {
 }
 
 static int runEpoch(syncer *s, const replEpoch *ep) {
+    if (ep->kind == EPOCH_FULL && s->loaded_once && mayFlush(s, ep) < 0) return -1;
+    /* The source we now follow (a session that could not ask keeps the last known). */
+    if (ep->src.run_id[0]) snprintf(s->src_run_id, sizeof(s->src_run_id), "%s", ep->src.run_id);
+    s->epoch_seq = ep->seq;
     beginEpoch(s, ep);
     if (ep->kind == EPOCH_FULL) {
         s->keys = 0;

@@ -14,6 +14,11 @@
  * A later full resync (the source could not continue from our offset)
  * empties the target (FLUSHALL, or FLUSHDB of the selected dbs with --db)
  * and loads the new snapshot, so the target ends identical to the source.
+ * Unless --resync-flush, not when the source restarted or was replaced, or
+ * holds far fewer keys than the target (resync.h): the sync then stops
+ * before touching the target, with one line saying why (OUTCOME_CONFLICT:
+ * the target holds data the source no longer has, as when a first
+ * snapshot meets an existing key).
  * Losing the target: reconnect with backoff, then resume from the applied
  * offset (PSYNC applied+1), or a full resync when the target restarted
  * (its run_id changed), since it may have lost data.
@@ -38,6 +43,8 @@ typedef struct syncConfig {
     importOptions imp;
     int once;               /* exit 0 once the snapshot is applied */
     int flush_target;       /* --flush-target: empty the target before the first snapshot */
+    int resync_flush;       /* --resync-flush: a later full resync empties the target even
+                               when the source restarted or holds far fewer keys */
     int quiet;
     size_t spool_mem;
     const char *spool_dir;

@@ -29,7 +29,12 @@
 #                       ~15 MB/s of writes arrive during the snapshot load:
 #                       one full sync, no output-buffer disconnect; equal
 #   srcrestart          the source restarted (SAVE, same port and dir)
-#                       mid-stream, writes after it: rdbsync stays up; equal
+#                       mid-stream, writes after it: rdbsync stays up; equal.
+#                       Its offset moved past the SAVE (PINGs, expiry DELs),
+#                       so the restarted source cannot continue and answers
+#                       with a new history: a full resync from a restarted
+#                       source, which rdbsync refuses without --resync-flush
+#                       (it_resync.sh); given here
 #   tgtrestart_persist  the target restarted mid-load, back with its data
 #                       (SAVE first), and
 #   tgtrestart_empty    back empty (no persistence): rdbsync sees a new
@@ -391,7 +396,7 @@ source_restart() {
     local t=srcrestart
     new_pair "$t"
     load_bg "${t}_src" 2 41 --rate 2000
-    sync_start "$t" "${t}_src" "${t}_tgt"
+    sync_start "$t" "${t}_src" "${t}_tgt" --resync-flush
     load_wait
     assert_converge "$t.before" "${t}_src" "${t}_tgt" "$t"
     assert_eq "$t.saved" OK "$(rs_cli "${t}_src" SAVE)"
