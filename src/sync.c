@@ -502,8 +502,8 @@ static int flushTarget(syncer *s, int first) {
     size_t lens[2] = {8, 5};
     writerTag t = {"FLUSHALL", 0, NULL, 0, 0, WRITER_K_FLUSH};
     int ndb = first ? 0 : s->cfg->imp.n_db_only;
-    logError("%s", first ? "--flush-target: emptying the target before the first key"
-                                            : "full resync: emptying the target before loading the new snapshot");
+    logInfo("%s", first ? "--flush-target: emptying the target before the first key"
+                        : "full resync: emptying the target before loading the new snapshot");
     if (ndb == 0 && writerCommand(s->w, 1, argv, lens, &t) < 0) return -1;
     for (int i = 0; i < ndb; i++) {
         int db = s->cfg->imp.db_only[i];
