@@ -18,10 +18,11 @@
 #include "rdb/decode.h"
 #include "rdb/encode.h"
 
-/* Sections, in the order differences are reported. */
+/* Sections, in the order differences are reported (the length last: the
+ * member or field that makes it differ says more). */
 enum {
-    P_TYPE = 'a', P_EXPIRE, P_STRING, P_LEN, P_ELEM, P_MEMBER, P_SCORE, P_FIELD, P_FIELD_TTL,
-    P_ENTRY, P_META, P_GROUP, P_MODULE
+    P_TYPE = 'a', P_EXPIRE, P_STRING, P_ELEM, P_MEMBER, P_SCORE, P_FIELD, P_FIELD_TTL,
+    P_ENTRY, P_META, P_GROUP, P_MODULE, P_LEN
 };
 /* Group sub-parts, after P_GROUP str(name). */
 enum { G_LAST = 'a', G_READ, G_PEL, G_CONSUMER, G_SEEN, G_CPEL };

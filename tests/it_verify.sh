@@ -14,9 +14,10 @@
 #            a note naming the group's entries_read: the same definition of
 #            equal as Redis's replication.
 #   live     the same reads through rdbsync's live sync: equal, exit 0.
-#   differ   four keys changed on the target, each named with its part:
+#   differ   eight keys changed on the target, each named with its part:
 #            a string value, an expire time, a hash field, a stream group's
-#            last-delivered-id; exit 8, "4 differ".
+#            last-delivered-id, a list element, a set member (and its
+#            length), a zset score, the type; exit 8, "8 differ".
 #   progress at --rate 6 over 40 keys, a status line "verify: N source keys
 #            compared" appears on stderr before the verdict.
 set -uo pipefail
@@ -39,6 +40,9 @@ s SET str:v hello
 s SET str:ttl t EX 5000
 s HSET hash:h f1 v1 f2 v2 f3 v3
 s RPUSH list:l a b c
+s SADD set:s a b c
+s ZADD zset:z 1 a 2 b
+s SET type:k x
 for i in 1 2 3 4 5; do s XADD st "$i-1" n "$i"; done
 s XGROUP CREATE st g1 0
 s XGROUP CREATE st g2 '$'
@@ -51,11 +55,11 @@ run copy --source "$(rs_url S)" --target "$(rs_url T)" --once -q
 assert_eq verify.copy.sync_rc 0 "$RC"
 run copy_verify --verify --source "$(rs_url S)" --target "$(rs_url T)"
 assert_eq verify.copy.rc 0 "$RC"
-assert_match verify.copy.equal '^verify: equal: 5 source keys checked' "$(cat "$IT_TMP/copy_verify.out")"
+assert_match verify.copy.equal '^verify: equal: 8 source keys checked' "$(cat "$IT_TMP/copy_verify.out")"
 
 # replica: reads on the source after the replica's full sync.
 rs_start R --replicaof 127.0.0.1 "$(rs_port S)" || exit 1
-wait_until 20 test "$(rs_cli R DBSIZE)" = 5 || true
+wait_until 20 test "$(rs_cli R DBSIZE)" = 8 || true
 s XREADGROUP GROUP g1 alice COUNT 1 STREAMS st '>'
 s XREADGROUP GROUP g2 carol COUNT 1 STREAMS st '>'
 s XADD st 6-1 n 6
@@ -76,7 +80,7 @@ rs_cli T FLUSHALL >/dev/null
 "$RDBSYNC" --source "$(rs_url S)" --target "$(rs_url T)" -q 2>"$IT_TMP/live.err" &
 LIVE=$!
 on_exit "kill $LIVE 2>/dev/null"
-wait_until 20 test "$(rs_cli T DBSIZE)" = 5 || true
+wait_until 20 test "$(rs_cli T DBSIZE)" = 8 || true
 s XADD st 7-1 n 7
 s XREADGROUP GROUP g1 dave COUNT 2 STREAMS st '>'
 s XREADGROUP GROUP g2 carol COUNT 1 STREAMS st '>'
@@ -86,7 +90,7 @@ wait "$LIVE"
 assert_eq verify.live.sync_rc 0 "$?"
 run live --verify --source "$(rs_url S)" --target "$(rs_url T)"
 assert_eq verify.live.rc 0 "$RC"
-assert_match verify.live.equal '^verify: equal: 5 source keys checked' "$(cat "$IT_TMP/live.out")"
+assert_match verify.live.equal '^verify: equal: 8 source keys checked' "$(cat "$IT_TMP/live.out")"
 
 # differ
 t() { rs_cli T "$@" >/dev/null; }
@@ -94,6 +98,11 @@ t SET str:v hellO
 t EXPIRE str:ttl 9000
 t HSET hash:h f2 changed
 t XGROUP SETID st g1 2-1
+t LSET list:l 1 B
+t SREM set:s c
+t ZADD zset:z 5 b
+t DEL type:k
+t RPUSH type:k x
 run differ --verify --source "$(rs_url S)" --target "$(rs_url T)"
 OUT=$(cat "$IT_TMP/differ.out")
 assert_eq verify.differ.rc 8 "$RC"
@@ -101,7 +110,11 @@ assert_match verify.differ.value "key 'str:v': differs: value: same length \(5 b
 assert_match verify.differ.ttl "key 'str:ttl': differs: expire time: [0-9]+ \(unix ms\) on the source, [0-9]+ \(unix ms\) on the target" "$OUT"
 assert_match verify.differ.hash_field "key 'hash:h': differs: hash field 'f2': 2 bytes on the source, 7 bytes on the target" "$OUT"
 assert_match verify.differ.stream_group_last_id "key 'st': differs: stream group 'g1' last-delivered-id: [0-9]+-1 on the source, 2-1 on the target" "$OUT"
-assert_match verify.differ.summary '^verify: DIFFERENT: 5 source keys checked, 4 differ, 0 missing' "$(grep '^verify:' <<<"$OUT")"
+assert_match verify.differ.list_element "key 'list:l': differs: list element 1: same length \(1 bytes\), other bytes" "$OUT"
+assert_match verify.differ.set_member "key 'set:s': differs: set member 'c' only on the source \(and 1 more differing part\)" "$OUT"
+assert_match verify.differ.zset_score "key 'zset:z': differs: zset member 'b' score: 2 on the source, 5 on the target" "$OUT"
+assert_match verify.differ.type "key 'type:k': differs: type: string on the source, list on the target" "$OUT"
+assert_match verify.differ.summary '^verify: DIFFERENT: 8 source keys checked, 8 differ, 0 missing' "$(grep '^verify:' <<<"$OUT")"
 
 # progress
 rs_cli S DEBUG POPULATE 35 pop >/dev/null
