@@ -59,13 +59,16 @@ assert_match verify.copy.equal '^verify: equal: 8 source keys checked' "$(cat "$
 
 # replica: reads on the source after the replica's full sync.
 rs_start R --replicaof 127.0.0.1 "$(rs_port S)" || exit 1
-wait_until 20 test "$(rs_cli R DBSIZE)" = 8 || true
+# dbsize_is NAME N, g2_at NAME ID: conditions for wait_until (evaluated each poll).
+dbsize_is() { test "$(rs_cli "$1" DBSIZE)" = "$2"; }
+last_g2() { rs_cli "$1" XINFO GROUPS st | awk 'p {print; exit} $0 == "g2" {g=1} g && $0 == "last-delivered-id" {p=1}'; }
+g2_at() { test "$(last_g2 "$1")" = "$2"; }
+assert_ok verify.replica.synced wait_until 20 dbsize_is R 8
 s XREADGROUP GROUP g1 alice COUNT 1 STREAMS st '>'
 s XREADGROUP GROUP g2 carol COUNT 1 STREAMS st '>'
 s XADD st 6-1 n 6
 s XREADGROUP GROUP g2 carol COUNT 1 STREAMS st '>'
-last_g2() { rs_cli "$1" XINFO GROUPS st | awk 'p {print; exit} $0 == "g2" {g=1} g && $0 == "last-delivered-id" {p=1}'; }
-wait_until 20 test "$(last_g2 R)" = 6-1 || true
+assert_ok verify.replica.streamed wait_until 20 g2_at R 6-1
 echo "# source groups: $(rs_cli S XINFO GROUPS st | paste -sd' ')"
 echo "# replica groups: $(rs_cli R XINFO GROUPS st | paste -sd' ')"
 run replica --verify --source "$(rs_url S)" --target "$(rs_url R)"
@@ -80,11 +83,11 @@ rs_cli T FLUSHALL >/dev/null
 "$RDBSYNC" --source "$(rs_url S)" --target "$(rs_url T)" -q 2>"$IT_TMP/live.err" &
 LIVE=$!
 on_exit "kill $LIVE 2>/dev/null"
-wait_until 20 test "$(rs_cli T DBSIZE)" = 8 || true
+assert_ok verify.live.snapshot wait_until 20 dbsize_is T 8
 s XADD st 7-1 n 7
 s XREADGROUP GROUP g1 dave COUNT 2 STREAMS st '>'
 s XREADGROUP GROUP g2 carol COUNT 1 STREAMS st '>'
-wait_until 20 test "$(last_g2 T)" = 7-1 || true
+assert_ok verify.live.streamed wait_until 20 g2_at T 7-1
 kill -TERM "$LIVE" 2>/dev/null
 wait "$LIVE"
 assert_eq verify.live.sync_rc 0 "$?"
