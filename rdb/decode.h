@@ -178,9 +178,10 @@ typedef struct rdbHandlers {
      * elements of a collection) arrives here instead of through 'string':
      * in order, in pieces of at most RDB_STRING_CHUNK bytes, off being the
      * piece's offset and total the value's length (the empty string is one
-     * call with len 0). Neither a plain nor an LZF string is then ever
-     * whole in memory (LZF is inflated a window at a time), which is what
-     * keeps writing a huge string bounded. Not an event: a tee passes
+     * call with len 0). The decoder then never copies or inflates a
+     * string whole: a plain one is read a piece at a time (in place from a
+     * memory reader), an LZF one inflated a window at a time from its
+     * compressed bytes, which is what keeps writing a huge string bounded. Not an event: a tee passes
      * pieces on only when no side takes whole strings (tee.h); relay and
      * parallel consumers take whole strings. */
     int (*string_chunk)(void *ctx, const char *p, size_t len, uint64_t off, uint64_t total);
