@@ -341,9 +341,76 @@ static int decodeBlob(rdbDecoder *d, rdbLType t, blobInit init, blobNext next, c
 
 /* ---- Plain (one element per string) values ---- */
 
+/* ---- Strings in pieces (rdbHandlers.string_chunk) ---- */
+
+typedef struct pieceSink {
+    rdbDecoder *d;
+    uint64_t off, total;
+} pieceSink;
+
+static int emitPiece(void *ctx, const unsigned char *p, size_t len) {
+    pieceSink *ps = ctx;
+    int rc = EMIT(ps->d, string_chunk, (const char *)p, len, ps->off, ps->total);
+    ps->off += len;
+    return rc;
+}
+
+/* An LZF string inflated a window at a time; the compressed input is read
+ * whole (it is what the raw capture holds anyway). */
+static int lzfPieces(rdbDecoder *d) {
+    uint64_t clen, ulen;
+    if (rdLen(d, &clen) < 0 || rdLen(d, &ulen) < 0) return -1;
+    if (clen > UINT_MAX || ulen > UINT_MAX || ulen > clen * 90 + 64 || (clen == 0) != (ulen == 0))
+        return fail(d, RDB_ERR_CORRUPT, "LZF string claims %llu bytes from %llu compressed",
+                    (unsigned long long)ulen, (unsigned long long)clen);
+    const unsigned char *in = rdbReadInPlace(d->r, (size_t)clen);
+    if (!in) {
+        unsigned char *p;
+        if (rdbReadAlloc(d->r, clen, &p) < 0) return readFail(d);
+        free(d->lzf);
+        d->lzf = p;
+        d->lzf_cap = clen;
+        in = p;
+    }
+    pieceSink ps = {d, 0, ulen};
+    if (ulen == 0) return emitPiece(&ps, (const unsigned char *)"", 0);
+    if (slotReserve(d, S_A, RDB_LZF_WINDOW(RDB_STRING_CHUNK)) < 0) return -1;
+    int rc = rdbLzfDecompressChunks(in, (size_t)clen, (size_t)ulen, d->slot[S_A].p, RDB_STRING_CHUNK, emitPiece, &ps);
+    if (rc == -1)
+        return fail(d, RDB_ERR_CORRUPT, "LZF string does not decompress to its stated %llu bytes",
+                    (unsigned long long)ulen);
+    return rc < 0 ? -1 : 0; /* -2: emitPiece stopped the decoder */
+}
+
+static int decodeStringPieces(rdbDecoder *d) {
+    uint64_t n;
+    int special;
+    if (rdLenOrEnc(d, &n, &special) < 0) return -1;
+    if (special && n == RDB_ENC_LZF) return lzfPieces(d);
+    pieceSink ps = {d, 0, n};
+    if (special || n <= RDB_STRING_CHUNK) {
+        const char *p;
+        size_t len;
+        if (rdStrAfterLen(d, S_A, n, special, &p, &len) < 0) return -1;
+        ps.total = len;
+        return emitPiece(&ps, (const unsigned char *)p, len);
+    }
+    while (ps.off < n) {
+        size_t take = n - ps.off < RDB_STRING_CHUNK ? (size_t)(n - ps.off) : RDB_STRING_CHUNK;
+        const unsigned char *p = rdbReadInPlace(d->r, take); /* a memory reader: no copy */
+        if (!p) {
+            if (slotReserve(d, S_A, take) < 0 || rd(d, d->slot[S_A].p, take) < 0) return -1;
+            p = d->slot[S_A].p;
+        }
+        if (emitPiece(&ps, p, take) < 0) return -1;
+    }
+    return 0;
+}
+
 static int decodeString(rdbDecoder *d) {
     const char *p;
     size_t len;
+    if (d->h.string_chunk) return decodeStringPieces(d);
     if (rdStr(d, S_A, &p, &len) < 0) return -1;
     return EMIT(d, string, p, len);
 }

@@ -31,6 +31,9 @@
 #include "rdb.h"
 #include "rio.h"
 
+/* The largest piece handed to rdbHandlers.string_chunk. */
+#define RDB_STRING_CHUNK (1024 * 1024)
+
 typedef struct rdbDecoder rdbDecoder;
 
 /* Where the trailing checksum stands once EOF is reached. */
@@ -170,6 +173,18 @@ typedef struct rdbHandlers {
      * want_raw is NULL or returns 1 for the key. */
     int (*want_raw)(void *ctx, const rdbKeyInfo *k);
     int (*raw_value)(void *ctx, const rdbKeyInfo *k, const unsigned char *p, size_t len);
+
+    /* Strings in pieces. When set, a string value (type 0; not the
+     * elements of a collection) arrives here instead of through 'string':
+     * in order, in pieces of at most RDB_STRING_CHUNK bytes, off being the
+     * piece's offset and total the value's length (the empty string is one
+     * call with len 0). The decoder then never copies or inflates a
+     * string whole: a plain one is read a piece at a time (in place from a
+     * memory reader), an LZF one inflated a window at a time from its
+     * compressed bytes, which is what keeps writing a huge string bounded. Not an event: a tee passes
+     * pieces on only when no side takes whole strings (tee.h); relay and
+     * parallel consumers take whole strings. */
+    int (*string_chunk)(void *ctx, const char *p, size_t len, uint64_t off, uint64_t total);
 
     /* The events, as listed in RDB_EVENTS. */
 #define RDB_EVENT_FIELD(name, params, args) int (*name)(void *ctx, RDB_UNPAREN params);

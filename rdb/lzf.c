@@ -54,3 +54,46 @@ size_t rdbLzfDecompress(const unsigned char *in, size_t inlen, unsigned char *ou
     }
     return (size_t)(op - out);
 }
+
+/* ---- In pieces ---- */
+
+/* The window holds [kept history | output not yet handed over]; 'from' is
+ * where the pending output starts. A piece goes out once the pending part
+ * could not take one more instruction's worth (at most 264 bytes) without
+ * passing 'chunk'; the history then moves to the front. Byte copies: this
+ * path is for values too large to hold, where the network is the limit. */
+int rdbLzfDecompressChunks(const unsigned char *in, size_t inlen, size_t outlen, unsigned char *win,
+                           size_t chunk, rdbLzfSink sink, void *ctx) {
+    const unsigned char *ip = in, *iend = in + inlen;
+    size_t o = 0, from = 0, produced = 0;
+    while (ip < iend) {
+        if (o - from + 264 > chunk) {
+            if (sink(ctx, win + from, o - from)) return -2;
+            size_t keep = o < RDB_LZF_HISTORY ? o : RDB_LZF_HISTORY;
+            memmove(win, win + o - keep, keep);
+            o = from = keep;
+        }
+        size_t ctrl = *ip++;
+        if (ctrl < 32) {
+            size_t n = ctrl + 1;
+            if ((size_t)(iend - ip) < n || outlen - produced < n) return -1;
+            memcpy(win + o, ip, n);
+            ip += n, o += n, produced += n;
+            continue;
+        }
+        size_t len = ctrl >> 5, dist = ((ctrl & 0x1f) << 8) + 1;
+        if (ip >= iend) return -1;
+        if (len == 7) {
+            len += *ip++;
+            if (ip >= iend) return -1;
+        }
+        dist += *ip++;
+        len += 2;
+        if (dist > o || len > outlen - produced) return -1; /* o >= the history that exists */
+        for (size_t i = 0; i < len; i++, o++) win[o] = win[o - dist];
+        produced += len;
+    }
+    if (produced != outlen) return -1;
+    if (o > from && sink(ctx, win + from, o - from)) return -2;
+    return 0;
+}

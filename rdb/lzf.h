@@ -27,4 +27,17 @@
  * the input is malformed or would produce more than outlen bytes. */
 size_t rdbLzfDecompress(const unsigned char *in, size_t inlen, unsigned char *out, size_t outlen);
 
+/* The same output handed to 'sink' in pieces of at most 'chunk' bytes, in
+ * order, so that a huge string is never whole in memory: only the last
+ * RDB_LZF_HISTORY bytes (the farthest a back-reference reaches) are kept.
+ * win is scratch of RDB_LZF_WINDOW(chunk) bytes; chunk >= 1024.
+ * 0 when the input produced exactly outlen bytes; -1 when it is malformed
+ * or produces another length (pieces may have been handed over before
+ * that is known); -2 when the sink returned non-zero. */
+#define RDB_LZF_HISTORY 8192
+#define RDB_LZF_WINDOW(chunk) (RDB_LZF_HISTORY + (chunk) + 300)
+typedef int (*rdbLzfSink)(void *ctx, const unsigned char *p, size_t len);
+int rdbLzfDecompressChunks(const unsigned char *in, size_t inlen, size_t outlen, unsigned char *win,
+                           size_t chunk, rdbLzfSink sink, void *ctx);
+
 #endif

@@ -26,6 +26,27 @@ static int stoppedBy(rdbTee *t, const rdbHandlers *s, int rc) {
     return rc;
 }
 
+/* ---- Strings: whole or in pieces (decode.h string_chunk) ---- */
+
+/* A side that takes pieces gets them (a whole string as one piece); a
+ * side with only 'string' gets whole strings. */
+static int teeSideString(rdbTee *t, const rdbHandlers *s, const char *p, size_t len) {
+    if (s->string_chunk) return stoppedBy(t, s, s->string_chunk(s->ctx, p, len, 0, len));
+    return stoppedBy(t, s, SIDE_CALL(s, string, p, len));
+}
+
+static int teeString(void *ctx, const char *p, size_t len) {
+    rdbTee *t = ctx;
+    int rc = teeSideString(t, t->a, p, len);
+    return rc ? rc : teeSideString(t, t->b, p, len);
+}
+
+static int teeStringChunk(void *ctx, const char *p, size_t len, uint64_t off, uint64_t total) {
+    rdbTee *t = ctx;
+    int rc = stoppedBy(t, t->a, SIDE_CALL(t->a, string_chunk, p, len, off, total));
+    return rc ? rc : stoppedBy(t, t->b, SIDE_CALL(t->b, string_chunk, p, len, off, total));
+}
+
 /* The body of a forwarding callback: a, then b unless a said stop. */
 #define FORWARD(name, ...)                                                     \
     do {                                                                       \
@@ -48,7 +69,7 @@ void rdbTeeFree(rdbTee *t) { free(t); }
 
 #define TEE_FORWARDER(name, params, args) \
     static int tee_##name(void *ctx, RDB_UNPAREN params) { FORWARD(name, RDB_UNPAREN args); }
-RDB_EVENTS(TEE_FORWARDER)
+RDB_EVENTS(TEE_FORWARDER) /* tee_string is replaced by teeString in the wiring */
 #undef TEE_FORWARDER
 
 /* ---- Raw values ---- */
@@ -111,6 +132,10 @@ void rdbTeeHandlers(rdbTee *t, rdbHandlers *out) {
     RDB_EVENTS(TEE_WIRE)
 #undef TEE_WIRE
     WIRE(key_end, teeKeyEnd);
+    /* Pieces only when no side takes whole strings. */
+    int whole_a = t->a->string && !t->a->string_chunk, whole_b = t->b->string && !t->b->string_chunk;
+    if (!whole_a && !whole_b && (t->a->string_chunk || t->b->string_chunk)) out->string_chunk = teeStringChunk;
+    else if (t->a->string || t->b->string || t->a->string_chunk || t->b->string_chunk) out->string = teeString;
     /* want_raw goes with raw_value: a side's want_raw means nothing
      * without its raw_value. */
     WIRE(raw_value, teeRawValue);

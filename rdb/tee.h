@@ -13,6 +13,11 @@
  * the tee's want_raw is the OR of both sides, and raw_value is forwarded
  * only to the sides that wanted it for that key.
  *
+ * Strings in pieces (decode.h string_chunk): the tee takes pieces only
+ * when no side takes whole strings (a side with 'string' and no
+ * string_chunk). Otherwise strings arrive whole and a side with
+ * string_chunk gets each as one piece.
+ *
  * Ownership: the tee borrows a and b (the structs and their contexts); both
  * must outlive it. Either may be NULL, meaning a side with no callbacks.
  * rdbTeeNew returns NULL only when out of memory; free with rdbTeeFree.

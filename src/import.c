@@ -105,7 +105,11 @@ static int countElem(void *ctx) {
     ((importer *)ctx)->elements++;
     return 0;
 }
-static int onString(void *ctx, const char *p, size_t len) { return countElem(ctx); }
+/* Strings come in pieces (decode.h): a huge one is never whole here; the
+ * native path reads it again from the raw bytes, a piece at a time. */
+static int onStringChunk(void *ctx, const char *p, size_t len, uint64_t off, uint64_t total) {
+    return off == 0 ? countElem(ctx) : 0;
+}
 static int onItem(void *ctx, const char *p, size_t len) { return countElem(ctx); }
 static int onZset(void *ctx, const char *p, size_t len, double s) { return countElem(ctx); }
 static int onHash(void *ctx, const char *f, size_t fl, const char *v, size_t vl, int64_t e) {
@@ -436,7 +440,7 @@ void importHandlers(importer *im, rdbHandlers *h) {
     h->key_begin = onKeyBegin;
     h->want_raw = wantRaw;
     h->raw_value = onRawValue;
-    h->string = onString;
+    h->string_chunk = onStringChunk;
     h->list_item = onItem;
     h->set_member = onItem;
     h->zset_member = onZset;

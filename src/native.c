@@ -138,15 +138,14 @@ static int use(batch *b, const char *cmd, size_t nfixed_extra) {
 
 /* ---- Decoder callbacks ---- */
 
-static int onString(void *ctx, const char *p, size_t len) {
+/* One APPEND per piece: the decoder hands the string over in pieces of at
+ * most RDB_STRING_CHUNK bytes (1 MiB, within the smallest
+ * proto-max-bulk-len Redis allows), read in place from the raw bytes or
+ * inflated a window at a time, so the value is never whole in memory a
+ * second time (the raw capture is the only copy). */
+static int onStringChunk(void *ctx, const char *p, size_t len, uint64_t off, uint64_t total) {
     batch *b = ctx;
-    /* APPEND in chunks: one bulk may not exceed the limit either. */
-    size_t off = 0;
-    do {
-        size_t n = len - off < NATIVE_BATCH_BYTES ? len - off : NATIVE_BATCH_BYTES;
-        if (begin(b, "APPEND") < 0 || argPush(b, p + off, n) < 0 || send(b) < 0) return -1;
-        off += n;
-    } while (off < len);
+    if (begin(b, "APPEND") < 0 || argPush(b, p, len) < 0 || send(b) < 0) return -1;
     b->argc = 0;
     b->cmd = NULL;
     return 0;
@@ -397,7 +396,7 @@ int nativeWrite(writer *w, const rdbKeyInfo *k, uint64_t db, const char *tmp, si
                 int64_t grace_ms, char *err, size_t errlen) {
     batch b = {.w = w, .db = db, .k = k, .tmp = tmp, .tmplen = tmplen, .grace_ms = grace_ms, .err = err,
                .errlen = errlen};
-    rdbHandlers h = {.ctx = &b, .string = onString, .list_item = onListItem, .set_member = onSetMember,
+    rdbHandlers h = {.ctx = &b, .string_chunk = onStringChunk, .list_item = onListItem, .set_member = onSetMember,
                      .zset_member = onZsetMember, .hash_field = onHashField, .stream_entry = onStreamEntry,
                      .stream_field = onStreamField, .stream_meta = onStreamMeta, .stream_group = onStreamGroup,
                      .stream_consumer = onStreamConsumer, .stream_consumer_pel = onStreamConsumerPel,

@@ -18,7 +18,10 @@
  * run deletes every "rdbsync:tmp:*" key first (preflight.h): that prefix
  * belongs to rdbsync.
  *
- * Memory: one batch (NATIVE_BATCH_ELEMS elements or NATIVE_BATCH_BYTES).
+ * Memory: one batch (NATIVE_BATCH_ELEMS elements or NATIVE_BATCH_BYTES;
+ * a string goes as one APPEND per RDB_STRING_CHUNK piece the decoder hands
+ * over), besides the raw value the caller holds: the value is never whole
+ * in memory a second time.
  * Limits: a stream consumer's seen/active times cannot be set by commands
  * (they become the time of the copy); module values cannot be written this
  * way (reported as an error).

@@ -1,8 +1,11 @@
 /* test_decode.c -- error kinds of the reader, the decoder and the payload
  * check, and the consumer's reason reaching the decoder's message (through
  * a tee and a relay too). Inputs are a few hand-built bytes. */
+#include <lzf.h>
+
 #include "rdb/crc64.h"
 #include "rdb/decode.h"
+#include "rdb/encode.h"
 #include "rdb/relay.h"
 #include "rdb/tee.h"
 #include "tests/test.h"
@@ -197,7 +200,87 @@ static void testFormatFacts(void) {
     }
 }
 
+/* ---- Strings in pieces (string_chunk) ---- */
+
+typedef struct pieces {
+    unsigned char *got;
+    size_t len, cap, max;
+    uint64_t total;
+    int bad_off, calls, whole;
+} pieces;
+
+static int onPiece(void *ctx, const char *p, size_t len, uint64_t off, uint64_t total) {
+    pieces *ps = ctx;
+    if (off != ps->len || len > ps->cap - ps->len) ps->bad_off = 1;
+    else memcpy(ps->got + ps->len, p, len);
+    ps->len += len, ps->total = total, ps->calls++;
+    if (len > ps->max) ps->max = len;
+    return 0;
+}
+
+static int onWhole(void *ctx, const char *p, size_t len) {
+    ((pieces *)ctx)->whole++;
+    return 0;
+}
+
+/* A DUMP payload of a string value whose RDB encoding is 'enc'. */
+static int stringPayload(rdbBuf *out, const unsigned char *enc, size_t len) {
+    return rdbPayloadBuild(out, 0, enc, len, 11);
+}
+
+static void testPieces(void) {
+    size_t n = 3 * RDB_STRING_CHUNK + 12345;
+    unsigned char *v = malloc(n), *comp = malloc(n);
+    rdbBuf enc = RDB_BUF_INIT, pl = RDB_BUF_INIT;
+    pieces ps = {malloc(n), 0, n, 0, 0, 0, 0, 0};
+    for (size_t i = 0; i < n; i++) v[i] = (unsigned char)(i % 251 < 200 ? 'a' + i % 7 : i * 31);
+    rdbHandlers h = {.ctx = &ps, .string_chunk = onPiece, .string = onWhole};
+    char err[256];
+    TEST("decode.string_pieces_plain") {
+        rdbBufClear(&enc);
+        if (!CHECK_EQ_INT(0, rdbWriteLen(&enc, n)) || !CHECK_EQ_INT(0, rdbBufAppend(&enc, v, n)) ||
+            !CHECK_EQ_INT(0, stringPayload(&pl, enc.p, enc.len)))
+            continue;
+        CHECK_EQ_INT(0, rdbDecodePayload(pl.p, pl.len, NULL, &h, NULL, NULL, err, sizeof err));
+        CHECK(!ps.bad_off && ps.whole == 0);
+        CHECK_EQ_UINT(n, ps.len);
+        CHECK_EQ_UINT(n, ps.total);
+        CHECK_EQ_INT(4, ps.calls);
+        CHECK(ps.max <= RDB_STRING_CHUNK);
+        CHECK(memcmp(ps.got, v, n) == 0);
+    }
+    TEST("decode.string_pieces_lzf") {
+        unsigned c = lzf_compress(v, (unsigned)n, comp, (unsigned)n);
+        ps.len = ps.max = 0, ps.calls = 0;
+        rdbBufClear(&enc);
+        if (!CHECK(c > 0) || !CHECK_EQ_INT(0, rdbBufAppendByte(&enc, 0xC3)) ||
+            !CHECK_EQ_INT(0, rdbWriteLen(&enc, c)) || !CHECK_EQ_INT(0, rdbWriteLen(&enc, n)) ||
+            !CHECK_EQ_INT(0, rdbBufAppend(&enc, comp, c)) || !CHECK_EQ_INT(0, stringPayload(&pl, enc.p, enc.len)))
+            continue;
+        CHECK_EQ_INT(0, rdbDecodePayload(pl.p, pl.len, NULL, &h, NULL, NULL, err, sizeof err));
+        CHECK(!ps.bad_off && ps.whole == 0);
+        CHECK_EQ_UINT(n, ps.len);
+        CHECK(ps.calls >= 4 && ps.max <= RDB_STRING_CHUNK);
+        CHECK(memcmp(ps.got, v, n) == 0);
+        /* A compressed stream one byte short of its stated length is corrupt. */
+        enc.p[enc.len - 1] ^= 0x55;
+        ps.len = 0;
+        rdbBufClear(&pl);
+        rdbErrCode code = RDB_OK;
+        enc.len -= 1;
+        if (!CHECK_EQ_INT(0, stringPayload(&pl, enc.p, enc.len))) continue;
+        CHECK_EQ_INT(-1, rdbDecodePayload(pl.p, pl.len, NULL, &h, NULL, &code, err, sizeof err));
+        CHECK(code != RDB_OK && code != RDB_ERR_HANDLER);
+    }
+    free(v);
+    free(comp);
+    free(ps.got);
+    rdbBufFree(&enc);
+    rdbBufFree(&pl);
+}
+
 int main(void) {
+    testPieces();
     testReader();
     testDecoder();
     testPayload();

@@ -45,6 +45,39 @@ static int agree(const unsigned char *in, size_t inlen, size_t outlen) {
     return 1;
 }
 
+/* The pieces of rdbLzfDecompressChunks, gathered. */
+typedef struct gather {
+    unsigned char *out;
+    size_t len, cap, max_piece;
+} gather;
+
+static int gatherPiece(void *ctx, const unsigned char *p, size_t len) {
+    gather *g = ctx;
+    if (len > g->max_piece) g->max_piece = len;
+    if (g->len + len > g->cap) return 1;
+    memcpy(g->out + g->len, p, len);
+    g->len += len;
+    return 0;
+}
+
+/* Whole and in pieces (of 'chunk' bytes) on one input: 1 when they agree
+ * (both produce outlen bytes, the same ones, pieces within the bound; or
+ * neither does). */
+static int chunksAgree(const unsigned char *in, size_t inlen, size_t outlen, size_t chunk) {
+    static unsigned char whole[70000 + RDB_LZF_SLACK], pieces[70000], win[RDB_LZF_WINDOW(4096)];
+    gather g = {pieces, 0, sizeof pieces, 0};
+    size_t got = rdbLzfDecompress(in, inlen, whole, outlen);
+    int rc = rdbLzfDecompressChunks(in, inlen, outlen, win, chunk, gatherPiece, &g);
+    int whole_ok = got == outlen && outlen > 0; /* 0 is the whole form's refusal */
+    if (whole_ok != (rc == 0) || (rc == 0 && (g.len != outlen || memcmp(whole, pieces, outlen) != 0)) ||
+        g.max_piece > chunk) {
+        printf("# inlen %zu outlen %zu chunk %zu: whole %zu, pieces rc %d len %zu max %zu\n", inlen, outlen, chunk,
+               got, rc, g.len, g.max_piece);
+        return 0;
+    }
+    return 1;
+}
+
 int main(void) {
     static unsigned char data[65536], comp[70000];
     TEST("lzf.valid_streams_match_liblzf") {
@@ -73,6 +106,19 @@ int main(void) {
             default: for (unsigned k = 0; k < c; k++) comp[k] = (unsigned char)rnd(); /* noise */
             }
             if (!CHECK(agree(comp, c, n))) break;
+        }
+    }
+    TEST("lzf.chunks_match_whole") {
+        for (int i = 0; i < 2000; i++) {
+            size_t n = 1 + rnd() % (i % 10 == 0 ? sizeof data : 3000);
+            fill(data, n, i);
+            unsigned c = lzf_compress(data, (unsigned)n, comp, sizeof comp);
+            if (!c) continue;
+            size_t chunk = i % 2 ? 1024 : 4096;
+            if (!CHECK(chunksAgree(comp, c, n, chunk))) break;
+            if (i % 3 == 0) comp[rnd() % c] ^= (unsigned char)(1 + rnd() % 255); /* hostile */
+            else if (i % 3 == 1) c = 1 + rnd() % c;
+            if (!CHECK(chunksAgree(comp, c, n, chunk)) || !CHECK(chunksAgree(comp, c, n - 1, chunk))) break;
         }
     }
     return test_report();

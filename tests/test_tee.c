@@ -258,8 +258,47 @@ static void testNestedAndDigest(void) {
     rdbDigestFree(solo);
 }
 
+/* Strings in pieces (decode.h string_chunk): the tee takes pieces only
+ * when no side takes whole strings; otherwise a piece-taking side gets
+ * each whole string as one piece. */
+static int recChunk(void *c, const char *p, size_t len, uint64_t off, uint64_t total) {
+    return note(c, "string_chunk");
+}
+
+static void testPieces(void) {
+    rec a, b;
+    rdbHandlers ha, hb, t;
+    recHandlers(&a, "a", &ha, 0, 0);
+    recHandlers(&b, "b", &hb, 0, 0);
+    ha.string = NULL;
+    ha.string_chunk = recChunk;
+    hb.string = NULL;
+    rdbTee *tee = rdbTeeNew(&ha, &hb);
+    rdbTeeHandlers(tee, &t);
+    TEST("tee.pieces_when_no_side_takes_whole_strings") {
+        logbuf[0] = '\0';
+        if (!CHECK(t.string_chunk != NULL)) continue;
+        CHECK_EQ_INT(0, t.string_chunk(t.ctx, "v", 1, 0, 1));
+        CHECK_EQ_STR("a.string_chunk ", logbuf);
+    }
+    rdbTeeFree(tee);
+
+    hb.string = recString;
+    tee = rdbTeeNew(&ha, &hb);
+    rdbTeeHandlers(tee, &t);
+    TEST("tee.whole_strings_as_one_piece") {
+        logbuf[0] = '\0';
+        CHECK(t.string_chunk == NULL);
+        if (!CHECK(t.string != NULL)) continue;
+        CHECK_EQ_INT(0, t.string(t.ctx, "v", 1));
+        CHECK_EQ_STR("a.string_chunk b.string ", logbuf);
+    }
+    rdbTeeFree(tee);
+}
+
 int main(void) {
     testOrder();
+    testPieces();
     testStop();
     testMissing();
     testRaw();
