@@ -25,12 +25,7 @@ if ! have_rdbsync; then
     exit 0
 fi
 
-run() {
-    local name=$1
-    shift
-    RC=0
-    "$RDBSYNC" "$@" >"$IT_TMP/$name.out" 2>"$IT_TMP/$name.err" || RC=$?
-}
+run() { rdb_run "$@"; }
 
 rs_start S
 rs_start T

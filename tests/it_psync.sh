@@ -45,12 +45,7 @@ note() { printf '# %s\n' "$*" >&2; }
 info() { rs_cli "$1" INFO "$2" | tr -d '\r' | sed -n "s/^$3://p" || true; }
 
 # Only our own rdbsync, by PID, and only while it is one.
-kill_sync() {
-    local pid=$1
-    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && grep -q rdbsync "/proc/$pid/cmdline" 2>/dev/null; then
-        kill -9 "$pid" 2>/dev/null || true
-    fi
-}
+kill_sync() { rdb_kill "$1"; }
 
 # sync_start NAME SRC TGT [args...]: rdbsync in the background, stderr in
 # $IT_TMP/NAME.err; SYNC_PID.

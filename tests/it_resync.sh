@@ -65,13 +65,7 @@ overflow() {
 }
 
 # Only our own rdbsync, by PID, and only while it is one.
-kill_sync() {
-    local pid=$1
-    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && grep -q rdbsync "/proc/$pid/cmdline" 2>/dev/null; then
-        kill -CONT "$pid" 2>/dev/null || true
-        kill -9 "$pid" 2>/dev/null || true
-    fi
-}
+kill_sync() { rdb_kill "$1"; }
 
 # The exit status of the background rdbsync once it ended (waited here).
 sync_rc() {

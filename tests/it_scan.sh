@@ -60,12 +60,7 @@ now_ms() { date +%s%3N; }
 
 # run NAME ARGS...: rdbsync in the foreground; stdout/stderr in
 # $IT_TMP/NAME.out/.err, exit status in RC.
-run() {
-    local name=$1
-    shift
-    RC=0
-    "$RDBSYNC" "$@" >"$IT_TMP/$name.out" 2>"$IT_TMP/$name.err" || RC=$?
-}
+run() { rdb_run "$@"; }
 
 # field NAME KEY: the value of "KEY: value" in NAME's stdout.
 field() { sed -n "s/^$2: //p" "$IT_TMP/$1.out" | head -n 1; }
@@ -77,22 +72,10 @@ data_lines() { grep -E '^(keys|keys\.db[0-9]+|types|expires|functions|digest): '
 errtail() { tail -n 3 "$IT_TMP/$1.err" 2>/dev/null | tr '\n' ' ' | cut -c1-300; }
 
 # Only our own background rdbsync, by PID, and only while it is one.
-kill_sync() {
-    local pid=$1
-    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null &&
-        grep -q rdbsync "/proc/$pid/cmdline" 2>/dev/null; then
-        kill -9 "$pid" 2>/dev/null || true
-    fi
-}
+kill_sync() { rdb_kill "$1"; }
 
 # bg NAME ARGS...: rdbsync in the background; BG_PID.
-bg() {
-    local name=$1
-    shift
-    "$RDBSYNC" "$@" >"$IT_TMP/$name.out" 2>"$IT_TMP/$name.err" &
-    BG_PID=$!
-    on_exit "kill_sync $BG_PID"
-}
+bg() { rdb_bg "$@"; }
 
 # bg_wait PID SECONDS: wait for it to exit; BG_RC is its status, or "hung"
 # (then it was killed).

@@ -21,19 +21,9 @@ if ! have_rdbsync; then
     exit 0
 fi
 
-run() {
-    local name=$1
-    shift
-    RC=0
-    "$RDBSYNC" "$@" >"$IT_TMP/$name.out" 2>"$IT_TMP/$name.err" || RC=$?
-}
+run() { rdb_run "$@"; }
 
-kill_ours() {
-    local pid=$1
-    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && grep -q rdbsync "/proc/$pid/cmdline" 2>/dev/null; then
-        kill -9 "$pid" 2>/dev/null || true
-    fi
-}
+kill_ours() { rdb_kill "$1"; }
 
 # summary NAME FIELD: a count from the "scan copy:" summary line.
 summary() {

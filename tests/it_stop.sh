@@ -27,21 +27,10 @@ if ! have_rdbsync; then
 fi
 
 # Only our own background rdbsync, by PID, and only while it is one.
-kill_ours() {
-    local pid=$1
-    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && grep -q rdbsync "/proc/$pid/cmdline" 2>/dev/null; then
-        kill -9 "$pid" 2>/dev/null || true
-    fi
-}
+kill_ours() { rdb_kill "$1"; }
 
 # bg NAME ARGS...: rdbsync in the background; BG_PID.
-bg() {
-    local name=$1
-    shift
-    "$RDBSYNC" "$@" >"$IT_TMP/$name.out" 2>"$IT_TMP/$name.err" &
-    BG_PID=$!
-    on_exit "kill_ours $BG_PID"
-}
+bg() { rdb_bg "$@"; }
 
 # stop_and_wait PID SIG SECONDS: send SIG, then wait; RC is the exit
 # status, or "hung" (then it was killed).

@@ -100,13 +100,7 @@ load_wait() {
 }
 
 # Only our own rdbsync, by PID, and only while it is one.
-kill_sync() {
-    local pid=$1
-    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null &&
-        grep -q rdbsync "/proc/$pid/cmdline" 2>/dev/null; then
-        kill -9 "$pid" 2>/dev/null || true
-    fi
-}
+kill_sync() { rdb_kill "$1"; }
 
 # sync_start NAME SRC TGT [args...]: rdbsync in the background, stdout and
 # stderr in $IT_TMP/NAME.out/.err; SYNC_PID.

@@ -67,20 +67,9 @@ expect_rc() {
 }
 
 # Only our own background rdbsync, by PID, and only while it is one.
-kill_bg() {
-    local pid=$1
-    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && grep -q rdbsync "/proc/$pid/cmdline" 2>/dev/null; then
-        kill -9 "$pid" 2>/dev/null || true
-    fi
-}
+kill_bg() { rdb_kill "$1"; }
 # bg NAME ARGS...: rdbsync in the background; BG_PID.
-bg() {
-    local n=$1
-    shift
-    "$RDBSYNC" "$@" >"$IT_TMP/$n.out" 2>"$IT_TMP/$n.err" &
-    BG_PID=$!
-    on_exit "kill_bg $BG_PID"
-}
+bg() { rdb_bg "$@"; }
 # bg_wait SECONDS: wait for the background run to end by itself; RC, or
 # RC=hung after killing it.
 bg_wait() {

@@ -136,6 +136,34 @@ wait_until() {
 
 on_exit() { IT_ON_EXIT+=("$*"); }
 
+# ---- rdbsync runs ----
+# rdb_run NAME ARGS...   $RDBSYNC in the foreground, stdout and stderr in
+#                        $IT_TMP/NAME.out and NAME.err; RC is its status.
+# rdb_bg NAME ARGS...    the same in the background; BG_PID. Killed at exit
+#                        if still running.
+# rdb_kill PID           kill -9 our own rdbsync: by PID, only while that PID
+#                        is an rdbsync (a stopped one is continued first).
+rdb_run() {
+    local name=$1
+    shift
+    RC=0
+    "$RDBSYNC" "$@" >"$IT_TMP/$name.out" 2>"$IT_TMP/$name.err" || RC=$?
+}
+rdb_bg() {
+    local name=$1
+    shift
+    "$RDBSYNC" "$@" >"$IT_TMP/$name.out" 2>"$IT_TMP/$name.err" &
+    BG_PID=$!
+    on_exit "rdb_kill $BG_PID"
+}
+rdb_kill() {
+    local pid=$1
+    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && grep -q rdbsync "/proc/$pid/cmdline" 2>/dev/null; then
+        kill -CONT "$pid" 2>/dev/null || true
+        kill -9 "$pid" 2>/dev/null || true
+    fi
+}
+
 # ---- ports ----
 
 # 0 when something on this machine listens on 127.0.0.1:$1 or any address.
