@@ -661,18 +661,21 @@ static void beginEpoch(syncer *s, const replEpoch *ep) {
     s->epoch_ready = ep->kind == EPOCH_CONTINUE && s->loaded_once;
 }
 
-/* The rest of this snapshot's count, so that read = written + the rest:
- * "" when every key read was written. */
-static void snapshotRest(const syncer *s, char *buf, size_t cap) {
+/* The rest of this snapshot's count, so that read = written + the rest
+ * (+ not attempted, after a stop): "" when every key read was written.
+ * Returns how many keys the rest counts. */
+static uint64_t snapshotRest(const syncer *s, char *buf, size_t cap) {
     const importStats *n = importGetStats(s->im), *b = &s->at_start;
     uint64_t expired = n->skipped_expired - b->skipped_expired, existing = n->skipped_conflict - b->skipped_conflict,
              empty = n->skipped_empty - b->skipped_empty, otherdb = n->skipped_db - b->skipped_db,
              failed = n->failed - b->failed, unrep = n->unrepresentable - b->unrepresentable;
+    uint64_t sum = expired + existing + empty + otherdb + failed + unrep;
     buf[0] = '\0';
-    if (expired + existing + empty + otherdb + failed + unrep == 0) return;
+    if (sum == 0) return 0;
     snprintf(buf, cap, "; skipped: %llu expired, %llu existing, %llu empty, %llu other db; %llu failed, %llu not "
              "representable", (unsigned long long)expired, (unsigned long long)existing, (unsigned long long)empty,
              (unsigned long long)otherdb, (unsigned long long)failed, (unsigned long long)unrep);
+    return sum;
 }
 
 static int runEpoch(syncer *s, const replEpoch *ep) {
@@ -795,10 +798,14 @@ outcome syncRun(const syncConfig *cfg, int *refused) {
     /* An error is one line; the offset goes with it once there is one. */
     if (!s.fatal && (s.partial || !s.loaded_once)) {
         /* Stopped before a snapshot was whole: not a state to switch to. */
-        if (s.partial)
-            logError("stopped by %s during the snapshot load: the target is partial (%llu keys "
-                    "written of %llu read so far); run again with --on-conflict replace to finish",
-                    stopSignalName(), (unsigned long long)snapshotWritten(&s), (unsigned long long)s.keys);
+        if (s.partial) {
+            char rest[256];
+            uint64_t accounted = snapshotRest(&s, rest, sizeof(rest)) + snapshotWritten(&s);
+            logError("stopped by %s during the snapshot load: the target is partial (%llu keys written of %llu "
+                     "read so far%s; %llu not attempted); run again with --flush-target to start over",
+                     stopSignalName(), (unsigned long long)snapshotWritten(&s), (unsigned long long)s.keys, rest,
+                     (unsigned long long)(s.keys > accounted ? s.keys - accounted : 0));
+        }
         else
             logError("stopped by %s before the snapshot arrived: nothing was written to the "
                     "target", stopSignalName());

@@ -165,6 +165,9 @@ line=$(grep 'during the snapshot load' "$IT_TMP/live.err" || true)
 assert_match stop.live_in_load.says 'stopped by SIGTERM during the snapshot load: the target is partial \([0-9]+ keys written' "$line"
 written=$(sed -n 's/.*partial (\([0-9]*\) keys written.*/\1/p' <<<"$line")
 assert_eq stop.live_in_load.count_is_dbsize "$(rs_cli T3 DBSIZE)" "$written"
+read=$(sed -n 's/.* keys written of \([0-9]*\) read so far.*/\1/p' <<<"$line")
+rest=$(sed -n 's/.*; \([0-9]*\) not attempted).*/\1/p' <<<"$line")
+assert_eq stop.live_in_load.counts_add_up "$read" "$((${written:-0} + ${rest:-0}))"
 if [ "${written:-0}" -gt 0 ] && [ "$written" -lt 20000 ]; then pass stop.live_in_load.partial
 else fail stop.live_in_load.partial "written '$written' (the snapshot was not cut)"; fi
 wait_until 20 sh -c "[ \"\$(redis-cli -p $(rs_port S) INFO persistence | grep -c 'rdb_bgsave_in_progress:0')\" = 1 ]" || true
