@@ -79,6 +79,7 @@ typedef struct syncer {
     int epoch_ready;        /* this epoch's snapshot (if any) is applied */
     int loading;            /* inside loadSnapshot */
     int partial;            /* a snapshot load began writing and did not finish: the target is partial */
+    int target_was_empty;   /* no key on the target when the sync began: all it holds is ours */
     importStats at_start;   /* the importer's counts when this snapshot began */
     int target_lost, fatal;
     outcome rc;             /* once fatal */
@@ -497,13 +498,12 @@ static int onKeyEnd(void *ctx, const rdbKeyInfo *k) {
 /* Before a later full snapshot: empty what the snapshot will fill (every
  * db, or the selected ones) and the function libraries. Before the first
  * one with --flush-target: everything, as --flush-target says. */
-static int flushTarget(syncer *s, int first) {
+static int flushTarget(syncer *s, int first, const char *why) {
     const char *argv[2] = {"FLUSHALL", "FLUSH"};
     size_t lens[2] = {8, 5};
     writerTag t = {"FLUSHALL", 0, NULL, 0, 0, WRITER_K_FLUSH};
     int ndb = first ? 0 : s->cfg->imp.n_db_only;
-    logInfo("%s", first ? "--flush-target: emptying the target before the first key"
-                        : "full resync: emptying the target before loading the new snapshot");
+    logInfo("%s", why);
     if (ndb == 0 && writerCommand(s->w, 1, argv, lens, &t) < 0) return -1;
     for (int i = 0; i < ndb; i++) {
         int db = s->cfg->imp.db_only[i];
@@ -555,16 +555,27 @@ static int loadSnapshot(syncer *s, const replEpoch *ep) {
     s->partial = 1;
     s->at_start = *importGetStats(s->im);
     /* A retried first snapshot overwrites what the cut one wrote. */
-    if (s->snap_attempts++ && !s->loaded_once) importSetConflict(s->im, CONFLICT_REPLACE);
+    int retry = s->snap_attempts++ && !s->loaded_once;
+    if (retry) importSetConflict(s->im, CONFLICT_REPLACE);
     /* --flush-target: before every attempt at the first snapshot (a cut
-     * one leaves keys the next may no longer have). */
-    int first_flush = !s->loaded_once && s->cfg->flush_target;
-    if ((s->loaded_once || first_flush) && flushTarget(s, first_flush) < 0) {
+     * one leaves keys the next may no longer have: deleted on the source
+     * meanwhile, REPLACE would never remove them). Without it, a target
+     * that was empty when the sync began holds only what the cut attempt
+     * wrote, so it is emptied the same way. */
+    const char *why = s->loaded_once ? "full resync: emptying the target before loading the new snapshot"
+                      : s->cfg->flush_target ? "--flush-target: emptying the target before the first key"
+                      : retry && s->target_was_empty
+                          ? "retrying the first snapshot: emptying what the cut one wrote (the target was empty "
+                            "when the sync began)"
+                          : NULL;
+    if (why && flushTarget(s, !s->loaded_once, why) < 0) {
         s->target_lost = !writerStopped(s->w);
     } else if (rdbDecode(d) < 0) {
         if (stop_requested) {
         } else if (rdbDecoderErrorCode(d) == RDB_ERR_TRUNCATED) {
             logWarn("the snapshot was cut short; waiting for the next full sync");
+            /* Its writes still in flight are counted with it, not with the next. */
+            if (writerDrain(s->w) < 0 && !s->fatal) s->target_lost = 1;
         } else if (rdbDecoderErrorCode(d) == RDB_ERR_HANDLER) {
             if (!s->fatal) s->target_lost = 1;
         } else {
@@ -755,6 +766,8 @@ outcome syncRun(const syncConfig *cfg, int *refused) {
         closeTarget(&s);
         return s.rc;
     }
+    int tdbs[4];
+    s.target_was_empty = preflightSourceDbs(s.tc, tdbs, 4) == 0; /* INFO keyspace lists no db */
     s.im = importNew(&s.tinfo, &cfg->imp);
     replicaOptions ro = {cfg->source, cfg->source_conn, cfg->spool_mem, cfg->spool_dir, cfg->quiet,
                          cfg->psync_cmd, cfg->source_timeout_s * 1000};

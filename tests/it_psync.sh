@@ -132,12 +132,21 @@ cut_case() {
     rs_start "${t}_src" "${args[@]}"
     rs_start "${t}_tgt"
     if [ "$diskless" == no ]; then rs_cli "${t}_src" DEBUG POPULATE 20000 key 1000 >/dev/null
-    else rs_cli "${t}_src" DEBUG POPULATE 20000 >/dev/null; fi
+    else rs_cli "${t}_src" DEBUG POPULATE 20000 key 100 >/dev/null; fi # > the writer's 256 KB flush
     if [ "$load" == 1 ]; then writer_bg "$(rs_port "${t}_src")" 400; fi
     sync_start "$t" "${t}_src" "${t}_tgt"
     if [ "$diskless" == yes ]; then
         sleep 0.7
+        wait_until 5 test "$(rs_cli "${t}_tgt" DBSIZE)" -gt 0 || note "$t: no key on the target before the cut"
+        kill -STOP "$SYNC_PID"
         k=$(rs_cli "${t}_src" CLIENT KILL TYPE slave) || true
+        # Keys the cut attempt wrote, then deleted on the source: the retry
+        # must not leave them behind (REPLACE alone never removes a key).
+        for i in 1 2 3; do
+            kk=$(rs_cli "${t}_tgt" RANDOMKEY)
+            if [ -n "$kk" ]; then rs_cli "${t}_src" DEL "$kk" >/dev/null; fi
+        done
+        kill -CONT "$SYNC_PID"
     else
         wait_until 10 in_state "${t}_src" wait_bgsave || note "$t: no replica waiting for the BGSAVE"
         kill -STOP "$SYNC_PID"
