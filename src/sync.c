@@ -51,6 +51,9 @@ typedef struct watchdog {
     const char *phase;
     progress *pg;
     replica *rep;           /* its status is locked: safe to read here */
+    metrics *metrics;       /* --metrics: refreshed here too while the apply side is blocked */
+    metricsSnapshot snap;   /* the apply thread's last one */
+    int have_snap;
 } watchdog;
 
 #define WATCHDOG_STALL_MS 3000 /* the apply side silent this long is blocked */
@@ -184,6 +187,23 @@ static void watchAlive(watchdog *wd, const char *phase, const char *line) {
     pthread_mutex_unlock(&wd->mu);
 }
 
+/* The apply side blocked: its last snapshot may say "in sync". Publish
+ * what the link knows now, never in sync (the target does not answer). */
+static void watchMetrics(watchdog *wd) {
+    pthread_mutex_lock(&wd->mu);
+    metricsSnapshot m = wd->snap;
+    int have = wd->have_snap;
+    pthread_mutex_unlock(&wd->mu);
+    if (!wd->metrics || !have) return;
+    replStatus st;
+    replicaGetStatus(wd->rep, &st);
+    m.in_sync = 0;
+    m.source_offset = st.received;
+    m.lag_bytes = st.received > st.applied ? st.received - st.applied : 0;
+    m.lag_seconds = (double)st.lag_ms / 1000.0;
+    metricsPublish(wd->metrics, &m);
+}
+
 static void *watchdogThread(void *arg) {
     watchdog *wd = arg;
     for (;;) {
@@ -196,6 +216,7 @@ static void *watchdogThread(void *arg) {
         const char *phase = wd->phase;
         pthread_mutex_unlock(&wd->mu);
         if (stop) return NULL;
+        if (quiet >= WATCHDOG_STALL_MS) watchMetrics(wd);
         if (quiet < WATCHDOG_STALL_MS || !line[0] || !progressDue(wd->pg, 0)) continue;
         if (phase && strcmp(phase, "streaming") == 0) {
             /* The last line may have said "in sync": say what the link
@@ -215,6 +236,7 @@ static void watchdogStart(syncer *s) {
     pthread_mutex_init(&wd->mu, NULL);
     wd->alive_ms = clockMonoMs();
     wd->rep = s->rep;
+    wd->metrics = s->cfg->metrics;
     wd->pg = progressNew(s->cfg->quiet, "sync", 0);
     progressSetInterval(wd->pg, s->cfg->status_interval_ms);
     wd->started = wd->pg && pthread_create(&wd->th, NULL, watchdogThread, wd) == 0;
@@ -256,6 +278,12 @@ static void publishMetrics(syncer *s, const replStatus *st, replPhase phase, int
         .full_syncs_total = st->full_syncs,
         .partial_resyncs_total = st->partial_syncs,
     };
+    if (s->wd.started) {
+        pthread_mutex_lock(&s->wd.mu);
+        s->wd.snap = m;
+        s->wd.have_snap = 1;
+        pthread_mutex_unlock(&s->wd.mu);
+    }
     metricsPublish(s->cfg->metrics, &m);
 }
 
@@ -806,7 +834,7 @@ outcome syncRun(const syncConfig *cfg, int *refused) {
     importSetWriter(s.im, s.w);
     s.pg = progressNew(cfg->quiet, "sync", 0); /* NULL (out of memory): no status lines */
     progressSetInterval(s.pg, cfg->status_interval_ms);
-    if (!cfg->quiet) watchdogStart(&s);
+    if (!cfg->quiet || cfg->metrics) watchdogStart(&s); /* -q: no lines, metrics still refreshed */
     *refused = 0;
     outcome rc = loop(&s, refused);
     watchdogStop(&s);

@@ -13,9 +13,14 @@
 #              any other path is a 404.
 # 3. scrape    a Prometheus server (own temp dir, free port, scraping every
 #              1 s) answers a query for rdbsync_lag_bytes with a sample.
-# 4. busy      --metrics on a port already listened on: exit 5 and one line
+# 4. hung      the target stopped (SIGSTOP) under 200k writes: while the
+#              apply side is blocked, the published source offset follows the
+#              source's (the watchdog refreshes what the blocked thread cannot),
+#              in_sync is 0 and lag_bytes > 0; after SIGCONT in sync
+#              again at the source's offset.
+# 5. busy      --metrics on a port already listened on: exit 5 and one line
 #              naming the address and the reason, nothing else printed.
-# 5. rules     contrib/prometheus/rdbsync.rules.yml passes promtool check rules.
+# 6. rules     contrib/prometheus/rdbsync.rules.yml passes promtool check rules.
 set -uo pipefail
 # shellcheck source=tests/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -119,7 +124,30 @@ YML
     kill "$PROM" 2>/dev/null; wait "$PROM" 2>/dev/null
 else skip metrics.scrape.prometheus_query "prometheus not installed (Debian package prometheus)"; fi
 
-# 4: the live sync still holds $MP.
+# 4: a target that stops answering (SIGSTOP) under writes: the apply side
+# blocks, and the numbers must not keep its last "in sync".
+kill -STOP "$RS_PID_T"
+on_exit "kill -CONT $RS_PID_T 2>/dev/null"
+awk 'BEGIN { for (i = 0; i < 200000; i++) printf "SET h:%d %d\r\n", i, i }' |
+    redis-cli -p "$RS_PORT_S" --pipe >/dev/null
+sleep 5
+rs_cli S SET after-block 1 >/dev/null
+# The link keeps receiving: the source offset published must follow it.
+src_seen() {
+    fetch
+    [ "$(metric rdbsync_source_offset_bytes)" = "$(rs_cli S INFO replication | tr -d '\r' |
+        awk -F: '$1 == "master_repl_offset" { print $2 }')" ]
+}
+if wait_until 5 src_seen; then pass metrics.hung.source_offset_follows
+else fail metrics.hung.source_offset_follows "$(metric rdbsync_source_offset_bytes) vs $(rs_cli S INFO replication | grep master_repl_offset)"; fi
+hung="$(metric rdbsync_in_sync) $(metric rdbsync_lag_bytes)"
+kill -CONT "$RS_PID_T"
+if [[ $hung =~ ^0\ [1-9][0-9]*$ ]]; then pass metrics.hung.not_in_sync
+else fail metrics.hung.not_in_sync "in_sync and lag_bytes with the target stopped: $hung"; fi
+if wait_until 30 same_offset; then pass metrics.hung.in_sync_again
+else fail metrics.hung.in_sync_again "$(http_get "http://127.0.0.1:$MP/status")"; fi
+
+# 5: the live sync still holds $MP.
 rs_start T2 || exit 1
 rdb_run busy --source "$(rs_url S)" --target "$(rs_url T2)" --metrics "127.0.0.1:$MP"
 assert_eq metrics.busy.exit 5 "$RC"
@@ -130,7 +158,7 @@ assert_eq metrics.busy.target_untouched 0 "$(rs_cli T2 DBSIZE)"
 kill -TERM "$LIVE" 2>/dev/null; wait "$LIVE" 2>/dev/null
 assert_eq metrics.values.live_exit 0 "$?"
 
-# 5
+# 6
 if command -v promtool >/dev/null 2>&1; then
     assert_ok metrics.rules.promtool promtool check rules "$ROOT/contrib/prometheus/rdbsync.rules.yml"
 else skip metrics.rules.promtool "promtool not installed (Debian package prometheus)"; fi
