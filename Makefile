@@ -17,8 +17,10 @@ CC      ?= cc
 OPT     ?= -O2
 WARN    := -Wall -Wextra -Werror -Wno-unused-parameter
 CFLAGS  ?= $(OPT) -g
-ALL_CFLAGS = $(CFLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE -DOPENSSL_API_COMPAT=0x10100000L -I. -I/usr/include/liblzf
-LIBS    := -lhiredis -llzf -lssl -lcrypto -lpthread -lm
+ALL_CFLAGS = $(CFLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE -DOPENSSL_API_COMPAT=0x10100000L -I. -I/usr/include/liblzf $(MHD_CFLAGS)
+MHD_CFLAGS := $(shell pkg-config --cflags libmicrohttpd 2>/dev/null)
+MHD_LIBS   := $(shell pkg-config --libs libmicrohttpd 2>/dev/null || echo -lmicrohttpd)
+LIBS    := -lhiredis -llzf -lssl -lcrypto $(MHD_LIBS) -lpthread -lm
 
 RDB_SRC := $(sort $(wildcard rdb/*.c))
 APP_SRC := $(filter-out src/main.c,$(sort $(wildcard src/*.c)))

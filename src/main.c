@@ -65,6 +65,7 @@ typedef struct config {
     long scan_count, rate;
     long long spool_mem;
     const char *spool_dir;
+    const char *metrics;  /* --metrics HOST:PORT: live sync's /metrics and /status */
     importOptions imp;
     rsTlsOptions tls[3]; /* TLS flags: [SIDE_BOTH] --cacert..., then --source-*, --target-* */
 } config;
@@ -138,6 +139,8 @@ static void usage(FILE *out) {
 "      --source-timeout S live sync: a source that sends nothing (an idle one still PINGs\n"
 "                         every repl-ping-replica-period) for S seconds is taken for\n"
 "                         dead: reconnect and continue from what was received (default 60)\n"
+"      --metrics HOST:PORT  live sync: serve Prometheus metrics at http://HOST:PORT/metrics\n"
+"                         and the same as JSON at /status (a busy port: exit 5)\n"
 "      --status-interval S  live sync and scan mode, off a terminal: a status line\n"
 "                         every S seconds (default 5; a waiting phase is said once)\n"
 "      --on-conflict error|replace|skip\n"
@@ -265,6 +268,7 @@ static int parseArgs(int argc, char **argv, config *c) {
         {"status-interval", required_argument, 0, 'Q'},
         {"expire-grace", required_argument, 0, 'g'},
         {"log-format", required_argument, 0, 'G'},
+        {"metrics", required_argument, 0, 'H'},
         TLS_OPTS("", SIDE_BOTH), TLS_OPTS("source-", SIDE_SOURCE), TLS_OPTS("target-", SIDE_TARGET),
         {0, 0, 0, 0}};
     int o;
@@ -350,6 +354,7 @@ static int parseArgs(int argc, char **argv, config *c) {
                 return badValue("--spool-mem", optarg, "a size of at least 1m");
             break;
         case 'Z': c->spool_dir = optarg; break;
+        case 'H': c->metrics = optarg; break;
         case 'y':
             if (!strcmp(optarg, "auto")) c->mode = 0;
             else if (!strcmp(optarg, "replica")) c->mode = 1;
@@ -528,6 +533,18 @@ static outcome targetDbGiven(const rsUrl *u) {
     return OUTCOME_USAGE;
 }
 
+/* --metrics: listening before anything connects, so a busy port stops
+ * the run at once (exit 5: the address cannot be had, like a connect). */
+static outcome startMetrics(const config *c, metrics **m) {
+    char err[512];
+    int usage = 0;
+    *m = NULL;
+    if (!c->metrics) return OUTCOME_OK;
+    if ((*m = metricsStart(c->metrics, &usage, err, sizeof(err))) != NULL) return OUTCOME_OK;
+    logError("%s", err);
+    return usage ? OUTCOME_USAGE : OUTCOME_CONNECT;
+}
+
 static outcome runSync(const config *c) {
     rsUrl src = {0}, dst = {0};
     outcome rc = endpointUrl("source", c->source, c->source_user, "RDBSYNC_SOURCE_AUTH", &src);
@@ -550,10 +567,11 @@ static outcome runSync(const config *c) {
         if (checkTls(c, SIDE_SOURCE, &sc.source_conn.tls, any) < 0 ||
             checkTls(c, SIDE_TARGET, &sc.target_conn.tls, any) < 0)
             rc = OUTCOME_USAGE;
-        else if ((rc = preflightLive(&sc, c->flush_target)) != OUTCOME_OK)
+        else if ((rc = startMetrics(c, &sc.metrics)) != OUTCOME_OK || (rc = preflightLive(&sc, c->flush_target)) != OUTCOME_OK)
             ;
         else if (c->mode == 2 || ((rc = syncRun(&sc, &refused)) != OUTCOME_OK && refused && c->mode != 1))
             rc = runScanCopy(c, &sc);
+        metricsStop(sc.metrics);
     }
     urlFree(&src);
     urlFree(&dst);
@@ -622,6 +640,8 @@ static const char *contradiction(const config *c) {
     if (c->resync_flush && (!(c->source && c->target) || c->verify || c->mode == 2))
         return "--resync-flush is for live sync as a replica (--source URL --target URL): only there does a "
                "later full resync empty the target";
+    if (c->metrics && (!(c->source && c->target) || c->verify || c->mode == 2))
+        return "--metrics is for live sync as a replica (--source URL --target URL)";
     if (c->json && !c->checksum) return "--json is for the --checksum report (--dump lines are JSON already)";
     return NULL;
 }

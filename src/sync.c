@@ -51,6 +51,9 @@ typedef struct watchdog {
     const char *phase;
     progress *pg;
     replica *rep;           /* its status is locked: safe to read here */
+    metrics *metrics;       /* --metrics: refreshed here too while the apply side is blocked */
+    metricsSnapshot snap;   /* the apply thread's last one */
+    int have_snap;
 } watchdog;
 
 #define WATCHDOG_STALL_MS 3000 /* the apply side silent this long is blocked */
@@ -92,6 +95,8 @@ typedef struct syncer {
     uint64_t last_count;
     double rate;
     uint64_t keys;
+    spool *sp;              /* the epoch being applied: its unread bytes are the spool's */
+    uint64_t target_losses;
     char err[1024];
 } syncer;
 
@@ -132,6 +137,12 @@ static int64_t targetSilentMs(syncer *s) {
     return now - s->last_reply_ms;
 }
 
+static int inSync(syncer *s, const replStatus *st) {
+    return st->phase == REPL_STREAMING && !s->loading && st->silent_ms <= 2 * st->ping_period_ms &&
+           targetSilentMs(s) < WATCHDOG_STALL_MS && st->received - st->applied <= 0 && s->epoch_ready &&
+           st->pending_epochs == 0;
+}
+
 static void streamingLine(syncer *s, const replStatus *st, char *line, size_t cap) {
     int64_t lag = st->received - st->applied;
     char at[80], tail[64] = "";
@@ -143,7 +154,7 @@ static void streamingLine(syncer *s, const replStatus *st, char *line, size_t ca
         snprintf(tail, sizeof(tail), ", source silent for %lld s", (long long)(st->silent_ms / 1000));
     else if (unanswered >= WATCHDOG_STALL_MS)
         snprintf(tail, sizeof(tail), ", target not answering for %lld s", (long long)(unanswered / 1000));
-    else if (lag <= 0 && s->epoch_ready && st->pending_epochs == 0)
+    else if (inSync(s, st))
         snprintf(tail, sizeof(tail), ", in sync");
     snprintf(line, cap, "streaming: %s, lag %lld bytes / %lld ms, %.0f cmds/s%s", at,
              (long long)(lag < 0 ? 0 : lag), (long long)st->lag_ms, s->rate, tail);
@@ -177,6 +188,23 @@ static void watchAlive(watchdog *wd, const char *phase, const char *line) {
     pthread_mutex_unlock(&wd->mu);
 }
 
+/* The apply side blocked: its last snapshot may say "in sync". Publish
+ * what the link knows now, never in sync (the target does not answer). */
+static void watchMetrics(watchdog *wd) {
+    pthread_mutex_lock(&wd->mu);
+    metricsSnapshot m = wd->snap;
+    int have = wd->have_snap;
+    pthread_mutex_unlock(&wd->mu);
+    if (!wd->metrics || !have) return;
+    replStatus st;
+    replicaGetStatus(wd->rep, &st);
+    m.in_sync = 0;
+    m.source_offset = st.received;
+    m.lag_bytes = st.received > st.applied ? st.received - st.applied : 0;
+    m.lag_seconds = (double)st.lag_ms / 1000.0;
+    metricsPublish(wd->metrics, &m);
+}
+
 static void *watchdogThread(void *arg) {
     watchdog *wd = arg;
     for (;;) {
@@ -189,6 +217,7 @@ static void *watchdogThread(void *arg) {
         const char *phase = wd->phase;
         pthread_mutex_unlock(&wd->mu);
         if (stop) return NULL;
+        if (quiet >= WATCHDOG_STALL_MS) watchMetrics(wd);
         if (quiet < WATCHDOG_STALL_MS || !line[0] || !progressDue(wd->pg, 0)) continue;
         if (phase && strcmp(phase, "streaming") == 0) {
             /* The last line may have said "in sync": say what the link
@@ -208,6 +237,7 @@ static void watchdogStart(syncer *s) {
     pthread_mutex_init(&wd->mu, NULL);
     wd->alive_ms = clockMonoMs();
     wd->rep = s->rep;
+    wd->metrics = s->cfg->metrics;
     wd->pg = progressNew(s->cfg->quiet, "sync", 0);
     progressSetInterval(wd->pg, s->cfg->status_interval_ms);
     wd->started = wd->pg && pthread_create(&wd->th, NULL, watchdogThread, wd) == 0;
@@ -226,12 +256,45 @@ static void watchdogStop(syncer *s) {
     wd->started = 0;
 }
 
+/* --metrics: what the status line says, as numbers (metrics.h). */
+static void publishMetrics(syncer *s, const replStatus *st, replPhase phase, int stopped) {
+    if (!s->cfg->metrics) return;
+    const importStats *is = s->im ? importGetStats(s->im) : NULL;
+    metricsSnapshot m = {
+        .phase = stopped ? METRICS_STOPPED
+                 : phase == REPL_CONNECTING || phase == REPL_FAILED ? METRICS_CONNECTING
+                 : phase == REPL_WAIT_START || phase == REPL_WAIT_SNAPSHOT ? METRICS_WAITING
+                 : phase == REPL_TRANSFER ? METRICS_SNAPSHOT : METRICS_STREAMING,
+        .in_sync = !stopped && inSync(s, st),
+        .source_offset = st->received,
+        .applied_offset = st->applied,
+        .lag_bytes = st->received > st->applied ? st->received - st->applied : 0,
+        .lag_seconds = (double)st->lag_ms / 1000.0,
+        .spool_bytes = s->sp ? spoolWritten(s->sp) - spoolConsumed(s->sp) : 0,
+        .keys_written_total = is ? is->written : 0,
+        .commands_applied_total = s->acked - s->refused,
+        .errors_refused_total = s->refused + (is ? is->failed : 0),
+        .errors_conflict_total = is ? is->conflicts : 0,
+        .errors_link_total = st->reconnects + s->target_losses,
+        .full_syncs_total = st->full_syncs,
+        .partial_resyncs_total = st->partial_syncs,
+    };
+    if (s->wd.started) {
+        pthread_mutex_lock(&s->wd.mu);
+        s->wd.snap = m;
+        s->wd.have_snap = 1;
+        pthread_mutex_unlock(&s->wd.mu);
+    }
+    metricsPublish(s->cfg->metrics, &m);
+}
+
 static void statusLine(syncer *s, int force) {
     watchAlive(&s->wd, NULL, NULL);
     replStatus st;
     replicaGetStatus(s->rep, &st);
     /* The link may stream while the target still loads the snapshot. */
     replPhase phase = s->loading && st.phase == REPL_STREAMING ? REPL_TRANSFER : st.phase;
+    publishMetrics(s, &st, phase, 0);
     /* A failed link says why in its own error line. Off a terminal, a
      * phase with nothing to count is said once, as it begins. */
     if (phase == REPL_FAILED) return;
@@ -341,6 +404,7 @@ static void recoverTarget(syncer *s) {
     int backoff = 200;
     snprintf(old, sizeof(old), "%s", s->run_id);
     closeTarget(s);
+    s->target_losses++;
     logWarn("lost the target; reconnecting");
     while (!stop_requested) {
         if (openTarget(s, err, sizeof(err)) == 0 && targetRunId(s->tc, s->run_id, sizeof(s->run_id)) == 0) break;
@@ -729,7 +793,9 @@ static outcome loop(syncer *s, int *refused) {
             statusLine(s, 0);
             continue;
         }
+        s->sp = ep.sp;
         int rc = runEpoch(s, &ep);
+        s->sp = NULL;
         spoolFree(ep.sp);
         if (rc == 1) break; /* --once */
         if (s->target_lost && !stop_requested && !s->fatal) recoverTarget(s);
@@ -781,7 +847,7 @@ outcome syncRun(const syncConfig *cfg, int *refused) {
     importSetWriter(s.im, s.w);
     s.pg = progressNew(cfg->quiet, "sync", 0); /* NULL (out of memory): no status lines */
     progressSetInterval(s.pg, cfg->status_interval_ms);
-    if (!cfg->quiet) watchdogStart(&s);
+    if (!cfg->quiet || cfg->metrics) watchdogStart(&s); /* -q: no lines, metrics still refreshed */
     *refused = 0;
     outcome rc = loop(&s, refused);
     watchdogStop(&s);
@@ -807,6 +873,11 @@ outcome syncRun(const syncConfig *cfg, int *refused) {
         snprintf(after, sizeof(after), "; after it, %llu commands already sent ran on the target, %llu were never sent",
                  (unsigned long long)(s.acked - acked_at_stop), (unsigned long long)writerDropped(s.w));
     statusLine(&s, 1);
+    if (cfg->metrics) {
+        replStatus st;
+        replicaGetStatus(s.rep, &st);
+        publishMetrics(&s, &st, st.phase, 1);
+    }
     progressClear(s.pg);
     /* An error is one line; the offset goes with it once there is one. */
     if (!s.fatal && (s.partial || !s.loaded_once)) {

@@ -33,6 +33,7 @@
 
 #include "conn.h"
 #include "import.h"
+#include "metrics.h"
 #include "outcome.h"
 #include "url.h"
 
@@ -53,6 +54,7 @@ typedef struct syncConfig {
     int source_timeout_s;   /* --source-timeout: a silent source link is
                                dropped and continued; 0 = 60 */
     int scan_fallback;      /* --mode auto: a refusal hands over to scan mode (said so) */
+    metrics *metrics;       /* --metrics: where the status points publish; NULL = none */
 } syncConfig;
 
 /* Runs until stopped. *refused is set when the source refuses PSYNC and
