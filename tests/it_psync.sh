@@ -44,18 +44,13 @@ SYNC_PID=
 note() { printf '# %s\n' "$*" >&2; }
 info() { rs_cli "$1" INFO "$2" | tr -d '\r' | sed -n "s/^$3://p" || true; }
 
-# Only our own rdbsync, by PID, and only while it is one.
-kill_sync() { rdb_kill "$1"; }
-
 # sync_start NAME SRC TGT [args...]: rdbsync in the background, stderr in
 # $IT_TMP/NAME.err; SYNC_PID.
 sync_start() {
     local name=$1 src=$2 tgt=$3
     shift 3
-    "$RDBSYNC" --source "$(rs_url "$src")" --target "$(rs_url "$tgt")" "$@" \
-        >"$IT_TMP/$name.out" 2>"$IT_TMP/$name.err" &
-    SYNC_PID=$!
-    on_exit "kill_sync $SYNC_PID"
+    rdb_bg "$name" --source "$(rs_url "$src")" --target "$(rs_url "$tgt")" "$@"
+    SYNC_PID=$BG_PID
 }
 
 # sync_stop: SIGTERM, wait up to 10 s (then KILL); STOP_RC.
@@ -63,7 +58,7 @@ sync_stop() {
     local deadline=$((SECONDS + 10))
     kill -TERM "$SYNC_PID" 2>/dev/null || true
     while kill -0 "$SYNC_PID" 2>/dev/null; do
-        if [ "$SECONDS" -ge "$deadline" ]; then kill_sync "$SYNC_PID"; break; fi
+        if [ "$SECONDS" -ge "$deadline" ]; then rdb_kill "$SYNC_PID"; break; fi
         sleep 0.05
     done
     STOP_RC=0

@@ -64,9 +64,6 @@ overflow() {
     kill -CONT "$SYNC_PID"
 }
 
-# Only our own rdbsync, by PID, and only while it is one.
-kill_sync() { rdb_kill "$1"; }
-
 # The exit status of the background rdbsync once it ended (waited here).
 sync_rc() {
     local rc=0
@@ -91,7 +88,7 @@ setup() {
     "$RDBSYNC" --source "$(rs_url "${t}_src")" --target "$(rs_url "${t}_tgt")" "${SYNC_FLAGS[@]}" \
         >"$IT_TMP/$t.out" 2>"$IT_TMP/$t.err" &
     SYNC_PID=$!
-    on_exit "kill_sync $SYNC_PID"
+    on_exit "rdb_kill $SYNC_PID"
     if ! wait_until 30 snapshot_applied "$t"; then
         fail "$t.synced" "no 'snapshot applied' within 30 s"
         show_err "$t"
@@ -108,7 +105,7 @@ setup() {
 }
 
 teardown() {
-    kill_sync "$SYNC_PID"
+    rdb_kill "$SYNC_PID"
     rs_stop "$1_src"
     rs_stop "$1_tgt"
 }

@@ -71,9 +71,6 @@ data_lines() { grep -E '^(keys|keys\.db[0-9]+|types|expires|functions|digest): '
 # errtail NAME: the last stderr lines of a run, for a FAIL message.
 errtail() { tail -n 3 "$IT_TMP/$1.err" 2>/dev/null | tr '\n' ' ' | cut -c1-300; }
 
-# Only our own background rdbsync, by PID, and only while it is one.
-kill_sync() { rdb_kill "$1"; }
-
 # bg NAME ARGS...: rdbsync in the background; BG_PID.
 bg() { rdb_bg "$@"; }
 
@@ -82,7 +79,7 @@ bg() { rdb_bg "$@"; }
 bg_wait() {
     local pid=$1
     if it_wait_pid_alive "$pid" "$2"; then
-        kill_sync "$pid"
+        rdb_kill "$pid"
         wait "$pid" 2>/dev/null || true
         BG_RC=hung
         return 0

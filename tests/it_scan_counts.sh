@@ -23,8 +23,6 @@ fi
 
 run() { rdb_run "$@"; }
 
-kill_ours() { rdb_kill "$1"; }
-
 # summary NAME FIELD: a count from the "scan copy:" summary line.
 summary() {
     grep 'scan copy:' "$IT_TMP/$1.err" | head -n 1 | grep -oE "[0-9]+ $2" | grep -oE '^[0-9]+' || true
@@ -75,7 +73,7 @@ rs_cli F DEBUG POPULATE 1000 key 16 >/dev/null
 rs_cli F -n 3 SET other 1 >/dev/null
 "$RDBSYNC" --mode scan --source "$(rs_url F)" --target "$(rs_url TF)" >"$IT_TMP/follow.out" 2>"$IT_TMP/follow.err" &
 FPID=$!
-on_exit "kill_ours $FPID"
+on_exit "rdb_kill $FPID"
 if wait_until 20 grep -q 'following changes' "$IT_TMP/follow.err"; then
     assert_eq scan_counts.follow.written 1001 "$(summary follow written)"
     assert_eq scan_counts.follow.scanned 1001 "$(summary follow 'keys scanned')"
@@ -107,7 +105,7 @@ rs_cli N SET k v >/dev/null
 rs_cli T FLUSHALL >/dev/null
 "$RDBSYNC" --mode scan --source "$(rs_url N)" --target "$(rs_url T)" >"$IT_TMP/ksn.out" 2>"$IT_TMP/ksn.err" &
 NPID=$!
-on_exit "kill_ours $NPID"
+on_exit "rdb_kill $NPID"
 if wait_until 20 grep -q 'following changes' "$IT_TMP/ksn.err"; then
     assert_match scan_counts.ksn.enabled 'K.*A|A.*K' "$(rs_cli N CONFIG GET notify-keyspace-events | tail -n 1)"
 else

@@ -26,9 +26,6 @@ if ! have_rdbsync; then
     exit 0
 fi
 
-# Only our own background rdbsync, by PID, and only while it is one.
-kill_ours() { rdb_kill "$1"; }
-
 # bg NAME ARGS...: rdbsync in the background; BG_PID.
 bg() { rdb_bg "$@"; }
 
@@ -39,7 +36,7 @@ stop_and_wait() {
     kill "-$2" "$pid" 2>/dev/null || true
     while kill -0 "$pid" 2>/dev/null; do
         if [ "$SECONDS" -ge "$deadline" ]; then
-            kill_ours "$pid"
+            rdb_kill "$pid"
             wait "$pid" 2>/dev/null || true
             RC=hung
             return 0
@@ -185,7 +182,7 @@ if wait_until 30 grep -q 'snapshot applied' "$IT_TMP/live2.err"; then
     assert_eq stop.live_streaming.all_keys 20001 "$(rs_cli T3 DBSIZE)"
 else
     fail stop.live_streaming.applied "no snapshot applied: $(errtail live2)"
-    kill_ours "$LIVE_PID"
+    rdb_kill "$LIVE_PID"
 fi
 
 # --on-error skip goes on past a refused command, and the exit status then
@@ -204,7 +201,7 @@ if wait_until 30 grep -q 'snapshot applied' "$IT_TMP/skip.err"; then
     assert_eq stop.live_skip.marker 1 "$(rs_cli T4 GET marker)"
 else
     fail stop.live_skip.applied "no snapshot applied: $(errtail skip)"
-    kill_ours "$LIVE_PID"
+    rdb_kill "$LIVE_PID"
 fi
 rs_stop T4
 rs_stop S

@@ -99,18 +99,13 @@ load_wait() {
     return 0
 }
 
-# Only our own rdbsync, by PID, and only while it is one.
-kill_sync() { rdb_kill "$1"; }
-
 # sync_start NAME SRC TGT [args...]: rdbsync in the background, stdout and
 # stderr in $IT_TMP/NAME.out/.err; SYNC_PID.
 sync_start() {
     local name=$1 src=$2 tgt=$3
     shift 3
-    "$RDBSYNC" --source "$(rs_url "$src")" --target "$(rs_url "$tgt")" "$@" \
-        >"$IT_TMP/$name.out" 2>"$IT_TMP/$name.err" &
-    SYNC_PID=$!
-    on_exit "kill_sync $SYNC_PID"
+    rdb_bg "$name" --source "$(rs_url "$src")" --target "$(rs_url "$tgt")" "$@"
+    SYNC_PID=$BG_PID
 }
 
 # sync_stop SIG: signal rdbsync, wait up to 10 s; STOP_RC (or "hung"),

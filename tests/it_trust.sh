@@ -66,8 +66,6 @@ expect_rc() {
     if [ "$RC" == "$3" ]; then pass "$2"; else fail "$2" "exit $RC, expected $3: $(errtail "$1")"; fi
 }
 
-# Only our own background rdbsync, by PID, and only while it is one.
-kill_bg() { rdb_kill "$1"; }
 # bg NAME ARGS...: rdbsync in the background; BG_PID.
 bg() { rdb_bg "$@"; }
 # bg_wait SECONDS: wait for the background run to end by itself; RC, or
@@ -76,7 +74,7 @@ bg_wait() {
     local deadline=$((SECONDS + $1))
     while kill -0 "$BG_PID" 2>/dev/null; do
         if [ "$SECONDS" -ge "$deadline" ]; then
-            kill_bg "$BG_PID"
+            rdb_kill "$BG_PID"
             wait "$BG_PID" 2>/dev/null || true
             RC=hung
             return 0
