@@ -84,6 +84,7 @@ typedef struct syncer {
     int partial;            /* a snapshot load began writing and did not finish: the target is partial */
     int target_was_empty;   /* no key on the target when the sync began: all it holds is ours */
     importStats at_start;   /* the importer's counts when this snapshot began */
+    char snap_summary[320]; /* the last applied snapshot's counts, for the final line (also with -q) */
     int target_lost, fatal;
     outcome rc;             /* once fatal */
     progress *pg;           /* the status lines */
@@ -763,12 +764,11 @@ static int runEpoch(syncer *s, const replEpoch *ep) {
         s->keys = 0;
         if (loadSnapshot(s, ep) < 0) return -1;
         /* Said before any status line can say "in sync". */
-        if (!s->cfg->quiet) {
-            char rest[256];
-            snapshotRest(s, rest, sizeof(rest));
-            logInfo("snapshot applied (%llu keys read, %llu written%s); streaming", (unsigned long long)s->keys,
-                    (unsigned long long)snapshotWritten(s), rest);
-        }
+        char rest[256];
+        snapshotRest(s, rest, sizeof(rest));
+        snprintf(s->snap_summary, sizeof(s->snap_summary), "%llu keys read, %llu written%s",
+                 (unsigned long long)s->keys, (unsigned long long)snapshotWritten(s), rest);
+        if (!s->cfg->quiet) logInfo("snapshot applied (%s); streaming", s->snap_summary);
         s->epoch_ready = 1;
         statusLine(s, 1);
         if (s->cfg->once) return 1;
@@ -899,8 +899,9 @@ outcome syncRun(const syncConfig *cfg, int *refused) {
     else if (s.fatal)
         logError("%s (stopped at source offset %lld%s)", s.err, (long long)s.applied, after);
     else
-        logInfo("stopped at source offset %lld (%llu commands applied, %llu refused)",
-                (long long)s.applied, (unsigned long long)(s.acked - s.refused), (unsigned long long)s.refused);
+        logInfo("stopped at source offset %lld (%llu commands applied, %llu refused); the last snapshot: %s",
+                (long long)s.applied, (unsigned long long)(s.acked - s.refused), (unsigned long long)s.refused,
+                s.snap_summary);
     progressFree(s.pg);
     /* --on-error skip went on past refusals: the target lacks those writes. */
     const importStats *ist = importGetStats(s.im);
