@@ -436,8 +436,7 @@ char *connInfo(rsConn *c, const char *section) {
     return s;
 }
 
-/* Copy the value of "key:value" in INFO text into dst. 1 found, 0 not. */
-static int infoField(const char *info, const char *key, char *dst, size_t cap) {
+int connInfoField(const char *info, const char *key, char *dst, size_t cap) {
     size_t kl = strlen(key);
     for (const char *p = info; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
         if (strncmp(p, key, kl) != 0 || p[kl] != ':') continue;
@@ -451,6 +450,16 @@ static int infoField(const char *info, const char *key, char *dst, size_t cap) {
     return 0;
 }
 
+int connKeyspaceDbs(rsConn *c, int *dbs, int max) {
+    char *info = connInfo(c, "keyspace");
+    int n = 0;
+    if (!info) return -1;
+    for (const char *p = info; p && *p && n < max; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+        if (strncmp(p, "db", 2) == 0) dbs[n++] = atoi(p + 2);
+    free(info);
+    return n;
+}
+
 int connServerAtLeast(const rsServerInfo *i, int major, int minor) {
     if (i->is_valkey) return major < 7 || (major == 7 && minor <= 2);
     return i->major > major || (i->major == major && i->minor >= minor);
@@ -459,10 +468,10 @@ int connServerAtLeast(const rsServerInfo *i, int major, int minor) {
 int connParseInfo(const char *info, rsServerInfo *out) {
     memset(out, 0, sizeof(*out));
     out->proto_max_bulk_len = CONN_DEFAULT_PROTO_MAX_BULK_LEN;
-    if (!infoField(info, "redis_version", out->redis_version, sizeof(out->redis_version))) return -1;
-    infoField(info, "valkey_version", out->valkey_version, sizeof(out->valkey_version));
-    infoField(info, "server_name", out->server_name, sizeof(out->server_name));
-    infoField(info, "redis_mode", out->redis_mode, sizeof(out->redis_mode));
+    if (!connInfoField(info, "redis_version", out->redis_version, sizeof(out->redis_version))) return -1;
+    connInfoField(info, "valkey_version", out->valkey_version, sizeof(out->valkey_version));
+    connInfoField(info, "server_name", out->server_name, sizeof(out->server_name));
+    connInfoField(info, "redis_mode", out->redis_mode, sizeof(out->redis_mode));
     out->is_valkey = out->valkey_version[0] || strcasecmp(out->server_name, "valkey") == 0;
     const char *ver = out->valkey_version[0] ? out->valkey_version : out->redis_version;
     if (sscanf(ver, "%d.%d.%d", &out->major, &out->minor, &out->patch) < 2) return -1;

@@ -181,12 +181,19 @@ char *connInfo(rsConn *c, const char *section);
  * NOPERM, managed services) is not an error: default 512 MiB. -1 on
  * connection failure or when INFO is refused/unparsable. */
 int connServerInfo(rsConn *c, rsServerInfo *out);
+/* The dbs that hold keys, from INFO keyspace ("db3:keys=10,..."), in the
+ * server's order: their count (at most max), or -1 when INFO is refused
+ * or fails (connError). */
+int connKeyspaceDbs(rsConn *c, int *dbs, int max);
 
 /* Pure helpers, exposed for tests and for --target-version overrides. */
 /* Parse INFO text into out (proto_max_bulk_len set to the default;
  * rdb_version from rdbVersionForRelease, rdb/rdb.h). -1 when no
  * redis_version line is found. */
 int connParseInfo(const char *info, rsServerInfo *out);
+/* The value of the line "key:value" of INFO text, into dst (cut to
+ * cap - 1 bytes). 1 found, 0 not ("master_run_id" is no "run_id"). */
+int connInfoField(const char *info, const char *key, char *dst, size_t cap);
 /* 1 when the server has what Redis major.minor has (every Valkey counts as
  * at least Redis 7.2): ABSTTL (5.0), functions and PEXPIRETIME (7.0)... */
 int connServerAtLeast(const rsServerInfo *i, int major, int minor);

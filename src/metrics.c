@@ -26,6 +26,8 @@ struct metrics {
 
 static const char *phaseNames[METRICS_NPHASES] = {"connecting", "waiting", "snapshot", "streaming", "stopped"};
 
+const char *metricsPhaseName(metricsPhase p) { return p < METRICS_NPHASES ? phaseNames[p] : "?"; }
+
 /* ---- Rendering ---- */
 
 typedef struct out {

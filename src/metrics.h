@@ -28,6 +28,10 @@ typedef enum metricsPhase {
     METRICS_NPHASES
 } metricsPhase;
 
+/* The label value of a phase ("connecting", ...), also the phase word of
+ * the JSON status lines. */
+const char *metricsPhaseName(metricsPhase p);
+
 typedef struct metricsSnapshot {
     metricsPhase phase;
     int in_sync;                  /* the status line's "in sync" */

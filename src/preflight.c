@@ -22,24 +22,9 @@ typedef struct needs {
 
 #define PROBE_KEY "rdbsync:preflight"
 
-/* "name:value\r\n" of an INFO text into dst; 0 when found. */
-static int infoValue(const char *info, const char *name, char *dst, size_t cap) {
-    size_t n = strlen(name);
-    for (const char *p = info; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
-        if (strncmp(p, name, n) || p[n] != ':') continue;
-        p += n + 1;
-        size_t len = strcspn(p, "\r\n");
-        if (len >= cap) len = cap - 1;
-        memcpy(dst, p, len);
-        dst[len] = '\0';
-        return 0;
-    }
-    return -1;
-}
-
 static unsigned long long infoNumber(const char *info, const char *name) {
     char v[32];
-    return infoValue(info, name, v, sizeof(v)) == 0 ? strtoull(v, NULL, 10) : 0;
+    return connInfoField(info, name, v, sizeof(v)) ? strtoull(v, NULL, 10) : 0;
 }
 
 /* A replica that refuses writes: replica-read-only (slave-read-only before
@@ -59,9 +44,9 @@ static outcome checkRole(rsConn *c) {
     char *info = connInfo(c, "replication");
     char role[16] = "", host[256] = "?", port[16] = "?";
     if (!info) return OUTCOME_OK; /* INFO replication refused: the writes will tell */
-    infoValue(info, "role", role, sizeof(role));
-    infoValue(info, "master_host", host, sizeof(host));
-    infoValue(info, "master_port", port, sizeof(port));
+    connInfoField(info, "role", role, sizeof(role));
+    connInfoField(info, "master_host", host, sizeof(host));
+    connInfoField(info, "master_port", port, sizeof(port));
     free(info);
     if (strcmp(role, "slave") != 0) return OUTCOME_OK;
     if (readOnlyReplica(c)) {
@@ -149,7 +134,7 @@ static void checkMemory(rsConn *c, const needs *n) {
     char policy[64] = "?";
     if (!info) return;
     unsigned long long max = infoNumber(info, "maxmemory"), used = infoNumber(info, "used_memory");
-    infoValue(info, "maxmemory_policy", policy, sizeof(policy));
+    connInfoField(info, "maxmemory_policy", policy, sizeof(policy));
     free(info);
     if (!max || !n->data_bytes) return;
     unsigned long long avail = used < max ? max - used : 0;
@@ -259,16 +244,6 @@ outcome preflightLive(const syncConfig *sc, int flush) {
 
 /* ---- databases, and the target made ready ---- */
 
-int preflightSourceDbs(rsConn *src, int *dbs, int max) {
-    char *info = connInfo(src, "keyspace");
-    int n = 0;
-    if (!info) return -1;
-    if (strncmp(info, "db", 2) == 0 && n < max) dbs[n++] = atoi(info + 2);
-    for (char *p = info; (p = strstr(p, "\ndb")) != NULL && n < max; p += 3) dbs[n++] = atoi(p + 3);
-    free(info);
-    return n;
-}
-
 void preflightDbMissing(uint64_t db, const char *why, int before_any, char *err, size_t errlen) {
     snprintf(err, errlen,
              "the target has no db %llu (%s); stopped before writing %s "
@@ -330,7 +305,7 @@ int preflightDbs(rsConn *target, const importOptions *o, const int *src_dbs, int
 
 int preflightDbsFrom(rsConn *src, rsConn *target, const importOptions *o, char *err, size_t errlen) {
     int dbs[IMPORT_MAX_DBS * 4];
-    int n = preflightSourceDbs(src, dbs, (int)(sizeof(dbs) / sizeof(*dbs)));
+    int n = connKeyspaceDbs(src, dbs, (int)(sizeof(dbs) / sizeof(*dbs)));
     return n > 0 ? preflightDbs(target, o, dbs, n, err, errlen) : 0;
 }
 
@@ -375,7 +350,7 @@ static long cleanDb(rsConn *t, char *err, size_t errlen) {
 int preflightPrepare(rsConn *target, const rsServerInfo *info, int flush, char *err, size_t errlen) {
     if (flush) return preflightFlush(target, info, err, errlen);
     int dbs[IMPORT_MAX_DBS * 4];
-    int ndb = preflightSourceDbs(target, dbs, (int)(sizeof(dbs) / sizeof(*dbs)));
+    int ndb = connKeyspaceDbs(target, dbs, (int)(sizeof(dbs) / sizeof(*dbs)));
     long total = 0;
     for (int i = 0; i < ndb; i++) {
         redisReply *r = connCommandf(target, "SELECT %d", dbs[i]);

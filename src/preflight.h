@@ -65,10 +65,6 @@ outcome preflightLive(const syncConfig *sc, int flush);
 
 
 /* ---- databases, and the target made ready ---- */
-/* The dbs that hold keys, from INFO keyspace ("db3:keys=10,..."): their
- * count (at most max) in dbs, or -1 when INFO is refused or fails. */
-int preflightSourceDbs(rsConn *src, int *dbs, int max);
-
 /* 0 when the target has every db the source's dbs map to; -1 with a
  * message in err when it lacks one (exit 6: nothing was written), -2 when
  * the target link failed (message in err). */

@@ -5,21 +5,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "conn.h"
+
 void resyncFactsInit(resyncFacts *f) {
     memset(f, 0, sizeof(*f));
     f->keys = -1;
 }
 
 void resyncParseServer(const char *info, resyncFacts *f) {
-    const char *p = strstr(info, "run_id:");
-    /* "run_id:" may only start a line ("master_run_id" is no such line). */
-    while (p && p != info && p[-1] != '\n') p = strstr(p + 1, "run_id:");
-    if (!p) return;
-    p += 7;
-    size_t n = strcspn(p, "\r\n");
-    if (n > RESYNC_RUN_ID_LEN) n = RESYNC_RUN_ID_LEN;
-    memcpy(f->run_id, p, n);
-    f->run_id[n] = '\0';
+    connInfoField(info, "run_id", f->run_id, sizeof(f->run_id));
 }
 
 void resyncParseKeyspace(const char *info, resyncFacts *f) {

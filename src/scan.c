@@ -26,15 +26,8 @@ int scanStopRequested(void) { return stop_requested; }
 
 /* Databases with keys, from INFO keyspace ("db3:keys=10,expires=..."). */
 static int keyspaceDbs(rsConn *c, int *dbs, int max, char *err, size_t errlen) {
-    char *info = connInfo(c, "keyspace");
-    int n = 0;
-    if (!info) {
-        snprintf(err, errlen, "source: INFO keyspace failed: %s", connError(c));
-        return -1;
-    }
-    for (char *p = info; (p = strstr(p, "\ndb")) != NULL && n < max; p += 3) dbs[n++] = atoi(p + 3);
-    if (strncmp(info, "db", 2) == 0 && n < max) dbs[n++] = atoi(info + 2);
-    free(info);
+    int n = connKeyspaceDbs(c, dbs, max);
+    if (n < 0) snprintf(err, errlen, "source: INFO keyspace failed: %s", connError(c));
     return n;
 }
 

@@ -167,16 +167,20 @@ static uint64_t snapshotWritten(const syncer *s) {
     return s->im ? importGetStats(s->im)->written - s->at_start.written : 0;
 }
 
-/* The phase's word for JSON lines and log shippers. */
-static const char *phaseWord(replPhase phase) {
+/* The link's phase as operators see it: in status lines' JSON and in
+ * the rdbsync_phase metric alike. */
+static metricsPhase phaseOf(replPhase phase) {
     switch (phase) {
-    case REPL_CONNECTING: return "connecting";
+    case REPL_CONNECTING:
+    case REPL_FAILED: return METRICS_CONNECTING;
     case REPL_WAIT_START:
-    case REPL_WAIT_SNAPSHOT: return "waiting";
-    case REPL_TRANSFER: return "snapshot";
-    default: return "streaming";
+    case REPL_WAIT_SNAPSHOT: return METRICS_WAITING;
+    case REPL_TRANSFER: return METRICS_SNAPSHOT;
+    default: return METRICS_STREAMING;
     }
 }
+
+static const char *phaseWord(replPhase phase) { return metricsPhaseName(phaseOf(phase)); }
 
 static void watchAlive(watchdog *wd, const char *phase, const char *line) {
     if (!wd->started) return;
@@ -262,10 +266,7 @@ static void publishMetrics(syncer *s, const replStatus *st, replPhase phase, int
     if (!s->cfg->metrics) return;
     const importStats *is = s->im ? importGetStats(s->im) : NULL;
     metricsSnapshot m = {
-        .phase = stopped ? METRICS_STOPPED
-                 : phase == REPL_CONNECTING || phase == REPL_FAILED ? METRICS_CONNECTING
-                 : phase == REPL_WAIT_START || phase == REPL_WAIT_SNAPSHOT ? METRICS_WAITING
-                 : phase == REPL_TRANSFER ? METRICS_SNAPSHOT : METRICS_STREAMING,
+        .phase = stopped ? METRICS_STOPPED : phaseOf(phase),
         .in_sync = !stopped && inSync(s, st),
         .source_offset = st->received,
         .applied_offset = st->applied,
@@ -370,9 +371,8 @@ static int onReply(void *ctx, const writerTag *t, const redisReply *r) {
 static int targetRunId(rsConn *c, char *out, size_t len) {
     char *info = connInfo(c, "server");
     if (!info) return -1;
-    char *p = strstr(info, "run_id:");
     out[0] = '\0';
-    if (p) sscanf(p + 7, "%40s", out);
+    connInfoField(info, "run_id", out, len);
     free(info);
     return 0;
 }
@@ -833,7 +833,7 @@ outcome syncRun(const syncConfig *cfg, int *refused) {
         return s.rc;
     }
     int tdbs[4];
-    s.target_was_empty = preflightSourceDbs(s.tc, tdbs, 4) == 0; /* INFO keyspace lists no db */
+    s.target_was_empty = connKeyspaceDbs(s.tc, tdbs, 4) == 0; /* INFO keyspace lists no db */
     s.im = importNew(&s.tinfo, &cfg->imp);
     replicaOptions ro = {cfg->source, cfg->source_conn, cfg->spool_mem, cfg->spool_dir, cfg->quiet,
                          cfg->psync_cmd, cfg->source_timeout_s * 1000};
