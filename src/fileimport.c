@@ -56,8 +56,7 @@ static int onProgressKey(void *ctx, const rdbKeyInfo *k) {
 static void importSummary(const fileImportOptions *o, const importStats *st, double secs, const char *target) {
     /* Keys read but neither written, skipped nor failed: a stop came
      * between reading them and their reply. Counts always add up. */
-    uint64_t done = st->written + st->skipped_expired + st->skipped_conflict + st->skipped_empty + st->skipped_db +
-                    st->conflicts + st->failed + st->unrepresentable;
+    uint64_t done = importSettled(st);
     char rest[64] = "";
     if (st->keys_read > done)
         snprintf(rest, sizeof(rest), "; %llu not attempted", (unsigned long long)(st->keys_read - done));

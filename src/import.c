@@ -468,5 +468,10 @@ int importCleanup(importer *im, rsConn *conn) {
 }
 
 const importStats *importGetStats(const importer *im) { return &im->st; }
+
+uint64_t importSettled(const importStats *st) {
+    return st->written + st->skipped_expired + st->skipped_conflict + st->skipped_empty + st->skipped_db +
+           st->conflicts + st->failed + st->unrepresentable;
+}
 int importConflicted(const importer *im) { return im->conflicted; }
 const char *importError(const importer *im) { return im->err; }

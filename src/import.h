@@ -86,6 +86,10 @@ int importPayload(importer *im, const rdbKeyInfo *k, const unsigned char *payloa
 int importDelete(importer *im, uint64_t db, const char *key, size_t keylen);
 
 const importStats *importGetStats(const importer *im);
+/* Keys read that reached a verdict: written, skipped (any reason),
+ * conflicting, failed or not representable. keys_read minus this is what
+ * a stop left not attempted, so that the counts always add up. */
+uint64_t importSettled(const importStats *st);
 /* 1 when the import stopped on a conflict (OUTCOME_CONFLICT). */
 int importConflicted(const importer *im);
 /* After a stop (and writerSettle): delete the temporary key of a native

@@ -503,8 +503,7 @@ static int copyFunction(void *ctx, const char *code, size_t len) {
  * (read but never written: a stop came first). */
 static void summary(copier *cp) {
     const importStats *s = importGetStats(cp->im);
-    uint64_t skipped = s->skipped_expired + s->skipped_conflict + s->skipped_empty + s->skipped_db;
-    uint64_t done = cp->st.vanished + s->written + skipped + s->conflicts + s->failed + s->unrepresentable;
+    uint64_t done = cp->st.vanished + importSettled(s);
     uint64_t rest = cp->st.scanned > done ? cp->st.scanned - done : 0;
     logInfo("scan copy: %llu keys scanned, %llu written, %llu vanished during the copy, "
             "%llu existing skipped, %llu expired skipped, %llu other db skipped, %llu conflicting, %llu failed, "
