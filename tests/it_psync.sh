@@ -44,15 +44,6 @@ SYNC_PID=
 note() { printf '# %s\n' "$*" >&2; }
 info() { rs_cli "$1" INFO "$2" | tr -d '\r' | sed -n "s/^$3://p" || true; }
 
-# sync_start NAME SRC TGT [args...]: rdbsync in the background, stderr in
-# $IT_TMP/NAME.err; SYNC_PID.
-sync_start() {
-    local name=$1 src=$2 tgt=$3
-    shift 3
-    rdb_bg "$name" --source "$(rs_url "$src")" --target "$(rs_url "$tgt")" "$@"
-    SYNC_PID=$BG_PID
-}
-
 # sync_stop: SIGTERM, wait up to 10 s (then KILL); STOP_RC.
 sync_stop() {
     local deadline=$((SECONDS + 10))

@@ -99,15 +99,6 @@ load_wait() {
     return 0
 }
 
-# sync_start NAME SRC TGT [args...]: rdbsync in the background, stdout and
-# stderr in $IT_TMP/NAME.out/.err; SYNC_PID.
-sync_start() {
-    local name=$1 src=$2 tgt=$3
-    shift 3
-    rdb_bg "$name" --source "$(rs_url "$src")" --target "$(rs_url "$tgt")" "$@"
-    SYNC_PID=$BG_PID
-}
-
 # sync_stop SIG: signal rdbsync, wait up to 10 s; STOP_RC (or "hung"),
 # STOP_MS the time it took.
 sync_stop() {

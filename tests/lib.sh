@@ -156,6 +156,14 @@ rdb_bg() {
     BG_PID=$!
     on_exit "rdb_kill $BG_PID"
 }
+# sync_start NAME SRC TGT [ARGS...]   a live sync from server SRC to TGT by
+#                        rdb_bg; SYNC_PID.
+sync_start() {
+    local name=$1 src=$2 tgt=$3
+    shift 3
+    rdb_bg "$name" --source "$(rs_url "$src")" --target "$(rs_url "$tgt")" "$@"
+    SYNC_PID=$BG_PID
+}
 rdb_kill() {
     local pid=$1
     if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && grep -q rdbsync "/proc/$pid/cmdline" 2>/dev/null; then
