@@ -168,9 +168,20 @@ run_ours() {
         bench_die "rdbsync --checksum failed during timing"
 }
 
+# The same capped to the AVX2 kernels (RDBSYNC_SIMD, rdb/sha256x.h): what a
+# CPU without AVX-512 gets (Intel client parts, AMD Zen 1-3).
+run_avx2() {
+    RDBSYNC_SIMD=avx2 measure "$1" "$RDBSYNC" --file "$DATA" --checksum >/dev/null ||
+        bench_die "rdbsync --checksum (avx2) failed during timing"
+}
+
 section_checksum() {
     local ref="$BENCH_TMP/ref.log" ours="$BENCH_TMP/ours.log" dump="$BENCH_TMP/dump.log"
-    local have=1 r ref_wall ref_cpu
+    local avx2="$BENCH_TMP/avx2.log" have=1 have_avx2=0 r ref_wall ref_cpu
+    if [[ $(RDBSYNC_SIMD=avx2 "$RDBSYNC" --version) == *"sha256 avx2"* ]] &&
+        [[ $("$RDBSYNC" --version) != *"sha256 avx2"* ]]; then
+        have_avx2=1 # a kernel above AVX2 is the default: measure both
+    fi
     echo
     echo "== checksum: $RUNS runs, medians (peak RSS: max over runs)"
     cat "$DATA" >/dev/null # page cache: both tools read from memory
@@ -183,6 +194,7 @@ section_checksum() {
         if ((r % 2 == 0 && have)); then run_ours "$ours"; fi
         measure "$ref" redis-check-rdb "$DATA" >/dev/null 2>&1 || bench_die "redis-check-rdb failed"
         if ((r % 2 == 1 && have)); then run_ours "$ours"; fi
+        if ((have && have_avx2)); then run_avx2 "$avx2"; fi
     done
     print_header ""
     print_row "redis-check-rdb" "$ref"
@@ -195,6 +207,13 @@ section_checksum() {
     echo "  same, median of per-run pairs: $(bench_paired_ratio "$ours" "$ref" wall);" \
         "cpu: $(ratio "$ROW_CPU" "$ref_cpu") (less sensitive to a busy machine)"
     echo "peak RSS rdbsync --checksum: $ROW_RSS_MB MB (target < 32 MB) $(bench_verdict "$ROW_RSS_MB" 31.99)"
+    echo "kernels: $("$RDBSYNC" --version | sed -n 's/^kernels: //p')"
+    if ((have_avx2)); then
+        print_row "rdbsync --checksum, RDBSYNC_SIMD=avx2" "$avx2"
+        q=$(ratio "$ROW_WALL" "$ref_wall")
+        echo "ratio rdbsync(avx2)/redis-check-rdb (wall): $q (target <= 0.50) $(bench_verdict "$q" 0.5)"
+        echo "  same, median of per-run pairs: $(bench_paired_ratio "$avx2" "$ref" wall)"
+    fi
     local dr=$(((RUNS + 1) / 2))
     for ((r = 1; r <= dr; r++)); do
         measure "$dump" "$RDBSYNC" --file "$DATA" --dump >/dev/null ||

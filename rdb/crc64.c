@@ -52,6 +52,7 @@
 #include "crc64.h"
 
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -275,10 +276,16 @@ static void crc64Init(void) {
         fold_k[d][1] = xpowModP(fold_bits[d] - 1);
     }
 #ifdef CRC64_X86
+    /* RDBSYNC_SIMD caps the choice as it does for SHA-256 (sha256x.h): "avx2"
+     * = what a CPU without AVX-512 gets (pclmul), "off" = the tables. */
+    const char *cap = getenv("RDBSYNC_SIMD");
+    if (cap && !*cap) cap = NULL;
+    int none = cap && (!strcmp(cap, "off") || !strcmp(cap, "scalar"));
+    int no512 = none || (cap && !strcmp(cap, "avx2")); /* other values: no cap, as in sha256x.c */
     __builtin_cpu_init();
-    if (__builtin_cpu_supports("pclmul") && __builtin_cpu_supports("sse4.1")) {
+    if (!none && __builtin_cpu_supports("pclmul") && __builtin_cpu_supports("sse4.1")) {
         crc_fast = crc64Pclmul, crc_fast_min = PCLMUL_MIN, crc_fast_name = "pclmul";
-        if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+        if (!no512 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
             __builtin_cpu_supports("vpclmulqdq"))
             crc_fast = crc64Vpclmul, crc_fast_name = "vpclmul"; /* < 256 bytes: pclmul */
     }

@@ -13,6 +13,8 @@
 #include "sha256x.h"
 
 #include <openssl/sha.h>
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* FIPS 180-4, 4.2.2 and 5.3.3. */
@@ -150,41 +152,179 @@ TARGET static void compress16(unsigned char st[SHA256X_LANES][32],
 }
 #endif
 
-static int useAvx512(void) {
-#ifdef HAVE_AVX512_KERNEL
-    static int cached = -1; /* a benign race: every thread computes the same */
-    int v = __atomic_load_n(&cached, __ATOMIC_RELAXED);
-    if (v < 0) {
-        __builtin_cpu_init();
-        v = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw");
-        __atomic_store_n(&cached, v, __ATOMIC_RELAXED);
-    }
-    return v;
-#else
-    return 0;
-#endif
+/* ---- AVX2: 8 lanes, two passes for 16 ----
+ *
+ * The same round function on 256-bit vectors. AVX2 has neither rotates
+ * nor three-input logic, so a rotate is two shifts and an or, Ch is
+ * g ^ (e & (f ^ g)) and Maj is (a & b) ^ (c & (a ^ b)). Client CPUs and
+ * AMD before Zen 4 stop here, which is why it exists. */
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define HAVE_AVX2_KERNEL 1
+#define T2 __attribute__((target("avx2")))
+#define ROR8(x, n) _mm256_or_si256(_mm256_srli_epi32((x), (n)), _mm256_slli_epi32((x), 32 - (n)))
+#define XOR8(a, b) _mm256_xor_si256((a), (b))
+#define AND8(a, b) _mm256_and_si256((a), (b))
+#define ADD8(a, b) _mm256_add_epi32((a), (b))
+
+T2 static inline __m256i bswap8(__m256i x) {
+    const __m256i m = _mm256_set_epi8(12, 13, 14, 15, 8, 9, 10, 11, 4, 5, 6, 7, 0, 1, 2, 3,
+                                      12, 13, 14, 15, 8, 9, 10, 11, 4, 5, 6, 7, 0, 1, 2, 3);
+    return _mm256_shuffle_epi8(x, m);
 }
 
-void sha256xCompress(unsigned char st[SHA256X_LANES][32], const unsigned char blk[SHA256X_LANES][64]) {
-#ifdef HAVE_AVX512_KERNEL
-    if (useAvx512()) {
-        compress16(st, blk, 0);
-        return;
+/* Transpose 8 rows of 8 words: pairs of words within 128-bit halves,
+ * then pairs of pairs, then the halves across registers. */
+T2 static void transpose8(__m256i r[8]) {
+    __m256i t[8], u[8];
+    for (int i = 0; i < 4; i++) {
+        t[2 * i] = _mm256_unpacklo_epi32(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm256_unpackhi_epi32(r[2 * i], r[2 * i + 1]);
     }
-#endif
-    sha256xCompressScalar(st, blk);
+    for (int i = 0; i < 2; i++) { /* u[4i+k]: column k (low half) and k+4 (high) of rows 4i..4i+3 */
+        u[4 * i] = _mm256_unpacklo_epi64(t[4 * i], t[4 * i + 2]);
+        u[4 * i + 1] = _mm256_unpackhi_epi64(t[4 * i], t[4 * i + 2]);
+        u[4 * i + 2] = _mm256_unpacklo_epi64(t[4 * i + 1], t[4 * i + 3]);
+        u[4 * i + 3] = _mm256_unpackhi_epi64(t[4 * i + 1], t[4 * i + 3]);
+    }
+    for (int k = 0; k < 4; k++) {
+        r[k] = _mm256_permute2x128_si256(u[k], u[4 + k], 0x20);
+        r[4 + k] = _mm256_permute2x128_si256(u[k], u[4 + k], 0x31);
+    }
 }
 
-void sha256xCompressFromIV(unsigned char st[SHA256X_LANES][32],
-                           const unsigned char blk[SHA256X_LANES][64]) {
-#ifdef HAVE_AVX512_KERNEL
-    if (useAvx512()) {
-        compress16(st, blk, 1);
-        return;
+T2 static void rounds8(__m256i m[16], __m256i v[8]) {
+    __m256i a = v[0], b = v[1], c = v[2], d = v[3], e = v[4], f = v[5], g = v[6], h = v[7];
+    for (int t = 0; t < 64; t++) {
+        __m256i wt;
+        if (t < 16) {
+            wt = m[t];
+        } else {
+            __m256i w15 = m[(t - 15) & 15], w2 = m[(t - 2) & 15];
+            __m256i s0 = XOR8(XOR8(ROR8(w15, 7), ROR8(w15, 18)), _mm256_srli_epi32(w15, 3));
+            __m256i s1 = XOR8(XOR8(ROR8(w2, 17), ROR8(w2, 19)), _mm256_srli_epi32(w2, 10));
+            wt = m[t & 15] = ADD8(ADD8(m[t & 15], s0), ADD8(m[(t - 7) & 15], s1));
+        }
+        __m256i ch = XOR8(g, AND8(e, XOR8(f, g)));
+        __m256i maj = XOR8(AND8(a, b), AND8(c, XOR8(a, b)));
+        __m256i t1 = ADD8(ADD8(h, XOR8(XOR8(ROR8(e, 6), ROR8(e, 11)), ROR8(e, 25))),
+                          ADD8(ch, ADD8(wt, _mm256_set1_epi32((int)K256[t]))));
+        __m256i t2 = ADD8(XOR8(XOR8(ROR8(a, 2), ROR8(a, 13)), ROR8(a, 22)), maj);
+        h = g, g = f, f = e, e = ADD8(d, t1), d = c, c = b, b = a, a = ADD8(t1, t2);
     }
+    v[0] = ADD8(v[0], a), v[1] = ADD8(v[1], b), v[2] = ADD8(v[2], c), v[3] = ADD8(v[3], d);
+    v[4] = ADD8(v[4], e), v[5] = ADD8(v[5], f), v[6] = ADD8(v[6], g), v[7] = ADD8(v[7], h);
+}
+
+/* Lanes first..first+7 of the 16. */
+T2 static void compress8(unsigned char st[SHA256X_LANES][32], const unsigned char blk[SHA256X_LANES][64],
+                         int first, int from_iv) {
+    __m256i m[16], v[8];
+    for (int l = 0; l < 8; l++) {
+        m[l] = bswap8(_mm256_loadu_si256((const __m256i *)blk[first + l]));
+        m[8 + l] = bswap8(_mm256_loadu_si256((const __m256i *)(blk[first + l] + 32)));
+        if (!from_iv) v[l] = bswap8(_mm256_loadu_si256((const __m256i *)st[first + l]));
+    }
+    transpose8(m);
+    transpose8(m + 8);
+    if (from_iv) {
+        for (int i = 0; i < 8; i++) v[i] = _mm256_set1_epi32((int)be32(sha256xIV + 4 * i));
+    } else {
+        transpose8(v);
+    }
+    rounds8(m, v);
+    transpose8(v);
+    for (int l = 0; l < 8; l++) _mm256_storeu_si256((__m256i *)st[first + l], bswap8(v[l]));
+}
+
+T2 static void compressAvx2(unsigned char st[SHA256X_LANES][32], const unsigned char blk[SHA256X_LANES][64]) {
+    compress8(st, blk, 0, 0);
+    compress8(st, blk, 8, 0);
+}
+
+T2 static void compressAvx2IV(unsigned char st[SHA256X_LANES][32], const unsigned char blk[SHA256X_LANES][64]) {
+    compress8(st, blk, 0, 1);
+    compress8(st, blk, 8, 1);
+}
 #endif
+
+#ifdef HAVE_AVX512_KERNEL
+static void compressAvx512(unsigned char st[SHA256X_LANES][32], const unsigned char blk[SHA256X_LANES][64]) {
+    compress16(st, blk, 0);
+}
+static void compressAvx512IV(unsigned char st[SHA256X_LANES][32], const unsigned char blk[SHA256X_LANES][64]) {
+    compress16(st, blk, 1);
+}
+#endif
+
+static void compressScalarIV(unsigned char st[SHA256X_LANES][32], const unsigned char blk[SHA256X_LANES][64]) {
     for (int l = 0; l < SHA256X_LANES; l++) memcpy(st[l], sha256xIV, 32);
     sha256xCompressScalar(st, blk);
 }
 
-const char *sha256xImpl(void) { return useAvx512() ? "avx512" : "scalar"; }
+/* ---- dispatch ---- */
+
+typedef struct kernel {
+    const char *name;
+    int lanes; /* blocks per vector pass */
+    sha256xFn *fn, *from_iv;
+} kernel;
+
+static const kernel kernels[] = {
+#ifdef HAVE_AVX512_KERNEL
+    {"avx512", 16, compressAvx512, compressAvx512IV},
+#endif
+#ifdef HAVE_AVX2_KERNEL
+    {"avx2", 8, compressAvx2, compressAvx2IV},
+#endif
+    {"scalar", 1, sha256xCompressScalar, compressScalarIV},
+};
+#define NKERNELS (sizeof kernels / sizeof kernels[0])
+
+static int cpuHas(const char *name) {
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+    __builtin_cpu_init();
+    if (strcmp(name, "avx512") == 0) return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw");
+    if (strcmp(name, "avx2") == 0) return __builtin_cpu_supports("avx2");
+#endif
+    return strcmp(name, "scalar") == 0;
+}
+
+/* The best kernel the CPU has, no better than RDBSYNC_SIMD allows. */
+static const kernel *pick(void) {
+    const char *want = getenv("RDBSYNC_SIMD");
+    if (want && !*want) want = NULL;
+    int cap = 0; /* index of the best kernel allowed */
+    if (want && (strcmp(want, "off") == 0 || strcmp(want, "scalar") == 0)) cap = (int)NKERNELS - 1;
+    else if (want)
+        for (size_t i = 0; i < NKERNELS; i++)
+            if (strcmp(want, kernels[i].name) == 0) cap = (int)i;
+    for (size_t i = (size_t)cap; i < NKERNELS; i++)
+        if (cpuHas(kernels[i].name)) return &kernels[i];
+    return &kernels[NKERNELS - 1];
+}
+
+static pthread_once_t pick_once = PTHREAD_ONCE_INIT;
+static const kernel *chosen;
+static void pickOnce(void) { chosen = pick(); }
+static const kernel *current(void) {
+    pthread_once(&pick_once, pickOnce);
+    return chosen;
+}
+
+void sha256xCompress(unsigned char st[SHA256X_LANES][32], const unsigned char blk[SHA256X_LANES][64]) {
+    current()->fn(st, blk);
+}
+
+void sha256xCompressFromIV(unsigned char st[SHA256X_LANES][32],
+                           const unsigned char blk[SHA256X_LANES][64]) {
+    current()->from_iv(st, blk);
+}
+
+const char *sha256xImpl(void) { return current()->name; }
+int sha256xImplLanes(void) { return current()->lanes; }
+
+sha256xFn *sha256xKernel(const char *name, int from_iv) {
+    for (size_t i = 0; i < NKERNELS; i++)
+        if (strcmp(name, kernels[i].name) == 0 && cpuHas(name)) return from_iv ? kernels[i].from_iv : kernels[i].fn;
+    return NULL;
+}

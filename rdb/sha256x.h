@@ -14,11 +14,14 @@
  * replaces each st[l] with the state after compressing blk[l]. Every lane
  * is computed; the ones a caller does not use need only be initialised.
  *
- * Dispatch: the AVX-512 (F and BW) kernel when the CPU and OS support it, else a
- * loop over the lanes with OpenSSL's one-block SHA256_Transform (which uses
- * SHA-NI where present). Both give identical results; sha256xCompressScalar
- * forces the second, for tests and benchmarks. Thread-safe, allocation-free,
- * cannot fail.
+ * Kernels: "avx512" (16 lanes in one pass, AVX-512 F and BW), "avx2" (8
+ * lanes, two passes: Intel client CPUs and AMD Zen 1-3 have no AVX-512) and
+ * "scalar" (a loop over the lanes with OpenSSL's one-block SHA256_Transform,
+ * which uses SHA-NI where present). All give identical results. Dispatch
+ * takes the best the CPU has, chosen once; the environment variable
+ * RDBSYNC_SIMD=avx512|avx2|off caps it (for tests and benchmarks: "avx2"
+ * on an AVX-512 machine measures what an AVX2-only CPU gets). Thread-safe,
+ * allocation-free, cannot fail.
  */
 #ifndef RDB_SHA256X_H
 #define RDB_SHA256X_H
@@ -37,7 +40,14 @@ void sha256xCompressScalar(unsigned char st[SHA256X_LANES][32],
  * output only, and the vector kernel skips loading it. */
 void sha256xCompressFromIV(unsigned char st[SHA256X_LANES][32],
                            const unsigned char blk[SHA256X_LANES][64]);
-/* "avx512" or "scalar": what sha256xCompress uses on this machine. */
+/* "avx512", "avx2" or "scalar": what sha256xCompress uses here, and the
+ * blocks one pass of it compresses. */
 const char *sha256xImpl(void);
+int sha256xImplLanes(void);
+
+/* A kernel by name, or NULL when this build or this CPU lacks it (calling it
+ * would fault): for tests and benchmarks. from_iv: the FromIV variant. */
+typedef void sha256xFn(unsigned char st[SHA256X_LANES][32], const unsigned char blk[SHA256X_LANES][64]);
+sha256xFn *sha256xKernel(const char *name, int from_iv);
 
 #endif

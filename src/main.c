@@ -19,6 +19,8 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "rdb/crc64.h"
+#include "rdb/sha256x.h"
 #include "checkfile.h"
 #include "conn.h"
 #include "exitcode.h"
@@ -384,7 +386,10 @@ static int parseArgs(int argc, char **argv, config *c) {
             break;
         case TLS_OPT(SIDE_BOTH, 0) ... TLS_OPT(SIDE_TARGET, TLSF_INSECURE): setTlsFlag(c, o); break;
         case 'h': usage(stdout); exit(EXIT_OK);
-        case 'V': printf("rdbsync %s\n", RDBSYNC_VERSION); exit(EXIT_OK);
+        case 'V':
+            printf("rdbsync %s\nkernels: sha256 %s x%d, crc64 %s\n", RDBSYNC_VERSION, sha256xImpl(),
+                   sha256xImplLanes(), crc64ImplName());
+            exit(EXIT_OK);
         default:
             logError("unknown or incomplete option '%s' (see --help)", argv[optind - 1]);
             return -1;

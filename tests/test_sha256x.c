@@ -2,7 +2,8 @@
  *
  * Known answers first (FIPS 180-2 "abc", and the empty message, each one
  * padded block from the IV), then random chaining states and blocks in
- * every lane, the vector kernel against the per-lane OpenSSL loop.
+ * every lane: every kernel this CPU has (avx512, avx2) against the per-lane
+ * OpenSSL loop, whichever the dispatch picks.
  */
 #include <openssl/sha.h>
 
@@ -74,24 +75,41 @@ static void testChained(const char *name, compressFn *fn) {
     }
 }
 
-int main(void) {
-    printf("# sha256xCompress uses %s\n", sha256xImpl());
-    testKnownAnswers("dispatch", sha256xCompress);
-    testKnownAnswers("scalar", sha256xCompressScalar);
-    testKnownAnswersIV("from_iv", sha256xCompressFromIV, 1);
-    testChained("dispatch", sha256xCompress);
-    testChained("scalar", sha256xCompressScalar);
-    TEST("sha256x.random_states_and_blocks_dispatch_equals_scalar") {
+static void testKernel(const char *name) {
+    sha256xFn *fn = sha256xKernel(name, 0), *iv = sha256xKernel(name, 1);
+    if (!fn || !iv) {
+        printf("# skipped sha256x.%s: this CPU lacks it\n", name);
+        return;
+    }
+    testKnownAnswers(name, fn);
+    testKnownAnswersIV(test_fmt("%s_from_iv", name), iv, 1);
+    testChained(name, fn);
+    TEST(test_fmt("sha256x.%s_random_states_and_blocks_equal_scalar", name)) {
         for (int round = 0; round < 2000; round++) {
             unsigned char a[SHA256X_LANES][32], b[SHA256X_LANES][32], w[SHA256X_LANES][64];
             for (int l = 0; l < SHA256X_LANES; l++) {
                 for (int i = 0; i < 32; i++) a[l][i] = b[l][i] = (unsigned char)next32();
                 for (int i = 0; i < 64; i++) w[l][i] = (unsigned char)next32();
             }
-            sha256xCompress(a, w);
+            fn(a, w);
             sha256xCompressScalar(b, w);
             if (!CHECK(memcmp(a, b, sizeof a) == 0)) break;
         }
+    }
+}
+
+int main(void) {
+    printf("# sha256xCompress uses %s (%d lanes a pass)\n", sha256xImpl(), sha256xImplLanes());
+    testKnownAnswers("dispatch", sha256xCompress);
+    testKnownAnswers("scalar", sha256xCompressScalar);
+    testKnownAnswersIV("from_iv", sha256xCompressFromIV, 1);
+    testChained("dispatch", sha256xCompress);
+    testChained("scalar", sha256xCompressScalar);
+    testKernel("avx512");
+    testKernel("avx2");
+    testKernel("scalar");
+    TEST("sha256x.unknown_kernel_is_null") {
+        CHECK(sha256xKernel("neon", 0) == NULL);
     }
     return test_report();
 }
