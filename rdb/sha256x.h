@@ -15,7 +15,7 @@
  * is computed; the ones a caller does not use need only be initialised.
  *
  * Kernels: "avx512" (16 lanes in one pass, AVX-512 F and BW), "avx2" (8
- * lanes, two passes: Intel client CPUs and AMD Zen 1-3 have no AVX-512) and
+ * lanes a vector, two vectors interleaved: Intel client CPUs and AMD Zen 1-3 have no AVX-512) and
  * "scalar" (a loop over the lanes with OpenSSL's one-block SHA256_Transform,
  * which uses SHA-NI where present). All give identical results. Dispatch
  * takes the best the CPU has, chosen once; the environment variable
