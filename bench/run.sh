@@ -21,6 +21,7 @@
 #             SCAN + DUMP/RESTORE loop (rump.c), with the source's PING round
 #             trip during each copy (pingprobe.c) against an idle baseline
 #   tls       import and full sync over TLS (rediss://, --cacert) vs plain TCP
+#   verify    `--verify` of two equal servers vs `--source --checksum` of one
 #
 # D is a generated dump of BENCH_KEYS (default 1,000,000) mixed keys, built
 # once by a throwaway redis-server 7.0 and cached in build/bench/ under a name
@@ -52,7 +53,7 @@ OUT=build/bench
 DATA_VERSION=v1 # bump when the dataset shape changes outside gen.c
 BENCH_TMP=$IT_TMP
 
-SECTIONS=(checksum import sync lag scan tls)
+SECTIONS=(checksum import sync lag scan tls verify)
 
 usage() {
     echo "usage: bench/run.sh$(printf ' [%s]' "${SECTIONS[@]}")" >&2
@@ -411,6 +412,36 @@ section_sync() {
         "(native: the replica loads the RDB itself)"
     echo "peak RSS rdbsync --once: $ROW_RSS_MB MB (target < 64 MB + --spool-mem ${spool} MB)" \
         "$(bench_verdict "$ROW_RSS_MB" $((64 + spool - 1)).99)"
+}
+
+# ---- Section: verify -------------------------------------------------------
+
+# --verify of two equal servers against --source --checksum of one of them:
+# the verdict should cost about one checksum (digests first, both sides
+# read at once), not a round trip per key.
+section_verify() {
+    echo
+    local ref="$BENCH_TMP/vref.log" ours="$BENCH_TMP/vours.log" out="$BENCH_TMP/verify.out" r
+    echo "== verify: $HEAVY_RUNS runs, two equal servers loaded from the dump, medians"
+    start_source src
+    start_source copy
+    local vcmd=("$RDBSYNC" --verify --source "$(rs_url src)" --target "$(rs_url copy)" -q)
+    "${vcmd[@]}" >"$out" 2>&1 || bench_die "--verify of equal servers: $(tail -n 1 "$out")"
+    grep -q "^verify: equal: $DATA_KEYS source keys checked" "$out" ||
+        bench_die "--verify of equal servers says: $(tail -n 1 "$out")"
+    for ((r = 1; r <= HEAVY_RUNS; r++)); do
+        if ((r % 2 == 0)); then measure "$ours" "${vcmd[@]}" >/dev/null 2>&1 || bench_die "--verify failed"; fi
+        measure "$ref" "$RDBSYNC" --source "$(rs_url src)" --checksum >/dev/null 2>&1 ||
+            bench_die "--source --checksum failed"
+        if ((r % 2 == 1)); then measure "$ours" "${vcmd[@]}" >/dev/null 2>&1 || bench_die "--verify failed"; fi
+    done
+    print_header ""
+    print_row "rdbsync --source --checksum" "$ref"
+    local ref_wall=$ROW_WALL q
+    print_row "rdbsync --verify (equal)" "$ours"
+    q=$(ratio "$ROW_WALL" "$ref_wall")
+    echo "ratio verify/checksum (wall): $q (target <= 2.00) $(bench_verdict "$q" 2.0)"
+    echo "  same, median of per-run pairs: $(bench_paired_ratio "$ours" "$ref" wall)"
 }
 
 # ---- Section: lag ----------------------------------------------------------

@@ -231,6 +231,14 @@ static const char *crcName(const checksum *c) {
     return c->crc == RDB_CRC_OK ? "ok" : c->crc == RDB_CRC_MISMATCH ? "mismatch" : "absent";
 }
 
+void checksumDigest(checksum *c, unsigned char out[32], uint64_t *keys) {
+    rdbErrCode code;
+    const char *err;
+    checksumFinish(c, &code, &err);
+    rdbDigestFinal(c->dg, out);
+    *keys = c->keys;
+}
+
 void checksumReport(checksum *c, FILE *out, int json) {
     char hex[2 * RDB_DIGEST_LEN + 1];
     rdbErrCode code;

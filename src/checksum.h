@@ -13,6 +13,7 @@
 #ifndef RDBSYNC_CHECKSUM_H
 #define RDBSYNC_CHECKSUM_H
 
+#include <stdint.h>
 #include <stdio.h>
 
 #include "rdb/decode.h"
@@ -35,5 +36,8 @@ void checksumHandlers(checksum *c, rdbHandlers *h);
  * header version (0, and left out of the text form, when the keys came
  * from a scan rather than a file); crc64 is n/a without a file. */
 void checksumReport(checksum *c, FILE *out, int json);
+/* The digest (rdb/digest.h) and the key count, for comparing two sides
+ * (--verify): what the report prints as digest: and keys:. */
+void checksumDigest(checksum *c, unsigned char out[32], uint64_t *keys);
 
 #endif

@@ -5,7 +5,8 @@
  *   --file F --target URL        fileimport.c (import, RESTORE pipelined)
  *   --source URL --target URL    sync.c (live sync as a replica), or
  *                                scancopy.c when the source refuses SYNC
- *   --source URL --file|--checksum, --verify   snapshot.c
+ *   --source URL --file|--checksum   snapshot.c
+ *   --verify --source URL --target URL   verify.c
  * Only this file maps errors to exit codes.
  */
 #include <errno.h>
@@ -34,6 +35,7 @@
 #include "stop.h"
 #include "sync.h"
 #include "url.h"
+#include "verify.h"
 
 #define RDBSYNC_VERSION "0.1.0"
 
@@ -520,7 +522,7 @@ static outcome runSnapshot(const config *c) {
             rc = OUTCOME_USAGE;
     }
     if (rc == OUTCOME_OK) {
-        if (c->verify) rc = snapshotVerify(&sc);
+        if (c->verify) rc = verifyRun(&sc);
         else if (c->file) rc = snapshotToFile(&sc, c->file);
         else rc = snapshotChecksum(&sc);
     }

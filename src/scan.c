@@ -180,6 +180,87 @@ int scanGetKey(rsConn *src, const rsServerInfo *info, int db, const char *key, s
     return rc;
 }
 
+struct scanFetch {
+    size_t n;
+    int db;
+    scanItem *items; /* key borrowed from the caller's want[], payload from dumps[] */
+    redisReply **dumps, **exps;
+};
+
+void scanFetchFree(scanFetch *f) {
+    if (!f) return;
+    for (size_t i = 0; i < f->n; i++) {
+        if (f->dumps[i]) freeReplyObject(f->dumps[i]);
+        if (f->exps[i]) freeReplyObject(f->exps[i]);
+    }
+    free(f->dumps);
+    free(f->exps);
+    free(f->items);
+    free(f);
+}
+
+/* Keys as the redisReply array sendDumps takes (strings borrowed). */
+static int sendWanted(rsConn *c, const rsServerInfo *info, const scanItem *want, size_t n) {
+    redisReply *elems = calloc(n ? n : 1, sizeof(*elems)), **ptrs = calloc(n ? n : 1, sizeof(*ptrs));
+    int rc = elems && ptrs ? 0 : -1;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        elems[i] = (redisReply){.type = REDIS_REPLY_STRING, .str = (char *)want[i].key, .len = want[i].keylen};
+        ptrs[i] = &elems[i];
+    }
+    redisReply keys = {.type = REDIS_REPLY_ARRAY, .elements = n, .element = ptrs};
+    if (rc == 0) rc = sendDumps(c, info, &keys);
+    free(elems);
+    free(ptrs);
+    return rc;
+}
+
+scanFetch *scanFetchKeys(rsConn *src, const rsServerInfo *info, int db, const scanItem *want, size_t n, char *err,
+                         size_t errlen) {
+    scanFetch *f = calloc(1, sizeof(*f));
+    if (f) f->dumps = calloc(n ? n : 1, sizeof(*f->dumps)), f->exps = calloc(n ? n : 1, sizeof(*f->exps)),
+           f->items = calloc(n ? n : 1, sizeof(*f->items));
+    if (!f || !f->dumps || !f->exps || !f->items) {
+        snprintf(err, errlen, "out of memory fetching %zu keys", n);
+        scanFetchFree(f);
+        return NULL;
+    }
+    f->db = db;
+    if (selectDb(src, db, err, errlen) < 0) goto fail;
+    if (sendWanted(src, info, want, n) < 0) {
+        snprintf(err, errlen, "%s", connError(src));
+        goto fail;
+    }
+    int64_t now = clockWallMs();
+    for (size_t i = 0; i < n; i++, f->n++) {
+        redisReply *d = f->dumps[i] = connGetReply(src), *e = f->exps[i] = d ? connGetReply(src) : NULL;
+        if (!d || !e) {
+            snprintf(err, errlen, "%s", connError(src));
+            f->n++;
+            goto fail;
+        }
+        if (d->type == REDIS_REPLY_ERROR || e->type == REDIS_REPLY_ERROR) {
+            snprintf(err, errlen, "DUMP refused: %s", d->type == REDIS_REPLY_ERROR ? d->str : e->str);
+            f->n++;
+            goto fail;
+        }
+        f->items[i] = (scanItem){db, want[i].key, want[i].keylen, NULL, 0, -1};
+        if (d->type == REDIS_REPLY_STRING && e->integer != -2) {
+            f->items[i].payload = (const unsigned char *)d->str, f->items[i].len = (size_t)d->len;
+            f->items[i].expire_ms = e->integer < 0 ? -1 : hasExpireTime(info) ? e->integer : now + e->integer;
+        }
+    }
+    return f;
+fail:
+    scanFetchFree(f);
+    return NULL;
+}
+
+int scanFetchItem(const scanFetch *f, size_t i, scanItem *it) {
+    if (i >= f->n || !f->items[i].payload) return 0;
+    *it = f->items[i];
+    return 1;
+}
+
 int scanFunctions(rsConn *c, int (*fn)(void *ctx, const char *code, size_t len), void *ctx, char *err,
                   size_t errlen) {
     redisReply *r = connCommandf(c, "FUNCTION LIST WITHCODE");

@@ -56,6 +56,18 @@ int scanPass(rsConn *src, const rsServerInfo *info, const scanOptions *o, scanSi
 int scanGetKey(rsConn *src, const rsServerInfo *info, int db, const char *key, size_t keylen, scanItem *it,
                char *err, size_t errlen);
 
+/* Read many keys of one db at once (verification): DUMP and the expire
+ * query for every key in one pipelined write, then every reply: two round
+ * trips for the lot, never one per key. The result holds the replies
+ * (memory: the n payloads); scanFetchItem gives key i (1 found, with *it
+ * borrowing from the result until scanFetchFree; 0 missing). NULL on error,
+ * with a message in err. */
+typedef struct scanFetch scanFetch;
+scanFetch *scanFetchKeys(rsConn *src, const rsServerInfo *info, int db, const scanItem *want, size_t n, char *err,
+                         size_t errlen);
+int scanFetchItem(const scanFetch *f, size_t i, scanItem *it);
+void scanFetchFree(scanFetch *f);
+
 /* Async-signal-safe stop request (SIGINT/SIGTERM/SIGHUP): a pass in
  * progress ends after its current batch, returning -1 (the pass is
  * incomplete; scanStopRequested() tells it from an error). */

@@ -1,5 +1,4 @@
-/* snapshot.c -- live snapshots to a file or a checksum; verification
- * (see snapshot.h). */
+/* snapshot.c -- live snapshots to a file or a checksum (see snapshot.h). */
 #include "snapshot.h"
 
 #include <errno.h>
@@ -10,13 +9,10 @@
 #include <unistd.h>
 
 #include "checksum.h"
-#include "keydiff.h"
 #include "log.h"
 #include "outcome.h"
-#include "progress.h"
 #include "psync.h"
 #include "rdb/decode.h"
-#include "rdb/digest.h"
 #include "rdb/rdbfile.h"
 #include "scan.h"
 #include "stop.h"
@@ -129,7 +125,7 @@ static int fileFunction(void *ctx, const char *code, size_t len) {
     return rdbFileFunction(((fileSink *)ctx)->fw, code, len);
 }
 
-static rsConn *openScanSource(const snapshotConfig *cfg, rsServerInfo *info, char *err, size_t errlen) {
+rsConn *snapshotOpenSource(const snapshotConfig *cfg, rsServerInfo *info, char *err, size_t errlen) {
     rsConn *c = connOpen(cfg->source, &cfg->source_conn, err, errlen);
     if (c && connServerInfo(c, info) < 0) {
         snprintf(err, errlen, "source: INFO failed: %s", connError(c));
@@ -141,7 +137,7 @@ static rsConn *openScanSource(const snapshotConfig *cfg, rsServerInfo *info, cha
 
 static int scanToFile(const snapshotConfig *cfg, int fd, outcome *why, char *err, size_t errlen) {
     rsServerInfo info;
-    rsConn *c = openScanSource(cfg, &info, err, errlen);
+    rsConn *c = snapshotOpenSource(cfg, &info, err, errlen);
     *why = OUTCOME_CONNECT;
     if (!c) return -1;
     int valkey = rdbServerFlavour(info.is_valkey, info.rdb_version) == RDB_FLAVOUR_VALKEY;
@@ -239,7 +235,7 @@ static int sumFunction(void *ctx, const char *code, size_t len) {
 
 static int scanChecksum(const snapshotConfig *cfg, const rdbHandlers *h, outcome *why, char *err, size_t errlen) {
     rsServerInfo info;
-    rsConn *c = openScanSource(cfg, &info, err, errlen);
+    rsConn *c = snapshotOpenSource(cfg, &info, err, errlen);
     *why = OUTCOME_CONNECT;
     if (!c) return -1;
     sumSink s = {*h, err, errlen, RDB_OK};
@@ -252,156 +248,37 @@ static int scanChecksum(const snapshotConfig *cfg, const rdbHandlers *h, outcome
     return rc;
 }
 
-outcome snapshotChecksum(const snapshotConfig *cfg) {
-    char err[800] = "";
-    outcome why = OUTCOME_CONNECT;
+checksum *snapshotSum(const snapshotConfig *cfg, outcome *why, const char **how, char *err, size_t errlen) {
     checksum *cs = checksumNew();
     rdbHandlers h = {0};
+    *why = OUTCOME_CONNECT, *how = "replication";
+    if (!cs) return snprintf(err, errlen, "out of memory"), NULL;
     checksumHandlers(cs, &h);
-    int rc = cfg->mode == 2 ? SNAP_REFUSED : replicaSnapshot(cfg, -1, &h, &why, err, sizeof(err));
+    int rc = cfg->mode == 2 ? SNAP_REFUSED : replicaSnapshot(cfg, -1, &h, why, err, errlen);
     if (rc == SNAP_REFUSED && cfg->mode != 1) {
         checksumFree(cs); /* start the counts again */
         cs = checksumNew();
+        if (!cs) return snprintf(err, errlen, "out of memory"), NULL;
         checksumHandlers(cs, &h);
-        rc = scanChecksum(cfg, &h, &why, err, sizeof(err));
+        *how = "SCAN + DUMP";
+        rc = scanChecksum(cfg, &h, why, err, errlen);
     }
-    if (rc == 0) checksumReport(cs, stdout, cfg->json);
-    else if (stopRequested())
-        logError("interrupted by %s: no report (the snapshot was not read to its end)", stopSignalName()),
-            why = OUTCOME_INTERRUPTED;
-    else logError("%s", rc == SNAP_REFUSED ? "the source refuses SYNC and PSYNC (--mode replica)" : err);
+    if (rc == 0) return cs;
+    if (rc == SNAP_REFUSED) snprintf(err, errlen, "the source refuses SYNC and PSYNC (--mode replica)");
+    if (stopRequested()) *why = OUTCOME_INTERRUPTED;
     checksumFree(cs);
-    return rc == 0 ? OUTCOME_OK : rc == SNAP_REFUSED ? OUTCOME_CONNECT : why;
+    return NULL;
 }
 
-/* ---- --verify ---- */
-
-/* One key's digest (its K term): decode a payload into a fresh digest. */
-static int keyDigest(const scanItem *it, unsigned char out[RDB_DIGEST_LEN], char *err, size_t errlen) {
-    rdbDigest *dg = rdbDigestNew();
-    rdbHandlers h;
-    if (!dg) return -1;
-    rdbDigestHandlers(dg, &h);
-    rdbKeyInfo base = {.db = (uint64_t)it->db, .key = it->key, .keylen = it->keylen, .expire_ms = it->expire_ms,
-                       .idle = -1, .freq = -1};
-    int rc = rdbDecodePayload(it->payload, it->len, &base, &h, NULL, NULL, err, errlen);
-    rdbDigestFinal(dg, out);
-    rdbDigestFree(dg);
-    return rc;
-}
-
-typedef struct verifier {
-    rsConn *other;
-    rsServerInfo oinfo;
-    const char *side;   /* which side 'other' is, for messages */
-    int compare;        /* 1: compare content; 0: existence only */
-    uint64_t checked, differ, missing, noted;
-    progress *pg;       /* status lines; NULL: none */
-    int quiet;          /* -q: no notes */
-    uint64_t base;      /* keys checked by the passes before this one */
-    char *err;
-    size_t errlen;
-} verifier;
-
-static void reportKey(verifier *v, const scanItem *it, const char *what) {
-    if (v->differ + v->missing > 10) return;
-    char kr[300];
-    rdbKeyRepr(it->key, it->keylen, kr, sizeof(kr));
-    printf("db %d key '%s': %s\n", it->db, kr, what);
-}
-
-/* A part equality leaves out (keydiff.h) differs: a note on stderr for the
- * first few keys, counted in the summary. */
-static void noteKey(verifier *v, const scanItem *it, const char *what) {
-    if (v->noted++ >= 3 || v->quiet) return;
-    char kr[300];
-    rdbKeyRepr(it->key, it->keylen, kr, sizeof(kr));
-    logInfo("note: db %d key '%s': %s (not compared: Redis's own replicas do not keep it equal)", it->db, kr,
-            what);
-}
-
-static void verifyProgress(verifier *v) {
-    if (!progressDue(v->pg, 0)) return;
-    if (v->compare)
-        progressLine(v->pg, "verify", "verify: %llu source keys compared, %llu differ, %llu missing on the target",
-                     (unsigned long long)v->checked, (unsigned long long)v->differ, (unsigned long long)v->missing);
-    else
-        progressLine(v->pg, "verify", "verify: %llu source keys compared; looking for keys only on the target: "
-                     "%llu target keys checked, %llu only there", (unsigned long long)v->base,
-                     (unsigned long long)v->checked, (unsigned long long)v->missing);
-}
-
-/* Content: the digest terms first (cheap); where they differ, keydiff
- * says which part does, or that only a part not compared does. */
-static int compareKey(verifier *v, const scanItem *it, const scanItem *o) {
-    unsigned char a[RDB_DIGEST_LEN], b[RDB_DIGEST_LEN];
-    if (keyDigest(it, a, v->err, v->errlen) < 0 || keyDigest(o, b, v->err, v->errlen) < 0) return -1;
-    if (memcmp(a, b, sizeof(a)) == 0) return 0;
-    char what[1400], msg[1500];
-    int r = keydiffCompare(it, o, what, sizeof(what), v->err, v->errlen);
-    if (r < 0) return -1;
-    if (r == KEYDIFF_NOTED) noteKey(v, it, what);
-    if (r != KEYDIFF_DIFFER) return 0;
-    v->differ++;
-    snprintf(msg, sizeof(msg), "differs: %s", what);
-    reportKey(v, it, msg);
-    return 0;
-}
-
-static int verifyKey(void *ctx, const scanItem *it) {
-    verifier *v = ctx;
-    scanItem o;
-    v->checked++;
-    verifyProgress(v);
-    int got = scanGetKey(v->other, &v->oinfo, it->db, it->key, it->keylen, &o, v->err, v->errlen);
-    if (got < 0) return -1;
-    if (got == 0) {
-        v->missing++;
-        reportKey(v, it, v->compare ? "missing on the target" : "only on the target");
-        return 0;
-    }
-    int rc = v->compare ? compareKey(v, it, &o) : 0;
-    free((void *)o.payload);
-    return rc;
-}
-
-outcome snapshotVerify(const snapshotConfig *cfg) {
+outcome snapshotChecksum(const snapshotConfig *cfg) {
     char err[800] = "";
-    rsServerInfo sinfo = {0}, tinfo = {0};
-    rsConn *s = openScanSource(cfg, &sinfo, err, sizeof(err));
-    snapshotConfig tc = *cfg;
-    tc.source = cfg->target, tc.source_conn = cfg->target_conn;
-    rsConn *t = s ? openScanSource(&tc, &tinfo, err, sizeof(err)) : NULL;
-    scanOptions so = {cfg->scan_count, cfg->rate, 1};
-    scanStats st1 = {0}, st2 = {0};
-    progress *pg = progressNew(cfg->quiet, "verify", 0); /* NULL (out of memory): no status lines */
-    verifier fwd = {.other = t, .oinfo = tinfo, .side = "target", .compare = 1, .pg = pg, .quiet = cfg->quiet, .err = err,
-                    .errlen = sizeof(err)};
-    verifier back = {.other = s, .oinfo = sinfo, .side = "source", .compare = 0, .pg = pg, .err = err,
-                     .errlen = sizeof(err)};
-    int rc = t ? 0 : -1;
-    /* Every source key must be on the target with the same content; then
-     * every target key must exist on the source. */
-    if (rc == 0) rc = scanPass(s, &sinfo, &so, verifyKey, &fwd, &st1, err, sizeof(err));
-    back.base = fwd.checked;
-    if (rc == 0) rc = scanPass(t, &tinfo, &so, verifyKey, &back, &st2, err, sizeof(err));
-    connClose(s);
-    connClose(t);
-    progressClear(pg);
-    progressFree(pg);
-    if (rc < 0 && stopRequested()) {
-        logError("interrupted by %s after %llu source keys: no verdict", stopSignalName(),
-                (unsigned long long)fwd.checked);
-        return OUTCOME_INTERRUPTED;
-    }
-    if (rc < 0) {
-        logError("%s", err);
-        return OUTCOME_CONNECT;
-    }
-    if (fwd.noted > 3 && !cfg->quiet) logInfo("note: %llu keys in all differ only in parts not compared", (unsigned long long)fwd.noted);
-    int equal = fwd.missing + fwd.differ + back.missing == 0;
-    printf("verify: %s: %llu source keys checked, %llu differ, %llu missing on the target, %llu only on the target\n",
-           equal ? "equal" : "DIFFERENT", (unsigned long long)fwd.checked, (unsigned long long)fwd.differ,
-           (unsigned long long)fwd.missing, (unsigned long long)back.missing);
-    return equal ? OUTCOME_OK : OUTCOME_DIFFER;
+    outcome why;
+    const char *how;
+    checksum *cs = snapshotSum(cfg, &why, &how, err, sizeof(err));
+    if (cs) checksumReport(cs, stdout, cfg->json);
+    else if (stopRequested())
+        logError("interrupted by %s: no report (the snapshot was not read to its end)", stopSignalName());
+    else logError("%s", err);
+    checksumFree(cs);
+    return cs ? OUTCOME_OK : why;
 }

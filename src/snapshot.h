@@ -2,7 +2,6 @@
  *
  *   rdbsync --source URL --file out.rdb    a valid RDB with its CRC-64
  *   rdbsync --source URL --checksum        the same report as --file --checksum
- *   rdbsync --source URL --target URL --verify   compare both sides key by key
  *
  * Where the source allows it, the snapshot comes over the replica path:
  * REPLCONF rdb-only 1 (the source buffers no command stream for us), PSYNC
@@ -18,6 +17,7 @@
 #ifndef RDBSYNC_SNAPSHOT_H
 #define RDBSYNC_SNAPSHOT_H
 
+#include "checksum.h"
 #include "conn.h"
 #include "outcome.h"
 #include "url.h"
@@ -35,6 +35,14 @@ typedef struct snapshotConfig {
 
 outcome snapshotToFile(const snapshotConfig *c, const char *path);
 outcome snapshotChecksum(const snapshotConfig *c);
-outcome snapshotVerify(const snapshotConfig *c);
+
+/* For --verify (verify.h), which reads both sides with these. */
+/* The --checksum counts and digest of the source, by the replica path or
+ * SCAN + DUMP as cfg->mode allows; *how says which. NULL on failure: err
+ * says why (no line printed) and *why is the outcome. Free with
+ * checksumFree. Runs in any thread: it shares nothing with another call. */
+checksum *snapshotSum(const snapshotConfig *c, outcome *why, const char **how, char *err, size_t errlen);
+/* A connection to cfg->source with its INFO, or NULL with err set. */
+rsConn *snapshotOpenSource(const snapshotConfig *c, rsServerInfo *info, char *err, size_t errlen);
 
 #endif

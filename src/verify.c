@@ -1,0 +1,279 @@
+/* verify.c -- --verify: digests first, then key by key (see verify.h). */
+#include "verify.h"
+
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "keydiff.h"
+#include "log.h"
+#include "progress.h"
+#include "rdb/decode.h"
+#include "rdb/digest.h"
+#include "scan.h"
+#include "stop.h"
+
+#define BATCH_KEYS 1000
+#define BATCH_BYTES (8u << 20)
+
+/* ---- Digests of both sides, read at once ---- */
+
+typedef struct side {
+    snapshotConfig cfg;
+    checksum *cs;
+    outcome why;
+    const char *how;
+    char err[800];
+} side;
+
+static void *sideRun(void *arg) {
+    side *s = arg;
+    s->cs = snapshotSum(&s->cfg, &s->why, &s->how, s->err, sizeof(s->err));
+    return NULL;
+}
+
+/* 1: equal digests and key counts, 0: not, -1: a side could not be read
+ * (the key-by-key pass then says why, or finds what differs). */
+static int digestsEqual(const snapshotConfig *cfg, uint64_t *keys, char *how, size_t howlen) {
+    side src = {.cfg = *cfg}, tgt = {.cfg = *cfg};
+    src.cfg.quiet = tgt.cfg.quiet = 1;
+    /* --rate bounds the load on both servers; a replica snapshot cannot be
+     * slowed down, so with it the digests are read by SCAN + DUMP too. */
+    if (cfg->rate > 0 && cfg->mode == 0) src.cfg.mode = tgt.cfg.mode = 2;
+    tgt.cfg.source = cfg->target, tgt.cfg.source_conn = cfg->target_conn;
+    pthread_t th;
+    int threaded = pthread_create(&th, NULL, sideRun, &tgt) == 0;
+    sideRun(&src);
+    if (threaded) pthread_join(th, NULL);
+    else sideRun(&tgt);
+    int rc = -1;
+    if (src.cs && tgt.cs) {
+        unsigned char a[RDB_DIGEST_LEN], b[RDB_DIGEST_LEN];
+        uint64_t ka, kb;
+        checksumDigest(src.cs, a, &ka);
+        checksumDigest(tgt.cs, b, &kb);
+        rc = ka == kb && memcmp(a, b, sizeof(a)) == 0;
+        *keys = ka;
+        snprintf(how, howlen, "the source read by %s, the target by %s", src.how, tgt.how);
+    } else if (!cfg->quiet && !stopRequested()) {
+        logInfo("verify: no digest of the %s (%s): comparing key by key", src.cs ? "target" : "source",
+                src.cs ? tgt.err : src.err);
+    }
+    checksumFree(src.cs);
+    checksumFree(tgt.cs);
+    return rc;
+}
+
+/* ---- Key by key ---- */
+
+/* One key's digest (its K term): decode a payload into a fresh digest. */
+static int keyDigest(const scanItem *it, unsigned char out[RDB_DIGEST_LEN], char *err, size_t errlen) {
+    rdbDigest *dg = rdbDigestNew();
+    rdbHandlers h;
+    if (!dg) return -1;
+    rdbDigestHandlers(dg, &h);
+    rdbKeyInfo base = {.db = (uint64_t)it->db, .key = it->key, .keylen = it->keylen, .expire_ms = it->expire_ms,
+                       .idle = -1, .freq = -1};
+    int rc = rdbDecodePayload(it->payload, it->len, &base, &h, NULL, NULL, err, errlen);
+    rdbDigestFinal(dg, out);
+    rdbDigestFree(dg);
+    return rc;
+}
+
+/* Keys of one side waiting to be looked up on the other: copies, since a
+ * scan sink's items live only during the call. */
+typedef struct batch {
+    scanItem *items;
+    size_t n, cap, bytes;
+    int db;
+} batch;
+
+typedef struct verifier {
+    rsConn *other;
+    rsServerInfo oinfo;
+    int compare;        /* 1: compare content; 0: existence only */
+    uint64_t checked, differ, missing, noted;
+    progress *pg;       /* status lines; NULL: none */
+    int quiet;          /* -q: no notes */
+    uint64_t base;      /* keys checked by the passes before this one */
+    batch b;
+    char *err;
+    size_t errlen;
+} verifier;
+
+static void reportKey(verifier *v, const scanItem *it, const char *what) {
+    if (v->differ + v->missing > 10) return;
+    char kr[300];
+    rdbKeyRepr(it->key, it->keylen, kr, sizeof(kr));
+    printf("db %d key '%s': %s\n", it->db, kr, what);
+}
+
+/* A part equality leaves out (keydiff.h) differs: a note on stderr for the
+ * first few keys, counted in the summary. */
+static void noteKey(verifier *v, const scanItem *it, const char *what) {
+    if (v->noted++ >= 3 || v->quiet) return;
+    char kr[300];
+    rdbKeyRepr(it->key, it->keylen, kr, sizeof(kr));
+    logInfo("note: db %d key '%s': %s (not compared: Redis's own replicas do not keep it equal)", it->db, kr,
+            what);
+}
+
+static void verifyProgress(verifier *v) {
+    if (!progressDue(v->pg, 0)) return;
+    if (v->compare)
+        progressLine(v->pg, "verify", "verify: %llu source keys compared, %llu differ, %llu missing on the target",
+                     (unsigned long long)v->checked, (unsigned long long)v->differ, (unsigned long long)v->missing);
+    else
+        progressLine(v->pg, "verify", "verify: %llu source keys compared; looking for keys only on the target: "
+                     "%llu target keys checked, %llu only there", (unsigned long long)v->base,
+                     (unsigned long long)v->checked, (unsigned long long)v->missing);
+}
+
+/* Content: the digest terms first (cheap); where they differ, keydiff
+ * says which part does, or that only a part not compared does. */
+static int compareKey(verifier *v, const scanItem *it, const scanItem *o) {
+    unsigned char a[RDB_DIGEST_LEN], b[RDB_DIGEST_LEN];
+    if (keyDigest(it, a, v->err, v->errlen) < 0 || keyDigest(o, b, v->err, v->errlen) < 0) return -1;
+    if (memcmp(a, b, sizeof(a)) == 0) return 0;
+    char what[1400], msg[1500];
+    int r = keydiffCompare(it, o, what, sizeof(what), v->err, v->errlen);
+    if (r < 0) return -1;
+    if (r == KEYDIFF_NOTED) noteKey(v, it, what);
+    if (r != KEYDIFF_DIFFER) return 0;
+    v->differ++;
+    snprintf(msg, sizeof(msg), "differs: %s", what);
+    reportKey(v, it, msg);
+    return 0;
+}
+
+static void batchClear(batch *b) {
+    for (size_t i = 0; i < b->n; i++) free((void *)b->items[i].key);
+    b->n = b->bytes = 0;
+}
+
+/* Look the batch up on the other side in one round trip, and judge each. */
+static int batchCheck(verifier *v) {
+    batch *b = &v->b;
+    if (!b->n) return 0;
+    char ferr[600];
+    scanFetch *f = scanFetchKeys(v->other, &v->oinfo, b->db, b->items, b->n, ferr, sizeof(ferr));
+    if (!f) {
+        snprintf(v->err, v->errlen, "%s: %s", v->compare ? "target" : "source", ferr);
+        return -1;
+    }
+    int rc = 0;
+    for (size_t i = 0; i < b->n && rc == 0; i++) {
+        scanItem o;
+        v->checked++;
+        if (!scanFetchItem(f, i, &o)) {
+            v->missing++;
+            reportKey(v, &b->items[i], v->compare ? "missing on the target" : "only on the target");
+        } else if (v->compare) {
+            rc = compareKey(v, &b->items[i], &o);
+        }
+    }
+    scanFetchFree(f);
+    batchClear(b);
+    verifyProgress(v);
+    return rc;
+}
+
+/* Key and payload copied in one block, freed through the key. */
+static int batchAdd(batch *b, const scanItem *it, int with_payload) {
+    if (b->n == b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 64;
+        scanItem *ni = realloc(b->items, cap * sizeof(*ni));
+        if (!ni) return -1;
+        b->items = ni, b->cap = cap;
+    }
+    size_t plen = with_payload ? it->len : 0;
+    char *mem = malloc(it->keylen + plen + 1);
+    if (!mem) return -1;
+    memcpy(mem, it->key, it->keylen);
+    if (plen) memcpy(mem + it->keylen, it->payload, plen);
+    b->items[b->n++] = (scanItem){it->db, mem, it->keylen, (const unsigned char *)mem + it->keylen, plen,
+                                  it->expire_ms};
+    b->bytes += it->keylen + plen;
+    b->db = it->db;
+    return 0;
+}
+
+static int verifyKey(void *ctx, const scanItem *it) {
+    verifier *v = ctx;
+    if (v->b.n && it->db != v->b.db && batchCheck(v) < 0) return -1;
+    if (batchAdd(&v->b, it, v->compare) < 0) {
+        snprintf(v->err, v->errlen, "out of memory holding a batch of keys");
+        return -1;
+    }
+    if (v->b.n >= BATCH_KEYS || v->b.bytes >= BATCH_BYTES) return batchCheck(v);
+    return 0;
+}
+
+static int pass(rsConn *from, const rsServerInfo *info, const scanOptions *so, verifier *v) {
+    scanStats st = {0};
+    int rc = scanPass(from, info, so, verifyKey, v, &st, v->err, v->errlen);
+    if (rc == 0) rc = batchCheck(v);
+    batchClear(&v->b);
+    free(v->b.items);
+    v->b.items = NULL, v->b.cap = 0;
+    return rc;
+}
+
+static outcome keyByKey(const snapshotConfig *cfg) {
+    char err[800] = "";
+    rsServerInfo sinfo = {0}, tinfo = {0};
+    rsConn *s = snapshotOpenSource(cfg, &sinfo, err, sizeof(err));
+    snapshotConfig tc = *cfg;
+    tc.source = cfg->target, tc.source_conn = cfg->target_conn;
+    rsConn *t = s ? snapshotOpenSource(&tc, &tinfo, err, sizeof(err)) : NULL;
+    scanOptions so = {cfg->scan_count, cfg->rate, 1};
+    progress *pg = progressNew(cfg->quiet, "verify", 0); /* NULL (out of memory): no status lines */
+    verifier fwd = {.other = t, .oinfo = tinfo, .compare = 1, .pg = pg, .quiet = cfg->quiet, .err = err,
+                    .errlen = sizeof(err)};
+    verifier back = {.other = s, .oinfo = sinfo, .compare = 0, .pg = pg, .err = err, .errlen = sizeof(err)};
+    int rc = t ? 0 : -1;
+    /* Every source key must be on the target with the same content; then
+     * every target key must exist on the source. */
+    if (rc == 0) rc = pass(s, &sinfo, &so, &fwd);
+    back.base = fwd.checked;
+    if (rc == 0) rc = pass(t, &tinfo, &so, &back);
+    connClose(s);
+    connClose(t);
+    progressClear(pg);
+    progressFree(pg);
+    if (rc < 0 && stopRequested()) {
+        logError("interrupted by %s after %llu source keys: no verdict", stopSignalName(),
+                 (unsigned long long)fwd.checked);
+        return OUTCOME_INTERRUPTED;
+    }
+    if (rc < 0) {
+        logError("%s", err);
+        return OUTCOME_CONNECT;
+    }
+    if (fwd.noted > 3 && !cfg->quiet)
+        logInfo("note: %llu keys in all differ only in parts not compared", (unsigned long long)fwd.noted);
+    int equal = fwd.missing + fwd.differ + back.missing == 0;
+    printf("verify: %s: %llu source keys checked, %llu differ, %llu missing on the target, %llu only on the target\n",
+           equal ? "equal" : "DIFFERENT", (unsigned long long)fwd.checked, (unsigned long long)fwd.differ,
+           (unsigned long long)fwd.missing, (unsigned long long)back.missing);
+    return equal ? OUTCOME_OK : OUTCOME_DIFFER;
+}
+
+outcome verifyRun(const snapshotConfig *cfg) {
+    char how[300];
+    uint64_t keys = 0;
+    int eq = digestsEqual(cfg, &keys, how, sizeof(how));
+    if (stopRequested()) {
+        logError("interrupted by %s while reading both sides' digests: no verdict", stopSignalName());
+        return OUTCOME_INTERRUPTED;
+    }
+    if (eq == 1) {
+        printf("verify: equal: %llu source keys checked, 0 differ, 0 missing on the target, 0 only on the target "
+               "(digests equal; %s)\n", (unsigned long long)keys, how);
+        return OUTCOME_OK;
+    }
+    if (eq == 0 && !cfg->quiet) logInfo("verify: the digests differ: comparing key by key");
+    return keyByKey(cfg);
+}
