@@ -8,10 +8,10 @@
  * constant memory: order independence comes from adding per-element hashes
  * modulo 2^256 rather than from sorting.
  *
- * Definition (version 1), H = SHA-256, str(s) = u64le(len(s)) || s,
+ * Definition (version 2), H = SHA-256, str(s) = u64le(len(s)) || s,
  * SUM = sum of 32-byte hashes read as little-endian integers, mod 2^256:
  *
- *   digest = H("rdbsync-digest-1" || u64le(nkeys) || SUM(K) ||
+ *   digest = H("rdbsync-digest-2" || u64le(nkeys) || SUM(K) ||
  *              u64le(nfunctions) || SUM(H("F" || str(library code))))
  *   K      = H("K" || u64le(db) || str(key) || u8(ltype) ||
  *              i64le(expire_ms or -1) || V)
@@ -24,10 +24,9 @@
  *                                        i64le(field_expire_ms or -1))))
  *   V stream = H("x" || each live entry in ID order:
  *                  u64le(ms) u64le(seq) u64le(nfields) {str(f) str(v)}
- *                || "m" u64le(length) id(last) id(first) id(max_deleted)
+ *                || "m" u64le(length) id(last) id(first or 0-0) id(max_deleted)
  *                   u64le(entries_added) u64le(ngroups)
- *                || each group: "g" str(name) id(last_delivered)
- *                   i64le(entries_read) u64le(npel)
+ *                || each group: "g" str(name) id(last_delivered) u64le(npel)
  *                   {id i64le(delivery_ms) u64le(delivery_count)}
  *                   u64le(nconsumers)
  *                   {"c" str(name) i64le(seen_ms) i64le(active_ms)
@@ -39,12 +38,12 @@
  * are IEEE-754 binary64. Keys already expired in a file are included.
  *
  * Byte-level reading of the above (what the code and its tests do):
- *   - "rdbsync-digest-1" and the one-letter tags ("K", "s", "l", ...) are
+ *   - "rdbsync-digest-2" and the one-letter tags ("K", "s", "l", ...) are
  *     their ASCII bytes alone: no length, no NUL.
  *   - u64le/i64le: 8 bytes little-endian (i64 as two's complement); u8: one
  *     byte. SUM(...) is written as its 32 bytes, little-endian; the SUM of
  *     nothing is 32 zero bytes, so the empty dataset's digest is
- *     H("rdbsync-digest-1" || u64le(0) || 0^32 || u64le(0) || 0^32).
+ *     H("rdbsync-digest-2" || u64le(0) || 0^32 || u64le(0) || 0^32).
  *   - nkeys and n count what the decoder reports (keys; list items, set
  *     members, zset members, hash fields), not RDB header counts.
  *   - f64le(score): the 8 bytes of the binary64, little-endian, with -0
@@ -55,6 +54,12 @@
  *     nfields is the entry's number of field/value pairs; groups, PEL
  *     entries and consumers come in the file's order (rax order, i.e. by
  *     name / ID); a group's u64le(nconsumers) follows its PEL.
+ *   - derived stream fields, which servers compute rather than keep
+ *     (version 2; version 1 hashed them as stored): a group's entries_read
+ *     is left out (RDB 9 lacks it and each server estimates it on load;
+ *     replicas do not keep it equal), and the first ID of an empty stream
+ *     counts as 0-0 (Redis 7.0+ writes 0-0 after XDEL empties it, but
+ *     loads an RDB 9 stream with no entries as the maximum ID).
  *   - library code: rdbFunction.code as the decoder reports it (for the
  *     7.0-rc FUNCTION opcode that is the code alone, without name/engine).
  *   - module: the raw bytes handed to raw_value (type 6 or 7 alike, module

@@ -48,6 +48,12 @@
 #   free_port         prints a free TCP port in 20000-60000 (for other
 #                     listeners; in $(...) it cannot remember what it gave)
 #
+# Other server versions ($SHARED/servers/<folder>, see its README):
+#   rs_version_bin FOLDER   prints the folder's server binary; 1 when absent
+#   rs_start_v NAME FOLDER [args...]   rs_start with that binary (rs_restart
+#                     keeps it); --enable-debug-command only where it exists
+#                     (7.0 and later: older servers refuse the unknown option)
+#
 # Results (the line protocol counted by tests/run.sh; they never exit, and
 # return 0 so that set -e scripts go on after a failed assertion):
 #   pass NAME | fail NAME WHY | skip NAME WHY
@@ -271,10 +277,13 @@ it_try_start() {
         listen=(--port 0 --tls-port "$port" --tls-cert-file "$tls/server.crt" --tls-key-file "$tls/server.key"
                 --tls-ca-cert-file "$tls/ca.crt")
     fi
+    local bin debug=(--enable-debug-command yes)
+    bin=$(it_var BIN "$name")
+    if [ -n "$bin" ] && [[ $("$bin" --version) =~ v=[0-6]\. ]]; then debug=(); fi
     it_tls_cli "$tls"
     : >"$log"
-    redis-server "${listen[@]}" --bind 127.0.0.1 --dir "$dir" --save '' \
-        --appendonly no --enable-debug-command yes --daemonize no \
+    "${bin:-redis-server}" "${listen[@]}" --bind 127.0.0.1 --dir "$dir" --save '' \
+        --appendonly no "${debug[@]}" --daemonize no \
         --logfile "$log" "$@" </dev/null >>"$dir/$name.out" 2>&1 &
     pid=$!
     printf -v "RS_PID_$name" '%s' "$pid"
@@ -330,6 +339,23 @@ rs_start() {
     it_log_tail "$dir/$name.log"
     printf -v "RS_PID_$name" '%s' ""
     return 1
+}
+
+rs_version_bin() {
+    local d=${SHARED:+$SHARED/servers/$1} b
+    for b in "$d/redis-server" "$d/valkey-server"; do
+        if [ -n "$SHARED" ] && [ -x "$b" ]; then printf '%s\n' "$b"; return 0; fi
+    done
+    return 1
+}
+
+rs_start_v() {
+    local name=$1 bin
+    bin=$(rs_version_bin "$2") || { echo "rs_start_v $1: no server in servers/$2" >&2; return 1; }
+    shift 2
+    it_check_name "$name" || return 1
+    printf -v "RS_BIN_$name" '%s' "$bin"
+    rs_start "$name" "$@"
 }
 
 rs_start_with_rdb() {

@@ -60,21 +60,22 @@ enum variant {
     V_BASE,
     /* must not change the digest */
     V_SET_ORDER, V_HASH_ORDER, V_ZSET_ORDER, V_KEY_ORDER, V_LRU_HINTS,
+    V_ENTRIES_READ, /* derived: each server computes its own (digest.h) */
     /* each must change the digest */
     V_LIST_ORDER, V_HASH_VALUE, V_FIELD_TTL, V_EXPIRE, V_NO_EXPIRE, V_DB,
     V_ZSCORE, V_GROUP_LAST_ID, V_STRING_VALUE, V_KEY_NAME, V_SET_MEMBER,
     V_SET_EXTRA, V_STREAM_FIELD, V_STREAM_ID, V_CONSUMER_PEL, V_PEL_COUNT,
-    V_ENTRIES_READ, V_MODULE_RAW, V_FUNCTION, V_NO_FUNCTION, V_TYPE,
+    V_MODULE_RAW, V_FUNCTION, V_NO_FUNCTION, V_TYPE,
     V_LIST_SPLIT, V_ZSCORE_NEG_ZERO,
     V_COUNT
 };
 
 static const char *variant_name[V_COUNT] = {
     "base", "set_order", "hash_order", "zset_order", "key_order", "lru_hints",
-    "list_order", "hash_value", "field_ttl", "expire", "no_expire",
+    "entries_read", "list_order", "hash_value", "field_ttl", "expire", "no_expire",
     "db", "zset_score", "group_last_id", "string_value", "key_name",
     "set_member", "set_extra", "stream_field", "stream_id", "consumer_pel",
-    "pel_delivery_count", "entries_read", "module_raw", "function",
+    "pel_delivery_count", "module_raw", "function",
     "no_function", "type", "list_split", "zset_score_neg_zero",
 };
 
@@ -249,7 +250,7 @@ static void addLE(unsigned char acc[32], const unsigned char h[32]) {
 static void expectedTop(uint64_t nkeys, const unsigned char ksum[32], uint64_t nfn,
                         const unsigned char fsum[32], unsigned char out[32]) {
     bytes s = {.n = 0};
-    put(&s, "rdbsync-digest-1", 16);
+    put(&s, "rdbsync-digest-2", 16);
     putU64(&s, nkeys);
     put(&s, ksum, 32);
     putU64(&s, nfn);
@@ -401,7 +402,7 @@ static void testZsetStreamModuleKat(void) {
     putU64(&s, 5), putU64(&s, 0), putU64(&s, 1), putStr(&s, "f"), putStr(&s, "v"); /* entry */
     put(&s, "m", 1), putU64(&s, 1), putU64(&s, 5), putU64(&s, 0), putU64(&s, 5), putU64(&s, 0);
     putU64(&s, 0), putU64(&s, 0), putU64(&s, 1), putU64(&s, 1);
-    put(&s, "g", 1), putStr(&s, "grp"), putU64(&s, 5), putU64(&s, 0), putU64(&s, 1), putU64(&s, 1);
+    put(&s, "g", 1), putStr(&s, "grp"), putU64(&s, 5), putU64(&s, 0), putU64(&s, 1); /* no entries_read */
     putU64(&s, 5), putU64(&s, 0), putU64(&s, 999), putU64(&s, 3); /* pel */
     putU64(&s, 1);                                                   /* nconsumers */
     put(&s, "c", 1), putStr(&s, "con"), putU64(&s, 998), putU64(&s, 997), putU64(&s, 1);
@@ -433,6 +434,33 @@ static void testZsetStreamModuleKat(void) {
     keyEnd(&d);
     finish(&d, got);
     test_eq_mem("digest.kat.zset_stream_module", want, 32, got, 32);
+}
+
+/* An emptied stream: 0-0 as its first ID (XDEL on 7.0) or the maximum ID
+ * (7.0 loading the same stream from RDB 9) is the same data; a non-empty
+ * stream's first ID still counts. */
+static void emptyStream(rdbStreamId first, uint64_t length, unsigned char out[32]) {
+    drv d;
+    drvInit(&d);
+    void *c = d.h.ctx;
+    keyBegin(&d, 0, "x", RDB_LT_STREAM, -1);
+    if (length) d.h.stream_entry(c, sid(5, 0), 1), sfield(&d, "f", "v");
+    rdbStreamMeta m = {length, sid(5, 0), first, sid(0, 0), 1, 1};
+    d.h.stream_meta(c, &m);
+    rdbStreamGroup g = {"grp", 3, sid(5, 0), length ? 1 : -1, 0, 0};
+    d.h.stream_group(c, &g);
+    keyEnd(&d);
+    finish(&d, out);
+}
+
+static void testStreamDerivedFields(void) {
+    unsigned char a[32], b[32];
+    emptyStream(sid(0, 0), 0, a);
+    emptyStream(sid(UINT64_MAX, UINT64_MAX), 0, b);
+    test_cond("digest.same_when.empty_stream_first_id", memcmp(a, b, 32) == 0);
+    emptyStream(sid(5, 0), 1, a);
+    emptyStream(sid(4, 0), 1, b);
+    test_cond("digest.differs_when.stream_first_id", memcmp(a, b, 32) != 0);
 }
 
 /* ---- Smaller properties ---- */
@@ -539,6 +567,7 @@ int main(void) {
     testElementSizesKat();
     testHashListFunctionKat();
     testZsetStreamModuleKat();
+    testStreamDerivedFields();
     testLargeValues();
     testApi();
     testVariants();
