@@ -22,6 +22,8 @@
 #             trip during each copy (pingprobe.c) against an idle baseline
 #   tls       import and full sync over TLS (rediss://, --cacert) vs plain TCP
 #   verify    `--verify` of two equal servers vs `--source --checksum` of one
+#   burst     redis-benchmark -P 16 at full speed on a source with rdbsync and a
+#             native replica attached: when each sees the last write
 #
 # D is a generated dump of BENCH_KEYS (default 1,000,000) mixed keys, built
 # once by a throwaway redis-server 7.0 and cached in build/bench/ under a name
@@ -53,7 +55,7 @@ OUT=build/bench
 DATA_VERSION=v1 # bump when the dataset shape changes outside gen.c
 BENCH_TMP=$IT_TMP
 
-SECTIONS=(checksum import sync lag scan tls verify)
+SECTIONS=(checksum import sync lag scan tls verify burst)
 
 usage() {
     echo "usage: bench/run.sh$(printf ' [%s]' "${SECTIONS[@]}")" >&2
@@ -442,6 +444,70 @@ section_verify() {
     q=$(ratio "$ROW_WALL" "$ref_wall")
     echo "ratio verify/checksum (wall): $q (target <= 2.00) $(bench_verdict "$q" 2.0)"
     echo "  same, median of per-run pairs: $(bench_paired_ratio "$ours" "$ref" wall)"
+}
+
+# ---- Section: burst --------------------------------------------------------
+
+# seen_at NAME KEY FILE: poll until KEY is on NAME, then write the time.
+seen_at() {
+    until [[ $(rs_cli "$1" exists "$2") == 1 ]]; do sleep 0.005; done
+    now_s >"$3"
+}
+
+# The source written as fast as pipelined clients go; rdbsync and a native
+# replica attached side by side. Both are timed from the start of the load
+# to the moment a marker written after the load's last command shows on
+# them: a ratio of how late rdbsync's target is complete.
+section_burst() {
+    echo
+    command -v redis-benchmark >/dev/null || { echo "burst: skipped (no redis-benchmark)"; return 0; }
+    build_tool replwait -lhiredis
+    local n=${BENCH_BURST_OPS:-1500000} err="$BENCH_TMP/burst.err" pid rc=0 m
+    local clients=${BENCH_BURST_CLIENTS:-4}
+    echo "== burst: redis-benchmark -P 16 -c $clients -t set,incr,lpush,hset -r 1000000 -n $n on the source,"         "rdbsync and a native replica attached"
+    rs_start src --repl-diskless-sync-delay 0 --enable-debug-command yes || bench_die "cannot start the source"
+    rs_start target --enable-debug-command yes || bench_die "cannot start the target server"
+    rs_start replica --enable-debug-command yes || bench_die "cannot start the replica server"
+    "$OUT/replwait" "$(rs_port replica)" "$(rs_port src)" 60 >/dev/null || bench_die "native replica not in sync"
+    "$RDBSYNC" --source "$(rs_url src)" --target "$(rs_url target)" -q 2>"$err" &
+    pid=$!
+    on_exit "kill $pid 2>/dev/null"
+    for m in 1 2; do
+        rs_cli src set "burst:marker$m" 1 >/dev/null
+        wait_until 60 has_key target "burst:marker$m" || bench_die "rdbsync: marker $m not on the target"
+    done
+    local t0 tn tr
+    t0=$(now_s)
+    redis-benchmark -h 127.0.0.1 -p "$(rs_port src)" -P 16 -c "$clients" -d "$size" -t set,incr,lpush,hset -r 1000000 \
+        -n "$n" -q >"$BENCH_TMP/burst.bench" 2>&1 || bench_die "redis-benchmark failed"
+    local tl
+    tl=$(now_s)
+    rs_cli src set burst:end 1 >/dev/null
+    seen_at target burst:end "$BENCH_TMP/burst.rdbsync" &
+    local w1=$!
+    seen_at replica burst:end "$BENCH_TMP/burst.native" &
+    local w2=$!
+    timeout 120 bash -c "wait $w1 $w2" 2>/dev/null || true
+    wait "$w1" "$w2" || bench_die "the end marker did not arrive"
+    tr=$(cat "$BENCH_TMP/burst.rdbsync") tn=$(cat "$BENCH_TMP/burst.native")
+    wait_until 30 same_digest src replica || bench_die "native replica differs from the source"
+    wait_until 30 same_digest src target ||
+        bench_die "WRONG COPY: rdbsync's target differs from the source 30 s after the load"
+    local hwm
+    hwm=$(awk '/^VmHWM:/ { printf "%.1f", $2 / 1024 }' "/proc/$pid/status")
+    kill -TERM "$pid"
+    wait "$pid" || rc=$?
+    ((rc == 0)) || bench_die "rdbsync exited $rc on SIGTERM: $(tail -n 3 "$err")"
+    sed 's/^/  /' "$BENCH_TMP/burst.bench" | tr '\r' '\n' | grep 'requests per second' | sed 's/^ *//; s/^/  /'
+    awk -v s="$t0" -v l="$tl" -v n="$tn" -v r="$tr" 'BEGIN {
+        printf "load ran %.1f s; last write seen after %.2f s on the native replica, %.2f s on rdbsync'"'"'s target\n",
+            l - s, n - s, r - s
+        printf "ratio rdbsync/native (from the start of the load): %.2f\n", (r - s) / (n - s) }' |
+        tee "$BENCH_TMP/burst.ratio"
+    local q
+    q=$(sed -n 's/^ratio.*: //p' "$BENCH_TMP/burst.ratio")
+    echo "target <= 1.10 $(bench_verdict "$q" 1.1); data equal afterwards (DEBUG DIGEST of source, replica, target)"
+    echo "peak RSS rdbsync (live): $hwm MB (target < 64 MB + --spool-mem 64 MB) $(bench_verdict "$hwm" 127.99)"
 }
 
 # ---- Section: lag ----------------------------------------------------------
