@@ -147,7 +147,7 @@ static int scanToFile(const snapshotConfig *cfg, int fd, outcome *why, char *err
     int valkey = rdbServerFlavour(info.is_valkey, info.rdb_version) == RDB_FLAVOUR_VALKEY;
     fileSink fs = {rdbFileWriterNew(rdbWriteFd, &fd, info.rdb_version, valkey ? RDB_FLAVOUR_VALKEY : RDB_FLAVOUR_REDIS),
                    -1, err, errlen, 0};
-    scanOptions so = {cfg->scan_count, cfg->rate, cfg->quiet};
+    scanOptions so = {cfg->scan_count, cfg->rate, cfg->quiet, NULL};
     scanStats st = {0};
     int rc = fs.fw ? 0 : -1;
     if (rc == 0) rc = rdbFileAux(fs.fw, valkey ? "valkey-ver" : "redis-ver",
@@ -237,16 +237,23 @@ static int sumFunction(void *ctx, const char *code, size_t len) {
     return s->h.function ? s->h.function(s->h.ctx, &fn) : 0;
 }
 
+/* How many keys the filter left out, on stderr (the report is stdout's). */
+static void filteredNote(uint64_t n, int server_side) {
+    logInfo("%llu keys left out by --match/--exclude/--type%s", (unsigned long long)n,
+            server_side ? " (more by SCAN MATCH/TYPE on the source, not counted)" : "");
+}
+
 static int scanChecksum(const snapshotConfig *cfg, const rdbHandlers *h, outcome *why, char *err, size_t errlen) {
     rsServerInfo info;
     rsConn *c = openScanSource(cfg, &info, err, errlen);
     *why = OUTCOME_CONNECT;
     if (!c) return -1;
     sumSink s = {*h, err, errlen, RDB_OK};
-    scanOptions so = {cfg->scan_count, cfg->rate, cfg->quiet};
+    scanOptions so = {cfg->scan_count, cfg->rate, cfg->quiet, cfg->filter};
     scanStats st = {0};
     int rc = scanFunctions(c, sumFunction, &s, err, errlen);
     if (rc == 0) rc = scanPass(c, &info, &so, sumKey, &s, &st, err, errlen);
+    if (rc == 0 && filterActive(cfg->filter)) filteredNote(st.filtered, st.server_side);
     if (s.payload_code != RDB_OK) *why = outcomeOfDecode(s.payload_code);
     connClose(c);
     return rc;
@@ -256,9 +263,14 @@ outcome snapshotChecksum(const snapshotConfig *cfg) {
     char err[800] = "";
     outcome why = OUTCOME_CONNECT;
     checksum *cs = checksumNew();
-    rdbHandlers h = {0};
+    rdbHandlers h = {0}, fh;
     checksumHandlers(cs, &h);
-    int rc = cfg->mode == 2 ? SNAP_REFUSED : replicaSnapshot(cfg, -1, &h, &why, err, sizeof(err));
+    /* With a filter, the keys it leaves out never reach the checksum. */
+    filterRelay *fr = filterActive(cfg->filter) ? filterRelayNew(cfg->filter, &h) : NULL;
+    if (fr) filterRelayHandlers(fr, &fh);
+    int rc = cfg->mode == 2 ? SNAP_REFUSED : replicaSnapshot(cfg, -1, fr ? &fh : &h, &why, err, sizeof(err));
+    if (rc == 0 && fr) filteredNote(filterRelayFiltered(fr), 0);
+    filterRelayFree(fr);
     if (rc == SNAP_REFUSED && cfg->mode != 1) {
         checksumFree(cs); /* start the counts again */
         cs = checksumNew();
@@ -372,7 +384,7 @@ outcome snapshotVerify(const snapshotConfig *cfg) {
     snapshotConfig tc = *cfg;
     tc.source = cfg->target, tc.source_conn = cfg->target_conn;
     rsConn *t = s ? openScanSource(&tc, &tinfo, err, sizeof(err)) : NULL;
-    scanOptions so = {cfg->scan_count, cfg->rate, 1};
+    scanOptions so = {cfg->scan_count, cfg->rate, 1, cfg->filter};
     scanStats st1 = {0}, st2 = {0};
     progress *pg = progressNew(cfg->quiet, "verify", 0); /* NULL (out of memory): no status lines */
     verifier fwd = {.other = t, .oinfo = tinfo, .side = "target", .compare = 1, .pg = pg, .quiet = cfg->quiet, .err = err,
@@ -400,6 +412,10 @@ outcome snapshotVerify(const snapshotConfig *cfg) {
     }
     if (fwd.noted > 3 && !cfg->quiet) logInfo("note: %llu keys in all differ only in parts not compared", (unsigned long long)fwd.noted);
     int equal = fwd.missing + fwd.differ + back.missing == 0;
+    if (filterActive(cfg->filter) && !cfg->quiet)
+        logInfo("verify: %llu source and %llu target keys left out by --match/--exclude/--type%s",
+                (unsigned long long)st1.filtered, (unsigned long long)st2.filtered,
+                st1.server_side ? " (more by SCAN MATCH/TYPE, not counted)" : "");
     printf("verify: %s: %llu source keys checked, %llu differ, %llu missing on the target, %llu only on the target\n",
            equal ? "equal" : "DIFFERENT", (unsigned long long)fwd.checked, (unsigned long long)fwd.differ,
            (unsigned long long)fwd.missing, (unsigned long long)back.missing);

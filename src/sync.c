@@ -744,13 +744,15 @@ static uint64_t snapshotRest(const syncer *s, char *buf, size_t cap) {
     const importStats *n = importGetStats(s->im), *b = &s->at_start;
     uint64_t expired = n->skipped_expired - b->skipped_expired, existing = n->skipped_conflict - b->skipped_conflict,
              empty = n->skipped_empty - b->skipped_empty, otherdb = n->skipped_db - b->skipped_db,
-             failed = n->failed - b->failed, unrep = n->unrepresentable - b->unrepresentable;
-    uint64_t sum = expired + existing + empty + otherdb + failed + unrep;
+             failed = n->failed - b->failed, unrep = n->unrepresentable - b->unrepresentable,
+             filtered = n->skipped_filtered - b->skipped_filtered;
+    uint64_t sum = expired + existing + empty + otherdb + filtered + failed + unrep;
     buf[0] = '\0';
     if (sum == 0) return 0;
-    snprintf(buf, cap, "; skipped: %llu expired, %llu existing, %llu empty, %llu other db; %llu failed, %llu not "
-             "representable", (unsigned long long)expired, (unsigned long long)existing, (unsigned long long)empty,
-             (unsigned long long)otherdb, (unsigned long long)failed, (unsigned long long)unrep);
+    snprintf(buf, cap, "; skipped: %llu expired, %llu existing, %llu empty, %llu other db, %llu filtered; %llu failed, "
+             "%llu not representable", (unsigned long long)expired, (unsigned long long)existing,
+             (unsigned long long)empty, (unsigned long long)otherdb, (unsigned long long)filtered,
+             (unsigned long long)failed, (unsigned long long)unrep);
     return sum;
 }
 
