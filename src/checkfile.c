@@ -97,8 +97,18 @@ static outcome decodePayloadFile(const checkFileOptions *o, const rdbHandlers *h
     return rc;
 }
 
-static outcome decodeInput(const checkFileOptions *o, const rdbHandlers *h) {
-    return o->payload ? decodePayloadFile(o, h) : decodeFile(o, h, NULL);
+/* With a key filter, the keys it leaves out never reach h: the report
+ * and the digest are those of the subset. Said on stderr with the count. */
+static outcome decodeSelected(const checkFileOptions *o, const rdbHandlers *h, checksum *cs) {
+    if (!filterActive(o->filter)) return o->payload ? decodePayloadFile(o, h) : decodeFile(o, h, cs);
+    filterRelay *fr = filterRelayNew(o->filter, h);
+    rdbHandlers fh;
+    if (!fr) return OUTCOME_INTERNAL;
+    filterRelayHandlers(fr, &fh);
+    outcome rc = o->payload ? decodePayloadFile(o, &fh) : decodeFile(o, &fh, cs);
+    logInfo("%llu keys left out by --match/--exclude/--type", (unsigned long long)filterRelayFiltered(fr));
+    filterRelayFree(fr);
+    return rc;
 }
 
 /* A file's values are decoded and hashed on every core (checksumNewParallel);
@@ -109,7 +119,7 @@ outcome checkFileChecksum(const checkFileOptions *o) {
         rdbHandlers h = {0};
         if (!cs) return OUTCOME_INTERNAL;
         checksumHandlers(cs, &h);
-        outcome rc = decodeFile(o, &h, cs);
+        outcome rc = decodeSelected(o, &h, cs);
         if (rc == OUTCOME_OK || rc == OUTCOME_CRC) checksumReport(cs, stdout, o->json);
         checksumFree(cs);
         return rc;
@@ -118,7 +128,7 @@ outcome checkFileChecksum(const checkFileOptions *o) {
     rdbHandlers h = {0};
     if (!cs) return OUTCOME_INTERNAL;
     checksumHandlers(cs, &h);
-    outcome rc = decodeInput(o, &h);
+    outcome rc = decodeSelected(o, &h, NULL);
     /* A CRC mismatch is a finding, not a crash: the report still shows it. */
     if (rc == OUTCOME_OK || rc == OUTCOME_CRC) checksumReport(cs, stdout, o->json);
     checksumFree(cs);
@@ -130,7 +140,7 @@ outcome checkFileDump(const checkFileOptions *o) {
     rdbHandlers h = {0};
     if (!p) return OUTCOME_INTERNAL;
     printerHandlers(p, &h);
-    outcome rc = decodeInput(o, &h);
+    outcome rc = decodeSelected(o, &h, NULL);
     if (rc == OUTCOME_DECODE && ferror(stdout)) rc = OUTCOME_OK; /* reader went away (| head) */
     printerFree(p);
     return rc;

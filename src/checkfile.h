@@ -12,6 +12,7 @@
 #ifndef RDBSYNC_CHECKFILE_H
 #define RDBSYNC_CHECKFILE_H
 
+#include "filter.h"
 #include "outcome.h"
 
 typedef struct checkFileOptions {
@@ -20,6 +21,7 @@ typedef struct checkFileOptions {
     int json;            /* --checksum: one JSON object */
     int threads;         /* --checksum of a file: workers, 0 = one per CPU */
     int ignore_crc;      /* report a CRC mismatch without failing */
+    const keyFilter *filter; /* --match/--exclude/--type: only these keys are read; NULL = all */
 } checkFileOptions;
 
 outcome checkFileChecksum(const checkFileOptions *o);

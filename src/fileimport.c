@@ -62,12 +62,13 @@ static void importSummary(const fileImportOptions *o, const importStats *st, dou
     if (st->keys_read > done)
         snprintf(rest, sizeof(rest), "; %llu not attempted", (unsigned long long)(st->keys_read - done));
     logInfo("%s: %llu keys read, %llu written%s in %.1f s (%.0f keys/s); skipped: %llu expired, "
-            "%llu existing, %llu empty, %llu other db; %llu failed, %llu not representable, %llu written "
+            "%llu existing, %llu empty, %llu other db, %llu filtered; %llu failed, %llu not representable, %llu written "
             "without field TTLs; %llu functions loaded%s",
             target, (unsigned long long)st->keys_read, (unsigned long long)st->written,
             st->native ? " (some as native commands)" : "", secs, secs > 0 ? st->written / secs : 0.0,
             (unsigned long long)st->skipped_expired, (unsigned long long)st->skipped_conflict,
             (unsigned long long)st->skipped_empty, (unsigned long long)st->skipped_db,
+            (unsigned long long)st->skipped_filtered,
             (unsigned long long)st->failed, (unsigned long long)st->unrepresentable,
             (unsigned long long)st->lossy, (unsigned long long)st->functions, rest);
 }

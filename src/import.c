@@ -87,6 +87,8 @@ static int onKeyBegin(void *ctx, const rdbKeyInfo *k) {
     im->dec = D_SKIP;
     if (!dbSelected(im, k->db)) {
         im->st.skipped_db++;
+    } else if (!filterKey(im->o.filter, k->key, k->keylen, k->ltype)) {
+        im->st.skipped_filtered++;
     } else if (k->expire_ms != -1 && k->expire_ms <= im->now_ms && im->o.expire_grace_ms <= 0) {
         /* A live source sends the DEL of such a key later, and may have
          * renewed it first: with a grace it is written (see sendRestore). */
@@ -255,6 +257,7 @@ int importPayload(importer *im, const rdbKeyInfo *k0, const unsigned char *p, si
 
 int importDelete(importer *im, uint64_t db, const char *key, size_t keylen) {
     if (!dbSelected(im, db)) return 0; /* not ours: --db leaves the other dbs alone */
+    if (!filterName(im->o.filter, key, keylen)) return 0; /* nor --match/--exclude the keys they leave out */
     const char *argv[2] = {"DEL", key};
     size_t lens[2] = {3, keylen};
     writerTag tag = {"DEL", targetDb(im, db), key, keylen, 0, WRITER_K_OTHER};
@@ -471,7 +474,7 @@ const importStats *importGetStats(const importer *im) { return &im->st; }
 
 uint64_t importSettled(const importStats *st) {
     return st->written + st->skipped_expired + st->skipped_conflict + st->skipped_empty + st->skipped_db +
-           st->conflicts + st->failed + st->unrepresentable;
+           st->skipped_filtered + st->conflicts + st->failed + st->unrepresentable;
 }
 int importConflicted(const importer *im) { return im->conflicted; }
 const char *importError(const importer *im) { return im->err; }

@@ -26,6 +26,7 @@
 #include <stdint.h>
 
 #include "conn.h"
+#include "filter.h"
 #include "rdb/decode.h"
 #include "writer.h"
 
@@ -46,6 +47,8 @@ typedef struct importOptions {
                                   * as this much from when the target applies them, and keys
                                   * already expired are written so too, not skipped (grace.h);
                                   * 0 = exact times, expired keys skipped (file imports) */
+    const keyFilter *filter;     /* --match/--exclude/--type: keys left out are counted in
+                                  * skipped_filtered, never written; NULL = every key */
 } importOptions;
 
 typedef struct importStats {
@@ -56,6 +59,7 @@ typedef struct importStats {
     uint64_t conflicts;        /* existing key that stopped the run (--on-conflict error) */
     uint64_t skipped_empty;    /* empty collections (RESTORE refuses them) */
     uint64_t skipped_db;       /* db not selected */
+    uint64_t skipped_filtered; /* left out by --match/--exclude/--type */
     uint64_t unrepresentable;  /* the target cannot hold the key */
     uint64_t lossy;            /* written without what the target cannot hold */
     uint64_t failed;           /* refused by the target */

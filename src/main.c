@@ -26,6 +26,7 @@
 #include "conn.h"
 #include "exitcode.h"
 #include "fileimport.h"
+#include "filter.h"
 #include "grace.h"
 #include "import.h"
 #include "outcome.h"
@@ -71,6 +72,7 @@ typedef struct config {
     const char *spool_dir;
     const char *metrics;  /* --metrics HOST:PORT: live sync's /metrics and /status */
     importOptions imp;
+    keyFilter *filter;    /* --match/--exclude/--type; NULL when none given */
     rsTlsOptions tls[3]; /* TLS flags: [SIDE_BOTH] --cacert..., then --source-*, --target-* */
 } config;
 
@@ -165,7 +167,15 @@ static void usage(FILE *out) {
 "                         times). A target cut off from its source keeps such keys\n"
 "                         at most MS longer\n"
 "      --drop-field-ttls  write hashes with field TTLs to targets that cannot hold\n"
-"                         them (before Redis 7.4) without the TTLs, naming each key\n"
+"                         them (before Redis 7.4) without the TTLs, naming each key;\n"
+"                         in the live stream, skip (and count) HEXPIRE & co.\n"
+"      --match GLOB       only keys whose name matches GLOB (Redis's glob; repeatable)\n"
+"                         in every mode that reads data; the summary counts the rest.\n"
+"                         Live stream: a command on keys partly selected stops the\n"
+"                         sync, naming it (--on-error skip drops it, counted)\n"
+"      --exclude GLOB     leave out keys whose name matches GLOB (repeatable)\n"
+"      --type T           only keys of type T: string list set zset hash stream module\n"
+"                         (repeatable)\n"
 "      --max-restore-size N  values larger than N bytes (k/m/g suffixes) are written\n"
 "                         as batches of native commands; default: the target's\n"
 "                         proto-max-bulk-len (512m)\n"
@@ -233,6 +243,19 @@ static int parseSize(const char *s, long long *out) {
     return 0;
 }
 
+/* Key filter flags (filter.h): getopt values clear of the letters and of
+ * TLS_OPT's range. */
+enum { OPT_MATCH = 0x300, OPT_EXCLUDE, OPT_TYPE };
+
+static int addFilter(config *c, int o, const char *v) {
+    if (!c->filter && !(c->filter = filterNew())) return -1;
+    if (o == OPT_TYPE && filterAddType(c->filter, v) < 0)
+        return badValue("--type", v, "string, list, set, zset, hash, stream or module");
+    if (o == OPT_MATCH) return filterAddMatch(c->filter, v);
+    if (o == OPT_EXCLUDE) return filterAddExclude(c->filter, v);
+    return 0;
+}
+
 static void setTlsFlag(config *c, int o) {
     rsTlsOptions *t = &c->tls[(o - 0x100) / 16];
     switch ((o - 0x100) % 16) {
@@ -273,6 +296,8 @@ static int parseArgs(int argc, char **argv, config *c) {
         {"expire-grace", required_argument, 0, 'g'},
         {"log-format", required_argument, 0, 'G'},
         {"metrics", required_argument, 0, 'H'},
+        {"match", required_argument, 0, OPT_MATCH}, {"exclude", required_argument, 0, OPT_EXCLUDE},
+        {"type", required_argument, 0, OPT_TYPE},
         TLS_OPTS("", SIDE_BOTH), TLS_OPTS("source-", SIDE_SOURCE), TLS_OPTS("target-", SIDE_TARGET),
         {0, 0, 0, 0}};
     int o;
@@ -314,6 +339,12 @@ static int parseArgs(int argc, char **argv, config *c) {
             else return badValue("--on-error", optarg, "stop or skip");
             break;
         case 'T': c->imp.drop_field_ttls = 1; break;
+        case OPT_MATCH:
+        case OPT_EXCLUDE:
+        case OPT_TYPE:
+            if (addFilter(c, o, optarg) < 0) return -1;
+            c->imp.filter = c->filter;
+            break;
         case 'g': {
             long v;
             if (parseLong(optarg, 0, 86400000, &v) < 0)
@@ -497,7 +528,7 @@ static void installStopSignals(void) {
 static outcome runScanCopy(const config *c, const syncConfig *sc) {
     scanCopyConfig cc = {.source = sc->source, .target = sc->target, .source_conn = sc->source_conn,
                          .target_conn = sc->target_conn, .imp = c->imp,
-                         .scan = {(int)c->scan_count, c->rate, c->quiet},
+                         .scan = {(int)c->scan_count, c->rate, c->quiet, c->filter},
                          .follow = c->follow < 0 ? !c->once : c->follow, .flush_target = c->flush_target,
                          .status_interval_ms = (int)c->status_interval_s * 1000};
     return scanCopy(&cc);
@@ -510,7 +541,7 @@ static outcome runSnapshot(const config *c) {
     if (rc == OUTCOME_OK && c->target) rc = endpointUrl("target", c->target, c->target_user, "RDBSYNC_TARGET_AUTH", &dst);
     snapshotConfig sc = {.source = &src, .target = &dst, .mode = c->mode, .json = c->json,
                          .scan_count = (int)c->scan_count, .rate = c->rate, .quiet = c->quiet,
-                         .psync_cmd = c->psync_cmd};
+                         .psync_cmd = c->psync_cmd, .filter = c->filter};
     rsConnOptions co = {.connect_timeout_ms = c->connect_timeout_ms, .client_name = "rdbsync"};
     sc.source_conn = sc.target_conn = co;
     if (rc == OUTCOME_OK) {
@@ -606,7 +637,7 @@ static outcome runImport(const config *c) {
 
 static checkFileOptions checkFileFor(const config *c) {
     return (checkFileOptions){.file = c->file, .payload = c->payload, .json = c->json, .threads = c->threads,
-                              .ignore_crc = c->ignore_crc};
+                              .ignore_crc = c->ignore_crc, .filter = c->filter};
 }
 
 /* What to run, from the endpoints and actions given (style.md 4.5). */
@@ -649,6 +680,9 @@ static const char *contradiction(const config *c) {
                "later full resync empty the target";
     if (c->metrics && (!(c->source && c->target) || c->verify || c->mode == 2))
         return "--metrics is for live sync as a replica (--source URL --target URL)";
+    if (c->filter && c->source && c->file)
+        return "--match/--exclude/--type with --source URL --file F: the snapshot is written whole, as the "
+               "source sends it; filter when reading it (--file F --target URL|--checksum|--dump --match ...)";
     if (c->json && !c->checksum) return "--json is for the --checksum report (--dump lines are JSON already)";
     return NULL;
 }
@@ -723,12 +757,19 @@ int main(int argc, char **argv) {
     for (int i = 0; i < IMPORT_MAX_DBS; i++) c.imp.db_map[i] = -1;
     c.imp.expire_grace_ms = GRACE_DEFAULT_MS;
     signal(SIGPIPE, SIG_IGN);
-    if (parseArgs(argc, argv, &c) < 0) return EXIT_USAGE;
+    if (parseArgs(argc, argv, &c) < 0) {
+        filterFree(c.filter);
+        return EXIT_USAGE;
+    }
     logSetup(c.log_format, c.quiet);
-    if (unreadableTlsFile(&c) < 0) return EXIT_INPUT;
+    if (unreadableTlsFile(&c) < 0) {
+        filterFree(c.filter);
+        return EXIT_INPUT;
+    }
     runMode m = chooseMode(&c);
     installStopSignals();
     outcome o = run(&c, m);
     logRefusedSummary(); /* one line per cause of refused writes that had more */
+    filterFree(c.filter);
     return exitStatus(o);
 }

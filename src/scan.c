@@ -76,9 +76,15 @@ static void rateLimit(const scanOptions *o, uint64_t done, int64_t start) {
     if (wait > 0) usleep((useconds_t)wait * 1000);
 }
 
+/* The type filter, from the DUMP payload's type byte (SCAN TYPE may have
+ * applied it already: asking again costs nothing). */
+static int typeSelected(const scanOptions *o, const unsigned char *p, size_t len) {
+    return !filterHasTypes(o->filter) || filterType(o->filter, filterPayloadType(p, len));
+}
+
 /* Read the DUMP/expire replies of one batch and feed the sink. */
-static int readDumps(rsConn *c, const rsServerInfo *info, int db, redisReply *keys, scanSink sink, void *ctx,
-                     scanStats *st, char *err, size_t errlen) {
+static int readDumps(rsConn *c, const rsServerInfo *info, const scanOptions *o, int db, redisReply *keys,
+                     scanSink sink, void *ctx, scanStats *st, char *err, size_t errlen) {
     int64_t now = clockWallMs(); /* PTTL is relative: made absolute by the wall clock */
     for (size_t i = 0; i < keys->elements; i++) {
         redisReply *d = connGetReply(c), *e = d ? connGetReply(c) : NULL;
@@ -93,6 +99,8 @@ static int readDumps(rsConn *c, const rsServerInfo *info, int db, redisReply *ke
             rc = -1;
         } else if (d->type != REDIS_REPLY_STRING || e->integer == -2) {
             st->vanished++;
+        } else if (!typeSelected(o, (const unsigned char *)d->str, (size_t)d->len)) {
+            st->filtered++;
         } else {
             int64_t exp = e->integer < 0 ? -1 : hasExpireTime(info) ? e->integer : now + e->integer;
             scanItem it = {db, keys->element[i]->str, (size_t)keys->element[i]->len,
@@ -113,6 +121,37 @@ static int readDumps(rsConn *c, const rsServerInfo *info, int db, redisReply *ke
     return 0;
 }
 
+/* SCAN cursor COUNT n [MATCH p] [TYPE t]: what the server can filter. */
+static redisReply *scanCommand(rsConn *c, const rsServerInfo *info, const scanOptions *o, const char *cursor,
+                               const char *count, scanStats *st) {
+    const char *av[8] = {"SCAN", cursor, "COUNT", count};
+    size_t lv[8];
+    int ac = 4;
+    const char *match = filterScanMatch(o->filter), *type = filterScanType(o->filter);
+    if (match) av[ac++] = "MATCH", av[ac++] = match;
+    if (type && connServerAtLeast(info, 6, 0)) av[ac++] = "TYPE", av[ac++] = type;
+    st->server_side |= ac > 4;
+    for (int i = 0; i < ac; i++) lv[i] = strlen(av[i]);
+    return connCommand(c, ac, av, lv);
+}
+
+/* The keys of a batch that the name filter keeps, in place (the reply
+ * keeps owning the dropped ones, freed with it). */
+static void keepSelected(const scanOptions *o, redisReply *keys, scanStats *st) {
+    if (!filterHasNames(o->filter) || filterScanMatch(o->filter)) return;
+    size_t n = 0;
+    for (size_t i = 0; i < keys->elements; i++) {
+        redisReply *k = keys->element[i];
+        if (filterName(o->filter, k->str, (size_t)k->len)) {
+            keys->element[i] = keys->element[n];
+            keys->element[n++] = k;
+        } else {
+            st->filtered++;
+        }
+    }
+    keys->elements = n;
+}
+
 static int scanDb(rsConn *c, const rsServerInfo *info, const scanOptions *o, int db, scanSink sink, void *ctx,
                   scanStats *st, int64_t start, char *err, size_t errlen) {
     char cursor[32] = "0", count[16];
@@ -123,7 +162,7 @@ static int scanDb(rsConn *c, const rsServerInfo *info, const scanOptions *o, int
             snprintf(err, errlen, "stopped by a signal in db %d", db);
             return -1;
         }
-        redisReply *r = connCommandf(c, "SCAN %s COUNT %s", cursor, count);
+        redisReply *r = scanCommand(c, info, o, cursor, count, st);
         if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
             snprintf(err, errlen, "source: SCAN failed: %s", r && r->type == REDIS_REPLY_ERROR ? r->str : connError(c));
             if (r) freeReplyObject(r);
@@ -132,7 +171,10 @@ static int scanDb(rsConn *c, const rsServerInfo *info, const scanOptions *o, int
         snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
         redisReply *keys = r->element[1];
         st->scanned += keys->elements;
-        int rc = sendDumps(c, info, keys) < 0 ? -1 : readDumps(c, info, db, keys, sink, ctx, st, err, errlen);
+        size_t all = keys->elements;
+        keepSelected(o, keys, st);
+        int rc = sendDumps(c, info, keys) < 0 ? -1 : readDumps(c, info, o, db, keys, sink, ctx, st, err, errlen);
+        keys->elements = all; /* freed whole */
         if (rc < 0 && !err[0]) snprintf(err, errlen, "source: %s", connError(c));
         freeReplyObject(r);
         if (rc < 0) return -1;

@@ -21,11 +21,15 @@
 #include <stdint.h>
 
 #include "conn.h"
+#include "filter.h"
 
 typedef struct scanOptions {
     int count;       /* SCAN COUNT; 0 = 1000 */
     long rate;       /* keys per second, 0 = unlimited */
     int quiet;
+    const keyFilter *filter; /* --match/--exclude/--type; NULL = every key. SCAN MATCH for
+                                one --match without --exclude, SCAN TYPE for one --type
+                                on 6.0+; client-side otherwise (filter.h) */
 } scanOptions;
 
 typedef struct scanItem {
@@ -41,6 +45,9 @@ typedef struct scanStats {
     uint64_t scanned;   /* keys returned by SCAN */
     uint64_t dumped;    /* handed to the sink */
     uint64_t vanished;  /* deleted or expired between SCAN and DUMP */
+    uint64_t filtered;  /* returned by SCAN, left out by the filter here (those SCAN
+                           MATCH/TYPE left out on the server are not seen, not counted) */
+    int server_side;    /* 1 when SCAN MATCH or TYPE did part of the filtering */
 } scanStats;
 
 /* Return 0 to go on, non-zero to stop the pass. */

@@ -242,6 +242,7 @@ static void ksnRestore(copier *cp) {
 }
 
 static void pushEvent(copier *cp, int db, const char *key, size_t keylen) {
+    if (!filterName(cp->cfg->scan.filter, key, keylen)) return; /* --match/--exclude: not ours */
     pthread_mutex_lock(&cp->emu);
     if (cp->nevents >= EVENTS_MAX) {
         cp->overflow = 1; /* too many to track: a fresh pass catches up */
@@ -385,6 +386,9 @@ static int applyEvents(copier *cp) {
         char err[512];
         int got = rc == 0 ? scanGetKey(cp->src, &cp->sinfo, q->db, q->key, q->keylen, &it, err, sizeof(err)) : 0;
         if (got < 0) snprintf(cp->err, sizeof(cp->err), "%s", err), rc = -1;
+        else if (got == 1 && !filterType(cp->cfg->scan.filter, filterPayloadType(it.payload, it.len)))
+            /* now of a type --type leaves out: gone from the copy */
+            rc = importDelete(cp->im, (uint64_t)q->db, q->key, q->keylen), free((void *)it.payload);
         else if (got == 1) rc = writeItem(cp, q->db, q->key, q->keylen, it.payload, it.len, it.expire_ms),
                            free((void *)it.payload);
         else if (rc == 0) rc = importDelete(cp->im, (uint64_t)q->db, q->key, q->keylen);
@@ -503,14 +507,16 @@ static int copyFunction(void *ctx, const char *code, size_t len) {
  * (read but never written: a stop came first). */
 static void summary(copier *cp) {
     const importStats *s = importGetStats(cp->im);
-    uint64_t done = cp->st.vanished + importSettled(s);
+    uint64_t done = cp->st.vanished + cp->st.filtered + importSettled(s);
     uint64_t rest = cp->st.scanned > done ? cp->st.scanned - done : 0;
     logInfo("scan copy: %llu keys scanned, %llu written, %llu vanished during the copy, "
-            "%llu existing skipped, %llu expired skipped, %llu other db skipped, %llu conflicting, %llu failed, "
-            "%llu not representable, %llu not attempted, %llu functions",
+            "%llu existing skipped, %llu expired skipped, %llu other db skipped, %llu filtered%s, %llu conflicting, "
+            "%llu failed, %llu not representable, %llu not attempted, %llu functions",
             (unsigned long long)cp->st.scanned, (unsigned long long)s->written, (unsigned long long)cp->st.vanished,
             (unsigned long long)s->skipped_conflict, (unsigned long long)s->skipped_expired,
-            (unsigned long long)s->skipped_db, (unsigned long long)s->conflicts, (unsigned long long)s->failed,
+            (unsigned long long)s->skipped_db, (unsigned long long)(cp->st.filtered + s->skipped_filtered),
+            cp->st.server_side ? " (more by SCAN MATCH/TYPE on the source, not counted)" : "",
+            (unsigned long long)s->conflicts, (unsigned long long)s->failed,
             (unsigned long long)s->unrepresentable, (unsigned long long)rest, (unsigned long long)s->functions);
 }
 

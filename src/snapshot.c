@@ -143,7 +143,7 @@ static int scanToFile(const snapshotConfig *cfg, int fd, outcome *why, char *err
     int valkey = rdbServerFlavour(info.is_valkey, info.rdb_version) == RDB_FLAVOUR_VALKEY;
     fileSink fs = {rdbFileWriterNew(rdbWriteFd, &fd, info.rdb_version, valkey ? RDB_FLAVOUR_VALKEY : RDB_FLAVOUR_REDIS),
                    -1, err, errlen, 0};
-    scanOptions so = {cfg->scan_count, cfg->rate, cfg->quiet};
+    scanOptions so = {cfg->scan_count, cfg->rate, cfg->quiet, NULL};
     scanStats st = {0};
     int rc = fs.fw ? 0 : -1;
     if (rc == 0) rc = rdbFileAux(fs.fw, valkey ? "valkey-ver" : "redis-ver",
@@ -233,16 +233,23 @@ static int sumFunction(void *ctx, const char *code, size_t len) {
     return s->h.function ? s->h.function(s->h.ctx, &fn) : 0;
 }
 
+/* How many keys the filter left out, on stderr (the report is stdout's). */
+static void filteredNote(uint64_t n, int server_side) {
+    logInfo("%llu keys left out by --match/--exclude/--type%s", (unsigned long long)n,
+            server_side ? " (more by SCAN MATCH/TYPE on the source, not counted)" : "");
+}
+
 static int scanChecksum(const snapshotConfig *cfg, const rdbHandlers *h, outcome *why, char *err, size_t errlen) {
     rsServerInfo info;
     rsConn *c = snapshotOpenSource(cfg, &info, err, errlen);
     *why = OUTCOME_CONNECT;
     if (!c) return -1;
     sumSink s = {*h, err, errlen, RDB_OK};
-    scanOptions so = {cfg->scan_count, cfg->rate, cfg->quiet};
+    scanOptions so = {cfg->scan_count, cfg->rate, cfg->quiet, cfg->filter};
     scanStats st = {0};
     int rc = scanFunctions(c, sumFunction, &s, err, errlen);
     if (rc == 0) rc = scanPass(c, &info, &so, sumKey, &s, &st, err, errlen);
+    if (rc == 0 && filterActive(cfg->filter) && !cfg->quiet) filteredNote(st.filtered, st.server_side);
     if (s.payload_code != RDB_OK) *why = outcomeOfDecode(s.payload_code);
     connClose(c);
     return rc;
@@ -250,11 +257,16 @@ static int scanChecksum(const snapshotConfig *cfg, const rdbHandlers *h, outcome
 
 checksum *snapshotSum(const snapshotConfig *cfg, outcome *why, const char **how, char *err, size_t errlen) {
     checksum *cs = checksumNew();
-    rdbHandlers h = {0};
+    rdbHandlers h = {0}, fh;
     *why = OUTCOME_CONNECT, *how = "replication";
     if (!cs) return snprintf(err, errlen, "out of memory"), NULL;
     checksumHandlers(cs, &h);
-    int rc = cfg->mode == 2 ? SNAP_REFUSED : replicaSnapshot(cfg, -1, &h, why, err, errlen);
+    /* With a filter, the keys it leaves out never reach the checksum. */
+    filterRelay *fr = filterActive(cfg->filter) ? filterRelayNew(cfg->filter, &h) : NULL;
+    if (fr) filterRelayHandlers(fr, &fh);
+    int rc = cfg->mode == 2 ? SNAP_REFUSED : replicaSnapshot(cfg, -1, fr ? &fh : &h, why, err, errlen);
+    if (rc == 0 && fr && !cfg->quiet) filteredNote(filterRelayFiltered(fr), 0);
+    filterRelayFree(fr);
     if (rc == SNAP_REFUSED && cfg->mode != 1) {
         checksumFree(cs); /* start the counts again */
         cs = checksumNew();

@@ -19,6 +19,7 @@
 
 #include "checksum.h"
 #include "conn.h"
+#include "filter.h"
 #include "outcome.h"
 #include "url.h"
 
@@ -31,6 +32,8 @@ typedef struct snapshotConfig {
     long rate;
     int quiet;
     const char *psync_cmd; /* PSYNC's name on this source; NULL = PSYNC */
+    const keyFilter *filter; /* --checksum and --verify: only these keys; NULL = all
+                                (--source --file writes the snapshot whole) */
 } snapshotConfig;
 
 outcome snapshotToFile(const snapshotConfig *c, const char *path);

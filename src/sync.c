@@ -30,6 +30,7 @@
 #include "replica.h"
 #include "resync.h"
 #include "stop.h"
+#include "streamstage.h"
 #include "writer.h"
 
 
@@ -68,6 +69,7 @@ typedef struct syncer {
     uint64_t epoch_seq;     /* of the epoch applied last */
     writer *w;
     importer *im;
+    streamStage *stage;     /* filters and translation of the stream's commands */
     redisReader *rr;
     int64_t base;           /* stream offset before this epoch's first command byte */
     uint64_t fed;           /* bytes fed to rr in this epoch */
@@ -384,6 +386,8 @@ static int openTarget(syncer *s, char *err, size_t errlen) {
         snprintf(err, errlen, "cannot read INFO server: %s", connError(s->tc));
         return -1;
     }
+    if (s->stage) stageSetTarget(s->stage, &s->tinfo);
+    else if (!(s->stage = stageNew(s->cfg->imp.filter, &s->tinfo, &s->cfg->imp))) return -1;
     writerOptions wo = {.on_reply = onReply, .ctx = s};
     s->w = writerNew(s->tc, &wo);
     if (!s->w) return -1;
@@ -430,6 +434,44 @@ static int isCmd(const redisReply *c, const char *name) {
     return c->element[0]->type == REDIS_REPLY_STRING && strcasecmp(c->element[0]->str, name) == 0;
 }
 
+/* One command to the target, tagged with the source offset at which it
+ * counts as applied. */
+static int forwardArgv(syncer *s, int argc, const char **av, size_t *lv, int64_t off) {
+    graceScratch gs;
+    /* An expire time the target would reach before the source's DEL (or a
+     * renewal) arrives is written as the grace instead. */
+    graceRewrite(&argc, av, lv, graceNowMs(), s->cfg->imp.expire_grace_ms, &gs);
+    writerTag t = {av[0], (uint64_t)s->db, argc > 1 ? av[1] : NULL, argc > 1 ? lv[1] : 0, (uint64_t)off,
+                   WRITER_K_STREAM};
+    int tdb = s->db < IMPORT_MAX_DBS && s->cfg->imp.db_map[s->db] >= 0 ? s->cfg->imp.db_map[s->db] : s->db;
+    int rc = writerSelect(s->w, (uint64_t)tdb);
+    if (rc == 0) rc = writerCommand(s->w, argc, av, lv, &t);
+    if (rc == 0) s->forwarded++;
+    return rc;
+}
+
+/* The command through the stream stage (streamstage.h: filters, then
+ * translation), then what it became to the target. Of several commands,
+ * only the last carries the command's end offset, so that the offset
+ * moves only once all of them ran. */
+static int forwardStaged(syncer *s, int argc, const char **av, size_t *lv, int64_t end) {
+    stageOut so;
+    stageVerdict v = stageCommand(s->stage, argc, av, lv, s->in_multi, &so);
+    int rc = 0;
+    if (v == STAGE_STOP) {
+        char msg[1000];
+        snprintf(msg, sizeof(msg), "%s (db %d, source offset %lld)", so.why, s->db, (long long)end);
+        fatal(s, OUTCOME_WRITE, msg);
+        rc = -1;
+    }
+    for (int i = 0; v == STAGE_SEND && rc == 0 && i < so.x.n; i++) {
+        int64_t off = s->in_multi ? s->multi_start : i == so.x.n - 1 ? end : s->prev_end;
+        rc = forwardArgv(s, so.x.argc[i], so.x.argv[i], so.x.lens[i], off);
+    }
+    stageOutFree(&so);
+    return rc;
+}
+
 static int forward(syncer *s, const redisReply *c, int64_t end) {
     const char *argv[64], **av = argv;
     size_t lens[64], *lv = lens;
@@ -440,18 +482,8 @@ static int forward(syncer *s, const redisReply *c, int64_t end) {
     }
     if (av && lv) {
         int argc = (int)c->elements;
-        graceScratch gs;
         for (int i = 0; i < argc; i++) av[i] = c->element[i]->str, lv[i] = (size_t)c->element[i]->len;
-        /* An expire time the target would reach before the source's DEL
-         * (or a renewal) arrives is written as the grace instead. */
-        graceRewrite(&argc, av, lv, graceNowMs(), s->cfg->imp.expire_grace_ms, &gs);
-        int64_t off = s->in_multi ? s->multi_start : end;
-        writerTag t = {av[0], (uint64_t)s->db, argc > 1 ? av[1] : NULL, argc > 1 ? lv[1] : 0, (uint64_t)off,
-                       WRITER_K_STREAM};
-        int tdb = s->db < IMPORT_MAX_DBS && s->cfg->imp.db_map[s->db] >= 0 ? s->cfg->imp.db_map[s->db] : s->db;
-        rc = writerSelect(s->w, (uint64_t)tdb);
-        if (rc == 0) rc = writerCommand(s->w, argc, av, lv, &t);
-        if (rc == 0) s->forwarded++;
+        rc = forwardStaged(s, argc, av, lv, end);
     }
     if (av != argv) free(av);
     if (lv != lens) free(lv);
@@ -744,13 +776,15 @@ static uint64_t snapshotRest(const syncer *s, char *buf, size_t cap) {
     const importStats *n = importGetStats(s->im), *b = &s->at_start;
     uint64_t expired = n->skipped_expired - b->skipped_expired, existing = n->skipped_conflict - b->skipped_conflict,
              empty = n->skipped_empty - b->skipped_empty, otherdb = n->skipped_db - b->skipped_db,
-             failed = n->failed - b->failed, unrep = n->unrepresentable - b->unrepresentable;
-    uint64_t sum = expired + existing + empty + otherdb + failed + unrep;
+             failed = n->failed - b->failed, unrep = n->unrepresentable - b->unrepresentable,
+             filtered = n->skipped_filtered - b->skipped_filtered;
+    uint64_t sum = expired + existing + empty + otherdb + filtered + failed + unrep;
     buf[0] = '\0';
     if (sum == 0) return 0;
-    snprintf(buf, cap, "; skipped: %llu expired, %llu existing, %llu empty, %llu other db; %llu failed, %llu not "
-             "representable", (unsigned long long)expired, (unsigned long long)existing, (unsigned long long)empty,
-             (unsigned long long)otherdb, (unsigned long long)failed, (unsigned long long)unrep);
+    snprintf(buf, cap, "; skipped: %llu expired, %llu existing, %llu empty, %llu other db, %llu filtered; %llu failed, "
+             "%llu not representable", (unsigned long long)expired, (unsigned long long)existing,
+             (unsigned long long)empty, (unsigned long long)otherdb, (unsigned long long)filtered,
+             (unsigned long long)failed, (unsigned long long)unrep);
     return sum;
 }
 
@@ -824,11 +858,13 @@ outcome syncRun(const syncConfig *cfg, int *refused) {
     char err[512];
     if (openTarget(&s, err, sizeof(err)) < 0 || targetRunId(s.tc, s.run_id, sizeof(s.run_id)) < 0) {
         logError("target: %s", err);
+        stageFree(s.stage);
         closeTarget(&s);
         return OUTCOME_CONNECT;
     }
     if (checkDbs(&s) < 0) {
         logError("%s", s.err);
+        stageFree(s.stage);
         closeTarget(&s);
         return s.rc;
     }
@@ -841,6 +877,7 @@ outcome syncRun(const syncConfig *cfg, int *refused) {
     if (!s.rep || replicaStart(s.rep, NULL) < 0) {
         logError("cannot start the replica link");
         importFree(s.im);
+        stageFree(s.stage);
         closeTarget(&s);
         return OUTCOME_INTERNAL;
     }
@@ -859,6 +896,7 @@ outcome syncRun(const syncConfig *cfg, int *refused) {
             logError("%s (--mode replica: no scan fallback)", replicaError(s.rep));
         replicaFree(s.rep);
         importFree(s.im);
+        stageFree(s.stage);
         closeTarget(&s);
         return rc;
     }
@@ -898,17 +936,22 @@ outcome syncRun(const syncConfig *cfg, int *refused) {
         logError("%s", s.err);
     else if (s.fatal)
         logError("%s (stopped at source offset %lld%s)", s.err, (long long)s.applied, after);
-    else
-        logInfo("stopped at source offset %lld (%llu commands applied, %llu refused); the last snapshot: %s",
+    else {
+        char staged[400];
+        stageSummary(s.stage, staged, sizeof(staged));
+        logInfo("stopped at source offset %lld (%llu commands applied, %llu refused%s); the last snapshot: %s",
                 (long long)s.applied, (unsigned long long)(s.acked - s.refused), (unsigned long long)s.refused,
-                s.snap_summary);
+                staged, s.snap_summary);
+    }
     progressFree(s.pg);
     /* --on-error skip went on past refusals: the target lacks those writes. */
     const importStats *ist = importGetStats(s.im);
-    if (rc == OUTCOME_OK && (s.refused || ist->failed || ist->unrepresentable)) rc = OUTCOME_WRITE;
+    if (rc == OUTCOME_OK && (s.refused || ist->failed || ist->unrepresentable || stageSkipped(s.stage)))
+        rc = OUTCOME_WRITE;
     replicaFree(s.rep);
     if (s.rr) redisReaderFree(s.rr);
     importFree(s.im);
+    stageFree(s.stage);
     closeTarget(&s);
     return rc;
 }

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "filter.h"
 #include "keydiff.h"
 #include "log.h"
 #include "progress.h"
@@ -211,9 +212,8 @@ static int verifyKey(void *ctx, const scanItem *it) {
     return 0;
 }
 
-static int pass(rsConn *from, const rsServerInfo *info, const scanOptions *so, verifier *v) {
-    scanStats st = {0};
-    int rc = scanPass(from, info, so, verifyKey, v, &st, v->err, v->errlen);
+static int pass(rsConn *from, const rsServerInfo *info, const scanOptions *so, verifier *v, scanStats *st) {
+    int rc = scanPass(from, info, so, verifyKey, v, st, v->err, v->errlen);
     if (rc == 0) rc = batchCheck(v);
     batchClear(&v->b);
     free(v->b.items);
@@ -228,7 +228,8 @@ static outcome keyByKey(const snapshotConfig *cfg) {
     snapshotConfig tc = *cfg;
     tc.source = cfg->target, tc.source_conn = cfg->target_conn;
     rsConn *t = s ? snapshotOpenSource(&tc, &tinfo, err, sizeof(err)) : NULL;
-    scanOptions so = {cfg->scan_count, cfg->rate, 1};
+    scanOptions so = {cfg->scan_count, cfg->rate, 1, cfg->filter};
+    scanStats st1 = {0}, st2 = {0};
     progress *pg = progressNew(cfg->quiet, "verify", 0); /* NULL (out of memory): no status lines */
     verifier fwd = {.other = t, .oinfo = tinfo, .compare = 1, .pg = pg, .quiet = cfg->quiet, .err = err,
                     .errlen = sizeof(err)};
@@ -236,9 +237,9 @@ static outcome keyByKey(const snapshotConfig *cfg) {
     int rc = t ? 0 : -1;
     /* Every source key must be on the target with the same content; then
      * every target key must exist on the source. */
-    if (rc == 0) rc = pass(s, &sinfo, &so, &fwd);
+    if (rc == 0) rc = pass(s, &sinfo, &so, &fwd, &st1);
     back.base = fwd.checked;
-    if (rc == 0) rc = pass(t, &tinfo, &so, &back);
+    if (rc == 0) rc = pass(t, &tinfo, &so, &back, &st2);
     connClose(s);
     connClose(t);
     progressClear(pg);
@@ -255,6 +256,10 @@ static outcome keyByKey(const snapshotConfig *cfg) {
     if (fwd.noted > 3 && !cfg->quiet)
         logInfo("note: %llu keys in all differ only in parts not compared", (unsigned long long)fwd.noted);
     int equal = fwd.missing + fwd.differ + back.missing == 0;
+    if (filterActive(cfg->filter) && !cfg->quiet)
+        logInfo("verify: %llu source and %llu target keys left out by --match/--exclude/--type%s",
+                (unsigned long long)st1.filtered, (unsigned long long)st2.filtered,
+                st1.server_side ? " (more by SCAN MATCH/TYPE, not counted)" : "");
     printf("verify: %s: %llu source keys checked, %llu differ, %llu missing on the target, %llu only on the target\n",
            equal ? "equal" : "DIFFERENT", (unsigned long long)fwd.checked, (unsigned long long)fwd.differ,
            (unsigned long long)fwd.missing, (unsigned long long)back.missing);
