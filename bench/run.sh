@@ -22,6 +22,7 @@
 #             trip during each copy (pingprobe.c) against an idle baseline
 #   tls       import and full sync over TLS (rediss://, --cacert) vs plain TCP
 #   verify    `--verify` of two equal servers vs `--source --checksum` of one
+#   sync5m    the sync section at 5M keys (4.5M DEBUG POPULATE strings + 500k mixed)
 #   burst     redis-benchmark -P 16 at full speed on a source with rdbsync and a
 #             native replica attached: when each sees the last write
 #
@@ -55,7 +56,7 @@ OUT=build/bench
 DATA_VERSION=v1 # bump when the dataset shape changes outside gen.c
 BENCH_TMP=$IT_TMP
 
-SECTIONS=(checksum import sync lag scan tls verify burst)
+SECTIONS=(checksum import sync lag scan tls verify burst sync5m)
 
 usage() {
     echo "usage: bench/run.sh$(printf ' [%s]' "${SECTIONS[@]}")" >&2
@@ -384,14 +385,11 @@ sync_native() {
     [[ $(rs_cli replica replicaof no one) == OK ]] || bench_die "REPLICAOF NO ONE failed"
 }
 
-section_sync() {
-    echo
-    build_tool replwait -lhiredis
+# sync_compare LABEL: rdbsync --once against a native REPLICAOF of the
+# loaded source "src", HEAVY_RUNS each, alternating, and the report.
+sync_compare() {
     local ref="$BENCH_TMP/sref.log" ours="$BENCH_TMP/sours.log" r
-    local refcpu="$BENCH_TMP/sref.cpu" ourcpu="$BENCH_TMP/sours.cpu"
-    echo "== sync: $HEAVY_RUNS runs, full sync (diskless, delay 0) from a loaded redis-server" \
-        "into an empty one, medians"
-    start_source src
+    local refcpu="$BENCH_TMP/sref.cpu" ourcpu="$BENCH_TMP/sours.cpu" target=$2
     rs_start target || bench_die "cannot start the target server"
     rs_start replica || bench_die "cannot start the replica server"
     SRC_KS=$(keyspace src)
@@ -408,12 +406,36 @@ section_sync() {
     local ref_wall=$ROW_WALL
     print_copy "rdbsync --once" "$ours" "$ourcpu"
     q=$(ratio "$ROW_WALL" "$ref_wall")
-    echo "ratio rdbsync/native (wall): $q (target <= 1.00) $(bench_verdict "$q" 1.0)"
+    echo "ratio rdbsync/native (wall): $q (target <= $target) $(bench_verdict "$q" "$target")"
     echo "  same, median of per-run pairs: $(bench_paired_ratio "$ours" "$ref" wall)"
-    echo "rdbsync cpu: $(printf %.2f "$ROW_CPU") s for $DATA_KEYS keys; target server cpu: $ROW_TCPU s" \
+    echo "rdbsync cpu: $(printf %.2f "$ROW_CPU") s for $1 keys; target server cpu: $ROW_TCPU s" \
         "(native: the replica loads the RDB itself)"
     echo "peak RSS rdbsync --once: $ROW_RSS_MB MB (target < 64 MB + --spool-mem ${spool} MB)" \
         "$(bench_verdict "$ROW_RSS_MB" $((64 + spool - 1)).99)"
+}
+
+section_sync() {
+    echo
+    build_tool replwait -lhiredis
+    echo "== sync: $HEAVY_RUNS runs, full sync (diskless, delay 0) from a loaded redis-server" \
+        "into an empty one, medians"
+    start_source src
+    sync_compare "$DATA_KEYS" 1.00
+}
+
+# The same at 5M keys: BENCH_BIG_POPULATE (4.5M) DEBUG POPULATE strings
+# beside BENCH_BIG_MIXED (500k) keys of the mixed dataset: where the gap to
+# a native replica grows with the dataset.
+section_sync5m() {
+    echo
+    build_tool replwait -lhiredis
+    local pop=${BENCH_BIG_POPULATE:-4500000}
+    KEYS=${BENCH_BIG_MIXED:-500000}
+    dataset
+    echo "== sync5m: $HEAVY_RUNS runs, full sync of $pop DEBUG POPULATE strings + $DATA_KEYS mixed keys, medians"
+    start_source src --enable-debug-command local
+    [[ $(rs_cli src debug populate "$pop" big: 16) == OK ]] || bench_die "DEBUG POPULATE failed"
+    sync_compare "$((pop + DATA_KEYS))" 0.90
 }
 
 # ---- Section: verify -------------------------------------------------------
