@@ -24,8 +24,11 @@
 #               hash tag): equal after the load; then a target replica
 #               takes over with CLUSTER FAILOVER during more load, and
 #               `redis-cli --cluster reshard` moves 3000 slots while the
-#               load goes on: equal after each; SIGTERM exits 0 and the
-#               summary names the nodes
+#               load goes on, and a master is killed (SIGKILL, its replica
+#               caught up) while writes go on: equal after each (the
+#               writes the dead node never answered are sent again to the
+#               replica that takes over); SIGTERM exits 0 and the summary
+#               names the nodes
 #   crossslot   a SUNIONSTORE over two slots in the stream: exit 6 and one
 #               line naming SUNIONSTORE (until cross-slot planning lands:
 #               then it must be applied)
@@ -145,7 +148,9 @@ assert_equal sync.equal_after_failover src 15
 # redis-cli --cluster reshard moves 3000 slots between masters under load.
 ids=($(for n in $(cluster_masters); do rs_cli "$n" CLUSTER MYID; done))
 reshard() {
-    redis-cli --cluster reshard "127.0.0.1:$(rs_port "$newmaster")" --cluster-from "$1" --cluster-to "$2" \
+    local via
+    via=$(cluster_masters | head -n 1)
+    redis-cli --cluster reshard "127.0.0.1:$(rs_port "$via")" --cluster-from "$1" --cluster-to "$2" \
         --cluster-slots "$3" --cluster-yes </dev/null >"$IT_TMP/reshard.$4.log" 2>&1
 }
 load_round e 1500 &
@@ -156,6 +161,29 @@ load_round f 200
 wait_until 5 no_volatile || true
 wait_until 20 cluster_ok || true
 assert_equal sync.equal_after_reshard src 15
+# A master dies (SIGKILL) once its replica has every write; the load goes
+# on at once: writes to the dead node are sent again to the replica that
+# takes over (cluster-node-timeout 2 s), after the map is read again.
+victim=$newmaster
+vreplica=
+for n in $CLUSTER_NODES; do
+    if [ "$n" != "$victim" ] && rs_cli "$n" INFO replication | tr -d '\r' | grep -q "^master_port:$(rs_port "$victim")\$"; then
+        vreplica=$n
+    fi
+done
+offset_of() { rs_cli "$1" INFO replication | tr -d '\r' | sed -n "s/^$2://p"; }
+caught_up() { [ "$(offset_of "$victim" master_repl_offset)" = "$(offset_of "$vreplica" slave_repl_offset)" ]; }
+if [ -n "$vreplica" ] && wait_until 10 caught_up; then
+    { kill -9 "$(rs_pid "$victim")"; it_wait_pid "$(rs_pid "$victim")" 5 || true; } 2>/dev/null
+    it_forget "$victim"
+    load_round g 300
+    if wait_until 20 is_master "$vreplica"; then pass sync.kill_promoted; else fail sync.kill_promoted "$vreplica not promoted"; fi
+    load_round h 100
+    wait_until 5 no_volatile || true
+    assert_equal sync.equal_after_master_killed src 20
+else
+    fail sync.kill_setup "no caught-up replica of $victim"
+fi
 alive=0
 kill -0 "$SYNC_PID" 2>/dev/null && alive=1
 assert_eq sync.still_running 1 "$alive"
@@ -169,7 +197,7 @@ echo "# sync: $(grep -o '[0-9]* MOVED.*' "$IT_TMP/sync.err" | tail -n 1)"
 # ---- crossslot ----
 cluster_empty
 rs_cli src FLUSHALL >/dev/null
-sync_start xs src "$(echo "$CLUSTER_MASTERS" | cut -d' ' -f1)"
+sync_start xs src "$(cluster_masters | head -n 1)"
 wait_until 20 streaming xs || true
 printf 'SADD x1 a\nSADD x2 b\nSUNIONSTORE x3 x1 x2\n' | redis-cli -p "$RS_PORT_src" >/dev/null
 for _ in $(seq 1 100); do kill -0 "$SYNC_PID" 2>/dev/null || break; sleep 0.1; done
