@@ -729,7 +729,8 @@ size_t routerInFlight(const router *rt) {
 redisReply *routerCall(router *rt, unsigned slot, int argc, const char **argv, const size_t *lens) {
     char host[256] = "";
     int port = 0, asking = 0;
-    if (routerDrain(rt) < 0) return NULL;
+    /* After a stop (and writerSettle) nothing is in flight: no drain. */
+    if (!rt->stopped && routerDrain(rt) < 0) return NULL;
     for (int hop = 0; hop < 16; hop++) {
         int i;
         if (asking) {
@@ -745,7 +746,8 @@ redisReply *routerCall(router *rt, unsigned slot, int argc, const char **argv, c
         rnode *n = rt->nodes[i];
         char why[256];
         if (!n->c && nodeConnect(rt, n, why, sizeof(why)) < 0) return fail(rt, "%s: %s", n->addr, why), NULL;
-        if (n->w && writerDrain(n->w) < 0) return fail(rt, "%s: %s", n->addr, writerError(n->w)), NULL;
+        if (n->w && writerInFlight(n->w) && writerDrain(n->w) < 0)
+            return fail(rt, "%s: %s", n->addr, writerError(n->w)), NULL;
         if (asking) {
             redisReply *a = connCommandf(n->c, "ASKING");
             if (!a) return fail(rt, "%s: %s", n->addr, connError(n->c)), NULL;
