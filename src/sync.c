@@ -32,6 +32,8 @@
 #include "stop.h"
 #include "streamstage.h"
 #include "writer.h"
+#include "cstream.h"
+#include "ctarget.h"
 
 
 static volatile sig_atomic_t stop_requested;
@@ -68,6 +70,8 @@ typedef struct syncer {
     char src_run_id[RESYNC_RUN_ID_LEN + 1]; /* the source of the epoch applied last; "" unknown */
     uint64_t epoch_seq;     /* of the epoch applied last */
     writer *w;
+    router *rt;             /* a cluster target (ctarget.h): w routes through it */
+    cstream *cs;            /* and the stream's commands through this */
     importer *im;
     streamStage *stage;     /* filters and translation of the stream's commands */
     redisReader *rr;
@@ -386,19 +390,26 @@ static int openTarget(syncer *s, char *err, size_t errlen) {
         snprintf(err, errlen, "cannot read INFO server: %s", connError(s->tc));
         return -1;
     }
+    if (ctargetOpen(s->tc, s->cfg->target, &s->cfg->target_conn, s->cfg->quiet || s->target_losses, &s->rt, err,
+                    errlen) < 0 || (s->rt && !(s->cs = cstreamNew(s->rt, s->tc, err, errlen))))
+        return -1;
     if (s->stage) stageSetTarget(s->stage, &s->tinfo);
     else if (!(s->stage = stageNew(s->cfg->imp.filter, &s->tinfo, &s->cfg->imp))) return -1;
     writerOptions wo = {.on_reply = onReply, .ctx = s};
-    s->w = writerNew(s->tc, &wo);
+    s->w = s->rt ? writerNewRouted(s->rt, &wo) : writerNew(s->tc, &wo);
     if (!s->w) return -1;
     if (s->im) importSetWriter(s->im, s->w);
     return 0;
 }
 
 static void closeTarget(syncer *s) {
+    cstreamFree(s->cs);
     writerFree(s->w);
+    routerFree(s->rt);
     connClose(s->tc);
     s->w = NULL;
+    s->cs = NULL;
+    s->rt = NULL;
     s->tc = NULL;
 }
 
@@ -445,7 +456,7 @@ static int forwardArgv(syncer *s, int argc, const char **av, size_t *lv, int64_t
                    WRITER_K_STREAM};
     int tdb = s->db < IMPORT_MAX_DBS && s->cfg->imp.db_map[s->db] >= 0 ? s->cfg->imp.db_map[s->db] : s->db;
     int rc = writerSelect(s->w, (uint64_t)tdb);
-    if (rc == 0) rc = writerCommand(s->w, argc, av, lv, &t);
+    if (rc == 0) rc = s->cs ? cstreamCommand(s->cs, argc, av, lv, &t) : writerCommand(s->w, argc, av, lv, &t);
     if (rc == 0) s->forwarded++;
     return rc;
 }
@@ -848,10 +859,14 @@ static outcome loop(syncer *s, int *refused) {
 static int checkDbs(syncer *s) { /* 0, or -1 with s->err and s->rc set */
     char err[1024];
     rsConn *src = connOpen(s->cfg->source, &s->cfg->source_conn, err, sizeof(err));
-    int rc = src ? preflightDbsFrom(src, s->tc, &s->cfg->imp, err, sizeof(err)) : 0;
+    int rc = !src ? 0
+             : s->rt ? ctargetCheckDbsFrom(src, connName(s->tc), &s->cfg->imp, err, sizeof(err))
+                     : preflightDbsFrom(src, s->tc, &s->cfg->imp, err, sizeof(err));
     connClose(src);
     /* --flush-target empties the target later, at the first snapshot. */
-    if (rc == 0 && preflightPrepare(s->tc, &s->tinfo, 0, err, sizeof(err)) < 0) rc = -1;
+    if (rc == 0 && (s->rt ? ctargetPrepare(s->rt, &s->tinfo, 0, err, sizeof(err))
+                          : preflightPrepare(s->tc, &s->tinfo, 0, err, sizeof(err))) < 0)
+        rc = -1;
     if (rc == 0) return 0;
     fatal(s, rc == -1 ? OUTCOME_WRITE : OUTCOME_CONNECT, err);
     return -1;
@@ -873,7 +888,7 @@ outcome syncRun(const syncConfig *cfg, int *refused) {
         return s.rc;
     }
     int tdbs[4];
-    s.target_was_empty = connKeyspaceDbs(s.tc, tdbs, 4) == 0; /* INFO keyspace lists no db */
+    s.target_was_empty = s.rt ? ctargetEmpty(s.rt) : connKeyspaceDbs(s.tc, tdbs, 4) == 0; /* INFO keyspace lists no db */
     s.im = importNew(&s.tinfo, &cfg->imp);
     replicaOptions ro = {cfg->source, cfg->source_conn, cfg->spool_mem, cfg->spool_dir, cfg->quiet,
                          cfg->psync_cmd, cfg->source_timeout_s * 1000};
@@ -948,6 +963,7 @@ outcome syncRun(const syncConfig *cfg, int *refused) {
                 staged, s.snap_summary);
     }
     progressFree(s.pg);
+    if (s.rt) ctargetSummary(s.rt);
     /* --on-error skip went on past refusals: the target lacks those writes. */
     const importStats *ist = importGetStats(s.im);
     if (rc == OUTCOME_OK && (s.refused || ist->failed || ist->unrepresentable || stageSkipped(s.stage)))

@@ -489,7 +489,7 @@ rs_restart() {
 #       CLUSTER_PORTS / CLUSTER_PIDS     the nodes' ports / PIDs, same order
 #     1 (with the reason on stderr) when it does not come up in 30 s.
 #     One cluster at a time per CLUSTER_NAME.
-# cluster_url [NODE]     redis://127.0.0.1:PORT of NODE (default: the first)
+# cluster_url [NODE]     redis://127.0.0.1:PORT of NODE (default: the first running)
 # cluster_masters        prints the names of the nodes that are masters now
 #                        (asks each node ROLE; a stopped node is skipped)
 # cluster_ok             0 when every running node says cluster_state:ok
@@ -524,7 +524,13 @@ it_xor40() {
     printf '%s\n' "$out"
 }
 
-cluster_url() { rs_url "${1:-${CLUSTER_NODES%% *}}"; }
+cluster_url() {
+    local n
+    if [ -n "${1:-}" ]; then rs_url "$1"; return; fi
+    for n in $CLUSTER_NODES; do
+        if it_running "$n"; then rs_url "$n"; return; fi
+    done
+}
 
 it_running() { [ -n "$(it_var PID "$1")" ] && kill -0 "$(it_var PID "$1")" 2>/dev/null; }
 
