@@ -189,7 +189,10 @@ it_pick_port() {
     local p _
     for _ in $(seq 1 200); do
         p=$((20000 + (RANDOM * 32768 + RANDOM) % 40001))
+        # Cluster nodes also listen on port + 10000 (the bus): keep it free and < 65536.
+        if [ -n "${IT_CLUSTER_PORTS:-}" ]; then p=$((20000 + p % 35000)); fi
         case $IT_PORTS_USED in *" $p "*) continue ;; esac
+        if [ -n "${IT_CLUSTER_PORTS:-}" ] && it_port_busy $((p + 10000)); then continue; fi
         if ! it_port_busy "$p"; then
             IT_PORTS_USED+="$p "
             IT_PORT=$p
@@ -443,6 +446,196 @@ rs_restart() {
     it_log_tail "$dir/$name.log"
     printf -v "RS_PID_$name" '%s' ""
     return 1
+}
+
+# ---- clusters ----
+# cluster_start N_MASTERS N_REPLICAS_EACH [redis-server args...]
+#     starts N_MASTERS * (1 + N_REPLICAS_EACH) nodes with --cluster-enabled yes
+#     (ports below 55535 with port + 10000 free for the bus), joins them
+#     (redis-cli --cluster create for 3+ masters, CLUSTER ADDSLOTSRANGE + MEET
+#     + REPLICATE below that), and waits until every node says cluster_state:ok
+#     and knows every node. Nodes are servers named ${CLUSTER_NAME:-cl}0,
+#     cl1, ... (rs_cli, rs_url, rs_stop, rs_restart work on them; the trap
+#     stops them). Exports:
+#       CLUSTER_NODES    "cl0 cl1 ..."    every node
+#       CLUSTER_MASTERS  "cl0 cl1 cl2"    the masters at start
+#       CLUSTER_REPLICAS the replicas at start
+#       CLUSTER_PORTS / CLUSTER_PIDS     the nodes' ports / PIDs, same order
+#     1 (with the reason on stderr) when it does not come up in 30 s.
+#     One cluster at a time per CLUSTER_NAME.
+# cluster_url [NODE]     redis://127.0.0.1:PORT of NODE (default: the first)
+# cluster_masters        prints the names of the nodes that are masters now
+#                        (asks each node ROLE; a stopped node is skipped)
+# cluster_ok             0 when every running node says cluster_state:ok
+# cluster_digest         the XOR of the current masters' DEBUG DIGEST, made
+#                        comparable with a standalone server's rs_digest of
+#                        the same keys in db 0 (see below)
+# cluster_dbsize         the sum of the masters' DBSIZE
+# cluster_cli ARGS...    redis-cli -c against the first running node
+#
+# Why cluster_digest XORs a constant back in: a server's DEBUG DIGEST starts
+# from zero and, for each non-empty db, mixes in the db number
+# (digest = SHA1(digest ^ SHA1(htonl(db)))) before XOR-ing every key's
+# digest. For db 0 alone that is K = SHA1(SHA1(htonl(0))) XOR the keys. A
+# cluster spreads the keys over masters, each adding K once if it holds any
+# key: XOR-ing the masters gives the keys' XOR plus K once per non-empty
+# master, so K is XOR-ed once more when that count is even.
+
+CLUSTER_DIGEST_K=
+cluster_k() {
+    if [ -z "$CLUSTER_DIGEST_K" ]; then
+        CLUSTER_DIGEST_K=$(printf '\0\0\0\0' | sha1sum | cut -c1-40 | xxd -r -p | sha1sum | cut -c1-40)
+    fi
+    printf '%s\n' "$CLUSTER_DIGEST_K"
+}
+
+# XOR of two 40-hex strings.
+it_xor40() {
+    local a=$1 b=$2 out= i
+    for i in 0 8 16 24 32; do
+        out+=$(printf '%08x' $(( 16#${a:$i:8} ^ 16#${b:$i:8} )))
+    done
+    printf '%s\n' "$out"
+}
+
+cluster_url() { rs_url "${1:-${CLUSTER_NODES%% *}}"; }
+
+it_running() { [ -n "$(it_var PID "$1")" ] && kill -0 "$(it_var PID "$1")" 2>/dev/null; }
+
+cluster_masters() {
+    local n
+    for n in $CLUSTER_NODES; do
+        it_running "$n" || continue
+        if [ "$(rs_cli "$n" ROLE 2>/dev/null | head -n 1)" = master ]; then printf '%s\n' "$n"; fi
+    done
+}
+
+cluster_cli() {
+    local n
+    for n in $CLUSTER_NODES; do
+        if it_running "$n"; then
+            redis-cli -c -h 127.0.0.1 -p "$(it_var PORT "$n")" "$@" </dev/null
+            return
+        fi
+    done
+    return 1
+}
+
+cluster_ok() {
+    local n
+    for n in $CLUSTER_NODES; do
+        it_running "$n" || continue
+        rs_cli "$n" CLUSTER INFO 2>/dev/null | grep -q '^cluster_state:ok' || return 1
+    done
+}
+
+# Every running node is up, knows N nodes and sees all 16384 slots served.
+it_cluster_settled() {
+    local n want=$1
+    for n in $CLUSTER_NODES; do
+        it_running "$n" || continue
+        local info
+        info=$(rs_cli "$n" CLUSTER INFO 2>/dev/null | tr -d '\r')
+        [[ $info == *cluster_state:ok* ]] || return 1
+        [[ $info == *cluster_slots_ok:16384* ]] || return 1
+        [[ $info == *"cluster_known_nodes:$want"* ]] || return 1
+    done
+}
+
+cluster_digest() {
+    local n d acc=0000000000000000000000000000000000000000 nonempty=0
+    for n in $(cluster_masters); do
+        d=$(rs_cli "$n" DEBUG DIGEST)
+        if [ "$d" != 0000000000000000000000000000000000000000 ]; then
+            acc=$(it_xor40 "$acc" "$d")
+            nonempty=$((nonempty + 1))
+        fi
+    done
+    if [ "$nonempty" -gt 0 ] && [ $((nonempty % 2)) -eq 0 ]; then acc=$(it_xor40 "$acc" "$(cluster_k)"); fi
+    printf '%s\n' "$acc"
+}
+
+cluster_dbsize() {
+    local n sum=0
+    for n in $(cluster_masters); do sum=$((sum + $(rs_cli "$n" DBSIZE))); done
+    printf '%s\n' "$sum"
+}
+
+# Below 3 masters redis-cli refuses to create a cluster: slots by hand.
+it_cluster_join_small() {
+    local masters=$1 replicas=$2 i first per start end id
+    first=${CLUSTER_NODES%% *}
+    local names=($CLUSTER_NODES)
+    per=$((16384 / masters))
+    for ((i = 0; i < masters; i++)); do
+        start=$((i * per))
+        end=$((i == masters - 1 ? 16383 : start + per - 1))
+        rs_cli "${names[$i]}" CLUSTER ADDSLOTSRANGE "$start" "$end" >/dev/null || return 1
+    done
+    for n in "${names[@]:1}"; do
+        rs_cli "$first" CLUSTER MEET 127.0.0.1 "$(it_var PORT "$n")" >/dev/null || return 1
+    done
+    wait_until 20 it_cluster_known "${#names[@]}" || return 1
+    for ((i = masters; i < ${#names[@]}; i++)); do
+        id=$(rs_cli "${names[$(((i - masters) % masters))]}" CLUSTER MYID)
+        wait_until 10 rs_cli_ok "${names[$i]}" CLUSTER REPLICATE "$id" || return 1
+    done
+}
+rs_cli_ok() { [ "$(rs_cli "$@" 2>/dev/null)" = OK ]; }
+it_cluster_known() {
+    local n
+    for n in $CLUSTER_NODES; do
+        rs_cli "$n" CLUSTER INFO | tr -d '\r' | grep -q "^cluster_known_nodes:$1\$" || return 1
+    done
+}
+
+cluster_start() {
+    local masters=$1 replicas=$2 total i name base=${CLUSTER_NAME:-cl} addrs=()
+    shift 2
+    total=$((masters * (1 + replicas)))
+    CLUSTER_NODES=
+    for ((i = 0; i < total; i++)); do
+        name=$base$i
+        IT_CLUSTER_PORTS=1 rs_start "$name" --cluster-enabled yes --cluster-config-file nodes.conf \
+            --cluster-node-timeout 2000 "$@" || return 1
+        CLUSTER_NODES+="${CLUSTER_NODES:+ }$name"
+        addrs+=("127.0.0.1:$(it_var PORT "$name")")
+    done
+    if [ "$masters" -ge 3 ]; then
+        if ! redis-cli --cluster create "${addrs[@]}" --cluster-replicas "$replicas" --cluster-yes \
+            </dev/null >"$IT_TMP/$base.create.log" 2>&1; then
+            echo "cluster_start: redis-cli --cluster create failed:" >&2
+            tail -n 5 "$IT_TMP/$base.create.log" >&2
+            return 1
+        fi
+    elif ! it_cluster_join_small "$masters" "$replicas"; then
+        echo "cluster_start: joining $masters master(s) by hand failed" >&2
+        return 1
+    fi
+    if ! wait_until 30 it_cluster_settled "$total"; then
+        echo "cluster_start: cluster_state not ok on every node after 30s" >&2
+        return 1
+    fi
+    CLUSTER_MASTERS=$(cluster_masters | tr '\n' ' ')
+    CLUSTER_MASTERS=${CLUSTER_MASTERS% }
+    CLUSTER_REPLICAS= CLUSTER_PORTS= CLUSTER_PIDS=
+    for name in $CLUSTER_NODES; do
+        case " $CLUSTER_MASTERS " in *" $name "*) ;; *) CLUSTER_REPLICAS+="${CLUSTER_REPLICAS:+ }$name" ;; esac
+        CLUSTER_PORTS+="${CLUSTER_PORTS:+ }$(it_var PORT "$name")"
+        CLUSTER_PIDS+="${CLUSTER_PIDS:+ }$(it_var PID "$name")"
+    done
+    if [ "$replicas" -gt 0 ] && ! wait_until 20 it_cluster_replicas_up; then
+        echo "cluster_start: replicas not linked to their masters after 20s" >&2
+        return 1
+    fi
+    export CLUSTER_NODES CLUSTER_MASTERS CLUSTER_REPLICAS CLUSTER_PORTS CLUSTER_PIDS
+}
+
+it_cluster_replicas_up() {
+    local n
+    for n in $CLUSTER_REPLICAS; do
+        rs_cli "$n" INFO replication | tr -d '\r' | grep -q '^master_link_status:up' || return 1
+    done
 }
 
 # ---- cleanup ----
