@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "ctarget.h"
 #include "log.h"
 #include "outcome.h"
 #include "preflight.h"
@@ -104,7 +105,7 @@ static outcome importOutcome(const fileImportOptions *o, rdbDecoder *d, int drc,
 }
 
 /* Decode the file into the importer; the writer drains at the end. */
-static outcome importFile(const fileImportOptions *o, rsConn *conn, const rsServerInfo *info) {
+static outcome importFile(const fileImportOptions *o, rsConn *conn, const rsServerInfo *info, router *rt) {
     stopInput in;
     if (stopInputOpen(&in, o->file) < 0) {
         logError("%s: cannot open: %s", o->file, strerror(errno));
@@ -112,7 +113,7 @@ static outcome importFile(const fileImportOptions *o, rsConn *conn, const rsServ
     }
     importer *im = importNew(info, &o->imp);
     writerOptions wo = {.on_reply = importOnReply, .ctx = im};
-    writer *w = im ? writerNew(conn, &wo) : NULL;
+    writer *w = !im ? NULL : rt ? writerNewRouted(rt, &wo) : writerNew(conn, &wo);
     struct stat sb;
     uint64_t total = o->file[0] != '-' && stat(o->file, &sb) == 0 && S_ISREG(sb.st_mode) ? (uint64_t)sb.st_size : 0;
     progress *pg = progressNew(o->quiet, "importing", total);
@@ -140,6 +141,7 @@ static outcome importFile(const fileImportOptions *o, rsConn *conn, const rsServ
         progressClear(pg);
         rc = importOutcome(o, d, drc, wrc, im, w, conn);
         importSummary(o, importGetStats(im), progressElapsed(pg), connName(conn));
+        if (rt) ctargetSummary(rt);
     }
     rdbDecoderFree(d);
     rdbTeeFree(tee);
@@ -150,17 +152,41 @@ static outcome importFile(const fileImportOptions *o, rsConn *conn, const rsServ
     return rc;
 }
 
+/* A cluster target: the router, and the file's dbs held against db 0. */
+static outcome openCluster(const fileImportOptions *o, rsConn *conn, router **rt) {
+    char err[1024];
+    int dbs[IMPORT_MAX_DBS * 4];
+    if (ctargetOpen(conn, o->target, &o->target_conn, o->quiet, rt, err, sizeof(err)) < 0) {
+        logError("target %s: %s", connName(conn), err);
+        return OUTCOME_CONNECT;
+    }
+    if (!*rt) return OUTCOME_OK;
+    int n = ctargetFileDbs(o->file, dbs, (int)(sizeof(dbs) / sizeof(*dbs)), err, sizeof(err));
+    if (n > 0 && ctargetCheckDbs(connName(conn), dbs, n, &o->imp, err, sizeof(err)) < 0) {
+        logError("%s", err);
+        return OUTCOME_WRITE;
+    }
+    return OUTCOME_OK;
+}
+
 outcome fileImport(const fileImportOptions *o) {
     rsServerInfo info;
     outcome rc;
+    router *rt = NULL;
     rsConn *conn = openTarget(o, &info, &rc);
     char err[512];
-    if (conn) rc = preflightImport(conn, &info, o->file, o->flush_target, o->precheck);
-    if (conn && rc == OUTCOME_OK && preflightPrepare(conn, &info, o->flush_target, err, sizeof(err)) < 0) {
+    if (conn) rc = openCluster(o, conn, &rt);
+    /* On a cluster the checks ask a master (the URL may name a replica). */
+    rsConn *check = rt ? routerMasterConn(rt, 0) : conn;
+    if (conn && rc == OUTCOME_OK) rc = preflightImport(check, &info, o->file, o->flush_target, o->precheck);
+    if (conn && rc == OUTCOME_OK &&
+        (rt ? ctargetPrepare(rt, &info, o->flush_target, err, sizeof(err))
+            : preflightPrepare(conn, &info, o->flush_target, err, sizeof(err))) < 0) {
         logError("%s", err);
         rc = OUTCOME_WRITE;
     }
-    if (conn && rc == OUTCOME_OK) rc = importFile(o, conn, &info);
+    if (conn && rc == OUTCOME_OK) rc = importFile(o, conn, &info, rt);
+    routerFree(rt);
     connClose(conn);
     return rc;
 }

@@ -8,6 +8,8 @@
  */
 #include "writer.h"
 
+#include "router.h"
+
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
@@ -46,6 +48,7 @@ struct writer {
     uint64_t dropped;    /* commands a stop kept from being sent */
     int selecting;       /* inside writerSelect: the command queued is its SELECT */
     char err[256];
+    router *rt;          /* writerNewRouted: every call goes to the cluster router */
 };
 
 writer *writerNew(rsConn *c, const writerOptions *o) {
@@ -63,6 +66,19 @@ writer *writerNew(rsConn *c, const writerOptions *o) {
     w->db = -1;
     return w;
 }
+
+writer *writerNewRouted(router *rt, const writerOptions *o) {
+    writer *w = calloc(1, sizeof(*w));
+    if (!w) return NULL;
+    w->rt = rt;
+    if (routerStart(rt, o) < 0) {
+        free(w);
+        return NULL;
+    }
+    return w;
+}
+
+router *writerRouter(const writer *w) { return w->rt; }
 
 void writerFree(writer *w) {
     if (!w) return;
@@ -217,21 +233,29 @@ static void remember(writer *w, const writerTag *t, size_t bytes) {
     w->bytes_inflight += bytes;
 }
 
+int writerCommandRaw(writer *w, const char *cmd, size_t len, const writerTag *tag) {
+    if (w->broken || w->stopped) return -1;
+    int rc = makeRoom(w, len);
+    if (rc == 0) {
+        remember(w, tag, len);
+        rc = len >= BIG_COMMAND ? sendBig(w, cmd, len) : queue(w, cmd, len);
+    }
+    return rc;
+}
+
 int writerCommand(writer *w, int argc, const char **argv, const size_t *lens, const writerTag *tag) {
     char *cmd;
+    if (w->rt) return routerCommand(w->rt, argc, argv, lens, tag);
     if (w->broken || w->stopped) return -1;
     int len = redisFormatCommandArgv(&cmd, argc, argv, lens);
     if (len < 0) return broken(w, "out of memory formatting a command");
-    int rc = makeRoom(w, (size_t)len);
-    if (rc == 0) {
-        remember(w, tag, (size_t)len);
-        rc = (size_t)len >= BIG_COMMAND ? sendBig(w, cmd, (size_t)len) : queue(w, cmd, (size_t)len);
-    }
+    int rc = writerCommandRaw(w, cmd, (size_t)len, tag);
     free(cmd);
     return rc;
 }
 
 int writerSelect(writer *w, uint64_t db) {
+    if (w->rt) return routerSelect(w->rt, db);
     if (w->db == (int64_t)db) return 0;
     char num[24];
     int n = snprintf(num, sizeof(num), "%llu", (unsigned long long)db);
@@ -252,6 +276,7 @@ int writerSelect(writer *w, uint64_t db) {
 void writerResetDb(writer *w) { w->db = -1; }
 
 int writerDrain(writer *w) {
+    if (w->rt) return routerDrain(w->rt);
     if (w->broken || w->stopped) return -1;
     if (flushOut(w, 1) < 0) return -1;
     while (w->count) {
@@ -283,6 +308,7 @@ static void dropUnsent(writer *w) {
 }
 
 int writerSettle(writer *w) {
+    if (w->rt) return routerSettle(w->rt);
     if (w->broken) return -1;
     int stopped = w->stopped;
     w->stopped = 0;
@@ -300,19 +326,21 @@ int writerSettle(writer *w) {
     return rc;
 }
 
-uint64_t writerDropped(const writer *w) { return w->dropped; }
+uint64_t writerDropped(const writer *w) { return w->rt ? routerDropped(w->rt) : w->dropped; }
 
 int writerFlush(writer *w) {
+    if (w->rt) return routerFlush(w->rt);
     if (w->broken || w->stopped) return -1;
     return flushOut(w, 1) < 0 ? -1 : readReplies(w);
 }
 
 int writerPoll(writer *w) {
+    if (w->rt) return routerPoll(w->rt);
     if (w->broken || w->stopped) return -1;
     return flushOut(w, 0) < 0 ? -1 : readReplies(w);
 }
 
-const char *writerError(const writer *w) { return w->err; }
-int writerStopped(const writer *w) { return w->stopped; }
-uint64_t writerReplies(const writer *w) { return w->replies; }
-size_t writerInFlight(const writer *w) { return w->count; }
+const char *writerError(const writer *w) { return w->rt ? routerError(w->rt) : w->err; }
+int writerStopped(const writer *w) { return w->rt ? routerStopped(w->rt) : w->stopped; }
+uint64_t writerReplies(const writer *w) { return w->rt ? routerReplies(w->rt) : w->replies; }
+size_t writerInFlight(const writer *w) { return w->rt ? routerInFlight(w->rt) : w->count; }

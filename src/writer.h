@@ -75,11 +75,20 @@ typedef struct writerOptions {
 } writerOptions;
 
 writer *writerNew(rsConn *c, const writerOptions *o);
+/* A writer over a cluster target: every call below goes to the router
+ * (router.h), which keeps one writer per master. The router is borrowed:
+ * free it after the writer. */
+struct router;
+writer *writerNewRouted(struct router *rt, const writerOptions *o);
+/* The router behind a writer, NULL for a one-node writer. */
+struct router *writerRouter(const writer *w);
 void writerFree(writer *w);
 
 /* Queue one command; may wait for replies to keep the window. The tag's
  * db is informational; use writerSelect to change db. */
 int writerCommand(writer *w, int argc, const char **argv, const size_t *lens, const writerTag *tag);
+/* Queue one command already in RESP form (cmd[0..len), copied). */
+int writerCommandRaw(writer *w, const char *cmd, size_t len, const writerTag *tag);
 /* Make db the selected database of the target connection. */
 int writerSelect(writer *w, uint64_t db);
 /* Forget the selected db (after a reconnect or a command that changes it). */

@@ -1,0 +1,701 @@
+/* router.c -- the cluster sink (see router.h).
+ *
+ * Each node has a one-node writer (writer.c) and, beside it, a FIFO of the
+ * commands in flight there (their RESP bytes and tags), in the same order
+ * as the writer's own ring: the writer's reply callback pops the FIFO,
+ * so a redirected command can be sent again byte for byte. Redirected and
+ * unanswered commands go to one retry list; recover() is the only place
+ * that sends them again, after draining every node, so the order of one
+ * slot's commands is kept.
+ */
+#include "router.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "log.h"
+
+#define GIVE_UP_MS 60000
+#define BACKOFF_MIN_MS 50
+#define BACKOFF_MAX_MS 1000
+
+typedef struct bcast {
+    int remaining;
+    char err[256];      /* the first error reply, "" when none */
+} bcast;
+
+typedef struct pending {
+    struct pending *next;
+    char *cmd;          /* RESP bytes, owned */
+    size_t len;
+    int slot;           /* -1: a broadcast or node-addressed command */
+    int internal;       /* our ASKING: its reply is ours */
+    char *ask_host;     /* set: send once with ASKING to this node */
+    int ask_port;
+    int node;           /* node-addressed (routerCommandNode, broadcast): its node */
+    bcast *group;
+    writerTag tag;
+    char cmdname[32];
+    char key[WRITER_KEY_MAX];
+} pending;
+
+typedef struct plist {
+    pending *head, *tail;
+    size_t n;
+} plist;
+
+typedef struct rnode {
+    router *rt;
+    char *host;
+    int port;
+    char addr[300];
+    rsConn *c;
+    writer *w;
+    plist fifo;
+    uint64_t keys, cmds;
+} rnode;
+
+struct router {
+    rsUrl url;
+    rsConnOptions co;
+    char *client_name;
+    clusterMap *map;
+    rnode **nodes;
+    int nnodes;
+    int nmasters;        /* the masters at open: nodes[0..nmasters) */
+    writerOptions o;
+    int started;
+    plist retry;
+    unsigned char redirected[CLUSTER_SLOTS / 8]; /* slots redirected during a resend round */
+    int need_reload, need_backoff;
+    int stopped, broken, settling;
+    uint64_t dropped, replies;
+    routerStats st;
+    char err[512];
+};
+
+static int fail(router *rt, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int fail(router *rt, const char *fmt, ...) {
+    if (!rt->broken) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(rt->err, sizeof(rt->err), fmt, ap);
+        va_end(ap);
+    }
+    rt->broken = 1;
+    return -1;
+}
+
+/* ---- lists ---- */
+
+static void push(plist *l, pending *p) {
+    p->next = NULL;
+    if (l->tail) l->tail->next = p;
+    else l->head = p;
+    l->tail = p;
+    l->n++;
+}
+
+static pending *pop(plist *l) {
+    pending *p = l->head;
+    if (!p) return NULL;
+    l->head = p->next;
+    if (!l->head) l->tail = NULL;
+    l->n--;
+    return p;
+}
+
+static void pendingFree(pending *p) {
+    if (!p) return;
+    if (p->group && --p->group->remaining <= 0) free(p->group);
+    free(p->cmd);
+    free(p->ask_host);
+    free(p);
+}
+
+static size_t listFree(plist *l) {
+    size_t n = 0;
+    pending *p;
+    while ((p = pop(l))) n += !p->internal, pendingFree(p);
+    return n;
+}
+
+/* ---- nodes ---- */
+
+static int nodeFind(const router *rt, const char *host, int port) {
+    for (int i = 0; i < rt->nnodes; i++)
+        if (rt->nodes[i]->port == port && strcmp(rt->nodes[i]->host, host) == 0) return i;
+    return -1;
+}
+
+static int replyCb(void *ctx, const writerTag *t, const redisReply *r);
+
+/* Connect a node (and its writer once started). -1 with the reason in why. */
+static int nodeConnect(router *rt, rnode *n, char *why, size_t whylen) {
+    clusterNode cn = {.host = n->host, .port = n->port};
+    rsUrl u;
+    if (clusterNodeUrl(&rt->url, &cn, &u) < 0) return snprintf(why, whylen, "out of memory"), -1;
+    n->c = connOpen(&u, &rt->co, why, whylen);
+    urlFree(&u);
+    if (!n->c) return -1;
+    if (rt->started) {
+        writerOptions wo = rt->o;
+        wo.on_reply = replyCb;
+        wo.ctx = n;
+        n->w = writerNew(n->c, &wo);
+        if (!n->w) {
+            connClose(n->c);
+            n->c = NULL;
+            return snprintf(why, whylen, "out of memory"), -1;
+        }
+    }
+    return 0;
+}
+
+static void nodeClose(rnode *n) {
+    writerFree(n->w);
+    connClose(n->c);
+    n->w = NULL;
+    n->c = NULL;
+}
+
+/* The node host:port, added (not connected) when new. */
+static int nodeAdd(router *rt, const char *host, int port) {
+    int i = nodeFind(rt, host, port);
+    if (i >= 0) return i;
+    rnode **nn = realloc(rt->nodes, (size_t)(rt->nnodes + 1) * sizeof(*nn));
+    if (!nn) return -1;
+    rt->nodes = nn;
+    rnode *n = calloc(1, sizeof(*n));
+    if (!n || !(n->host = strdup(host))) return free(n), -1;
+    n->rt = rt;
+    n->port = port;
+    snprintf(n->addr, sizeof(n->addr), strchr(host, ':') ? "[%s]:%d" : "%s:%d", host, port);
+    rt->nodes[rt->nnodes] = n;
+    return rt->nnodes++;
+}
+
+/* A node's connection went: what it had not answered is sent again once
+ * the map is read again. */
+static void nodeLost(router *rt, rnode *n, const char *why) {
+    if (!rt->settling) logWarn("cluster node %s: %s; reading the topology again", n->addr, why);
+    pending *p;
+    while ((p = pop(&n->fifo))) {
+        if (p->internal) {
+            pendingFree(p);
+            continue;
+        }
+        if (p->slot >= 0) rt->redirected[p->slot / 8] |= (unsigned char)(1 << (p->slot % 8));
+        push(&rt->retry, p);
+    }
+    nodeClose(n);
+    rt->need_reload = 1;
+}
+
+/* ---- replies ---- */
+
+/* "MOVED 3999 127.0.0.1:6381" -> slot, host, port. */
+static int parseRedirect(const char *s, int *slot, char *host, size_t hostcap, int *port) {
+    const char *sp = strchr(s, ' ');
+    if (!sp) return -1;
+    *slot = atoi(sp + 1);
+    const char *addr = strchr(sp + 1, ' ');
+    if (!addr) return -1;
+    addr++;
+    const char *colon = strrchr(addr, ':');
+    if (!colon || *slot < 0 || *slot >= CLUSTER_SLOTS) return -1;
+    size_t hl = (size_t)(colon - addr);
+    if (hl >= 2 && addr[0] == '[' && addr[hl - 1] == ']') addr++, hl -= 2;
+    if (hl == 0 || hl >= hostcap) return -1;
+    memcpy(host, addr, hl);
+    host[hl] = '\0';
+    *port = atoi(colon + 1);
+    return *port > 0 && *port < 65536 ? 0 : -1;
+}
+
+static int isErr(const redisReply *r, const char *prefix) {
+    return r->type == REDIS_REPLY_ERROR && strncmp(r->str, prefix, strlen(prefix)) == 0;
+}
+
+/* 1 when the reply sends the command elsewhere or later (then it went to
+ * the retry list), 0 when it is the command's answer. */
+static int redirect(router *rt, pending *p, const redisReply *r) {
+    if (r->type != REDIS_REPLY_ERROR || rt->settling) return 0;
+    char host[256];
+    int slot, port;
+    if (isErr(r, "MOVED ") && parseRedirect(r->str, &slot, host, sizeof(host), &port) == 0) {
+        if (clusterMapMoveSlot(rt->map, (unsigned)slot, host, port) < 0) rt->need_reload = 1;
+        rt->st.moved++;
+    } else if (isErr(r, "ASK ") && parseRedirect(r->str, &slot, host, sizeof(host), &port) == 0) {
+        free(p->ask_host);
+        p->ask_host = strdup(host);
+        p->ask_port = port;
+        rt->st.asked++;
+    } else if (isErr(r, "TRYAGAIN") || isErr(r, "CLUSTERDOWN")) {
+        rt->need_backoff = 1;
+        rt->st.retried++;
+    } else {
+        return 0;
+    }
+    if (p->slot >= 0) rt->redirected[p->slot / 8] |= (unsigned char)(1 << (p->slot % 8));
+    push(&rt->retry, p);
+    return 1;
+}
+
+/* The oldest source offset of a stream command not answered yet. */
+static uint64_t oldestStream(const router *rt) {
+    uint64_t low = UINT64_MAX;
+    for (int i = 0; i < rt->nnodes; i++)
+        for (const pending *p = rt->nodes[i]->fifo.head; p; p = p->next)
+            if (p->tag.kind == WRITER_K_STREAM && p->tag.src_offset) {
+                if (p->tag.src_offset < low) low = p->tag.src_offset;
+                break;
+            }
+    for (const pending *p = rt->retry.head; p; p = p->next)
+        if (p->tag.kind == WRITER_K_STREAM && p->tag.src_offset && p->tag.src_offset < low) low = p->tag.src_offset;
+    return low;
+}
+
+static int deliver(router *rt, rnode *n, pending *p, const redisReply *r) {
+    writerTag t = p->tag;
+    if (t.kind == WRITER_K_STREAM && t.src_offset) {
+        uint64_t low = oldestStream(rt);
+        if (low <= t.src_offset) t.src_offset = low - 1;
+    }
+    if (r->type != REDIS_REPLY_ERROR) {
+        n->cmds++;
+        if (t.kind == WRITER_K_RESTORE || t.kind == WRITER_K_NATIVE_FINAL) n->keys++;
+    }
+    rt->replies++;
+    return rt->o.on_reply ? rt->o.on_reply(rt->o.ctx, &t, r) : 0;
+}
+
+/* A broadcast answers once, when its last node answered. */
+static int deliverGroup(router *rt, rnode *n, pending *p, const redisReply *r) {
+    bcast *g = p->group;
+    if (r->type == REDIS_REPLY_ERROR && !g->err[0]) snprintf(g->err, sizeof(g->err), "%.180s (%.60s)", r->str, n->addr);
+    if (g->remaining > 1) return 0;
+    if (g->err[0] && r->type != REDIS_REPLY_ERROR) {
+        redisReply e = {.type = REDIS_REPLY_ERROR, .str = g->err, .len = strlen(g->err)};
+        return deliver(rt, n, p, &e);
+    }
+    return deliver(rt, n, p, r);
+}
+
+static int replyCb(void *ctx, const writerTag *t, const redisReply *r) {
+    rnode *n = ctx;
+    router *rt = n->rt;
+    pending *p = pop(&n->fifo);
+    if (!p) return 0; /* cannot happen: one FIFO entry per command */
+    if (p->internal) return pendingFree(p), 0;
+    if (redirect(rt, p, r)) return 0;
+    int rc = p->group ? deliverGroup(rt, n, p, r) : deliver(rt, n, p, r);
+    pendingFree(p);
+    if (rc) rt->stopped = 1;
+    return rc;
+}
+
+/* ---- sending ---- */
+
+static pending *pendingNew(const char *cmd, size_t len, int own, const writerTag *tag) {
+    pending *p = calloc(1, sizeof(*p));
+    if (!p) return NULL;
+    if (own) p->cmd = (char *)cmd;
+    else if (!(p->cmd = malloc(len ? len : 1))) return free(p), NULL;
+    else memcpy(p->cmd, cmd, len);
+    p->len = len;
+    p->slot = -1;
+    p->node = -1;
+    if (tag) {
+        p->tag = *tag;
+        snprintf(p->cmdname, sizeof(p->cmdname), "%s", tag->cmd ? tag->cmd : "command");
+        p->tag.keylen = tag->key ? (tag->keylen < WRITER_KEY_MAX ? tag->keylen : WRITER_KEY_MAX) : 0;
+        if (p->tag.keylen) memcpy(p->key, tag->key, p->tag.keylen);
+    } else {
+        snprintf(p->cmdname, sizeof(p->cmdname), "command");
+    }
+    p->tag.cmd = p->cmdname;
+    p->tag.key = tag && tag->key ? p->key : NULL;
+    return p;
+}
+
+/* A node's writer refused: stopped by the consumer, or its link failed. */
+static int nodeFailed(router *rt, rnode *n) {
+    if (writerStopped(n->w) || rt->stopped) {
+        rt->stopped = 1;
+        return -1;
+    }
+    nodeLost(rt, n, writerError(n->w));
+    return 0;
+}
+
+/* Put p on node i's wire (with ASKING first when p->ask_host). 0 also when
+ * the node failed (p is then in the retry list), -1 on a stop. */
+static int sendTo(router *rt, int i, pending *p) {
+    rnode *n = rt->nodes[i];
+    char why[256];
+    if (!n->w && nodeConnect(rt, n, why, sizeof(why)) < 0) {
+        if (p->slot >= 0) rt->redirected[p->slot / 8] |= (unsigned char)(1 << (p->slot % 8));
+        push(&rt->retry, p);
+        rt->need_reload = rt->need_backoff = 1;
+        snprintf(rt->err, sizeof(rt->err), "%.200s: %.250s", n->addr, why);
+        return 0;
+    }
+    if (p->ask_host) {
+        pending *a = pendingNew("*1\r\n$6\r\nASKING\r\n", 16, 0, NULL);
+        if (!a) return fail(rt, "out of memory");
+        a->internal = 1;
+        push(&n->fifo, a);
+        writerTag at = {.cmd = "ASKING"};
+        free(p->ask_host);
+        p->ask_host = NULL;
+        if (writerCommandRaw(n->w, a->cmd, a->len, &at) < 0) {
+            push(&n->fifo, p);
+            return nodeFailed(rt, n);
+        }
+    }
+    push(&n->fifo, p);
+    if (writerCommandRaw(n->w, p->cmd, p->len, &p->tag) < 0) return nodeFailed(rt, n);
+    return 0;
+}
+
+/* The node a pending command goes to now; -1 when its slot has no master
+ * in the map (p then waits in the retry list). */
+static int target(router *rt, pending *p) {
+    if (p->ask_host) return nodeAdd(rt, p->ask_host, p->ask_port);
+    if (p->slot < 0) return p->node;
+    int s = clusterSlotShard(rt->map, (unsigned)p->slot);
+    if (s < 0) return -1;
+    return nodeAdd(rt, rt->map->shards[s].master.host, rt->map->shards[s].master.port);
+}
+
+static int route(router *rt, pending *p) {
+    int i = target(rt, p);
+    if (i < 0) {
+        push(&rt->retry, p);
+        rt->need_reload = rt->need_backoff = 1;
+        snprintf(rt->err, sizeof(rt->err), "slot %d has no master in the cluster map", p->slot);
+        return 0;
+    }
+    return sendTo(rt, i, p);
+}
+
+/* ---- recovery ---- */
+
+static int reload(router *rt) {
+    char err[512];
+    clusterMap *m = clusterMapReload(rt->map, &rt->url, &rt->co, err, sizeof(err));
+    rt->st.reloads++;
+    if (!m) {
+        snprintf(rt->err, sizeof(rt->err), "%s", err);
+        rt->need_backoff = 1;
+        return -1;
+    }
+    clusterMapFree(rt->map);
+    rt->map = m;
+    return 0;
+}
+
+static int drainAll(router *rt) {
+    for (int i = 0; i < rt->nnodes; i++) {
+        rnode *n = rt->nodes[i];
+        if (n->w && writerDrain(n->w) < 0 && nodeFailed(rt, n) < 0) return -1;
+    }
+    return 0;
+}
+
+/* Send the retry list again until it stays empty. */
+static int recover(router *rt) {
+    int backoff = BACKOFF_MIN_MS;
+    int64_t since = clockMonoMs();
+    while (rt->retry.n || rt->need_reload) {
+        if (rt->stopped || rt->broken) return -1;
+        if (drainAll(rt) < 0) return -1;
+        if (rt->need_backoff) {
+            if (clockMonoMs() - since > GIVE_UP_MS) {
+                int slot = rt->retry.head ? rt->retry.head->slot : -1;
+                return fail(rt, "cluster: slot %d has no reachable master for %d s (last: %s)", slot,
+                            GIVE_UP_MS / 1000, rt->err);
+            }
+            usleep((useconds_t)backoff * 1000);
+            backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
+            rt->need_backoff = 0;
+        }
+        if (rt->need_reload) {
+            if (reload(rt) < 0) continue;
+            rt->need_reload = 0;
+        }
+        plist l = rt->retry;
+        rt->retry = (plist){0};
+        memset(rt->redirected, 0, sizeof(rt->redirected));
+        pending *p;
+        while ((p = pop(&l))) {
+            rt->st.resent++;
+            /* A command of a slot redirected again in this round waits
+             * behind it: order within a slot is kept. */
+            if (p->slot >= 0 && (rt->redirected[p->slot / 8] >> (p->slot % 8) & 1)) {
+                push(&rt->retry, p);
+                continue;
+            }
+            if (route(rt, p) < 0) {
+                listFree(&l);
+                return -1;
+            }
+        }
+        if (rt->retry.n == 0 && !rt->need_reload) break;
+        if (!rt->need_backoff && !rt->need_reload) since = clockMonoMs(); /* progress: a redirect, not an outage */
+    }
+    return 0;
+}
+
+static int ready(router *rt) {
+    if (rt->stopped || rt->broken || !rt->started) return -1;
+    return rt->retry.n || rt->need_reload ? recover(rt) : 0;
+}
+
+/* ---- public: writer calls ---- */
+
+int routerCommandSlot(router *rt, unsigned slot, int argc, const char **argv, const size_t *lens,
+                      const writerTag *tag) {
+    if (ready(rt) < 0) return -1;
+    char *cmd;
+    int len = redisFormatCommandArgv(&cmd, argc, argv, lens);
+    if (len < 0) return fail(rt, "out of memory formatting a command");
+    pending *p = pendingNew(cmd, (size_t)len, 1, tag);
+    if (!p) return free(cmd), fail(rt, "out of memory");
+    p->slot = (int)(slot % CLUSTER_SLOTS);
+    return route(rt, p);
+}
+
+int routerBroadcast(router *rt, int argc, const char **argv, const size_t *lens, const writerTag *tag) {
+    if (ready(rt) < 0) return -1;
+    char *cmd;
+    int len = redisFormatCommandArgv(&cmd, argc, argv, lens);
+    if (len < 0) return fail(rt, "out of memory formatting a command");
+    bcast *g = calloc(1, sizeof(*g));
+    int rc = g ? 0 : fail(rt, "out of memory");
+    int targets[256], nt = 0;
+    for (int s = 0; rc == 0 && s < rt->map->nshards && nt < 256; s++) {
+        int i = nodeAdd(rt, rt->map->shards[s].master.host, rt->map->shards[s].master.port);
+        if (i < 0) rc = fail(rt, "out of memory");
+        else targets[nt++] = i;
+    }
+    if (g) g->remaining = nt;
+    for (int k = 0; rc == 0 && k < nt; k++) {
+        pending *p = pendingNew(cmd, (size_t)len, 0, tag);
+        if (!p) {
+            rc = fail(rt, "out of memory");
+            break;
+        }
+        p->group = g;
+        p->node = targets[k];
+        rc = sendTo(rt, targets[k], p);
+    }
+    if (g && nt == 0) free(g);
+    free(cmd);
+    return rc;
+}
+
+int routerCommand(router *rt, int argc, const char **argv, const size_t *lens, const writerTag *tag) {
+    if (tag && tag->key) return routerCommandSlot(rt, clusterKeySlot(tag->key, tag->keylen), argc, argv, lens, tag);
+    return routerBroadcast(rt, argc, argv, lens, tag);
+}
+
+int routerSelect(router *rt, uint64_t db) {
+    if (db == 0) return rt->stopped || rt->broken ? -1 : 0;
+    /* As a refused SELECT of a one-node writer: the consumer hears it. */
+    const char *msg = "ERR a cluster target has db 0 only";
+    redisReply e = {.type = REDIS_REPLY_ERROR, .str = (char *)msg, .len = strlen(msg)};
+    writerTag t = {.cmd = "SELECT", .db = db, .kind = WRITER_K_SELECT};
+    if (rt->o.on_reply) rt->o.on_reply(rt->o.ctx, &t, &e);
+    snprintf(rt->err, sizeof(rt->err), "a cluster target has db 0 only: db %llu (use --db 0 or --db-map %llu:0)",
+             (unsigned long long)db, (unsigned long long)db);
+    rt->stopped = 1;
+    return -1;
+}
+
+int routerDrain(router *rt) {
+    for (;;) {
+        if (ready(rt) < 0) return -1;
+        if (drainAll(rt) < 0) return -1;
+        if (!rt->retry.n && !rt->need_reload) return 0;
+    }
+}
+
+static int eachNode(router *rt, int (*fn)(writer *)) {
+    if (ready(rt) < 0) return -1;
+    for (int i = 0; i < rt->nnodes; i++) {
+        rnode *n = rt->nodes[i];
+        if (n->w && fn(n->w) < 0 && nodeFailed(rt, n) < 0) return -1;
+    }
+    return 0;
+}
+
+int routerFlush(router *rt) { return eachNode(rt, writerFlush); }
+int routerPoll(router *rt) { return eachNode(rt, writerPoll); }
+
+int routerSettle(router *rt) {
+    int rc = 0;
+    rt->settling = 1;
+    for (int i = 0; i < rt->nnodes; i++) {
+        rnode *n = rt->nodes[i];
+        if (n->w && writerSettle(n->w) < 0) rc = -1;
+        /* What the node's writer dropped unsent never got a reply. */
+        rt->dropped += listFree(&n->fifo);
+    }
+    rt->dropped += listFree(&rt->retry);
+    rt->settling = 0;
+    return rc;
+}
+
+const char *routerError(const router *rt) { return rt->err; }
+int routerStopped(const router *rt) { return rt->stopped; }
+uint64_t routerDropped(const router *rt) { return rt->dropped; }
+uint64_t routerReplies(const router *rt) { return rt->replies; }
+
+size_t routerInFlight(const router *rt) {
+    size_t n = rt->retry.n;
+    for (int i = 0; i < rt->nnodes; i++) n += rt->nodes[i]->fifo.n;
+    return n;
+}
+
+/* ---- synchronous calls ---- */
+
+redisReply *routerCall(router *rt, unsigned slot, int argc, const char **argv, const size_t *lens) {
+    char host[256] = "";
+    int port = 0, asking = 0;
+    if (routerDrain(rt) < 0) return NULL;
+    for (int hop = 0; hop < 16; hop++) {
+        int i;
+        if (asking) {
+            i = nodeAdd(rt, host, port);
+        } else {
+            int s = clusterSlotShard(rt->map, slot % CLUSTER_SLOTS);
+            if (s < 0 && reload(rt) < 0) return NULL;
+            s = clusterSlotShard(rt->map, slot % CLUSTER_SLOTS);
+            if (s < 0) return fail(rt, "cluster: slot %u has no master", slot), NULL;
+            i = nodeAdd(rt, rt->map->shards[s].master.host, rt->map->shards[s].master.port);
+        }
+        if (i < 0) return fail(rt, "out of memory"), NULL;
+        rnode *n = rt->nodes[i];
+        char why[256];
+        if (!n->c && nodeConnect(rt, n, why, sizeof(why)) < 0) return fail(rt, "%s: %s", n->addr, why), NULL;
+        if (n->w && writerDrain(n->w) < 0) return fail(rt, "%s: %s", n->addr, writerError(n->w)), NULL;
+        if (asking) {
+            redisReply *a = connCommandf(n->c, "ASKING");
+            if (!a) return fail(rt, "%s: %s", n->addr, connError(n->c)), NULL;
+            freeReplyObject(a);
+        }
+        redisReply *r = connCommand(n->c, argc, argv, lens);
+        if (!r) return fail(rt, "%s: %s", n->addr, connError(n->c)), NULL;
+        int rs;
+        asking = 0;
+        if (isErr(r, "MOVED ") && parseRedirect(r->str, &rs, host, sizeof(host), &port) == 0) {
+            clusterMapMoveSlot(rt->map, (unsigned)rs, host, port);
+        } else if (isErr(r, "ASK ") && parseRedirect(r->str, &rs, host, sizeof(host), &port) == 0) {
+            asking = 1;
+        } else if (isErr(r, "TRYAGAIN") || isErr(r, "CLUSTERDOWN")) {
+            usleep(100000);
+        } else {
+            return r;
+        }
+        freeReplyObject(r);
+    }
+    return fail(rt, "cluster: slot %u: too many redirections", slot), NULL;
+}
+
+/* ---- open, start, free ---- */
+
+router *routerOpen(rsConn *seed, const rsUrl *url, const rsConnOptions *co, char *err, size_t errlen) {
+    router *rt = calloc(1, sizeof(*rt));
+    if (!rt) return snprintf(err, errlen, "out of memory"), NULL;
+    if (urlCopy(&rt->url, url, err, errlen) < 0) return free(rt), NULL;
+    if (co) rt->co = *co;
+    rt->map = clusterMapRead(seed, url->host ? url->host : "127.0.0.1", url->tls || (co && co->tls.enabled), err,
+                             errlen);
+    if (!rt->map || clusterMapComplete(rt->map, connAddr(seed), err, errlen) < 0) {
+        routerFree(rt);
+        return NULL;
+    }
+    for (int s = 0; s < rt->map->nshards; s++) {
+        const clusterNode *m = &rt->map->shards[s].master;
+        int i = nodeAdd(rt, m->host, m->port);
+        char why[256];
+        if (i < 0 || (!rt->nodes[i]->c && nodeConnect(rt, rt->nodes[i], why, sizeof(why)) < 0)) {
+            snprintf(err, errlen, "cluster master %s:%d: %s", m->host, m->port, i < 0 ? "out of memory" : why);
+            routerFree(rt);
+            return NULL;
+        }
+    }
+    rt->nmasters = rt->nnodes;
+    return rt;
+}
+
+int routerStart(router *rt, const writerOptions *o) {
+    rt->o = o ? *o : (writerOptions){0};
+    rt->started = 1;
+    for (int i = 0; i < rt->nnodes; i++) {
+        rnode *n = rt->nodes[i];
+        writerOptions wo = rt->o;
+        wo.on_reply = replyCb;
+        wo.ctx = n;
+        if (n->c && !n->w && !(n->w = writerNew(n->c, &wo))) return fail(rt, "out of memory");
+    }
+    return 0;
+}
+
+void routerFree(router *rt) {
+    if (!rt) return;
+    for (int i = 0; i < rt->nnodes; i++) {
+        rnode *n = rt->nodes[i];
+        listFree(&n->fifo);
+        nodeClose(n);
+        free(n->host);
+        free(n);
+    }
+    listFree(&rt->retry);
+    free(rt->nodes);
+    clusterMapFree(rt->map);
+    urlFree(&rt->url);
+    free(rt);
+}
+
+int routerMasters(const router *rt) { return rt->nmasters; }
+rsConn *routerMasterConn(router *rt, int i) { return i >= 0 && i < rt->nmasters ? rt->nodes[i]->c : NULL; }
+const clusterMap *routerMap(const router *rt) { return rt->map; }
+
+/* ---- counts ---- */
+
+int routerNodeStatsGet(const router *rt, routerNodeStats *out, int max) {
+    int k = 0;
+    for (int i = 0; i < rt->nnodes && k < max; i++) {
+        const rnode *n = rt->nodes[i];
+        if (i >= rt->nmasters && !n->cmds) continue;
+        snprintf(out[k].addr, sizeof(out[k].addr), "%s", n->addr);
+        out[k].keys = n->keys;
+        out[k].cmds = n->cmds;
+        k++;
+    }
+    return k;
+}
+
+void routerStatsGet(const router *rt, routerStats *out) { *out = rt->st; }
+
+void routerFormatPerNode(const router *rt, char *buf, size_t cap) {
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < rt->nnodes && used + 1 < cap; i++) {
+        const rnode *n = rt->nodes[i];
+        if (i >= rt->nmasters && !n->cmds) continue;
+        int w = snprintf(buf + used, cap - used, "%s%s %llu keys", used ? ", " : "", n->addr,
+                         (unsigned long long)n->keys);
+        if (w < 0) break;
+        used += (size_t)w;
+    }
+    if (used >= cap) used = cap - 1;
+}
