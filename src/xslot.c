@@ -12,6 +12,7 @@
 #include <strings.h>
 
 #include "cluster.h"
+#include "router.h"
 #include "native.h"
 #include "rdb/encode.h"
 #include "rdb/rdb.h"
@@ -25,6 +26,9 @@ typedef struct blockCmd {
 struct xslot {
     xslotTarget t;
     keyspecTable *ks;
+    int owns_ks;        /* xslotNewRouted loaded it */
+    struct router *rt;  /* xslotNewRouted: the sink */
+    writerTag tag;      /* xslotCommandTagged: the tag of every piece */
     xslotOptions o;
     xslotStats st;
     int in_multi;
@@ -55,6 +59,7 @@ void xslotFree(xslot *x) {
     if (!x) return;
     blockClear(x);
     free(x->block);
+    if (x->owns_ks) keyspecFree(x->ks);
     free(x);
 }
 
@@ -85,7 +90,14 @@ static int refuse(xslot *x, const char *cmd, size_t cmdlen, const char *why) {
 /* ---- one command: keyless, one slot, split ---- */
 
 static int sendArgv(xslot *x, int slot, int argc, const char **argv, const size_t *lens) {
-    return x->t.send(x->t.ctx, slot, argc, argv, lens) < 0 ? -1 : 0;
+    /* Over the router each piece names itself in messages (a block's
+     * pieces are sent when EXEC arrives), with the stream's offset. */
+    writerTag keep = x->tag;
+    x->tag.cmd = argv[0];
+    if (!x->tag.key && argc > 1) x->tag.key = argv[1], x->tag.keylen = lens[1];
+    int rc = x->t.send(x->t.ctx, slot, argc, argv, lens) < 0 ? -1 : 0;
+    x->tag = keep;
+    return rc;
 }
 
 /* The slot shared by every key, or -1 when they span several. */
@@ -498,4 +510,48 @@ int xslotCommand(xslot *x, int argc, const char **argv, const size_t *lens) {
         return -2;
     }
     return applyOne(x, argc, argv, lens);
+}
+
+/* ---- over the cluster sink ---- */
+
+static int routedSend(void *ctx, int slot, int argc, const char **argv, const size_t *lens) {
+    xslot *x = ctx;
+    if (slot == XSLOT_ALL) return routerBroadcast(x->rt, argc, argv, lens, &x->tag);
+    /* One node of any slot: the cluster spreads what PUBLISH says. */
+    return routerCommandSlot(x->rt, slot == XSLOT_ANY ? 0 : (unsigned)slot, argc, argv, lens, &x->tag);
+}
+
+static redisReply *routedCall(void *ctx, int slot, int argc, const char **argv, const size_t *lens) {
+    xslot *x = ctx;
+    return routerCall(x->rt, slot < 0 ? 0 : (unsigned)slot, argc, argv, lens);
+}
+
+static redisReply *routedTableCall(void *ctx, int argc, const char **argv, const size_t *lens) {
+    return routerCall(((xslot *)ctx)->rt, 0, argc, argv, lens);
+}
+
+xslot *xslotNewRouted(struct router *rt, const xslotOptions *o, char *err, size_t errlen) {
+    xslotTarget t = {NULL, routedSend, routedCall};
+    xslot *x = xslotNew(&t, NULL, o);
+    if (!x) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    x->t.ctx = x;
+    x->rt = rt;
+    char why[512];
+    x->ks = keyspecLoad(routedTableCall, x, why, sizeof(why));
+    if (!x->ks) {
+        snprintf(err, errlen, "cannot read the cluster's command table: %s%s%s", why,
+                 routerError(rt)[0] ? ": " : "", routerError(rt));
+        xslotFree(x);
+        return NULL;
+    }
+    x->owns_ks = 1;
+    return x;
+}
+
+int xslotCommandTagged(xslot *x, int argc, const char **argv, const size_t *lens, const writerTag *tag) {
+    x->tag = *tag;
+    return xslotCommand(x, argc, argv, lens);
 }

@@ -63,6 +63,7 @@
 #include <hiredis/hiredis.h>
 
 #include "keyspec.h"
+#include "writer.h"
 
 #define XSLOT_ALL (-1) /* every master */
 #define XSLOT_ANY (-2) /* any one node */
@@ -106,5 +107,18 @@ const char *xslotError(const xslot *x);
 const xslotStats *xslotGetStats(const xslot *x);
 /* "N transactions split across slots, N commands split, N applied through copies" */
 void xslotSummary(const xslot *x, char *buf, size_t cap);
+
+/* ---- over the cluster sink (router.h) ---- */
+
+struct router;
+/* A planner whose target is the router: the key table read from a master
+ * (COMMAND; GETKEYS asked there too), pieces queued with
+ * routerCommandSlot / routerBroadcast, reads through routerCall. NULL with
+ * one line in err (COMMAND refused or the node failed). Free with
+ * xslotFree (the router is borrowed; free it after). */
+xslot *xslotNewRouted(struct router *rt, const xslotOptions *o, char *err, size_t errlen);
+/* xslotCommand, every piece sent with a copy of tag (its kind, offset
+ * and key for messages). */
+int xslotCommandTagged(xslot *x, int argc, const char **argv, const size_t *lens, const writerTag *tag);
 
 #endif
