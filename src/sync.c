@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "ctarget.h"
 #include "grace.h"
 #include "log.h"
 #include "outcome.h"
@@ -32,8 +33,8 @@
 #include "stop.h"
 #include "streamstage.h"
 #include "writer.h"
-#include "cstream.h"
 #include "ctarget.h"
+#include "xslot.h"
 
 
 static volatile sig_atomic_t stop_requested;
@@ -71,7 +72,7 @@ typedef struct syncer {
     uint64_t epoch_seq;     /* of the epoch applied last */
     writer *w;
     router *rt;             /* a cluster target (ctarget.h): w routes through it */
-    cstream *cs;            /* and the stream's commands through this */
+    xslot *xs;              /* and the stream's commands are planned by their key slots */
     importer *im;
     streamStage *stage;     /* filters and translation of the stream's commands */
     redisReader *rr;
@@ -383,6 +384,13 @@ static int targetRunId(rsConn *c, char *out, size_t len) {
     return 0;
 }
 
+/* A cluster node as the target: the router (one writer per master).
+ * The first time it says so; a reconnect opens it quietly. */
+static int openCluster(syncer *s, char *err, size_t errlen) {
+    return ctargetOpen(s->tc, s->cfg->target, &s->cfg->target_conn, s->cfg->quiet || s->target_losses, &s->rt, err,
+                       errlen);
+}
+
 static int openTarget(syncer *s, char *err, size_t errlen) {
     s->tc = connOpen(s->cfg->target, &s->cfg->target_conn, err, errlen);
     if (!s->tc) return -1;
@@ -390,25 +398,27 @@ static int openTarget(syncer *s, char *err, size_t errlen) {
         snprintf(err, errlen, "cannot read INFO server: %s", connError(s->tc));
         return -1;
     }
-    if (ctargetOpen(s->tc, s->cfg->target, &s->cfg->target_conn, s->cfg->quiet || s->target_losses, &s->rt, err,
-                    errlen) < 0 || (s->rt && !(s->cs = cstreamNew(s->rt, s->tc, err, errlen))))
-        return -1;
+    if (openCluster(s, err, errlen) < 0) return -1;
     if (s->stage) stageSetTarget(s->stage, &s->tinfo);
     else if (!(s->stage = stageNew(s->cfg->imp.filter, &s->tinfo, &s->cfg->imp))) return -1;
     writerOptions wo = {.on_reply = onReply, .ctx = s};
     s->w = s->rt ? writerNewRouted(s->rt, &wo) : writerNew(s->tc, &wo);
     if (!s->w) return -1;
+    if (s->rt && !(s->xs = xslotNewRouted(s->rt, &(xslotOptions){s->cfg->imp.on_error == ONERROR_SKIP,
+                                                                  connServerAtLeast(&s->tinfo, 7, 0)},
+                                          err, errlen)))
+        return -1;
     if (s->im) importSetWriter(s->im, s->w);
     return 0;
 }
 
 static void closeTarget(syncer *s) {
-    cstreamFree(s->cs);
+    xslotFree(s->xs);
     writerFree(s->w);
     routerFree(s->rt);
     connClose(s->tc);
+    s->xs = NULL;
     s->w = NULL;
-    s->cs = NULL;
     s->rt = NULL;
     s->tc = NULL;
 }
@@ -445,6 +455,20 @@ static int isCmd(const redisReply *c, const char *name) {
     return c->element[0]->type == REDIS_REPLY_STRING && strcasecmp(c->element[0]->str, name) == 0;
 }
 
+/* A cluster target: the command by its key slots (xslot.h). A command the
+ * cluster cannot take exactly stops the sync, or is counted as refused
+ * under --on-error skip. */
+static int forwardCluster(syncer *s, int argc, const char **av, const size_t *lv, const writerTag *t) {
+    uint64_t skipped = xslotGetStats(s->xs)->skipped;
+    int rc = xslotCommandTagged(s->xs, argc, av, lv, t);
+    if (rc == -2) fatal(s, OUTCOME_WRITE, xslotError(s->xs));
+    if (rc == 0 && xslotGetStats(s->xs)->skipped > skipped) {
+        s->refused++;
+        logRefused("the cluster cannot apply a stream command", "CROSSSLOT", "%s", xslotError(s->xs));
+    }
+    return rc < 0 ? -1 : 0;
+}
+
 /* One command to the target, tagged with the source offset at which it
  * counts as applied. */
 static int forwardArgv(syncer *s, int argc, const char **av, size_t *lv, int64_t off) {
@@ -456,7 +480,8 @@ static int forwardArgv(syncer *s, int argc, const char **av, size_t *lv, int64_t
                    WRITER_K_STREAM};
     int tdb = s->db < IMPORT_MAX_DBS && s->cfg->imp.db_map[s->db] >= 0 ? s->cfg->imp.db_map[s->db] : s->db;
     int rc = writerSelect(s->w, (uint64_t)tdb);
-    if (rc == 0) rc = s->cs ? cstreamCommand(s->cs, argc, av, lv, &t) : writerCommand(s->w, argc, av, lv, &t);
+    if (rc == 0 && s->xs) rc = forwardCluster(s, argc, av, lv, &t);
+    else if (rc == 0) rc = writerCommand(s->w, argc, av, lv, &t);
     if (rc == 0) s->forwarded++;
     return rc;
 }
@@ -961,6 +986,11 @@ outcome syncRun(const syncConfig *cfg, int *refused) {
         logInfo("stopped at source offset %lld (%llu commands applied, %llu refused%s); the last snapshot: %s",
                 (long long)s.applied, (unsigned long long)(s.acked - s.refused), (unsigned long long)s.refused,
                 staged, s.snap_summary);
+    }
+    if (s.xs) {
+        char xs[256];
+        xslotSummary(s.xs, xs, sizeof(xs));
+        logInfo("cluster stream: %s", xs);
     }
     progressFree(s.pg);
     if (s.rt) ctargetSummary(s.rt);
