@@ -66,6 +66,8 @@ typedef struct config {
     long long spool_mem;
     const char *spool_dir;
     const char *metrics;  /* --metrics HOST:PORT: live sync's /metrics and /status */
+    int exactly_once;     /* --exactly-once: live sync's batches carry a checkpoint on the target */
+    const char *checkpoint_key; /* --checkpoint-key; NULL = CHECKPOINT_DEFAULT_KEY */
     importOptions imp;
     rsTlsOptions tls[3]; /* TLS flags: [SIDE_BOTH] --cacert..., then --source-*, --target-* */
 } config;
@@ -269,6 +271,8 @@ static int parseArgs(int argc, char **argv, config *c) {
         {"expire-grace", required_argument, 0, 'g'},
         {"log-format", required_argument, 0, 'G'},
         {"metrics", required_argument, 0, 'H'},
+        {"exactly-once", no_argument, 0, 'X'},
+        {"checkpoint-key", required_argument, 0, 'N'},
         TLS_OPTS("", SIDE_BOTH), TLS_OPTS("source-", SIDE_SOURCE), TLS_OPTS("target-", SIDE_TARGET),
         {0, 0, 0, 0}};
     int o;
@@ -355,6 +359,11 @@ static int parseArgs(int argc, char **argv, config *c) {
             break;
         case 'Z': c->spool_dir = optarg; break;
         case 'H': c->metrics = optarg; break;
+        case 'X': c->exactly_once = 1; break;
+        case 'N':
+            if (!*optarg || strlen(optarg) > 200) return badValue("--checkpoint-key", optarg, "a key name (1-200 bytes)");
+            c->checkpoint_key = optarg;
+            break;
         case 'y':
             if (!strcmp(optarg, "auto")) c->mode = 0;
             else if (!strcmp(optarg, "replica")) c->mode = 1;
@@ -503,7 +512,7 @@ static outcome runSnapshot(const config *c) {
     if (rc == OUTCOME_OK && c->target) rc = endpointUrl("target", c->target, c->target_user, "RDBSYNC_TARGET_AUTH", &dst);
     snapshotConfig sc = {.source = &src, .target = &dst, .mode = c->mode, .json = c->json,
                          .scan_count = (int)c->scan_count, .rate = c->rate, .quiet = c->quiet,
-                         .psync_cmd = c->psync_cmd};
+                         .psync_cmd = c->psync_cmd, .checkpoint_key = c->checkpoint_key};
     rsConnOptions co = {.connect_timeout_ms = c->connect_timeout_ms, .client_name = "rdbsync"};
     sc.source_conn = sc.target_conn = co;
     if (rc == OUTCOME_OK) {
@@ -557,6 +566,7 @@ static outcome runSync(const config *c) {
                          .psync_cmd = c->psync_cmd, .source_timeout_s = (int)c->source_timeout_s,
                          .status_interval_ms = (int)c->status_interval_s * 1000,
                          .scan_fallback = c->mode == 0,
+                         .exactly_once = c->exactly_once, .checkpoint_key = c->checkpoint_key,
                          .spool_mem = (size_t)c->spool_mem,
                          .spool_dir = c->spool_dir ? c->spool_dir : tmp && *tmp ? tmp : "/tmp"};
         rsConnOptions co = {.connect_timeout_ms = c->connect_timeout_ms, .client_name = "rdbsync"};
@@ -569,8 +579,12 @@ static outcome runSync(const config *c) {
             rc = OUTCOME_USAGE;
         else if ((rc = startMetrics(c, &sc.metrics)) != OUTCOME_OK || (rc = preflightLive(&sc, c->flush_target)) != OUTCOME_OK)
             ;
-        else if (c->mode == 2 || ((rc = syncRun(&sc, &refused)) != OUTCOME_OK && refused && c->mode != 1))
+        else if (c->mode == 2 || ((rc = syncRun(&sc, &refused)) != OUTCOME_OK && refused && c->mode != 1)) {
+            if (c->exactly_once)
+                logWarn("--exactly-once holds for the replica link only: scan mode keeps no checkpoint (a lost "
+                        "target link may apply a change twice)");
             rc = runScanCopy(c, &sc);
+        }
         metricsStop(sc.metrics);
     }
     urlFree(&src);
@@ -643,6 +657,12 @@ static const char *contradiction(const config *c) {
     if (c->metrics && (!(c->source && c->target) || c->verify || c->mode == 2))
         return "--metrics is for live sync as a replica (--source URL --target URL)";
     if (c->json && !c->checksum) return "--json is for the --checksum report (--dump lines are JSON already)";
+    if (c->exactly_once && (!(c->source && c->target) || c->verify || c->mode == 2))
+        return "--exactly-once is for live sync as a replica (--source URL --target URL): its checkpoint follows "
+               "the replication stream";
+    if (c->checkpoint_key && !c->exactly_once && !c->verify && !(c->source && c->checksum))
+        return "--checkpoint-key names the checkpoint of --exactly-once (and the key --verify and --source "
+               "--checksum leave out)";
     return NULL;
 }
 

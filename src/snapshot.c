@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "checkpoint.h"
 #include "checksum.h"
 #include "keydiff.h"
 #include "log.h"
@@ -252,19 +253,36 @@ static int scanChecksum(const snapshotConfig *cfg, const rdbHandlers *h, outcome
     return rc;
 }
 
+/* rdbsync's --exactly-once checkpoint is no data of the source's: a
+ * target's digest leaves it out, so that it equals its source's. */
+static const char *checkpointName(const snapshotConfig *cfg) {
+    return cfg->checkpoint_key ? cfg->checkpoint_key : CHECKPOINT_DEFAULT_KEY;
+}
+
+static void noteCheckpointLeftOut(const snapshotConfig *cfg, uint64_t n) {
+    char kr[300];
+    if (!n || cfg->quiet) return;
+    rdbKeyRepr(checkpointName(cfg), strlen(checkpointName(cfg)), kr, sizeof(kr));
+    logInfo("note: left out db %d key '%s', the checkpoint of rdbsync --exactly-once", CHECKPOINT_DB, kr);
+}
+
 outcome snapshotChecksum(const snapshotConfig *cfg) {
     char err[800] = "";
     outcome why = OUTCOME_CONNECT;
     checksum *cs = checksumNew();
-    rdbHandlers h = {0};
-    checksumHandlers(cs, &h);
+    rdbHandlers ch = {0}, h;
+    checkpointHide hide;
+    checksumHandlers(cs, &ch);
+    checkpointHideHandlers(&hide, &ch, checkpointName(cfg), &h);
     int rc = cfg->mode == 2 ? SNAP_REFUSED : replicaSnapshot(cfg, -1, &h, &why, err, sizeof(err));
     if (rc == SNAP_REFUSED && cfg->mode != 1) {
         checksumFree(cs); /* start the counts again */
         cs = checksumNew();
-        checksumHandlers(cs, &h);
+        checksumHandlers(cs, &ch);
+        checkpointHideHandlers(&hide, &ch, checkpointName(cfg), &h);
         rc = scanChecksum(cfg, &h, &why, err, sizeof(err));
     }
+    if (rc == 0) noteCheckpointLeftOut(cfg, hide.hidden);
     if (rc == 0) checksumReport(cs, stdout, cfg->json);
     else if (stopRequested())
         logError("interrupted by %s: no report (the snapshot was not read to its end)", stopSignalName()),
@@ -299,6 +317,8 @@ typedef struct verifier {
     progress *pg;       /* status lines; NULL: none */
     int quiet;          /* -q: no notes */
     uint64_t base;      /* keys checked by the passes before this one */
+    const char *ckpt;   /* the --exactly-once checkpoint key: not compared */
+    uint64_t left_out;
     char *err;
     size_t errlen;
 } verifier;
@@ -351,6 +371,10 @@ static int compareKey(verifier *v, const scanItem *it, const scanItem *o) {
 static int verifyKey(void *ctx, const scanItem *it) {
     verifier *v = ctx;
     scanItem o;
+    if (checkpointIsKey(v->ckpt, it->db, it->key, it->keylen)) {
+        v->left_out++;
+        return 0;
+    }
     v->checked++;
     verifyProgress(v);
     int got = scanGetKey(v->other, &v->oinfo, it->db, it->key, it->keylen, &o, v->err, v->errlen);
@@ -376,9 +400,9 @@ outcome snapshotVerify(const snapshotConfig *cfg) {
     scanStats st1 = {0}, st2 = {0};
     progress *pg = progressNew(cfg->quiet, "verify", 0); /* NULL (out of memory): no status lines */
     verifier fwd = {.other = t, .oinfo = tinfo, .side = "target", .compare = 1, .pg = pg, .quiet = cfg->quiet, .err = err,
-                    .errlen = sizeof(err)};
+                    .errlen = sizeof(err), .ckpt = checkpointName(cfg)};
     verifier back = {.other = s, .oinfo = sinfo, .side = "source", .compare = 0, .pg = pg, .err = err,
-                     .errlen = sizeof(err)};
+                     .errlen = sizeof(err), .ckpt = checkpointName(cfg)};
     int rc = t ? 0 : -1;
     /* Every source key must be on the target with the same content; then
      * every target key must exist on the source. */
@@ -398,6 +422,7 @@ outcome snapshotVerify(const snapshotConfig *cfg) {
         logError("%s", err);
         return OUTCOME_CONNECT;
     }
+    noteCheckpointLeftOut(cfg, fwd.left_out + back.left_out);
     if (fwd.noted > 3 && !cfg->quiet) logInfo("note: %llu keys in all differ only in parts not compared", (unsigned long long)fwd.noted);
     int equal = fwd.missing + fwd.differ + back.missing == 0;
     printf("verify: %s: %llu source keys checked, %llu differ, %llu missing on the target, %llu only on the target\n",

@@ -31,6 +31,8 @@ typedef struct snapshotConfig {
     long rate;
     int quiet;
     const char *psync_cmd; /* PSYNC's name on this source; NULL = PSYNC */
+    const char *checkpoint_key; /* left out of --verify and a live --checksum (checkpoint.h);
+                                   NULL = CHECKPOINT_DEFAULT_KEY */
 } snapshotConfig;
 
 outcome snapshotToFile(const snapshotConfig *c, const char *path);

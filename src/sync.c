@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "checkpoint.h"
 #include "clock.h"
 #include "grace.h"
 #include "log.h"
@@ -98,6 +99,8 @@ typedef struct syncer {
     uint64_t keys;
     spool *sp;              /* the epoch being applied: its unread bytes are the spool's */
     uint64_t target_losses;
+    checkpoint *cp;         /* --exactly-once; NULL otherwise */
+    char replid[41];        /* of the epoch being applied: what its checkpoints carry */
     char err[1024];
 } syncer;
 
@@ -335,31 +338,59 @@ static const redisReply *firstError(const redisReply *r) {
     return NULL;
 }
 
+/* A stream command the target refused: counted, and the sync stops unless
+ * --on-error skip. 'discarded': refused while queued in an --exactly-once
+ * batch, which the target then drops whole (EXECABORT), so it cannot be
+ * skipped alone. A checkpointRefusedFn. */
+static int streamRefused(void *ctx, const writerTag *t, const char *err, int discarded) {
+    syncer *s = ctx;
+    char kr[300], msg[900], what[64];
+    rdbKeyRepr(t->key ? t->key : "", t->key ? t->keylen : 0, kr, sizeof(kr));
+    snprintf(what, sizeof(what), "the target refused %s", t->cmd);
+    snprintf(msg, sizeof(msg), "%s (db %llu, key '%s', source offset %llu): %s%s", what, (unsigned long long)t->db,
+             kr, (unsigned long long)t->src_offset, err,
+             discarded ? "; --exactly-once: so the target discarded its whole batch (none of it ran, the checkpoint "
+                         "did not move)"
+                       : "");
+    s->refused++;
+    if (discarded || s->cfg->imp.on_error == ONERROR_STOP) {
+        fatal(s, OUTCOME_WRITE, msg);
+        return -1;
+    }
+    logRefused(what, err, "%s", msg);
+    return 0;
+}
+
+static void setApplied(syncer *s, int64_t offset, int db) {
+    if (offset <= s->applied) return;
+    s->applied = offset;
+    replicaSetApplied(s->rep, offset, db);
+}
+
 static int onStreamReply(syncer *s, const writerTag *t, const redisReply *r) {
     const redisReply *e = firstError(r);
-    if (e) {
-        char kr[300], msg[700], what[64];
-        rdbKeyRepr(t->key ? t->key : "", t->key ? t->keylen : 0, kr, sizeof(kr));
-        snprintf(what, sizeof(what), "the target refused %s", t->cmd);
-        snprintf(msg, sizeof(msg), "%s (db %llu, key '%s', source offset %llu): %s", what,
-                 (unsigned long long)t->db, kr, (unsigned long long)t->src_offset, e->str);
-        s->refused++;
-        if (s->cfg->imp.on_error == ONERROR_STOP) {
-            fatal(s, OUTCOME_WRITE, msg);
-            return -1;
-        }
-        logRefused(what, e->str, "%s", msg);
-    }
+    if (e && streamRefused(s, t, e->str, 0) < 0) return -1;
     s->acked++;
-    if ((int64_t)t->src_offset > s->applied) {
-        s->applied = (int64_t)t->src_offset;
-        replicaSetApplied(s->rep, s->applied, (int)t->db);
-    }
+    setApplied(s, (int64_t)t->src_offset, (int)t->db);
     return 0;
+}
+
+/* --exactly-once: a reply of a batch; its commands count and its
+ * position applies once the EXEC (or a lone checkpoint) committed. */
+static int onBatchReply(syncer *s, const writerTag *t, const redisReply *r) {
+    checkpointVerdict v;
+    int rc = checkpointOnReply(s->cp, t, r, &v, streamRefused, s);
+    if (v.failed) fatal(s, OUTCOME_WRITE, checkpointError(s->cp));
+    if (v.committed) {
+        s->acked += v.commands;
+        setApplied(s, v.offset, v.db);
+    }
+    return rc;
 }
 
 static int onReply(void *ctx, const writerTag *t, const redisReply *r) {
     syncer *s = ctx;
+    if (s->cp && checkpointOwns(s->cp, t)) return onBatchReply(s, t, r);
     if (t->kind == WRITER_K_STREAM) return onStreamReply(s, t, r);
     int rc = importOnReply(s->im, t, r);
     if (rc) fatal(s, importConflicted(s->im) ? OUTCOME_CONFLICT : OUTCOME_WRITE, importError(s->im));
@@ -392,14 +423,47 @@ static int openTarget(syncer *s, char *err, size_t errlen) {
 }
 
 static void closeTarget(syncer *s) {
+    if (s->cp) checkpointReset(s->cp); /* a batch open on this connection dies with it */
     writerFree(s->w);
     connClose(s->tc);
     s->w = NULL;
     s->tc = NULL;
 }
 
+/* --exactly-once, the target back: its checkpoint says what ran, whatever
+ * replies were lost with the link (an EXEC that committed moved it; one
+ * that did not, did not), also after the target restarted with its data
+ * (the checkpoint was persisted with the writes it covers). 0 to resume
+ * right after it (the applied offset moved there); -1 for a full resync. */
+static int resumeFromCheckpoint(syncer *s) {
+    checkpointPos pos;
+    char err[700], kr[300];
+    const char *key = checkpointKey(s->cp);
+    int got = checkpointRead(s->tc, key, &pos, err, sizeof(err));
+    writerResetDb(s->w);
+    rdbKeyRepr(key, strlen(key), kr, sizeof(kr));
+    if (got < 0) {
+        logWarn("%s; full resync", err);
+        return -1;
+    }
+    if (got == 0 || strcmp(pos.replid, s->replid) != 0 || pos.offset < s->applied) {
+        logWarn("the target's checkpoint '%s' %s: what the lost link applied cannot be told; full resync", kr,
+                got == 0 ? "is gone" : strcmp(pos.replid, s->replid) ? "belongs to another replication history"
+                                                                     : "is behind the offset already applied");
+        return -1;
+    }
+    if (pos.offset > s->applied)
+        logInfo("the target committed up to source offset %lld although the reply was lost (acknowledged: %lld)",
+                (long long)pos.offset, (long long)s->applied);
+    setApplied(s, pos.offset, pos.db);
+    logInfo("--exactly-once: the target's checkpoint says source offset %lld: resuming right after it",
+            (long long)pos.offset);
+    return 0;
+}
+
 /* Reconnect with backoff. A target that restarted (new run_id) may have
- * lost data: only a full resync makes it identical again. */
+ * lost data: only a full resync makes it identical again (unless its
+ * --exactly-once checkpoint says where it stands). */
 static void recoverTarget(syncer *s) {
     char err[512], old[48];
     int backoff = 200;
@@ -414,8 +478,11 @@ static void recoverTarget(syncer *s) {
         backoff = backoff * 2 > 5000 ? 5000 : backoff * 2;
     }
     if (stop_requested) return;
-    int full = !s->loaded_once || strcmp(old, s->run_id) != 0;
-    logInfo("target back%s; %s", full ? " after a restart" : "",
+    int restarted = strcmp(old, s->run_id) != 0;
+    /* A snapshot whose load was cut (s->partial) is not whole on the target. */
+    int full = !s->loaded_once || s->partial || restarted;
+    if (s->cp && s->loaded_once && !s->partial) full = resumeFromCheckpoint(s) < 0;
+    logInfo("target back%s; %s", restarted ? " after a restart" : "",
             full ? "full resync from the source" : "resuming from the applied offset");
     /* loaded_once stays set: the next snapshot then empties the target
      * first, which a restarted target needs (keys it persisted that the
@@ -449,8 +516,12 @@ static int forward(syncer *s, const redisReply *c, int64_t end) {
         writerTag t = {av[0], (uint64_t)s->db, argc > 1 ? av[1] : NULL, argc > 1 ? lv[1] : 0, (uint64_t)off,
                        WRITER_K_STREAM};
         int tdb = s->db < IMPORT_MAX_DBS && s->cfg->imp.db_map[s->db] >= 0 ? s->cfg->imp.db_map[s->db] : s->db;
-        rc = writerSelect(s->w, (uint64_t)tdb);
-        if (rc == 0) rc = writerCommand(s->w, argc, av, lv, &t);
+        if (s->cp) {
+            rc = checkpointForward(s->cp, s->w, (uint64_t)tdb, argc, av, lv, &t);
+        } else {
+            rc = writerSelect(s->w, (uint64_t)tdb);
+            if (rc == 0) rc = writerCommand(s->w, argc, av, lv, &t);
+        }
         if (rc == 0) s->forwarded++;
     }
     if (av != argv) free(av);
@@ -462,6 +533,26 @@ static int dbWanted(const syncer *s) {
     if (s->cfg->imp.n_db_only == 0) return 1;
     for (int i = 0; i < s->cfg->imp.n_db_only; i++)
         if (s->cfg->imp.db_only[i] == s->db) return 1;
+    return 0;
+}
+
+/* --exactly-once: end the open batch, or write a lone checkpoint, at stream
+ * offset 'at': the end of a command outside any source transaction. */
+static int commitAt(syncer *s, int64_t at) {
+    checkpointPos pos = {.offset = at, .db = s->db};
+    snprintf(pos.replid, sizeof(pos.replid), "%s", s->replid);
+    return checkpointCommit(s->cp, s->w, &pos);
+}
+
+/* --exactly-once, the stream idle (all that was waiting is parsed): the
+ * open batch ends where parsing stands. With no batch open and nothing in
+ * flight, a position that moved without a forwarded command (PINGs,
+ * dbs not copied) gets a lone checkpoint, so the applied offset is always
+ * one the target holds. */
+static int commitIdle(syncer *s) {
+    if (s->in_multi) return 0;
+    if (checkpointInBatch(s->cp)) return commitAt(s, s->prev_end);
+    if (writerInFlight(s->w) == 0 && s->prev_end > s->applied) return commitAt(s, s->prev_end);
     return 0;
 }
 
@@ -479,9 +570,15 @@ static int command(syncer *s, const redisReply *c, int64_t end) {
         s->db = atoi(c->element[1]->str);
         return 0;
     }
-    if (isCmd(c, "MULTI")) s->in_multi = 1, s->multi_start = s->prev_end;
-    int rc = dbWanted(s) || isCmd(c, "MULTI") || isCmd(c, "EXEC") ? forward(s, c, end) : 0;
-    if (isCmd(c, "EXEC")) s->in_multi = 0;
+    int multi = isCmd(c, "MULTI"), exec = isCmd(c, "EXEC");
+    if (multi) s->in_multi = 1, s->multi_start = s->prev_end;
+    int rc = 0;
+    /* --exactly-once: the source's MULTI/EXEC flatten into the batch,
+     * whose own MULTI/EXEC makes them atomic (they cannot nest). */
+    if (s->cp && (multi || exec)) rc = 0;
+    else if (dbWanted(s) || multi || exec) rc = forward(s, c, end);
+    if (exec) s->in_multi = 0;
+    if (rc == 0 && s->cp && !s->in_multi && checkpointDue(s->cp)) rc = commitAt(s, end);
     return rc;
 }
 
@@ -525,9 +622,10 @@ static int streamEpoch(syncer *s, spool *sp) {
             return -1;
         }
         if (n > 0 && feed(s, buf, (size_t)n) < 0) break;
+        if (s->cp && n < (ssize_t)sizeof(buf) && commitIdle(s) < 0) break;
         if (writerPoll(s->w) < 0) break;
         /* Nothing in flight: everything parsed so far is applied. */
-        if (writerInFlight(s->w) == 0 && !s->in_multi) {
+        if (!s->cp && writerInFlight(s->w) == 0 && !s->in_multi) {
             int64_t parsed = s->base + (int64_t)(s->fed - (s->rr->len - s->rr->pos));
             if (parsed > s->applied && s->rr->len == s->rr->pos) {
                 s->applied = parsed;
@@ -633,7 +731,9 @@ static int loadSnapshot(syncer *s, const replEpoch *ep) {
                           ? "retrying the first snapshot: emptying what the cut one wrote (the target was empty "
                             "when the sync began)"
                           : NULL;
-    if (why && flushTarget(s, !s->loaded_once, why) < 0) {
+    /* --exactly-once: no checkpoint while the target is partial (a restart
+     * then finds none and syncs in full); the DEL goes before any key. */
+    if ((why && flushTarget(s, !s->loaded_once, why) < 0) || (s->cp && checkpointRemove(s->cp, s->w) < 0)) {
         s->target_lost = !writerStopped(s->w);
     } else if (rdbDecode(d) < 0) {
         if (stop_requested) {
@@ -661,7 +761,12 @@ static int loadSnapshot(syncer *s, const replEpoch *ep) {
         s->db = sc.stream_db;
         s->loaded_once = 1; /* every key is on the target: whatever follows is the stream */
         s->partial = 0;
-        rc = feed(s, rest, n);
+        /* --exactly-once: the snapshot's position, before the first command. */
+        if (s->cp && (commitAt(s, ep->offset) < 0 || writerDrain(s->w) < 0)) {
+            if (!s->fatal) s->target_lost = 1;
+        } else {
+            rc = feed(s, rest, n);
+        }
     }
     s->loading = 0;
     rdbDecoderFree(d);
@@ -728,6 +833,7 @@ static void beginEpoch(syncer *s, const replEpoch *ep) {
     s->in_multi = 0;
     s->applied = ep->offset;
     s->prev_end = ep->offset;
+    snprintf(s->replid, sizeof(s->replid), "%s", ep->replid);
     if (ep->kind == EPOCH_CONTINUE) {
         replState st;
         replicaGetState(s->rep, &st);
@@ -819,6 +925,41 @@ static int checkDbs(syncer *s) { /* 0, or -1 with s->err and s->rc set */
     return -1;
 }
 
+/* --exactly-once: a standalone target, and where its checkpoint says a
+ * previous run stopped: 1 with *resume filled (the target holds a whole
+ * snapshot and the stream up to there), 0 when it has none, -1 refused
+ * (s->err, s->rc). */
+static int startCheckpoint(syncer *s, replState *resume) {
+    char err[700];
+    checkpointPos pos;
+    s->cp = checkpointNew(s->cfg->checkpoint_key);
+    if (!s->cp) {
+        fatal(s, OUTCOME_INTERNAL, "out of memory");
+        return -1;
+    }
+    if (checkpointCheckTarget(s->tc, err, sizeof(err)) < 0) {
+        fatal(s, OUTCOME_USAGE, err);
+        return -1;
+    }
+    int got = checkpointRead(s->tc, checkpointKey(s->cp), &pos, err, sizeof(err));
+    writerResetDb(s->w);
+    if (got < 0) {
+        fatal(s, got == -2 ? OUTCOME_CONNECT : OUTCOME_CONFLICT, err);
+        return -1;
+    }
+    if (got == 0) return 0;
+    snprintf(resume->replid, sizeof(resume->replid), "%s", pos.replid);
+    resume->offset = pos.offset;
+    resume->db = pos.db;
+    /* What the target holds is ours: a full sync that follows empties it first. */
+    s->loaded_once = 1;
+    s->applied = pos.offset;
+    snprintf(s->replid, sizeof(s->replid), "%s", pos.replid);
+    logInfo("--exactly-once: the target's checkpoint says source %s offset %lld: asking the source to continue "
+            "right after it", pos.replid, (long long)pos.offset);
+    return 1;
+}
+
 outcome syncRun(const syncConfig *cfg, int *refused) {
     syncer s = {.cfg = cfg, .last_count_ms = clockMonoMs(), .last_phase = -1};
     char err[512];
@@ -832,15 +973,24 @@ outcome syncRun(const syncConfig *cfg, int *refused) {
         closeTarget(&s);
         return s.rc;
     }
+    replState resume;
+    int resuming = cfg->exactly_once ? startCheckpoint(&s, &resume) : 0;
+    if (resuming < 0) {
+        logError("target: %s", s.err);
+        checkpointFree(s.cp);
+        closeTarget(&s);
+        return s.rc;
+    }
     int tdbs[4];
     s.target_was_empty = connKeyspaceDbs(s.tc, tdbs, 4) == 0; /* INFO keyspace lists no db */
     s.im = importNew(&s.tinfo, &cfg->imp);
     replicaOptions ro = {cfg->source, cfg->source_conn, cfg->spool_mem, cfg->spool_dir, cfg->quiet,
                          cfg->psync_cmd, cfg->source_timeout_s * 1000};
     s.rep = s.im ? replicaNew(&ro) : NULL;
-    if (!s.rep || replicaStart(s.rep, NULL) < 0) {
+    if (!s.rep || replicaStart(s.rep, resuming ? &resume : NULL) < 0) {
         logError("cannot start the replica link");
         importFree(s.im);
+        checkpointFree(s.cp);
         closeTarget(&s);
         return OUTCOME_INTERNAL;
     }
@@ -859,9 +1009,12 @@ outcome syncRun(const syncConfig *cfg, int *refused) {
             logError("%s (--mode replica: no scan fallback)", replicaError(s.rep));
         replicaFree(s.rep);
         importFree(s.im);
+        checkpointFree(s.cp);
         closeTarget(&s);
         return rc;
     }
+    /* --exactly-once: what was read and parsed is committed with its checkpoint. */
+    if (s.cp && s.w && !s.fatal && !s.target_lost && s.loaded_once && !s.partial) commitIdle(&s);
     if (s.w && !s.fatal && writerDrain(s.w) == 0 && s.partial) importCleanup(s.im, s.tc);
     /* A refusal stopped the writer: nothing more is sent; what was already
      * on the wire ran on the target, so its replies are read and its
@@ -910,5 +1063,6 @@ outcome syncRun(const syncConfig *cfg, int *refused) {
     if (s.rr) redisReaderFree(s.rr);
     importFree(s.im);
     closeTarget(&s);
+    checkpointFree(s.cp);
     return rc;
 }

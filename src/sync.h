@@ -22,6 +22,11 @@
  * Losing the target: reconnect with backoff, then resume from the applied
  * offset (PSYNC applied+1), or a full resync when the target restarted
  * (its run_id changed), since it may have lost data.
+ * --exactly-once (checkpoint.h): the stream goes in MULTI/EXEC batches
+ * that write the checkpoint on the target too; after losing the target,
+ * and when started again, the checkpoint read back from the target is
+ * where the link resumes (a target restarted with its data included),
+ * so nothing is applied twice. No checkpoint: a full resync.
  *
  * SIGINT/SIGTERM/SIGHUP (syncRequestStop) stop reading, apply what was
  * read, and print the final offset: OUTCOME_OK once a snapshot was fully
@@ -55,6 +60,8 @@ typedef struct syncConfig {
                                dropped and continued; 0 = 60 */
     int scan_fallback;      /* --mode auto: a refusal hands over to scan mode (said so) */
     metrics *metrics;       /* --metrics: where the status points publish; NULL = none */
+    int exactly_once;       /* --exactly-once: stream batches carry their checkpoint (checkpoint.h) */
+    const char *checkpoint_key; /* --checkpoint-key; NULL = CHECKPOINT_DEFAULT_KEY */
 } syncConfig;
 
 /* Runs until stopped. *refused is set when the source refuses PSYNC and
