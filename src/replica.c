@@ -12,6 +12,7 @@
 #include "clock.h"
 #include "log.h"
 #include "psync.h"
+#include "resume.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -36,6 +37,7 @@ typedef enum {
     REWIND_NONE = 0,  /* a dropped link: continue from what was received */
     REWIND_APPLIED,   /* PSYNC from the applied offset + 1 (a lost target) */
     REWIND_FULL,      /* a full sync (a target that restarted) */
+    REWIND_RESUME,    /* PSYNC from a given position (replicaSetResume) */
 } rewindKind;
 
 typedef struct lagMark {
@@ -73,6 +75,10 @@ struct replica {
     uint64_t seq;            /* of the current epoch (thread side) */
     char cont_run_id[RESYNC_RUN_ID_LEN + 1]; /* the last +CONTINUE into r->cur's spool */
     uint64_t cont_seq;
+    int resume_pending;      /* replicaSetResume's position not yet answered */
+    resumeFacts rfacts;      /* INFO replication before a resuming PSYNC (thread side) */
+    int next_resumed;        /* what the next epoch says of a resume (thread side) */
+    char next_refused[300];
     char err[600];
 };
 
@@ -138,8 +144,11 @@ static spool *newEpoch(replica *r, epochKind kind, const char *replid, int64_t o
     r->cur = spoolNew(r->o.spool_mem, r->o.spool_dir);
     if (!r->cur) return NULL;
     replEpoch ep = {kind, spoolRetain(r->cur), "", off, rdb_size, diskless, r->sync_only, r->facts, ++r->seq, "",
-                    r->cont_seq};
+                    r->cont_seq, r->next_resumed, ""};
     snprintf(ep.cont_run_id, sizeof(ep.cont_run_id), "%s", r->cont_run_id);
+    snprintf(ep.resume_refused, sizeof(ep.resume_refused), "%s", r->next_refused);
+    r->next_resumed = 0;
+    r->next_refused[0] = '\0';
     snprintf(ep.replid, sizeof(ep.replid), "%.40s", replid);
     pthread_mutex_lock(&r->mu);
     snprintf(r->state.replid, sizeof(r->state.replid), "%.40s", replid);
@@ -361,18 +370,43 @@ static rsConn *connectSource(replica *r, int *rc) {
  * offset and send the stream after an RDB we never got the end of. */
 static void psyncArgs(replica *r, char *id, size_t idlen, int64_t *from, rewindKind *rewinding) {
     pthread_mutex_lock(&r->mu);
-    *rewinding = r->rewind;
+    *rewinding = r->resume_pending ? REWIND_RESUME : r->rewind;
     r->rewind = REWIND_NONE;
     if (*rewinding == REWIND_FULL) r->need_full = 1; /* until one arrives whole */
     int64_t at = *rewinding ? r->state.offset : r->received;
-    int known = r->state.replid[0] && strcmp(r->state.replid, "?") && at >= 0 && r->cur && !r->sync_only &&
-                !r->need_full;
+    /* A resumed position is known without an epoch of ours: the target
+     * holds everything up to it (replicaSetResume). */
+    int known = r->state.replid[0] && strcmp(r->state.replid, "?") && at >= 0 && !r->sync_only &&
+                (*rewinding == REWIND_RESUME || (r->cur && !r->need_full));
     snprintf(id, idlen, "%s", known ? r->state.replid : "?");
     *from = known ? at + 1 : -1;
     pthread_mutex_unlock(&r->mu);
 }
 
+/* The source answered a resuming PSYNC: the position is no longer pending. */
+static void resumeAnswered(replica *r) {
+    pthread_mutex_lock(&r->mu);
+    r->resume_pending = 0;
+    pthread_mutex_unlock(&r->mu);
+}
+
+/* A resume answered with a full sync: one line saying why, carried by the
+ * full epoch that follows. */
+static void resumeRefused(replica *r, const char *id, int64_t from, const char *new_replid, const char *how) {
+    char why[256], msg[400];
+    if (how) snprintf(why, sizeof(why), "%s", how);
+    else resumeWhyFull(&r->rfacts, id, from - 1, new_replid, why, sizeof(why));
+    snprintf(r->next_refused, sizeof(r->next_refused), "%s", why);
+    snprintf(msg, sizeof(msg), "cannot resume at offset %lld: %s; full sync", (long long)(from - 1), why);
+    resumeAnswered(r);
+    say(r, "%s", msg);
+}
+
 static int onContinue(replica *r, const psyncReply *rep, rewindKind rewinding) {
+    if (rewinding == REWIND_RESUME) {
+        resumeAnswered(r);
+        r->next_resumed = 1;
+    }
     pthread_mutex_lock(&r->mu);
     if (rep->replid[0]) snprintf(r->state.replid, sizeof(r->state.replid), "%s", rep->replid);
     r->partial_syncs++;
@@ -405,8 +439,10 @@ static void setSyncOnly(replica *r) {
     pthread_mutex_unlock(&r->mu);
 }
 
-static int trySync(replica *r, rsConn *c, const char *psync_reply) {
+static int trySync(replica *r, rsConn *c, const char *psync_reply, rewindKind rewinding) {
     char line[512];
+    if (rewinding == REWIND_RESUME)
+        resumeRefused(r, "", 0, "", "the source refuses PSYNC (SYNC has no partial resync)");
     setSyncOnly(r);
     if (psyncRequestSync(c) < 0 || readLine(r, c, line, sizeof(line)) < 0) return S_RETRY;
     if (line[0] == '-' && !r->cur) {
@@ -455,6 +491,17 @@ static int learnSource(replica *r, rsConn *c) {
     return learnSection(c, "server", &r->facts) < 0 || learnSection(c, "keyspace", &r->facts) < 0 ? -1 : 0;
 }
 
+/* Before a resuming PSYNC: what the source's backlog holds, to say why
+ * if it will not continue (resume.h). A refusal leaves it unknown. */
+static int learnBacklog(replica *r, rsConn *c) {
+    resumeFactsInit(&r->rfacts);
+    redisReply *rep = connCommandf(c, "INFO replication");
+    if (!rep) return -1;
+    if (rep->type == REDIS_REPLY_STRING || rep->type == REDIS_REPLY_STATUS) resumeParseInfo(rep->str, &r->rfacts);
+    freeReplyObject(rep);
+    return 0;
+}
+
 /* The handshake and PSYNC, then whatever the answer leads to. */
 static int startSync(replica *r, rsConn *c) {
     char line[512], id[48];
@@ -463,16 +510,23 @@ static int startSync(replica *r, rsConn *c) {
     psyncReply rep;
     if (psyncHandshake(c, PSYNC_LISTENING_PORT) < 0) return S_RETRY;
     psyncArgs(r, id, sizeof(id), &from, &rewinding);
+    if (rewinding == REWIND_RESUME && learnBacklog(r, c) < 0) return S_RETRY;
     if (psyncRequest(c, r->o.psync_cmd, id, from) < 0 || readLine(r, c, line, sizeof(line)) < 0) return S_RETRY;
     switch (psyncParseReply(line, &rep)) {
-    case PSYNC_REFUSED: return trySync(r, c, line);
+    case PSYNC_REFUSED: return trySync(r, c, line, rewinding);
     case PSYNC_SNAPSHOT:
         /* The snapshot came with no +FULLRESYNC: the server handled our
          * request as SYNC (Redis does so for PSYNC renamed with
          * rename-command). No offsets then, so no partial resync. */
+        if (rewinding == REWIND_RESUME)
+            resumeRefused(r, id, from, "", "the source answered as to SYNC (no offsets, no partial resync)");
         setSyncOnly(r);
         return fullSync(r, c, "?", SYNC_BASE_OFFSET, line);
     case PSYNC_FULLRESYNC:
+        if (rewinding == REWIND_RESUME) {
+            resumeRefused(r, id, from, rep.replid, from < 0 ? "the link has no offsets (a SYNC-style source)" : NULL);
+            return fullSync(r, c, rep.replid, rep.offset, NULL);
+        }
         /* Same replication id: we fell behind its backlog. Another one: the
          * source restarted or was replaced (sync.c decides what follows). */
         if (r->full_syncs && from >= 0)
@@ -550,7 +604,7 @@ replica *replicaNew(const replicaOptions *o) {
 }
 
 int replicaStart(replica *r, const replState *resume) {
-    if (resume) r->state = *resume;
+    if (resume && replicaSetResume(r, resume) < 0) return -1;
     if (pthread_create(&r->th, NULL, linkThread, r) != 0) return -1;
     r->started = 1;
     return 0;
@@ -624,6 +678,25 @@ void replicaResync(replica *r, int full) {
     r->rewind = full ? REWIND_FULL : REWIND_APPLIED;
     pthread_mutex_unlock(&r->mu);
     wakeLink(r);
+}
+
+static int isReplid(const char *s) {
+    if (strlen(s) != PSYNC_REPLID_LEN) return 0;
+    for (const char *p = s; *p; p++)
+        if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f') || (*p >= 'A' && *p <= 'F'))) return 0;
+    return 1;
+}
+
+int replicaSetResume(replica *r, const replState *st) {
+    if (!isReplid(st->replid) || st->offset < 0) return -1;
+    pthread_mutex_lock(&r->mu);
+    r->state = *st;
+    r->resume_pending = 1;
+    r->need_full = 0; /* the position is everything the target holds */
+    if (r->started) r->rewind = REWIND_RESUME; /* drops a running link */
+    pthread_mutex_unlock(&r->mu);
+    wakeLink(r);
+    return 0;
 }
 
 void replicaGetStatus(replica *r, replStatus *st) {

@@ -27,6 +27,13 @@
  * losing the target: the link is re-established with PSYNC from the
  * applied offset + 1 into a fresh epoch, or with a full sync.
  *
+ * Resume (replicaSetResume): start the link from a position known from
+ * elsewhere (a --state file, an exactly-once checkpoint on the target):
+ * PSYNC <replid> <offset + 1>. +CONTINUE gives a continuation epoch marked
+ * 'resumed'; a full sync instead (the backlog no longer holds the offset,
+ * another history, a SYNC-only source) is said in one line with the
+ * reason (resume.h), which the full epoch also carries in 'resume_refused'.
+ *
  * Each session reads INFO server and INFO keyspace on the link's own
  * connection before PSYNC (a refusal leaves them unknown), and every epoch
  * carries what that session learned: who the source is (run_id) and how
@@ -78,6 +85,10 @@ typedef struct replEpoch {
      * proved it holds that epoch's history. "" and 0 when none. */
     char cont_run_id[RESYNC_RUN_ID_LEN + 1];
     uint64_t cont_seq;       /* the epoch it continued */
+    int resumed;             /* a continuation that answered replicaSetResume */
+    char resume_refused[300];/* a full epoch that answered replicaSetResume
+                                instead: why the source would not continue
+                                (resume.h); "" otherwise */
 } replEpoch;
 
 typedef enum {
@@ -108,8 +119,20 @@ typedef struct replicaOptions {
 typedef struct replica replica;
 
 replica *replicaNew(const replicaOptions *o);
-/* Start the link thread; resume may be NULL (full sync). */
+/* Start the link thread; resume may be NULL (full sync), else as
+ * replicaSetResume. -1 when the thread cannot start or resume is invalid. */
 int replicaStart(replica *r, const replState *resume);
+/* Continue from a known position: the next session asks PSYNC
+ * <st->replid> <st->offset + 1> and, on +CONTINUE, publishes an
+ * EPOCH_CONTINUE epoch from st->offset (stream db st->db) with resumed = 1;
+ * otherwise a full epoch whose resume_refused says why (also said on
+ * stderr, one line). The position stays asked for until the source
+ * answers (a link that fails before keeps it). Before replicaStart it is
+ * where the first session starts; while running, the link is dropped and
+ * re-established from there, and the applied offset is set to st->offset
+ * (the apply side should stop applying the epoch it holds: its spool
+ * ends). -1 (nothing changed) when st has no 40-hex replid or offset < 0. */
+int replicaSetResume(replica *r, const replState *st);
 void replicaFree(replica *r);
 
 /* Apply side: wait for the next epoch (at most timeout_ms, < 0 forever).
