@@ -433,8 +433,9 @@ static void closeTarget(syncer *s) {
 /* --exactly-once, the target back: its checkpoint says what ran, whatever
  * replies were lost with the link (an EXEC that committed moved it; one
  * that did not, did not), also after the target restarted with its data
- * (the checkpoint was persisted with the writes it covers). 0 to resume
- * right after it (the applied offset moved there); -1 for a full resync. */
+ * (the checkpoint was persisted with the writes it covers, so it may be
+ * behind what was acknowledged). 0 when the link resumes right after it
+ * (replicaSetResume); -1 for a full resync. */
 static int resumeFromCheckpoint(syncer *s) {
     checkpointPos pos;
     char err[700], kr[300];
@@ -446,16 +447,20 @@ static int resumeFromCheckpoint(syncer *s) {
         logWarn("%s; full resync", err);
         return -1;
     }
-    if (got == 0 || strcmp(pos.replid, s->replid) != 0 || pos.offset < s->applied) {
-        logWarn("the target's checkpoint '%s' %s: what the lost link applied cannot be told; full resync", kr,
-                got == 0 ? "is gone" : strcmp(pos.replid, s->replid) ? "belongs to another replication history"
-                                                                     : "is behind the offset already applied");
+    if (got == 0 || strcmp(pos.replid, s->replid) != 0) {
+        logWarn("the target's checkpoint '%s' %s: what the target holds cannot be told; full resync", kr,
+                got == 0 ? "is gone" : "belongs to another replication history");
         return -1;
     }
-    if (pos.offset > s->applied)
-        logInfo("the target committed up to source offset %lld although the reply was lost (acknowledged: %lld)",
-                (long long)pos.offset, (long long)s->applied);
-    setApplied(s, pos.offset, pos.db);
+    replState st = {"", pos.offset, pos.db};
+    snprintf(st.replid, sizeof(st.replid), "%s", pos.replid);
+    if (replicaSetResume(s->rep, &st) < 0) return -1; /* no replication id: a SYNC-only source */
+    if (pos.offset != s->applied)
+        logInfo("the target's checkpoint is at source offset %lld, the last acknowledged %lld (%s)",
+                (long long)pos.offset, (long long)s->applied,
+                pos.offset > s->applied ? "a batch committed although its reply was lost"
+                                        : "the target restarted without its last writes");
+    s->applied = pos.offset;
     logInfo("--exactly-once: the target's checkpoint says source offset %lld: resuming right after it",
             (long long)pos.offset);
     return 0;
@@ -481,9 +486,17 @@ static void recoverTarget(syncer *s) {
     int restarted = strcmp(old, s->run_id) != 0;
     /* A snapshot whose load was cut (s->partial) is not whole on the target. */
     int full = !s->loaded_once || s->partial || restarted;
-    if (s->cp && s->loaded_once && !s->partial) full = resumeFromCheckpoint(s) < 0;
-    logInfo("target back%s; %s", restarted ? " after a restart" : "",
-            full ? "full resync from the source" : "resuming from the applied offset");
+    if (s->cp && s->loaded_once && !s->partial) {
+        full = resumeFromCheckpoint(s) < 0;
+        if (full) logInfo("target back%s; full resync from the source", restarted ? " after a restart" : "");
+        if (!full) {
+            s->target_lost = 0;
+            return; /* the link resumes from the checkpoint */
+        }
+    } else {
+        logInfo("target back%s; %s", restarted ? " after a restart" : "",
+                full ? "full resync from the source" : "resuming from the applied offset");
+    }
     /* loaded_once stays set: the next snapshot then empties the target
      * first, which a restarted target needs (keys it persisted that the
      * source deleted since would stay otherwise). */
@@ -987,7 +1000,9 @@ outcome syncRun(const syncConfig *cfg, int *refused) {
     replicaOptions ro = {cfg->source, cfg->source_conn, cfg->spool_mem, cfg->spool_dir, cfg->quiet,
                          cfg->psync_cmd, cfg->source_timeout_s * 1000};
     s.rep = s.im ? replicaNew(&ro) : NULL;
-    if (!s.rep || replicaStart(s.rep, resuming ? &resume : NULL) < 0) {
+    /* A checkpoint without a replication id (a SYNC-only source) cannot be continued. */
+    int can_resume = resuming && strcmp(resume.replid, "?") != 0;
+    if (!s.rep || replicaStart(s.rep, can_resume ? &resume : NULL) < 0) {
         logError("cannot start the replica link");
         importFree(s.im);
         checkpointFree(s.cp);
@@ -1054,7 +1069,7 @@ outcome syncRun(const syncConfig *cfg, int *refused) {
     else
         logInfo("stopped at source offset %lld (%llu commands applied, %llu refused); the last snapshot: %s",
                 (long long)s.applied, (unsigned long long)(s.acked - s.refused), (unsigned long long)s.refused,
-                s.snap_summary);
+                s.snap_summary[0] ? s.snap_summary : "none in this run (it continued where the target stood)");
     progressFree(s.pg);
     /* --on-error skip went on past refusals: the target lacks those writes. */
     const importStats *ist = importGetStats(s.im);
