@@ -990,8 +990,8 @@ outcome syncRun(const syncConfig *cfg, int *refused) {
     int resuming = cfg->exactly_once ? startCheckpoint(&s, &resume) : 0;
     if (resuming < 0) {
         logError("target: %s", s.err);
-        checkpointFree(s.cp);
         closeTarget(&s);
+        checkpointFree(s.cp);
         return s.rc;
     }
     int tdbs[4];
@@ -1005,8 +1005,8 @@ outcome syncRun(const syncConfig *cfg, int *refused) {
     if (!s.rep || replicaStart(s.rep, can_resume ? &resume : NULL) < 0) {
         logError("cannot start the replica link");
         importFree(s.im);
-        checkpointFree(s.cp);
         closeTarget(&s);
+        checkpointFree(s.cp);
         return OUTCOME_INTERNAL;
     }
     importSetWriter(s.im, s.w);
@@ -1024,8 +1024,8 @@ outcome syncRun(const syncConfig *cfg, int *refused) {
             logError("%s (--mode replica: no scan fallback)", replicaError(s.rep));
         replicaFree(s.rep);
         importFree(s.im);
-        checkpointFree(s.cp);
         closeTarget(&s);
+        checkpointFree(s.cp);
         return rc;
     }
     /* --exactly-once: what was read and parsed is committed with its checkpoint. */
