@@ -60,7 +60,9 @@
 /* Batch caps, measured (README "Exactly-once"): past a few hundred
  * commands a batch costs no less per command, and a longer EXEC holds the
  * target's event loop longer. */
+#ifndef CHECKPOINT_BATCH_CMDS /* -D for bench/run.sh exactly's measurements */
 #define CHECKPOINT_BATCH_CMDS 512
+#endif
 #define CHECKPOINT_BATCH_BYTES (1024 * 1024)
 
 typedef struct checkpointPos {

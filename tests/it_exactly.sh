@@ -229,7 +229,8 @@ scenario_refusals() {
     local t=refusals cport
     rs_start "${t}_src"
     rs_start "${t}_tgt"
-    cport=$(free_port)
+    it_pick_port # in this shell, so that rs_start never picks the same one
+    cport=$IT_PORT
     if rs_start "${t}_cl" --cluster-enabled yes --cluster-port "$cport" --cluster-config-file nodes.conf; then
         rdb_run "$t.cluster" --source "$(rs_url "${t}_src")" --target "$(rs_url "${t}_cl")" --exactly-once
         assert_eq "$t.cluster_exit" 1 "$RC"
