@@ -156,7 +156,10 @@ static int sendMulti(checkpoint *cp, writer *w) {
 
 int checkpointForward(checkpoint *cp, writer *w, uint64_t tdb, int argc, const char **argv, const size_t *lens,
                       const writerTag *t) {
-    if (!cp->open && sendMulti(cp, w) < 0) return -1;
+    /* Opening a batch: the db first, outside it, where the writer's guard
+     * on a db's first SELECT sees the real verdict (inside, SELECT only
+     * answers +QUEUED). */
+    if (!cp->open && (writerSelect(w, tdb) < 0 || sendMulti(cp, w) < 0)) return -1;
     if (writerSelect(w, tdb) < 0 || writerCommand(w, argc, argv, lens, t) < 0) return -1;
     cp->cmds++;
     for (int i = 0; i < argc; i++) cp->bytes += lens[i];
@@ -259,6 +262,12 @@ static int execArray(checkpoint *cp, const redisReply *r, checkpointVerdict *v, 
         if (el->type != REDIS_REPLY_ERROR) continue;
         if (e->kind == WRITER_K_BATCH) /* our HSET: the writes committed without it */
             return failed(cp, v, "the target refused its HSET inside the batch, whose writes ran", el->str);
+        if (e->kind == WRITER_K_SELECT) { /* the commands after it ran in another db */
+            char what[120];
+            snprintf(what, sizeof(what), "the target refused SELECT %llu inside the batch, whose later commands "
+                     "ran in the db selected before", (unsigned long long)e->db);
+            return failed(cp, v, what, el->str);
+        }
         writerTag t = tagOf(e);
         int r2 = refused ? refused(ctx, &t, el->str, 0) : 0;
         if (r2 && !rc) rc = r2;

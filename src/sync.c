@@ -585,11 +585,11 @@ static int command(syncer *s, const redisReply *c, int64_t end) {
     }
     int multi = isCmd(c, "MULTI"), exec = isCmd(c, "EXEC");
     if (multi) s->in_multi = 1, s->multi_start = s->prev_end;
-    int rc = 0;
-    /* --exactly-once: the source's MULTI/EXEC flatten into the batch,
-     * whose own MULTI/EXEC makes them atomic (they cannot nest). */
-    if (s->cp && (multi || exec)) rc = 0;
-    else if (dbWanted(s) || multi || exec) rc = forward(s, c, end);
+    /* --exactly-once: the source's MULTI/EXEC are not forwarded but
+     * flatten into the batch, whose own MULTI/EXEC keeps them atomic (they
+     * cannot nest). */
+    int flatten = s->cp && (multi || exec);
+    int rc = !flatten && (dbWanted(s) || multi || exec) ? forward(s, c, end) : 0;
     if (exec) s->in_multi = 0;
     if (rc == 0 && s->cp && !s->in_multi && checkpointDue(s->cp)) rc = commitAt(s, end);
     return rc;
