@@ -114,6 +114,12 @@ typedef struct syncer {
 
 enum { CUT_NONE = 0, CUT_WAITING, CUT_PAUSED };
 
+/* --state and the cut-over, hooked in at the status points and the
+ * snapshot load (their sections are at the end). */
+static void keepState(syncer *s);
+static int keepStateNow(syncer *s, const char *when);
+static void cutoverStep(syncer *s);
+
 static void fatal(syncer *s, outcome rc, const char *msg) {
     if (s->fatal) return;
     s->fatal = 1;
@@ -302,8 +308,6 @@ static void publishMetrics(syncer *s, const replStatus *st, replPhase phase, int
     }
     metricsPublish(s->cfg->metrics, &m);
 }
-
-static void keepState(syncer *s);
 
 static void statusLine(syncer *s, int force) {
     watchAlive(&s->wd, NULL, NULL);
@@ -531,8 +535,6 @@ static int feed(syncer *s, const void *p, size_t n) {
 }
 
 /* Follow the command stream of one epoch until it ends or we stop. */
-static void cutoverStep(syncer *s);
-
 static int streamEpoch(syncer *s, spool *sp) {
     char buf[64 * 1024], err[256];
     for (;;) {
@@ -624,8 +626,6 @@ static ssize_t snapRead(void *src, void *buf, size_t cap, char *err, size_t errl
         statusLine(ss->s, 0);
     }
 }
-
-static int keepStateNow(syncer *s, const char *when);
 
 /* Decode the snapshot from the spool into the importer, then hand what
  * the reader read past the RDB to the command parser. */
@@ -809,13 +809,16 @@ static int runEpoch(syncer *s, const replEpoch *ep) {
 
 /* The link's record as the apply side knows it: a position (the epoch's
  * replid, the acknowledged offset, its db) only once a snapshot is whole
- * on the target and none is being loaded; a SYNC-style link has none. */
+ * on the target and none is being loaded, and once the epoch being
+ * applied is ready (or, before the first epoch, the position resumed
+ * from); a SYNC-style link has none. */
 static void keepState(syncer *s) {
     if (!s->keeper) return;
     stateLink l = {.offset = -1, .db = 0};
     snprintf(l.source, sizeof(l.source), "%s", s->src_addr);
     snprintf(l.source_run_id, sizeof(l.source_run_id), "%s", s->src_run_id);
-    int pos = s->loaded_once && !s->loading && !s->partial && strlen(s->replid) == STATE_ID_LEN && s->applied >= 0;
+    int pos = s->loaded_once && !s->loading && !s->partial && (s->epoch_ready || s->epoch_seq == 0) &&
+              strlen(s->replid) == STATE_ID_LEN && s->applied >= 0;
     if (pos) {
         snprintf(l.replid, sizeof(l.replid), "%s", s->replid);
         l.offset = s->applied;
@@ -899,6 +902,9 @@ static void closeState(syncer *s) {
 }
 
 /* ---- Cut-over (cutover.h) ---- */
+
+#define CUTOVER_CAUGHT_UP_MS 200
+#define CUTOVER_CAUGHT_UP_BYTES (1 << 20)
 
 static int64_t pauseMs(const syncer *s) { return s->cfg->pause_ms > 0 ? s->cfg->pause_ms : CUTOVER_DEFAULT_PAUSE_MS; }
 
@@ -991,8 +997,14 @@ static void cutoverStep(syncer *s) {
               "to wait for; nothing was paused");
         return;
     }
+    /* --cutover waits for the target to have caught up: in sync, or under
+     * a load that always keeps some writes in flight, nothing received
+     * older than CUTOVER_CAUGHT_UP_MS and little left to apply. */
+    int caught_up = inSync(s, &st) || (st.silent_ms <= 2 * st.ping_period_ms && st.lag_ms <= CUTOVER_CAUGHT_UP_MS &&
+                                       st.received - st.applied <= CUTOVER_CAUGHT_UP_BYTES &&
+                                       targetSilentMs(s) < WATCHDOG_STALL_MS);
     int ready = s->loaded_once && s->epoch_ready && !s->loading && st.pending_epochs == 0 &&
-                st.phase == REPL_STREAMING && (cutover_requested || inSync(s, &st));
+                st.phase == REPL_STREAMING && (cutover_requested || caught_up);
     if (!ready) {
         if (cutover_requested && s->cut_phase == CUT_NONE && !s->cfg->quiet)
             logInfo("cut-over requested: waiting for the snapshot to be applied and the link to stream");
@@ -1012,15 +1024,18 @@ static void cutoverStep(syncer *s) {
 }
 
 /* A run that ends while the source is paused (a stop, a lost link) lifts
- * the pause: a cut-over either completes or leaves the source writable. */
-static void cutoverAbandon(syncer *s) {
+ * the pause: a cut-over either completes or leaves the source writable.
+ * 1 when one was abandoned (the run did not do what was asked). */
+static int cutoverAbandon(syncer *s) {
     char err[400];
-    if (!s->cut.paused || s->finished) return;
+    if (!s->cut.paused || s->finished) return 0;
     if (cutoverUnpause(&s->cut, s->cfg->source, &s->cfg->source_conn, err, sizeof(err)) == 0)
-        logError("cut-over abandoned: source writes unpaused; nothing was switched");
+        logError("cut-over abandoned (%s): source writes unpaused; nothing was switched",
+                 stop_requested ? stopSignalName() : "the sync stopped on the error above");
     else
         logError("cut-over abandoned: %s; the source's writes resume when the pause ends", err);
     cutoverClose(&s->cut);
+    return 1;
 }
 
 /* The outcome; *refused when the source refused PSYNC and SYNC. */
@@ -1142,7 +1157,7 @@ outcome syncRun(const syncConfig *cfg, int *refused) {
         return rc;
     }
     if (s.w && !s.fatal && writerDrain(s.w) == 0 && s.partial) importCleanup(s.im, s.tc);
-    cutoverAbandon(&s);
+    int abandoned = cutoverAbandon(&s);
     /* A refusal stopped the writer: nothing more is sent; what was already
      * on the wire ran on the target, so its replies are read and its
      * offsets count (a restart from there does not run it twice). */
@@ -1186,6 +1201,7 @@ outcome syncRun(const syncConfig *cfg, int *refused) {
     /* --on-error skip went on past refusals: the target lacks those writes. */
     const importStats *ist = importGetStats(s.im);
     if (rc == OUTCOME_OK && (s.refused || ist->failed || ist->unrepresentable)) rc = OUTCOME_WRITE;
+    if (rc == OUTCOME_OK && abandoned) rc = OUTCOME_CUTOVER;
     replicaFree(s.rep);
     closeState(&s); /* after the link: nothing moves the position any more */
     if (s.rr) redisReaderFree(s.rr);

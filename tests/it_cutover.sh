@@ -17,6 +17,8 @@
 #              target cannot reach the final offset in the pause, so the
 #              source is unpaused ("source writes unpaused"), nothing is
 #              claimed, exit 10, and a write to the source completes at once
+#   abandon    SIGTERM while the source is paused and the target asleep:
+#              the pause is lifted ("cut-over abandoned (SIGTERM)"), exit 10
 #   old        --cutover against Redis 2.8 (no CLIENT PAUSE WRITE): refused
 #              before the full sync, exit 1 (skipped without
 #              ../shared/servers)
@@ -110,8 +112,8 @@ cold() {
     rs_cli "${t}_src" DEBUG POPULATE 20000 key 50 >/dev/null
     load_bg "${t}_src" 40
     sleep 1
-    sync_start "$t" "${t}_src" "${t}_tgt" --cutover --cutover-verify --pause-timeout 8
-    sync_exit 30
+    sync_start "$t" "${t}_src" "${t}_tgt" --cutover --cutover-verify --pause-timeout 20
+    sync_exit 45
     assert_eq "$t.exit" 0 "$EXIT_RC"
     if [ "$EXIT_RC" != 0 ]; then show_err "$t"; fi
     assert_ok "$t.snapshot_first" has_line "$t" 'snapshot applied'
@@ -144,6 +146,31 @@ short() {
     load_stop
 }
 
+# ---- abandon ----
+
+abandon() {
+    local t=abandon sleeper
+    rs_start "${t}_src" --repl-diskless-sync-delay 0
+    rs_start "${t}_tgt"
+    rs_cli "${t}_src" DEBUG POPULATE 5000 >/dev/null
+    load_bg "${t}_src" 30
+    sync_start "$t" "${t}_src" "${t}_tgt" --pause-timeout 20 --status-interval 1
+    wait_until 20 has_line "$t" 'snapshot applied' || note "$t: no snapshot"
+    rs_cli "${t}_tgt" DEBUG SLEEP 3 >/dev/null &
+    sleeper=$!
+    sleep 0.3
+    kill -USR1 "$SYNC_PID"
+    wait_until 5 has_line "$t" 'cut-over: source writes paused until' || note "$t: no pause"
+    kill -TERM "$SYNC_PID"
+    sync_exit 15
+    assert_eq "$t.exit" 10 "$EXIT_RC"
+    assert_ok "$t.said" has_line "$t" 'cut-over abandoned (SIGTERM): source writes unpaused; nothing was switched'
+    assert_eq "$t.no_claim" "" "$(grep '^cut-over:' "$IT_TMP/$t.out" || true)"
+    if write_ok "${t}_src"; then pass "$t.source_writable"; else fail "$t.source_writable" "a SET did not complete"; fi
+    wait "$sleeper" 2>/dev/null || true
+    load_stop
+}
+
 # ---- old ----
 
 old() {
@@ -166,6 +193,6 @@ old() {
     wait "$pid" 2>/dev/null || true
 }
 
-for s in ${CUTOVER_SCENARIOS:-signal cold short old}; do
+for s in ${CUTOVER_SCENARIOS:-signal cold short abandon old}; do
     "$s"
 done
