@@ -68,6 +68,10 @@ typedef struct config {
     const char *metrics;  /* --metrics HOST:PORT: live sync's /metrics and /status */
     int exactly_once;     /* --exactly-once: live sync's batches carry a checkpoint on the target */
     const char *checkpoint_key; /* --checkpoint-key; NULL = CHECKPOINT_DEFAULT_KEY */
+    const char *state;    /* --state FILE: live sync keeps and resumes its position */
+    int cutover;          /* --cutover: cut over by itself once in sync */
+    int cutover_verify;   /* --cutover-verify */
+    long long pause_ms;   /* --pause-timeout, in ms; 0 = default */
     importOptions imp;
     rsTlsOptions tls[3]; /* TLS flags: [SIDE_BOTH] --cacert..., then --source-*, --target-* */
 } config;
@@ -149,6 +153,19 @@ static void usage(FILE *out) {
 "                         twice (standalone targets only; see README: Exactly-once)\n"
 "      --checkpoint-key NAME  its key (default rdbsync:checkpoint); --verify and\n"
 "                         --source URL --checksum leave that key out\n"
+"      --state FILE       live sync: keep the applied position in FILE (every second and\n"
+"                         at exit); started again with it, continue from there (PSYNC\n"
+"                         replid offset+1: 'resumed at offset N') instead of a new full\n"
+"                         sync. A FILE for another source or target, or damaged, is refused\n"
+"      --cutover          live sync: once in sync, cut over by itself (as on SIGUSR1):\n"
+"                         pause the source's writes (CLIENT PAUSE WRITE, Redis 6.2+),\n"
+"                         apply up to its final offset, print 'cut-over: target identical\n"
+"                         to the source at offset N; ...', exit 0 (exit 10 and the source\n"
+"                         unpaused if the target does not get there within the pause)\n"
+"      --pause-timeout S  cut-over: how long the source's writes are paused (default 60;\n"
+"                         decimals allowed, e.g. 2.5)\n"
+"      --cutover-verify   cut-over: compare both sides key by key (as --verify) while the\n"
+"                         source is paused; a difference unpauses it (exit 8)\n"
 "      --status-interval S  live sync and scan mode, off a terminal: a status line\n"
 "                         every S seconds (default 5; a waiting phase is said once)\n"
 "      --on-conflict error|replace|skip\n"
@@ -204,7 +221,8 @@ static void usage(FILE *out) {
 "\n"
 "Exit status: 0 ok; 1 usage; 2 cannot read input; 3 corrupt or unsupported input;\n"
 "4 checksum mismatch; 5 connection/auth failure; 6 writes refused; 7 conflict;\n"
-"8 datasets differ; 9 interrupted (partial output or target); 70 internal error.\n");
+"8 datasets differ; 9 interrupted (partial output or target); 10 cut-over not\n"
+"completed (source unpaused, nothing switched); 70 internal error.\n");
 }
 
 static int badValue(const char *flag, const char *v, const char *want) {
@@ -279,6 +297,8 @@ static int parseArgs(int argc, char **argv, config *c) {
         {"metrics", required_argument, 0, 'H'},
         {"exactly-once", no_argument, 0, 'X'},
         {"checkpoint-key", required_argument, 0, 'N'},
+        {"state", required_argument, 0, 0x200},         {"cutover", no_argument, 0, 0x201},
+        {"pause-timeout", required_argument, 0, 0x202}, {"cutover-verify", no_argument, 0, 0x203},
         TLS_OPTS("", SIDE_BOTH), TLS_OPTS("source-", SIDE_SOURCE), TLS_OPTS("target-", SIDE_TARGET),
         {0, 0, 0, 0}};
     int o;
@@ -370,6 +390,18 @@ static int parseArgs(int argc, char **argv, config *c) {
             if (!*optarg || strlen(optarg) > 200) return badValue("--checkpoint-key", optarg, "a key name (1-200 bytes)");
             c->checkpoint_key = optarg;
             break;
+        case 0x200: c->state = optarg; break;
+        case 0x201: c->cutover = 1; break;
+        case 0x202: {
+            char *end;
+            errno = 0;
+            double v = strtod(optarg, &end);
+            if (errno || end == optarg || *end || !(v >= 0.1 && v <= 86400))
+                return badValue("--pause-timeout", optarg, "seconds, 0.1 to 86400");
+            c->pause_ms = (long long)(v * 1000.0 + 0.5);
+            break;
+        }
+        case 0x203: c->cutover_verify = 1; break;
         case 'y':
             if (!strcmp(optarg, "auto")) c->mode = 0;
             else if (!strcmp(optarg, "replica")) c->mode = 1;
@@ -502,6 +534,18 @@ static void installStopSignals(void) {
     sigaction(SIGHUP, &sa, NULL);
 }
 
+/* SIGUSR1 asks a live sync to cut over (sync.h); only live sync listens. */
+static void onCutoverSignal(int sig) {
+    (void)sig;
+    syncRequestCutover();
+}
+
+static void installCutoverSignal(void) {
+    struct sigaction sa = {.sa_handler = onCutoverSignal, .sa_flags = SA_RESTART};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGUSR1, &sa, NULL);
+}
+
 static outcome runScanCopy(const config *c, const syncConfig *sc) {
     scanCopyConfig cc = {.source = sc->source, .target = sc->target, .source_conn = sc->source_conn,
                          .target_conn = sc->target_conn, .imp = c->imp,
@@ -571,8 +615,10 @@ static outcome runSync(const config *c) {
                          .flush_target = c->flush_target, .resync_flush = c->resync_flush,
                          .psync_cmd = c->psync_cmd, .source_timeout_s = (int)c->source_timeout_s,
                          .status_interval_ms = (int)c->status_interval_s * 1000,
-                         .scan_fallback = c->mode == 0,
+                         .scan_fallback = c->mode == 0 && !c->state && !c->cutover && !c->exactly_once,
                          .exactly_once = c->exactly_once, .checkpoint_key = c->checkpoint_key,
+                         .state_path = c->state, .cutover = c->cutover, .pause_ms = c->pause_ms,
+                         .cutover_verify = c->cutover_verify,
                          .spool_mem = (size_t)c->spool_mem,
                          .spool_dir = c->spool_dir ? c->spool_dir : tmp && *tmp ? tmp : "/tmp"};
         rsConnOptions co = {.connect_timeout_ms = c->connect_timeout_ms, .client_name = "rdbsync"};
@@ -585,12 +631,8 @@ static outcome runSync(const config *c) {
             rc = OUTCOME_USAGE;
         else if ((rc = startMetrics(c, &sc.metrics)) != OUTCOME_OK || (rc = preflightLive(&sc, c->flush_target)) != OUTCOME_OK)
             ;
-        else if (c->mode == 2 || ((rc = syncRun(&sc, &refused)) != OUTCOME_OK && refused && c->mode != 1)) {
-            if (c->exactly_once)
-                logWarn("--exactly-once holds for the replica link only: scan mode keeps no checkpoint (a lost "
-                        "target link may apply a change twice)");
+        else if (c->mode == 2 || ((rc = syncRun(&sc, &refused)) != OUTCOME_OK && refused && sc.scan_fallback))
             rc = runScanCopy(c, &sc);
-        }
         metricsStop(sc.metrics);
     }
     urlFree(&src);
@@ -634,6 +676,12 @@ typedef enum {
     MODE_VERIFY,          /* --verify --source --target (snapshot.c) */
 } runMode;
 
+static int anyDbMap(const config *c) {
+    for (int i = 0; i < IMPORT_MAX_DBS; i++)
+        if (c->imp.db_map[i] >= 0) return 1;
+    return 0;
+}
+
 /* A contradiction in the flags given, or NULL. Refused before anything
  * is opened: a flag that would be silently ignored is a mistake. */
 static const char *contradiction(const config *c) {
@@ -669,6 +717,12 @@ static const char *contradiction(const config *c) {
     if (c->checkpoint_key && !c->exactly_once && !c->verify && !(c->source && c->checksum))
         return "--checkpoint-key names the checkpoint of --exactly-once (and the key --verify and --source "
                "--checksum leave out)";
+    if ((c->state || c->cutover || c->cutover_verify || c->pause_ms) && (!(c->source && c->target) || c->verify || c->mode == 2))
+        return "--state, --cutover, --cutover-verify and --pause-timeout are for live sync as a replica (--source URL "
+               "--target URL): scan mode has no replication offsets";
+    if (c->cutover && c->once) return "--cutover and --once: --once exits after the snapshot, --cutover after switching";
+    if (c->cutover_verify && (c->imp.n_db_only || anyDbMap(c)))
+        return "--cutover-verify compares whole servers: it cannot be used with --db or --db-map";
     return NULL;
 }
 
@@ -701,7 +755,9 @@ static outcome run(const config *c, runMode m) {
     case MODE_FILE_CHECKSUM: return checkFileChecksum(&fo);
     case MODE_FILE_DUMP: return checkFileDump(&fo);
     case MODE_FILE_IMPORT: return runImport(c);
-    case MODE_SYNC: return runSync(c);
+    case MODE_SYNC:
+        installCutoverSignal();
+        return runSync(c);
     case MODE_SNAPSHOT_FILE:
         /* "--file backup.rdb --source URL" may be an import with the
          * flags swapped: never overwrite what may be the only backup. */
@@ -731,6 +787,7 @@ static int exitStatus(outcome o) {
     case OUTCOME_CONFLICT: return EXIT_CONFLICT;
     case OUTCOME_DIFFER: return EXIT_DIFFER;
     case OUTCOME_INTERRUPTED: return EXIT_INTERRUPTED;
+    case OUTCOME_CUTOVER: return EXIT_CUTOVER;
     case OUTCOME_INTERNAL: break;
     }
     return EXIT_INTERNAL;

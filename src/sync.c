@@ -22,6 +22,7 @@
 
 #include "checkpoint.h"
 #include "clock.h"
+#include "cutover.h"
 #include "grace.h"
 #include "log.h"
 #include "outcome.h"
@@ -30,13 +31,16 @@
 #include "rdb/tee.h"
 #include "replica.h"
 #include "resync.h"
+#include "snapshot.h"
+#include "state.h"
 #include "stop.h"
 #include "writer.h"
 
 
-static volatile sig_atomic_t stop_requested;
+static volatile sig_atomic_t stop_requested, cutover_requested;
 
 void syncRequestStop(void) { stop_requested = 1; }
+void syncRequestCutover(void) { cutover_requested = 1; }
 
 /* Status lines come from the apply thread, which blocks while the target
  * does not answer (paused, stopped, swapping): the watchdog thread then
@@ -100,9 +104,23 @@ typedef struct syncer {
     spool *sp;              /* the epoch being applied: its unread bytes are the spool's */
     uint64_t target_losses;
     checkpoint *cp;         /* --exactly-once; NULL otherwise */
-    char replid[41];        /* of the epoch being applied: what its checkpoints carry */
+    stateKeeper *keeper;    /* --state: where the position is kept; NULL = none */
+    char src_addr[STATE_ADDR_LEN]; /* the source's address, the state's link key */
+    char replid[41];        /* of the epoch applied last ("?" on a SYNC-style link) */
+    int applied_db;         /* the stream db at s->applied */
+    cutoverState cut;       /* the source's pause, once a cut-over began */
+    int cut_phase;          /* CUT_* */
+    int finished;           /* cut over: the run is done */
     char err[1024];
 } syncer;
+
+enum { CUT_NONE = 0, CUT_WAITING, CUT_PAUSED };
+
+/* --state and the cut-over, hooked in at the status points and the
+ * snapshot load (their sections are at the end). */
+static void keepState(syncer *s);
+static int keepStateNow(syncer *s, const char *when);
+static void cutoverStep(syncer *s);
 
 static void fatal(syncer *s, outcome rc, const char *msg) {
     if (s->fatal) return;
@@ -295,6 +313,7 @@ static void publishMetrics(syncer *s, const replStatus *st, replPhase phase, int
 
 static void statusLine(syncer *s, int force) {
     watchAlive(&s->wd, NULL, NULL);
+    keepState(s);
     replStatus st;
     replicaGetStatus(s->rep, &st);
     /* The link may stream while the target still loads the snapshot. */
@@ -364,6 +383,7 @@ static int streamRefused(void *ctx, const writerTag *t, const char *err, int dis
 static void setApplied(syncer *s, int64_t offset, int db) {
     if (offset <= s->applied) return;
     s->applied = offset;
+    s->applied_db = db;
     replicaSetApplied(s->rep, offset, db);
 }
 
@@ -627,7 +647,7 @@ static int feed(syncer *s, const void *p, size_t n) {
 static int streamEpoch(syncer *s, spool *sp) {
     char buf[64 * 1024], err[256];
     for (;;) {
-        if (stop_requested || s->fatal) return -1;
+        if (stop_requested || s->fatal || s->finished) return -1;
         ssize_t n = spoolReadTimed(sp, buf, sizeof(buf), 100, err, sizeof(err));
         if (n == 0) return 0; /* epoch over: a new one follows */
         if (n == -1) {
@@ -642,9 +662,11 @@ static int streamEpoch(syncer *s, spool *sp) {
             int64_t parsed = s->base + (int64_t)(s->fed - (s->rr->len - s->rr->pos));
             if (parsed > s->applied && s->rr->len == s->rr->pos) {
                 s->applied = parsed;
+                s->applied_db = s->db;
                 replicaSetApplied(s->rep, parsed, s->db);
             }
         }
+        cutoverStep(s);
         statusLine(s, 0);
     }
     if (!s->fatal) s->target_lost = 1;
@@ -730,6 +752,7 @@ static int loadSnapshot(syncer *s, const replEpoch *ep) {
     s->loading = 1;
     s->partial = 1;
     s->at_start = *importGetStats(s->im);
+    if (keepStateNow(s, "a snapshot load begins") < 0) s->loading = s->partial = 0;
     /* A retried first snapshot overwrites what the cut one wrote. */
     int retry = s->snap_attempts++ && !s->loaded_once;
     if (retry) importSetConflict(s->im, CONFLICT_REPLACE);
@@ -744,9 +767,11 @@ static int loadSnapshot(syncer *s, const replEpoch *ep) {
                           ? "retrying the first snapshot: emptying what the cut one wrote (the target was empty "
                             "when the sync began)"
                           : NULL;
-    /* --exactly-once: no checkpoint while the target is partial (a restart
-     * then finds none and syncs in full); the DEL goes before any key. */
-    if ((why && flushTarget(s, !s->loaded_once, why) < 0) || (s->cp && checkpointRemove(s->cp, s->w) < 0)) {
+    if (!s->loading) {
+        /* --state could not be kept: fatal, nothing touched */
+    } else if ((why && flushTarget(s, !s->loaded_once, why) < 0) || (s->cp && checkpointRemove(s->cp, s->w) < 0)) {
+        /* --exactly-once: the checkpoint goes before any key (none while the
+         * target is partial: a restart then finds none and syncs in full) */
         s->target_lost = !writerStopped(s->w);
     } else if (rdbDecode(d) < 0) {
         if (stop_requested) {
@@ -771,7 +796,7 @@ static int loadSnapshot(syncer *s, const replEpoch *ep) {
         }
         const unsigned char *rest;
         size_t n = rdbReaderBuffered(r, &rest);
-        s->db = sc.stream_db;
+        s->db = s->applied_db = sc.stream_db;
         s->loaded_once = 1; /* every key is on the target: whatever follows is the stream */
         s->partial = 0;
         /* --exactly-once: the snapshot's position, before the first command. */
@@ -839,6 +864,7 @@ static int mayFlush(syncer *s, const replEpoch *ep) {
 /* ---- Epochs ---- */
 
 static void beginEpoch(syncer *s, const replEpoch *ep) {
+    snprintf(s->replid, sizeof(s->replid), "%s", ep->sync_only ? "?" : ep->replid);
     if (s->rr) redisReaderFree(s->rr);
     s->rr = redisReaderCreate();
     s->base = ep->offset;
@@ -846,11 +872,10 @@ static void beginEpoch(syncer *s, const replEpoch *ep) {
     s->in_multi = 0;
     s->applied = ep->offset;
     s->prev_end = ep->offset;
-    snprintf(s->replid, sizeof(s->replid), "%s", ep->replid);
     if (ep->kind == EPOCH_CONTINUE) {
         replState st;
         replicaGetState(s->rep, &st);
-        s->db = st.db;
+        s->db = s->applied_db = st.db;
     }
     writerResetDb(s->w);
     s->epoch_ready = ep->kind == EPOCH_CONTINUE && s->loaded_once;
@@ -879,6 +904,8 @@ static int runEpoch(syncer *s, const replEpoch *ep) {
     if (ep->src.run_id[0]) snprintf(s->src_run_id, sizeof(s->src_run_id), "%s", ep->src.run_id);
     s->epoch_seq = ep->seq;
     beginEpoch(s, ep);
+    if (ep->kind == EPOCH_CONTINUE && ep->resumed)
+        logInfo("resumed at offset %lld (partial resync from --state: no full sync)", (long long)ep->offset);
     if (ep->kind == EPOCH_FULL) {
         s->keys = 0;
         if (loadSnapshot(s, ep) < 0) return -1;
@@ -895,9 +922,246 @@ static int runEpoch(syncer *s, const replEpoch *ep) {
     return streamEpoch(s, ep->sp) < 0 ? -1 : 0;
 }
 
+/* ---- --state (state.h) ---- */
+
+/* The link's record as the apply side knows it: a position (the epoch's
+ * replid, the acknowledged offset, its db) only once a snapshot is whole
+ * on the target and none is being loaded, and once the epoch being
+ * applied is ready (or, before the first epoch, the position resumed
+ * from); a SYNC-style link has none. */
+static void keepState(syncer *s) {
+    if (!s->keeper) return;
+    stateLink l = {.offset = -1, .db = 0};
+    snprintf(l.source, sizeof(l.source), "%s", s->src_addr);
+    snprintf(l.source_run_id, sizeof(l.source_run_id), "%s", s->src_run_id);
+    int pos = s->loaded_once && !s->loading && !s->partial && (s->epoch_ready || s->epoch_seq == 0) &&
+              strlen(s->replid) == STATE_ID_LEN && s->applied >= 0;
+    if (pos) {
+        snprintf(l.replid, sizeof(l.replid), "%s", s->replid);
+        l.offset = s->applied;
+        l.db = s->applied_db;
+    }
+    l.target_ours = s->loaded_once || s->target_was_empty || s->cfg->flush_target;
+    stateKeeperSetLink(s->keeper, &l);
+}
+
+/* Written before going on (a snapshot load is about to change the
+ * target: the old position must not survive a SIGKILL). -1 fatal. */
+static int keepStateNow(syncer *s, const char *when) {
+    char err[600], msg[800];
+    if (!s->keeper) return 0;
+    stateKeeperSetTarget(s->keeper, s->run_id); /* a restarted target is reloaded now */
+    keepState(s);
+    if (stateKeeperFlush(s->keeper, err, sizeof(err)) == 0) return 0;
+    snprintf(msg, sizeof(msg), "--state %s: cannot record that %s; nothing more was written", err, when);
+    fatal(s, OUTCOME_INPUT, msg);
+    return -1;
+}
+
+/* The position to resume from, if FILE has one for these endpoints.
+ * -1 (fatal set) when FILE is corrupt or for other endpoints. */
+static int openState(syncer *s, replState *resume, int *have) {
+    const char *path = s->cfg->state_path;
+    char err[700], why[500], msg[1024], tgt[STATE_ADDR_LEN];
+    stateFile st;
+    *have = 0;
+    stateAddress(s->cfg->target, tgt, sizeof(tgt));
+    stateAddress(s->cfg->source, s->src_addr, sizeof(s->src_addr));
+    int got = stateLoad(path, &st, err, sizeof(err));
+    if (got < 0) {
+        snprintf(msg, sizeof(msg), "--state %s: refusing to trust it; nothing was written (remove it to start "
+                 "over: a full sync, with --flush-target)", err);
+        fatal(s, OUTCOME_INPUT, msg);
+        return -1;
+    }
+    if (got && stateMatches(&st, tgt, s->run_id, s->src_addr, why, sizeof(why)) < 0) {
+        snprintf(msg, sizeof(msg), "--state %s: refused: %s; nothing was written (give each source and target their "
+                 "own state file; remove this one to start over with a full sync)", path, why);
+        fatal(s, OUTCOME_USAGE, msg);
+        return -1;
+    }
+    if (!got) memset(&st, 0, sizeof(st));
+    snprintf(st.target, sizeof(st.target), "%s", tgt);
+    snprintf(st.target_run_id, sizeof(st.target_run_id), "%.40s", s->run_id);
+    stateLink *l = stateFind(&st, s->src_addr);
+    if (l && stateHasPosition(l)) {
+        snprintf(resume->replid, sizeof(resume->replid), "%s", l->replid);
+        resume->offset = s->applied = l->offset;
+        resume->db = s->applied_db = l->db;
+        snprintf(s->replid, sizeof(s->replid), "%s", l->replid);
+        snprintf(s->src_run_id, sizeof(s->src_run_id), "%s", l->source_run_id);
+        s->loaded_once = 1; /* the target holds a whole snapshot and the stream up to the offset */
+        *have = 1;
+        if (!s->cfg->quiet)
+            logInfo("--state %s: asking the source to continue after offset %lld%s", path, (long long)l->offset,
+                    s->cfg->flush_target ? " (--flush-target does not apply to a resume)" : "");
+    } else if (l) {
+        /* The last run stopped during a snapshot load: a retried first
+         * snapshot, emptying the target first when all it holds is ours. */
+        s->snap_attempts = 1;
+        s->target_was_empty = l->target_ours;
+        logInfo("--state %s: the last run stopped before its snapshot was applied: a full sync", path);
+    }
+    s->keeper = stateKeeperStart(path, &st, 1000, err, sizeof(err));
+    if (s->keeper) return 0;
+    snprintf(msg, sizeof(msg), "--state %s; nothing was written", err);
+    fatal(s, OUTCOME_INPUT, msg);
+    return -1;
+}
+
+/* At exit: the last position, written whole. */
+static void closeState(syncer *s) {
+    char err[600];
+    if (!s->keeper) return;
+    keepState(s);
+    if (stateKeeperStop(s->keeper, err, sizeof(err)) < 0) logError("--state %s: the last position was not saved", err);
+    s->keeper = NULL;
+}
+
+/* ---- Cut-over (cutover.h) ---- */
+
+#define CUTOVER_CAUGHT_UP_MS 200
+#define CUTOVER_CAUGHT_UP_BYTES (1 << 20)
+
+static int64_t pauseMs(const syncer *s) { return s->cfg->pause_ms > 0 ? s->cfg->pause_ms : CUTOVER_DEFAULT_PAUSE_MS; }
+
+/* Lift the pause and end the run with one line: nothing was switched. */
+static void cutoverFail(syncer *s, outcome rc, const char *what) {
+    char uerr[400] = "", msg[1024], at[16], lifted[600];
+    int unpaused = cutoverUnpause(&s->cut, s->cfg->source, &s->cfg->source_conn, uerr, sizeof(uerr)) == 0;
+    cutoverClock(unpaused ? clockWallMs() : s->cut.until_wall_ms, at, sizeof(at));
+    if (unpaused) snprintf(lifted, sizeof(lifted), "source writes unpaused at %s", at);
+    else snprintf(lifted, sizeof(lifted), "the pause could not be lifted (%s): source writes resume at %s", uerr, at);
+    snprintf(msg, sizeof(msg), "cut-over failed: %s; %s; nothing was switched: keep the clients on the source", what,
+             lifted);
+    cutoverClose(&s->cut);
+    s->cut_phase = CUT_NONE;
+    fatal(s, rc, msg);
+}
+
+/* --exactly-once's checkpoint key goes before the switch (the target's
+ * data must be the source's alone). -1 (after cutoverFail) when the target
+ * refuses or is lost. */
+static int cutoverCleanTarget(syncer *s) {
+    char what[1200];
+    if (!s->cp) return 0;
+    if (checkpointRemove(s->cp, s->w) == 0 && writerDrain(s->w) == 0) return 0;
+    snprintf(what, sizeof(what), "the checkpoint key '%s' could not be removed from the target (%s)",
+             checkpointKey(s->cp), s->fatal ? s->err : writerError(s->w));
+    cutoverFail(s, OUTCOME_WRITE, what);
+    return -1;
+}
+
+/* --cutover-verify: both sides compared key by key while the source is
+ * paused (snapshot.c's --verify; its verdict line goes to stdout). */
+static outcome cutoverVerify(syncer *s) {
+    snapshotConfig vc = {.source = s->cfg->source, .target = s->cfg->target, .source_conn = s->cfg->source_conn,
+                         .target_conn = s->cfg->target_conn, .mode = 2, .scan_count = 1000, .quiet = 1};
+    return snapshotVerify(&vc);
+}
+
+/* Everything up to the final offset is on the target. */
+static void cutoverFinish(syncer *s) {
+    char until[16], what[300];
+    if (cutoverCleanTarget(s) < 0) return;
+    if (s->cfg->cutover_verify) {
+        outcome v = cutoverVerify(s);
+        if (v != OUTCOME_OK) {
+            snprintf(what, sizeof(what), "%s", v == OUTCOME_DIFFER ? "--cutover-verify: the datasets differ (named above)"
+                                                                  : "--cutover-verify could not compare (said above)");
+            cutoverFail(s, v, what);
+            return;
+        }
+    }
+    if (clockMonoMs() > s->cut.deadline_mono) {
+        snprintf(what, sizeof(what), "the pause (--pause-timeout %.1f s) ends before the cut-over could be declared",
+                 (double)pauseMs(s) / 1000.0);
+        cutoverFail(s, OUTCOME_CUTOVER, what);
+        return;
+    }
+    cutoverClock(s->cut.until_wall_ms, until, sizeof(until));
+    logClearStatus();
+    printf("cut-over: target identical to the source at offset %lld; source writes paused until %s\n",
+           (long long)s->cut.final_offset, until);
+    fflush(stdout);
+    cutoverClose(&s->cut); /* the pause stays until it ends: clients move meanwhile */
+    s->finished = 1;
+}
+
+/* Paused: done once the target acknowledged everything up to the final
+ * offset; failed when the deadline comes first. */
+static void cutoverCatchUp(syncer *s) {
+    char what[300];
+    if (s->applied >= s->cut.final_offset && s->w && writerInFlight(s->w) == 0 && !s->in_multi) {
+        cutoverFinish(s);
+    } else if (clockMonoMs() > s->cut.deadline_mono) {
+        snprintf(what, sizeof(what), "the target reached offset %lld of %lld before the pause (--pause-timeout %.1f s) "
+                 "ran out", (long long)s->applied, (long long)s->cut.final_offset, (double)pauseMs(s) / 1000.0);
+        cutoverFail(s, OUTCOME_CUTOVER, what);
+    }
+}
+
+/* Called at the apply side's status points: SIGUSR1 starts a cut-over
+ * once the snapshot is applied; --cutover once the target is in sync. */
+static void cutoverStep(syncer *s) {
+    char err[700], msg[900], until[16];
+    if (s->fatal || s->finished) return;
+    if (s->cut_phase == CUT_PAUSED) {
+        cutoverCatchUp(s);
+        return;
+    }
+    if (!cutover_requested && !s->cfg->cutover) return;
+    replStatus st;
+    replicaGetStatus(s->rep, &st);
+    if (st.sync_only) {
+        fatal(s, OUTCOME_CUTOVER, "cut-over refused: this source speaks SYNC only, which gives no replication offset "
+              "to wait for; nothing was paused");
+        return;
+    }
+    /* --cutover waits for the target to have caught up: in sync, or under
+     * a load that always keeps some writes in flight, nothing received
+     * older than CUTOVER_CAUGHT_UP_MS and little left to apply. */
+    int caught_up = inSync(s, &st) || (st.silent_ms <= 2 * st.ping_period_ms && st.lag_ms <= CUTOVER_CAUGHT_UP_MS &&
+                                       st.received - st.applied <= CUTOVER_CAUGHT_UP_BYTES &&
+                                       targetSilentMs(s) < WATCHDOG_STALL_MS);
+    int ready = s->loaded_once && s->epoch_ready && !s->loading && st.pending_epochs == 0 &&
+                st.phase == REPL_STREAMING && (cutover_requested || caught_up);
+    if (!ready) {
+        if (cutover_requested && s->cut_phase == CUT_NONE && !s->cfg->quiet)
+            logInfo("cut-over requested: waiting for the snapshot to be applied and the link to stream");
+        s->cut_phase = CUT_WAITING;
+        return;
+    }
+    if (cutoverPause(s->cfg->source, &s->cfg->source_conn, pauseMs(s), &s->cut, err, sizeof(err)) < 0) {
+        snprintf(msg, sizeof(msg), "cut-over refused: %s; nothing was paused or switched", err);
+        fatal(s, OUTCOME_CUTOVER, msg);
+        return;
+    }
+    s->cut_phase = CUT_PAUSED;
+    cutoverClock(s->cut.until_wall_ms, until, sizeof(until));
+    logInfo("cut-over: source writes paused until %s (--pause-timeout %.1f s); applying the stream up to offset %lld",
+            until, (double)pauseMs(s) / 1000.0, (long long)s->cut.final_offset);
+    cutoverCatchUp(s);
+}
+
+/* A run that ends while the source is paused (a stop, a lost link) lifts
+ * the pause: a cut-over either completes or leaves the source writable.
+ * 1 when one was abandoned (the run did not do what was asked). */
+static int cutoverAbandon(syncer *s) {
+    char err[400];
+    if (!s->cut.paused || s->finished) return 0;
+    if (cutoverUnpause(&s->cut, s->cfg->source, &s->cfg->source_conn, err, sizeof(err)) == 0)
+        logError("cut-over abandoned (%s): source writes unpaused; nothing was switched",
+                 stop_requested ? stopSignalName() : "the sync stopped on the error above");
+    else
+        logError("cut-over abandoned: %s; the source's writes resume when the pause ends", err);
+    cutoverClose(&s->cut);
+    return 1;
+}
+
 /* The outcome; *refused when the source refused PSYNC and SYNC. */
 static outcome loop(syncer *s, int *refused) {
-    while (!stop_requested && !s->fatal) {
+    while (!stop_requested && !s->fatal && !s->finished) {
         replEpoch ep;
         int got = replicaNextEpoch(s->rep, &ep, 200);
         if (got < 0) {
@@ -909,6 +1173,7 @@ static outcome loop(syncer *s, int *refused) {
             break;
         }
         if (got == 0) {
+            cutoverStep(s);
             statusLine(s, 0);
             continue;
         }
@@ -920,6 +1185,28 @@ static outcome loop(syncer *s, int *refused) {
         if (s->target_lost && !stop_requested && !s->fatal) recoverTarget(s);
     }
     return s->fatal ? s->rc : OUTCOME_OK;
+}
+
+/* --cutover: a source without CLIENT PAUSE WRITE is refused before the
+ * full sync, not after it (cutover.h). -1 with s->err set. */
+static int cutoverCheckSource(syncer *s) {
+    char err[600], msg[800];
+    rsServerInfo si;
+    rsConn *c = connOpen(s->cfg->source, &s->cfg->source_conn, err, sizeof(err));
+    if (!c || connServerInfo(c, &si) < 0) {
+        if (c) snprintf(err, sizeof(err), "cannot read INFO server: %s", connError(c));
+        snprintf(msg, sizeof(msg), "source: %s", err);
+        connClose(c);
+        fatal(s, OUTCOME_CONNECT, msg);
+        return -1;
+    }
+    connClose(c);
+    if (cutoverSupported(&si)) return 0;
+    snprintf(msg, sizeof(msg), "--cutover: the source (%s %s) has no CLIENT PAUSE WRITE (Redis 6.2+, Valkey), so its "
+             "final offset cannot be read while its writes are paused; pause the writers yourself, wait for 'in sync' "
+             "and stop rdbsync", si.is_valkey ? "Valkey" : "Redis", si.is_valkey ? si.valkey_version : si.redis_version);
+    fatal(s, OUTCOME_USAGE, msg);
+    return -1;
 }
 
 /* Before the replica link asks for anything: does the target have every
@@ -939,10 +1226,11 @@ static int checkDbs(syncer *s) { /* 0, or -1 with s->err and s->rc set */
 }
 
 /* --exactly-once: a standalone target, and where its checkpoint says a
- * previous run stopped: 1 with *resume filled (the target holds a whole
- * snapshot and the stream up to there), 0 when it has none, -1 refused
- * (s->err, s->rc). */
-static int startCheckpoint(syncer *s, replState *resume) {
+ * previous run stopped: then *have = 1 and *resume is that position (the
+ * target holds a whole snapshot and the stream up to there; it wins over
+ * --state's, which may be behind or ahead of what the target committed).
+ * -1 when refused (s->err, s->rc). */
+static int startCheckpoint(syncer *s, replState *resume, int *have) {
     char err[700];
     checkpointPos pos;
     s->cp = checkpointNew(s->cfg->checkpoint_key);
@@ -960,17 +1248,23 @@ static int startCheckpoint(syncer *s, replState *resume) {
         fatal(s, got == -2 ? OUTCOME_CONNECT : OUTCOME_CONFLICT, err);
         return -1;
     }
-    if (got == 0) return 0;
+    if (got == 0) {
+        if (*have) logInfo("--exactly-once: the target holds no checkpoint yet: --state's position is used (this "
+                           "resume is at least once)");
+        return 0;
+    }
     snprintf(resume->replid, sizeof(resume->replid), "%s", pos.replid);
     resume->offset = pos.offset;
     resume->db = pos.db;
     /* What the target holds is ours: a full sync that follows empties it first. */
     s->loaded_once = 1;
     s->applied = pos.offset;
+    s->applied_db = pos.db;
     snprintf(s->replid, sizeof(s->replid), "%s", pos.replid);
+    *have = 1;
     logInfo("--exactly-once: the target's checkpoint says source %s offset %lld: asking the source to continue "
             "right after it", pos.replid, (long long)pos.offset);
-    return 1;
+    return 0;
 }
 
 outcome syncRun(const syncConfig *cfg, int *refused) {
@@ -986,16 +1280,17 @@ outcome syncRun(const syncConfig *cfg, int *refused) {
         closeTarget(&s);
         return s.rc;
     }
-    replState resume;
-    int resuming = cfg->exactly_once ? startCheckpoint(&s, &resume) : 0;
-    if (resuming < 0) {
-        logError("target: %s", s.err);
+    int tdbs[4], resuming = 0;
+    s.target_was_empty = connKeyspaceDbs(s.tc, tdbs, 4) == 0; /* INFO keyspace lists no db */
+    replState resume = {.offset = -1};
+    if ((cfg->cutover && cutoverCheckSource(&s) < 0) || (cfg->state_path && openState(&s, &resume, &resuming) < 0) ||
+        (cfg->exactly_once && startCheckpoint(&s, &resume, &resuming) < 0)) {
+        logError("%s", s.err);
+        closeState(&s);
         closeTarget(&s);
         checkpointFree(s.cp);
         return s.rc;
     }
-    int tdbs[4];
-    s.target_was_empty = connKeyspaceDbs(s.tc, tdbs, 4) == 0; /* INFO keyspace lists no db */
     s.im = importNew(&s.tinfo, &cfg->imp);
     replicaOptions ro = {cfg->source, cfg->source_conn, cfg->spool_mem, cfg->spool_dir, cfg->quiet,
                          cfg->psync_cmd, cfg->source_timeout_s * 1000};
@@ -1005,6 +1300,7 @@ outcome syncRun(const syncConfig *cfg, int *refused) {
     if (!s.rep || replicaStart(s.rep, can_resume ? &resume : NULL) < 0) {
         logError("cannot start the replica link");
         importFree(s.im);
+        closeState(&s);
         closeTarget(&s);
         checkpointFree(s.cp);
         return OUTCOME_INTERNAL;
@@ -1021,16 +1317,18 @@ outcome syncRun(const syncConfig *cfg, int *refused) {
         if (cfg->scan_fallback)
             logInfo("%s: switching to scan mode (SCAN + DUMP/RESTORE)", replicaError(s.rep));
         else
-            logError("%s (--mode replica: no scan fallback)", replicaError(s.rep));
+            logError("%s (no scan fallback with --mode replica, --state, --cutover or --exactly-once)", replicaError(s.rep));
         replicaFree(s.rep);
         importFree(s.im);
+        closeState(&s);
         closeTarget(&s);
         checkpointFree(s.cp);
         return rc;
     }
     /* --exactly-once: what was read and parsed is committed with its checkpoint. */
-    if (s.cp && s.w && !s.fatal && !s.target_lost && s.loaded_once && !s.partial) commitIdle(&s);
+    if (s.cp && s.w && !s.fatal && !s.finished && !s.target_lost && s.loaded_once && !s.partial) commitIdle(&s);
     if (s.w && !s.fatal && writerDrain(s.w) == 0 && s.partial) importCleanup(s.im, s.tc);
+    int abandoned = cutoverAbandon(&s);
     /* A refusal stopped the writer: nothing more is sent; what was already
      * on the wire ran on the target, so its replies are read and its
      * offsets count (a restart from there does not run it twice). */
@@ -1074,7 +1372,9 @@ outcome syncRun(const syncConfig *cfg, int *refused) {
     /* --on-error skip went on past refusals: the target lacks those writes. */
     const importStats *ist = importGetStats(s.im);
     if (rc == OUTCOME_OK && (s.refused || ist->failed || ist->unrepresentable)) rc = OUTCOME_WRITE;
+    if (rc == OUTCOME_OK && abandoned) rc = OUTCOME_CUTOVER;
     replicaFree(s.rep);
+    closeState(&s); /* after the link: nothing moves the position any more */
     if (s.rr) redisReaderFree(s.rr);
     importFree(s.im);
     closeTarget(&s);
