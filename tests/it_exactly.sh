@@ -28,6 +28,9 @@
 #   once       --once --exactly-once --checkpoint-key ck:once leaves the
 #              snapshot's checkpoint; writes, then a new run resumes from it
 #              with no second full sync; equal
+#   cutover    --exactly-once --cutover under a load: exit 0 with the cut-over
+#              line, no checkpoint key left on the target, which equals the
+#              paused source
 #   refusals   a cluster target (cluster_enabled:1) is refused (exit 1, one
 #              line saying at-least-once); a checkpoint key of another type
 #              stops before any write (exit 7, naming the key);
@@ -223,6 +226,28 @@ scenario_once() {
     rs_stop "${t}_tgt"
 }
 
+# ---- cutover: the checkpoint key goes before the switch ----
+
+scenario_cutover() {
+    local t=cutover
+    new_pair "$t"
+    load_bg "${t}_src" 1 71 --rate 3000
+    load_wait
+    load_bg "${t}_src" 30 72 --rate 2000
+    rdb_run "$t" --source "$(rs_url "${t}_src")" --target "$(rs_url "${t}_tgt")" --exactly-once --cutover \
+        --pause-timeout 20
+    assert_eq "$t.exit" 0 "$RC"
+    assert_match "$t.line" '^cut-over: target identical to the source at offset [0-9]+' "$(cat "$IT_TMP/$t.out")"
+    assert_eq "$t.no_checkpoint" 0 "$(rs_cli "${t}_tgt" EXISTS "$CKPT")"
+    # The source is still paused: nothing moved since.
+    assert_eq "$t.equal" "$(rs_digest "${t}_src")" "$(rs_digest "${t}_tgt")"
+    kill "$LOAD_PID" 2>/dev/null || true
+    wait "$LOAD_PID" 2>/dev/null || true
+    rs_cli "${t}_src" CLIENT UNPAUSE >/dev/null || true
+    rs_stop "${t}_src"
+    rs_stop "${t}_tgt"
+}
+
 # ---- refusals ----
 
 scenario_refusals() {
@@ -261,6 +286,6 @@ scenario_refusals() {
     rs_stop "${t}_tgt"
 }
 
-for s in ${EXACTLY_SCENARIOS:-refusals once kills restart control}; do
+for s in ${EXACTLY_SCENARIOS:-refusals once cutover kills restart control}; do
     "scenario_$s"
 done
