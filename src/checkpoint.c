@@ -192,6 +192,16 @@ int checkpointCommit(checkpoint *cp, writer *w, const checkpointPos *pos) {
     return 0;
 }
 
+int checkpointDiscard(checkpoint *cp, writer *w) {
+    const char *argv[1] = {"DISCARD"};
+    size_t lens[1] = {7};
+    writerTag t = {.cmd = "DISCARD", .kind = WRITER_K_CHECKPOINT};
+    if (!cp->open) return 0;
+    cp->open = 0;
+    writerResetDb(w); /* the SELECTs queued in it never ran */
+    return writerCommand(w, 1, argv, lens, &t);
+}
+
 int checkpointRemove(checkpoint *cp, writer *w) {
     const char *argv[2] = {"DEL", cp->key};
     size_t lens[2] = {3, cp->keylen};
@@ -301,6 +311,11 @@ static int endReply(checkpoint *cp, const writerTag *t, const redisReply *r, che
 int checkpointOnReply(checkpoint *cp, const writerTag *t, const redisReply *r, checkpointVerdict *v,
                       checkpointRefusedFn refused, void *ctx) {
     memset(v, 0, sizeof(*v));
+    if (t->kind == WRITER_K_CHECKPOINT && strcasecmp(t->cmd, "DISCARD") == 0) {
+        cp->rx_open = cp->rx_discarded = 0;
+        cp->nq = 0;
+        return r->type == REDIS_REPLY_ERROR ? failed(cp, v, "the target refused DISCARD", r->str) : 0;
+    }
     if (t->kind == WRITER_K_CHECKPOINT) return endReply(cp, t, r, v, refused, ctx);
     if (t->kind == WRITER_K_BATCH && strcasecmp(t->cmd, "MULTI") == 0) {
         if (r->type == REDIS_REPLY_ERROR) return failed(cp, v, "the target refused MULTI", r->str);

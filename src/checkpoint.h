@@ -103,6 +103,9 @@ int checkpointDue(const checkpoint *cp);
 /* End the open batch with the checkpoint at pos (SELECT 0, HSET, EXEC), or
  * with no batch open write the checkpoint alone (HSET). */
 int checkpointCommit(checkpoint *cp, writer *w, const checkpointPos *pos);
+/* Drop the open batch (DISCARD): its commands never run, the checkpoint
+ * does not move. For an epoch that ends inside a source transaction. */
+int checkpointDiscard(checkpoint *cp, writer *w);
 /* Remove the checkpoint key (before a new snapshot's first key; at
  * cut-over, when the target becomes the primary). Queued: drain to wait. */
 int checkpointRemove(checkpoint *cp, writer *w);

@@ -589,6 +589,14 @@ static int commitIdle(syncer *s) {
     return 0;
 }
 
+/* --exactly-once, the epoch over (a new one follows, maybe a full sync
+ * whose FLUSHALL must not land in a transaction): a batch still open is
+ * committed, or dropped when a source transaction was cut inside it. */
+static int endBatch(syncer *s) {
+    if (!checkpointInBatch(s->cp)) return 0;
+    return s->in_multi ? checkpointDiscard(s->cp, s->w) : commitAt(s, s->prev_end);
+}
+
 /* One command of the stream, whose last byte is at offset 'end'. */
 static int command(syncer *s, const redisReply *c, int64_t end) {
     if (c->type != REDIS_REPLY_ARRAY || c->elements == 0) return 0;
@@ -649,7 +657,10 @@ static int streamEpoch(syncer *s, spool *sp) {
     for (;;) {
         if (stop_requested || s->fatal || s->finished) return -1;
         ssize_t n = spoolReadTimed(sp, buf, sizeof(buf), 100, err, sizeof(err));
-        if (n == 0) return 0; /* epoch over: a new one follows */
+        if (n == 0) { /* epoch over: a new one follows */
+            if (s->cp && endBatch(s) < 0) break;
+            return 0;
+        }
         if (n == -1) {
             fatal(s, OUTCOME_INTERNAL, err);
             return -1;

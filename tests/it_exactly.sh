@@ -18,7 +18,7 @@
 #              (the source served one full sync in all, and partial ones);
 #              --verify says equal (the checkpoint left out) and the live
 #              --checksum digests of both sides agree; then equal
-#   control    the same cuts without --exactly-once (--on-error skip): at
+#   control    16 such cuts without --exactly-once (--on-error skip): at
 #              least once, a cut lands on commands in flight that run
 #              twice, and the datasets differ (SKIP when no cut happened to
 #              land there: the proof is then only the kills case)
@@ -163,8 +163,8 @@ scenario_control() {
     sync_start "$t" "${t}_src" "${t}_tgt" --on-error skip --status-interval 1
     wait_until 20 grep -q 'snapshot applied' "$IT_TMP/$t.err" || true
     load_bg "${t}_src" 5 42 --rate 8000
-    for i in 1 2 3 4 5 6 7 8; do
-        sleep 0.5
+    for i in $(seq 1 16); do
+        sleep 0.25
         rs_cli "${t}_tgt" CLIENT KILL TYPE normal >/dev/null || true
     done
     load_wait

@@ -132,6 +132,15 @@ static void testBatches(void) {
         CHECK(v.failed);
         CHECK(strstr(checkpointError(cp), "SELECT 2") != NULL);
     }
+    TEST("checkpoint.discard_ends_batch") {
+        writerTag discard = {"DISCARD", 0, NULL, 0, 0, WRITER_K_CHECKPOINT};
+        writerTag other = {"FLUSHALL", 0, NULL, 0, 0, WRITER_K_FLUSH};
+        feed(cp, T_MULTI, mk(REDIS_REPLY_STATUS, "OK"), &v, &s);
+        feed(cp, cmdTag("INCR", "a", 100), mk(REDIS_REPLY_STATUS, "QUEUED"), &v, &s);
+        CHECK_EQ_INT(0, feed(cp, discard, mk(REDIS_REPLY_STATUS, "OK"), &v, &s));
+        CHECK(!v.committed && !v.failed);
+        CHECK(!checkpointOwns(cp, &other)); /* what follows is not the batch's */
+    }
     TEST("checkpoint.lone_hset") {
         writerTag lone = {"HSET", 3, "rdbsync:checkpoint", 18, 777, WRITER_K_CHECKPOINT};
         CHECK_EQ_INT(0, feed(cp, lone, mk(REDIS_REPLY_INTEGER, NULL), &v, &s));
