@@ -2,7 +2,7 @@
 # bench/run.sh -- rdbsync benchmarks, each against a reference measured in
 # the same run on the same input.
 #
-#   bench/run.sh [checksum] [import] [sync] [lag] [scan] [tls] [cluster]
+#   bench/run.sh [checksum] [import] [sync] [lag] [scan] [tls] [verify] [burst] [sync5m] [cluster] [exactly]
 #                                          (default: every section)
 #
 #   checksum  `rdbsync --file D --checksum` vs `redis-check-rdb D`
@@ -30,6 +30,9 @@
 #             --flush-target -q`) vs `redis-cli --cluster import --cluster-copy`
 #             of the same keys from a loaded server (one run: it is the slow
 #             anchor) and vs rdbsync into one standalone server
+#   exactly   --exactly-once against the same without: the lag of two live syncs
+#             of one source side by side under redis-benchmark SET load (p99
+#             under 10 ms), and the full sync time (within 10%)
 #
 # D is a generated dump of BENCH_KEYS (default 1,000,000) mixed keys, built
 # once by a throwaway redis-server 7.0 and cached in build/bench/ under a name
@@ -61,7 +64,7 @@ OUT=build/bench
 DATA_VERSION=v1 # bump when the dataset shape changes outside gen.c
 BENCH_TMP=$IT_TMP
 
-SECTIONS=(checksum import sync lag scan tls verify burst sync5m cluster)
+SECTIONS=(checksum import sync lag scan tls verify burst sync5m cluster exactly)
 
 usage() {
     echo "usage: bench/run.sh$(printf ' [%s]' "${SECTIONS[@]}")" >&2
@@ -835,6 +838,105 @@ section_cluster() {
     q=$(ratio "$ROW_WALL" "$single_wall")
     echo "ratio rdbsync cluster / rdbsync standalone (wall): $q (target <= 1.50) $(bench_verdict "$q" 1.5)"
     echo "  same, median of per-run pairs: $(bench_paired_ratio "$L-ours.log" "$L-single.log" wall)"
+}
+
+# ---- Section: exactly ------------------------------------------------------
+
+# exactly_lag: two live syncs of one source, one with --exactly-once, into
+# two targets, probed in the same loop under the same redis-benchmark load.
+exactly_lag() {
+    local probes=${BENCH_LAG_PROBES:-2000} ops=${BENCH_LAG_OPS:-500000}
+    local out="$BENCH_TMP/xlag.out" p1 p2 bpid m n0 n1 t0 t1 c0 c1 d0 d1
+    rs_start src --repl-diskless-sync-delay 0 || bench_die "cannot start the source server"
+    rs_start plain || bench_die "cannot start a target server"
+    rs_start exact || bench_die "cannot start a target server"
+    "$RDBSYNC" --source "$(rs_url src)" --target "$(rs_url plain)" -q 2>"$BENCH_TMP/xplain.err" &
+    p1=$!
+    on_exit "kill $p1 2>/dev/null"
+    "$RDBSYNC" --source "$(rs_url src)" --target "$(rs_url exact)" --exactly-once -q 2>"$BENCH_TMP/xexact.err" &
+    p2=$!
+    on_exit "kill $p2 2>/dev/null"
+    for m in 1 2; do # the second marker comes through the stream
+        rs_cli src set "lag:marker$m" 1 >/dev/null
+        wait_until 60 has_key plain "lag:marker$m" || bench_die "rdbsync: marker $m not on the target"
+        wait_until 60 has_key exact "lag:marker$m" || bench_die "rdbsync --exactly-once: marker $m not on the target"
+    done
+    timeout 60 redis-benchmark -h 127.0.0.1 -p "$(rs_port src)" -t set -n "$ops" -r 100000 -P 1 -c 8 \
+        -q >/dev/null 2>&1 &
+    bpid=$!
+    on_exit "kill $bpid 2>/dev/null"
+    sleep 0.5
+    n0=$(commands_processed src) t0=$(now_s)
+    c0=$(bench_proc_cpu "$(rs_pid plain)") d0=$(bench_proc_cpu "$(rs_pid exact)")
+    timeout 120 "$OUT/lagprobe" "$(rs_port src)" "$probes" 1500 2000 "rdbsync=$(rs_port plain)" \
+        "exactly=$(rs_port exact)" >"$out" 2>"$BENCH_TMP/xlagprobe.err" ||
+        bench_die "lagprobe failed: $(tail -n 3 "$BENCH_TMP/xlagprobe.err")"
+    n1=$(commands_processed src) t1=$(now_s)
+    c1=$(bench_proc_cpu "$(rs_pid plain)") d1=$(bench_proc_cpu "$(rs_pid exact)")
+    kill "$bpid" 2>/dev/null || true
+    wait "$bpid" 2>/dev/null || true
+    # Equal once caught up, the checkpoint (rdbsync's, not the source's) left out.
+    wait_until 30 checkpoint_at_source src exact || bench_die "rdbsync --exactly-once did not catch up"
+    kill -TERM "$p2"
+    wait "$p2" || bench_die "rdbsync --exactly-once exited $? on SIGTERM: $(tail -n 3 "$BENCH_TMP/xexact.err")"
+    rs_cli exact del rdbsync:checkpoint >/dev/null
+    same_digest src exact ||
+        bench_die "WRONG COPY: the --exactly-once target differs from the source after the writes stopped"
+    awk -v a="$n0" -v b="$n1" -v s="$t0" -v e="$t1" 'BEGIN {
+        printf "load: %.0f commands/s on the source over %.1f s\n", (b - a) / (e - s), e - s }'
+    awk -v p="$c0" -v q="$c1" -v r="$d0" -v t="$d1" 'BEGIN {
+        printf "target server cpu while probing: %.2f s plain, %.2f s with --exactly-once\n", q - p, t - r }'
+    printf '%-26s %7s %5s %9s %9s %9s %9s\n' "lag (write -> visible)" probes lost "p50 ms" "p90 ms" \
+        "p99 ms" "max ms"
+    local line a b
+    line=$(grep '^rdbsync ' "$out") && lag_report "rdbsync" "$line"
+    line=$(grep '^exactly ' "$out") && lag_report "rdbsync --exactly-once" "$line"
+    a=$(sed -n 's/^rdbsync .*p99_us=\([-0-9]*\).*/\1/p' "$out" | awk '{ printf "%.2f", $1 / 1000 }')
+    b=$(sed -n 's/^exactly .*p99_us=\([-0-9]*\).*/\1/p' "$out" | awk '{ printf "%.2f", $1 / 1000 }')
+    echo "lag p99 with --exactly-once: $b ms (target < 10 ms) $(bench_verdict "$b" 9.999);" \
+        "without: $a ms; ratio $(ratio "$b" "$a")"
+    rs_stop src
+    rs_stop plain
+    rs_stop exact
+}
+
+# The --exactly-once target has caught up: its checkpoint is at the
+# source's offset.
+checkpoint_at_source() {
+    [[ $(rs_cli "$2" hget rdbsync:checkpoint offset) == \
+        "$(rs_cli "$1" info replication | tr -d '\r' | sed -n 's/^master_repl_offset://p')" ]]
+}
+
+section_exactly() {
+    echo
+    command -v redis-benchmark >/dev/null || { echo "exactly: skipped (no redis-benchmark)"; return 0; }
+    build_tool lagprobe -lhiredis
+    echo "== exactly: --exactly-once against the same without: live lag side by side, then" \
+        "$HEAVY_RUNS full syncs each"
+    exactly_lag
+    local L=$BENCH_TMP/xsync r q
+    start_source src
+    rs_start target || bench_die "cannot start the target server"
+    SRC_KS=$(keyspace src)
+    local plain=(target "$L-plain.log" "$L-plain.cpu" "$SRC_KS"
+        "$RDBSYNC" --source "$(rs_url src)" --target "$(rs_url target)" --once -q)
+    # The checkpoint is one more key in db 0: deleted after each run (a
+    # few ms, inside the timing) before the keyspace is checked.
+    local exact=(target "$L-exact.log" "$L-exact.cpu" "$SRC_KS" sh -c '"$0" "$@" &&
+        redis-cli -p "$RDBSYNC_BENCH_TPORT" del rdbsync:checkpoint >/dev/null'
+        "$RDBSYNC" --source "$(rs_url src)" --target "$(rs_url target)" --once --exactly-once -q)
+    export RDBSYNC_BENCH_TPORT=$(rs_port target)
+    for ((r = 1; r <= HEAVY_RUNS; r++)); do
+        if ((r % 2)); then copy_run "${plain[@]}"; copy_run "${exact[@]}"
+        else copy_run "${exact[@]}"; copy_run "${plain[@]}"; fi
+    done
+    print_copy_header
+    print_copy "sync --once" "$L-plain.log" "$L-plain.cpu"
+    local w=$ROW_WALL
+    print_copy "sync --once --exactly-once" "$L-exact.log" "$L-exact.cpu"
+    q=$(ratio "$ROW_WALL" "$w")
+    echo "ratio full sync with/without --exactly-once (wall): $q (target <= 1.10) $(bench_verdict "$q" 1.1)"
+    echo "  same, median of per-run pairs: $(bench_paired_ratio "$L-exact.log" "$L-plain.log" wall)"
 }
 
 # ---- Main ------------------------------------------------------------------

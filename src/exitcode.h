@@ -12,6 +12,7 @@
 #define EXIT_CONFLICT 7  /* a key exists on the target (--on-conflict error) */
 #define EXIT_DIFFER 8    /* --verify found differences */
 #define EXIT_INTERRUPTED 9 /* stopped by SIGINT/SIGTERM/SIGHUP before done: output/target partial */
+#define EXIT_CUTOVER 10   /* a cut-over did not complete in the pause: source unpaused, nothing switched */
 #define EXIT_INTERNAL 70 /* out of memory, a bug */
 
 #endif

@@ -394,7 +394,9 @@ int importOnReply(void *ctx, const writerTag *t, const redisReply *r) {
         return im->o.on_error == ONERROR_STOP ? -1 : 0;
     case WRITER_K_OTHER:
     case WRITER_K_FLUSH:
-    case WRITER_K_STREAM: break;
+    case WRITER_K_STREAM:
+    case WRITER_K_BATCH:
+    case WRITER_K_CHECKPOINT: break;
     }
     if (r->type == REDIS_REPLY_ERROR) {
         snprintf(im->err, sizeof(im->err), "the target refused %s: %s", t->cmd, r->str);

@@ -71,6 +71,12 @@ typedef struct config {
     long long spool_mem;
     const char *spool_dir;
     const char *metrics;  /* --metrics HOST:PORT: live sync's /metrics and /status */
+    int exactly_once;     /* --exactly-once: live sync's batches carry a checkpoint on the target */
+    const char *checkpoint_key; /* --checkpoint-key; NULL = CHECKPOINT_DEFAULT_KEY */
+    const char *state;    /* --state FILE: live sync keeps and resumes its position */
+    int cutover;          /* --cutover: cut over by itself once in sync */
+    int cutover_verify;   /* --cutover-verify */
+    long long pause_ms;   /* --pause-timeout, in ms; 0 = default */
     importOptions imp;
     keyFilter *filter;    /* --match/--exclude/--type; NULL when none given */
     rsTlsOptions tls[3]; /* TLS flags: [SIDE_BOTH] --cacert..., then --source-*, --target-* */
@@ -148,6 +154,25 @@ static void usage(FILE *out) {
 "                         dead: reconnect and continue from what was received (default 60)\n"
 "      --metrics HOST:PORT  live sync: serve Prometheus metrics at http://HOST:PORT/metrics\n"
 "                         and the same as JSON at /status (a busy port: exit 5)\n"
+"      --exactly-once     live sync: apply the stream in MULTI/EXEC batches that also\n"
+"                         write a checkpoint hash on the target (db 0), and resume\n"
+"                         from it after a lost target or a restart: nothing applied\n"
+"                         twice (standalone targets only; see README: Exactly-once)\n"
+"      --checkpoint-key NAME  its key (default rdbsync:checkpoint); --verify and\n"
+"                         --source URL --checksum leave that key out\n"
+"      --state FILE       live sync: keep the applied position in FILE (every second and\n"
+"                         at exit); started again with it, continue from there (PSYNC\n"
+"                         replid offset+1: 'resumed at offset N') instead of a new full\n"
+"                         sync. A FILE for another source or target, or damaged, is refused\n"
+"      --cutover          live sync: once in sync, cut over by itself (as on SIGUSR1):\n"
+"                         pause the source's writes (CLIENT PAUSE WRITE, Redis 6.2+),\n"
+"                         apply up to its final offset, print 'cut-over: target identical\n"
+"                         to the source at offset N; ...', exit 0 (exit 10 and the source\n"
+"                         unpaused if the target does not get there within the pause)\n"
+"      --pause-timeout S  cut-over: how long the source's writes are paused (default 60;\n"
+"                         decimals allowed, e.g. 2.5)\n"
+"      --cutover-verify   cut-over: compare both sides key by key (as --verify) while the\n"
+"                         source is paused; a difference unpauses it (exit 8)\n"
 "      --status-interval S  live sync and scan mode, off a terminal: a status line\n"
 "                         every S seconds (default 5; a waiting phase is said once)\n"
 "      --on-conflict error|replace|skip\n"
@@ -211,7 +236,8 @@ static void usage(FILE *out) {
 "\n"
 "Exit status: 0 ok; 1 usage; 2 cannot read input; 3 corrupt or unsupported input;\n"
 "4 checksum mismatch; 5 connection/auth failure; 6 writes refused; 7 conflict;\n"
-"8 datasets differ; 9 interrupted (partial output or target); 70 internal error.\n");
+"8 datasets differ; 9 interrupted (partial output or target); 10 cut-over not\n"
+"completed (source unpaused, nothing switched); 70 internal error.\n");
 }
 
 static int badValue(const char *flag, const char *v, const char *want) {
@@ -299,6 +325,10 @@ static int parseArgs(int argc, char **argv, config *c) {
         {"metrics", required_argument, 0, 'H'},
         {"match", required_argument, 0, OPT_MATCH}, {"exclude", required_argument, 0, OPT_EXCLUDE},
         {"type", required_argument, 0, OPT_TYPE},
+        {"exactly-once", no_argument, 0, 'X'},
+        {"checkpoint-key", required_argument, 0, 'N'},
+        {"state", required_argument, 0, 0x200},         {"cutover", no_argument, 0, 0x201},
+        {"pause-timeout", required_argument, 0, 0x202}, {"cutover-verify", no_argument, 0, 0x203},
         TLS_OPTS("", SIDE_BOTH), TLS_OPTS("source-", SIDE_SOURCE), TLS_OPTS("target-", SIDE_TARGET),
         {0, 0, 0, 0}};
     int o;
@@ -391,6 +421,23 @@ static int parseArgs(int argc, char **argv, config *c) {
             break;
         case 'Z': c->spool_dir = optarg; break;
         case 'H': c->metrics = optarg; break;
+        case 'X': c->exactly_once = 1; break;
+        case 'N':
+            if (!*optarg || strlen(optarg) > 200) return badValue("--checkpoint-key", optarg, "a key name (1-200 bytes)");
+            c->checkpoint_key = optarg;
+            break;
+        case 0x200: c->state = optarg; break;
+        case 0x201: c->cutover = 1; break;
+        case 0x202: {
+            char *end;
+            errno = 0;
+            double v = strtod(optarg, &end);
+            if (errno || end == optarg || *end || !(v >= 0.1 && v <= 86400))
+                return badValue("--pause-timeout", optarg, "seconds, 0.1 to 86400");
+            c->pause_ms = (long long)(v * 1000.0 + 0.5);
+            break;
+        }
+        case 0x203: c->cutover_verify = 1; break;
         case 'y':
             if (!strcmp(optarg, "auto")) c->mode = 0;
             else if (!strcmp(optarg, "replica")) c->mode = 1;
@@ -526,6 +573,18 @@ static void installStopSignals(void) {
     sigaction(SIGHUP, &sa, NULL);
 }
 
+/* SIGUSR1 asks a live sync to cut over (sync.h); only live sync listens. */
+static void onCutoverSignal(int sig) {
+    (void)sig;
+    syncRequestCutover();
+}
+
+static void installCutoverSignal(void) {
+    struct sigaction sa = {.sa_handler = onCutoverSignal, .sa_flags = SA_RESTART};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGUSR1, &sa, NULL);
+}
+
 static outcome runScanCopy(const config *c, const syncConfig *sc) {
     scanCopyConfig cc = {.source = sc->source, .target = sc->target, .source_conn = sc->source_conn,
                          .target_conn = sc->target_conn, .imp = c->imp,
@@ -542,7 +601,7 @@ static outcome runSnapshot(const config *c) {
     if (rc == OUTCOME_OK && c->target) rc = endpointUrl("target", c->target, c->target_user, "RDBSYNC_TARGET_AUTH", &dst);
     snapshotConfig sc = {.source = &src, .target = &dst, .mode = c->mode, .json = c->json,
                          .scan_count = (int)c->scan_count, .rate = c->rate, .quiet = c->quiet,
-                         .psync_cmd = c->psync_cmd, .filter = c->filter};
+                         .psync_cmd = c->psync_cmd, .filter = c->filter, .checkpoint_key = c->checkpoint_key};
     rsConnOptions co = {.connect_timeout_ms = c->connect_timeout_ms, .client_name = "rdbsync"};
     sc.source_conn = sc.target_conn = co;
     if (rc == OUTCOME_OK) {
@@ -595,7 +654,10 @@ static outcome runSync(const config *c) {
                          .flush_target = c->flush_target, .resync_flush = c->resync_flush,
                          .psync_cmd = c->psync_cmd, .source_timeout_s = (int)c->source_timeout_s,
                          .status_interval_ms = (int)c->status_interval_s * 1000,
-                         .scan_fallback = c->mode == 0,
+                         .scan_fallback = c->mode == 0 && !c->state && !c->cutover && !c->exactly_once,
+                         .exactly_once = c->exactly_once, .checkpoint_key = c->checkpoint_key,
+                         .state_path = c->state, .cutover = c->cutover, .pause_ms = c->pause_ms,
+                         .cutover_verify = c->cutover_verify,
                          .spool_mem = (size_t)c->spool_mem,
                          .spool_dir = c->spool_dir ? c->spool_dir : tmp && *tmp ? tmp : "/tmp"};
         rsConnOptions co = {.connect_timeout_ms = c->connect_timeout_ms, .client_name = "rdbsync"};
@@ -608,7 +670,7 @@ static outcome runSync(const config *c) {
             rc = OUTCOME_USAGE;
         else if ((rc = startMetrics(c, &sc.metrics)) != OUTCOME_OK || (rc = preflightLive(&sc, c->flush_target)) != OUTCOME_OK)
             ;
-        else if (c->mode == 2 || ((rc = syncRun(&sc, &refused)) != OUTCOME_OK && refused && c->mode != 1))
+        else if (c->mode == 2 || ((rc = syncRun(&sc, &refused)) != OUTCOME_OK && refused && sc.scan_fallback))
             rc = runScanCopy(c, &sc);
         metricsStop(sc.metrics);
     }
@@ -653,6 +715,12 @@ typedef enum {
     MODE_VERIFY,          /* --verify --source --target (snapshot.c) */
 } runMode;
 
+static int anyDbMap(const config *c) {
+    for (int i = 0; i < IMPORT_MAX_DBS; i++)
+        if (c->imp.db_map[i] >= 0) return 1;
+    return 0;
+}
+
 /* A contradiction in the flags given, or NULL. Refused before anything
  * is opened: a flag that would be silently ignored is a mistake. */
 static const char *contradiction(const config *c) {
@@ -685,6 +753,18 @@ static const char *contradiction(const config *c) {
         return "--match/--exclude/--type with --source URL --file F: the snapshot is written whole, as the "
                "source sends it; filter when reading it (--file F --target URL|--checksum|--dump --match ...)";
     if (c->json && !c->checksum) return "--json is for the --checksum report (--dump lines are JSON already)";
+    if (c->exactly_once && (!(c->source && c->target) || c->verify || c->mode == 2))
+        return "--exactly-once is for live sync as a replica (--source URL --target URL): its checkpoint follows "
+               "the replication stream";
+    if (c->checkpoint_key && !c->exactly_once && !c->verify && !(c->source && c->checksum))
+        return "--checkpoint-key names the checkpoint of --exactly-once (and the key --verify and --source "
+               "--checksum leave out)";
+    if ((c->state || c->cutover || c->cutover_verify || c->pause_ms) && (!(c->source && c->target) || c->verify || c->mode == 2))
+        return "--state, --cutover, --cutover-verify and --pause-timeout are for live sync as a replica (--source URL "
+               "--target URL): scan mode has no replication offsets";
+    if (c->cutover && c->once) return "--cutover and --once: --once exits after the snapshot, --cutover after switching";
+    if (c->cutover_verify && (c->imp.n_db_only || anyDbMap(c)))
+        return "--cutover-verify compares whole servers: it cannot be used with --db or --db-map";
     return NULL;
 }
 
@@ -717,7 +797,9 @@ static outcome run(const config *c, runMode m) {
     case MODE_FILE_CHECKSUM: return checkFileChecksum(&fo);
     case MODE_FILE_DUMP: return checkFileDump(&fo);
     case MODE_FILE_IMPORT: return runImport(c);
-    case MODE_SYNC: return runSync(c);
+    case MODE_SYNC:
+        installCutoverSignal();
+        return runSync(c);
     case MODE_SNAPSHOT_FILE:
         /* "--file backup.rdb --source URL" may be an import with the
          * flags swapped: never overwrite what may be the only backup. */
@@ -747,6 +829,7 @@ static int exitStatus(outcome o) {
     case OUTCOME_CONFLICT: return EXIT_CONFLICT;
     case OUTCOME_DIFFER: return EXIT_DIFFER;
     case OUTCOME_INTERRUPTED: return EXIT_INTERRUPTED;
+    case OUTCOME_CUTOVER: return EXIT_CUTOVER;
     case OUTCOME_INTERNAL: break;
     }
     return EXIT_INTERNAL;

@@ -21,6 +21,7 @@ typedef enum outcome {
     OUTCOME_CONFLICT,    /* a key or function library already exists on the target */
     OUTCOME_DIFFER,      /* verification found differences */
     OUTCOME_INTERRUPTED, /* stopped by a signal before done: output or target partial */
+    OUTCOME_CUTOVER,     /* a cut-over did not complete: the source was unpaused, nothing switched */
     OUTCOME_INTERNAL,    /* out of memory, a bug */
 } outcome;
 

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "checkpoint.h"
 #include "checksum.h"
 #include "log.h"
 #include "outcome.h"
@@ -255,12 +256,27 @@ static int scanChecksum(const snapshotConfig *cfg, const rdbHandlers *h, outcome
     return rc;
 }
 
+/* rdbsync's --exactly-once checkpoint is no data of the source's: a
+ * target's digest leaves it out, so that it equals its source's. */
+const char *snapshotCheckpointName(const snapshotConfig *cfg) {
+    return cfg->checkpoint_key ? cfg->checkpoint_key : CHECKPOINT_DEFAULT_KEY;
+}
+
+void snapshotNoteCheckpoint(const snapshotConfig *cfg, uint64_t n) {
+    char kr[300];
+    if (!n || cfg->quiet) return;
+    rdbKeyRepr(snapshotCheckpointName(cfg), strlen(snapshotCheckpointName(cfg)), kr, sizeof(kr));
+    logInfo("note: left out db %d key '%s', the checkpoint of rdbsync --exactly-once", CHECKPOINT_DB, kr);
+}
+
 checksum *snapshotSum(const snapshotConfig *cfg, outcome *why, const char **how, char *err, size_t errlen) {
     checksum *cs = checksumNew();
-    rdbHandlers h = {0}, fh;
+    rdbHandlers ch = {0}, h, fh;
+    checkpointHide hide;
     *why = OUTCOME_CONNECT, *how = "replication";
     if (!cs) return snprintf(err, errlen, "out of memory"), NULL;
-    checksumHandlers(cs, &h);
+    checksumHandlers(cs, &ch);
+    checkpointHideHandlers(&hide, &ch, snapshotCheckpointName(cfg), &h);
     /* With a filter, the keys it leaves out never reach the checksum. */
     filterRelay *fr = filterActive(cfg->filter) ? filterRelayNew(cfg->filter, &h) : NULL;
     if (fr) filterRelayHandlers(fr, &fh);
@@ -271,10 +287,12 @@ checksum *snapshotSum(const snapshotConfig *cfg, outcome *why, const char **how,
         checksumFree(cs); /* start the counts again */
         cs = checksumNew();
         if (!cs) return snprintf(err, errlen, "out of memory"), NULL;
-        checksumHandlers(cs, &h);
+        checksumHandlers(cs, &ch);
+        checkpointHideHandlers(&hide, &ch, snapshotCheckpointName(cfg), &h);
         *how = "SCAN + DUMP";
         rc = scanChecksum(cfg, &h, why, err, errlen);
     }
+    if (rc == 0) snapshotNoteCheckpoint(cfg, hide.hidden);
     if (rc == 0) return cs;
     if (rc == SNAP_REFUSED) snprintf(err, errlen, "the source refuses SYNC and PSYNC (--mode replica)");
     if (stopRequested()) *why = OUTCOME_INTERRUPTED;

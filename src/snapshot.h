@@ -34,6 +34,8 @@ typedef struct snapshotConfig {
     const char *psync_cmd; /* PSYNC's name on this source; NULL = PSYNC */
     const keyFilter *filter; /* --checksum and --verify: only these keys; NULL = all
                                 (--source --file writes the snapshot whole) */
+    const char *checkpoint_key; /* left out of --verify and a live --checksum (checkpoint.h);
+                                   NULL = CHECKPOINT_DEFAULT_KEY */
 } snapshotConfig;
 
 outcome snapshotToFile(const snapshotConfig *c, const char *path);
@@ -45,6 +47,10 @@ outcome snapshotChecksum(const snapshotConfig *c);
  * says why (no line printed) and *why is the outcome. Free with
  * checksumFree. Runs in any thread: it shares nothing with another call. */
 checksum *snapshotSum(const snapshotConfig *c, outcome *why, const char **how, char *err, size_t errlen);
+/* The --exactly-once checkpoint key (checkpoint.h) these leave out of a
+ * digest, and the note that says so (on stderr, unless quiet; n = 0: none). */
+const char *snapshotCheckpointName(const snapshotConfig *c);
+void snapshotNoteCheckpoint(const snapshotConfig *c, uint64_t n);
 /* A connection to cfg->source with its INFO, or NULL with err set. */
 rsConn *snapshotOpenSource(const snapshotConfig *c, rsServerInfo *info, char *err, size_t errlen);
 

@@ -439,6 +439,14 @@ void stateKeeperSetLink(stateKeeper *k, const stateLink *l) {
     pthread_mutex_unlock(&k->mu);
 }
 
+void stateKeeperSetTarget(stateKeeper *k, const char *run_id) {
+    if (!k) return;
+    pthread_mutex_lock(&k->mu);
+    if (strcmp(k->st.target_run_id, run_id) != 0 && copyField(k->st.target_run_id, sizeof(k->st.target_run_id), run_id, 1) == 0)
+        k->dirty = 1;
+    pthread_mutex_unlock(&k->mu);
+}
+
 int stateKeeperFlush(stateKeeper *k, char *err, size_t errlen) { return k ? keeperWrite(k, err, errlen) : 0; }
 
 int stateKeeperStop(stateKeeper *k, char *err, size_t errlen) {

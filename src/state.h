@@ -106,6 +106,8 @@ typedef struct stateKeeper stateKeeper;
 stateKeeper *stateKeeperStart(const char *path, const stateFile *initial, int interval_ms, char *err, size_t errlen);
 /* Record a link's position (cheap: memory only, under a lock). */
 void stateKeeperSetLink(stateKeeper *k, const stateLink *l);
+/* Record the target's run_id (after it restarted and was reloaded). */
+void stateKeeperSetTarget(stateKeeper *k, const char *run_id);
 /* Write now if anything changed. 0 or -1 with err. */
 int stateKeeperFlush(stateKeeper *k, char *err, size_t errlen);
 /* Stop the thread and write a last time. 0 or -1 with err. NULL is fine. */

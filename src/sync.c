@@ -20,8 +20,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "checkpoint.h"
 #include "clock.h"
 #include "ctarget.h"
+#include "cutover.h"
 #include "grace.h"
 #include "log.h"
 #include "outcome.h"
@@ -30,16 +32,20 @@
 #include "rdb/tee.h"
 #include "replica.h"
 #include "resync.h"
+#include "snapshot.h"
+#include "state.h"
 #include "stop.h"
+#include "verify.h"
 #include "streamstage.h"
 #include "writer.h"
 #include "ctarget.h"
 #include "xslot.h"
 
 
-static volatile sig_atomic_t stop_requested;
+static volatile sig_atomic_t stop_requested, cutover_requested;
 
 void syncRequestStop(void) { stop_requested = 1; }
+void syncRequestCutover(void) { cutover_requested = 1; }
 
 /* Status lines come from the apply thread, which blocks while the target
  * does not answer (paused, stopped, swapping): the watchdog thread then
@@ -105,8 +111,24 @@ typedef struct syncer {
     uint64_t keys;
     spool *sp;              /* the epoch being applied: its unread bytes are the spool's */
     uint64_t target_losses;
+    checkpoint *cp;         /* --exactly-once; NULL otherwise */
+    stateKeeper *keeper;    /* --state: where the position is kept; NULL = none */
+    char src_addr[STATE_ADDR_LEN]; /* the source's address, the state's link key */
+    char replid[41];        /* of the epoch applied last ("?" on a SYNC-style link) */
+    int applied_db;         /* the stream db at s->applied */
+    cutoverState cut;       /* the source's pause, once a cut-over began */
+    int cut_phase;          /* CUT_* */
+    int finished;           /* cut over: the run is done */
     char err[1024];
 } syncer;
+
+enum { CUT_NONE = 0, CUT_WAITING, CUT_PAUSED };
+
+/* --state and the cut-over, hooked in at the status points and the
+ * snapshot load (their sections are at the end). */
+static void keepState(syncer *s);
+static int keepStateNow(syncer *s, const char *when);
+static void cutoverStep(syncer *s);
 
 static void fatal(syncer *s, outcome rc, const char *msg) {
     if (s->fatal) return;
@@ -299,6 +321,7 @@ static void publishMetrics(syncer *s, const replStatus *st, replPhase phase, int
 
 static void statusLine(syncer *s, int force) {
     watchAlive(&s->wd, NULL, NULL);
+    keepState(s);
     replStatus st;
     replicaGetStatus(s->rep, &st);
     /* The link may stream while the target still loads the snapshot. */
@@ -342,31 +365,60 @@ static const redisReply *firstError(const redisReply *r) {
     return NULL;
 }
 
+/* A stream command the target refused: counted, and the sync stops unless
+ * --on-error skip. 'discarded': refused while queued in an --exactly-once
+ * batch, which the target then drops whole (EXECABORT), so it cannot be
+ * skipped alone. A checkpointRefusedFn. */
+static int streamRefused(void *ctx, const writerTag *t, const char *err, int discarded) {
+    syncer *s = ctx;
+    char kr[300], msg[900], what[64];
+    rdbKeyRepr(t->key ? t->key : "", t->key ? t->keylen : 0, kr, sizeof(kr));
+    snprintf(what, sizeof(what), "the target refused %s", t->cmd);
+    snprintf(msg, sizeof(msg), "%s (db %llu, key '%s', source offset %llu): %s%s", what, (unsigned long long)t->db,
+             kr, (unsigned long long)t->src_offset, err,
+             discarded ? "; --exactly-once: so the target discarded its whole batch (none of it ran, the checkpoint "
+                         "did not move)"
+                       : "");
+    s->refused++;
+    if (discarded || s->cfg->imp.on_error == ONERROR_STOP) {
+        fatal(s, OUTCOME_WRITE, msg);
+        return -1;
+    }
+    logRefused(what, err, "%s", msg);
+    return 0;
+}
+
+static void setApplied(syncer *s, int64_t offset, int db) {
+    if (offset <= s->applied) return;
+    s->applied = offset;
+    s->applied_db = db;
+    replicaSetApplied(s->rep, offset, db);
+}
+
 static int onStreamReply(syncer *s, const writerTag *t, const redisReply *r) {
     const redisReply *e = firstError(r);
-    if (e) {
-        char kr[300], msg[700], what[64];
-        rdbKeyRepr(t->key ? t->key : "", t->key ? t->keylen : 0, kr, sizeof(kr));
-        snprintf(what, sizeof(what), "the target refused %s", t->cmd);
-        snprintf(msg, sizeof(msg), "%s (db %llu, key '%s', source offset %llu): %s", what,
-                 (unsigned long long)t->db, kr, (unsigned long long)t->src_offset, e->str);
-        s->refused++;
-        if (s->cfg->imp.on_error == ONERROR_STOP) {
-            fatal(s, OUTCOME_WRITE, msg);
-            return -1;
-        }
-        logRefused(what, e->str, "%s", msg);
-    }
+    if (e && streamRefused(s, t, e->str, 0) < 0) return -1;
     s->acked++;
-    if ((int64_t)t->src_offset > s->applied) {
-        s->applied = (int64_t)t->src_offset;
-        replicaSetApplied(s->rep, s->applied, (int)t->db);
-    }
+    setApplied(s, (int64_t)t->src_offset, (int)t->db);
     return 0;
+}
+
+/* --exactly-once: a reply of a batch; its commands count and its
+ * position applies once the EXEC (or a lone checkpoint) committed. */
+static int onBatchReply(syncer *s, const writerTag *t, const redisReply *r) {
+    checkpointVerdict v;
+    int rc = checkpointOnReply(s->cp, t, r, &v, streamRefused, s);
+    if (v.failed) fatal(s, OUTCOME_WRITE, checkpointError(s->cp));
+    if (v.committed) {
+        s->acked += v.commands;
+        setApplied(s, v.offset, v.db);
+    }
+    return rc;
 }
 
 static int onReply(void *ctx, const writerTag *t, const redisReply *r) {
     syncer *s = ctx;
+    if (s->cp && checkpointOwns(s->cp, t)) return onBatchReply(s, t, r);
     if (t->kind == WRITER_K_STREAM) return onStreamReply(s, t, r);
     int rc = importOnReply(s->im, t, r);
     if (rc) fatal(s, importConflicted(s->im) ? OUTCOME_CONFLICT : OUTCOME_WRITE, importError(s->im));
@@ -414,6 +466,7 @@ static int openTarget(syncer *s, char *err, size_t errlen) {
 
 static void closeTarget(syncer *s) {
     xslotFree(s->xs);
+    if (s->cp) checkpointReset(s->cp); /* a batch open on this connection dies with it */
     writerFree(s->w);
     routerFree(s->rt);
     connClose(s->tc);
@@ -423,8 +476,45 @@ static void closeTarget(syncer *s) {
     s->tc = NULL;
 }
 
+/* --exactly-once, the target back: its checkpoint says what ran, whatever
+ * replies were lost with the link (an EXEC that committed moved it; one
+ * that did not, did not), also after the target restarted with its data
+ * (the checkpoint was persisted with the writes it covers, so it may be
+ * behind what was acknowledged). 0 when the link resumes right after it
+ * (replicaSetResume); -1 for a full resync. */
+static int resumeFromCheckpoint(syncer *s) {
+    checkpointPos pos;
+    char err[700], kr[300];
+    const char *key = checkpointKey(s->cp);
+    int got = checkpointRead(s->tc, key, &pos, err, sizeof(err));
+    writerResetDb(s->w);
+    rdbKeyRepr(key, strlen(key), kr, sizeof(kr));
+    if (got < 0) {
+        logWarn("%s; full resync", err);
+        return -1;
+    }
+    if (got == 0 || strcmp(pos.replid, s->replid) != 0) {
+        logWarn("the target's checkpoint '%s' %s: what the target holds cannot be told; full resync", kr,
+                got == 0 ? "is gone" : "belongs to another replication history");
+        return -1;
+    }
+    replState st = {"", pos.offset, pos.db};
+    snprintf(st.replid, sizeof(st.replid), "%s", pos.replid);
+    if (replicaSetResume(s->rep, &st) < 0) return -1; /* no replication id: a SYNC-only source */
+    if (pos.offset != s->applied)
+        logInfo("the target's checkpoint is at source offset %lld, the last acknowledged %lld (%s)",
+                (long long)pos.offset, (long long)s->applied,
+                pos.offset > s->applied ? "a batch committed although its reply was lost"
+                                        : "the target restarted without its last writes");
+    s->applied = pos.offset;
+    logInfo("--exactly-once: the target's checkpoint says source offset %lld: resuming right after it",
+            (long long)pos.offset);
+    return 0;
+}
+
 /* Reconnect with backoff. A target that restarted (new run_id) may have
- * lost data: only a full resync makes it identical again. */
+ * lost data: only a full resync makes it identical again (unless its
+ * --exactly-once checkpoint says where it stands). */
 static void recoverTarget(syncer *s) {
     char err[512], old[48];
     int backoff = 200;
@@ -439,9 +529,20 @@ static void recoverTarget(syncer *s) {
         backoff = backoff * 2 > 5000 ? 5000 : backoff * 2;
     }
     if (stop_requested) return;
-    int full = !s->loaded_once || strcmp(old, s->run_id) != 0;
-    logInfo("target back%s; %s", full ? " after a restart" : "",
-            full ? "full resync from the source" : "resuming from the applied offset");
+    int restarted = strcmp(old, s->run_id) != 0;
+    /* A snapshot whose load was cut (s->partial) is not whole on the target. */
+    int full = !s->loaded_once || s->partial || restarted;
+    if (s->cp && s->loaded_once && !s->partial) {
+        full = resumeFromCheckpoint(s) < 0;
+        if (full) logInfo("target back%s; full resync from the source", restarted ? " after a restart" : "");
+        if (!full) {
+            s->target_lost = 0;
+            return; /* the link resumes from the checkpoint */
+        }
+    } else {
+        logInfo("target back%s; %s", restarted ? " after a restart" : "",
+                full ? "full resync from the source" : "resuming from the applied offset");
+    }
     /* loaded_once stays set: the next snapshot then empties the target
      * first, which a restarted target needs (keys it persisted that the
      * source deleted since would stay otherwise). */
@@ -479,9 +580,14 @@ static int forwardArgv(syncer *s, int argc, const char **av, size_t *lv, int64_t
     writerTag t = {av[0], (uint64_t)s->db, argc > 1 ? av[1] : NULL, argc > 1 ? lv[1] : 0, (uint64_t)off,
                    WRITER_K_STREAM};
     int tdb = s->db < IMPORT_MAX_DBS && s->cfg->imp.db_map[s->db] >= 0 ? s->cfg->imp.db_map[s->db] : s->db;
-    int rc = writerSelect(s->w, (uint64_t)tdb);
-    if (rc == 0 && s->xs) rc = forwardCluster(s, argc, av, lv, &t);
-    else if (rc == 0) rc = writerCommand(s->w, argc, av, lv, &t);
+    int rc;
+    if (s->cp) { /* --exactly-once: in the batch whose EXEC moves the checkpoint */
+        rc = checkpointForward(s->cp, s->w, (uint64_t)tdb, argc, av, lv, &t);
+    } else {
+        rc = writerSelect(s->w, (uint64_t)tdb);
+        if (rc == 0 && s->xs) rc = forwardCluster(s, argc, av, lv, &t);
+        else if (rc == 0) rc = writerCommand(s->w, argc, av, lv, &t);
+    }
     if (rc == 0) s->forwarded++;
     return rc;
 }
@@ -537,6 +643,34 @@ static int dbWanted(const syncer *s) {
     return 0;
 }
 
+/* --exactly-once: end the open batch, or write a lone checkpoint, at stream
+ * offset 'at': the end of a command outside any source transaction. */
+static int commitAt(syncer *s, int64_t at) {
+    checkpointPos pos = {.offset = at, .db = s->db};
+    snprintf(pos.replid, sizeof(pos.replid), "%s", s->replid);
+    return checkpointCommit(s->cp, s->w, &pos);
+}
+
+/* --exactly-once, the stream idle (all that was waiting is parsed): the
+ * open batch ends where parsing stands. With no batch open and nothing in
+ * flight, a position that moved without a forwarded command (PINGs,
+ * dbs not copied) gets a lone checkpoint, so the applied offset is always
+ * one the target holds. */
+static int commitIdle(syncer *s) {
+    if (s->in_multi) return 0;
+    if (checkpointInBatch(s->cp)) return commitAt(s, s->prev_end);
+    if (writerInFlight(s->w) == 0 && s->prev_end > s->applied) return commitAt(s, s->prev_end);
+    return 0;
+}
+
+/* --exactly-once, the epoch over (a new one follows, maybe a full sync
+ * whose FLUSHALL must not land in a transaction): a batch still open is
+ * committed, or dropped when a source transaction was cut inside it. */
+static int endBatch(syncer *s) {
+    if (!checkpointInBatch(s->cp)) return 0;
+    return s->in_multi ? checkpointDiscard(s->cp, s->w) : commitAt(s, s->prev_end);
+}
+
 /* One command of the stream, whose last byte is at offset 'end'. */
 static int command(syncer *s, const redisReply *c, int64_t end) {
     if (c->type != REDIS_REPLY_ARRAY || c->elements == 0) return 0;
@@ -551,9 +685,15 @@ static int command(syncer *s, const redisReply *c, int64_t end) {
         s->db = atoi(c->element[1]->str);
         return 0;
     }
-    if (isCmd(c, "MULTI")) s->in_multi = 1, s->multi_start = s->prev_end;
-    int rc = dbWanted(s) || isCmd(c, "MULTI") || isCmd(c, "EXEC") ? forward(s, c, end) : 0;
-    if (isCmd(c, "EXEC")) s->in_multi = 0;
+    int multi = isCmd(c, "MULTI"), exec = isCmd(c, "EXEC");
+    if (multi) s->in_multi = 1, s->multi_start = s->prev_end;
+    /* --exactly-once: the source's MULTI/EXEC are not forwarded but
+     * flatten into the batch, whose own MULTI/EXEC keeps them atomic (they
+     * cannot nest). */
+    int flatten = s->cp && (multi || exec);
+    int rc = !flatten && (dbWanted(s) || multi || exec) ? forward(s, c, end) : 0;
+    if (exec) s->in_multi = 0;
+    if (rc == 0 && s->cp && !s->in_multi && checkpointDue(s->cp)) rc = commitAt(s, end);
     return rc;
 }
 
@@ -589,23 +729,29 @@ static int feed(syncer *s, const void *p, size_t n) {
 static int streamEpoch(syncer *s, spool *sp) {
     char buf[64 * 1024], err[256];
     for (;;) {
-        if (stop_requested || s->fatal) return -1;
+        if (stop_requested || s->fatal || s->finished) return -1;
         ssize_t n = spoolReadTimed(sp, buf, sizeof(buf), 100, err, sizeof(err));
-        if (n == 0) return 0; /* epoch over: a new one follows */
+        if (n == 0) { /* epoch over: a new one follows */
+            if (s->cp && endBatch(s) < 0) break;
+            return 0;
+        }
         if (n == -1) {
             fatal(s, OUTCOME_INTERNAL, err);
             return -1;
         }
         if (n > 0 && feed(s, buf, (size_t)n) < 0) break;
+        if (s->cp && n < (ssize_t)sizeof(buf) && commitIdle(s) < 0) break;
         if (writerPoll(s->w) < 0) break;
         /* Nothing in flight: everything parsed so far is applied. */
-        if (writerInFlight(s->w) == 0 && !s->in_multi) {
+        if (!s->cp && writerInFlight(s->w) == 0 && !s->in_multi) {
             int64_t parsed = s->base + (int64_t)(s->fed - (s->rr->len - s->rr->pos));
             if (parsed > s->applied && s->rr->len == s->rr->pos) {
                 s->applied = parsed;
+                s->applied_db = s->db;
                 replicaSetApplied(s->rep, parsed, s->db);
             }
         }
+        cutoverStep(s);
         statusLine(s, 0);
     }
     if (!s->fatal) s->target_lost = 1;
@@ -691,6 +837,7 @@ static int loadSnapshot(syncer *s, const replEpoch *ep) {
     s->loading = 1;
     s->partial = 1;
     s->at_start = *importGetStats(s->im);
+    if (keepStateNow(s, "a snapshot load begins") < 0) s->loading = s->partial = 0;
     /* A retried first snapshot overwrites what the cut one wrote. */
     int retry = s->snap_attempts++ && !s->loaded_once;
     if (retry) importSetConflict(s->im, CONFLICT_REPLACE);
@@ -705,7 +852,11 @@ static int loadSnapshot(syncer *s, const replEpoch *ep) {
                           ? "retrying the first snapshot: emptying what the cut one wrote (the target was empty "
                             "when the sync began)"
                           : NULL;
-    if (why && flushTarget(s, !s->loaded_once, why) < 0) {
+    if (!s->loading) {
+        /* --state could not be kept: fatal, nothing touched */
+    } else if ((why && flushTarget(s, !s->loaded_once, why) < 0) || (s->cp && checkpointRemove(s->cp, s->w) < 0)) {
+        /* --exactly-once: the checkpoint goes before any key (none while the
+         * target is partial: a restart then finds none and syncs in full) */
         s->target_lost = !writerStopped(s->w);
     } else if (rdbDecode(d) < 0) {
         if (stop_requested) {
@@ -730,10 +881,15 @@ static int loadSnapshot(syncer *s, const replEpoch *ep) {
         }
         const unsigned char *rest;
         size_t n = rdbReaderBuffered(r, &rest);
-        s->db = sc.stream_db;
+        s->db = s->applied_db = sc.stream_db;
         s->loaded_once = 1; /* every key is on the target: whatever follows is the stream */
         s->partial = 0;
-        rc = feed(s, rest, n);
+        /* --exactly-once: the snapshot's position, before the first command. */
+        if (s->cp && (commitAt(s, ep->offset) < 0 || writerDrain(s->w) < 0)) {
+            if (!s->fatal) s->target_lost = 1;
+        } else {
+            rc = feed(s, rest, n);
+        }
     }
     s->loading = 0;
     rdbDecoderFree(d);
@@ -793,6 +949,7 @@ static int mayFlush(syncer *s, const replEpoch *ep) {
 /* ---- Epochs ---- */
 
 static void beginEpoch(syncer *s, const replEpoch *ep) {
+    snprintf(s->replid, sizeof(s->replid), "%s", ep->sync_only ? "?" : ep->replid);
     if (s->rr) redisReaderFree(s->rr);
     s->rr = redisReaderCreate();
     s->base = ep->offset;
@@ -803,7 +960,7 @@ static void beginEpoch(syncer *s, const replEpoch *ep) {
     if (ep->kind == EPOCH_CONTINUE) {
         replState st;
         replicaGetState(s->rep, &st);
-        s->db = st.db;
+        s->db = s->applied_db = st.db;
     }
     writerResetDb(s->w);
     s->epoch_ready = ep->kind == EPOCH_CONTINUE && s->loaded_once;
@@ -834,6 +991,8 @@ static int runEpoch(syncer *s, const replEpoch *ep) {
     if (ep->src.run_id[0]) snprintf(s->src_run_id, sizeof(s->src_run_id), "%s", ep->src.run_id);
     s->epoch_seq = ep->seq;
     beginEpoch(s, ep);
+    if (ep->kind == EPOCH_CONTINUE && ep->resumed)
+        logInfo("resumed at offset %lld (partial resync from --state: no full sync)", (long long)ep->offset);
     if (ep->kind == EPOCH_FULL) {
         s->keys = 0;
         if (loadSnapshot(s, ep) < 0) return -1;
@@ -850,9 +1009,246 @@ static int runEpoch(syncer *s, const replEpoch *ep) {
     return streamEpoch(s, ep->sp) < 0 ? -1 : 0;
 }
 
+/* ---- --state (state.h) ---- */
+
+/* The link's record as the apply side knows it: a position (the epoch's
+ * replid, the acknowledged offset, its db) only once a snapshot is whole
+ * on the target and none is being loaded, and once the epoch being
+ * applied is ready (or, before the first epoch, the position resumed
+ * from); a SYNC-style link has none. */
+static void keepState(syncer *s) {
+    if (!s->keeper) return;
+    stateLink l = {.offset = -1, .db = 0};
+    snprintf(l.source, sizeof(l.source), "%s", s->src_addr);
+    snprintf(l.source_run_id, sizeof(l.source_run_id), "%s", s->src_run_id);
+    int pos = s->loaded_once && !s->loading && !s->partial && (s->epoch_ready || s->epoch_seq == 0) &&
+              strlen(s->replid) == STATE_ID_LEN && s->applied >= 0;
+    if (pos) {
+        snprintf(l.replid, sizeof(l.replid), "%s", s->replid);
+        l.offset = s->applied;
+        l.db = s->applied_db;
+    }
+    l.target_ours = s->loaded_once || s->target_was_empty || s->cfg->flush_target;
+    stateKeeperSetLink(s->keeper, &l);
+}
+
+/* Written before going on (a snapshot load is about to change the
+ * target: the old position must not survive a SIGKILL). -1 fatal. */
+static int keepStateNow(syncer *s, const char *when) {
+    char err[600], msg[800];
+    if (!s->keeper) return 0;
+    stateKeeperSetTarget(s->keeper, s->run_id); /* a restarted target is reloaded now */
+    keepState(s);
+    if (stateKeeperFlush(s->keeper, err, sizeof(err)) == 0) return 0;
+    snprintf(msg, sizeof(msg), "--state %s: cannot record that %s; nothing more was written", err, when);
+    fatal(s, OUTCOME_INPUT, msg);
+    return -1;
+}
+
+/* The position to resume from, if FILE has one for these endpoints.
+ * -1 (fatal set) when FILE is corrupt or for other endpoints. */
+static int openState(syncer *s, replState *resume, int *have) {
+    const char *path = s->cfg->state_path;
+    char err[700], why[500], msg[1024], tgt[STATE_ADDR_LEN];
+    stateFile st;
+    *have = 0;
+    stateAddress(s->cfg->target, tgt, sizeof(tgt));
+    stateAddress(s->cfg->source, s->src_addr, sizeof(s->src_addr));
+    int got = stateLoad(path, &st, err, sizeof(err));
+    if (got < 0) {
+        snprintf(msg, sizeof(msg), "--state %s: refusing to trust it; nothing was written (remove it to start "
+                 "over: a full sync, with --flush-target)", err);
+        fatal(s, OUTCOME_INPUT, msg);
+        return -1;
+    }
+    if (got && stateMatches(&st, tgt, s->run_id, s->src_addr, why, sizeof(why)) < 0) {
+        snprintf(msg, sizeof(msg), "--state %s: refused: %s; nothing was written (give each source and target their "
+                 "own state file; remove this one to start over with a full sync)", path, why);
+        fatal(s, OUTCOME_USAGE, msg);
+        return -1;
+    }
+    if (!got) memset(&st, 0, sizeof(st));
+    snprintf(st.target, sizeof(st.target), "%s", tgt);
+    snprintf(st.target_run_id, sizeof(st.target_run_id), "%.40s", s->run_id);
+    stateLink *l = stateFind(&st, s->src_addr);
+    if (l && stateHasPosition(l)) {
+        snprintf(resume->replid, sizeof(resume->replid), "%s", l->replid);
+        resume->offset = s->applied = l->offset;
+        resume->db = s->applied_db = l->db;
+        snprintf(s->replid, sizeof(s->replid), "%s", l->replid);
+        snprintf(s->src_run_id, sizeof(s->src_run_id), "%s", l->source_run_id);
+        s->loaded_once = 1; /* the target holds a whole snapshot and the stream up to the offset */
+        *have = 1;
+        if (!s->cfg->quiet)
+            logInfo("--state %s: asking the source to continue after offset %lld%s", path, (long long)l->offset,
+                    s->cfg->flush_target ? " (--flush-target does not apply to a resume)" : "");
+    } else if (l) {
+        /* The last run stopped during a snapshot load: a retried first
+         * snapshot, emptying the target first when all it holds is ours. */
+        s->snap_attempts = 1;
+        s->target_was_empty = l->target_ours;
+        logInfo("--state %s: the last run stopped before its snapshot was applied: a full sync", path);
+    }
+    s->keeper = stateKeeperStart(path, &st, 1000, err, sizeof(err));
+    if (s->keeper) return 0;
+    snprintf(msg, sizeof(msg), "--state %s; nothing was written", err);
+    fatal(s, OUTCOME_INPUT, msg);
+    return -1;
+}
+
+/* At exit: the last position, written whole. */
+static void closeState(syncer *s) {
+    char err[600];
+    if (!s->keeper) return;
+    keepState(s);
+    if (stateKeeperStop(s->keeper, err, sizeof(err)) < 0) logError("--state %s: the last position was not saved", err);
+    s->keeper = NULL;
+}
+
+/* ---- Cut-over (cutover.h) ---- */
+
+#define CUTOVER_CAUGHT_UP_MS 200
+#define CUTOVER_CAUGHT_UP_BYTES (1 << 20)
+
+static int64_t pauseMs(const syncer *s) { return s->cfg->pause_ms > 0 ? s->cfg->pause_ms : CUTOVER_DEFAULT_PAUSE_MS; }
+
+/* Lift the pause and end the run with one line: nothing was switched. */
+static void cutoverFail(syncer *s, outcome rc, const char *what) {
+    char uerr[400] = "", msg[1024], at[16], lifted[600];
+    int unpaused = cutoverUnpause(&s->cut, s->cfg->source, &s->cfg->source_conn, uerr, sizeof(uerr)) == 0;
+    cutoverClock(unpaused ? clockWallMs() : s->cut.until_wall_ms, at, sizeof(at));
+    if (unpaused) snprintf(lifted, sizeof(lifted), "source writes unpaused at %s", at);
+    else snprintf(lifted, sizeof(lifted), "the pause could not be lifted (%s): source writes resume at %s", uerr, at);
+    snprintf(msg, sizeof(msg), "cut-over failed: %s; %s; nothing was switched: keep the clients on the source", what,
+             lifted);
+    cutoverClose(&s->cut);
+    s->cut_phase = CUT_NONE;
+    fatal(s, rc, msg);
+}
+
+/* --exactly-once's checkpoint key goes before the switch (the target's
+ * data must be the source's alone). -1 (after cutoverFail) when the target
+ * refuses or is lost. */
+static int cutoverCleanTarget(syncer *s) {
+    char what[1200];
+    if (!s->cp) return 0;
+    if (checkpointRemove(s->cp, s->w) == 0 && writerDrain(s->w) == 0) return 0;
+    snprintf(what, sizeof(what), "the checkpoint key '%s' could not be removed from the target (%s)",
+             checkpointKey(s->cp), s->fatal ? s->err : writerError(s->w));
+    cutoverFail(s, OUTCOME_WRITE, what);
+    return -1;
+}
+
+/* --cutover-verify: both sides compared key by key while the source is
+ * paused (verify.c; its verdict line goes to stdout). */
+static outcome cutoverVerify(syncer *s) {
+    snapshotConfig vc = {.source = s->cfg->source, .target = s->cfg->target, .source_conn = s->cfg->source_conn,
+                         .target_conn = s->cfg->target_conn, .mode = 2, .scan_count = 1000, .quiet = 1};
+    return verifyRun(&vc);
+}
+
+/* Everything up to the final offset is on the target. */
+static void cutoverFinish(syncer *s) {
+    char until[16], what[300];
+    if (cutoverCleanTarget(s) < 0) return;
+    if (s->cfg->cutover_verify) {
+        outcome v = cutoverVerify(s);
+        if (v != OUTCOME_OK) {
+            snprintf(what, sizeof(what), "%s", v == OUTCOME_DIFFER ? "--cutover-verify: the datasets differ (named above)"
+                                                                  : "--cutover-verify could not compare (said above)");
+            cutoverFail(s, v, what);
+            return;
+        }
+    }
+    if (clockMonoMs() > s->cut.deadline_mono) {
+        snprintf(what, sizeof(what), "the pause (--pause-timeout %.1f s) ends before the cut-over could be declared",
+                 (double)pauseMs(s) / 1000.0);
+        cutoverFail(s, OUTCOME_CUTOVER, what);
+        return;
+    }
+    cutoverClock(s->cut.until_wall_ms, until, sizeof(until));
+    logClearStatus();
+    printf("cut-over: target identical to the source at offset %lld; source writes paused until %s\n",
+           (long long)s->cut.final_offset, until);
+    fflush(stdout);
+    cutoverClose(&s->cut); /* the pause stays until it ends: clients move meanwhile */
+    s->finished = 1;
+}
+
+/* Paused: done once the target acknowledged everything up to the final
+ * offset; failed when the deadline comes first. */
+static void cutoverCatchUp(syncer *s) {
+    char what[300];
+    if (s->applied >= s->cut.final_offset && s->w && writerInFlight(s->w) == 0 && !s->in_multi) {
+        cutoverFinish(s);
+    } else if (clockMonoMs() > s->cut.deadline_mono) {
+        snprintf(what, sizeof(what), "the target reached offset %lld of %lld before the pause (--pause-timeout %.1f s) "
+                 "ran out", (long long)s->applied, (long long)s->cut.final_offset, (double)pauseMs(s) / 1000.0);
+        cutoverFail(s, OUTCOME_CUTOVER, what);
+    }
+}
+
+/* Called at the apply side's status points: SIGUSR1 starts a cut-over
+ * once the snapshot is applied; --cutover once the target is in sync. */
+static void cutoverStep(syncer *s) {
+    char err[700], msg[900], until[16];
+    if (s->fatal || s->finished) return;
+    if (s->cut_phase == CUT_PAUSED) {
+        cutoverCatchUp(s);
+        return;
+    }
+    if (!cutover_requested && !s->cfg->cutover) return;
+    replStatus st;
+    replicaGetStatus(s->rep, &st);
+    if (st.sync_only) {
+        fatal(s, OUTCOME_CUTOVER, "cut-over refused: this source speaks SYNC only, which gives no replication offset "
+              "to wait for; nothing was paused");
+        return;
+    }
+    /* --cutover waits for the target to have caught up: in sync, or under
+     * a load that always keeps some writes in flight, nothing received
+     * older than CUTOVER_CAUGHT_UP_MS and little left to apply. */
+    int caught_up = inSync(s, &st) || (st.silent_ms <= 2 * st.ping_period_ms && st.lag_ms <= CUTOVER_CAUGHT_UP_MS &&
+                                       st.received - st.applied <= CUTOVER_CAUGHT_UP_BYTES &&
+                                       targetSilentMs(s) < WATCHDOG_STALL_MS);
+    int ready = s->loaded_once && s->epoch_ready && !s->loading && st.pending_epochs == 0 &&
+                st.phase == REPL_STREAMING && (cutover_requested || caught_up);
+    if (!ready) {
+        if (cutover_requested && s->cut_phase == CUT_NONE && !s->cfg->quiet)
+            logInfo("cut-over requested: waiting for the snapshot to be applied and the link to stream");
+        s->cut_phase = CUT_WAITING;
+        return;
+    }
+    if (cutoverPause(s->cfg->source, &s->cfg->source_conn, pauseMs(s), &s->cut, err, sizeof(err)) < 0) {
+        snprintf(msg, sizeof(msg), "cut-over refused: %s; nothing was paused or switched", err);
+        fatal(s, OUTCOME_CUTOVER, msg);
+        return;
+    }
+    s->cut_phase = CUT_PAUSED;
+    cutoverClock(s->cut.until_wall_ms, until, sizeof(until));
+    logInfo("cut-over: source writes paused until %s (--pause-timeout %.1f s); applying the stream up to offset %lld",
+            until, (double)pauseMs(s) / 1000.0, (long long)s->cut.final_offset);
+    cutoverCatchUp(s);
+}
+
+/* A run that ends while the source is paused (a stop, a lost link) lifts
+ * the pause: a cut-over either completes or leaves the source writable.
+ * 1 when one was abandoned (the run did not do what was asked). */
+static int cutoverAbandon(syncer *s) {
+    char err[400];
+    if (!s->cut.paused || s->finished) return 0;
+    if (cutoverUnpause(&s->cut, s->cfg->source, &s->cfg->source_conn, err, sizeof(err)) == 0)
+        logError("cut-over abandoned (%s): source writes unpaused; nothing was switched",
+                 stop_requested ? stopSignalName() : "the sync stopped on the error above");
+    else
+        logError("cut-over abandoned: %s; the source's writes resume when the pause ends", err);
+    cutoverClose(&s->cut);
+    return 1;
+}
+
 /* The outcome; *refused when the source refused PSYNC and SYNC. */
 static outcome loop(syncer *s, int *refused) {
-    while (!stop_requested && !s->fatal) {
+    while (!stop_requested && !s->fatal && !s->finished) {
         replEpoch ep;
         int got = replicaNextEpoch(s->rep, &ep, 200);
         if (got < 0) {
@@ -864,6 +1260,7 @@ static outcome loop(syncer *s, int *refused) {
             break;
         }
         if (got == 0) {
+            cutoverStep(s);
             statusLine(s, 0);
             continue;
         }
@@ -875,6 +1272,28 @@ static outcome loop(syncer *s, int *refused) {
         if (s->target_lost && !stop_requested && !s->fatal) recoverTarget(s);
     }
     return s->fatal ? s->rc : OUTCOME_OK;
+}
+
+/* --cutover: a source without CLIENT PAUSE WRITE is refused before the
+ * full sync, not after it (cutover.h). -1 with s->err set. */
+static int cutoverCheckSource(syncer *s) {
+    char err[600], msg[800];
+    rsServerInfo si;
+    rsConn *c = connOpen(s->cfg->source, &s->cfg->source_conn, err, sizeof(err));
+    if (!c || connServerInfo(c, &si) < 0) {
+        if (c) snprintf(err, sizeof(err), "cannot read INFO server: %s", connError(c));
+        snprintf(msg, sizeof(msg), "source: %s", err);
+        connClose(c);
+        fatal(s, OUTCOME_CONNECT, msg);
+        return -1;
+    }
+    connClose(c);
+    if (cutoverSupported(&si)) return 0;
+    snprintf(msg, sizeof(msg), "--cutover: the source (%s %s) has no CLIENT PAUSE WRITE (Redis 6.2+, Valkey), so its "
+             "final offset cannot be read while its writes are paused; pause the writers yourself, wait for 'in sync' "
+             "and stop rdbsync", si.is_valkey ? "Valkey" : "Redis", si.is_valkey ? si.valkey_version : si.redis_version);
+    fatal(s, OUTCOME_USAGE, msg);
+    return -1;
 }
 
 /* Before the replica link asks for anything: does the target have every
@@ -897,6 +1316,48 @@ static int checkDbs(syncer *s) { /* 0, or -1 with s->err and s->rc set */
     return -1;
 }
 
+/* --exactly-once: a standalone target, and where its checkpoint says a
+ * previous run stopped: then *have = 1 and *resume is that position (the
+ * target holds a whole snapshot and the stream up to there; it wins over
+ * --state's, which may be behind or ahead of what the target committed).
+ * -1 when refused (s->err, s->rc). */
+static int startCheckpoint(syncer *s, replState *resume, int *have) {
+    char err[700];
+    checkpointPos pos;
+    s->cp = checkpointNew(s->cfg->checkpoint_key);
+    if (!s->cp) {
+        fatal(s, OUTCOME_INTERNAL, "out of memory");
+        return -1;
+    }
+    if (checkpointCheckTarget(s->tc, err, sizeof(err)) < 0) {
+        fatal(s, OUTCOME_USAGE, err);
+        return -1;
+    }
+    int got = checkpointRead(s->tc, checkpointKey(s->cp), &pos, err, sizeof(err));
+    writerResetDb(s->w);
+    if (got < 0) {
+        fatal(s, got == -2 ? OUTCOME_CONNECT : OUTCOME_CONFLICT, err);
+        return -1;
+    }
+    if (got == 0) {
+        if (*have) logInfo("--exactly-once: the target holds no checkpoint yet: --state's position is used (this "
+                           "resume is at least once)");
+        return 0;
+    }
+    snprintf(resume->replid, sizeof(resume->replid), "%s", pos.replid);
+    resume->offset = pos.offset;
+    resume->db = pos.db;
+    /* What the target holds is ours: a full sync that follows empties it first. */
+    s->loaded_once = 1;
+    s->applied = pos.offset;
+    s->applied_db = pos.db;
+    snprintf(s->replid, sizeof(s->replid), "%s", pos.replid);
+    *have = 1;
+    logInfo("--exactly-once: the target's checkpoint says source %s offset %lld: asking the source to continue "
+            "right after it", pos.replid, (long long)pos.offset);
+    return 0;
+}
+
 outcome syncRun(const syncConfig *cfg, int *refused) {
     syncer s = {.cfg = cfg, .last_count_ms = clockMonoMs(), .last_phase = -1};
     char err[512];
@@ -912,17 +1373,30 @@ outcome syncRun(const syncConfig *cfg, int *refused) {
         closeTarget(&s);
         return s.rc;
     }
-    int tdbs[4];
+    int tdbs[4], resuming = 0;
     s.target_was_empty = s.rt ? ctargetEmpty(s.rt) : connKeyspaceDbs(s.tc, tdbs, 4) == 0; /* INFO keyspace lists no db */
+    replState resume = {.offset = -1};
+    if ((cfg->cutover && cutoverCheckSource(&s) < 0) || (cfg->state_path && openState(&s, &resume, &resuming) < 0) ||
+        (cfg->exactly_once && startCheckpoint(&s, &resume, &resuming) < 0)) {
+        logError("%s", s.err);
+        closeState(&s);
+        closeTarget(&s);
+        checkpointFree(s.cp);
+        return s.rc;
+    }
     s.im = importNew(&s.tinfo, &cfg->imp);
     replicaOptions ro = {cfg->source, cfg->source_conn, cfg->spool_mem, cfg->spool_dir, cfg->quiet,
                          cfg->psync_cmd, cfg->source_timeout_s * 1000};
     s.rep = s.im ? replicaNew(&ro) : NULL;
-    if (!s.rep || replicaStart(s.rep, NULL) < 0) {
+    /* A checkpoint without a replication id (a SYNC-only source) cannot be continued. */
+    int can_resume = resuming && strcmp(resume.replid, "?") != 0;
+    if (!s.rep || replicaStart(s.rep, can_resume ? &resume : NULL) < 0) {
         logError("cannot start the replica link");
         importFree(s.im);
         stageFree(s.stage);
+        closeState(&s);
         closeTarget(&s);
+        checkpointFree(s.cp);
         return OUTCOME_INTERNAL;
     }
     importSetWriter(s.im, s.w);
@@ -937,14 +1411,19 @@ outcome syncRun(const syncConfig *cfg, int *refused) {
         if (cfg->scan_fallback)
             logInfo("%s: switching to scan mode (SCAN + DUMP/RESTORE)", replicaError(s.rep));
         else
-            logError("%s (--mode replica: no scan fallback)", replicaError(s.rep));
+            logError("%s (no scan fallback with --mode replica, --state, --cutover or --exactly-once)", replicaError(s.rep));
         replicaFree(s.rep);
         importFree(s.im);
         stageFree(s.stage);
+        closeState(&s);
         closeTarget(&s);
+        checkpointFree(s.cp);
         return rc;
     }
+    /* --exactly-once: what was read and parsed is committed with its checkpoint. */
+    if (s.cp && s.w && !s.fatal && !s.finished && !s.target_lost && s.loaded_once && !s.partial) commitIdle(&s);
     if (s.w && !s.fatal && writerDrain(s.w) == 0 && s.partial) importCleanup(s.im, s.tc);
+    int abandoned = cutoverAbandon(&s);
     /* A refusal stopped the writer: nothing more is sent; what was already
      * on the wire ran on the target, so its replies are read and its
      * offsets count (a restart from there does not run it twice). */
@@ -985,7 +1464,7 @@ outcome syncRun(const syncConfig *cfg, int *refused) {
         stageSummary(s.stage, staged, sizeof(staged));
         logInfo("stopped at source offset %lld (%llu commands applied, %llu refused%s); the last snapshot: %s",
                 (long long)s.applied, (unsigned long long)(s.acked - s.refused), (unsigned long long)s.refused,
-                staged, s.snap_summary);
+                staged, s.snap_summary[0] ? s.snap_summary : "none in this run (it continued where the target stood)");
     }
     if (s.xs) {
         char xs[256];
@@ -998,10 +1477,13 @@ outcome syncRun(const syncConfig *cfg, int *refused) {
     const importStats *ist = importGetStats(s.im);
     if (rc == OUTCOME_OK && (s.refused || ist->failed || ist->unrepresentable || stageSkipped(s.stage)))
         rc = OUTCOME_WRITE;
+    if (rc == OUTCOME_OK && abandoned) rc = OUTCOME_CUTOVER;
     replicaFree(s.rep);
+    closeState(&s); /* after the link: nothing moves the position any more */
     if (s.rr) redisReaderFree(s.rr);
     importFree(s.im);
     stageFree(s.stage);
     closeTarget(&s);
+    checkpointFree(s.cp);
     return rc;
 }

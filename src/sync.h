@@ -22,11 +22,30 @@
  * Losing the target: reconnect with backoff, then resume from the applied
  * offset (PSYNC applied+1), or a full resync when the target restarted
  * (its run_id changed), since it may have lost data.
+ * --exactly-once (checkpoint.h): the stream goes in MULTI/EXEC batches
+ * that write the checkpoint on the target too; after losing the target,
+ * and when started again, the checkpoint read back from the target is
+ * where the link resumes (a target restarted with its data included),
+ * so nothing is applied twice. No checkpoint: a full resync.
  *
  * SIGINT/SIGTERM/SIGHUP (syncRequestStop) stop reading, apply what was
  * read, and print the final offset: OUTCOME_OK once a snapshot was fully
  * applied; OUTCOME_INTERRUPTED before that (the target is partial, or
  * untouched), with the keys the target acknowledged.
+ *
+ * --state FILE (state.h): the applied position is kept in FILE (at most
+ * every second, and at exit; invalidated synchronously before a snapshot
+ * load touches the target). Started with a FILE for other endpoints, or
+ * a corrupt one, the sync refuses before anything is written
+ * (OUTCOME_USAGE, OUTCOME_INPUT); with a position, it resumes there
+ * (replicaSetResume): "resumed at offset N", or a full sync with the
+ * source's reason, handled as a later full resync (the target was ours).
+ *
+ * Cut-over (cutover.h): SIGUSR1 (syncRequestCutover), or --cutover once
+ * in sync: the source's writes paused, the stream applied up to its final
+ * offset, optionally --cutover-verify, one line on stdout, OUTCOME_OK; a
+ * target that does not get there within the pause: the source unpaused,
+ * OUTCOME_CUTOVER.
  */
 #ifndef RDBSYNC_SYNC_H
 #define RDBSYNC_SYNC_H
@@ -55,6 +74,12 @@ typedef struct syncConfig {
                                dropped and continued; 0 = 60 */
     int scan_fallback;      /* --mode auto: a refusal hands over to scan mode (said so) */
     metrics *metrics;       /* --metrics: where the status points publish; NULL = none */
+    int exactly_once;       /* --exactly-once: stream batches carry their checkpoint (checkpoint.h) */
+    const char *checkpoint_key; /* --checkpoint-key; NULL = CHECKPOINT_DEFAULT_KEY */
+    const char *state_path; /* --state FILE: keep and resume the position; NULL = none */
+    int cutover;            /* --cutover: cut over by itself once in sync */
+    int64_t pause_ms;       /* --pause-timeout; 0 = CUTOVER_DEFAULT_PAUSE_MS */
+    int cutover_verify;     /* --cutover-verify: compare both sides while the source is paused */
 } syncConfig;
 
 /* Runs until stopped. *refused is set when the source refuses PSYNC and
@@ -63,5 +88,7 @@ typedef struct syncConfig {
 outcome syncRun(const syncConfig *cfg, int *refused);
 /* Async-signal-safe: ask syncRun to stop cleanly. */
 void syncRequestStop(void);
+/* Async-signal-safe: ask syncRun to cut over (SIGUSR1). */
+void syncRequestCutover(void);
 
 #endif

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "checkpoint.h"
 #include "filter.h"
 #include "keydiff.h"
 #include "log.h"
@@ -99,6 +100,8 @@ typedef struct verifier {
     progress *pg;       /* status lines; NULL: none */
     int quiet;          /* -q: no notes */
     uint64_t base;      /* keys checked by the passes before this one */
+    const char *ckpt;   /* the --exactly-once checkpoint key: not compared */
+    uint64_t left_out;
     batch b;
     char *err;
     size_t errlen;
@@ -203,6 +206,10 @@ static int batchAdd(batch *b, const scanItem *it, int with_payload) {
 
 static int verifyKey(void *ctx, const scanItem *it) {
     verifier *v = ctx;
+    if (checkpointIsKey(v->ckpt, it->db, it->key, it->keylen)) {
+        v->left_out++;
+        return 0;
+    }
     if (v->b.n && it->db != v->b.db && batchCheck(v) < 0) return -1;
     if (batchAdd(&v->b, it, v->compare) < 0) {
         snprintf(v->err, v->errlen, "out of memory holding a batch of keys");
@@ -232,8 +239,9 @@ static outcome keyByKey(const snapshotConfig *cfg) {
     scanStats st1 = {0}, st2 = {0};
     progress *pg = progressNew(cfg->quiet, "verify", 0); /* NULL (out of memory): no status lines */
     verifier fwd = {.other = t, .oinfo = tinfo, .compare = 1, .pg = pg, .quiet = cfg->quiet, .err = err,
-                    .errlen = sizeof(err)};
-    verifier back = {.other = s, .oinfo = sinfo, .compare = 0, .pg = pg, .err = err, .errlen = sizeof(err)};
+                    .errlen = sizeof(err), .ckpt = snapshotCheckpointName(cfg)};
+    verifier back = {.other = s, .oinfo = sinfo, .compare = 0, .pg = pg, .err = err, .errlen = sizeof(err),
+                     .ckpt = snapshotCheckpointName(cfg)};
     int rc = t ? 0 : -1;
     /* Every source key must be on the target with the same content; then
      * every target key must exist on the source. */
@@ -256,6 +264,7 @@ static outcome keyByKey(const snapshotConfig *cfg) {
     if (fwd.noted > 3 && !cfg->quiet)
         logInfo("note: %llu keys in all differ only in parts not compared", (unsigned long long)fwd.noted);
     int equal = fwd.missing + fwd.differ + back.missing == 0;
+    snapshotNoteCheckpoint(cfg, fwd.left_out + back.left_out);
     if (filterActive(cfg->filter) && !cfg->quiet)
         logInfo("verify: %llu source and %llu target keys left out by --match/--exclude/--type%s",
                 (unsigned long long)st1.filtered, (unsigned long long)st2.filtered,

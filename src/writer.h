@@ -53,7 +53,9 @@ typedef enum writerKind {
     WRITER_K_NATIVE_FINAL, /* native.c: the RENAME/RENAMENX that publishes it */
     WRITER_K_NATIVE_RESERVE, /* native.c: SET NX of its temporary name (nil: taken, stop) */
     WRITER_K_FLUSH,        /* sync.c: FLUSHALL/FLUSHDB/FUNCTION FLUSH before a resync */
-    WRITER_K_STREAM        /* sync.c: a command of the live replication stream */
+    WRITER_K_STREAM,       /* sync.c: a command of the live replication stream */
+    WRITER_K_BATCH,        /* checkpoint.c: MULTI and the checkpoint's HSET of a batch */
+    WRITER_K_CHECKPOINT    /* checkpoint.c: a batch's EXEC, or a lone checkpoint HSET */
 } writerKind;
 
 /* What a command was about; copied by the writer. */

@@ -6,8 +6,10 @@
 # 1. contradictions: --target alone, --source alone, --source --target
 #    --file, --source --target --checksum, --file --target --checksum and
 #    --dump, --json without --checksum, a /db in the target URL of an import
-#    or a sync (it would be ignored): exit 1, one line, nothing written to
-#    the target, never "not implemented".
+#    or a sync (it would be ignored), --state/--cutover outside live sync as
+#    a replica, --cutover --once, --cutover-verify with --db, a bad
+#    --pause-timeout: exit 1, one line, nothing written to the target,
+#    never "not implemented".
 # 2. --file F --checksum with F missing: exit 2, one line naming F.
 # 3. --source URL --file F with F present (an import with the flags
 #    swapped): exit 1, F unchanged; --force replaces it; the snapshot file
@@ -57,6 +59,12 @@ refused json_dump '--json is for the --checksum report' --file "$DUMP" --dump --
 refused json_import '--json is for the --checksum report' --file "$DUMP" --target "$T_URL" --json
 refused target_db_import '--target names db 3, .*--db-map SRC:3' --file "$DUMP" --target "$(rs_url T 3)"
 refused target_db_sync '--target names db 2, .*--db-map SRC:2' --source "$S_URL" --target "$(rs_url T 2)"
+refused state_scan '--state, --cutover, --cutover-verify and --pause-timeout are for live sync as a replica' \
+    --source "$S_URL" --target "$T_URL" --mode scan --state "$IT_TMP/x.state"
+refused cutover_import '--state, --cutover, --cutover-verify and --pause-timeout are for live sync' --file "$DUMP" --target "$T_URL" --cutover
+refused cutover_once '--cutover and --once' --source "$S_URL" --target "$T_URL" --cutover --once
+refused cutover_verify_db '--cutover-verify compares whole servers' --source "$S_URL" --target "$T_URL" --cutover-verify --db 0
+refused pause_timeout_bad "bad value '0' for --pause-timeout" --source "$S_URL" --target "$T_URL" --pause-timeout 0
 
 # ---- 2. a missing file ----
 

@@ -3,7 +3,7 @@
  *
  *   load --port P [--seconds S] [--rate R] [--count N] [--seed X]
  *        [--keys K] [--dbs D] [--value-size B] [--heavy] [--no-groups]
- *        [--no-volatile] [--quiet]
+ *        [--no-volatile] [--idempotent] [--quiet]
  *
  * Talks to 127.0.0.1:P only (there is no host option on purpose). Sends
  * pipelined batches of writes until S seconds passed or N operations were
@@ -29,6 +29,12 @@
  * may keep an expired key for a while; a SAVE then still holds it).
  * Either flag skips the operations drawn of that kind (another sequence,
  * still a function of the seed).
+ * --idempotent: only writes that set an element to a value (SET, SET EX,
+ * HSET, HDEL, SADD, SREM, ZADD, ZREM, DEL, EXPIRE, a MULTI of SET and
+ * HSET across dbs): running again any suffix of the sequence, in order,
+ * after part of it ran, ends in the same dataset. For tests of a delivery
+ * that is at least once (a --state resume after SIGKILL). Redis 7.0+
+ * propagates EXPIRE and SET EX as absolute times.
  *
  * Prints one line at the end, "load: ops N cmds N errors N seconds S"
  * (with --quiet only when there were error replies).
@@ -56,7 +62,7 @@ typedef struct cfg {
     long count;
     uint64_t seed;
     int keys, dbs, value_size, heavy, quiet;
-    int no_groups, no_volatile;
+    int no_groups, no_volatile, idempotent;
 } cfg;
 
 typedef struct state {
@@ -203,6 +209,37 @@ static void opEphemeral(state *s) {
 static const char SCRIPT[] =
     "redis.call('SET', KEYS[1], ARGV[1]) redis.call('HINCRBY', KEYS[2], 'n', 1) return 1";
 
+/* --idempotent: the last write of an element decides it, whatever ran before. */
+static void opIdempotent(state *s) {
+    char k[64];
+    size_t n;
+    const char *v;
+    int i = pick(s, s->c->keys);
+    switch (pick(s, 12)) {
+    case 0: case 1: v = val(s, &n); cmd(s, "SET ld:s:%d %b", i, v, n); break;
+    case 2: v = val(s, &n); cmd(s, "SET ld:s:%d %b EX %d", i, v, n, 3600 + pick(s, 3)); break;
+    case 3: v = val(s, &n); cmd(s, "HSET ld:h:%d f%d %b", i, pick(s, 300), v, n); break;
+    case 4: cmd(s, "HDEL ld:h:%d f%d", i, pick(s, 300)); break;
+    case 5: cmd(s, "SADD ld:S:%d m%d", i, pick(s, 300)); break;
+    case 6: cmd(s, "SREM ld:S:%d m%d", i, pick(s, 300)); break;
+    case 7: cmd(s, "ZADD ld:z:%d %d m%d", i, pick(s, 1000) - 500, pick(s, 300)); break;
+    case 8: cmd(s, "ZREM ld:z:%d m%d", i, pick(s, 300)); break;
+    case 9: anyKey(s, k, sizeof(k)); cmd(s, pick(s, 4) ? "EXPIRE %s %d" : "DEL %s", k, 3600 + pick(s, 100)); break;
+    case 10: {
+        int other = (s->db + 1) % s->c->dbs;
+        v = val(s, &n);
+        cmd(s, "MULTI");
+        cmd(s, "SET ld:s:%d %b", i, v, n);
+        cmd(s, "SELECT %d", other);
+        cmd(s, "HSET ld:h:%d t%d %b", i, pick(s, 50), v, n);
+        cmd(s, "SELECT %d", s->db);
+        cmd(s, "EXEC");
+        break;
+    }
+    default: selectDb(s, pick(s, s->c->dbs)); break;
+    }
+}
+
 static void opMixed(state *s) {
     char k[64], k2[64];
     size_t n;
@@ -270,6 +307,8 @@ static void op(state *s) {
         cmd(s, "SET %s %b", k, s->big, (size_t)s->c->value_size);
         /* Different bytes each time, cheaply: stamp the op number. */
         memcpy(s->big, &s->ops, sizeof(s->ops));
+    } else if (s->c->idempotent) {
+        opIdempotent(s);
     } else {
         opMixed(s);
     }
@@ -291,7 +330,7 @@ static void setup(state *s) {
 
 static void usage(void) {
     fprintf(stderr, "usage: load --port P [--seconds S] [--rate R] [--count N] [--seed X] [--keys K] [--dbs D]\n"
-                    "            [--value-size B] [--heavy] [--no-groups] [--no-volatile] [--quiet]\n");
+                    "            [--value-size B] [--heavy] [--no-groups] [--no-volatile] [--idempotent] [--quiet]\n");
     exit(1);
 }
 
@@ -303,6 +342,7 @@ static void parse(cfg *c, int argc, char **argv) {
         if (!strcmp(a, "--quiet")) { c->quiet = 1; continue; }
         if (!strcmp(a, "--no-groups")) { c->no_groups = 1; continue; }
         if (!strcmp(a, "--no-volatile")) { c->no_volatile = 1; continue; }
+        if (!strcmp(a, "--idempotent")) { c->idempotent = 1; continue; }
         if (!v) usage();
         i++;
         if (!strcmp(a, "--port")) c->port = atoi(v);
