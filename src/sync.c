@@ -103,6 +103,7 @@ typedef struct syncer {
     spool *sp;              /* the epoch being applied: its unread bytes are the spool's */
     uint64_t target_losses;
     stateKeeper *keeper;    /* --state: where the position is kept; NULL = none */
+    int state_lock;         /* --state: FILE.lock held for the run; -1 = none */
     char src_addr[STATE_ADDR_LEN]; /* the source's address, the state's link key */
     char replid[41];        /* of the epoch applied last ("?" on a SYNC-style link) */
     int applied_db;         /* the stream db at s->applied */
@@ -848,6 +849,11 @@ static int openState(syncer *s, replState *resume, int *have) {
     char err[700], why[500], msg[1024], tgt[STATE_ADDR_LEN];
     stateFile st;
     *have = 0;
+    if ((s->state_lock = stateLock(path, err, sizeof(err))) < 0) {
+        snprintf(msg, sizeof(msg), "--state %s: two syncs must not share one position; nothing was written", err);
+        fatal(s, OUTCOME_USAGE, msg);
+        return -1;
+    }
     stateAddress(s->cfg->target, tgt, sizeof(tgt));
     stateAddress(s->cfg->source, s->src_addr, sizeof(s->src_addr));
     int got = stateLoad(path, &st, err, sizeof(err));
@@ -895,10 +901,13 @@ static int openState(syncer *s, replState *resume, int *have) {
 /* At exit: the last position, written whole. */
 static void closeState(syncer *s) {
     char err[600];
-    if (!s->keeper) return;
-    keepState(s);
-    if (stateKeeperStop(s->keeper, err, sizeof(err)) < 0) logError("--state %s: the last position was not saved", err);
-    s->keeper = NULL;
+    if (s->keeper) {
+        keepState(s);
+        if (stateKeeperStop(s->keeper, err, sizeof(err)) < 0) logError("--state %s: the last position was not saved", err);
+        s->keeper = NULL;
+    }
+    stateUnlock(s->state_lock); /* after the last write */
+    s->state_lock = -1;
 }
 
 /* ---- Cut-over (cutover.h) ---- */
@@ -1105,7 +1114,7 @@ static int checkDbs(syncer *s) { /* 0, or -1 with s->err and s->rc set */
 }
 
 outcome syncRun(const syncConfig *cfg, int *refused) {
-    syncer s = {.cfg = cfg, .last_count_ms = clockMonoMs(), .last_phase = -1};
+    syncer s = {.cfg = cfg, .last_count_ms = clockMonoMs(), .last_phase = -1, .state_lock = -1};
     char err[512];
     if (openTarget(&s, err, sizeof(err)) < 0 || targetRunId(s.tc, s.run_id, sizeof(s.run_id)) < 0) {
         logError("target: %s", err);
