@@ -110,6 +110,7 @@ typedef struct syncer {
     cutoverState cut;       /* the source's pause, once a cut-over began */
     int cut_phase;          /* CUT_* */
     int finished;           /* cut over: the run is done */
+    int cut_tried;          /* a cut-over began (and said how it ended) */
     char err[1024];
 } syncer;
 
@@ -580,7 +581,10 @@ static int onAux(void *ctx, const char *k, size_t kl, const char *v, size_t vl) 
 static int onKeyEnd(void *ctx, const rdbKeyInfo *k) {
     snapCtx *sc = ctx;
     sc->s->keys++;
-    if ((sc->s->keys & 1023) == 0) statusLine(sc->s, 0);
+    if ((sc->s->keys & 1023) == 0) {
+        cutoverStep(sc->s); /* during a load: only "waiting" */
+        statusLine(sc->s, 0);
+    }
     return stop_requested ? -1 : 0;
 }
 
@@ -624,6 +628,7 @@ static ssize_t snapRead(void *src, void *buf, size_t cap, char *err, size_t errl
             snprintf(err, errlen, "stopped");
             return -1;
         }
+        cutoverStep(ss->s);
         statusLine(ss->s, 0);
     }
 }
@@ -980,7 +985,10 @@ static void cutoverFinish(syncer *s) {
  * offset; failed when the deadline comes first. */
 static void cutoverCatchUp(syncer *s) {
     char what[300];
-    if (s->applied >= s->cut.final_offset && s->w && writerInFlight(s->w) == 0 && !s->in_multi) {
+    /* A full resync during the pause starts at an offset past the final
+     * one: done only once its snapshot is applied too. */
+    if (s->applied >= s->cut.final_offset && s->epoch_ready && !s->loading && s->w && writerInFlight(s->w) == 0 &&
+        !s->in_multi) {
         cutoverFinish(s);
     } else if (clockMonoMs() > s->cut.deadline_mono) {
         snprintf(what, sizeof(what), "the target reached offset %lld of %lld before the pause (--pause-timeout %.1f s) "
@@ -1002,6 +1010,7 @@ static void cutoverStep(syncer *s) {
     replStatus st;
     replicaGetStatus(s->rep, &st);
     if (st.sync_only) {
+        s->cut_tried = 1;
         fatal(s, OUTCOME_CUTOVER, "cut-over refused: this source speaks SYNC only, which gives no replication offset "
               "to wait for; nothing was paused");
         return;
@@ -1020,6 +1029,7 @@ static void cutoverStep(syncer *s) {
         s->cut_phase = CUT_WAITING;
         return;
     }
+    s->cut_tried = 1;
     if (cutoverPause(s->cfg->source, &s->cfg->source_conn, pauseMs(s), &s->cut, err, sizeof(err)) < 0) {
         snprintf(msg, sizeof(msg), "cut-over refused: %s; nothing was paused or switched", err);
         fatal(s, OUTCOME_CUTOVER, msg);
@@ -1044,6 +1054,15 @@ static int cutoverAbandon(syncer *s) {
     else
         logError("cut-over abandoned: %s; the source's writes resume when the pause ends", err);
     cutoverClose(&s->cut);
+    return 1;
+}
+
+/* A cut-over asked for (SIGUSR1, --cutover) that never began: the run
+ * ended first (--once, a stop, an error). Said, so that a script waiting
+ * for the switch does not take the exit for one. 1 when so. */
+static int cutoverNotStarted(syncer *s) {
+    if (s->cut_tried || !(cutover_requested || s->cfg->cutover)) return 0;
+    logError("cut-over requested but not begun: the sync ended first; nothing was paused or switched");
     return 1;
 }
 
@@ -1166,7 +1185,7 @@ outcome syncRun(const syncConfig *cfg, int *refused) {
         return rc;
     }
     if (s.w && !s.fatal && writerDrain(s.w) == 0 && s.partial) importCleanup(s.im, s.tc);
-    int abandoned = cutoverAbandon(&s);
+    int abandoned = cutoverAbandon(&s) || cutoverNotStarted(&s);
     /* A refusal stopped the writer: nothing more is sent; what was already
      * on the wire ran on the target, so its replies are read and its
      * offsets count (a restart from there does not run it twice). */
