@@ -1157,7 +1157,8 @@ static int cutoverCleanTarget(syncer *s) {
  * paused (verify.c; its verdict line goes to stdout). */
 static outcome cutoverVerify(syncer *s) {
     snapshotConfig vc = {.source = s->cfg->source, .target = s->cfg->target, .source_conn = s->cfg->source_conn,
-                         .target_conn = s->cfg->target_conn, .mode = 2, .scan_count = 1000, .quiet = 1};
+                         .target_conn = s->cfg->target_conn, .mode = 2, .scan_count = 1000, .quiet = 1,
+                         .filter = s->cfg->imp.filter}; /* with --match...: the subset copied */
     return verifyRun(&vc);
 }
 
