@@ -192,6 +192,40 @@ static void testFormatFacts(void) {
         CHECK_EQ_INT(RDB_OK, rdbPayloadSplit(p, n, 0, &pp));
         CHECK_EQ_INT(RDB_FLAVOUR_VALKEY, pp.flavour);
     }
+    TEST("decode.payload_key_meta") {
+        /* KEY_META (1 class: spec, UINT 7, EOF), then a string "v". */
+        static const unsigned char meta[] = {243, 1, 1, 2, 3, 4, 2, 7, 0};
+        unsigned char q[64];
+        rdbBuf b = RDB_BUF_INIT;
+        int classes = 0;
+        CHECK_EQ_INT((int)sizeof meta, (int)rdbKeyMetaLen(meta, sizeof meta, &classes));
+        CHECK_EQ_INT(1, classes);
+        CHECK_EQ_INT(0, (int)rdbKeyMetaLen(meta, sizeof meta - 1, NULL)); /* no EOF */
+        unsigned char bad[sizeof meta];
+        memcpy(bad, meta, sizeof meta);
+        bad[1] = 8; /* 8 classes: at most 7 exist */
+        CHECK_EQ_INT(0, (int)rdbKeyMetaLen(bad, sizeof bad, NULL));
+        bad[1] = 1, bad[6] = 9; /* module opcode 9 */
+        CHECK_EQ_INT(0, (int)rdbKeyMetaLen(bad, sizeof bad, NULL));
+        CHECK_EQ_INT(0, rdbPayloadBuildMeta(&b, meta, sizeof meta, 0, (const unsigned char *)"\x01v", 2, 13));
+        CHECK(b.len <= sizeof q);
+        memcpy(q, b.p, b.len);
+        CHECK_EQ_INT(RDB_OK, rdbPayloadSplit(q, b.len, 1, &pp));
+        CHECK_EQ_INT(0, pp.type);
+        CHECK_EQ_INT(1, pp.meta_classes);
+        CHECK_EQ_MEM(meta, sizeof meta, pp.meta, pp.metalen);
+        CHECK_EQ_MEM("\x01v", 2, pp.value, pp.len);
+        /* The same bytes under a footer of 12: 243 is no prefix there. */
+        CHECK_EQ_INT(0, rdbPayloadBuildMeta(&b, meta, sizeof meta, 0, (const unsigned char *)"\x01v", 2, 12));
+        CHECK_EQ_INT(RDB_OK, rdbPayloadSplit(b.p, b.len, 1, &pp));
+        CHECK_EQ_INT(243, pp.type);
+        CHECK(pp.meta == NULL);
+        /* A prefix that does not parse is corrupt, a CRC mismatch first. */
+        q[6] = 9; /* module opcode 9 */
+        CHECK_EQ_INT(RDB_ERR_CHECKSUM, rdbPayloadSplit(q, sizeof meta + 3 + RDB_PAYLOAD_FOOTER, 1, &pp));
+        CHECK_EQ_INT(RDB_ERR_CORRUPT, rdbPayloadSplit(q, sizeof meta + 3 + RDB_PAYLOAD_FOOTER, 0, &pp));
+        rdbBufFree(&b);
+    }
     TEST("decode.server_flavour") {
         CHECK_EQ_INT(RDB_FLAVOUR_REDIS, rdbServerFlavour(0, 12));
         CHECK_EQ_INT(RDB_FLAVOUR_REDIS, rdbServerFlavour(1, 11)); /* Valkey 8 */
