@@ -172,6 +172,48 @@ static void testPayload(void) {
     }
 }
 
+/* key_begin copies the key's KEY_META bytes (RDB 13). */
+typedef struct metaSeen {
+    unsigned char meta[64];
+    size_t len;
+    int classes, keys;
+} metaSeen;
+
+static int seeMeta(void *ctx, const rdbKeyInfo *k) {
+    metaSeen *m = ctx;
+    m->keys++;
+    if (k->metalen && k->metalen <= sizeof m->meta) memcpy(m->meta, k->meta, k->metalen), m->len = k->metalen;
+    m->classes += k->meta_classes;
+    return 0;
+}
+
+static void testKeyMeta(void) {
+    /* REDIS0013, SELECTDB 0, EXPIRETIME_MS, KEY_META (1 class: spec, STRING
+     * "ab", EOF), string k=v, string j=w, EOF, CRC 0 (absent). */
+    static const unsigned char meta[] = {243, 1, 9, 8, 7, 6, 5, 2, 'a', 'b', 0};
+    unsigned char f[96];
+    size_t n = 0;
+    memcpy(f, "REDIS0013\xfe\x00\xfc\x00\x10\x00\x00\x00\x00\x00\x00", 20), n = 20;
+    memcpy(f + n, meta, sizeof meta), n += sizeof meta;
+    memcpy(f + n, "\x00\x01k\x01v\x00\x01j\x01w\xff", 11), n += 11;
+    memset(f + n, 0, 8), n += 8;
+    metaSeen m = {0};
+    rdbHandlers h = {.ctx = &m, .key_begin = seeMeta};
+    rdbErrCode code;
+    char msg[700];
+    TEST("decode.key_meta_captured") {
+        CHECK_EQ_INT(0, decodeWith(rdbReaderMem(f, n), &h, &code, msg, sizeof msg));
+        CHECK_EQ_INT(2, m.keys);
+        CHECK_EQ_INT(1, m.classes); /* the second key has none */
+        CHECK_EQ_MEM(meta, sizeof meta, m.meta, m.len);
+    }
+    TEST("decode.key_meta_only_from_rdb13") {
+        f[8] = '2'; /* REDIS0012: 243 is no opcode there */
+        CHECK_EQ_INT(-1, decodeWith(rdbReaderMem(f, n), &h, &code, msg, sizeof msg));
+        CHECK_EQ_INT(RDB_ERR_TYPE, code);
+    }
+}
+
 static void testFormatFacts(void) {
     unsigned char p[32];
     size_t n = payload(p);
@@ -319,5 +361,6 @@ int main(void) {
     testDecoder();
     testPayload();
     testFormatFacts();
+    testKeyMeta();
     return test_report();
 }
