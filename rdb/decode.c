@@ -49,6 +49,8 @@ struct rdbDecoder {
     size_t lzf_cap;
     rdbElem *fields;     /* stream master fields */
     size_t fields_cap;
+    unsigned char *meta; /* the pending KEY_META record (rdbKeyInfo.meta) */
+    size_t meta_cap;
     rdbErrCode code;
     char err[700];
 };
@@ -702,6 +704,30 @@ static int streamGroups(rdbDecoder *d, int type, uint64_t n) {
     return 0;
 }
 
+/* Stream v4's IDMP block (Redis 8.6): len duration, len max entries, len
+ * producers, per producer (str pid, len n, n x (str iid, len ms, len seq)),
+ * len iids_added, len iids_duplicates. */
+static int streamIdmp(rdbDecoder *d) {
+    rdbStreamIdmp m = {0};
+    if (rdLen(d, &m.duration) < 0 || rdLen(d, &m.max_entries) < 0 || rdLen(d, &m.producers) < 0) return -1;
+    for (uint64_t i = 0; i < m.producers; i++) {
+        const char *pid, *iid;
+        size_t pl, il;
+        uint64_t n;
+        if (rdStr(d, S_B, &pid, &pl) < 0 || rdLen(d, &n) < 0) return -1;
+        if (pl == 0) return corrupt(d, "stream IDMP", "empty producer id");
+        for (uint64_t j = 0; j < n; j++) {
+            rdbStreamId id;
+            if (rdStr(d, S_C, &iid, &il) < 0 || rdLenId(d, &id) < 0) return -1;
+            if (il == 0) return corrupt(d, "stream IDMP", "empty idempotency id");
+            if (EMIT(d, stream_idmp_entry, pid, pl, iid, il, id) < 0) return -1;
+            m.entries++;
+        }
+    }
+    if (rdLen(d, &m.iids_added) < 0 || rdLen(d, &m.iids_duplicates) < 0) return -1;
+    return EMIT(d, stream_idmp, &m);
+}
+
 static int decodeStream(rdbDecoder *d, int type) {
     uint64_t nodes;
     streamNode sn = {0};
@@ -721,7 +747,8 @@ static int decodeStream(rdbDecoder *d, int type) {
         m.entries_added = m.length;
     }
     if (rdLen(d, &m.groups) < 0 || EMIT(d, stream_meta, &m) < 0) return -1;
-    return streamGroups(d, type, m.groups);
+    if (streamGroups(d, type, m.groups) < 0) return -1;
+    return type >= RDB_TYPE_STREAM_LISTPACKS_4 ? streamIdmp(d) : 0;
 }
 
 /* ---- Modules (format.md 2.7) ---- */
@@ -791,7 +818,8 @@ static int decodeValueBody(rdbDecoder *d, int type) {
     case RDB_TYPE_SET_LISTPACK: return decodeBlob(d, RDB_LT_SET, rdbListpackInit, rdbListpackNext, "listpack", 1);
     case RDB_TYPE_STREAM_LISTPACKS:
     case RDB_TYPE_STREAM_LISTPACKS_2:
-    case RDB_TYPE_STREAM_LISTPACKS_3: return decodeStream(d, type);
+    case RDB_TYPE_STREAM_LISTPACKS_3:
+    case RDB_TYPE_STREAM_LISTPACKS_4: return decodeStream(d, type);
     case 22: return valkey ? decodeValkeyHash2(d) : decodeHashMetadata(d, 0);
     case RDB_TYPE_HASH_LISTPACK_EX_PRE_GA: return decodeHashListpackEx(d, 0);
     case RDB_TYPE_HASH_METADATA: return decodeHashMetadata(d, 1);
@@ -918,6 +946,44 @@ static int recordKey(rdbDecoder *d, int type) {
     d->key.expire_ms = -1;
     d->key.idle = -1;
     d->key.freq = -1;
+    d->key.meta = NULL;
+    d->key.metalen = 0;
+    d->key.meta_classes = 0;
+    return rc;
+}
+
+/* Redis 8.6's KEY_META (RDB 13, opcode 243), the prefix of one key record:
+ * len n (at most 7 module classes), then per class a 4-byte class spec
+ * (name, version, flags) and the class's value in module opcodes up to
+ * their EOF. Walked, kept as read (for a payload that carries it on) and
+ * reported on the key it precedes. */
+static int recordKeyMeta(rdbDecoder *d) {
+    uint64_t n;
+    if (d->key.meta) return corrupt(d, "key metadata", "two KEY_META records before one key");
+    rdbReaderCaptureStart(d->r);
+    int rc = rdLen(d, &n);
+    if (rc == 0 && (n == 0 || n > 7)) rc = fail(d, RDB_ERR_CORRUPT, "key metadata: %llu classes (1 to 7 exist)",
+                                                 (unsigned long long)n);
+    for (uint64_t i = 0; rc == 0 && i < n; i++) {
+        unsigned char spec[4];
+        rc = rd(d, spec, 4) < 0 || moduleWalk(d) < 0 ? -1 : 0;
+    }
+    size_t len = 0;
+    const unsigned char *p = rc == 0 ? rdbReaderCaptureGet(d->r, &len) : NULL;
+    if (rc == 0 && !p) rc = fail(d, RDB_ERR_NOMEM, "out of memory capturing key metadata");
+    if (rc == 0 && len + 1 > d->meta_cap) {
+        unsigned char *m = realloc(d->meta, len + 1);
+        if (!m) rc = fail(d, RDB_ERR_NOMEM, "out of memory capturing key metadata");
+        else d->meta = m, d->meta_cap = len + 1;
+    }
+    if (rc == 0) {
+        d->meta[0] = RDB_OPCODE_KEY_META;
+        memcpy(d->meta + 1, p, len);
+        d->key.meta = d->meta;
+        d->key.metalen = len + 1;
+        d->key.meta_classes = (int)n;
+    }
+    rdbReaderCaptureStop(d->r);
     return rc;
 }
 
@@ -981,6 +1047,9 @@ static int record(rdbDecoder *d) {
     unsigned char op, b[8];
     uint64_t a, c;
     if (rdByte(d, &op) < 0) return -1;
+    /* KEY_META and its key are one unit: only a type byte may follow. */
+    if (d->key.meta && op >= RDB_OPCODE_KEY_META)
+        return fail(d, RDB_ERR_CORRUPT, "key metadata is followed by opcode %d, not by a key", op);
     switch (op) {
     case RDB_OPCODE_EOF: return recordEof(d) < 0 ? -1 : 1;
     case RDB_OPCODE_SELECTDB:
@@ -1014,8 +1083,9 @@ static int record(rdbDecoder *d) {
         if (rdLen(d, &a) < 0 || rdLen(d, &c) < 0 || rdLen(d, &e) < 0) return -1;
         return EMIT(d, slot_info, a, c, e);
     }
-    case RDB_OPCODE_SLOT_IMPORT:
+    case RDB_OPCODE_SLOT_IMPORT: /* == RDB_OPCODE_KEY_META */
         if (d->flavour == RDB_FLAVOUR_VALKEY) return recordSlotImport(d);
+        if (d->version >= 13) return recordKeyMeta(d);
         break;
     }
     return recordKey(d, op);
@@ -1081,6 +1151,7 @@ void rdbDecoderFree(rdbDecoder *d) {
     for (int i = 0; i < S_NSLOTS; i++) free(d->slot[i].p);
     free(d->lzf);
     free(d->fields);
+    free(d->meta);
     free(d);
 }
 
@@ -1121,6 +1192,9 @@ int rdbDecodePayload(const unsigned char *p, size_t len, const rdbKeyInfo *base,
     if (split == RDB_ERR_TRUNCATED)
         return payloadFail(code, split, errbuf, errlen, "DUMP payload of %zu bytes is too short", len);
     if (version) *version = pp.version;
+    if (split == RDB_ERR_CORRUPT)
+        return payloadFail(code, split, errbuf, errlen, "DUMP payload (RDB version %d): its key metadata "
+                           "prefix (opcode 243) does not parse", pp.version);
     if (split != RDB_OK)
         return payloadFail(code, split, errbuf, errlen, "DUMP payload checksum mismatch (footer %016llx, content %016llx)",
                            (unsigned long long)pp.crc_stored, (unsigned long long)pp.crc_computed);
@@ -1129,9 +1203,13 @@ int rdbDecodePayload(const unsigned char *p, size_t len, const rdbKeyInfo *base,
                            pp.version);
     rdbReader *r = rdbReaderMem(pp.value, pp.len);
     rdbDecoder *d = r ? rdbDecoderNew(r, h, NULL) : NULL;
+    rdbKeyInfo k = {0};
+    if (base) k = *base;
+    else k.expire_ms = -1, k.idle = -1, k.freq = -1;
+    k.meta = pp.meta, k.metalen = pp.metalen, k.meta_classes = pp.meta_classes;
     int rc = -1;
     if (!d) payloadFail(code, RDB_ERR_NOMEM, errbuf, errlen, "out of memory");
-    else if (rdbDecodeValue(d, pp.type, pp.version, pp.flavour, base) < 0)
+    else if (rdbDecodeValue(d, pp.type, pp.version, pp.flavour, &k) < 0)
         payloadFail(code, d->code, errbuf, errlen, "%s", d->err);
     else if (!rdbReaderAtEnd(r))
         payloadFail(code, RDB_ERR_CORRUPT, errbuf, errlen, "DUMP payload has %llu unread bytes after its value",

@@ -59,6 +59,13 @@ typedef struct rdbKeyInfo {
     int freq;            /* LFU counter, -1 when absent */
     uint64_t offset;     /* byte offset of the key record (its type byte) */
     uint64_t value_offset; /* byte offset of the value, right after the key */
+    /* Redis 8.6+ (RDB 13) key metadata: the KEY_META record that came
+     * before the key, exactly as read (opcode 243 included), for a DUMP
+     * payload that carries it; NULL/0 when none. The classes are module
+     * data the decoder walks but does not interpret. */
+    const unsigned char *meta;
+    size_t metalen;
+    int meta_classes;
 } rdbKeyInfo;
 
 typedef struct rdbStreamMeta {
@@ -86,6 +93,16 @@ typedef struct rdbStreamConsumer {
     int64_t active_time;    /* v1/v2: equal to seen_time, as Redis loads it */
     uint64_t pel_count;
 } rdbStreamConsumer;
+
+/* Redis 8.6 stream v4 (type 26) IDMP state, after the groups: the
+ * idempotent-producer configuration, the counters, and how many producers
+ * and (pid, iid) -> id records the stream_idmp_entry calls reported. */
+typedef struct rdbStreamIdmp {
+    uint64_t duration;       /* seconds a record is kept */
+    uint64_t max_entries;    /* records kept per producer */
+    uint64_t producers, entries;
+    uint64_t iids_added, iids_duplicates;
+} rdbStreamIdmp;
 
 typedef struct rdbFunction {
     const char *code;  /* FUNCTION2: the whole library source */
@@ -117,7 +134,10 @@ typedef struct rdbEofInfo {
  * stream_entry (+ its stream_field calls) for each live entry of the node in
  * ID order; then stream_meta; then per group stream_group, its stream_pel
  * calls, and per consumer stream_consumer followed by its
- * stream_consumer_pel calls. Module values are walked, not interpreted:
+ * stream_consumer_pel calls; for a stream v4 (type 26) then one
+ * stream_idmp_entry per idempotency record (producer id, iid, entry id, in
+ * file order) and stream_idmp with the configuration and counters. Key
+ * metadata (RDB 13) rides on rdbKeyInfo.meta. Module values are walked, not interpreted:
  * module_value has the name (9 chars) and the encoding version; take
  * raw_value for the bytes. */
 #define RDB_EVENTS(X)                                                                              \
@@ -147,6 +167,9 @@ typedef struct rdbEofInfo {
       (id, delivery_time, delivery_count))                                                         \
     X(stream_consumer, (const rdbStreamConsumer *c), (c))                                          \
     X(stream_consumer_pel, (rdbStreamId id), (id))                                                 \
+    X(stream_idmp_entry, (const char *pid, size_t pidlen, const char *iid, size_t iidlen,           \
+                          rdbStreamId id), (pid, pidlen, iid, iidlen, id))                          \
+    X(stream_idmp, (const rdbStreamIdmp *m), (m))                                                  \
     X(module_value, (const char *name, int encver), (name, encver))
 
 /* (a, b) -> a, b: for the params and args of RDB_EVENTS. */

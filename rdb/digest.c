@@ -685,6 +685,22 @@ static int onStreamConsumerPel(void *ctx, rdbStreamId id) {
     return 0;
 }
 
+/* Redis 8.6 IDMP records, in file order (by producer, oldest first);
+ * streams without any add nothing, so their V is what older versions
+ * give. The configuration and the counters are not data, as entries_read
+ * is not: a target before 8.6 cannot hold them and loses nothing a reader
+ * sees. */
+static int onStreamIdmpEntry(void *ctx, const char *pid, size_t pidlen, const char *iid, size_t iidlen,
+                             rdbStreamId id) {
+    rdbDigest *dg = ctx;
+    flushConsumerCount(dg);
+    hPut(&dg->ord, "i", 1);
+    hStr(&dg->ord, pid, pidlen);
+    hStr(&dg->ord, iid, iidlen);
+    hId(&dg->ord, id);
+    return 0;
+}
+
 /* ---- Public ---- */
 
 /* Callbacks fail only when a key's message cannot grow (keyPrefix). */
@@ -711,6 +727,7 @@ void rdbDigestHandlers(rdbDigest *dg, rdbHandlers *h) {
     h->stream_pel = onStreamPel;
     h->stream_consumer = onStreamConsumer;
     h->stream_consumer_pel = onStreamConsumerPel;
+    h->stream_idmp_entry = onStreamIdmpEntry;
 }
 
 void rdbDigestFinal(rdbDigest *dg, unsigned char out[RDB_DIGEST_LEN]) {

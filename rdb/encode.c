@@ -129,8 +129,15 @@ int rdbPayloadFooter(rdbBuf *b, size_t start, int version) {
 }
 
 int rdbPayloadBuild(rdbBuf *out, int type, const unsigned char *raw, size_t len, int version) {
+    return rdbPayloadBuildMeta(out, NULL, 0, type, raw, len, version);
+}
+
+int rdbPayloadBuildMeta(rdbBuf *out, const unsigned char *meta, size_t metalen, int type,
+                        const unsigned char *raw, size_t len, int version) {
     rdbBufClear(out);
-    if (type < 0 || type > 255 || rdbBufReserve(out, len + RDB_PAYLOAD_MIN) < 0) return -1;
+    if (!meta) metalen = 0;
+    if (type < 0 || type > 255 || rdbBufReserve(out, metalen + len + RDB_PAYLOAD_MIN) < 0) return -1;
+    rdbBufAppend(out, meta, metalen);
     rdbBufAppendByte(out, (unsigned char)type);
     rdbBufAppend(out, raw, len);
     return rdbPayloadFooter(out, 0, version);
@@ -435,6 +442,20 @@ static int encStreamConsumerPel(void *ctx, rdbStreamId id) {
     return rdbWriteRawStreamId(&e->cons, id) < 0 ? oom(e) : 0;
 }
 
+/* Stream v4's IDMP state has no place in v1-v3: what was there is said. */
+static int encStreamIdmpEntry(void *ctx, const char *pid, size_t pl, const char *iid, size_t il, rdbStreamId id) {
+    rdbEncoder *e = ctx;
+    if (!skipping(e)) e->flags |= RDB_ENC_DROPPED_IDMP;
+    return 0;
+}
+
+static int encStreamIdmp(void *ctx, const rdbStreamIdmp *m) {
+    rdbEncoder *e = ctx;
+    /* 100 s and 100 records: Redis 8.6's defaults (XCFGSET changes them). */
+    if (!skipping(e) && (m->duration != 100 || m->max_entries != 100)) e->flags |= RDB_ENC_DROPPED_IDMP;
+    return 0;
+}
+
 /* ---- completion ---- */
 
 static int isCollection(rdbLType t) {
@@ -531,6 +552,8 @@ void rdbEncoderHandlers(rdbEncoder *e, rdbHandlers *h) {
     h->stream_pel = encStreamPel;
     h->stream_consumer = encStreamConsumer;
     h->stream_consumer_pel = encStreamConsumerPel;
+    h->stream_idmp_entry = encStreamIdmpEntry;
+    h->stream_idmp = encStreamIdmp;
 }
 
 int rdbEncoderResult(rdbEncoder *e, const unsigned char **payload, size_t *len, unsigned *flags) {

@@ -80,6 +80,11 @@ int rdbPayloadVersion(int type, rdbFlavour f, int target_version);
  * before the CRC. out is cleared first. */
 int rdbPayloadBuild(rdbBuf *out, int type, const unsigned char *raw, size_t len, int version);
 
+/* The same with a Redis 8.6 KEY_META record (opcode included) before the
+ * type byte; meta NULL or metalen 0: none. */
+int rdbPayloadBuildMeta(rdbBuf *out, const unsigned char *meta, size_t metalen, int type,
+                        const unsigned char *raw, size_t len, int version);
+
 /* Append the footer (u16 LE version, CRC-64 of b->p[start..] and the version
  * bytes) to a payload being built at b->p[start]. */
 int rdbPayloadFooter(rdbBuf *b, size_t start, int version);
@@ -127,6 +132,11 @@ typedef struct rdbEncodeTarget {
 #define RDB_ENC_LOSSY_STREAM 8u       /* stream state the target's stream
                                           version cannot hold was dropped (see
                                           below); entries are all there */
+#define RDB_ENC_DROPPED_IDMP 16u      /* a Redis 8.6 stream v4 went out as
+                                          v3 or older without its IDMP
+                                          records, or with a non-default IDMP
+                                          configuration (duration or max
+                                          entries other than 100) */
 
 /* What is produced (the oldest encoding the target understands; every
  * plain type exists since RDB 1, so footers stay low):
@@ -140,7 +150,10 @@ typedef struct rdbEncodeTarget {
  *              (min-expire prefix = smallest field TTL, per field
  *              ttl - min + 1, 0 for none); Valkey 9 target -> 22 HASH_2
  *              (every field with its i64 expiry, -1 for none)
- *   stream  -> the newest stream version the target has: 21 (target >= 11),
+ *   stream  -> the newest stream version the target has up to v3: 21
+ *              (target >= 11; a v4 stream of Redis 8.6 re-encoded loses its
+ *              IDMP block: RDB_ENC_DROPPED_IDMP when that held records or a
+ *              non-default configuration),
  *              19 (10), 15 (9); nodes carried over verbatim from
  *              stream_node events. Going down loses what the older layout
  *              cannot say; RDB_ENC_LOSSY_STREAM is set when that differs

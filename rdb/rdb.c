@@ -31,6 +31,7 @@ static const rdbTypeInfo redis_types[] = {
     [23] = {"hash_listpack_ex_pre_ga", RDB_LT_HASH, 12, 1},
     [24] = {"hash_metadata", RDB_LT_HASH, 12, 1},
     [25] = {"hash_listpack_ex", RDB_LT_HASH, 12, 1},
+    [26] = {"stream_listpacks4", RDB_LT_STREAM, 13, 0},
 };
 
 static const rdbTypeInfo valkey_hash2 = {"hash2_valkey", RDB_LT_HASH, 80, 1};
@@ -67,16 +68,98 @@ static uint64_t le64(const unsigned char *p) {
     return v;
 }
 
+/* ---- walking a KEY_META record in memory (bounds-checked) ---- */
+
+typedef struct memCur {
+    const unsigned char *p;
+    size_t n, at;
+    int bad;
+} memCur;
+
+static uint64_t curLen(memCur *c, int *special) {
+    *special = 0;
+    if (c->at >= c->n) return c->bad = 1, 0;
+    unsigned char b = c->p[c->at++];
+    size_t w = 0;
+    switch (b >> 6) {
+    case 0: return b & 0x3F;
+    case 3: *special = 1; return b & 0x3F;
+    case 1: w = 1; break;
+    default: w = b == 0x80 ? 4 : b == 0x81 ? 8 : 0;
+    }
+    if (w == 0 || c->n - c->at < w) return c->bad = 1, 0;
+    uint64_t v = w == 1 ? (uint64_t)(b & 0x3F) : 0;
+    for (size_t i = 0; i < w; i++) v = v << 8 | c->p[c->at++];
+    return v;
+}
+
+static void curSkip(memCur *c, uint64_t k) {
+    if (c->bad || k > c->n - c->at) c->bad = 1;
+    else c->at += (size_t)k;
+}
+
+static void curSkipStr(memCur *c) {
+    int special;
+    uint64_t n = curLen(c, &special);
+    if (!special) curSkip(c, n);
+    else if (n <= 2) curSkip(c, (uint64_t)1 << n);
+    else if (n == 3) {
+        int s1, s2;
+        uint64_t clen = curLen(c, &s1);
+        curLen(c, &s2);
+        if (s1 || s2) c->bad = 1;
+        curSkip(c, clen);
+    } else c->bad = 1;
+}
+
+size_t rdbKeyMetaLen(const unsigned char *p, size_t n, int *classes) {
+    memCur c = {p, n, 1, n == 0 || p[0] != RDB_OPCODE_KEY_META};
+    int special;
+    uint64_t k = curLen(&c, &special);
+    if (special || k == 0 || k > 7) return 0;
+    for (uint64_t i = 0; i < k && !c.bad; i++) {
+        curSkip(&c, 4); /* class spec */
+        for (;;) {      /* module opcodes up to EOF */
+            uint64_t op = curLen(&c, &special);
+            if (c.bad || special || op == 0) break;
+            if (op == 1 || op == 2) curLen(&c, &special);
+            else if (op == 3) curSkip(&c, 4);
+            else if (op == 4) curSkip(&c, 8);
+            else if (op == 5) curSkipStr(&c);
+            else c.bad = 1;
+            if (special) c.bad = 1;
+        }
+        if (special) c.bad = 1;
+    }
+    if (c.bad) return 0;
+    if (classes) *classes = (int)k;
+    return c.at;
+}
+
 rdbErrCode rdbPayloadSplit(const unsigned char *p, size_t len, int verify, rdbPayloadParts *out) {
     if (len < RDB_PAYLOAD_MIN) return RDB_ERR_TRUNCATED;
     const unsigned char *footer = p + len - RDB_PAYLOAD_FOOTER;
-    out->type = p[0];
-    out->value = p + 1;
-    out->len = len - RDB_PAYLOAD_MIN;
+    size_t body = len - RDB_PAYLOAD_FOOTER, skip = 0;
     out->version = footer[0] | footer[1] << 8;
     out->flavour = rdbVersionFlavour(out->version);
     out->crc_stored = le64(footer + 2);
     out->crc_computed = verify ? crc64(0, p, len - 8) : 0; /* all but the CRC */
+    out->meta = NULL;
+    out->metalen = 0;
+    out->meta_classes = 0;
+    /* Redis 8.6 puts a key's metadata before its type byte. */
+    if (p[0] == RDB_OPCODE_KEY_META && out->flavour == RDB_FLAVOUR_REDIS && out->version >= 13) {
+        skip = rdbKeyMetaLen(p, body, &out->meta_classes);
+        if (skip == 0 || skip >= body) {
+            out->type = p[0], out->value = p + 1, out->len = body - 1;
+            return verify && out->crc_stored != out->crc_computed ? RDB_ERR_CHECKSUM : RDB_ERR_CORRUPT;
+        }
+        out->meta = p;
+        out->metalen = skip;
+    }
+    out->type = p[skip];
+    out->value = p + skip + 1;
+    out->len = body - skip - 1;
     return verify && out->crc_stored != out->crc_computed ? RDB_ERR_CHECKSUM : RDB_OK;
 }
 
@@ -100,7 +183,7 @@ const char *rdbVersionRelease(int version, rdbFlavour flavour) {
 int rdbVersionForRelease(rdbFlavour flavour, int major, int minor) {
     /* Redis: the first release (major * 100 + minor) of each version. */
     static const struct { int release, version; } redis[] = {
-        {204, 2}, {206, 6}, {302, 7}, {400, 8}, {500, 9}, {700, 10}, {702, 11}, {704, 12},
+        {204, 2}, {206, 6}, {302, 7}, {400, 8}, {500, 9}, {700, 10}, {702, 11}, {704, 12}, {806, 13},
     };
     if (flavour == RDB_FLAVOUR_VALKEY) return major >= 9 ? RDB_VERSION_VALKEY_9 : 11;
     int release = major * 100 + minor, version = 1;

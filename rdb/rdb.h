@@ -15,7 +15,7 @@
 
 /* Highest versions this build understands. A file above these is refused
  * up front with a message naming the version (users.md B4). */
-#define RDB_VERSION_MAX_REDIS 12
+#define RDB_VERSION_MAX_REDIS 13
 #define RDB_VERSION_VALKEY_9 80
 #define RDB_VERSION_MAX_VALKEY 80
 
@@ -60,6 +60,10 @@ const char *rdbErrName(rdbErrCode code);
 #define RDB_PAYLOAD_MIN (1 + RDB_PAYLOAD_FOOTER)
 
 typedef struct rdbPayloadParts {
+    const unsigned char *meta;  /* Redis 8.6 KEY_META prefix (opcode 243
+                                   included) or NULL; type follows it */
+    size_t metalen;
+    int meta_classes;
     int type;                   /* the type byte */
     const unsigned char *value; /* the value's bytes (inside the payload) */
     size_t len;
@@ -69,9 +73,15 @@ typedef struct rdbPayloadParts {
 } rdbPayloadParts;
 
 /* Cut a payload into its parts; with verify, also check the CRC. RDB_OK,
- * RDB_ERR_TRUNCATED (shorter than RDB_PAYLOAD_MIN: *out untouched) or
- * RDB_ERR_CHECKSUM (mismatch: *out filled all the same). */
+ * RDB_ERR_TRUNCATED (shorter than RDB_PAYLOAD_MIN: *out untouched),
+ * RDB_ERR_CHECKSUM (mismatch: *out filled all the same) or RDB_ERR_CORRUPT
+ * (a KEY_META prefix, footer 13..79, that does not parse). */
 rdbErrCode rdbPayloadSplit(const unsigned char *p, size_t len, int verify, rdbPayloadParts *out);
+
+/* The length of a KEY_META record at p (opcode byte included), walked
+ * within n bytes; its class count in *classes. 0 when it does not parse
+ * (truncated, 0 or more than 7 classes, an unknown module opcode). */
+size_t rdbKeyMetaLen(const unsigned char *p, size_t n, int *classes);
 
 /* Value type bytes (format.md 2.1). */
 #define RDB_TYPE_STRING 0
@@ -99,10 +109,13 @@ rdbErrCode rdbPayloadSplit(const unsigned char *p, size_t len, int verify, rdbPa
 #define RDB_TYPE_HASH_LISTPACK_EX_PRE_GA 23 /* Redis 7.4 RCs */
 #define RDB_TYPE_HASH_METADATA 24
 #define RDB_TYPE_HASH_LISTPACK_EX 25
+#define RDB_TYPE_STREAM_LISTPACKS_4 26 /* Redis 8.6 (RDB 13): v3 + IDMP state */
 #define RDB_TYPE_VALKEY_HASH_2 22 /* same byte as above, Valkey 9 flavour */
 
-/* Opcodes (format.md 1.5). */
+/* Opcodes (format.md 1.5). 243 means different things in the two
+ * flavours: Valkey 9's SLOT_IMPORT, Redis 8.6's per-key KEY_META prefix. */
 #define RDB_OPCODE_SLOT_IMPORT 243 /* Valkey 9 */
+#define RDB_OPCODE_KEY_META 243    /* Redis RDB 13+ */
 #define RDB_OPCODE_SLOT_INFO 244
 #define RDB_OPCODE_FUNCTION2 245
 #define RDB_OPCODE_FUNCTION_PRE_GA 246
@@ -174,8 +187,9 @@ const char *rdbVersionRelease(int version, rdbFlavour flavour);
 
 /* The highest RDB version (and DUMP footer version) a server release
  * loads, from its product version: Redis 2.6-3.0 -> 6, 3.2 -> 7, 4.0 -> 8,
- * 5.0-6.2 -> 9, 7.0 -> 10, 7.2 -> 11, 7.4 and later -> 12 (later releases
- * load more, but this build writes nothing above 12); Redis < 2.4 -> 1,
+ * 5.0-6.2 -> 9, 7.0 -> 10, 7.2 -> 11, 7.4-8.4 -> 12, 8.6 and later -> 13
+ * (later releases load more, but this build reads nothing above 13);
+ * Redis < 2.4 -> 1,
  * 2.4 -> 2; Valkey 7.2-8.x -> 11, 9.x and later -> 80. For a Valkey
  * server, major.minor is valkey_version, not its redis_version. */
 int rdbVersionForRelease(rdbFlavour flavour, int major, int minor);

@@ -20,6 +20,8 @@ struct rdbFileWriter {
     rdbBuf buf;
     uint64_t crc;
     int failed;
+    int version;
+    rdbFlavour flavour;
 };
 
 static int flushBuf(rdbFileWriter *w) {
@@ -48,6 +50,8 @@ rdbFileWriter *rdbFileWriterNew(rdbWriteFn fn, void *dst, int version, rdbFlavou
     if (!w) return NULL;
     w->fn = fn;
     w->dst = dst;
+    w->version = version;
+    w->flavour = flavour;
     int n = flavour == RDB_FLAVOUR_VALKEY ? snprintf(hdr, sizeof(hdr), "VALKEY%03d", version % 1000)
                                           : snprintf(hdr, sizeof(hdr), "REDIS%04d", version % 10000);
     if (rdbBufAppend(&w->buf, hdr, (size_t)n) < 0) {
@@ -73,10 +77,14 @@ int rdbFileSelectDb(rdbFileWriter *w, uint64_t db) {
     return maybeFlush(w, rdbBufAppendByte(&w->buf, RDB_OPCODE_SELECTDB) | rdbWriteLen(&w->buf, db));
 }
 
-int rdbFileKey(rdbFileWriter *w, int type, const char *key, size_t keylen, int64_t expire_ms,
-               const unsigned char *value, size_t len) {
+/* meta: a Redis 8.6 KEY_META record (opcode included) to put right before
+ * the type byte, kept only in a file that can say it (Redis RDB 13+). */
+static int fileKey(rdbFileWriter *w, const unsigned char *meta, size_t metalen, int type, const char *key,
+                   size_t keylen, int64_t expire_ms, const unsigned char *value, size_t len) {
     int rc = 0;
     if (expire_ms != -1) rc |= rdbBufAppendByte(&w->buf, RDB_OPCODE_EXPIRETIME_MS) | rdbWriteLe64(&w->buf, (uint64_t)expire_ms);
+    if (meta && metalen && w->flavour == RDB_FLAVOUR_REDIS && w->version >= 13)
+        rc |= rdbBufAppend(&w->buf, meta, metalen);
     rc |= rdbBufAppendByte(&w->buf, (unsigned char)type) | rdbWriteString(&w->buf, key, keylen);
     if (rc < 0) return maybeFlush(w, -1);
     /* A big value goes out without being copied into the buffer. */
@@ -92,11 +100,16 @@ int rdbFileKey(rdbFileWriter *w, int type, const char *key, size_t keylen, int64
     return maybeFlush(w, rdbBufAppend(&w->buf, value, len));
 }
 
+int rdbFileKey(rdbFileWriter *w, int type, const char *key, size_t keylen, int64_t expire_ms,
+               const unsigned char *value, size_t len) {
+    return fileKey(w, NULL, 0, type, key, keylen, expire_ms, value, len);
+}
+
 int rdbFileKeyFromPayload(rdbFileWriter *w, const char *key, size_t keylen, int64_t expire_ms,
                           const unsigned char *payload, size_t len) {
     rdbPayloadParts pp;
     if (rdbPayloadSplit(payload, len, 0, &pp) != RDB_OK) return -1;
-    return rdbFileKey(w, pp.type, key, keylen, expire_ms, pp.value, pp.len);
+    return fileKey(w, pp.meta, pp.metalen, pp.type, key, keylen, expire_ms, pp.value, pp.len);
 }
 
 int rdbFileFunction(rdbFileWriter *w, const char *code, size_t len) {

@@ -38,7 +38,9 @@ int rdbFileSelectDb(rdbFileWriter *w, uint64_t db);
  * written); value = the bytes after the type byte. */
 int rdbFileKey(rdbFileWriter *w, int type, const char *key, size_t keylen, int64_t expire_ms,
                const unsigned char *value, size_t len);
-/* A key from a whole DUMP payload (type byte + value + 10-byte footer). */
+/* A key from a whole DUMP payload (type byte + value + 10-byte footer). A
+ * Redis 8.6 payload's key metadata prefix is kept in a Redis RDB 13+ file,
+ * left out of older ones. */
 int rdbFileKeyFromPayload(rdbFileWriter *w, const char *key, size_t keylen, int64_t expire_ms,
                           const unsigned char *payload, size_t len);
 int rdbFileFunction(rdbFileWriter *w, const char *code, size_t len);

@@ -444,6 +444,34 @@ static int replay_stream_group(rdbRelay *r, cursor *c) {
     return CALL(stream_group, &g);
 }
 
+static int send_stream_idmp_entry(void *ctx, const char *pid, size_t pl, const char *iid, size_t il,
+                                  rdbStreamId id) {
+    rdbRelay *r = ctx;
+    if (opOnly(r, OP_stream_idmp_entry, 16 + STRSZ(pl) + STRSZ(il)) < 0) return -1;
+    putId(r, id);
+    putStr(r, pid, pl);
+    putStr(r, iid, il);
+    return 0;
+}
+static int replay_stream_idmp_entry(rdbRelay *r, cursor *c) {
+    size_t a, b;
+    rdbStreamId id = getId(c);
+    const char *s = getStr(c, &a), *t = getStr(c, &b);
+    return CALL(stream_idmp_entry, s, a, t, b, id);
+}
+
+static int send_stream_idmp(void *ctx, const rdbStreamIdmp *m) {
+    rdbRelay *r = ctx;
+    if (opOnly(r, OP_stream_idmp, sizeof(*m)) < 0) return -1;
+    put(r, m, sizeof(*m));
+    return 0;
+}
+static int replay_stream_idmp(rdbRelay *r, cursor *c) {
+    rdbStreamIdmp m;
+    getPod(c, &m, sizeof(m));
+    return CALL(stream_idmp, &m);
+}
+
 static int send_stream_pel(void *ctx, rdbStreamId id, int64_t t, uint64_t count) {
     rdbRelay *r = ctx;
     if (opOnly(r, OP_stream_pel, 32) < 0) return -1;

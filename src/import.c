@@ -32,6 +32,7 @@ struct importer {
     int src_version;
     rdbFlavour src_flavour;
     decision dec;
+    int key_lossy;      /* this key was counted as written with a loss */
     uint64_t elements;       /* content callbacks seen for the current key */
     int64_t now_ms;          /* refreshed per key, for the expired check */
     rdbBuf payload;
@@ -81,10 +82,17 @@ static int onHeader(void *ctx, int version, rdbFlavour flavour) {
     return 0;
 }
 
+/* A key written with a loss counts once, whatever it lost. */
+static void lossyKey(importer *im) {
+    if (!im->key_lossy) im->st.lossy++;
+    im->key_lossy = 1;
+}
+
 static int onKeyBegin(void *ctx, const rdbKeyInfo *k) {
     importer *im = ctx;
     im->st.keys_read++;
     im->elements = 0;
+    im->key_lossy = 0;
     im->now_ms = clockWallMs();
     im->dec = D_SKIP;
     if (!dbSelected(im, k->db)) {
@@ -199,14 +207,33 @@ static int writeReencoded(importer *im, const rdbKeyInfo *k, const unsigned char
     if (flags & RDB_ENC_LOSSY_STREAM) {
         keyMsg("written without stream metadata the target's stream format cannot hold", k->db, k->key,
                k->keylen, NULL);
-        im->st.lossy++;
+        lossyKey(im);
+    }
+    if (flags & RDB_ENC_DROPPED_IDMP) {
+        keyMsg("written without its IDMP records and settings (Redis 8.6 idempotent producers; the target "
+               "is older)", k->db, k->key, k->keylen, NULL);
+        lossyKey(im);
     }
     if (flags & RDB_ENC_DROPPED_FIELD_TTLS) {
         keyMsg("written without its hash field TTLs (--drop-field-ttls)", k->db, k->key, k->keylen, NULL);
-        im->st.lossy++;
+        lossyKey(im);
     }
     im->st.reencoded++;
     return sendRestore(im, k, p, plen);
+}
+
+/* Redis 8.6 key metadata (module classes) goes along only as the prefix of
+ * a RESTORE payload that keeps the value's bytes, to a target that reads
+ * it (Redis RDB 13+); otherwise the key is written without it, and said. */
+static int keyMetaFits(importer *im, const rdbKeyInfo *k, int native) {
+    if (!k->metalen) return 0;
+    if (!native && im->dec == D_FAST && !im->target.is_valkey && im->target.rdb_version >= 13) return 1;
+    char why[96];
+    snprintf(why, sizeof(why), "%d module metadata class%s; only Redis 8.6+ holds them, by RESTORE",
+             k->meta_classes, k->meta_classes == 1 ? "" : "es");
+    keyMsg("written without its key metadata", k->db, k->key, k->keylen, why);
+    lossyKey(im);
+    return 0;
 }
 
 static int onRawValue(void *ctx, const rdbKeyInfo *k, const unsigned char *raw, size_t len) {
@@ -216,6 +243,7 @@ static int onRawValue(void *ctx, const rdbKeyInfo *k, const unsigned char *raw, 
         im->st.skipped_empty++;
         return 0;
     }
+    int meta = keyMetaFits(im, k, (long long)(len + RDB_PAYLOAD_MIN) > im->o.max_restore);
     if ((long long)(len + RDB_PAYLOAD_MIN) > im->o.max_restore) {
         im->st.native++;
         if (writerSelect(im->w, targetDb(im, k->db)) < 0) return -1;
@@ -234,7 +262,9 @@ static int onRawValue(void *ctx, const rdbKeyInfo *k, const unsigned char *raw, 
     }
     if (im->dec == D_REENCODE) return writeReencoded(im, k, raw, len);
     int ver = rdbPayloadVersion(k->type, im->src_flavour, im->target.rdb_version);
-    if (rdbPayloadBuild(&im->payload, k->type, raw, len, ver) < 0) {
+    if (meta && ver < 13) ver = 13;
+    if (rdbPayloadBuildMeta(&im->payload, meta ? k->meta : NULL, meta ? k->metalen : 0, k->type, raw, len,
+                            ver) < 0) {
         snprintf(im->err, sizeof(im->err), "out of memory building a payload");
         return -1;
     }
@@ -249,6 +279,7 @@ int importPayload(importer *im, const rdbKeyInfo *k0, const unsigned char *p, si
     im->src_flavour = pp.flavour;
     const rdbTypeInfo *ti = rdbTypeLookup(pp.type, im->src_flavour);
     k.type = pp.type;
+    k.meta = pp.meta, k.metalen = pp.metalen, k.meta_classes = pp.meta_classes;
     k.info = ti;
     k.ltype = ti ? ti->ltype : RDB_LT_UNKNOWN;
     onKeyBegin(im, &k);

@@ -283,6 +283,22 @@ static int onStreamConsumer(void *ctx, const rdbStreamConsumer *c) {
     return 0;
 }
 
+/* A Redis 8.6 stream's IDMP record: "stream IDMP record 'pid' 'iid'", its
+ * entry ID the value (the settings and counters are not compared, as the
+ * digest leaves them out). */
+static int onStreamIdmpEntry(void *ctx, const char *pid, size_t pidlen, const char *iid, size_t iidlen,
+                             rdbStreamId id) {
+    facts *f = ctx;
+    char a[280], b[280], name[600], v[48];
+    entryEnd(f);
+    rdbKeyRepr(pid, pidlen, a, sizeof(a));
+    rdbKeyRepr(iid, iidlen, b, sizeof(b));
+    snprintf(name, sizeof(name), "IDMP record '%s' '%s'", a, b);
+    fmtIdText(v, sizeof(v), id);
+    metaText(f, name, "%s", v);
+    return 0;
+}
+
 static int onStreamConsumerPel(void *ctx, rdbStreamId id) {
     facts *f = ctx;
     groupPart(f, G_CPEL);
@@ -330,7 +346,7 @@ static int build(facts *f, const scanItem *it, char *err, size_t errlen) {
                      .zset_member = onZsetMember, .hash_field = onHashField, .stream_entry = onStreamEntry,
                      .stream_field = onStreamField, .stream_meta = onStreamMeta, .stream_group = onStreamGroup,
                      .stream_pel = onStreamPel, .stream_consumer = onStreamConsumer,
-                     .stream_consumer_pel = onStreamConsumerPel, .want_raw = wantRaw, .raw_value = onRawValue};
+                     .stream_consumer_pel = onStreamConsumerPel, .stream_idmp_entry = onStreamIdmpEntry, .want_raw = wantRaw, .raw_value = onRawValue};
     rdbKeyInfo base = {.db = (uint64_t)it->db, .key = it->key, .keylen = it->keylen, .expire_ms = it->expire_ms,
                        .idle = -1, .freq = -1};
     if (rdbDecodePayload(it->payload, it->len, &base, &h, NULL, NULL, err, errlen) < 0) return -1;

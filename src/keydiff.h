@@ -6,7 +6,9 @@
  * set member M, zset member M's score, hash field F's value or TTL, stream
  * entry ID, stream metadata (length, last-id, first-id, max-deleted-id,
  * entries-added), a consumer group, its last-delivered-id, a PEL entry
- * (delivery time and count), a consumer and its PEL.
+ * (delivery time and count), a consumer and its PEL, a Redis 8.6 stream's
+ * IDMP record (producer, iid -> entry ID; its IDMP settings and counters are
+ * not compared, as the digest leaves them out).
  *
  * Each copy (a DUMP payload and its expire time) is decoded into a sorted
  * list of facts (part -> value, contents hashed), and the lists are merged.

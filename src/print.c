@@ -24,6 +24,8 @@ struct printer {
     uint64_t n;        /* elements printed in the outermost array/object */
     /* Streams: which brackets are open, and separators due inside them. */
     int entry_open, meta_done, group_open, pel_open, consumer_open;
+    int idmp;          /* stream v4: 1 while its IDMP records print, 2 after */
+    uint64_t nidmp;
     uint64_t nfields, ngroups, npel, nconsumers, ncpel;
 };
 
@@ -156,6 +158,7 @@ static int onKeyBegin(void *ctx, const rdbKeyInfo *k) {
     putCStr(p, k->info ? k->info->name : "unknown");
     putRaw(p, ",\"expire\":");
     putI64OrNull(p, k->expire_ms);
+    if (k->meta_classes) fprintf(out, ",\"key_metadata_classes\":%d", k->meta_classes);
     putRaw(p, ",\"value\":");
     openValue(p, k);
     return status(p);
@@ -253,7 +256,10 @@ static void closeGroup(printer *p) {
 }
 
 static void closeStream(printer *p) {
-    if (p->meta_done) {
+    if (p->idmp) {        /* groups closed when the IDMP records began */
+        if (p->idmp == 1) putRaw(p, "]");
+        putRaw(p, "}}");
+    } else if (p->meta_done) {
         closeGroup(p);
         putRaw(p, "]}");
     } else { /* no metadata came: entries alone still make valid JSON */
@@ -349,6 +355,40 @@ static int onStreamConsumerPel(void *ctx, rdbStreamId id) {
     return status(p);
 }
 
+/* Stream v4 (Redis 8.6): after the groups, "idmp":{"records":[[pid,iid,
+ * id]..],"duration":..,"max_entries":..,"iids_added":..,
+ * "iids_duplicates":..}. */
+static void openIdmp(printer *p) {
+    if (p->idmp) return;
+    closeGroup(p);
+    putRaw(p, "],\"idmp\":{\"records\":[");
+    p->idmp = 1;
+}
+
+static int onStreamIdmpEntry(void *ctx, const char *pid, size_t pidlen, const char *iid, size_t iidlen,
+                             rdbStreamId id) {
+    printer *p = ctx;
+    openIdmp(p);
+    sep(p, &p->nidmp);
+    PUTC('[', p->out);
+    putStr(p, pid, pidlen);
+    PUTC(',', p->out);
+    putStr(p, iid, iidlen);
+    PUTC(',', p->out);
+    putId(p, id);
+    PUTC(']', p->out);
+    return status(p);
+}
+
+static int onStreamIdmp(void *ctx, const rdbStreamIdmp *m) {
+    printer *p = ctx;
+    openIdmp(p);
+    fprintf(p->out, "],\"duration\":%" PRIu64 ",\"max_entries\":%" PRIu64 ",\"iids_added\":%" PRIu64
+            ",\"iids_duplicates\":%" PRIu64, m->duration, m->max_entries, m->iids_added, m->iids_duplicates);
+    p->idmp = 2;
+    return status(p);
+}
+
 /* ---- File-level records ---- */
 
 static int onFunction(void *ctx, const rdbFunction *fn) {
@@ -406,5 +446,7 @@ void printerHandlers(printer *p, rdbHandlers *h) {
     h->stream_pel = onStreamPel;
     h->stream_consumer = onStreamConsumer;
     h->stream_consumer_pel = onStreamConsumerPel;
+    h->stream_idmp_entry = onStreamIdmpEntry;
+    h->stream_idmp = onStreamIdmp;
     h->module_value = onModuleValue;
 }

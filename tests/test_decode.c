@@ -172,6 +172,48 @@ static void testPayload(void) {
     }
 }
 
+/* key_begin copies the key's KEY_META bytes (RDB 13). */
+typedef struct metaSeen {
+    unsigned char meta[64];
+    size_t len;
+    int classes, keys;
+} metaSeen;
+
+static int seeMeta(void *ctx, const rdbKeyInfo *k) {
+    metaSeen *m = ctx;
+    m->keys++;
+    if (k->metalen && k->metalen <= sizeof m->meta) memcpy(m->meta, k->meta, k->metalen), m->len = k->metalen;
+    m->classes += k->meta_classes;
+    return 0;
+}
+
+static void testKeyMeta(void) {
+    /* REDIS0013, SELECTDB 0, EXPIRETIME_MS, KEY_META (1 class: spec, STRING
+     * "ab", EOF), string k=v, string j=w, EOF, CRC 0 (absent). */
+    static const unsigned char meta[] = {243, 1, 9, 8, 7, 6, 5, 2, 'a', 'b', 0};
+    unsigned char f[96];
+    size_t n = 0;
+    memcpy(f, "REDIS0013\xfe\x00\xfc\x00\x10\x00\x00\x00\x00\x00\x00", 20), n = 20;
+    memcpy(f + n, meta, sizeof meta), n += sizeof meta;
+    memcpy(f + n, "\x00\x01k\x01v\x00\x01j\x01w\xff", 11), n += 11;
+    memset(f + n, 0, 8), n += 8;
+    metaSeen m = {0};
+    rdbHandlers h = {.ctx = &m, .key_begin = seeMeta};
+    rdbErrCode code;
+    char msg[700];
+    TEST("decode.key_meta_captured") {
+        CHECK_EQ_INT(0, decodeWith(rdbReaderMem(f, n), &h, &code, msg, sizeof msg));
+        CHECK_EQ_INT(2, m.keys);
+        CHECK_EQ_INT(1, m.classes); /* the second key has none */
+        CHECK_EQ_MEM(meta, sizeof meta, m.meta, m.len);
+    }
+    TEST("decode.key_meta_only_from_rdb13") {
+        f[8] = '2'; /* REDIS0012: 243 is no opcode there */
+        CHECK_EQ_INT(-1, decodeWith(rdbReaderMem(f, n), &h, &code, msg, sizeof msg));
+        CHECK_EQ_INT(RDB_ERR_TYPE, code);
+    }
+}
+
 static void testFormatFacts(void) {
     unsigned char p[32];
     size_t n = payload(p);
@@ -191,6 +233,40 @@ static void testFormatFacts(void) {
         p[n - 10] = 80; /* a Valkey 9 footer */
         CHECK_EQ_INT(RDB_OK, rdbPayloadSplit(p, n, 0, &pp));
         CHECK_EQ_INT(RDB_FLAVOUR_VALKEY, pp.flavour);
+    }
+    TEST("decode.payload_key_meta") {
+        /* KEY_META (1 class: spec, UINT 7, EOF), then a string "v". */
+        static const unsigned char meta[] = {243, 1, 1, 2, 3, 4, 2, 7, 0};
+        unsigned char q[64];
+        rdbBuf b = RDB_BUF_INIT;
+        int classes = 0;
+        CHECK_EQ_INT((int)sizeof meta, (int)rdbKeyMetaLen(meta, sizeof meta, &classes));
+        CHECK_EQ_INT(1, classes);
+        CHECK_EQ_INT(0, (int)rdbKeyMetaLen(meta, sizeof meta - 1, NULL)); /* no EOF */
+        unsigned char bad[sizeof meta];
+        memcpy(bad, meta, sizeof meta);
+        bad[1] = 8; /* 8 classes: at most 7 exist */
+        CHECK_EQ_INT(0, (int)rdbKeyMetaLen(bad, sizeof bad, NULL));
+        bad[1] = 1, bad[6] = 9; /* module opcode 9 */
+        CHECK_EQ_INT(0, (int)rdbKeyMetaLen(bad, sizeof bad, NULL));
+        CHECK_EQ_INT(0, rdbPayloadBuildMeta(&b, meta, sizeof meta, 0, (const unsigned char *)"\x01v", 2, 13));
+        CHECK(b.len <= sizeof q);
+        memcpy(q, b.p, b.len);
+        CHECK_EQ_INT(RDB_OK, rdbPayloadSplit(q, b.len, 1, &pp));
+        CHECK_EQ_INT(0, pp.type);
+        CHECK_EQ_INT(1, pp.meta_classes);
+        CHECK_EQ_MEM(meta, sizeof meta, pp.meta, pp.metalen);
+        CHECK_EQ_MEM("\x01v", 2, pp.value, pp.len);
+        /* The same bytes under a footer of 12: 243 is no prefix there. */
+        CHECK_EQ_INT(0, rdbPayloadBuildMeta(&b, meta, sizeof meta, 0, (const unsigned char *)"\x01v", 2, 12));
+        CHECK_EQ_INT(RDB_OK, rdbPayloadSplit(b.p, b.len, 1, &pp));
+        CHECK_EQ_INT(243, pp.type);
+        CHECK(pp.meta == NULL);
+        /* A prefix that does not parse is corrupt, a CRC mismatch first. */
+        q[6] = 9; /* module opcode 9 */
+        CHECK_EQ_INT(RDB_ERR_CHECKSUM, rdbPayloadSplit(q, sizeof meta + 3 + RDB_PAYLOAD_FOOTER, 1, &pp));
+        CHECK_EQ_INT(RDB_ERR_CORRUPT, rdbPayloadSplit(q, sizeof meta + 3 + RDB_PAYLOAD_FOOTER, 0, &pp));
+        rdbBufFree(&b);
     }
     TEST("decode.server_flavour") {
         CHECK_EQ_INT(RDB_FLAVOUR_REDIS, rdbServerFlavour(0, 12));
@@ -285,5 +361,6 @@ int main(void) {
     testDecoder();
     testPayload();
     testFormatFacts();
+    testKeyMeta();
     return test_report();
 }

@@ -258,7 +258,7 @@ static int checkOne(const unsigned char *p, size_t len, const rdbKeyInfo *base, 
         return -1;
     }
     unsigned want = expectedFlags(&f, t, drop);
-    unsigned got_flags = enc->flags & ~RDB_ENC_LOSSY_STREAM;
+    unsigned got_flags = enc->flags & ~(RDB_ENC_LOSSY_STREAM | RDB_ENC_DROPPED_IDMP);
     if (got_flags != want) {
         snprintf(why, whylen, "flags 0x%x, expected 0x%x", enc->flags, want);
         return -1;
@@ -267,8 +267,8 @@ static int checkOne(const unsigned char *p, size_t len, const rdbKeyInfo *base, 
         if (enc->payload.len) snprintf(why, whylen, "a payload for an unrepresentable value");
         return enc->payload.len ? -1 : 0;
     }
-    if ((enc->flags & RDB_ENC_LOSSY_STREAM) && f.ltype != RDB_LT_STREAM) {
-        snprintf(why, whylen, "lossy-stream flag on a %s", rdbLTypeName(f.ltype));
+    if ((enc->flags & (RDB_ENC_LOSSY_STREAM | RDB_ENC_DROPPED_IDMP)) && f.ltype != RDB_LT_STREAM) {
+        snprintf(why, whylen, "lossy-stream or IDMP flag on a %s", rdbLTypeName(f.ltype));
         return -1;
     }
     const unsigned char *q = enc->payload.p;
@@ -310,12 +310,12 @@ static int checkOne(const unsigned char *p, size_t len, const rdbKeyInfo *base, 
         }
     }
     int same = memcmp(orig->digest, got->digest, RDB_DIGEST_LEN) == 0;
-    if (enc->flags & RDB_ENC_LOSSY_STREAM) {
+    if (enc->flags & (RDB_ENC_LOSSY_STREAM | RDB_ENC_DROPPED_IDMP)) {
         /* Something was dropped: what every stream version holds must be
          * intact. The digest may or may not see the drop: since digest
          * version 2 it leaves out what a server derives on load
-         * (entries_read, an empty stream's first ID), so a drop of only
-         * those, or of values the old format derives the same, is equal. */
+         * (entries_read, an empty stream's first ID), and a v4 stream's
+         * IDMP configuration is not in it (its records are). */
         (void)same;
         if (orig->slog.len != got->slog.len || memcmp(orig->slog.p, got->slog.p, got->slog.len) != 0) {
             snprintf(why, whylen, "stream entries/groups/PEL/consumers differ");

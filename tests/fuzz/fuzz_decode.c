@@ -414,7 +414,7 @@ static int rtKeyEnd(void *ctx, const rdbKeyInfo *k) {
         rt->skip = 1; /* an encoder failure stops the decode by itself */
         return 0;
     }
-    if (flags & (RDB_ENC_UNREPRESENTABLE | RDB_ENC_LOSSY_STREAM | RDB_ENC_DROPPED_FIELD_TTLS)) {
+    if (flags & (RDB_ENC_UNREPRESENTABLE | RDB_ENC_LOSSY_STREAM | RDB_ENC_DROPPED_FIELD_TTLS | RDB_ENC_DROPPED_IDMP)) {
         rt->skip = 1;
         if (flags & RDB_ENC_UNREPRESENTABLE) return 0;
     }
