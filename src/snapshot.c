@@ -269,11 +269,11 @@ void snapshotNoteCheckpoint(const snapshotConfig *cfg, uint64_t n) {
     logInfo("note: left out db %d key '%s', the checkpoint of rdbsync --exactly-once", CHECKPOINT_DB, kr);
 }
 
-checksum *snapshotSum(const snapshotConfig *cfg, outcome *why, const char **how, char *err, size_t errlen) {
+checksum *snapshotSum(const snapshotConfig *cfg, outcome *why, snapshotSumInfo *si, char *err, size_t errlen) {
     checksum *cs = checksumNew();
     rdbHandlers ch = {0}, h, fh;
     checkpointHide hide;
-    *why = OUTCOME_CONNECT, *how = "replication";
+    *why = OUTCOME_CONNECT, *si = (snapshotSumInfo){"replication", 0};
     if (!cs) return snprintf(err, errlen, "out of memory"), NULL;
     checksumHandlers(cs, &ch);
     checkpointHideHandlers(&hide, &ch, snapshotCheckpointName(cfg), &h);
@@ -289,10 +289,10 @@ checksum *snapshotSum(const snapshotConfig *cfg, outcome *why, const char **how,
         if (!cs) return snprintf(err, errlen, "out of memory"), NULL;
         checksumHandlers(cs, &ch);
         checkpointHideHandlers(&hide, &ch, snapshotCheckpointName(cfg), &h);
-        *how = "SCAN + DUMP";
+        si->how = "SCAN + DUMP";
         rc = scanChecksum(cfg, &h, why, err, errlen);
     }
-    if (rc == 0) snapshotNoteCheckpoint(cfg, hide.hidden);
+    if (rc == 0) si->checkpoint_hidden = hide.hidden, snapshotNoteCheckpoint(cfg, hide.hidden);
     if (rc == 0) return cs;
     if (rc == SNAP_REFUSED) snprintf(err, errlen, "the source refuses SYNC and PSYNC (--mode replica)");
     if (stopRequested()) *why = OUTCOME_INTERRUPTED;
@@ -303,8 +303,8 @@ checksum *snapshotSum(const snapshotConfig *cfg, outcome *why, const char **how,
 outcome snapshotChecksum(const snapshotConfig *cfg) {
     char err[800] = "";
     outcome why;
-    const char *how;
-    checksum *cs = snapshotSum(cfg, &why, &how, err, sizeof(err));
+    snapshotSumInfo si;
+    checksum *cs = snapshotSum(cfg, &why, &si, err, sizeof(err));
     if (cs) checksumReport(cs, stdout, cfg->json);
     else if (stopRequested())
         logError("interrupted by %s: no report (the snapshot was not read to its end)", stopSignalName());

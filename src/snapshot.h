@@ -43,10 +43,14 @@ outcome snapshotChecksum(const snapshotConfig *c);
 
 /* For --verify (verify.h), which reads both sides with these. */
 /* The --checksum counts and digest of the source, by the replica path or
- * SCAN + DUMP as cfg->mode allows; *how says which. NULL on failure: err
+ * SCAN + DUMP as cfg->mode allows; si says which, and what it left out. NULL on failure: err
  * says why (no line printed) and *why is the outcome. Free with
  * checksumFree. Runs in any thread: it shares nothing with another call. */
-checksum *snapshotSum(const snapshotConfig *c, outcome *why, const char **how, char *err, size_t errlen);
+typedef struct snapshotSumInfo {
+    const char *how;             /* "replication" or "SCAN + DUMP" */
+    uint64_t checkpoint_hidden;  /* --exactly-once checkpoint keys left out */
+} snapshotSumInfo;
+checksum *snapshotSum(const snapshotConfig *c, outcome *why, snapshotSumInfo *si, char *err, size_t errlen);
 /* The --exactly-once checkpoint key (checkpoint.h) these leave out of a
  * digest, and the note that says so (on stderr, unless quiet; n = 0: none). */
 const char *snapshotCheckpointName(const snapshotConfig *c);

@@ -111,6 +111,7 @@ typedef struct syncer {
     uint64_t keys;
     spool *sp;              /* the epoch being applied: its unread bytes are the spool's */
     uint64_t target_losses;
+    outcome open_refused;   /* openTarget refused the target (not a failure to connect) */
     checkpoint *cp;         /* --exactly-once; NULL otherwise */
     stateKeeper *keeper;    /* --state: where the position is kept; NULL = none */
     int state_lock;         /* --state: FILE.lock held for the run; -1 = none */
@@ -450,6 +451,12 @@ static int openTarget(syncer *s, char *err, size_t errlen) {
     if (!s->tc) return -1;
     if (connServerInfo(s->tc, &s->tinfo) < 0) {
         snprintf(err, errlen, "cannot read INFO server: %s", connError(s->tc));
+        return -1;
+    }
+    /* Before the cluster router: a cluster target is refused with
+     * --exactly-once whether or not it is complete. */
+    if (s->cfg->exactly_once && checkpointCheckTarget(s->tc, err, errlen) < 0) {
+        s->open_refused = OUTCOME_USAGE;
         return -1;
     }
     if (openCluster(s, err, errlen) < 0) return -1;
@@ -1394,7 +1401,7 @@ outcome syncRun(const syncConfig *cfg, int *refused) {
         logError("target: %s", err);
         stageFree(s.stage);
         closeTarget(&s);
-        return OUTCOME_CONNECT;
+        return s.open_refused ? s.open_refused : OUTCOME_CONNECT;
     }
     if (checkDbs(&s) < 0) {
         logError("%s", s.err);
@@ -1408,6 +1415,7 @@ outcome syncRun(const syncConfig *cfg, int *refused) {
     if ((cfg->cutover && cutoverCheckSource(&s) < 0) || (cfg->state_path && openState(&s, &resume, &resuming) < 0) ||
         (cfg->exactly_once && startCheckpoint(&s, &resume, &resuming) < 0)) {
         logError("%s", s.err);
+        stageFree(s.stage);
         closeState(&s);
         closeTarget(&s);
         checkpointFree(s.cp);

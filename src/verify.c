@@ -26,13 +26,13 @@ typedef struct side {
     snapshotConfig cfg;
     checksum *cs;
     outcome why;
-    const char *how;
+    snapshotSumInfo si;
     char err[800];
 } side;
 
 static void *sideRun(void *arg) {
     side *s = arg;
-    s->cs = snapshotSum(&s->cfg, &s->why, &s->how, s->err, sizeof(s->err));
+    s->cs = snapshotSum(&s->cfg, &s->why, &s->si, s->err, sizeof(s->err));
     return NULL;
 }
 
@@ -58,7 +58,9 @@ static int digestsEqual(const snapshotConfig *cfg, uint64_t *keys, char *how, si
         checksumDigest(tgt.cs, b, &kb);
         rc = ka == kb && memcmp(a, b, sizeof(a)) == 0;
         *keys = ka;
-        snprintf(how, howlen, "the source read by %s, the target by %s", src.how, tgt.how);
+        snprintf(how, howlen, "the source read by %s, the target by %s", src.si.how, tgt.si.how);
+        if (rc == 1) /* else the key-by-key pass says it */
+            snapshotNoteCheckpoint(cfg, src.si.checkpoint_hidden + tgt.si.checkpoint_hidden);
     } else if (!cfg->quiet && !stopRequested()) {
         logInfo("verify: no digest of the %s (%s): comparing key by key", src.cs ? "target" : "source",
                 src.cs ? tgt.err : src.err);

@@ -196,23 +196,18 @@ early() {
 # ---- old ----
 
 old() {
-    local t=old bin=${SHARED:+$SHARED/servers/redis-2.8.24/redis-server}
-    if [ -z "$bin" ] || [ ! -x "$bin" ]; then skip "$t" "no ../shared/servers/redis-2.8.24"; return 0; fi
-    local dir=$IT_TMP/old port pid
-    mkdir -p "$dir"
-    it_pick_port
-    port=$IT_PORT
-    "$bin" --port "$port" --bind 127.0.0.1 --dir "$dir" --save '' --daemonize no >"$dir/log" 2>&1 &
-    pid=$!
-    on_exit "kill $pid 2>/dev/null || true"
-    wait_until 5 redis-cli -p "$port" PING || note "$t: 2.8 did not start"
+    local t=old
+    if ! rs_version_bin redis-2.8.24 >/dev/null; then skip "$t" "no ../shared/servers/redis-2.8.24"; return 0; fi
+    # rs_start_v: a free port, retried when another test takes it first.
+    rs_start_v "${t}_src" redis-2.8.24 || { fail "$t.start" "redis 2.8.24 did not start"; return 0; }
+    local port
+    port=$(rs_port "${t}_src")
     rs_start "${t}_tgt"
     rdb_run "$t" --source "redis://127.0.0.1:$port" --target "$(rs_url "${t}_tgt")" --cutover
     assert_eq "$t.exit" 1 "$RC"
     assert_match "$t.line" '--cutover: the source \(Redis 2\.8\.24\) has no CLIENT PAUSE WRITE' "$(cat "$IT_TMP/$t.err")"
     assert_eq "$t.nothing_written" 0 "$(rs_cli "${t}_tgt" DBSIZE)"
-    kill "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
+    rs_stop "${t}_src"
 }
 
 for s in ${CUTOVER_SCENARIOS:-signal cold short abandon early old}; do
