@@ -233,7 +233,9 @@ static int onStreamMeta(void *ctx, const rdbStreamMeta *m) {
     char a[48], b[48], c[48];
     entryEnd(f);
     fmtIdText(a, sizeof(a), m->last_id);
-    fmtIdText(b, sizeof(b), m->first_id);
+    /* An empty stream's first ID is not data (digest.h): 0-0 on 7.0's own
+     * XDEL, the maximum ID when 7.0 loads the same stream from RDB 9. */
+    fmtIdText(b, sizeof(b), m->length ? m->first_id : (rdbStreamId){0, 0});
     fmtIdText(c, sizeof(c), m->max_deleted);
     metaText(f, "length", "%" PRIu64, m->length);
     metaText(f, "last-id", "%s", a);

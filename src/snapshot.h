@@ -31,6 +31,9 @@ typedef struct snapshotConfig {
     long rate;
     int quiet;
     const char *psync_cmd; /* PSYNC's name on this source; NULL = PSYNC */
+    long long ttl_tolerance_ms; /* --verify: expire times this close are equal; -1 = auto:
+                                 * 0 when both sides are 7.0+ (absolute expires replicated,
+                                 * read exactly), else 1000 + twice the slowest key read */
 } snapshotConfig;
 
 outcome snapshotToFile(const snapshotConfig *c, const char *path);
