@@ -3,7 +3,7 @@
  *
  *   load --port P [--seconds S] [--rate R] [--count N] [--seed X]
  *        [--keys K] [--dbs D] [--value-size B] [--heavy] [--no-groups]
- *        [--no-volatile] [--quiet]
+ *        [--no-volatile] [--no-streams] [--quiet]
  *
  * Talks to 127.0.0.1:P only (there is no host option on purpose). Sends
  * pipelined batches of writes until S seconds passed or N operations were
@@ -27,7 +27,9 @@
  * the server that applies the read, so two servers never agree on it and
  * whole-dataset digests differ). --no-volatile: no ld:e keys (a source
  * may keep an expired key for a while; a SAVE then still holds it).
- * Either flag skips the operations drawn of that kind (another sequence,
+ * --no-streams: no stream keys at all (Redis 2.8 has none; stream metadata
+ * of 7.0+ does not fit 6.2's format).
+ * Each flag skips the operations drawn of that kind (another sequence,
  * still a function of the seed).
  *
  * Prints one line at the end, "load: ops N cmds N errors N seconds S"
@@ -56,7 +58,7 @@ typedef struct cfg {
     long count;
     uint64_t seed;
     int keys, dbs, value_size, heavy, quiet;
-    int no_groups, no_volatile;
+    int no_groups, no_volatile, no_streams;
 } cfg;
 
 typedef struct state {
@@ -221,7 +223,7 @@ static void opMixed(state *s) {
     case 11: cmd(s, "ZREM ld:z:%d m%d", i, pick(s, 300)); break;
     case 12: v = val(s, &n); cmd(s, "HSET ld:h:%d f%d %b", i, pick(s, 300), v, n); break;
     case 13: cmd(s, "HDEL ld:h:%d f%d f%d", i, pick(s, 300), pick(s, 300)); break;
-    case 14: case 15: opStream(s); break;
+    case 14: case 15: if (!s->c->no_streams) opStream(s); break;
     case 16: anyKey(s, k, sizeof(k)); cmd(s, "EXPIRE %s %d", k, 3600 + pick(s, 100)); break;
     case 17: anyKey(s, k, sizeof(k)); cmd(s, "PEXPIRE %s %d", k, 3600000 + pick(s, 100000)); break;
     case 25: if (!s->c->no_volatile) opEphemeral(s); break;
@@ -278,7 +280,7 @@ static void op(state *s) {
 
 /* The streams and their group exist before the first operation. */
 static void setup(state *s) {
-    for (int db = 0; db < s->c->dbs; db++) {
+    for (int db = 0; db < s->c->dbs && !s->c->no_streams; db++) {
         selectDb(s, db);
         for (int i = 0; i < NSTREAMS; i++) {
             cmd(s, "DEL ld:x:%d", i);
@@ -291,7 +293,7 @@ static void setup(state *s) {
 
 static void usage(void) {
     fprintf(stderr, "usage: load --port P [--seconds S] [--rate R] [--count N] [--seed X] [--keys K] [--dbs D]\n"
-                    "            [--value-size B] [--heavy] [--no-groups] [--no-volatile] [--quiet]\n");
+                    "            [--value-size B] [--heavy] [--no-groups] [--no-volatile] [--no-streams] [--quiet]\n");
     exit(1);
 }
 
@@ -303,6 +305,7 @@ static void parse(cfg *c, int argc, char **argv) {
         if (!strcmp(a, "--quiet")) { c->quiet = 1; continue; }
         if (!strcmp(a, "--no-groups")) { c->no_groups = 1; continue; }
         if (!strcmp(a, "--no-volatile")) { c->no_volatile = 1; continue; }
+        if (!strcmp(a, "--no-streams")) { c->no_streams = 1; continue; }
         if (!v) usage();
         i++;
         if (!strcmp(a, "--port")) c->port = atoi(v);
