@@ -3,7 +3,7 @@
  *
  *   load --port P [--seconds S] [--rate R] [--count N] [--seed X]
  *        [--keys K] [--dbs D] [--value-size B] [--heavy] [--no-groups]
- *        [--no-volatile] [--no-streams] [--quiet]
+ *        [--no-volatile] [--no-streams] [--no-set-ttl] [--quiet]
  *
  * Talks to 127.0.0.1:P only (there is no host option on purpose). Sends
  * pipelined batches of writes until S seconds passed or N operations were
@@ -29,6 +29,8 @@
  * may keep an expired key for a while; a SAVE then still holds it).
  * --no-streams: no stream keys at all (Redis 2.8 has none; stream metadata
  * of 7.0+ does not fit 6.2's format).
+ * --no-set-ttl: SET ... EX of an hour goes as SET then EXPIRE (Redis 7.0+
+ * propagates SET EX as SET ... PXAT, which 2.8 lacks).
  * Each flag skips the operations drawn of that kind (another sequence,
  * still a function of the seed).
  *
@@ -58,7 +60,7 @@ typedef struct cfg {
     long count;
     uint64_t seed;
     int keys, dbs, value_size, heavy, quiet;
-    int no_groups, no_volatile, no_streams;
+    int no_groups, no_volatile, no_streams, no_set_ttl;
 } cfg;
 
 typedef struct state {
@@ -151,7 +153,11 @@ static void opString(state *s, const char *k) {
     const char *v;
     switch (pick(s, 4)) {
     case 0: v = val(s, &n); cmd(s, "SET %s %b", k, v, n); break;
-    case 1: v = val(s, &n); cmd(s, "SET %s %b EX %d", k, v, n, 3600 + pick(s, 3)); break;
+    case 1:
+        v = val(s, &n);
+        if (s->c->no_set_ttl) cmd(s, "SET %s %b", k, v, n), cmd(s, "EXPIRE %s %d", k, 3600 + pick(s, 3));
+        else cmd(s, "SET %s %b EX %d", k, v, n, 3600 + pick(s, 3));
+        break;
     case 2: v = val(s, &n); cmd(s, "APPEND %s %b", k, v, n); break;
     default: cmd(s, "SET %s %b", k, s->big, (size_t)s->c->value_size); break;
     }
@@ -293,7 +299,8 @@ static void setup(state *s) {
 
 static void usage(void) {
     fprintf(stderr, "usage: load --port P [--seconds S] [--rate R] [--count N] [--seed X] [--keys K] [--dbs D]\n"
-                    "            [--value-size B] [--heavy] [--no-groups] [--no-volatile] [--no-streams] [--quiet]\n");
+                    "            [--value-size B] [--heavy] [--no-groups] [--no-volatile] [--no-streams]\n"
+                    "            [--no-set-ttl] [--quiet]\n");
     exit(1);
 }
 
@@ -306,6 +313,7 @@ static void parse(cfg *c, int argc, char **argv) {
         if (!strcmp(a, "--no-groups")) { c->no_groups = 1; continue; }
         if (!strcmp(a, "--no-volatile")) { c->no_volatile = 1; continue; }
         if (!strcmp(a, "--no-streams")) { c->no_streams = 1; continue; }
+        if (!strcmp(a, "--no-set-ttl")) { c->no_set_ttl = 1; continue; }
         if (!v) usage();
         i++;
         if (!strcmp(a, "--port")) c->port = atoi(v);
