@@ -324,8 +324,8 @@ static void noteKey(verifier *v, const scanItem *it, const char *what) {
     if (v->noted++ >= 3 || v->quiet) return;
     char kr[300];
     rdbKeyRepr(it->key, it->keylen, kr, sizeof(kr));
-    logInfo("note: db %d key '%s': %s (not compared: derived state, which replicas and older formats do not keep equal)", it->db, kr,
-            what);
+    logInfo("note: db %d key '%s': %s (not compared: derived state, which replicas and older formats "
+            "do not keep equal)", it->db, kr, what);
 }
 
 static void verifyProgress(verifier *v) {
