@@ -8,17 +8,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <stdint.h>
 
 #include "checksum.h"
 #include "clock.h"
-#include "keydiff.h"
+#include "keyverdict.h"
 #include "log.h"
 #include "outcome.h"
 #include "progress.h"
 #include "psync.h"
 #include "rdb/decode.h"
-#include "rdb/digest.h"
 #include "rdb/rdbfile.h"
 #include "scan.h"
 #include "stop.h"
@@ -278,31 +276,16 @@ outcome snapshotChecksum(const snapshotConfig *cfg) {
 
 /* ---- --verify ---- */
 
-/* One key's digest (its K term): decode a payload into a fresh digest. */
-static int keyDigest(const scanItem *it, unsigned char out[RDB_DIGEST_LEN], char *err, size_t errlen) {
-    rdbDigest *dg = rdbDigestNew();
-    rdbHandlers h;
-    if (!dg) return -1;
-    rdbDigestHandlers(dg, &h);
-    rdbKeyInfo base = {.db = (uint64_t)it->db, .key = it->key, .keylen = it->keylen, .expire_ms = it->expire_ms,
-                       .idle = -1, .freq = -1};
-    int rc = rdbDecodePayload(it->payload, it->len, &base, &h, NULL, NULL, err, errlen);
-    rdbDigestFinal(dg, out);
-    rdbDigestFree(dg);
-    return rc;
-}
-
 typedef struct verifier {
     rsConn *other;
     rsServerInfo oinfo;
     const char *side;   /* which side 'other' is, for messages */
     int compare;        /* 1: compare content; 0: existence only */
     uint64_t checked, differ, missing, noted;
-    uint64_t differ_value, differ_type, differ_ttl; /* differ, by the part (value wins over TTL) */
-    uint64_t ttl_within;    /* expire times apart, but within the tolerance: equal */
+    keyVerdictCounts kv;    /* differ by kind; equal within the TTL tolerance */
     int64_t tol_ms;         /* the TTL tolerance in force */
-    int auto_tol;           /* tol_ms follows the reads: autoTolerance */
-    rsServerInfo sinfo;     /* the source's, for autoTolerance */
+    int auto_tol;           /* tol_ms follows the reads (keyVerdictAutoTolerance) */
+    rsServerInfo sinfo;     /* the source's, for the automatic tolerance */
     int64_t slowest_read_ms;/* the slowest single-key read of 'other' so far */
     progress *pg;       /* status lines; NULL: none */
     int quiet;          /* -q: no notes */
@@ -339,96 +322,18 @@ static void verifyProgress(verifier *v) {
                      (unsigned long long)v->checked, (unsigned long long)v->missing);
 }
 
-/* ---- Expire times and their tolerance ---- */
-
-/* Servers before 7.0 replicate EXPIRE, SETEX... as they were written:
- * relative, so every replica's expire times are later than its master's
- * by the replication lag of the moment (a native replica's as much as
- * ours), and PTTL (no PEXPIRETIME) gives an absolute time only to within
- * the read's round trip. 7.0+ replicate absolute times and answer
- * PEXPIRETIME exactly. The automatic tolerance: 0 between two 7.0+
- * servers; otherwise 1 s for the lag of a sync that was in sync when the
- * keys were written, plus twice the slowest key read measured. */
-#define TTL_LAG_ALLOWANCE_MS 1000
-
-static int64_t autoTolerance(const rsServerInfo *s, const rsServerInfo *t, int64_t slowest_read_ms) {
-    if (connServerAtLeast(s, 7, 0) && connServerAtLeast(t, 7, 0)) return 0;
-    return TTL_LAG_ALLOWANCE_MS + 2 * slowest_read_ms;
-}
-
-static int64_t expireGap(int64_t a, int64_t b) {
-    if (a == -1 || b == -1) return a == b ? 0 : INT64_MAX;
-    return a > b ? a - b : b - a;
-}
-
-/* The key as the target holds it, with the source's expire time: what
- * differs then is the value or the type. */
-static int digestsEqual(const scanItem *a, const scanItem *b, int *equal, char *err, size_t errlen) {
-    unsigned char da[RDB_DIGEST_LEN], db[RDB_DIGEST_LEN];
-    if (keyDigest(a, da, err, errlen) < 0 || keyDigest(b, db, err, errlen) < 0) return -1;
-    *equal = memcmp(da, db, sizeof(da)) == 0;
-    return 0;
-}
-
-static void ttlText(const scanItem *it, const scanItem *o, int64_t tol, char *out, size_t outlen) {
-    char a[40], b[40];
-    if (it->expire_ms == -1) snprintf(a, sizeof(a), "none");
-    else snprintf(a, sizeof(a), "%lld (unix ms)", (long long)it->expire_ms);
-    if (o->expire_ms == -1) snprintf(b, sizeof(b), "none");
-    else snprintf(b, sizeof(b), "%lld (unix ms)", (long long)o->expire_ms);
-    int64_t gap = expireGap(it->expire_ms, o->expire_ms);
-    if (gap == INT64_MAX)
-        snprintf(out, outlen, "expire time: %s on the source, %s on the target", a, b);
-    else
-        snprintf(out, outlen, "expire time: %s on the source, %s on the target (%lld ms apart; TTL tolerance %lld ms)",
-                 a, b, (long long)gap, (long long)tol);
-}
-
-/* Content: the digest terms first (cheap); where they differ, the expire
- * times are set aside (compared within the tolerance), and keydiff says
- * which part of the value differs, or that only a part not compared does.
- * One verdict per key, by the part: type, value, or TTL only. */
+/* Content: one verdict per key (keyverdict.h): equal, equal within the
+ * TTL tolerance, noted (a part not compared differs), or differing in
+ * type, value or TTL only. */
 static int compareKey(verifier *v, const scanItem *it, const scanItem *o) {
-    int equal;
-    if (digestsEqual(it, o, &equal, v->err, v->errlen) < 0) return -1;
-    if (equal) return 0;
-    scanItem same = *o;
-    same.expire_ms = it->expire_ms;
-    int64_t gap = expireGap(it->expire_ms, o->expire_ms);
-    int ttl_differs = gap > v->tol_ms;
-    char what[1400], msg[1800], ttl[300];
-    ttlText(it, o, v->tol_ms, ttl, sizeof(ttl));
-    if (gap && digestsEqual(it, &same, &equal, v->err, v->errlen) < 0) return -1;
-    if (gap && equal) { /* the expire time alone */
-        if (!ttl_differs) {
-            v->ttl_within++;
-            return 0;
-        }
-        v->differ++, v->differ_ttl++;
-        snprintf(msg, sizeof(msg), "differs in TTL only: %s", ttl);
-        reportKey(v, it, msg);
-        return 0;
+    char what[1800];
+    int kind = keyVerdict(it, o, v->tol_ms, what, sizeof(what), v->err, v->errlen);
+    if (kind < 0) return -1;
+    if (kind == KV_NOTED) noteKey(v, it, what);
+    if (keyVerdictCount(&v->kv, kind)) {
+        v->differ++;
+        reportKey(v, it, what);
     }
-    int r = keydiffCompare(it, &same, what, sizeof(what), v->err, v->errlen);
-    if (r < 0) return -1;
-    if (r == KEYDIFF_NOTED) noteKey(v, it, what);
-    if (r != KEYDIFF_DIFFER) {
-        if (!ttl_differs) {
-            if (gap) v->ttl_within++;
-            return 0;
-        }
-        v->differ++, v->differ_ttl++; /* a part not compared, and the TTL */
-        snprintf(msg, sizeof(msg), "differs in TTL only: %s", ttl);
-        reportKey(v, it, msg);
-        return 0;
-    }
-    int type = strncmp(what, "type:", 5) == 0;
-    v->differ++;
-    if (type) v->differ_type++;
-    else v->differ_value++;
-    snprintf(msg, sizeof(msg), "differs in %s: %s%s%s", type ? "type" : "value", what,
-             ttl_differs ? "; and in TTL: " : "", ttl_differs ? ttl : "");
-    reportKey(v, it, msg);
     return 0;
 }
 
@@ -444,7 +349,7 @@ static int verifyKey(void *ctx, const scanItem *it) {
     /* The automatic tolerance follows the slowest read so far: a key read
      * slowly widens it for the keys after it. */
     if (took > v->slowest_read_ms) v->slowest_read_ms = took;
-    if (v->auto_tol) v->tol_ms = autoTolerance(&v->sinfo, &v->oinfo, v->slowest_read_ms);
+    if (v->auto_tol) v->tol_ms = keyVerdictAutoTolerance(&v->sinfo, &v->oinfo, v->slowest_read_ms);
     if (got == 0) {
         v->missing++;
         reportKey(v, it, v->compare ? "missing on the target" : "only on the target");
@@ -467,7 +372,8 @@ outcome snapshotVerify(const snapshotConfig *cfg) {
     progress *pg = progressNew(cfg->quiet, "verify", 0); /* NULL (out of memory): no status lines */
     verifier fwd = {.other = t, .oinfo = tinfo, .side = "target", .compare = 1, .pg = pg, .quiet = cfg->quiet, .err = err,
                     .errlen = sizeof(err), .sinfo = sinfo, .auto_tol = cfg->ttl_tolerance_ms < 0,
-                    .tol_ms = cfg->ttl_tolerance_ms < 0 ? autoTolerance(&sinfo, &tinfo, 0) : cfg->ttl_tolerance_ms};
+                    .tol_ms = cfg->ttl_tolerance_ms < 0 ? keyVerdictAutoTolerance(&sinfo, &tinfo, 0)
+                                                         : cfg->ttl_tolerance_ms};
     verifier back = {.other = s, .oinfo = sinfo, .side = "source", .compare = 0, .pg = pg, .err = err,
                      .errlen = sizeof(err)};
     int rc = t ? 0 : -1;
@@ -491,12 +397,10 @@ outcome snapshotVerify(const snapshotConfig *cfg) {
     }
     if (fwd.noted > 3 && !cfg->quiet) logInfo("note: %llu keys in all differ only in parts not compared", (unsigned long long)fwd.noted);
     int equal = fwd.missing + fwd.differ + back.missing == 0;
-    printf("verify: %s: %llu source keys checked, %llu differ, %llu missing on the target, %llu only on the target "
-           "(differ: %llu in value, %llu in type, %llu in TTL only; TTL tolerance %lld ms%s, %llu expire times "
-           "apart within it)\n",
-           equal ? "equal" : "DIFFERENT", (unsigned long long)fwd.checked, (unsigned long long)fwd.differ,
-           (unsigned long long)fwd.missing, (unsigned long long)back.missing, (unsigned long long)fwd.differ_value,
-           (unsigned long long)fwd.differ_type, (unsigned long long)fwd.differ_ttl, (long long)fwd.tol_ms,
-           fwd.auto_tol ? " (auto)" : "", (unsigned long long)fwd.ttl_within);
+    char kinds[300];
+    keyVerdictSummary(&fwd.kv, fwd.tol_ms, fwd.auto_tol, kinds, sizeof(kinds));
+    printf("verify: %s: %llu source keys checked, %llu differ, %llu missing on the target, %llu only on the "
+           "target %s\n", equal ? "equal" : "DIFFERENT", (unsigned long long)fwd.checked,
+           (unsigned long long)fwd.differ, (unsigned long long)fwd.missing, (unsigned long long)back.missing, kinds);
     return equal ? OUTCOME_OK : OUTCOME_DIFFER;
 }
