@@ -375,9 +375,10 @@ static int encStreamMeta(void *ctx, const rdbStreamMeta *m) {
     rdbBuf *b = &e->body;
     if (skipping(e)) return 0;
     if (e->stream_ver == 1) {
-        /* What a v1 loader synthesizes (and the decoder reports). */
+        /* What a v1 loader synthesizes (and the decoder reports). An empty
+         * stream's first ID is not data (digest.h): not a loss. */
         rdbStreamId first = e->have_first ? e->first_live : (rdbStreamId){0, 0};
-        if (!idEq(m->first_id, first) || m->max_deleted.ms || m->max_deleted.seq ||
+        if ((m->length && !idEq(m->first_id, first)) || m->max_deleted.ms || m->max_deleted.seq ||
             m->entries_added != m->length)
             e->flags |= RDB_ENC_LOSSY_STREAM;
     }
@@ -408,7 +409,8 @@ static int encStreamGroup(void *ctx, const rdbStreamGroup *g) {
     if (groupClose(e) < 0) return oom(e);
     e->group_open = 1;
     e->groups_seen++;
-    if (e->stream_ver == 1 && g->entries_read != -1) e->flags |= RDB_ENC_LOSSY_STREAM;
+    /* entries_read is not carried by v1 and not counted as a loss: it is
+     * derived, and a loader estimates it (digest.h). */
     if (rdbWriteString(b, g->name, g->namelen) < 0 || writeLenId(b, g->last_id) < 0) return oom(e);
     /* -1 (unknown) goes out as 2^64-1, exactly as Redis saves it. */
     if (e->stream_ver >= 2 && rdbWriteLen(b, (uint64_t)g->entries_read) < 0) return oom(e);

@@ -159,9 +159,11 @@ typedef struct rdbEncodeTarget {
  *              cannot say; RDB_ENC_LOSSY_STREAM is set when that differs
  *              from what the target's loader synthesizes (and the decoder
  *              reports): to 19, a consumer whose active time differs from
- *              its seen time; to 15, also first id != first live entry,
- *              max deleted id != 0-0, entries_added != length, or a group
- *              with a known entries_read.
+ *              its seen time; to 15, also first id != first live entry
+ *              (in a non-empty stream), max deleted id != 0-0 or
+ *              entries_added != length. A group's entries_read and an empty
+ *              stream's first id are derived, not data (digest.h, version
+ *              2): dropping them is no loss.
  *              entries_read of -1 (unknown; the decoder reports it for v1
  *              sources) is written as Redis itself saves an unknown
  *              counter: the 64-bit length 2^64-1, loaded back as -1.

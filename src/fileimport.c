@@ -54,23 +54,48 @@ static int onProgressKey(void *ctx, const rdbKeyInfo *k) {
     return 0;
 }
 
+/* What was written in another form than the dump's, each conversion by
+ * its name; "" when none. */
+static void conversionsText(const importStats *st, char *out, size_t outlen) {
+    out[0] = 0;
+    if (st->dropped_field_ttls)
+        snprintf(out, outlen, "; %llu hashes written without their field TTLs (--drop-field-ttls)",
+                 (unsigned long long)st->dropped_field_ttls);
+    if (st->lossy_stream) {
+        size_t n = strlen(out);
+        snprintf(out + n, outlen - n, "; %llu streams written without metadata the target's stream format "
+                 "cannot hold", (unsigned long long)st->lossy_stream);
+    }
+    if (st->dropped_idmp) {
+        size_t n = strlen(out);
+        snprintf(out + n, outlen - n, "; %llu streams written without their IDMP records (Redis 8.6)",
+                 (unsigned long long)st->dropped_idmp);
+    }
+    if (st->dropped_keymeta) {
+        size_t n = strlen(out);
+        snprintf(out + n, outlen - n, "; %llu keys written without their module metadata (Redis 8.6)",
+                 (unsigned long long)st->dropped_keymeta);
+    }
+}
+
 static void importSummary(const fileImportOptions *o, const importStats *st, double secs, const char *target) {
     /* Keys read but neither written, skipped nor failed: a stop came
      * between reading them and their reply. Counts always add up. */
     uint64_t done = importSettled(st);
-    char rest[64] = "";
+    char rest[64] = "", conv[400];
     if (st->keys_read > done)
         snprintf(rest, sizeof(rest), "; %llu not attempted", (unsigned long long)(st->keys_read - done));
+    conversionsText(st, conv, sizeof(conv));
     logInfo("%s: %llu keys read, %llu written%s in %.1f s (%.0f keys/s); skipped: %llu expired, "
-            "%llu existing, %llu empty, %llu other db, %llu filtered; %llu failed, %llu not representable, %llu written "
-            "without field TTLs; %llu functions loaded%s",
+            "%llu existing, %llu empty, %llu other db, %llu filtered; %llu failed, %llu not representable%s; "
+            "%llu functions loaded%s",
             target, (unsigned long long)st->keys_read, (unsigned long long)st->written,
             st->native ? " (some as native commands)" : "", secs, secs > 0 ? st->written / secs : 0.0,
             (unsigned long long)st->skipped_expired, (unsigned long long)st->skipped_conflict,
             (unsigned long long)st->skipped_empty, (unsigned long long)st->skipped_db,
             (unsigned long long)st->skipped_filtered,
-            (unsigned long long)st->failed, (unsigned long long)st->unrepresentable,
-            (unsigned long long)st->lossy, (unsigned long long)st->functions, rest);
+            (unsigned long long)st->failed, (unsigned long long)st->unrepresentable, conv,
+            (unsigned long long)st->functions, rest);
 }
 
 /* Pick the error line and exit status of an import, from the most

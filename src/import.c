@@ -32,12 +32,12 @@ struct importer {
     int src_version;
     rdbFlavour src_flavour;
     decision dec;
-    int key_lossy;      /* this key was counted as written with a loss */
     uint64_t elements;       /* content callbacks seen for the current key */
     int64_t now_ms;          /* refreshed per key, for the expired check */
     rdbBuf payload;
     rdbEncoder *enc;
     int conflicted;
+    int said_relative;       /* the target takes no ABSTTL: said once */
     rdbBuf pending_tmp;      /* temporary key of a native write that did not finish */
     int64_t pending_db;      /* its target db, -1 when none */
     char err[512];
@@ -83,16 +83,10 @@ static int onHeader(void *ctx, int version, rdbFlavour flavour) {
 }
 
 /* A key written with a loss counts once, whatever it lost. */
-static void lossyKey(importer *im) {
-    if (!im->key_lossy) im->st.lossy++;
-    im->key_lossy = 1;
-}
-
 static int onKeyBegin(void *ctx, const rdbKeyInfo *k) {
     importer *im = ctx;
     im->st.keys_read++;
     im->elements = 0;
-    im->key_lossy = 0;
     im->now_ms = clockWallMs();
     im->dec = D_SKIP;
     if (!dbSelected(im, k->db)) {
@@ -132,6 +126,22 @@ static int onModule(void *ctx, const char *name, int encver) { return countElem(
 
 /* ---- Writing one key ---- */
 
+/* A target before Redis 5.0 has no RESTORE ... ABSTTL: the TTL goes
+ * relative, counted from when the target runs the command. So it is taken
+ * from the clock as late as we can, as the RESTORE is queued (not when the
+ * key was read: re-encoding a big value takes time), and the target's
+ * times still land later by the time the command waits in the pipeline.
+ * Said once per run. */
+static int64_t relativeTtl(importer *im, int64_t expire_ms) {
+    if (!im->said_relative) {
+        im->said_relative = 1;
+        logInfo("the target (Redis %s) cannot take absolute expire times (RESTORE ... ABSTTL needs 5.0): "
+                "TTLs are sent relative, computed as each RESTORE is queued, and land later by the time "
+                "it waits in the pipeline (milliseconds)", im->target.redis_version);
+    }
+    return expire_ms - clockWallMs();
+}
+
 /* RESTORE key ttl payload [REPLACE] [ABSTTL] [IDLETIME s | FREQ n]. */
 static int sendRestore(importer *im, const rdbKeyInfo *k, const unsigned char *p, size_t len) {
     const char *argv[9];
@@ -142,8 +152,10 @@ static int sendRestore(importer *im, const rdbKeyInfo *k, const unsigned char *p
     int absttl = 0;
     if (k->expire_ms != -1 && graceNear(k->expire_ms, im->now_ms, im->o.expire_grace_ms))
         t = im->o.expire_grace_ms; /* relative: counts from when the target applies it */
+    else if (k->expire_ms != -1 && abs)
+        t = k->expire_ms, absttl = 1;
     else if (k->expire_ms != -1)
-        t = abs ? k->expire_ms : k->expire_ms - im->now_ms, absttl = abs;
+        t = relativeTtl(im, k->expire_ms);
     if (k->expire_ms != -1 && t < 1) t = 1;
 #define ARG(s, l) (argv[argc] = (s), lens[argc++] = (l))
     ARG("RESTORE", 7);
@@ -207,16 +219,16 @@ static int writeReencoded(importer *im, const rdbKeyInfo *k, const unsigned char
     if (flags & RDB_ENC_LOSSY_STREAM) {
         keyMsg("written without stream metadata the target's stream format cannot hold", k->db, k->key,
                k->keylen, NULL);
-        lossyKey(im);
+        im->st.lossy_stream++;
     }
     if (flags & RDB_ENC_DROPPED_IDMP) {
         keyMsg("written without its IDMP records and settings (Redis 8.6 idempotent producers; the target "
                "is older)", k->db, k->key, k->keylen, NULL);
-        lossyKey(im);
+        im->st.dropped_idmp++;
     }
     if (flags & RDB_ENC_DROPPED_FIELD_TTLS) {
         keyMsg("written without its hash field TTLs (--drop-field-ttls)", k->db, k->key, k->keylen, NULL);
-        lossyKey(im);
+        im->st.dropped_field_ttls++;
     }
     im->st.reencoded++;
     return sendRestore(im, k, p, plen);
@@ -232,7 +244,7 @@ static int keyMetaFits(importer *im, const rdbKeyInfo *k, int native) {
     snprintf(why, sizeof(why), "%d module metadata class%s; only Redis 8.6+ holds them, by RESTORE",
              k->meta_classes, k->meta_classes == 1 ? "" : "es");
     keyMsg("written without its key metadata", k->db, k->key, k->keylen, why);
-    lossyKey(im);
+    im->st.dropped_keymeta++;
     return 0;
 }
 

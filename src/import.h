@@ -61,7 +61,11 @@ typedef struct importStats {
     uint64_t skipped_db;       /* db not selected */
     uint64_t skipped_filtered; /* left out by --match/--exclude/--type */
     uint64_t unrepresentable;  /* the target cannot hold the key */
-    uint64_t lossy;            /* written without what the target cannot hold */
+    uint64_t lossy_stream;     /* streams written without metadata the target's stream
+                                * format cannot hold (RDB_ENC_LOSSY_STREAM) */
+    uint64_t dropped_field_ttls; /* hashes written without their field TTLs (--drop-field-ttls) */
+    uint64_t dropped_idmp;     /* Redis 8.6 streams written without their IDMP records/settings */
+    uint64_t dropped_keymeta;  /* keys written without their Redis 8.6 module metadata */
     uint64_t failed;           /* refused by the target */
     uint64_t reencoded, native;
     uint64_t functions, functions_failed;

@@ -39,6 +39,7 @@ typedef struct facts {
     size_t n, cap;
     int oom;
     rdbLType ltype;
+    int stream_v1;         /* an RDB 9 stream (type 15): no entries_added, max_deleted */
     uint64_t nelems;       /* list items, set/zset members, hash fields */
     rdbBuf part;           /* the part being built */
     rdbBuf group;          /* current stream group: str(name) */
@@ -133,6 +134,7 @@ static int fmtIdText(char *buf, size_t len, rdbStreamId id) {
 static int onKeyBegin(void *ctx, const rdbKeyInfo *k) {
     facts *f = ctx;
     f->ltype = k->ltype;
+    f->stream_v1 = k->type == RDB_TYPE_STREAM_LISTPACKS;
     partStart(f, P_TYPE);
     addText(f, 0, "%s", rdbLTypeName(k->ltype));
     partStart(f, P_EXPIRE);
@@ -216,8 +218,8 @@ static int onStreamField(void *ctx, const char *fl, size_t flen, const char *v, 
     return 0;
 }
 
-static void metaText(facts *f, const char *name, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void metaText(facts *f, const char *name, const char *fmt, ...) {
+static void metaText(facts *f, int hint, const char *name, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static void metaText(facts *f, int hint, const char *name, const char *fmt, ...) {
     char buf[64];
     va_list ap;
     va_start(ap, fmt);
@@ -225,7 +227,7 @@ static void metaText(facts *f, const char *name, const char *fmt, ...) {
     va_end(ap);
     partStart(f, P_META);
     partAdd(f, name, strlen(name));
-    addText(f, 0, "%s", buf);
+    addText(f, hint, "%s", buf);
 }
 
 static int onStreamMeta(void *ctx, const rdbStreamMeta *m) {
@@ -233,13 +235,19 @@ static int onStreamMeta(void *ctx, const rdbStreamMeta *m) {
     char a[48], b[48], c[48];
     entryEnd(f);
     fmtIdText(a, sizeof(a), m->last_id);
-    fmtIdText(b, sizeof(b), m->first_id);
+    /* An empty stream's first ID is not data (digest.h): 0-0 on 7.0's own
+     * XDEL, the maximum ID when 7.0 loads the same stream from RDB 9. */
+    fmtIdText(b, sizeof(b), m->length ? m->first_id : (rdbStreamId){0, 0});
     fmtIdText(c, sizeof(c), m->max_deleted);
-    metaText(f, "length", "%" PRIu64, m->length);
-    metaText(f, "last-id", "%s", a);
-    metaText(f, "first-id", "%s", b);
-    metaText(f, "max-deleted-id", "%s", c);
-    metaText(f, "entries-added", "%" PRIu64, m->entries_added);
+    /* An RDB 9 source stream has no max-deleted-id or entries-added (the
+     * decoder reports what a loader synthesizes: 0-0 and the length); a
+     * 7.0+ server that applies the same XADDs and XDELs (ours or a native
+     * replica) counts them: not compared then, like entries_read. */
+    metaText(f, 0, "length", "%" PRIu64, m->length);
+    metaText(f, 0, "last-id", "%s", a);
+    metaText(f, 0, "first-id", "%s", b);
+    metaText(f, f->stream_v1, "max-deleted-id", "%s", c);
+    metaText(f, f->stream_v1, "entries-added", "%" PRIu64, m->entries_added);
     return 0;
 }
 
@@ -295,7 +303,7 @@ static int onStreamIdmpEntry(void *ctx, const char *pid, size_t pidlen, const ch
     rdbKeyRepr(iid, iidlen, b, sizeof(b));
     snprintf(name, sizeof(name), "IDMP record '%s' '%s'", a, b);
     fmtIdText(v, sizeof(v), id);
-    metaText(f, name, "%s", v);
+    metaText(f, 0, name, "%s", v);
     return 0;
 }
 

@@ -26,6 +26,10 @@
  *     from a v1 stream Redis estimates it on load;
  *   - a consumer's seen-time and active-time: a replica sets them to its
  *     own clock when it applies the command.
+ *   - when the source's copy is an RDB 9 stream (Redis 5 to 6.2), the
+ *     stream's max-deleted-id and entries-added: that format has neither,
+ *     and a 7.0+ target (native replica or ours) that applied the same
+ *     XADDs and XDELs counts them.
  * Everything else is compared exactly.
  *
  * Memory: proportional to the number of parts of the two values (only

@@ -62,6 +62,7 @@ typedef struct config {
     const char *source_user;
     int once;
     int verify;
+    long long ttl_tolerance_ms; /* --verify --ttl-tolerance; -1 = auto */
     const char *psync_cmd;
     long source_timeout_s; /* live sync: a silent source link is dropped; 0 = default */
     long status_interval_s; /* --status-interval: off a terminal; 0 = default (5) */
@@ -96,6 +97,9 @@ enum { TLSF_TLS, TLSF_CACERT, TLSF_CACERTDIR, TLSF_CERT, TLSF_KEY, TLSF_SNI, TLS
     {prefix "sni", required_argument, 0, TLS_OPT(side, TLSF_SNI)},                                      \
     {prefix "insecure", no_argument, 0, TLS_OPT(side, TLSF_INSECURE)}
 
+/* Long-only options without a letter (above the TLS ones). */
+#define OPT_TTL_TOLERANCE 0x310
+
 static void usage(FILE *out) {
     fprintf(out,
 "rdbsync " RDBSYNC_VERSION " -- copy Redis/Valkey data and prove nothing was lost\n"
@@ -127,6 +131,10 @@ static void usage(FILE *out) {
 "                         a corrupt file writes nothing)\n"
 "      --payload PATH     instead of --file: one DUMP payload (as DUMP returns it), with\n"
 "                         --checksum or --dump; its footer version and CRC64 are checked\n"
+"      --ttl-tolerance MS  --verify: expire times at most MS apart are equal (default:\n"
+"                         0 between two 7.0+ servers; else 1000 plus twice the slowest\n"
+"                         key read, since servers before 7.0 replicate relative EXPIREs\n"
+"                         and every replica's times trail by the replication lag)\n"
 "  -t, --target URL       redis://[user[:password]@]host[:port][/db] to write to\n"
 "                         (rediss:// for TLS, unix:///path.sock for a local socket);\n"
 "                         the password may come from RDBSYNC_TARGET_AUTH instead\n"
@@ -329,6 +337,7 @@ static int parseArgs(int argc, char **argv, config *c) {
         {"checkpoint-key", required_argument, 0, 'N'},
         {"state", required_argument, 0, 0x200},         {"cutover", no_argument, 0, 0x201},
         {"pause-timeout", required_argument, 0, 0x202}, {"cutover-verify", no_argument, 0, 0x203},
+        {"ttl-tolerance", required_argument, 0, OPT_TTL_TOLERANCE},
         TLS_OPTS("", SIDE_BOTH), TLS_OPTS("source-", SIDE_SOURCE), TLS_OPTS("target-", SIDE_TARGET),
         {0, 0, 0, 0}};
     int o;
@@ -445,6 +454,13 @@ static int parseArgs(int argc, char **argv, config *c) {
             else return badValue("--mode", optarg, "auto, replica or scan");
             break;
         case 'v': c->verify = 1; break;
+        case OPT_TTL_TOLERANCE: {
+            long v;
+            if (parseLong(optarg, 0, 86400000, &v) < 0)
+                return badValue("--ttl-tolerance", optarg, "milliseconds from 0 to 86400000");
+            c->ttl_tolerance_ms = v;
+            break;
+        }
         case 'k':
             if (!*optarg || strlen(optarg) > 200) return badValue("--psync-command", optarg, "a command name");
             c->psync_cmd = optarg;
@@ -601,7 +617,8 @@ static outcome runSnapshot(const config *c) {
     if (rc == OUTCOME_OK && c->target) rc = endpointUrl("target", c->target, c->target_user, "RDBSYNC_TARGET_AUTH", &dst);
     snapshotConfig sc = {.source = &src, .target = &dst, .mode = c->mode, .json = c->json,
                          .scan_count = (int)c->scan_count, .rate = c->rate, .quiet = c->quiet,
-                         .psync_cmd = c->psync_cmd, .filter = c->filter, .checkpoint_key = c->checkpoint_key};
+                         .psync_cmd = c->psync_cmd, .filter = c->filter, .checkpoint_key = c->checkpoint_key,
+                         .ttl_tolerance_ms = c->ttl_tolerance_ms};
     rsConnOptions co = {.connect_timeout_ms = c->connect_timeout_ms, .client_name = "rdbsync"};
     sc.source_conn = sc.target_conn = co;
     if (rc == OUTCOME_OK) {
@@ -739,6 +756,8 @@ static const char *contradiction(const config *c) {
                "compare both with --verify --source URL --target URL";
     if (c->verify && !(c->source && c->target)) return "--verify needs --source and --target";
     if (c->verify && (offline || c->checksum || c->dump)) return "--verify compares two servers: it takes no --file, --checksum or --dump";
+    if (c->ttl_tolerance_ms >= 0 && !c->verify)
+        return "--ttl-tolerance is for --verify (it says how far apart expire times may be)";
     if (c->source && c->dump)
         return "--dump reads a file: save a snapshot first (--source URL --file F), then --file F --dump";
     if (c->grace_given && !(c->source && c->target && !c->verify))
@@ -840,6 +859,7 @@ int main(int argc, char **argv) {
     c.follow = -1;
     for (int i = 0; i < IMPORT_MAX_DBS; i++) c.imp.db_map[i] = -1;
     c.imp.expire_grace_ms = GRACE_DEFAULT_MS;
+    c.ttl_tolerance_ms = -1;
     signal(SIGPIPE, SIG_IGN);
     if (parseArgs(argc, argv, &c) < 0) {
         filterFree(c.filter);

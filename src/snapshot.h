@@ -36,6 +36,9 @@ typedef struct snapshotConfig {
                                 (--source --file writes the snapshot whole) */
     const char *checkpoint_key; /* left out of --verify and a live --checksum (checkpoint.h);
                                    NULL = CHECKPOINT_DEFAULT_KEY */
+    long long ttl_tolerance_ms; /* --verify: expire times this close are equal; -1 = auto:
+                                 * 0 when both sides are 7.0+ (absolute expires replicated,
+                                 * read exactly), else 1000 + twice the slowest key read */
 } snapshotConfig;
 
 outcome snapshotToFile(const snapshotConfig *c, const char *path);

@@ -9,7 +9,8 @@
 
 #include "checkpoint.h"
 #include "filter.h"
-#include "keydiff.h"
+#include "clock.h"
+#include "keyverdict.h"
 #include "log.h"
 #include "progress.h"
 #include "rdb/decode.h"
@@ -72,20 +73,6 @@ static int digestsEqual(const snapshotConfig *cfg, uint64_t *keys, char *how, si
 
 /* ---- Key by key ---- */
 
-/* One key's digest (its K term): decode a payload into a fresh digest. */
-static int keyDigest(const scanItem *it, unsigned char out[RDB_DIGEST_LEN], char *err, size_t errlen) {
-    rdbDigest *dg = rdbDigestNew();
-    rdbHandlers h;
-    if (!dg) return -1;
-    rdbDigestHandlers(dg, &h);
-    rdbKeyInfo base = {.db = (uint64_t)it->db, .key = it->key, .keylen = it->keylen, .expire_ms = it->expire_ms,
-                       .idle = -1, .freq = -1};
-    int rc = rdbDecodePayload(it->payload, it->len, &base, &h, NULL, NULL, err, errlen);
-    rdbDigestFinal(dg, out);
-    rdbDigestFree(dg);
-    return rc;
-}
-
 /* Keys of one side waiting to be looked up on the other: copies, since a
  * scan sink's items live only during the call. */
 typedef struct batch {
@@ -99,6 +86,11 @@ typedef struct verifier {
     rsServerInfo oinfo;
     int compare;        /* 1: compare content; 0: existence only */
     uint64_t checked, differ, missing, noted;
+    keyVerdictCounts kv;    /* differ by kind; equal within the TTL tolerance */
+    int64_t tol_ms;         /* the TTL tolerance in force */
+    int auto_tol;           /* tol_ms follows the reads (keyVerdictAutoTolerance) */
+    rsServerInfo sinfo;     /* the source's, for the automatic tolerance */
+    int64_t slowest_read_ms;/* the slowest batch read of 'other' so far */
     progress *pg;       /* status lines; NULL: none */
     int quiet;          /* -q: no notes */
     uint64_t base;      /* keys checked by the passes before this one */
@@ -122,8 +114,8 @@ static void noteKey(verifier *v, const scanItem *it, const char *what) {
     if (v->noted++ >= 3 || v->quiet) return;
     char kr[300];
     rdbKeyRepr(it->key, it->keylen, kr, sizeof(kr));
-    logInfo("note: db %d key '%s': %s (not compared: Redis's own replicas do not keep it equal)", it->db, kr,
-            what);
+    logInfo("note: db %d key '%s': %s (not compared: derived state, which replicas and older formats "
+            "do not keep equal)", it->db, kr, what);
 }
 
 static void verifyProgress(verifier *v) {
@@ -137,20 +129,18 @@ static void verifyProgress(verifier *v) {
                      (unsigned long long)v->checked, (unsigned long long)v->missing);
 }
 
-/* Content: the digest terms first (cheap); where they differ, keydiff
- * says which part does, or that only a part not compared does. */
+/* Content: one verdict per key (keyverdict.h): equal, equal within the
+ * TTL tolerance, noted (a part not compared differs), or differing in
+ * type, value or TTL only. */
 static int compareKey(verifier *v, const scanItem *it, const scanItem *o) {
-    unsigned char a[RDB_DIGEST_LEN], b[RDB_DIGEST_LEN];
-    if (keyDigest(it, a, v->err, v->errlen) < 0 || keyDigest(o, b, v->err, v->errlen) < 0) return -1;
-    if (memcmp(a, b, sizeof(a)) == 0) return 0;
-    char what[1400], msg[1500];
-    int r = keydiffCompare(it, o, what, sizeof(what), v->err, v->errlen);
-    if (r < 0) return -1;
-    if (r == KEYDIFF_NOTED) noteKey(v, it, what);
-    if (r != KEYDIFF_DIFFER) return 0;
-    v->differ++;
-    snprintf(msg, sizeof(msg), "differs: %s", what);
-    reportKey(v, it, msg);
+    char what[1800];
+    int kind = keyVerdict(it, o, v->tol_ms, what, sizeof(what), v->err, v->errlen);
+    if (kind < 0) return -1;
+    if (kind == KV_NOTED) noteKey(v, it, what);
+    if (keyVerdictCount(&v->kv, kind)) {
+        v->differ++;
+        reportKey(v, it, what);
+    }
     return 0;
 }
 
@@ -164,7 +154,13 @@ static int batchCheck(verifier *v) {
     batch *b = &v->b;
     if (!b->n) return 0;
     char ferr[600];
+    int64_t t0 = clockMonoMs();
     scanFetch *f = scanFetchKeys(v->other, &v->oinfo, b->db, b->items, b->n, ferr, sizeof(ferr));
+    /* The automatic tolerance follows the slowest read so far (a batch's
+     * expire times are made absolute before its replies are all in). */
+    int64_t took = clockMonoMs() - t0;
+    if (took > v->slowest_read_ms) v->slowest_read_ms = took;
+    if (v->auto_tol) v->tol_ms = keyVerdictAutoTolerance(&v->sinfo, &v->oinfo, v->slowest_read_ms);
     if (!f) {
         snprintf(v->err, v->errlen, "%s: %s", v->compare ? "target" : "source", ferr);
         return -1;
@@ -241,7 +237,10 @@ static outcome keyByKey(const snapshotConfig *cfg) {
     scanStats st1 = {0}, st2 = {0};
     progress *pg = progressNew(cfg->quiet, "verify", 0); /* NULL (out of memory): no status lines */
     verifier fwd = {.other = t, .oinfo = tinfo, .compare = 1, .pg = pg, .quiet = cfg->quiet, .err = err,
-                    .errlen = sizeof(err), .ckpt = snapshotCheckpointName(cfg)};
+                    .errlen = sizeof(err), .ckpt = snapshotCheckpointName(cfg), .sinfo = sinfo,
+                    .auto_tol = cfg->ttl_tolerance_ms < 0,
+                    .tol_ms = cfg->ttl_tolerance_ms < 0 ? keyVerdictAutoTolerance(&sinfo, &tinfo, 0)
+                                                         : cfg->ttl_tolerance_ms};
     verifier back = {.other = s, .oinfo = sinfo, .compare = 0, .pg = pg, .err = err, .errlen = sizeof(err),
                      .ckpt = snapshotCheckpointName(cfg)};
     int rc = t ? 0 : -1;
@@ -271,9 +270,11 @@ static outcome keyByKey(const snapshotConfig *cfg) {
         logInfo("verify: %llu source and %llu target keys left out by --match/--exclude/--type%s",
                 (unsigned long long)st1.filtered, (unsigned long long)st2.filtered,
                 st1.server_side ? " (more by SCAN MATCH/TYPE, not counted)" : "");
-    printf("verify: %s: %llu source keys checked, %llu differ, %llu missing on the target, %llu only on the target\n",
-           equal ? "equal" : "DIFFERENT", (unsigned long long)fwd.checked, (unsigned long long)fwd.differ,
-           (unsigned long long)fwd.missing, (unsigned long long)back.missing);
+    char kinds[300];
+    keyVerdictSummary(&fwd.kv, fwd.tol_ms, fwd.auto_tol, kinds, sizeof(kinds));
+    printf("verify: %s: %llu source keys checked, %llu differ, %llu missing on the target, %llu only on the "
+           "target %s\n", equal ? "equal" : "DIFFERENT", (unsigned long long)fwd.checked,
+           (unsigned long long)fwd.differ, (unsigned long long)fwd.missing, (unsigned long long)back.missing, kinds);
     return equal ? OUTCOME_OK : OUTCOME_DIFFER;
 }
 

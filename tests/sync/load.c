@@ -3,7 +3,7 @@
  *
  *   load --port P [--seconds S] [--rate R] [--count N] [--seed X]
  *        [--keys K] [--dbs D] [--value-size B] [--heavy] [--no-groups]
- *        [--no-volatile] [--idempotent] [--quiet]
+ *        [--no-volatile] [--idempotent] [--no-streams] [--no-set-ttl] [--quiet]
  *
  * Talks to 127.0.0.1:P only (there is no host option on purpose). Sends
  * pipelined batches of writes until S seconds passed or N operations were
@@ -27,7 +27,11 @@
  * the server that applies the read, so two servers never agree on it and
  * whole-dataset digests differ). --no-volatile: no ld:e keys (a source
  * may keep an expired key for a while; a SAVE then still holds it).
- * Either flag skips the operations drawn of that kind (another sequence,
+ * --no-streams: no stream keys at all (Redis 2.8 has none; stream metadata
+ * of 7.0+ does not fit 6.2's format).
+ * --no-set-ttl: SET ... EX of an hour goes as SET then EXPIRE (Redis 7.0+
+ * propagates SET EX as SET ... PXAT, which 2.8 lacks).
+ * Each flag skips the operations drawn of that kind (another sequence,
  * still a function of the seed).
  * --idempotent: only writes that set an element to a value (SET, SET EX,
  * HSET, HDEL, SADD, SREM, ZADD, ZREM, DEL, EXPIRE, a MULTI of SET and
@@ -62,7 +66,7 @@ typedef struct cfg {
     long count;
     uint64_t seed;
     int keys, dbs, value_size, heavy, quiet;
-    int no_groups, no_volatile, idempotent;
+    int no_groups, no_volatile, idempotent, no_streams, no_set_ttl;
 } cfg;
 
 typedef struct state {
@@ -155,7 +159,11 @@ static void opString(state *s, const char *k) {
     const char *v;
     switch (pick(s, 4)) {
     case 0: v = val(s, &n); cmd(s, "SET %s %b", k, v, n); break;
-    case 1: v = val(s, &n); cmd(s, "SET %s %b EX %d", k, v, n, 3600 + pick(s, 3)); break;
+    case 1:
+        v = val(s, &n);
+        if (s->c->no_set_ttl) cmd(s, "SET %s %b", k, v, n), cmd(s, "EXPIRE %s %d", k, 3600 + pick(s, 3));
+        else cmd(s, "SET %s %b EX %d", k, v, n, 3600 + pick(s, 3));
+        break;
     case 2: v = val(s, &n); cmd(s, "APPEND %s %b", k, v, n); break;
     default: cmd(s, "SET %s %b", k, s->big, (size_t)s->c->value_size); break;
     }
@@ -258,7 +266,7 @@ static void opMixed(state *s) {
     case 11: cmd(s, "ZREM ld:z:%d m%d", i, pick(s, 300)); break;
     case 12: v = val(s, &n); cmd(s, "HSET ld:h:%d f%d %b", i, pick(s, 300), v, n); break;
     case 13: cmd(s, "HDEL ld:h:%d f%d f%d", i, pick(s, 300), pick(s, 300)); break;
-    case 14: case 15: opStream(s); break;
+    case 14: case 15: if (!s->c->no_streams) opStream(s); break;
     case 16: anyKey(s, k, sizeof(k)); cmd(s, "EXPIRE %s %d", k, 3600 + pick(s, 100)); break;
     case 17: anyKey(s, k, sizeof(k)); cmd(s, "PEXPIRE %s %d", k, 3600000 + pick(s, 100000)); break;
     case 25: if (!s->c->no_volatile) opEphemeral(s); break;
@@ -317,7 +325,7 @@ static void op(state *s) {
 
 /* The streams and their group exist before the first operation. */
 static void setup(state *s) {
-    for (int db = 0; db < s->c->dbs; db++) {
+    for (int db = 0; db < s->c->dbs && !s->c->no_streams; db++) {
         selectDb(s, db);
         for (int i = 0; i < NSTREAMS; i++) {
             cmd(s, "DEL ld:x:%d", i);
@@ -330,7 +338,8 @@ static void setup(state *s) {
 
 static void usage(void) {
     fprintf(stderr, "usage: load --port P [--seconds S] [--rate R] [--count N] [--seed X] [--keys K] [--dbs D]\n"
-                    "            [--value-size B] [--heavy] [--no-groups] [--no-volatile] [--idempotent] [--quiet]\n");
+                    "            [--value-size B] [--heavy] [--no-groups] [--no-volatile] [--idempotent]\n"
+                    "            [--no-streams] [--no-set-ttl] [--quiet]\n");
     exit(1);
 }
 
@@ -343,6 +352,8 @@ static void parse(cfg *c, int argc, char **argv) {
         if (!strcmp(a, "--no-groups")) { c->no_groups = 1; continue; }
         if (!strcmp(a, "--no-volatile")) { c->no_volatile = 1; continue; }
         if (!strcmp(a, "--idempotent")) { c->idempotent = 1; continue; }
+        if (!strcmp(a, "--no-streams")) { c->no_streams = 1; continue; }
+        if (!strcmp(a, "--no-set-ttl")) { c->no_set_ttl = 1; continue; }
         if (!v) usage();
         i++;
         if (!strcmp(a, "--port")) c->port = atoi(v);
