@@ -459,6 +459,9 @@ static int forwardStaged(syncer *s, int argc, const char **av, size_t *lv, int64
     stageVerdict v = stageCommand(s->stage, argc, av, lv, s->in_multi, &so);
     int rc = 0;
     if (v == STAGE_STOP) {
+        /* Everything before this command is applied, then nothing more:
+         * the target stops at a command boundary, and the offset says which. */
+        writerDrain(s->w);
         char msg[1000];
         snprintf(msg, sizeof(msg), "%s (db %d, source offset %lld)", so.why, s->db, (long long)end);
         fatal(s, OUTCOME_WRITE, msg);

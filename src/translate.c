@@ -348,6 +348,10 @@ xlateVerdict translateCommand(const xlateTarget *t, int argc, const char **argv,
                               xlateOut *o, char *why, size_t whylen) {
     memset(o, 0, sizeof(*o));
     why[0] = '\0';
+    if (!t->info.is_valkey && has(t, 8, 0)) { /* has everything this table knows */
+        passThrough(o, argc, argv, lens);
+        return XLATE_SEND;
+    }
     const char *c = argv[0];
     size_t l = lens[0];
     if (is(c, l, "SET")) return xlSet(t, argc, argv, lens, in_multi, o, why, whylen);

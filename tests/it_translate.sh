@@ -33,20 +33,31 @@ if [ -z "$SERVERS" ] || [ ! -x "$SERVERS/redis-2.8.24/redis-server" ]; then
 fi
 
 # other_start NAME BINARY [args...]: a server of another version, on a free
-# port, in its own dir, stopped at exit with the others (by PID).
+# port, in its own dir, stopped at exit with the others (by PID). A port
+# lost to a race with another test is tried again, as rs_start does.
 other_start() {
-    local name=$1 bin=$2 dir="$IT_TMP/$1" pid
+    local name=$1 bin=$2 dir="$IT_TMP/$1" pid _
     shift 2
     mkdir -p "$dir"
-    it_pick_port || return 1
-    "$bin" --port "$IT_PORT" --bind 127.0.0.1 --dir "$dir" --save '' --appendonly no "$@" \
-        >"$dir/$name.log" 2>&1 </dev/null &
-    pid=$!
-    printf -v "RS_PID_$name" '%s' "$pid"
-    printf -v "RS_PORT_$name" '%s' "$IT_PORT"
-    printf -v "RS_DIR_$name" '%s' "$dir"
-    IT_SERVERS+=("$name")
-    wait_until 10 pong "$name" || { echo "other_start $name: no PONG" >&2; tail -n 5 "$dir/$name.log" >&2; return 1; }
+    for _ in 1 2 3 4 5; do
+        it_pick_port || return 1
+        "$bin" --port "$IT_PORT" --bind 127.0.0.1 --dir "$dir" --save '' --appendonly no "$@" \
+            >"$dir/$name.log" 2>&1 </dev/null &
+        pid=$!
+        printf -v "RS_PID_$name" '%s' "$pid"
+        printf -v "RS_PORT_$name" '%s' "$IT_PORT"
+        printf -v "RS_DIR_$name" '%s' "$dir"
+        if wait_until 10 pong "$name"; then
+            IT_SERVERS+=("$name")
+            return 0
+        fi
+        kill -9 "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+        grep -q 'Address already in use' "$dir/$name.log" || break
+    done
+    echo "other_start $name: no PONG" >&2
+    tail -n 5 "$dir/$name.log" >&2
+    return 1
 }
 pong() { [ "$(rs_cli "$1" PING 2>/dev/null)" = PONG ]; }
 feed() { redis-cli -h 127.0.0.1 -p "$(rs_port "$1")" >/dev/null; }
@@ -88,7 +99,7 @@ ttl_drift() {
 
 # ---- 1. 7.0 -> 2.8: translated, equal ----
 rs_start S --repl-diskless-sync-delay 0
-other_start OLD "$SERVERS/redis-2.8.24/redis-server"
+other_start OLD "$SERVERS/redis-2.8.24/redis-server" || { fail translate.28.start "redis 2.8.24 did not start"; exit 0; }
 rs_cli S RPUSH L a b c d e f g h >/dev/null
 sync_start to28 S OLD
 wait_until 30 applied to28 || fail translate.28.snapshot "no 'snapshot applied' in 30 s"
@@ -147,7 +158,7 @@ assert_match translate.28.counted 'translated, 0 field-TTL commands dropped, 0 w
     "$(cat "$IT_TMP/to28.err")"
 
 # ---- 2. no equivalent ----
-other_start OLD2 "$SERVERS/redis-2.8.24/redis-server"
+other_start OLD2 "$SERVERS/redis-2.8.24/redis-server" || { fail translate.none.start "redis 2.8.24 did not start"; exit 0; }
 sync_start noeq S OLD2
 wait_until 30 applied noeq || fail translate.none.snapshot "no 'snapshot applied' in 30 s"
 {
@@ -164,7 +175,8 @@ assert_eq translate.none.before_after "1 0" "$(rs_cli OLD2 EXISTS before) $(rs_c
 
 # ---- 3. field TTLs from 7.4 into 7.0 ----
 if [ -x "$SERVERS/redis-7.4.1/redis-server" ]; then
-    other_start NEW "$SERVERS/redis-7.4.1/redis-server" --repl-diskless-sync-delay 0
+    other_start NEW "$SERVERS/redis-7.4.1/redis-server" --repl-diskless-sync-delay 0 ||
+        { fail translate.fttl.start "redis 7.4.1 did not start"; exit 0; }
     rs_start T
     sync_start fttl NEW T --drop-field-ttls
     wait_until 30 applied fttl || fail translate.fttl.snapshot "no 'snapshot applied' in 30 s"

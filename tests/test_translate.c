@@ -3,7 +3,7 @@
  * Each case is a command as a replication stream carries it and a target
  * version; the output is every command to send, joined with " | " (the
  * verdict's name when nothing is sent). Targets: Redis 2.8.24, 6.0.0,
- * 6.2.16, 7.0.15, 7.4.1 and Valkey 8.0.1.
+ * 6.2.16, 7.0.15, 7.4.1, 8.0 and Valkey 8.0.1.
  */
 #include "src/streamstage.h"
 #include "src/translate.h"
@@ -51,7 +51,8 @@ static const char *xl(rsServerInfo t, int drop, const char *cmd, int in_multi) {
 
 static void translations(void) {
     rsServerInfo r28 = server(2, 8, 24, 0), r60 = server(6, 0, 0, 0), r62 = server(6, 2, 16, 0),
-                 r70 = server(7, 0, 15, 0), r74 = server(7, 4, 1, 0), vk8 = server(8, 0, 1, 1);
+                 r70 = server(7, 0, 15, 0), r74 = server(7, 4, 1, 0), vk8 = server(8, 0, 1, 1),
+                 r80 = server(8, 0, 0, 0);
     static const struct { const char *name; int t; const char *in, *want; int in_multi; } cases[] = {
         {"set_pxat", 0, "SET k v PXAT 1700000000000", "MULTI | SET k v | PEXPIREAT k 1700000000000 | EXEC", 0},
         {"set_pxat_in_multi", 0, "SET k v PXAT 17", "SET k v | PEXPIREAT k 17", 1},
@@ -97,8 +98,10 @@ static void translations(void) {
         {"hexpire_70", 3, "HPEXPIREAT h 17 FIELDS 1 f", "NONE", 0},
         {"hexpire_valkey8", 5, "HPERSIST h FIELDS 1 f", "NONE", 0},
         {"lmove_valkey8", 5, "LMOVE a b LEFT RIGHT", "LMOVE a b LEFT RIGHT", 0},
+        {"hgetdel_80", 6, "HGETDEL h FIELDS 1 a", "HGETDEL h FIELDS 1 a", 0},
+        {"hgetdel_valkey8", 5, "HGETDEL h FIELDS 1 a", "HDEL h a", 0},
     };
-    rsServerInfo targets[] = {r28, r60, r62, r70, r74, vk8};
+    rsServerInfo targets[] = {r28, r60, r62, r70, r74, vk8, r80};
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         const char *got = xl(targets[cases[i].t], 0, cases[i].in, cases[i].in_multi);
         size_t wl = strlen(cases[i].want);
