@@ -459,10 +459,11 @@ static int forwardStaged(syncer *s, int argc, const char **av, size_t *lv, int64
     stageVerdict v = stageCommand(s->stage, argc, av, lv, s->in_multi, &so);
     int rc = 0;
     if (v == STAGE_STOP) {
-        /* Everything before this command is applied, then nothing more:
-         * the target stops at a command boundary, and the offset says which. */
-        writerDrain(s->w);
+        /* The commands before this one are applied first (a stop is at a
+         * command, not "somewhere in the last batch"); a failure while
+         * draining is reported by onReply and comes first. */
         char msg[1000];
+        writerDrain(s->w);
         snprintf(msg, sizeof(msg), "%s (db %d, source offset %lld)", so.why, s->db, (long long)end);
         fatal(s, OUTCOME_WRITE, msg);
         rc = -1;
