@@ -307,7 +307,6 @@ typedef struct verifier {
     rsServerInfo oinfo;
     const char *side;   /* which side 'other' is, for messages */
     int compare;        /* 1: compare content; 0: existence only */
-    const keyFilter *filter; /* --type: a key of a type left out on the other side is not there */
     uint64_t checked, differ, missing, noted;
     progress *pg;       /* status lines; NULL: none */
     int quiet;          /* -q: no notes */
@@ -368,10 +367,6 @@ static int verifyKey(void *ctx, const scanItem *it) {
     verifyProgress(v);
     int got = scanGetKey(v->other, &v->oinfo, it->db, it->key, it->keylen, &o, v->err, v->errlen);
     if (got < 0) return -1;
-    if (got == 1 && !v->compare && !filterType(v->filter, filterPayloadType(o.payload, o.len))) {
-        free((void *)o.payload);
-        got = 0; /* there, but of a type the filter leaves out */
-    }
     if (got == 0) {
         v->missing++;
         reportKey(v, it, v->compare ? "missing on the target" : "only on the target");
@@ -392,10 +387,10 @@ outcome snapshotVerify(const snapshotConfig *cfg) {
     scanOptions so = {cfg->scan_count, cfg->rate, 1, cfg->filter};
     scanStats st1 = {0}, st2 = {0};
     progress *pg = progressNew(cfg->quiet, "verify", 0); /* NULL (out of memory): no status lines */
-    verifier fwd = {.other = t, .oinfo = tinfo, .side = "target", .compare = 1, .filter = cfg->filter, .pg = pg,
-                    .quiet = cfg->quiet, .err = err, .errlen = sizeof(err)};
-    verifier back = {.other = s, .oinfo = sinfo, .side = "source", .compare = 0, .filter = cfg->filter, .pg = pg,
-                     .err = err, .errlen = sizeof(err)};
+    verifier fwd = {.other = t, .oinfo = tinfo, .side = "target", .compare = 1, .pg = pg, .quiet = cfg->quiet, .err = err,
+                    .errlen = sizeof(err)};
+    verifier back = {.other = s, .oinfo = sinfo, .side = "source", .compare = 0, .pg = pg, .err = err,
+                     .errlen = sizeof(err)};
     int rc = t ? 0 : -1;
     /* Every source key must be on the target with the same content; then
      * every target key must exist on the source. */
