@@ -33,31 +33,20 @@ if [ -z "$SERVERS" ] || [ ! -x "$SERVERS/redis-2.8.24/redis-server" ]; then
 fi
 
 # other_start NAME BINARY [args...]: a server of another version, on a free
-# port, in its own dir, stopped at exit with the others (by PID). A port
-# lost to a race with another test is tried again, as rs_start does.
+# port, in its own dir, stopped at exit with the others (by PID).
 other_start() {
-    local name=$1 bin=$2 dir="$IT_TMP/$1" pid _
+    local name=$1 bin=$2 dir="$IT_TMP/$1" pid
     shift 2
     mkdir -p "$dir"
-    for _ in 1 2 3 4 5; do
-        it_pick_port || return 1
-        "$bin" --port "$IT_PORT" --bind 127.0.0.1 --dir "$dir" --save '' --appendonly no "$@" \
-            >"$dir/$name.log" 2>&1 </dev/null &
-        pid=$!
-        printf -v "RS_PID_$name" '%s' "$pid"
-        printf -v "RS_PORT_$name" '%s' "$IT_PORT"
-        printf -v "RS_DIR_$name" '%s' "$dir"
-        if wait_until 10 pong "$name"; then
-            IT_SERVERS+=("$name")
-            return 0
-        fi
-        kill -9 "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
-        grep -q 'Address already in use' "$dir/$name.log" || break
-    done
-    echo "other_start $name: no PONG" >&2
-    tail -n 5 "$dir/$name.log" >&2
-    return 1
+    it_pick_port || return 1
+    "$bin" --port "$IT_PORT" --bind 127.0.0.1 --dir "$dir" --save '' --appendonly no "$@" \
+        >"$dir/$name.log" 2>&1 </dev/null &
+    pid=$!
+    printf -v "RS_PID_$name" '%s' "$pid"
+    printf -v "RS_PORT_$name" '%s' "$IT_PORT"
+    printf -v "RS_DIR_$name" '%s' "$dir"
+    IT_SERVERS+=("$name")
+    wait_until 10 pong "$name" || { echo "other_start $name: no PONG" >&2; tail -n 5 "$dir/$name.log" >&2; return 1; }
 }
 pong() { [ "$(rs_cli "$1" PING 2>/dev/null)" = PONG ]; }
 feed() { redis-cli -h 127.0.0.1 -p "$(rs_port "$1")" >/dev/null; }
