@@ -45,7 +45,8 @@ static const cmdSpec specs[] = {
     {"EXPIRE", 1, 1, 1, G, F_PLAIN, 0}, {"PEXPIRE", 1, 1, 1, G, F_PLAIN, 0}, {"EXPIREAT", 1, 1, 1, G, F_PLAIN, 0},
     {"PEXPIREAT", 1, 1, 1, G, F_PLAIN, 0}, {"PERSIST", 1, 1, 1, G, F_PLAIN, 0}, {"MOVE", 1, 1, 1, G, F_PLAIN, 0},
     {"RENAME", 1, 2, 1, G, F_PLAIN, 2}, {"RENAMENX", 1, 2, 1, G, F_PLAIN, 0}, {"COPY", 1, 2, 1, G, F_PLAIN, 2},
-    {"RESTORE", 1, 1, 1, G, F_PLAIN, 1}, {"SORT", 1, 1, 1, L, F_SORT, 0},
+    {"RESTORE", 1, 1, 1, G, F_PLAIN, 1}, {"RESTORE-ASKING", 1, 1, 1, G, F_PLAIN, 1},
+    {"SORT", 1, 1, 1, L, F_SORT, 0},
     {"EVAL", 2, 0, 1, G, F_NUMKEYS, 0}, {"EVALSHA", 2, 0, 1, G, F_NUMKEYS, 0}, {"FCALL", 2, 0, 1, G, F_NUMKEYS, 0},
     /* strings (HyperLogLogs and bitmaps are strings) */
     {"SET", 1, 1, 1, S, F_PLAIN, 1}, {"SETEX", 1, 1, 1, S, F_PLAIN, 1}, {"PSETEX", 1, 1, 1, S, F_PLAIN, 1},

@@ -9,11 +9,13 @@
  * cmdKeys), so that it can be switched to the target's COMMAND INFO key
  * specs (src/keyspec.c, branch xslot) without touching its callers.
  * A command it does not know is taken to have its one key at argv[1], as
- * nearly every write command (module commands included) has; commands
+ * nearly every write command (module commands included) has, and to
+ * write a module's type (what --type module selects); commands
  * with no key (FLUSHALL, SWAPDB, PUBLISH, FUNCTION, SCRIPT, MULTI...)
  * are listed as keyless.
  *
- * Pure functions over a static table; no allocation.
+ * Functions over a static table; a command of more than 16 keys has its
+ * positions allocated (cmdKeysFree).
  */
 #ifndef RDBSYNC_CMDKEYS_H
 #define RDBSYNC_CMDKEYS_H

@@ -200,7 +200,7 @@ static int movesKey(const char *name, size_t len) {
 
 /* The type a command writes: RESTORE's is its payload's. */
 static int commandType(int argc, const char **argv, const size_t *lens, const cmdKeyInfo *ki) {
-    if (lens[0] == 7 && strncasecmp(argv[0], "RESTORE", 7) == 0 && argc > 3)
+    if (lens[0] >= 7 && strncasecmp(argv[0], "RESTORE", 7) == 0 && argc > 3) /* and RESTORE-ASKING */
         return filterPayloadType((const unsigned char *)argv[3], lens[3]);
     return ki->type;
 }

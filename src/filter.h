@@ -10,7 +10,7 @@
  * Where filters apply (every mode that reads data):
  *   - snapshots decoded from RDB (--file, the replica path): the importer
  *     asks filterKey per key (import.c) and counts the keys left out; the
- *     checksum and --dump readers wrap their handlers in filterHandlers;
+ *     checksum and --dump readers wrap their handlers in a filterRelay;
  *   - scan passes (scan.c): SCAN MATCH when there is exactly one --match
  *     and no --exclude, SCAN TYPE for one --type on 6.0+ sources (not for
  *     module types), the rest client-side (the name before DUMP, the type

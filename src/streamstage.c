@@ -162,6 +162,7 @@ stageVerdict stageCommand(streamStage *s, int argc, const char **argv, size_t *l
     switch (translateCommand(&s->t, argc, argv, lens, in_multi, &o->x, o->why, sizeof(o->why))) {
     case XLATE_SEND:
         if (o->x.translated) s->st.translated++;
+        if (o->x.dropped_field_ttls) s->st.field_ttls_dropped++;
         return STAGE_SEND;
     case XLATE_DROPPED_FIELD_TTL:
         s->st.field_ttls_dropped++;

@@ -296,6 +296,105 @@ static xlateVerdict xlHgetdel(const xlateTarget *t, int argc, const char **argv,
     return XLATE_SEND;
 }
 
+/* ---- HSETEX, HGETEX (8.0) ---- */
+
+/* The FIELDS block of argv: *at is the FIELDS index, *n its count; 0 when
+ * it is well formed and, with pairs, followed by n field-value pairs. */
+static int fieldsBlock(int argc, const char **argv, const size_t *lens, int from, int pairs, int *at, long *n) {
+    for (int i = from; i + 1 < argc; i++) {
+        if (!is(argv[i], lens[i], "FIELDS")) continue;
+        char buf[24], *end;
+        if (lens[i + 1] == 0 || lens[i + 1] >= sizeof(buf)) return -1;
+        memcpy(buf, argv[i + 1], lens[i + 1]);
+        buf[lens[i + 1]] = '\0';
+        *n = strtol(buf, &end, 10);
+        *at = i;
+        return *end || *n < 1 || argc != i + 2 + *n * (pairs ? 2 : 1) ? -1 : 0;
+    }
+    return -1;
+}
+
+/* The field TTL command of a time option: EX -> HEXPIRE... NULL for none. */
+static const char *fieldTtlCommand(const char *opt, size_t len) {
+    if (is(opt, len, "EX")) return "HEXPIRE";
+    if (is(opt, len, "PX")) return "HPEXPIRE";
+    if (is(opt, len, "EXAT")) return "HEXPIREAT";
+    if (is(opt, len, "PXAT")) return "HPEXPIREAT";
+    return NULL;
+}
+
+/* cmd key t FIELDS n f... (the fields of argv's FIELDS block, every
+ * 'step'-th argument after it). */
+static int fieldTtlCmd(xlateOut *o, const char *cmd, const char **argv, const size_t *lens, int t_at, int at, long n,
+                       int step) {
+    int c = newCmd(o, (int)n + 5);
+    if (c < 0) return -1;
+    addWord(o, c, cmd);
+    addArg(o, c, argv[1], lens[1]);
+    if (t_at > 0) addArg(o, c, argv[t_at], lens[t_at]);
+    addArg(o, c, argv[at], lens[at]);
+    addArg(o, c, argv[at + 1], lens[at + 1]);
+    for (long i = 0; i < n; i++) addArg(o, c, argv[at + 2 + i * step], lens[at + 2 + i * step]);
+    return 0;
+}
+
+/* HSETEX k [FNX|FXX] [EX|PX|EXAT|PXAT t|KEEPTTL] FIELDS n f v...: HSET
+ * (FNX/FXX held, or nothing was propagated), then the fields' TTL in the
+ * same MULTI. KEEPTTL keeps TTLs that HSET would clear: none where the
+ * target has field TTLs. */
+static xlateVerdict xlHsetex(const xlateTarget *t, int argc, const char **argv, size_t *lens, int in_multi,
+                             xlateOut *o, char *why, size_t wl) {
+    int at, t_at = 0, keepttl = 0, ttls = translateFieldTtls(&t->info);
+    long n;
+    if ((!t->info.is_valkey && has(t, 8, 0)) || fieldsBlock(argc, argv, lens, 2, 1, &at, &n) < 0) {
+        passThrough(o, argc, argv, lens);
+        return XLATE_SEND;
+    }
+    for (int i = 2; i < at; i++) {
+        if (is(argv[i], lens[i], "KEEPTTL")) keepttl = 1;
+        else if (fieldTtlCommand(argv[i], lens[i]) && i + 1 < at) t_at = ++i;
+    }
+    if (keepttl && ttls) return none(why, wl, argv[0], lens[0], " ... KEEPTTL", "Redis 8.0");
+    if (t_at && !ttls && !t->drop_field_ttls)
+        return none(why, wl, argv[0], lens[0], " with field TTLs",
+                    "Redis 7.4 or Valkey 9 for its TTLs; --drop-field-ttls writes the fields without them");
+    int c = newCmd(o, (int)(2 + 2 * n));
+    if (c < 0) return oom(why, wl);
+    addWord(o, c, has(t, 4, 0) || n == 1 ? "HSET" : "HMSET");
+    addArg(o, c, argv[1], lens[1]);
+    for (int i = at + 2; i < argc; i++) addArg(o, c, argv[i], lens[i]);
+    if (t_at && !ttls) o->dropped_field_ttls = 1;
+    if (!t_at || !ttls) return XLATE_SEND;
+    if (fieldTtlCmd(o, fieldTtlCommand(argv[t_at - 1], lens[t_at - 1]), argv, lens, t_at, at, n, 2) < 0)
+        return oom(why, wl);
+    return wrapMulti(o, in_multi) < 0 ? oom(why, wl) : XLATE_SEND;
+}
+
+/* HGETEX k [EX|PX|EXAT|PXAT t|PERSIST] FIELDS n f...: the field TTL
+ * command it amounts to; a plain read writes nothing, and PERSIST has
+ * nothing to do where the target holds no field TTLs. */
+static xlateVerdict xlHgetex(const xlateTarget *t, int argc, const char **argv, size_t *lens, xlateOut *o,
+                             char *why, size_t wl) {
+    int at, ttls = translateFieldTtls(&t->info);
+    long n;
+    if ((!t->info.is_valkey && has(t, 8, 0)) || fieldsBlock(argc, argv, lens, 2, 0, &at, &n) < 0) {
+        passThrough(o, argc, argv, lens);
+        return XLATE_SEND;
+    }
+    o->translated = 1;
+    if (at == 2) return XLATE_SEND;
+    const char *cmd = fieldTtlCommand(argv[2], lens[2]);
+    if (is(argv[2], lens[2], "PERSIST")) {
+        if (ttls && fieldTtlCmd(o, "HPERSIST", argv, lens, 0, at, n, 1) < 0) return oom(why, wl);
+        return XLATE_SEND;
+    }
+    if (!cmd || at != 4) return none(why, wl, argv[0], lens[0], " with these options", "Redis 8.0");
+    if (!ttls) return t->drop_field_ttls ? XLATE_DROPPED_FIELD_TTL
+                                        : none(why, wl, argv[0], lens[0], " (hash field TTLs)",
+                                               "Redis 7.4 or Valkey 9; --drop-field-ttls skips these commands and goes on");
+    return fieldTtlCmd(o, cmd, argv, lens, 3, at, n, 1) < 0 ? oom(why, wl) : XLATE_SEND;
+}
+
 /* ---- Renamed or trimmed in place ---- */
 
 static xlateVerdict xlInPlace(const xlateTarget *t, int argc, const char **argv, size_t *lens, xlateOut *o) {
@@ -321,7 +420,6 @@ static const struct { const char *name; int since; const char *release; } newer[
     {"GEOSEARCHSTORE", V(6, 2), "Redis 6.2"}, {"XAUTOCLAIM", V(6, 2), "Redis 6.2"},
     {"LMPOP", V(7, 0), "Redis 7.0"},        {"BLMPOP", V(7, 0), "Redis 7.0"},   {"ZMPOP", V(7, 0), "Redis 7.0"},
     {"BZMPOP", V(7, 0), "Redis 7.0"},       {"FUNCTION", V(7, 0), "Redis 7.0"}, {"FCALL", V(7, 0), "Redis 7.0"},
-    {"HSETEX", V(8, 0), "Redis 8.0"},       {"HGETEX", V(8, 0), "Redis 8.0"},
 };
 
 static xlateVerdict xlNewer(const xlateTarget *t, int argc, const char **argv, size_t *lens, xlateOut *o,
@@ -348,6 +446,10 @@ xlateVerdict translateCommand(const xlateTarget *t, int argc, const char **argv,
                               xlateOut *o, char *why, size_t whylen) {
     memset(o, 0, sizeof(*o));
     why[0] = '\0';
+    if (!t->info.is_valkey && has(t, 8, 0)) { /* has everything this table knows */
+        passThrough(o, argc, argv, lens);
+        return XLATE_SEND;
+    }
     const char *c = argv[0];
     size_t l = lens[0];
     if (is(c, l, "SET")) return xlSet(t, argc, argv, lens, in_multi, o, why, whylen);
@@ -361,6 +463,8 @@ xlateVerdict translateCommand(const xlateTarget *t, int argc, const char **argv,
         is(c, l, "HPERSIST"))
         return xlFieldTtl(t, argc, argv, lens, o, why, whylen);
     if (is(c, l, "HGETDEL")) return xlHgetdel(t, argc, argv, lens, o, why, whylen);
+    if (is(c, l, "HSETEX")) return xlHsetex(t, argc, argv, lens, in_multi, o, why, whylen);
+    if (is(c, l, "HGETEX")) return xlHgetex(t, argc, argv, lens, o, why, whylen);
     if (is(c, l, "RESTORE")) return xlRestore(t, argc, argv, lens, o, why, whylen);
     return xlNewer(t, argc, argv, lens, o, why, whylen);
 }

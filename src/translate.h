@@ -18,10 +18,11 @@
  * multi-member ZADD NX before 3.0.2, XADD before 5.0, COPY before 6.2,
  * FUNCTION before 7.0...), the verdict is XLATE_NO_EQUIVALENT with one
  * line naming the command and the version it needs. Hash field TTL
- * commands (HEXPIRE, HPEXPIRE, HEXPIREAT, HPEXPIREAT, HPERSIST) on a
- * target without field TTLs: XLATE_DROPPED_FIELD_TTL with
- * --drop-field-ttls (counted by the caller, the rest of the stream goes
- * on), XLATE_NO_EQUIVALENT without.
+ * commands (HEXPIRE, HPEXPIRE, HEXPIREAT, HPEXPIREAT, HPERSIST, and
+ * HGETEX with a time) on a target without field TTLs:
+ * XLATE_DROPPED_FIELD_TTL with --drop-field-ttls (counted by the caller,
+ * the rest of the stream goes on), XLATE_NO_EQUIVALENT without; HSETEX
+ * with a time is then written as its HSET (dropped_field_ttls set).
  *
  * Ownership: xlateOut owns the argument arrays of rewritten commands and
  * borrows the caller's argv/lens (passed through, or renamed in place:
@@ -42,6 +43,7 @@ typedef struct xlateOut {
     const char **argv[XLATE_MAX];
     size_t *lens[XLATE_MAX];
     int translated;             /* 1 when anything was rewritten */
+    int dropped_field_ttls;     /* written without field TTLs (HSETEX, --drop-field-ttls) */
     /* Storage of rewritten commands. */
     void *heap[XLATE_MAX];
     char num[XLATE_MAX][24];

@@ -6,7 +6,8 @@
 # lists, 4 zsets, 3 sets, a stream, 'a[b]' and 'x*y' in db 0, and user:db1
 # (string) and other:db1 (hash) in db 1: 73 keys. The subset F is
 # --match 'user:*' --exclude 'user:tmp:*' (41 keys); "digest of F" is our
-# --checksum of S with F.
+# --checksum of S with F. A --type that is no type, and filters with
+# --source --file (written whole), are usage errors (exit 1).
 #  1. file      --file dump --target with F: the target holds exactly F
 #               (its digest is F's), the summary says "32 filtered"; --type
 #               hash --type zset: 15 keys; --checksum/--dump of the file with
@@ -67,6 +68,13 @@ keys_of() { grep '^keys:' "$IT_TMP/$1.out" | cut -d' ' -f2; }
 # count NAME WORD: the number before WORD in NAME's stderr (first match).
 count() { grep -oE "[0-9]+ $2" "$IT_TMP/$1.err" | head -n 1 | grep -oE '^[0-9]+' || true; }
 target_digest() { rdb_run "$1" --source "$(rs_url "$2")" --checksum --mode scan -q; digest_of "$1"; }
+
+rdb_run bad_type --file "$DUMP" --checksum --type strings
+assert_eq filters.flags.bad_type 1 "$RC"
+assert_match filters.flags.bad_type.line "bad value 'strings' for --type" "$(cat "$IT_TMP/bad_type.err")"
+rdb_run snap_file --source "$(rs_url S)" --file "$IT_TMP/never.rdb" --match 'user:*'
+assert_eq filters.flags.snapshot_file 1 "$RC"
+assert_eq filters.flags.snapshot_file.untouched no "$([ -e "$IT_TMP/never.rdb" ] && echo yes || echo no)"
 
 rdb_run f_file --file "$DUMP" --checksum "${F[@]}"
 FD=$(digest_of f_file)

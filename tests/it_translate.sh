@@ -81,7 +81,7 @@ ttl_drift() {
 
 # ---- 1. 7.0 -> 2.8: translated, equal ----
 rs_start S --repl-diskless-sync-delay 0
-other_start OLD "$SERVERS/redis-2.8.24/redis-server"
+other_start OLD "$SERVERS/redis-2.8.24/redis-server" || { fail translate.28.start "redis 2.8.24 did not start"; exit 0; }
 rs_cli S RPUSH L a b c d e f g h >/dev/null
 sync_start to28 S OLD
 wait_until 30 applied to28 || fail translate.28.snapshot "no 'snapshot applied' in 30 s"
@@ -143,7 +143,7 @@ assert_match translate.28.counted 'translated, 0 field-TTL commands dropped, 0 w
     "$(cat "$IT_TMP/to28.err")"
 
 # ---- 2. no equivalent ----
-other_start OLD2 "$SERVERS/redis-2.8.24/redis-server"
+other_start OLD2 "$SERVERS/redis-2.8.24/redis-server" || { fail translate.none.start "redis 2.8.24 did not start"; exit 0; }
 sync_start noeq S OLD2
 wait_until 30 applied noeq || fail translate.none.snapshot "no 'snapshot applied' in 30 s"
 {
@@ -160,7 +160,8 @@ assert_eq translate.none.before_after "1 0" "$(rs_cli OLD2 EXISTS before) $(rs_c
 
 # ---- 3. field TTLs from 7.4 into 7.0 ----
 if [ -x "$SERVERS/redis-7.4.1/redis-server" ]; then
-    other_start NEW "$SERVERS/redis-7.4.1/redis-server" --repl-diskless-sync-delay 0
+    other_start NEW "$SERVERS/redis-7.4.1/redis-server" --repl-diskless-sync-delay 0 ||
+        { fail translate.fttl.start "redis 7.4.1 did not start"; exit 0; }
     rs_start T
     sync_start fttl NEW T --drop-field-ttls
     wait_until 30 applied fttl || fail translate.fttl.snapshot "no 'snapshot applied' in 30 s"

@@ -3,7 +3,7 @@
  * Each case is a command as a replication stream carries it and a target
  * version; the output is every command to send, joined with " | " (the
  * verdict's name when nothing is sent). Targets: Redis 2.8.24, 6.0.0,
- * 6.2.16, 7.0.15, 7.4.1 and Valkey 8.0.1.
+ * 6.2.16, 7.0.15, 7.4.1, 8.0 and Valkey 8.0.1.
  */
 #include "src/streamstage.h"
 #include "src/translate.h"
@@ -51,7 +51,8 @@ static const char *xl(rsServerInfo t, int drop, const char *cmd, int in_multi) {
 
 static void translations(void) {
     rsServerInfo r28 = server(2, 8, 24, 0), r60 = server(6, 0, 0, 0), r62 = server(6, 2, 16, 0),
-                 r70 = server(7, 0, 15, 0), r74 = server(7, 4, 1, 0), vk8 = server(8, 0, 1, 1);
+                 r70 = server(7, 0, 15, 0), r74 = server(7, 4, 1, 0), vk8 = server(8, 0, 1, 1),
+                 r80 = server(8, 0, 0, 0);
     static const struct { const char *name; int t; const char *in, *want; int in_multi; } cases[] = {
         {"set_pxat", 0, "SET k v PXAT 1700000000000", "MULTI | SET k v | PEXPIREAT k 1700000000000 | EXEC", 0},
         {"set_pxat_in_multi", 0, "SET k v PXAT 17", "SET k v | PEXPIREAT k 17", 1},
@@ -97,8 +98,24 @@ static void translations(void) {
         {"hexpire_70", 3, "HPEXPIREAT h 17 FIELDS 1 f", "NONE", 0},
         {"hexpire_valkey8", 5, "HPERSIST h FIELDS 1 f", "NONE", 0},
         {"lmove_valkey8", 5, "LMOVE a b LEFT RIGHT", "LMOVE a b LEFT RIGHT", 0},
+        {"hsetex_ttl_74", 4, "HSETEX h PX 100 FIELDS 2 a 1 b 2",
+         "MULTI | HSET h a 1 b 2 | HPEXPIRE h 100 FIELDS 2 a b | EXEC", 0},
+        {"hsetex_fnx_74", 4, "HSETEX h FNX FIELDS 1 a 1", "HSET h a 1", 0},
+        {"hsetex_keepttl_74", 4, "HSETEX h KEEPTTL FIELDS 1 a 1", "NONE", 0},
+        {"hsetex_keepttl_70", 3, "HSETEX h KEEPTTL FIELDS 1 a 1", "HSET h a 1", 0},
+        {"hsetex_ttl_70", 3, "HSETEX h EX 10 FIELDS 1 a 1", "NONE", 0},
+        {"hsetex_pairs_28", 0, "HSETEX h FIELDS 2 a 1 b 2", "HMSET h a 1 b 2", 0},
+        {"hsetex_80", 6, "HSETEX h EX 10 FIELDS 1 a 1", "HSETEX h EX 10 FIELDS 1 a 1", 0},
+        {"hsetex_bad_count", 4, "HSETEX h FIELDS 3 a 1", "HSETEX h FIELDS 3 a 1", 0},
+        {"hgetex_persist_74", 4, "HGETEX h PERSIST FIELDS 1 a", "HPERSIST h FIELDS 1 a", 0},
+        {"hgetex_persist_70", 3, "HGETEX h PERSIST FIELDS 1 a", "NOTHING", 0},
+        {"hgetex_pxat_74", 4, "HGETEX h PXAT 17 FIELDS 2 a b", "HPEXPIREAT h 17 FIELDS 2 a b", 0},
+        {"hgetex_pxat_70", 3, "HGETEX h PXAT 17 FIELDS 1 a", "NONE", 0},
+        {"hgetex_read", 4, "HGETEX h FIELDS 1 a", "NOTHING", 0},
+        {"hgetdel_80", 6, "HGETDEL h FIELDS 1 a", "HGETDEL h FIELDS 1 a", 0},
+        {"hgetdel_valkey8", 5, "HGETDEL h FIELDS 1 a", "HDEL h a", 0},
     };
-    rsServerInfo targets[] = {r28, r60, r62, r70, r74, vk8};
+    rsServerInfo targets[] = {r28, r60, r62, r70, r74, vk8, r80};
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         const char *got = xl(targets[cases[i].t], 0, cases[i].in, cases[i].in_multi);
         size_t wl = strlen(cases[i].want);
@@ -107,6 +124,8 @@ static void translations(void) {
         if (strncmp(got, cases[i].want, wl) != 0) printf("#   got: %s\n", got);
     }
     test_eq_str("translate.field_ttl_dropped", "DROPPED", xl(r70, 1, "HPEXPIRE h 10 FIELDS 1 f", 0));
+    test_eq_str("translate.hgetex_dropped", "DROPPED", xl(r70, 1, "HGETEX h EX 10 FIELDS 1 f", 0));
+    test_eq_str("translate.hsetex_without_ttls", "HSET h a 1", xl(r70, 1, "HSETEX h EX 10 FIELDS 1 a 1", 0));
     test_cond("translate.none_names_command",
               strstr(xl(r28, 0, "XADD s * f v", 0), "XADD") && strstr(xl(r28, 0, "XADD s * f v", 0), "Redis 5.0"));
 }
