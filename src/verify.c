@@ -85,6 +85,7 @@ typedef struct verifier {
     rsConn *other;
     rsServerInfo oinfo;
     int compare;        /* 1: compare content; 0: existence only */
+    const keyFilter *filter; /* --type: a key of a type left out on the other side is not there */
     uint64_t checked, differ, missing, noted;
     keyVerdictCounts kv;    /* differ by kind; equal within the TTL tolerance */
     int64_t tol_ms;         /* the TTL tolerance in force */
@@ -169,7 +170,10 @@ static int batchCheck(verifier *v) {
     for (size_t i = 0; i < b->n && rc == 0; i++) {
         scanItem o;
         v->checked++;
-        if (!scanFetchItem(f, i, &o)) {
+        int found = scanFetchItem(f, i, &o);
+        if (found && !v->compare && !filterType(v->filter, filterPayloadType(o.payload, o.len)))
+            found = 0; /* there, but of a type the filter leaves out */
+        if (!found) {
             v->missing++;
             reportKey(v, &b->items[i], v->compare ? "missing on the target" : "only on the target");
         } else if (v->compare) {
@@ -236,12 +240,13 @@ static outcome keyByKey(const snapshotConfig *cfg) {
     scanOptions so = {cfg->scan_count, cfg->rate, 1, cfg->filter};
     scanStats st1 = {0}, st2 = {0};
     progress *pg = progressNew(cfg->quiet, "verify", 0); /* NULL (out of memory): no status lines */
-    verifier fwd = {.other = t, .oinfo = tinfo, .compare = 1, .pg = pg, .quiet = cfg->quiet, .err = err,
-                    .errlen = sizeof(err), .ckpt = snapshotCheckpointName(cfg), .sinfo = sinfo,
+    verifier fwd = {.other = t, .oinfo = tinfo, .compare = 1, .filter = cfg->filter, .pg = pg, .quiet = cfg->quiet,
+                    .err = err, .errlen = sizeof(err), .ckpt = snapshotCheckpointName(cfg), .sinfo = sinfo,
                     .auto_tol = cfg->ttl_tolerance_ms < 0,
                     .tol_ms = cfg->ttl_tolerance_ms < 0 ? keyVerdictAutoTolerance(&sinfo, &tinfo, 0)
                                                          : cfg->ttl_tolerance_ms};
-    verifier back = {.other = s, .oinfo = sinfo, .compare = 0, .pg = pg, .err = err, .errlen = sizeof(err),
+    verifier back = {.other = s, .oinfo = sinfo, .compare = 0, .filter = cfg->filter, .pg = pg, .err = err,
+                     .errlen = sizeof(err),
                      .ckpt = snapshotCheckpointName(cfg)};
     int rc = t ? 0 : -1;
     /* Every source key must be on the target with the same content; then

@@ -10,7 +10,9 @@
 # --source --file (written whole), are usage errors (exit 1).
 #  1. file      --file dump --target with F: the target holds exactly F
 #               (its digest is F's), the summary says "32 filtered"; --type
-#               hash --type zset: 15 keys; --checksum/--dump of the file with
+#               hash --type zset: 15 keys (--verify with those types: equal,
+#               until the target holds a hash where the source has a list);
+#               --checksum/--dump of the file with
 #               F give F's digest and 41 JSON lines; globs with escapes
 #               ('a\[b\]', 'x\*y') select the one key each.
 #  2. checksum  F's digest is the same from the file, the replica path and
@@ -97,6 +99,13 @@ assert_eq filters.file.type.exit 0 "$RC"
 assert_eq filters.file.type.keys 15 $(($(rs_cli T2 -n 0 DBSIZE) + $(rs_cli T2 -n 1 DBSIZE)))
 assert_eq filters.file.type.only "hash zset" "$(for k in $(rs_cli T2 KEYS '*'); do rs_cli T2 TYPE "$k"; done | sort -u | tr '\n' ' ' | sed 's/ $//')"
 assert_eq filters.file.type.filtered 58 "$(count imp_type filtered)"
+
+rdb_run ver_type --verify --source "$(rs_url S)" --target "$(rs_url T2)" --type hash --type zset
+assert_eq filters.verify.type.exit 0 "$RC"
+rs_cli T2 HSET l:1 f v >/dev/null # a list on the source: of a type left out there
+rdb_run ver_type2 --verify --source "$(rs_url S)" --target "$(rs_url T2)" --type hash --type zset
+assert_eq filters.verify.type.other_type.exit 8 "$RC"
+assert_match filters.verify.type.other_type.line "db 0 key 'l:1': only on the target" "$(cat "$IT_TMP/ver_type2.out")"
 
 rdb_run dump_f --file "$DUMP" --dump "${F[@]}"
 assert_eq filters.dump.lines 41 "$(wc -l <"$IT_TMP/dump_f.out" | tr -d ' ')"
