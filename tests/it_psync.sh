@@ -108,9 +108,15 @@ same_data() {
 }
 
 # cut_case TEST DISKLESS(yes|no) LOAD(0|1)
+has_keys() { [ "$(rs_cli "$1" DBSIZE)" -gt 0 ]; }
+
 cut_case() {
     local t=$1 diskless=$2 load=$3 k i full
-    local args=(--repl-diskless-sync "$diskless" --repl-diskless-sync-delay 0 --rdb-key-save-delay 100)
+    # Diskless: 20000 keys at 400 us each make an 8 s snapshot, so that the
+    # cut lands inside it even when this machine is slow to get there.
+    local delay=100
+    if [ "$diskless" == yes ]; then delay=400; fi
+    local args=(--repl-diskless-sync "$diskless" --repl-diskless-sync-delay 0 --rdb-key-save-delay "$delay")
     # Disk: values big and uncompressed, so that the file is far larger
     # than the socket buffers and the master is still sending it when the
     # link is cut.
@@ -122,8 +128,7 @@ cut_case() {
     if [ "$load" == 1 ]; then writer_bg "$(rs_port "${t}_src")" 400; fi
     sync_start "$t" "${t}_src" "${t}_tgt"
     if [ "$diskless" == yes ]; then
-        sleep 0.7
-        wait_until 5 test "$(rs_cli "${t}_tgt" DBSIZE)" -gt 0 || note "$t: no key on the target before the cut"
+        wait_until 10 has_keys "${t}_tgt" || note "$t: no key on the target before the cut"
         kill -STOP "$SYNC_PID"
         k=$(rs_cli "${t}_src" CLIENT KILL TYPE slave) || true
         # Keys the cut attempt wrote, then deleted on the source: the retry
