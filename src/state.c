@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -321,6 +322,25 @@ int stateSave(const char *path, const stateFile *st, char *err, size_t errlen) {
     }
     if (syncDir(path) < 0) return snprintf(err, errlen, "%s: cannot sync its directory: %s", path, strerror(errno)), -1;
     return 0;
+}
+
+int stateLock(const char *path, char *err, size_t errlen) {
+    char lock[4096];
+    snprintf(lock, sizeof(lock), "%s.lock", path);
+    int fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        snprintf(err, errlen, "%s: cannot create: %s", lock, strerror(errno));
+        return -1;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) == 0) return fd;
+    if (errno == EWOULDBLOCK) snprintf(err, errlen, "%s: in use by another rdbsync (%s is locked)", path, lock);
+    else snprintf(err, errlen, "%s: cannot lock: %s", lock, strerror(errno));
+    close(fd);
+    return -1;
+}
+
+void stateUnlock(int fd) {
+    if (fd >= 0) close(fd); /* the lock goes with it */
 }
 
 int stateMatches(const stateFile *st, const char *target, const char *target_run_id, const char *source, char *why,

@@ -34,6 +34,8 @@
  * for an fsync; stateKeeperFlush writes at once (before a snapshot load
  * invalidates the position, and at exit).
  *
+ * Two runs never share a FILE: stateLock holds FILE.lock for the run.
+ *
  * Errors: -1 with one line in err naming the file and, for a bad file,
  * the line and what is wrong with it. stateLoad returns 0 for an absent
  * file (a first run).
@@ -88,6 +90,12 @@ int stateParse(const char *buf, size_t len, stateFile *st, char *err, size_t err
 int stateLoad(const char *path, stateFile *st, char *err, size_t errlen);
 /* Atomic replace (see above). 0 or -1 with err. */
 int stateSave(const char *path, const stateFile *st, char *err, size_t errlen);
+
+/* One run per FILE: an exclusive lock (flock) on FILE.lock, created if
+ * needed and left in place. The fd (>= 0) to keep open while running, or
+ * -1 with err (another process holds it, or it cannot be created). */
+int stateLock(const char *path, char *err, size_t errlen);
+void stateUnlock(int fd);
 
 /* Is this file about these endpoints? 0 yes; -1 with why (one clause)
  * when the target's address or run_id differ, or the file has links and

@@ -105,12 +105,14 @@ typedef struct syncer {
     uint64_t target_losses;
     checkpoint *cp;         /* --exactly-once; NULL otherwise */
     stateKeeper *keeper;    /* --state: where the position is kept; NULL = none */
+    int state_lock;         /* --state: FILE.lock held for the run; -1 = none */
     char src_addr[STATE_ADDR_LEN]; /* the source's address, the state's link key */
     char replid[41];        /* of the epoch applied last ("?" on a SYNC-style link) */
     int applied_db;         /* the stream db at s->applied */
     cutoverState cut;       /* the source's pause, once a cut-over began */
     int cut_phase;          /* CUT_* */
     int finished;           /* cut over: the run is done */
+    int cut_tried;          /* a cut-over began (and said how it ended) */
     char err[1024];
 } syncer;
 
@@ -700,7 +702,10 @@ static int onAux(void *ctx, const char *k, size_t kl, const char *v, size_t vl) 
 static int onKeyEnd(void *ctx, const rdbKeyInfo *k) {
     snapCtx *sc = ctx;
     sc->s->keys++;
-    if ((sc->s->keys & 1023) == 0) statusLine(sc->s, 0);
+    if ((sc->s->keys & 1023) == 0) {
+        cutoverStep(sc->s); /* during a load: only "waiting" */
+        statusLine(sc->s, 0);
+    }
     return stop_requested ? -1 : 0;
 }
 
@@ -744,6 +749,7 @@ static ssize_t snapRead(void *src, void *buf, size_t cap, char *err, size_t errl
             snprintf(err, errlen, "stopped");
             return -1;
         }
+        cutoverStep(ss->s);
         statusLine(ss->s, 0);
     }
 }
@@ -976,6 +982,11 @@ static int openState(syncer *s, replState *resume, int *have) {
     char err[700], why[500], msg[1024], tgt[STATE_ADDR_LEN];
     stateFile st;
     *have = 0;
+    if ((s->state_lock = stateLock(path, err, sizeof(err))) < 0) {
+        snprintf(msg, sizeof(msg), "--state %s: two syncs must not share one position; nothing was written", err);
+        fatal(s, OUTCOME_USAGE, msg);
+        return -1;
+    }
     stateAddress(s->cfg->target, tgt, sizeof(tgt));
     stateAddress(s->cfg->source, s->src_addr, sizeof(s->src_addr));
     int got = stateLoad(path, &st, err, sizeof(err));
@@ -1023,10 +1034,13 @@ static int openState(syncer *s, replState *resume, int *have) {
 /* At exit: the last position, written whole. */
 static void closeState(syncer *s) {
     char err[600];
-    if (!s->keeper) return;
-    keepState(s);
-    if (stateKeeperStop(s->keeper, err, sizeof(err)) < 0) logError("--state %s: the last position was not saved", err);
-    s->keeper = NULL;
+    if (s->keeper) {
+        keepState(s);
+        if (stateKeeperStop(s->keeper, err, sizeof(err)) < 0) logError("--state %s: the last position was not saved", err);
+        s->keeper = NULL;
+    }
+    stateUnlock(s->state_lock); /* after the last write */
+    s->state_lock = -1;
 }
 
 /* ---- Cut-over (cutover.h) ---- */
@@ -1103,7 +1117,10 @@ static void cutoverFinish(syncer *s) {
  * offset; failed when the deadline comes first. */
 static void cutoverCatchUp(syncer *s) {
     char what[300];
-    if (s->applied >= s->cut.final_offset && s->w && writerInFlight(s->w) == 0 && !s->in_multi) {
+    /* A full resync during the pause starts at an offset past the final
+     * one: done only once its snapshot is applied too. */
+    if (s->applied >= s->cut.final_offset && s->epoch_ready && !s->loading && s->w && writerInFlight(s->w) == 0 &&
+        !s->in_multi) {
         cutoverFinish(s);
     } else if (clockMonoMs() > s->cut.deadline_mono) {
         snprintf(what, sizeof(what), "the target reached offset %lld of %lld before the pause (--pause-timeout %.1f s) "
@@ -1125,6 +1142,7 @@ static void cutoverStep(syncer *s) {
     replStatus st;
     replicaGetStatus(s->rep, &st);
     if (st.sync_only) {
+        s->cut_tried = 1;
         fatal(s, OUTCOME_CUTOVER, "cut-over refused: this source speaks SYNC only, which gives no replication offset "
               "to wait for; nothing was paused");
         return;
@@ -1143,6 +1161,7 @@ static void cutoverStep(syncer *s) {
         s->cut_phase = CUT_WAITING;
         return;
     }
+    s->cut_tried = 1;
     if (cutoverPause(s->cfg->source, &s->cfg->source_conn, pauseMs(s), &s->cut, err, sizeof(err)) < 0) {
         snprintf(msg, sizeof(msg), "cut-over refused: %s; nothing was paused or switched", err);
         fatal(s, OUTCOME_CUTOVER, msg);
@@ -1167,6 +1186,15 @@ static int cutoverAbandon(syncer *s) {
     else
         logError("cut-over abandoned: %s; the source's writes resume when the pause ends", err);
     cutoverClose(&s->cut);
+    return 1;
+}
+
+/* A cut-over asked for (SIGUSR1, --cutover) that never began: the run
+ * ended first (--once, a stop, an error). Said, so that a script waiting
+ * for the switch does not take the exit for one. 1 when so. */
+static int cutoverNotStarted(syncer *s) {
+    if (s->cut_tried || !(cutover_requested || s->cfg->cutover)) return 0;
+    logError("cut-over requested but not begun: the sync ended first; nothing was paused or switched");
     return 1;
 }
 
@@ -1279,7 +1307,7 @@ static int startCheckpoint(syncer *s, replState *resume, int *have) {
 }
 
 outcome syncRun(const syncConfig *cfg, int *refused) {
-    syncer s = {.cfg = cfg, .last_count_ms = clockMonoMs(), .last_phase = -1};
+    syncer s = {.cfg = cfg, .last_count_ms = clockMonoMs(), .last_phase = -1, .state_lock = -1};
     char err[512];
     if (openTarget(&s, err, sizeof(err)) < 0 || targetRunId(s.tc, s.run_id, sizeof(s.run_id)) < 0) {
         logError("target: %s", err);
@@ -1339,7 +1367,7 @@ outcome syncRun(const syncConfig *cfg, int *refused) {
     /* --exactly-once: what was read and parsed is committed with its checkpoint. */
     if (s.cp && s.w && !s.fatal && !s.finished && !s.target_lost && s.loaded_once && !s.partial) commitIdle(&s);
     if (s.w && !s.fatal && writerDrain(s.w) == 0 && s.partial) importCleanup(s.im, s.tc);
-    int abandoned = cutoverAbandon(&s);
+    int abandoned = cutoverAbandon(&s) || cutoverNotStarted(&s);
     /* A refusal stopped the writer: nothing more is sent; what was already
      * on the wire ran on the target, so its replies are read and its
      * offsets count (a restart from there does not run it twice). */

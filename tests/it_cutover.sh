@@ -19,6 +19,9 @@
 #              claimed, exit 10, and a write to the source completes at once
 #   abandon    SIGTERM while the source is paused and the target asleep:
 #              the pause is lifted ("cut-over abandoned (SIGTERM)"), exit 10
+#   early      SIGUSR1 during the snapshot load waits for it ("cut-over
+#              requested: waiting"); a SIGTERM then ends the run (exit 9)
+#              saying the cut-over never began; the source was never paused
 #   old        --cutover against Redis 2.8 (no CLIENT PAUSE WRITE): refused
 #              before the full sync, exit 1 (skipped without
 #              ../shared/servers)
@@ -171,6 +174,25 @@ abandon() {
     load_stop
 }
 
+# ---- early ----
+
+early() {
+    local t=early
+    rs_start "${t}_src" --repl-diskless-sync yes --repl-diskless-sync-delay 0 --rdb-key-save-delay 500
+    rs_start "${t}_tgt"
+    rs_cli "${t}_src" DEBUG POPULATE 10000 >/dev/null
+    sync_start "$t" "${t}_src" "${t}_tgt" --status-interval 1
+    sleep 1
+    kill -USR1 "$SYNC_PID"
+    wait_until 5 has_line "$t" 'cut-over requested: waiting for the snapshot' || note "$t: not said"
+    kill -TERM "$SYNC_PID"
+    sync_exit 15
+    assert_eq "$t.exit" 9 "$EXIT_RC"
+    assert_ok "$t.waiting_said" has_line "$t" 'cut-over requested: waiting for the snapshot to be applied'
+    assert_ok "$t.not_begun_said" has_line "$t" 'cut-over requested but not begun: the sync ended first; nothing was paused or switched'
+    if write_ok "${t}_src"; then pass "$t.source_writable"; else fail "$t.source_writable" "a SET did not complete"; fi
+}
+
 # ---- old ----
 
 old() {
@@ -193,6 +215,6 @@ old() {
     wait "$pid" 2>/dev/null || true
 }
 
-for s in ${CUTOVER_SCENARIOS:-signal cold short abandon old}; do
+for s in ${CUTOVER_SCENARIOS:-signal cold short abandon early old}; do
     "$s"
 done

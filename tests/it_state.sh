@@ -17,8 +17,9 @@
 #   foreign    the file of one sync given with another target, another
 #              source, or a target restarted since (new run_id): refused
 #              with one line, exit 1, nothing written to the target
-#   corrupt    the file cut short, or one byte changed: refused (exit 2,
-#              "corrupt state file"), nothing written
+#   corrupt    a second run on the file of a running one: refused (exit 1,
+#              "in use"); the file cut short, or one byte changed: refused
+#              (exit 2, "corrupt state file"), nothing written
 #   backlog    stopped cleanly (the file written at exit), then 300 KB of
 #              writes through a 16 KB backlog: the next run says "cannot
 #              resume at offset N: its backlog no longer holds offset ..."
@@ -177,6 +178,11 @@ corrupt() {
     rs_cli "${t}_src" DEBUG POPULATE 100 >/dev/null
     sync_start "$t" "${t}_src" "${t}_tgt" --state "$st"
     wait_until 10 has_line "$t" 'snapshot applied' || note "$t: no snapshot"
+    # One FILE, one run: a second sync on it while the first runs is refused.
+    rdb_run "$t.twice" --source "$(rs_url "${t}_src")" --target "$(rs_url "${t}_tgt")" --state "$st"
+    assert_eq "$t.twice_exit" 1 "$RC"
+    assert_match "$t.twice_line" 'corrupt\.state: in use by another rdbsync \(.*corrupt\.state\.lock is locked\): two syncs must not share one position' \
+        "$(cat "$IT_TMP/$t.twice.err")"
     sleep 1.2
     sync_term
     assert_eq "$t.first_exit" 0 "$STOP_RC"

@@ -1,7 +1,8 @@
 /* test_state.c -- the --state file (state.h): the format round trip with
  * escaped addresses, every kind of damage refused (cut short anywhere, a
  * byte changed, another version, an unknown field, a duplicate link),
- * identity checks, the atomic save and load, and the keeper.
+ * identity checks, the atomic save and load, the keeper, and the lock
+ * that keeps two runs off one file.
  */
 #include "src/state.h"
 #include "tests/test.h"
@@ -140,6 +141,18 @@ int main(void) {
         CHECK_EQ_INT(0, stateKeeperStop(k, err, sizeof(err)));
         CHECK_EQ_INT(1, stateLoad(path, &back, err, sizeof(err)));
         CHECK_EQ_INT(100, stateFind(&back, "[::1]:7001")->offset);
+        /* One run per file: a second lock is refused until the first goes. */
+        int fd = stateLock(path, err, sizeof(err));
+        CHECK(fd >= 0);
+        CHECK_EQ_INT(-1, stateLock(path, err, sizeof(err)));
+        CHECK(strstr(err, "in use by another rdbsync") != NULL);
+        stateUnlock(fd);
+        fd = stateLock(path, err, sizeof(err));
+        CHECK(fd >= 0);
+        stateUnlock(fd);
+        char lock[160];
+        snprintf(lock, sizeof(lock), "%s.lock", path);
+        unlink(lock);
         unlink(path);
         rmdir(dir);
     }
