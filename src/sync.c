@@ -483,6 +483,7 @@ static int resumeFromCheckpoint(syncer *s) {
                 pos.offset > s->applied ? "a batch committed although its reply was lost"
                                         : "the target restarted without its last writes");
     s->applied = pos.offset;
+    s->applied_db = pos.db;
     logInfo("--exactly-once: the target's checkpoint says source offset %lld: resuming right after it",
             (long long)pos.offset);
     return 0;
@@ -784,11 +785,11 @@ static int loadSnapshot(syncer *s, const replEpoch *ep) {
                           ? "retrying the first snapshot: emptying what the cut one wrote (the target was empty "
                             "when the sync began)"
                           : NULL;
+    /* --exactly-once: the checkpoint goes before any key (none while the
+     * target is partial: a restart then finds none and syncs in full). */
     if (!s->loading) {
         /* --state could not be kept: fatal, nothing touched */
     } else if ((why && flushTarget(s, !s->loaded_once, why) < 0) || (s->cp && checkpointRemove(s->cp, s->w) < 0)) {
-        /* --exactly-once: the checkpoint goes before any key (none while the
-         * target is partial: a restart then finds none and syncs in full) */
         s->target_lost = !writerStopped(s->w);
     } else if (rdbDecode(d) < 0) {
         if (stop_requested) {
