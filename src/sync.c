@@ -654,7 +654,16 @@ static int feed(syncer *s, const void *p, size_t n) {
     return drainReader(s);
 }
 
-/* Follow the command stream of one epoch until it ends or we stop. */
+/* --once on a run that resumed (--exactly-once's checkpoint, --state):
+ * there is no snapshot to end at, so it ends once the target is in sync. */
+static int caughtUp(syncer *s) {
+    replStatus st;
+    replicaGetStatus(s->rep, &st);
+    return inSync(s, &st);
+}
+
+/* Follow the command stream of one epoch until it ends or we stop (1:
+ * --once, caught up). */
 static int streamEpoch(syncer *s, spool *sp) {
     char buf[64 * 1024], err[256];
     for (;;) {
@@ -682,6 +691,7 @@ static int streamEpoch(syncer *s, spool *sp) {
         }
         cutoverStep(s);
         statusLine(s, 0);
+        if (s->cfg->once && caughtUp(s)) return 1;
     }
     if (!s->fatal) s->target_lost = 1;
     return -1;
@@ -937,7 +947,8 @@ static int runEpoch(syncer *s, const replEpoch *ep) {
         statusLine(s, 1);
         if (s->cfg->once) return 1;
     }
-    return streamEpoch(s, ep->sp) < 0 ? -1 : 0;
+    int rc = streamEpoch(s, ep->sp);
+    return rc < 0 ? -1 : rc; /* 1: --once, caught up */
 }
 
 /* ---- --state (state.h) ---- */
