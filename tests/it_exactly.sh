@@ -34,7 +34,8 @@
 #              paused source
 #   refusals   a cluster target (cluster_enabled:1) is refused (exit 1, one
 #              line saying at-least-once); a checkpoint key of another type
-#              stops before any write (exit 7, naming the key);
+#              stops before any write (exit 7, naming the key); a user
+#              who may not run HSET is refused before it too (exit 6);
 #              --exactly-once outside live sync and --checkpoint-key alone
 #              are usage errors (exit 1)
 #
@@ -283,6 +284,13 @@ scenario_refusals() {
     assert_match "$t.wrongtype_msg" "db 0 key '$CKPT' is not rdbsync's checkpoint \(WRONGTYPE" \
         "$(cat "$IT_TMP/$t.wrongtype.err")"
     assert_eq "$t.wrongtype_untouched" "0 not-a-hash" "$(rs_cli "${t}_tgt" EXISTS k) $(rs_cli "${t}_tgt" GET "$CKPT")"
+    # A user who may not run HSET is refused before the first write.
+    rs_cli "${t}_tgt" DEL "$CKPT" >/dev/null
+    rs_cli "${t}_tgt" ACL SETUSER nohset on '>pw' '~*' '&*' +@all -hset >/dev/null
+    rdb_run "$t.acl" --source "$(rs_url "${t}_src")" --target "redis://nohset:pw@127.0.0.1:$(rs_port "${t}_tgt")" \
+        --exactly-once
+    assert_eq "$t.acl_exit" 6 "$RC"
+    assert_match "$t.acl_msg" "user 'nohset' may not run HSET" "$(cat "$IT_TMP/$t.acl.err")"
     rdb_run "$t.import" --file /dev/null --target "$(rs_url "${t}_tgt")" --exactly-once
     assert_eq "$t.import_exit" 1 "$RC"
     assert_match "$t.import_msg" '--exactly-once is for live sync' "$(cat "$IT_TMP/$t.import.err")"
