@@ -123,9 +123,11 @@ int checkpointRead(rsConn *c, const char *key, checkpointPos *pos, char *err, si
         return -2;
     }
     memset(pos, 0, sizeof(*pos));
-    if (r->type == REDIS_REPLY_ERROR) {
+    if (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "WRONGTYPE", 9) == 0) {
         snprintf(err, errlen, "db %d key '%s' is not rdbsync's checkpoint (%s): rename it or choose another "
                  "--checkpoint-key", CHECKPOINT_DB, kr, r->str);
+    } else if (r->type == REDIS_REPLY_ERROR) {
+        snprintf(err, errlen, "cannot read the checkpoint, db %d key '%s': %s", CHECKPOINT_DB, kr, r->str);
     } else if (r->type != REDIS_REPLY_ARRAY || r->elements != 3) {
         snprintf(err, errlen, "reading the checkpoint '%s': unexpected reply to HMGET", kr);
     } else if (r->element[0]->type == REDIS_REPLY_NIL && r->element[1]->type == REDIS_REPLY_NIL &&

@@ -17,6 +17,7 @@
 typedef struct needs {
     int flush;            /* FLUSHALL, FUNCTION FLUSH */
     int live;             /* DEL (the stream, keyspace follow) */
+    int checkpoint;       /* --exactly-once: MULTI, HSET (and DEL) */
     int functions;        /* FUNCTION LOAD */
     unsigned long long data_bytes; /* 0: unknown */
     const char *data_what; /* "the file", "the source's dataset" */
@@ -107,8 +108,11 @@ static outcome checkAcl(rsConn *c, const rsServerInfo *info, const needs *n) {
         {"FLUSHALL", 1, {"FLUSHALL"}},
         {"FUNCTION FLUSH", 2, {"FUNCTION", "FLUSH"}},
         {"DEL", 2, {"DEL", PROBE_KEY}},
+        {"MULTI", 1, {"MULTI"}},
+        {"HSET", 4, {"HSET", PROBE_KEY, "f", "v"}},
     };
-    const int wanted[] = {1, 1, n->functions, n->flush, n->flush, n->live};
+    const int wanted[] = {1, 1, n->functions, n->flush, n->flush, n->live || n->checkpoint, n->checkpoint,
+                          n->checkpoint};
     if (!connServerAtLeast(info, 7, 0)) return OUTCOME_OK; /* no ACL DRYRUN before 7.0 */
     redisReply *r = connCommandf(c, "ACL WHOAMI");
     if (!r) goto broken;
@@ -242,7 +246,7 @@ outcome preflightLive(const syncConfig *sc, int flush) {
         connClose(c);
         return OUTCOME_OK;
     }
-    needs n = {.flush = flush, .live = !sc->once, .data_what = "the source's dataset"};
+    needs n = {.flush = flush, .live = !sc->once, .checkpoint = sc->exactly_once, .data_what = "the source's dataset"};
     sourceFacts(sc, &n);
     outcome rc = check(c, &info, &n);
     connClose(c);

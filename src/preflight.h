@@ -9,7 +9,8 @@
  *   - the permissions rdbsync will need, on servers with ACL DRYRUN (7.0+):
  *     SELECT and RESTORE always, FUNCTION LOAD when the input has function
  *     libraries, FLUSHALL and FUNCTION FLUSH with --flush-target, DEL when
- *     the run goes on after the snapshot (stream or keyspace follow). The
+ *     the run goes on after the snapshot (stream or keyspace follow); MULTI,
+ *     HSET and DEL with --exactly-once (its checkpoint). The
  *     user is ACL WHOAMI's. A refused command is one line naming it and the
  *     user, exit 6. Where ACL WHOAMI or ACL DRYRUN itself is refused (a user
  *     without @admin, a managed service), nothing is said: the writes will

@@ -516,6 +516,7 @@ static int resumeFromCheckpoint(syncer *s) {
                 pos.offset > s->applied ? "a batch committed although its reply was lost"
                                         : "the target restarted without its last writes");
     s->applied = pos.offset;
+    s->applied_db = pos.db;
     logInfo("--exactly-once: the target's checkpoint says source offset %lld: resuming right after it",
             (long long)pos.offset);
     return 0;
@@ -734,7 +735,16 @@ static int feed(syncer *s, const void *p, size_t n) {
     return drainReader(s);
 }
 
-/* Follow the command stream of one epoch until it ends or we stop. */
+/* --once on a run that resumed (--exactly-once's checkpoint, --state):
+ * there is no snapshot to end at, so it ends once the target is in sync. */
+static int caughtUp(syncer *s) {
+    replStatus st;
+    replicaGetStatus(s->rep, &st);
+    return inSync(s, &st);
+}
+
+/* Follow the command stream of one epoch until it ends or we stop (1:
+ * --once, caught up). */
 static int streamEpoch(syncer *s, spool *sp) {
     char buf[64 * 1024], err[256];
     for (;;) {
@@ -762,6 +772,7 @@ static int streamEpoch(syncer *s, spool *sp) {
         }
         cutoverStep(s);
         statusLine(s, 0);
+        if (s->cfg->once && caughtUp(s)) return 1;
     }
     if (!s->fatal) s->target_lost = 1;
     return -1;
@@ -865,11 +876,11 @@ static int loadSnapshot(syncer *s, const replEpoch *ep) {
                           ? "retrying the first snapshot: emptying what the cut one wrote (the target was empty "
                             "when the sync began)"
                           : NULL;
+    /* --exactly-once: the checkpoint goes before any key (none while the
+     * target is partial: a restart then finds none and syncs in full). */
     if (!s->loading) {
         /* --state could not be kept: fatal, nothing touched */
     } else if ((why && flushTarget(s, !s->loaded_once, why) < 0) || (s->cp && checkpointRemove(s->cp, s->w) < 0)) {
-        /* --exactly-once: the checkpoint goes before any key (none while the
-         * target is partial: a restart then finds none and syncs in full) */
         s->target_lost = !writerStopped(s->w);
     } else if (rdbDecode(d) < 0) {
         if (stop_requested) {
@@ -1019,7 +1030,8 @@ static int runEpoch(syncer *s, const replEpoch *ep) {
         statusLine(s, 1);
         if (s->cfg->once) return 1;
     }
-    return streamEpoch(s, ep->sp) < 0 ? -1 : 0;
+    int rc = streamEpoch(s, ep->sp);
+    return rc < 0 ? -1 : rc; /* 1: --once, caught up */
 }
 
 /* ---- --state (state.h) ---- */

@@ -26,14 +26,16 @@
 #              mid-load: its checkpoint is behind what was acknowledged and
 #              the link resumes from it, with no full resync; equal
 #   once       --once --exactly-once --checkpoint-key ck:once leaves the
-#              snapshot's checkpoint; writes, then a new run resumes from it
-#              with no second full sync; equal
+#              snapshot's checkpoint; writes, then the same command again
+#              resumes from it with no second full sync and exits 0 once
+#              caught up; equal
 #   cutover    --exactly-once --cutover under a load: exit 0 with the cut-over
 #              line, no checkpoint key left on the target, which equals the
 #              paused source
 #   refusals   a cluster target (cluster_enabled:1) is refused (exit 1, one
 #              line saying at-least-once); a checkpoint key of another type
-#              stops before any write (exit 7, naming the key);
+#              stops before any write (exit 7, naming the key); a user
+#              who may not run HSET is refused before it too (exit 6);
 #              --exactly-once outside live sync and --checkpoint-key alone
 #              are usage errors (exit 1)
 #
@@ -217,11 +219,16 @@ scenario_once() {
     assert_eq "$t.default_key_unused" 0 "$(rs_cli "${t}_tgt" EXISTS "$CKPT")"
     load_bg "${t}_src" 2 62 --rate 3000
     load_wait
-    sync_start "$t" "${t}_src" "${t}_tgt" --exactly-once --checkpoint-key "$key"
-    if wait_until 30 caught_up "${t}_src" "${t}_tgt" "$key"; then :; fi
-    assert_match "$t.resumed" "offset $off: asking the source to continue" "$(cat "$IT_TMP/$t.err")"
+    # --once again: no snapshot this time; it ends once caught up.
+    rdb_run "$t.second" --source "$(rs_url "${t}_src")" --target "$(rs_url "${t}_tgt")" --once --exactly-once \
+        --checkpoint-key "$key"
+    assert_eq "$t.second_exit" 0 "$RC"
+    assert_match "$t.resumed" "offset $off: asking the source to continue" "$(cat "$IT_TMP/$t.second.err")"
     assert_eq "$t.one_full_sync" 1 "$(info "${t}_src" stats sync_full)"
-    assert_equal "$t" "${t}_src" "${t}_tgt" "$key"
+    assert_eq "$t.caught_up" "$(info "${t}_src" replication master_repl_offset)" \
+        "$(rs_cli "${t}_tgt" HGET "$key" offset)"
+    rs_cli "${t}_tgt" DEL "$key" >/dev/null
+    assert_eq "$t.equal" "$(rs_digest "${t}_src")" "$(rs_digest "${t}_tgt")"
     rs_stop "${t}_src"
     rs_stop "${t}_tgt"
 }
@@ -277,6 +284,13 @@ scenario_refusals() {
     assert_match "$t.wrongtype_msg" "db 0 key '$CKPT' is not rdbsync's checkpoint \(WRONGTYPE" \
         "$(cat "$IT_TMP/$t.wrongtype.err")"
     assert_eq "$t.wrongtype_untouched" "0 not-a-hash" "$(rs_cli "${t}_tgt" EXISTS k) $(rs_cli "${t}_tgt" GET "$CKPT")"
+    # A user who may not run HSET is refused before the first write.
+    rs_cli "${t}_tgt" DEL "$CKPT" >/dev/null
+    rs_cli "${t}_tgt" ACL SETUSER nohset on '>pw' '~*' '&*' +@all -hset >/dev/null
+    rdb_run "$t.acl" --source "$(rs_url "${t}_src")" --target "redis://nohset:pw@127.0.0.1:$(rs_port "${t}_tgt")" \
+        --exactly-once
+    assert_eq "$t.acl_exit" 6 "$RC"
+    assert_match "$t.acl_msg" "user 'nohset' may not run HSET" "$(cat "$IT_TMP/$t.acl.err")"
     rdb_run "$t.import" --file /dev/null --target "$(rs_url "${t}_tgt")" --exactly-once
     assert_eq "$t.import_exit" 1 "$RC"
     assert_match "$t.import_msg" '--exactly-once is for live sync' "$(cat "$IT_TMP/$t.import.err")"
