@@ -5,7 +5,7 @@
 #
 # Part 1 walks $SHARED/fixtures/MANIFEST.tsv. For each RDB row (rdb_version
 # numeric or VALKEYnnn) it runs `rdbsync --file F --checksum` and expects:
-#   unsupported version (REDIS > 12, VALKEY other than 080)
+#   unsupported version (REDIS > 13, VALKEY other than 080)
 #                 exit 3, one `rdbsync:` line naming the version;
 #   corrupt_empty_keys*.rdb
 #                 exit 0 (empty keys accepted or skipped) or a clean error;
@@ -130,7 +130,7 @@ version_supported() {
     case $1 in
     VALKEY080) return 0 ;;
     VALKEY*) return 1 ;;
-    *) [ "$1" -ge 1 ] && [ "$1" -le 12 ] ;;
+    *) [ "$1" -ge 1 ] && [ "$1" -le 13 ] ;;
     esac
 }
 
