@@ -23,6 +23,10 @@
 #define GIVE_UP_MS 60000
 #define BACKOFF_MIN_MS 50
 #define BACKOFF_MAX_MS 1000
+/* A node's writer sends once 256 KB are queued and blocks only on its own
+ * socket when its window is full: the others are polled this often, so
+ * their queued commands go out and their replies come in meanwhile. */
+#define POLL_EVERY 64
 
 typedef struct bcast {
     int remaining;
@@ -91,6 +95,7 @@ struct router {
     int need_reload, need_backoff;
     int stopped, broken, settling;
     uint64_t dropped, replies;
+    uint64_t routed;     /* commands routed: every POLL_EVERY, every node is polled */
     routerStats st;
     char err[512];
 };
@@ -507,8 +512,16 @@ static int txnTarget(router *rt, pending *p) {
     return t->in_retry ? -2 : t->node;
 }
 
+static void pollOthers(router *rt, int except) {
+    for (int k = 0; k < rt->nnodes; k++) {
+        rnode *o = rt->nodes[k];
+        if (k != except && o->w && writerInFlight(o->w) && writerPoll(o->w) < 0) nodeFailed(rt, o);
+    }
+}
+
 static int route(router *rt, pending *p) {
     int i = p->txn ? txnTarget(rt, p) : target(rt, p);
+    if (i >= 0 && ++rt->routed % POLL_EVERY == 0) pollOthers(rt, i);
     if (i == -2) {
         push(&rt->retry, p);
         return 0;
