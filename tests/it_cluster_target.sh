@@ -33,6 +33,9 @@
 #               line naming SUNIONSTORE (until cross-slot planning lands:
 #               then it must be applied)
 #   reshard     --file of 60k keys while 3000 slots move: equal, exit 0
+#   slots62     a 3-master Redis 6.2 cluster ($SHARED/servers; no CLUSTER
+#               SHARDS, so the map comes from CLUSTER SLOTS): every key of
+#               a --file import arrives
 set -euo pipefail
 # shellcheck source=tests/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -227,3 +230,35 @@ rdb_run reshard_ref --file "$DUMP" --target "$(rs_url ref)" --db 0
 wait_until 20 cluster_ok || true
 assert_equal reshard.equal ref
 echo "# reshard: $(grep -o '[0-9]* MOVED.*' "$IT_TMP/imp.err" | tail -n 1)"
+
+# ---- slots62: a Redis 6.2 cluster (no CLUSTER SHARDS: the map comes from CLUSTER SLOTS) ----
+B62=${SHARED:+$SHARED/servers/redis-6.2.16}
+if [ -z "$B62" ] || [ ! -x "$B62/redis-server" ]; then
+    skip slots62 "no \$SHARED/servers/redis-6.2.16"
+    exit 0
+fi
+ports62=()
+for i in 0 1 2; do
+    IT_CLUSTER_PORTS=1 it_pick_port
+    ports62+=("$IT_PORT")
+    mkdir -p "$IT_TMP/n62_$i"
+    "$B62/redis-server" --port "$IT_PORT" --bind 127.0.0.1 --dir "$IT_TMP/n62_$i" --save '' --appendonly no \
+        --cluster-enabled yes --logfile "$IT_TMP/n62_$i/log" </dev/null >/dev/null 2>&1 &
+    on_exit "kill $! 2>/dev/null; it_wait_pid $! 5"
+done
+up62() { for p in "${ports62[@]}"; do [ "$("$B62/redis-cli" -p "$p" PING 2>/dev/null)" = PONG ] || return 1; done; }
+ok62() { "$B62/redis-cli" -p "${ports62[0]}" CLUSTER INFO | grep -q '^cluster_state:ok'; }
+if wait_until 10 up62 && "$B62/redis-cli" --cluster create "${ports62[@]/#/127.0.0.1:}" --cluster-yes \
+    </dev/null >"$IT_TMP/create62.log" 2>&1 && wait_until 20 ok62; then
+    rs_cli src FLUSHALL >/dev/null
+    rs_cli src DEBUG POPULATE 5000 k 10 >/dev/null
+    rs_cli src HSET h a 1 >/dev/null
+    rdb_run s62 --file "$(rs_save src)" --target "redis://127.0.0.1:${ports62[1]}"
+    assert_eq slots62.exit 0 "$RC"
+    assert_match slots62.startup 'target: cluster of 3 masters' "$(err_of s62)"
+    total=0
+    for p in "${ports62[@]}"; do total=$((total + $("$B62/redis-cli" -p "$p" DBSIZE))); done
+    assert_eq slots62.keys 5001 "$total"
+else
+    fail slots62.start "the 6.2 cluster did not come up: $(tail -n 2 "$IT_TMP/create62.log")"
+fi
