@@ -33,6 +33,9 @@
 #               line naming SUNIONSTORE (until cross-slot planning lands:
 #               then it must be applied)
 #   reshard     --file of 60k keys while 3000 slots move: equal, exit 0
+#   tls         a cluster of TLS-only nodes (tls-port, tls-cluster yes) and
+#               an ACL user on every node: rediss://user:pass@ one node with
+#               --cacert/--cert/--key reaches every master; equal
 #   slots62     a 3-master Redis 6.2 cluster ($SHARED/servers; no CLUSTER
 #               SHARDS, so the map comes from CLUSTER SLOTS): every key of
 #               a --file import arrives
@@ -230,6 +233,29 @@ rdb_run reshard_ref --file "$DUMP" --target "$(rs_url ref)" --db 0
 wait_until 20 cluster_ok || true
 assert_equal reshard.equal ref
 echo "# reshard: $(grep -o '[0-9]* MOVED.*' "$IT_TMP/imp.err" | tail -n 1)"
+
+# ---- tls: TLS-only nodes (tls-port, tls-cluster) and an ACL user on each ----
+for n in $CLUSTER_NODES; do if it_running "$n"; then rs_stop "$n"; fi; done
+if it_make_certs "$IT_TMP/certs"; then
+    CLUSTER_NAME=tl IT_TLS_DIR=$IT_TMP/certs cluster_start 3 0 --tls-cluster yes --tls-replication yes ||
+        fail tls.start "the TLS cluster did not come up"
+    for n in $CLUSTER_NODES; do rs_cli "$n" ACL SETUSER rs on '>s3cret' '~*' '&*' +@all >/dev/null; done
+    rs_cli src FLUSHALL >/dev/null
+    rs_cli src DEBUG POPULATE 3000 t 10 >/dev/null
+    url=$(cluster_url)
+    rdb_run tls --file "$(rs_save src)" --target "rediss://rs:s3cret@${url#rediss://}" \
+        --cacert "$IT_TMP/certs/ca.crt" --cert "$IT_TMP/certs/client.crt" --key "$IT_TMP/certs/client.key"
+    assert_eq tls.exit 0 "$RC"
+    assert_match tls.startup 'target: cluster of 3 masters' "$(err_of tls)"
+    assert_equal tls.equal src
+    clients=0
+    for n in $CLUSTER_MASTERS; do
+        if rs_cli "$n" ACL LOG | grep -q .; then clients=-1; fi
+    done
+    assert_eq tls.no_acl_denials 0 "$clients"
+else
+    skip tls "openssl could not make certificates"
+fi
 
 # ---- slots62: a Redis 6.2 cluster (no CLUSTER SHARDS: the map comes from CLUSTER SLOTS) ----
 B62=${SHARED:+$SHARED/servers/redis-6.2.16}
