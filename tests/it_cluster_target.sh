@@ -274,7 +274,7 @@ for i in 0 1 2; do
 done
 up62() { for p in "${ports62[@]}"; do [ "$("$B62/redis-cli" -p "$p" PING 2>/dev/null)" = PONG ] || return 1; done; }
 ok62() { "$B62/redis-cli" -p "${ports62[0]}" CLUSTER INFO | grep -q '^cluster_state:ok'; }
-if wait_until 10 up62 && "$B62/redis-cli" --cluster create "${ports62[@]/#/127.0.0.1:}" --cluster-yes \
+if wait_until 20 up62 && "$B62/redis-cli" --cluster create "${ports62[@]/#/127.0.0.1:}" --cluster-yes \
     </dev/null >"$IT_TMP/create62.log" 2>&1 && wait_until 20 ok62; then
     rs_cli src FLUSHALL >/dev/null
     rs_cli src DEBUG POPULATE 5000 k 10 >/dev/null
@@ -286,5 +286,5 @@ if wait_until 10 up62 && "$B62/redis-cli" --cluster create "${ports62[@]/#/127.0
     for p in "${ports62[@]}"; do total=$((total + $("$B62/redis-cli" -p "$p" DBSIZE))); done
     assert_eq slots62.keys 5001 "$total"
 else
-    fail slots62.start "the 6.2 cluster did not come up: $(tail -n 2 "$IT_TMP/create62.log")"
+    fail slots62.start "the 6.2 cluster did not come up: $(tail -n 2 "$IT_TMP"/create62.log "$IT_TMP"/n62_*/log 2>&1)"
 fi

@@ -189,8 +189,10 @@ it_pick_port() {
     local p _
     for _ in $(seq 1 200); do
         p=$((20000 + (RANDOM * 32768 + RANDOM) % 40001))
-        # Cluster nodes also listen on port + 10000 (the bus): keep it free and < 65536.
-        if [ -n "${IT_CLUSTER_PORTS:-}" ]; then p=$((20000 + p % 35000)); fi
+        # Cluster nodes also listen on port + 10000 (the bus): both below the
+        # ephemeral range (32768+), where a client's local port can take
+        # one between our check and the server's bind.
+        if [ -n "${IT_CLUSTER_PORTS:-}" ]; then p=$((20000 + p % 2768)); fi
         case $IT_PORTS_USED in *" $p "*) continue ;; esac
         if [ -n "${IT_CLUSTER_PORTS:-}" ] && it_port_busy $((p + 10000)); then continue; fi
         if ! it_port_busy "$p"; then
@@ -453,7 +455,8 @@ rs_restart() {
 #     (IT_TLS_DIR=CERTDIR cluster_start ... --tls-cluster yes --tls-replication yes:
 #     TLS-only nodes, as rs_start_tls; rs_cli and cluster_cli then speak TLS)
 #     starts N_MASTERS * (1 + N_REPLICAS_EACH) nodes with --cluster-enabled yes
-#     (ports below 55535 with port + 10000 free for the bus), joins them
+#     (ports 20000-22767 with port + 10000 free for the bus: both below the
+#     ephemeral range), joins them
 #     (redis-cli --cluster create for 3+ masters, CLUSTER ADDSLOTSRANGE + MEET
 #     + REPLICATE below that), and waits until every node says cluster_state:ok
 #     and knows every node. Nodes are servers named ${CLUSTER_NAME:-cl}0,
