@@ -54,7 +54,7 @@ typedef struct pending {
     struct pending *next;
     char *cmd;          /* RESP bytes, owned */
     size_t len;
-    int slot;           /* -1: a broadcast or node-addressed command */
+    int slot;           /* its slot (a broadcast: its shard's first slot at send time) */
     int internal;       /* our ASKING: its reply is ours */
     char *ask_host;     /* set: send once with ASKING to this node */
     int ask_port;
@@ -112,12 +112,14 @@ static int fail(router *rt, const char *fmt, ...) {
     return -1;
 }
 
-/* 1 when shard s serves a slot now. */
-static int shardOwns(const clusterMap *m, int s) {
+/* The first slot shard s serves now, -1 when none. */
+static int shardFirstSlot(const clusterMap *m, int s) {
     for (int i = 0; i < CLUSTER_SLOTS; i++)
-        if (m->owner[i] == s) return 1;
-    return 0;
+        if (m->owner[i] == s) return i;
+    return -1;
 }
+
+static int shardOwns(const clusterMap *m, int s) { return shardFirstSlot(m, s) >= 0; }
 
 /* ---- lists ---- */
 
@@ -637,12 +639,13 @@ int routerBroadcast(router *rt, int argc, const char **argv, const size_t *lens,
     if (len < 0) return fail(rt, "out of memory formatting a command");
     bcast *g = calloc(1, sizeof(*g));
     int rc = g ? 0 : fail(rt, "out of memory");
-    int targets[256], nt = 0;
+    int targets[256], slots[256], nt = 0;
     for (int s = 0; rc == 0 && s < rt->map->nshards && nt < 256; s++) {
-        if (!shardOwns(rt->map, s)) continue;
+        int first = shardFirstSlot(rt->map, s);
+        if (first < 0) continue;
         int i = nodeAdd(rt, rt->map->shards[s].master.host, rt->map->shards[s].master.port);
         if (i < 0) rc = fail(rt, "out of memory");
-        else targets[nt++] = i;
+        else slots[nt] = first, targets[nt++] = i;
     }
     if (g) g->remaining = nt;
     for (int k = 0; rc == 0 && k < nt; k++) {
@@ -653,6 +656,9 @@ int routerBroadcast(router *rt, int argc, const char **argv, const size_t *lens,
         }
         p->group = g;
         p->node = targets[k];
+        /* Sent again (its master died), it goes to whoever serves that
+         * shard's first slot then: the replica that took over. */
+        p->slot = slots[k];
         rc = sendTo(rt, targets[k], p);
     }
     if (g && nt == 0) free(g);

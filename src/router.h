@@ -11,7 +11,7 @@
  * slot (clusterKeySlot); without a key it goes to every master
  * (FUNCTION LOAD, FLUSHALL, FUNCTION FLUSH...), and the consumer gets one
  * reply for the whole broadcast (the first error, else the last reply).
- * routerCommandSlot and routerCommandNode name the place themselves.
+ * routerCommandSlot names the slot itself (xslot's temporary keys).
  *
  * Replies: each node's replies come in its command order and reach the
  * consumer's on_reply with the command's tag, so counts, conflicts and

@@ -29,9 +29,11 @@
 #               writes the dead node never answered are sent again to the
 #               replica that takes over); SIGTERM exits 0 and the summary
 #               names the nodes
-#   crossslot   a SUNIONSTORE over two slots in the stream: exit 6 and one
+#   crossslot   keys in three slots, a FLUSHALL, two SADDs, then a
+#               SUNIONSTORE over two slots in the stream: exit 6 and one
 #               line naming SUNIONSTORE (until cross-slot planning lands:
-#               then it must be applied)
+#               then it must be applied); what came before it is applied
+#               (the FLUSHALL on every master: 2 keys left)
 #   reshard     --file of 60k keys while 3000 slots move: equal, exit 0
 #   tls         a cluster of TLS-only nodes (tls-port, tls-cluster yes) and
 #               an ACL user on every node: rediss://user:pass@ one node with
@@ -205,7 +207,8 @@ cluster_empty
 rs_cli src FLUSHALL >/dev/null
 sync_start xs src "$(cluster_masters | head -n 1)"
 wait_until 20 streaming xs || true
-printf 'SADD x1 a\nSADD x2 b\nSUNIONSTORE x3 x1 x2\n' | redis-cli -p "$RS_PORT_src" >/dev/null
+printf 'SET pre1 1\nSET pre2 2\nSET pre3 3\nFLUSHALL\nSADD x1 a\nSADD x2 b\nSUNIONSTORE x3 x1 x2\n' |
+    redis-cli -p "$RS_PORT_src" >/dev/null
 for _ in $(seq 1 100); do kill -0 "$SYNC_PID" 2>/dev/null || break; sleep 0.1; done
 rc=0
 wait "$SYNC_PID" || rc=$?
@@ -213,6 +216,8 @@ assert_eq crossslot.exit 6 "$rc"
 assert_match crossslot.line 'SUNIONSTORE.*several slots' "$(err_of xs)"
 # What came before it was applied: the two SADDs.
 assert_eq crossslot.before_applied "a b" "$(cluster_cli SMEMBERS x1) $(cluster_cli SMEMBERS x2)"
+# The stream's FLUSHALL reached every master: only x1 and x2 are left.
+assert_eq crossslot.flushall_everywhere 2 "$(cluster_dbsize)"
 
 # ---- reshard during a --file import ----
 cluster_empty
