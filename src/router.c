@@ -28,6 +28,8 @@
  * their queued commands go out and their replies come in meanwhile. */
 #define POLL_EVERY 64
 
+enum { TXN_NONE = 0, TXN_MULTI, TXN_MEMBER, TXN_END };
+
 typedef struct bcast {
     int remaining;
     char err[256];      /* the first error reply, "" when none */
@@ -61,6 +63,7 @@ typedef struct pending {
     int node;           /* node-addressed (routerCommandNode, broadcast): its node */
     bcast *group;
     txn *txn;           /* member of a MULTI block */
+    int role;           /* in a block: TXN_MULTI, TXN_MEMBER or TXN_END (EXEC/DISCARD) */
     char *member_err;   /* a member's own error reply, kept until EXEC */
     writerTag tag;
     char cmdname[32];
@@ -379,7 +382,7 @@ static int txnExec(router *rt, rnode *n, pending *p, const redisReply *r) {
     }
     int rc = 0;
     while ((h = pop(&t->held))) {
-        const char *st = h->member_err ? h->member_err : strcasecmp(h->cmdname, "MULTI") == 0 ? "OK" : "QUEUED";
+        const char *st = h->member_err ? h->member_err : h->role == TXN_MULTI ? "OK" : "QUEUED";
         redisReply m = {.type = h->member_err ? REDIS_REPLY_ERROR : REDIS_REPLY_STATUS, .str = (char *)st,
                         .len = strlen(st)};
         if (rc == 0) rc = deliver(rt, n, h, &m);
@@ -399,7 +402,7 @@ static int replyCb(void *ctx, const writerTag *t, const redisReply *r) {
     if (p->internal) return pendingFree(p), 0;
     if (p->txn) {
         int rc = 0;
-        if (strcasecmp(p->cmdname, "EXEC") == 0) rc = txnExec(rt, n, p, r);
+        if (p->role == TXN_END) rc = txnExec(rt, n, p, r);
         else txnMember(rt, p, r);
         if (rc) rt->stopped = 1;
         return rc;
@@ -437,7 +440,12 @@ static pending *pendingNew(const char *cmd, size_t len, int own, const writerTag
 
 static int ready(router *rt);
 
+static int isWord(const char *a, size_t len, const char *w) {
+    return strlen(w) == len && strncasecmp(a, w, len) == 0;
+}
+
 int routerTxnBegin(router *rt) {
+    if (rt->open_txn) return 0; /* the MULTI that follows opens nothing more */
     if (ready(rt) < 0) return -1;
     txn *t = calloc(1, sizeof(*t));
     if (!t) return fail(rt, "out of memory");
@@ -500,7 +508,7 @@ static int target(router *rt, pending *p) {
     return nodeAdd(rt, rt->map->shards[s].master.host, rt->map->shards[s].master.port);
 }
 
-static int isMulti(const pending *p) { return strcasecmp(p->cmdname, "MULTI") == 0; }
+static int isMulti(const pending *p) { return p->role == TXN_MULTI; }
 
 /* A block's members go where its MULTI went, or wait behind it. */
 static int txnTarget(router *rt, pending *p) {
@@ -620,7 +628,14 @@ static int ready(router *rt) {
 
 int routerCommandSlot(router *rt, unsigned slot, int argc, const char **argv, const size_t *lens,
                       const writerTag *tag) {
-    /* Inside a block nothing is sent again: its members stay together. */
+    /* A MULTI opens a block (whoever sends it: the stream, xslot's own
+     * transactions) and EXEC or DISCARD closes it. Inside a block nothing
+     * is sent again: its members stay together. */
+    int role = argc < 1 ? TXN_NONE
+               : isWord(argv[0], lens[0], "MULTI") ? TXN_MULTI
+               : isWord(argv[0], lens[0], "EXEC") || isWord(argv[0], lens[0], "DISCARD") ? TXN_END
+                                                                                         : TXN_NONE;
+    if (role == TXN_MULTI && !rt->open_txn && routerTxnBegin(rt) < 0) return -1;
     if (rt->open_txn ? rt->stopped || rt->broken : ready(rt) < 0) return -1;
     char *cmd;
     int len = redisFormatCommandArgv(&cmd, argc, argv, lens);
@@ -629,6 +644,8 @@ int routerCommandSlot(router *rt, unsigned slot, int argc, const char **argv, co
     if (!p) return free(cmd), fail(rt, "out of memory");
     p->slot = (int)(slot % CLUSTER_SLOTS);
     p->txn = rt->open_txn;
+    p->role = !p->txn ? TXN_NONE : role ? role : TXN_MEMBER;
+    if (role == TXN_END) routerTxnEnd(rt);
     return route(rt, p);
 }
 
