@@ -60,7 +60,7 @@ typedef struct pending {
     int internal;       /* our ASKING: its reply is ours */
     char *ask_host;     /* set: send once with ASKING to this node */
     int ask_port;
-    int node;           /* node-addressed (routerCommandNode, broadcast): its node */
+    int node;           /* a broadcast: its node at send time */
     bcast *group;
     txn *txn;           /* member of a MULTI block */
     int role;           /* in a block: TXN_MULTI, TXN_MEMBER or TXN_END (EXEC/DISCARD) */
@@ -449,6 +449,7 @@ int routerTxnBegin(router *rt) {
     if (ready(rt) < 0) return -1;
     txn *t = calloc(1, sizeof(*t));
     if (!t) return fail(rt, "out of memory");
+    t->node = -1;
     t->next = rt->txns;
     rt->txns = t;
     rt->open_txn = t;
@@ -762,11 +763,33 @@ size_t routerInFlight(const router *rt) {
 
 /* ---- synchronous calls ---- */
 
+/* A block whose EXEC the caller sends itself (routerCall: xslot reads
+ * EXEC's reply): once drained, its members are answered as the server
+ * answered them, and the block is no longer the router's to send again. */
+static void txnRelease(router *rt) {
+    txn *t = rt->open_txn;
+    if (!t) return;
+    rt->open_txn = NULL;
+    rnode *n = t->node >= 0 && t->node < rt->nnodes ? rt->nodes[t->node] : NULL;
+    pending *h;
+    int rc = 0;
+    while ((h = pop(&t->held))) {
+        const char *st = h->member_err ? h->member_err : h->role == TXN_MULTI ? "OK" : "QUEUED";
+        redisReply m = {.type = h->member_err ? REDIS_REPLY_ERROR : REDIS_REPLY_STATUS, .str = (char *)st,
+                        .len = strlen(st)};
+        if (rc == 0 && n) rc = deliver(rt, n, h, &m);
+        pendingFree(h);
+    }
+    if (rc) rt->stopped = 1;
+    txnFree(rt, t);
+}
+
 redisReply *routerCall(router *rt, unsigned slot, int argc, const char **argv, const size_t *lens) {
     char host[256] = "";
     int port = 0, asking = 0;
     /* After a stop (and writerSettle) nothing is in flight: no drain. */
     if (!rt->stopped && routerDrain(rt) < 0) return NULL;
+    txnRelease(rt);
     for (int hop = 0; hop < 16; hop++) {
         int i;
         if (asking) {
