@@ -976,7 +976,8 @@ main() {
     mkdir -p "$OUT"
     build_tool maxrss
     echo "bench: $(redis-server --version | cut -d' ' -f3), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
-    dataset
+    # The cluster section makes its own, smaller dataset.
+    if [[ " ${sections[*]} " != " cluster " ]]; then dataset; fi
     for s in "${sections[@]}"; do
         run_section "$s" || failed+=("$s")
     done

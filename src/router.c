@@ -23,6 +23,12 @@
 #define GIVE_UP_MS 60000
 #define BACKOFF_MIN_MS 50
 #define BACKOFF_MAX_MS 1000
+/* A node's writer sends once 256 KB are queued and blocks only on its own
+ * socket when its window is full: the others are polled this often, so
+ * their queued commands go out and their replies come in meanwhile. */
+#define POLL_EVERY 64
+
+enum { TXN_NONE = 0, TXN_MULTI, TXN_MEMBER, TXN_END };
 
 typedef struct bcast {
     int remaining;
@@ -50,13 +56,14 @@ typedef struct pending {
     struct pending *next;
     char *cmd;          /* RESP bytes, owned */
     size_t len;
-    int slot;           /* -1: a broadcast or node-addressed command */
+    int slot;           /* its slot (a broadcast: its shard's first slot at send time) */
     int internal;       /* our ASKING: its reply is ours */
     char *ask_host;     /* set: send once with ASKING to this node */
     int ask_port;
-    int node;           /* node-addressed (routerCommandNode, broadcast): its node */
+    int node;           /* a broadcast: its node at send time */
     bcast *group;
     txn *txn;           /* member of a MULTI block */
+    int role;           /* in a block: TXN_MULTI, TXN_MEMBER or TXN_END (EXEC/DISCARD) */
     char *member_err;   /* a member's own error reply, kept until EXEC */
     writerTag tag;
     char cmdname[32];
@@ -91,6 +98,7 @@ struct router {
     int need_reload, need_backoff;
     int stopped, broken, settling;
     uint64_t dropped, replies;
+    uint64_t routed;     /* commands routed: every POLL_EVERY, every node is polled */
     routerStats st;
     char err[512];
 };
@@ -107,12 +115,14 @@ static int fail(router *rt, const char *fmt, ...) {
     return -1;
 }
 
-/* 1 when shard s serves a slot now. */
-static int shardOwns(const clusterMap *m, int s) {
+/* The first slot shard s serves now, -1 when none. */
+static int shardFirstSlot(const clusterMap *m, int s) {
     for (int i = 0; i < CLUSTER_SLOTS; i++)
-        if (m->owner[i] == s) return 1;
-    return 0;
+        if (m->owner[i] == s) return i;
+    return -1;
 }
+
+static int shardOwns(const clusterMap *m, int s) { return shardFirstSlot(m, s) >= 0; }
 
 /* ---- lists ---- */
 
@@ -372,7 +382,7 @@ static int txnExec(router *rt, rnode *n, pending *p, const redisReply *r) {
     }
     int rc = 0;
     while ((h = pop(&t->held))) {
-        const char *st = h->member_err ? h->member_err : strcasecmp(h->cmdname, "MULTI") == 0 ? "OK" : "QUEUED";
+        const char *st = h->member_err ? h->member_err : h->role == TXN_MULTI ? "OK" : "QUEUED";
         redisReply m = {.type = h->member_err ? REDIS_REPLY_ERROR : REDIS_REPLY_STATUS, .str = (char *)st,
                         .len = strlen(st)};
         if (rc == 0) rc = deliver(rt, n, h, &m);
@@ -392,7 +402,7 @@ static int replyCb(void *ctx, const writerTag *t, const redisReply *r) {
     if (p->internal) return pendingFree(p), 0;
     if (p->txn) {
         int rc = 0;
-        if (strcasecmp(p->cmdname, "EXEC") == 0) rc = txnExec(rt, n, p, r);
+        if (p->role == TXN_END) rc = txnExec(rt, n, p, r);
         else txnMember(rt, p, r);
         if (rc) rt->stopped = 1;
         return rc;
@@ -430,10 +440,16 @@ static pending *pendingNew(const char *cmd, size_t len, int own, const writerTag
 
 static int ready(router *rt);
 
+static int isWord(const char *a, size_t len, const char *w) {
+    return strlen(w) == len && strncasecmp(a, w, len) == 0;
+}
+
 int routerTxnBegin(router *rt) {
+    if (rt->open_txn) return 0; /* the MULTI that follows opens nothing more */
     if (ready(rt) < 0) return -1;
     txn *t = calloc(1, sizeof(*t));
     if (!t) return fail(rt, "out of memory");
+    t->node = -1;
     t->next = rt->txns;
     rt->txns = t;
     rt->open_txn = t;
@@ -493,7 +509,7 @@ static int target(router *rt, pending *p) {
     return nodeAdd(rt, rt->map->shards[s].master.host, rt->map->shards[s].master.port);
 }
 
-static int isMulti(const pending *p) { return strcasecmp(p->cmdname, "MULTI") == 0; }
+static int isMulti(const pending *p) { return p->role == TXN_MULTI; }
 
 /* A block's members go where its MULTI went, or wait behind it. */
 static int txnTarget(router *rt, pending *p) {
@@ -507,8 +523,16 @@ static int txnTarget(router *rt, pending *p) {
     return t->in_retry ? -2 : t->node;
 }
 
+static void pollOthers(router *rt, int except) {
+    for (int k = 0; k < rt->nnodes; k++) {
+        rnode *o = rt->nodes[k];
+        if (k != except && o->w && writerInFlight(o->w) && writerPoll(o->w) < 0) nodeFailed(rt, o);
+    }
+}
+
 static int route(router *rt, pending *p) {
     int i = p->txn ? txnTarget(rt, p) : target(rt, p);
+    if (i >= 0 && ++rt->routed % POLL_EVERY == 0) pollOthers(rt, i);
     if (i == -2) {
         push(&rt->retry, p);
         return 0;
@@ -605,7 +629,14 @@ static int ready(router *rt) {
 
 int routerCommandSlot(router *rt, unsigned slot, int argc, const char **argv, const size_t *lens,
                       const writerTag *tag) {
-    /* Inside a block nothing is sent again: its members stay together. */
+    /* A MULTI opens a block (whoever sends it: the stream, xslot's own
+     * transactions) and EXEC or DISCARD closes it. Inside a block nothing
+     * is sent again: its members stay together. */
+    int role = argc < 1 ? TXN_NONE
+               : isWord(argv[0], lens[0], "MULTI") ? TXN_MULTI
+               : isWord(argv[0], lens[0], "EXEC") || isWord(argv[0], lens[0], "DISCARD") ? TXN_END
+                                                                                         : TXN_NONE;
+    if (role == TXN_MULTI && !rt->open_txn && routerTxnBegin(rt) < 0) return -1;
     if (rt->open_txn ? rt->stopped || rt->broken : ready(rt) < 0) return -1;
     char *cmd;
     int len = redisFormatCommandArgv(&cmd, argc, argv, lens);
@@ -614,6 +645,8 @@ int routerCommandSlot(router *rt, unsigned slot, int argc, const char **argv, co
     if (!p) return free(cmd), fail(rt, "out of memory");
     p->slot = (int)(slot % CLUSTER_SLOTS);
     p->txn = rt->open_txn;
+    p->role = !p->txn ? TXN_NONE : role ? role : TXN_MEMBER;
+    if (role == TXN_END) routerTxnEnd(rt);
     return route(rt, p);
 }
 
@@ -624,12 +657,13 @@ int routerBroadcast(router *rt, int argc, const char **argv, const size_t *lens,
     if (len < 0) return fail(rt, "out of memory formatting a command");
     bcast *g = calloc(1, sizeof(*g));
     int rc = g ? 0 : fail(rt, "out of memory");
-    int targets[256], nt = 0;
+    int targets[256], slots[256], nt = 0;
     for (int s = 0; rc == 0 && s < rt->map->nshards && nt < 256; s++) {
-        if (!shardOwns(rt->map, s)) continue;
+        int first = shardFirstSlot(rt->map, s);
+        if (first < 0) continue;
         int i = nodeAdd(rt, rt->map->shards[s].master.host, rt->map->shards[s].master.port);
         if (i < 0) rc = fail(rt, "out of memory");
-        else targets[nt++] = i;
+        else slots[nt] = first, targets[nt++] = i;
     }
     if (g) g->remaining = nt;
     for (int k = 0; rc == 0 && k < nt; k++) {
@@ -640,6 +674,9 @@ int routerBroadcast(router *rt, int argc, const char **argv, const size_t *lens,
         }
         p->group = g;
         p->node = targets[k];
+        /* Sent again (its master died), it goes to whoever serves that
+         * shard's first slot then: the replica that took over. */
+        p->slot = slots[k];
         rc = sendTo(rt, targets[k], p);
     }
     if (g && nt == 0) free(g);
@@ -726,11 +763,33 @@ size_t routerInFlight(const router *rt) {
 
 /* ---- synchronous calls ---- */
 
+/* A block whose EXEC the caller sends itself (routerCall: xslot reads
+ * EXEC's reply): once drained, its members are answered as the server
+ * answered them, and the block is no longer the router's to send again. */
+static void txnRelease(router *rt) {
+    txn *t = rt->open_txn;
+    if (!t) return;
+    rt->open_txn = NULL;
+    rnode *n = t->node >= 0 && t->node < rt->nnodes ? rt->nodes[t->node] : NULL;
+    pending *h;
+    int rc = 0;
+    while ((h = pop(&t->held))) {
+        const char *st = h->member_err ? h->member_err : h->role == TXN_MULTI ? "OK" : "QUEUED";
+        redisReply m = {.type = h->member_err ? REDIS_REPLY_ERROR : REDIS_REPLY_STATUS, .str = (char *)st,
+                        .len = strlen(st)};
+        if (rc == 0 && n) rc = deliver(rt, n, h, &m);
+        pendingFree(h);
+    }
+    if (rc) rt->stopped = 1;
+    txnFree(rt, t);
+}
+
 redisReply *routerCall(router *rt, unsigned slot, int argc, const char **argv, const size_t *lens) {
     char host[256] = "";
     int port = 0, asking = 0;
     /* After a stop (and writerSettle) nothing is in flight: no drain. */
     if (!rt->stopped && routerDrain(rt) < 0) return NULL;
+    txnRelease(rt);
     for (int hop = 0; hop < 16; hop++) {
         int i;
         if (asking) {

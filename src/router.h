@@ -11,7 +11,7 @@
  * slot (clusterKeySlot); without a key it goes to every master
  * (FUNCTION LOAD, FLUSHALL, FUNCTION FLUSH...), and the consumer gets one
  * reply for the whole broadcast (the first error, else the last reply).
- * routerCommandSlot and routerCommandNode name the place themselves.
+ * routerCommandSlot names the slot itself (xslot's temporary keys).
  *
  * Replies: each node's replies come in its command order and reach the
  * consumer's on_reply with the command's tag, so counts, conflicts and
@@ -87,10 +87,11 @@ size_t routerInFlight(const router *rt);
 /* Queue a command for the master of slot (tag key ignored for routing). */
 int routerCommandSlot(router *rt, unsigned slot, int argc, const char **argv, const size_t *lens,
                       const writerTag *tag);
-/* Commands queued between these two form one MULTI ... EXEC block (the
- * caller queues MULTI first and EXEC last, all for one slot): their
- * replies reach on_reply when EXEC's does, and a block the cluster turns
- * away (MOVED, ASK, TRYAGAIN inside: EXECABORT) is sent again whole. */
+/* MULTI ... EXEC (or DISCARD) queued through routerCommandSlot form one
+ * block, all for one slot: its replies reach on_reply when EXEC's does,
+ * and a block the cluster turns away (MOVED, ASK, TRYAGAIN inside:
+ * EXECABORT) is sent again whole. MULTI opens the block by itself; these
+ * two only make it explicit (Begin before MULTI, End after EXEC). */
 int routerTxnBegin(router *rt);
 void routerTxnEnd(router *rt);
 /* Queue a command for every master (one reply to on_reply). */

@@ -19,7 +19,8 @@
 #               standalone server given the same
 #   scan        --mode scan --once --db 0 from the dataset: equal
 #   sync        live sync from a standalone source (db 0 only) while a
-#               single-slot load runs (SET/INCR/RPUSH/HSET/SADD/ZADD/XADD,
+#               single-slot load runs (a FLUSHALL first, which must empty
+#               every master; SET/INCR/RPUSH/HSET/SADD/ZADD/XADD,
 #               expiring keys, DEL, MSET and MULTI/EXEC and EVAL within one
 #               hash tag): equal after the load; then a target replica
 #               takes over with CLUSTER FAILOVER during more load, and
@@ -32,6 +33,12 @@
 #   crossslot   a SUNIONSTORE over two slots in the stream is applied
 #               exactly (xslot.h), the sync goes on; SIGTERM exits 0
 #   reshard     --file of 60k keys while 3000 slots move: equal, exit 0
+#   tls         a cluster of TLS-only nodes (tls-port, tls-cluster yes) and
+#               an ACL user on every node: rediss://user:pass@ one node with
+#               --cacert/--cert/--key reaches every master; equal
+#   slots62     a 3-master Redis 6.2 cluster ($SHARED/servers; no CLUSTER
+#               SHARDS, so the map comes from CLUSTER SLOTS): every key of
+#               a --file import arrives
 set -euo pipefail
 # shellcheck source=tests/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -128,6 +135,10 @@ rs_cli src FUNCTION FLUSH >/dev/null
 load_round a 200
 sync_start sync src "$replica"
 if wait_until 20 streaming sync; then pass sync.streaming; else fail sync.streaming "$(tail -n 3 "$IT_TMP/sync.err")"; fi
+# A FLUSHALL in the stream reaches every master (the snapshot's keys are on all three).
+rs_cli src FLUSHALL >/dev/null
+cluster_empty_now() { [ "$(cluster_dbsize)" = 0 ]; }
+if wait_until 10 cluster_empty_now; then pass sync.flushall_everywhere; else fail sync.flushall_everywhere "$(cluster_dbsize) keys left"; fi
 load_round b 400
 wait_until 5 no_volatile || true
 assert_equal sync.equal src 15
@@ -228,3 +239,58 @@ rdb_run reshard_ref --file "$DUMP" --target "$(rs_url ref)" --db 0
 wait_until 20 cluster_ok || true
 assert_equal reshard.equal ref
 echo "# reshard: $(grep -o '[0-9]* MOVED.*' "$IT_TMP/imp.err" | tail -n 1)"
+
+# ---- tls: TLS-only nodes (tls-port, tls-cluster) and an ACL user on each ----
+for n in $CLUSTER_NODES; do if it_running "$n"; then rs_stop "$n"; fi; done
+if it_make_certs "$IT_TMP/certs"; then
+    CLUSTER_NAME=tl IT_TLS_DIR=$IT_TMP/certs cluster_start 3 0 --tls-cluster yes --tls-replication yes ||
+        fail tls.start "the TLS cluster did not come up"
+    for n in $CLUSTER_NODES; do rs_cli "$n" ACL SETUSER rs on '>s3cret' '~*' '&*' +@all >/dev/null; done
+    rs_cli src FLUSHALL >/dev/null
+    rs_cli src DEBUG POPULATE 3000 t 10 >/dev/null
+    url=$(cluster_url)
+    rdb_run tls --file "$(rs_save src)" --target "rediss://rs:s3cret@${url#rediss://}" \
+        --cacert "$IT_TMP/certs/ca.crt" --cert "$IT_TMP/certs/client.crt" --key "$IT_TMP/certs/client.key"
+    assert_eq tls.exit 0 "$RC"
+    assert_match tls.startup 'target: cluster of 3 masters' "$(err_of tls)"
+    assert_equal tls.equal src
+    clients=0
+    for n in $CLUSTER_MASTERS; do
+        if rs_cli "$n" ACL LOG | grep -q .; then clients=-1; fi
+    done
+    assert_eq tls.no_acl_denials 0 "$clients"
+else
+    skip tls "openssl could not make certificates"
+fi
+
+# ---- slots62: a Redis 6.2 cluster (no CLUSTER SHARDS: the map comes from CLUSTER SLOTS) ----
+B62=${SHARED:+$SHARED/servers/redis-6.2.16}
+if [ -z "$B62" ] || [ ! -x "$B62/redis-server" ]; then
+    skip slots62 "no \$SHARED/servers/redis-6.2.16"
+    exit 0
+fi
+ports62=()
+for i in 0 1 2; do
+    IT_CLUSTER_PORTS=1 it_pick_port
+    ports62+=("$IT_PORT")
+    mkdir -p "$IT_TMP/n62_$i"
+    "$B62/redis-server" --port "$IT_PORT" --bind 127.0.0.1 --dir "$IT_TMP/n62_$i" --save '' --appendonly no \
+        --cluster-enabled yes --logfile "$IT_TMP/n62_$i/log" </dev/null >/dev/null 2>&1 &
+    on_exit "kill $! 2>/dev/null; it_wait_pid $! 5"
+done
+up62() { for p in "${ports62[@]}"; do [ "$("$B62/redis-cli" -p "$p" PING 2>/dev/null)" = PONG ] || return 1; done; }
+ok62() { "$B62/redis-cli" -p "${ports62[0]}" CLUSTER INFO | grep -q '^cluster_state:ok'; }
+if wait_until 20 up62 && "$B62/redis-cli" --cluster create "${ports62[@]/#/127.0.0.1:}" --cluster-yes \
+    </dev/null >"$IT_TMP/create62.log" 2>&1 && wait_until 20 ok62; then
+    rs_cli src FLUSHALL >/dev/null
+    rs_cli src DEBUG POPULATE 5000 k 10 >/dev/null
+    rs_cli src HSET h a 1 >/dev/null
+    rdb_run s62 --file "$(rs_save src)" --target "redis://127.0.0.1:${ports62[1]}"
+    assert_eq slots62.exit 0 "$RC"
+    assert_match slots62.startup 'target: cluster of 3 masters' "$(err_of s62)"
+    total=0
+    for p in "${ports62[@]}"; do total=$((total + $("$B62/redis-cli" -p "$p" DBSIZE))); done
+    assert_eq slots62.keys 5001 "$total"
+else
+    fail slots62.start "the 6.2 cluster did not come up: $(tail -n 2 "$IT_TMP"/create62.log "$IT_TMP"/n62_*/log 2>&1)"
+fi

@@ -195,8 +195,10 @@ it_pick_port() {
     local p _
     for _ in $(seq 1 200); do
         p=$((20000 + (RANDOM * 32768 + RANDOM) % 40001))
-        # Cluster nodes also listen on port + 10000 (the bus): keep it free and < 65536.
-        if [ -n "${IT_CLUSTER_PORTS:-}" ]; then p=$((20000 + p % 35000)); fi
+        # Cluster nodes also listen on port + 10000 (the bus): both below the
+        # ephemeral range (32768+), where a client's local port can take
+        # one between our check and the server's bind.
+        if [ -n "${IT_CLUSTER_PORTS:-}" ]; then p=$((20000 + p % 2768)); fi
         case $IT_PORTS_USED in *" $p "*) continue ;; esac
         if [ -n "${IT_CLUSTER_PORTS:-}" ] && it_port_busy $((p + 10000)); then continue; fi
         if ! it_port_busy "$p"; then
@@ -476,8 +478,11 @@ rs_restart() {
 
 # ---- clusters ----
 # cluster_start N_MASTERS N_REPLICAS_EACH [redis-server args...]
+#     (IT_TLS_DIR=CERTDIR cluster_start ... --tls-cluster yes --tls-replication yes:
+#     TLS-only nodes, as rs_start_tls; rs_cli and cluster_cli then speak TLS)
 #     starts N_MASTERS * (1 + N_REPLICAS_EACH) nodes with --cluster-enabled yes
-#     (ports below 55535 with port + 10000 free for the bus), joins them
+#     (ports 20000-22767 with port + 10000 free for the bus: both below the
+#     ephemeral range), joins them
 #     (redis-cli --cluster create for 3+ masters, CLUSTER ADDSLOTSRANGE + MEET
 #     + REPLICATE below that), and waits until every node says cluster_state:ok
 #     and knows every node. Nodes are servers named ${CLUSTER_NAME:-cl}0,
@@ -546,7 +551,8 @@ cluster_cli() {
     local n
     for n in $CLUSTER_NODES; do
         if it_running "$n"; then
-            redis-cli -c -h 127.0.0.1 -p "$(it_var PORT "$n")" "$@" </dev/null
+            it_tls_cli "$(it_var TLSDIR "$n")"
+            redis-cli "${IT_CLI_TLS[@]}" -c -h 127.0.0.1 -p "$(it_var PORT "$n")" "$@" </dev/null
             return
         fi
     done
@@ -630,11 +636,13 @@ cluster_start() {
         name=$base$i
         IT_CLUSTER_PORTS=1 rs_start "$name" --cluster-enabled yes --cluster-config-file nodes.conf \
             --cluster-node-timeout 2000 "$@" || return 1
+        if [ -n "${IT_TLS_DIR:-}" ]; then printf -v "RS_TLSDIR_$name" '%s' "$IT_TLS_DIR"; fi
         CLUSTER_NODES+="${CLUSTER_NODES:+ }$name"
         addrs+=("127.0.0.1:$(it_var PORT "$name")")
     done
     if [ "$masters" -ge 3 ]; then
-        if ! redis-cli --cluster create "${addrs[@]}" --cluster-replicas "$replicas" --cluster-yes \
+        it_tls_cli "${IT_TLS_DIR:-}"
+        if ! redis-cli "${IT_CLI_TLS[@]}" --cluster create "${addrs[@]}" --cluster-replicas "$replicas" --cluster-yes \
             </dev/null >"$IT_TMP/$base.create.log" 2>&1; then
             echo "cluster_start: redis-cli --cluster create failed:" >&2
             tail -n 5 "$IT_TMP/$base.create.log" >&2
