@@ -104,3 +104,17 @@ void ctargetSummary(const router *rt) {
             per, (unsigned long long)st.moved, (unsigned long long)st.asked, (unsigned long long)st.retried,
             (unsigned long long)st.reloads, (unsigned long long)st.resent);
 }
+
+int ctargetCheckDbsFrom(rsConn *src, const char *target, const importOptions *o, char *err, size_t errlen) {
+    int dbs[IMPORT_MAX_DBS * 4];
+    int n = connKeyspaceDbs(src, dbs, (int)(sizeof(dbs) / sizeof(*dbs)));
+    return n > 0 ? ctargetCheckDbs(target, dbs, n, o, err, errlen) : 0;
+}
+
+int ctargetEmpty(router *rt) {
+    for (int i = 0; i < routerMasters(rt); i++) {
+        int dbs[4];
+        if (connKeyspaceDbs(routerMasterConn(rt, i), dbs, 4) != 0) return 0;
+    }
+    return 1;
+}

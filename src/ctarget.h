@@ -35,6 +35,11 @@ int ctargetOpen(rsConn *seed, const rsUrl *url, const rsConnOptions *co, int qui
                 size_t errlen);
 /* 0 when every db of dbs (n of them) with keys lands in db 0. */
 int ctargetCheckDbs(const char *target, const int *dbs, int n, const importOptions *o, char *err, size_t errlen);
+/* The same for a live source's dbs (INFO keyspace); 0 also when the
+ * source refuses INFO (the router's db-0 guard remains). */
+int ctargetCheckDbsFrom(rsConn *src, const char *target, const importOptions *o, char *err, size_t errlen);
+/* 1 when no master holds a key (INFO keyspace lists no db). */
+int ctargetEmpty(router *rt);
 /* The dbs holding keys in file (a regular file; 0 dbs for anything else,
  * left to the writer's guard); their count, or -1 (err) when unreadable. */
 int ctargetFileDbs(const char *file, int *dbs, int max, char *err, size_t errlen);

@@ -1,6 +1,8 @@
 /* preflight.c -- see preflight.h. */
 #include "preflight.h"
 
+#include "cluster.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +46,11 @@ static outcome checkRole(rsConn *c) {
     char *info = connInfo(c, "replication");
     char role[16] = "", host[256] = "?", port[16] = "?";
     if (!info) return OUTCOME_OK; /* INFO replication refused: the writes will tell */
+    if (clusterDetect(c, role, sizeof(role)) == 1) { /* a cluster's replica: its masters are written */
+        free(info);
+        return OUTCOME_OK;
+    }
+    role[0] = '\0';
     connInfoField(info, "role", role, sizeof(role));
     connInfoField(info, "master_host", host, sizeof(host));
     connInfoField(info, "master_port", port, sizeof(port));

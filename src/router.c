@@ -506,6 +506,19 @@ int routerCommand(router *rt, int argc, const char **argv, const size_t *lens, c
     return routerBroadcast(rt, argc, argv, lens, tag);
 }
 
+int routerReject(router *rt, const writerTag *tag, const char *msg) {
+    /* What came before it is applied first, as on a server that refuses. */
+    if (routerDrain(rt) < 0) return -1;
+    redisReply e = {.type = REDIS_REPLY_ERROR, .str = (char *)msg, .len = strlen(msg)};
+    rt->replies++;
+    if (rt->o.on_reply && rt->o.on_reply(rt->o.ctx, tag, &e)) {
+        snprintf(rt->err, sizeof(rt->err), "%s", msg);
+        rt->stopped = 1;
+        return -1;
+    }
+    return 0;
+}
+
 int routerSelect(router *rt, uint64_t db) {
     if (db == 0) return rt->stopped || rt->broken ? -1 : 0;
     /* As a refused SELECT of a one-node writer: the consumer hears it. */
@@ -692,8 +705,8 @@ void routerFormatPerNode(const router *rt, char *buf, size_t cap) {
     for (int i = 0; i < rt->nnodes && used + 1 < cap; i++) {
         const rnode *n = rt->nodes[i];
         if (i >= rt->nmasters && !n->cmds) continue;
-        int w = snprintf(buf + used, cap - used, "%s%s %llu keys", used ? ", " : "", n->addr,
-                         (unsigned long long)n->keys);
+        int w = snprintf(buf + used, cap - used, "%s%s %llu keys %llu commands", used ? ", " : "", n->addr,
+                         (unsigned long long)n->keys, (unsigned long long)n->cmds);
         if (w < 0) break;
         used += (size_t)w;
     }

@@ -89,6 +89,10 @@ int routerCommandSlot(router *rt, unsigned slot, int argc, const char **argv, co
                       const writerTag *tag);
 /* Queue a command for every master (one reply to on_reply). */
 int routerBroadcast(router *rt, int argc, const char **argv, const size_t *lens, const writerTag *tag);
+/* A command not sent: once everything before it is applied (drained), its
+ * tag reaches on_reply with the error reply msg ("CROSSSLOT ..."), as if
+ * the target had refused it. -1 when on_reply stopped. */
+int routerReject(router *rt, const writerTag *tag, const char *msg);
 /* Synchronous: drain the router (so the target holds everything sent
  * before), then send one command to the master of slot and return its
  * reply (MOVED/ASK followed). NULL when the node failed (routerError).
@@ -110,7 +114,8 @@ typedef struct routerStats {
 /* Nodes written to (masters, then nodes met since); fills at most max. */
 int routerNodeStatsGet(const router *rt, routerNodeStats *out, int max);
 void routerStatsGet(const router *rt, routerStats *out);
-/* "127.0.0.1:7000 1200 keys, 127.0.0.1:7001 1187 keys, ..." into buf. */
+/* "127.0.0.1:7000 1200 keys 1203 commands, 127.0.0.1:7001 ..." into buf
+ * (commands: every one acknowledged, keys and stream commands alike). */
 void routerFormatPerNode(const router *rt, char *buf, size_t cap);
 
 #endif

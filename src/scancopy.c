@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "ctarget.h"
 #include "log.h"
 #include "outcome.h"
 #include "preflight.h"
@@ -54,6 +55,7 @@ typedef struct copier {
     copyQueue q;
     scanStats st;
     writer *w;
+    router *rt;         /* a cluster target (ctarget.h): w routes through it */
     importer *im;
     outcome fatal;      /* set by a reply that stopped the writer */
     char err[800];      /* the first reason this thread (the writer's) stops */
@@ -482,9 +484,14 @@ static int openBoth(copier *cp) {
         snprintf(cp->err, sizeof(cp->err), "target: %s", cp->tgt ? connError(cp->tgt) : err);
         return -1;
     }
+    if (ctargetOpen(cp->tgt, cp->cfg->target, &cp->cfg->target_conn, cp->cfg->scan.quiet, &cp->rt, err,
+                    sizeof(err)) < 0) {
+        snprintf(cp->err, sizeof(cp->err), "target %s: %s", connName(cp->tgt), err);
+        return -1;
+    }
     cp->im = importNew(&cp->tinfo, &cp->cfg->imp);
     writerOptions wo = {.on_reply = onReplyCopy, .ctx = cp};
-    cp->w = cp->im ? writerNew(cp->tgt, &wo) : NULL;
+    cp->w = !cp->im ? NULL : cp->rt ? writerNewRouted(cp->rt, &wo) : writerNew(cp->tgt, &wo);
     if (!cp->w) return -1;
     importSetWriter(cp->im, cp->w);
     return 0;
@@ -526,9 +533,11 @@ outcome scanCopy(const scanCopyConfig *cfg) {
     progressSetInterval(cp.pg, cfg->status_interval_ms);
     if (openBoth(&cp) < 0) {
         rc = OUTCOME_CONNECT;
-    } else if ((known = preflightDbsFrom(cp.src, cp.tgt, &cfg->imp, cp.err, sizeof(cp.err))) < 0) {
+    } else if ((known = cp.rt ? ctargetCheckDbsFrom(cp.src, connName(cp.tgt), &cfg->imp, cp.err, sizeof(cp.err))
+                              : preflightDbsFrom(cp.src, cp.tgt, &cfg->imp, cp.err, sizeof(cp.err))) < 0) {
         rc = known == -1 ? OUTCOME_WRITE : OUTCOME_CONNECT; /* a db the target lacks; nothing written */
-    } else if (preflightPrepare(cp.tgt, &cp.tinfo, cfg->flush_target, cp.err, sizeof(cp.err)) < 0) {
+    } else if ((cp.rt ? ctargetPrepare(cp.rt, &cp.tinfo, cfg->flush_target, cp.err, sizeof(cp.err))
+                      : preflightPrepare(cp.tgt, &cp.tinfo, cfg->flush_target, cp.err, sizeof(cp.err))) < 0) {
         rc = OUTCOME_WRITE;
     } else if (cfg->follow && (known = ksnSetup(&cp)) < 0) {
         rc = OUTCOME_USAGE; /* a setting to change on the source, named in cp.err */
@@ -546,6 +555,7 @@ outcome scanCopy(const scanCopyConfig *cfg) {
          * their replies so that "written" is what the target took. */
         if (writerStopped(cp.w) && writerSettle(cp.w) == 0) importCleanup(cp.im, cp.tgt);
         summary(&cp);
+        if (cp.rt) ctargetSummary(cp.rt);
         if (rc == OUTCOME_OK && !cp.pass_done && stopRequested()) {
             snprintf(cp.err, sizeof(cp.err), "scan copy interrupted by %s before the pass was complete: the target "
                      "is partial (%llu keys written)", stopSignalName(),
@@ -565,6 +575,7 @@ outcome scanCopy(const scanCopyConfig *cfg) {
     if (cp.ksn_changed) ksnRestore(&cp);
     for (qitem *q = cp.ehead, *next; q; q = next) next = q->next, free(q); /* stopped with events queued */
     writerFree(cp.w);
+    routerFree(cp.rt);
     importFree(cp.im);
     connClose(cp.src);
     connClose(cp.tgt);

@@ -21,7 +21,6 @@
 #include <unistd.h>
 
 #include "clock.h"
-#include "ctarget.h"
 #include "grace.h"
 #include "log.h"
 #include "outcome.h"
@@ -32,7 +31,8 @@
 #include "resync.h"
 #include "stop.h"
 #include "writer.h"
-#include "xslot.h"
+#include "cstream.h"
+#include "ctarget.h"
 
 
 static volatile sig_atomic_t stop_requested;
@@ -69,8 +69,8 @@ typedef struct syncer {
     char src_run_id[RESYNC_RUN_ID_LEN + 1]; /* the source of the epoch applied last; "" unknown */
     uint64_t epoch_seq;     /* of the epoch applied last */
     writer *w;
-    router *rt;             /* a cluster target: the sink behind w */
-    xslot *xs;              /* a cluster target: stream commands planned by their key slots */
+    router *rt;             /* a cluster target (ctarget.h): w routes through it */
+    cstream *cs;            /* and the stream's commands through this */
     importer *im;
     redisReader *rr;
     int64_t base;           /* stream offset before this epoch's first command byte */
@@ -381,13 +381,6 @@ static int targetRunId(rsConn *c, char *out, size_t len) {
     return 0;
 }
 
-/* A cluster node as the target: the router (one writer per master).
- * The first time it says so; a reconnect opens it quietly. */
-static int openCluster(syncer *s, char *err, size_t errlen) {
-    return ctargetOpen(s->tc, s->cfg->target, &s->cfg->target_conn, s->cfg->quiet || s->target_losses, &s->rt, err,
-                       errlen);
-}
-
 static int openTarget(syncer *s, char *err, size_t errlen) {
     s->tc = connOpen(s->cfg->target, &s->cfg->target_conn, err, errlen);
     if (!s->tc) return -1;
@@ -395,25 +388,23 @@ static int openTarget(syncer *s, char *err, size_t errlen) {
         snprintf(err, errlen, "cannot read INFO server: %s", connError(s->tc));
         return -1;
     }
+    if (ctargetOpen(s->tc, s->cfg->target, &s->cfg->target_conn, s->cfg->quiet || s->target_losses, &s->rt, err,
+                    errlen) < 0 || (s->rt && !(s->cs = cstreamNew(s->rt, s->tc, err, errlen))))
+        return -1;
     writerOptions wo = {.on_reply = onReply, .ctx = s};
-    if (openCluster(s, err, errlen) < 0) return -1;
     s->w = s->rt ? writerNewRouted(s->rt, &wo) : writerNew(s->tc, &wo);
     if (!s->w) return -1;
-    if (s->rt && !(s->xs = xslotNewRouted(s->rt, &(xslotOptions){s->cfg->imp.on_error == ONERROR_SKIP,
-                                                                  connServerAtLeast(&s->tinfo, 7, 0)},
-                                          err, errlen)))
-        return -1;
     if (s->im) importSetWriter(s->im, s->w);
     return 0;
 }
 
 static void closeTarget(syncer *s) {
-    xslotFree(s->xs);
+    cstreamFree(s->cs);
     writerFree(s->w);
     routerFree(s->rt);
     connClose(s->tc);
-    s->xs = NULL;
     s->w = NULL;
+    s->cs = NULL;
     s->rt = NULL;
     s->tc = NULL;
 }
@@ -450,20 +441,6 @@ static int isCmd(const redisReply *c, const char *name) {
     return c->element[0]->type == REDIS_REPLY_STRING && strcasecmp(c->element[0]->str, name) == 0;
 }
 
-/* A cluster target: the command by its key slots (xslot.h). A command the
- * cluster cannot take exactly stops the sync, or is counted as refused
- * under --on-error skip. */
-static int forwardCluster(syncer *s, int argc, const char **av, const size_t *lv, const writerTag *t) {
-    uint64_t skipped = xslotGetStats(s->xs)->skipped;
-    int rc = xslotCommandTagged(s->xs, argc, av, lv, t);
-    if (rc == -2) fatal(s, OUTCOME_WRITE, xslotError(s->xs));
-    if (rc == 0 && xslotGetStats(s->xs)->skipped > skipped) {
-        s->refused++;
-        logRefused("the cluster cannot apply a stream command", "CROSSSLOT", "%s", xslotError(s->xs));
-    }
-    return rc < 0 ? -1 : 0;
-}
-
 static int forward(syncer *s, const redisReply *c, int64_t end) {
     const char *argv[64], **av = argv;
     size_t lens[64], *lv = lens;
@@ -484,8 +461,7 @@ static int forward(syncer *s, const redisReply *c, int64_t end) {
                        WRITER_K_STREAM};
         int tdb = s->db < IMPORT_MAX_DBS && s->cfg->imp.db_map[s->db] >= 0 ? s->cfg->imp.db_map[s->db] : s->db;
         rc = writerSelect(s->w, (uint64_t)tdb);
-        if (rc == 0 && s->xs) rc = forwardCluster(s, argc, av, lv, &t);
-        else if (rc == 0) rc = writerCommand(s->w, argc, av, lv, &t);
+        if (rc == 0) rc = s->cs ? cstreamCommand(s->cs, argc, av, lv, &t) : writerCommand(s->w, argc, av, lv, &t);
         if (rc == 0) s->forwarded++;
     }
     if (av != argv) free(av);
@@ -845,12 +821,9 @@ static outcome loop(syncer *s, int *refused) {
 static int checkDbs(syncer *s) { /* 0, or -1 with s->err and s->rc set */
     char err[1024];
     rsConn *src = connOpen(s->cfg->source, &s->cfg->source_conn, err, sizeof(err));
-    int rc = src ? preflightDbsFrom(src, s->tc, &s->cfg->imp, err, sizeof(err)) : 0;
-    if (rc == 0 && src && s->rt) { /* a cluster has db 0 only */
-        int dbs[IMPORT_MAX_DBS];
-        int n = connKeyspaceDbs(src, dbs, IMPORT_MAX_DBS);
-        if (n > 0 && ctargetCheckDbs(connName(s->tc), dbs, n, &s->cfg->imp, err, sizeof(err)) < 0) rc = -1;
-    }
+    int rc = !src ? 0
+             : s->rt ? ctargetCheckDbsFrom(src, connName(s->tc), &s->cfg->imp, err, sizeof(err))
+                     : preflightDbsFrom(src, s->tc, &s->cfg->imp, err, sizeof(err));
     connClose(src);
     /* --flush-target empties the target later, at the first snapshot. */
     if (rc == 0 && (s->rt ? ctargetPrepare(s->rt, &s->tinfo, 0, err, sizeof(err))
@@ -875,7 +848,7 @@ outcome syncRun(const syncConfig *cfg, int *refused) {
         return s.rc;
     }
     int tdbs[4];
-    s.target_was_empty = connKeyspaceDbs(s.tc, tdbs, 4) == 0; /* INFO keyspace lists no db */
+    s.target_was_empty = s.rt ? ctargetEmpty(s.rt) : connKeyspaceDbs(s.tc, tdbs, 4) == 0; /* INFO keyspace lists no db */
     s.im = importNew(&s.tinfo, &cfg->imp);
     replicaOptions ro = {cfg->source, cfg->source_conn, cfg->spool_mem, cfg->spool_dir, cfg->quiet,
                          cfg->psync_cmd, cfg->source_timeout_s * 1000};
@@ -944,13 +917,13 @@ outcome syncRun(const syncConfig *cfg, int *refused) {
         logInfo("stopped at source offset %lld (%llu commands applied, %llu refused); the last snapshot: %s",
                 (long long)s.applied, (unsigned long long)(s.acked - s.refused), (unsigned long long)s.refused,
                 s.snap_summary);
-    if (s.xs) {
+    progressFree(s.pg);
+    if (s.cs) {
         char xs[256];
-        xslotSummary(s.xs, xs, sizeof(xs));
+        cstreamSummary(s.cs, xs, sizeof(xs));
         logInfo("cluster stream: %s", xs);
     }
     if (s.rt) ctargetSummary(s.rt);
-    progressFree(s.pg);
     /* --on-error skip went on past refusals: the target lacks those writes. */
     const importStats *ist = importGetStats(s.im);
     if (rc == OUTCOME_OK && (s.refused || ist->failed || ist->unrepresentable)) rc = OUTCOME_WRITE;

@@ -82,7 +82,11 @@ static int isName(const char *a, size_t len, const char *name) {
 static int refuse(xslot *x, const char *cmd, size_t cmdlen, const char *why) {
     snprintf(x->err, sizeof(x->err), "stream command %.*s cannot be applied on the cluster: %s", (int)cmdlen, cmd,
              why);
-    if (!x->o.skip_errors) return -2;
+    writerTag keep = x->tag;
+    x->tag.cmd = cmd; /* NUL-terminated: a hiredis string or a block copy */
+    int go_on = x->t.refuse ? x->t.refuse(x->t.ctx, x->err) == 0 : x->o.skip_errors;
+    x->tag = keep;
+    if (!go_on) return -2;
     x->st.skipped++;
     return 0;
 }
@@ -526,13 +530,22 @@ static redisReply *routedCall(void *ctx, int slot, int argc, const char **argv, 
     return routerCall(x->rt, slot < 0 ? 0 : (unsigned)slot, argc, argv, lens);
 }
 
-static redisReply *routedTableCall(void *ctx, int argc, const char **argv, const size_t *lens) {
-    return routerCall(((xslot *)ctx)->rt, 0, argc, argv, lens);
+static redisReply *seedCall(void *ctx, int argc, const char **argv, const size_t *lens) {
+    return connCommand(ctx, argc, argv, lens);
 }
 
-xslot *xslotNewRouted(struct router *rt, const xslotOptions *o, char *err, size_t errlen) {
-    xslotTarget t = {NULL, routedSend, routedCall};
-    xslot *x = xslotNew(&t, NULL, o);
+/* What came before is applied, then the consumer hears the refusal with
+ * the command's tag, as a write the target refused. */
+static int routedRefuse(void *ctx, const char *msg) {
+    xslot *x = ctx;
+    char line[1100];
+    snprintf(line, sizeof(line), "CROSSSLOT rdbsync: %s", msg);
+    return routerReject(x->rt, &x->tag, line) < 0 ? -1 : 0;
+}
+
+xslot *xslotNewRouted(struct router *rt, rsConn *seed, char *err, size_t errlen) {
+    xslotTarget t = {NULL, routedSend, routedCall, routedRefuse};
+    xslot *x = xslotNew(&t, NULL, NULL);
     if (!x) {
         snprintf(err, errlen, "out of memory");
         return NULL;
@@ -540,14 +553,15 @@ xslot *xslotNewRouted(struct router *rt, const xslotOptions *o, char *err, size_
     x->t.ctx = x;
     x->rt = rt;
     char why[512];
-    x->ks = keyspecLoad(routedTableCall, x, why, sizeof(why));
+    x->ks = keyspecLoad(seedCall, seed, why, sizeof(why));
     if (!x->ks) {
-        snprintf(err, errlen, "cannot read the cluster's command table: %s%s%s", why,
-                 routerError(rt)[0] ? ": " : "", routerError(rt));
+        snprintf(err, errlen, "cannot read the cluster's command table from %s: %s%s%s", connAddr(seed), why,
+                 connError(seed)[0] ? ": " : "", connError(seed));
         xslotFree(x);
         return NULL;
     }
     x->owns_ks = 1;
+    x->o.abs_expire = keyspecCommandFlags(x->ks, 1, (const char *[]){"PEXPIRETIME"}, (size_t[]){11}) >= 0;
     return x;
 }
 

@@ -41,7 +41,8 @@
  * names also occur as non-key arguments (the rename could hit either);
  * shard channels (NOT_KEY) in several slots. A refusal, like an error reply
  * to a command applied here, is one line naming the command and why
- * (xslotError): the sync stops; with skip_errors it is counted and skipped.
+ * (xslotError): the sync stops; with skip_errors it is counted and skipped
+ * (over the router, the consumer decides, as for a refused write).
  * A script that uses its key names as data (stores KEYS[1] itself) sees
  * the temporary names; 7.0+ sources replicate scripts as their effects.
  * Before 7.0 an expire time is copied as a remaining PTTL (milliseconds
@@ -77,6 +78,9 @@ typedef struct xslotTarget {
      * there and return its reply (the caller frees it); NULL when the
      * target failed. XSLOT_ANY: any node, nothing waited for. */
     redisReply *(*call)(void *ctx, int slot, int argc, const char **argv, const size_t *lens);
+    /* Optional: a command that cannot be applied (msg names it and why).
+     * 0 = skip it and go on, -1 = stop. NULL: xslotOptions.skip_errors. */
+    int (*refuse)(void *ctx, const char *msg);
 } xslotTarget;
 
 typedef struct xslotOptions {
@@ -111,12 +115,15 @@ void xslotSummary(const xslot *x, char *buf, size_t cap);
 /* ---- over the cluster sink (router.h) ---- */
 
 struct router;
-/* A planner whose target is the router: the key table read from a master
- * (COMMAND; GETKEYS asked there too), pieces queued with
- * routerCommandSlot / routerBroadcast, reads through routerCall. NULL with
- * one line in err (COMMAND refused or the node failed). Free with
- * xslotFree (the router is borrowed; free it after). */
-xslot *xslotNewRouted(struct router *rt, const xslotOptions *o, char *err, size_t errlen);
+/* A planner whose target is the router: the key table read through seed,
+ * an idle connection to any node of the cluster (COMMAND; GETKEYS asked
+ * there too; PEXPIRETIME in it means 7.0+ expire
+ * handling), pieces queued with routerCommandSlot / routerBroadcast, reads
+ * through routerCall, a command that cannot be applied handed to the
+ * consumer as a refused one (routerReject: it stops, or --on-error skip
+ * counts it). NULL with one line in err (COMMAND refused or the node
+ * failed). Free with xslotFree (the router is borrowed; free it after). */
+xslot *xslotNewRouted(struct router *rt, rsConn *seed, char *err, size_t errlen);
 /* xslotCommand, every piece sent with a copy of tag (its kind, offset
  * and key for messages). */
 int xslotCommandTagged(xslot *x, int argc, const char **argv, const size_t *lens, const writerTag *tag);

@@ -1,0 +1,203 @@
+#!/usr/bin/env bash
+# it_cluster_target.sh -- a Redis Cluster as the target (issue #11), on one
+# cluster of real redis-server 7.0 nodes (3 masters, a replica each, made by
+# cluster_start in lib.sh), emptied between cases.
+#
+# "equal" means: the XOR of the masters' DEBUG DIGEST (cluster_digest, which
+# puts back the per-node db-0 constant) equals the standalone server's
+# DEBUG DIGEST of the same keys.
+#
+#   file        --file of tests/gen_dataset.sh's dump (every type, a function
+#               library; dbs 0, 1 and 3) with --db 0, through a REPLICA's
+#               URL: "target: cluster of 3 masters", equal to a standalone
+#               server given the same import, the library on every master,
+#               the summary's keys per node add up to the keys written and
+#               to the masters' DBSIZE
+#   multidb     the same dump without --db: exit 6, one line naming dbs 1
+#               and 3 and suggesting --db 0 / --db-map 1:0, nothing written
+#               (no key, no function); then --db 1 --db-map 1:0: equal to a
+#               standalone server given the same
+#   scan        --mode scan --once --db 0 from the dataset: equal
+#   sync        live sync from a standalone source (db 0 only) while a
+#               single-slot load runs (SET/INCR/RPUSH/HSET/SADD/ZADD/XADD,
+#               expiring keys, DEL, MSET and MULTI/EXEC and EVAL within one
+#               hash tag): equal after the load; then a target replica
+#               takes over with CLUSTER FAILOVER during more load, and
+#               `redis-cli --cluster reshard` moves 3000 slots while the
+#               load goes on: equal after each; SIGTERM exits 0 and the
+#               summary names the nodes
+#   crossslot   a SUNIONSTORE over two slots in the stream is applied (the
+#               cross-slot planner, xslot.h): the union arrives, what came
+#               before it too, the summary counts it; SIGTERM exits 0
+#   reshard     --file of 60k keys while 3000 slots move: equal, exit 0
+set -euo pipefail
+# shellcheck source=tests/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+if ! have_rdbsync; then skip cluster_target "no rdbsync binary"; exit 0; fi
+
+cluster_start 3 1 || { fail cluster_target.start "cluster did not come up"; exit 0; }
+rs_start src --repl-diskless-sync-delay 0
+rs_start ref
+
+cluster_empty() {
+    local n
+    for n in $(cluster_masters); do
+        rs_cli "$n" FLUSHALL >/dev/null
+        rs_cli "$n" FUNCTION FLUSH >/dev/null
+    done
+}
+ref_empty() { rs_cli ref FLUSHALL >/dev/null; rs_cli ref FUNCTION FLUSH >/dev/null; }
+equal_now() { [ "$(cluster_digest)" = "$(rs_digest "$1")" ]; }
+assert_equal() {
+    if wait_until "${3:-10}" equal_now "$2"; then pass "$1"
+    else fail "$1" "cluster $(cluster_digest) ($(cluster_dbsize) keys) != $2 $(rs_digest "$2") ($(rs_cli "$2" DBSIZE) keys)"; fi
+}
+err_of() { cat "$IT_TMP/$1.err"; }
+
+# ---- file ----
+tests/gen_dataset.sh "$RS_PORT_src" >/dev/null
+DUMP=$(rs_save src)
+replica=${CLUSTER_REPLICAS%% *}
+rdb_run file --file "$DUMP" --target "$(rs_url "$replica")" --db 0
+assert_eq file.exit 0 "$RC"
+assert_match file.startup 'target: cluster of 3 masters' "$(err_of file)"
+rdb_run file_ref --file "$DUMP" --target "$(rs_url ref)" --db 0
+assert_equal file.equal ref
+libs=0
+for n in $(cluster_masters); do
+    if rs_cli "$n" FUNCTION LIST | grep -qx mylib; then libs=$((libs + 1)); fi
+done
+assert_eq file.functions_every_master 3 "$libs"
+per_node=$(grep -o 'cluster: .*; [0-9]* MOVED' "$IT_TMP/file.err" | grep -o '[0-9]* keys' | awk '{s += $1} END {print s}')
+written=$(grep -o '[0-9]* written' "$IT_TMP/file.err" | head -n 1 | awk '{print $1}')
+assert_eq file.per_node_sum "$written" "$per_node"
+assert_eq file.dbsize "$written" "$(cluster_dbsize)"
+
+# ---- multidb ----
+cluster_empty
+rdb_run multidb --file "$DUMP" --target "$(cluster_url)"
+assert_eq multidb.exit 6 "$RC"
+assert_match multidb.line 'cluster, which has db 0 only; the source has keys in db 1, 3: .*--db 0.*--db-map 1:0' "$(err_of multidb)"
+assert_eq multidb.nothing_written 0 "$(cluster_dbsize)"
+libs=$(for n in $(cluster_masters); do rs_cli "$n" FUNCTION LIST; done | grep -c mylib || true)
+assert_eq multidb.no_function 0 "$libs"
+rdb_run dbmap --file "$DUMP" --target "$(cluster_url)" --db 1 --db-map 1:0
+assert_eq dbmap.exit 0 "$RC"
+ref_empty
+rdb_run dbmap_ref --file "$DUMP" --target "$(rs_url ref)" --db 1 --db-map 1:0
+assert_equal dbmap.equal ref
+
+# ---- scan ----
+cluster_empty
+ref_empty
+rdb_run scan --source "$(rs_url src)" --target "$(cluster_url)" --mode scan --once --db 0
+assert_eq scan.exit 0 "$RC"
+rdb_run scan_ref --file "$DUMP" --target "$(rs_url ref)" --db 0
+assert_equal scan.equal ref
+
+# ---- sync ----
+# One round of single-slot writes, prefix $1, $2 of each.
+load_round() {
+    local p=$1 n=$2 i
+    for ((i = 1; i <= n; i++)); do
+        echo "SET $p:s:$i v$i"
+        echo "INCR {$p}:ctr"
+        echo "RPUSH $p:l:$((i % 20)) $i"
+        echo "HSET $p:h:$((i % 20)) f$i $i"
+        echo "SADD $p:set:$((i % 15)) m$i"
+        echo "ZADD $p:z:$((i % 15)) $i m$i"
+        echo "XADD $p:x:$((i % 5)) * f $i"
+        echo "SET $p:e:$i v PX $((200 + i % 300))"
+        if [ $((i % 7)) -eq 0 ]; then echo "DEL $p:s:$((i - 3))"; fi
+        if [ $((i % 5)) -eq 0 ]; then echo "MSET {$p$i}a 1 {$p$i}b 2"; fi
+        if [ $((i % 9)) -eq 0 ]; then printf 'MULTI\nINCR {%s}m\nLPUSH {%s}ml %s\nEXEC\n' "$p" "$p" "$i"; fi
+        if [ $((i % 11)) -eq 0 ]; then
+            echo "EVAL \"redis.call('set', KEYS[1], ARGV[1]); return redis.call('incr', KEYS[2])\" 2 {$p}ev {$p}ec $i"
+        fi
+    done | redis-cli -p "$RS_PORT_src" >/dev/null
+}
+streaming() { grep -q 'streaming' "$IT_TMP/$1.err"; }
+no_volatile() { [ -z "$(redis-cli -p "$RS_PORT_src" --scan --pattern '*:e:*' | head -n 1)" ]; }
+
+cluster_empty
+rs_cli src FLUSHALL >/dev/null
+rs_cli src FUNCTION FLUSH >/dev/null
+load_round a 200
+sync_start sync src "$replica"
+if wait_until 20 streaming sync; then pass sync.streaming; else fail sync.streaming "$(tail -n 3 "$IT_TMP/sync.err")"; fi
+load_round b 400
+wait_until 5 no_volatile || true
+assert_equal sync.equal src 15
+
+# A replica takes over (CLUSTER FAILOVER) while the load goes on.
+load_round c 600 &
+LOAD_PID=$!
+newmaster=$replica
+rs_cli "$newmaster" CLUSTER FAILOVER >/dev/null
+is_master() { [ "$(rs_cli "$1" ROLE | head -n 1)" = master ]; }
+if wait_until 15 is_master "$newmaster"; then pass sync.failover_done; else fail sync.failover_done "$newmaster still a replica"; fi
+wait "$LOAD_PID"
+load_round d 200
+wait_until 5 no_volatile || true
+assert_equal sync.equal_after_failover src 15
+
+# redis-cli --cluster reshard moves 3000 slots between masters under load.
+ids=($(for n in $(cluster_masters); do rs_cli "$n" CLUSTER MYID; done))
+reshard() {
+    redis-cli --cluster reshard "127.0.0.1:$(rs_port "$newmaster")" --cluster-from "$1" --cluster-to "$2" \
+        --cluster-slots "$3" --cluster-yes </dev/null >"$IT_TMP/reshard.$4.log" 2>&1
+}
+load_round e 1500 &
+LOAD_PID=$!
+if reshard "${ids[0]}" "${ids[1]}" 3000 sync; then pass sync.reshard_ran; else fail sync.reshard_ran "$(tail -n 2 "$IT_TMP/reshard.sync.log")"; fi
+wait "$LOAD_PID"
+load_round f 200
+wait_until 5 no_volatile || true
+wait_until 20 cluster_ok || true
+assert_equal sync.equal_after_reshard src 15
+alive=0
+kill -0 "$SYNC_PID" 2>/dev/null && alive=1
+assert_eq sync.still_running 1 "$alive"
+kill -TERM "$SYNC_PID" 2>/dev/null || true
+rc=0
+wait "$SYNC_PID" || rc=$?
+assert_eq sync.sigterm_exit 0 "$rc"
+assert_match sync.summary 'cluster: [0-9.:]+ [0-9]+ keys [0-9]+ commands, ' "$(err_of sync)"
+echo "# sync: $(grep -o '[0-9]* MOVED.*' "$IT_TMP/sync.err" | tail -n 1)"
+
+# ---- crossslot ----
+cluster_empty
+rs_cli src FLUSHALL >/dev/null
+sync_start xs src "$(echo "$CLUSTER_MASTERS" | cut -d' ' -f1)"
+wait_until 20 streaming xs || true
+printf 'SADD x1 a\nSADD x2 b\nSUNIONSTORE x3 x1 x2\n' | redis-cli -p "$RS_PORT_src" >/dev/null
+union_arrived() { [ "$(cluster_cli SCARD x3)" = 2 ]; }
+if wait_until 10 union_arrived; then pass crossslot.applied; else fail crossslot.applied "x3: $(cluster_cli SMEMBERS x3 | tr '\n' ' ')"; fi
+assert_eq crossslot.union "a b" "$(cluster_cli SMEMBERS x3 | sort | tr '\n' ' ' | sed 's/ $//')"
+assert_eq crossslot.before_applied "a b" "$(cluster_cli SMEMBERS x1) $(cluster_cli SMEMBERS x2)"
+kill -TERM "$SYNC_PID" 2>/dev/null || true
+rc=0
+wait "$SYNC_PID" || rc=$?
+assert_eq crossslot.exit 0 "$rc"
+assert_match crossslot.line 'cluster stream: 0 transactions split across slots, 0 commands split per slot, 1 applied through copies' "$(err_of xs)"
+
+# ---- reshard during a --file import ----
+cluster_empty
+ref_empty
+rs_cli src FLUSHALL >/dev/null
+rs_cli src DEBUG POPULATE 60000 big 100 >/dev/null
+tests/gen_dataset.sh "$RS_PORT_src" >/dev/null
+rs_cli src FUNCTION FLUSH >/dev/null
+DUMP=$(rs_save src)
+ids=($(for n in $(cluster_masters); do rs_cli "$n" CLUSTER MYID; done))
+rdb_bg imp --file "$DUMP" --target "$(cluster_url)" --db 0
+IMP_PID=$BG_PID
+reshard "${ids[1]}" "${ids[2]}" 3000 imp || fail reshard.ran "$(tail -n 2 "$IT_TMP/reshard.imp.log")"
+rc=0
+wait "$IMP_PID" || rc=$?
+assert_eq reshard.exit 0 "$rc"
+rdb_run reshard_ref --file "$DUMP" --target "$(rs_url ref)" --db 0
+wait_until 20 cluster_ok || true
+assert_equal reshard.equal ref
+echo "# reshard: $(grep -o '[0-9]* MOVED.*' "$IT_TMP/imp.err" | tail -n 1)"
