@@ -284,6 +284,8 @@ static int sendRestore(xslot *x, int slot, const char *name, size_t namelen, con
     const char *argv[6] = {"RESTORE", name, ttl, payload->str};
     size_t lens[6] = {7, namelen, 0, (size_t)payload->len};
     int argc = 4;
+    /* A remaining PTTL of 0 is due now, not "no expire" (RESTORE's 0). */
+    if (expire == 0) expire = 1;
     lens[2] = (size_t)snprintf(ttl, sizeof(ttl), "%lld", expire > 0 ? expire : 0);
     if (replace) argv[argc] = "REPLACE", lens[argc++] = 7;
     if (expire > 0 && x->o.abs_expire) argv[argc] = "ABSTTL", lens[argc++] = 6;
