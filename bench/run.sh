@@ -2,7 +2,7 @@
 # bench/run.sh -- rdbsync benchmarks, each against a reference measured in
 # the same run on the same input.
 #
-#   bench/run.sh [checksum] [import] [sync] [lag] [scan] [tls]
+#   bench/run.sh [checksum] [import] [sync] [lag] [scan] [tls] [cluster]
 #                                          (default: every section)
 #
 #   checksum  `rdbsync --file D --checksum` vs `redis-check-rdb D`
@@ -21,6 +21,11 @@
 #             SCAN + DUMP/RESTORE loop (rump.c), with the source's PING round
 #             trip during each copy (pingprobe.c) against an idle baseline
 #   tls       import and full sync over TLS (rediss://, --cacert) vs plain TCP
+#   cluster   BENCH_CLUSTER_KEYS (default 200,000) mixed keys imported into a
+#             3-master cluster on loopback (`rdbsync --file D --target NODE
+#             --flush-target -q`) vs `redis-cli --cluster import --cluster-copy`
+#             of the same keys from a loaded server (one run: it is the slow
+#             anchor) and vs rdbsync into one standalone server
 #
 # D is a generated dump of BENCH_KEYS (default 1,000,000) mixed keys, built
 # once by a throwaway redis-server 7.0 and cached in build/bench/ under a name
@@ -52,7 +57,7 @@ OUT=build/bench
 DATA_VERSION=v1 # bump when the dataset shape changes outside gen.c
 BENCH_TMP=$IT_TMP
 
-SECTIONS=(checksum import sync lag scan tls)
+SECTIONS=(checksum import sync lag scan tls cluster)
 
 usage() {
     echo "usage: bench/run.sh$(printf ' [%s]' "${SECTIONS[@]}")" >&2
@@ -643,6 +648,57 @@ section_tls() {
     echo "  same, median of per-run pairs: $(bench_paired_ratio "$L-sync-tls.log" "$L-sync-plain.log" wall)"
 }
 
+# ---- Section: cluster -------------------------------------------------------
+
+cluster_flush() {
+    local n
+    for n in $(cluster_masters); do rs_cli "$n" flushall >/dev/null; done
+}
+
+# cluster_run LOG CMD...: the cluster emptied (untimed), CMD timed, every key
+# checked to have arrived.
+cluster_run() {
+    local log=$1 n
+    shift
+    cluster_flush
+    timed "$log" "$@"
+    n=$(cluster_dbsize)
+    [[ $n == "$DATA_KEYS" ]] || bench_die "WRONG COPY by $*: the cluster has $n keys, want $DATA_KEYS"
+}
+
+section_cluster() {
+    echo
+    KEYS=${BENCH_CLUSTER_KEYS:-200000}
+    dataset
+    local L="$BENCH_TMP/cl" r url single_url
+    echo "== cluster: $DATA_KEYS keys into 3 masters on loopback ($RUNS runs of rdbsync, medians;" \
+        "redis-cli --cluster import once)"
+    cluster_start 3 0 || bench_die "cannot start the cluster"
+    rs_start single || bench_die "cannot start the standalone target"
+    start_source src
+    url=$(cluster_url)
+    single_url=$(rs_url single)
+    cat "$DATA" >/dev/null
+    for ((r = 1; r <= RUNS; r++)); do
+        cluster_run "$L-ours.log" "$RDBSYNC" --file "$DATA" --target "$url" --flush-target -q
+        copy_run single "$L-single.log" "$L-single.cpu" "db0:keys=$DATA_KEYS,expires=$DATA_EXPIRES" \
+            "$RDBSYNC" --file "$DATA" --target "$single_url" --flush-target -q
+    done
+    cluster_run "$L-ref.log" redis-cli --cluster import "${url#redis://}" --cluster-from "127.0.0.1:$(rs_port src)" \
+        --cluster-copy
+    print_header
+    print_row "redis-cli --cluster import" "$L-ref.log"
+    local ref_wall=$ROW_WALL single_wall q
+    print_row "rdbsync into one server" "$L-single.log"
+    single_wall=$ROW_WALL
+    print_row "rdbsync into the cluster" "$L-ours.log"
+    q=$(ratio "$ROW_WALL" "$ref_wall")
+    echo "ratio rdbsync cluster / redis-cli --cluster import (wall): $q (target <= 0.10) $(bench_verdict "$q" 0.1)"
+    q=$(ratio "$ROW_WALL" "$single_wall")
+    echo "ratio rdbsync cluster / rdbsync standalone (wall): $q (target <= 1.50) $(bench_verdict "$q" 1.5)"
+    echo "  same, median of per-run pairs: $(bench_paired_ratio "$L-ours.log" "$L-single.log" wall)"
+}
+
 # ---- Main ------------------------------------------------------------------
 
 # run_section NAME: runs section_NAME in a subshell with errexit on, so that a
@@ -680,7 +736,8 @@ main() {
     mkdir -p "$OUT"
     build_tool maxrss
     echo "bench: $(redis-server --version | cut -d' ' -f3), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
-    dataset
+    # The cluster section makes its own, smaller dataset.
+    if [[ " ${sections[*]} " != " cluster " ]]; then dataset; fi
     for s in "${sections[@]}"; do
         run_section "$s" || failed+=("$s")
     done

@@ -217,12 +217,13 @@ static int blockFlush(cstream *cs, int argc, const char **argv, const size_t *le
         rc = rc < 0 ? -1 : 0;
     } else if (slot == -3) {
         rc = reject(cs, tag, "MULTI/EXEC", slot);
-    } else {
+    } else if ((rc = routerTxnBegin(cs->rt)) == 0) {
         for (size_t i = 0; rc == 0 && i < cs->nblock; i++) {
             bufCmd *b = &cs->block[i];
             rc = send1(cs, slot, b->argc, (const char **)b->argv, b->lens, &b->tag);
         }
         if (rc == 0) rc = send1(cs, slot, argc, argv, lens, tag);
+        routerTxnEnd(cs->rt);
     }
     blockClear(cs);
     cs->in_multi = 0;

@@ -19,13 +19,11 @@ int ctargetOpen(rsConn *seed, const rsUrl *url, const rsConnOptions *co, int qui
     if (!*rt) return -1;
     char list[1024] = "";
     size_t used = 0;
-    const clusterMap *m = routerMap(*rt);
-    for (int i = 0; i < m->nshards && used + 1 < sizeof(list); i++) {
-        int w = snprintf(list + used, sizeof(list) - used, "%s%s:%d", i ? ", " : "", m->shards[i].master.host,
-                         m->shards[i].master.port);
+    for (int i = 0; i < routerMasters(*rt) && used + 1 < sizeof(list); i++) {
+        int w = snprintf(list + used, sizeof(list) - used, "%s%s", i ? ", " : "", connAddr(routerMasterConn(*rt, i)));
         if (w > 0) used += (size_t)w;
     }
-    if (!quiet) logInfo("target: cluster of %d masters (%s)", clusterMapMasters(m), list);
+    if (!quiet) logInfo("target: cluster of %d masters (%s)", routerMasters(*rt), list);
     return 0;
 }
 

@@ -13,11 +13,13 @@
 #include <string.h>
 
 #include "clock.h"
+#include "cluster.h"
 #include "grace.h"
 #include "log.h"
 #include "native.h"
 #include "preflight.h"
 #include "rdb/encode.h"
+#include "router.h"
 
 
 typedef enum { D_SKIP, D_FAST, D_REENCODE } decision;
@@ -451,8 +453,20 @@ void importHandlers(importer *im, rdbHandlers *h) {
     h->module_aux = onModuleAux;
 }
 
+/* On a cluster the temporary key lives on the master of its slot. */
+static int cleanupRouted(importer *im, router *rt) {
+    const char *argv[2] = {"DEL", (const char *)im->pending_tmp.p};
+    size_t lens[2] = {3, im->pending_tmp.len};
+    redisReply *r = routerCall(rt, clusterKeySlot(argv[1], lens[1]), 2, argv, lens);
+    int ok = r && r->type != REDIS_REPLY_ERROR;
+    if (r) freeReplyObject(r);
+    im->pending_db = -1;
+    return ok ? 0 : -1;
+}
+
 int importCleanup(importer *im, rsConn *conn) {
     if (im->pending_db < 0) return 0;
+    if (im->w && writerRouter(im->w)) return cleanupRouted(im, writerRouter(im->w));
     char db[24];
     snprintf(db, sizeof(db), "%lld", (long long)im->pending_db);
     redisReply *r = connCommand(conn, 2, (const char *[]){"SELECT", db}, (size_t[]){6, strlen(db)});

@@ -23,11 +23,32 @@
 #define GIVE_UP_MS 60000
 #define BACKOFF_MIN_MS 50
 #define BACKOFF_MAX_MS 1000
+/* A node's writer sends once 256 KB are queued and blocks only on its own
+ * socket when its window is full: the others are polled this often, so
+ * their queued commands go out and their replies come in meanwhile. */
+#define POLL_EVERY 64
 
 typedef struct bcast {
     int remaining;
     char err[256];      /* the first error reply, "" when none */
 } bcast;
+
+struct pending;
+typedef struct plist {
+    struct pending *head, *tail;
+    size_t n;
+} plist;
+
+/* A MULTI ... EXEC block: its commands' replies wait for EXEC's, so that a
+ * block the cluster turned away (MOVED/ASK/TRYAGAIN inside, EXECABORT) is
+ * sent again whole, never half. */
+typedef struct txn {
+    struct txn *next;   /* the router's list of live blocks */
+    plist held;         /* answered members, waiting for EXEC */
+    int redirected;     /* a member was turned away */
+    int node;           /* where its MULTI went: every member follows it */
+    int in_retry;       /* its MULTI waits in the retry list: members too */
+} txn;
 
 typedef struct pending {
     struct pending *next;
@@ -39,15 +60,12 @@ typedef struct pending {
     int ask_port;
     int node;           /* node-addressed (routerCommandNode, broadcast): its node */
     bcast *group;
+    txn *txn;           /* member of a MULTI block */
+    char *member_err;   /* a member's own error reply, kept until EXEC */
     writerTag tag;
     char cmdname[32];
     char key[WRITER_KEY_MAX];
 } pending;
-
-typedef struct plist {
-    pending *head, *tail;
-    size_t n;
-} plist;
 
 typedef struct rnode {
     router *rt;
@@ -70,11 +88,14 @@ struct router {
     int nmasters;        /* the masters at open: nodes[0..nmasters) */
     writerOptions o;
     int started;
+    txn *txns;           /* live MULTI blocks */
+    txn *open_txn;       /* routerTxnBegin .. routerTxnEnd: members get it */
     plist retry;
     unsigned char redirected[CLUSTER_SLOTS / 8]; /* slots redirected during a resend round */
     int need_reload, need_backoff;
     int stopped, broken, settling;
     uint64_t dropped, replies;
+    uint64_t routed;     /* commands routed: every POLL_EVERY, every node is polled */
     routerStats st;
     char err[512];
 };
@@ -89,6 +110,13 @@ static int fail(router *rt, const char *fmt, ...) {
     }
     rt->broken = 1;
     return -1;
+}
+
+/* 1 when shard s serves a slot now. */
+static int shardOwns(const clusterMap *m, int s) {
+    for (int i = 0; i < CLUSTER_SLOTS; i++)
+        if (m->owner[i] == s) return 1;
+    return 0;
 }
 
 /* ---- lists ---- */
@@ -115,6 +143,7 @@ static void pendingFree(pending *p) {
     if (p->group && --p->group->remaining <= 0) free(p->group);
     free(p->cmd);
     free(p->ask_host);
+    free(p->member_err);
     free(p);
 }
 
@@ -189,6 +218,12 @@ static void nodeLost(router *rt, rnode *n, const char *why) {
         if (p->internal) {
             pendingFree(p);
             continue;
+        }
+        if (p->txn) { /* the block's answered members go back before it */
+            pending *h;
+            while ((h = pop(&p->txn->held))) push(&rt->retry, h);
+            p->txn->redirected = 0;
+            p->txn->in_retry = 1;
         }
         if (p->slot >= 0) rt->redirected[p->slot / 8] |= (unsigned char)(1 << (p->slot % 8));
         push(&rt->retry, p);
@@ -287,12 +322,86 @@ static int deliverGroup(router *rt, rnode *n, pending *p, const redisReply *r) {
     return deliver(rt, n, p, r);
 }
 
+static int isRedirect(const redisReply *r) {
+    return isErr(r, "MOVED ") || isErr(r, "ASK ") || isErr(r, "TRYAGAIN") || isErr(r, "CLUSTERDOWN");
+}
+
+static void txnFree(router *rt, txn *t) {
+    for (txn **pp = &rt->txns; *pp; pp = &(*pp)->next)
+        if (*pp == t) {
+            *pp = t->next;
+            break;
+        }
+    listFree(&t->held);
+    free(t);
+}
+
+/* A member of a block answered: kept until EXEC. A redirect is not
+ * followed alone: the whole block goes again (ASK inside a block waits
+ * like TRYAGAIN: ASKING covers one command, not a transaction). */
+static void txnMember(router *rt, pending *p, const redisReply *r) {
+    if (isRedirect(r) && !rt->settling) {
+        char host[256];
+        int slot, port;
+        if (isErr(r, "MOVED ") && parseRedirect(r->str, &slot, host, sizeof(host), &port) == 0) {
+            if (clusterMapMoveSlot(rt->map, (unsigned)slot, host, port) < 0) rt->need_reload = 1;
+            rt->st.moved++;
+        } else {
+            rt->need_backoff = 1;
+            rt->st.retried++;
+        }
+        p->txn->redirected = 1;
+    } else if (r->type == REDIS_REPLY_ERROR && !p->member_err) {
+        p->member_err = strdup(r->str);
+    }
+    push(&p->txn->held, p);
+}
+
+static int deliver(router *rt, rnode *n, pending *p, const redisReply *r);
+
+/* EXEC answered: the block again (turned away), or every member's reply
+ * and then EXEC's. */
+static int txnExec(router *rt, rnode *n, pending *p, const redisReply *r) {
+    txn *t = p->txn;
+    pending *h;
+    if (t->redirected && r->type == REDIS_REPLY_ERROR && !rt->settling) {
+        while ((h = pop(&t->held))) {
+            if (h->slot >= 0) rt->redirected[h->slot / 8] |= (unsigned char)(1 << (h->slot % 8));
+            free(h->member_err);
+            h->member_err = NULL;
+            push(&rt->retry, h);
+        }
+        t->redirected = 0;
+        push(&rt->retry, p);
+        return 0;
+    }
+    int rc = 0;
+    while ((h = pop(&t->held))) {
+        const char *st = h->member_err ? h->member_err : strcasecmp(h->cmdname, "MULTI") == 0 ? "OK" : "QUEUED";
+        redisReply m = {.type = h->member_err ? REDIS_REPLY_ERROR : REDIS_REPLY_STATUS, .str = (char *)st,
+                        .len = strlen(st)};
+        if (rc == 0) rc = deliver(rt, n, h, &m);
+        pendingFree(h);
+    }
+    if (rc == 0) rc = deliver(rt, n, p, r);
+    pendingFree(p);
+    txnFree(rt, t);
+    return rc;
+}
+
 static int replyCb(void *ctx, const writerTag *t, const redisReply *r) {
     rnode *n = ctx;
     router *rt = n->rt;
     pending *p = pop(&n->fifo);
     if (!p) return 0; /* cannot happen: one FIFO entry per command */
     if (p->internal) return pendingFree(p), 0;
+    if (p->txn) {
+        int rc = 0;
+        if (strcasecmp(p->cmdname, "EXEC") == 0) rc = txnExec(rt, n, p, r);
+        else txnMember(rt, p, r);
+        if (rc) rt->stopped = 1;
+        return rc;
+    }
     if (redirect(rt, p, r)) return 0;
     int rc = p->group ? deliverGroup(rt, n, p, r) : deliver(rt, n, p, r);
     pendingFree(p);
@@ -324,6 +433,20 @@ static pending *pendingNew(const char *cmd, size_t len, int own, const writerTag
     return p;
 }
 
+static int ready(router *rt);
+
+int routerTxnBegin(router *rt) {
+    if (ready(rt) < 0) return -1;
+    txn *t = calloc(1, sizeof(*t));
+    if (!t) return fail(rt, "out of memory");
+    t->next = rt->txns;
+    rt->txns = t;
+    rt->open_txn = t;
+    return 0;
+}
+
+void routerTxnEnd(router *rt) { rt->open_txn = NULL; }
+
 /* A node's writer refused: stopped by the consumer, or its link failed. */
 static int nodeFailed(router *rt, rnode *n) {
     if (writerStopped(n->w) || rt->stopped) {
@@ -341,6 +464,7 @@ static int sendTo(router *rt, int i, pending *p) {
     char why[256];
     if (!n->w && nodeConnect(rt, n, why, sizeof(why)) < 0) {
         if (p->slot >= 0) rt->redirected[p->slot / 8] |= (unsigned char)(1 << (p->slot % 8));
+        if (p->txn) p->txn->in_retry = 1;
         push(&rt->retry, p);
         rt->need_reload = rt->need_backoff = 1;
         snprintf(rt->err, sizeof(rt->err), "%.200s: %.250s", n->addr, why);
@@ -374,9 +498,36 @@ static int target(router *rt, pending *p) {
     return nodeAdd(rt, rt->map->shards[s].master.host, rt->map->shards[s].master.port);
 }
 
+static int isMulti(const pending *p) { return strcasecmp(p->cmdname, "MULTI") == 0; }
+
+/* A block's members go where its MULTI went, or wait behind it. */
+static int txnTarget(router *rt, pending *p) {
+    txn *t = p->txn;
+    free(p->ask_host);
+    p->ask_host = NULL;
+    if (isMulti(p)) {
+        t->in_retry = 0;
+        return t->node = target(rt, p);
+    }
+    return t->in_retry ? -2 : t->node;
+}
+
+static void pollOthers(router *rt, int except) {
+    for (int k = 0; k < rt->nnodes; k++) {
+        rnode *o = rt->nodes[k];
+        if (k != except && o->w && writerInFlight(o->w) && writerPoll(o->w) < 0) nodeFailed(rt, o);
+    }
+}
+
 static int route(router *rt, pending *p) {
-    int i = target(rt, p);
+    int i = p->txn ? txnTarget(rt, p) : target(rt, p);
+    if (i >= 0 && ++rt->routed % POLL_EVERY == 0) pollOthers(rt, i);
+    if (i == -2) {
+        push(&rt->retry, p);
+        return 0;
+    }
     if (i < 0) {
+        if (p->txn) p->txn->in_retry = 1;
         push(&rt->retry, p);
         rt->need_reload = rt->need_backoff = 1;
         snprintf(rt->err, sizeof(rt->err), "slot %d has no master in the cluster map", p->slot);
@@ -434,11 +585,16 @@ static int recover(router *rt) {
         rt->retry = (plist){0};
         memset(rt->redirected, 0, sizeof(rt->redirected));
         pending *p;
+        txn *deferred = NULL;
         while ((p = pop(&l))) {
             rt->st.resent++;
             /* A command of a slot redirected again in this round waits
-             * behind it: order within a slot is kept. */
-            if (p->slot >= 0 && (rt->redirected[p->slot / 8] >> (p->slot % 8) & 1)) {
+             * behind it: order within a slot is kept. A block is decided
+             * at its MULTI, whole. */
+            int marked = p->slot >= 0 && (rt->redirected[p->slot / 8] >> (p->slot % 8) & 1);
+            if (p->txn && isMulti(p)) deferred = marked ? p->txn : NULL;
+            if (p->txn ? p->txn == deferred : marked) {
+                if (p->txn) p->txn->in_retry = 1;
                 push(&rt->retry, p);
                 continue;
             }
@@ -462,13 +618,15 @@ static int ready(router *rt) {
 
 int routerCommandSlot(router *rt, unsigned slot, int argc, const char **argv, const size_t *lens,
                       const writerTag *tag) {
-    if (ready(rt) < 0) return -1;
+    /* Inside a block nothing is sent again: its members stay together. */
+    if (rt->open_txn ? rt->stopped || rt->broken : ready(rt) < 0) return -1;
     char *cmd;
     int len = redisFormatCommandArgv(&cmd, argc, argv, lens);
     if (len < 0) return fail(rt, "out of memory formatting a command");
     pending *p = pendingNew(cmd, (size_t)len, 1, tag);
     if (!p) return free(cmd), fail(rt, "out of memory");
     p->slot = (int)(slot % CLUSTER_SLOTS);
+    p->txn = rt->open_txn;
     return route(rt, p);
 }
 
@@ -481,6 +639,7 @@ int routerBroadcast(router *rt, int argc, const char **argv, const size_t *lens,
     int rc = g ? 0 : fail(rt, "out of memory");
     int targets[256], nt = 0;
     for (int s = 0; rc == 0 && s < rt->map->nshards && nt < 256; s++) {
+        if (!shardOwns(rt->map, s)) continue;
         int i = nodeAdd(rt, rt->map->shards[s].master.host, rt->map->shards[s].master.port);
         if (i < 0) rc = fail(rt, "out of memory");
         else targets[nt++] = i;
@@ -562,6 +721,7 @@ int routerSettle(router *rt) {
         rt->dropped += listFree(&n->fifo);
     }
     rt->dropped += listFree(&rt->retry);
+    for (txn *t = rt->txns; t; t = t->next) rt->dropped += listFree(&t->held);
     rt->settling = 0;
     return rc;
 }
@@ -582,7 +742,8 @@ size_t routerInFlight(const router *rt) {
 redisReply *routerCall(router *rt, unsigned slot, int argc, const char **argv, const size_t *lens) {
     char host[256] = "";
     int port = 0, asking = 0;
-    if (routerDrain(rt) < 0) return NULL;
+    /* After a stop (and writerSettle) nothing is in flight: no drain. */
+    if (!rt->stopped && routerDrain(rt) < 0) return NULL;
     for (int hop = 0; hop < 16; hop++) {
         int i;
         if (asking) {
@@ -598,7 +759,8 @@ redisReply *routerCall(router *rt, unsigned slot, int argc, const char **argv, c
         rnode *n = rt->nodes[i];
         char why[256];
         if (!n->c && nodeConnect(rt, n, why, sizeof(why)) < 0) return fail(rt, "%s: %s", n->addr, why), NULL;
-        if (n->w && writerDrain(n->w) < 0) return fail(rt, "%s: %s", n->addr, writerError(n->w)), NULL;
+        if (n->w && writerInFlight(n->w) && writerDrain(n->w) < 0)
+            return fail(rt, "%s: %s", n->addr, writerError(n->w)), NULL;
         if (asking) {
             redisReply *a = connCommandf(n->c, "ASKING");
             if (!a) return fail(rt, "%s: %s", n->addr, connError(n->c)), NULL;
@@ -637,6 +799,7 @@ router *routerOpen(rsConn *seed, const rsUrl *url, const rsConnOptions *co, char
     }
     for (int s = 0; s < rt->map->nshards; s++) {
         const clusterNode *m = &rt->map->shards[s].master;
+        if (!shardOwns(rt->map, s)) continue; /* a dead or empty master: no key goes there */
         int i = nodeAdd(rt, m->host, m->port);
         char why[256];
         if (i < 0 || (!rt->nodes[i]->c && nodeConnect(rt, rt->nodes[i], why, sizeof(why)) < 0)) {
@@ -672,6 +835,7 @@ void routerFree(router *rt) {
         free(n);
     }
     listFree(&rt->retry);
+    while (rt->txns) txnFree(rt, rt->txns);
     free(rt->nodes);
     clusterMapFree(rt->map);
     urlFree(&rt->url);

@@ -87,6 +87,12 @@ size_t routerInFlight(const router *rt);
 /* Queue a command for the master of slot (tag key ignored for routing). */
 int routerCommandSlot(router *rt, unsigned slot, int argc, const char **argv, const size_t *lens,
                       const writerTag *tag);
+/* Commands queued between these two form one MULTI ... EXEC block (the
+ * caller queues MULTI first and EXEC last, all for one slot): their
+ * replies reach on_reply when EXEC's does, and a block the cluster turns
+ * away (MOVED, ASK, TRYAGAIN inside: EXECABORT) is sent again whole. */
+int routerTxnBegin(router *rt);
+void routerTxnEnd(router *rt);
 /* Queue a command for every master (one reply to on_reply). */
 int routerBroadcast(router *rt, int argc, const char **argv, const size_t *lens, const writerTag *tag);
 /* A command not sent: once everything before it is applied (drained), its

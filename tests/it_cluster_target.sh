@@ -24,12 +24,21 @@
 #               hash tag): equal after the load; then a target replica
 #               takes over with CLUSTER FAILOVER during more load, and
 #               `redis-cli --cluster reshard` moves 3000 slots while the
-#               load goes on: equal after each; SIGTERM exits 0 and the
-#               summary names the nodes
+#               load goes on, and a master is killed (SIGKILL, its replica
+#               caught up) while writes go on: equal after each (the
+#               writes the dead node never answered are sent again to the
+#               replica that takes over); SIGTERM exits 0 and the summary
+#               names the nodes
 #   crossslot   a SUNIONSTORE over two slots in the stream is applied (the
 #               cross-slot planner, xslot.h): the union arrives, what came
 #               before it too, the summary counts it; SIGTERM exits 0
 #   reshard     --file of 60k keys while 3000 slots move: equal, exit 0
+#   tls         a cluster of TLS-only nodes (tls-port, tls-cluster yes) and
+#               an ACL user on every node: rediss://user:pass@ one node with
+#               --cacert/--cert/--key reaches every master; equal
+#   slots62     a 3-master Redis 6.2 cluster ($SHARED/servers; no CLUSTER
+#               SHARDS, so the map comes from CLUSTER SLOTS): every key of
+#               a --file import arrives
 set -euo pipefail
 # shellcheck source=tests/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -145,7 +154,9 @@ assert_equal sync.equal_after_failover src 15
 # redis-cli --cluster reshard moves 3000 slots between masters under load.
 ids=($(for n in $(cluster_masters); do rs_cli "$n" CLUSTER MYID; done))
 reshard() {
-    redis-cli --cluster reshard "127.0.0.1:$(rs_port "$newmaster")" --cluster-from "$1" --cluster-to "$2" \
+    local via
+    via=$(cluster_masters | head -n 1)
+    redis-cli --cluster reshard "127.0.0.1:$(rs_port "$via")" --cluster-from "$1" --cluster-to "$2" \
         --cluster-slots "$3" --cluster-yes </dev/null >"$IT_TMP/reshard.$4.log" 2>&1
 }
 load_round e 1500 &
@@ -156,6 +167,29 @@ load_round f 200
 wait_until 5 no_volatile || true
 wait_until 20 cluster_ok || true
 assert_equal sync.equal_after_reshard src 15
+# A master dies (SIGKILL) once its replica has every write; the load goes
+# on at once: writes to the dead node are sent again to the replica that
+# takes over (cluster-node-timeout 2 s), after the map is read again.
+victim=$newmaster
+vreplica=
+for n in $CLUSTER_NODES; do
+    if [ "$n" != "$victim" ] && rs_cli "$n" INFO replication | tr -d '\r' | grep -q "^master_port:$(rs_port "$victim")\$"; then
+        vreplica=$n
+    fi
+done
+offset_of() { rs_cli "$1" INFO replication | tr -d '\r' | sed -n "s/^$2://p"; }
+caught_up() { [ "$(offset_of "$victim" master_repl_offset)" = "$(offset_of "$vreplica" slave_repl_offset)" ]; }
+if [ -n "$vreplica" ] && wait_until 10 caught_up; then
+    { kill -9 "$(rs_pid "$victim")"; it_wait_pid "$(rs_pid "$victim")" 5 || true; } 2>/dev/null
+    it_forget "$victim"
+    load_round g 300
+    if wait_until 20 is_master "$vreplica"; then pass sync.kill_promoted; else fail sync.kill_promoted "$vreplica not promoted"; fi
+    load_round h 100
+    wait_until 5 no_volatile || true
+    assert_equal sync.equal_after_master_killed src 20
+else
+    fail sync.kill_setup "no caught-up replica of $victim"
+fi
 alive=0
 kill -0 "$SYNC_PID" 2>/dev/null && alive=1
 assert_eq sync.still_running 1 "$alive"
@@ -169,7 +203,7 @@ echo "# sync: $(grep -o '[0-9]* MOVED.*' "$IT_TMP/sync.err" | tail -n 1)"
 # ---- crossslot ----
 cluster_empty
 rs_cli src FLUSHALL >/dev/null
-sync_start xs src "$(echo "$CLUSTER_MASTERS" | cut -d' ' -f1)"
+sync_start xs src "$(cluster_masters | head -n 1)"
 wait_until 20 streaming xs || true
 printf 'SADD x1 a\nSADD x2 b\nSUNIONSTORE x3 x1 x2\n' | redis-cli -p "$RS_PORT_src" >/dev/null
 union_arrived() { [ "$(cluster_cli SCARD x3)" = 2 ]; }
@@ -201,3 +235,58 @@ rdb_run reshard_ref --file "$DUMP" --target "$(rs_url ref)" --db 0
 wait_until 20 cluster_ok || true
 assert_equal reshard.equal ref
 echo "# reshard: $(grep -o '[0-9]* MOVED.*' "$IT_TMP/imp.err" | tail -n 1)"
+
+# ---- tls: TLS-only nodes (tls-port, tls-cluster) and an ACL user on each ----
+for n in $CLUSTER_NODES; do if it_running "$n"; then rs_stop "$n"; fi; done
+if it_make_certs "$IT_TMP/certs"; then
+    CLUSTER_NAME=tl IT_TLS_DIR=$IT_TMP/certs cluster_start 3 0 --tls-cluster yes --tls-replication yes ||
+        fail tls.start "the TLS cluster did not come up"
+    for n in $CLUSTER_NODES; do rs_cli "$n" ACL SETUSER rs on '>s3cret' '~*' '&*' +@all >/dev/null; done
+    rs_cli src FLUSHALL >/dev/null
+    rs_cli src DEBUG POPULATE 3000 t 10 >/dev/null
+    url=$(cluster_url)
+    rdb_run tls --file "$(rs_save src)" --target "rediss://rs:s3cret@${url#rediss://}" \
+        --cacert "$IT_TMP/certs/ca.crt" --cert "$IT_TMP/certs/client.crt" --key "$IT_TMP/certs/client.key"
+    assert_eq tls.exit 0 "$RC"
+    assert_match tls.startup 'target: cluster of 3 masters' "$(err_of tls)"
+    assert_equal tls.equal src
+    clients=0
+    for n in $CLUSTER_MASTERS; do
+        if rs_cli "$n" ACL LOG | grep -q .; then clients=-1; fi
+    done
+    assert_eq tls.no_acl_denials 0 "$clients"
+else
+    skip tls "openssl could not make certificates"
+fi
+
+# ---- slots62: a Redis 6.2 cluster (no CLUSTER SHARDS: the map comes from CLUSTER SLOTS) ----
+B62=${SHARED:+$SHARED/servers/redis-6.2.16}
+if [ -z "$B62" ] || [ ! -x "$B62/redis-server" ]; then
+    skip slots62 "no \$SHARED/servers/redis-6.2.16"
+    exit 0
+fi
+ports62=()
+for i in 0 1 2; do
+    IT_CLUSTER_PORTS=1 it_pick_port
+    ports62+=("$IT_PORT")
+    mkdir -p "$IT_TMP/n62_$i"
+    "$B62/redis-server" --port "$IT_PORT" --bind 127.0.0.1 --dir "$IT_TMP/n62_$i" --save '' --appendonly no \
+        --cluster-enabled yes --logfile "$IT_TMP/n62_$i/log" </dev/null >/dev/null 2>&1 &
+    on_exit "kill $! 2>/dev/null; it_wait_pid $! 5"
+done
+up62() { for p in "${ports62[@]}"; do [ "$("$B62/redis-cli" -p "$p" PING 2>/dev/null)" = PONG ] || return 1; done; }
+ok62() { "$B62/redis-cli" -p "${ports62[0]}" CLUSTER INFO | grep -q '^cluster_state:ok'; }
+if wait_until 10 up62 && "$B62/redis-cli" --cluster create "${ports62[@]/#/127.0.0.1:}" --cluster-yes \
+    </dev/null >"$IT_TMP/create62.log" 2>&1 && wait_until 20 ok62; then
+    rs_cli src FLUSHALL >/dev/null
+    rs_cli src DEBUG POPULATE 5000 k 10 >/dev/null
+    rs_cli src HSET h a 1 >/dev/null
+    rdb_run s62 --file "$(rs_save src)" --target "redis://127.0.0.1:${ports62[1]}"
+    assert_eq slots62.exit 0 "$RC"
+    assert_match slots62.startup 'target: cluster of 3 masters' "$(err_of s62)"
+    total=0
+    for p in "${ports62[@]}"; do total=$((total + $("$B62/redis-cli" -p "$p" DBSIZE))); done
+    assert_eq slots62.keys 5001 "$total"
+else
+    fail slots62.start "the 6.2 cluster did not come up: $(tail -n 2 "$IT_TMP/create62.log")"
+fi

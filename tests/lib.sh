@@ -450,6 +450,8 @@ rs_restart() {
 
 # ---- clusters ----
 # cluster_start N_MASTERS N_REPLICAS_EACH [redis-server args...]
+#     (IT_TLS_DIR=CERTDIR cluster_start ... --tls-cluster yes --tls-replication yes:
+#     TLS-only nodes, as rs_start_tls; rs_cli and cluster_cli then speak TLS)
 #     starts N_MASTERS * (1 + N_REPLICAS_EACH) nodes with --cluster-enabled yes
 #     (ports below 55535 with port + 10000 free for the bus), joins them
 #     (redis-cli --cluster create for 3+ masters, CLUSTER ADDSLOTSRANGE + MEET
@@ -463,7 +465,7 @@ rs_restart() {
 #       CLUSTER_PORTS / CLUSTER_PIDS     the nodes' ports / PIDs, same order
 #     1 (with the reason on stderr) when it does not come up in 30 s.
 #     One cluster at a time per CLUSTER_NAME.
-# cluster_url [NODE]     redis://127.0.0.1:PORT of NODE (default: the first)
+# cluster_url [NODE]     redis://127.0.0.1:PORT of NODE (default: the first running)
 # cluster_masters        prints the names of the nodes that are masters now
 #                        (asks each node ROLE; a stopped node is skipped)
 # cluster_ok             0 when every running node says cluster_state:ok
@@ -498,7 +500,13 @@ it_xor40() {
     printf '%s\n' "$out"
 }
 
-cluster_url() { rs_url "${1:-${CLUSTER_NODES%% *}}"; }
+cluster_url() {
+    local n
+    if [ -n "${1:-}" ]; then rs_url "$1"; return; fi
+    for n in $CLUSTER_NODES; do
+        if it_running "$n"; then rs_url "$n"; return; fi
+    done
+}
 
 it_running() { [ -n "$(it_var PID "$1")" ] && kill -0 "$(it_var PID "$1")" 2>/dev/null; }
 
@@ -514,7 +522,8 @@ cluster_cli() {
     local n
     for n in $CLUSTER_NODES; do
         if it_running "$n"; then
-            redis-cli -c -h 127.0.0.1 -p "$(it_var PORT "$n")" "$@" </dev/null
+            it_tls_cli "$(it_var TLSDIR "$n")"
+            redis-cli "${IT_CLI_TLS[@]}" -c -h 127.0.0.1 -p "$(it_var PORT "$n")" "$@" </dev/null
             return
         fi
     done
@@ -598,11 +607,13 @@ cluster_start() {
         name=$base$i
         IT_CLUSTER_PORTS=1 rs_start "$name" --cluster-enabled yes --cluster-config-file nodes.conf \
             --cluster-node-timeout 2000 "$@" || return 1
+        if [ -n "${IT_TLS_DIR:-}" ]; then printf -v "RS_TLSDIR_$name" '%s' "$IT_TLS_DIR"; fi
         CLUSTER_NODES+="${CLUSTER_NODES:+ }$name"
         addrs+=("127.0.0.1:$(it_var PORT "$name")")
     done
     if [ "$masters" -ge 3 ]; then
-        if ! redis-cli --cluster create "${addrs[@]}" --cluster-replicas "$replicas" --cluster-yes \
+        it_tls_cli "${IT_TLS_DIR:-}"
+        if ! redis-cli "${IT_CLI_TLS[@]}" --cluster create "${addrs[@]}" --cluster-replicas "$replicas" --cluster-yes \
             </dev/null >"$IT_TMP/$base.create.log" 2>&1; then
             echo "cluster_start: redis-cli --cluster create failed:" >&2
             tail -n 5 "$IT_TMP/$base.create.log" >&2
