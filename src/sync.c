@@ -38,8 +38,7 @@
 #include "verify.h"
 #include "streamstage.h"
 #include "writer.h"
-#include "ctarget.h"
-#include "xslot.h"
+#include "cstream.h"
 
 
 static volatile sig_atomic_t stop_requested, cutover_requested;
@@ -78,7 +77,7 @@ typedef struct syncer {
     uint64_t epoch_seq;     /* of the epoch applied last */
     writer *w;
     router *rt;             /* a cluster target (ctarget.h): w routes through it */
-    xslot *xs;              /* and the stream's commands are planned by their key slots */
+    cstream *cs;            /* and the stream's commands through this (cross-slot ones: xslot.h) */
     importer *im;
     streamStage *stage;     /* filters and translation of the stream's commands */
     redisReader *rr;
@@ -439,13 +438,6 @@ static int targetRunId(rsConn *c, char *out, size_t len) {
     return 0;
 }
 
-/* A cluster node as the target: the router (one writer per master).
- * The first time it says so; a reconnect opens it quietly. */
-static int openCluster(syncer *s, char *err, size_t errlen) {
-    return ctargetOpen(s->tc, s->cfg->target, &s->cfg->target_conn, s->cfg->quiet || s->target_losses, &s->rt, err,
-                       errlen);
-}
-
 static int openTarget(syncer *s, char *err, size_t errlen) {
     s->tc = connOpen(s->cfg->target, &s->cfg->target_conn, err, errlen);
     if (!s->tc) return -1;
@@ -459,28 +451,24 @@ static int openTarget(syncer *s, char *err, size_t errlen) {
         s->open_refused = OUTCOME_USAGE;
         return -1;
     }
-    if (openCluster(s, err, errlen) < 0) return -1;
+    if (openCluster(s, err, errlen) < 0 || (s->rt && !(s->cs = cstreamNew(s->rt, s->tc, err, errlen)))) return -1;
     if (s->stage) stageSetTarget(s->stage, &s->tinfo);
     else if (!(s->stage = stageNew(s->cfg->imp.filter, &s->tinfo, &s->cfg->imp))) return -1;
     writerOptions wo = {.on_reply = onReply, .ctx = s};
     s->w = s->rt ? writerNewRouted(s->rt, &wo) : writerNew(s->tc, &wo);
     if (!s->w) return -1;
-    if (s->rt && !(s->xs = xslotNewRouted(s->rt, &(xslotOptions){s->cfg->imp.on_error == ONERROR_SKIP,
-                                                                  connServerAtLeast(&s->tinfo, 7, 0)},
-                                          err, errlen)))
-        return -1;
     if (s->im) importSetWriter(s->im, s->w);
     return 0;
 }
 
 static void closeTarget(syncer *s) {
-    xslotFree(s->xs);
+    cstreamFree(s->cs);
     if (s->cp) checkpointReset(s->cp); /* a batch open on this connection dies with it */
     writerFree(s->w);
     routerFree(s->rt);
     connClose(s->tc);
-    s->xs = NULL;
     s->w = NULL;
+    s->cs = NULL;
     s->rt = NULL;
     s->tc = NULL;
 }
@@ -566,20 +554,6 @@ static int isCmd(const redisReply *c, const char *name) {
     return c->element[0]->type == REDIS_REPLY_STRING && strcasecmp(c->element[0]->str, name) == 0;
 }
 
-/* A cluster target: the command by its key slots (xslot.h). A command the
- * cluster cannot take exactly stops the sync, or is counted as refused
- * under --on-error skip. */
-static int forwardCluster(syncer *s, int argc, const char **av, const size_t *lv, const writerTag *t) {
-    uint64_t skipped = xslotGetStats(s->xs)->skipped;
-    int rc = xslotCommandTagged(s->xs, argc, av, lv, t);
-    if (rc == -2) fatal(s, OUTCOME_WRITE, xslotError(s->xs));
-    if (rc == 0 && xslotGetStats(s->xs)->skipped > skipped) {
-        s->refused++;
-        logRefused("the cluster cannot apply a stream command", "CROSSSLOT", "%s", xslotError(s->xs));
-    }
-    return rc < 0 ? -1 : 0;
-}
-
 /* One command to the target, tagged with the source offset at which it
  * counts as applied. */
 static int forwardArgv(syncer *s, int argc, const char **av, size_t *lv, int64_t off) {
@@ -595,8 +569,7 @@ static int forwardArgv(syncer *s, int argc, const char **av, size_t *lv, int64_t
         rc = checkpointForward(s->cp, s->w, (uint64_t)tdb, argc, av, lv, &t);
     } else {
         rc = writerSelect(s->w, (uint64_t)tdb);
-        if (rc == 0 && s->xs) rc = forwardCluster(s, argc, av, lv, &t);
-        else if (rc == 0) rc = writerCommand(s->w, argc, av, lv, &t);
+        if (rc == 0) rc = s->cs ? cstreamCommand(s->cs, argc, av, lv, &t) : writerCommand(s->w, argc, av, lv, &t);
     }
     if (rc == 0) s->forwarded++;
     return rc;
@@ -1515,9 +1488,9 @@ outcome syncRun(const syncConfig *cfg, int *refused) {
                 (long long)s.applied, (unsigned long long)(s.acked - s.refused), (unsigned long long)s.refused,
                 staged, s.snap_summary[0] ? s.snap_summary : "none in this run (it continued where the target stood)");
     }
-    if (s.xs) {
+    if (s.cs) {
         char xs[256];
-        xslotSummary(s.xs, xs, sizeof(xs));
+        cstreamSummary(s.cs, xs, sizeof(xs));
         logInfo("cluster stream: %s", xs);
     }
     progressFree(s.pg);

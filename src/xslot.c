@@ -27,6 +27,7 @@ struct xslot {
     xslotTarget t;
     keyspecTable *ks;
     int owns_ks;        /* xslotNewRouted loaded it */
+    const char *name;   /* set: every piece is tagged with this command's name */
     struct router *rt;  /* xslotNewRouted: the sink */
     writerTag tag;      /* xslotCommandTagged: the tag of every piece */
     xslotOptions o;
@@ -82,7 +83,11 @@ static int isName(const char *a, size_t len, const char *name) {
 static int refuse(xslot *x, const char *cmd, size_t cmdlen, const char *why) {
     snprintf(x->err, sizeof(x->err), "stream command %.*s cannot be applied on the cluster: %s", (int)cmdlen, cmd,
              why);
-    if (!x->o.skip_errors) return -2;
+    writerTag keep = x->tag;
+    x->tag.cmd = cmd; /* NUL-terminated: a hiredis string or a block copy */
+    int go_on = x->t.refuse ? x->t.refuse(x->t.ctx, x->err) == 0 : x->o.skip_errors;
+    x->tag = keep;
+    if (!go_on) return -2;
     x->st.skipped++;
     return 0;
 }
@@ -93,7 +98,7 @@ static int sendArgv(xslot *x, int slot, int argc, const char **argv, const size_
     /* Over the router each piece names itself in messages (a block's
      * pieces are sent when EXEC arrives), with the stream's offset. */
     writerTag keep = x->tag;
-    x->tag.cmd = argv[0];
+    x->tag.cmd = x->name ? x->name : argv[0];
     if (!x->tag.key && argc > 1) x->tag.key = argv[1], x->tag.keylen = lens[1];
     int rc = x->t.send(x->t.ctx, slot, argc, argv, lens) < 0 ? -1 : 0;
     x->tag = keep;
@@ -174,8 +179,6 @@ typedef struct copyKey {
     redisReply *dump;   /* DUMP before (nil: no such key) */
     long long expire;   /* PEXPIRETIME (abs) or PTTL (rel) before; -1 none */
     int writeback;      /* the command may write it: compare after */
-    int restored;       /* a RESTORE into tmp is in the transaction */
-    int at_dump;        /* index of its DUMP in EXEC's reply, -1 none */
 } copyKey;
 
 typedef struct copyPlan {
@@ -242,7 +245,7 @@ static int planKeys(xslot *x, copyPlan *p, int argc, const char **argv, const si
         copyKey *c = &p->c[j];
         if (j == p->n) {
             p->n++;
-            c->pos = pos, c->slot = slot, c->expire = -1, c->at_dump = -1;
+            c->pos = pos, c->slot = slot, c->expire = -1;
             if (nativeTmpName(homekey, homelen, &c->tmp) < 0) goto oom;
         }
         c->flags |= k->k[i].flags;
@@ -280,42 +283,82 @@ static int sendRestore(xslot *x, int slot, const char *name, size_t namelen, con
     const char *argv[6] = {"RESTORE", name, ttl, payload->str};
     size_t lens[6] = {7, namelen, 0, (size_t)payload->len};
     int argc = 4;
+    /* A remaining PTTL of 0 is due now, not "no expire" (RESTORE's 0). */
+    if (expire == 0) expire = 1;
     lens[2] = (size_t)snprintf(ttl, sizeof(ttl), "%lld", expire > 0 ? expire : 0);
     if (replace) argv[argc] = "REPLACE", lens[argc++] = 7;
     if (expire > 0 && x->o.abs_expire) argv[argc] = "ABSTTL", lens[argc++] = 6;
     return sendArgv(x, slot, argc, argv, lens);
 }
 
-/* Queue the home transaction up to (not including) EXEC; the index in
- * EXEC's reply of the command itself goes to *at_cmd. */
-static int queueHome(xslot *x, copyPlan *p, int argc, int *at_cmd) {
-    const char *multi[1] = {"MULTI"};
-    size_t mlen[1] = {5};
-    int at = 0;
-    if (sendArgv(x, p->home, 1, multi, mlen) < 0) return -1;
-    for (int i = 0; i < p->n; i++) {
+/* The home transaction: MULTI, a RESTORE into each temporary, the command
+ * with its keys renamed, EXEC. One unit for the sink (a block the cluster
+ * turns away during a resharding goes again whole, where the slot is now);
+ * its reply is the consumer's, as any stream command's (an error inside
+ * stops the sync or is counted, by --on-error). */
+static int sendHome(xslot *x, copyPlan *p, int argc) {
+    const char *mv[1] = {"MULTI"}, *ev[1] = {"EXEC"};
+    size_t ml[1] = {5}, el[1] = {4};
+    if (x->t.txn && x->t.txn(x->t.ctx, 1) < 0) return -1;
+    int rc = sendArgv(x, p->home, 1, mv, ml);
+    for (int i = 0; i < p->n && rc == 0; i++) {
         copyKey *c = &p->c[i];
-        if (c->dump->type != REDIS_REPLY_STRING) continue;
-        if (sendRestore(x, p->home, (const char *)c->tmp.p, c->tmp.len, c->dump, c->expire, 0) < 0) return -1;
-        c->restored = 1, at++;
+        if (c->dump->type == REDIS_REPLY_STRING)
+            rc = sendRestore(x, p->home, (const char *)c->tmp.p, c->tmp.len, c->dump, c->expire, 0);
     }
-    *at_cmd = at++;
-    if (sendArgv(x, p->home, argc, p->av, p->lv) < 0) return -1;
+    if (rc == 0) rc = sendArgv(x, p->home, argc, p->av, p->lv);
+    if (rc == 0) rc = sendArgv(x, p->home, 1, ev, el);
+    if (x->t.txn) x->t.txn(x->t.ctx, 0);
+    return rc;
+}
+
+static int sameValue(const redisReply *a, const redisReply *b) {
+    if (a->type != b->type) return 0;
+    return a->type != REDIS_REPLY_STRING || (a->len == b->len && memcmp(a->str, b->str, a->len) == 0);
+}
+
+/* Each key the command may have written is read back from its temporary
+ * (once the home node applied the transaction); what changed goes back to
+ * its own slot: RESTORE REPLACE with its expire time, or DEL when the
+ * command removed it. 0, or -1 (target failed or the consumer stopped). */
+static int writeBack(xslot *x, copyPlan *p, const char **argv, const size_t *lens) {
     for (int i = 0; i < p->n; i++) {
         copyKey *c = &p->c[i];
         if (!c->writeback) continue;
-        const char *argv[2] = {"DUMP", (const char *)c->tmp.p};
-        size_t lens[2] = {4, c->tmp.len};
-        c->at_dump = at;
-        at += 2;
-        if (sendArgv(x, p->home, 2, argv, lens) < 0) return -1;
-        argv[0] = expireCmd(x), lens[0] = strlen(argv[0]);
-        if (sendArgv(x, p->home, 2, argv, lens) < 0) return -1;
+        const char *rv[2] = {"DUMP", (const char *)c->tmp.p};
+        size_t rl[2] = {4, c->tmp.len};
+        redisReply *d = x->t.call(x->t.ctx, p->home, 2, rv, rl), *e = NULL;
+        if (d && d->type == REDIS_REPLY_STRING) {
+            rv[0] = expireCmd(x), rl[0] = strlen(rv[0]);
+            e = x->t.call(x->t.ctx, p->home, 2, rv, rl);
+        }
+        int rc = d && (d->type != REDIS_REPLY_STRING || e) ? 0 : -1;
+        long long expire = e && e->type == REDIS_REPLY_INTEGER && e->integer >= 0 ? e->integer : -1;
+        const char *key = argv[c->pos];
+        size_t keylen = lens[c->pos];
+        if (rc < 0) {
+        } else if (d->type == REDIS_REPLY_STRING) {
+            /* Unchanged: nothing to write (a relative PTTL is only known unchanged without one). */
+            if (!(sameValue(d, c->dump) && expire == c->expire && (x->o.abs_expire || expire < 0)))
+                rc = sendRestore(x, c->slot, key, keylen, d, expire, 1);
+        } else if (c->dump->type == REDIS_REPLY_STRING) {
+            const char *dv[2] = {"DEL", key};
+            size_t dl[2] = {3, keylen};
+            rc = sendArgv(x, c->slot, 2, dv, dl);
+        }
+        if (d) freeReplyObject(d);
+        if (e) freeReplyObject(e);
+        if (rc < 0) return -1;
     }
+    return 0;
+}
+
+/* The temporaries go (also those the command consumed: a no-op). */
+static int dropTemporaries(xslot *x, copyPlan *p) {
     const char **dv = malloc((size_t)(p->n + 1) * sizeof(*dv));
     size_t *dl = malloc((size_t)(p->n + 1) * sizeof(*dl));
-    int rc = dv && dl ? 0 : -1;
-    if (rc == 0) {
+    int rc = -1;
+    if (dv && dl) {
         dv[0] = "DEL", dl[0] = 3;
         for (int i = 0; i < p->n; i++) dv[i + 1] = (const char *)p->c[i].tmp.p, dl[i + 1] = p->c[i].tmp.len;
         rc = sendArgv(x, p->home, p->n + 1, dv, dl);
@@ -325,75 +368,16 @@ static int queueHome(xslot *x, copyPlan *p, int argc, int *at_cmd) {
     return rc;
 }
 
-static int sameValue(const redisReply *a, const redisReply *b) {
-    if (a->type != b->type) return 0;
-    return a->type != REDIS_REPLY_STRING || (a->len == b->len && memcmp(a->str, b->str, a->len) == 0);
-}
-
-/* Each written key whose value or expire changed goes back to its slot. */
-static int writeBack(xslot *x, copyPlan *p, const redisReply *exec, const char **argv, const size_t *lens) {
-    for (int i = 0; i < p->n; i++) {
-        copyKey *c = &p->c[i];
-        if (!c->writeback) continue;
-        const redisReply *d = exec->element[c->at_dump], *e = exec->element[c->at_dump + 1];
-        long long expire = e->type == REDIS_REPLY_INTEGER && e->integer >= 0 ? e->integer : -1;
-        const char *key = argv[c->pos];
-        size_t keylen = lens[c->pos];
-        if (d->type == REDIS_REPLY_STRING) {
-            /* Unchanged: nothing to write (a relative PTTL is only known unchanged without one). */
-            if (sameValue(d, c->dump) && expire == c->expire && (x->o.abs_expire || expire < 0)) continue;
-            if (sendRestore(x, c->slot, key, keylen, d, expire, 1) < 0) return -1;
-        } else if (c->dump->type == REDIS_REPLY_STRING) {
-            const char *dv[2] = {"DEL", key};
-            size_t dl[2] = {3, keylen};
-            if (sendArgv(x, c->slot, 2, dv, dl) < 0) return -1;
-        }
-    }
-    return 0;
-}
-
-/* The first error in EXEC's reply, or in the expected shape of it. */
-static const char *execError(const redisReply *r, size_t want, char *buf, size_t cap) {
-    if (r->type == REDIS_REPLY_ERROR) return r->str;
-    if (r->type != REDIS_REPLY_ARRAY) return "the transaction was not executed";
-    if (r->elements != want) {
-        snprintf(buf, cap, "EXEC answered %zu replies for %zu commands", r->elements, want);
-        return buf;
-    }
-    for (size_t i = 0; i < r->elements; i++)
-        if (r->element[i]->type == REDIS_REPLY_ERROR) return r->element[i]->str;
-    return NULL;
-}
-
 static int copyApply(xslot *x, int argc, const char **argv, const size_t *lens, const keyspecKeys *k) {
     copyPlan p = {0};
     int rc = planKeys(x, &p, argc, argv, lens, k);
     for (int i = 0; i < p.n && rc == 0; i++) rc = readKey(x, &p.c[i], argv[p.c[i].pos], lens[p.c[i].pos]);
-    int at_cmd = 0;
-    if (rc == 0) rc = queueHome(x, &p, argc, &at_cmd);
-    redisReply *exec = NULL;
-    if (rc == 0) {
-        const char *ev[1] = {"EXEC"};
-        size_t el[1] = {4};
-        exec = x->t.call(x->t.ctx, p.home, 1, ev, el);
-        if (!exec) rc = -1;
-    }
-    if (rc == 0) {
-        size_t want = 1 + 1 + (size_t)at_cmd; /* the restores, the command, the DEL */
-        for (int i = 0; i < p.n; i++) want += p.c[i].writeback ? 2 : 0;
-        char buf[128];
-        const char *e = execError(exec, want, buf, sizeof(buf));
-        if (e) {
-            char why[700];
-            snprintf(why, sizeof(why), "applied in slot %d with copies of its keys from other slots, the target "
-                     "answered: %s", p.home, e);
-            rc = refuse(x, argv[0], lens[0], why);
-        } else {
-            rc = writeBack(x, &p, exec, argv, lens);
-            if (rc == 0) x->st.copied++;
-        }
-    }
-    if (exec) freeReplyObject(exec);
+    x->name = argv[0]; /* messages name the stream's command, whichever piece */
+    if (rc == 0) rc = sendHome(x, &p, argc);
+    if (rc == 0) rc = writeBack(x, &p, argv, lens);
+    if (rc == 0) rc = dropTemporaries(x, &p);
+    x->name = NULL;
+    if (rc == 0) x->st.copied++;
     planFree(&p);
     return rc;
 }
@@ -473,10 +457,12 @@ static int blockApply(xslot *x) {
     if (slot >= 0) {
         const char *mv[1] = {"MULTI"}, *ev[1] = {"EXEC"};
         size_t ml[1] = {5}, el[1] = {4};
-        rc = sendArgv(x, slot, 1, mv, ml);
+        rc = x->t.txn ? x->t.txn(x->t.ctx, 1) : 0;
+        if (rc == 0) rc = sendArgv(x, slot, 1, mv, ml);
         for (int i = 0; i < x->nblock && rc == 0; i++)
             rc = sendArgv(x, slot, x->block[i].argc, (const char **)x->block[i].argv, x->block[i].lens);
         if (rc == 0) rc = sendArgv(x, slot, 1, ev, el);
+        if (x->t.txn) x->t.txn(x->t.ctx, 0);
         if (rc == 0) x->st.tx_whole++;
     } else {
         /* In order, each on its own: what is atomic across slots is lost. */
@@ -526,13 +512,22 @@ static redisReply *routedCall(void *ctx, int slot, int argc, const char **argv, 
     return routerCall(x->rt, slot < 0 ? 0 : (unsigned)slot, argc, argv, lens);
 }
 
-static redisReply *routedTableCall(void *ctx, int argc, const char **argv, const size_t *lens) {
-    return routerCall(((xslot *)ctx)->rt, 0, argc, argv, lens);
+static redisReply *seedCall(void *ctx, int argc, const char **argv, const size_t *lens) {
+    return connCommand(ctx, argc, argv, lens);
 }
 
-xslot *xslotNewRouted(struct router *rt, const xslotOptions *o, char *err, size_t errlen) {
-    xslotTarget t = {NULL, routedSend, routedCall};
-    xslot *x = xslotNew(&t, NULL, o);
+/* What came before is applied, then the consumer hears the refusal with
+ * the command's tag, as a write the target refused. */
+static int routedRefuse(void *ctx, const char *msg) {
+    xslot *x = ctx;
+    char line[1100];
+    snprintf(line, sizeof(line), "CROSSSLOT rdbsync: %s", msg);
+    return routerReject(x->rt, &x->tag, line) < 0 ? -1 : 0;
+}
+
+xslot *xslotNewRouted(struct router *rt, rsConn *seed, char *err, size_t errlen) {
+    xslotTarget t = {NULL, routedSend, routedCall, routedRefuse, NULL};
+    xslot *x = xslotNew(&t, NULL, NULL);
     if (!x) {
         snprintf(err, errlen, "out of memory");
         return NULL;
@@ -540,14 +535,15 @@ xslot *xslotNewRouted(struct router *rt, const xslotOptions *o, char *err, size_
     x->t.ctx = x;
     x->rt = rt;
     char why[512];
-    x->ks = keyspecLoad(routedTableCall, x, why, sizeof(why));
+    x->ks = keyspecLoad(seedCall, seed, why, sizeof(why));
     if (!x->ks) {
-        snprintf(err, errlen, "cannot read the cluster's command table: %s%s%s", why,
-                 routerError(rt)[0] ? ": " : "", routerError(rt));
+        snprintf(err, errlen, "cannot read the cluster's command table from %s: %s%s%s", connAddr(seed), why,
+                 connError(seed)[0] ? ": " : "", connError(seed));
         xslotFree(x);
         return NULL;
     }
     x->owns_ks = 1;
+    x->o.abs_expire = keyspecCommandFlags(x->ks, 1, (const char *[]){"PEXPIRETIME"}, (size_t[]){11}) >= 0;
     return x;
 }
 

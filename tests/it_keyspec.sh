@@ -12,23 +12,34 @@ if [ ! -x "$bin" ]; then
     exit 0
 fi
 
+# start62 NAME: a 6.2 server (lib.sh's rs_start passes 7.0-only options),
+# stopped by PID at exit; its port in PORT62. 1 when it does not answer.
+start62() {
+    local n=$1 try pid
+    for try in 1 2 3; do
+        it_pick_port || return 1
+        PORT62=$IT_PORT
+        mkdir -p "$IT_TMP/$n"
+        "$srv62" --port "$PORT62" --bind 127.0.0.1 --dir "$IT_TMP/$n" --save '' --appendonly no \
+            --logfile "$IT_TMP/$n/$n.log" </dev/null >/dev/null 2>&1 &
+        pid=$!
+        on_exit "kill $pid 2>/dev/null; wait $pid 2>/dev/null"
+        if wait_until 10 sh -c "redis-cli -p $PORT62 PING 2>/dev/null | grep -q PONG"; then return 0; fi
+        kill "$pid" 2>/dev/null || true
+    done
+    return 1
+}
+
 rs_start r70
 env62=()
 srv62=${SHARED:+$SHARED/servers/redis-6.2.16/redis-server}
 if [ -z "$srv62" ] || [ ! -x "$srv62" ]; then
     skip keyspec.it.6.2 "no redis 6.2 build in \$SHARED/servers"
 else
-    # lib.sh's rs_start passes 7.0-only options: started here, stopped by PID.
-    port=$(free_port)
-    mkdir -p "$IT_TMP/r62"
-    "$srv62" --port "$port" --bind 127.0.0.1 --dir "$IT_TMP/r62" --save '' --appendonly no \
-        --logfile "$IT_TMP/r62/r62.log" </dev/null >/dev/null 2>&1 &
-    pid62=$!
-    on_exit "kill $pid62 2>/dev/null; wait $pid62 2>/dev/null"
-    if wait_until 10 sh -c "redis-cli -p $port PING 2>/dev/null | grep -q PONG"; then
-        env62=(RDBSYNC_TEST_PORT_62="$port")
+    if start62 r62; then
+        env62=(RDBSYNC_TEST_PORT_62="$PORT62")
     else
-        fail keyspec.it.6.2_start "redis 6.2 did not answer on port $port"
+        fail keyspec.it.6.2_start "redis 6.2 did not answer (3 ports tried): $(it_show "$(tail -n 3 "$IT_TMP/r62/r62.log")")"
     fi
 fi
 
