@@ -451,7 +451,13 @@ static int openTarget(syncer *s, char *err, size_t errlen) {
         s->open_refused = OUTCOME_USAGE;
         return -1;
     }
-    if (openCluster(s, err, errlen) < 0 || (s->rt && !(s->cs = cstreamNew(s->rt, s->tc, err, errlen)))) return -1;
+    /* A cluster node as the target: the router (one writer per master) and
+     * the stream's cluster entry. The first time it says so; a reconnect
+     * opens it quietly. */
+    if (ctargetOpen(s->tc, s->cfg->target, &s->cfg->target_conn, s->cfg->quiet || s->target_losses, &s->rt, err,
+                    errlen) < 0 ||
+        (s->rt && !(s->cs = cstreamNew(s->rt, s->tc, err, errlen))))
+        return -1;
     if (s->stage) stageSetTarget(s->stage, &s->tinfo);
     else if (!(s->stage = stageNew(s->cfg->imp.filter, &s->tinfo, &s->cfg->imp))) return -1;
     writerOptions wo = {.on_reply = onReply, .ctx = s};
