@@ -66,6 +66,7 @@ typedef struct pending {
     int role;           /* in a block: TXN_MULTI, TXN_MEMBER or TXN_END (EXEC/DISCARD) */
     char *member_err;   /* a member's own error reply, kept until EXEC */
     writerTag tag;
+    uint64_t prev_off;  /* a stream command: the end offset of the stream command before it */
     char cmdname[32];
     char key[WRITER_KEY_MAX];
 } pending;
@@ -99,6 +100,7 @@ struct router {
     int stopped, broken, settling;
     uint64_t dropped, replies;
     uint64_t routed;     /* commands routed: every POLL_EVERY, every node is polled */
+    uint64_t last_off, prev_before; /* stream offsets: the last queued, and the one before it */
     routerStats st;
     char err[512];
 };
@@ -287,25 +289,37 @@ static int redirect(router *rt, pending *p, const redisReply *r) {
     return 1;
 }
 
-/* The oldest source offset of a stream command not answered yet. */
-static uint64_t oldestStream(const router *rt) {
-    uint64_t low = UINT64_MAX;
+/* The stream command not answered yet with the oldest source offset. */
+static const pending *oldestStream(const router *rt) {
+    const pending *low = NULL;
     for (int i = 0; i < rt->nnodes; i++)
         for (const pending *p = rt->nodes[i]->fifo.head; p; p = p->next)
             if (p->tag.kind == WRITER_K_STREAM && p->tag.src_offset) {
-                if (p->tag.src_offset < low) low = p->tag.src_offset;
+                if (!low || p->tag.src_offset < low->tag.src_offset) low = p;
                 break;
             }
     for (const pending *p = rt->retry.head; p; p = p->next)
-        if (p->tag.kind == WRITER_K_STREAM && p->tag.src_offset && p->tag.src_offset < low) low = p->tag.src_offset;
+        if (p->tag.kind == WRITER_K_STREAM && p->tag.src_offset && (!low || p->tag.src_offset < low->tag.src_offset))
+            low = p;
     return low;
+}
+
+/* A stream tag's offset is the end of its command; they are queued in
+ * order, several pieces of one command sharing it. What counts as applied
+ * when a command before this one is still unanswered (on another node) is
+ * the end of the command before that one: a command boundary, where a
+ * replica link can continue (PSYNC offset+1), never a byte inside one. */
+static uint64_t streamPrev(router *rt, const writerTag *t) {
+    if (!t || t->kind != WRITER_K_STREAM || !t->src_offset) return 0;
+    if (t->src_offset > rt->last_off) rt->prev_before = rt->last_off, rt->last_off = t->src_offset;
+    return t->src_offset == rt->last_off ? rt->prev_before : 0; /* 0: older, never moves the offset */
 }
 
 static int deliver(router *rt, rnode *n, pending *p, const redisReply *r) {
     writerTag t = p->tag;
     if (t.kind == WRITER_K_STREAM && t.src_offset) {
-        uint64_t low = oldestStream(rt);
-        if (low <= t.src_offset) t.src_offset = low - 1;
+        const pending *low = oldestStream(rt);
+        if (low && low->tag.src_offset <= t.src_offset) t.src_offset = low->prev_off;
     }
     if (r->type != REDIS_REPLY_ERROR) {
         n->cmds++;
@@ -643,6 +657,7 @@ int routerCommandSlot(router *rt, unsigned slot, int argc, const char **argv, co
     if (len < 0) return fail(rt, "out of memory formatting a command");
     pending *p = pendingNew(cmd, (size_t)len, 1, tag);
     if (!p) return free(cmd), fail(rt, "out of memory");
+    p->prev_off = streamPrev(rt, tag);
     p->slot = (int)(slot % CLUSTER_SLOTS);
     p->txn = rt->open_txn;
     p->role = !p->txn ? TXN_NONE : role ? role : TXN_MEMBER;
@@ -666,12 +681,14 @@ int routerBroadcast(router *rt, int argc, const char **argv, const size_t *lens,
         else slots[nt] = first, targets[nt++] = i;
     }
     if (g) g->remaining = nt;
+    uint64_t prev = streamPrev(rt, tag);
     for (int k = 0; rc == 0 && k < nt; k++) {
         pending *p = pendingNew(cmd, (size_t)len, 0, tag);
         if (!p) {
             rc = fail(rt, "out of memory");
             break;
         }
+        p->prev_off = prev;
         p->group = g;
         p->node = targets[k];
         /* Sent again (its master died), it goes to whoever serves that
