@@ -13,6 +13,7 @@
 #ifndef RDBSYNC_CHECKSUM_H
 #define RDBSYNC_CHECKSUM_H
 
+#include <stdint.h>
 #include <stdio.h>
 
 #include "rdb/decode.h"
@@ -35,5 +36,8 @@ void checksumHandlers(checksum *c, rdbHandlers *h);
  * header version (0, and left out of the text form, when the keys came
  * from a scan rather than a file); crc64 is n/a without a file. */
 void checksumReport(checksum *c, FILE *out, int json);
+/* The report's keys, expires and digest (hex, 2 * RDB_DIGEST_LEN + 1
+ * bytes), e.g. for one shard of a cluster. */
+void checksumFigures(checksum *c, uint64_t *keys, uint64_t *expires, char *hex);
 
 #endif

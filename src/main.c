@@ -21,6 +21,7 @@
 #include "log.h"
 #include "checkfile.h"
 #include "conn.h"
+#include "csource.h"
 #include "exitcode.h"
 #include "fileimport.h"
 #include "grace.h"
@@ -66,6 +67,7 @@ typedef struct config {
     long long spool_mem;
     const char *spool_dir;
     const char *metrics;  /* --metrics HOST:PORT: live sync's /metrics and /status */
+    int source_replicas;  /* --source-replicas: a cluster source is read from each shard's replica */
     importOptions imp;
     rsTlsOptions tls[3]; /* TLS flags: [SIDE_BOTH] --cacert..., then --source-*, --target-* */
 } config;
@@ -139,6 +141,8 @@ static void usage(FILE *out) {
 "      --source-timeout S live sync: a source that sends nothing (an idle one still PINGs\n"
 "                         every repl-ping-replica-period) for S seconds is taken for\n"
 "                         dead: reconnect and continue from what was received (default 60)\n"
+"      --source-replicas  a cluster source: read each shard from its replica instead\n"
+"                         of its master (the snapshot's fork stays off the masters)\n"
 "      --metrics HOST:PORT  live sync: serve Prometheus metrics at http://HOST:PORT/metrics\n"
 "                         and the same as JSON at /status (a busy port: exit 5)\n"
 "      --status-interval S  live sync and scan mode, off a terminal: a status line\n"
@@ -269,6 +273,7 @@ static int parseArgs(int argc, char **argv, config *c) {
         {"expire-grace", required_argument, 0, 'g'},
         {"log-format", required_argument, 0, 'G'},
         {"metrics", required_argument, 0, 'H'},
+        {"source-replicas", no_argument, 0, 0x300},
         TLS_OPTS("", SIDE_BOTH), TLS_OPTS("source-", SIDE_SOURCE), TLS_OPTS("target-", SIDE_TARGET),
         {0, 0, 0, 0}};
     int o;
@@ -295,6 +300,7 @@ static int parseArgs(int argc, char **argv, config *c) {
             if (logParseFormat(optarg, &c->log_format) < 0) return badValue("--log-format", optarg, "text or json");
             break;
         case 'O': c->force = 1; break;
+        case 0x300: c->source_replicas = 1; break;
         case 'c':
             if (!strcmp(optarg, "error")) c->imp.on_conflict = CONFLICT_ERROR;
             else if (!strcmp(optarg, "replace")) c->imp.on_conflict = CONFLICT_REPLACE;
@@ -496,6 +502,16 @@ static outcome runScanCopy(const config *c, const syncConfig *sc) {
     return scanCopy(&cc);
 }
 
+/* Is the source a cluster node? Then the whole cluster is read (csource.h),
+ * never that node's shard alone. 1 yes (topo filled), 0 no, -1 after
+ * printing why it cannot tell. */
+static int clusterSource(const rsUrl *src, const rsConnOptions *o, csTopo *topo) {
+    char err[700];
+    int rc = csourceDetect(src, o, topo, err, sizeof(err));
+    if (rc < 0) logError("%s", err);
+    return rc;
+}
+
 /* --source with --file, --checksum or --verify. */
 static outcome runSnapshot(const config *c) {
     rsUrl src = {0}, dst = {0};
@@ -514,11 +530,19 @@ static outcome runSnapshot(const config *c) {
             (c->target && checkTls(c, SIDE_TARGET, &sc.target_conn.tls, any) < 0))
             rc = OUTCOME_USAGE;
     }
-    if (rc == OUTCOME_OK) {
+    csTopo topo = {0};
+    int cluster = rc == OUTCOME_OK ? clusterSource(&src, &sc.source_conn, &topo) : 0;
+    if (cluster < 0) rc = OUTCOME_CONNECT;
+    else if (rc == OUTCOME_OK && cluster) {
+        if (c->verify) rc = csourceVerify(&sc, &topo);
+        else if (c->file) rc = csourceToFile(&sc, &topo, c->source_replicas, c->file);
+        else rc = csourceChecksum(&sc, &topo, c->source_replicas);
+    } else if (rc == OUTCOME_OK) {
         if (c->verify) rc = snapshotVerify(&sc);
         else if (c->file) rc = snapshotToFile(&sc, c->file);
         else rc = snapshotChecksum(&sc);
     }
+    csourceTopoFree(&topo);
     urlFree(&src);
     urlFree(&dst);
     return rc;
@@ -545,6 +569,11 @@ static outcome startMetrics(const config *c, metrics **m) {
     return usage ? OUTCOME_USAGE : OUTCOME_CONNECT;
 }
 
+static outcome clusterScanRefused(void) {
+    logError("--mode scan with a cluster source is not supported yet: nothing was written");
+    return OUTCOME_USAGE;
+}
+
 static outcome runSync(const config *c) {
     rsUrl src = {0}, dst = {0};
     outcome rc = endpointUrl("source", c->source, c->source_user, "RDBSYNC_SOURCE_AUTH", &src);
@@ -563,15 +592,21 @@ static outcome runSync(const config *c) {
         sc.source_conn = sc.target_conn = co;
         sc.source_conn.tls = tlsFor(c, SIDE_SOURCE, &src);
         sc.target_conn.tls = tlsFor(c, SIDE_TARGET, &dst);
-        int any = sc.source_conn.tls.enabled || sc.target_conn.tls.enabled, refused = 0;
+        int any = sc.source_conn.tls.enabled || sc.target_conn.tls.enabled, refused = 0, cluster = 0;
+        csTopo topo = {0};
         if (checkTls(c, SIDE_SOURCE, &sc.source_conn.tls, any) < 0 ||
             checkTls(c, SIDE_TARGET, &sc.target_conn.tls, any) < 0)
             rc = OUTCOME_USAGE;
         else if ((rc = startMetrics(c, &sc.metrics)) != OUTCOME_OK || (rc = preflightLive(&sc, c->flush_target)) != OUTCOME_OK)
             ;
+        else if ((cluster = clusterSource(&src, &sc.source_conn, &topo)) != 0)
+            rc = cluster < 0 ? OUTCOME_CONNECT
+                 : c->mode == 2 ? clusterScanRefused()
+                 : csourceSync(&sc, &topo, c->source_replicas);
         else if (c->mode == 2 || ((rc = syncRun(&sc, &refused)) != OUTCOME_OK && refused && c->mode != 1))
             rc = runScanCopy(c, &sc);
         metricsStop(sc.metrics);
+        csourceTopoFree(&topo);
     }
     urlFree(&src);
     urlFree(&dst);
@@ -642,6 +677,8 @@ static const char *contradiction(const config *c) {
                "later full resync empty the target";
     if (c->metrics && (!(c->source && c->target) || c->verify || c->mode == 2))
         return "--metrics is for live sync as a replica (--source URL --target URL)";
+    if (c->source_replicas && !c->source)
+        return "--source-replicas reads a cluster source from its replicas: it needs --source";
     if (c->json && !c->checksum) return "--json is for the --checksum report (--dump lines are JSON already)";
     return NULL;
 }

@@ -499,9 +499,28 @@ static int session(replica *r) {
     return rc;
 }
 
+/* Where a cluster shard's node is now: after a failover the same PSYNC
+ * goes to the promoted node, which continues our history (replid2). */
+static void relocate(replica *r) {
+    if (!r->o.relocate) return;
+    rsUrl u = {0};
+    char err[256], was[300], now[300];
+    if (urlCopy(&u, &r->url, err, sizeof(err)) < 0) return;
+    if (r->o.relocate(r->o.relocate_ctx, &u) == 0) {
+        urlFormatAddr(&r->url, was, sizeof(was));
+        urlFormatAddr(&u, now, sizeof(now));
+        if (strcmp(was, now) != 0 && !r->o.quiet) logInfo("the shard's node moved from %s to %s", was, now);
+        urlFree(&r->url);
+        r->url = u;
+        return;
+    }
+    urlFree(&u);
+}
+
 static void *linkThread(void *arg) {
     replica *r = arg;
     int backoff = 100;
+    logSetThreadTag(r->o.log_tag);
     for (;;) {
         int rc = session(r);
         if (rc == S_STOP || flagSet(r, &r->stop)) break;
@@ -517,6 +536,7 @@ static void *linkThread(void *arg) {
         r->reconnects++;
         rewindKind rewind = r->rewind;
         pthread_mutex_unlock(&r->mu);
+        relocate(r);
         if (!rewind) {
             struct pollfd p = {.fd = r->wake[0], .events = POLLIN};
             poll(&p, 1, backoff);

@@ -73,8 +73,8 @@ static outcome wireOutcome(const wire *w, rdbErrCode code) {
 
 /* Decode the snapshot through h while teeing it to fd; on SNAP_FAIL, *why
  * says what failed. */
-static int replicaSnapshot(const snapshotConfig *cfg, int fd, const rdbHandlers *h, outcome *why, char *err,
-                           size_t errlen) {
+int snapshotDecode(const snapshotConfig *cfg, int fd, const rdbHandlers *h, outcome *why, char *err,
+                   size_t errlen) {
     char line[512];
     rsConn *c = connOpen(cfg->source, &cfg->source_conn, err, errlen);
     *why = OUTCOME_CONNECT;
@@ -181,7 +181,7 @@ outcome snapshotToFile(const snapshotConfig *cfg, const char *path) {
     checksum *cs = checksumNew();
     rdbHandlers h = {0};
     checksumHandlers(cs, &h);
-    int rc = cfg->mode == 2 ? SNAP_REFUSED : replicaSnapshot(cfg, fd, &h, &why, err, sizeof(err));
+    int rc = cfg->mode == 2 ? SNAP_REFUSED : snapshotDecode(cfg, fd, &h, &why, err, sizeof(err));
     const char *how = "replication";
     if (rc == SNAP_REFUSED && cfg->mode != 1) {
         if (cfg->mode == 0) logInfo("the source refuses SYNC and PSYNC: rebuilding the snapshot from SCAN + DUMP");
@@ -258,7 +258,7 @@ outcome snapshotChecksum(const snapshotConfig *cfg) {
     checksum *cs = checksumNew();
     rdbHandlers h = {0};
     checksumHandlers(cs, &h);
-    int rc = cfg->mode == 2 ? SNAP_REFUSED : replicaSnapshot(cfg, -1, &h, &why, err, sizeof(err));
+    int rc = cfg->mode == 2 ? SNAP_REFUSED : snapshotDecode(cfg, -1, &h, &why, err, sizeof(err));
     if (rc == SNAP_REFUSED && cfg->mode != 1) {
         checksumFree(cs); /* start the counts again */
         cs = checksumNew();

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "csource.h"
 #include "grace.h"
 #include "log.h"
 #include "outcome.h"
@@ -290,6 +291,17 @@ static void publishMetrics(syncer *s, const replStatus *st, replPhase phase, int
     metricsPublish(s->cfg->metrics, &m);
 }
 
+/* One shard of a cluster source: its line goes into the aggregated one. */
+static void shardStatus(syncer *s, const replStatus *st, replPhase phase) {
+    char line[300];
+    if (*waitingLine(phase)) snprintf(line, sizeof(line), "%s", waitingLine(phase));
+    else if (phase == REPL_TRANSFER)
+        snprintf(line, sizeof(line), "loading, %.1f MB received, %llu keys applied", st->snapshot_bytes / 1048576.0,
+                 (unsigned long long)snapshotWritten(s));
+    else streamingLine(s, st, line, sizeof(line));
+    csourceLinkStatus(s->cfg->shard, phaseWord(phase), line, phase == REPL_STREAMING && inSync(s, st));
+}
+
 static void statusLine(syncer *s, int force) {
     watchAlive(&s->wd, NULL, NULL);
     replStatus st;
@@ -300,6 +312,10 @@ static void statusLine(syncer *s, int force) {
     /* A failed link says why in its own error line. Off a terminal, a
      * phase with nothing to count is said once, as it begins. */
     if (phase == REPL_FAILED) return;
+    if (s->cfg->shard) {
+        shardStatus(s, &st, phase);
+        return;
+    }
     int waiting = *waitingLine(phase) != '\0', changed = phase != (replPhase)s->last_phase;
     if (waiting && !changed && !progressLive(s->pg)) return;
     if (!progressDue(s->pg, force || (waiting && changed))) return;
@@ -560,6 +576,18 @@ static int onKeyEnd(void *ctx, const rdbKeyInfo *k) {
     return stop_requested ? -1 : 0;
 }
 
+/* A cluster shard: only its slots are replaced, the other shards' keys
+ * stay (csource.h). */
+static int shardFlush(syncer *s) {
+    char err[512];
+    int tdb = s->cfg->imp.db_map[0] >= 0 ? s->cfg->imp.db_map[0] : 0;
+    if (writerDrain(s->w) < 0) return -1;
+    writerResetDb(s->w);
+    if (csourceLinkFlush(s->cfg->shard, s->tc, tdb, err, sizeof(err)) == 0) return 0;
+    fatal(s, OUTCOME_WRITE, err);
+    return -1;
+}
+
 /* Before a later full snapshot: empty what the snapshot will fill (every
  * db, or the selected ones) and the function libraries. Before the first
  * one with --flush-target: everything, as --flush-target says. */
@@ -569,6 +597,7 @@ static int flushTarget(syncer *s, int first, const char *why) {
     writerTag t = {"FLUSHALL", 0, NULL, 0, 0, WRITER_K_FLUSH};
     int ndb = first ? 0 : s->cfg->imp.n_db_only;
     logInfo("%s", why);
+    if (s->cfg->shard) return shardFlush(s);
     if (ndb == 0 && writerCommand(s->w, 1, argv, lens, &t) < 0) return -1;
     for (int i = 0; i < ndb; i++) {
         int db = s->cfg->imp.db_only[i];
@@ -699,6 +728,9 @@ static int mayFlush(syncer *s, const replEpoch *ep) {
         if (!s->fatal) s->target_lost = 1;
         return -1;
     }
+    /* A cluster shard: a new node after a failover is cluster life, and the
+     * target holds every shard's keys; only the shard's slots are replaced. */
+    if (s->cfg->shard) return 0;
     const importOptions *o = &s->cfg->imp;
     /* A source that continued the history we applied (+CONTINUE, e.g.
      * restarted with its data) is the one we follow now. */
@@ -833,10 +865,13 @@ outcome syncRun(const syncConfig *cfg, int *refused) {
         return s.rc;
     }
     int tdbs[4];
-    s.target_was_empty = connKeyspaceDbs(s.tc, tdbs, 4) == 0; /* INFO keyspace lists no db */
+    s.target_was_empty = cfg->shard ? csourceLinkTargetWasEmpty(cfg->shard)
+                                    : connKeyspaceDbs(s.tc, tdbs, 4) == 0; /* INFO keyspace lists no db */
     s.im = importNew(&s.tinfo, &cfg->imp);
-    replicaOptions ro = {cfg->source, cfg->source_conn, cfg->spool_mem, cfg->spool_dir, cfg->quiet,
-                         cfg->psync_cmd, cfg->source_timeout_s * 1000};
+    replicaOptions ro = {.url = cfg->source, .conn = cfg->source_conn, .spool_mem = cfg->spool_mem,
+                         .spool_dir = cfg->spool_dir, .quiet = cfg->quiet, .psync_cmd = cfg->psync_cmd,
+                         .source_timeout_ms = cfg->source_timeout_s * 1000};
+    if (cfg->shard) csourceLinkReplicaOptions(cfg->shard, &ro);
     s.rep = s.im ? replicaNew(&ro) : NULL;
     if (!s.rep || replicaStart(s.rep, NULL) < 0) {
         logError("cannot start the replica link");
@@ -847,7 +882,7 @@ outcome syncRun(const syncConfig *cfg, int *refused) {
     importSetWriter(s.im, s.w);
     s.pg = progressNew(cfg->quiet, "sync", 0); /* NULL (out of memory): no status lines */
     progressSetInterval(s.pg, cfg->status_interval_ms);
-    if (!cfg->quiet || cfg->metrics) watchdogStart(&s); /* -q: no lines, metrics still refreshed */
+    if (!cfg->shard && (!cfg->quiet || cfg->metrics)) watchdogStart(&s); /* -q: no lines, metrics still refreshed */
     *refused = 0;
     outcome rc = loop(&s, refused);
     watchdogStop(&s);

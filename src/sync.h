@@ -55,6 +55,9 @@ typedef struct syncConfig {
                                dropped and continued; 0 = 60 */
     int scan_fallback;      /* --mode auto: a refusal hands over to scan mode (said so) */
     metrics *metrics;       /* --metrics: where the status points publish; NULL = none */
+    struct csLink *shard;   /* one shard of a cluster source (csource.h): its status
+                               is aggregated there, a full resync replaces only its
+                               slots; NULL for a single source */
 } syncConfig;
 
 /* Runs until stopped. *refused is set when the source refuses PSYNC and

@@ -1,0 +1,104 @@
+/* csource.h -- a Redis Cluster as the source.
+ *
+ * A source URL may name any node of a cluster. Every mode that reads a
+ * source asks csourceDetect first (INFO cluster: cluster_enabled:1); a
+ * cluster is then read whole, one shard at a time or one link per shard,
+ * never one node's shard alone (which would look complete and is not):
+ *
+ *   --source C --checksum   each shard's snapshot (replica path) decoded
+ *                           into one report: the digest is a sum over keys,
+ *                           so the shards' keys sum to the digest of the
+ *                           whole dataset, equal to --file --checksum of
+ *                           the same data in one file; --json adds
+ *                           per-shard figures;
+ *   --source C --file F     one RDB (db 0) made of every shard's keys, their
+ *                           values copied as encoded (the raw capture);
+ *   --source C --target T   live sync: one syncer (sync.h) per shard, each
+ *                           on its own thread with its own replica link,
+ *                           spool, offsets and target connection (shards
+ *                           hold disjoint keys); one status line for all,
+ *                           "in sync" only when every shard is. A full
+ *                           resync of one shard replaces only that shard's
+ *                           slots on the target (SCAN + slot filter + DEL),
+ *                           never a FLUSHALL. After a failover the link
+ *                           finds the shard's node again in the topology
+ *                           (replicaOptions.relocate) and continues with
+ *                           PSYNC <replid> <offset+1>.
+ *   --verify                both passes go shard by shard; a key is looked
+ *                           up on the node owning its slot.
+ * What is not supported yet (scan mode on a cluster, --metrics) stops with
+ * one line before anything is written.
+ *
+ * Functions are taken from the first shard only (cluster nodes each hold
+ * the libraries, loaded on every master).
+ *
+ * Errors: every function prints its one line and returns an outcome, or
+ * (csourceDetect) -1 after filling err.
+ */
+#ifndef RDBSYNC_CSOURCE_H
+#define RDBSYNC_CSOURCE_H
+
+#include <stdint.h>
+
+#include "conn.h"
+#include "outcome.h"
+#include "replica.h"
+#include "snapshot.h"
+#include "sync.h"
+#include "url.h"
+
+#define CS_SLOTS 16384
+
+typedef struct csNode {
+    char host[256];
+    int port;
+    char id[48];
+} csNode;
+
+typedef struct csShard {
+    csNode master;
+    csNode replica;            /* the first replica; port 0 when none */
+    unsigned char slots[CS_SLOTS / 8];
+    int nslots;
+    int first_slot;            /* the shard's lowest slot: found again by it after a failover */
+    char ranges[160];          /* "0-5460", "0-100,200-5460", ... */
+} csShard;
+
+struct clusterMap;
+typedef struct csTopo {
+    csShard *shard;            /* the shards that serve slots, by first slot */
+    int n;
+    struct clusterMap *map;    /* cluster.h's map they come from */
+} csTopo;
+
+/* 1 when the source is a cluster node (*topo filled: csourceTopoFree it),
+ * 0 when not, -1 when it cannot tell (err says why). */
+int csourceDetect(const rsUrl *u, const rsConnOptions *o, csTopo *topo, char *err, size_t errlen);
+void csourceTopoFree(csTopo *t);
+
+/* CRC16 of the key or of its {hash tag}, mod 16384 (as Redis Cluster). */
+int csourceKeySlot(const char *key, size_t len);
+
+/* --source C --checksum | --file F | --verify. */
+outcome csourceChecksum(const snapshotConfig *c, const csTopo *t, int use_replicas);
+outcome csourceToFile(const snapshotConfig *c, const csTopo *t, int use_replicas, const char *path);
+outcome csourceVerify(const snapshotConfig *c, const csTopo *t);
+/* --source C --target T: until stopped (as syncRun). */
+outcome csourceSync(const syncConfig *c, const csTopo *t, int use_replicas);
+
+/* ---- Hooks for sync.c, run on a shard's own apply thread ---- */
+
+typedef struct csLink csLink;
+/* The link's replica options: its log label and the relocation after a
+ * failover. */
+void csourceLinkReplicaOptions(csLink *l, replicaOptions *ro);
+/* Publish the shard's status (the aggregated line is printed elsewhere). */
+void csourceLinkStatus(csLink *l, const char *phase, const char *line, int in_sync);
+/* Instead of a FLUSHALL before this shard's snapshot: delete the target's
+ * keys in the shard's slots (in target db tdb). 0, or -1 with err. */
+int csourceLinkFlush(csLink *l, rsConn *tc, int tdb, char *err, size_t errlen);
+/* Whether the target held no key when the sync began (said once, before
+ * any shard wrote). */
+int csourceLinkTargetWasEmpty(const csLink *l);
+
+#endif
