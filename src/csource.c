@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "checksum.h"
@@ -70,6 +71,9 @@ static int topoFromMap(clusterMap *m, csTopo *t, char *err, size_t errlen) {
             copyNode(&cs->master, &s->master);
             for (int r = 0; r < cs->nreplicas && !s->replica.port; r++)
                 if (!cs->replicas[r].failed) copyNode(&cs->replicas[r], &s->replica);
+            if (cs->master.id[0]) snprintf(s->ids[s->nids++], sizeof(s->ids[0]), "%s", cs->master.id);
+            for (int r = 0; r < cs->nreplicas && s->nids < 8; r++)
+                if (cs->replicas[r].id[0]) snprintf(s->ids[s->nids++], sizeof(s->ids[0]), "%s", cs->replicas[r].id);
         }
         addSlot(&t->shard[index[o]], slot);
     }
@@ -363,8 +367,99 @@ outcome csourceVerify(const snapshotConfig *cfg, const csTopo *t) {
 
 /* ---- Live sync: one syncer per shard ---- */
 
+/* ---- Keys moved by resharding, between the links ---- */
+
+#define MOVES_BUCKETS 4096
+#define MOVES_TTL_MS 120000 /* the exporting link's DEL comes within this, or never */
+#define DELS_TTL_MS 10000   /* a DEL forwarded longer ago than this has run on the target */
+#define DELS_MAX 200000     /* DELs remembered at most: memory stays bounded under a DEL flood */
+#define RESTORE_WAIT_MS 5000
+
+/* Two tables of keys: restored by a link (a move's importing side), and
+ * deleted by a link at a stream offset (maybe a move's exporting side). */
+typedef struct moved {
+    struct moved *next;
+    int link;                /* the link that restored or deleted it */
+    int64_t ms;
+    int64_t offset;          /* deletes: the DEL's end in that link's stream */
+    size_t len;
+    char key[];
+} moved;
+
+typedef struct csMoves {
+    pthread_mutex_t mu;
+    moved *b[MOVES_BUCKETS];   /* restored */
+    moved *d[MOVES_BUCKETS];   /* deleted */
+    int64_t ndels;
+} csMoves;
+
+static unsigned movesHash(const char *k, size_t len) {
+    unsigned h = 2166136261u;
+    for (size_t i = 0; i < len; i++) h = (h ^ (unsigned char)k[i]) * 16777619u;
+    return h % MOVES_BUCKETS;
+}
+
+/* Remove the entry *pp points to. */
+static void movesUnlink(moved **pp) {
+    moved *e = *pp;
+    *pp = e->next;
+    free(e);
+}
+
+/* Find key in its bucket of table t (dropping stale entries on the way):
+ * the link to its pointer, or NULL. Called locked. */
+static moved **movesFind(csMoves *m, moved **t, const char *k, size_t len) {
+    int64_t now = clockMonoMs(), ttl = t == m->d ? DELS_TTL_MS : MOVES_TTL_MS;
+    moved **pp = &t[movesHash(k, len)];
+    while (*pp) {
+        if (now - (*pp)->ms > ttl) {
+            m->ndels -= t == m->d;
+            movesUnlink(pp);
+        } else if ((*pp)->len == len && memcmp((*pp)->key, k, len) == 0) {
+            return pp;
+        } else {
+            pp = &(*pp)->next;
+        }
+    }
+    return NULL;
+}
+
+/* Remember key in table t for link (replacing an older entry). Called locked. */
+static void movesAdd(csMoves *m, moved **t, int link, const char *k, size_t len, int64_t offset) {
+    moved **pp = movesFind(m, t, k, len);
+    if (pp) {
+        m->ndels -= t == m->d;
+        movesUnlink(pp);
+    }
+    if (t == m->d && m->ndels >= DELS_MAX) return; /* a flood: the restore side's table still holds */
+    moved *e = malloc(sizeof(*e) + len);
+    if (!e) return; /* out of memory: as without tracking */
+    e->link = link, e->ms = clockMonoMs(), e->offset = offset, e->len = len;
+    memcpy(e->key, k, len);
+    unsigned b = movesHash(k, len);
+    e->next = t[b];
+    t[b] = e;
+    m->ndels += t == m->d;
+}
+
+static void movesFree(csMoves *m) {
+    for (int i = 0; i < MOVES_BUCKETS; i++) {
+        while (m->b[i]) movesUnlink(&m->b[i]);
+        while (m->d[i]) movesUnlink(&m->d[i]);
+    }
+    m->ndels = 0;
+}
+
+/* ---- Live sync: the links ---- */
+
 struct csLink {
     pthread_t th;
+    int index;               /* 0 for the first shard: functions come from it */
+    csMoves *moves;
+    csLink *all;             /* every link (index into it), for the waits of moved keys */
+    int64_t applied;         /* published by its apply thread (atomic) */
+    int moved;               /* the shard's node changed (atomic): set by the topology watch */
+    char node[300];          /* "host:port" the link reads from now (under mu) */
     int started;
     syncConfig cfg;
     rsUrl url;               /* the shard's node */
@@ -395,11 +490,21 @@ static int reloadTopo(csLink *l, csTopo *t) {
     return -1;
 }
 
-/* The shard this link follows, in a topology: the one serving its first slot. */
-static const csShard *findShard(const csLink *l, const csTopo *t) {
-    for (int i = 0; i < t->n; i++)
-        if (hasSlot(&t->shard[i], l->sh.first_slot)) return &t->shard[i];
-    return NULL;
+/* The shard this link follows, in a topology: the one holding one of its
+ * nodes (a failover promotes a replica we know), else the one serving its
+ * first slot. */
+static const csShard *findShard(csLink *l, const csTopo *t) {
+    pthread_mutex_lock(l->mu);
+    const csShard *found = NULL;
+    for (int i = 0; i < t->n && !found; i++)
+        for (int a = 0; a < t->shard[i].nids && !found; a++)
+            for (int b = 0; b < l->sh.nids && !found; b++)
+                if (strcmp(t->shard[i].ids[a], l->sh.ids[b]) == 0) found = &t->shard[i];
+    for (int i = 0; i < t->n && !found; i++)
+        if (hasSlot(&t->shard[i], l->sh.first_slot)) found = &t->shard[i];
+    if (found) l->sh = *found; /* its nodes and slots now */
+    pthread_mutex_unlock(l->mu);
+    return found;
 }
 
 static int relocateLink(void *ctx, rsUrl *url) {
@@ -416,19 +521,29 @@ static int relocateLink(void *ctx, rsUrl *url) {
             url->host = h;
             url->port = n->port;
             rc = 0;
+            pthread_mutex_lock(l->mu);
+            snprintf(l->node, sizeof(l->node), "%s:%d", n->host, n->port);
+            pthread_mutex_unlock(l->mu);
         }
     }
     csourceTopoFree(&t);
     return rc;
 }
 
+static int linkMoved(void *ctx) {
+    csLink *l = ctx;
+    return __atomic_exchange_n(&l->moved, 0, __ATOMIC_ACQ_REL);
+}
+
 void csourceLinkReplicaOptions(csLink *l, replicaOptions *ro) {
     ro->log_tag = l->tag;
+    ro->moved = linkMoved;
     ro->relocate = relocateLink;
     ro->relocate_ctx = l;
 }
 
-void csourceLinkStatus(csLink *l, const char *phase, const char *line, int in_sync) {
+void csourceLinkStatus(csLink *l, const char *phase, const char *line, int in_sync, int64_t applied) {
+    __atomic_store_n(&l->applied, applied, __ATOMIC_RELEASE);
     pthread_mutex_lock(l->mu);
     snprintf(l->phase, sizeof(l->phase), "%s", phase);
     snprintf(l->line, sizeof(l->line), "%s", line);
@@ -437,6 +552,72 @@ void csourceLinkStatus(csLink *l, const char *phase, const char *line, int in_sy
 }
 
 int csourceLinkTargetWasEmpty(const csLink *l) { return l->target_was_empty; }
+
+static int isName(const char *a, size_t len, const char *name) {
+    return len == strlen(name) && strncasecmp(a, name, len) == 0;
+}
+
+/* The importing side of a move: wait while another link's DEL of the key
+ * is forwarded but not yet applied there (the DEL must run first), else
+ * remember the key so that such a DEL, coming later, is dropped. */
+static void movedIn(csLink *l, const char *k, size_t len) {
+    csMoves *m = l->moves;
+    int64_t start = clockMonoMs();
+    for (;;) {
+        pthread_mutex_lock(&m->mu);
+        moved **pp = movesFind(m, m->d, k, len);
+        if (pp && (*pp)->link != l->index) {
+            const csLink *other = &l->all[(*pp)->link];
+            int done = __atomic_load_n(&other->applied, __ATOMIC_ACQUIRE) >= (*pp)->offset ||
+                       __atomic_load_n(&other->done, __ATOMIC_ACQUIRE) || clockMonoMs() - start > RESTORE_WAIT_MS;
+            if (done) {
+                m->ndels--;
+                movesUnlink(pp);
+            }
+            pthread_mutex_unlock(&m->mu);
+            if (done) return; /* the DEL ran: the RESTORE comes after it */
+            usleep(1000);
+            continue;
+        }
+        movesAdd(m, m->b, l->index, k, len, 0);
+        pthread_mutex_unlock(&m->mu);
+        return;
+    }
+}
+
+/* The exporting side: 1 when the DEL of key is to be dropped (another link
+ * restored it as a move); else remembered as deleted by this link at end. */
+static int movedOut(csLink *l, const char *k, size_t len, int64_t end) {
+    csMoves *m = l->moves;
+    pthread_mutex_lock(&m->mu);
+    moved **pp = movesFind(m, m->b, k, len);
+    int drop = pp && (*pp)->link != l->index;
+    if (drop) movesUnlink(pp);
+    else movesAdd(m, m->d, l->index, k, len, end);
+    pthread_mutex_unlock(&m->mu);
+    return drop;
+}
+
+int csourceLinkFilter(csLink *l, int *argc, const char **av, size_t *lv, int64_t end) {
+    if (isName(av[0], lv[0], "FUNCTION")) return l->index == 0;
+    if ((isName(av[0], lv[0], "RESTORE-ASKING") || isName(av[0], lv[0], "RESTORE")) && *argc >= 4) {
+        int replace = 0;
+        for (int i = 4; i < *argc; i++) replace |= isName(av[i], lv[i], "REPLACE");
+        if (!replace) av[*argc] = "REPLACE", lv[(*argc)++] = 7;
+        movedIn(l, av[1], lv[1]);
+        return 1;
+    }
+    if (!isName(av[0], lv[0], "DEL") && !isName(av[0], lv[0], "UNLINK")) return 1;
+    int n = 1;
+    for (int i = 1; i < *argc; i++)
+        if (!movedOut(l, av[i], lv[i], end)) av[n] = av[i], lv[n++] = lv[i];
+    *argc = n;
+    return n > 1;
+}
+
+void csourceLinkSnapshotHandlers(csLink *l, rdbHandlers *h) {
+    if (l->index != 0) h->function = NULL;
+}
 
 /* DEL the keys of one SCAN batch that hash to the shard's slots: one
  * command per batch. */
@@ -468,10 +649,12 @@ static int delInSlots(rsConn *tc, const redisReply *keys, const csShard *s, uint
 
 int csourceLinkFlush(csLink *l, rsConn *tc, int tdb, char *err, size_t errlen) {
     csTopo t = {0};
-    csShard now = l->sh;
     /* The slots the shard serves now: resharding moves them. */
-    if (reloadTopo(l, &t) == 0 && findShard(l, &t)) now = *findShard(l, &t);
+    if (reloadTopo(l, &t) == 0) findShard(l, &t);
     csourceTopoFree(&t);
+    pthread_mutex_lock(l->mu);
+    csShard now = l->sh;
+    pthread_mutex_unlock(l->mu);
     logInfo("replacing the shard's slots (%s) on the target instead of emptying it: the other shards' keys stay",
             now.ranges);
     redisReply *r = connCommandf(tc, "SELECT %d", tdb);
@@ -503,7 +686,7 @@ static void *linkThread(void *arg) {
     pthread_mutex_lock(l->mu);
     l->rc = rc;
     l->refused = refused;
-    l->done = 1;
+    __atomic_store_n(&l->done, 1, __ATOMIC_RELEASE);
     pthread_mutex_unlock(l->mu);
     return NULL;
 }
@@ -549,7 +732,7 @@ static void aggregateLine(csLink *links, int n, progress *pg, pthread_mutex_t *m
     pthread_mutex_lock(mu);
     for (int i = 0; i < n; i++) {
         all = all && links[i].in_sync && !links[i].done;
-        streaming += strcmp(links[i].phase, "streaming") == 0;
+        streaming += !links[i].done && strcmp(links[i].phase, "streaming") == 0;
     }
     len += (size_t)snprintf(line, sizeof(line), "cluster: %d of %d shards streaming%s", streaming, n,
                             all ? ", in sync" : "");
@@ -573,8 +756,11 @@ static int linksRunning(csLink *links, int n, pthread_mutex_t *mu, int *failed) 
 }
 
 static void initLink(csLink *l, const syncConfig *cfg, const csTopo *t, int i, int use_replicas, int was_empty,
-                     pthread_mutex_t *mu) {
+                     pthread_mutex_t *mu, csMoves *moves) {
     l->sh = t->shard[i];
+    l->index = i;
+    l->moves = moves;
+    l->all = l - i;
     l->use_replicas = use_replicas;
     l->seeds = t;
     l->seed_url = cfg->source;
@@ -585,6 +771,7 @@ static void initLink(csLink *l, const syncConfig *cfg, const csTopo *t, int i, i
     char name[300];
     shardName(&l->sh, use_replicas, name, sizeof(name));
     snprintf(l->tag, sizeof(l->tag), "shard %s", name);
+    snprintf(l->node, sizeof(l->node), "%s", name);
     l->cfg = *cfg;
     l->cfg.source = &l->url;
     l->cfg.shard = l;
@@ -593,13 +780,37 @@ static void initLink(csLink *l, const syncConfig *cfg, const csTopo *t, int i, i
     l->cfg.scan_fallback = 0;
 }
 
+/* Every few seconds: the topology again. A link whose shard is served by
+ * another node now (a failover; the old master, a replica now, may keep
+ * serving us as a chained replica) is told to follow it; the status line
+ * shows the shards' slots as they are now. */
+#define WATCH_MS 2000
+
+static void watchTopology(csLink *links, int n) {
+    csTopo t = {0};
+    if (reloadTopo(&links[0], &t) < 0) return;
+    for (int i = 0; i < n; i++) {
+        const csShard *s = findShard(&links[i], &t);
+        if (!s) continue;
+        const csNode *want = readNodeOf(s, links[i].use_replicas);
+        char node[300];
+        snprintf(node, sizeof(node), "%s:%d", want->host, want->port);
+        pthread_mutex_lock(links[i].mu);
+        int changed = strcmp(node, links[i].node) != 0;
+        pthread_mutex_unlock(links[i].mu);
+        if (changed) __atomic_store_n(&links[i].moved, 1, __ATOMIC_RELEASE);
+    }
+    csourceTopoFree(&t);
+}
+
 /* Every link ended: one outcome for the run. */
-static outcome linksOutcome(csLink *links, int n) {
+static outcome linksOutcome(csLink *links, int n, int failed) {
     for (int i = 0; i < n; i++)
         if (links[i].refused) {
             logError("%s refuses SYNC and PSYNC: scan mode on a cluster source is not supported yet", links[i].tag);
             return OUTCOME_CONNECT;
         }
+    if (failed >= 0) return links[failed].rc; /* the cause, not the others' stop */
     outcome rc = OUTCOME_OK;
     for (int i = 0; i < n && rc == OUTCOME_OK; i++)
         if (links[i].started) rc = links[i].rc;
@@ -607,22 +818,19 @@ static outcome linksOutcome(csLink *links, int n) {
 }
 
 outcome csourceSync(const syncConfig *cfg, const csTopo *t, int use_replicas) {
-    if (cfg->metrics) {
-        logError("--metrics with a cluster source is not supported yet: nothing was written");
-        return OUTCOME_USAGE;
-    }
     replicasMissing(t, use_replicas);
     int was_empty = 0;
     outcome rc = prepareTarget(cfg, &was_empty);
     if (rc != OUTCOME_OK) return rc;
     pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+    static csMoves moves = {.mu = PTHREAD_MUTEX_INITIALIZER}; /* 32 KB of buckets: off the stack */
     csLink *links = calloc((size_t)t->n, sizeof(*links));
     progress *pg = progressNew(cfg->quiet, "sync", 0);
     if (!links) return OUTCOME_INTERNAL;
     progressSetInterval(pg, cfg->status_interval_ms);
     if (!cfg->quiet) logInfo("cluster source: %d shards, one replica link each", t->n);
     for (int i = 0; i < t->n; i++) {
-        initLink(&links[i], cfg, t, i, use_replicas, was_empty, &mu);
+        initLink(&links[i], cfg, t, i, use_replicas, was_empty, &mu, &moves);
         if (nodeUrl(cfg->source, readNodeOf(&links[i].sh, use_replicas), &links[i].url) < 0 ||
             pthread_create(&links[i].th, NULL, linkThread, &links[i]) != 0) {
             logError("cannot start the link of shard %s", links[i].tag);
@@ -632,7 +840,12 @@ outcome csourceSync(const syncConfig *cfg, const csTopo *t, int use_replicas) {
         links[i].started = 1;
     }
     int failed = -1, stopping = 0;
+    int64_t watched = clockMonoMs();
     while (linksRunning(links, t->n, &mu, &failed) > 0) {
+        if (clockMonoMs() - watched >= WATCH_MS) {
+            watchTopology(links, t->n);
+            watched = clockMonoMs();
+        }
         /* One shard failed for good: the target would miss its keys from
          * now on; the others stop too, each saying where it stood. */
         if (failed >= 0 && !stopping) {
@@ -649,7 +862,8 @@ outcome csourceSync(const syncConfig *cfg, const csTopo *t, int use_replicas) {
         if (links[i].started) pthread_join(links[i].th, NULL);
         urlFree(&links[i].url);
     }
-    rc = linksOutcome(links, t->n);
+    rc = linksOutcome(links, t->n, failed);
+    movesFree(&moves);
     progressFree(pg);
     free(links);
     return rc;

@@ -62,6 +62,9 @@ typedef struct csShard {
     int nslots;
     int first_slot;            /* the shard's lowest slot: found again by it after a failover */
     char ranges[160];          /* "0-5460", "0-100,200-5460", ... */
+    char ids[8][48];           /* node ids of the master and replicas: the shard is found
+                                  again by them after a failover or a reshard */
+    int nids;
 } csShard;
 
 struct clusterMap;
@@ -92,11 +95,30 @@ typedef struct csLink csLink;
 /* The link's replica options: its log label and the relocation after a
  * failover. */
 void csourceLinkReplicaOptions(csLink *l, replicaOptions *ro);
-/* Publish the shard's status (the aggregated line is printed elsewhere). */
-void csourceLinkStatus(csLink *l, const char *phase, const char *line, int in_sync);
+/* Publish the shard's status (the aggregated line is printed elsewhere)
+ * and its applied offset (the target acknowledged everything before it). */
+void csourceLinkStatus(csLink *l, const char *phase, const char *line, int in_sync, int64_t applied);
 /* Instead of a FLUSHALL before this shard's snapshot: delete the target's
  * keys in the shard's slots (in target db tdb). 0, or -1 with err. */
 int csourceLinkFlush(csLink *l, rsConn *tc, int tdb, char *err, size_t errlen);
+/* A stream command about to be forwarded, argv in place (av and lv have
+ * room for one more argument), ending at stream offset end: 0 to drop it,
+ * 1 to forward it as it is now. Resharding moves a key as
+ * RESTORE(-ASKING) on the importing shard's stream and DEL on the
+ * exporting one; on the source the RESTORE runs first, but the links are
+ * not ordered with each other, and a DEL applied after the RESTORE would
+ * lose the key. So:
+ *   - the exporting link got there first (its DEL of the key was
+ *     forwarded in the last seconds): the RESTORE waits until that link's
+ *     applied offset passes the DEL (at most 5 s), then goes;
+ *   - else the RESTORE goes and the key is remembered: the exporting
+ *     link's DEL of it, when it comes, is dropped.
+ * The RESTORE gets REPLACE (the old copy may still be on the target).
+ * Functions come from the first shard only. */
+int csourceLinkFilter(csLink *l, int *argc, const char **av, size_t *lv, int64_t end);
+struct rdbHandlers;
+/* The snapshot's handlers: functions from the first shard only. */
+void csourceLinkSnapshotHandlers(csLink *l, struct rdbHandlers *h);
 /* Whether the target held no key when the sync began (said once, before
  * any shard wrote). */
 int csourceLinkTargetWasEmpty(const csLink *l);

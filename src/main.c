@@ -569,8 +569,8 @@ static outcome startMetrics(const config *c, metrics **m) {
     return usage ? OUTCOME_USAGE : OUTCOME_CONNECT;
 }
 
-static outcome clusterScanRefused(void) {
-    logError("--mode scan with a cluster source is not supported yet: nothing was written");
+static outcome clusterUnsupported(const char *what) {
+    logError("%s with a cluster source is not supported yet: nothing was written", what);
     return OUTCOME_USAGE;
 }
 
@@ -597,12 +597,14 @@ static outcome runSync(const config *c) {
         if (checkTls(c, SIDE_SOURCE, &sc.source_conn.tls, any) < 0 ||
             checkTls(c, SIDE_TARGET, &sc.target_conn.tls, any) < 0)
             rc = OUTCOME_USAGE;
+        else if ((cluster = clusterSource(&src, &sc.source_conn, &topo)) < 0)
+            rc = OUTCOME_CONNECT;
+        else if (cluster && (c->mode == 2 || c->metrics))
+            rc = clusterUnsupported(c->mode == 2 ? "--mode scan" : "--metrics");
         else if ((rc = startMetrics(c, &sc.metrics)) != OUTCOME_OK || (rc = preflightLive(&sc, c->flush_target)) != OUTCOME_OK)
             ;
-        else if ((cluster = clusterSource(&src, &sc.source_conn, &topo)) != 0)
-            rc = cluster < 0 ? OUTCOME_CONNECT
-                 : c->mode == 2 ? clusterScanRefused()
-                 : csourceSync(&sc, &topo, c->source_replicas);
+        else if (cluster)
+            rc = csourceSync(&sc, &topo, c->source_replicas);
         else if (c->mode == 2 || ((rc = syncRun(&sc, &refused)) != OUTCOME_OK && refused && c->mode != 1))
             rc = runScanCopy(c, &sc);
         metricsStop(sc.metrics);

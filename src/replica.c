@@ -314,6 +314,10 @@ static int stream(replica *r, rsConn *c) {
         if (stop) return S_STOP;
         if (rewind) return S_RETRY;
         if (silentTooLong(r)) return S_RETRY;
+        if (r->o.moved && r->o.moved(r->o.relocate_ctx)) {
+            say(r, "%s", "the shard has another node now: following it");
+            return S_RETRY;
+        }
         if (n > 0 && (connPending(c) || (p[0].revents & (POLLIN | POLLHUP | POLLERR)))) {
             ssize_t got = connReadNonBlock(c, buf, sizeof(buf));
             if (got == 0 || got == -1) {

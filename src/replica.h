@@ -106,6 +106,9 @@ typedef struct replicaOptions {
      * relocate may replace *url with where the shard's node is now (0), or
      * leave it (-1). NULL: always the same URL. Runs on the link thread. */
     int (*relocate)(void *ctx, rsUrl *url);
+    /* Polled while streaming (cheap): 1 when the shard's node changed (a
+     * failover made it a replica): the link is dropped and relocated. */
+    int (*moved)(void *ctx);
     void *relocate_ctx;
 } replicaOptions;
 

@@ -299,7 +299,7 @@ static void shardStatus(syncer *s, const replStatus *st, replPhase phase) {
         snprintf(line, sizeof(line), "loading, %.1f MB received, %llu keys applied", st->snapshot_bytes / 1048576.0,
                  (unsigned long long)snapshotWritten(s));
     else streamingLine(s, st, line, sizeof(line));
-    csourceLinkStatus(s->cfg->shard, phaseWord(phase), line, phase == REPL_STREAMING && inSync(s, st));
+    csourceLinkStatus(s->cfg->shard, phaseWord(phase), line, phase == REPL_STREAMING && inSync(s, st), s->applied);
 }
 
 static void statusLine(syncer *s, int force) {
@@ -447,27 +447,29 @@ static int isCmd(const redisReply *c, const char *name) {
 }
 
 static int forward(syncer *s, const redisReply *c, int64_t end) {
-    const char *argv[64], **av = argv;
-    size_t lens[64], *lv = lens;
+    const char *argv[65], **av = argv; /* one more: a cluster shard's filter may add an argument */
+    size_t lens[65], *lv = lens;
     int rc = -1;
     if (c->elements > 64) {
-        av = malloc(c->elements * sizeof(*av));
-        lv = malloc(c->elements * sizeof(*lv));
+        av = malloc((c->elements + 1) * sizeof(*av));
+        lv = malloc((c->elements + 1) * sizeof(*lv));
     }
     if (av && lv) {
         int argc = (int)c->elements;
         graceScratch gs;
         for (int i = 0; i < argc; i++) av[i] = c->element[i]->str, lv[i] = (size_t)c->element[i]->len;
+        /* A cluster shard: keys moved by resharding, functions (csource.h). */
+        int wanted = !s->cfg->shard || csourceLinkFilter(s->cfg->shard, &argc, av, lv, end);
         /* An expire time the target would reach before the source's DEL
          * (or a renewal) arrives is written as the grace instead. */
-        graceRewrite(&argc, av, lv, graceNowMs(), s->cfg->imp.expire_grace_ms, &gs);
+        if (wanted) graceRewrite(&argc, av, lv, graceNowMs(), s->cfg->imp.expire_grace_ms, &gs);
         int64_t off = s->in_multi ? s->multi_start : end;
         writerTag t = {av[0], (uint64_t)s->db, argc > 1 ? av[1] : NULL, argc > 1 ? lv[1] : 0, (uint64_t)off,
                        WRITER_K_STREAM};
         int tdb = s->db < IMPORT_MAX_DBS && s->cfg->imp.db_map[s->db] >= 0 ? s->cfg->imp.db_map[s->db] : s->db;
-        rc = writerSelect(s->w, (uint64_t)tdb);
-        if (rc == 0) rc = writerCommand(s->w, argc, av, lv, &t);
-        if (rc == 0) s->forwarded++;
+        rc = wanted ? writerSelect(s->w, (uint64_t)tdb) : 0;
+        if (wanted && rc == 0) rc = writerCommand(s->w, argc, av, lv, &t);
+        if (wanted && rc == 0) s->forwarded++;
     }
     if (av != argv) free(av);
     if (lv != lens) free(lv);
@@ -641,6 +643,7 @@ static int loadSnapshot(syncer *s, const replEpoch *ep) {
     snapCtx sc = {s, 0};
     rdbHandlers hi, hs = {.ctx = &sc, .aux = onAux, .key_end = onKeyEnd}, h;
     importHandlers(s->im, &hi);
+    if (s->cfg->shard) csourceLinkSnapshotHandlers(s->cfg->shard, &hi);
     rdbTee *tee = rdbTeeNew(&hi, &hs);
     rdbTeeHandlers(tee, &h);
     rdbDecoder *d = rdbDecoderNew(r, &h, NULL);
