@@ -359,13 +359,46 @@ outcome csourceToFile(const snapshotConfig *cfg, const csTopo *t, int use_replic
 
 /* ---- --verify ---- */
 
-outcome csourceVerify(const snapshotConfig *cfg, const csTopo *t) {
-    logError("--verify with a cluster source is not supported yet (%d shards): compare --checksum of the "
-             "cluster with --checksum of the target instead", t->n);
-    return OUTCOME_USAGE;
+/* The master serving a key's slot (the topology read at the start). */
+static int ownerOf(void *ctx, const char *key, size_t len) {
+    const csTopo *t = ctx;
+    int slot = csourceKeySlot(key, len);
+    for (int i = 0; i < t->n; i++)
+        if (hasSlot(&t->shard[i], slot)) return i;
+    return 0; /* every slot is served (clusterMapComplete) */
 }
 
-/* ---- Live sync: one syncer per shard ---- */
+outcome csourceVerify(const snapshotConfig *cfg, const csTopo *t) {
+    if (modeScan(cfg)) return OUTCOME_USAGE;
+    rsConn **conns = calloc((size_t)t->n, sizeof(*conns));
+    rsServerInfo *infos = calloc((size_t)t->n, sizeof(*infos));
+    outcome rc = conns && infos ? OUTCOME_OK : OUTCOME_INTERNAL;
+    for (int i = 0; rc == OUTCOME_OK && i < t->n; i++) {
+        rsUrl u = {0};
+        char err[600];
+        if (nodeUrl(cfg->source, &t->shard[i].master, &u) < 0) {
+            rc = OUTCOME_INTERNAL;
+            break;
+        }
+        conns[i] = connOpen(&u, &cfg->source_conn, err, sizeof(err));
+        int bad = !conns[i] || connServerInfo(conns[i], &infos[i]) < 0;
+        if (conns[i] && bad) snprintf(err, sizeof(err), "INFO failed: %s", connError(conns[i]));
+        if (bad) {
+            logError("shard %s:%d (slots %s): %s", t->shard[i].master.host, t->shard[i].master.port,
+                     t->shard[i].ranges, err);
+            rc = OUTCOME_CONNECT;
+        }
+        urlFree(&u);
+    }
+    if (rc == OUTCOME_OK) {
+        verifySource vs = {.n = t->n, .conns = conns, .infos = infos, .owner = ownerOf, .ctx = (void *)t};
+        rc = snapshotVerifySources(cfg, &vs);
+    }
+    for (int i = 0; conns && i < t->n; i++) connClose(conns[i]);
+    free(conns);
+    free(infos);
+    return rc;
+}
 
 /* ---- Keys moved by resharding, between the links ---- */
 
@@ -737,7 +770,7 @@ static void aggregateLine(csLink *links, int n, progress *pg, pthread_mutex_t *m
     len += (size_t)snprintf(line, sizeof(line), "cluster: %d of %d shards streaming%s", streaming, n,
                             all ? ", in sync" : "");
     for (int i = 0; i < n && len < sizeof(line); i++)
-        len += (size_t)snprintf(line + len, sizeof(line) - len, "; %s [%s] %s", links[i].tag + 6, links[i].sh.ranges,
+        len += (size_t)snprintf(line + len, sizeof(line) - len, "; %s [%s] %s", links[i].node, links[i].sh.ranges,
                                 links[i].done ? "stopped" : links[i].line[0] ? links[i].line : "starting");
     pthread_mutex_unlock(mu);
     progressLine(pg, streaming == n ? "streaming" : "snapshot", "%s", line);

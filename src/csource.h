@@ -24,8 +24,9 @@
  *                           finds the shard's node again in the topology
  *                           (replicaOptions.relocate) and continues with
  *                           PSYNC <replid> <offset+1>.
- *   --verify                both passes go shard by shard; a key is looked
- *                           up on the node owning its slot.
+ *   --verify                the first pass scans every master, the second
+ *                           looks each target key up on the master of its
+ *                           slot.
  * What is not supported yet (scan mode on a cluster, --metrics) stops with
  * one line before anything is written.
  *

@@ -293,6 +293,7 @@ static int keyDigest(const scanItem *it, unsigned char out[RDB_DIGEST_LEN], char
 typedef struct verifier {
     rsConn *other;
     rsServerInfo oinfo;
+    const verifySource *others; /* a cluster source: the node of each key's slot; else NULL */
     const char *side;   /* which side 'other' is, for messages */
     int compare;        /* 1: compare content; 0: existence only */
     uint64_t checked, differ, missing, noted;
@@ -353,7 +354,13 @@ static int verifyKey(void *ctx, const scanItem *it) {
     scanItem o;
     v->checked++;
     verifyProgress(v);
-    int got = scanGetKey(v->other, &v->oinfo, it->db, it->key, it->keylen, &o, v->err, v->errlen);
+    rsConn *other = v->other;
+    const rsServerInfo *oinfo = &v->oinfo;
+    if (v->others) {
+        int i = v->others->owner(v->others->ctx, it->key, it->keylen);
+        other = v->others->conns[i], oinfo = &v->others->infos[i];
+    }
+    int got = scanGetKey(other, oinfo, it->db, it->key, it->keylen, &o, v->err, v->errlen);
     if (got < 0) return -1;
     if (got == 0) {
         v->missing++;
@@ -365,28 +372,23 @@ static int verifyKey(void *ctx, const scanItem *it) {
     return rc;
 }
 
-outcome snapshotVerify(const snapshotConfig *cfg) {
-    char err[800] = "";
-    rsServerInfo sinfo = {0}, tinfo = {0};
-    rsConn *s = openScanSource(cfg, &sinfo, err, sizeof(err));
-    snapshotConfig tc = *cfg;
-    tc.source = cfg->target, tc.source_conn = cfg->target_conn;
-    rsConn *t = s ? openScanSource(&tc, &tinfo, err, sizeof(err)) : NULL;
+/* Both passes over the sources given: every source key on the target
+ * with the same content, then every target key on a source. */
+static outcome verifyPasses(const snapshotConfig *cfg, const verifySource *vs, rsConn *t, rsServerInfo *tinfo,
+                            char *err, size_t errlen) {
     scanOptions so = {cfg->scan_count, cfg->rate, 1};
     scanStats st1 = {0}, st2 = {0};
     progress *pg = progressNew(cfg->quiet, "verify", 0); /* NULL (out of memory): no status lines */
-    verifier fwd = {.other = t, .oinfo = tinfo, .side = "target", .compare = 1, .pg = pg, .quiet = cfg->quiet, .err = err,
-                    .errlen = sizeof(err)};
-    verifier back = {.other = s, .oinfo = sinfo, .side = "source", .compare = 0, .pg = pg, .err = err,
-                     .errlen = sizeof(err)};
-    int rc = t ? 0 : -1;
-    /* Every source key must be on the target with the same content; then
-     * every target key must exist on the source. */
-    if (rc == 0) rc = scanPass(s, &sinfo, &so, verifyKey, &fwd, &st1, err, sizeof(err));
+    verifier fwd = {.other = t, .oinfo = *tinfo, .side = "target", .compare = 1, .pg = pg, .quiet = cfg->quiet,
+                    .err = err, .errlen = errlen};
+    verifier back = {.others = vs->n > 1 ? vs : NULL, .side = "source", .compare = 0, .pg = pg, .err = err,
+                     .errlen = errlen};
+    if (vs->n == 1) back.other = vs->conns[0], back.oinfo = vs->infos[0];
+    int rc = 0;
+    for (int i = 0; rc == 0 && i < vs->n; i++)
+        rc = scanPass(vs->conns[i], &vs->infos[i], &so, verifyKey, &fwd, &st1, err, errlen);
     back.base = fwd.checked;
-    if (rc == 0) rc = scanPass(t, &tinfo, &so, verifyKey, &back, &st2, err, sizeof(err));
-    connClose(s);
-    connClose(t);
+    if (rc == 0) rc = scanPass(t, tinfo, &so, verifyKey, &back, &st2, err, errlen);
     progressClear(pg);
     progressFree(pg);
     if (rc < 0 && stopRequested()) {
@@ -404,4 +406,33 @@ outcome snapshotVerify(const snapshotConfig *cfg) {
            equal ? "equal" : "DIFFERENT", (unsigned long long)fwd.checked, (unsigned long long)fwd.differ,
            (unsigned long long)fwd.missing, (unsigned long long)back.missing);
     return equal ? OUTCOME_OK : OUTCOME_DIFFER;
+}
+
+outcome snapshotVerifySources(const snapshotConfig *cfg, const verifySource *vs) {
+    char err[800] = "";
+    rsServerInfo tinfo = {0};
+    snapshotConfig tc = *cfg;
+    tc.source = cfg->target, tc.source_conn = cfg->target_conn;
+    rsConn *t = openScanSource(&tc, &tinfo, err, sizeof(err));
+    if (!t) {
+        logError("%s", err);
+        return OUTCOME_CONNECT;
+    }
+    outcome rc = verifyPasses(cfg, vs, t, &tinfo, err, sizeof(err));
+    connClose(t);
+    return rc;
+}
+
+outcome snapshotVerify(const snapshotConfig *cfg) {
+    char err[800] = "";
+    rsServerInfo sinfo = {0};
+    rsConn *s = openScanSource(cfg, &sinfo, err, sizeof(err));
+    if (!s) {
+        logError("%s", err);
+        return OUTCOME_CONNECT;
+    }
+    verifySource vs = {.n = 1, .conns = &s, .infos = &sinfo};
+    outcome rc = snapshotVerifySources(cfg, &vs);
+    connClose(s);
+    return rc;
 }

@@ -46,5 +46,16 @@ int snapshotDecode(const snapshotConfig *c, int fd, const struct rdbHandlers *h,
 outcome snapshotToFile(const snapshotConfig *c, const char *path);
 outcome snapshotChecksum(const snapshotConfig *c);
 outcome snapshotVerify(const snapshotConfig *c);
+/* --verify against several source servers (a cluster's masters): the
+ * first pass reads each, the second looks each target key up on
+ * conns[owner(ctx, key, len)]. */
+typedef struct verifySource {
+    int n;
+    rsConn **conns;
+    rsServerInfo *infos;
+    int (*owner)(void *ctx, const char *key, size_t len);
+    void *ctx;
+} verifySource;
+outcome snapshotVerifySources(const snapshotConfig *c, const verifySource *vs);
 
 #endif

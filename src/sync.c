@@ -299,6 +299,9 @@ static void shardStatus(syncer *s, const replStatus *st, replPhase phase) {
         snprintf(line, sizeof(line), "loading, %.1f MB received, %llu keys applied", st->snapshot_bytes / 1048576.0,
                  (unsigned long long)snapshotWritten(s));
     else streamingLine(s, st, line, sizeof(line));
+    /* "in sync" is the aggregated line's word, said only when every shard is. */
+    char *tail = strstr(line, ", in sync");
+    if (tail) *tail = '\0';
     csourceLinkStatus(s->cfg->shard, phaseWord(phase), line, phase == REPL_STREAMING && inSync(s, st), s->applied);
 }
 

@@ -11,9 +11,13 @@
 #     others; afterwards the target equals the cluster (cluster_digest vs
 #     DEBUG DIGEST), the promoted node served rdbsync a partial resync and no
 #     full one, and "in sync" was said only for all shards at once;
+#   - a full resync of one shard (its backlog lost) replaces that shard's
+#     slots on the target, the other shards' keys stay;
 #   - --checksum of the cluster equals --file --checksum of the target's SAVE;
+#   - --verify of the cluster against the target: equal (exit 0), then a
+#     changed key and a key only on the target (exit 8, both named);
 #   - what is not supported yet with a cluster source stops with one line:
-#     nodes that refuse SYNC/PSYNC (scan mode), --verify, --metrics.
+#     nodes that refuse SYNC/PSYNC (scan mode), --metrics.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -151,8 +155,33 @@ assert_match cluster_source.failover.partial_resync '^[1-9]' \
     "$(grep -c 'Partial resynchronization request from 127.0.0.1:<unknown-replica-port> accepted' "$LOG" || true)"
 assert_match cluster_source.failover.relocated 'the shard.s node moved from' "$(cat "$IT_TMP/sync.err")"
 
-# Per-shard lines never said "in sync" on their own.
-assert_eq cluster_source.sync.no_shard_in_sync 0 "$(grep -c 'shard 127[^;]*in sync' "$IT_TMP/sync.err" || true)"
+# A full resync of one shard replaces that shard's slots only: its master
+# gets a tiny backlog, rdbsync is frozen, its link killed, and 3 MB
+# written there: the link's PSYNC can then only be answered with a full
+# sync.
+M2=${masters[2]}
+rs_cli "$M2" CONFIG SET repl-backlog-size 16384 >/dev/null
+TAG=$(redis-cli -p "$(rs_port "$M2")" --scan --pattern 'e:*' | sed -n 1p) # a key of M2's slots
+kill -STOP "$SYNC_PID"
+rs_cli "$M2" CLIENT KILL TYPE replica >/dev/null
+big=$(head -c 100000 /dev/zero | tr '\0' x)
+for i in $(seq 1 30); do
+    rs_cli "$M2" SET "{$TAG}big$i" "$big" >/dev/null
+done
+kill -CONT "$SYNC_PID"
+if wait_until 30 grep -q "replacing the shard's slots" "$IT_TMP/sync.err"; then
+    pass cluster_source.resync.slots_only
+else
+    fail cluster_source.resync.slots_only "no slot-scoped full resync: $(grep -v '^rdbsync: 20' "$IT_TMP/sync.err" | tail -n 3)"
+fi
+if wait_until 40 same; then
+    pass cluster_source.resync.equal
+else
+    fail cluster_source.resync.equal "target $(rs_digest tgt) ($(rs_cli tgt DBSIZE) keys), cluster $(cluster_digest) ($(cluster_dbsize) keys); only on one side: $(cluster_keys_diff | head -c 300)"
+fi
+
+# "in sync" is said once per status line, for all shards, never per shard.
+assert_eq cluster_source.sync.no_shard_in_sync 0 "$(grep -c 'in sync.*in sync' "$IT_TMP/sync.err" || true)"
 kill -TERM "$SYNC_PID"
 rc=0
 wait "$SYNC_PID" || rc=$?
@@ -167,9 +196,17 @@ assert_eq cluster_source.checksum.target "$(grep -E '^(keys|types|expires|digest
 
 # ---- not supported yet: one line, nothing written ----
 
+# ---- --verify: the cluster against the target, equal, then one key changed ----
+
 rdb_run verify --verify --source "$SRC" --target "$(rs_url tgt)"
-assert_eq cluster_source.verify.rc 1 "$RC"
-assert_match cluster_source.verify.line 'not supported yet' "$(cat "$IT_TMP/verify.err")"
+assert_eq cluster_source.verify.rc 0 "$RC"
+assert_match cluster_source.verify.equal '^verify: equal: [1-9][0-9]* source keys checked' "$(cat "$IT_TMP/verify.out")"
+rs_cli tgt SET e:1000 changed >/dev/null
+rs_cli tgt SET only:target x >/dev/null
+rdb_run verify2 --verify --source "$SRC" --target "$(rs_url tgt)"
+assert_eq cluster_source.verify.differ.rc 8 "$RC"
+assert_match cluster_source.verify.differ.key "key 'e:1000': differs" "$(cat "$IT_TMP/verify2.out")"
+assert_match cluster_source.verify.only_target "key 'only:target': only on the target" "$(cat "$IT_TMP/verify2.out")"
 rdb_run metrics --source "$SRC" --target "$(rs_url tgt)" --metrics 127.0.0.1:1
 assert_eq cluster_source.metrics.rc 1 "$RC"
 assert_match cluster_source.metrics.line 'not supported yet' "$(cat "$IT_TMP/metrics.err")"
