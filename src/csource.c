@@ -15,6 +15,7 @@
 #include "clock.h"
 #include "log.h"
 #include "progress.h"
+#include "scan.h"
 #include "rdb/decode.h"
 #include "rdb/digest.h"
 #include "rdb/rdbfile.h"
@@ -726,9 +727,9 @@ static void *linkThread(void *arg) {
 
 /* --flush-target, once for all shards (each one's first snapshot would
  * empty what the others wrote), and whether the target held keys. */
-static outcome prepareTarget(const syncConfig *cfg, int *was_empty) {
+static outcome prepareTarget(const rsUrl *target, const rsConnOptions *target_conn, int flush, int *was_empty) {
     char err[512];
-    rsConn *c = connOpen(cfg->target, &cfg->target_conn, err, sizeof(err));
+    rsConn *c = connOpen(target, target_conn, err, sizeof(err));
     if (!c) {
         logError("target: %s", err);
         return OUTCOME_CONNECT;
@@ -736,7 +737,7 @@ static outcome prepareTarget(const syncConfig *cfg, int *was_empty) {
     int dbs[4];
     *was_empty = connKeyspaceDbs(c, dbs, 4) == 0;
     outcome rc = OUTCOME_OK;
-    if (cfg->flush_target) {
+    if (flush) {
         logInfo("--flush-target: emptying the target before the first key");
         redisReply *r = connCommandf(c, "FLUSHALL");
         if (!r || r->type == REDIS_REPLY_ERROR) {
@@ -810,7 +811,7 @@ static void initLink(csLink *l, const syncConfig *cfg, const csTopo *t, int i, i
     l->cfg.shard = l;
     l->cfg.flush_target = 0; /* done once, before any shard wrote */
     l->cfg.metrics = NULL;
-    l->cfg.scan_fallback = 0;
+    /* each link says what a refusal leads to; csourceSync hands over */
 }
 
 /* Every few seconds: the topology again. A link whose shard is served by
@@ -836,11 +837,12 @@ static void watchTopology(csLink *links, int n) {
     csourceTopoFree(&t);
 }
 
-/* Every link ended: one outcome for the run. */
-static outcome linksOutcome(csLink *links, int n, int failed) {
+/* Every link ended: one outcome for the run; *refused when a shard
+ * refused SYNC and PSYNC before anything was copied. */
+static outcome linksOutcome(csLink *links, int n, int failed, int *refused) {
     for (int i = 0; i < n; i++)
-        if (links[i].refused) {
-            logError("%s refuses SYNC and PSYNC: scan mode on a cluster source is not supported yet", links[i].tag);
+        if (links[i].refused) { /* said by the link, with what follows */
+            *refused = 1;
             return OUTCOME_CONNECT;
         }
     if (failed >= 0) return links[failed].rc; /* the cause, not the others' stop */
@@ -850,10 +852,11 @@ static outcome linksOutcome(csLink *links, int n, int failed) {
     return rc;
 }
 
-outcome csourceSync(const syncConfig *cfg, const csTopo *t, int use_replicas) {
+outcome csourceSync(const syncConfig *cfg, const csTopo *t, int use_replicas, int *refused) {
+    *refused = 0;
     replicasMissing(t, use_replicas);
     int was_empty = 0;
-    outcome rc = prepareTarget(cfg, &was_empty);
+    outcome rc = prepareTarget(cfg->target, &cfg->target_conn, cfg->flush_target, &was_empty);
     if (rc != OUTCOME_OK) return rc;
     pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
     static csMoves moves = {.mu = PTHREAD_MUTEX_INITIALIZER}; /* 32 KB of buckets: off the stack */
@@ -882,7 +885,8 @@ outcome csourceSync(const syncConfig *cfg, const csTopo *t, int use_replicas) {
         /* One shard failed for good: the target would miss its keys from
          * now on; the others stop too, each saying where it stood. */
         if (failed >= 0 && !stopping) {
-            logError("%s stopped (its reason above): stopping the other shards", links[failed].tag);
+            if (!links[failed].refused) /* a refusal hands over to scan mode, or was said */
+                logError("%s stopped (its reason above): stopping the other shards", links[failed].tag);
             syncRequestStop();
             stopping = 1;
         }
@@ -895,9 +899,76 @@ outcome csourceSync(const syncConfig *cfg, const csTopo *t, int use_replicas) {
         if (links[i].started) pthread_join(links[i].th, NULL);
         urlFree(&links[i].url);
     }
-    rc = linksOutcome(links, t->n, failed);
+    rc = linksOutcome(links, t->n, failed, refused);
     movesFree(&moves);
     progressFree(pg);
     free(links);
+    return rc;
+}
+
+/* ---- Scan mode: one scan copy per master ---- */
+
+typedef struct scanShard {
+    pthread_t th;
+    int started, done;
+    scanCopyConfig cfg;
+    rsUrl url;
+    char tag[320];
+    outcome rc;
+} scanShard;
+
+static void *scanThread(void *arg) {
+    scanShard *s = arg;
+    logSetThreadTag(s->tag);
+    outcome rc = scanCopy(&s->cfg);
+    s->rc = rc;
+    __atomic_store_n(&s->done, 1, __ATOMIC_RELEASE);
+    return NULL;
+}
+
+outcome csourceScanCopy(const scanCopyConfig *cfg, const csTopo *t) {
+    int was_empty;
+    outcome rc = prepareTarget(cfg->target, &cfg->target_conn, cfg->flush_target, &was_empty);
+    scanShard *sh = rc == OUTCOME_OK ? calloc((size_t)t->n, sizeof(*sh)) : NULL;
+    if (rc != OUTCOME_OK) return rc;
+    if (!sh) return OUTCOME_INTERNAL;
+    if (!cfg->scan.quiet) logInfo("cluster source in scan mode: %d masters, each scanned and followed", t->n);
+    for (int i = 0; i < t->n; i++) {
+        scanShard *s = &sh[i];
+        s->cfg = *cfg;
+        s->cfg.flush_target = 0; /* done once, above */
+        s->cfg.source = &s->url;
+        snprintf(s->tag, sizeof(s->tag), "shard %s:%d", t->shard[i].master.host, t->shard[i].master.port);
+        if (nodeUrl(cfg->source, &t->shard[i].master, &s->url) < 0 ||
+            pthread_create(&s->th, NULL, scanThread, s) != 0) {
+            logError("cannot start the scan of %s", s->tag);
+            scanRequestStop();
+            break;
+        }
+        s->started = 1;
+    }
+    /* One shard failed: the target would miss its changes; stop the others. */
+    int failed = -1, running;
+    do {
+        running = 0;
+        for (int i = 0; i < t->n; i++) {
+            if (!sh[i].started) continue;
+            int done = __atomic_load_n(&sh[i].done, __ATOMIC_ACQUIRE);
+            running += !done;
+            if (done && sh[i].rc != OUTCOME_OK && failed < 0) {
+                failed = i;
+                if (!scanStopRequested()) logError("%s stopped (its reason above): stopping the other shards", sh[i].tag);
+                scanRequestStop();
+            }
+        }
+        if (running) usleep(100 * 1000);
+    } while (running);
+    rc = OUTCOME_OK;
+    for (int i = 0; i < t->n; i++) {
+        if (sh[i].started) pthread_join(sh[i].th, NULL);
+        if (sh[i].started && rc == OUTCOME_OK && (failed < 0 || i == failed)) rc = sh[i].rc;
+        urlFree(&sh[i].url);
+    }
+    free(sh);
     return rc;
 }

@@ -27,8 +27,11 @@
  *   --verify                the first pass scans every master, the second
  *                           looks each target key up on the master of its
  *                           slot.
- * What is not supported yet (scan mode on a cluster, --metrics) stops with
- * one line before anything is written.
+ *   scan mode               (nodes that refuse SYNC and PSYNC, --mode scan)
+ *                           one scan copy per master, each following its
+ *                           own keyspace notifications.
+ * What is not supported yet (--metrics; scan-mode snapshots and checksums
+ * of a cluster) stops with one line before anything is written.
  *
  * Functions are taken from the first shard only (cluster nodes each hold
  * the libraries, loaded on every master).
@@ -44,6 +47,7 @@
 #include "conn.h"
 #include "outcome.h"
 #include "replica.h"
+#include "scancopy.h"
 #include "snapshot.h"
 #include "sync.h"
 #include "url.h"
@@ -87,8 +91,14 @@ int csourceKeySlot(const char *key, size_t len);
 outcome csourceChecksum(const snapshotConfig *c, const csTopo *t, int use_replicas);
 outcome csourceToFile(const snapshotConfig *c, const csTopo *t, int use_replicas, const char *path);
 outcome csourceVerify(const snapshotConfig *c, const csTopo *t);
-/* --source C --target T: until stopped (as syncRun). */
-outcome csourceSync(const syncConfig *c, const csTopo *t, int use_replicas);
+/* --source C --target T: until stopped (as syncRun). *refused when a
+ * shard refused SYNC and PSYNC before anything was copied (scan mode can
+ * take over: said so when c->scan_fallback, else an error line). */
+outcome csourceSync(const syncConfig *c, const csTopo *t, int use_replicas, int *refused);
+/* Scan mode on a cluster: one scan copy (scancopy.h) per master on its own
+ * thread, --flush-target done once first; with follow, each subscribes to
+ * its master's keyspace notifications (they are node-local). */
+outcome csourceScanCopy(const scanCopyConfig *c, const csTopo *t);
 
 /* ---- Hooks for sync.c, run on a shard's own apply thread ---- */
 

@@ -493,13 +493,13 @@ static void installStopSignals(void) {
     sigaction(SIGHUP, &sa, NULL);
 }
 
-static outcome runScanCopy(const config *c, const syncConfig *sc) {
+static outcome runScanCopy(const config *c, const syncConfig *sc, const csTopo *cluster) {
     scanCopyConfig cc = {.source = sc->source, .target = sc->target, .source_conn = sc->source_conn,
                          .target_conn = sc->target_conn, .imp = c->imp,
                          .scan = {(int)c->scan_count, c->rate, c->quiet},
                          .follow = c->follow < 0 ? !c->once : c->follow, .flush_target = c->flush_target,
                          .status_interval_ms = (int)c->status_interval_s * 1000};
-    return scanCopy(&cc);
+    return cluster ? csourceScanCopy(&cc, cluster) : scanCopy(&cc);
 }
 
 /* Is the source a cluster node? Then the whole cluster is read (csource.h),
@@ -599,14 +599,17 @@ static outcome runSync(const config *c) {
             rc = OUTCOME_USAGE;
         else if ((cluster = clusterSource(&src, &sc.source_conn, &topo)) < 0)
             rc = OUTCOME_CONNECT;
-        else if (cluster && (c->mode == 2 || c->metrics))
-            rc = clusterUnsupported(c->mode == 2 ? "--mode scan" : "--metrics");
+        else if (cluster && c->metrics)
+            rc = clusterUnsupported("--metrics");
         else if ((rc = startMetrics(c, &sc.metrics)) != OUTCOME_OK || (rc = preflightLive(&sc, c->flush_target)) != OUTCOME_OK)
             ;
+        else if (cluster && (c->mode == 2 || ((rc = csourceSync(&sc, &topo, c->source_replicas, &refused)) != OUTCOME_OK &&
+                                              refused && c->mode != 1)))
+            rc = runScanCopy(c, &sc, &topo);
         else if (cluster)
-            rc = csourceSync(&sc, &topo, c->source_replicas);
+            ;
         else if (c->mode == 2 || ((rc = syncRun(&sc, &refused)) != OUTCOME_OK && refused && c->mode != 1))
-            rc = runScanCopy(c, &sc);
+            rc = runScanCopy(c, &sc, NULL);
         metricsStop(sc.metrics);
         csourceTopoFree(&topo);
     }
