@@ -5,6 +5,8 @@
 #   - --checksum of the cluster is one report for all shards, equal to
 #     --file --checksum of the cluster written with --source --file (and
 #     loadable by redis-check-rdb); --json has the three shards, summing up;
+#     with --source-replicas the same digest, read from the replicas;
+#   - --once copies every shard and exits 0, equal;
 #   - live sync into a standalone server under a slot-routed load (every
 #     type, expiring keys, same-slot EVAL and MULTI/EXEC); during it a
 #     CLUSTER FAILOVER on one shard and a reshard of 300 slots between two
@@ -89,6 +91,22 @@ rdb_run json --source "$SRC" --checksum --json
 assert_eq cluster_source.json.shards 3 "$(jq '.shards | length' "$IT_TMP/json.out")"
 assert_eq cluster_source.json.sum "$(jq .keys "$IT_TMP/json.out")" "$(jq '[.shards[].keys] | add' "$IT_TMP/json.out")"
 
+# --source-replicas: the same report, each shard read from its replica.
+rdb_run rsum --source "$SRC" --checksum --json --source-replicas
+assert_eq cluster_source.replicas.digest "$(jq -r .digest "$IT_TMP/json.out")" "$(jq -r .digest "$IT_TMP/rsum.out")"
+replica_ports=" "
+for n in $CLUSTER_REPLICAS; do replica_ports+="127.0.0.1:$(rs_port "$n") "; done
+read_from=$(jq -r '.shards[].node' "$IT_TMP/rsum.out" | while read -r node; do
+    case "$replica_ports" in *" $node "*) echo replica ;; *) echo "master $node" ;; esac; done | sort -u)
+assert_eq cluster_source.replicas.nodes replica "$read_from"
+
+# --once: every shard's snapshot applied, then exit 0.
+rs_start tgt0
+rdb_run once --source "$SRC" --target "$(rs_url tgt0)" --once
+assert_eq cluster_source.once.rc 0 "$RC"
+assert_eq cluster_source.once.equal "$(cluster_digest)" "$(rs_digest tgt0)"
+rs_stop tgt0
+
 # ---- live sync through a failover and a reshard ----
 
 rs_start tgt
@@ -101,12 +119,15 @@ SHORT=1 run_load 1501 9000 &
 LOAD_PID=$!
 on_exit "touch $IT_TMP/load.stop; kill $LOAD_PID 2>/dev/null || true"
 
-# The replica of the first master takes over.
+# The replica of the first master takes over (its log from here on is
+# checked below: --source-replicas read snapshots from it before).
 M0=${CLUSTER_MASTERS%% *}
 PROMOTED=
 for n in $CLUSTER_REPLICAS; do
     if rs_cli "$n" INFO replication | tr -d '\r' | grep -q "^master_port:$(rs_port "$M0")\$"; then PROMOTED=$n; fi
 done
+LOG="$(rs_dir "$PROMOTED")/$PROMOTED.log"
+LOG_FROM=$(($(wc -l <"$LOG") + 1))
 sleep 2
 rs_cli "$PROMOTED" CLUSTER FAILOVER >/dev/null
 if wait_until 20 sh -c "redis-cli -p $(rs_port "$PROMOTED") ROLE | head -n 1 | grep -qx master"; then
@@ -150,11 +171,10 @@ assert_match cluster_source.sync.keys '^[1-9][0-9]{3,}$' "$(rs_cli tgt DBSIZE)"
 # The promoted node served rdbsync a partial resync, and no full one
 # (rdbsync says listening-port 0: the log names it <unknown-replica-port>;
 # cluster nodes give their port).
-LOG="$(rs_dir "$PROMOTED")/$PROMOTED.log"
 assert_eq cluster_source.failover.no_full_resync 0 \
-    "$(grep -c 'Full resync requested by replica 127.0.0.1:<unknown-replica-port>' "$LOG" || true)"
+    "$(tail -n +"$LOG_FROM" "$LOG" | grep -c 'Full resync requested by replica 127.0.0.1:<unknown-replica-port>' || true)"
 assert_match cluster_source.failover.partial_resync '^[1-9]' \
-    "$(grep -c 'Partial resynchronization request from 127.0.0.1:<unknown-replica-port> accepted' "$LOG" || true)"
+    "$(tail -n +"$LOG_FROM" "$LOG" | grep -c 'Partial resynchronization request from 127.0.0.1:<unknown-replica-port> accepted' || true)"
 assert_match cluster_source.failover.relocated 'the shard.s node moved from' "$(cat "$IT_TMP/sync.err")"
 
 # A full resync of one shard replaces that shard's slots only: its master
