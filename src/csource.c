@@ -587,6 +587,10 @@ void csourceLinkStatus(csLink *l, const char *phase, const char *line, int in_sy
 
 int csourceLinkTargetWasEmpty(const csLink *l) { return l->target_was_empty; }
 
+void csourceLinkMetrics(csLink *l, const metricsSnapshot *m) {
+    metricsPublishShard(l->cfg.metrics, l->index, l->tag + 6 /* "shard " */, m);
+}
+
 static int isName(const char *a, size_t len, const char *name) {
     return len == strlen(name) && strncasecmp(a, name, len) == 0;
 }
@@ -810,7 +814,6 @@ static void initLink(csLink *l, const syncConfig *cfg, const csTopo *t, int i, i
     l->cfg.source = &l->url;
     l->cfg.shard = l;
     l->cfg.flush_target = 0; /* done once, before any shard wrote */
-    l->cfg.metrics = NULL;
     /* each link says what a refusal leads to; csourceSync hands over */
 }
 

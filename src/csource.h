@@ -30,8 +30,10 @@
  *   scan mode               (nodes that refuse SYNC and PSYNC, --mode scan)
  *                           one scan copy per master, each following its
  *                           own keyspace notifications.
- * What is not supported yet (--metrics; scan-mode snapshots and checksums
- * of a cluster) stops with one line before anything is written.
+ * --metrics labels every series with shard="HOST:PORT" (the node a shard
+ * was read from at the start).
+ * What is not supported yet (scan-mode snapshots and checksums of a
+ * cluster) stops with one line before anything is read.
  *
  * Functions are taken from the first shard only (cluster nodes each hold
  * the libraries, loaded on every master).
@@ -45,6 +47,7 @@
 #include <stdint.h>
 
 #include "conn.h"
+#include "metrics.h"
 #include "outcome.h"
 #include "replica.h"
 #include "scancopy.h"
@@ -109,6 +112,8 @@ void csourceLinkReplicaOptions(csLink *l, replicaOptions *ro);
 /* Publish the shard's status (the aggregated line is printed elsewhere)
  * and its applied offset (the target acknowledged everything before it). */
 void csourceLinkStatus(csLink *l, const char *phase, const char *line, int in_sync, int64_t applied);
+/* --metrics: the shard's numbers, labelled shard="HOST:PORT". */
+void csourceLinkMetrics(csLink *l, const metricsSnapshot *m);
 /* Instead of a FLUSHALL before this shard's snapshot: delete the target's
  * keys in the shard's slots (in target db tdb). 0, or -1 with err. */
 int csourceLinkFlush(csLink *l, rsConn *tc, int tdb, char *err, size_t errlen);

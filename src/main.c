@@ -569,11 +569,6 @@ static outcome startMetrics(const config *c, metrics **m) {
     return usage ? OUTCOME_USAGE : OUTCOME_CONNECT;
 }
 
-static outcome clusterUnsupported(const char *what) {
-    logError("%s with a cluster source is not supported yet: nothing was written", what);
-    return OUTCOME_USAGE;
-}
-
 static outcome runSync(const config *c) {
     rsUrl src = {0}, dst = {0};
     outcome rc = endpointUrl("source", c->source, c->source_user, "RDBSYNC_SOURCE_AUTH", &src);
@@ -599,8 +594,6 @@ static outcome runSync(const config *c) {
             rc = OUTCOME_USAGE;
         else if ((cluster = clusterSource(&src, &sc.source_conn, &topo)) < 0)
             rc = OUTCOME_CONNECT;
-        else if (cluster && c->metrics)
-            rc = clusterUnsupported("--metrics");
         else if ((rc = startMetrics(c, &sc.metrics)) != OUTCOME_OK || (rc = preflightLive(&sc, c->flush_target)) != OUTCOME_OK)
             ;
         else if (cluster && (c->mode == 2 || ((rc = csourceSync(&sc, &topo, c->source_replicas, &refused)) != OUTCOME_OK &&

@@ -288,7 +288,8 @@ static void publishMetrics(syncer *s, const replStatus *st, replPhase phase, int
         s->wd.have_snap = 1;
         pthread_mutex_unlock(&s->wd.mu);
     }
-    metricsPublish(s->cfg->metrics, &m);
+    if (s->cfg->shard) csourceLinkMetrics(s->cfg->shard, &m); /* labelled shard="..." */
+    else metricsPublish(s->cfg->metrics, &m);
 }
 
 /* One shard of a cluster source: its line goes into the aggregated one. */

@@ -20,8 +20,10 @@
 #     changed key and a key only on the target (exit 8, both named);
 #   - a cluster whose nodes refuse SYNC and PSYNC: scan mode by itself, one
 #     scan copy per master, following a slot-routed load until equal;
+#   - --metrics: one series per shard (shard="HOST:PORT"), /status in sync
+#     for all;
 #   - what is not supported yet with a cluster source stops with one line:
-#     --metrics, --checksum of a cluster that refuses SYNC.
+#     --checksum of a cluster that refuses SYNC.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -109,12 +111,32 @@ rs_stop tgt0
 
 # ---- live sync through a failover and a reshard ----
 
+http_get() {
+    python3 - "$1" <<'PY'
+import sys, urllib.request
+try:
+    with urllib.request.urlopen(sys.argv[1], timeout=5) as r:
+        sys.stdout.write(r.read().decode())
+except Exception:
+    sys.exit(1)
+PY
+}
+
 rs_start tgt
-rdb_bg sync --source "$SRC" --target "$(rs_url tgt)" --status-interval 1
+it_pick_port
+MP=$IT_PORT
+rdb_bg sync --source "$SRC" --target "$(rs_url tgt)" --status-interval 1 --metrics "127.0.0.1:$MP"
 SYNC_PID=$BG_PID
 if ! wait_until 60 grep -q 'shards streaming, in sync' "$IT_TMP/sync.err"; then
     fail cluster_source.sync.in_sync "no aggregated 'in sync' within 60 s: $(tail -n 3 "$IT_TMP/sync.err")"
 fi
+# --metrics: every series labelled with its shard; /status in sync for all.
+if wait_until 10 sh -c "[ \$(python3 -c 'import urllib.request,json;print(json.load(urllib.request.urlopen(\"http://127.0.0.1:$MP/status\"))[\"in_sync\"])') = True ]"; then
+    pass cluster_source.metrics.status_in_sync
+else
+    fail cluster_source.metrics.status_in_sync "$(http_get "http://127.0.0.1:$MP/status")"
+fi
+assert_eq cluster_source.metrics.shards 3 "$(http_get "http://127.0.0.1:$MP/metrics" | grep -c '^rdbsync_in_sync{shard="127.0.0.1:[0-9]*"} 1$')"
 SHORT=1 run_load 1501 9000 &
 LOAD_PID=$!
 on_exit "touch $IT_TMP/load.stop; kill $LOAD_PID 2>/dev/null || true"
@@ -229,9 +251,6 @@ rdb_run verify2 --verify --source "$SRC" --target "$(rs_url tgt)"
 assert_eq cluster_source.verify.differ.rc 8 "$RC"
 assert_match cluster_source.verify.differ.key "key 'e:1000': differs" "$(cat "$IT_TMP/verify2.out")"
 assert_match cluster_source.verify.only_target "key 'only:target': only on the target" "$(cat "$IT_TMP/verify2.out")"
-rdb_run metrics --source "$SRC" --target "$(rs_url tgt)" --metrics 127.0.0.1:1
-assert_eq cluster_source.metrics.rc 1 "$RC"
-assert_match cluster_source.metrics.line 'not supported yet' "$(cat "$IT_TMP/metrics.err")"
 
 # ---- SYNC and PSYNC renamed away on every node: scan mode by itself ----
 
