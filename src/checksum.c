@@ -270,3 +270,12 @@ void checksumReport(checksum *c, FILE *out, int json) {
     fprintf(out, "},\"expires\":%" PRIu64 ",\"functions\":%" PRIu64 ",\"digest\":\"%s\"}\n", c->expires,
             c->functions, hex);
 }
+
+void checksumFigures(checksum *c, uint64_t *keys, uint64_t *expires, char *hex) {
+    rdbErrCode code;
+    const char *err;
+    checksumFinish(c, &code, &err);
+    rdbDigestHex(c->dg, hex);
+    *keys = c->keys;
+    *expires = c->expires;
+}

@@ -39,5 +39,8 @@ void checksumReport(checksum *c, FILE *out, int json);
 /* The digest (rdb/digest.h) and the key count, for comparing two sides
  * (--verify): what the report prints as digest: and keys:. */
 void checksumDigest(checksum *c, unsigned char out[32], uint64_t *keys);
+/* The report's keys, expires and digest (hex, 2 * RDB_DIGEST_LEN + 1
+ * bytes), e.g. for one shard of a cluster. */
+void checksumFigures(checksum *c, uint64_t *keys, uint64_t *expires, char *hex);
 
 #endif

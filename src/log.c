@@ -15,6 +15,9 @@ static struct {
     int quiet, tty, setup, live_shown;
 } L;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static __thread const char *thread_tag;
+
+void logSetThreadTag(const char *tag) { thread_tag = tag; }
 
 int logParseFormat(const char *s, logFormat *out) {
     if (!strcmp(s, "text")) *out = LOG_TEXT;
@@ -75,7 +78,8 @@ static void clearLive(void) {
 
 static void emit(const char *level, const char *phase, const char *fmt, va_list ap) {
     char msg[2048];
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    int n = thread_tag ? snprintf(msg, sizeof(msg), "%s: ", thread_tag) : 0;
+    vsnprintf(msg + n, sizeof(msg) - (size_t)n, fmt, ap);
     char ts[40];
     timestamp(ts, sizeof(ts));
     pthread_mutex_lock(&lock);

@@ -44,6 +44,10 @@ void logStatus(const char *phase, const char *fmt, ...) __attribute__((format(pr
 void logRefused(const char *what, const char *server_err, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void logRefusedSummary(void);
+/* A label for every line this thread prints ("shard 10.0.0.5:6379: ..."),
+ * or NULL; borrowed, must outlive the thread's logging. A cluster source
+ * runs one link per shard, and each line must say which one it is about. */
+void logSetThreadTag(const char *tag);
 /* Erase a live status line (before output on stdout, at exit). */
 void logClearStatus(void);
 

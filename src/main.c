@@ -24,6 +24,7 @@
 #include "rdb/sha256x.h"
 #include "checkfile.h"
 #include "conn.h"
+#include "csource.h"
 #include "exitcode.h"
 #include "fileimport.h"
 #include "filter.h"
@@ -78,6 +79,7 @@ typedef struct config {
     int cutover;          /* --cutover: cut over by itself once in sync */
     int cutover_verify;   /* --cutover-verify */
     long long pause_ms;   /* --pause-timeout, in ms; 0 = default */
+    int source_replicas;  /* --source-replicas: a cluster source is read from each shard's replica */
     importOptions imp;
     keyFilter *filter;    /* --match/--exclude/--type; NULL when none given */
     rsTlsOptions tls[3]; /* TLS flags: [SIDE_BOTH] --cacert..., then --source-*, --target-* */
@@ -161,6 +163,8 @@ static void usage(FILE *out) {
 "      --source-timeout S live sync: a source that sends nothing (an idle one still PINGs\n"
 "                         every repl-ping-replica-period) for S seconds is taken for\n"
 "                         dead: reconnect and continue from what was received (default 60)\n"
+"      --source-replicas  a cluster source: read each shard from its replica instead\n"
+"                         of its master (the snapshot's fork stays off the masters)\n"
 "      --metrics HOST:PORT  live sync: serve Prometheus metrics at http://HOST:PORT/metrics\n"
 "                         and the same as JSON at /status (a busy port: exit 5)\n"
 "      --exactly-once     live sync: apply the stream in MULTI/EXEC batches that also\n"
@@ -339,6 +343,7 @@ static int parseArgs(int argc, char **argv, config *c) {
         {"state", required_argument, 0, 0x200},         {"cutover", no_argument, 0, 0x201},
         {"pause-timeout", required_argument, 0, 0x202}, {"cutover-verify", no_argument, 0, 0x203},
         {"ttl-tolerance", required_argument, 0, OPT_TTL_TOLERANCE},
+        {"source-replicas", no_argument, 0, 0x320},
         TLS_OPTS("", SIDE_BOTH), TLS_OPTS("source-", SIDE_SOURCE), TLS_OPTS("target-", SIDE_TARGET),
         {0, 0, 0, 0}};
     int o;
@@ -365,6 +370,7 @@ static int parseArgs(int argc, char **argv, config *c) {
             if (logParseFormat(optarg, &c->log_format) < 0) return badValue("--log-format", optarg, "text or json");
             break;
         case 'O': c->force = 1; break;
+        case 0x320: c->source_replicas = 1; break;
         case 'c':
             if (!strcmp(optarg, "error")) c->imp.on_conflict = CONFLICT_ERROR;
             else if (!strcmp(optarg, "replace")) c->imp.on_conflict = CONFLICT_REPLACE;
@@ -602,13 +608,23 @@ static void installCutoverSignal(void) {
     sigaction(SIGUSR1, &sa, NULL);
 }
 
-static outcome runScanCopy(const config *c, const syncConfig *sc) {
+static outcome runScanCopy(const config *c, const syncConfig *sc, const csTopo *cluster) {
     scanCopyConfig cc = {.source = sc->source, .target = sc->target, .source_conn = sc->source_conn,
                          .target_conn = sc->target_conn, .imp = c->imp,
                          .scan = {(int)c->scan_count, c->rate, c->quiet, c->filter},
                          .follow = c->follow < 0 ? !c->once : c->follow, .flush_target = c->flush_target,
                          .status_interval_ms = (int)c->status_interval_s * 1000};
-    return scanCopy(&cc);
+    return cluster ? csourceScanCopy(&cc, cluster) : scanCopy(&cc);
+}
+
+/* Is the source a cluster node? Then the whole cluster is read (csource.h),
+ * never that node's shard alone. 1 yes (topo filled), 0 no, -1 after
+ * printing why it cannot tell. */
+static int clusterSource(const rsUrl *src, const rsConnOptions *o, csTopo *topo) {
+    char err[700];
+    int rc = csourceDetect(src, o, topo, err, sizeof(err));
+    if (rc < 0) logError("%s", err);
+    return rc;
 }
 
 /* --source with --file, --checksum or --verify. */
@@ -630,11 +646,19 @@ static outcome runSnapshot(const config *c) {
             (c->target && checkTls(c, SIDE_TARGET, &sc.target_conn.tls, any) < 0))
             rc = OUTCOME_USAGE;
     }
-    if (rc == OUTCOME_OK) {
+    csTopo topo = {0};
+    int cluster = rc == OUTCOME_OK ? clusterSource(&src, &sc.source_conn, &topo) : 0;
+    if (cluster < 0) rc = OUTCOME_CONNECT;
+    else if (rc == OUTCOME_OK && cluster) {
+        if (c->verify) rc = csourceVerify(&sc, &topo);
+        else if (c->file) rc = csourceToFile(&sc, &topo, c->source_replicas, c->file);
+        else rc = csourceChecksum(&sc, &topo, c->source_replicas);
+    } else if (rc == OUTCOME_OK) {
         if (c->verify) rc = verifyRun(&sc);
         else if (c->file) rc = snapshotToFile(&sc, c->file);
         else rc = snapshotChecksum(&sc);
     }
+    csourceTopoFree(&topo);
     urlFree(&src);
     urlFree(&dst);
     return rc;
@@ -682,15 +706,28 @@ static outcome runSync(const config *c) {
         sc.source_conn = sc.target_conn = co;
         sc.source_conn.tls = tlsFor(c, SIDE_SOURCE, &src);
         sc.target_conn.tls = tlsFor(c, SIDE_TARGET, &dst);
-        int any = sc.source_conn.tls.enabled || sc.target_conn.tls.enabled, refused = 0;
+        int any = sc.source_conn.tls.enabled || sc.target_conn.tls.enabled, refused = 0, cluster = 0;
+        csTopo topo = {0};
         if (checkTls(c, SIDE_SOURCE, &sc.source_conn.tls, any) < 0 ||
             checkTls(c, SIDE_TARGET, &sc.target_conn.tls, any) < 0)
             rc = OUTCOME_USAGE;
+        else if ((cluster = clusterSource(&src, &sc.source_conn, &topo)) < 0)
+            rc = OUTCOME_CONNECT;
         else if ((rc = startMetrics(c, &sc.metrics)) != OUTCOME_OK || (rc = preflightLive(&sc, c->flush_target)) != OUTCOME_OK)
             ;
+        else if (cluster && (c->state || c->cutover || c->exactly_once))
+            logError("--state, --cutover and --exactly-once take a standalone source: a cluster source has one "
+                     "replication position per shard, which they do not keep yet (%d shards here)", topo.n),
+                rc = OUTCOME_USAGE;
+        else if (cluster && (c->mode == 2 || ((rc = csourceSync(&sc, &topo, c->source_replicas, &refused)) != OUTCOME_OK &&
+                                              refused && sc.scan_fallback)))
+            rc = runScanCopy(c, &sc, &topo);
+        else if (cluster)
+            ;
         else if (c->mode == 2 || ((rc = syncRun(&sc, &refused)) != OUTCOME_OK && refused && sc.scan_fallback))
-            rc = runScanCopy(c, &sc);
+            rc = runScanCopy(c, &sc, NULL);
         metricsStop(sc.metrics);
+        csourceTopoFree(&topo);
     }
     urlFree(&src);
     urlFree(&dst);
@@ -772,6 +809,8 @@ static const char *contradiction(const config *c) {
     if (c->filter && c->source && c->file)
         return "--match/--exclude/--type with --source URL --file F: the snapshot is written whole, as the "
                "source sends it; filter when reading it (--file F --target URL|--checksum|--dump --match ...)";
+    if (c->source_replicas && !c->source)
+        return "--source-replicas reads a cluster source from its replicas: it needs --source";
     if (c->json && !c->checksum) return "--json is for the --checksum report (--dump lines are JSON already)";
     if (c->exactly_once && (!(c->source && c->target) || c->verify || c->mode == 2))
         return "--exactly-once is for live sync as a replica (--source URL --target URL): its checkpoint follows "

@@ -22,6 +22,10 @@ struct metrics {
     struct MHD_Daemon *d;
     pthread_mutex_t mu;
     metricsSnapshot snap;
+    /* A cluster source: one snapshot per shard (metricsPublishShard). */
+    metricsSnapshot shard[METRICS_MAX_SHARDS];
+    char label[METRICS_MAX_SHARDS][64];
+    int nshards;
 };
 
 static const char *phaseNames[METRICS_NPHASES] = {"connecting", "waiting", "snapshot", "streaming", "stopped"};
@@ -49,54 +53,106 @@ static void head(out *o, const char *name, const char *type, const char *help) {
     put(o, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-static void gaugeI(out *o, const char *name, const char *help, int64_t v) {
-    head(o, name, "gauge", help);
-    put(o, "%s %lld\n", name, (long long)v);
+/* A series: name, name{extra}, name{shard="L"} or name{shard="L",extra},
+ * then the value. */
+static void series(out *o, const char *name, const char *label, const char *extra) {
+    if (!label && !extra) put(o, "%s ", name);
+    else if (!label) put(o, "%s{%s} ", name, extra);
+    else put(o, "%s{shard=\"%s\"%s%s} ", name, label, extra ? "," : "", extra ? extra : "");
 }
 
-static void counter(out *o, const char *name, const char *help, uint64_t v) {
-    head(o, name, "counter", help);
-    put(o, "%s %llu\n", name, (unsigned long long)v);
+#define LABEL(i) (labels ? labels[i] : NULL)
+#define GAUGE_I(name, help, field)                                                                                     \
+    do {                                                                                                               \
+        head(o, name, "gauge", help);                                                                                  \
+        for (int i = 0; i < n; i++) series(o, name, LABEL(i), NULL), put(o, "%lld\n", (long long)s[i].field);          \
+    } while (0)
+#define COUNTER(name, help, field)                                                                                     \
+    do {                                                                                                               \
+        head(o, name, "counter", help);                                                                                \
+        for (int i = 0; i < n; i++)                                                                                    \
+            series(o, name, LABEL(i), NULL), put(o, "%llu\n", (unsigned long long)s[i].field);                         \
+    } while (0)
+#define ERRORS(reason, field)                                                                                          \
+    for (int i = 0; i < n; i++)                                                                                        \
+        series(o, "rdbsync_errors_total", LABEL(i), "reason=\"" reason "\""),                                          \
+            put(o, "%llu\n", (unsigned long long)s[i].field)
+
+/* n snapshots, each series labelled shard="labels[i]" (labels NULL: one
+ * snapshot, no label). */
+static void renderText(out *o, const metricsSnapshot *s, const char *const *labels, int n) {
+    head(o, "rdbsync_phase", "gauge", "The live sync's phase: 1 for the current one, 0 for the others.");
+    for (int i = 0; i < n; i++)
+        for (int p = 0; p < METRICS_NPHASES; p++) {
+            char extra[48];
+            snprintf(extra, sizeof(extra), "phase=\"%s\"", phaseNames[p]);
+            series(o, "rdbsync_phase", LABEL(i), extra);
+            put(o, "%d\n", (int)s[i].phase == p);
+        }
+    GAUGE_I("rdbsync_in_sync", "1 when everything received was applied and acknowledged (the status line's \"in sync\").",
+            in_sync);
+    GAUGE_I("rdbsync_source_offset_bytes", "The source's replication offset received.", source_offset);
+    GAUGE_I("rdbsync_applied_offset_bytes", "The replication offset the target acknowledged.", applied_offset);
+    GAUGE_I("rdbsync_lag_bytes", "Bytes received from the source and not yet applied.", lag_bytes);
+    head(o, "rdbsync_lag_seconds", "gauge", "Age of the oldest received, unapplied byte.");
+    for (int i = 0; i < n; i++) series(o, "rdbsync_lag_seconds", LABEL(i), NULL), put(o, "%.3f\n", s[i].lag_seconds);
+    GAUGE_I("rdbsync_spool_bytes", "Bytes spooled (memory or disk), not yet read by the apply side.", spool_bytes);
+    COUNTER("rdbsync_keys_written_total", "Snapshot keys the target acknowledged.", keys_written_total);
+    COUNTER("rdbsync_commands_applied_total", "Stream commands the target applied.", commands_applied_total);
+    head(o, "rdbsync_errors_total", "counter", "Errors by reason: refused writes, conflicting keys, lost links.");
+    ERRORS("refused", errors_refused_total);
+    ERRORS("conflict", errors_conflict_total);
+    ERRORS("link", errors_link_total);
+    COUNTER("rdbsync_full_syncs_total", "Full syncs (snapshots) the source served.", full_syncs_total);
+    COUNTER("rdbsync_partial_resyncs_total", "Partial resyncs (continuations) the source accepted.",
+            partial_resyncs_total);
 }
 
 int metricsRenderText(const metricsSnapshot *s, char *buf, size_t cap) {
     out o = {buf, cap, 0, 0};
-    head(&o, "rdbsync_phase", "gauge", "The live sync's phase: 1 for the current one, 0 for the others.");
-    for (int i = 0; i < METRICS_NPHASES; i++)
-        put(&o, "rdbsync_phase{phase=\"%s\"} %d\n", phaseNames[i], (int)s->phase == i);
-    gaugeI(&o, "rdbsync_in_sync", "1 when everything received was applied and acknowledged (the status line's \"in sync\").",
-           s->in_sync);
-    gaugeI(&o, "rdbsync_source_offset_bytes", "The source's replication offset received.", s->source_offset);
-    gaugeI(&o, "rdbsync_applied_offset_bytes", "The replication offset the target acknowledged.", s->applied_offset);
-    gaugeI(&o, "rdbsync_lag_bytes", "Bytes received from the source and not yet applied.", s->lag_bytes);
-    head(&o, "rdbsync_lag_seconds", "gauge", "Age of the oldest received, unapplied byte.");
-    put(&o, "rdbsync_lag_seconds %.3f\n", s->lag_seconds);
-    gaugeI(&o, "rdbsync_spool_bytes", "Bytes spooled (memory or disk), not yet read by the apply side.",
-           (int64_t)s->spool_bytes);
-    counter(&o, "rdbsync_keys_written_total", "Snapshot keys the target acknowledged.", s->keys_written_total);
-    counter(&o, "rdbsync_commands_applied_total", "Stream commands the target applied.", s->commands_applied_total);
-    head(&o, "rdbsync_errors_total", "counter", "Errors by reason: refused writes, conflicting keys, lost links.");
-    put(&o, "rdbsync_errors_total{reason=\"refused\"} %llu\n", (unsigned long long)s->errors_refused_total);
-    put(&o, "rdbsync_errors_total{reason=\"conflict\"} %llu\n", (unsigned long long)s->errors_conflict_total);
-    put(&o, "rdbsync_errors_total{reason=\"link\"} %llu\n", (unsigned long long)s->errors_link_total);
-    counter(&o, "rdbsync_full_syncs_total", "Full syncs (snapshots) the source served.", s->full_syncs_total);
-    counter(&o, "rdbsync_partial_resyncs_total", "Partial resyncs (continuations) the source accepted.",
-            s->partial_resyncs_total);
+    renderText(&o, s, NULL, 1);
     return o.overflow ? -1 : 0;
 }
 
-int metricsRenderJson(const metricsSnapshot *s, char *buf, size_t cap) {
+int metricsRenderTextShards(const metricsSnapshot *s, const char *const *labels, int n, char *buf, size_t cap) {
     out o = {buf, cap, 0, 0};
-    put(&o, "{\"phase\":\"%s\",\"in_sync\":%s,\"source_offset_bytes\":%lld,\"applied_offset_bytes\":%lld,"
-            "\"lag_bytes\":%lld,\"lag_seconds\":%.3f,\"spool_bytes\":%llu,\"keys_written_total\":%llu,"
-            "\"commands_applied_total\":%llu,\"errors_total\":{\"refused\":%llu,\"conflict\":%llu,\"link\":%llu},"
-            "\"full_syncs_total\":%llu,\"partial_resyncs_total\":%llu}\n",
+    renderText(&o, s, labels, n);
+    return o.overflow ? -1 : 0;
+}
+
+/* One snapshot as a JSON object (with "shard" first when labelled). */
+static void jsonOne(out *o, const metricsSnapshot *s, const char *label) {
+    if (label) put(o, "{\"shard\":\"%s\",", label);
+    else put(o, "{");
+    put(o, "\"phase\":\"%s\",\"in_sync\":%s,\"source_offset_bytes\":%lld,\"applied_offset_bytes\":%lld,"
+           "\"lag_bytes\":%lld,\"lag_seconds\":%.3f,\"spool_bytes\":%llu,\"keys_written_total\":%llu,"
+           "\"commands_applied_total\":%llu,\"errors_total\":{\"refused\":%llu,\"conflict\":%llu,\"link\":%llu},"
+           "\"full_syncs_total\":%llu,\"partial_resyncs_total\":%llu}",
         phaseNames[s->phase], s->in_sync ? "true" : "false", (long long)s->source_offset,
         (long long)s->applied_offset, (long long)s->lag_bytes, s->lag_seconds, (unsigned long long)s->spool_bytes,
         (unsigned long long)s->keys_written_total, (unsigned long long)s->commands_applied_total,
         (unsigned long long)s->errors_refused_total, (unsigned long long)s->errors_conflict_total,
         (unsigned long long)s->errors_link_total, (unsigned long long)s->full_syncs_total,
         (unsigned long long)s->partial_resyncs_total);
+}
+
+int metricsRenderJson(const metricsSnapshot *s, char *buf, size_t cap) {
+    out o = {buf, cap, 0, 0};
+    jsonOne(&o, s, NULL);
+    put(&o, "\n");
+    return o.overflow ? -1 : 0;
+}
+
+int metricsRenderJsonShards(const metricsSnapshot *s, const char *const *labels, int n, char *buf, size_t cap) {
+    out o = {buf, cap, 0, 0};
+    int all = n > 0;
+    for (int i = 0; i < n; i++) all = all && s[i].in_sync;
+    put(&o, "{\"in_sync\":%s,\"shards\":[", all ? "true" : "false");
+    for (int i = 0; i < n; i++) {
+        if (i) put(&o, ",");
+        jsonOne(&o, &s[i], labels[i]);
+    }
+    put(&o, "]}\n");
     return o.overflow ? -1 : 0;
 }
 
@@ -104,18 +160,32 @@ int metricsRenderJson(const metricsSnapshot *s, char *buf, size_t cap) {
 
 static uint64_t grow(uint64_t old, uint64_t v) { return v > old ? v : old; }
 
+/* Counters never go back (a restarted count keeps the highest). Locked. */
+static void store(metricsSnapshot *dst, const metricsSnapshot *snap) {
+    metricsSnapshot o = *dst;
+    *dst = *snap;
+    dst->keys_written_total = grow(o.keys_written_total, snap->keys_written_total);
+    dst->commands_applied_total = grow(o.commands_applied_total, snap->commands_applied_total);
+    dst->errors_refused_total = grow(o.errors_refused_total, snap->errors_refused_total);
+    dst->errors_conflict_total = grow(o.errors_conflict_total, snap->errors_conflict_total);
+    dst->errors_link_total = grow(o.errors_link_total, snap->errors_link_total);
+    dst->full_syncs_total = grow(o.full_syncs_total, snap->full_syncs_total);
+    dst->partial_resyncs_total = grow(o.partial_resyncs_total, snap->partial_resyncs_total);
+}
+
 void metricsPublish(metrics *m, const metricsSnapshot *snap) {
     if (!m) return;
     pthread_mutex_lock(&m->mu);
-    metricsSnapshot o = m->snap;
-    m->snap = *snap;
-    m->snap.keys_written_total = grow(o.keys_written_total, snap->keys_written_total);
-    m->snap.commands_applied_total = grow(o.commands_applied_total, snap->commands_applied_total);
-    m->snap.errors_refused_total = grow(o.errors_refused_total, snap->errors_refused_total);
-    m->snap.errors_conflict_total = grow(o.errors_conflict_total, snap->errors_conflict_total);
-    m->snap.errors_link_total = grow(o.errors_link_total, snap->errors_link_total);
-    m->snap.full_syncs_total = grow(o.full_syncs_total, snap->full_syncs_total);
-    m->snap.partial_resyncs_total = grow(o.partial_resyncs_total, snap->partial_resyncs_total);
+    store(&m->snap, snap);
+    pthread_mutex_unlock(&m->mu);
+}
+
+void metricsPublishShard(metrics *m, int shard, const char *label, const metricsSnapshot *snap) {
+    if (!m || shard < 0 || shard >= METRICS_MAX_SHARDS) return;
+    pthread_mutex_lock(&m->mu);
+    store(&m->shard[shard], snap);
+    snprintf(m->label[shard], sizeof(m->label[shard]), "%s", label);
+    if (shard >= m->nshards) m->nshards = shard + 1;
     pthread_mutex_unlock(&m->mu);
 }
 
@@ -137,13 +207,25 @@ static enum MHD_Result onRequest(void *cls, struct MHD_Connection *c, const char
         return reply(c, MHD_HTTP_METHOD_NOT_ALLOWED, "text/plain", "method not allowed\n");
     int text = strcmp(url, "/metrics") == 0;
     if (!text && strcmp(url, "/status") != 0) return reply(c, MHD_HTTP_NOT_FOUND, "text/plain", "not found\n");
+    static __thread metricsSnapshot shards[METRICS_MAX_SHARDS]; /* MHD's thread: off its stack */
+    static __thread char labels[METRICS_MAX_SHARDS][64];
+    const char *lp[METRICS_MAX_SHARDS];
     pthread_mutex_lock(&m->mu);
     metricsSnapshot s = m->snap;
+    int n = m->nshards;
+    memcpy(shards, m->shard, (size_t)n * sizeof(*shards));
+    memcpy(labels, m->label, sizeof(labels));
     pthread_mutex_unlock(&m->mu);
-    char body[4096];
-    int rc = text ? metricsRenderText(&s, body, sizeof(body)) : metricsRenderJson(&s, body, sizeof(body));
-    if (rc < 0) return reply(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "text/plain", "internal error\n");
-    return reply(c, MHD_HTTP_OK, text ? "text/plain; version=0.0.4; charset=utf-8" : "application/json", body);
+    for (int i = 0; i < n; i++) lp[i] = labels[i];
+    size_t cap = 4096 * (size_t)(n + 1);
+    char *body = malloc(cap);
+    if (!body) return reply(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "text/plain", "internal error\n");
+    int rc = n ? (text ? metricsRenderTextShards(shards, lp, n, body, cap) : metricsRenderJsonShards(shards, lp, n, body, cap))
+               : (text ? metricsRenderText(&s, body, cap) : metricsRenderJson(&s, body, cap));
+    enum MHD_Result r = rc < 0 ? reply(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "text/plain", "internal error\n")
+                               : reply(c, MHD_HTTP_OK, text ? "text/plain; version=0.0.4; charset=utf-8" : "application/json", body);
+    free(body);
+    return r;
 }
 
 /* HOST:PORT into host (empty = every address) and port. -1 when malformed. */

@@ -56,10 +56,18 @@ typedef struct metrics metrics;
 metrics *metricsStart(const char *hostport, int *usage, char *err, size_t errlen);
 /* Thread-safe; m may be NULL (no --metrics). */
 void metricsPublish(metrics *m, const metricsSnapshot *snap);
+/* A cluster source: one snapshot per shard (0 .. METRICS_MAX_SHARDS - 1),
+ * labelled shard="label". Once a shard published, /metrics carries that
+ * label on every series and /status is {"in_sync": every shard, "shards":
+ * [one object per shard]}. Thread-safe; m may be NULL. */
+#define METRICS_MAX_SHARDS 64
+void metricsPublishShard(metrics *m, int shard, const char *label, const metricsSnapshot *snap);
 void metricsStop(metrics *m);
 
 /* The renderings, for tests: 0, or -1 when cap is too small. */
 int metricsRenderText(const metricsSnapshot *s, char *buf, size_t cap);
 int metricsRenderJson(const metricsSnapshot *s, char *buf, size_t cap);
+int metricsRenderTextShards(const metricsSnapshot *s, const char *const *labels, int n, char *buf, size_t cap);
+int metricsRenderJsonShards(const metricsSnapshot *s, const char *const *labels, int n, char *buf, size_t cap);
 
 #endif

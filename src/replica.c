@@ -323,6 +323,10 @@ static int stream(replica *r, rsConn *c) {
         if (stop) return S_STOP;
         if (rewind) return S_RETRY;
         if (silentTooLong(r)) return S_RETRY;
+        if (r->o.moved && r->o.moved(r->o.relocate_ctx)) {
+            say(r, "%s", "the shard has another node now: following it");
+            return S_RETRY;
+        }
         if (n > 0 && (connPending(c) || (p[0].revents & (POLLIN | POLLHUP | POLLERR)))) {
             ssize_t got = connReadNonBlock(c, buf, sizeof(buf));
             if (got == 0 || got == -1) {
@@ -553,9 +557,28 @@ static int session(replica *r) {
     return rc;
 }
 
+/* Where a cluster shard's node is now: after a failover the same PSYNC
+ * goes to the promoted node, which continues our history (replid2). */
+static void relocate(replica *r) {
+    if (!r->o.relocate) return;
+    rsUrl u = {0};
+    char err[256], was[300], now[300];
+    if (urlCopy(&u, &r->url, err, sizeof(err)) < 0) return;
+    if (r->o.relocate(r->o.relocate_ctx, &u) == 0) {
+        urlFormatAddr(&r->url, was, sizeof(was));
+        urlFormatAddr(&u, now, sizeof(now));
+        if (strcmp(was, now) != 0 && !r->o.quiet) logInfo("the shard's node moved from %s to %s", was, now);
+        urlFree(&r->url);
+        r->url = u;
+        return;
+    }
+    urlFree(&u);
+}
+
 static void *linkThread(void *arg) {
     replica *r = arg;
     int backoff = 100;
+    logSetThreadTag(r->o.log_tag);
     for (;;) {
         int rc = session(r);
         if (rc == S_STOP || flagSet(r, &r->stop)) break;
@@ -571,6 +594,7 @@ static void *linkThread(void *arg) {
         r->reconnects++;
         rewindKind rewind = r->rewind;
         pthread_mutex_unlock(&r->mu);
+        relocate(r);
         if (!rewind) {
             struct pollfd p = {.fd = r->wake[0], .events = POLLIN};
             poll(&p, 1, backoff);

@@ -112,6 +112,15 @@ typedef struct replicaOptions {
                                 services rename it on request); NULL = PSYNC */
     int source_timeout_ms;   /* a link silent this long is dropped and
                                 continued; 0 = REPLICA_DEFAULT_SOURCE_TIMEOUT_MS */
+    const char *log_tag;     /* the link thread's line label (log.h); NULL none */
+    /* A cluster shard's node changes (failover): before each reconnect,
+     * relocate may replace *url with where the shard's node is now (0), or
+     * leave it (-1). NULL: always the same URL. Runs on the link thread. */
+    int (*relocate)(void *ctx, rsUrl *url);
+    /* Polled while streaming (cheap): 1 when the shard's node changed (a
+     * failover made it a replica): the link is dropped and relocated. */
+    int (*moved)(void *ctx);
+    void *relocate_ctx;
 } replicaOptions;
 
 #define REPLICA_DEFAULT_SOURCE_TIMEOUT_MS 60000

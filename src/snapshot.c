@@ -70,8 +70,8 @@ static outcome wireOutcome(const wire *w, rdbErrCode code) {
 
 /* Decode the snapshot through h while teeing it to fd; on SNAP_FAIL, *why
  * says what failed. */
-static int replicaSnapshot(const snapshotConfig *cfg, int fd, const rdbHandlers *h, outcome *why, char *err,
-                           size_t errlen) {
+int snapshotDecode(const snapshotConfig *cfg, int fd, const rdbHandlers *h, outcome *why, char *err,
+                   size_t errlen) {
     char line[512];
     rsConn *c = connOpen(cfg->source, &cfg->source_conn, err, errlen);
     *why = OUTCOME_CONNECT;
@@ -178,7 +178,7 @@ outcome snapshotToFile(const snapshotConfig *cfg, const char *path) {
     checksum *cs = checksumNew();
     rdbHandlers h = {0};
     checksumHandlers(cs, &h);
-    int rc = cfg->mode == 2 ? SNAP_REFUSED : replicaSnapshot(cfg, fd, &h, &why, err, sizeof(err));
+    int rc = cfg->mode == 2 ? SNAP_REFUSED : snapshotDecode(cfg, fd, &h, &why, err, sizeof(err));
     const char *how = "replication";
     if (rc == SNAP_REFUSED && cfg->mode != 1) {
         if (cfg->mode == 0) logInfo("the source refuses SYNC and PSYNC: rebuilding the snapshot from SCAN + DUMP");
@@ -280,7 +280,7 @@ checksum *snapshotSum(const snapshotConfig *cfg, outcome *why, snapshotSumInfo *
     /* With a filter, the keys it leaves out never reach the checksum. */
     filterRelay *fr = filterActive(cfg->filter) ? filterRelayNew(cfg->filter, &h) : NULL;
     if (fr) filterRelayHandlers(fr, &fh);
-    int rc = cfg->mode == 2 ? SNAP_REFUSED : replicaSnapshot(cfg, -1, fr ? &fh : &h, why, err, errlen);
+    int rc = cfg->mode == 2 ? SNAP_REFUSED : snapshotDecode(cfg, -1, fr ? &fh : &h, why, err, errlen);
     if (rc == 0 && fr && !cfg->quiet) filteredNote(filterRelayFiltered(fr), 0);
     filterRelayFree(fr);
     if (rc == SNAP_REFUSED && cfg->mode != 1) {

@@ -41,6 +41,16 @@ typedef struct snapshotConfig {
                                  * read exactly), else 1000 + twice the slowest key read */
 } snapshotConfig;
 
+/* One source's snapshot over the replica path, decoded through h (and
+ * teed to fd unless -1): 0, SNAPSHOT_FAILED (err, and *why: the outcome),
+ * or SNAPSHOT_REFUSED (the source refuses SYNC and PSYNC). A cluster
+ * source (csource.h) reads each shard with it. */
+#define SNAPSHOT_FAILED (-1)
+#define SNAPSHOT_REFUSED (-2)
+struct rdbHandlers;
+int snapshotDecode(const snapshotConfig *c, int fd, const struct rdbHandlers *h, outcome *why, char *err,
+                   size_t errlen);
+
 outcome snapshotToFile(const snapshotConfig *c, const char *path);
 outcome snapshotChecksum(const snapshotConfig *c);
 

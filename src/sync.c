@@ -24,6 +24,7 @@
 #include "clock.h"
 #include "ctarget.h"
 #include "cutover.h"
+#include "csource.h"
 #include "grace.h"
 #include "log.h"
 #include "outcome.h"
@@ -318,7 +319,22 @@ static void publishMetrics(syncer *s, const replStatus *st, replPhase phase, int
         s->wd.have_snap = 1;
         pthread_mutex_unlock(&s->wd.mu);
     }
-    metricsPublish(s->cfg->metrics, &m);
+    if (s->cfg->shard) csourceLinkMetrics(s->cfg->shard, &m); /* labelled shard="..." */
+    else metricsPublish(s->cfg->metrics, &m);
+}
+
+/* One shard of a cluster source: its line goes into the aggregated one. */
+static void shardStatus(syncer *s, const replStatus *st, replPhase phase) {
+    char line[300];
+    if (*waitingLine(phase)) snprintf(line, sizeof(line), "%s", waitingLine(phase));
+    else if (phase == REPL_TRANSFER)
+        snprintf(line, sizeof(line), "loading, %.1f MB received, %llu keys applied", st->snapshot_bytes / 1048576.0,
+                 (unsigned long long)snapshotWritten(s));
+    else streamingLine(s, st, line, sizeof(line));
+    /* "in sync" is the aggregated line's word, said only when every shard is. */
+    char *tail = strstr(line, ", in sync");
+    if (tail) *tail = '\0';
+    csourceLinkStatus(s->cfg->shard, phaseWord(phase), line, phase == REPL_STREAMING && inSync(s, st), s->applied);
 }
 
 static void statusLine(syncer *s, int force) {
@@ -332,6 +348,10 @@ static void statusLine(syncer *s, int force) {
     /* A failed link says why in its own error line. Off a terminal, a
      * phase with nothing to count is said once, as it begins. */
     if (phase == REPL_FAILED) return;
+    if (s->cfg->shard) {
+        shardStatus(s, &st, phase);
+        return;
+    }
     int waiting = *waitingLine(phase) != '\0', changed = phase != (replPhase)s->last_phase;
     if (waiting && !changed && !progressLive(s->pg)) return;
     if (!progressDue(s->pg, force || (waiting && changed))) return;
@@ -608,17 +628,19 @@ static int forwardStaged(syncer *s, int argc, const char **av, size_t *lv, int64
 }
 
 static int forward(syncer *s, const redisReply *c, int64_t end) {
-    const char *argv[64], **av = argv;
-    size_t lens[64], *lv = lens;
+    const char *argv[65], **av = argv; /* one more: a cluster shard's filter may add an argument */
+    size_t lens[65], *lv = lens;
     int rc = -1;
     if (c->elements > 64) {
-        av = malloc(c->elements * sizeof(*av));
-        lv = malloc(c->elements * sizeof(*lv));
+        av = malloc((c->elements + 1) * sizeof(*av));
+        lv = malloc((c->elements + 1) * sizeof(*lv));
     }
     if (av && lv) {
         int argc = (int)c->elements;
         for (int i = 0; i < argc; i++) av[i] = c->element[i]->str, lv[i] = (size_t)c->element[i]->len;
-        rc = forwardStaged(s, argc, av, lv, end);
+        /* A cluster shard: keys moved by resharding, functions (csource.h). */
+        int wanted = !s->cfg->shard || csourceLinkFilter(s->cfg->shard, &argc, av, lv, end);
+        rc = wanted ? forwardStaged(s, argc, av, lv, end) : 0;
     }
     if (av != argv) free(av);
     if (lv != lens) free(lv);
@@ -780,6 +802,18 @@ static int onKeyEnd(void *ctx, const rdbKeyInfo *k) {
     return stop_requested ? -1 : 0;
 }
 
+/* A cluster shard: only its slots are replaced, the other shards' keys
+ * stay (csource.h). */
+static int shardFlush(syncer *s) {
+    char err[512];
+    int tdb = s->cfg->imp.db_map[0] >= 0 ? s->cfg->imp.db_map[0] : 0;
+    if (writerDrain(s->w) < 0) return -1;
+    writerResetDb(s->w);
+    if (csourceLinkFlush(s->cfg->shard, s->tc, tdb, err, sizeof(err)) == 0) return 0;
+    fatal(s, OUTCOME_WRITE, err);
+    return -1;
+}
+
 /* Before a later full snapshot: empty what the snapshot will fill (every
  * db, or the selected ones) and the function libraries. Before the first
  * one with --flush-target: everything, as --flush-target says. */
@@ -789,6 +823,7 @@ static int flushTarget(syncer *s, int first, const char *why) {
     writerTag t = {"FLUSHALL", 0, NULL, 0, 0, WRITER_K_FLUSH};
     int ndb = first ? 0 : s->cfg->imp.n_db_only;
     logInfo("%s", why);
+    if (s->cfg->shard) return shardFlush(s);
     if (ndb == 0 && writerCommand(s->w, 1, argv, lens, &t) < 0) return -1;
     for (int i = 0; i < ndb; i++) {
         int db = s->cfg->imp.db_only[i];
@@ -833,6 +868,7 @@ static int loadSnapshot(syncer *s, const replEpoch *ep) {
     snapCtx sc = {s, 0};
     rdbHandlers hi, hs = {.ctx = &sc, .aux = onAux, .key_end = onKeyEnd}, h;
     importHandlers(s->im, &hi);
+    if (s->cfg->shard) csourceLinkSnapshotHandlers(s->cfg->shard, &hi);
     rdbTee *tee = rdbTeeNew(&hi, &hs);
     rdbTeeHandlers(tee, &h);
     rdbDecoder *d = rdbDecoderNew(r, &h, NULL);
@@ -930,6 +966,9 @@ static int mayFlush(syncer *s, const replEpoch *ep) {
         if (!s->fatal) s->target_lost = 1;
         return -1;
     }
+    /* A cluster shard: a new node after a failover is cluster life, and the
+     * target holds every shard's keys; only the shard's slots are replaced. */
+    if (s->cfg->shard) return 0;
     const importOptions *o = &s->cfg->imp;
     /* A source that continued the history we applied (+CONTINUE, e.g.
      * restarted with its data) is the one we follow now. */
@@ -1401,7 +1440,9 @@ outcome syncRun(const syncConfig *cfg, int *refused) {
         return s.rc;
     }
     int tdbs[4], resuming = 0;
-    s.target_was_empty = s.rt ? ctargetEmpty(s.rt) : connKeyspaceDbs(s.tc, tdbs, 4) == 0; /* INFO keyspace lists no db */
+    s.target_was_empty = cfg->shard ? csourceLinkTargetWasEmpty(cfg->shard)
+                        : s.rt    ? ctargetEmpty(s.rt)
+                                  : connKeyspaceDbs(s.tc, tdbs, 4) == 0; /* INFO keyspace lists no db */
     replState resume = {.offset = -1};
     if ((cfg->cutover && cutoverCheckSource(&s) < 0) || (cfg->state_path && openState(&s, &resume, &resuming) < 0) ||
         (cfg->exactly_once && startCheckpoint(&s, &resume, &resuming) < 0)) {
@@ -1413,8 +1454,10 @@ outcome syncRun(const syncConfig *cfg, int *refused) {
         return s.rc;
     }
     s.im = importNew(&s.tinfo, &cfg->imp);
-    replicaOptions ro = {cfg->source, cfg->source_conn, cfg->spool_mem, cfg->spool_dir, cfg->quiet,
-                         cfg->psync_cmd, cfg->source_timeout_s * 1000};
+    replicaOptions ro = {.url = cfg->source, .conn = cfg->source_conn, .spool_mem = cfg->spool_mem,
+                         .spool_dir = cfg->spool_dir, .quiet = cfg->quiet, .psync_cmd = cfg->psync_cmd,
+                         .source_timeout_ms = cfg->source_timeout_s * 1000};
+    if (cfg->shard) csourceLinkReplicaOptions(cfg->shard, &ro);
     s.rep = s.im ? replicaNew(&ro) : NULL;
     /* A checkpoint without a replication id (a SYNC-only source) cannot be continued. */
     int can_resume = resuming && strcmp(resume.replid, "?") != 0;
@@ -1430,7 +1473,7 @@ outcome syncRun(const syncConfig *cfg, int *refused) {
     importSetWriter(s.im, s.w);
     s.pg = progressNew(cfg->quiet, "sync", 0); /* NULL (out of memory): no status lines */
     progressSetInterval(s.pg, cfg->status_interval_ms);
-    if (!cfg->quiet || cfg->metrics) watchdogStart(&s); /* -q: no lines, metrics still refreshed */
+    if (!cfg->shard && (!cfg->quiet || cfg->metrics)) watchdogStart(&s); /* -q: no lines, metrics still refreshed */
     *refused = 0;
     outcome rc = loop(&s, refused);
     watchdogStop(&s);

@@ -84,6 +84,7 @@ typedef struct batch {
 typedef struct verifier {
     rsConn *other;
     rsServerInfo oinfo;
+    const verifySource *others; /* a cluster source: the master of each key's slot; else NULL */
     int compare;        /* 1: compare content; 0: existence only */
     const keyFilter *filter; /* --type: a key of a type left out on the other side is not there */
     uint64_t checked, differ, missing, noted;
@@ -150,24 +151,49 @@ static void batchClear(batch *b) {
     b->n = b->bytes = 0;
 }
 
-/* Look the batch up on the other side in one round trip, and judge each. */
+static int fetchCheck(verifier *v, rsConn *other, const rsServerInfo *oinfo, const scanItem *items, size_t n,
+                      int db);
+
+/* Look the batch up on the other side in one round trip (per node, when
+ * the other side is a cluster's masters), and judge each key. */
 static int batchCheck(verifier *v) {
     batch *b = &v->b;
+    int rc = 0;
     if (!b->n) return 0;
+    if (!v->others) {
+        rc = fetchCheck(v, v->other, &v->oinfo, b->items, b->n, b->db);
+    } else { /* each master's share of the batch, in place, then the next */
+        scanItem *mine = malloc(b->n * sizeof(*mine));
+        if (!mine) return snprintf(v->err, v->errlen, "out of memory"), -1;
+        for (int o = 0; rc == 0 && o < v->others->n; o++) {
+            size_t m = 0;
+            for (size_t i = 0; i < b->n; i++)
+                if (v->others->owner(v->others->ctx, b->items[i].key, b->items[i].keylen) == o) mine[m++] = b->items[i];
+            if (m) rc = fetchCheck(v, v->others->conns[o], &v->others->infos[o], mine, m, b->db);
+        }
+        free(mine);
+    }
+    batchClear(b);
+    verifyProgress(v);
+    return rc;
+}
+
+static int fetchCheck(verifier *v, rsConn *other, const rsServerInfo *oinfo, const scanItem *items, size_t n,
+                      int db) {
     char ferr[600];
     int64_t t0 = clockMonoMs();
-    scanFetch *f = scanFetchKeys(v->other, &v->oinfo, b->db, b->items, b->n, ferr, sizeof(ferr));
+    scanFetch *f = scanFetchKeys(other, oinfo, db, items, n, ferr, sizeof(ferr));
     /* The automatic tolerance follows the slowest read so far (a batch's
      * expire times are made absolute before its replies are all in). */
     int64_t took = clockMonoMs() - t0;
     if (took > v->slowest_read_ms) v->slowest_read_ms = took;
-    if (v->auto_tol) v->tol_ms = keyVerdictAutoTolerance(&v->sinfo, &v->oinfo, v->slowest_read_ms);
+    if (v->auto_tol) v->tol_ms = keyVerdictAutoTolerance(&v->sinfo, oinfo, v->slowest_read_ms);
     if (!f) {
         snprintf(v->err, v->errlen, "%s: %s", v->compare ? "target" : "source", ferr);
         return -1;
     }
     int rc = 0;
-    for (size_t i = 0; i < b->n && rc == 0; i++) {
+    for (size_t i = 0; i < n && rc == 0; i++) {
         scanItem o;
         v->checked++;
         int found = scanFetchItem(f, i, &o);
@@ -175,14 +201,12 @@ static int batchCheck(verifier *v) {
             found = 0; /* there, but of a type the filter leaves out */
         if (!found) {
             v->missing++;
-            reportKey(v, &b->items[i], v->compare ? "missing on the target" : "only on the target");
+            reportKey(v, &items[i], v->compare ? "missing on the target" : "only on the target");
         } else if (v->compare) {
-            rc = compareKey(v, &b->items[i], &o);
+            rc = compareKey(v, &items[i], &o);
         }
     }
     scanFetchFree(f);
-    batchClear(b);
-    verifyProgress(v);
     return rc;
 }
 
@@ -230,32 +254,26 @@ static int pass(rsConn *from, const rsServerInfo *info, const scanOptions *so, v
     return rc;
 }
 
-static outcome keyByKey(const snapshotConfig *cfg) {
+/* Both passes: every key of every source on the target with the same
+ * content, then every target key on the source (the master of its slot). */
+static outcome keyByKeyOn(const snapshotConfig *cfg, const verifySource *vs, rsConn *t, const rsServerInfo *tinfo) {
     char err[800] = "";
-    rsServerInfo sinfo = {0}, tinfo = {0};
-    rsConn *s = snapshotOpenSource(cfg, &sinfo, err, sizeof(err));
-    snapshotConfig tc = *cfg;
-    tc.source = cfg->target, tc.source_conn = cfg->target_conn;
-    rsConn *t = s ? snapshotOpenSource(&tc, &tinfo, err, sizeof(err)) : NULL;
+    const rsServerInfo *sinfo = &vs->infos[0];
     scanOptions so = {cfg->scan_count, cfg->rate, 1, cfg->filter};
     scanStats st1 = {0}, st2 = {0};
     progress *pg = progressNew(cfg->quiet, "verify", 0); /* NULL (out of memory): no status lines */
-    verifier fwd = {.other = t, .oinfo = tinfo, .compare = 1, .filter = cfg->filter, .pg = pg, .quiet = cfg->quiet,
-                    .err = err, .errlen = sizeof(err), .ckpt = snapshotCheckpointName(cfg), .sinfo = sinfo,
+    verifier fwd = {.other = t, .oinfo = *tinfo, .compare = 1, .filter = cfg->filter, .pg = pg, .quiet = cfg->quiet,
+                    .err = err, .errlen = sizeof(err), .ckpt = snapshotCheckpointName(cfg), .sinfo = *sinfo,
                     .auto_tol = cfg->ttl_tolerance_ms < 0,
-                    .tol_ms = cfg->ttl_tolerance_ms < 0 ? keyVerdictAutoTolerance(&sinfo, &tinfo, 0)
+                    .tol_ms = cfg->ttl_tolerance_ms < 0 ? keyVerdictAutoTolerance(sinfo, tinfo, 0)
                                                          : cfg->ttl_tolerance_ms};
-    verifier back = {.other = s, .oinfo = sinfo, .compare = 0, .filter = cfg->filter, .pg = pg, .err = err,
-                     .errlen = sizeof(err),
+    verifier back = {.other = vs->conns[0], .oinfo = *sinfo, .others = vs->n > 1 ? vs : NULL, .compare = 0,
+                     .filter = cfg->filter, .pg = pg, .err = err, .errlen = sizeof(err),
                      .ckpt = snapshotCheckpointName(cfg)};
-    int rc = t ? 0 : -1;
-    /* Every source key must be on the target with the same content; then
-     * every target key must exist on the source. */
-    if (rc == 0) rc = pass(s, &sinfo, &so, &fwd, &st1);
+    int rc = 0;
+    for (int i = 0; rc == 0 && i < vs->n; i++) rc = pass(vs->conns[i], &vs->infos[i], &so, &fwd, &st1);
     back.base = fwd.checked;
-    if (rc == 0) rc = pass(t, &tinfo, &so, &back, &st2);
-    connClose(s);
-    connClose(t);
+    if (rc == 0) rc = pass(t, tinfo, &so, &back, &st2);
     progressClear(pg);
     progressFree(pg);
     if (rc < 0 && stopRequested()) {
@@ -281,6 +299,43 @@ static outcome keyByKey(const snapshotConfig *cfg) {
            "target %s\n", equal ? "equal" : "DIFFERENT", (unsigned long long)fwd.checked,
            (unsigned long long)fwd.differ, (unsigned long long)fwd.missing, (unsigned long long)back.missing, kinds);
     return equal ? OUTCOME_OK : OUTCOME_DIFFER;
+}
+
+/* The target side's connection for the passes. */
+static rsConn *openTargetSide(const snapshotConfig *cfg, rsServerInfo *tinfo, char *err, size_t errlen) {
+    snapshotConfig tc = *cfg;
+    tc.source = cfg->target, tc.source_conn = cfg->target_conn;
+    return snapshotOpenSource(&tc, tinfo, err, errlen);
+}
+
+static outcome keyByKey(const snapshotConfig *cfg) {
+    char err[800] = "";
+    rsServerInfo sinfo = {0}, tinfo = {0};
+    rsConn *s = snapshotOpenSource(cfg, &sinfo, err, sizeof(err));
+    rsConn *t = s ? openTargetSide(cfg, &tinfo, err, sizeof(err)) : NULL;
+    outcome rc = OUTCOME_CONNECT;
+    if (t) {
+        verifySource vs = {.n = 1, .conns = &s, .infos = &sinfo};
+        rc = keyByKeyOn(cfg, &vs, t, &tinfo);
+    } else {
+        logError("%s", err);
+    }
+    connClose(s);
+    connClose(t);
+    return rc;
+}
+
+outcome verifyRunSources(const snapshotConfig *cfg, const verifySource *vs) {
+    char err[800] = "";
+    rsServerInfo tinfo = {0};
+    rsConn *t = openTargetSide(cfg, &tinfo, err, sizeof(err));
+    if (!t) {
+        logError("%s", err);
+        return OUTCOME_CONNECT;
+    }
+    outcome rc = keyByKeyOn(cfg, vs, t, &tinfo);
+    connClose(t);
+    return rc;
 }
 
 outcome verifyRun(const snapshotConfig *cfg) {

@@ -27,4 +27,17 @@
 
 outcome verifyRun(const snapshotConfig *c);
 
+/* --verify against a cluster source (csource.h): its masters are read one
+ * after the other, and each target key is looked up on the master of its
+ * slot, conns[owner(ctx, key, len)]. Key by key (no digest phase). The
+ * connections are borrowed. */
+typedef struct verifySource {
+    int n;
+    rsConn **conns;
+    rsServerInfo *infos;
+    int (*owner)(void *ctx, const char *key, size_t len);
+    void *ctx;
+} verifySource;
+outcome verifyRunSources(const snapshotConfig *c, const verifySource *vs);
+
 #endif

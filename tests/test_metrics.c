@@ -43,6 +43,23 @@ int main(void) {
         CHECK(strstr(buf, "\"phase\":\"streaming\",\"in_sync\":true,") != NULL);
         CHECK(strstr(buf, "\"errors_total\":{\"refused\":1,\"conflict\":2,\"link\":3}") != NULL);
     }
+    TEST("metrics.shards") {
+        /* A cluster source: every series labelled with its shard. */
+        metricsSnapshot two[2] = {snap, snap};
+        two[1].in_sync = 0, two[1].applied_offset = 77;
+        const char *labels[2] = {"10.0.0.1:7000", "10.0.0.2:7001"};
+        char big[16384];
+        if (!CHECK_EQ_INT(0, metricsRenderTextShards(two, labels, 2, big, sizeof(big)))) continue;
+        CHECK(strstr(big, "rdbsync_phase{shard=\"10.0.0.1:7000\",phase=\"streaming\"} 1\n") != NULL);
+        CHECK(strstr(big, "\nrdbsync_in_sync{shard=\"10.0.0.1:7000\"} 1\nrdbsync_in_sync{shard=\"10.0.0.2:7001\"} 0\n") != NULL);
+        CHECK(strstr(big, "\nrdbsync_applied_offset_bytes{shard=\"10.0.0.2:7001\"} 77\n") != NULL);
+        CHECK(strstr(big, "rdbsync_errors_total{shard=\"10.0.0.2:7001\",reason=\"link\"} 3\n") != NULL);
+        /* HELP and TYPE once per metric. */
+        CHECK(strstr(strstr(big, "# TYPE rdbsync_in_sync gauge") + 1, "# TYPE rdbsync_in_sync gauge") == NULL);
+        if (!CHECK_EQ_INT(0, metricsRenderJsonShards(two, labels, 2, big, sizeof(big)))) continue;
+        CHECK(strncmp(big, "{\"in_sync\":false,\"shards\":[{\"shard\":\"10.0.0.1:7000\",\"phase\":\"streaming\"", 61) == 0);
+        CHECK(strstr(big, "{\"shard\":\"10.0.0.2:7001\",") != NULL);
+    }
     test_eq_int("metrics.too_small", -1, metricsRenderText(&snap, buf, 100));
     badValue("metrics.bad.no_port", "127.0.0.1");
     badValue("metrics.bad.port_zero", "127.0.0.1:0");

@@ -1,0 +1,978 @@
+/* csource.c -- a Redis Cluster as the source (see csource.h). */
+#include "csource.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "checksum.h"
+#include "cluster.h"
+#include "clock.h"
+#include "log.h"
+#include "progress.h"
+#include "scan.h"
+#include "rdb/decode.h"
+#include "rdb/digest.h"
+#include "rdb/rdbfile.h"
+#include "rdb/tee.h"
+#include "stop.h"
+#include "verify.h"
+
+/* ---- Topology: cluster.h's map, seen as the shards that serve slots ---- */
+
+int csourceKeySlot(const char *key, size_t len) { return (int)clusterKeySlot(key, len); }
+
+static int hasSlot(const csShard *s, int slot) { return s->slots[slot >> 3] >> (slot & 7) & 1; }
+
+static void addSlot(csShard *s, int slot) {
+    s->slots[slot >> 3] |= (unsigned char)(1 << (slot & 7));
+    s->nslots++;
+    if (s->first_slot < 0) s->first_slot = slot;
+}
+
+static void copyNode(const clusterNode *from, csNode *to) {
+    snprintf(to->host, sizeof(to->host), "%s", from->host ? from->host : "");
+    to->port = from->port;
+    snprintf(to->id, sizeof(to->id), "%s", from->id);
+}
+
+/* The ranges as the owner table says (a MOVED-updated map keeps stale
+ * ranges; owner[] is the truth). */
+static void describeRanges(csShard *s) {
+    size_t n = 0;
+    s->ranges[0] = '\0';
+    for (int i = 0; i < CS_SLOTS; i++) {
+        if (!hasSlot(s, i) || (i > 0 && hasSlot(s, i - 1))) continue;
+        int j = i;
+        while (j + 1 < CS_SLOTS && hasSlot(s, j + 1)) j++;
+        if (n + 24 >= sizeof(s->ranges)) break;
+        n += (size_t)snprintf(s->ranges + n, sizeof(s->ranges) - n, n ? ",%d-%d" : "%d-%d", i, j);
+    }
+}
+
+/* The shards of m that serve at least one slot, by their first slot. */
+static int topoFromMap(clusterMap *m, csTopo *t, char *err, size_t errlen) {
+    t->map = m;
+    t->shard = calloc((size_t)(m->nshards ? m->nshards : 1), sizeof(*t->shard));
+    int *index = malloc((size_t)(m->nshards ? m->nshards : 1) * sizeof(*index)); /* map shard -> ours */
+    t->n = 0;
+    if (!t->shard || !index) return free(index), snprintf(err, errlen, "out of memory"), -1;
+    for (int i = 0; i < m->nshards; i++) index[i] = -1;
+    for (int slot = 0; slot < CS_SLOTS; slot++) {
+        int o = m->owner[slot];
+        if (o < 0 || o >= m->nshards) continue;
+        if (index[o] < 0) {
+            csShard *s = &t->shard[index[o] = t->n++];
+            const clusterShard *cs = &m->shards[o];
+            s->first_slot = -1;
+            copyNode(&cs->master, &s->master);
+            for (int r = 0; r < cs->nreplicas && !s->replica.port; r++)
+                if (!cs->replicas[r].failed) copyNode(&cs->replicas[r], &s->replica);
+            if (cs->master.id[0]) snprintf(s->ids[s->nids++], sizeof(s->ids[0]), "%s", cs->master.id);
+            for (int r = 0; r < cs->nreplicas && s->nids < 8; r++)
+                if (cs->replicas[r].id[0]) snprintf(s->ids[s->nids++], sizeof(s->ids[0]), "%s", cs->replicas[r].id);
+        }
+        addSlot(&t->shard[index[o]], slot);
+    }
+    free(index);
+    for (int i = 0; i < t->n; i++) describeRanges(&t->shard[i]);
+    if (t->n == 0) return snprintf(err, errlen, "no slot is served (the cluster is not set up)"), -1;
+    return 0;
+}
+
+void csourceTopoFree(csTopo *t) {
+    free(t->shard);
+    clusterMapFree(t->map);
+    memset(t, 0, sizeof(*t));
+}
+
+int csourceDetect(const rsUrl *u, const rsConnOptions *o, csTopo *t, char *err, size_t errlen) {
+    memset(t, 0, sizeof(*t));
+    rsConn *c = connOpen(u, o, err, errlen);
+    if (!c) return -1;
+    /* INFO refused (a replication-only ACL user): no way to tell, the
+     * server is taken as it always was, a single one. */
+    int rc = clusterDetect(c, err, errlen) == 1 ? 1 : 0;
+    char msg[512] = "";
+    clusterMap *m = rc ? clusterMapRead(c, u->host ? u->host : "127.0.0.1", o->tls.enabled || u->tls, msg,
+                                        sizeof(msg)) : NULL;
+    if (rc && (!m || clusterMapComplete(m, connName(c), msg, sizeof(msg)) < 0 ||
+               topoFromMap(m, t, msg, sizeof(msg)) < 0)) {
+        if (!t->map) clusterMapFree(m);
+        csourceTopoFree(t);
+        snprintf(err, errlen, "source %s is a cluster node, but its topology is not usable: %s", connName(c), msg);
+        rc = -1;
+    }
+    connClose(c);
+    return rc;
+}
+
+/* ---- A shard's node as a URL: the user's URL (credentials, TLS) with
+ * the node's address ---- */
+
+static int nodeUrl(const rsUrl *seed, const csNode *n, rsUrl *out) {
+    clusterNode cn = {.host = (char *)n->host, .port = n->port};
+    return clusterNodeUrl(seed, &cn, out);
+}
+
+/* The node to read a shard from: its replica with --source-replicas
+ * (keeping the fork off the master), else its master. */
+static const csNode *readNodeOf(const csShard *s, int use_replicas) {
+    return use_replicas && s->replica.port ? &s->replica : &s->master;
+}
+
+static void shardName(const csShard *s, int use_replicas, char *out, size_t cap) {
+    const csNode *n = readNodeOf(s, use_replicas);
+    snprintf(out, cap, "%s:%d", n->host, n->port);
+}
+
+static int replicasMissing(const csTopo *t, int use_replicas) {
+    if (!use_replicas) return 0;
+    for (int i = 0; i < t->n; i++)
+        if (!t->shard[i].replica.port) {
+            logWarn("--source-replicas: shard %s:%d (slots %s) has no replica; reading its master",
+                    t->shard[i].master.host, t->shard[i].master.port, t->shard[i].ranges);
+        }
+    return 0;
+}
+
+/* ---- --source C --checksum ---- */
+
+/* One shard's snapshot through h (and its own counters, for the JSON
+ * figures). Functions only from the first shard. */
+static int decodeShard(const snapshotConfig *cfg, const csShard *s, int first, int use_replicas, int fd,
+                       const rdbHandlers *total, checksum *one, outcome *why, char *err, size_t errlen) {
+    rsUrl u = {0};
+    rdbHandlers a = *total, b, h;
+    if (!first) a.function = NULL;
+    checksumHandlers(one, &b);
+    rdbTee *tee = rdbTeeNew(&a, &b);
+    if (!tee || nodeUrl(cfg->source, readNodeOf(s, use_replicas), &u) < 0) {
+        rdbTeeFree(tee);
+        urlFree(&u);
+        *why = OUTCOME_INTERNAL;
+        return snprintf(err, errlen, "out of memory"), -1;
+    }
+    rdbTeeHandlers(tee, &h);
+    snapshotConfig sc = *cfg;
+    sc.source = &u;
+    char msg[800] = "";
+    int rc = snapshotDecode(&sc, fd, &h, why, msg, sizeof(msg));
+    char name[300];
+    shardName(s, use_replicas, name, sizeof(name));
+    if (rc == SNAPSHOT_REFUSED)
+        snprintf(err, errlen, "shard %s (slots %s) refuses SYNC and PSYNC: scan mode on a cluster source is not "
+                 "supported yet", name, s->ranges), *why = OUTCOME_CONNECT;
+    else if (rc < 0) snprintf(err, errlen, "shard %s (slots %s): %s", name, s->ranges, msg);
+    rdbTeeFree(tee);
+    urlFree(&u);
+    return rc < 0 ? -1 : 0;
+}
+
+typedef struct shardFigures {
+    uint64_t keys, expires;
+    char digest[2 * RDB_DIGEST_LEN + 1];
+} shardFigures;
+
+/* The JSON report with a "shards" member: the per-shard figures. */
+static void jsonWithShards(checksum *total, const csTopo *t, int use_replicas, const shardFigures *f) {
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&buf, &len);
+    if (!m) return checksumReport(total, stdout, 1);
+    checksumReport(total, m, 1);
+    fclose(m);
+    while (len && (buf[len - 1] == '\n' || buf[len - 1] == '}')) {
+        int brace = buf[len - 1] == '}';
+        len--;
+        if (brace) break;
+    }
+    fwrite(buf, 1, len, stdout);
+    printf(",\"shards\":[");
+    for (int i = 0; i < t->n; i++) {
+        char name[300];
+        shardName(&t->shard[i], use_replicas, name, sizeof(name));
+        printf("%s{\"node\":\"%s\",\"slots\":\"%s\",\"keys\":%llu,\"expires\":%llu,\"digest\":\"%s\"}", i ? "," : "",
+               name, t->shard[i].ranges, (unsigned long long)f[i].keys, (unsigned long long)f[i].expires,
+               f[i].digest);
+    }
+    printf("]}\n");
+    free(buf);
+}
+
+static int modeScan(const snapshotConfig *cfg) {
+    if (cfg->mode != 2) return 0;
+    logError("--mode scan with a cluster source is not supported yet: nothing was read");
+    return 1;
+}
+
+outcome csourceChecksum(const snapshotConfig *cfg, const csTopo *t, int use_replicas) {
+    if (modeScan(cfg)) return OUTCOME_USAGE;
+    replicasMissing(t, use_replicas);
+    char err[1000] = "";
+    outcome why = OUTCOME_OK;
+    checksum *total = checksumNew();
+    shardFigures *f = calloc((size_t)t->n, sizeof(*f));
+    rdbHandlers h;
+    int rc = total && f ? 0 : -1;
+    if (rc < 0) why = OUTCOME_INTERNAL, snprintf(err, sizeof(err), "out of memory");
+    else checksumHandlers(total, &h);
+    for (int i = 0; rc == 0 && i < t->n; i++) {
+        checksum *one = checksumNew();
+        if (!one) {
+            why = OUTCOME_INTERNAL, snprintf(err, sizeof(err), "out of memory");
+            rc = -1;
+            break;
+        }
+        rc = decodeShard(cfg, &t->shard[i], i == 0, use_replicas, -1, &h, one, &why, err, sizeof(err));
+        if (rc == 0) checksumFigures(one, &f[i].keys, &f[i].expires, f[i].digest);
+        checksumFree(one);
+    }
+    if (rc == 0 && cfg->json) jsonWithShards(total, t, use_replicas, f);
+    else if (rc == 0) checksumReport(total, stdout, 0);
+    else if (stopRequested())
+        logError("interrupted by %s: no report (the snapshot was not read to its end)", stopSignalName()),
+            why = OUTCOME_INTERRUPTED;
+    else logError("%s", err);
+    if (rc == 0 && !cfg->quiet) logInfo("cluster: %d shards read, one report for all of them", t->n);
+    free(f);
+    checksumFree(total);
+    return rc == 0 ? OUTCOME_OK : why;
+}
+
+/* ---- --source C --file F: one RDB from every shard ---- */
+
+typedef struct merge {
+    rdbFileWriter *fw;
+    int *fd;
+    int version, shard;      /* the file's RDB version (the first shard's); the shard being read */
+    uint64_t db;
+    int have_db;
+    char err[300];
+} merge;
+
+static int mergeHeader(void *ctx, int version, rdbFlavour flavour) {
+    merge *m = ctx;
+    if (m->fw) {
+        if (version <= m->version) return 0;
+        snprintf(m->err, sizeof(m->err), "shards write different RDB versions (%d, then %d): upgrade the cluster's "
+                 "nodes to one version first", m->version, version);
+        return -1;
+    }
+    m->version = version;
+    m->fw = rdbFileWriterNew(rdbWriteFd, m->fd, version, flavour);
+    if (!m->fw || rdbFileAux(m->fw, "rdbsync", "cluster") < 0) {
+        snprintf(m->err, sizeof(m->err), "cannot write the output file: %s", strerror(errno ? errno : ENOMEM));
+        return -1;
+    }
+    return 0;
+}
+
+static int mergeAux(void *ctx, const char *k, size_t kl, const char *v, size_t vl) {
+    merge *m = ctx;
+    if (m->shard != 0 || !((kl == 9 && memcmp(k, "redis-ver", 9) == 0) || (kl == 10 && memcmp(k, "valkey-ver", 10) == 0)))
+        return 0;
+    char key[16], val[64];
+    snprintf(key, sizeof(key), "%.*s", (int)kl, k);
+    snprintf(val, sizeof(val), "%.*s", (int)vl, v);
+    return rdbFileAux(m->fw, key, val);
+}
+
+static int mergeRaw(void *ctx, const rdbKeyInfo *k, const unsigned char *p, size_t len) {
+    merge *m = ctx;
+    if ((!m->have_db || m->db != k->db) && rdbFileSelectDb(m->fw, k->db) < 0) goto fail;
+    m->db = k->db, m->have_db = 1;
+    if (rdbFileKey(m->fw, k->type, k->key, k->keylen, k->expire_ms, p, len) == 0) return 0;
+fail:
+    snprintf(m->err, sizeof(m->err), "cannot write the output file: %s", strerror(errno ? errno : EIO));
+    return -1;
+}
+
+static int mergeFunction(void *ctx, const rdbFunction *fn) {
+    merge *m = ctx;
+    if (rdbFileFunction(m->fw, fn->code, fn->len) == 0) return 0;
+    snprintf(m->err, sizeof(m->err), "cannot write the output file: %s", strerror(errno ? errno : EIO));
+    return -1;
+}
+
+static const char *mergeError(void *ctx) { return ((merge *)ctx)->err; }
+
+static int writeShards(const snapshotConfig *cfg, const csTopo *t, int use_replicas, int *fd, outcome *why,
+                       char *err, size_t errlen) {
+    merge m = {.fd = fd};
+    rdbHandlers h = {.ctx = &m, .header = mergeHeader, .aux = mergeAux, .raw_value = mergeRaw,
+                     .function = mergeFunction, .error = mergeError};
+    int rc = 0;
+    for (int i = 0; rc == 0 && i < t->n; i++) {
+        checksum *one = checksumNew(); /* decodes every value: a bad one is caught before the rename */
+        m.shard = i;
+        rc = one ? decodeShard(cfg, &t->shard[i], i == 0, use_replicas, -1, &h, one, why, err, errlen) : -1;
+        if (rc < 0 && m.err[0] && !stopRequested()) *why = OUTCOME_INPUT;
+        checksumFree(one);
+    }
+    if (rc == 0 && (!m.fw || rdbFileFinish(m.fw) < 0)) {
+        snprintf(err, errlen, "cannot write the output file: %s", strerror(errno ? errno : EIO));
+        *why = OUTCOME_INPUT;
+        rc = -1;
+    }
+    rdbFileWriterFree(m.fw);
+    return rc;
+}
+
+outcome csourceToFile(const snapshotConfig *cfg, const csTopo *t, int use_replicas, const char *path) {
+    if (modeScan(cfg)) return OUTCOME_USAGE;
+    replicasMissing(t, use_replicas);
+    char tmp[4096], err[1000] = "";
+    outcome why = OUTCOME_CONNECT;
+    snprintf(tmp, sizeof(tmp), "%s.rdbsync-tmp", path);
+    unlink(tmp);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600); /* it holds every key */
+    if (fd < 0) {
+        logError("%s: cannot create: %s", tmp, strerror(errno));
+        return OUTCOME_INPUT;
+    }
+    int rc = writeShards(cfg, t, use_replicas, &fd, &why, err, sizeof(err));
+    if (rc == 0 && (fsync(fd) < 0 || close(fd) < 0 || rename(tmp, path) < 0)) {
+        snprintf(err, sizeof(err), "%s: %s", path, strerror(errno));
+        why = OUTCOME_INPUT;
+        rc = -1;
+        fd = -1;
+    }
+    if (rc == 0) {
+        logInfo("wrote %s from the %d shards of the cluster by replication", path, t->n);
+        return OUTCOME_OK;
+    }
+    off_t got = fd >= 0 ? lseek(fd, 0, SEEK_CUR) : 0;
+    if (fd >= 0) close(fd);
+    unlink(tmp);
+    if (stopRequested()) {
+        logError("interrupted by %s after %lld bytes of the snapshot: removed the partial %s; %s not written",
+                 stopSignalName(), (long long)(got > 0 ? got : 0), tmp, path);
+        return OUTCOME_INTERRUPTED;
+    }
+    logError("%s", err);
+    return why;
+}
+
+/* ---- --verify ---- */
+
+/* The master serving a key's slot (the topology read at the start). */
+static int ownerOf(void *ctx, const char *key, size_t len) {
+    const csTopo *t = ctx;
+    int slot = csourceKeySlot(key, len);
+    for (int i = 0; i < t->n; i++)
+        if (hasSlot(&t->shard[i], slot)) return i;
+    return 0; /* every slot is served (clusterMapComplete) */
+}
+
+outcome csourceVerify(const snapshotConfig *cfg, const csTopo *t) {
+    if (modeScan(cfg)) return OUTCOME_USAGE;
+    rsConn **conns = calloc((size_t)t->n, sizeof(*conns));
+    rsServerInfo *infos = calloc((size_t)t->n, sizeof(*infos));
+    outcome rc = conns && infos ? OUTCOME_OK : OUTCOME_INTERNAL;
+    for (int i = 0; rc == OUTCOME_OK && i < t->n; i++) {
+        rsUrl u = {0};
+        char err[600];
+        if (nodeUrl(cfg->source, &t->shard[i].master, &u) < 0) {
+            rc = OUTCOME_INTERNAL;
+            break;
+        }
+        conns[i] = connOpen(&u, &cfg->source_conn, err, sizeof(err));
+        int bad = !conns[i] || connServerInfo(conns[i], &infos[i]) < 0;
+        if (conns[i] && bad) snprintf(err, sizeof(err), "INFO failed: %s", connError(conns[i]));
+        if (bad) {
+            logError("shard %s:%d (slots %s): %s", t->shard[i].master.host, t->shard[i].master.port,
+                     t->shard[i].ranges, err);
+            rc = OUTCOME_CONNECT;
+        }
+        urlFree(&u);
+    }
+    if (rc == OUTCOME_OK) {
+        verifySource vs = {.n = t->n, .conns = conns, .infos = infos, .owner = ownerOf, .ctx = (void *)t};
+        rc = verifyRunSources(cfg, &vs);
+    }
+    for (int i = 0; conns && i < t->n; i++) connClose(conns[i]);
+    free(conns);
+    free(infos);
+    return rc;
+}
+
+/* ---- Keys moved by resharding, between the links ---- */
+
+#define MOVES_BUCKETS 4096
+#define MOVES_TTL_MS 120000 /* the exporting link's DEL comes within this, or never */
+#define DELS_TTL_MS 10000   /* a DEL forwarded longer ago than this has run on the target */
+#define DELS_MAX 200000     /* DELs remembered at most: memory stays bounded under a DEL flood */
+#define RESTORE_WAIT_MS 5000
+
+/* Two tables of keys: restored by a link (a move's importing side), and
+ * deleted by a link at a stream offset (maybe a move's exporting side). */
+typedef struct moved {
+    struct moved *next;
+    int link;                /* the link that restored or deleted it */
+    int64_t ms;
+    int64_t offset;          /* deletes: the DEL's end in that link's stream */
+    size_t len;
+    char key[];
+} moved;
+
+typedef struct csMoves {
+    pthread_mutex_t mu;
+    moved *b[MOVES_BUCKETS];   /* restored */
+    moved *d[MOVES_BUCKETS];   /* deleted */
+    int64_t ndels;
+} csMoves;
+
+static unsigned movesHash(const char *k, size_t len) {
+    unsigned h = 2166136261u;
+    for (size_t i = 0; i < len; i++) h = (h ^ (unsigned char)k[i]) * 16777619u;
+    return h % MOVES_BUCKETS;
+}
+
+/* Remove the entry *pp points to. */
+static void movesUnlink(moved **pp) {
+    moved *e = *pp;
+    *pp = e->next;
+    free(e);
+}
+
+/* Find key in its bucket of table t (dropping stale entries on the way):
+ * the link to its pointer, or NULL. Called locked. */
+static moved **movesFind(csMoves *m, moved **t, const char *k, size_t len) {
+    int64_t now = clockMonoMs(), ttl = t == m->d ? DELS_TTL_MS : MOVES_TTL_MS;
+    moved **pp = &t[movesHash(k, len)];
+    while (*pp) {
+        if (now - (*pp)->ms > ttl) {
+            m->ndels -= t == m->d;
+            movesUnlink(pp);
+        } else if ((*pp)->len == len && memcmp((*pp)->key, k, len) == 0) {
+            return pp;
+        } else {
+            pp = &(*pp)->next;
+        }
+    }
+    return NULL;
+}
+
+/* Remember key in table t for link (replacing an older entry). Called locked. */
+static void movesAdd(csMoves *m, moved **t, int link, const char *k, size_t len, int64_t offset) {
+    moved **pp = movesFind(m, t, k, len);
+    if (pp) {
+        m->ndels -= t == m->d;
+        movesUnlink(pp);
+    }
+    if (t == m->d && m->ndels >= DELS_MAX) return; /* a flood: the restore side's table still holds */
+    moved *e = malloc(sizeof(*e) + len);
+    if (!e) return; /* out of memory: as without tracking */
+    e->link = link, e->ms = clockMonoMs(), e->offset = offset, e->len = len;
+    memcpy(e->key, k, len);
+    unsigned b = movesHash(k, len);
+    e->next = t[b];
+    t[b] = e;
+    m->ndels += t == m->d;
+}
+
+static void movesFree(csMoves *m) {
+    for (int i = 0; i < MOVES_BUCKETS; i++) {
+        while (m->b[i]) movesUnlink(&m->b[i]);
+        while (m->d[i]) movesUnlink(&m->d[i]);
+    }
+    m->ndels = 0;
+}
+
+/* ---- Live sync: the links ---- */
+
+struct csLink {
+    pthread_t th;
+    int index;               /* 0 for the first shard: functions come from it */
+    csMoves *moves;
+    csLink *all;             /* every link (index into it), for the waits of moved keys */
+    int64_t applied;         /* published by its apply thread (atomic) */
+    int moved;               /* the shard's node changed (atomic): set by the topology watch */
+    char node[300];          /* "host:port" the link reads from now (under mu) */
+    int started;
+    syncConfig cfg;
+    rsUrl url;               /* the shard's node */
+    csShard sh;
+    int use_replicas;
+    const csTopo *seeds;     /* the first topology: nodes to ask again */
+    const rsUrl *seed_url;
+    rsConnOptions conn;
+    char tag[320];
+    int target_was_empty;
+    pthread_mutex_t *mu;     /* guards the status below (shared by all links) */
+    char phase[16], line[300];
+    int in_sync, done, refused;
+    outcome rc;
+};
+
+/* The topology now, from the first node that answers: the first map's
+ * nodes, then the user's. */
+static int reloadTopo(csLink *l, csTopo *t) {
+    char err[300];
+    rsConnOptions o = l->conn;
+    o.connect_timeout_ms = 1000;
+    memset(t, 0, sizeof(*t));
+    clusterMap *m = clusterMapReload(l->seeds->map, l->seed_url, &o, err, sizeof(err));
+    if (m && topoFromMap(m, t, err, sizeof(err)) == 0) return 0;
+    if (!t->map) clusterMapFree(m);
+    csourceTopoFree(t);
+    return -1;
+}
+
+/* The shard this link follows, in a topology: the one holding one of its
+ * nodes (a failover promotes a replica we know), else the one serving its
+ * first slot. */
+static const csShard *findShard(csLink *l, const csTopo *t) {
+    pthread_mutex_lock(l->mu);
+    const csShard *found = NULL;
+    for (int i = 0; i < t->n && !found; i++)
+        for (int a = 0; a < t->shard[i].nids && !found; a++)
+            for (int b = 0; b < l->sh.nids && !found; b++)
+                if (strcmp(t->shard[i].ids[a], l->sh.ids[b]) == 0) found = &t->shard[i];
+    for (int i = 0; i < t->n && !found; i++)
+        if (hasSlot(&t->shard[i], l->sh.first_slot)) found = &t->shard[i];
+    if (found) l->sh = *found; /* its nodes and slots now */
+    pthread_mutex_unlock(l->mu);
+    return found;
+}
+
+static int relocateLink(void *ctx, rsUrl *url) {
+    csLink *l = ctx;
+    csTopo t = {0};
+    if (reloadTopo(l, &t) < 0) return -1;
+    const csShard *s = findShard(l, &t);
+    int rc = -1;
+    if (s) {
+        const csNode *n = readNodeOf(s, l->use_replicas);
+        char *h = strdup(n->host);
+        if (h) {
+            free(url->host);
+            url->host = h;
+            url->port = n->port;
+            rc = 0;
+            pthread_mutex_lock(l->mu);
+            snprintf(l->node, sizeof(l->node), "%s:%d", n->host, n->port);
+            pthread_mutex_unlock(l->mu);
+        }
+    }
+    csourceTopoFree(&t);
+    return rc;
+}
+
+static int linkMoved(void *ctx) {
+    csLink *l = ctx;
+    return __atomic_exchange_n(&l->moved, 0, __ATOMIC_ACQ_REL);
+}
+
+void csourceLinkReplicaOptions(csLink *l, replicaOptions *ro) {
+    ro->log_tag = l->tag;
+    ro->moved = linkMoved;
+    ro->relocate = relocateLink;
+    ro->relocate_ctx = l;
+}
+
+void csourceLinkStatus(csLink *l, const char *phase, const char *line, int in_sync, int64_t applied) {
+    __atomic_store_n(&l->applied, applied, __ATOMIC_RELEASE);
+    pthread_mutex_lock(l->mu);
+    snprintf(l->phase, sizeof(l->phase), "%s", phase);
+    snprintf(l->line, sizeof(l->line), "%s", line);
+    l->in_sync = in_sync;
+    pthread_mutex_unlock(l->mu);
+}
+
+int csourceLinkTargetWasEmpty(const csLink *l) { return l->target_was_empty; }
+
+void csourceLinkMetrics(csLink *l, const metricsSnapshot *m) {
+    metricsPublishShard(l->cfg.metrics, l->index, l->tag + 6 /* "shard " */, m);
+}
+
+static int isName(const char *a, size_t len, const char *name) {
+    return len == strlen(name) && strncasecmp(a, name, len) == 0;
+}
+
+/* The importing side of a move: wait while another link's DEL of the key
+ * is forwarded but not yet applied there (the DEL must run first), else
+ * remember the key so that such a DEL, coming later, is dropped. */
+static void movedIn(csLink *l, const char *k, size_t len) {
+    csMoves *m = l->moves;
+    int64_t start = clockMonoMs();
+    for (;;) {
+        pthread_mutex_lock(&m->mu);
+        moved **pp = movesFind(m, m->d, k, len);
+        if (pp && (*pp)->link != l->index) {
+            const csLink *other = &l->all[(*pp)->link];
+            int done = __atomic_load_n(&other->applied, __ATOMIC_ACQUIRE) >= (*pp)->offset ||
+                       __atomic_load_n(&other->done, __ATOMIC_ACQUIRE) || clockMonoMs() - start > RESTORE_WAIT_MS;
+            if (done) {
+                m->ndels--;
+                movesUnlink(pp);
+            }
+            pthread_mutex_unlock(&m->mu);
+            if (done) return; /* the DEL ran: the RESTORE comes after it */
+            usleep(1000);
+            continue;
+        }
+        movesAdd(m, m->b, l->index, k, len, 0);
+        pthread_mutex_unlock(&m->mu);
+        return;
+    }
+}
+
+/* The exporting side: 1 when the DEL of key is to be dropped (another link
+ * restored it as a move); else remembered as deleted by this link at end. */
+static int movedOut(csLink *l, const char *k, size_t len, int64_t end) {
+    csMoves *m = l->moves;
+    pthread_mutex_lock(&m->mu);
+    moved **pp = movesFind(m, m->b, k, len);
+    int drop = pp && (*pp)->link != l->index;
+    if (drop) movesUnlink(pp);
+    else movesAdd(m, m->d, l->index, k, len, end);
+    pthread_mutex_unlock(&m->mu);
+    return drop;
+}
+
+int csourceLinkFilter(csLink *l, int *argc, const char **av, size_t *lv, int64_t end) {
+    if (isName(av[0], lv[0], "FUNCTION")) return l->index == 0;
+    if ((isName(av[0], lv[0], "RESTORE-ASKING") || isName(av[0], lv[0], "RESTORE")) && *argc >= 4) {
+        int replace = 0;
+        for (int i = 4; i < *argc; i++) replace |= isName(av[i], lv[i], "REPLACE");
+        if (!replace) av[*argc] = "REPLACE", lv[(*argc)++] = 7;
+        movedIn(l, av[1], lv[1]);
+        return 1;
+    }
+    if (!isName(av[0], lv[0], "DEL") && !isName(av[0], lv[0], "UNLINK")) return 1;
+    int n = 1;
+    for (int i = 1; i < *argc; i++)
+        if (!movedOut(l, av[i], lv[i], end)) av[n] = av[i], lv[n++] = lv[i];
+    *argc = n;
+    return n > 1;
+}
+
+void csourceLinkSnapshotHandlers(csLink *l, rdbHandlers *h) {
+    if (l->index != 0) h->function = NULL;
+}
+
+/* DEL the keys of one SCAN batch that hash to the shard's slots: one
+ * command per batch. */
+static int delInSlots(rsConn *tc, const redisReply *keys, const csShard *s, uint64_t *deleted, char *err,
+                      size_t errlen) {
+    const char **av = malloc((keys->elements + 1) * sizeof(*av));
+    size_t *lv = malloc((keys->elements + 1) * sizeof(*lv));
+    int n = 1, rc = 0;
+    if (!av || !lv) rc = -1, snprintf(err, errlen, "out of memory");
+    if (rc == 0) {
+        av[0] = "DEL", lv[0] = 3;
+        for (size_t i = 0; i < keys->elements; i++) {
+            const redisReply *k = keys->element[i];
+            if (k->type == REDIS_REPLY_STRING && hasSlot(s, csourceKeySlot(k->str, (size_t)k->len)))
+                av[n] = k->str, lv[n++] = (size_t)k->len;
+        }
+    }
+    if (rc == 0 && n > 1) {
+        redisReply *r = connCommand(tc, n, av, lv);
+        if (!r || r->type == REDIS_REPLY_ERROR)
+            rc = -1, snprintf(err, errlen, "target: DEL of the shard's keys failed: %s", r ? r->str : connError(tc));
+        else *deleted += (uint64_t)(n - 1);
+        if (r) freeReplyObject(r);
+    }
+    free(av);
+    free(lv);
+    return rc;
+}
+
+int csourceLinkFlush(csLink *l, rsConn *tc, int tdb, char *err, size_t errlen) {
+    csTopo t = {0};
+    /* The slots the shard serves now: resharding moves them. */
+    if (reloadTopo(l, &t) == 0) findShard(l, &t);
+    csourceTopoFree(&t);
+    pthread_mutex_lock(l->mu);
+    csShard now = l->sh;
+    pthread_mutex_unlock(l->mu);
+    logInfo("replacing the shard's slots (%s) on the target instead of emptying it: the other shards' keys stay",
+            now.ranges);
+    redisReply *r = connCommandf(tc, "SELECT %d", tdb);
+    int rc = r && r->type != REDIS_REPLY_ERROR ? 0 : -1;
+    if (r) freeReplyObject(r);
+    if (rc < 0) return snprintf(err, errlen, "target: SELECT %d failed: %s", tdb, connError(tc)), -1;
+    char cursor[32] = "0";
+    uint64_t deleted = 0;
+    do {
+        r = connCommandf(tc, "SCAN %s COUNT 1000", cursor);
+        if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2 || r->element[1]->type != REDIS_REPLY_ARRAY) {
+            snprintf(err, errlen, "target: SCAN failed: %s", r && r->type == REDIS_REPLY_ERROR ? r->str : connError(tc));
+            rc = -1;
+        } else {
+            snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
+            rc = delInSlots(tc, r->element[1], &now, &deleted, err, errlen);
+        }
+        if (r) freeReplyObject(r);
+    } while (rc == 0 && strcmp(cursor, "0") != 0);
+    if (rc == 0) logInfo("deleted %llu keys of the shard's slots on the target", (unsigned long long)deleted);
+    return rc;
+}
+
+static void *linkThread(void *arg) {
+    csLink *l = arg;
+    logSetThreadTag(l->tag);
+    int refused = 0;
+    outcome rc = syncRun(&l->cfg, &refused);
+    pthread_mutex_lock(l->mu);
+    l->rc = rc;
+    l->refused = refused;
+    __atomic_store_n(&l->done, 1, __ATOMIC_RELEASE);
+    pthread_mutex_unlock(l->mu);
+    return NULL;
+}
+
+/* --flush-target, once for all shards (each one's first snapshot would
+ * empty what the others wrote), and whether the target held keys. */
+static outcome prepareTarget(const rsUrl *target, const rsConnOptions *target_conn, int flush, int *was_empty) {
+    char err[512];
+    rsConn *c = connOpen(target, target_conn, err, sizeof(err));
+    if (!c) {
+        logError("target: %s", err);
+        return OUTCOME_CONNECT;
+    }
+    int dbs[4];
+    *was_empty = connKeyspaceDbs(c, dbs, 4) == 0;
+    outcome rc = OUTCOME_OK;
+    if (flush) {
+        logInfo("--flush-target: emptying the target before the first key");
+        redisReply *r = connCommandf(c, "FLUSHALL");
+        if (!r || r->type == REDIS_REPLY_ERROR) {
+            logError("target: FLUSHALL failed: %s", r ? r->str : connError(c));
+            rc = OUTCOME_WRITE;
+        }
+        if (r) freeReplyObject(r);
+        rsServerInfo info;
+        if (rc == OUTCOME_OK && connServerInfo(c, &info) == 0 && connServerAtLeast(&info, 7, 0)) {
+            r = connCommandf(c, "FUNCTION FLUSH");
+            if (r) freeReplyObject(r);
+        }
+        *was_empty = 1;
+    }
+    connClose(c);
+    return rc;
+}
+
+/* The one status line of all shards: each shard's node, slots and state;
+ * "in sync" only when every shard is. */
+static void aggregateLine(csLink *links, int n, progress *pg, pthread_mutex_t *mu, int force) {
+    if (!progressDue(pg, force)) return;
+    char line[4096];
+    int all = 1, streaming = 0;
+    size_t len = 0;
+    pthread_mutex_lock(mu);
+    for (int i = 0; i < n; i++) {
+        all = all && links[i].in_sync && !links[i].done;
+        streaming += !links[i].done && strcmp(links[i].phase, "streaming") == 0;
+    }
+    len += (size_t)snprintf(line, sizeof(line), "cluster: %d of %d shards streaming%s", streaming, n,
+                            all ? ", in sync" : "");
+    for (int i = 0; i < n && len < sizeof(line); i++)
+        len += (size_t)snprintf(line + len, sizeof(line) - len, "; %s [%s] %s", links[i].node, links[i].sh.ranges,
+                                links[i].done ? "stopped" : links[i].line[0] ? links[i].line : "starting");
+    pthread_mutex_unlock(mu);
+    progressLine(pg, streaming == n ? "streaming" : "snapshot", "%s", line);
+}
+
+static int linksRunning(csLink *links, int n, pthread_mutex_t *mu, int *failed) {
+    int running = 0;
+    pthread_mutex_lock(mu);
+    for (int i = 0; i < n; i++) {
+        if (!links[i].started) continue;
+        running += !links[i].done;
+        if (links[i].done && links[i].rc != OUTCOME_OK && *failed < 0) *failed = i;
+    }
+    pthread_mutex_unlock(mu);
+    return running;
+}
+
+static void initLink(csLink *l, const syncConfig *cfg, const csTopo *t, int i, int use_replicas, int was_empty,
+                     pthread_mutex_t *mu, csMoves *moves) {
+    l->sh = t->shard[i];
+    l->index = i;
+    l->moves = moves;
+    l->all = l - i;
+    l->use_replicas = use_replicas;
+    l->seeds = t;
+    l->seed_url = cfg->source;
+    l->conn = cfg->source_conn;
+    l->mu = mu;
+    l->target_was_empty = was_empty;
+    l->rc = OUTCOME_OK;
+    char name[300];
+    shardName(&l->sh, use_replicas, name, sizeof(name));
+    snprintf(l->tag, sizeof(l->tag), "shard %s", name);
+    snprintf(l->node, sizeof(l->node), "%s", name);
+    l->cfg = *cfg;
+    l->cfg.source = &l->url;
+    l->cfg.shard = l;
+    l->cfg.flush_target = 0; /* done once, before any shard wrote */
+    /* each link says what a refusal leads to; csourceSync hands over */
+}
+
+/* Every few seconds: the topology again. A link whose shard is served by
+ * another node now (a failover; the old master, a replica now, may keep
+ * serving us as a chained replica) is told to follow it; the status line
+ * shows the shards' slots as they are now. */
+#define WATCH_MS 2000
+
+static void watchTopology(csLink *links, int n) {
+    csTopo t = {0};
+    if (reloadTopo(&links[0], &t) < 0) return;
+    for (int i = 0; i < n; i++) {
+        const csShard *s = findShard(&links[i], &t);
+        if (!s) continue;
+        const csNode *want = readNodeOf(s, links[i].use_replicas);
+        char node[300];
+        snprintf(node, sizeof(node), "%s:%d", want->host, want->port);
+        pthread_mutex_lock(links[i].mu);
+        int changed = strcmp(node, links[i].node) != 0;
+        pthread_mutex_unlock(links[i].mu);
+        if (changed) __atomic_store_n(&links[i].moved, 1, __ATOMIC_RELEASE);
+    }
+    csourceTopoFree(&t);
+}
+
+/* Every link ended: one outcome for the run; *refused when a shard
+ * refused SYNC and PSYNC before anything was copied. */
+static outcome linksOutcome(csLink *links, int n, int failed, int *refused) {
+    for (int i = 0; i < n; i++)
+        if (links[i].refused) { /* said by the link, with what follows */
+            *refused = 1;
+            return OUTCOME_CONNECT;
+        }
+    if (failed >= 0) return links[failed].rc; /* the cause, not the others' stop */
+    outcome rc = OUTCOME_OK;
+    for (int i = 0; i < n && rc == OUTCOME_OK; i++)
+        if (links[i].started) rc = links[i].rc;
+    return rc;
+}
+
+outcome csourceSync(const syncConfig *cfg, const csTopo *t, int use_replicas, int *refused) {
+    *refused = 0;
+    replicasMissing(t, use_replicas);
+    int was_empty = 0;
+    outcome rc = prepareTarget(cfg->target, &cfg->target_conn, cfg->flush_target, &was_empty);
+    if (rc != OUTCOME_OK) return rc;
+    pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+    static csMoves moves = {.mu = PTHREAD_MUTEX_INITIALIZER}; /* 32 KB of buckets: off the stack */
+    csLink *links = calloc((size_t)t->n, sizeof(*links));
+    progress *pg = progressNew(cfg->quiet, "sync", 0);
+    if (!links) return OUTCOME_INTERNAL;
+    progressSetInterval(pg, cfg->status_interval_ms);
+    if (!cfg->quiet) logInfo("cluster source: %d shards, one replica link each", t->n);
+    for (int i = 0; i < t->n; i++) {
+        initLink(&links[i], cfg, t, i, use_replicas, was_empty, &mu, &moves);
+        if (nodeUrl(cfg->source, readNodeOf(&links[i].sh, use_replicas), &links[i].url) < 0 ||
+            pthread_create(&links[i].th, NULL, linkThread, &links[i]) != 0) {
+            logError("cannot start the link of shard %s", links[i].tag);
+            syncRequestStop();
+            break;
+        }
+        links[i].started = 1;
+    }
+    int failed = -1, stopping = 0;
+    int64_t watched = clockMonoMs();
+    while (linksRunning(links, t->n, &mu, &failed) > 0) {
+        if (clockMonoMs() - watched >= WATCH_MS) {
+            watchTopology(links, t->n);
+            watched = clockMonoMs();
+        }
+        /* One shard failed for good: the target would miss its keys from
+         * now on; the others stop too, each saying where it stood. */
+        if (failed >= 0 && !stopping) {
+            if (!links[failed].refused) /* a refusal hands over to scan mode, or was said */
+                logError("%s stopped (its reason above): stopping the other shards", links[failed].tag);
+            syncRequestStop();
+            stopping = 1;
+        }
+        aggregateLine(links, t->n, pg, &mu, 0);
+        usleep(100 * 1000);
+    }
+    aggregateLine(links, t->n, pg, &mu, 1);
+    progressClear(pg);
+    for (int i = 0; i < t->n; i++) {
+        if (links[i].started) pthread_join(links[i].th, NULL);
+        urlFree(&links[i].url);
+    }
+    rc = linksOutcome(links, t->n, failed, refused);
+    movesFree(&moves);
+    progressFree(pg);
+    free(links);
+    return rc;
+}
+
+/* ---- Scan mode: one scan copy per master ---- */
+
+typedef struct scanShard {
+    pthread_t th;
+    int started, done;
+    scanCopyConfig cfg;
+    rsUrl url;
+    char tag[320];
+    outcome rc;
+} scanShard;
+
+static void *scanThread(void *arg) {
+    scanShard *s = arg;
+    logSetThreadTag(s->tag);
+    outcome rc = scanCopy(&s->cfg);
+    s->rc = rc;
+    __atomic_store_n(&s->done, 1, __ATOMIC_RELEASE);
+    return NULL;
+}
+
+outcome csourceScanCopy(const scanCopyConfig *cfg, const csTopo *t) {
+    int was_empty;
+    outcome rc = prepareTarget(cfg->target, &cfg->target_conn, cfg->flush_target, &was_empty);
+    scanShard *sh = rc == OUTCOME_OK ? calloc((size_t)t->n, sizeof(*sh)) : NULL;
+    if (rc != OUTCOME_OK) return rc;
+    if (!sh) return OUTCOME_INTERNAL;
+    if (!cfg->scan.quiet) logInfo("cluster source in scan mode: %d masters, each scanned and followed", t->n);
+    for (int i = 0; i < t->n; i++) {
+        scanShard *s = &sh[i];
+        s->cfg = *cfg;
+        s->cfg.flush_target = 0; /* done once, above */
+        s->cfg.source = &s->url;
+        snprintf(s->tag, sizeof(s->tag), "shard %s:%d", t->shard[i].master.host, t->shard[i].master.port);
+        if (nodeUrl(cfg->source, &t->shard[i].master, &s->url) < 0 ||
+            pthread_create(&s->th, NULL, scanThread, s) != 0) {
+            logError("cannot start the scan of %s", s->tag);
+            scanRequestStop();
+            break;
+        }
+        s->started = 1;
+    }
+    /* One shard failed: the target would miss its changes; stop the others. */
+    int failed = -1, running;
+    do {
+        running = 0;
+        for (int i = 0; i < t->n; i++) {
+            if (!sh[i].started) continue;
+            int done = __atomic_load_n(&sh[i].done, __ATOMIC_ACQUIRE);
+            running += !done;
+            if (done && sh[i].rc != OUTCOME_OK && failed < 0) {
+                failed = i;
+                if (!scanStopRequested()) logError("%s stopped (its reason above): stopping the other shards", sh[i].tag);
+                scanRequestStop();
+            }
+        }
+        if (running) usleep(100 * 1000);
+    } while (running);
+    rc = OUTCOME_OK;
+    for (int i = 0; i < t->n; i++) {
+        if (sh[i].started) pthread_join(sh[i].th, NULL);
+        if (sh[i].started && rc == OUTCOME_OK && (failed < 0 || i == failed)) rc = sh[i].rc;
+        urlFree(&sh[i].url);
+    }
+    free(sh);
+    return rc;
+}

@@ -1,0 +1,142 @@
+/* csource.h -- a Redis Cluster as the source.
+ *
+ * A source URL may name any node of a cluster. Every mode that reads a
+ * source asks csourceDetect first (INFO cluster: cluster_enabled:1); a
+ * cluster is then read whole, one shard at a time or one link per shard,
+ * never one node's shard alone (which would look complete and is not):
+ *
+ *   --source C --checksum   each shard's snapshot (replica path) decoded
+ *                           into one report: the digest is a sum over keys,
+ *                           so the shards' keys sum to the digest of the
+ *                           whole dataset, equal to --file --checksum of
+ *                           the same data in one file; --json adds
+ *                           per-shard figures;
+ *   --source C --file F     one RDB (db 0) made of every shard's keys, their
+ *                           values copied as encoded (the raw capture);
+ *   --source C --target T   live sync: one syncer (sync.h) per shard, each
+ *                           on its own thread with its own replica link,
+ *                           spool, offsets and target connection (shards
+ *                           hold disjoint keys); one status line for all,
+ *                           "in sync" only when every shard is. A full
+ *                           resync of one shard replaces only that shard's
+ *                           slots on the target (SCAN + slot filter + DEL),
+ *                           never a FLUSHALL. After a failover the link
+ *                           finds the shard's node again in the topology
+ *                           (replicaOptions.relocate) and continues with
+ *                           PSYNC <replid> <offset+1>.
+ *   --verify                the first pass scans every master, the second
+ *                           looks each target key up on the master of its
+ *                           slot.
+ *   scan mode               (nodes that refuse SYNC and PSYNC, --mode scan)
+ *                           one scan copy per master, each following its
+ *                           own keyspace notifications.
+ * --metrics labels every series with shard="HOST:PORT" (the node a shard
+ * was read from at the start).
+ * What is not supported yet (scan-mode snapshots and checksums of a
+ * cluster) stops with one line before anything is read.
+ *
+ * Functions are taken from the first shard only (cluster nodes each hold
+ * the libraries, loaded on every master).
+ *
+ * Errors: every function prints its one line and returns an outcome, or
+ * (csourceDetect) -1 after filling err.
+ */
+#ifndef RDBSYNC_CSOURCE_H
+#define RDBSYNC_CSOURCE_H
+
+#include <stdint.h>
+
+#include "conn.h"
+#include "metrics.h"
+#include "outcome.h"
+#include "replica.h"
+#include "scancopy.h"
+#include "snapshot.h"
+#include "sync.h"
+#include "url.h"
+
+#define CS_SLOTS 16384
+
+typedef struct csNode {
+    char host[256];
+    int port;
+    char id[48];
+} csNode;
+
+typedef struct csShard {
+    csNode master;
+    csNode replica;            /* the first replica; port 0 when none */
+    unsigned char slots[CS_SLOTS / 8];
+    int nslots;
+    int first_slot;            /* the shard's lowest slot: found again by it after a failover */
+    char ranges[160];          /* "0-5460", "0-100,200-5460", ... */
+    char ids[8][48];           /* node ids of the master and replicas: the shard is found
+                                  again by them after a failover or a reshard */
+    int nids;
+} csShard;
+
+struct clusterMap;
+typedef struct csTopo {
+    csShard *shard;            /* the shards that serve slots, by first slot */
+    int n;
+    struct clusterMap *map;    /* cluster.h's map they come from */
+} csTopo;
+
+/* 1 when the source is a cluster node (*topo filled: csourceTopoFree it),
+ * 0 when not, -1 when it cannot tell (err says why). */
+int csourceDetect(const rsUrl *u, const rsConnOptions *o, csTopo *topo, char *err, size_t errlen);
+void csourceTopoFree(csTopo *t);
+
+/* CRC16 of the key or of its {hash tag}, mod 16384 (as Redis Cluster). */
+int csourceKeySlot(const char *key, size_t len);
+
+/* --source C --checksum | --file F | --verify. */
+outcome csourceChecksum(const snapshotConfig *c, const csTopo *t, int use_replicas);
+outcome csourceToFile(const snapshotConfig *c, const csTopo *t, int use_replicas, const char *path);
+outcome csourceVerify(const snapshotConfig *c, const csTopo *t);
+/* --source C --target T: until stopped (as syncRun). *refused when a
+ * shard refused SYNC and PSYNC before anything was copied (scan mode can
+ * take over: said so when c->scan_fallback, else an error line). */
+outcome csourceSync(const syncConfig *c, const csTopo *t, int use_replicas, int *refused);
+/* Scan mode on a cluster: one scan copy (scancopy.h) per master on its own
+ * thread, --flush-target done once first; with follow, each subscribes to
+ * its master's keyspace notifications (they are node-local). */
+outcome csourceScanCopy(const scanCopyConfig *c, const csTopo *t);
+
+/* ---- Hooks for sync.c, run on a shard's own apply thread ---- */
+
+typedef struct csLink csLink;
+/* The link's replica options: its log label and the relocation after a
+ * failover. */
+void csourceLinkReplicaOptions(csLink *l, replicaOptions *ro);
+/* Publish the shard's status (the aggregated line is printed elsewhere)
+ * and its applied offset (the target acknowledged everything before it). */
+void csourceLinkStatus(csLink *l, const char *phase, const char *line, int in_sync, int64_t applied);
+/* --metrics: the shard's numbers, labelled shard="HOST:PORT". */
+void csourceLinkMetrics(csLink *l, const metricsSnapshot *m);
+/* Instead of a FLUSHALL before this shard's snapshot: delete the target's
+ * keys in the shard's slots (in target db tdb). 0, or -1 with err. */
+int csourceLinkFlush(csLink *l, rsConn *tc, int tdb, char *err, size_t errlen);
+/* A stream command about to be forwarded, argv in place (av and lv have
+ * room for one more argument), ending at stream offset end: 0 to drop it,
+ * 1 to forward it as it is now. Resharding moves a key as
+ * RESTORE(-ASKING) on the importing shard's stream and DEL on the
+ * exporting one; on the source the RESTORE runs first, but the links are
+ * not ordered with each other, and a DEL applied after the RESTORE would
+ * lose the key. So:
+ *   - the exporting link got there first (its DEL of the key was
+ *     forwarded in the last seconds): the RESTORE waits until that link's
+ *     applied offset passes the DEL (at most 5 s), then goes;
+ *   - else the RESTORE goes and the key is remembered: the exporting
+ *     link's DEL of it, when it comes, is dropped.
+ * The RESTORE gets REPLACE (the old copy may still be on the target).
+ * Functions come from the first shard only. */
+int csourceLinkFilter(csLink *l, int *argc, const char **av, size_t *lv, int64_t end);
+struct rdbHandlers;
+/* The snapshot's handlers: functions from the first shard only. */
+void csourceLinkSnapshotHandlers(csLink *l, struct rdbHandlers *h);
+/* Whether the target held no key when the sync began (said once, before
+ * any shard wrote). */
+int csourceLinkTargetWasEmpty(const csLink *l);
+
+#endif
