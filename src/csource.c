@@ -370,35 +370,47 @@ static int ownerOf(void *ctx, const char *key, size_t len) {
     return 0; /* every slot is served (clusterMapComplete) */
 }
 
-outcome csourceVerify(const snapshotConfig *cfg, const csTopo *t) {
-    if (modeScan(cfg)) return OUTCOME_USAGE;
-    rsConn **conns = calloc((size_t)t->n, sizeof(*conns));
-    rsServerInfo *infos = calloc((size_t)t->n, sizeof(*infos));
-    outcome rc = conns && infos ? OUTCOME_OK : OUTCOME_INTERNAL;
-    for (int i = 0; rc == OUTCOME_OK && i < t->n; i++) {
+/* One side of --verify: a connection to every master of the cluster t,
+ * whose nodes are reached like seed (verify.h). -1 after its error line. */
+static int openSide(const rsUrl *seed, const rsConnOptions *co, const csTopo *t, verifySource *vs) {
+    vs->n = t->n, vs->owner = ownerOf, vs->ctx = (void *)t;
+    vs->conns = calloc((size_t)t->n, sizeof(*vs->conns));
+    vs->infos = calloc((size_t)t->n, sizeof(*vs->infos));
+    if (!vs->conns || !vs->infos) return logError("out of memory"), -1;
+    for (int i = 0; i < t->n; i++) {
         rsUrl u = {0};
-        char err[600];
-        if (nodeUrl(cfg->source, &t->shard[i].master, &u) < 0) {
-            rc = OUTCOME_INTERNAL;
-            break;
-        }
-        conns[i] = connOpen(&u, &cfg->source_conn, err, sizeof(err));
-        int bad = !conns[i] || connServerInfo(conns[i], &infos[i]) < 0;
-        if (conns[i] && bad) snprintf(err, sizeof(err), "INFO failed: %s", connError(conns[i]));
-        if (bad) {
-            logError("shard %s:%d (slots %s): %s", t->shard[i].master.host, t->shard[i].master.port,
-                     t->shard[i].ranges, err);
-            rc = OUTCOME_CONNECT;
+        char err[600] = "out of memory";
+        if (nodeUrl(seed, &t->shard[i].master, &u) == 0) {
+            vs->conns[i] = connOpen(&u, co, err, sizeof(err));
+            if (vs->conns[i] && connServerInfo(vs->conns[i], &vs->infos[i]) < 0)
+                snprintf(err, sizeof(err), "INFO failed: %s", connError(vs->conns[i]));
+            else if (vs->conns[i]) err[0] = '\0';
         }
         urlFree(&u);
+        if (err[0]) {
+            logError("shard %s:%d (slots %s): %s", t->shard[i].master.host, t->shard[i].master.port,
+                     t->shard[i].ranges, err);
+            return -1;
+        }
     }
-    if (rc == OUTCOME_OK) {
-        verifySource vs = {.n = t->n, .conns = conns, .infos = infos, .owner = ownerOf, .ctx = (void *)t};
-        rc = verifyRunSources(cfg, &vs);
-    }
-    for (int i = 0; conns && i < t->n; i++) connClose(conns[i]);
-    free(conns);
-    free(infos);
+    return 0;
+}
+
+static void closeSide(verifySource *vs) {
+    for (int i = 0; vs->conns && i < vs->n; i++) connClose(vs->conns[i]);
+    free(vs->conns);
+    free(vs->infos);
+}
+
+outcome csourceVerify(const snapshotConfig *cfg, const csTopo *src, const csTopo *tgt) {
+    verifySource s = {0}, t = {0};
+    if (src && modeScan(cfg)) return OUTCOME_USAGE;
+    outcome rc = OUTCOME_OK;
+    if (src && openSide(cfg->source, &cfg->source_conn, src, &s) < 0) rc = OUTCOME_CONNECT;
+    if (rc == OUTCOME_OK && tgt && openSide(cfg->target, &cfg->target_conn, tgt, &t) < 0) rc = OUTCOME_CONNECT;
+    if (rc == OUTCOME_OK) rc = verifyRunSides(cfg, src ? &s : NULL, tgt ? &t : NULL);
+    closeSide(&s);
+    closeSide(&t);
     return rc;
 }
 

@@ -93,7 +93,8 @@ int csourceKeySlot(const char *key, size_t len);
 /* --source C --checksum | --file F | --verify. */
 outcome csourceChecksum(const snapshotConfig *c, const csTopo *t, int use_replicas);
 outcome csourceToFile(const snapshotConfig *c, const csTopo *t, int use_replicas, const char *path);
-outcome csourceVerify(const snapshotConfig *c, const csTopo *t);
+/* --verify with a cluster on either side (the other NULL: one server). */
+outcome csourceVerify(const snapshotConfig *c, const csTopo *src, const csTopo *tgt);
 /* --source C --target T: until stopped (as syncRun). *refused when a
  * shard refused SYNC and PSYNC before anything was copied (scan mode can
  * take over: said so when c->scan_fallback, else an error line). */

@@ -646,12 +646,15 @@ static outcome runSnapshot(const config *c) {
             (c->target && checkTls(c, SIDE_TARGET, &sc.target_conn.tls, any) < 0))
             rc = OUTCOME_USAGE;
     }
-    csTopo topo = {0};
+    csTopo topo = {0}, ttopo = {0};
     int cluster = rc == OUTCOME_OK ? clusterSource(&src, &sc.source_conn, &topo) : 0;
-    if (cluster < 0) rc = OUTCOME_CONNECT;
+    /* --verify into a cluster: its keys are read from each master. */
+    int tcluster = cluster >= 0 && rc == OUTCOME_OK && c->verify ? clusterSource(&dst, &sc.target_conn, &ttopo) : 0;
+    if (cluster < 0 || tcluster < 0) rc = OUTCOME_CONNECT;
+    else if (rc == OUTCOME_OK && c->verify && (cluster || tcluster))
+        rc = csourceVerify(&sc, cluster ? &topo : NULL, tcluster ? &ttopo : NULL);
     else if (rc == OUTCOME_OK && cluster) {
-        if (c->verify) rc = csourceVerify(&sc, &topo);
-        else if (c->file) rc = csourceToFile(&sc, &topo, c->source_replicas, c->file);
+        if (c->file) rc = csourceToFile(&sc, &topo, c->source_replicas, c->file);
         else rc = csourceChecksum(&sc, &topo, c->source_replicas);
     } else if (rc == OUTCOME_OK) {
         if (c->verify) rc = verifyRun(&sc);
@@ -659,6 +662,7 @@ static outcome runSnapshot(const config *c) {
         else rc = snapshotChecksum(&sc);
     }
     csourceTopoFree(&topo);
+    csourceTopoFree(&ttopo);
     urlFree(&src);
     urlFree(&dst);
     return rc;

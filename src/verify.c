@@ -254,17 +254,18 @@ static int pass(rsConn *from, const rsServerInfo *info, const scanOptions *so, v
     return rc;
 }
 
-/* Both passes: every key of every source on the target with the same
- * content, then every target key on the source (the master of its slot). */
-static outcome keyByKeyOn(const snapshotConfig *cfg, const verifySource *vs, rsConn *t, const rsServerInfo *tinfo) {
+/* Both passes: every key of every source node on the target with the same
+ * content, then every key of every target node on the source (each looked
+ * up on the node of its slot when that side is a cluster). */
+static outcome keyByKeyOn(const snapshotConfig *cfg, const verifySource *vs, const verifySource *vt) {
     char err[800] = "";
-    const rsServerInfo *sinfo = &vs->infos[0];
+    const rsServerInfo *sinfo = &vs->infos[0], *tinfo = &vt->infos[0];
     scanOptions so = {cfg->scan_count, cfg->rate, 1, cfg->filter};
     scanStats st1 = {0}, st2 = {0};
     progress *pg = progressNew(cfg->quiet, "verify", 0); /* NULL (out of memory): no status lines */
-    verifier fwd = {.other = t, .oinfo = *tinfo, .compare = 1, .filter = cfg->filter, .pg = pg, .quiet = cfg->quiet,
-                    .err = err, .errlen = sizeof(err), .ckpt = snapshotCheckpointName(cfg), .sinfo = *sinfo,
-                    .auto_tol = cfg->ttl_tolerance_ms < 0,
+    verifier fwd = {.other = vt->conns[0], .oinfo = *tinfo, .others = vt->n > 1 ? vt : NULL, .compare = 1,
+                    .filter = cfg->filter, .pg = pg, .quiet = cfg->quiet, .err = err, .errlen = sizeof(err),
+                    .ckpt = snapshotCheckpointName(cfg), .sinfo = *sinfo, .auto_tol = cfg->ttl_tolerance_ms < 0,
                     .tol_ms = cfg->ttl_tolerance_ms < 0 ? keyVerdictAutoTolerance(sinfo, tinfo, 0)
                                                          : cfg->ttl_tolerance_ms};
     verifier back = {.other = vs->conns[0], .oinfo = *sinfo, .others = vs->n > 1 ? vs : NULL, .compare = 0,
@@ -273,7 +274,7 @@ static outcome keyByKeyOn(const snapshotConfig *cfg, const verifySource *vs, rsC
     int rc = 0;
     for (int i = 0; rc == 0 && i < vs->n; i++) rc = pass(vs->conns[i], &vs->infos[i], &so, &fwd, &st1);
     back.base = fwd.checked;
-    if (rc == 0) rc = pass(t, tinfo, &so, &back, &st2);
+    for (int i = 0; rc == 0 && i < vt->n; i++) rc = pass(vt->conns[i], &vt->infos[i], &so, &back, &st2);
     progressClear(pg);
     progressFree(pg);
     if (rc < 0 && stopRequested()) {
@@ -301,40 +302,30 @@ static outcome keyByKeyOn(const snapshotConfig *cfg, const verifySource *vs, rsC
     return equal ? OUTCOME_OK : OUTCOME_DIFFER;
 }
 
-/* The target side's connection for the passes. */
-static rsConn *openTargetSide(const snapshotConfig *cfg, rsServerInfo *tinfo, char *err, size_t errlen) {
+/* A side given as NULL: the one server of its URL. */
+typedef struct single {
+    rsConn *c;
+    rsServerInfo info;
+    verifySource vs;
+} single;
+
+static int openSingle(const snapshotConfig *cfg, int target, single *one) {
+    char err[800] = "";
     snapshotConfig tc = *cfg;
-    tc.source = cfg->target, tc.source_conn = cfg->target_conn;
-    return snapshotOpenSource(&tc, tinfo, err, errlen);
+    if (target) tc.source = cfg->target, tc.source_conn = cfg->target_conn;
+    one->c = snapshotOpenSource(&tc, &one->info, err, sizeof(err));
+    if (!one->c) return logError("%s", err), -1;
+    one->vs = (verifySource){.n = 1, .conns = &one->c, .infos = &one->info};
+    return 0;
 }
 
-static outcome keyByKey(const snapshotConfig *cfg) {
-    char err[800] = "";
-    rsServerInfo sinfo = {0}, tinfo = {0};
-    rsConn *s = snapshotOpenSource(cfg, &sinfo, err, sizeof(err));
-    rsConn *t = s ? openTargetSide(cfg, &tinfo, err, sizeof(err)) : NULL;
+outcome verifyRunSides(const snapshotConfig *cfg, const verifySource *src, const verifySource *tgt) {
+    single s = {0}, t = {0};
     outcome rc = OUTCOME_CONNECT;
-    if (t) {
-        verifySource vs = {.n = 1, .conns = &s, .infos = &sinfo};
-        rc = keyByKeyOn(cfg, &vs, t, &tinfo);
-    } else {
-        logError("%s", err);
-    }
-    connClose(s);
-    connClose(t);
-    return rc;
-}
-
-outcome verifyRunSources(const snapshotConfig *cfg, const verifySource *vs) {
-    char err[800] = "";
-    rsServerInfo tinfo = {0};
-    rsConn *t = openTargetSide(cfg, &tinfo, err, sizeof(err));
-    if (!t) {
-        logError("%s", err);
-        return OUTCOME_CONNECT;
-    }
-    outcome rc = keyByKeyOn(cfg, vs, t, &tinfo);
-    connClose(t);
+    if ((src || openSingle(cfg, 0, &s) == 0) && (tgt || openSingle(cfg, 1, &t) == 0))
+        rc = keyByKeyOn(cfg, src ? src : &s.vs, tgt ? tgt : &t.vs);
+    connClose(s.c);
+    connClose(t.c);
     return rc;
 }
 
@@ -352,5 +343,5 @@ outcome verifyRun(const snapshotConfig *cfg) {
         return OUTCOME_OK;
     }
     if (eq == 0 && !cfg->quiet) logInfo("verify: the digests differ: comparing key by key");
-    return keyByKey(cfg);
+    return verifyRunSides(cfg, NULL, NULL);
 }

@@ -27,9 +27,11 @@
 
 outcome verifyRun(const snapshotConfig *c);
 
-/* --verify against a cluster source (csource.h): its masters are read one
- * after the other, and each target key is looked up on the master of its
- * slot, conns[owner(ctx, key, len)]. Key by key (no digest phase). The
+/* --verify with a cluster on either side (csource.h): each side is the
+ * masters of a cluster, or NULL for the one server of its URL. A cluster's
+ * masters are read one after the other, and each key looked up on the
+ * other side is asked of the master of its slot, conns[owner(ctx, key,
+ * len)], batched per master. Key by key (no digest phase). The
  * connections are borrowed. */
 typedef struct verifySource {
     int n;
@@ -38,6 +40,6 @@ typedef struct verifySource {
     int (*owner)(void *ctx, const char *key, size_t len);
     void *ctx;
 } verifySource;
-outcome verifyRunSources(const snapshotConfig *c, const verifySource *vs);
+outcome verifyRunSides(const snapshotConfig *c, const verifySource *src, const verifySource *tgt);
 
 #endif

@@ -12,7 +12,9 @@
 #               URL: "target: cluster of 3 masters", equal to a standalone
 #               server given the same import, the library on every master,
 #               the summary's keys per node add up to the keys written and
-#               to the masters' DBSIZE
+#               to the masters' DBSIZE; --verify with the cluster as target:
+#               equal, then exit 8 naming a key missing there and one only
+#               there
 #   multidb     the same dump without --db: exit 6, one line naming dbs 1
 #               and 3 and suggesting --db 0 / --db-map 1:0, nothing written
 #               (no key, no function); then --db 1 --db-map 1:0: equal to a
@@ -83,6 +85,19 @@ per_node=$(grep -o 'cluster: .*; [0-9]* MOVED' "$IT_TMP/file.err" | grep -o '[0-
 written=$(grep -o '[0-9]* written' "$IT_TMP/file.err" | head -n 1 | awk '{print $1}')
 assert_eq file.per_node_sum "$written" "$per_node"
 assert_eq file.dbsize "$written" "$(cluster_dbsize)"
+# --verify with the cluster as the target: each key looked up on the master
+# of its slot; equal, then one key changed on the cluster is named (exit 8).
+rdb_run verify_eq --verify --source "$(rs_url ref)" --target "$(cluster_url)" --ttl-tolerance 0
+assert_eq file.verify_equal_exit 0 "$RC"
+assert_match file.verify_equal 'verify: equal: [0-9]+ source keys checked, 0 differ' "$(cat "$IT_TMP/verify_eq.out")"
+rs_cli ref SET only:on:ref 1 >/dev/null
+cluster_cli SET only:on:cluster 1 >/dev/null
+rdb_run verify_ne --verify --source "$(rs_url ref)" --target "$(cluster_url)"
+assert_eq file.verify_differ_exit 8 "$RC"
+assert_match file.verify_names_missing "key 'only:on:ref': missing on the target" "$(cat "$IT_TMP/verify_ne.out")"
+assert_match file.verify_names_only_target "key 'only:on:cluster': only on the target" "$(cat "$IT_TMP/verify_ne.out")"
+rs_cli ref DEL only:on:ref >/dev/null
+cluster_cli DEL only:on:cluster >/dev/null
 
 # ---- multidb ----
 cluster_empty
