@@ -30,6 +30,8 @@
 #             --flush-target -q`) vs `redis-cli --cluster import --cluster-copy`
 #             of the same keys from a loaded server (one run: it is the slow
 #             anchor) and vs rdbsync into one standalone server
+#   csource   a full sync of a 3-master cluster (BENCH_CSOURCE_KEYS, default 1M keys)
+#             into one server vs three native replicas, one of each master
 #   exactly   --exactly-once against the same without: the lag of two live syncs
 #             of one source side by side under redis-benchmark SET load (p99
 #             under 10 ms), and the full sync time (within 10%)
@@ -64,7 +66,7 @@ OUT=build/bench
 DATA_VERSION=v1 # bump when the dataset shape changes outside gen.c
 BENCH_TMP=$IT_TMP
 
-SECTIONS=(checksum import sync lag scan tls verify burst sync5m cluster exactly)
+SECTIONS=(checksum import sync lag scan tls verify burst sync5m cluster exactly csource)
 
 usage() {
     echo "usage: bench/run.sh$(printf ' [%s]' "${SECTIONS[@]}")" >&2
@@ -838,6 +840,66 @@ section_cluster() {
     q=$(ratio "$ROW_WALL" "$single_wall")
     echo "ratio rdbsync cluster / rdbsync standalone (wall): $q (target <= 1.50) $(bench_verdict "$q" 1.5)"
     echo "  same, median of per-run pairs: $(bench_paired_ratio "$L-ours.log" "$L-single.log" wall)"
+}
+
+# ---- Section: csource ------------------------------------------------------
+
+# natives_sync M...: every replica r0.. REPLICAOF its master M (cluster
+# node names) at once, until all are in sync; then detached again.
+natives_sync() {
+    local i=0 m pids=()
+    for m in "$@"; do
+        [[ $(rs_cli "r$i" replicaof no one) == OK && $(rs_cli "r$i" flushall) == OK ]] ||
+            bench_die "r$i: cannot reset"
+        i=$((i + 1))
+    done
+    i=0
+    for m in "$@"; do
+        "$OUT/replwait" "$(rs_port "r$i")" "$(rs_port "$m")" "$TIMEOUT" >/dev/null &
+        pids+=($!)
+        i=$((i + 1))
+    done
+    for m in "${pids[@]}"; do wait "$m" || return 1; done
+}
+
+# A cluster source: one replica link per shard, all into one standalone
+# server, against what it costs natively (a replica of each master).
+section_csource() {
+    echo
+    build_tool replwait -lhiredis
+    KEYS=${BENCH_CSOURCE_KEYS:-1000000}
+    dataset
+    local L="$BENCH_TMP/cs" r masters n
+    echo "== csource: a 3-master cluster holding $DATA_KEYS keys, full sync into one server;" \
+        "$HEAVY_RUNS runs, medians"
+    cluster_start 3 0 --repl-diskless-sync yes --repl-diskless-sync-delay 0 || bench_die "cannot start the cluster"
+    "$RDBSYNC" --file "$DATA" --target "$(cluster_url)" --db 0 -q || bench_die "cannot load the cluster"
+    [[ $(cluster_dbsize) == "$DATA_KEYS" ]] || bench_die "the cluster holds $(cluster_dbsize) keys"
+    masters=$(cluster_masters)
+    rs_start target || bench_die "cannot start the target server"
+    for r in 0 1 2; do rs_start "r$r" || bench_die "cannot start a replica"; done
+    for ((r = 1; r <= HEAVY_RUNS; r++)); do
+        copy_run target "$L-ours.log" "$L-ours.cpu" "db0:keys=$DATA_KEYS,expires=$DATA_EXPIRES" \
+            "$RDBSYNC" --source "$(cluster_url)" --target "$(rs_url target)" --once -q
+        local t0 t1
+        t0=$(now_s)
+        # shellcheck disable=SC2086
+        natives_sync $masters || bench_die "native replicas did not sync"
+        t1=$(now_s)
+        # Wall time only (the servers do the work): maxrss's line format.
+        awk -v a="$t0" -v b="$t1" 'BEGIN { printf "wall=%.6f user=0 sys=0 cpu=0 maxrss_kb=0 status=0\n", b - a }' \
+            >>"$L-ref.log"
+        n=0
+        for r in 0 1 2; do n=$((n + $(rs_cli "r$r" dbsize))); done
+        [[ $n == "$DATA_KEYS" ]] || bench_die "the native replicas hold $n keys, want $DATA_KEYS"
+    done
+    print_copy_header
+    print_copy "=3 native replicas (REPLICAOF each master)" "$L-ref.log" "$L-ours.cpu"
+    local ref_wall=$ROW_WALL q
+    print_copy "rdbsync --once from the cluster" "$L-ours.log" "$L-ours.cpu"
+    q=$(ratio "$ROW_WALL" "$ref_wall")
+    echo "ratio rdbsync/native (wall): $q (target <= 1.20) $(bench_verdict "$q" 1.2)"
+    echo "peak RSS rdbsync: $ROW_RSS_MB MB (target < 3 x 64 MB + --spool-mem per shard)"
 }
 
 # ---- Section: exactly ------------------------------------------------------

@@ -6,7 +6,8 @@
 #     --file --checksum of the cluster written with --source --file (and
 #     loadable by redis-check-rdb); --json has the three shards, summing up;
 #     with --source-replicas the same digest, read from the replicas;
-#   - --once copies every shard and exits 0, equal;
+#   - --once copies every shard and exits 0, equal; also into a 2-master
+#     cluster (3 shards into 2), equal;
 #   - live sync into a standalone server under a slot-routed load (every
 #     type, expiring keys, same-slot EVAL and MULTI/EXEC); during it a
 #     CLUSTER FAILOVER on one shard and a reshard of 300 slots between two
@@ -108,6 +109,28 @@ rdb_run once --source "$SRC" --target "$(rs_url tgt0)" --once
 assert_eq cluster_source.once.rc 0 "$RC"
 assert_eq cluster_source.once.equal "$(cluster_digest)" "$(rs_digest tgt0)"
 rs_stop tgt0
+
+# --once from this 3-master cluster into a 2-master one: every shard's
+# keys routed to the target's masters; equal (cluster_digest of each, with
+# its own node list).
+saved=("$CLUSTER_NODES" "$CLUSTER_MASTERS" "$CLUSTER_REPLICAS" "$CLUSTER_PORTS" "$CLUSTER_PIDS")
+restore_src() {
+    CLUSTER_NODES=${saved[0]} CLUSTER_MASTERS=${saved[1]} CLUSTER_REPLICAS=${saved[2]}
+    CLUSTER_PORTS=${saved[3]} CLUSTER_PIDS=${saved[4]}
+}
+if CLUSTER_NAME=two cluster_start 2 0; then
+    DST_NODES=$CLUSTER_NODES
+    rdb_run two --source "$SRC" --target "$(cluster_url)" --once
+    assert_eq cluster_source.into_two.rc 0 "$RC"
+    assert_match cluster_source.into_two.target 'target: cluster of 2 masters' "$(cat "$IT_TMP/two.err")"
+    dst_digest=$(cluster_digest) dst_keys=$(cluster_dbsize)
+    restore_src
+    assert_eq cluster_source.into_two.equal "$(cluster_digest) $(cluster_dbsize)" "$dst_digest $dst_keys"
+    for n in $DST_NODES; do rs_stop "$n"; done
+else
+    fail cluster_source.into_two.start "the 2-master target cluster did not come up"
+fi
+restore_src
 
 # ---- live sync through a failover and a reshard ----
 
