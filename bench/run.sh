@@ -713,18 +713,18 @@ section_scan() {
 
 # ---- Section: scan5m -------------------------------------------------------
 
-# scan5m_pace RATE LOG: one window of a --rate copy. An idle window first
-# (pingprobe alone, BENCH_SCAN5M_WINDOW s), then the same window with
-# `--mode scan --once --rate RATE` started just before the probe and stopped
-# by SIGTERM after it: the two sit side by side in time, so their p99
-# difference is what the paced copy added on a machine whose own load moves.
-# Appends "idle_p99_us=.. paced_p99_us=.. added_us=.. keys_s=.." to LOG.
+# scan5m_pace BIN RATE LOG: one window of a --rate copy. An idle window
+# first (pingprobe alone, BENCH_SCAN5M_WINDOW s), then the same window with
+# `BIN --mode scan --once --rate RATE` started just before the probe and
+# stopped by SIGTERM after it: the two sit side by side in time, so their
+# p99 difference is what the paced copy added on a machine whose own load
+# moves. Appends "idle_p99_us=.. paced_p99_us=.. added_us=.. keys_s=.." to LOG.
 scan5m_pace() {
-    local rate=$1 log=$2 w=${BENCH_SCAN5M_WINDOW:-10} idle paced pid rc=0 k0 k1 t0 t1
+    local bin=$1 rate=$2 log=$3 w=${BENCH_SCAN5M_WINDOW:-10} idle paced pid rc=0 k0 k1 t0 t1
     [[ $(rs_cli target flushall) == OK ]] || bench_die "FLUSHALL failed"
     idle=$(timeout $((w + 30)) "$OUT/pingprobe" "$(rs_port src)" 10 "$w") || bench_die "pingprobe failed"
     k0=$(rs_cli target dbsize) t0=$(now_s)
-    "$RDBSYNC" --source "$(rs_url src)" --target "$(rs_url target)" --mode scan --once --rate "$rate" -q \
+    "$bin" --source "$(rs_url src)" --target "$(rs_url target)" --mode scan --once --rate "$rate" -q \
         2>"$BENCH_TMP/pace.err" &
     pid=$!
     on_exit "kill $pid 2>/dev/null"
@@ -733,35 +733,70 @@ scan5m_pace() {
     wait "$pid" || rc=$?
     k1=$(rs_cli target dbsize) t1=$(now_s)
     # 0: it finished the copy within the window; 9: stopped by the SIGTERM.
-    ((rc == 0 || rc == 9)) ||
-        bench_die "--rate $rate exited $rc: $(tail -n 2 "$BENCH_TMP/pace.err")"
+    ((rc == 0 || rc == 9)) || bench_die "$bin --rate $rate exited $rc: $(tail -n 2 "$BENCH_TMP/pace.err")"
     awk -v i="$idle" -v p="$paced" -v a="$k0" -v b="$k1" -v s="$t0" -v e="$t1" 'BEGIN {
         match(i, /p99_us=[0-9]+/); ip = substr(i, RSTART + 7, RLENGTH - 7)
         match(p, /p99_us=[0-9]+/); pp = substr(p, RSTART + 7, RLENGTH - 7)
         printf "idle_p99_us=%d paced_p99_us=%d added_us=%d keys_s=%.0f\n", ip, pp, pp - ip, (b - a) / (e - s) }' >>"$log"
 }
 
+# scan5m_pace_row NAME LOG: the medians of a tool's windows at one rate.
+scan5m_pace_row() {
+    local f=$2 added
+    added=$(bench_field "$f" added_us | bench_median | awk '{ printf "%.2f", $1 / 1000 }')
+    printf '%-34s %9.0f %12.2f %13.2f %13s %s\n' "$1" "$(bench_field "$f" keys_s | bench_median)" \
+        "$(bench_field "$f" idle_p99_us | bench_median | awk '{ print $1 / 1000 }')" \
+        "$(bench_field "$f" paced_p99_us | bench_median | awk '{ print $1 / 1000 }')" "$added" \
+        "(target < 1 ms) $(bench_verdict "$added" 0.999)"
+    echo "  per window (idle/paced/added p99 ms):" \
+        "$(awk '{ gsub(/[a-z_0-9]+=/, ""); printf " %.2f/%.2f/%.2f", $1 / 1000, $2 / 1000, $3 / 1000 }' "$f")"
+}
+
 # Scan mode on the 5M-key source of sync5m (BENCH_BIG_POPULATE DEBUG
-# POPULATE strings + BENCH_BIG_MIXED mixed keys): keys/s of whole copies
-# against rump.c in the same run, with the source's PING round trip during
-# each; then --rate: the p99 the paced copy adds to the source's PING against
-# an idle window beside it (target: under 1 ms), for each of
-# BENCH_SCAN5M_RATES. Opt-in in a full run (BENCH_SCAN5M=1): ~8 minutes.
+# POPULATE strings + BENCH_BIG_MIXED mixed keys). First --rate: for each of
+# BENCH_SCAN5M_RATES, the p99 a paced copy adds to the source's PING against
+# an idle window beside it (target: under 1 ms); BENCH_SCAN5M_BEFORE=path
+# runs another build's windows alternating with ours (before/after a
+# change). Then whole copies: keys/s of scan mode against rump.c in the same
+# run, with the source's PING p50/p99 during each. Opt-in in a full run
+# (BENCH_SCAN5M=1): several minutes (BENCH_SCAN5M_RUNS, default
+# BENCH_HEAVY_RUNS, of each).
 section_scan5m() {
     echo
     build_tool rump -lhiredis
     build_tool pingprobe -lhiredis
     local pop=${BENCH_BIG_POPULATE:-4500000} runs=${BENCH_SCAN5M_RUNS:-$HEAVY_RUNS} r t rate
+    local before=${BENCH_SCAN5M_BEFORE:-}
     KEYS=${BENCH_BIG_MIXED:-500000}
     dataset
-    echo "== scan5m: $runs runs, copy of $pop DEBUG POPULATE strings + $DATA_KEYS mixed keys" \
-        "into an empty server, medians; source PING every 10 ms; load $(cut -d' ' -f1-3 /proc/loadavg)"
+    echo "== scan5m: $runs runs, $pop DEBUG POPULATE strings + $DATA_KEYS mixed keys copied" \
+        "into an empty server, medians; source PING every 10 ms"
     start_source src --enable-debug-command local
     [[ $(rs_cli src debug populate "$pop" big: 16) == OK ]] || bench_die "DEBUG POPULATE failed"
     rs_start target || bench_die "cannot start the target server"
     SRC_KS=$(keyspace src)
     local src tgt
     src=$(rs_url src) tgt=$(rs_url target)
+
+    echo "-- --rate: $runs windows of ${BENCH_SCAN5M_WINDOW:-10} s per tool and rate, each beside an" \
+        "idle window; load $(cut -d' ' -f1-3 /proc/loadavg)"
+    printf '%-34s %9s %12s %13s %13s\n' "--rate (keys/s), build" "keys/s" "idle p99 ms" "paced p99 ms" \
+        "added p99 ms"
+    for rate in ${BENCH_SCAN5M_RATES:-10000 50000}; do
+        for ((r = 1; r <= runs; r++)); do
+            if [[ -n $before ]] && ((r % 2 == 0)); then
+                scan5m_pace "$before" "$rate" "$BENCH_TMP/pace-before-$rate.log"
+            fi
+            scan5m_pace "$RDBSYNC" "$rate" "$BENCH_TMP/pace-$rate.log"
+            if [[ -n $before ]] && ((r % 2 == 1)); then
+                scan5m_pace "$before" "$rate" "$BENCH_TMP/pace-before-$rate.log"
+            fi
+        done
+        [[ -z $before ]] || scan5m_pace_row "$rate, $before" "$BENCH_TMP/pace-before-$rate.log"
+        scan5m_pace_row "$rate, $RDBSYNC" "$BENCH_TMP/pace-$rate.log"
+    done
+
+    echo "-- whole copies, load $(cut -d' ' -f1-3 /proc/loadavg)"
     for ((r = 1; r <= runs; r++)); do
         timeout 30 "$OUT/pingprobe" "$(rs_port src)" 10 3 >>"$BENCH_TMP/ping-idle.log" ||
             bench_die "pingprobe failed"
@@ -784,20 +819,6 @@ section_scan5m() {
     q=$(ratio "$ROW_WALL" "$rump_wall")
     echo "ratio scan mode/rump.c (wall): $q $(bench_verdict "$q" 1.0)" \
         "(median of per-run pairs: $(bench_paired_ratio "$BENCH_TMP/scan-scan.log" "$BENCH_TMP/scan-rump.log" wall))"
-
-    echo "-- --rate: $runs windows of ${BENCH_SCAN5M_WINDOW:-10} s each, a paced copy beside an idle window;" \
-        "load $(cut -d' ' -f1-3 /proc/loadavg)"
-    printf '%-24s %10s %14s %14s %14s\n' "--rate (keys/s)" "keys/s" "idle p99 ms" "paced p99 ms" "added p99 ms"
-    for rate in ${BENCH_SCAN5M_RATES:-10000 50000}; do
-        for ((r = 1; r <= runs; r++)); do scan5m_pace "$rate" "$BENCH_TMP/pace-$rate.log"; done
-        local f="$BENCH_TMP/pace-$rate.log" added
-        added=$(bench_field "$f" added_us | bench_median | awk '{ printf "%.2f", $1 / 1000 }')
-        printf '%-24s %10.0f %14.2f %14.2f %14s %s\n' "$rate" "$(bench_field "$f" keys_s | bench_median)" \
-            "$(bench_field "$f" idle_p99_us | bench_median | awk '{ print $1 / 1000 }')" \
-            "$(bench_field "$f" paced_p99_us | bench_median | awk '{ print $1 / 1000 }')" "$added" \
-            "(target < 1 ms) $(bench_verdict "$added" 0.999)"
-        echo "  per window (idle/paced/added ms): $(awk '{ gsub(/[a-z_]+=/, ""); printf "%.2f/%.2f/%.2f  ", $1 / 1000, $2 / 1000, $3 / 1000 }' "$f")"
-    done
     echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 }
 
