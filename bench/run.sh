@@ -760,7 +760,7 @@ scan5m_pace_row() {
 # change). Then whole copies: keys/s of scan mode against rump.c in the same
 # run, with the source's PING p50/p99 during each. Opt-in in a full run
 # (BENCH_SCAN5M=1): several minutes (BENCH_SCAN5M_RUNS, default
-# BENCH_HEAVY_RUNS, of each).
+# BENCH_HEAVY_RUNS, of each; BENCH_SCAN5M_COPIES=0 does the --rate part only).
 section_scan5m() {
     echo
     build_tool rump -lhiredis
@@ -773,6 +773,7 @@ section_scan5m() {
         "into an empty server, medians; source PING every 10 ms"
     start_source src --enable-debug-command local
     [[ $(rs_cli src debug populate "$pop" big: 16) == OK ]] || bench_die "DEBUG POPULATE failed"
+    DATA_KEYS=$((pop + DATA_KEYS)) # the keys/s of print_copy
     rs_start target || bench_die "cannot start the target server"
     SRC_KS=$(keyspace src)
     local src tgt
@@ -796,6 +797,7 @@ section_scan5m() {
         scan5m_pace_row "$rate, $RDBSYNC" "$BENCH_TMP/pace-$rate.log"
     done
 
+    [[ ${BENCH_SCAN5M_COPIES:-1} == 0 ]] && return 0
     echo "-- whole copies, load $(cut -d' ' -f1-3 /proc/loadavg)"
     for ((r = 1; r <= runs; r++)); do
         timeout 30 "$OUT/pingprobe" "$(rs_port src)" 10 3 >>"$BENCH_TMP/ping-idle.log" ||
