@@ -2,8 +2,8 @@
 # bench/run.sh -- rdbsync benchmarks, each against a reference measured in
 # the same run on the same input.
 #
-#   bench/run.sh [checksum] [import] [sync] [lag] [scan] [tls] [verify] [burst] [sync5m] [cluster] [exactly]
-#                                          (default: every section)
+#   bench/run.sh [checksum] [import] [sync] [lag] [scan] [tls] [verify] [burst] [sync5m] [cluster] [exactly] [scan5m]
+#                                          (default: every section; scan5m only with BENCH_SCAN5M=1)
 #
 #   checksum  `rdbsync --file D --checksum` vs `redis-check-rdb D`
 #             (+ `rdbsync --file D --dump > /dev/null`)
@@ -23,6 +23,9 @@
 #   tls       import and full sync over TLS (rediss://, --cacert) vs plain TCP
 #   verify    `--verify` of two equal servers vs `--source --checksum` of one
 #   sync5m    the sync section at 5M keys (4.5M DEBUG POPULATE strings + 500k mixed)
+#   scan5m    scan mode on the same 5M keys: --rate windows (the source's PING
+#             p99 added against an idle window beside each), then whole
+#             copies against rump.c with the PING p50/p99 during each
 #   burst     redis-benchmark -P 16 at full speed on a source with rdbsync and a
 #             native replica attached: when each sees the last write
 #   cluster   BENCH_CLUSTER_KEYS (default 200,000) mixed keys imported into a
