@@ -2,8 +2,8 @@
 # bench/run.sh -- rdbsync benchmarks, each against a reference measured in
 # the same run on the same input.
 #
-#   bench/run.sh [checksum] [import] [sync] [lag] [scan] [tls] [verify] [burst] [sync5m] [cluster] [exactly]
-#                                          (default: every section)
+#   bench/run.sh [checksum] [import] [sync] [lag] [scan] [tls] [verify] [burst] [sync5m] [cluster] [exactly] [scan5m]
+#                                          (default: every section but sync5m, csource and scan5m: BENCH_BIG=1 adds them)
 #
 #   checksum  `rdbsync --file D --checksum` vs `redis-check-rdb D`
 #             (+ `rdbsync --file D --dump > /dev/null`)
@@ -23,6 +23,9 @@
 #   tls       import and full sync over TLS (rediss://, --cacert) vs plain TCP
 #   verify    `--verify` of two equal servers vs `--source --checksum` of one
 #   sync5m    the sync section at 5M keys (4.5M DEBUG POPULATE strings + 500k mixed)
+#   scan5m    scan mode on the same 5M keys: --rate windows (the source's PING
+#             p99 added against an idle window beside each), then whole
+#             copies against rump.c with the PING p50/p99 during each
 #   burst     redis-benchmark -P 16 at full speed on a source with rdbsync and a
 #             native replica attached: when each sees the last write
 #   cluster   BENCH_CLUSTER_KEYS (default 200,000) mixed keys imported into a
@@ -66,7 +69,13 @@ OUT=build/bench
 DATA_VERSION=v1 # bump when the dataset shape changes outside gen.c
 BENCH_TMP=$IT_TMP
 
-SECTIONS=(checksum import sync lag scan tls verify burst sync5m cluster exactly csource)
+SECTIONS=(checksum import sync lag scan tls verify burst cluster exactly sync5m csource scan5m)
+# The 5M-key and cluster-source sections (several minutes each) run by
+# default only with BENCH_BIG=1 (scan5m also with BENCH_SCAN5M=1): they
+# would take a full run past 15 minutes. Name them to run them alone.
+DEFAULT_SECTIONS=(checksum import sync lag scan tls verify burst cluster exactly)
+if [[ ${BENCH_BIG:-0} == 1 ]]; then DEFAULT_SECTIONS+=(sync5m csource); fi
+if [[ ${BENCH_BIG:-0} == 1 || ${BENCH_SCAN5M:-0} == 1 ]]; then DEFAULT_SECTIONS+=(scan5m); fi
 
 usage() {
     echo "usage: bench/run.sh$(printf ' [%s]' "${SECTIONS[@]}")" >&2
@@ -709,6 +718,119 @@ section_scan() {
     echo "ratio replica path/scan mode (wall): $(ratio "$ROW_WALL" "$scan_wall")"
 }
 
+# ---- Section: scan5m -------------------------------------------------------
+
+# scan5m_pace BIN RATE LOG: one window of a --rate copy. An idle window
+# first (pingprobe alone, BENCH_SCAN5M_WINDOW s), then the same window with
+# `BIN --mode scan --once --rate RATE` started just before the probe and
+# stopped by SIGTERM after it: the two sit side by side in time, so their
+# p99 difference is what the paced copy added on a machine whose own load
+# moves. Appends "idle_p99_us=.. paced_p99_us=.. added_us=.. keys_s=.." to LOG.
+scan5m_pace() {
+    local bin=$1 rate=$2 log=$3 w=${BENCH_SCAN5M_WINDOW:-10} idle paced pid rc=0 k0 k1 t0 t1
+    [[ $(rs_cli target flushall) == OK ]] || bench_die "FLUSHALL failed"
+    idle=$(timeout $((w + 30)) "$OUT/pingprobe" "$(rs_port src)" 10 "$w") || bench_die "pingprobe failed"
+    k0=$(rs_cli target dbsize) t0=$(now_s)
+    "$bin" --source "$(rs_url src)" --target "$(rs_url target)" --mode scan --once --rate "$rate" -q \
+        2>"$BENCH_TMP/pace.err" &
+    pid=$!
+    on_exit "kill $pid 2>/dev/null"
+    paced=$(timeout $((w + 30)) "$OUT/pingprobe" "$(rs_port src)" 10 "$w") || bench_die "pingprobe failed"
+    kill -TERM "$pid" 2>/dev/null || true
+    wait "$pid" || rc=$?
+    k1=$(rs_cli target dbsize) t1=$(now_s)
+    # 0: it finished the copy within the window; 9: stopped by the SIGTERM.
+    ((rc == 0 || rc == 9)) || bench_die "$bin --rate $rate exited $rc: $(tail -n 2 "$BENCH_TMP/pace.err")"
+    awk -v i="$idle" -v p="$paced" -v a="$k0" -v b="$k1" -v s="$t0" -v e="$t1" 'BEGIN {
+        match(i, /p99_us=[0-9]+/); ip = substr(i, RSTART + 7, RLENGTH - 7)
+        match(p, /p99_us=[0-9]+/); pp = substr(p, RSTART + 7, RLENGTH - 7)
+        printf "idle_p99_us=%d paced_p99_us=%d added_us=%d keys_s=%.0f\n", ip, pp, pp - ip, (b - a) / (e - s) }' >>"$log"
+}
+
+# scan5m_pace_row NAME LOG: the medians of a tool's windows at one rate.
+scan5m_pace_row() {
+    local f=$2 added
+    added=$(bench_field "$f" added_us | bench_median | awk '{ printf "%.2f", $1 / 1000 }')
+    printf '%-34s %9.0f %12.2f %13.2f %13s %s\n' "$1" "$(bench_field "$f" keys_s | bench_median)" \
+        "$(bench_field "$f" idle_p99_us | bench_median | awk '{ print $1 / 1000 }')" \
+        "$(bench_field "$f" paced_p99_us | bench_median | awk '{ print $1 / 1000 }')" "$added" \
+        "(target < 1 ms) $(bench_verdict "$added" 0.999)"
+    echo "  per window (idle/paced/added p99 ms):" \
+        "$(awk '{ gsub(/[a-z_0-9]+=/, ""); printf " %.2f/%.2f/%.2f", $1 / 1000, $2 / 1000, $3 / 1000 }' "$f")"
+}
+
+# Scan mode on the 5M-key source of sync5m (BENCH_BIG_POPULATE DEBUG
+# POPULATE strings + BENCH_BIG_MIXED mixed keys). First --rate: for each of
+# BENCH_SCAN5M_RATES, the p99 a paced copy adds to the source's PING against
+# an idle window beside it (target: under 1 ms); BENCH_SCAN5M_BEFORE=path
+# runs another build's windows alternating with ours (before/after a
+# change). Then whole copies: keys/s of scan mode against rump.c in the same
+# run, with the source's PING p50/p99 during each. Opt-in in a full run
+# (BENCH_SCAN5M=1): several minutes (BENCH_SCAN5M_RUNS, default
+# BENCH_HEAVY_RUNS, of each; BENCH_SCAN5M_COPIES=0 does the --rate part only).
+section_scan5m() {
+    echo
+    build_tool rump -lhiredis
+    build_tool pingprobe -lhiredis
+    local pop=${BENCH_BIG_POPULATE:-4500000} runs=${BENCH_SCAN5M_RUNS:-$HEAVY_RUNS} r t rate
+    local before=${BENCH_SCAN5M_BEFORE:-}
+    KEYS=${BENCH_BIG_MIXED:-500000}
+    dataset
+    echo "== scan5m: $runs runs, $pop DEBUG POPULATE strings + $DATA_KEYS mixed keys copied" \
+        "into an empty server, medians; source PING every 10 ms"
+    start_source src --enable-debug-command local
+    [[ $(rs_cli src debug populate "$pop" big: 16) == OK ]] || bench_die "DEBUG POPULATE failed"
+    DATA_KEYS=$((pop + DATA_KEYS)) # the keys/s of print_copy
+    rs_start target || bench_die "cannot start the target server"
+    SRC_KS=$(keyspace src)
+    local src tgt
+    src=$(rs_url src) tgt=$(rs_url target)
+
+    echo "-- --rate: $runs windows of ${BENCH_SCAN5M_WINDOW:-10} s per tool and rate, each beside an" \
+        "idle window; load $(cut -d' ' -f1-3 /proc/loadavg)"
+    printf '%-34s %9s %12s %13s %13s\n' "--rate (keys/s), build" "keys/s" "idle p99 ms" "paced p99 ms" \
+        "added p99 ms"
+    for rate in ${BENCH_SCAN5M_RATES:-10000 50000}; do
+        for ((r = 1; r <= runs; r++)); do
+            if [[ -n $before ]] && ((r % 2 == 0)); then
+                scan5m_pace "$before" "$rate" "$BENCH_TMP/pace-before-$rate.log"
+            fi
+            scan5m_pace "$RDBSYNC" "$rate" "$BENCH_TMP/pace-$rate.log"
+            if [[ -n $before ]] && ((r % 2 == 1)); then
+                scan5m_pace "$before" "$rate" "$BENCH_TMP/pace-before-$rate.log"
+            fi
+        done
+        [[ -z $before ]] || scan5m_pace_row "$rate, $before" "$BENCH_TMP/pace-before-$rate.log"
+        scan5m_pace_row "$rate, $RDBSYNC" "$BENCH_TMP/pace-$rate.log"
+    done
+
+    [[ ${BENCH_SCAN5M_COPIES:-1} == 0 ]] && return 0
+    echo "-- whole copies, load $(cut -d' ' -f1-3 /proc/loadavg)"
+    for ((r = 1; r <= runs; r++)); do
+        timeout 30 "$OUT/pingprobe" "$(rs_port src)" 10 3 >>"$BENCH_TMP/ping-idle.log" ||
+            bench_die "pingprobe failed"
+        if ((r % 2 == 1)); then t="scan rump"; else t="rump scan"; fi
+        for t in $t; do
+            case $t in
+            scan) scan_run scan "$RDBSYNC" --source "$src" --target "$tgt" --mode scan --once -q ;;
+            rump) scan_run rump "$OUT/rump" "$(rs_port src)" "$(rs_port target)" ;;
+            esac
+        done
+    done
+    local rump_wall q
+    print_copy_header "ping p50/p99 ms"
+    echo "$(printf '%-30s %9s %9s %13s %12s %11s' "(source idle)" - - - - -)" "$(ping_extra idle)"
+    print_copy "rump.c (SCAN+DUMP/RESTORE)" "$BENCH_TMP/scan-rump.log" "$BENCH_TMP/scan-rump.cpu" \
+        "$(ping_extra rump)"
+    rump_wall=$ROW_WALL
+    print_copy "rdbsync --mode scan --once" "$BENCH_TMP/scan-scan.log" "$BENCH_TMP/scan-scan.cpu" \
+        "$(ping_extra scan)"
+    q=$(ratio "$ROW_WALL" "$rump_wall")
+    echo "ratio scan mode/rump.c (wall): $q $(bench_verdict "$q" 1.0)" \
+        "(median of per-run pairs: $(bench_paired_ratio "$BENCH_TMP/scan-scan.log" "$BENCH_TMP/scan-rump.log" wall))"
+    echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
+}
+
 # ---- Section: tls ----------------------------------------------------------
 
 # tls_certs: sets CERTS, a directory of test certificates (it_make_certs:
@@ -1027,7 +1149,7 @@ run_section() {
 
 main() {
     local sections=("$@") s failed=()
-    ((${#sections[@]})) || sections=("${SECTIONS[@]}")
+    ((${#sections[@]})) || sections=("${DEFAULT_SECTIONS[@]}")
     for s in "${sections[@]}"; do
         [[ " ${SECTIONS[*]} " == *" $s "* ]] || usage
     done
@@ -1038,8 +1160,8 @@ main() {
     mkdir -p "$OUT"
     build_tool maxrss
     echo "bench: $(redis-server --version | cut -d' ' -f3), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
-    # The cluster section makes its own, smaller dataset.
-    if [[ " ${sections[*]} " != " cluster " ]]; then dataset; fi
+    # The 1M dump, unless every section asked for builds its own dataset.
+    [[ " ${sections[*]} " =~ ^( (sync5m|scan5m|cluster|csource))+\ $ ]] || dataset
     for s in "${sections[@]}"; do
         run_section "$s" || failed+=("$s")
     done

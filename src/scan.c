@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "pace.h"
 #include "rdb/rdb.h"
 
 static volatile sig_atomic_t stop_requested;
@@ -67,13 +68,6 @@ static int sendDumps(rsConn *c, const rsServerInfo *info, redisReply *keys) {
     if (rc == 0 && len) rc = connWrite(c, buf, len);
     free(buf);
     return rc;
-}
-
-static void rateLimit(const scanOptions *o, uint64_t done, int64_t start) {
-    if (o->rate <= 0) return;
-    int64_t due = start + (int64_t)(done * 1000 / (uint64_t)o->rate);
-    int64_t wait = due - clockMonoMs();
-    if (wait > 0) usleep((useconds_t)wait * 1000);
 }
 
 /* The type filter, from the DUMP payload's type byte (SCAN TYPE may have
@@ -152,10 +146,30 @@ static void keepSelected(const scanOptions *o, redisReply *keys, scanStats *st) 
     keys->elements = n;
 }
 
+/* DUMP the selected keys of one SCAN batch, in pipelines of at most `per`
+ * keys, each paced: with --rate the source sees small bursts spread evenly,
+ * never a whole batch at once. `before` is the scanned count before this
+ * batch, `all` the batch's size before the filter. */
+static int dumpBatch(rsConn *c, const rsServerInfo *info, const scanOptions *o, int db, redisReply *keys,
+                     size_t all, int per, pacer *pace, uint64_t before, scanSink sink, void *ctx, scanStats *st,
+                     char *err, size_t errlen) {
+    for (size_t off = 0; off < keys->elements; off += (size_t)per) {
+        size_t n = keys->elements - off < (size_t)per ? keys->elements - off : (size_t)per;
+        redisReply part = {.type = REDIS_REPLY_ARRAY, .elements = n, .element = keys->element + off};
+        if (sendDumps(c, info, &part) < 0 || readDumps(c, info, o, db, &part, sink, ctx, st, err, errlen) < 0)
+            return -1;
+        if (off + n < keys->elements) paceWait(pace, before + off + n);
+    }
+    paceWait(pace, before + all);
+    return 0;
+}
+
 static int scanDb(rsConn *c, const rsServerInfo *info, const scanOptions *o, int db, scanSink sink, void *ctx,
-                  scanStats *st, int64_t start, char *err, size_t errlen) {
+                  scanStats *st, pacer *pace, char *err, size_t errlen) {
     char cursor[32] = "0", count[16];
-    snprintf(count, sizeof(count), "%d", o->count > 0 ? o->count : 1000);
+    /* With a rate, SCAN asks for one burst's worth of keys at a time. */
+    int per = pacePerBurst(pace, o->count > 0 ? o->count : 1000);
+    snprintf(count, sizeof(count), "%d", per);
     if (selectDb(c, db, err, errlen) < 0) return -1;
     do {
         if (stop_requested) {
@@ -170,15 +184,15 @@ static int scanDb(rsConn *c, const rsServerInfo *info, const scanOptions *o, int
         }
         snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
         redisReply *keys = r->element[1];
+        uint64_t before = st->scanned;
         st->scanned += keys->elements;
         size_t all = keys->elements;
         keepSelected(o, keys, st);
-        int rc = sendDumps(c, info, keys) < 0 ? -1 : readDumps(c, info, o, db, keys, sink, ctx, st, err, errlen);
+        int rc = dumpBatch(c, info, o, db, keys, all, per, pace, before, sink, ctx, st, err, errlen);
         keys->elements = all; /* freed whole */
         if (rc < 0 && !err[0]) snprintf(err, errlen, "source: %s", connError(c));
         freeReplyObject(r);
         if (rc < 0) return -1;
-        rateLimit(o, st->scanned, start);
     } while (strcmp(cursor, "0") != 0);
     return 0;
 }
@@ -188,9 +202,10 @@ int scanPass(rsConn *src, const rsServerInfo *info, const scanOptions *o, scanSi
     int dbs[1024];
     err[0] = '\0';
     int n = keyspaceDbs(src, dbs, 1024, err, errlen);
-    int64_t start = clockMonoMs();
+    pacer pace;
+    paceStart(&pace, o->rate);
     for (int i = 0; i < n; i++)
-        if (scanDb(src, info, o, dbs[i], sink, ctx, st, start, err, errlen) < 0) return -1;
+        if (scanDb(src, info, o, dbs[i], sink, ctx, st, &pace, err, errlen) < 0) return -1;
     return n < 0 ? -1 : 0;
 }
 
