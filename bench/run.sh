@@ -991,7 +991,7 @@ section_csource() {
     build_tool replwait -lhiredis
     KEYS=${BENCH_CSOURCE_KEYS:-1000000}
     dataset
-    local L="$BENCH_TMP/cs" r masters n
+    local L="$BENCH_TMP/cs" r m masters n
     echo "== csource: a 3-master cluster holding $DATA_KEYS keys, full sync into one server;" \
         "$HEAVY_RUNS runs, medians"
     cluster_start 3 0 --repl-diskless-sync yes --repl-diskless-sync-delay 0 || bench_die "cannot start the cluster"
@@ -999,7 +999,7 @@ section_csource() {
     [[ $(cluster_dbsize) == "$DATA_KEYS" ]] || bench_die "the cluster holds $(cluster_dbsize) keys"
     masters=$(cluster_masters)
     rs_start target || bench_die "cannot start the target server"
-    for r in 0 1 2; do rs_start "r$r" || bench_die "cannot start a replica"; done
+    for m in 0 1 2; do rs_start "r$m" || bench_die "cannot start a replica"; done
     for ((r = 1; r <= HEAVY_RUNS; r++)); do
         copy_run target "$L-ours.log" "$L-ours.cpu" "db0:keys=$DATA_KEYS,expires=$DATA_EXPIRES" \
             "$RDBSYNC" --source "$(cluster_url)" --target "$(rs_url target)" --once -q
@@ -1012,7 +1012,7 @@ section_csource() {
         awk -v a="$t0" -v b="$t1" 'BEGIN { printf "wall=%.6f user=0 sys=0 cpu=0 maxrss_kb=0 status=0\n", b - a }' \
             >>"$L-ref.log"
         n=0
-        for r in 0 1 2; do n=$((n + $(rs_cli "r$r" dbsize))); done
+        for m in 0 1 2; do n=$((n + $(rs_cli "r$m" dbsize))); done
         [[ $n == "$DATA_KEYS" ]] || bench_die "the native replicas hold $n keys, want $DATA_KEYS"
     done
     print_copy_header
