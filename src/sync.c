@@ -858,6 +858,7 @@ static int loadSnapshot(syncer *s, const replEpoch *ep) {
                           ? "retrying the first snapshot: emptying what the cut one wrote (the target was empty "
                             "when the sync began)"
                           : NULL;
+    importSetTargetEmpty(s->im, why != NULL || (!s->loaded_once && s->target_was_empty));
     if (!s->loading) {
         /* --state could not be kept: fatal, nothing touched */
     } else if ((why && flushTarget(s, !s->loaded_once, why) < 0) || (s->cp && checkpointRemove(s->cp, s->w) < 0)) {
@@ -869,7 +870,7 @@ static int loadSnapshot(syncer *s, const replEpoch *ep) {
         } else if (rdbDecoderErrorCode(d) == RDB_ERR_TRUNCATED) {
             logWarn("the snapshot was cut short; waiting for the next full sync");
             /* Its writes still in flight are counted with it, not with the next. */
-            if (writerDrain(s->w) < 0 && !s->fatal) s->target_lost = 1;
+            if ((importFlush(s->im) < 0 || writerDrain(s->w) < 0) && !s->fatal) s->target_lost = 1;
         } else if (rdbDecoderErrorCode(d) == RDB_ERR_HANDLER) {
             if (!s->fatal) s->target_lost = 1;
         } else {
