@@ -41,6 +41,7 @@ struct importer {
     int conflicted;
     strBatch *sb;            /* runs of small plain strings, as one MSET (strbatch.h) */
     int target_empty;        /* importSetTargetEmpty: MSETNX may stand for RESTORE */
+    int no_batch;            /* RDBSYNC_NO_MSET set: a RESTORE per key (to measure against) */
     char str[STRBATCH_VALUE_MAX]; /* the current key's string, when small */
     size_t str_len;
     int str_whole;           /* str holds the whole value */
@@ -164,7 +165,7 @@ int importFlush(importer *im) { return flushStrings(im); }
  * another writer). Not on a cluster: a run's keys span slots. */
 static int batchable(const importer *im, const rdbKeyInfo *k) {
     if (!im->str_whole || k->ltype != RDB_LT_STRING || im->dec != D_FAST || k->expire_ms != -1 || k->idle >= 0 ||
-        k->freq >= 0 || k->metalen || writerRouter(im->w) || getenv("RDBSYNC_NO_MSET"))
+        k->freq >= 0 || k->metalen || writerRouter(im->w) || im->no_batch)
         return 0;
     return im->o.on_conflict == CONFLICT_REPLACE || (im->o.on_conflict == CONFLICT_ERROR && im->target_empty);
 }
@@ -538,6 +539,7 @@ importer *importNew(const rsServerInfo *target, const importOptions *o) {
                           .drop_field_ttls = o->drop_field_ttls};
     im->enc = rdbEncoderNew(&et);
     im->sb = strBatchNew();
+    im->no_batch = getenv("RDBSYNC_NO_MSET") != NULL;
     if (!im->enc || !im->sb) {
         rdbEncoderFree(im->enc);
         strBatchFree(im->sb);
