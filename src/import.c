@@ -147,9 +147,11 @@ static int onModule(void *ctx, const char *name, int encver) { return countElem(
 
 /* The run of strings queued goes out at the end of each source db (two
  * dbs may map to one target db and hold one key name: the later one must
- * win) and before any DEL or FUNCTION LOAD. Within a db a snapshot holds
- * each key once, so the keys written by RESTORE or native commands
- * meanwhile may overtake the run: they are other keys. */
+ * win) and before any DEL or FUNCTION LOAD. A server's snapshot holds
+ * each key once per db, so there the keys written by RESTORE or native
+ * commands meanwhile may overtake the run: they are other keys. A file
+ * may hold a key twice (test dumps do), so elsewhere (not target_empty)
+ * the run goes before any other key too. */
 static int flushStrings(importer *im) {
     if (!im->sb || !strBatchPending(im->sb)) return 0;
     return strBatchFlush(im->sb, im->w);
@@ -292,6 +294,7 @@ static int onRawValue(void *ctx, const rdbKeyInfo *k, const unsigned char *raw, 
         }
         return 0;
     }
+    if (!im->target_empty && flushStrings(im) < 0) return -1;
     if ((long long)(len + RDB_PAYLOAD_MIN) > im->o.max_restore) {
         im->st.native++;
         if (writerSelect(im->w, targetDb(im, k->db)) < 0) return -1;
