@@ -41,6 +41,7 @@ struct importer {
     int conflicted;
     strBatch *sb;            /* runs of small plain strings, as one MSET (strbatch.h) */
     int target_empty;        /* importSetTargetEmpty: MSETNX may stand for RESTORE */
+    int batch_ok;            /* importAllowBatch: the writer's target may run MSET/MSETNX */
     int no_batch;            /* RDBSYNC_NO_MSET set: a RESTORE per key (to measure against) */
     char str[STRBATCH_VALUE_MAX]; /* the current key's string, when small */
     size_t str_len;
@@ -167,7 +168,8 @@ int importFlush(importer *im) { return flushStrings(im); }
  * another writer). Not on a cluster: a run's keys span slots. */
 static int batchable(const importer *im, const rdbKeyInfo *k) {
     if (!im->str_whole || k->ltype != RDB_LT_STRING || im->dec != D_FAST || k->expire_ms != -1 || k->idle >= 0 ||
-        k->freq >= 0 || k->metalen || writerRouter(im->w) || im->no_batch)
+        k->freq >= 0 || k->metalen || writerRouter(im->w) || im->no_batch ||
+        !im->batch_ok)
         return 0;
     return im->o.on_conflict == CONFLICT_REPLACE || (im->o.on_conflict == CONFLICT_ERROR && im->target_empty);
 }
@@ -528,6 +530,7 @@ int importOnReply(void *ctx, const writerTag *t, const redisReply *r) {
 void importSetWriter(importer *im, writer *w) { im->w = w; }
 void importSetConflict(importer *im, conflictPolicy p) { im->o.on_conflict = p; }
 void importSetTargetEmpty(importer *im, int empty) { im->target_empty = empty; }
+void importAllowBatch(importer *im, int ok) { im->batch_ok = ok; }
 
 importer *importNew(const rsServerInfo *target, const importOptions *o) {
     importer *im = calloc(1, sizeof(*im));

@@ -81,6 +81,10 @@ void importSetConflict(importer *im, conflictPolicy p);
  * may go as one MSETNX, whose conflict names the run, not the key
  * (strbatch.h). With --on-conflict replace they go as MSET anyway. */
 void importSetTargetEmpty(importer *im, int empty);
+/* Let runs of small plain strings go as MSET/MSETNX at all (off by
+ * default: the live sync turns it on for a one-node target whose user may
+ * run both, strBatchPermitted). */
+void importAllowBatch(importer *im, int ok);
 /* Send the run of strings still queued (the decoder's eof does it; call
  * it when a snapshot ends otherwise, before draining the writer). */
 int importFlush(importer *im);

@@ -1,8 +1,11 @@
 /* strbatch.c -- runs of small strings as one MSET (see strbatch.h). */
 #include "strbatch.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <hiredis/hiredis.h>
 
 struct strBatch {
     uint64_t db;
@@ -24,6 +27,30 @@ void strBatchFree(strBatch *b) {
 }
 
 size_t strBatchPending(const strBatch *b) { return b->n; }
+
+/* One ACL DRYRUN: 1 when the answer is OK. */
+static int mayRun(rsConn *c, const char *user, const char *cmd) {
+    redisReply *r = connCommandf(c, "ACL DRYRUN %s %s strbatch:probe x", user, cmd);
+    int ok = r && r->type == REDIS_REPLY_STATUS;
+    if (r) freeReplyObject(r);
+    return ok;
+}
+
+int strBatchPermitted(rsConn *c, const rsServerInfo *info) {
+    redisReply *r = connCommandf(c, "ACL WHOAMI");
+    if (!r) return 0;
+    char user[256];
+    /* An error: a server without ACLs (before 6.0), where anyone may. */
+    int ok = r->type == REDIS_REPLY_ERROR;
+    int known = r->type == REDIS_REPLY_STRING && r->len < (int)sizeof(user);
+    if (known) snprintf(user, sizeof(user), "%s", r->str);
+    freeReplyObject(r);
+    if (ok || !known) return ok;
+    /* Before 7.0 nobody can be asked: the default user is taken to be
+     * unrestricted, anyone else is not. */
+    if (!connServerAtLeast(info, 7, 0)) return !strcmp(user, "default");
+    return mayRun(c, user, "MSET") && mayRun(c, user, "MSETNX");
+}
 
 static int append(strBatch *b, const char *p, size_t len) {
     if (b->len + len > b->cap) {

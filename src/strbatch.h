@@ -23,6 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "conn.h"
 #include "writer.h"
 
 #define STRBATCH_VALUE_MAX 1024 /* larger strings: RESTORE (bytes dominate, not commands) */
@@ -40,5 +41,10 @@ int strBatchAdd(strBatch *b, writer *w, uint64_t db, int nx, const char *k, size
  * WRITER_K_MSET, key = its first key, src_offset = its size). */
 int strBatchFlush(strBatch *b, writer *w);
 size_t strBatchPending(const strBatch *b);
+/* Whether the target's user may run MSET and MSETNX: on 7.0+ when ACL
+ * DRYRUN allows both; before, for the default user (or without ACLs);
+ * 0 otherwise (RESTORE per key, as before) and when the connection fails
+ * (the caller meets that error next). */
+int strBatchPermitted(rsConn *c, const rsServerInfo *info);
 
 #endif

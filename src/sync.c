@@ -10,6 +10,7 @@
  * link reports in REPLCONF ACK (and that a resume starts from).
  */
 #include "sync.h"
+#include "strbatch.h"
 
 #include <pthread.h>
 #include <signal.h>
@@ -1415,6 +1416,7 @@ outcome syncRun(const syncConfig *cfg, int *refused) {
         return s.rc;
     }
     s.im = importNew(&s.tinfo, &cfg->imp);
+    if (s.im && !s.rt) importAllowBatch(s.im, strBatchPermitted(s.tc, &s.tinfo)); /* strbatch.h */
     replicaOptions ro = {cfg->source, cfg->source_conn, cfg->spool_mem, cfg->spool_dir, cfg->quiet,
                          cfg->psync_cmd, cfg->source_timeout_s * 1000};
     s.rep = s.im ? replicaNew(&ro) : NULL;

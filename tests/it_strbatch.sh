@@ -15,6 +15,8 @@
 #              at all (the target was not empty), RESTORE's exit 7 naming
 #              that key, its value unchanged
 #   off        RDBSYNC_NO_MSET=1: a RESTORE per key, digest equal
+#   acl        a target user denied MSET and MSETNX (ACL DRYRUN says so):
+#              a RESTORE per key, exit 0, digest equal
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -110,6 +112,16 @@ case_off() {
     same
 }
 
-for c in ${STRBATCH_CASES:-empty replace conflict off}; do
+case_acl() {
+    reset_tgt
+    rs_cli tgt ACL SETUSER app on '>pw' '~*' '&*' +@all -mset -msetnx >/dev/null
+    RDBSYNC_TARGET_AUTH=pw once acl --target-user app
+    [ "$RC" -eq 0 ] || { echo "exit $RC: $(tail -n 2 "$IT_TMP/acl.err")"; return 1; }
+    [ -z "$(calls msetnx)$(calls mset)" ] || { echo "MSET/MSETNX by a user denied them"; return 1; }
+    [ "$(calls restore)" == 6810 ] || { echo "$(calls restore) RESTOREs, want 6810 (every key)"; return 1; }
+    same
+}
+
+for c in ${STRBATCH_CASES:-empty replace conflict off acl}; do
     if out=$(case_$c 2>&1); then pass "strbatch.$c"; else fail "strbatch.$c" "$out"; fi
 done
