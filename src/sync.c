@@ -10,7 +10,6 @@
  * link reports in REPLCONF ACK (and that a resume starts from).
  */
 #include "sync.h"
-#include "strbatch.h"
 
 #include <pthread.h>
 #include <signal.h>
@@ -859,7 +858,6 @@ static int loadSnapshot(syncer *s, const replEpoch *ep) {
                           ? "retrying the first snapshot: emptying what the cut one wrote (the target was empty "
                             "when the sync began)"
                           : NULL;
-    importSetTargetEmpty(s->im, why != NULL || (!s->loaded_once && s->target_was_empty));
     if (!s->loading) {
         /* --state could not be kept: fatal, nothing touched */
     } else if ((why && flushTarget(s, !s->loaded_once, why) < 0) || (s->cp && checkpointRemove(s->cp, s->w) < 0)) {
@@ -871,7 +869,7 @@ static int loadSnapshot(syncer *s, const replEpoch *ep) {
         } else if (rdbDecoderErrorCode(d) == RDB_ERR_TRUNCATED) {
             logWarn("the snapshot was cut short; waiting for the next full sync");
             /* Its writes still in flight are counted with it, not with the next. */
-            if ((importFlush(s->im) < 0 || writerDrain(s->w) < 0) && !s->fatal) s->target_lost = 1;
+            if (writerDrain(s->w) < 0 && !s->fatal) s->target_lost = 1;
         } else if (rdbDecoderErrorCode(d) == RDB_ERR_HANDLER) {
             if (!s->fatal) s->target_lost = 1;
         } else {
@@ -1416,7 +1414,6 @@ outcome syncRun(const syncConfig *cfg, int *refused) {
         return s.rc;
     }
     s.im = importNew(&s.tinfo, &cfg->imp);
-    if (s.im && !s.rt) importAllowBatch(s.im, strBatchPermitted(s.tc, &s.tinfo)); /* strbatch.h */
     replicaOptions ro = {cfg->source, cfg->source_conn, cfg->spool_mem, cfg->spool_dir, cfg->quiet,
                          cfg->psync_cmd, cfg->source_timeout_s * 1000};
     s.rep = s.im ? replicaNew(&ro) : NULL;
