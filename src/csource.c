@@ -327,36 +327,13 @@ static int writeShards(const snapshotConfig *cfg, const csTopo *t, int use_repli
 outcome csourceToFile(const snapshotConfig *cfg, const csTopo *t, int use_replicas, const char *path) {
     if (modeScan(cfg)) return OUTCOME_USAGE;
     replicasMissing(t, use_replicas);
-    char tmp[4096], err[1000] = "";
+    char err[1000] = "", from[64];
     outcome why = OUTCOME_CONNECT;
-    snprintf(tmp, sizeof(tmp), "%s.rdbsync-tmp", path);
-    unlink(tmp);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600); /* it holds every key */
-    if (fd < 0) {
-        logError("%s: cannot create: %s", tmp, strerror(errno));
-        return OUTCOME_INPUT;
-    }
-    int rc = writeShards(cfg, t, use_replicas, &fd, &why, err, sizeof(err));
-    if (rc == 0 && (fsync(fd) < 0 || close(fd) < 0 || rename(tmp, path) < 0)) {
-        snprintf(err, sizeof(err), "%s: %s", path, strerror(errno));
-        why = OUTCOME_INPUT;
-        rc = -1;
-        fd = -1;
-    }
-    if (rc == 0) {
-        logInfo("wrote %s from the %d shards of the cluster by replication", path, t->n);
-        return OUTCOME_OK;
-    }
-    off_t got = fd >= 0 ? lseek(fd, 0, SEEK_CUR) : 0;
-    if (fd >= 0) close(fd);
-    unlink(tmp);
-    if (stopRequested()) {
-        logError("interrupted by %s after %lld bytes of the snapshot: removed the partial %s; %s not written",
-                 stopSignalName(), (long long)(got > 0 ? got : 0), tmp, path);
-        return OUTCOME_INTERRUPTED;
-    }
-    logError("%s", err);
-    return why;
+    snapshotOut o;
+    if (snapshotOutOpen(&o, path) < 0) return OUTCOME_INPUT;
+    int rc = writeShards(cfg, t, use_replicas, &o.fd, &why, err, sizeof(err));
+    snprintf(from, sizeof(from), "the %d shards of the cluster", t->n);
+    return snapshotOutFinish(&o, rc, why, from, "replication", err);
 }
 
 /* ---- --verify ---- */

@@ -163,50 +163,64 @@ static int scanToFile(const snapshotConfig *cfg, int fd, outcome *why, char *err
 
 /* ---- --source --file ---- */
 
-outcome snapshotToFile(const snapshotConfig *cfg, const char *path) {
-    char tmp[4096], err[800] = "";
-    outcome why = OUTCOME_CONNECT;
-    snprintf(tmp, sizeof(tmp), "%s.rdbsync-tmp", path);
+int snapshotOutOpen(snapshotOut *o, const char *path) {
+    snprintf(o->tmp, sizeof(o->tmp), "%s.rdbsync-tmp", path);
+    o->path = path;
     /* 0600: a snapshot holds every key of the source, secrets included
      * (a leftover temp file of a killed run may have other permissions). */
-    unlink(tmp);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        logError("%s: cannot create: %s", tmp, strerror(errno));
-        return OUTCOME_INPUT;
+    unlink(o->tmp);
+    o->fd = open(o->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (o->fd >= 0) return 0;
+    logError("%s: cannot create: %s", o->tmp, strerror(errno));
+    return -1;
+}
+
+outcome snapshotOutFinish(snapshotOut *o, int rc, outcome why, const char *from, const char *how, const char *err) {
+    char msg[1200];
+    snprintf(msg, sizeof(msg), "%s", err);
+    if (rc == 0 && (fsync(o->fd) < 0 || close(o->fd) < 0 || rename(o->tmp, o->path) < 0)) {
+        snprintf(msg, sizeof(msg), "%s: %s", o->path, strerror(errno));
+        why = OUTCOME_INPUT;
+        rc = -1;
+        o->fd = -1;
     }
+    if (rc == 0) {
+        logInfo("wrote %s from %s by %s", o->path, from, how);
+        return OUTCOME_OK;
+    }
+    off_t got = o->fd >= 0 ? lseek(o->fd, 0, SEEK_CUR) : 0;
+    if (o->fd >= 0) close(o->fd);
+    unlink(o->tmp);
+    if (stopRequested()) {
+        logError("interrupted by %s after %lld bytes of the snapshot (by %s): removed the partial "
+                 "%s; %s not written", stopSignalName(), (long long)(got > 0 ? got : 0), how, o->tmp, o->path);
+        return OUTCOME_INTERRUPTED;
+    }
+    logError("%s", msg);
+    return why;
+}
+
+outcome snapshotToFile(const snapshotConfig *cfg, const char *path) {
+    char err[800] = "";
+    outcome why = OUTCOME_CONNECT;
+    snapshotOut o;
+    if (snapshotOutOpen(&o, path) < 0) return OUTCOME_INPUT;
     checksum *cs = checksumNew();
     rdbHandlers h = {0};
     checksumHandlers(cs, &h);
-    int rc = cfg->mode == 2 ? SNAP_REFUSED : snapshotDecode(cfg, fd, &h, &why, err, sizeof(err));
+    int rc = cfg->mode == 2 ? SNAP_REFUSED : snapshotDecode(cfg, o.fd, &h, &why, err, sizeof(err));
     const char *how = "replication";
     if (rc == SNAP_REFUSED && cfg->mode != 1) {
         if (cfg->mode == 0) logInfo("the source refuses SYNC and PSYNC: rebuilding the snapshot from SCAN + DUMP");
         how = "SCAN + DUMP";
-        rc = ftruncate(fd, 0) == 0 && lseek(fd, 0, SEEK_SET) == 0 ? scanToFile(cfg, fd, &why, err, sizeof(err)) : -1;
+        rc = ftruncate(o.fd, 0) == 0 && lseek(o.fd, 0, SEEK_SET) == 0 ? scanToFile(cfg, o.fd, &why, err, sizeof(err))
+                                                                     : -1;
     }
-    if (rc == 0 && (fsync(fd) < 0 || close(fd) < 0 || rename(tmp, path) < 0)) {
-        snprintf(err, sizeof(err), "%s: %s", path, strerror(errno));
-        why = OUTCOME_INPUT;
-        rc = -1;
-        fd = -1;
-    }
-    if (rc == 0) {
-        logInfo("wrote %s from the source by %s", path, how);
-    } else if (stopRequested()) {
-        off_t got = fd >= 0 ? lseek(fd, 0, SEEK_CUR) : 0;
-        if (fd >= 0) close(fd);
-        unlink(tmp);
-        logError("interrupted by %s after %lld bytes of the snapshot (by %s): removed the partial "
-                "%s; %s not written", stopSignalName(), (long long)(got > 0 ? got : 0), how, tmp, path);
-        why = OUTCOME_INTERRUPTED;
-    } else {
-        if (fd >= 0) close(fd);
-        unlink(tmp);
-        logError("%s", rc == SNAP_REFUSED ? "the source refuses SYNC and PSYNC (--mode replica)" : err);
-    }
+    if (rc == SNAP_REFUSED) snprintf(err, sizeof(err), "the source refuses SYNC and PSYNC (--mode replica)"),
+                            why = OUTCOME_CONNECT;
+    outcome out = snapshotOutFinish(&o, rc, why, "the source", how, err);
     checksumFree(cs);
-    return rc == 0 ? OUTCOME_OK : rc == SNAP_REFUSED ? OUTCOME_CONNECT : why;
+    return out;
 }
 
 /* ---- --source --checksum ---- */

@@ -52,6 +52,22 @@ int snapshotDecode(const snapshotConfig *c, int fd, const struct rdbHandlers *h,
                    size_t errlen);
 
 outcome snapshotToFile(const snapshotConfig *c, const char *path);
+
+/* --source --file's output (csource.c writes one too): PATH.rdbsync-tmp,
+ * mode 0600 (it holds every key), renamed onto PATH only when whole. */
+typedef struct snapshotOut {
+    char tmp[4096];
+    const char *path;
+    int fd;
+} snapshotOut;
+/* 0, or -1 after its error line (then OUTCOME_INPUT). */
+int snapshotOutOpen(snapshotOut *o, const char *path);
+/* The end of a snapshot written into o->fd: with rc 0 it is synced and
+ * renamed into place ("wrote PATH from FROM by HOW"); otherwise, or when
+ * that fails, the temporary is removed and one line says why (err, or an
+ * interruption with the bytes written). Returns the outcome (why when rc
+ * is not 0). Closes the fd. */
+outcome snapshotOutFinish(snapshotOut *o, int rc, outcome why, const char *from, const char *how, const char *err);
 outcome snapshotChecksum(const snapshotConfig *c);
 
 /* For --verify (verify.h), which reads both sides with these. */
