@@ -45,7 +45,7 @@
 #                     dir (loading its dump.rdb if any; SAVE first to keep
 #                     data); pass the args given to rs_start. 1 when it
 #                     does not come back (log tail on stderr).
-#   free_port         prints a free TCP port in 20000-60000 (for other
+#   free_port         prints a free TCP port in 23000-29999 (for other
 #                     listeners; in $(...) it cannot remember what it gave)
 #
 # Other server versions ($SHARED/servers/<folder>, see its README):
@@ -189,15 +189,18 @@ it_port_busy() {
     fi
 }
 
-# Sets IT_PORT to a free port in 20000-60000 that this script has not handed
-# out before (in this shell: call it directly, not in $(...)).
+# Sets IT_PORT to a free port in 23000-29999 (cluster nodes: 20000-22767)
+# that this script has not handed out before (in this shell: call it
+# directly, not in $(...)).
 it_pick_port() {
     local p _
     for _ in $(seq 1 200); do
-        p=$((20000 + (RANDOM * 32768 + RANDOM) % 40001))
-        # Cluster nodes also listen on port + 10000 (the bus): both below the
-        # ephemeral range (32768+), where a client's local port can take
-        # one between our check and the server's bind.
+        # Below the ephemeral range (32768+), where a client's local port
+        # (redis-cli, our own connections) can take one between our check
+        # and the server's bind (seen in CI: "Address already in use"):
+        # servers on 23000-29999; cluster nodes on 20000-22767 with their
+        # bus (port + 10000) on 30000-32767.
+        p=$((23000 + (RANDOM * 32768 + RANDOM) % 7000))
         if [ -n "${IT_CLUSTER_PORTS:-}" ]; then p=$((20000 + p % 2768)); fi
         case $IT_PORTS_USED in *" $p "*) continue ;; esac
         if [ -n "${IT_CLUSTER_PORTS:-}" ] && it_port_busy $((p + 10000)); then continue; fi
