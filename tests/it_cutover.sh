@@ -36,11 +36,7 @@ if ! have_rdbsync; then
     skip cutover "no binary at $RDBSYNC (run make)"
     exit 0
 fi
-LOAD=$IT_TMP/load
-if ! cc -std=gnu11 -O2 -Wall -Wextra -o "$LOAD" "$ROOT/tests/sync/load.c" -lhiredis 2>"$IT_TMP/cc.err"; then
-    fail cutover.load_builds "$(head -c 300 "$IT_TMP/cc.err")"
-    exit 0
-fi
+load_build cutover || exit 0
 
 SYNC_PID=
 LOAD_PID=

@@ -44,7 +44,6 @@ set -euo pipefail
 # shellcheck source=tests/lib.sh
 . "$(dirname "$0")/lib.sh"
 
-LOAD=$IT_TMP/load
 SRC_ARGS=(--repl-diskless-sync-delay 0 --repl-backlog-size 256mb)
 LOAD_ARGS=(--no-groups --no-volatile --quiet)
 CKPT=rdbsync:checkpoint
@@ -53,10 +52,7 @@ if ! have_rdbsync; then
     skip exactly "no binary at $RDBSYNC (run make)"
     exit 0
 fi
-if ! cc -std=gnu11 -O2 -Wall -Wextra -o "$LOAD" "$ROOT/tests/sync/load.c" -lhiredis 2>"$IT_TMP/cc.err"; then
-    fail exactly.load_builds "$(head -c 300 "$IT_TMP/cc.err")"
-    exit 0
-fi
+load_build exactly || exit 0
 
 note() { printf '# %s\n' "$*" >&2; }
 info() { rs_cli "$1" INFO "$2" | tr -d '\r' | sed -n "s/^$3://p" || true; }

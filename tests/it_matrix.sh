@@ -211,11 +211,8 @@ if ! have_rdbsync; then
     skip matrix "no binary at $RDBSYNC (run make)"
     exit 0
 fi
-MATRIX_LOAD=$IT_TMP/load
-if ! cc -std=gnu11 -O2 -Wall -Wextra -o "$MATRIX_LOAD" "$ROOT/tests/sync/load.c" -lhiredis 2>"$IT_TMP/cc.err"; then
-    fail matrix.load_builds "$(head -c 300 "$IT_TMP/cc.err")"
-    exit 0
-fi
+load_build matrix || exit 0
+MATRIX_LOAD=$LOAD
 export MATRIX_LOAD
 
 pairs=()

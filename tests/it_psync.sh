@@ -44,18 +44,6 @@ SYNC_PID=
 note() { printf '# %s\n' "$*" >&2; }
 info() { rs_cli "$1" INFO "$2" | tr -d '\r' | sed -n "s/^$3://p" || true; }
 
-# sync_stop: SIGTERM, wait up to 10 s (then KILL); STOP_RC.
-sync_stop() {
-    local deadline=$((SECONDS + 10))
-    kill -TERM "$SYNC_PID" 2>/dev/null || true
-    while kill -0 "$SYNC_PID" 2>/dev/null; do
-        if [ "$SECONDS" -ge "$deadline" ]; then rdb_kill "$SYNC_PID"; break; fi
-        sleep 0.05
-    done
-    STOP_RC=0
-    wait "$SYNC_PID" 2>/dev/null || STOP_RC=$?
-}
-
 has_line() { grep -q -- "$2" "$IT_TMP/$1.err"; }
 show_err() {
     note "rdbsync stderr ($1), last lines:"

@@ -40,7 +40,6 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 GEN=$ROOT/tests/gen_dataset.sh
-LOAD=$IT_TMP/load
 RESTRICT=(--rename-command SYNC "" --rename-command PSYNC "" --rename-command DEBUG ""
     --rename-command CONFIG "" --rename-command BGSAVE "")
 
@@ -48,10 +47,7 @@ if ! have_rdbsync; then
     skip scan "no binary at $RDBSYNC (run make)"
     exit 0
 fi
-if ! cc -std=gnu11 -O2 -Wall -Wextra -o "$LOAD" "$ROOT/tests/sync/load.c" -lhiredis 2>"$IT_TMP/cc.err"; then
-    fail scan.load_builds "$(head -c 300 "$IT_TMP/cc.err")"
-    exit 0
-fi
+load_build scan || exit 0
 
 # ---- helpers ----
 

@@ -35,11 +35,7 @@ if ! have_rdbsync; then
     skip state "no binary at $RDBSYNC (run make)"
     exit 0
 fi
-LOAD=$IT_TMP/load
-if ! cc -std=gnu11 -O2 -Wall -Wextra -o "$LOAD" "$ROOT/tests/sync/load.c" -lhiredis 2>"$IT_TMP/cc.err"; then
-    fail state.load_builds "$(head -c 300 "$IT_TMP/cc.err")"
-    exit 0
-fi
+load_build state || exit 0
 
 SYNC_PID=
 note() { printf '# %s\n' "$*" >&2; }
@@ -57,17 +53,6 @@ assert_same() {
     if wait_until "$secs" same_data "$src" "$tgt"; then pass "$t.target_equals_source"
     else fail "$t.target_equals_source" "DEBUG DIGEST/DBSIZE differ after ${secs}s: $(rs_digest "$src")/$(rs_cli "$src" DBSIZE) vs $(rs_digest "$tgt")/$(rs_cli "$tgt" DBSIZE)"
     fi
-}
-# sync_term: SIGTERM, wait up to 10 s; STOP_RC.
-sync_term() {
-    local deadline=$((SECONDS + 10))
-    kill -TERM "$SYNC_PID" 2>/dev/null || true
-    while kill -0 "$SYNC_PID" 2>/dev/null; do
-        if [ "$SECONDS" -ge "$deadline" ]; then rdb_kill "$SYNC_PID"; break; fi
-        sleep 0.05
-    done
-    STOP_RC=0
-    wait "$SYNC_PID" 2>/dev/null || STOP_RC=$?
 }
 sync_kill9() {
     rdb_kill "$SYNC_PID"
@@ -103,7 +88,7 @@ resume() {
     assert_match "$t.resumed_at_state_offset" "resumed at offset $off " "$(grep -m1 'resumed at offset' "$IT_TMP/${t}2.err" || true)"
     wait "$load_pid" 2>/dev/null || true
     assert_same "$t" "${t}_src" "${t}_tgt" 20
-    sync_term
+    sync_stop
     assert_eq "$t.clean_exit" 0 "$STOP_RC"
     assert_eq "$t.one_full_sync_in_all" "1 1" "$(full_syncs_logged "${t}_src") $(info "${t}_src" stats sync_full)"
     assert_match "$t.partial_accepted" '^[1-9]' "$(partials_logged "${t}_src")"
@@ -131,7 +116,7 @@ in_load() {
     if wait_until 20 has_line "${t}2" 'snapshot applied'; then pass "$t.full_sync"; else fail "$t.full_sync" "none"; show_err "${t}2"; fi
     assert_ok "$t.said_why" has_line "${t}2" 'stopped before its snapshot was applied: a full sync'
     assert_same "$t" "${t}_src" "${t}_tgt" 10
-    sync_term
+    sync_stop
 }
 
 # ---- foreign ----
@@ -184,7 +169,7 @@ corrupt() {
     assert_match "$t.twice_line" 'corrupt\.state: in use by another rdbsync \(.*corrupt\.state\.lock is locked\): two syncs must not share one position' \
         "$(cat "$IT_TMP/$t.twice.err")"
     sleep 1.2
-    sync_term
+    sync_stop
     assert_eq "$t.first_exit" 0 "$STOP_RC"
     rs_cli "${t}_tgt" FLUSHALL >/dev/null
     head -c -20 "$st" >"$IT_TMP/cut.state"
@@ -211,7 +196,7 @@ backlog() {
     wait_until 15 in_sync "$t" || note "$t: never in sync"
     rs_cli "${t}_src" SET before:stop 1 >/dev/null
     sleep 1.2
-    sync_term
+    sync_stop
     assert_eq "$t.first_exit" 0 "$STOP_RC"
     big=$(head -c 3000 /dev/zero | tr '\0' 'x')
     for i in $(seq 1 100); do rs_cli "${t}_src" SET "big:$i" "$big" >/dev/null; done
@@ -220,7 +205,7 @@ backlog() {
     assert_match "$t.said_why" 'cannot resume at offset [0-9]+: its backlog no longer holds offset [0-9]+ \(it holds [0-9]+-[0-9]+: raise repl-backlog-size\); full sync' \
         "$(cat "$IT_TMP/${t}2.err")"
     assert_same "$t" "${t}_src" "${t}_tgt" 10
-    sync_term
+    sync_stop
     assert_eq "$t.second_exit" 0 "$STOP_RC"
     assert_eq "$t.two_full_syncs" 2 "$(info "${t}_src" stats sync_full)"
 }

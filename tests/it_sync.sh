@@ -56,7 +56,6 @@ set -euo pipefail
 # shellcheck source=tests/lib.sh
 . "$(dirname "$0")/lib.sh"
 
-LOAD=$IT_TMP/load
 SRC_ARGS=(--repl-diskless-sync-delay 0)
 SYNC_PID=
 STOP_RC=
@@ -66,10 +65,7 @@ if ! have_rdbsync; then
     skip sync "no binary at $RDBSYNC (run make)"
     exit 0
 fi
-if ! cc -std=gnu11 -O2 -Wall -Wextra -o "$LOAD" "$ROOT/tests/sync/load.c" -lhiredis 2>"$IT_TMP/cc.err"; then
-    fail sync.load_builds "$(head -c 300 "$IT_TMP/cc.err")"
-    exit 0
-fi
+load_build sync || exit 0
 
 # ---- helpers ----
 

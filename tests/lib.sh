@@ -47,6 +47,8 @@
 #                     does not come back (log tail on stderr).
 #   free_port         prints a free TCP port in 23000-29999 (for other
 #                     listeners; in $(...) it cannot remember what it gave)
+#   load_build NAME   compiles tests/sync/load.c into $LOAD (a FAIL otherwise)
+#   sync_stop         SIGTERM $SYNC_PID, 10 s, then SIGKILL; STOP_RC
 #
 # Other server versions ($SHARED/servers/<folder>, see its README):
 #   rs_version_bin FOLDER   prints the folder's server binary; 1 when absent
@@ -476,6 +478,31 @@ rs_restart() {
     wait "$(it_var PID "$name")" 2>/dev/null || true
     it_log_tail "$dir/$name.log"
     printf -v "RS_PID_$name" '%s' ""
+    return 1
+}
+
+# sync_stop: SIGTERM to the sync started by sync_start ($SYNC_PID), wait
+# up to 10 s (then SIGKILL); its exit status in STOP_RC.
+sync_stop() {
+    local deadline=$((SECONDS + 10))
+    kill -TERM "$SYNC_PID" 2>/dev/null || true
+    while kill -0 "$SYNC_PID" 2>/dev/null; do
+        if [ "$SECONDS" -ge "$deadline" ]; then rdb_kill "$SYNC_PID"; break; fi
+        sleep 0.05
+    done
+    STOP_RC=0
+    wait "$SYNC_PID" 2>/dev/null || STOP_RC=$?
+}
+
+# load_build NAME: compiles tests/sync/load.c, the mixed write load, into
+# $IT_TMP/load and sets LOAD to it; on failure one "FAIL NAME.load_builds"
+# with the compiler's first words, and 1.
+load_build() {
+    LOAD=$IT_TMP/load
+    if cc -std=gnu11 -O2 -Wall -Wextra -o "$LOAD" "$ROOT/tests/sync/load.c" -lhiredis 2>"$IT_TMP/cc.err"; then
+        return 0
+    fi
+    fail "$1.load_builds" "$(head -c 300 "$IT_TMP/cc.err")"
     return 1
 }
 
