@@ -12,22 +12,11 @@ if [ ! -x "$bin" ]; then
     exit 0
 fi
 
-# start62 NAME: a 6.2 server (lib.sh's rs_start passes 7.0-only options),
-# stopped by PID at exit; its port in PORT62. 1 when it does not answer.
+# start62 NAME: the 6.2 build as server NAME (rs_start_v: a free port,
+# stopped by PID at exit); its port in PORT62. 1 when it does not start.
 start62() {
-    local n=$1 try pid
-    for try in 1 2 3; do
-        it_pick_port || return 1
-        PORT62=$IT_PORT
-        mkdir -p "$IT_TMP/$n"
-        "$srv62" --port "$PORT62" --bind 127.0.0.1 --dir "$IT_TMP/$n" --save '' --appendonly no \
-            --logfile "$IT_TMP/$n/$n.log" </dev/null >/dev/null 2>&1 &
-        pid=$!
-        on_exit "kill $pid 2>/dev/null; wait $pid 2>/dev/null"
-        if wait_until 10 sh -c "redis-cli -p $PORT62 PING 2>/dev/null | grep -q PONG"; then return 0; fi
-        kill "$pid" 2>/dev/null || true
-    done
-    return 1
+    rs_start_v "$1" redis-6.2.16 || return 1
+    PORT62=$(rs_port "$1")
 }
 
 rs_start r70
