@@ -40,9 +40,6 @@ load_build cutover || exit 0
 
 SYNC_PID=
 LOAD_PID=
-note() { printf '# %s\n' "$*" >&2; }
-info() { rs_cli "$1" INFO "$2" | tr -d '\r' | sed -n "s/^$3://p" || true; }
-has_line() { grep -q -- "$2" "$IT_TMP/$1.err"; }
 in_sync() { tail -n 2 "$IT_TMP/$1.err" | grep -q 'in sync'; }
 show_err() {
     note "rdbsync stderr ($1), last lines:"

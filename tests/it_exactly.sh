@@ -54,8 +54,6 @@ if ! have_rdbsync; then
 fi
 load_build exactly || exit 0
 
-note() { printf '# %s\n' "$*" >&2; }
-info() { rs_cli "$1" INFO "$2" | tr -d '\r' | sed -n "s/^$3://p" || true; }
 
 # load_bg NAME SECONDS SEED [args]: the load in the background; LOAD_PID.
 load_bg() {

@@ -56,7 +56,6 @@ VERSIONS=(redis-2.8.24 redis-6.2.16 redis-7.2.6 redis-7.4.1 redis-8.0-m01 valkey
 
 # ---- one pair (a child process) ----
 
-note() { printf '# %s\n' "$*" >&2; }
 
 # start NAME VERSION [args...]
 start() {

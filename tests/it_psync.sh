@@ -41,10 +41,7 @@ fi
 
 SYNC_PID=
 
-note() { printf '# %s\n' "$*" >&2; }
-info() { rs_cli "$1" INFO "$2" | tr -d '\r' | sed -n "s/^$3://p" || true; }
 
-has_line() { grep -q -- "$2" "$IT_TMP/$1.err"; }
 show_err() {
     note "rdbsync stderr ($1), last lines:"
     tail -n 12 "$IT_TMP/$1.err" | cut -c1-300 | sed 's/^/#   /' >&2

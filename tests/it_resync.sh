@@ -39,8 +39,6 @@ if ! have_rdbsync; then
     exit 0
 fi
 
-note() { printf '# %s\n' "$*" >&2; }
-info() { rs_cli "$1" INFO "$2" | tr -d '\r' | sed -n "s/^$3://p" || true; }
 digests_equal() { [ "$(rs_digest "$1")" == "$(rs_digest "$2")" ]; }
 has_key() { [ "$(rs_cli "$1" EXISTS "$2")" == 1 ]; }
 sync_alive() { kill -0 "$SYNC_PID" 2>/dev/null; }

@@ -51,7 +51,6 @@ load_build scan || exit 0
 
 # ---- helpers ----
 
-note() { printf '# %s\n' "$*" >&2; }
 now_ms() { date +%s%3N; }
 
 # run NAME ARGS...: rdbsync in the foreground; stdout/stderr in

@@ -69,11 +69,9 @@ load_build sync || exit 0
 
 # ---- helpers ----
 
-note() { printf '# %s\n' "$*" >&2; }
 now_ms() { date +%s%3N; }
 
 # info NAME SECTION FIELD: one field of INFO.
-info() { rs_cli "$1" INFO "$2" | tr -d '\r' | sed -n "s/^$3://p" || true; }
 
 # load NAME SECONDS SEED [args...]: the load generator, in the foreground.
 load() {

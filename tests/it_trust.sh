@@ -49,7 +49,6 @@ fi
 
 # ---- helpers ----
 
-note() { printf '# %s\n' "$*" >&2; }
 part() { [ -z "${TRUST_PARTS:-}" ] || [[ " $TRUST_PARTS " == *" $1 "* ]]; }
 
 # run NAME ARGS...: rdbsync in the foreground (at most 60 s); output in

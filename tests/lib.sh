@@ -481,6 +481,13 @@ rs_restart() {
     return 1
 }
 
+# note TEXT: a "# " line on stderr (kept beside the PASS/FAIL lines).
+note() { printf '# %s\n' "$*" >&2; }
+# info NAME SECTION FIELD: one field of NAME's INFO SECTION ("" when absent).
+info() { rs_cli "$1" INFO "$2" | tr -d '\r' | sed -n "s/^$3://p" || true; }
+# has_line NAME PATTERN: rdbsync's stderr of run NAME ($IT_TMP/NAME.err) has it.
+has_line() { grep -q -- "$2" "$IT_TMP/$1.err"; }
+
 # sync_stop: SIGTERM to the sync started by sync_start ($SYNC_PID), wait
 # up to 10 s (then SIGKILL); its exit status in STOP_RC.
 sync_stop() {
