@@ -43,10 +43,24 @@ while read -r s; do
 done <"$IT_TMP/slots.txt"
 note "tags: ${#mv[@]} in moving slots, ${#st[@]} stable"
 
+# Four moving slots are made heavy (3000 keys each: MIGRATE takes them 10
+# at a time, so each stays half-moved for a while), and every round writes
+# to one of them: commands meet those slots mid-migration (ASK, TRYAGAIN).
+heavy=("${mv[@]:0:4}")
+for t in "${heavy[@]}"; do
+    for k in $(seq 1 3000); do echo "SET {$t}fill:$k $k"; done
+done | redis-cli -p "$src" >/dev/null
+
 # moving_round I: cross-slot commands whose keys lie in the moving slots.
+# Among them, in a heavy slot, a command of several keys (SUNIONSTORE dst
+# a:I, one slot) and xslot's home block (SUNIONSTORE xdst from another
+# slot) each followed by a write of their destination: while the slot is
+# half-moved, the old master turns the first away (some of its keys gone)
+# yet runs the second (dst still there); sent again after it, the first
+# would overwrite it (the lost keys of router.c's fences).
 moving_round() {
     local i=$1 m1 m2 s
-    m1=${mv[$((i % ${#mv[@]}))]} m2=${mv[$(((i + 5) % ${#mv[@]}))]} s=${st[$((i % ${#st[@]}))]}
+    m1=${heavy[$((i % 4))]} m2=${mv[$(((i + 5) % ${#mv[@]}))]} s=${st[$((i % ${#st[@]}))]}
     cat <<EOF
 INCR {$m1}ctr
 RPUSH {$m2}log r$i
@@ -73,6 +87,11 @@ EXPIRE {$m1}k:$i 2
 DEL {$m2}k:$i {$s}k:$i
 SET {$m2}short:$i v PX 200
 EVAL "redis.call('SET', KEYS[2], redis.call('INCR', KEYS[1]))" 2 {$m1}ctr {$s}ev
+SADD {$m1}a:$i x$i
+SUNIONSTORE {$m1}dst {$m1}a:$i
+SADD {$m1}dst y$i
+SUNIONSTORE {$m1}xdst {$s}ss:$i
+SADD {$m1}xdst q$i
 MULTI
 INCR {$m2}ctr
 RPUSH {$s}log r$i
@@ -140,6 +159,8 @@ failover_during_reshard() { # FROM_NODE TO_NODE TAG NEW_MASTER
     sleep 1.5
     rs_cli "$4" CLUSTER FAILOVER >/dev/null
     if wait_until 20 is_master "$4"; then pass "cluster_live.failover_$3"; else fail "cluster_live.failover_$3" "$4 still a replica"; fi
+    if kill -0 "$rpid" 2>/dev/null; then pass "cluster_live.overlap_$3"
+    else fail "cluster_live.overlap_$3" "the reshard ended before the failover did"; fi
     wait "$rpid" || true
     wait_until 20 cluster_ok || true
     note "reshard $3: $2 served $before slots, now $(owned "$2"); $(cat "$IT_TMP/reshard.$3.cut" 2>/dev/null | grep -c cut || true) chunk(s) cut by the failover"
@@ -177,8 +198,10 @@ if wait_until 60 same; then
 else
     fail cluster_live.digest "cluster $(cluster_digest) != source $(rs_digest src) (source $(rs_cli src DBSIZE) keys, cluster $(cluster_dbsize)); $(it_show "$(tail -n 3 "$IT_TMP/live.err")")"
 fi
-assert_eq cluster_live.dbsize "$(rs_cli src DBSIZE)" "$(cluster_dbsize)"
-assert_eq cluster_live.counter "$(rs_cli src GET "{${mv[1]}}ctr")" "$(cluster_cli GET "{${mv[1]}}ctr")"
+# (No DBSIZE here: it counts keys expired but not yet reclaimed, which a
+# server with many far-off expire times can keep for long; the key counts
+# of --checksum below, from snapshots that leave them out, are compared.)
+assert_eq cluster_live.counter "$(rs_cli src GET "{${heavy[1]}}ctr")" "$(cluster_cli GET "{${heavy[1]}}ctr")"
 # Key by key. A reshard moves keys with MIGRATE, which carries an expire
 # time as a remaining TTL: a key moved lands with its expire time off by
 # the time MIGRATE took (Redis's own, whatever wrote the key: the control
@@ -214,5 +237,10 @@ kill -0 "$SYNC_PID" 2>/dev/null && alive=1
 assert_eq cluster_live.still_running 1 "$alive"
 sync_stop
 assert_eq cluster_live.sigterm_rc 0 "$STOP_RC"
-echo "# live: $(grep -o '[0-9]* MOVED.*' "$IT_TMP/live.err" | tail -n 1)"
+moves=$(grep -o '[0-9]* MOVED.*' "$IT_TMP/live.err" | tail -n 1)
+echo "# live: $moves"
+# The load met slots half-moved (ASK, TRYAGAIN), not only moved ones.
+midway=$(sed -n 's/.* \([0-9]*\) ASK, \([0-9]*\) TRYAGAIN.*/\1 \2/p' <<<"$moves")
+if [ -n "$midway" ] && [ $(( ${midway% *} + ${midway#* } )) -gt 0 ]; then pass cluster_live.mid_migration
+else fail cluster_live.mid_migration "no ASK or TRYAGAIN met: $moves"; fi
 echo "# live: $(grep 'cluster stream:' "$IT_TMP/live.err" || true)"
