@@ -359,9 +359,7 @@ static void txnFree(router *rt, txn *t) {
     free(t);
 }
 
-/* A member of a block answered: kept until EXEC. A redirect is not
- * followed alone: the whole block goes again (ASK inside a block waits
- * like TRYAGAIN: ASKING covers one command, not a transaction). */
+/* A block (a member or EXEC) was turned away: what the map learns. */
 static void txnRedirected(router *rt, const redisReply *r) {
     char host[256];
     int slot, port;
@@ -374,6 +372,9 @@ static void txnRedirected(router *rt, const redisReply *r) {
     }
 }
 
+/* A member of a block answered: kept until EXEC. A redirect is not
+ * followed alone: the whole block goes again (ASK inside a block waits
+ * like TRYAGAIN: ASKING covers one command, not a transaction). */
 static void txnMember(router *rt, pending *p, const redisReply *r) {
     if (isRedirect(r) && !rt->settling) {
         txnRedirected(rt, r);
