@@ -34,6 +34,7 @@ struct cstream {
     bufCmd *block;       /* MULTI ... EXEC being collected */
     size_t nblock, capblock;
     xslot *xs;           /* commands and blocks whose keys span slots (xslot.h) */
+    int nkeys;           /* key positions the last cstreamSlot found */
 };
 
 static int byName(const void *a, const void *b) {
@@ -120,6 +121,7 @@ static int getKeysSlot(cstream *cs, int argc, const char **argv, const size_t *l
         redisReply *r = connCommand(cs->seed, argc + 2, av, lv);
         if (r && r->type == REDIS_REPLY_ARRAY) {
             slot = -1;
+            cs->nkeys = (int)r->elements;
             for (size_t i = 0; i < r->elements; i++)
                 if (r->element[i]->type == REDIS_REPLY_STRING) fold(&slot, r->element[i]->str, r->element[i]->len);
         } else if (r && r->type == REDIS_REPLY_ERROR && strstr(r->str, "no key")) {
@@ -134,11 +136,12 @@ static int getKeysSlot(cstream *cs, int argc, const char **argv, const size_t *l
 
 int cstreamSlot(cstream *cs, int argc, const char **argv, const size_t *lens) {
     const cmdInfo *ci = lookup(cs, argv[0], lens[0]);
+    cs->nkeys = 0;
     if (!ci) return -3;
     if (ci->movable) return getKeysSlot(cs, argc, argv, lens);
     if (ci->first <= 0) return -1;
     int last = ci->last < 0 ? argc + ci->last : ci->last, slot = -1;
-    for (int i = ci->first; i <= last && i < argc; i += ci->step > 0 ? ci->step : 1) fold(&slot, argv[i], lens[i]);
+    for (int i = ci->first; i <= last && i < argc; i += ci->step > 0 ? ci->step : 1) fold(&slot, argv[i], lens[i]), cs->nkeys++;
     return slot;
 }
 
@@ -247,6 +250,9 @@ int cstreamCommand(cstream *cs, int argc, const char **argv, const size_t *lens,
         for (char *p = what; *p; p++) *p = (char)toupper((unsigned char)*p);
         return reject(cs, tag, what, slot);
     }
+    /* Several keys of one slot: a migrating slot may turn it away whole
+     * while later commands still reach its keys (router.h). */
+    if (cs->nkeys > 1) routerMultiKey(cs->rt);
     return send1(cs, slot, argc, argv, lens, tag);
 }
 

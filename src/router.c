@@ -65,6 +65,7 @@ typedef struct pending {
     txn *txn;           /* member of a MULTI block */
     int role;           /* in a block: TXN_MULTI, TXN_MEMBER or TXN_END (EXEC/DISCARD) */
     char *member_err;   /* a member's own error reply, kept until EXEC */
+    unsigned *fence;    /* set: this command holds its slot's fence until it is done (see fenceWait) */
     writerTag tag;
     uint64_t prev_off;  /* a stream command: the end offset of the stream command before it */
     char cmdname[32];
@@ -96,6 +97,8 @@ struct router {
     txn *open_txn;       /* routerTxnBegin .. routerTxnEnd: members get it */
     plist retry;
     unsigned char redirected[CLUSTER_SLOTS / 8]; /* slots redirected during a resend round */
+    unsigned fence[CLUSTER_SLOTS]; /* per slot: commands in flight that a migrating slot may turn away whole */
+    int next_multikey;   /* routerMultiKey: the next command names several keys */
     int need_reload, need_backoff;
     int stopped, broken, settling;
     uint64_t dropped, replies;
@@ -147,6 +150,7 @@ static pending *pop(plist *l) {
 
 static void pendingFree(pending *p) {
     if (!p) return;
+    if (p->fence) (*p->fence)--;
     if (p->group && --p->group->remaining <= 0) free(p->group);
     free(p->cmd);
     free(p->ask_host);
@@ -355,20 +359,25 @@ static void txnFree(router *rt, txn *t) {
     free(t);
 }
 
+/* A block (a member or EXEC) was turned away: what the map learns. */
+static void txnRedirected(router *rt, const redisReply *r) {
+    char host[256];
+    int slot, port;
+    if (isErr(r, "MOVED ") && parseRedirect(r->str, &slot, host, sizeof(host), &port) == 0) {
+        if (clusterMapMoveSlot(rt->map, (unsigned)slot, host, port) < 0) rt->need_reload = 1;
+        rt->st.moved++;
+    } else {
+        rt->need_backoff = 1;
+        rt->st.retried++;
+    }
+}
+
 /* A member of a block answered: kept until EXEC. A redirect is not
  * followed alone: the whole block goes again (ASK inside a block waits
  * like TRYAGAIN: ASKING covers one command, not a transaction). */
 static void txnMember(router *rt, pending *p, const redisReply *r) {
     if (isRedirect(r) && !rt->settling) {
-        char host[256];
-        int slot, port;
-        if (isErr(r, "MOVED ") && parseRedirect(r->str, &slot, host, sizeof(host), &port) == 0) {
-            if (clusterMapMoveSlot(rt->map, (unsigned)slot, host, port) < 0) rt->need_reload = 1;
-            rt->st.moved++;
-        } else {
-            rt->need_backoff = 1;
-            rt->st.retried++;
-        }
+        txnRedirected(rt, r);
         p->txn->redirected = 1;
     } else if (r->type == REDIS_REPLY_ERROR && !p->member_err) {
         p->member_err = strdup(r->str);
@@ -383,7 +392,15 @@ static int deliver(router *rt, rnode *n, pending *p, const redisReply *r);
 static int txnExec(router *rt, rnode *n, pending *p, const redisReply *r) {
     txn *t = p->txn;
     pending *h;
-    if (t->redirected && r->type == REDIS_REPLY_ERROR && !rt->settling) {
+    /* EXEC itself can be turned away though every member was QUEUED: the
+     * server checks the block's keys again at EXEC, and a key migrated
+     * since (ASK, TRYAGAIN) or a slot now elsewhere (MOVED: a manual
+     * failover made this master a replica while the block waited in its
+     * write pause) discards the block. Nothing of it ran: it goes again,
+     * whole, like a block whose member was turned away. */
+    int exec_redirected = isRedirect(r) && !rt->settling;
+    if (exec_redirected) txnRedirected(rt, r);
+    if ((t->redirected && r->type == REDIS_REPLY_ERROR && !rt->settling) || exec_redirected) {
         while ((h = pop(&t->held))) {
             if (h->slot >= 0) rt->redirected[h->slot / 8] |= (unsigned char)(1 << (h->slot % 8));
             free(h->member_err);
@@ -639,6 +656,33 @@ static int ready(router *rt) {
     return rt->retry.n || rt->need_reload ? recover(rt) : 0;
 }
 
+/* ---- fences: the order of one slot's commands while it migrates ----
+ *
+ * While a slot migrates, its old master runs a command whose keys it still
+ * holds and turns away one whose keys are gone (ASK). Commands of one key
+ * keep their order through that: once a key is gone from the old master it
+ * stays gone there, so every later command of that key is turned away too,
+ * and goes again behind the first. A command of several keys (RENAME,
+ * SUNIONSTORE, EVAL, MSET of one hash tag, xslot's DEL of its temporaries)
+ * or a MULTI block is different: when only some of its keys are gone it is
+ * turned away whole (TRYAGAIN, or EXECABORT for a block), while the keys
+ * still there go on taking the commands pipelined behind it. Sent again
+ * later, it would run after them: a reorder, and e.g. xslot's home block
+ * (RESTORE of temporaries, SUNIONSTORE dst ...) then overwrote what the
+ * next commands had written to dst, the keys "lost" when that block was
+ * first made one unit. So such a command holds a fence on its slot from
+ * the moment it is queued until its reply is final, and a later command of
+ * that slot (not a member of the same block) first waits for it. Commands
+ * of other slots are not held back. */
+
+/* A later command of slot s: what may be turned away whole before it is
+ * answered first (and sent again when it was). */
+static int fenceWait(router *rt, unsigned s) {
+    return rt->fence[s] ? routerDrain(rt) : 0;
+}
+
+void routerMultiKey(router *rt) { rt->next_multikey = 1; }
+
 /* ---- public: writer calls ---- */
 
 int routerCommandSlot(router *rt, unsigned slot, int argc, const char **argv, const size_t *lens,
@@ -650,6 +694,11 @@ int routerCommandSlot(router *rt, unsigned slot, int argc, const char **argv, co
                : isWord(argv[0], lens[0], "MULTI") ? TXN_MULTI
                : isWord(argv[0], lens[0], "EXEC") || isWord(argv[0], lens[0], "DISCARD") ? TXN_END
                                                                                          : TXN_NONE;
+    int multikey = rt->next_multikey;
+    rt->next_multikey = 0;
+    slot %= CLUSTER_SLOTS;
+    /* Members of an open block go behind their own MULTI, which waited. */
+    if ((role == TXN_MULTI || !rt->open_txn) && fenceWait(rt, slot) < 0) return -1;
     if (role == TXN_MULTI && !rt->open_txn && routerTxnBegin(rt) < 0) return -1;
     if (rt->open_txn ? rt->stopped || rt->broken : ready(rt) < 0) return -1;
     char *cmd;
@@ -658,9 +707,14 @@ int routerCommandSlot(router *rt, unsigned slot, int argc, const char **argv, co
     pending *p = pendingNew(cmd, (size_t)len, 1, tag);
     if (!p) return free(cmd), fail(rt, "out of memory");
     p->prev_off = streamPrev(rt, tag);
-    p->slot = (int)(slot % CLUSTER_SLOTS);
+    p->slot = (int)slot;
     p->txn = rt->open_txn;
     p->role = !p->txn ? TXN_NONE : role ? role : TXN_MEMBER;
+    if (role == TXN_MULTI || (multikey && !p->txn)) {
+        /* A block's MULTI is freed when EXEC's final reply is delivered. */
+        p->fence = &rt->fence[slot];
+        rt->fence[slot]++;
+    }
     if (role == TXN_END) routerTxnEnd(rt);
     return route(rt, p);
 }
@@ -801,50 +855,85 @@ static void txnRelease(router *rt) {
     txnFree(rt, t);
 }
 
+/* A node routerCall could not reach or read from: its link goes (what it
+ * had in flight is sent again), and the map is read again once the
+ * failover settles (recover's backoff and 60 s limit). 0 to try again. */
+static int callLost(router *rt, rnode *n, const char *why) {
+    if (rt->stopped) return fail(rt, "%s: %s", n->addr, why);
+    if (n->c || n->w) nodeLost(rt, n, why);
+    rt->need_reload = rt->need_backoff = 1;
+    snprintf(rt->err, sizeof(rt->err), "%.200s: %.250s", n->addr, why);
+    return routerDrain(rt);
+}
+
 redisReply *routerCall(router *rt, unsigned slot, int argc, const char **argv, const size_t *lens) {
     char host[256] = "";
-    int port = 0, asking = 0;
+    int port = 0, asking = 0, backoff = BACKOFF_MIN_MS;
+    int64_t since = clockMonoMs();
     /* After a stop (and writerSettle) nothing is in flight: no drain. */
     if (!rt->stopped && routerDrain(rt) < 0) return NULL;
     txnRelease(rt);
-    for (int hop = 0; hop < 16; hop++) {
+    /* The calls are reads (xslot's DUMP and expire times): safe to repeat.
+     * So a master lost mid-call (a failover) costs a map reload and another
+     * try, as the pipelined writes do, and TRYAGAIN/CLUSTERDOWN are waited
+     * out with the same backoff and limit, not given up after a few tries. */
+    for (int hop = 0;; hop++) {
+        if (clockMonoMs() - since > GIVE_UP_MS)
+            return fail(rt, "cluster: slot %u: no answer for %d s (last: %s)", slot, GIVE_UP_MS / 1000, rt->err), NULL;
+        if (hop >= 8) { /* redirected in a loop: a topology in motion */
+            usleep((useconds_t)backoff * 1000);
+            backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
+        }
         int i;
         if (asking) {
             i = nodeAdd(rt, host, port);
         } else {
             int s = clusterSlotShard(rt->map, slot % CLUSTER_SLOTS);
-            if (s < 0 && reload(rt) < 0) return NULL;
-            s = clusterSlotShard(rt->map, slot % CLUSTER_SLOTS);
-            if (s < 0) return fail(rt, "cluster: slot %u has no master", slot), NULL;
+            if (s < 0) {
+                rt->need_reload = rt->need_backoff = 1;
+                snprintf(rt->err, sizeof(rt->err), "slot %u has no master in the cluster map", slot);
+                if (routerDrain(rt) < 0) return NULL;
+                continue;
+            }
             i = nodeAdd(rt, rt->map->shards[s].master.host, rt->map->shards[s].master.port);
         }
         if (i < 0) return fail(rt, "out of memory"), NULL;
         rnode *n = rt->nodes[i];
         char why[256];
-        if (!n->c && nodeConnect(rt, n, why, sizeof(why)) < 0) return fail(rt, "%s: %s", n->addr, why), NULL;
-        if (n->w && writerInFlight(n->w) && writerDrain(n->w) < 0)
-            return fail(rt, "%s: %s", n->addr, writerError(n->w)), NULL;
-        if (asking) {
-            redisReply *a = connCommandf(n->c, "ASKING");
-            if (!a) return fail(rt, "%s: %s", n->addr, connError(n->c)), NULL;
-            freeReplyObject(a);
+        if (!n->c && nodeConnect(rt, n, why, sizeof(why)) < 0) {
+            asking = 0;
+            if (callLost(rt, n, why) < 0) return NULL;
+            continue;
         }
-        redisReply *r = connCommand(n->c, argc, argv, lens);
-        if (!r) return fail(rt, "%s: %s", n->addr, connError(n->c)), NULL;
-        int rs;
+        if (n->w && writerInFlight(n->w) && writerDrain(n->w) < 0) {
+            asking = 0;
+            if (writerStopped(n->w)) return rt->stopped = 1, NULL;
+            if (callLost(rt, n, writerError(n->w)) < 0) return NULL;
+            continue;
+        }
+        redisReply *r = NULL, *a = asking ? connCommandf(n->c, "ASKING") : NULL;
+        if (a) freeReplyObject(a);
+        if (a || !asking) r = connCommand(n->c, argc, argv, lens);
         asking = 0;
+        if (!r) {
+            if (callLost(rt, n, connError(n->c)) < 0) return NULL;
+            continue;
+        }
+        int rs;
         if (isErr(r, "MOVED ") && parseRedirect(r->str, &rs, host, sizeof(host), &port) == 0) {
-            clusterMapMoveSlot(rt->map, (unsigned)rs, host, port);
+            if (clusterMapMoveSlot(rt->map, (unsigned)rs, host, port) < 0) rt->need_reload = 1;
         } else if (isErr(r, "ASK ") && parseRedirect(r->str, &rs, host, sizeof(host), &port) == 0) {
             asking = 1;
         } else if (isErr(r, "TRYAGAIN") || isErr(r, "CLUSTERDOWN")) {
-            usleep(100000);
+            snprintf(rt->err, sizeof(rt->err), "%.200s: %.250s", n->addr, r->str);
+            usleep((useconds_t)backoff * 1000);
+            backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
         } else {
             return r;
         }
         freeReplyObject(r);
+        if (rt->need_reload && routerDrain(rt) < 0) return NULL;
     }
-    return fail(rt, "cluster: slot %u: too many redirections", slot), NULL;
 }
 
 /* ---- open, start, free ---- */

@@ -31,7 +31,13 @@
  *                         reachable node (cluster.h), retried with backoff
  *                         while a failover elects a new master.
  * Before anything is sent again every node is drained and nothing new is
- * sent, so commands of one slot are never reordered. A command unanswered
+ * sent, so commands of one slot are never reordered. A command of one key
+ * keeps its place through a migration by itself (a key gone from the old
+ * master stays gone there: every later command of it is turned away too);
+ * one of several keys, or a MULTI block, can be turned away whole while
+ * its other keys still take later commands, so it fences its slot until
+ * answered (routerMultiKey). A block is turned away whole also when EXEC
+ * itself is (the server checks the block's keys again at EXEC). A command unanswered
  * when its master died may have run there already: after a failover it
  * runs again (a RESTORE then meets its own key: BUSYKEY). Nothing is
  * lost. The router gives up when no master of a slot answers for 60 s:
@@ -94,6 +100,12 @@ int routerCommandSlot(router *rt, unsigned slot, int argc, const char **argv, co
  * two only make it explicit (Begin before MULTI, End after EXEC). */
 int routerTxnBegin(router *rt);
 void routerTxnEnd(router *rt);
+/* The next command queued through routerCommandSlot names several keys
+ * (of its one slot). A migrating slot turns such a command away whole
+ * (TRYAGAIN) while its keys still on the old master keep taking later
+ * commands, so until it is answered, later commands of its slot wait (a
+ * MULTI block is such a unit by itself). Commands of other slots do not. */
+void routerMultiKey(router *rt);
 /* Queue a command for every master (one reply to on_reply). */
 int routerBroadcast(router *rt, int argc, const char **argv, const size_t *lens, const writerTag *tag);
 /* A command not sent: once everything before it is applied (drained), its
@@ -102,8 +114,10 @@ int routerBroadcast(router *rt, int argc, const char **argv, const size_t *lens,
 int routerReject(router *rt, const writerTag *tag, const char *msg);
 /* Synchronous: drain the router (so the target holds everything sent
  * before), then send one command to the master of slot and return its
- * reply (MOVED/ASK followed). NULL when the node failed (routerError).
- * The caller frees the reply. For reading values (DUMP) back. */
+ * reply (MOVED/ASK followed; TRYAGAIN, CLUSTERDOWN and a lost master
+ * waited out as for writes, up to 60 s). For reads (DUMP) only: it may run
+ * twice. NULL when the router failed or stopped (routerError). The caller
+ * frees the reply. */
 redisReply *routerCall(router *rt, unsigned slot, int argc, const char **argv, const size_t *lens);
 
 /* ---- counts, for progress and the summary ---- */

@@ -30,6 +30,7 @@ struct xslot {
     const char *name;   /* set: every piece is tagged with this command's name */
     struct router *rt;  /* xslotNewRouted: the sink */
     writerTag tag;      /* xslotCommandTagged: the tag of every piece */
+    int nkeys;          /* key positions of the piece being sent (the sink fences several, router.h) */
     xslotOptions o;
     xslotStats st;
     int in_multi;
@@ -157,7 +158,9 @@ static int splitSend(xslot *x, int argc, const char **argv, const size_t *lens, 
             memcpy(lv + n, lens + k->k[j].pos, (size_t)step * sizeof(*lv));
             n += step;
         }
+        x->nkeys = (n - first) / step;
         rc = sendArgv(x, (int)slot[i], n, av, lv);
+        x->nkeys = 0;
     }
     if (rc == 0) x->st.split++;
 out:
@@ -361,7 +364,9 @@ static int dropTemporaries(xslot *x, copyPlan *p) {
     if (dv && dl) {
         dv[0] = "DEL", dl[0] = 3;
         for (int i = 0; i < p->n; i++) dv[i + 1] = (const char *)p->c[i].tmp.p, dl[i + 1] = p->c[i].tmp.len;
+        x->nkeys = p->n;
         rc = sendArgv(x, p->home, p->n + 1, dv, dl);
+        x->nkeys = 0;
     }
     free(dv);
     free(dl);
@@ -395,7 +400,9 @@ static int applyOne(xslot *x, int argc, const char **argv, const size_t *lens) {
         rc = sendArgv(x, f >= 0 && (f & KEYSPEC_CMD_PUBSUB) ? XSLOT_ANY : XSLOT_ALL, argc, argv, lens);
         if (rc == 0) x->st.forwarded++;
     } else if (commonSlot(&k, lens, argv) >= 0) {
+        x->nkeys = k.n;
         rc = sendArgv(x, commonSlot(&k, lens, argv), argc, argv, lens);
+        x->nkeys = 0;
         if (rc == 0) x->st.forwarded++;
     } else if (splitStep(&k, argc)) {
         rc = splitSend(x, argc, argv, lens, &k, splitStep(&k, argc));
@@ -503,6 +510,7 @@ int xslotCommand(xslot *x, int argc, const char **argv, const size_t *lens) {
 static int routedSend(void *ctx, int slot, int argc, const char **argv, const size_t *lens) {
     xslot *x = ctx;
     if (slot == XSLOT_ALL) return routerBroadcast(x->rt, argc, argv, lens, &x->tag);
+    if (x->nkeys > 1) routerMultiKey(x->rt);
     /* One node of any slot: the cluster spreads what PUBLISH says. */
     return routerCommandSlot(x->rt, slot == XSLOT_ANY ? 0 : (unsigned)slot, argc, argv, lens, &x->tag);
 }
@@ -510,6 +518,16 @@ static int routedSend(void *ctx, int slot, int argc, const char **argv, const si
 static redisReply *routedCall(void *ctx, int slot, int argc, const char **argv, const size_t *lens) {
     xslot *x = ctx;
     return routerCall(x->rt, slot < 0 ? 0 : (unsigned)slot, argc, argv, lens);
+}
+
+/* The home transaction and a one-slot MULTI block are one router unit:
+ * sent again whole when the cluster turns them away (a member redirected,
+ * or EXEC itself), and fenced so that no later command of their slot runs
+ * before them (router.c, fences). */
+static int routedTxn(void *ctx, int begin) {
+    xslot *x = ctx;
+    if (!begin) return routerTxnEnd(x->rt), 0;
+    return routerTxnBegin(x->rt) < 0 ? -1 : 0;
 }
 
 static redisReply *seedCall(void *ctx, int argc, const char **argv, const size_t *lens) {
@@ -526,7 +544,7 @@ static int routedRefuse(void *ctx, const char *msg) {
 }
 
 xslot *xslotNewRouted(struct router *rt, rsConn *seed, char *err, size_t errlen) {
-    xslotTarget t = {NULL, routedSend, routedCall, routedRefuse, NULL};
+    xslotTarget t = {NULL, routedSend, routedCall, routedRefuse, routedTxn};
     xslot *x = xslotNew(&t, NULL, NULL);
     if (!x) {
         snprintf(err, errlen, "out of memory");

@@ -30,12 +30,13 @@
  *     LMOVE's source when emptied); then the temporaries are deleted. The
  *     transaction's reply is the consumer's, as any stream command's: an
  *     error inside (SORT BY on a cluster) stops the sync or is counted
- *     under --on-error skip. (Over the router the transaction is not yet
- *     marked as one unit, routerTxnBegin: with it, the keys written back
- *     went missing in tests/it_cluster_stream.sh; to look into. So a
- *     resharding of the home slot that turns a piece away inside the
- *     transaction leaves it half-applied, and the sync then stops on
- *     EXEC's error.) Keys flagged read-only (RO) are not written
+ *     under --on-error skip. Over the router the transaction is one unit
+ *     (xslotTarget.txn): a block the cluster turns away (a member or EXEC
+ *     itself redirected by a resharding, a failover) goes again whole to
+ *     where the home slot is then, and no later command of the home slot
+ *     runs before it (router.h, routerMultiKey: why that order matters).
+ *     The reads (DUMP, expire) follow MOVED/ASK and wait out a failover.
+ *     Keys flagged read-only (RO) are not written
  *     back; keys whose flags the target does not give (6.2 tables, keys
  *     only COMMAND GETKEYS found) are compared and written back if changed;
  *   - MULTI/EXEC: buffered until EXEC; when all its keys share one slot it

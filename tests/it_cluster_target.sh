@@ -173,15 +173,9 @@ assert_equal sync.equal_after_failover src 15
 
 # redis-cli --cluster reshard moves 3000 slots between masters under load.
 ids=($(for n in $(cluster_masters); do rs_cli "$n" CLUSTER MYID; done))
-reshard() {
-    local via
-    via=$(cluster_masters | head -n 1)
-    redis-cli --cluster reshard "127.0.0.1:$(rs_port "$via")" --cluster-from "$1" --cluster-to "$2" \
-        --cluster-slots "$3" --cluster-yes </dev/null >"$IT_TMP/reshard.$4.log" 2>&1
-}
 load_round e 1500 &
 LOAD_PID=$!
-if reshard "${ids[0]}" "${ids[1]}" 3000 sync; then pass sync.reshard_ran; else fail sync.reshard_ran "$(tail -n 2 "$IT_TMP/reshard.sync.log")"; fi
+if cluster_reshard "${ids[0]}" "${ids[1]}" 3000 sync; then pass sync.reshard_ran; else fail sync.reshard_ran "$(tail -n 2 "$IT_TMP/reshard.sync.log")"; fi
 wait "$LOAD_PID"
 load_round f 200
 wait_until 5 no_volatile || true
@@ -247,7 +241,7 @@ DUMP=$(rs_save src)
 ids=($(for n in $(cluster_masters); do rs_cli "$n" CLUSTER MYID; done))
 rdb_bg imp --file "$DUMP" --target "$(cluster_url)" --db 0
 IMP_PID=$BG_PID
-reshard "${ids[1]}" "${ids[2]}" 3000 imp || fail reshard.ran "$(tail -n 2 "$IT_TMP/reshard.imp.log")"
+cluster_reshard "${ids[1]}" "${ids[2]}" 3000 imp || fail reshard.ran "$(tail -n 2 "$IT_TMP/reshard.imp.log")"
 rc=0
 wait "$IMP_PID" || rc=$?
 assert_eq reshard.exit 0 "$rc"

@@ -715,6 +715,76 @@ it_cluster_replicas_up() {
     done
 }
 
+# xslot_round I: one round of every cross-slot family as redis-cli input
+# lines (keys of round I, names spread over slots): MSET, MSETNX, RENAME,
+# RENAMENX, COPY, SMOVE, LMOVE, BLMOVE, RPOPLPUSH, S*STORE, Z*STORE, BITOP,
+# PFMERGE, GEOSEARCHSTORE, GEORADIUS STORE, SORT STORE, EVAL over two
+# slots, a MULTI/EXEC over several, DEL/UNLINK across slots, expire times
+# moved across slots, keys expiring within 300 ms and 1 s.
+xslot_round() {
+    local i=$1
+    cat <<EOF
+MSET a:$i 1 b:$i 2 c:$i 3 d:$i 4
+MSETNX n1:$i x n2:$i y
+MSETNX n1:$i z n3:$i w
+SADD s1:$i m1 m2 m3
+SADD s2:$i m3 m4
+ZADD z1:$i 1 e1 2 e2
+ZADD z2:$i 3 e2 4 e3
+RPUSH l1:$i x y z
+RPUSH nums:$i 5 3 9 1
+PFADD h1:$i p q
+PFADD h2:$i r
+GEOADD g:$i 13.36 38.11 pa 15.08 37.50 ca
+SET bits1:$i abc
+SET bits2:$i xyz
+SET ttl:$i v PXAT 4102444800000
+SET short:$i v PX 300
+HSET hash:$i f v
+RENAME a:$i a2:$i
+RENAME ttl:$i ttl2:$i
+RENAMENX hash:$i hash2:$i
+COPY s1:$i s1copy:$i
+COPY z1:$i z2:$i REPLACE
+SMOVE s1:$i s2:$i m1
+LMOVE l1:$i l2:$i LEFT RIGHT
+BLMOVE l1:$i l3:$i RIGHT LEFT 0.01
+RPOPLPUSH l1:$i l2:$i
+SUNIONSTORE su:$i s1:$i s2:$i
+SINTERSTORE si:$i s1:$i s2:$i
+SDIFFSTORE sd:$i s2:$i s1:$i
+ZUNIONSTORE zu:$i 2 z1:$i z2:$i WEIGHTS 2 3
+ZINTERSTORE zi:$i 2 z1:$i z2:$i
+ZDIFFSTORE zd:$i 2 z2:$i z1:$i
+ZRANGESTORE zr:$i z2:$i 0 -1
+BITOP XOR bx:$i bits1:$i bits2:$i
+PFMERGE hm:$i h1:$i h2:$i
+GEOSEARCHSTORE gs:$i g:$i FROMLONLAT 15 37 BYRADIUS 200 km
+GEORADIUS g:$i 15 37 200 km STORE gr:$i
+SORT nums:$i STORE sorted:$i
+EVAL "redis.call('SET', KEYS[2], redis.call('GET', KEYS[1]) .. '!')" 2 b:$i ev:$i
+MULTI
+INCR c:$i
+SADD s2:$i m9
+LPUSH l2:$i w
+SET tx:$i done
+EXEC
+DEL b:$i c:$i nope:$i
+UNLINK d:$i su:$i
+EXPIRE sd:$i 1
+EOF
+}
+
+# cluster_reshard FROM_ID TO_ID N LOG: redis-cli --cluster reshard moves N
+# slots (the lowest FROM_ID serves) to TO_ID, through the first master;
+# its output in $IT_TMP/reshard.LOG.log.
+cluster_reshard() {
+    local via
+    via=$(cluster_masters | sed -n 1p) # no head: pipefail would see its SIGPIPE
+    redis-cli --cluster reshard "127.0.0.1:$(rs_port "$via")" --cluster-from "$1" --cluster-to "$2" \
+        --cluster-slots "$3" --cluster-yes </dev/null >"$IT_TMP/reshard.$4.log" 2>&1
+}
+
 # ---- cleanup ----
 
 it_cleanup() {
