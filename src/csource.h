@@ -12,7 +12,8 @@
  *                           the same data in one file; --json adds
  *                           per-shard figures;
  *   --source C --file F     one RDB (db 0) made of every shard's keys, their
- *                           values copied as encoded (the raw capture);
+ *                           values copied as encoded (the raw capture, or
+ *                           the DUMP payloads in scan mode);
  *   --source C --target T   live sync: one syncer (sync.h) per shard, each
  *                           on its own thread with its own replica link,
  *                           spool, offsets and target connection (shards
@@ -32,8 +33,8 @@
  *                           own keyspace notifications.
  * --metrics labels every series with shard="HOST:PORT" (the node a shard
  * was read from at the start).
- * What is not supported yet (scan-mode snapshots and checksums of a
- * cluster) stops with one line before anything is read.
+ * A shard that refuses SYNC and PSYNC (or --mode scan) is read by SCAN +
+ * DUMP on its master for --checksum and --file (cscan.h).
  *
  * Functions are taken from the first shard only (cluster nodes each hold
  * the libraries, loaded on every master).
