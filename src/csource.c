@@ -902,69 +902,10 @@ outcome csourceSync(const syncConfig *cfg, const csTopo *t, int use_replicas, in
     return rc;
 }
 
-/* ---- Scan mode: one scan copy per master ---- */
-
-typedef struct scanShard {
-    pthread_t th;
-    int started, done;
-    scanCopyConfig cfg;
-    rsUrl url;
-    char tag[320];
-    outcome rc;
-} scanShard;
-
-static void *scanThread(void *arg) {
-    scanShard *s = arg;
-    logSetThreadTag(s->tag);
-    outcome rc = scanCopy(&s->cfg);
-    s->rc = rc;
-    __atomic_store_n(&s->done, 1, __ATOMIC_RELEASE);
-    return NULL;
-}
+/* ---- Scan mode: one scan copy per master (cscan.h) ---- */
 
 outcome csourceScanCopy(const scanCopyConfig *cfg, const csTopo *t) {
     int was_empty;
     outcome rc = prepareTarget(cfg->target, &cfg->target_conn, cfg->flush_target, &was_empty);
-    scanShard *sh = rc == OUTCOME_OK ? calloc((size_t)t->n, sizeof(*sh)) : NULL;
-    if (rc != OUTCOME_OK) return rc;
-    if (!sh) return OUTCOME_INTERNAL;
-    if (!cfg->scan.quiet) logInfo("cluster source in scan mode: %d masters, each scanned and followed", t->n);
-    for (int i = 0; i < t->n; i++) {
-        scanShard *s = &sh[i];
-        s->cfg = *cfg;
-        s->cfg.flush_target = 0; /* done once, above */
-        s->cfg.source = &s->url;
-        snprintf(s->tag, sizeof(s->tag), "shard %s:%d", t->shard[i].master.host, t->shard[i].master.port);
-        if (nodeUrl(cfg->source, &t->shard[i].master, &s->url) < 0 ||
-            pthread_create(&s->th, NULL, scanThread, s) != 0) {
-            logError("cannot start the scan of %s", s->tag);
-            scanRequestStop();
-            break;
-        }
-        s->started = 1;
-    }
-    /* One shard failed: the target would miss its changes; stop the others. */
-    int failed = -1, running;
-    do {
-        running = 0;
-        for (int i = 0; i < t->n; i++) {
-            if (!sh[i].started) continue;
-            int done = __atomic_load_n(&sh[i].done, __ATOMIC_ACQUIRE);
-            running += !done;
-            if (done && sh[i].rc != OUTCOME_OK && failed < 0) {
-                failed = i;
-                if (!scanStopRequested()) logError("%s stopped (its reason above): stopping the other shards", sh[i].tag);
-                scanRequestStop();
-            }
-        }
-        if (running) usleep(100 * 1000);
-    } while (running);
-    rc = OUTCOME_OK;
-    for (int i = 0; i < t->n; i++) {
-        if (sh[i].started) pthread_join(sh[i].th, NULL);
-        if (sh[i].started && rc == OUTCOME_OK && (failed < 0 || i == failed)) rc = sh[i].rc;
-        urlFree(&sh[i].url);
-    }
-    free(sh);
-    return rc;
+    return rc == OUTCOME_OK ? cscanCopy(cfg, t) : rc;
 }

@@ -88,3 +88,91 @@ else
 fi
 rs_stop copy
 for n in $CLUSTER_NODES; do rs_stop "$n"; done
+
+# ---- --mode scan --follow while slots move and a replica takes over ----
+
+if ! CLUSTER_NAME=sf cluster_start 3 1 --repl-diskless-sync yes --repl-diskless-sync-delay 0; then
+    fail cluster_scan.follow.start "the cluster with replicas did not come up"
+    exit 0
+fi
+P0=$(rs_port sf0)
+SRC=$(rs_url sf0)
+gen_load 1 600 | redis-cli -c -p "$P0" >/dev/null
+
+run_load() {
+    local from=$1 to=$2 step=100 i
+    for ((i = from; i <= to; i += step)); do
+        gen_load "$i" $((i + step - 1)) | redis-cli -c -p "$P0" >/dev/null 2>&1 || true
+        if [ -e "$IT_TMP/load.stop" ]; then break; fi
+    done
+}
+same() { [ "$(rs_digest tgt)" = "$(cluster_digest)" ]; }
+followers() { [ "$(grep -c 'following changes' "$IT_TMP/follow.err")" -ge "$1" ]; }
+
+rs_start tgt
+rdb_bg follow --mode scan --source "$SRC" --target "$(rs_url tgt)" --status-interval 1
+FOLLOW_PID=$BG_PID
+if wait_until 60 followers 3; then
+    pass cluster_scan.follow.following
+else
+    fail cluster_scan.follow.following "not every master followed: $(tail -n 3 "$IT_TMP/follow.err")"
+fi
+run_load 601 20000 &
+LOAD_PID=$!
+on_exit "touch $IT_TMP/load.stop; kill $LOAD_PID 2>/dev/null || true"
+sleep 1
+
+# 500 slots move from the first master to the second, under the load.
+masters=($CLUSTER_MASTERS)
+FROM_ID=$(rs_cli "${masters[0]}" CLUSTER MYID)
+TO_ID=$(rs_cli "${masters[1]}" CLUSTER MYID)
+if redis-cli --cluster reshard "127.0.0.1:$P0" --cluster-from "$FROM_ID" --cluster-to "$TO_ID" \
+    --cluster-slots 500 --cluster-yes >"$IT_TMP/reshard.log" 2>&1; then
+    pass cluster_scan.reshard
+else
+    fail cluster_scan.reshard "redis-cli --cluster reshard failed: $(tail -n 2 "$IT_TMP/reshard.log")"
+fi
+# A key of a moved slot written right after the move.
+cluster_cli SET after:reshard 1 >/dev/null
+wait_until 10 grep -q 'slots changed owner' "$IT_TMP/follow.err" || true
+assert_match cluster_scan.reshard.seen 'slots changed owner' "$(cat "$IT_TMP/follow.err")"
+
+# The replica of the third master takes over: a new master, subscribed and
+# its slots scanned again.
+PROMOTED=
+for n in $CLUSTER_REPLICAS; do
+    if rs_cli "$n" INFO replication | tr -d '\r' | grep -q "^master_port:$(rs_port "${masters[2]}")\$"; then PROMOTED=$n; fi
+done
+rs_cli "$PROMOTED" CLUSTER FAILOVER >/dev/null
+if wait_until 20 sh -c "redis-cli -p $(rs_port "$PROMOTED") ROLE | head -n 1 | grep -qx master"; then
+    pass cluster_scan.failover.promoted
+else
+    fail cluster_scan.failover.promoted "$PROMOTED did not become a master"
+fi
+cluster_cli SET after:failover 1 >/dev/null
+if wait_until 20 grep -q "127.0.0.1:$(rs_port "$PROMOTED") is a master now" "$IT_TMP/follow.err"; then
+    pass cluster_scan.failover.new_master
+else
+    fail cluster_scan.failover.new_master "$(tail -n 3 "$IT_TMP/follow.err")"
+fi
+sleep 2
+touch "$IT_TMP/load.stop"
+wait "$LOAD_PID" 2>/dev/null || true
+cluster_cli SET after:load 1 >/dev/null
+
+if wait_until 40 same; then
+    pass cluster_scan.follow.equal
+else
+    fail cluster_scan.follow.equal "target $(rs_digest tgt) ($(rs_cli tgt DBSIZE) keys), cluster $(cluster_digest) ($(cluster_dbsize) keys)"
+fi
+for k in after:reshard after:failover after:load; do
+    assert_eq "cluster_scan.follow.$k" 1 "$(rs_cli tgt GET "$k")"
+done
+rdb_run csum --source "$SRC" --checksum
+rdb_run tsum --source "$(rs_url tgt)" --checksum
+assert_eq cluster_scan.follow.our_digest "$(sums csum)" "$(sums tsum)"
+kill -TERM "$FOLLOW_PID"
+rc=0
+wait "$FOLLOW_PID" || rc=$?
+assert_eq cluster_scan.follow.sigterm_exit 0 "$rc"
+assert_eq cluster_scan.follow.no_error 0 "$(grep -c 'error\|stopping the other' "$IT_TMP/follow.err" || true)"
