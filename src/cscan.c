@@ -43,7 +43,7 @@ int cscanShard(const snapshotConfig *cfg, const csShard *s, int first, const rdb
 
 #define SLOT_BYTES (CS_SLOTS / 8)
 #define REFRESH_MS 1000   /* the topology is read again this often */
-#define ACK_WAIT_MS 5000  /* a copy that lost slots drains within this, or is not waited for */
+#define HOLD_MAX_MS 60000 /* a copy that lost slots drains within this, or is not waited for */
 
 /* A key handed from one copy to another after a redirect. */
 typedef struct handed {
@@ -74,6 +74,10 @@ typedef struct master {
     int npending;                     /* slots to scan again */
     int stop;
     handed *inbox;
+    /* the coordinator's own (its thread only) */
+    unsigned lost_gen;                /* the generation it last lost slots at */
+    unsigned char held[SLOT_BYTES];   /* slots it took over, scanned once the losers drained */
+    int nheld;
 } master;
 
 typedef struct coord {
@@ -86,6 +90,8 @@ typedef struct coord {
     clusterMap *map;                  /* the last topology read: its nodes are asked first */
     const clusterMap *seed_map;       /* the first one (the caller's), until then */
     int refresh;                      /* atomic: read the topology now (a redirect to an unknown node) */
+    int64_t held_since;               /* slots are held (see releaseHeld) since then; 0 none */
+    uint64_t handed, changes, rescans; /* for the summary (handed: under mu) */
 } coord;
 
 static int running(master *m) { return m->started && !__atomic_load_n(&m->done, __ATOMIC_ACQUIRE); }
@@ -138,6 +144,7 @@ static void redirectHook(void *ctx, int db, const char *key, size_t len, int ask
         memcpy(h->key, key, len);
         h->next = to->inbox;
         to->inbox = h;
+        co->handed++;
     } else {
         __atomic_store_n(&co->refresh, 1, __ATOMIC_RELEASE);
     }
@@ -188,7 +195,7 @@ static int startCopy(master *m, int takeover) {
     if (m->started && !m->joined) pthread_join(m->th, NULL);
     m->started = m->joined = 0;
     __atomic_store_n(&m->done, 0, __ATOMIC_RELEASE);
-    m->stop = 0;
+    m->stop = m->excused = 0;
     m->hooks.takeover = takeover;
     if (takeover) m->cfg.imp.on_conflict = CONFLICT_REPLACE;
     if (pthread_create(&m->th, NULL, copyThread, m) != 0) return -1;
@@ -196,24 +203,52 @@ static int startCopy(master *m, int takeover) {
     return 0;
 }
 
-/* Wait (at most ACK_WAIT_MS) until every running copy in losers has
- * drained its writes at generation gen or later. */
-static void waitDrained(coord *co, const unsigned char *losers, unsigned gen) {
-    int64_t start = clockMonoMs();
-    for (;;) {
-        int waiting = 0;
-        pthread_mutex_lock(&co->mu);
-        for (int i = 0; i < co->n; i++)
-            waiting += losers[i] && running(co->m[i]) && (int)(co->m[i]->acked - gen) < 0;
-        pthread_mutex_unlock(&co->mu);
-        if (!waiting || scanStopRequested()) return;
-        if (clockMonoMs() - start > ACK_WAIT_MS) {
-            logWarn("%d cop%s that lost slots did not drain their writes within %d ms: scanning the moved slots "
-                    "anyway", waiting, waiting == 1 ? "y" : "ies", ACK_WAIT_MS);
-            return;
-        }
-        usleep(5000);
+/* Slots that changed owner are scanned by their new owner only once
+ * every copy that lost slots drained its writes: one of its writes, read
+ * before the move, must not land after the new owner's. A copy drains at
+ * its next turn of the follow loop; one still in its first pass drains at
+ * its end (so the hold may last), one that ended no longer counts. After
+ * HOLD_MAX_MS (a copy blocked on a node that vanished) they go anyway. */
+static int releaseHeld(coord *co) {
+    int waiting = 0, held = 0, rc = 0;
+    pthread_mutex_lock(&co->mu);
+    for (int i = 0; i < co->n; i++) {
+        master *m = co->m[i];
+        waiting += running(m) && m->lost_gen && (int)(m->acked - m->lost_gen) < 0;
+        held += m->nheld > 0;
     }
+    pthread_mutex_unlock(&co->mu);
+    if (!held) return 0;
+    if (waiting && clockMonoMs() - co->held_since < HOLD_MAX_MS) return 0;
+    if (waiting)
+        logWarn("%d cop%s that lost slots did not drain their writes within %d s: the new owners scan the moved "
+                "slots anyway", waiting, waiting == 1 ? "y" : "ies", HOLD_MAX_MS / 1000);
+    co->held_since = 0;
+    for (int i = 0; i < co->n && rc == 0; i++) {
+        master *m = co->m[i];
+        if (!m->nheld) continue;
+        pthread_mutex_lock(&co->mu);
+        int live = running(m), ending = live && m->stop;
+        if (live && !ending) {
+            for (int b = 0; b < SLOT_BYTES; b++) m->pending[b] |= m->held[b];
+            m->npending += m->nheld;
+        }
+        co->rescans += !ending;
+        pthread_mutex_unlock(&co->mu);
+        if (ending) { /* told to end before it gained these: started again once it did */
+            co->held_since = clockMonoMs();
+            continue;
+        }
+        if (!live) {
+            memcpy(m->first, m->held, SLOT_BYTES);
+            if (!co->cfg->scan.quiet)
+                logInfo("%s is a master now (%d slots taken over): subscribing and scanning them", m->node, m->nheld);
+            if (startCopy(m, 1) < 0) logError("cannot start the copy of %s", m->node), rc = -1;
+        }
+        memset(m->held, 0, SLOT_BYTES);
+        m->nheld = 0;
+    }
+    return rc;
 }
 
 /* The new owner of each slot, from a fresh topology: masters added for
@@ -264,30 +299,20 @@ static int refreshTopology(coord *co) {
     if (rc == 0 && changed) {
         pthread_mutex_lock(&co->mu);
         unsigned gen = ++co->gen;
-        pthread_mutex_unlock(&co->mu);
-        if (!co->cfg->scan.quiet) logInfo("cluster source: %d slots changed owner; the new owners scan them again", changed);
-        waitDrained(co, losers, gen);
-        for (int i = 0; i < n && rc == 0; i++) {
+        for (int i = 0; i < n; i++) {
             master *m = co->m[i];
-            pthread_mutex_lock(&co->mu);
-            int live = running(m);
-            if (ngained[i] && live) {
-                for (int b = 0; b < SLOT_BYTES; b++) m->pending[b] |= gained[(size_t)i * SLOT_BYTES + b];
-                m->npending += ngained[i];
-            }
-            if (!owns[i] && live && !m->stop) {
+            if (losers[i]) m->lost_gen = gen;
+            for (int b = 0; ngained[i] && b < SLOT_BYTES; b++) m->held[b] |= gained[(size_t)i * SLOT_BYTES + b];
+            m->nheld += ngained[i];
+            if (!owns[i] && running(m) && !m->stop) {
                 m->stop = 1;
                 if (!co->cfg->scan.quiet) logInfo("%s serves no slot now: its copy ends", m->node);
             }
-            pthread_mutex_unlock(&co->mu);
-            if (ngained[i] && !live) {
-                memcpy(m->first, gained + (size_t)i * SLOT_BYTES, SLOT_BYTES);
-                if (!co->cfg->scan.quiet)
-                    logInfo("%s is a master now (%d slots taken over): subscribing and scanning them", m->node,
-                            ngained[i]);
-                if (startCopy(m, 1) < 0) logError("cannot start the copy of %s", m->node), rc = -1;
-            }
         }
+        pthread_mutex_unlock(&co->mu);
+        if (!co->held_since) co->held_since = clockMonoMs();
+        if (!co->cfg->scan.quiet) logInfo("cluster source: %d slots changed owner; the new owners scan them again", changed);
+        co->changes++;
         memcpy(co->owner, now, sizeof(co->owner));
     }
     free(losers);
@@ -300,11 +325,23 @@ static int refreshTopology(coord *co) {
 }
 
 /* A copy ended with an error: fatal, unless its node serves no slot now
- * (a failover took them; their new owner scans them). */
+ * (a failover took them; their new owner scans them). A lost node is
+ * replaced only after the cluster's node timeout: the topology is read
+ * again for up to FAILOVER_WAIT_MS when the copy lost its connection. */
+#define FAILOVER_WAIT_MS 15000
+
 static int copyFailed(coord *co, int i) {
-    refreshTopology(co);
-    for (int slot = 0; slot < CS_SLOTS; slot++)
-        if (co->owner[slot] == i) return 1;
+    int64_t start = clockMonoMs();
+    if (!co->cfg->follow) return 1; /* --once: its keys would be missing */
+    for (;;) {
+        if (refreshTopology(co) < 0) return 1;
+        int owns = 0;
+        for (int slot = 0; slot < CS_SLOTS && !owns; slot++) owns = co->owner[slot] == i;
+        if (!owns) break;
+        if (co->m[i]->rc != OUTCOME_CONNECT || scanStopRequested() || clockMonoMs() - start > FAILOVER_WAIT_MS)
+            return 1;
+        usleep(500 * 1000);
+    }
     logWarn("%s stopped (its reason above), but serves no slot now: its slots are read from their new owners",
             co->m[i]->node);
     co->m[i]->excused = 1;
@@ -375,8 +412,15 @@ outcome cscanCopy(const scanCopyConfig *cfg, const csTopo *t) {
             if (refreshTopology(&co) < 0) scanRequestStop(), rc = OUTCOME_INTERNAL;
             last = clockMonoMs();
         }
+        if (cfg->follow && !scanStopRequested() && releaseHeld(&co) < 0) scanRequestStop(), rc = OUTCOME_INTERNAL;
+        /* slots held for a copy not started yet: the last copy may just have ended */
+        for (int i = 0; i < co.n && !scanStopRequested(); i++) live += co.m[i]->nheld > 0;
         if (live) usleep(50 * 1000);
     } while (live);
+    if (cfg->follow && !cfg->scan.quiet)
+        logInfo("cluster source: %llu topology changes, %llu scans of slots taken over, %llu keys handed to their "
+                "node's copy after MOVED/ASK", (unsigned long long)co.changes, (unsigned long long)co.rescans,
+                (unsigned long long)co.handed);
     if (rc == OUTCOME_OK && failed >= 0) rc = co.m[failed]->rc; /* the cause, not the others' stop */
     for (int i = 0; rc == OUTCOME_OK && i < co.n; i++)
         if (co.m[i]->started && !co.m[i]->excused) rc = co.m[i]->rc;

@@ -17,7 +17,8 @@
 #     two masters, then while a replica takes over with CLUSTER FAILOVER
 #     (a new master: subscribed and its slots scanned again); after the
 #     load the target equals the cluster (DEBUG DIGEST and our digest), a
-#     key written right after each move arrived, and SIGTERM exits 0.
+#     key written right after each move arrived, keys deleted by MIGRATE
+#     were handed to their new owner's copy, and SIGTERM exits 0.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -176,3 +177,7 @@ rc=0
 wait "$FOLLOW_PID" || rc=$?
 assert_eq cluster_scan.follow.sigterm_exit 0 "$rc"
 assert_eq cluster_scan.follow.no_error 0 "$(grep -c 'error\|stopping the other' "$IT_TMP/follow.err" || true)"
+# MIGRATE deletes each moved key on its old owner (an event there): that
+# copy's DUMP is answered -ASK/-MOVED and the key goes to the new owner's.
+assert_match cluster_scan.follow.handed 'topology changes, [0-9]+ scans of slots taken over, [1-9][0-9]* keys handed' \
+    "$(cat "$IT_TMP/follow.err")"
