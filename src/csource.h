@@ -30,7 +30,8 @@
  *                           slot.
  *   scan mode               (nodes that refuse SYNC and PSYNC, --mode scan)
  *                           one scan copy per master, each following its
- *                           own keyspace notifications.
+ *                           own keyspace notifications, under cscan.h's
+ *                           coordinator (topology changes).
  * --metrics labels every series with shard="HOST:PORT" (the node a shard
  * was read from at the start).
  * A shard that refuses SYNC and PSYNC (or --mode scan) is read by SCAN +
@@ -100,9 +101,8 @@ outcome csourceVerify(const snapshotConfig *c, const csTopo *src, const csTopo *
  * shard refused SYNC and PSYNC before anything was copied (scan mode can
  * take over: said so when c->scan_fallback, else an error line). */
 outcome csourceSync(const syncConfig *c, const csTopo *t, int use_replicas, int *refused);
-/* Scan mode on a cluster: one scan copy (scancopy.h) per master on its own
- * thread, --flush-target done once first; with follow, each subscribes to
- * its master's keyspace notifications (they are node-local). */
+/* Scan mode on a cluster: --flush-target done once first, then cscanCopy
+ * (cscan.h): one scan copy per master, following topology changes. */
 outcome csourceScanCopy(const scanCopyConfig *c, const csTopo *t);
 
 /* ---- Hooks for sync.c, run on a shard's own apply thread ---- */
