@@ -193,14 +193,15 @@ static master *masterFor(coord *co, const char *host, int port) {
  * thread cannot start. */
 static int startCopy(master *m, int takeover) {
     if (m->started && !m->joined) pthread_join(m->th, NULL);
+    pthread_mutex_lock(&m->co->mu); /* other copies' redirects look at these */
     m->started = m->joined = 0;
     __atomic_store_n(&m->done, 0, __ATOMIC_RELEASE);
     m->stop = m->excused = 0;
     m->hooks.takeover = takeover;
     if (takeover) m->cfg.imp.on_conflict = CONFLICT_REPLACE;
-    if (pthread_create(&m->th, NULL, copyThread, m) != 0) return -1;
-    m->started = 1;
-    return 0;
+    m->started = pthread_create(&m->th, NULL, copyThread, m) == 0;
+    pthread_mutex_unlock(&m->co->mu);
+    return m->started ? 0 : -1;
 }
 
 /* Slots that changed owner are scanned by their new owner only once
