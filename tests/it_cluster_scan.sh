@@ -19,6 +19,8 @@
 #     load the target equals the cluster (DEBUG DIGEST and our digest), a
 #     key written right after each move arrived, keys deleted by MIGRATE
 #     were handed to their new owner's copy;
+#   - a second copy (--rate: a long first pass) while 300 slots move back:
+#     equal once the passes ended;
 #   - then the promoted master is killed: its copy's failure is excused once
 #     its replica serves its slots (scanned there), equal again; SIGTERM
 #     exits 0.
@@ -176,6 +178,39 @@ rdb_run csum --source "$SRC" --checksum
 rdb_run tsum --source "$(rs_url tgt)" --checksum
 assert_eq cluster_scan.follow.our_digest "$(sums csum)" "$(sums tsum)"
 assert_eq cluster_scan.follow.no_error 0 "$(grep -c 'error\|stopping the other' "$IT_TMP/follow.err" || true)"
+
+# Slots move while the copies are still in their first pass (--rate makes
+# it last): the new owner scans them only once the old owner's pass ended
+# (its writes, read before the move, land first). Equal afterwards.
+rs_start tgt2
+rm -f "$IT_TMP/load.stop"
+run_load 20001 30000 &
+LOAD_PID=$!
+rdb_bg slow --mode scan --source "$SRC" --target "$(rs_url tgt2)" --rate 400 --status-interval 1
+SLOW_PID=$BG_PID
+sleep 1
+if redis-cli --cluster reshard "127.0.0.1:$P0" --cluster-from "$TO_ID" --cluster-to "$FROM_ID" \
+    --cluster-slots 300 --cluster-yes >"$IT_TMP/reshard2.log" 2>&1; then
+    pass cluster_scan.pass_reshard
+else
+    fail cluster_scan.pass_reshard "redis-cli --cluster reshard failed: $(tail -n 2 "$IT_TMP/reshard2.log")"
+fi
+slow_followers() { [ "$(grep -c 'following changes' "$IT_TMP/slow.err")" -ge 3 ]; }
+wait_until 60 slow_followers || true
+touch "$IT_TMP/load.stop"
+wait "$LOAD_PID" 2>/dev/null || true
+same2() { [ "$(rs_digest tgt2)" = "$(cluster_digest)" ]; }
+if wait_until 40 same2; then
+    pass cluster_scan.pass_reshard.equal
+else
+    fail cluster_scan.pass_reshard.equal "target $(rs_digest tgt2) ($(rs_cli tgt2 DBSIZE) keys), cluster $(cluster_digest) ($(cluster_dbsize) keys)"
+fi
+assert_match cluster_scan.pass_reshard.seen 'slots changed owner' "$(cat "$IT_TMP/slow.err")"
+kill -TERM "$SLOW_PID"
+rc=0
+wait "$SLOW_PID" || rc=$?
+assert_eq cluster_scan.pass_reshard.exit 0 "$rc"
+wait_until 40 same || true
 
 # The promoted master dies (SIGKILL): its copy loses the node, the cluster
 # promotes its replica after the node timeout, whose copy scans the slots.
