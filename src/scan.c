@@ -95,10 +95,46 @@ int scanRedirect(const char *err, int *ask, char *node, size_t cap) {
     return node[0] != '\0';
 }
 
+int scanTransient(const char *err) { return strstr(err, "CLUSTERDOWN") || strstr(err, "TRYAGAIN"); }
+
+static int isTransient(const redisReply *r) { return r->type == REDIS_REPLY_ERROR && scanTransient(r->str); }
+
+static int getKey(rsConn *src, const rsServerInfo *info, int db, const char *key, size_t keylen, int asking,
+                  scanItem *it, char *err, size_t errlen);
+
+/* A key whose DUMP met a passing cluster state, asked again (after the
+ * batch: its replies are all read) until it answers, the slot moves, or
+ * SCAN_RETRY_MS. */
+static int retryKey(rsConn *c, const rsServerInfo *info, const scanOptions *o, int db, const redisReply *k,
+                    scanSink sink, void *ctx, scanStats *st, char *err, size_t errlen) {
+    int64_t start = clockMonoMs();
+    for (;;) {
+        scanItem it;
+        int ask;
+        char node[300];
+        int got = getKey(c, info, db, k->str, (size_t)k->len, 0, &it, err, errlen);
+        if (got < 0 && scanTransient(err) && !stop_requested && clockMonoMs() - start < SCAN_RETRY_MS) {
+            usleep(100 * 1000);
+            continue;
+        }
+        if (got < 0 && scanRedirect(err, &ask, node, sizeof(node))) got = 0, err[0] = '\0';
+        if (got <= 0) {
+            st->vanished += got == 0;
+            return got;
+        }
+        int rc = 0;
+        if (!typeSelected(o, it.payload, it.len)) st->filtered++;
+        else if (st->dumped++, sink(ctx, &it) != 0) rc = -1;
+        free((void *)it.payload);
+        return rc;
+    }
+}
+
 /* Read the DUMP/expire replies of one batch and feed the sink. */
 static int readDumps(rsConn *c, const rsServerInfo *info, const scanOptions *o, int db, redisReply *keys,
                      scanSink sink, void *ctx, scanStats *st, char *err, size_t errlen) {
     int64_t now = clockWallMs(); /* PTTL is relative: made absolute by the wall clock */
+    size_t *again = NULL, nagain = 0; /* keys to ask again (scanTransient) */
     for (size_t i = 0; i < keys->elements; i++) {
         redisReply *d = connGetReply(c), *e = d ? connGetReply(c) : NULL;
         if (!d || !e) {
@@ -109,6 +145,10 @@ static int readDumps(rsConn *c, const rsServerInfo *info, const scanOptions *o, 
         int rc = 0;
         if (o->moved_vanish && (isRedirect(d) || isRedirect(e))) {
             st->vanished++; /* the slot moved: its new owner is read instead */
+        } else if (o->moved_vanish && (isTransient(d) || isTransient(e))) {
+            size_t *g = realloc(again, (nagain + 1) * sizeof(*again));
+            if (g) again = g, again[nagain++] = i;
+            else snprintf(err, errlen, "out of memory"), rc = -1;
         } else if (d->type == REDIS_REPLY_ERROR || e->type == REDIS_REPLY_ERROR) {
             snprintf(err, errlen, "source refused DUMP: %s", d->type == REDIS_REPLY_ERROR ? d->str : e->str);
             rc = -1;
@@ -131,8 +171,11 @@ static int readDumps(rsConn *c, const rsServerInfo *info, const scanOptions *o, 
         }
         freeReplyObject(d);
         freeReplyObject(e);
-        if (rc < 0) return -1;
+        if (rc < 0) return free(again), -1;
     }
+    for (size_t j = 0; j < nagain; j++)
+        if (retryKey(c, info, o, db, keys->element[again[j]], sink, ctx, st, err, errlen) < 0) return free(again), -1;
+    free(again);
     return 0;
 }
 

@@ -77,6 +77,11 @@ int scanGetKeyAsking(rsConn *src, const rsServerInfo *info, int db, const char *
  * -ASK: the key's slot is served elsewhere now. *ask = 1 for -ASK; the
  * node "host:port" in node (cap bytes). */
 int scanRedirect(const char *err, int *ask, char *node, size_t cap);
+/* 1 when err is a cluster's passing state (-CLUSTERDOWN while a failover
+ * is under way, -TRYAGAIN during a migration): worth asking again. A pass
+ * with moved_vanish asks again for such keys, up to SCAN_RETRY_MS. */
+int scanTransient(const char *err);
+#define SCAN_RETRY_MS 30000
 
 /* Read many keys of one db at once (verification): DUMP and the expire
  * query for every key in one pipelined write, then every reply: two round

@@ -397,6 +397,20 @@ static int redirected(const copier *cp, const char *err) {
     return cp->cfg->hooks && scanRedirect(err, &ask, node, sizeof(node));
 }
 
+/* Read one key; on a cluster, a passing state (-CLUSTERDOWN during a
+ * failover, -TRYAGAIN) is asked again for up to SCAN_RETRY_MS. */
+static int getKeyRetry(copier *cp, int db, const char *key, size_t keylen, int ask, scanItem *it, char *err,
+                       size_t errlen) {
+    int64_t start = clockMonoMs();
+    for (;;) {
+        int got = (ask ? scanGetKeyAsking : scanGetKey)(cp->src, &cp->sinfo, db, key, keylen, it, err, errlen);
+        if (got >= 0 || !cp->cfg->hooks || !scanTransient(err) || scanStopRequested() ||
+            clockMonoMs() - start > SCAN_RETRY_MS)
+            return got;
+        usleep(100 * 1000);
+    }
+}
+
 /* Keys redirected during a batch go to their node's copy once this copy's
  * writes are acknowledged: a write of the key sent before can then not
  * land after the other copy's. */
@@ -429,9 +443,7 @@ static int applyEvents(copier *cp) {
         list = q->next;
         scanItem it;
         char err[512];
-        int got = rc == 0 ? (q->ask ? scanGetKeyAsking : scanGetKey)(cp->src, &cp->sinfo, q->db, q->key, q->keylen,
-                                                                      &it, err, sizeof(err))
-                          : 0;
+        int got = rc == 0 ? getKeyRetry(cp, q->db, q->key, q->keylen, q->ask, &it, err, sizeof(err)) : 0;
         if (got < 0 && redirected(cp, err) && (q->payload = (unsigned char *)strdup(err)) != NULL) {
             q->next = moved, moved = q; /* handed over after the batch */
             continue;
@@ -465,7 +477,7 @@ static int pruneKey(void *ctx, const scanItem *it) {
     int sdb = sourceDbFor(&cp->cfg->imp, it->db);
     scanItem o;
     if (sdb < 0) return 0;
-    int got = scanGetKey(cp->src, &cp->sinfo, sdb, it->key, it->keylen, &o, cp->err, sizeof(cp->err));
+    int got = getKeyRetry(cp, sdb, it->key, it->keylen, 0, &o, cp->err, sizeof(cp->err));
     if (got < 0 && redirected(cp, cp->err)) return cp->err[0] = '\0', 0; /* another node's slot now */
     if (got == 1) free((void *)o.payload);
     return got < 0 ? -1 : got == 1 ? 0 : importDelete(cp->im, (uint64_t)sdb, it->key, it->keylen);
@@ -489,6 +501,7 @@ static int pruneTarget(copier *cp) {
     scanStats st = {0};
     int rc = scanPass(t, &info, &so, pruneKey, cp, &st, cp->err, sizeof(cp->err));
     connClose(t);
+    if (rc < 0 && scanStopRequested()) rc = 0, cp->err[0] = '\0'; /* a stop while following: not an error */
     return rc < 0 ? -1 : writerDrain(cp->w);
 }
 
