@@ -25,8 +25,13 @@
  *                           for -ASK).
  *                       Two copies never write one key out of order: a
  *                       copy drains its writes before it hands a key over,
- *                       and every copy drains before the slots that
- *                       changed owner are scanned again by the new owner.
+ *                       and the slots that changed owner are scanned by
+ *                       the new owner only once every copy that lost slots
+ *                       drained (at its next turn; at the end of its first
+ *                       pass; at most 60 s). A copy that fails is not an
+ *                       error when, within 15 s, its node serves no slot
+ *                       (a dead master replaced); keys answered
+ *                       -CLUSTERDOWN or -TRYAGAIN are asked again (scan.h).
  *
  * Errors: every function prints its one line (or fills err) and returns
  * an outcome, or 0/-1 as said.
