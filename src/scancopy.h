@@ -11,6 +11,11 @@
  * is gone. Notifications are fire-and-forget, so after the subscription
  * drops, a fresh pass runs.
  *
+ * A master of a cluster source runs one copy among others (cscan.h): its
+ * hooks let the coordinator ask it to drain, scan slots again, take keys
+ * handed over by the other copies, or end; a key its DUMP finds moved
+ * (-MOVED/-ASK) is handed to the coordinator instead of failing the copy.
+ *
  * Stops on scanRequestStop() (scan.h). Prints its own error line and
  * summary on stderr.
  */
