@@ -10,7 +10,8 @@
 #     shards, their keys summing up;
 #   - --file out.rdb is one RDB (db 0) that a standalone server loads, its
 #     DEBUG DIGEST equal to the cluster's (cluster_digest), and its own
-#     --checksum equal to the cluster's.
+#     --checksum equal to the cluster's;
+#   - --mode replica: one line, exit 5, no report.
 # A 3-master cluster with a replica each (replicas need SYNC: --mode scan):
 #   - --mode scan following into a standalone target under a slot-routed
 #     write load while redis-cli --cluster reshard moves 500 slots between
@@ -64,6 +65,12 @@ assert_eq cluster_scan.checksum.rc 0 "$RC"
 assert_eq cluster_scan.checksum.keys "keys: $(cluster_dbsize)" "$(grep '^keys:' "$IT_TMP/sum.out")"
 assert_match cluster_scan.checksum.said 'refuses SYNC and PSYNC: reading its master by SCAN' "$(cat "$IT_TMP/sum.err")"
 assert_eq cluster_scan.checksum.no_unsupported 0 "$(grep -c 'not supported' "$IT_TMP/sum.err" || true)"
+
+# --mode replica forbids the scan path: one line, no report.
+rdb_run rep --source "$SRC" --checksum --mode replica
+assert_eq cluster_scan.replica_only.rc 5 "$RC"
+assert_match cluster_scan.replica_only.line 'refuses SYNC and PSYNC \(--mode replica\)' "$(cat "$IT_TMP/rep.err")"
+assert_eq cluster_scan.replica_only.nothing "" "$(cat "$IT_TMP/rep.out")"
 
 rdb_run json --source "$SRC" --checksum --json
 assert_eq cluster_scan.json.shards 3 "$(jq '.shards | length' "$IT_TMP/json.out")"
