@@ -13,6 +13,7 @@
 #include "checksum.h"
 #include "cluster.h"
 #include "clock.h"
+#include "cscan.h"
 #include "log.h"
 #include "progress.h"
 #include "scan.h"
@@ -144,9 +145,11 @@ static int replicasMissing(const csTopo *t, int use_replicas) {
 /* ---- --source C --checksum ---- */
 
 /* One shard's snapshot through h (and its own counters, for the JSON
- * figures). Functions only from the first shard. */
-static int decodeShard(const snapshotConfig *cfg, const csShard *s, int first, int use_replicas, int fd,
-                       const rdbHandlers *total, checksum *one, outcome *why, char *err, size_t errlen) {
+ * figures), or into *fw by SCAN + DUMP (fw not NULL: --file) when the
+ * shard refuses SYNC and PSYNC. Functions only from the first shard. */
+static int decodeShard(const snapshotConfig *cfg, const csShard *s, int first, int use_replicas, rdbFileWriter **fw,
+                       int *fd, int *scanned, const rdbHandlers *total, checksum *one, outcome *why, char *err,
+                       size_t errlen) {
     rsUrl u = {0};
     rdbHandlers a = *total, b, h;
     if (!first) a.function = NULL;
@@ -162,12 +165,16 @@ static int decodeShard(const snapshotConfig *cfg, const csShard *s, int first, i
     snapshotConfig sc = *cfg;
     sc.source = &u;
     char msg[800] = "";
-    int rc = snapshotDecode(&sc, fd, &h, why, msg, sizeof(msg));
+    int rc = cfg->mode == 2 ? SNAPSHOT_REFUSED : snapshotDecode(&sc, -1, &h, why, msg, sizeof(msg));
     char name[300];
     shardName(s, use_replicas, name, sizeof(name));
-    if (rc == SNAPSHOT_REFUSED)
-        snprintf(err, errlen, "shard %s (slots %s) refuses SYNC and PSYNC: scan mode on a cluster source is not "
-                 "supported yet", name, s->ranges), *why = OUTCOME_CONNECT;
+    if (rc == SNAPSHOT_REFUSED && cfg->mode == 0 && !cfg->quiet)
+        logInfo("shard %s (slots %s) refuses SYNC and PSYNC: reading its master by SCAN + DUMP", name, s->ranges);
+    if (rc == SNAPSHOT_REFUSED && cfg->mode != 1) /* the scan path (cscan.h) */
+        rc = cscanShard(cfg, s, first, &h, fw, fd, why, err, errlen), *scanned = 1;
+    else if (rc == SNAPSHOT_REFUSED)
+        snprintf(err, errlen, "shard %s (slots %s) refuses SYNC and PSYNC (--mode replica)", name, s->ranges),
+            *why = OUTCOME_CONNECT;
     else if (rc < 0) snprintf(err, errlen, "shard %s (slots %s): %s", name, s->ranges, msg);
     rdbTeeFree(tee);
     urlFree(&u);
@@ -205,17 +212,11 @@ static void jsonWithShards(checksum *total, const csTopo *t, int use_replicas, c
     free(buf);
 }
 
-static int modeScan(const snapshotConfig *cfg) {
-    if (cfg->mode != 2) return 0;
-    logError("--mode scan with a cluster source is not supported yet: nothing was read");
-    return 1;
-}
-
 outcome csourceChecksum(const snapshotConfig *cfg, const csTopo *t, int use_replicas) {
-    if (modeScan(cfg)) return OUTCOME_USAGE;
     replicasMissing(t, use_replicas);
     char err[1000] = "";
     outcome why = OUTCOME_OK;
+    int scanned = 0;
     checksum *total = checksumNew();
     shardFigures *f = calloc((size_t)t->n, sizeof(*f));
     rdbHandlers h;
@@ -229,7 +230,8 @@ outcome csourceChecksum(const snapshotConfig *cfg, const csTopo *t, int use_repl
             rc = -1;
             break;
         }
-        rc = decodeShard(cfg, &t->shard[i], i == 0, use_replicas, -1, &h, one, &why, err, sizeof(err));
+        rc = decodeShard(cfg, &t->shard[i], i == 0, use_replicas, NULL, NULL, &scanned, &h, one, &why, err,
+                         sizeof(err));
         if (rc == 0) checksumFigures(one, &f[i].keys, &f[i].expires, f[i].digest);
         checksumFree(one);
     }
@@ -239,7 +241,8 @@ outcome csourceChecksum(const snapshotConfig *cfg, const csTopo *t, int use_repl
         logError("interrupted by %s: no report (the snapshot was not read to its end)", stopSignalName()),
             why = OUTCOME_INTERRUPTED;
     else logError("%s", err);
-    if (rc == 0 && !cfg->quiet) logInfo("cluster: %d shards read, one report for all of them", t->n);
+    if (rc == 0 && !cfg->quiet)
+        logInfo("cluster: %d shards read%s, one report for all of them", t->n, scanned ? " (by SCAN + DUMP)" : "");
     free(f);
     checksumFree(total);
     return rc == 0 ? OUTCOME_OK : why;
@@ -302,8 +305,8 @@ static int mergeFunction(void *ctx, const rdbFunction *fn) {
 
 static const char *mergeError(void *ctx) { return ((merge *)ctx)->err; }
 
-static int writeShards(const snapshotConfig *cfg, const csTopo *t, int use_replicas, int *fd, outcome *why,
-                       char *err, size_t errlen) {
+static int writeShards(const snapshotConfig *cfg, const csTopo *t, int use_replicas, int *fd, int *scanned,
+                       outcome *why, char *err, size_t errlen) {
     merge m = {.fd = fd};
     rdbHandlers h = {.ctx = &m, .header = mergeHeader, .aux = mergeAux, .raw_value = mergeRaw,
                      .function = mergeFunction, .error = mergeError};
@@ -311,7 +314,8 @@ static int writeShards(const snapshotConfig *cfg, const csTopo *t, int use_repli
     for (int i = 0; rc == 0 && i < t->n; i++) {
         checksum *one = checksumNew(); /* decodes every value: a bad one is caught before the rename */
         m.shard = i;
-        rc = one ? decodeShard(cfg, &t->shard[i], i == 0, use_replicas, -1, &h, one, why, err, errlen) : -1;
+        rc = one ? decodeShard(cfg, &t->shard[i], i == 0, use_replicas, &m.fw, fd, scanned, &h, one, why, err, errlen)
+                 : -1;
         if (rc < 0 && m.err[0] && !stopRequested()) *why = OUTCOME_INPUT;
         checksumFree(one);
     }
@@ -325,15 +329,15 @@ static int writeShards(const snapshotConfig *cfg, const csTopo *t, int use_repli
 }
 
 outcome csourceToFile(const snapshotConfig *cfg, const csTopo *t, int use_replicas, const char *path) {
-    if (modeScan(cfg)) return OUTCOME_USAGE;
     replicasMissing(t, use_replicas);
     char err[1000] = "", from[64];
     outcome why = OUTCOME_CONNECT;
     snapshotOut o;
     if (snapshotOutOpen(&o, path) < 0) return OUTCOME_INPUT;
-    int rc = writeShards(cfg, t, use_replicas, &o.fd, &why, err, sizeof(err));
+    int scanned = 0;
+    int rc = writeShards(cfg, t, use_replicas, &o.fd, &scanned, &why, err, sizeof(err));
     snprintf(from, sizeof(from), "the %d shards of the cluster", t->n);
-    return snapshotOutFinish(&o, rc, why, from, "replication", err);
+    return snapshotOutFinish(&o, rc, why, from, scanned ? "SCAN + DUMP" : "replication", err);
 }
 
 /* ---- --verify ---- */
@@ -381,7 +385,6 @@ static void closeSide(verifySource *vs) {
 
 outcome csourceVerify(const snapshotConfig *cfg, const csTopo *src, const csTopo *tgt) {
     verifySource s = {0}, t = {0};
-    if (src && modeScan(cfg)) return OUTCOME_USAGE;
     outcome rc = OUTCOME_OK;
     if (src && openSide(cfg->source, &cfg->source_conn, src, &s) < 0) rc = OUTCOME_CONNECT;
     if (rc == OUTCOME_OK && tgt && openSide(cfg->target, &cfg->target_conn, tgt, &t) < 0) rc = OUTCOME_CONNECT;
@@ -899,69 +902,10 @@ outcome csourceSync(const syncConfig *cfg, const csTopo *t, int use_replicas, in
     return rc;
 }
 
-/* ---- Scan mode: one scan copy per master ---- */
-
-typedef struct scanShard {
-    pthread_t th;
-    int started, done;
-    scanCopyConfig cfg;
-    rsUrl url;
-    char tag[320];
-    outcome rc;
-} scanShard;
-
-static void *scanThread(void *arg) {
-    scanShard *s = arg;
-    logSetThreadTag(s->tag);
-    outcome rc = scanCopy(&s->cfg);
-    s->rc = rc;
-    __atomic_store_n(&s->done, 1, __ATOMIC_RELEASE);
-    return NULL;
-}
+/* ---- Scan mode: one scan copy per master (cscan.h) ---- */
 
 outcome csourceScanCopy(const scanCopyConfig *cfg, const csTopo *t) {
     int was_empty;
     outcome rc = prepareTarget(cfg->target, &cfg->target_conn, cfg->flush_target, &was_empty);
-    scanShard *sh = rc == OUTCOME_OK ? calloc((size_t)t->n, sizeof(*sh)) : NULL;
-    if (rc != OUTCOME_OK) return rc;
-    if (!sh) return OUTCOME_INTERNAL;
-    if (!cfg->scan.quiet) logInfo("cluster source in scan mode: %d masters, each scanned and followed", t->n);
-    for (int i = 0; i < t->n; i++) {
-        scanShard *s = &sh[i];
-        s->cfg = *cfg;
-        s->cfg.flush_target = 0; /* done once, above */
-        s->cfg.source = &s->url;
-        snprintf(s->tag, sizeof(s->tag), "shard %s:%d", t->shard[i].master.host, t->shard[i].master.port);
-        if (nodeUrl(cfg->source, &t->shard[i].master, &s->url) < 0 ||
-            pthread_create(&s->th, NULL, scanThread, s) != 0) {
-            logError("cannot start the scan of %s", s->tag);
-            scanRequestStop();
-            break;
-        }
-        s->started = 1;
-    }
-    /* One shard failed: the target would miss its changes; stop the others. */
-    int failed = -1, running;
-    do {
-        running = 0;
-        for (int i = 0; i < t->n; i++) {
-            if (!sh[i].started) continue;
-            int done = __atomic_load_n(&sh[i].done, __ATOMIC_ACQUIRE);
-            running += !done;
-            if (done && sh[i].rc != OUTCOME_OK && failed < 0) {
-                failed = i;
-                if (!scanStopRequested()) logError("%s stopped (its reason above): stopping the other shards", sh[i].tag);
-                scanRequestStop();
-            }
-        }
-        if (running) usleep(100 * 1000);
-    } while (running);
-    rc = OUTCOME_OK;
-    for (int i = 0; i < t->n; i++) {
-        if (sh[i].started) pthread_join(sh[i].th, NULL);
-        if (sh[i].started && rc == OUTCOME_OK && (failed < 0 || i == failed)) rc = sh[i].rc;
-        urlFree(&sh[i].url);
-    }
-    free(sh);
-    return rc;
+    return rc == OUTCOME_OK ? cscanCopy(cfg, t) : rc;
 }

@@ -12,7 +12,8 @@
  *                           the same data in one file; --json adds
  *                           per-shard figures;
  *   --source C --file F     one RDB (db 0) made of every shard's keys, their
- *                           values copied as encoded (the raw capture);
+ *                           values copied as encoded (the raw capture, or
+ *                           the DUMP payloads in scan mode);
  *   --source C --target T   live sync: one syncer (sync.h) per shard, each
  *                           on its own thread with its own replica link,
  *                           spool, offsets and target connection (shards
@@ -29,11 +30,12 @@
  *                           slot.
  *   scan mode               (nodes that refuse SYNC and PSYNC, --mode scan)
  *                           one scan copy per master, each following its
- *                           own keyspace notifications.
+ *                           own keyspace notifications, under cscan.h's
+ *                           coordinator (topology changes).
  * --metrics labels every series with shard="HOST:PORT" (the node a shard
  * was read from at the start).
- * What is not supported yet (scan-mode snapshots and checksums of a
- * cluster) stops with one line before anything is read.
+ * A shard that refuses SYNC and PSYNC (or --mode scan) is read by SCAN +
+ * DUMP on its master for --checksum and --file (cscan.h).
  *
  * Functions are taken from the first shard only (cluster nodes each hold
  * the libraries, loaded on every master).
@@ -99,9 +101,8 @@ outcome csourceVerify(const snapshotConfig *c, const csTopo *src, const csTopo *
  * shard refused SYNC and PSYNC before anything was copied (scan mode can
  * take over: said so when c->scan_fallback, else an error line). */
 outcome csourceSync(const syncConfig *c, const csTopo *t, int use_replicas, int *refused);
-/* Scan mode on a cluster: one scan copy (scancopy.h) per master on its own
- * thread, --flush-target done once first; with follow, each subscribes to
- * its master's keyspace notifications (they are node-local). */
+/* Scan mode on a cluster: --flush-target done once first, then cscanCopy
+ * (cscan.h): one scan copy per master, following topology changes. */
 outcome csourceScanCopy(const scanCopyConfig *c, const csTopo *t);
 
 /* ---- Hooks for sync.c, run on a shard's own apply thread ---- */

@@ -611,7 +611,7 @@ static void installCutoverSignal(void) {
 static outcome runScanCopy(const config *c, const syncConfig *sc, const csTopo *cluster) {
     scanCopyConfig cc = {.source = sc->source, .target = sc->target, .source_conn = sc->source_conn,
                          .target_conn = sc->target_conn, .imp = c->imp,
-                         .scan = {(int)c->scan_count, c->rate, c->quiet, c->filter},
+                         .scan = {.count = (int)c->scan_count, .rate = c->rate, .quiet = c->quiet, .filter = c->filter},
                          .follow = c->follow < 0 ? !c->once : c->follow, .flush_target = c->flush_target,
                          .status_interval_ms = (int)c->status_interval_s * 1000};
     return cluster ? csourceScanCopy(&cc, cluster) : scanCopy(&cc);

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "cluster.h"
 #include "pace.h"
 #include "rdb/rdb.h"
 
@@ -42,18 +43,20 @@ static int selectDb(rsConn *c, int db, char *err, size_t errlen) {
 
 static int hasExpireTime(const rsServerInfo *info) { return connServerAtLeast(info, 7, 0); }
 
-/* Send DUMP + expire query for each key in one write. */
-static int sendDumps(rsConn *c, const rsServerInfo *info, redisReply *keys) {
+/* Send DUMP + expire query for each key in one write (each after an
+ * ASKING when asking: the flag lasts one command). */
+static int sendDumps(rsConn *c, const rsServerInfo *info, redisReply *keys, int asking) {
     char *buf = NULL;
     size_t len = 0, cap = 0;
     int rc = 0;
+    const char *expq = hasExpireTime(info) ? "PEXPIRETIME" : "PTTL";
     for (size_t i = 0; i < keys->elements && rc == 0; i++) {
-        const char *av[2] = {"DUMP", keys->element[i]->str};
-        size_t lv[2] = {4, (size_t)keys->element[i]->len};
-        for (int j = 0; j < 2 && rc == 0; j++) {
-            if (j == 1) av[0] = hasExpireTime(info) ? "PEXPIRETIME" : "PTTL", lv[0] = strlen(av[0]);
+        const char *names[4] = {"ASKING", "DUMP", "ASKING", expq};
+        for (int j = asking ? 0 : 1; j < 4 && rc == 0; j += asking ? 1 : 2) {
+            const char *av[2] = {names[j], keys->element[i]->str};
+            size_t lv[2] = {strlen(names[j]), (size_t)keys->element[i]->len};
             char *cmd;
-            int n = redisFormatCommandArgv(&cmd, 2, av, lv);
+            int n = redisFormatCommandArgv(&cmd, j % 2 ? 2 : 1, av, lv);
             if (n < 0) return -1;
             if (len + (size_t)n > cap) {
                 cap = (len + (size_t)n) * 2;
@@ -76,10 +79,62 @@ static int typeSelected(const scanOptions *o, const unsigned char *p, size_t len
     return !filterHasTypes(o->filter) || filterType(o->filter, filterPayloadType(p, len));
 }
 
+static int isRedirect(const redisReply *r) {
+    return r->type == REDIS_REPLY_ERROR && (strncmp(r->str, "MOVED ", 6) == 0 || strncmp(r->str, "ASK ", 4) == 0);
+}
+
+int scanRedirect(const char *err, int *ask, char *node, size_t cap) {
+    const char *m = strstr(err, "MOVED "), *a = strstr(err, "ASK ");
+    const char *r = m ? m : a;
+    if (!r) return 0;
+    *ask = !m;
+    r = strchr(r, ' ');
+    r = r ? strchr(r + 1, ' ') : NULL; /* past the slot */
+    if (!r) return 0;
+    snprintf(node, cap, "%.*s", (int)strcspn(r + 1, " \r\n"), r + 1);
+    return node[0] != '\0';
+}
+
+int scanTransient(const char *err) { return strstr(err, "CLUSTERDOWN") || strstr(err, "TRYAGAIN"); }
+
+static int isTransient(const redisReply *r) { return r->type == REDIS_REPLY_ERROR && scanTransient(r->str); }
+
+static int getKey(rsConn *src, const rsServerInfo *info, int db, const char *key, size_t keylen, int asking,
+                  scanItem *it, char *err, size_t errlen);
+
+/* A key whose DUMP met a passing cluster state, asked again (after the
+ * batch: its replies are all read) until it answers, the slot moves, or
+ * SCAN_RETRY_MS. */
+static int retryKey(rsConn *c, const rsServerInfo *info, const scanOptions *o, int db, const redisReply *k,
+                    scanSink sink, void *ctx, scanStats *st, char *err, size_t errlen) {
+    int64_t start = clockMonoMs();
+    for (;;) {
+        scanItem it;
+        int ask;
+        char node[300];
+        int got = getKey(c, info, db, k->str, (size_t)k->len, 0, &it, err, errlen);
+        if (got < 0 && scanTransient(err) && !stop_requested && clockMonoMs() - start < SCAN_RETRY_MS) {
+            usleep(100 * 1000);
+            continue;
+        }
+        if (got < 0 && scanRedirect(err, &ask, node, sizeof(node))) got = 0, err[0] = '\0';
+        if (got <= 0) {
+            st->vanished += got == 0;
+            return got;
+        }
+        int rc = 0;
+        if (!typeSelected(o, it.payload, it.len)) st->filtered++;
+        else if (st->dumped++, sink(ctx, &it) != 0) rc = -1;
+        free((void *)it.payload);
+        return rc;
+    }
+}
+
 /* Read the DUMP/expire replies of one batch and feed the sink. */
 static int readDumps(rsConn *c, const rsServerInfo *info, const scanOptions *o, int db, redisReply *keys,
                      scanSink sink, void *ctx, scanStats *st, char *err, size_t errlen) {
     int64_t now = clockWallMs(); /* PTTL is relative: made absolute by the wall clock */
+    size_t *again = NULL, nagain = 0; /* keys to ask again (scanTransient) */
     for (size_t i = 0; i < keys->elements; i++) {
         redisReply *d = connGetReply(c), *e = d ? connGetReply(c) : NULL;
         if (!d || !e) {
@@ -88,7 +143,13 @@ static int readDumps(rsConn *c, const rsServerInfo *info, const scanOptions *o, 
             return -1;
         }
         int rc = 0;
-        if (d->type == REDIS_REPLY_ERROR || e->type == REDIS_REPLY_ERROR) {
+        if (o->moved_vanish && (isRedirect(d) || isRedirect(e))) {
+            st->vanished++; /* the slot moved: its new owner is read instead */
+        } else if (o->moved_vanish && (isTransient(d) || isTransient(e))) {
+            size_t *g = realloc(again, (nagain + 1) * sizeof(*again));
+            if (g) again = g, again[nagain++] = i;
+            else snprintf(err, errlen, "out of memory"), rc = -1;
+        } else if (d->type == REDIS_REPLY_ERROR || e->type == REDIS_REPLY_ERROR) {
             snprintf(err, errlen, "source refused DUMP: %s", d->type == REDIS_REPLY_ERROR ? d->str : e->str);
             rc = -1;
         } else if (d->type != REDIS_REPLY_STRING || e->integer == -2) {
@@ -110,8 +171,11 @@ static int readDumps(rsConn *c, const rsServerInfo *info, const scanOptions *o, 
         }
         freeReplyObject(d);
         freeReplyObject(e);
-        if (rc < 0) return -1;
+        if (rc < 0) return free(again), -1;
     }
+    for (size_t j = 0; j < nagain; j++)
+        if (retryKey(c, info, o, db, keys->element[again[j]], sink, ctx, st, err, errlen) < 0) return free(again), -1;
+    free(again);
     return 0;
 }
 
@@ -127,6 +191,22 @@ static redisReply *scanCommand(rsConn *c, const rsServerInfo *info, const scanOp
     st->server_side |= ac > 4;
     for (int i = 0; i < ac; i++) lv[i] = strlen(av[i]);
     return connCommand(c, ac, av, lv);
+}
+
+/* The keys of a batch in the slots asked for, in place (as keepSelected):
+ * a cluster node may hold keys of slots it no longer serves. */
+static void keepSlots(const scanOptions *o, redisReply *keys) {
+    if (!o->slots) return;
+    size_t n = 0;
+    for (size_t i = 0; i < keys->elements; i++) {
+        redisReply *k = keys->element[i];
+        unsigned slot = clusterKeySlot(k->str, (size_t)k->len);
+        if (o->slots[slot >> 3] >> (slot & 7) & 1) {
+            keys->element[i] = keys->element[n];
+            keys->element[n++] = k;
+        }
+    }
+    keys->elements = n;
 }
 
 /* The keys of a batch that the name filter keeps, in place (the reply
@@ -156,7 +236,7 @@ static int dumpBatch(rsConn *c, const rsServerInfo *info, const scanOptions *o, 
     for (size_t off = 0; off < keys->elements; off += (size_t)per) {
         size_t n = keys->elements - off < (size_t)per ? keys->elements - off : (size_t)per;
         redisReply part = {.type = REDIS_REPLY_ARRAY, .elements = n, .element = keys->element + off};
-        if (sendDumps(c, info, &part) < 0 || readDumps(c, info, o, db, &part, sink, ctx, st, err, errlen) < 0)
+        if (sendDumps(c, info, &part, 0) < 0 || readDumps(c, info, o, db, &part, sink, ctx, st, err, errlen) < 0)
             return -1;
         if (off + n < keys->elements) paceWait(pace, before + off + n);
     }
@@ -185,8 +265,9 @@ static int scanDb(rsConn *c, const rsServerInfo *info, const scanOptions *o, int
         snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
         redisReply *keys = r->element[1];
         uint64_t before = st->scanned;
-        st->scanned += keys->elements;
         size_t all = keys->elements;
+        keepSlots(o, keys);
+        st->scanned += keys->elements;
         keepSelected(o, keys, st);
         int rc = dumpBatch(c, info, o, db, keys, all, per, pace, before, sink, ctx, st, err, errlen);
         keys->elements = all; /* freed whole */
@@ -209,16 +290,30 @@ int scanPass(rsConn *src, const rsServerInfo *info, const scanOptions *o, scanSi
     return n < 0 ? -1 : 0;
 }
 
-int scanGetKey(rsConn *src, const rsServerInfo *info, int db, const char *key, size_t keylen, scanItem *it,
-               char *err, size_t errlen) {
+static int getKey(rsConn *src, const rsServerInfo *info, int db, const char *key, size_t keylen, int asking,
+                  scanItem *it, char *err, size_t errlen) {
     redisReply keyr = {.type = REDIS_REPLY_STRING, .str = (char *)key, .len = keylen};
     redisReply *elem[1] = {&keyr};
     redisReply keys = {.type = REDIS_REPLY_ARRAY, .elements = 1, .element = elem};
-    if (selectDb(src, db, err, errlen) < 0 || sendDumps(src, info, &keys) < 0) return -1;
-    redisReply *d = connGetReply(src), *e = d ? connGetReply(src) : NULL;
+    if (selectDb(src, db, err, errlen) < 0 || sendDumps(src, info, &keys, asking) < 0) return -1;
+    redisReply *r[4] = {0};
+    int n = asking ? 4 : 2, got = 0;
+    while (got < n && (r[got] = connGetReply(src)) != NULL) got++;
+    redisReply *d = got == n ? r[asking ? 1 : 0] : NULL, *e = got == n ? r[n - 1] : NULL;
+    int asked = 1;
+    for (int i = 0; asking && i < got; i += 2) asked = asked && r[i]->type != REDIS_REPLY_ERROR;
+    for (int i = 0; i < got; i++)
+        if (r[i] != d && r[i] != e) freeReplyObject(r[i]);
+    if (!asked) {
+        if (d) freeReplyObject(d);
+        if (e) freeReplyObject(e);
+        return snprintf(err, errlen, "source refused ASKING"), -1;
+    }
     int rc = -1;
     if (!d || !e) {
         snprintf(err, errlen, "source: %s", connError(src));
+    } else if (d->type == REDIS_REPLY_ERROR || e->type == REDIS_REPLY_ERROR) {
+        snprintf(err, errlen, "source refused DUMP: %s", d->type == REDIS_REPLY_ERROR ? d->str : e->str);
     } else if (d->type == REDIS_REPLY_STRING && e->type == REDIS_REPLY_INTEGER && e->integer != -2) {
         unsigned char *p = malloc((size_t)d->len);
         if (p) {
@@ -227,14 +322,22 @@ int scanGetKey(rsConn *src, const rsServerInfo *info, int db, const char *key, s
                              e->integer < 0 ? -1 : hasExpireTime(info) ? e->integer : clockWallMs() + e->integer};
             rc = 1;
         }
-    } else if (d->type == REDIS_REPLY_ERROR) {
-        snprintf(err, errlen, "source refused DUMP: %s", d->str);
     } else {
         rc = 0;
     }
     if (d) freeReplyObject(d);
     if (e) freeReplyObject(e);
     return rc;
+}
+
+int scanGetKey(rsConn *src, const rsServerInfo *info, int db, const char *key, size_t keylen, scanItem *it,
+               char *err, size_t errlen) {
+    return getKey(src, info, db, key, keylen, 0, it, err, errlen);
+}
+
+int scanGetKeyAsking(rsConn *src, const rsServerInfo *info, int db, const char *key, size_t keylen, scanItem *it,
+                     char *err, size_t errlen) {
+    return getKey(src, info, db, key, keylen, 1, it, err, errlen);
 }
 
 struct scanFetch {
@@ -265,7 +368,7 @@ static int sendWanted(rsConn *c, const rsServerInfo *info, const scanItem *want,
         ptrs[i] = &elems[i];
     }
     redisReply keys = {.type = REDIS_REPLY_ARRAY, .elements = n, .element = ptrs};
-    if (rc == 0) rc = sendDumps(c, info, &keys);
+    if (rc == 0) rc = sendDumps(c, info, &keys, 0);
     free(elems);
     free(ptrs);
     return rc;

@@ -30,6 +30,12 @@ typedef struct scanOptions {
     const keyFilter *filter; /* --match/--exclude/--type; NULL = every key. SCAN MATCH for
                                 one --match without --exclude, SCAN TYPE for one --type
                                 on 6.0+; client-side otherwise (filter.h) */
+    const unsigned char *slots; /* a cluster node: only keys of these slots (a bit per slot,
+                                   16384 bits); NULL = every key. Keys of other slots are
+                                   not DUMPed nor counted */
+    int moved_vanish;  /* a cluster node: a DUMP answered -MOVED or -ASK (the slot moved
+                          during the pass) counts as vanished, not as an error: the slot's
+                          new owner is read instead (cscan.h) */
 } scanOptions;
 
 typedef struct scanItem {
@@ -62,6 +68,20 @@ int scanPass(rsConn *src, const rsServerInfo *info, const scanOptions *o, scanSi
  * exist, -1 on error. */
 int scanGetKey(rsConn *src, const rsServerInfo *info, int db, const char *key, size_t keylen, scanItem *it,
                char *err, size_t errlen);
+
+/* scanGetKey on a cluster node that is importing the key's slot: ASKING
+ * before each command (after an -ASK redirect). */
+int scanGetKeyAsking(rsConn *src, const rsServerInfo *info, int db, const char *key, size_t keylen, scanItem *it,
+                     char *err, size_t errlen);
+/* 1 when err (from scanGetKey or a pass) is a cluster redirect, -MOVED or
+ * -ASK: the key's slot is served elsewhere now. *ask = 1 for -ASK; the
+ * node "host:port" in node (cap bytes). */
+int scanRedirect(const char *err, int *ask, char *node, size_t cap);
+/* 1 when err is a cluster's passing state (-CLUSTERDOWN while a failover
+ * is under way, -TRYAGAIN during a migration): worth asking again. A pass
+ * with moved_vanish asks again for such keys, up to SCAN_RETRY_MS. */
+int scanTransient(const char *err);
+#define SCAN_RETRY_MS 30000
 
 /* Read many keys of one db at once (verification): DUMP and the expire
  * query for every key in one pipelined write, then every reply: two round

@@ -38,6 +38,7 @@ typedef struct qitem {
     int db;
     int64_t expire_ms;
     int64_t queued_ms;  /* a keyspace event: when it arrived (monotonic) */
+    int ask;            /* an event handed over after -ASK: read it after ASKING */
     size_t keylen, len;
     unsigned char *payload;
     char key[];
@@ -54,6 +55,9 @@ typedef struct copyQueue {
 
 typedef struct copier {
     const scanCopyConfig *cfg;
+    scanOptions scan;   /* the passes' options: cfg's, with the slots of a rescan (cluster) */
+    unsigned char rslots[2048];
+    unsigned gen;       /* cluster: the coordinator's generation drained at last */
     rsConn *src, *tgt, *sub;
     rsServerInfo sinfo, tinfo;
     copyQueue q;
@@ -107,7 +111,7 @@ static int queueSink(void *ctx, const scanItem *it) {
 
 static void *passThread(void *arg) {
     copier *cp = arg;
-    int rc = scanPass(cp->src, &cp->sinfo, &cp->cfg->scan, queueSink, cp, &cp->st, cp->rerr, sizeof(cp->rerr));
+    int rc = scanPass(cp->src, &cp->sinfo, &cp->scan, queueSink, cp, &cp->st, cp->rerr, sizeof(cp->rerr));
     pthread_mutex_lock(&cp->q.mu);
     cp->q.done = 1;
     cp->q.complete = rc == 0;
@@ -247,7 +251,7 @@ static void ksnRestore(copier *cp) {
     connClose(c);
 }
 
-static void pushEvent(copier *cp, int db, const char *key, size_t keylen) {
+static void pushEventAsk(copier *cp, int db, const char *key, size_t keylen, int ask) {
     if (!filterName(cp->cfg->scan.filter, key, keylen)) return; /* --match/--exclude: not ours */
     pthread_mutex_lock(&cp->emu);
     if (cp->nevents >= EVENTS_MAX) {
@@ -257,6 +261,7 @@ static void pushEvent(copier *cp, int db, const char *key, size_t keylen) {
         if (q) {
             memcpy(q->key, key, keylen);
             q->keylen = keylen, q->db = db, q->next = NULL, q->payload = NULL, q->queued_ms = clockMonoMs();
+            q->ask = ask;
             if (cp->etail) cp->etail->next = q;
             else cp->ehead = q;
             cp->etail = q;
@@ -266,6 +271,13 @@ static void pushEvent(copier *cp, int db, const char *key, size_t keylen) {
         }
     }
     pthread_mutex_unlock(&cp->emu);
+}
+
+static void pushEvent(copier *cp, int db, const char *key, size_t keylen) { pushEventAsk(cp, db, key, keylen, 0); }
+
+/* scanCopyTurn.push: a key handed over by another master's copy. */
+static void pushHanded(void *copy, int db, const char *key, size_t keylen, int ask) {
+    pushEventAsk(copy, db, key, keylen, ask);
 }
 
 /* The probe touches one key with a command of each class that A covers
@@ -377,6 +389,46 @@ static int ksnProbe(copier *cp) {
     return -1;
 }
 
+/* A cluster source: 1 when err is a -MOVED/-ASK redirect (the key's slot
+ * is served elsewhere now: the coordinator hands it over). */
+static int redirected(const copier *cp, const char *err) {
+    int ask;
+    char node[300];
+    return cp->cfg->hooks && scanRedirect(err, &ask, node, sizeof(node));
+}
+
+/* Read one key; on a cluster, a passing state (-CLUSTERDOWN during a
+ * failover, -TRYAGAIN) is asked again for up to SCAN_RETRY_MS. */
+static int getKeyRetry(copier *cp, int db, const char *key, size_t keylen, int ask, scanItem *it, char *err,
+                       size_t errlen) {
+    int64_t start = clockMonoMs();
+    for (;;) {
+        int got = (ask ? scanGetKeyAsking : scanGetKey)(cp->src, &cp->sinfo, db, key, keylen, it, err, errlen);
+        if (got >= 0 || !cp->cfg->hooks || !scanTransient(err) || scanStopRequested() ||
+            clockMonoMs() - start > SCAN_RETRY_MS)
+            return got;
+        usleep(100 * 1000);
+    }
+}
+
+/* Keys redirected during a batch go to their node's copy once this copy's
+ * writes are acknowledged: a write of the key sent before can then not
+ * land after the other copy's. */
+static int handOver(copier *cp, qitem *list) {
+    int rc = list ? writerDrain(cp->w) : 0;
+    while (list) {
+        qitem *q = list;
+        list = q->next;
+        int ask;
+        char node[300];
+        if (rc == 0 && scanRedirect((const char *)q->payload, &ask, node, sizeof(node)))
+            cp->cfg->hooks->redirect(cp->cfg->hooks->ctx, q->db, q->key, q->keylen, ask, node);
+        free(q->payload);
+        free(q);
+    }
+    return rc;
+}
+
 /* Apply queued events: copy each key again, or delete it. */
 static int applyEvents(copier *cp) {
     pthread_mutex_lock(&cp->emu);
@@ -385,12 +437,17 @@ static int applyEvents(copier *cp) {
     cp->nevents = 0;
     pthread_mutex_unlock(&cp->emu);
     int rc = 0;
+    qitem *moved = NULL;
     while (list) {
         qitem *q = list;
         list = q->next;
         scanItem it;
         char err[512];
-        int got = rc == 0 ? scanGetKey(cp->src, &cp->sinfo, q->db, q->key, q->keylen, &it, err, sizeof(err)) : 0;
+        int got = rc == 0 ? getKeyRetry(cp, q->db, q->key, q->keylen, q->ask, &it, err, sizeof(err)) : 0;
+        if (got < 0 && redirected(cp, err) && (q->payload = (unsigned char *)strdup(err)) != NULL) {
+            q->next = moved, moved = q; /* handed over after the batch */
+            continue;
+        }
         if (got < 0) snprintf(cp->err, sizeof(cp->err), "%s", err), rc = -1;
         else if (got == 1 && !filterType(cp->cfg->scan.filter, filterPayloadType(it.payload, it.len)))
             /* now of a type --type leaves out: gone from the copy */
@@ -400,7 +457,9 @@ static int applyEvents(copier *cp) {
         else if (rc == 0) rc = importDelete(cp->im, (uint64_t)q->db, q->key, q->keylen);
         free(q);
     }
-    return rc == 0 ? writerPoll(cp->w) : rc;
+    if (rc == 0) return handOver(cp, moved) < 0 ? -1 : writerPoll(cp->w);
+    for (qitem *q = moved, *next; q; q = next) next = q->next, free(q->payload), free(q);
+    return rc;
 }
 
 /* The source db whose keys go to target db t, or -1 (--db, --db-map). */
@@ -418,7 +477,8 @@ static int pruneKey(void *ctx, const scanItem *it) {
     int sdb = sourceDbFor(&cp->cfg->imp, it->db);
     scanItem o;
     if (sdb < 0) return 0;
-    int got = scanGetKey(cp->src, &cp->sinfo, sdb, it->key, it->keylen, &o, cp->err, sizeof(cp->err));
+    int got = getKeyRetry(cp, sdb, it->key, it->keylen, 0, &o, cp->err, sizeof(cp->err));
+    if (got < 0 && redirected(cp, cp->err)) return cp->err[0] = '\0', 0; /* another node's slot now */
     if (got == 1) free((void *)o.payload);
     return got < 0 ? -1 : got == 1 ? 0 : importDelete(cp->im, (uint64_t)sdb, it->key, it->keylen);
 }
@@ -436,19 +496,48 @@ static int pruneTarget(copier *cp) {
         connClose(t);
         return -1;
     }
-    scanOptions so = cp->cfg->scan;
+    scanOptions so = cp->scan;
+    so.moved_vanish = 0; /* the target: a standalone server, or a cluster read through its router */
     scanStats st = {0};
     int rc = scanPass(t, &info, &so, pruneKey, cp, &st, cp->err, sizeof(cp->err));
     connClose(t);
+    if (rc < 0 && scanStopRequested()) rc = 0, cp->err[0] = '\0'; /* a stop while following: not an error */
     return rc < 0 ? -1 : writerDrain(cp->w);
+}
+
+/* A cluster source: the coordinator's requests (scancopy.h). 1 when the
+ * copy is to end, -1 on error. */
+static int clusterTurn(copier *cp) {
+    const scanCopyHooks *h = cp->cfg->hooks;
+    scanCopyTurn t = {.gen = cp->gen, .push = pushHanded, .copy = cp};
+    h->turn(h->ctx, &t);
+    if (t.gen != cp->gen) {
+        if (writerDrain(cp->w) < 0) return -1;
+        cp->gen = t.gen;
+        scanCopyTurn again = {.gen = cp->gen, .push = pushHanded, .copy = cp};
+        h->turn(h->ctx, &again); /* acknowledged; anything asked meanwhile is taken below */
+        t.rescan |= again.rescan, t.stop |= again.stop;
+        for (size_t i = 0; again.rescan && i < sizeof(t.slots); i++) t.slots[i] |= again.slots[i];
+    }
+    if (t.stop) return 1;
+    if (!t.rescan) return 0;
+    memcpy(cp->rslots, t.slots, sizeof(cp->rslots));
+    cp->scan.slots = cp->rslots;
+    int rc = copyPass(cp) < 0 || pruneTarget(cp) < 0 ? -1 : 0;
+    cp->scan.slots = NULL;
+    return rc;
 }
 
 static int follow(copier *cp, pthread_t *th) {
     if (!cp->cfg->scan.quiet)
         logInfo("scan pass done; following changes through keyspace notifications");
     cp->following = 1;
+    cp->scan.slots = NULL; /* later passes: every key the node serves (-MOVED: not ours) */
     while (!scanStopRequested()) {
         if (applyEvents(cp) < 0) return -1;
+        int turn = cp->cfg->hooks ? clusterTurn(cp) : 0;
+        if (turn < 0) return -1;
+        if (turn > 0) return 0;
         pthread_mutex_lock(&cp->emu);
         int lost = cp->sub_lost, over = cp->overflow;
         cp->overflow = 0;
@@ -532,7 +621,7 @@ static void summary(copier *cp) {
 }
 
 outcome scanCopy(const scanCopyConfig *cfg) {
-    copier cp = {.cfg = cfg};
+    copier cp = {.cfg = cfg, .scan = cfg->scan};
     pthread_t sub_th;
     int subscribed = 0, known = 0;
     outcome rc = OUTCOME_OK;
@@ -559,7 +648,7 @@ outcome scanCopy(const scanCopyConfig *cfg) {
         char ferr[256];
         if (scanFunctions(cp.src, copyFunction, &cp, ferr, sizeof(ferr)) < 0)
             rc = OUTCOME_CONNECT, snprintf(cp.err, sizeof(cp.err), "%s", ferr);
-        else if (copyPass(&cp) < 0)
+        else if (copyPass(&cp) < 0 || (cfg->hooks && cfg->hooks->takeover && cp.pass_done && pruneTarget(&cp) < 0))
             rc = cp.fatal ? cp.fatal : OUTCOME_CONNECT;
         /* Commands sent before a refusal still reach the target: read
          * their replies so that "written" is what the target took. */

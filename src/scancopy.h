@@ -11,6 +11,11 @@
  * is gone. Notifications are fire-and-forget, so after the subscription
  * drops, a fresh pass runs.
  *
+ * A master of a cluster source runs one copy among others (cscan.h): its
+ * hooks let the coordinator ask it to drain, scan slots again, take keys
+ * handed over by the other copies, or end; a key its DUMP finds moved
+ * (-MOVED/-ASK) is handed to the coordinator instead of failing the copy.
+ *
  * Stops on scanRequestStop() (scan.h). Prints its own error line and
  * summary on stderr.
  */
@@ -23,6 +28,36 @@
 #include "scan.h"
 #include "url.h"
 
+/* A cluster source (cscan.h): what the coordinator of the copies, one
+ * per master, asks of this one. Called on the copy's thread, at each turn
+ * of the follow loop. */
+typedef struct scanCopyTurn {
+    unsigned gen;           /* in: the generation this copy drained at last; out: the
+                               coordinator's: when it differs, the copy acknowledges every
+                               write sent so far, then reports again with it */
+    int rescan;             /* out: 1 = scan these slots again and prune them on the target
+                               (they changed owner: this node took them over) */
+    unsigned char slots[2048];
+    int stop;               /* out: end the copy (its node serves no slot now), outcome OK */
+    /* in: queue a key as a keyspace event of this copy (ask: read it
+     * after ASKING: handed over from an -ASK redirect) */
+    void (*push)(void *copy, int db, const char *key, size_t keylen, int ask);
+    void *copy;
+} scanCopyTurn;
+
+typedef struct scanCopyHooks {
+    void *ctx;
+    void (*turn)(void *ctx, scanCopyTurn *t);
+    /* A key whose DUMP answered -MOVED or -ASK to node ("host:port"):
+     * its slot is served elsewhere. Called after every write of this copy
+     * was acknowledged. */
+    void (*redirect)(void *ctx, int db, const char *key, size_t keylen, int ask, const char *node);
+    /* This copy takes slots over from another node's (scan.slots): after
+     * its first pass it also deletes from the target the keys of those
+     * slots that its node does not have (deleted before it subscribed). */
+    int takeover;
+} scanCopyHooks;
+
 typedef struct scanCopyConfig {
     const rsUrl *source, *target;
     rsConnOptions source_conn, target_conn;
@@ -31,6 +66,7 @@ typedef struct scanCopyConfig {
     int follow;
     int flush_target;       /* --flush-target: empty the target before the first key */
     int status_interval_ms; /* off a terminal; 0 = 5000 */
+    const scanCopyHooks *hooks; /* a master of a cluster source (cscan.h); NULL otherwise */
 } scanCopyConfig;
 
 /* The copy pipeline. */

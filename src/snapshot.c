@@ -136,28 +136,47 @@ rsConn *snapshotOpenSource(const snapshotConfig *cfg, rsServerInfo *info, char *
     return c;
 }
 
-static int scanToFile(const snapshotConfig *cfg, int fd, outcome *why, char *err, size_t errlen) {
+/* A new RDB writer onto *fd for keys DUMPed from the server info
+ * describes: its RDB version and flavour, its version as an AUX field. */
+static rdbFileWriter *scanWriterNew(const rsServerInfo *info, int *fd) {
+    int valkey = rdbServerFlavour(info->is_valkey, info->rdb_version) == RDB_FLAVOUR_VALKEY;
+    rdbFileWriter *fw = rdbFileWriterNew(rdbWriteFd, fd, info->rdb_version, valkey ? RDB_FLAVOUR_VALKEY : RDB_FLAVOUR_REDIS);
+    if (fw && (rdbFileAux(fw, valkey ? "valkey-ver" : "redis-ver", valkey ? info->valkey_version : info->redis_version) < 0 ||
+               rdbFileAux(fw, "rdbsync", "scan") < 0)) {
+        rdbFileWriterFree(fw);
+        fw = NULL;
+    }
+    return fw;
+}
+
+int snapshotScanWrite(const snapshotConfig *cfg, const unsigned char *slots, int functions, rdbFileWriter **fw,
+                      int *fd, outcome *why, char *err, size_t errlen) {
     rsServerInfo info;
     rsConn *c = snapshotOpenSource(cfg, &info, err, errlen);
     *why = OUTCOME_CONNECT;
     if (!c) return -1;
-    int valkey = rdbServerFlavour(info.is_valkey, info.rdb_version) == RDB_FLAVOUR_VALKEY;
-    fileSink fs = {rdbFileWriterNew(rdbWriteFd, &fd, info.rdb_version, valkey ? RDB_FLAVOUR_VALKEY : RDB_FLAVOUR_REDIS),
-                   -1, err, errlen, 0};
-    scanOptions so = {cfg->scan_count, cfg->rate, cfg->quiet, NULL};
+    if (!*fw) *fw = scanWriterNew(&info, fd);
+    fileSink fs = {*fw, -1, err, errlen, 0};
+    scanOptions so = {.count = cfg->scan_count, .rate = cfg->rate, .quiet = cfg->quiet, .slots = slots};
     scanStats st = {0};
     int rc = fs.fw ? 0 : -1;
-    if (rc == 0) rc = rdbFileAux(fs.fw, valkey ? "valkey-ver" : "redis-ver",
-                                 valkey ? info.valkey_version : info.redis_version);
-    if (rc == 0) rc = rdbFileAux(fs.fw, "rdbsync", "scan");
-    if (rc == 0) rc = scanFunctions(c, fileFunction, &fs, err, errlen);
+    if (rc == 0 && functions) rc = scanFunctions(c, fileFunction, &fs, err, errlen);
     if (rc == 0 && (rc = scanPass(c, &info, &so, fileKey, &fs, &st, err, errlen)) < 0 && fs.write_failed)
         *why = OUTCOME_INPUT;
-    if (rc == 0 && (rc = rdbFileFinish(fs.fw)) < 0) *why = OUTCOME_INPUT;
-    if (rc < 0 && !err[0]) snprintf(err, errlen, "cannot write the output file: %s", strerror(errno)),
+    if (rc < 0 && !err[0]) snprintf(err, errlen, "cannot write the output file: %s", strerror(errno ? errno : EIO)),
                            *why = OUTCOME_INPUT;
-    rdbFileWriterFree(fs.fw);
     connClose(c);
+    return rc;
+}
+
+static int scanToFile(const snapshotConfig *cfg, int fd, outcome *why, char *err, size_t errlen) {
+    rdbFileWriter *fw = NULL;
+    int rc = snapshotScanWrite(cfg, NULL, 1, &fw, &fd, why, err, errlen);
+    if (rc == 0 && (rc = rdbFileFinish(fw)) < 0) {
+        snprintf(err, errlen, "cannot write the output file: %s", strerror(errno ? errno : EIO));
+        *why = OUTCOME_INPUT;
+    }
+    rdbFileWriterFree(fw);
     return rc;
 }
 
@@ -254,15 +273,17 @@ static void filteredNote(uint64_t n, int server_side) {
             server_side ? " (more by SCAN MATCH/TYPE on the source, not counted)" : "");
 }
 
-static int scanChecksum(const snapshotConfig *cfg, const rdbHandlers *h, outcome *why, char *err, size_t errlen) {
+int snapshotScanDecode(const snapshotConfig *cfg, const unsigned char *slots, int functions, const rdbHandlers *h,
+                       outcome *why, char *err, size_t errlen) {
     rsServerInfo info;
     rsConn *c = snapshotOpenSource(cfg, &info, err, errlen);
     *why = OUTCOME_CONNECT;
     if (!c) return -1;
     sumSink s = {*h, err, errlen, RDB_OK};
-    scanOptions so = {cfg->scan_count, cfg->rate, cfg->quiet, cfg->filter};
+    scanOptions so = {.count = cfg->scan_count, .rate = cfg->rate, .quiet = cfg->quiet, .filter = cfg->filter,
+                      .slots = slots};
     scanStats st = {0};
-    int rc = scanFunctions(c, sumFunction, &s, err, errlen);
+    int rc = functions ? scanFunctions(c, sumFunction, &s, err, errlen) : 0;
     if (rc == 0) rc = scanPass(c, &info, &so, sumKey, &s, &st, err, errlen);
     if (rc == 0 && filterActive(cfg->filter) && !cfg->quiet) filteredNote(st.filtered, st.server_side);
     if (s.payload_code != RDB_OK) *why = outcomeOfDecode(s.payload_code);
@@ -304,7 +325,7 @@ checksum *snapshotSum(const snapshotConfig *cfg, outcome *why, snapshotSumInfo *
         checksumHandlers(cs, &ch);
         checkpointHideHandlers(&hide, &ch, snapshotCheckpointName(cfg), &h);
         si->how = "SCAN + DUMP";
-        rc = scanChecksum(cfg, &h, why, err, errlen);
+        rc = snapshotScanDecode(cfg, NULL, 1, &h, why, err, errlen);
     }
     if (rc == 0) si->checkpoint_hidden = hide.hidden, snapshotNoteCheckpoint(cfg, hide.hidden);
     if (rc == 0) return cs;

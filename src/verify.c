@@ -260,7 +260,7 @@ static int pass(rsConn *from, const rsServerInfo *info, const scanOptions *so, v
 static outcome keyByKeyOn(const snapshotConfig *cfg, const verifySource *vs, const verifySource *vt) {
     char err[800] = "";
     const rsServerInfo *sinfo = &vs->infos[0], *tinfo = &vt->infos[0];
-    scanOptions so = {cfg->scan_count, cfg->rate, 1, cfg->filter};
+    scanOptions so = {.count = cfg->scan_count, .rate = cfg->rate, .quiet = 1, .filter = cfg->filter};
     scanStats st1 = {0}, st2 = {0};
     progress *pg = progressNew(cfg->quiet, "verify", 0); /* NULL (out of memory): no status lines */
     verifier fwd = {.other = vt->conns[0], .oinfo = *tinfo, .others = vt->n > 1 ? vt : NULL, .compare = 1,

@@ -22,9 +22,8 @@
 #   - a cluster whose nodes refuse SYNC and PSYNC: scan mode by itself, one
 #     scan copy per master, following a slot-routed load until equal;
 #   - --metrics: one series per shard (shard="HOST:PORT"), /status in sync
-#     for all;
-#   - what is not supported yet with a cluster source stops with one line:
-#     --checksum of a cluster that refuses SYNC.
+#     for all.
+# (Snapshots of a cluster that refuses SYNC: it_cluster_scan.sh.)
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -272,8 +271,6 @@ rdb_run tsum --file "$(rs_save tgt)" --checksum
 assert_eq cluster_source.checksum.target "$(grep -E '^(keys|types|expires|digest)' "$IT_TMP/tsum.out")" \
     "$(grep -E '^(keys|types|expires|digest)' "$IT_TMP/sum2.out")"
 
-# ---- not supported yet: one line, nothing written ----
-
 # ---- --verify: the cluster against the target, equal, then one key changed ----
 
 rdb_run verify --verify --source "$SRC" --target "$(rs_url tgt)"
@@ -314,9 +311,3 @@ kill -TERM "$SCAN_PID"
 rc=0
 wait "$SCAN_PID" || rc=$?
 assert_eq cluster_source.renamed.exit 0 "$rc"
-
-# Snapshots of such a cluster are not supported yet: one line, no report.
-rdb_run renamed_sum --source "$(rs_url rn0)" --checksum
-assert_eq cluster_source.renamed_sum.rc 5 "$RC"
-assert_match cluster_source.renamed_sum.line 'not supported yet' "$(cat "$IT_TMP/renamed_sum.err")"
-assert_eq cluster_source.renamed_sum.nothing "" "$(cat "$IT_TMP/renamed_sum.out")"

@@ -1,0 +1,430 @@
+/* cscan.c -- scan mode on a Redis Cluster source (see cscan.h). */
+#include "cscan.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "cluster.h"
+#include "log.h"
+#include "scan.h"
+#include "rdb/decode.h"
+#include "rdb/rdbfile.h"
+
+/* A master's URL: the user's (credentials, TLS) with the node's address. */
+static int masterUrl(const rsUrl *seed, const csNode *n, rsUrl *out) {
+    clusterNode cn = {.host = (char *)n->host, .port = n->port};
+    return clusterNodeUrl(seed, &cn, out);
+}
+
+/* ---- Snapshots: --checksum and --file, a master at a time ---- */
+
+int cscanShard(const snapshotConfig *cfg, const csShard *s, int first, const rdbHandlers *h, rdbFileWriter **fw,
+               int *fd, outcome *why, char *err, size_t errlen) {
+    rsUrl u = {0};
+    if (masterUrl(cfg->source, &s->master, &u) < 0) {
+        *why = OUTCOME_INTERNAL;
+        return snprintf(err, errlen, "out of memory"), -1;
+    }
+    snapshotConfig sc = *cfg;
+    sc.source = &u;
+    char msg[800] = "";
+    int rc = fw ? snapshotScanWrite(&sc, s->slots, first, fw, fd, why, msg, sizeof(msg))
+                : snapshotScanDecode(&sc, s->slots, first, h, why, msg, sizeof(msg));
+    if (rc < 0) snprintf(err, errlen, "shard %s:%d (slots %s): %s", s->master.host, s->master.port, s->ranges, msg);
+    urlFree(&u);
+    return rc;
+}
+
+/* ---- Scan mode, following: one copy per master, and their coordinator ---- */
+
+#define SLOT_BYTES (CS_SLOTS / 8)
+#define REFRESH_MS 1000   /* the topology is read again this often */
+#define HOLD_MAX_MS 60000 /* a copy that lost slots drains within this, or is not waited for */
+
+/* A key handed from one copy to another after a redirect. */
+typedef struct handed {
+    struct handed *next;
+    int db, ask;
+    size_t len;
+    char key[];
+} handed;
+
+struct coord;
+
+typedef struct master {
+    struct coord *co;
+    pthread_t th;
+    int started, joined;
+    int excused;                      /* failed, but serves no slot now */
+    int done;                         /* atomic: its copy returned */
+    outcome rc;
+    scanCopyConfig cfg;
+    scanCopyHooks hooks;
+    rsUrl url;
+    char node[300];                   /* "host:port" */
+    char tag[320];
+    unsigned char first[SLOT_BYTES];  /* its copy's first pass: these slots */
+    /* under co->mu */
+    unsigned acked;                   /* the generation its copy drained at last */
+    unsigned char pending[SLOT_BYTES];
+    int npending;                     /* slots to scan again */
+    int stop;
+    handed *inbox;
+    /* the coordinator's own (its thread only) */
+    unsigned lost_gen;                /* the generation it last lost slots at */
+    unsigned char held[SLOT_BYTES];   /* slots it took over, scanned once the losers drained */
+    int nheld;
+} master;
+
+typedef struct coord {
+    pthread_mutex_t mu;
+    const scanCopyConfig *cfg;
+    unsigned gen;                     /* under mu: bumped at each change of owners */
+    master **m;                       /* under mu (grows); a master never moves */
+    int n;
+    short owner[CS_SLOTS];            /* the master serving each slot as last read */
+    clusterMap *map;                  /* the last topology read: its nodes are asked first */
+    const clusterMap *seed_map;       /* the first one (the caller's), until then */
+    int refresh;                      /* atomic: read the topology now (a redirect to an unknown node) */
+    int64_t held_since;               /* slots are held (see releaseHeld) since then; 0 none */
+    uint64_t handed, changes, rescans; /* for the summary (handed: under mu) */
+} coord;
+
+static int running(master *m) { return m->started && !__atomic_load_n(&m->done, __ATOMIC_ACQUIRE); }
+
+static void slotSet(unsigned char *b, int slot) { b[slot >> 3] |= (unsigned char)(1 << (slot & 7)); }
+
+/* scanCopyHooks.turn, on the copy's thread. */
+static void turnHook(void *ctx, scanCopyTurn *t) {
+    master *m = ctx;
+    coord *co = m->co;
+    pthread_mutex_lock(&co->mu);
+    m->acked = t->gen;
+    t->gen = co->gen;
+    if (m->npending) {
+        t->rescan = 1;
+        memcpy(t->slots, m->pending, SLOT_BYTES);
+        memset(m->pending, 0, SLOT_BYTES);
+        m->npending = 0;
+    }
+    t->stop = m->stop;
+    handed *in = m->inbox;
+    m->inbox = NULL;
+    pthread_mutex_unlock(&co->mu);
+    while (in) {
+        handed *h = in;
+        in = h->next;
+        t->push(t->copy, h->db, h->key, h->len, h->ask);
+        free(h);
+    }
+}
+
+static master *findMaster(coord *co, const char *node) {
+    for (int i = 0; i < co->n; i++)
+        if (strcmp(co->m[i]->node, node) == 0) return co->m[i];
+    return NULL;
+}
+
+/* scanCopyHooks.redirect, on the copy's thread (its writes drained): the
+ * key goes to the copy of the node named; with no such copy running, the
+ * topology is read again, and the slot's new owner scans it when its
+ * copy starts. */
+static void redirectHook(void *ctx, int db, const char *key, size_t len, int ask, const char *node) {
+    master *m = ctx;
+    coord *co = m->co;
+    pthread_mutex_lock(&co->mu);
+    master *to = findMaster(co, node);
+    handed *h = to && to != m && running(to) && !to->stop ? malloc(sizeof(*h) + len) : NULL;
+    if (h) {
+        h->db = db, h->ask = ask, h->len = len;
+        memcpy(h->key, key, len);
+        h->next = to->inbox;
+        to->inbox = h;
+        co->handed++;
+    } else {
+        __atomic_store_n(&co->refresh, 1, __ATOMIC_RELEASE);
+    }
+    pthread_mutex_unlock(&co->mu);
+}
+
+static void *copyThread(void *arg) {
+    master *m = arg;
+    logSetThreadTag(m->tag);
+    m->rc = scanCopy(&m->cfg);
+    __atomic_store_n(&m->done, 1, __ATOMIC_RELEASE);
+    return NULL;
+}
+
+/* The master serving at host:port, added (not started) when new. NULL on
+ * OOM. Called locked. */
+static master *masterFor(coord *co, const char *host, int port) {
+    char node[300];
+    snprintf(node, sizeof(node), "%s:%d", host, port);
+    master *m = findMaster(co, node);
+    if (m) return m;
+    master **grown = realloc(co->m, (size_t)(co->n + 1) * sizeof(*grown));
+    if (!grown) return NULL;
+    co->m = grown;
+    m = calloc(1, sizeof(*m));
+    csNode n = {.port = port};
+    snprintf(n.host, sizeof(n.host), "%s", host);
+    if (!m || masterUrl(co->cfg->source, &n, &m->url) < 0) return free(m), NULL;
+    m->co = co;
+    m->acked = co->gen;
+    snprintf(m->node, sizeof(m->node), "%s", node);
+    snprintf(m->tag, sizeof(m->tag), "shard %s", node);
+    m->hooks = (scanCopyHooks){.ctx = m, .turn = turnHook, .redirect = redirectHook};
+    m->cfg = *co->cfg;
+    m->cfg.source = &m->url;
+    m->cfg.flush_target = 0; /* done once, before any copy */
+    m->cfg.hooks = &m->hooks;
+    m->cfg.scan.slots = m->first;
+    m->cfg.scan.moved_vanish = co->cfg->follow; /* a moved slot is scanned again by its new owner */
+    co->m[co->n++] = m;
+    return m;
+}
+
+/* Start m's copy over the slots in m->first; takeover: they were another
+ * node's (later copies replace what is on the target). -1 when the
+ * thread cannot start. */
+static int startCopy(master *m, int takeover) {
+    if (m->started && !m->joined) pthread_join(m->th, NULL);
+    pthread_mutex_lock(&m->co->mu); /* other copies' redirects look at these */
+    m->started = m->joined = 0;
+    __atomic_store_n(&m->done, 0, __ATOMIC_RELEASE);
+    m->stop = m->excused = 0;
+    m->hooks.takeover = takeover;
+    if (takeover) m->cfg.imp.on_conflict = CONFLICT_REPLACE;
+    m->started = pthread_create(&m->th, NULL, copyThread, m) == 0;
+    pthread_mutex_unlock(&m->co->mu);
+    return m->started ? 0 : -1;
+}
+
+/* Slots that changed owner are scanned by their new owner only once
+ * every copy that lost slots drained its writes: one of its writes, read
+ * before the move, must not land after the new owner's. A copy drains at
+ * its next turn of the follow loop; one still in its first pass drains at
+ * its end (so the hold may last), one that ended no longer counts. After
+ * HOLD_MAX_MS (a copy blocked on a node that vanished) they go anyway. */
+static int releaseHeld(coord *co) {
+    int waiting = 0, held = 0, rc = 0;
+    pthread_mutex_lock(&co->mu);
+    for (int i = 0; i < co->n; i++) {
+        master *m = co->m[i];
+        waiting += running(m) && m->lost_gen && (int)(m->acked - m->lost_gen) < 0;
+        held += m->nheld > 0;
+    }
+    pthread_mutex_unlock(&co->mu);
+    if (!held) return 0;
+    if (waiting && clockMonoMs() - co->held_since < HOLD_MAX_MS) return 0;
+    if (waiting)
+        logWarn("%d cop%s that lost slots did not drain their writes within %d s: the new owners scan the moved "
+                "slots anyway", waiting, waiting == 1 ? "y" : "ies", HOLD_MAX_MS / 1000);
+    co->held_since = 0;
+    for (int i = 0; i < co->n && rc == 0; i++) {
+        master *m = co->m[i];
+        if (!m->nheld) continue;
+        pthread_mutex_lock(&co->mu);
+        int live = running(m), ending = live && m->stop;
+        if (live && !ending) {
+            for (int b = 0; b < SLOT_BYTES; b++) m->pending[b] |= m->held[b];
+            m->npending += m->nheld;
+        }
+        co->rescans += !ending;
+        pthread_mutex_unlock(&co->mu);
+        if (ending) { /* told to end before it gained these: started again once it did */
+            co->held_since = clockMonoMs();
+            continue;
+        }
+        if (!live) {
+            memcpy(m->first, m->held, SLOT_BYTES);
+            if (!co->cfg->scan.quiet)
+                logInfo("%s is a master now (%d slots taken over): subscribing and scanning them", m->node, m->nheld);
+            if (startCopy(m, 1) < 0) logError("cannot start the copy of %s", m->node), rc = -1;
+        }
+        memset(m->held, 0, SLOT_BYTES);
+        m->nheld = 0;
+    }
+    return rc;
+}
+
+/* The new owner of each slot, from a fresh topology: masters added for
+ * nodes never seen. 0, or -1 when no node answered. */
+static int readOwners(coord *co, short *now, clusterMap **out) {
+    char err[300];
+    rsConnOptions o = co->cfg->source_conn;
+    o.connect_timeout_ms = 1000;
+    clusterMap *nm = clusterMapReload(co->map ? co->map : co->seed_map, co->cfg->source, &o, err, sizeof(err));
+    if (!nm) return -1;
+    pthread_mutex_lock(&co->mu);
+    int rc = 0;
+    for (int slot = 0; slot < CS_SLOTS && rc == 0; slot++) {
+        int si = nm->owner[slot];
+        now[slot] = co->owner[slot];
+        if (si < 0 || si >= nm->nshards) continue; /* in between owners: as before */
+        master *m = masterFor(co, nm->shards[si].master.host ? nm->shards[si].master.host : "", nm->shards[si].master.port);
+        if (!m) rc = -1;
+        for (int i = 0; m && i < co->n; i++)
+            if (co->m[i] == m) now[slot] = (short)i;
+    }
+    pthread_mutex_unlock(&co->mu);
+    if (rc < 0) return clusterMapFree(nm), -1;
+    *out = nm;
+    return 0;
+}
+
+/* Read the topology; when slots changed owner: wait until the copies that
+ * lost them drained their writes, then have each gaining copy scan them
+ * again (a new master's copy starts with them), and end the copies whose
+ * node serves no slot. -1 when a copy cannot start. */
+static int refreshTopology(coord *co) {
+    static short now[CS_SLOTS];
+    clusterMap *nm = NULL;
+    if (readOwners(co, now, &nm) < 0) return 0; /* no node answered: the copies' own errors tell */
+    int n = co->n, changed = 0, rc = 0;
+    unsigned char *losers = calloc((size_t)n, 1), *gained = calloc((size_t)n, SLOT_BYTES);
+    int *owns = calloc((size_t)n, sizeof(*owns)), *ngained = calloc((size_t)n, sizeof(*ngained));
+    if (!losers || !gained || !owns || !ngained) rc = -1;
+    for (int slot = 0; rc == 0 && slot < CS_SLOTS; slot++) {
+        if (now[slot] >= 0) owns[now[slot]]++;
+        if (now[slot] == co->owner[slot]) continue;
+        changed++;
+        if (co->owner[slot] >= 0) losers[co->owner[slot]] = 1;
+        slotSet(gained + (size_t)now[slot] * SLOT_BYTES, slot);
+        ngained[now[slot]]++;
+    }
+    if (rc == 0 && changed) {
+        pthread_mutex_lock(&co->mu);
+        unsigned gen = ++co->gen;
+        for (int i = 0; i < n; i++) {
+            master *m = co->m[i];
+            if (losers[i]) m->lost_gen = gen;
+            for (int b = 0; ngained[i] && b < SLOT_BYTES; b++) m->held[b] |= gained[(size_t)i * SLOT_BYTES + b];
+            m->nheld += ngained[i];
+            if (!owns[i] && running(m) && !m->stop) {
+                m->stop = 1;
+                if (!co->cfg->scan.quiet) logInfo("%s serves no slot now: its copy ends", m->node);
+            }
+        }
+        pthread_mutex_unlock(&co->mu);
+        if (!co->held_since) co->held_since = clockMonoMs();
+        if (!co->cfg->scan.quiet) logInfo("cluster source: %d slots changed owner; the new owners scan them again", changed);
+        co->changes++;
+        memcpy(co->owner, now, sizeof(co->owner));
+    }
+    free(losers);
+    free(gained);
+    free(owns);
+    free(ngained);
+    if (rc == 0) clusterMapFree(co->map), co->map = nm;
+    else clusterMapFree(nm);
+    return rc;
+}
+
+/* A copy ended with an error: fatal, unless its node serves no slot now
+ * (a failover took them; their new owner scans them). A lost node is
+ * replaced only after the cluster's node timeout: the topology is read
+ * again for up to FAILOVER_WAIT_MS when the copy lost its connection. */
+#define FAILOVER_WAIT_MS 15000
+
+static int copyFailed(coord *co, int i) {
+    int64_t start = clockMonoMs();
+    if (!co->cfg->follow) return 1; /* --once: its keys would be missing */
+    for (;;) {
+        if (refreshTopology(co) < 0) return 1;
+        int owns = 0;
+        for (int slot = 0; slot < CS_SLOTS && !owns; slot++) owns = co->owner[slot] == i;
+        if (!owns) break;
+        if (co->m[i]->rc != OUTCOME_CONNECT || scanStopRequested() || clockMonoMs() - start > FAILOVER_WAIT_MS)
+            return 1;
+        usleep(500 * 1000);
+    }
+    logWarn("%s stopped (its reason above), but serves no slot now: its slots are read from their new owners",
+            co->m[i]->node);
+    co->m[i]->excused = 1;
+    return 0;
+}
+
+static void coordFree(coord *co) {
+    for (int i = 0; i < co->n; i++) {
+        master *m = co->m[i];
+        if (m->started && !m->joined) pthread_join(m->th, NULL);
+        while (m->inbox) {
+            handed *h = m->inbox;
+            m->inbox = h->next;
+            free(h);
+        }
+        urlFree(&m->url);
+        free(m);
+    }
+    free(co->m);
+    clusterMapFree(co->map);
+}
+
+outcome cscanCopy(const scanCopyConfig *cfg, const csTopo *t) {
+    static coord co; /* 32 KB of owners: off the stack */
+    memset(&co, 0, sizeof(co));
+    pthread_mutex_init(&co.mu, NULL);
+    co.cfg = cfg;
+    for (int s = 0; s < CS_SLOTS; s++) co.owner[s] = -1;
+    co.seed_map = t->map;
+    if (!cfg->scan.quiet) logInfo("cluster source in scan mode: %d masters, each scanned and followed", t->n);
+    outcome rc = OUTCOME_OK;
+    for (int i = 0; i < t->n && rc == OUTCOME_OK; i++) {
+        pthread_mutex_lock(&co.mu);
+        master *m = masterFor(&co, t->shard[i].master.host, t->shard[i].master.port);
+        pthread_mutex_unlock(&co.mu);
+        if (m) {
+            memcpy(m->first, t->shard[i].slots, SLOT_BYTES);
+            for (int s = 0; s < CS_SLOTS; s++)
+                if (t->shard[i].slots[s >> 3] >> (s & 7) & 1) co.owner[s] = (short)(co.n - 1);
+        }
+        if (!m || startCopy(m, 0) < 0) {
+            logError("cannot start the scan of shard %s:%d", t->shard[i].master.host, t->shard[i].master.port);
+            rc = OUTCOME_INTERNAL;
+        }
+    }
+    if (rc != OUTCOME_OK) scanRequestStop();
+    int failed = -1, live;
+    int64_t last = clockMonoMs();
+    do {
+        live = 0;
+        for (int i = 0; i < co.n; i++) {
+            master *m = co.m[i];
+            if (!m->started || m->joined) continue;
+            if (running(m)) {
+                live++;
+                continue;
+            }
+            pthread_join(m->th, NULL);
+            m->joined = 1;
+            if (m->rc != OUTCOME_OK && !scanStopRequested() && failed < 0 && copyFailed(&co, i)) {
+                failed = i;
+                logError("%s stopped (its reason above): stopping the other shards", m->tag);
+                scanRequestStop();
+            }
+        }
+        int due = clockMonoMs() - last >= REFRESH_MS || __atomic_exchange_n(&co.refresh, 0, __ATOMIC_ACQ_REL);
+        if (cfg->follow && live && due && !scanStopRequested()) {
+            if (refreshTopology(&co) < 0) scanRequestStop(), rc = OUTCOME_INTERNAL;
+            last = clockMonoMs();
+        }
+        if (cfg->follow && !scanStopRequested() && releaseHeld(&co) < 0) scanRequestStop(), rc = OUTCOME_INTERNAL;
+        /* slots held for a copy not started yet: the last copy may just have ended */
+        for (int i = 0; i < co.n && !scanStopRequested(); i++) live += co.m[i]->nheld > 0;
+        if (live) usleep(50 * 1000);
+    } while (live);
+    if (cfg->follow && !cfg->scan.quiet)
+        logInfo("cluster source: %llu topology changes, %llu scans of slots taken over, %llu keys handed to their "
+                "node's copy after MOVED/ASK", (unsigned long long)co.changes, (unsigned long long)co.rescans,
+                (unsigned long long)co.handed);
+    if (rc == OUTCOME_OK && failed >= 0) rc = co.m[failed]->rc; /* the cause, not the others' stop */
+    for (int i = 0; rc == OUTCOME_OK && i < co.n; i++)
+        if (co.m[i]->started && !co.m[i]->excused) rc = co.m[i]->rc;
+    coordFree(&co);
+    return rc;
+}

@@ -1,0 +1,62 @@
+/* cscan.h -- scan mode on a Redis Cluster source: clusters whose nodes
+ * refuse SYNC and PSYNC (ElastiCache and MemoryDB in cluster mode), read
+ * by SCAN + DUMP on every master (csource.h finds the cluster and hands
+ * over here).
+ *
+ *   --checksum, --file  each master's keys by the standalone scan path
+ *                       (snapshot.h: snapshotScanDecode, snapshotScanWrite),
+ *                       only those of the slots it serves (a node may keep
+ *                       keys of slots it no longer owns: counted twice
+ *                       otherwise), into one report or one RDB file;
+ *   --target T          one scan copy (scancopy.h) per master, each
+ *                       following its master's keyspace notifications
+ *                       (they are node-local), under a coordinator that
+ *                       reads the topology again every second and when a
+ *                       copy meets a -MOVED/-ASK or loses its subscriber:
+ *                         - a master that appears (a failover, a new node)
+ *                           gets a copy of its own: subscribed first, then
+ *                           a pass over the slots it took over;
+ *                         - a master that gained slots (a reshard) scans
+ *                           them again;
+ *                         - a copy whose node serves no slot any more ends
+ *                           (its slots are read from their new owners);
+ *                         - a key whose DUMP answers -MOVED/-ASK is handed
+ *                           to the copy of the node named (ASKING first
+ *                           for -ASK).
+ *                       Two copies never write one key out of order: a
+ *                       copy drains its writes before it hands a key over,
+ *                       and the slots that changed owner are scanned by
+ *                       the new owner only once every copy that lost slots
+ *                       drained (at its next turn; at the end of its first
+ *                       pass; at most 60 s). A copy that fails is not an
+ *                       error when, within 15 s, its node serves no slot
+ *                       (a dead master replaced); keys answered
+ *                       -CLUSTERDOWN or -TRYAGAIN are asked again (scan.h).
+ *
+ * Errors: every function prints its one line (or fills err) and returns
+ * an outcome, or 0/-1 as said.
+ */
+#ifndef RDBSYNC_CSCAN_H
+#define RDBSYNC_CSCAN_H
+
+#include "csource.h"
+#include "outcome.h"
+#include "scancopy.h"
+#include "snapshot.h"
+
+struct rdbHandlers;
+struct rdbFileWriter;
+
+/* One shard of a snapshot by SCAN + DUMP on its master (c->source is
+ * ignored: the master's address with its credentials): decoded through h
+ * (--checksum), or, when fw is not NULL, written into *fw (created on *fd
+ * at the first shard). Functions only when first. 0, or -1 with err and
+ * *why. */
+int cscanShard(const snapshotConfig *c, const csShard *s, int first, const struct rdbHandlers *h,
+               struct rdbFileWriter **fw, int *fd, outcome *why, char *err, size_t errlen);
+
+/* --source C --target T in scan mode, until stopped (scanRequestStop) or
+ * a copy fails for good. */
+outcome cscanCopy(const scanCopyConfig *c, const csTopo *t);
+
+#endif
