@@ -188,11 +188,13 @@ static void hSum(hasher *h, sum256 *s) {
  *   JOB_ELEMX one block of an element of 2-4 blocks, kept in an xmsg until
  *             its last block, which does what JOB_ELEM does
  *   JOB_VSUM  V = H(tag || n || SUM) of a set, zset or hash: starts K
+ *   JOB_STRV  V = H("s" || str(value)) of a string of one block: starts K
+ *             once the key has ended (an xmsg carries the longer ones)
  *   JOB_KEY   one block of K; the last one adds K to the key sum
  * So keys are finished out of order, a few batches after their last event,
  * and each key in flight keeps a slot (its element sum and K message). */
 
-enum { JOB_ELEM, JOB_ELEMX, JOB_VSUM, JOB_KEY };
+enum { JOB_ELEM, JOB_ELEMX, JOB_VSUM, JOB_KEY, JOB_STRV };
 
 #define NSLOTS 256
 #define SLOT_MSG 256 /* K message bytes kept per slot; longer keys grow it */
@@ -202,12 +204,15 @@ enum { JOB_ELEM, JOB_ELEMX, JOB_VSUM, JOB_KEY };
 typedef struct xmsg {
     unsigned char m[XMSG_MAX]; /* the padded message */
     uint16_t slot, blk, nblk;
+    uint8_t strv; /* a string's V, not an element */
 } xmsg;
 
 typedef struct slot {
     rdbLType ltype;
     int ended;          /* key_end seen, K message prefix written */
     uint32_t pending;   /* JOB_ELEMs in flight */
+    int vstate;         /* string V: 0 not queued, 1 in flight, 2 known (v) */
+    unsigned char v[RDB_DIGEST_LEN];
     uint64_t n;         /* elements (set, zset, hash) */
     sum256 esum;
     unsigned char *msg; /* K message: prefix, then V and padding */
@@ -220,14 +225,18 @@ typedef struct batch {
     unsigned char kind[SHA256X_LANES];
     uint16_t slot[SHA256X_LANES];
     int n;
-    int chained; /* lanes continuing a message (not from the IV) */
+    int chained;    /* lanes continuing a message (not from the IV) */
+    uint32_t fresh; /* lanes starting a message: st not yet set */
 } batch;
 
 struct rdbDigest {
     uint64_t nkeys, nfunctions;
     sum256 keysum, fnsum;
 
-    batch b;
+    /* Two batches: the jobs that completions start go into the other one
+     * while a batch's outputs are read in place. */
+    batch bb[2];
+    int cb; /* the batch being filled */
     slot slots[NSLOTS];
     uint16_t freelist[NSLOTS];
     int nfree;
@@ -266,11 +275,15 @@ uint64_t rdbDigestKeys(const rdbDigest *dg) { return dg->nkeys; }
  * blk NULL: the caller writes the block into the lane itself (returned). */
 static unsigned char *push(rdbDigest *dg, int kind, int sl, const unsigned char *blk,
                            const unsigned char *state) {
-    batch *b = &dg->b;
+    batch *b = &dg->bb[dg->cb];
     int lane = b->n++;
     if (blk) memcpy(b->blk[lane], blk, 64);
-    memcpy(b->st[lane], state ? state : sha256xIV, 32);
-    b->chained += state != NULL;
+    if (state) { /* a lane from the IV gets it only if the batch needs states */
+        memcpy(b->st[lane], state, 32);
+        b->chained++;
+    } else {
+        b->fresh |= 1u << lane;
+    }
     b->kind[lane] = (unsigned char)kind;
     b->slot[lane] = (uint16_t)sl;
     return b->blk[lane];
@@ -325,6 +338,19 @@ static void elementDone(rdbDigest *dg, int sl, const unsigned char h[RDB_DIGEST_
     if (--s->pending == 0 && s->ended) startSumValue(dg, sl);
 }
 
+/* A string's V is known: K starts now if the key has ended, else at its
+ * end. */
+static void stringDone(rdbDigest *dg, int sl, const unsigned char h[RDB_DIGEST_LEN]) {
+    slot *s = &dg->slots[sl];
+    if (s->ended) {
+        s->vstate = 0;
+        startKey(dg, sl, h);
+        return;
+    }
+    memcpy(s->v, h, RDB_DIGEST_LEN);
+    s->vstate = 2;
+}
+
 /* What a finished job means (see the comment above JOB_ELEM). Each queues
  * at most one job, so the completions of one batch fit in the next. */
 static void complete(rdbDigest *dg, int kind, int sl, const unsigned char h[RDB_DIGEST_LEN]) {
@@ -337,10 +363,12 @@ static void complete(rdbDigest *dg, int kind, int sl, const unsigned char h[RDB_
             return;
         }
         dg->xfree[dg->nxfree++] = (uint16_t)sl;
-        elementDone(dg, x->slot, h);
+        if (x->strv) stringDone(dg, x->slot, h);
+        else elementDone(dg, x->slot, h);
         return;
     }
     case JOB_ELEM: elementDone(dg, sl, h); return;
+    case JOB_STRV: stringDone(dg, sl, h); return;
     case JOB_VSUM: startKey(dg, sl, h); return;
     default:
         if (++s->blk < s->nblk) {
@@ -354,29 +382,30 @@ static void complete(rdbDigest *dg, int kind, int sl, const unsigned char h[RDB_
 
 /* Compress the lanes in use and complete their jobs. */
 static void runBatch(rdbDigest *dg) {
-    batch *b = &dg->b;
+    batch *b = &dg->bb[dg->cb];
     int n = b->n;
-    unsigned char kind[SHA256X_LANES], out[SHA256X_LANES][RDB_DIGEST_LEN];
-    uint16_t sl[SHA256X_LANES];
     if (n == 0) return;
-    if (b->chained) sha256xCompress(b->st, (const unsigned char (*)[64])b->blk);
-    else sha256xCompressFromIV(b->st, (const unsigned char (*)[64])b->blk); /* skips loading st */
+    if (b->chained) {
+        for (uint32_t f = b->fresh; f; f &= f - 1) memcpy(b->st[__builtin_ctz(f)], sha256xIV, 32);
+        sha256xCompress(b->st, (const unsigned char (*)[64])b->blk);
+    } else {
+        sha256xCompressFromIV(b->st, (const unsigned char (*)[64])b->blk); /* skips loading st */
+    }
     b->chained = 0;
-    memcpy(kind, b->kind, (size_t)n);
-    memcpy(sl, b->slot, (size_t)n * sizeof *sl);
-    memcpy(out, b->st, (size_t)n * RDB_DIGEST_LEN);
+    b->fresh = 0;
+    dg->cb ^= 1; /* the other batch is empty: completions queue there */
+    for (int lane = 0; lane < n; lane++) complete(dg, b->kind[lane], b->slot[lane], b->st[lane]);
     b->n = 0;
-    for (int lane = 0; lane < n; lane++) complete(dg, kind[lane], sl[lane], out[lane]);
 }
 
 /* Make room for one more job. */
 static void room(rdbDigest *dg) {
-    while (dg->b.n == SHA256X_LANES) runBatch(dg);
+    while (dg->bb[dg->cb].n == SHA256X_LANES) runBatch(dg);
 }
 
 /* Every job done, every key in the key sum. */
 static void drain(rdbDigest *dg) {
-    while (dg->b.n) runBatch(dg);
+    while (dg->bb[dg->cb].n) runBatch(dg);
 }
 
 /* One element, whose message is str(a) [|| str(b)] [|| 8 bytes of tail]
@@ -420,7 +449,7 @@ static void addElement(rdbDigest *dg, const char *a, size_t al, const char *b, s
         int xi = dg->xfree[--dg->nxfree];
         xmsg *x = &dg->x[xi];
         putElement(x->m, a, al, b, bl, hasb, tail8);
-        x->slot = (uint16_t)dg->cur, x->blk = 0, x->nblk = (uint16_t)(padMessage(x->m, len) / 64);
+        x->slot = (uint16_t)dg->cur, x->blk = 0, x->nblk = (uint16_t)(padMessage(x->m, len) / 64), x->strv = 0;
         room(dg); /* runBatch above may have filled the batch */
         push(dg, JOB_ELEMX, xi, x->m, NULL);
         s->pending++;
@@ -454,6 +483,7 @@ static int onKeyBegin(void *ctx, const rdbKeyInfo *k) {
     s->ltype = k->ltype;
     s->ended = 0;
     s->pending = 0;
+    s->vstate = 0;
     s->n = 0;
     memset(&s->esum, 0, sizeof s->esum);
     dg->have_v = 0;
@@ -540,6 +570,12 @@ static int onKeyEnd(void *ctx, const rdbKeyInfo *k) {
         if (s->pending == 0) startSumValue(dg, sl);
         return 0;
     }
+    if (s->vstate == 1) return 0; /* stringDone starts K */
+    if (s->vstate == 2) {
+        s->vstate = 0;
+        startKey(dg, sl, s->v);
+        return 0;
+    }
     unsigned char v[RDB_DIGEST_LEN];
     finishValue(dg, s, v);
     startKey(dg, sl, v);
@@ -569,8 +605,37 @@ static int onRawValue(void *ctx, const rdbKeyInfo *k, const unsigned char *p, si
 
 /* ---- Content ---- */
 
+/* V = H("s" || str(value)): in a lane when the message fits an xmsg
+ * (nearly every string), finished by stringDone; else here and now. */
 static int onString(void *ctx, const char *p, size_t len) {
     rdbDigest *dg = ctx;
+    slot *s = &dg->slots[dg->cur];
+    size_t mlen = 1 + 8 + len;
+    if (s->vstate == 0 && mlen <= 55) {
+        room(dg);
+        unsigned char *blk = push(dg, JOB_STRV, dg->cur, NULL, NULL);
+        memset(blk, 0, 64);
+        blk[0] = 's';
+        putLE64(blk + 1, len);
+        if (len) memcpy(blk + 9, p, len);
+        padBlock(blk, mlen);
+        s->vstate = 1;
+        return 0;
+    }
+    if (s->vstate == 0 && mlen + 9 <= XMSG_MAX) {
+        room(dg);
+        while (dg->nxfree == 0) runBatch(dg); /* each xmsg in use has a block queued */
+        int xi = dg->xfree[--dg->nxfree];
+        xmsg *x = &dg->x[xi];
+        x->m[0] = 's';
+        putLE64(x->m + 1, len);
+        if (len) memcpy(x->m + 9, p, len);
+        x->slot = (uint16_t)dg->cur, x->blk = 0, x->nblk = (uint16_t)(padMessage(x->m, mlen) / 64), x->strv = 1;
+        s->vstate = 1; /* before room(): its completions may finish nothing of this key yet */
+        room(dg);
+        push(dg, JOB_ELEMX, xi, x->m, NULL);
+        return 0;
+    }
     tagStrHash("s", p, len, dg->v);
     dg->have_v = 1;
     return 0;
