@@ -190,16 +190,19 @@ static void hSum(hasher *h, sum256 *s) {
  *   JOB_VSUM  V = H(tag || n || SUM) of a set, zset or hash: starts K
  *   JOB_STRV  V = H("s" || str(value)) of a string of one block: starts K
  *             once the key has ended (an xmsg carries the longer ones)
+ *   JOB_LIST  one block of a list's V, its message kept in the slot (lm)
+ *             from key_begin on; queued at key_end; the last one starts K
  *   JOB_KEY   one block of K; the last one adds K to the key sum
  * So keys are finished out of order, a few batches after their last event,
  * and each key in flight keeps a slot (its element sum and K message). */
 
-enum { JOB_ELEM, JOB_ELEMX, JOB_VSUM, JOB_KEY, JOB_STRV };
+enum { JOB_ELEM, JOB_ELEMX, JOB_VSUM, JOB_KEY, JOB_STRV, JOB_LIST };
 
 #define NSLOTS 256
 #define SLOT_MSG 256 /* K message bytes kept per slot; longer keys grow it */
 #define NXMSG 64     /* elements of 2-4 blocks in flight */
 #define XMSG_MAX 256 /* longer elements are hashed on the spot */
+#define LMSG_MAX 2048 /* a list's V message kept for lanes; longer lists stream into 'ord' */
 
 typedef struct xmsg {
     unsigned char m[XMSG_MAX]; /* the padded message */
@@ -217,6 +220,8 @@ typedef struct slot {
     sum256 esum;
     unsigned char *msg; /* K message: prefix, then V and padding */
     size_t len, cap, blk, nblk;
+    unsigned char *lm;  /* list: its V message (LMSG_MAX + padding), while lanes hash it */
+    size_t llen, lblk, lnblk;
 } slot;
 
 typedef struct batch {
@@ -248,7 +253,8 @@ struct rdbDigest {
     int cur;                /* its slot */
     int have_v;             /* v is set (string, module) */
     unsigned char v[RDB_DIGEST_LEN];
-    hasher ord;             /* list, stream */
+    hasher ord;             /* stream, and a list too long for lanes */
+    int lsync;              /* the current list streams into 'ord' */
     int consumers_pending;  /* stream: u64le(nconsumers) not yet written */
     uint64_t nconsumers;
 };
@@ -265,7 +271,7 @@ rdbDigest *rdbDigestNew(void) {
 
 void rdbDigestFree(rdbDigest *dg) {
     if (!dg) return;
-    for (int i = 0; i < NSLOTS; i++) free(dg->slots[i].msg);
+    for (int i = 0; i < NSLOTS; i++) free(dg->slots[i].msg), free(dg->slots[i].lm);
     free(dg);
 }
 
@@ -369,6 +375,10 @@ static void complete(rdbDigest *dg, int kind, int sl, const unsigned char h[RDB_
     }
     case JOB_ELEM: elementDone(dg, sl, h); return;
     case JOB_STRV: stringDone(dg, sl, h); return;
+    case JOB_LIST:
+        if (++s->lblk < s->lnblk) push(dg, JOB_LIST, sl, s->lm + 64 * s->lblk, h);
+        else startKey(dg, sl, h);
+        return;
     case JOB_VSUM: startKey(dg, sl, h); return;
     default:
         if (++s->blk < s->nblk) {
@@ -489,8 +499,16 @@ static int onKeyBegin(void *ctx, const rdbKeyInfo *k) {
     dg->have_v = 0;
     dg->consumers_pending = 0;
     if (k->ltype == RDB_LT_LIST) {
-        hInit(&dg->ord);
-        hPut(&dg->ord, "l", 1);
+        /* Into lanes at key_end, unless it outgrows LMSG_MAX (or no room). */
+        if (!s->lm) s->lm = malloc(LMSG_MAX + 72);
+        dg->lsync = !s->lm;
+        if (dg->lsync) {
+            hInit(&dg->ord);
+            hPut(&dg->ord, "l", 1);
+        } else {
+            s->lm[0] = 'l';
+            s->llen = 1;
+        }
     } else if (k->ltype == RDB_LT_STREAM) {
         hInit(&dg->ord);
         hPut(&dg->ord, "x", 1);
@@ -570,6 +588,14 @@ static int onKeyEnd(void *ctx, const rdbKeyInfo *k) {
         if (s->pending == 0) startSumValue(dg, sl);
         return 0;
     }
+    if (s->ltype == RDB_LT_LIST && !dg->lsync) { /* "l" || items || u64le(n), then lanes */
+        putLE64(s->lm + s->llen, s->n);
+        s->llen = padMessage(s->lm, s->llen + 8);
+        s->lnblk = s->llen / 64;
+        s->lblk = 0;
+        push(dg, JOB_LIST, sl, s->lm, NULL);
+        return 0;
+    }
     if (s->vstate == 1) return 0; /* stringDone starts K */
     if (s->vstate == 2) {
         s->vstate = 0;
@@ -643,8 +669,20 @@ static int onString(void *ctx, const char *p, size_t len) {
 
 static int onListItem(void *ctx, const char *p, size_t len) {
     rdbDigest *dg = ctx;
+    slot *s = &dg->slots[dg->cur];
+    s->n++;
+    if (s->ltype == RDB_LT_LIST && !dg->lsync) {
+        if (len <= LMSG_MAX && s->llen + 8 + len + 8 <= LMSG_MAX) { /* room for this and u64le(n) */
+            putLE64(s->lm + s->llen, len);
+            if (len) memcpy(s->lm + s->llen + 8, p, len);
+            s->llen += 8 + len;
+            return 0;
+        }
+        hInit(&dg->ord); /* too long for lanes: what is kept goes first */
+        hPut(&dg->ord, s->lm, s->llen);
+        dg->lsync = 1;
+    }
     hStr(&dg->ord, p, len);
-    dg->slots[dg->cur].n++;
     return 0;
 }
 

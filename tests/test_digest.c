@@ -395,6 +395,45 @@ static void testStringSizesKat(void) {
     test_eq_mem("digest.kat.string_sizes_0_to_320", want, 32, got, 32);
 }
 
+/* Lists whose V message is short (lanes, chained a block at a time) and
+ * long (past the digest's 2048 bytes kept per list: streamed), items of
+ * 0-300 bytes, with a broken list key in between: all by the definition. */
+static void testListSizesKat(void) {
+    static const unsigned char zero[32];
+    static char buf[400];
+    unsigned char v[32], k[32], ksum[32] = {0}, want[32], got[32];
+    char key[32];
+    drv d;
+    uint64_t n = 0;
+    SHA256_CTX c;
+
+    drvInit(&d);
+    for (int items = 0; items <= 60; items += 3, n++) {
+        unsigned char le[8];
+        snprintf(key, sizeof key, "list%d", items);
+        if (items % 9 == 0) { /* begun, given items, never ended */
+            keyBegin(&d, 0, "broken", RDB_LT_LIST, -1);
+            d.h.list_item(d.h.ctx, "x", 1);
+        }
+        keyBegin(&d, 2, key, RDB_LT_LIST, -1);
+        SHA256_Init(&c), SHA256_Update(&c, "l", 1);
+        for (int i = 0; i < items; i++) {
+            size_t len = (size_t)(i * 37 + items) % 301;
+            for (size_t j = 0; j < len; j++) buf[j] = (char)('a' + (j + (size_t)i) % 26);
+            d.h.list_item(d.h.ctx, buf, len);
+            for (int b = 0; b < 8; b++) le[b] = (unsigned char)((uint64_t)len >> (8 * b));
+            SHA256_Update(&c, le, 8), SHA256_Update(&c, buf, len);
+        }
+        keyEnd(&d);
+        for (int b = 0; b < 8; b++) le[b] = (unsigned char)((uint64_t)items >> (8 * b));
+        SHA256_Update(&c, le, 8), SHA256_Final(v, &c);
+        expectedKey(2, key, 1, -1, v, k), addLE(ksum, k);
+    }
+    finish(&d, got);
+    expectedTop(n, ksum, 0, zero, want);
+    test_eq_mem("digest.kat.list_sizes_lanes_and_streamed", want, 32, got, 32);
+}
+
 static void testHashListFunctionKat(void) {
     unsigned char e[32], v[32], ksum[32] = {0}, k[32], f[32], want[32], got[32];
     bytes s;
@@ -599,6 +638,7 @@ int main(void) {
     testSetKat();
     testElementSizesKat();
     testStringSizesKat();
+    testListSizesKat();
     testHashListFunctionKat();
     testZsetStreamModuleKat();
     testStreamDerivedFields();
