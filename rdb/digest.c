@@ -1,19 +1,24 @@
 /* digest.c -- the logical dataset digest defined in digest.h.
  *
  * A consumer of the decoder. Per key, the content callbacks build V:
- *   - ordered types (list, stream) feed one running SHA-256 (dg->ord);
+ *   - ordered types (list, stream) feed one running SHA-256 (dg->ord), or
+ *     for a list, its message is kept in its slot and hashed in lanes;
  *   - unordered types (set, zset, hash) hash each element on its own and add
  *     the hashes into a 256-bit sum (the key's slot), so that any order
  *     gives the same result without keeping the elements;
  *   - string and module values are hashed when they arrive.
  * key_end turns V into K and adds K to the key sum; function() adds to the
- * function sum. Memory is this struct (and one K message per key in
- * flight), whatever the dataset.
+ * function sum. Memory is this struct (and one K message and, for lists,
+ * up to LMSG_MAX bytes per key in flight), whatever the dataset.
  *
  * Speed: a dump is mostly short elements, each one SHA-256 block, so the
- * elements (up to four blocks), a set's V and the blocks of every K go
- * through 16-lane batches (sha256x.h) and finish a few batches later; see
- * "Blocks in flight" below. Longer messages (lists, streams, big strings)
+ * elements (up to four blocks), a set's V, a string's V of one block and
+ * the blocks of every K go through 16-lane batches (sha256x.h) and finish a
+ * few batches later; see "Blocks in flight" below. So do a string's V of
+ * 2-4 blocks and a list's V of up to LMSG_MAX bytes, chained a block a
+ * batch, where that is faster than OpenSSL one message at a time
+ * (sha256xChainInLanes: AVX-512, or AVX2 without SHA-NI). Longer messages
+ * (streams, big strings, long lists)
  * go through a small stack buffer (hasher) in front of OpenSSL's
  * SHA256_Update, passed in place when long. The low-level
  * SHA256_Init/Update/Final on a stack context are used: in OpenSSL 3 the
@@ -255,6 +260,7 @@ struct rdbDigest {
     unsigned char v[RDB_DIGEST_LEN];
     hasher ord;             /* stream, and a list too long for lanes */
     int lsync;              /* the current list streams into 'ord' */
+    int chain;              /* long string V and lists in lanes (sha256xChainInLanes) */
     int consumers_pending;  /* stream: u64le(nconsumers) not yet written */
     uint64_t nconsumers;
 };
@@ -266,6 +272,7 @@ rdbDigest *rdbDigestNew(void) {
     for (int i = 0; i < NSLOTS; i++) dg->freelist[dg->nfree++] = (uint16_t)(NSLOTS - 1 - i);
     for (int i = 0; i < NXMSG; i++) dg->xfree[dg->nxfree++] = (uint16_t)i;
     dg->cur = -1;
+    dg->chain = sha256xChainInLanes();
     return dg;
 }
 
@@ -500,8 +507,8 @@ static int onKeyBegin(void *ctx, const rdbKeyInfo *k) {
     dg->consumers_pending = 0;
     if (k->ltype == RDB_LT_LIST) {
         /* Into lanes at key_end, unless it outgrows LMSG_MAX (or no room). */
-        if (!s->lm) s->lm = malloc(LMSG_MAX + 72);
-        dg->lsync = !s->lm;
+        if (!s->lm && dg->chain) s->lm = malloc(LMSG_MAX + 72);
+        dg->lsync = !dg->chain || !s->lm;
         if (dg->lsync) {
             hInit(&dg->ord);
             hPut(&dg->ord, "l", 1);
@@ -631,8 +638,9 @@ static int onRawValue(void *ctx, const rdbKeyInfo *k, const unsigned char *p, si
 
 /* ---- Content ---- */
 
-/* V = H("s" || str(value)): in a lane when the message fits an xmsg
- * (nearly every string), finished by stringDone; else here and now. */
+/* V = H("s" || str(value)): in a lane when it is one block, or 2-4 blocks
+ * (an xmsg) where chained lanes are the faster way (dg->chain); finished by
+ * stringDone. Else here and now. */
 static int onString(void *ctx, const char *p, size_t len) {
     rdbDigest *dg = ctx;
     slot *s = &dg->slots[dg->cur];
@@ -648,7 +656,7 @@ static int onString(void *ctx, const char *p, size_t len) {
         s->vstate = 1;
         return 0;
     }
-    if (s->vstate == 0 && mlen + 9 <= XMSG_MAX) {
+    if (s->vstate == 0 && mlen + 9 <= XMSG_MAX && dg->chain) {
         room(dg);
         while (dg->nxfree == 0) runBatch(dg); /* each xmsg in use has a block queued */
         int xi = dg->xfree[--dg->nxfree];
