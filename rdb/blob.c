@@ -46,25 +46,29 @@ static const char digitPairs[] = "0001020304050607080910111213141516171819202122
                                  "75767778798081828384858687888990919293949596979899";
 
 size_t rdbFmtLL(char *buf, long long v) {
-    char tmp[20];
     /* Work on the magnitude as unsigned so LLONG_MIN does not overflow. */
     unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
-    size_t n = sizeof tmp, o = 0;
+    size_t o = v < 0, n = 1;
+    if (v < 0) buf[0] = '-';
+    static const unsigned long long p10[] = {1ULL, 10ULL, 100ULL, 1000ULL, 10000ULL, 100000ULL, 1000000ULL,
+        10000000ULL, 100000000ULL, 1000000000ULL, 10000000000ULL, 100000000000ULL, 1000000000000ULL,
+        10000000000000ULL, 100000000000000ULL, 1000000000000000ULL, 10000000000000000ULL,
+        100000000000000000ULL, 1000000000000000000ULL, 10000000000000000000ULL};
+    while (n < 20 && u >= p10[n]) n++; /* the digits, so that they are written in place */
+    char *p = buf + o + n;
     while (u >= 100) {
         unsigned d = (unsigned)(u % 100) * 2;
         u /= 100;
-        tmp[--n] = digitPairs[d + 1];
-        tmp[--n] = digitPairs[d];
+        *--p = digitPairs[d + 1];
+        *--p = digitPairs[d];
     }
     if (u >= 10) {
-        tmp[--n] = digitPairs[u * 2 + 1];
-        tmp[--n] = digitPairs[u * 2];
+        *--p = digitPairs[u * 2 + 1];
+        *--p = digitPairs[u * 2];
     } else {
-        tmp[--n] = (char)('0' + u);
+        *--p = (char)('0' + u);
     }
-    if (v < 0) buf[o++] = '-';
-    memcpy(buf + o, tmp + n, sizeof tmp - n);
-    return o + sizeof tmp - n;
+    return o + n;
 }
 
 static void setInt(rdbElem *e, long long v) {
@@ -372,7 +376,22 @@ static int decimalToDouble(uint64_t m, size_t frac, double *out) {
         *out = (double)m / p10[frac];
         return 1;
     }
-#if defined(__LDBL_MANT_DIG__) && __LDBL_MANT_DIG__ >= 64
+#if defined(__x86_64__) && defined(__LDBL_MANT_DIG__) && __LDBL_MANT_DIG__ == 64
+    /* x87 extended: the 64-bit significand is the first 8 bytes, so the
+     * halfway case is its low 11 bits (those a double drops) being exactly
+     * 0x400; q >= 1e-27 is far from the doubles' subnormal range. */
+    static const long double p10l[] = {1e0L,  1e1L,  1e2L,  1e3L,  1e4L,  1e5L,  1e6L,  1e7L,  1e8L,  1e9L,
+                                       1e10L, 1e11L, 1e12L, 1e13L, 1e14L, 1e15L, 1e16L, 1e17L, 1e18L, 1e19L,
+                                       1e20L, 1e21L, 1e22L, 1e23L, 1e24L, 1e25L, 1e26L, 1e27L};
+    if (frac <= 27 && m) { /* each 10^k exact: 5^27 < 2^64 */
+        long double q = (long double)m / p10l[frac];
+        uint64_t sig;
+        memcpy(&sig, &q, sizeof sig);
+        if ((sig & 0x7FF) == 0x400) return 0; /* halfway: let strtod round */
+        *out = (double)q;
+        return 1;
+    }
+#elif defined(__LDBL_MANT_DIG__) && __LDBL_MANT_DIG__ >= 64
     if (frac <= 27) {
         long double pw = 1;
         for (size_t i = 0; i < frac; i++) pw *= 10; /* exact: 5^27 < 2^64 */

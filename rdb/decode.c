@@ -409,11 +409,13 @@ static int decodeStringPieces(rdbDecoder *d) {
     return 0;
 }
 
+/* A string or an element handed on before the next read: where the reader
+ * holds it (rdBlob), not copied into a slot (workers read from memory). */
 static int decodeString(rdbDecoder *d) {
     const char *p;
     size_t len;
     if (d->h.string_chunk) return decodeStringPieces(d);
-    if (rdStr(d, S_A, &p, &len) < 0) return -1;
+    if (rdBlob(d, &p, &len) < 0) return -1;
     return EMIT(d, string, p, len);
 }
 
@@ -423,7 +425,7 @@ static int decodeListOrSet(rdbDecoder *d, rdbLType t) {
     size_t len;
     if (rdLen(d, &n) < 0) return -1;
     for (uint64_t i = 0; i < n; i++)
-        if (rdStr(d, S_A, &p, &len) < 0 || emitElem(d, t, p, len) < 0) return -1;
+        if (rdBlob(d, &p, &len) < 0 || emitElem(d, t, p, len) < 0) return -1;
     return 0;
 }
 

@@ -1,19 +1,24 @@
 /* digest.c -- the logical dataset digest defined in digest.h.
  *
  * A consumer of the decoder. Per key, the content callbacks build V:
- *   - ordered types (list, stream) feed one running SHA-256 (dg->ord);
+ *   - ordered types (list, stream) feed one running SHA-256 (dg->ord), or
+ *     for a list, its message is kept in its slot and hashed in lanes;
  *   - unordered types (set, zset, hash) hash each element on its own and add
  *     the hashes into a 256-bit sum (the key's slot), so that any order
  *     gives the same result without keeping the elements;
  *   - string and module values are hashed when they arrive.
  * key_end turns V into K and adds K to the key sum; function() adds to the
- * function sum. Memory is this struct (and one K message per key in
- * flight), whatever the dataset.
+ * function sum. Memory is this struct (and one K message and, for lists,
+ * up to LMSG_MAX bytes per key in flight), whatever the dataset.
  *
  * Speed: a dump is mostly short elements, each one SHA-256 block, so the
- * elements (up to four blocks), a set's V and the blocks of every K go
- * through 16-lane batches (sha256x.h) and finish a few batches later; see
- * "Blocks in flight" below. Longer messages (lists, streams, big strings)
+ * elements (up to four blocks), a set's V, a string's V of one block and
+ * the blocks of every K go through 16-lane batches (sha256x.h) and finish a
+ * few batches later; see "Blocks in flight" below. So do a string's V of
+ * 2-4 blocks and a list's V of up to LMSG_MAX bytes, chained a block a
+ * batch, where that is faster than OpenSSL one message at a time
+ * (sha256xChainInLanes: AVX-512, or AVX2 without SHA-NI). Longer messages
+ * (streams, big strings, long lists)
  * go through a small stack buffer (hasher) in front of OpenSSL's
  * SHA256_Update, passed in place when long. The low-level
  * SHA256_Init/Update/Final on a stack context are used: in OpenSSL 3 the
@@ -188,30 +193,40 @@ static void hSum(hasher *h, sum256 *s) {
  *   JOB_ELEMX one block of an element of 2-4 blocks, kept in an xmsg until
  *             its last block, which does what JOB_ELEM does
  *   JOB_VSUM  V = H(tag || n || SUM) of a set, zset or hash: starts K
+ *   JOB_STRV  V = H("s" || str(value)) of a string of one block: starts K
+ *             once the key has ended (an xmsg carries the longer ones)
+ *   JOB_LIST  one block of a list's V, its message kept in the slot (lm)
+ *             from key_begin on; queued at key_end; the last one starts K
  *   JOB_KEY   one block of K; the last one adds K to the key sum
  * So keys are finished out of order, a few batches after their last event,
  * and each key in flight keeps a slot (its element sum and K message). */
 
-enum { JOB_ELEM, JOB_ELEMX, JOB_VSUM, JOB_KEY };
+enum { JOB_ELEM, JOB_ELEMX, JOB_VSUM, JOB_KEY, JOB_STRV, JOB_LIST };
 
 #define NSLOTS 256
 #define SLOT_MSG 256 /* K message bytes kept per slot; longer keys grow it */
 #define NXMSG 64     /* elements of 2-4 blocks in flight */
 #define XMSG_MAX 256 /* longer elements are hashed on the spot */
+#define LMSG_MAX 2048 /* a list's V message kept for lanes; longer lists stream into 'ord' */
 
 typedef struct xmsg {
     unsigned char m[XMSG_MAX]; /* the padded message */
     uint16_t slot, blk, nblk;
+    uint8_t strv; /* a string's V, not an element */
 } xmsg;
 
 typedef struct slot {
     rdbLType ltype;
     int ended;          /* key_end seen, K message prefix written */
     uint32_t pending;   /* JOB_ELEMs in flight */
+    int vstate;         /* string V: 0 not queued, 1 in flight, 2 known (v) */
+    unsigned char v[RDB_DIGEST_LEN];
     uint64_t n;         /* elements (set, zset, hash) */
     sum256 esum;
     unsigned char *msg; /* K message: prefix, then V and padding */
     size_t len, cap, blk, nblk;
+    unsigned char *lm;  /* list: its V message (LMSG_MAX + padding), while lanes hash it */
+    size_t llen, lblk, lnblk;
 } slot;
 
 typedef struct batch {
@@ -220,14 +235,18 @@ typedef struct batch {
     unsigned char kind[SHA256X_LANES];
     uint16_t slot[SHA256X_LANES];
     int n;
-    int chained; /* lanes continuing a message (not from the IV) */
+    int chained;    /* lanes continuing a message (not from the IV) */
+    uint32_t fresh; /* lanes starting a message: st not yet set */
 } batch;
 
 struct rdbDigest {
     uint64_t nkeys, nfunctions;
     sum256 keysum, fnsum;
 
-    batch b;
+    /* Two batches: the jobs that completions start go into the other one
+     * while a batch's outputs are read in place. */
+    batch bb[2];
+    int cb; /* the batch being filled */
     slot slots[NSLOTS];
     uint16_t freelist[NSLOTS];
     int nfree;
@@ -239,7 +258,9 @@ struct rdbDigest {
     int cur;                /* its slot */
     int have_v;             /* v is set (string, module) */
     unsigned char v[RDB_DIGEST_LEN];
-    hasher ord;             /* list, stream */
+    hasher ord;             /* stream, and a list too long for lanes */
+    int lsync;              /* the current list streams into 'ord' */
+    int chain;              /* long string V and lists in lanes (sha256xChainInLanes) */
     int consumers_pending;  /* stream: u64le(nconsumers) not yet written */
     uint64_t nconsumers;
 };
@@ -251,12 +272,13 @@ rdbDigest *rdbDigestNew(void) {
     for (int i = 0; i < NSLOTS; i++) dg->freelist[dg->nfree++] = (uint16_t)(NSLOTS - 1 - i);
     for (int i = 0; i < NXMSG; i++) dg->xfree[dg->nxfree++] = (uint16_t)i;
     dg->cur = -1;
+    dg->chain = sha256xChainInLanes();
     return dg;
 }
 
 void rdbDigestFree(rdbDigest *dg) {
     if (!dg) return;
-    for (int i = 0; i < NSLOTS; i++) free(dg->slots[i].msg);
+    for (int i = 0; i < NSLOTS; i++) free(dg->slots[i].msg), free(dg->slots[i].lm);
     free(dg);
 }
 
@@ -266,11 +288,15 @@ uint64_t rdbDigestKeys(const rdbDigest *dg) { return dg->nkeys; }
  * blk NULL: the caller writes the block into the lane itself (returned). */
 static unsigned char *push(rdbDigest *dg, int kind, int sl, const unsigned char *blk,
                            const unsigned char *state) {
-    batch *b = &dg->b;
+    batch *b = &dg->bb[dg->cb];
     int lane = b->n++;
     if (blk) memcpy(b->blk[lane], blk, 64);
-    memcpy(b->st[lane], state ? state : sha256xIV, 32);
-    b->chained += state != NULL;
+    if (state) { /* a lane from the IV gets it only if the batch needs states */
+        memcpy(b->st[lane], state, 32);
+        b->chained++;
+    } else {
+        b->fresh |= 1u << lane;
+    }
     b->kind[lane] = (unsigned char)kind;
     b->slot[lane] = (uint16_t)sl;
     return b->blk[lane];
@@ -325,6 +351,19 @@ static void elementDone(rdbDigest *dg, int sl, const unsigned char h[RDB_DIGEST_
     if (--s->pending == 0 && s->ended) startSumValue(dg, sl);
 }
 
+/* A string's V is known: K starts now if the key has ended, else at its
+ * end. */
+static void stringDone(rdbDigest *dg, int sl, const unsigned char h[RDB_DIGEST_LEN]) {
+    slot *s = &dg->slots[sl];
+    if (s->ended) {
+        s->vstate = 0;
+        startKey(dg, sl, h);
+        return;
+    }
+    memcpy(s->v, h, RDB_DIGEST_LEN);
+    s->vstate = 2;
+}
+
 /* What a finished job means (see the comment above JOB_ELEM). Each queues
  * at most one job, so the completions of one batch fit in the next. */
 static void complete(rdbDigest *dg, int kind, int sl, const unsigned char h[RDB_DIGEST_LEN]) {
@@ -337,10 +376,16 @@ static void complete(rdbDigest *dg, int kind, int sl, const unsigned char h[RDB_
             return;
         }
         dg->xfree[dg->nxfree++] = (uint16_t)sl;
-        elementDone(dg, x->slot, h);
+        if (x->strv) stringDone(dg, x->slot, h);
+        else elementDone(dg, x->slot, h);
         return;
     }
     case JOB_ELEM: elementDone(dg, sl, h); return;
+    case JOB_STRV: stringDone(dg, sl, h); return;
+    case JOB_LIST:
+        if (++s->lblk < s->lnblk) push(dg, JOB_LIST, sl, s->lm + 64 * s->lblk, h);
+        else startKey(dg, sl, h);
+        return;
     case JOB_VSUM: startKey(dg, sl, h); return;
     default:
         if (++s->blk < s->nblk) {
@@ -354,29 +399,30 @@ static void complete(rdbDigest *dg, int kind, int sl, const unsigned char h[RDB_
 
 /* Compress the lanes in use and complete their jobs. */
 static void runBatch(rdbDigest *dg) {
-    batch *b = &dg->b;
+    batch *b = &dg->bb[dg->cb];
     int n = b->n;
-    unsigned char kind[SHA256X_LANES], out[SHA256X_LANES][RDB_DIGEST_LEN];
-    uint16_t sl[SHA256X_LANES];
     if (n == 0) return;
-    if (b->chained) sha256xCompress(b->st, (const unsigned char (*)[64])b->blk);
-    else sha256xCompressFromIV(b->st, (const unsigned char (*)[64])b->blk); /* skips loading st */
+    if (b->chained) {
+        for (uint32_t f = b->fresh; f; f &= f - 1) memcpy(b->st[__builtin_ctz(f)], sha256xIV, 32);
+        sha256xCompress(b->st, (const unsigned char (*)[64])b->blk);
+    } else {
+        sha256xCompressFromIV(b->st, (const unsigned char (*)[64])b->blk); /* skips loading st */
+    }
     b->chained = 0;
-    memcpy(kind, b->kind, (size_t)n);
-    memcpy(sl, b->slot, (size_t)n * sizeof *sl);
-    memcpy(out, b->st, (size_t)n * RDB_DIGEST_LEN);
+    b->fresh = 0;
+    dg->cb ^= 1; /* the other batch is empty: completions queue there */
+    for (int lane = 0; lane < n; lane++) complete(dg, b->kind[lane], b->slot[lane], b->st[lane]);
     b->n = 0;
-    for (int lane = 0; lane < n; lane++) complete(dg, kind[lane], sl[lane], out[lane]);
 }
 
 /* Make room for one more job. */
 static void room(rdbDigest *dg) {
-    while (dg->b.n == SHA256X_LANES) runBatch(dg);
+    while (dg->bb[dg->cb].n == SHA256X_LANES) runBatch(dg);
 }
 
 /* Every job done, every key in the key sum. */
 static void drain(rdbDigest *dg) {
-    while (dg->b.n) runBatch(dg);
+    while (dg->bb[dg->cb].n) runBatch(dg);
 }
 
 /* One element, whose message is str(a) [|| str(b)] [|| 8 bytes of tail]
@@ -420,7 +466,7 @@ static void addElement(rdbDigest *dg, const char *a, size_t al, const char *b, s
         int xi = dg->xfree[--dg->nxfree];
         xmsg *x = &dg->x[xi];
         putElement(x->m, a, al, b, bl, hasb, tail8);
-        x->slot = (uint16_t)dg->cur, x->blk = 0, x->nblk = (uint16_t)(padMessage(x->m, len) / 64);
+        x->slot = (uint16_t)dg->cur, x->blk = 0, x->nblk = (uint16_t)(padMessage(x->m, len) / 64), x->strv = 0;
         room(dg); /* runBatch above may have filled the batch */
         push(dg, JOB_ELEMX, xi, x->m, NULL);
         s->pending++;
@@ -454,13 +500,22 @@ static int onKeyBegin(void *ctx, const rdbKeyInfo *k) {
     s->ltype = k->ltype;
     s->ended = 0;
     s->pending = 0;
+    s->vstate = 0;
     s->n = 0;
     memset(&s->esum, 0, sizeof s->esum);
     dg->have_v = 0;
     dg->consumers_pending = 0;
     if (k->ltype == RDB_LT_LIST) {
-        hInit(&dg->ord);
-        hPut(&dg->ord, "l", 1);
+        /* Into lanes at key_end, unless it outgrows LMSG_MAX (or no room). */
+        if (!s->lm && dg->chain) s->lm = malloc(LMSG_MAX + 72);
+        dg->lsync = !dg->chain || !s->lm;
+        if (dg->lsync) {
+            hInit(&dg->ord);
+            hPut(&dg->ord, "l", 1);
+        } else {
+            s->lm[0] = 'l';
+            s->llen = 1;
+        }
     } else if (k->ltype == RDB_LT_STREAM) {
         hInit(&dg->ord);
         hPut(&dg->ord, "x", 1);
@@ -540,6 +595,20 @@ static int onKeyEnd(void *ctx, const rdbKeyInfo *k) {
         if (s->pending == 0) startSumValue(dg, sl);
         return 0;
     }
+    if (s->ltype == RDB_LT_LIST && !dg->lsync) { /* "l" || items || u64le(n), then lanes */
+        putLE64(s->lm + s->llen, s->n);
+        s->llen = padMessage(s->lm, s->llen + 8);
+        s->lnblk = s->llen / 64;
+        s->lblk = 0;
+        push(dg, JOB_LIST, sl, s->lm, NULL);
+        return 0;
+    }
+    if (s->vstate == 1) return 0; /* stringDone starts K */
+    if (s->vstate == 2) {
+        s->vstate = 0;
+        startKey(dg, sl, s->v);
+        return 0;
+    }
     unsigned char v[RDB_DIGEST_LEN];
     finishValue(dg, s, v);
     startKey(dg, sl, v);
@@ -569,8 +638,38 @@ static int onRawValue(void *ctx, const rdbKeyInfo *k, const unsigned char *p, si
 
 /* ---- Content ---- */
 
+/* V = H("s" || str(value)): in a lane when it is one block, or 2-4 blocks
+ * (an xmsg) where chained lanes are the faster way (dg->chain); finished by
+ * stringDone. Else here and now. */
 static int onString(void *ctx, const char *p, size_t len) {
     rdbDigest *dg = ctx;
+    slot *s = &dg->slots[dg->cur];
+    size_t mlen = 1 + 8 + len;
+    if (s->vstate == 0 && mlen <= 55) {
+        room(dg);
+        unsigned char *blk = push(dg, JOB_STRV, dg->cur, NULL, NULL);
+        memset(blk, 0, 64);
+        blk[0] = 's';
+        putLE64(blk + 1, len);
+        if (len) memcpy(blk + 9, p, len);
+        padBlock(blk, mlen);
+        s->vstate = 1;
+        return 0;
+    }
+    if (s->vstate == 0 && mlen + 9 <= XMSG_MAX && dg->chain) {
+        room(dg);
+        while (dg->nxfree == 0) runBatch(dg); /* each xmsg in use has a block queued */
+        int xi = dg->xfree[--dg->nxfree];
+        xmsg *x = &dg->x[xi];
+        x->m[0] = 's';
+        putLE64(x->m + 1, len);
+        if (len) memcpy(x->m + 9, p, len);
+        x->slot = (uint16_t)dg->cur, x->blk = 0, x->nblk = (uint16_t)(padMessage(x->m, mlen) / 64), x->strv = 1;
+        s->vstate = 1; /* before room(): its completions may finish nothing of this key yet */
+        room(dg);
+        push(dg, JOB_ELEMX, xi, x->m, NULL);
+        return 0;
+    }
     tagStrHash("s", p, len, dg->v);
     dg->have_v = 1;
     return 0;
@@ -578,8 +677,20 @@ static int onString(void *ctx, const char *p, size_t len) {
 
 static int onListItem(void *ctx, const char *p, size_t len) {
     rdbDigest *dg = ctx;
+    slot *s = &dg->slots[dg->cur];
+    s->n++;
+    if (s->ltype == RDB_LT_LIST && !dg->lsync) {
+        if (len <= LMSG_MAX && s->llen + 8 + len + 8 <= LMSG_MAX) { /* room for this and u64le(n) */
+            putLE64(s->lm + s->llen, len);
+            if (len) memcpy(s->lm + s->llen + 8, p, len);
+            s->llen += 8 + len;
+            return 0;
+        }
+        hInit(&dg->ord); /* too long for lanes: what is kept goes first */
+        hPut(&dg->ord, s->lm, s->llen);
+        dg->lsync = 1;
+    }
     hStr(&dg->ord, p, len);
-    dg->slots[dg->cur].n++;
     return 0;
 }
 

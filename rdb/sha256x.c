@@ -59,6 +59,7 @@ void sha256xCompressScalar(unsigned char st[SHA256X_LANES][32],
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define HAVE_AVX512_KERNEL 1
+#include <cpuid.h>
 #include <immintrin.h>
 
 #define TARGET __attribute__((target("avx512f,avx512bw")))
@@ -318,9 +319,22 @@ static const kernel *pick(void) {
     return &kernels[NKERNELS - 1];
 }
 
+/* SHA-NI (CPUID leaf 7, EBX bit 29): what OpenSSL's one-block path uses. */
+static int cpuHasShaNi(void) {
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+    unsigned a, b, c, d;
+    if (__get_cpuid_count(7, 0, &a, &b, &c, &d)) return (b >> 29) & 1;
+#endif
+    return 0;
+}
+
 static pthread_once_t pick_once = PTHREAD_ONCE_INIT;
 static const kernel *chosen;
-static void pickOnce(void) { chosen = pick(); }
+static int chain_in_lanes;
+static void pickOnce(void) {
+    chosen = pick();
+    chain_in_lanes = chosen->lanes == 16 || (chosen->lanes == 8 && !cpuHasShaNi());
+}
 static const kernel *current(void) {
     pthread_once(&pick_once, pickOnce);
     return chosen;
@@ -336,6 +350,10 @@ void sha256xCompressFromIV(unsigned char st[SHA256X_LANES][32],
 }
 
 const char *sha256xImpl(void) { return current()->name; }
+int sha256xChainInLanes(void) {
+    current();
+    return chain_in_lanes;
+}
 int sha256xImplLanes(void) { return current()->lanes; }
 
 sha256xFn *sha256xKernel(const char *name, int from_iv) {

@@ -362,6 +362,78 @@ static void testElementSizesKat(void) {
     test_eq_mem("digest.kat.element_sizes_0_to_320", want, 32, got, 32);
 }
 
+/* String values of every size around the block boundaries: V in one lane
+ * (up to 46 bytes), in 2-4 chained lanes (up to 238), and on the spot
+ * beyond; key names long and short, so K is 2-5 blocks; and keys whose
+ * string V is still in a lane when a broken key (no key_end) takes the
+ * next slot. All must follow the definition. */
+static void testStringSizesKat(void) {
+    static const unsigned char zero[32];
+    static char buf[400], key[200];
+    unsigned char v[32], k[32], ksum[32] = {0}, want[32], got[32];
+    bytes s;
+    drv d;
+    uint64_t n = 0;
+
+    drvInit(&d);
+    for (int len = 0; len <= 320; len++, n++) {
+        for (int i = 0; i < len; i++) buf[i] = (char)('a' + (i * 7 + len) % 26);
+        snprintf(key, sizeof key, "%.*s:%d", len % 150, "kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk"
+                 "kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk", len);
+        if (len % 5 == 0) { /* a broken key in between: begun, valued, never ended */
+            keyBegin(&d, 0, "broken", RDB_LT_STRING, -1);
+            d.h.string(d.h.ctx, buf, (size_t)len);
+        }
+        keyBegin(&d, 1, key, RDB_LT_STRING, len % 3 ? -1 : 1700000000000LL + len);
+        d.h.string(d.h.ctx, buf, (size_t)len);
+        keyEnd(&d);
+        s.n = 0, put(&s, "s", 1), putU64(&s, (uint64_t)len), put(&s, buf, (size_t)len), sha(&s, v);
+        expectedKey(1, key, 0, len % 3 ? -1 : 1700000000000LL + len, v, k), addLE(ksum, k);
+    }
+    finish(&d, got);
+    expectedTop(n, ksum, 0, zero, want);
+    test_eq_mem("digest.kat.string_sizes_0_to_320", want, 32, got, 32);
+}
+
+/* Lists whose V message is short (lanes, chained a block at a time) and
+ * long (past the digest's 2048 bytes kept per list: streamed), items of
+ * 0-300 bytes, with a broken list key in between: all by the definition. */
+static void testListSizesKat(void) {
+    static const unsigned char zero[32];
+    static char buf[400];
+    unsigned char v[32], k[32], ksum[32] = {0}, want[32], got[32];
+    char key[32];
+    drv d;
+    uint64_t n = 0;
+    SHA256_CTX c;
+
+    drvInit(&d);
+    for (int items = 0; items <= 60; items += 3, n++) {
+        unsigned char le[8];
+        snprintf(key, sizeof key, "list%d", items);
+        if (items % 9 == 0) { /* begun, given items, never ended */
+            keyBegin(&d, 0, "broken", RDB_LT_LIST, -1);
+            d.h.list_item(d.h.ctx, "x", 1);
+        }
+        keyBegin(&d, 2, key, RDB_LT_LIST, -1);
+        SHA256_Init(&c), SHA256_Update(&c, "l", 1);
+        for (int i = 0; i < items; i++) {
+            size_t len = (size_t)(i * 37 + items) % 301;
+            for (size_t j = 0; j < len; j++) buf[j] = (char)('a' + (j + (size_t)i) % 26);
+            d.h.list_item(d.h.ctx, buf, len);
+            for (int b = 0; b < 8; b++) le[b] = (unsigned char)((uint64_t)len >> (8 * b));
+            SHA256_Update(&c, le, 8), SHA256_Update(&c, buf, len);
+        }
+        keyEnd(&d);
+        for (int b = 0; b < 8; b++) le[b] = (unsigned char)((uint64_t)items >> (8 * b));
+        SHA256_Update(&c, le, 8), SHA256_Final(v, &c);
+        expectedKey(2, key, 1, -1, v, k), addLE(ksum, k);
+    }
+    finish(&d, got);
+    expectedTop(n, ksum, 0, zero, want);
+    test_eq_mem("digest.kat.list_sizes_lanes_and_streamed", want, 32, got, 32);
+}
+
 static void testHashListFunctionKat(void) {
     unsigned char e[32], v[32], ksum[32] = {0}, k[32], f[32], want[32], got[32];
     bytes s;
@@ -565,6 +637,8 @@ int main(void) {
     testStringKat();
     testSetKat();
     testElementSizesKat();
+    testStringSizesKat();
+    testListSizesKat();
     testHashListFunctionKat();
     testZsetStreamModuleKat();
     testStreamDerivedFields();

@@ -108,6 +108,12 @@ int main(void) {
     testKernel("avx512");
     testKernel("avx2");
     testKernel("scalar");
+    /* Chained messages go to lanes with 16 of them, never with OpenSSL's
+     * loop (the 8-lane case depends on SHA-NI). */
+    TEST("sha256x.chain_in_lanes_follows_the_kernel") {
+        if (sha256xImplLanes() == 16) CHECK(sha256xChainInLanes() == 1);
+        if (sha256xImplLanes() == 1) CHECK(sha256xChainInLanes() == 0);
+    }
     TEST("sha256x.unknown_kernel_is_null") {
         CHECK(sha256xKernel("neon", 0) == NULL);
     }
