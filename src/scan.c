@@ -1,9 +1,11 @@
 /* scan.c -- SCAN + DUMP reading (see scan.h).
  *
- * The pass talks to the source with plain pipelining: one SCAN, then DUMP
- * and PEXPIRETIME for every key of the batch in one write, then their
- * replies in order. Its users: the scan-mode copy (scancopy.c), live
- * snapshots, checksums and verification (snapshot.c).
+ * The pass talks to the source with plain pipelining: DUMP and PEXPIRETIME
+ * for every key of a burst in one write, the SCAN for the next batch in the
+ * same write as the batch's last burst, then the replies in order (one
+ * round trip per burst; with --rate, bursts sized by pace.h). Its users: the
+ * scan-mode copy (scancopy.c), live snapshots, checksums and verification
+ * (snapshot.c).
  */
 #include "scan.h"
 
