@@ -587,13 +587,59 @@ lag_stalls() {
         END { if (n > 8) printf "  (%d probes of 100 ms or more in all)\n", n }' "$1"
 }
 
+# lag_probe OUT "PIDS" NAME=SERVER...: the probe loop of lag and exactly.
+# Marker keys first, until each SERVER (a target fed by the source "src")
+# holds them: marker 1 may travel in a snapshot, but once it is visible the
+# snapshot has begun, so marker 2 comes through the stream, after the whole
+# snapshot. Then redis-benchmark SETs on the source while lagprobe writes
+# probes there and times until each shows on each SERVER (NAME its label in
+# OUT; trace in OUT.trace). Sets LAG_RATE (source commands/s), LAG_SECS and
+# LAG_CPU (the CPU seconds of each of PIDS over the probing, in order).
+lag_probe() {
+    local out=$1 cpu_pids=$2 probes=${BENCH_LAG_PROBES:-2000} ops=${BENCH_LAG_OPS:-500000}
+    shift 2
+    local m t targets=() bpid n0 n1 t0 t1 c0='' c1='' p
+    for t in "$@"; do targets+=("${t%%=*}=$(rs_port "${t#*=}")"); done
+    for m in 1 2; do
+        rs_cli src set "lag:marker$m" 1 >/dev/null
+        for t in "$@"; do
+            wait_until 60 has_key "${t#*=}" "lag:marker$m" ||
+                bench_die "${t%%=*}: marker $m not on its target within 60 s"
+        done
+    done
+    timeout 60 redis-benchmark -h 127.0.0.1 -p "$(rs_port src)" -t set -n "$ops" -r 100000 -P 1 -c 8 \
+        -q >/dev/null 2>&1 &
+    bpid=$!
+    on_exit "kill $bpid 2>/dev/null"
+    sleep 0.5
+    n0=$(commands_processed src) t0=$(now_s)
+    for p in $cpu_pids; do c0+=" $(bench_proc_cpu "$p")"; done
+    LAGPROBE_TRACE="$out.trace" timeout 120 "$OUT/lagprobe" "$(rs_port src)" "$probes" 1500 2000 "${targets[@]}" \
+        >"$out" 2>"$out.err" || bench_die "lagprobe failed: $(tail -n 3 "$out.err")"
+    n1=$(commands_processed src) t1=$(now_s)
+    for p in $cpu_pids; do c1+=" $(bench_proc_cpu "$p")"; done
+    kill "$bpid" 2>/dev/null || true
+    wait "$bpid" 2>/dev/null || true
+    [[ -s $out.err ]] && echo "note: $(cat "$out.err")"
+    LAG_RATE=$(awk -v a="$n0" -v b="$n1" -v s="$t0" -v e="$t1" 'BEGIN { printf "%.0f", (b - a) / (e - s) }')
+    LAG_SECS=$(awk -v s="$t0" -v e="$t1" 'BEGIN { printf "%.1f", e - s }')
+    local a b i
+    read -ra a <<<"$c0"
+    read -ra b <<<"$c1"
+    LAG_CPU=
+    for i in "${!a[@]}"; do
+        LAG_CPU+="${LAG_CPU:+ }$(awk -v x="${a[$i]}" -v y="${b[$i]}" 'BEGIN { printf "%.2f", y - x }')"
+    done
+    return 0
+}
+
 section_lag() {
     echo
     command -v redis-benchmark >/dev/null || { echo "lag: skipped (no redis-benchmark)"; return 0; }
     build_tool lagprobe -lhiredis
     build_tool replwait -lhiredis
-    local probes=${BENCH_LAG_PROBES:-2000} ops=${BENCH_LAG_OPS:-500000}
-    local out="$BENCH_TMP/lag.out" err="$BENCH_TMP/lag.err" pid bpid rc=0
+    local probes=${BENCH_LAG_PROBES:-2000}
+    local out="$BENCH_TMP/lag.out" err="$BENCH_TMP/lag.err" pid rc=0
     echo "== lag: $probes probes (one every 1.5 ms) while redis-benchmark SETs on the source;" \
         "rdbsync's target and a native replica side by side"
     rs_start src --repl-diskless-sync-delay 0 || bench_die "cannot start the source server"
@@ -604,30 +650,7 @@ section_lag() {
     "$RDBSYNC" --source "$(rs_url src)" --target "$(rs_url target)" -q 2>"$err" &
     pid=$!
     on_exit "kill $pid 2>/dev/null"
-    # Streaming, not still loading the snapshot: marker 1 may travel in the
-    # snapshot, but once it is visible the snapshot has begun, so marker 2
-    # comes through the stream, after the whole snapshot.
-    local m
-    for m in 1 2; do
-        rs_cli src set "lag:marker$m" 1 >/dev/null
-        wait_until 60 has_key target "lag:marker$m" ||
-            bench_die "rdbsync: marker $m not on the target within 60 s: $(tail -n 3 "$err")"
-    done
-
-    local n0 n1 t0 t1 c0 c1
-    timeout 60 redis-benchmark -h 127.0.0.1 -p "$(rs_port src)" -t set -n "$ops" -r 100000 -P 1 -c 8 \
-        -q >/dev/null 2>&1 &
-    bpid=$!
-    on_exit "kill $bpid 2>/dev/null"
-    sleep 0.5
-    n0=$(commands_processed src) t0=$(now_s) c0=$(bench_proc_cpu "$pid")
-    LAGPROBE_TRACE="$BENCH_TMP/lag.trace" timeout 120 "$OUT/lagprobe" "$(rs_port src)" "$probes" 1500 2000 \
-        "rdbsync=$(rs_port target)" "native=$(rs_port replica)" >"$out" 2>"$BENCH_TMP/lagprobe.err" ||
-        bench_die "lagprobe failed: $(tail -n 3 "$BENCH_TMP/lagprobe.err")"
-    n1=$(commands_processed src) t1=$(now_s) c1=$(bench_proc_cpu "$pid")
-    kill "$bpid" 2>/dev/null || true
-    wait "$bpid" 2>/dev/null || true
-    [[ -s $BENCH_TMP/lagprobe.err ]] && echo "note: $(cat "$BENCH_TMP/lagprobe.err")"
+    lag_probe "$out" "$pid" rdbsync=target native=replica
 
     # After the load: all three hold the same data, and rdbsync stops cleanly.
     wait_until 30 same_digest src replica || bench_die "native replica differs from the source"
@@ -639,9 +662,9 @@ section_lag() {
     wait "$pid" || rc=$?
     ((rc == 0)) || bench_die "rdbsync exited $rc on SIGTERM: $(tail -n 3 "$err")"
 
-    awk -v a="$n0" -v b="$n1" -v s="$t0" -v e="$t1" -v c0="$c0" -v c1="$c1" 'BEGIN {
+    awk -v r="$LAG_RATE" -v s="$LAG_SECS" -v c="$LAG_CPU" 'BEGIN {
         printf "load: %.0f commands/s on the source over %.1f s; rdbsync cpu %.2f s (%.0f%% of a core)\n",
-            (b - a) / (e - s), e - s, c1 - c0, 100 * (c1 - c0) / (e - s) }'
+            r, s, c, 100 * c / s }'
     printf '%-26s %7s %5s %9s %9s %9s %9s\n' "lag (write -> visible)" probes lost "p50 ms" "p90 ms" \
         "p99 ms" "max ms"
     local line p99
@@ -651,7 +674,7 @@ section_lag() {
     echo "rdbsync lag p99: $p99 ms (target < 10 ms) $(bench_verdict "$p99" 9.999)" \
         "(a lost probe, not seen within 2 s, counts as 2000 ms)"
     echo "peak RSS rdbsync (live): $hwm MB"
-    lag_stalls "$BENCH_TMP/lag.trace"
+    lag_stalls "$out.trace"
 }
 
 # ---- Section: scan ---------------------------------------------------------
@@ -1030,8 +1053,7 @@ section_csource() {
 # exactly_lag: two live syncs of one source, one with --exactly-once, into
 # two targets, probed in the same loop under the same redis-benchmark load.
 exactly_lag() {
-    local probes=${BENCH_LAG_PROBES:-2000} ops=${BENCH_LAG_OPS:-500000}
-    local out="$BENCH_TMP/xlag.out" p1 p2 bpid m n0 n1 t0 t1 c0 c1 d0 d1
+    local out="$BENCH_TMP/xlag.out" p1 p2
     rs_start src --repl-diskless-sync-delay 0 || bench_die "cannot start the source server"
     rs_start plain || bench_die "cannot start a target server"
     rs_start exact || bench_die "cannot start a target server"
@@ -1041,25 +1063,7 @@ exactly_lag() {
     "$RDBSYNC" --source "$(rs_url src)" --target "$(rs_url exact)" --exactly-once -q 2>"$BENCH_TMP/xexact.err" &
     p2=$!
     on_exit "kill $p2 2>/dev/null"
-    for m in 1 2; do # the second marker comes through the stream
-        rs_cli src set "lag:marker$m" 1 >/dev/null
-        wait_until 60 has_key plain "lag:marker$m" || bench_die "rdbsync: marker $m not on the target"
-        wait_until 60 has_key exact "lag:marker$m" || bench_die "rdbsync --exactly-once: marker $m not on the target"
-    done
-    timeout 60 redis-benchmark -h 127.0.0.1 -p "$(rs_port src)" -t set -n "$ops" -r 100000 -P 1 -c 8 \
-        -q >/dev/null 2>&1 &
-    bpid=$!
-    on_exit "kill $bpid 2>/dev/null"
-    sleep 0.5
-    n0=$(commands_processed src) t0=$(now_s)
-    c0=$(bench_proc_cpu "$(rs_pid plain)") d0=$(bench_proc_cpu "$(rs_pid exact)")
-    timeout 120 "$OUT/lagprobe" "$(rs_port src)" "$probes" 1500 2000 "rdbsync=$(rs_port plain)" \
-        "exactly=$(rs_port exact)" >"$out" 2>"$BENCH_TMP/xlagprobe.err" ||
-        bench_die "lagprobe failed: $(tail -n 3 "$BENCH_TMP/xlagprobe.err")"
-    n1=$(commands_processed src) t1=$(now_s)
-    c1=$(bench_proc_cpu "$(rs_pid plain)") d1=$(bench_proc_cpu "$(rs_pid exact)")
-    kill "$bpid" 2>/dev/null || true
-    wait "$bpid" 2>/dev/null || true
+    lag_probe "$out" "$(rs_pid plain) $(rs_pid exact)" rdbsync=plain exactly=exact
     # Equal once caught up, the checkpoint (rdbsync's, not the source's) left out.
     wait_until 30 checkpoint_at_source src exact || bench_die "rdbsync --exactly-once did not catch up"
     kill -TERM "$p2"
@@ -1067,10 +1071,8 @@ exactly_lag() {
     rs_cli exact del rdbsync:checkpoint >/dev/null
     same_digest src exact ||
         bench_die "WRONG COPY: the --exactly-once target differs from the source after the writes stopped"
-    awk -v a="$n0" -v b="$n1" -v s="$t0" -v e="$t1" 'BEGIN {
-        printf "load: %.0f commands/s on the source over %.1f s\n", (b - a) / (e - s), e - s }'
-    awk -v p="$c0" -v q="$c1" -v r="$d0" -v t="$d1" 'BEGIN {
-        printf "target server cpu while probing: %.2f s plain, %.2f s with --exactly-once\n", q - p, t - r }'
+    echo "load: $LAG_RATE commands/s on the source over $LAG_SECS s"
+    echo "target server cpu while probing: ${LAG_CPU% *} s plain, ${LAG_CPU#* } s with --exactly-once"
     printf '%-26s %7s %5s %9s %9s %9s %9s\n' "lag (write -> visible)" probes lost "p50 ms" "p90 ms" \
         "p99 ms" "max ms"
     local line a b

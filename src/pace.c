@@ -1,7 +1,8 @@
-/* pace.c -- smooth pacing to a rate (see pace.h). */
+/* pace.c -- smooth pacing to a rate, bursts sized to a budget (see pace.h). */
 #include "pace.h"
 
 #include <errno.h>
+#include <string.h>
 #include <time.h>
 
 int64_t paceNowUs(void) {
@@ -10,13 +11,24 @@ int64_t paceNowUs(void) {
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-void paceStart(pacer *p, long rate) { *p = (pacer){rate, paceNowUs(), 0}; }
+void paceStart(pacer *p, long rate) {
+    memset(p, 0, sizeof(*p));
+    p->rate = rate, p->base_us = paceNowUs();
+}
 
 int pacePerBurst(const pacer *p, int cap) {
     if (p->rate <= 0) return cap;
-    long n = (long)((int64_t)p->rate * PACE_BURST_US / 1000000);
+    double n = (double)p->rate * PACE_BURST_US / 1000000;
+    double key_ns = p->key_ns > 0 ? p->key_ns : PACE_KEY_NS;
+    if (PACE_BUDGET_US * 1000.0 / key_ns < n) n = PACE_BUDGET_US * 1000.0 / key_ns;
     if (n < 1) n = 1;
     return n < cap ? (int)n : cap;
+}
+
+void paceObserve(pacer *p, int keys, size_t plain, size_t packed) {
+    if (keys <= 0) return;
+    double ns = PACE_KEY_NS + ((double)plain * PACE_PLAIN_NS + (double)packed * PACE_PACKED_NS) / keys;
+    p->key_ns = p->key_ns == 0 ? ns : p->key_ns + (ns - p->key_ns) / 8;
 }
 
 int64_t paceDelayUs(pacer *p, uint64_t done, int64_t now_us) {

@@ -1,9 +1,11 @@
 /* scan.c -- SCAN + DUMP reading (see scan.h).
  *
- * The pass talks to the source with plain pipelining: one SCAN, then DUMP
- * and PEXPIRETIME for every key of the batch in one write, then their
- * replies in order. Its users: the scan-mode copy (scancopy.c), live
- * snapshots, checksums and verification (snapshot.c).
+ * The pass talks to the source with plain pipelining: DUMP and PEXPIRETIME
+ * for every key of a burst in one write, the SCAN for the next batch in the
+ * same write as the batch's last burst, then the replies in order (one
+ * round trip per burst; with --rate, bursts sized by pace.h). Its users: the
+ * scan-mode copy (scancopy.c), live snapshots, checksums and verification
+ * (snapshot.c).
  */
 #include "scan.h"
 
@@ -43,34 +45,67 @@ static int selectDb(rsConn *c, int db, char *err, size_t errlen) {
 
 static int hasExpireTime(const rsServerInfo *info) { return connServerAtLeast(info, 7, 0); }
 
-/* Send DUMP + expire query for each key in one write (each after an
- * ASKING when asking: the flag lasts one command). */
-static int sendDumps(rsConn *c, const rsServerInfo *info, redisReply *keys, int asking) {
-    char *buf = NULL;
-    size_t len = 0, cap = 0;
-    int rc = 0;
-    const char *expq = hasExpireTime(info) ? "PEXPIRETIME" : "PTTL";
-    for (size_t i = 0; i < keys->elements && rc == 0; i++) {
-        const char *names[4] = {"ASKING", "DUMP", "ASKING", expq};
-        for (int j = asking ? 0 : 1; j < 4 && rc == 0; j += asking ? 1 : 2) {
-            const char *av[2] = {names[j], keys->element[i]->str};
-            size_t lv[2] = {strlen(names[j]), (size_t)keys->element[i]->len};
-            char *cmd;
-            int n = redisFormatCommandArgv(&cmd, j % 2 ? 2 : 1, av, lv);
-            if (n < 0) return -1;
-            if (len + (size_t)n > cap) {
-                cap = (len + (size_t)n) * 2;
-                char *nb = realloc(buf, cap);
-                if (!nb) rc = -1;
-                else buf = nb;
-            }
-            if (rc == 0) memcpy(buf + len, cmd, (size_t)n), len += (size_t)n;
-            free(cmd);
+/* A growing buffer of RESP commands, written at once: one write per burst. */
+typedef struct cmdBuf {
+    char *p;
+    size_t len, cap;
+    int oom;
+} cmdBuf;
+
+static void bufAdd(cmdBuf *b, const void *s, size_t n) {
+    if (b->oom) return;
+    if (b->len + n > b->cap) {
+        size_t cap = (b->len + n) * 2;
+        char *np = realloc(b->p, cap);
+        if (!np) {
+            b->oom = 1;
+            return;
         }
+        b->p = np, b->cap = cap;
     }
-    if (rc == 0 && len) rc = connWrite(c, buf, len);
-    free(buf);
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+}
+
+static void bufCmd(cmdBuf *b, int argc, const char **av, const size_t *lv) {
+    char hdr[32];
+    bufAdd(b, hdr, (size_t)snprintf(hdr, sizeof(hdr), "*%d\r\n", argc));
+    for (int i = 0; i < argc; i++) {
+        bufAdd(b, hdr, (size_t)snprintf(hdr, sizeof(hdr), "$%zu\r\n", lv[i]));
+        bufAdd(b, av[i], lv[i]);
+        bufAdd(b, "\r\n", 2);
+    }
+}
+
+/* DUMP + expire query for each key (each after an ASKING when asking:
+ * the flag lasts one command). */
+static void addDumps(cmdBuf *b, const rsServerInfo *info, const redisReply *keys, int asking) {
+    const char *xq = hasExpireTime(info) ? "PEXPIRETIME" : "PTTL";
+    const char *ask[1] = {"ASKING"};
+    size_t askl[1] = {6};
+    for (size_t i = 0; i < keys->elements; i++) {
+        const char *av[2] = {"DUMP", keys->element[i]->str};
+        size_t lv[2] = {4, (size_t)keys->element[i]->len};
+        if (asking) bufCmd(b, 1, ask, askl);
+        bufCmd(b, 2, av, lv);
+        av[0] = xq, lv[0] = strlen(xq);
+        if (asking) bufCmd(b, 1, ask, askl);
+        bufCmd(b, 2, av, lv);
+    }
+}
+
+static int sendBuf(rsConn *c, cmdBuf *b) {
+    int rc = b->oom ? -1 : b->len ? connWrite(c, b->p, b->len) : 0;
+    free(b->p);
+    *b = (cmdBuf){0};
     return rc;
+}
+
+/* Send DUMP + expire query for each key in one write. */
+static int sendDumps(rsConn *c, const rsServerInfo *info, redisReply *keys, int asking) {
+    cmdBuf b = {0};
+    addDumps(&b, info, keys, asking);
+    return sendBuf(c, &b);
 }
 
 /* The type filter, from the DUMP payload's type byte (SCAN TYPE may have
@@ -130,13 +165,46 @@ static int retryKey(rsConn *c, const rsServerInfo *info, const scanOptions *o, i
     }
 }
 
+/* An RDB length at p[*pos] (format.md 1.9); -1 when it is not one. */
+static int lenAt(const unsigned char *p, size_t n, size_t *pos, uint64_t *v) {
+    if (*pos >= n) return -1;
+    unsigned char b = p[*pos];
+    size_t w = (b >> 6) == RDB_6BITLEN ? 0 : (b >> 6) == RDB_14BITLEN ? 1 : b == RDB_32BITLEN ? 4 : b == RDB_64BITLEN ? 8 : 9;
+    if (w == 9 || *pos + 1 + w > n) return -1;
+    *v = w <= 1 ? b & 0x3f : 0;
+    for (size_t i = 0; i < w; i++) *v = *v << 8 | p[*pos + 1 + i];
+    *pos += 1 + (w == 0 ? 0 : w);
+    return 0;
+}
+
+/* What making a DUMP payload cost the source, for the pacer: its bytes
+ * stored as is (`plain`), or for a value stored as one LZF-compressed blob
+ * (a string, a listpack, a ziplist, an intset), the uncompressed size from
+ * the blob's header (`packed`): the source compressed that much. Values
+ * made of many elements count as plain bytes. */
+static void payloadCost(const unsigned char *p, size_t len, size_t *plain, size_t *packed) {
+    uint64_t clen, raw;
+    size_t pos = 2;
+    int blob = len > 2 && (p[0] == RDB_TYPE_STRING || p[0] == RDB_TYPE_HASH_ZIPMAP || p[0] == RDB_TYPE_LIST_ZIPLIST ||
+                           p[0] == RDB_TYPE_SET_INTSET || p[0] == RDB_TYPE_ZSET_ZIPLIST ||
+                           p[0] == RDB_TYPE_HASH_ZIPLIST || p[0] == RDB_TYPE_HASH_LISTPACK ||
+                           p[0] == RDB_TYPE_ZSET_LISTPACK || p[0] == RDB_TYPE_SET_LISTPACK);
+    if (blob && p[1] == (RDB_ENCVAL << 6 | RDB_ENC_LZF) && lenAt(p, len, &pos, &clen) == 0 &&
+        lenAt(p, len, &pos, &raw) == 0)
+        *packed += raw;
+    else
+        *plain += len;
+}
+
 /* Read the DUMP/expire replies of one batch and feed the sink. */
 static int readDumps(rsConn *c, const rsServerInfo *info, const scanOptions *o, int db, redisReply *keys,
-                     scanSink sink, void *ctx, scanStats *st, char *err, size_t errlen) {
+                     scanSink sink, void *ctx, scanStats *st, size_t *plain, size_t *packed, char *err,
+                     size_t errlen) {
     int64_t now = clockWallMs(); /* PTTL is relative: made absolute by the wall clock */
     size_t *again = NULL, nagain = 0; /* keys to ask again (scanTransient) */
     for (size_t i = 0; i < keys->elements; i++) {
         redisReply *d = connGetReply(c), *e = d ? connGetReply(c) : NULL;
+        if (d && d->type == REDIS_REPLY_STRING) payloadCost((const unsigned char *)d->str, (size_t)d->len, plain, packed);
         if (!d || !e) {
             snprintf(err, errlen, "source: %s", connError(c));
             if (d) freeReplyObject(d);
@@ -180,9 +248,11 @@ static int readDumps(rsConn *c, const rsServerInfo *info, const scanOptions *o, 
 }
 
 /* SCAN cursor COUNT n [MATCH p] [TYPE t]: what the server can filter. */
-static redisReply *scanCommand(rsConn *c, const rsServerInfo *info, const scanOptions *o, const char *cursor,
-                               const char *count, scanStats *st) {
-    const char *av[8] = {"SCAN", cursor, "COUNT", count};
+static void addScan(cmdBuf *b, const rsServerInfo *info, const scanOptions *o, const char *cursor, int count,
+                    scanStats *st) {
+    char cnt[16];
+    snprintf(cnt, sizeof(cnt), "%d", count);
+    const char *av[8] = {"SCAN", cursor, "COUNT", cnt};
     size_t lv[8];
     int ac = 4;
     const char *match = filterScanMatch(o->filter), *type = filterScanType(o->filter);
@@ -190,7 +260,7 @@ static redisReply *scanCommand(rsConn *c, const rsServerInfo *info, const scanOp
     if (type && connServerAtLeast(info, 6, 0)) av[ac++] = "TYPE", av[ac++] = type;
     st->server_side |= ac > 4;
     for (int i = 0; i < ac; i++) lv[i] = strlen(av[i]);
-    return connCommand(c, ac, av, lv);
+    bufCmd(b, ac, av, lv);
 }
 
 /* The keys of a batch in the slots asked for, in place (as keepSelected):
@@ -226,56 +296,87 @@ static void keepSelected(const scanOptions *o, redisReply *keys, scanStats *st) 
     keys->elements = n;
 }
 
-/* DUMP the selected keys of one SCAN batch, in pipelines of at most `per`
- * keys, each paced: with --rate the source sees small bursts spread evenly,
- * never a whole batch at once. `before` is the scanned count before this
- * batch, `all` the batch's size before the filter. */
+/* DUMP the selected keys of one SCAN batch in bursts, each one write and
+ * its replies, paced: with --rate the source sees short bursts spread
+ * evenly (pace.h sizes them to the rate and to a budget of the source's
+ * time), never a whole batch at once. The SCAN for the next batch (cursor
+ * `next`, NULL after the last) goes in the last burst's write: one round trip
+ * per burst, and its reply is read by the caller. `before` is the scanned
+ * count before this batch, `all` the batch's size before the filter, `cap`
+ * the SCAN COUNT. */
 static int dumpBatch(rsConn *c, const rsServerInfo *info, const scanOptions *o, int db, redisReply *keys,
-                     size_t all, int per, pacer *pace, uint64_t before, scanSink sink, void *ctx, scanStats *st,
-                     char *err, size_t errlen) {
-    for (size_t off = 0; off < keys->elements; off += (size_t)per) {
-        size_t n = keys->elements - off < (size_t)per ? keys->elements - off : (size_t)per;
+                     size_t all, int cap, const char *next, pacer *pace, uint64_t before, scanSink sink, void *ctx,
+                     scanStats *st, char *err, size_t errlen) {
+    size_t off = 0;
+    for (;;) {
+        size_t n = keys->elements - off, per = (size_t)pacePerBurst(pace, cap);
+        /* SCAN returns whole buckets, a few keys more than its COUNT: those
+         * go with the rest rather than in a round trip of their own. */
+        if (n > per + per / 4) n = per;
+        int last = off + n == keys->elements;
         redisReply part = {.type = REDIS_REPLY_ARRAY, .elements = n, .element = keys->element + off};
-        if (sendDumps(c, info, &part, 0) < 0 || readDumps(c, info, o, db, &part, sink, ctx, st, err, errlen) < 0)
-            return -1;
-        if (off + n < keys->elements) paceWait(pace, before + off + n);
+        /* A cluster copy (moved_vanish) may ask keys of the batch again once
+         * its replies are read (retryKey): a SCAN already in the pipe would
+         * answer in their place, so its SCAN goes after them. */
+        int embed = last && next && !o->moved_vanish;
+        cmdBuf b = {0};
+        addDumps(&b, info, &part, 0);
+        if (embed) addScan(&b, info, o, next, pacePerBurst(pace, cap), st);
+        size_t plain = 0, packed = 0;
+        if (sendBuf(c, &b) < 0) return -1;
+        if (n && readDumps(c, info, o, db, &part, sink, ctx, st, &plain, &packed, err, errlen) < 0) return -1;
+        paceObserve(pace, (int)n, plain, packed);
+        off += n;
+        paceWait(pace, before + (last ? all : off));
+        if (last && next && !embed) {
+            cmdBuf sb = {0};
+            addScan(&sb, info, o, next, pacePerBurst(pace, cap), st);
+            if (sendBuf(c, &sb) < 0) return -1;
+        }
+        if (last) return 0;
     }
-    paceWait(pace, before + all);
-    return 0;
 }
 
 static int scanDb(rsConn *c, const rsServerInfo *info, const scanOptions *o, int db, scanSink sink, void *ctx,
                   scanStats *st, pacer *pace, char *err, size_t errlen) {
-    char cursor[32] = "0", count[16];
-    /* With a rate, SCAN asks for one burst's worth of keys at a time. */
-    int per = pacePerBurst(pace, o->count > 0 ? o->count : 1000);
-    snprintf(count, sizeof(count), "%d", per);
+    char cursor[32];
+    int cap = o->count > 0 ? o->count : 1000;
     if (selectDb(c, db, err, errlen) < 0) return -1;
-    do {
-        if (stop_requested) {
-            snprintf(err, errlen, "stopped by a signal in db %d", db);
-            return -1;
-        }
-        redisReply *r = scanCommand(c, info, o, cursor, count, st);
+    /* With a rate, SCAN asks for one burst's worth of keys at a time. */
+    cmdBuf b = {0};
+    addScan(&b, info, o, "0", pacePerBurst(pace, cap), st);
+    if (sendBuf(c, &b) < 0) {
+        snprintf(err, errlen, "source: SCAN failed: %s", connError(c));
+        return -1;
+    }
+    for (;;) {
+        redisReply *r = connGetReply(c);
         if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
             snprintf(err, errlen, "source: SCAN failed: %s", r && r->type == REDIS_REPLY_ERROR ? r->str : connError(c));
             if (r) freeReplyObject(r);
             return -1;
         }
+        if (stop_requested) {
+            snprintf(err, errlen, "stopped by a signal in db %d", db);
+            freeReplyObject(r);
+            return -1;
+        }
         snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
+        int done = strcmp(cursor, "0") == 0;
         redisReply *keys = r->element[1];
         uint64_t before = st->scanned;
         size_t all = keys->elements;
         keepSlots(o, keys);
         st->scanned += keys->elements;
         keepSelected(o, keys, st);
-        int rc = dumpBatch(c, info, o, db, keys, all, per, pace, before, sink, ctx, st, err, errlen);
+        int rc = dumpBatch(c, info, o, db, keys, all, cap, done ? NULL : cursor, pace, before, sink, ctx, st, err,
+                           errlen);
         keys->elements = all; /* freed whole */
         if (rc < 0 && !err[0]) snprintf(err, errlen, "source: %s", connError(c));
         freeReplyObject(r);
         if (rc < 0) return -1;
-    } while (strcmp(cursor, "0") != 0);
-    return 0;
+        if (done) return 0;
+    }
 }
 
 int scanPass(rsConn *src, const rsServerInfo *info, const scanOptions *o, scanSink sink, void *ctx,

@@ -34,7 +34,9 @@
 #           same counts and digest as --file --checksum of base.rdb;
 #           --verify: equal -> 0; a changed hash field, a changed expire, a
 #           missing key, an extra key on the target -> 8 naming the key.
-# 5. rate   --rate 2000 over 6000 keys takes at least 2.5 s.
+# 5. rate   --rate 2000 over 6000 keys takes at least 2.5 s; 300 values of
+#           64 KiB at --rate 20000 are copied exactly in bursts of one or
+#           two keys (at least 75 reads on the source).
 set -euo pipefail
 # shellcheck source=tests/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -246,6 +248,24 @@ assert_eq scan.rate.keys 6000 "$(field rate keys)"
 if [ "$elapsed" -ge 2500 ]; then pass scan.rate.slow_enough
 else fail scan.rate.slow_enough "6000 keys at --rate 2000 took ${elapsed} ms (< 2500)"; fi
 rs_stop R
+
+# Big values: a burst holds what costs the source PACE_BUDGET_US (pace.h), so
+# 300 values of 64 KiB (LZF-compressed by DUMP: ~130 us each) go one or two a
+# burst, not 40 (2 ms of keys at the rate): at least 75 reads on the source,
+# one per burst (the build before this pacing: 35). The copy is exact.
+rs_start RB --enable-debug-command yes
+rs_start TB --enable-debug-command yes
+assert_eq scan.rate_big.setup OK "$(rs_cli RB DEBUG POPULATE 300 big: 65536)"
+reads() { rs_cli "$1" INFO stats | tr -d '\r' | sed -n 's/^total_reads_processed://p'; }
+r0=$(reads RB)
+run rate_big --mode scan --source "$(rs_url RB)" --target "$(rs_url TB)" --once --rate 20000
+r1=$(reads RB)
+assert_eq scan.rate_big.exit 0 "$RC"
+assert_eq scan.rate_big.digest "$(rs_digest RB)" "$(rs_digest TB)"
+if [ $((r1 - r0)) -ge 75 ]; then pass scan.rate_big.small_bursts
+else fail scan.rate_big.small_bursts "300 keys of 64 KiB in $((r1 - r0)) reads on the source (< 75)"; fi
+rs_stop RB
+rs_stop TB
 
 # ---- 2. --follow under a write load ----
 
