@@ -13,6 +13,7 @@
 #include "checksum.h"
 #include "cluster.h"
 #include "clock.h"
+#include "cstate.h"
 #include "log.h"
 #include "progress.h"
 #include "scan.h"
@@ -494,6 +495,7 @@ struct csLink {
     rsConnOptions conn;
     char tag[320];
     int target_was_empty;
+    cstate *state;           /* --state: one file for every shard (cstate.h); NULL */
     pthread_mutex_t *mu;     /* guards the status below (shared by all links) */
     char phase[16], line[300];
     int in_sync, done, refused;
@@ -576,6 +578,10 @@ void csourceLinkStatus(csLink *l, const char *phase, const char *line, int in_sy
 }
 
 int csourceLinkTargetWasEmpty(const csLink *l) { return l->target_was_empty; }
+
+stateKeeper *csourceLinkState(csLink *l, stateLink *rec, int *target_ours) {
+    return cstateShard(l->state, l->index, rec, target_ours);
+}
 
 void csourceLinkMetrics(csLink *l, const metricsSnapshot *m) {
     metricsPublishShard(l->cfg.metrics, l->index, l->tag + 6 /* "shard " */, m);
@@ -848,18 +854,24 @@ static outcome linksOutcome(csLink *links, int n, int failed, int *refused) {
 outcome csourceSync(const syncConfig *cfg, const csTopo *t, int use_replicas, int *refused) {
     *refused = 0;
     replicasMissing(t, use_replicas);
-    int was_empty = 0;
-    outcome rc = prepareTarget(cfg->target, &cfg->target_conn, cfg->flush_target, &was_empty);
-    if (rc != OUTCOME_OK) return rc;
+    int was_empty = 0, flush = cfg->flush_target;
+    cstate *state = NULL;
+    outcome rc = cfg->state_path ? cstateOpen(cfg->state_path, t, cfg->target, &cfg->target_conn, cfg->quiet, &state)
+                                 : OUTCOME_OK;
+    if (state && cstateResumes(state) && flush) /* the shards that resume continue what the target holds */
+        logInfo("--state %s: --flush-target does not apply to a resume", cfg->state_path), flush = 0;
+    if (rc == OUTCOME_OK) rc = prepareTarget(cfg->target, &cfg->target_conn, flush, &was_empty);
+    if (rc != OUTCOME_OK) return cstateClose(state), rc;
     pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
     static csMoves moves = {.mu = PTHREAD_MUTEX_INITIALIZER}; /* 32 KB of buckets: off the stack */
     csLink *links = calloc((size_t)t->n, sizeof(*links));
     progress *pg = progressNew(cfg->quiet, "sync", 0);
-    if (!links) return OUTCOME_INTERNAL;
+    if (!links) return cstateClose(state), OUTCOME_INTERNAL;
     progressSetInterval(pg, cfg->status_interval_ms);
     if (!cfg->quiet) logInfo("cluster source: %d shards, one replica link each", t->n);
     for (int i = 0; i < t->n; i++) {
         initLink(&links[i], cfg, t, i, use_replicas, was_empty, &mu, &moves);
+        links[i].state = state;
         if (nodeUrl(cfg->source, readNodeOf(&links[i].sh, use_replicas), &links[i].url) < 0 ||
             pthread_create(&links[i].th, NULL, linkThread, &links[i]) != 0) {
             logError("cannot start the link of shard %s", links[i].tag);
@@ -893,6 +905,7 @@ outcome csourceSync(const syncConfig *cfg, const csTopo *t, int use_replicas, in
         urlFree(&links[i].url);
     }
     rc = linksOutcome(links, t->n, failed, refused);
+    cstateClose(state); /* every shard's last position */
     movesFree(&moves);
     progressFree(pg);
     free(links);

@@ -139,5 +139,10 @@ void csourceLinkSnapshotHandlers(csLink *l, struct rdbHandlers *h);
 /* Whether the target held no key when the sync began (said once, before
  * any shard wrote). */
 int csourceLinkTargetWasEmpty(const csLink *l);
+/* --state: the shard's record as the run starts and the keeper shared by
+ * every shard (cstate.h). */
+struct stateLink;
+struct stateKeeper;
+struct stateKeeper *csourceLinkState(csLink *l, struct stateLink *rec, int *target_ours);
 
 #endif

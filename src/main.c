@@ -719,8 +719,8 @@ static outcome runSync(const config *c) {
             rc = OUTCOME_CONNECT;
         else if ((rc = startMetrics(c, &sc.metrics)) != OUTCOME_OK || (rc = preflightLive(&sc, c->flush_target)) != OUTCOME_OK)
             ;
-        else if (cluster && (c->state || c->cutover || c->exactly_once))
-            logError("--state, --cutover and --exactly-once take a standalone source: a cluster source has one "
+        else if (cluster && (c->cutover || c->exactly_once))
+            logError("--cutover and --exactly-once take a standalone source: a cluster source has one "
                      "replication position per shard, which they do not keep yet (%d shards here)", topo.n),
                 rc = OUTCOME_USAGE;
         else if (cluster && (c->mode == 2 || ((rc = csourceSync(&sc, &topo, c->source_replicas, &refused)) != OUTCOME_OK &&

@@ -116,6 +116,8 @@ typedef struct syncer {
     stateKeeper *keeper;    /* --state: where the position is kept; NULL = none */
     int state_lock;         /* --state: FILE.lock held for the run; -1 = none */
     char src_addr[STATE_ADDR_LEN]; /* the source's address, the state's link key */
+    char src_nodes[STATE_NODES_LEN + 1]; /* a cluster shard's node ids (cstate.h); "" */
+    int shared_keeper;      /* a cluster shard: the keeper is csource's, for every shard */
     char replid[41];        /* of the epoch applied last ("?" on a SYNC-style link) */
     int applied_db;         /* the stream db at s->applied */
     cutoverState cut;       /* the source's pause, once a cut-over began */
@@ -132,6 +134,7 @@ enum { CUT_NONE = 0, CUT_WAITING, CUT_PAUSED };
 static void keepState(syncer *s);
 static int keepStateNow(syncer *s, const char *when);
 static void cutoverStep(syncer *s);
+static int openShardState(syncer *s, replState *resume, int *have);
 
 static void fatal(syncer *s, outcome rc, const char *msg) {
     if (s->fatal) return;
@@ -1063,6 +1066,7 @@ static void keepState(syncer *s) {
     if (!s->keeper) return;
     stateLink l = {.offset = -1, .db = 0};
     snprintf(l.source, sizeof(l.source), "%s", s->src_addr);
+    snprintf(l.nodes, sizeof(l.nodes), "%s", s->src_nodes);
     snprintf(l.source_run_id, sizeof(l.source_run_id), "%s", s->src_run_id);
     int pos = s->loaded_once && !s->loading && !s->partial && (s->epoch_ready || s->epoch_seq == 0) &&
               strlen(s->replid) == STATE_ID_LEN && s->applied >= 0;
@@ -1088,11 +1092,37 @@ static int keepStateNow(syncer *s, const char *when) {
     return -1;
 }
 
+/* The record l (NULL: none) as where this run starts: its position to
+ * resume from (*have), or a full sync (a retried first one when the last
+ * run stopped during a snapshot load). */
+static void resumeFromState(syncer *s, const stateLink *l, replState *resume, int *have) {
+    const char *path = s->cfg->state_path;
+    if (l && stateHasPosition(l)) {
+        snprintf(resume->replid, sizeof(resume->replid), "%s", l->replid);
+        resume->offset = s->applied = l->offset;
+        resume->db = s->applied_db = l->db;
+        snprintf(s->replid, sizeof(s->replid), "%s", l->replid);
+        snprintf(s->src_run_id, sizeof(s->src_run_id), "%s", l->source_run_id);
+        s->loaded_once = 1; /* the target holds a whole snapshot and the stream up to the offset */
+        *have = 1;
+        if (!s->cfg->quiet)
+            logInfo("--state %s: asking the source to continue after offset %lld%s", path, (long long)l->offset,
+                    s->cfg->flush_target ? " (--flush-target does not apply to a resume)" : "");
+    } else if (l && (!s->cfg->shard || l->updated_ms)) { /* a shard's: 0 when not from the file */
+        /* The last run stopped during a snapshot load: a retried first
+         * snapshot, emptying the target first when all it holds is ours. */
+        s->snap_attempts = 1;
+        s->target_was_empty = l->target_ours;
+        logInfo("--state %s: the last run stopped before its snapshot was applied: a full sync", path);
+    }
+}
+
 /* The position to resume from, if FILE has one for these endpoints.
  * -1 (fatal set) when FILE is corrupt or for other endpoints. */
 static int openState(syncer *s, replState *resume, int *have) {
     const char *path = s->cfg->state_path;
     char err[700], why[500], msg[1024], tgt[STATE_ADDR_LEN];
+    if (s->cfg->shard) return openShardState(s, resume, have);
     stateFile st;
     *have = 0;
     if ((s->state_lock = stateLock(path, err, sizeof(err))) < 0) {
@@ -1118,25 +1148,7 @@ static int openState(syncer *s, replState *resume, int *have) {
     if (!got) memset(&st, 0, sizeof(st));
     snprintf(st.target, sizeof(st.target), "%s", tgt);
     snprintf(st.target_run_id, sizeof(st.target_run_id), "%.40s", s->run_id);
-    stateLink *l = stateFind(&st, s->src_addr);
-    if (l && stateHasPosition(l)) {
-        snprintf(resume->replid, sizeof(resume->replid), "%s", l->replid);
-        resume->offset = s->applied = l->offset;
-        resume->db = s->applied_db = l->db;
-        snprintf(s->replid, sizeof(s->replid), "%s", l->replid);
-        snprintf(s->src_run_id, sizeof(s->src_run_id), "%s", l->source_run_id);
-        s->loaded_once = 1; /* the target holds a whole snapshot and the stream up to the offset */
-        *have = 1;
-        if (!s->cfg->quiet)
-            logInfo("--state %s: asking the source to continue after offset %lld%s", path, (long long)l->offset,
-                    s->cfg->flush_target ? " (--flush-target does not apply to a resume)" : "");
-    } else if (l) {
-        /* The last run stopped during a snapshot load: a retried first
-         * snapshot, emptying the target first when all it holds is ours. */
-        s->snap_attempts = 1;
-        s->target_was_empty = l->target_ours;
-        logInfo("--state %s: the last run stopped before its snapshot was applied: a full sync", path);
-    }
+    resumeFromState(s, stateFind(&st, s->src_addr), resume, have);
     s->keeper = stateKeeperStart(path, &st, 1000, err, sizeof(err));
     if (s->keeper) return 0;
     snprintf(msg, sizeof(msg), "--state %s; nothing was written", err);
@@ -1144,10 +1156,29 @@ static int openState(syncer *s, replState *resume, int *have) {
     return -1;
 }
 
+/* A cluster shard: csource keeps one file for every shard (cstate.h) and
+ * hands this one its record. */
+static int openShardState(syncer *s, replState *resume, int *have) {
+    stateLink rec;
+    int ours = 0;
+    s->keeper = csourceLinkState(s->cfg->shard, &rec, &ours);
+    s->shared_keeper = 1;
+    snprintf(s->src_addr, sizeof(s->src_addr), "%s", rec.source);
+    snprintf(s->src_nodes, sizeof(s->src_nodes), "%s", rec.nodes);
+    resumeFromState(s, &rec, resume, have);
+    /* No position while the target holds what the last run wrote: the
+     * first snapshot replaces the shard's slots (a retried one). */
+    if (!*have && ours) s->snap_attempts = 1, s->target_was_empty = 1;
+    return 0;
+}
+
 /* At exit: the last position, written whole. */
 static void closeState(syncer *s) {
     char err[600];
-    if (s->keeper) {
+    if (s->keeper && s->shared_keeper) { /* csource stops it once every shard is done */
+        keepState(s);
+        s->keeper = NULL;
+    } else if (s->keeper) {
         keepState(s);
         if (stateKeeperStop(s->keeper, err, sizeof(err)) < 0) logError("--state %s: the last position was not saved", err);
         s->keeper = NULL;

@@ -1,0 +1,181 @@
+#!/usr/bin/env bash
+# it_cluster_state.sh -- --state FILE with a cluster source: one record per
+# shard, a restart resumes every shard (src/cstate.h).
+#
+# A 3-master cluster with a replica each, into a standalone redis-server,
+# under a slot-routed idempotent load (SET, HSET, SADD, ZADD, DEL: delivery
+# after a SIGKILL is at least once without --exactly-once):
+#   kill       rdbsync SIGKILLed mid-stream; the file holds three records
+#              keyed by slot ranges with node ids and positions; started
+#              again with the same --state, each shard says "resumed at
+#              offset N" (N its record's), no master served a new full sync
+#              (INFO stats sync_full unchanged), and the target equals the
+#              cluster once the load stops (cluster_digest vs DEBUG DIGEST);
+#   failover   stopped, a replica promoted (CLUSTER FAILOVER) and writes
+#              meanwhile, started again: the promoted node continues the old
+#              replication id (master_replid2): every shard resumes, the
+#              promoted node served no full sync, the target equals;
+#   foreign    the file given with another target, or a standalone source's
+#              file given with the cluster: refused, one line, exit 1,
+#              nothing written.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+if ! have_rdbsync; then skip cluster_state "no rdbsync binary"; exit 0; fi
+if ! cluster_start 3 1 --repl-diskless-sync yes --repl-diskless-sync-delay 0; then
+    fail cluster_state.start "the cluster did not come up"
+    exit 0
+fi
+P0=${CLUSTER_PORTS%% *}
+SRC=$(cluster_url)
+ST=$IT_TMP/cluster.state
+
+show_err() {
+    note "rdbsync stderr ($1), last lines:"
+    tail -n 12 "$IT_TMP/$1.err" | cut -c1-300 | sed 's/^/#   /' >&2
+}
+
+# Idempotent commands for i in FROM..TO (a replayed window ends the same).
+gen_load() {
+    local i
+    for ((i = $1; i <= $2; i++)); do
+        echo "SET s:$i v$i"
+        echo "HSET h:$((i % 50)) f$((i % 97)) v$i"
+        echo "SADD st:$((i % 40)) m$i"
+        echo "ZADD z:$((i % 40)) $i m$((i % 300))"
+        echo "SET c:$((i % 20)) $i"
+        echo "DEL s:$((i - 7))"
+    done
+}
+run_load() {
+    local i=$1
+    while [ ! -e "$IT_TMP/load.stop" ]; do
+        gen_load "$i" $((i + 99)) | redis-cli -c -p "$P0" >/dev/null 2>&1 || true
+        i=$((i + 100))
+    done
+}
+start_load() {
+    rm -f "$IT_TMP/load.stop"
+    run_load "$1" &
+    LOAD_PID=$!
+    on_exit "touch $IT_TMP/load.stop; kill $LOAD_PID 2>/dev/null || true"
+}
+stop_load() {
+    touch "$IT_TMP/load.stop"
+    wait "$LOAD_PID" 2>/dev/null || true
+}
+# sync_full of every master now, "name:count ...".
+full_syncs() {
+    local n out=
+    for n in $CLUSTER_NODES; do out+="$n:$(info "$n" stats sync_full) "; done
+    printf '%s\n' "$out"
+}
+same_data() {
+    [ "$(cluster_digest)" == "$(rs_digest tgt)" ] && [ "$(cluster_dbsize)" == "$(rs_cli tgt DBSIZE)" ]
+}
+assert_same() {
+    if wait_until "$2" same_data; then pass "$1.target_equals_cluster"
+    else fail "$1.target_equals_cluster" "after $2 s: $(cluster_digest)/$(cluster_dbsize) vs $(rs_digest tgt)/$(rs_cli tgt DBSIZE)"
+    fi
+}
+resumed_all() { [ "$(grep -c 'resumed at offset' "$IT_TMP/$1.err")" -ge 3 ]; }
+# Every shard says it resumed at its record's offset.
+assert_resumed() {
+    local t=$1 name=$2 offs
+    if wait_until 20 resumed_all "$name"; then pass "$t.each_shard_resumed"
+    else fail "$t.each_shard_resumed" "$(grep -c 'resumed at offset' "$IT_TMP/$name.err") of 3"; show_err "$name"; fi
+    offs=$(sed -n 's/.*resumed at offset \([0-9]*\) .*/\1/p' "$IT_TMP/$name.err" | sort -n | tr '\n' ' ')
+    assert_eq "$t.resumed_at_recorded_offsets" "$3" "$offs"
+    assert_eq "$t.no_snapshot" 0 "$(grep -c 'snapshot applied' "$IT_TMP/$name.err" || true)"
+}
+recorded_offsets() { sed -n 's/^link .* offset=\([0-9-]*\) .*/\1/p' "$ST" | sort -n | tr '\n' ' '; }
+
+gen_load 1 3000 | redis-cli -c -p "$P0" >/dev/null
+rs_start tgt
+
+# ---- kill ----
+
+t=kill
+start_load 3001
+rdb_bg run1 --source "$SRC" --target "$(rs_url tgt)" --state "$ST" --status-interval 1
+SYNC_PID=$BG_PID
+if ! wait_until 60 grep -q 'shards streaming, in sync' "$IT_TMP/run1.err"; then
+    fail "$t.first_run_in_sync" "$(tail -n 2 "$IT_TMP/run1.err" | cut -c1-300)"
+fi
+sleep 3
+before=$(full_syncs)
+rdb_kill "$SYNC_PID"
+wait "$SYNC_PID" 2>/dev/null || true
+assert_eq "$t.three_records" 3 "$(grep -c '^link source=slots:[0-9]' "$ST" || true)"
+assert_match "$t.records_name_nodes" '^link source=slots:0-5460 nodes=[0-9a-f]{40},[0-9a-f]{40} ' "$(grep -m1 '^link' "$ST")"
+offs=$(recorded_offsets)
+assert_match "$t.records_have_positions" '^[1-9][0-9]* [1-9][0-9]* [1-9][0-9]* $' "$offs"
+sleep 1 # writes while nothing syncs
+rdb_bg run2 --source "$SRC" --target "$(rs_url tgt)" --state "$ST" --status-interval 1
+SYNC_PID=$BG_PID
+assert_resumed "$t" run2 "$offs"
+stop_load
+assert_same "$t" 30
+assert_eq "$t.no_new_full_sync" "$before" "$(full_syncs)"
+sync_stop
+assert_eq "$t.clean_exit" 0 "$STOP_RC"
+
+# ---- failover between two runs ----
+
+t=failover
+M0=${CLUSTER_MASTERS%% *}
+PROMOTED=
+for n in $CLUSTER_REPLICAS; do
+    if [ "$(info "$n" replication master_port)" = "$(rs_port "$M0")" ]; then PROMOTED=$n; fi
+done
+start_load 200000
+sleep 1
+offs=$(recorded_offsets)
+rs_cli "$PROMOTED" CLUSTER FAILOVER >/dev/null
+if wait_until 20 sh -c "redis-cli -p $(rs_port "$PROMOTED") ROLE | head -n 1 | grep -qx master"; then
+    pass "$t.promoted"
+else
+    fail "$t.promoted" "$PROMOTED did not become a master"
+fi
+wait_until 20 cluster_ok || true
+sleep 1
+before=$(full_syncs)
+rdb_bg run3 --source "$SRC" --target "$(rs_url tgt)" --state "$ST" --status-interval 1
+SYNC_PID=$BG_PID
+assert_resumed "$t" run3 "$offs"
+stop_load
+assert_same "$t" 30
+assert_eq "$t.no_new_full_sync" "$before" "$(full_syncs)"
+sync_stop
+assert_eq "$t.clean_exit" 0 "$STOP_RC"
+
+# ---- foreign ----
+
+t=foreign
+rs_start other
+rs_cli other SET mine 1 >/dev/null
+rdb_run "$t.target" --source "$SRC" --target "$(rs_url other)" --state "$ST"
+assert_eq "$t.other_target_exit" 1 "$RC"
+assert_match "$t.other_target_line" "refused: it was written for target 127.0.0.1:$(rs_port tgt), not 127.0.0.1:$(rs_port other)" \
+    "$(cat "$IT_TMP/$t.target.err")"
+assert_eq "$t.other_target_untouched" 1 "$(rs_cli other DBSIZE)"
+rs_start single
+sed -n '1,2p' "$ST" >"$IT_TMP/single.body"
+echo "link source=127.0.0.1:$(rs_port single) run_id=- replid=- offset=-1 db=0 target_ours=1 updated=1" >>"$IT_TMP/single.body"
+python3 - "$IT_TMP/single.body" "$IT_TMP/single.state" <<'PY'
+import sys
+# the state file's CRC-64 (Jones, reflected, as Redis's crc64), as state.c writes it
+def crc64(data):
+    poly, crc = 0x95ac9329ac4bc9b5, 0
+    for b in data:
+        crc ^= b
+        for _ in range(8):
+            crc = (crc >> 1) ^ poly if crc & 1 else crc >> 1
+    return crc
+body = open(sys.argv[1], 'rb').read()
+open(sys.argv[2], 'wb').write(body + b'checksum %016x\n' % crc64(body))
+PY
+rdb_run "$t.single" --source "$SRC" --target "$(rs_url tgt)" --state "$IT_TMP/single.state"
+assert_eq "$t.single_source_exit" 1 "$RC"
+assert_match "$t.single_source_line" "refused: it was written for the single source 127.0.0.1:$(rs_port single), not this cluster" \
+    "$(cat "$IT_TMP/$t.single.err")"
