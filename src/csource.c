@@ -14,6 +14,7 @@
 #include "cluster.h"
 #include "clock.h"
 #include "cstate.h"
+#include "ccutover.h"
 #include "log.h"
 #include "progress.h"
 #include "scan.h"
@@ -496,6 +497,7 @@ struct csLink {
     char tag[320];
     int target_was_empty;
     cstate *state;           /* --state: one file for every shard (cstate.h); NULL */
+    ccut *cut;               /* the cut-over of every shard (ccutover.h); NULL */
     pthread_mutex_t *mu;     /* guards the status below (shared by all links) */
     char phase[16], line[300];
     int in_sync, done, refused;
@@ -578,6 +580,21 @@ void csourceLinkStatus(csLink *l, const char *phase, const char *line, int in_sy
 }
 
 int csourceLinkTargetWasEmpty(const csLink *l) { return l->target_was_empty; }
+
+int csourceLinkCutover(csLink *l, int ready, int settled, int64_t applied) {
+    return l->cut ? ccutLink(l->cut, l->index, ready, settled, applied) : CCUT_NONE;
+}
+
+/* The coordinator's view: each shard's master and slots now. */
+static void cutStep(ccut *c, csLink *links, int n) {
+    csShard *now = malloc((size_t)n * sizeof(*now));
+    if (!now) return;
+    pthread_mutex_lock(links[0].mu);
+    for (int i = 0; i < n; i++) now[i] = links[i].sh;
+    pthread_mutex_unlock(links[0].mu);
+    ccutStep(c, now);
+    free(now);
+}
 
 stateKeeper *csourceLinkState(csLink *l, stateLink *rec, int *target_ours) {
     return cstateShard(l->state, l->index, rec, target_ours);
@@ -866,12 +883,14 @@ outcome csourceSync(const syncConfig *cfg, const csTopo *t, int use_replicas, in
     static csMoves moves = {.mu = PTHREAD_MUTEX_INITIALIZER}; /* 32 KB of buckets: off the stack */
     csLink *links = calloc((size_t)t->n, sizeof(*links));
     progress *pg = progressNew(cfg->quiet, "sync", 0);
-    if (!links) return cstateClose(state), OUTCOME_INTERNAL;
+    ccut *cut = ccutNew(t->n, cfg->source, &cfg->source_conn, cfg->pause_ms, cfg->cutover, cfg->quiet);
+    if (!links || !cut) return cstateClose(state), ccutFree(cut), free(links), OUTCOME_INTERNAL;
     progressSetInterval(pg, cfg->status_interval_ms);
     if (!cfg->quiet) logInfo("cluster source: %d shards, one replica link each", t->n);
     for (int i = 0; i < t->n; i++) {
         initLink(&links[i], cfg, t, i, use_replicas, was_empty, &mu, &moves);
         links[i].state = state;
+        links[i].cut = cut;
         if (nodeUrl(cfg->source, readNodeOf(&links[i].sh, use_replicas), &links[i].url) < 0 ||
             pthread_create(&links[i].th, NULL, linkThread, &links[i]) != 0) {
             logError("cannot start the link of shard %s", links[i].tag);
@@ -896,6 +915,7 @@ outcome csourceSync(const syncConfig *cfg, const csTopo *t, int use_replicas, in
             stopping = 1;
         }
         aggregateLine(links, t->n, pg, &mu, 0);
+        cutStep(cut, links, t->n);
         usleep(100 * 1000);
     }
     aggregateLine(links, t->n, pg, &mu, 1);
@@ -904,7 +924,8 @@ outcome csourceSync(const syncConfig *cfg, const csTopo *t, int use_replicas, in
         if (links[i].started) pthread_join(links[i].th, NULL);
         urlFree(&links[i].url);
     }
-    rc = linksOutcome(links, t->n, failed, refused);
+    rc = ccutEnd(cut, linksOutcome(links, t->n, failed, refused));
+    ccutFree(cut);
     cstateClose(state); /* every shard's last position */
     movesFree(&moves);
     progressFree(pg);

@@ -144,5 +144,8 @@ int csourceLinkTargetWasEmpty(const csLink *l);
 struct stateLink;
 struct stateKeeper;
 struct stateKeeper *csourceLinkState(csLink *l, struct stateLink *rec, int *target_ours);
+/* Cut-over (ccutover.h): the shard is ready to be paused, settled, at
+ * applied. The coordinator's phase (CCUT_DONE: the shard ends). */
+int csourceLinkCutover(csLink *l, int ready, int settled, int64_t applied);
 
 #endif

@@ -23,6 +23,7 @@
 #include "checkpoint.h"
 #include "clock.h"
 #include "ctarget.h"
+#include "ccutover.h"
 #include "cutover.h"
 #include "csource.h"
 #include "grace.h"
@@ -46,6 +47,7 @@ static volatile sig_atomic_t stop_requested, cutover_requested;
 
 void syncRequestStop(void) { stop_requested = 1; }
 void syncRequestCutover(void) { cutover_requested = 1; }
+int syncCutoverRequested(void) { return cutover_requested; }
 
 /* Status lines come from the apply thread, which blocks while the target
  * does not answer (paused, stopped, swapping): the watchdog thread then
@@ -1274,6 +1276,18 @@ static void cutoverCatchUp(syncer *s) {
     }
 }
 
+/* Ready to pause the source: the snapshot applied and the link streaming;
+ * --cutover also waits for the target to have caught up: in sync, or under
+ * a load that always keeps some writes in flight, nothing received older
+ * than CUTOVER_CAUGHT_UP_MS and little left to apply. */
+static int cutoverReady(syncer *s, replStatus *st) {
+    int caught_up = inSync(s, st) || (st->silent_ms <= 2 * st->ping_period_ms && st->lag_ms <= CUTOVER_CAUGHT_UP_MS &&
+                                      st->received - st->applied <= CUTOVER_CAUGHT_UP_BYTES &&
+                                      targetSilentMs(s) < WATCHDOG_STALL_MS);
+    return s->loaded_once && s->epoch_ready && !s->loading && st->pending_epochs == 0 && st->phase == REPL_STREAMING &&
+           (cutover_requested || caught_up);
+}
+
 /* Called at the apply side's status points: SIGUSR1 starts a cut-over
  * once the snapshot is applied; --cutover once the target is in sync. */
 static void cutoverStep(syncer *s) {
@@ -1286,21 +1300,20 @@ static void cutoverStep(syncer *s) {
     if (!cutover_requested && !s->cfg->cutover) return;
     replStatus st;
     replicaGetStatus(s->rep, &st);
+    if (s->cfg->shard) { /* a cluster's shard: csource pauses every master (ccutover.h) */
+        s->cut_tried = 1;
+        int settled = s->epoch_ready && !s->loading && s->w && writerInFlight(s->w) == 0 && !s->in_multi;
+        if (csourceLinkCutover(s->cfg->shard, cutoverReady(s, &st), settled, s->applied) == CCUT_DONE)
+            s->finished = 1;
+        return;
+    }
     if (st.sync_only) {
         s->cut_tried = 1;
         fatal(s, OUTCOME_CUTOVER, "cut-over refused: this source speaks SYNC only, which gives no replication offset "
               "to wait for; nothing was paused");
         return;
     }
-    /* --cutover waits for the target to have caught up: in sync, or under
-     * a load that always keeps some writes in flight, nothing received
-     * older than CUTOVER_CAUGHT_UP_MS and little left to apply. */
-    int caught_up = inSync(s, &st) || (st.silent_ms <= 2 * st.ping_period_ms && st.lag_ms <= CUTOVER_CAUGHT_UP_MS &&
-                                       st.received - st.applied <= CUTOVER_CAUGHT_UP_BYTES &&
-                                       targetSilentMs(s) < WATCHDOG_STALL_MS);
-    int ready = s->loaded_once && s->epoch_ready && !s->loading && st.pending_epochs == 0 &&
-                st.phase == REPL_STREAMING && (cutover_requested || caught_up);
-    if (!ready) {
+    if (!cutoverReady(s, &st)) {
         if (cutover_requested && s->cut_phase == CUT_NONE && !s->cfg->quiet)
             logInfo("cut-over requested: waiting for the snapshot to be applied and the link to stream");
         s->cut_phase = CUT_WAITING;

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# it_cluster_state.sh -- --state FILE with a cluster source: one record per
-# shard, a restart resumes every shard (src/cstate.h).
+# it_cluster_state.sh -- --state FILE and the cut-over with a cluster
+# source: one record per shard, a restart resumes every shard
+# (src/cstate.h); SIGUSR1 pauses every master and switches all shards at
+# once (src/ccutover.h).
 #
 # A 3-master cluster with a replica each, into a standalone redis-server,
 # under a slot-routed idempotent load (SET, HSET, SADD, ZADD, DEL: delivery
@@ -15,6 +17,14 @@
 #              meanwhile, started again: the promoted node continues the old
 #              replication id (master_replid2): every shard resumes, the
 #              promoted node served no full sync, the target equals;
+#   cutover    SIGUSR1 to a running sync (resumed from the file) under the
+#              load: exit 0 with one line "cut-over: target identical to the
+#              source at offsets 0-5460:N, ...", each N a master's
+#              master_repl_offset; every master refuses writes meanwhile
+#              (paused) and the target equals the cluster while paused;
+#   short      a target asleep (DEBUG SLEEP 3) and --pause-timeout 1: exit
+#              10, "cut-over failed", every master unpaused (a write
+#              completes at once), nothing claimed on stdout;
 #   foreign    the file given with another target, or a standalone source's
 #              file given with the cluster: refused, one line, exit 1,
 #              nothing written.
@@ -148,6 +158,74 @@ assert_same "$t" 30
 assert_eq "$t.no_new_full_sync" "$before" "$(full_syncs)"
 sync_stop
 assert_eq "$t.clean_exit" 0 "$STOP_RC"
+
+# ---- cut-over ----
+
+# sync_exit SECONDS: wait for rdbsync to exit; EXIT_RC (or "hung").
+sync_exit() {
+    EXIT_RC=hung
+    if it_wait_pid "$SYNC_PID" "$1"; then
+        EXIT_RC=0
+        wait "$SYNC_PID" 2>/dev/null || EXIT_RC=$?
+    else
+        rdb_kill "$SYNC_PID"
+    fi
+}
+# Every master refuses a write within a second (paused), or takes it at once.
+# (a key the master holds: another one would be answered MOVED at once).
+masters_paused() {
+    local n k
+    for n in $(cluster_masters); do
+        k=$(rs_cli "$n" RANDOMKEY)
+        if timeout 1 redis-cli -p "$(rs_port "$n")" SET "$k" 1 >/dev/null 2>&1; then return 1; fi
+    done
+}
+masters_writable() {
+    local n
+    for n in $(cluster_masters); do
+        [ "$(timeout 2 redis-cli -p "$(rs_port "$n")" SET cutover:probe 2 2>/dev/null)" != MOVED ] || return 1
+        timeout 2 redis-cli -c -p "$(rs_port "$n")" SET "cutover:probe:$n" 2 >/dev/null 2>&1 || return 1
+    done
+}
+master_offsets() {
+    local n
+    for n in $(cluster_masters); do info "$n" replication master_repl_offset; done | sort -n | tr '\n' ' '
+}
+streaming_all() { tail -n 2 "$IT_TMP/$1.err" | grep -q '3 of 3 shards streaming'; }
+
+t=cutover
+start_load 400000
+rdb_bg cut --source "$SRC" --target "$(rs_url tgt)" --state "$ST" --status-interval 1 --pause-timeout 20
+SYNC_PID=$BG_PID
+if ! wait_until 30 streaming_all cut; then fail "$t.streaming" "$(tail -n 2 "$IT_TMP/cut.err" | cut -c1-300)"; fi
+sleep 2
+kill -USR1 "$SYNC_PID"
+sync_exit 25
+assert_eq "$t.exit" 0 "$EXIT_RC"
+line=$(grep '^cut-over:' "$IT_TMP/cut.out" || true)
+assert_match "$t.line" '^cut-over: target identical to the source at offsets 0-5460:[0-9]+, 5461-10922:[0-9]+, 10923-16383:[0-9]+; source writes paused until [0-9]{2}:[0-9]{2}:[0-9]{2}$' "$line"
+offs=$(grep -o ':[0-9]*[,;]' <<<"$line" | tr -d ':,;' | sort -n | tr '\n' ' ')
+assert_eq "$t.final_offsets" "$(master_offsets)" "$offs"
+if masters_paused; then pass "$t.masters_paused"; else fail "$t.masters_paused" "a master took a write"; fi
+assert_eq "$t.equal_while_paused" "$(cluster_digest) $(cluster_dbsize)" "$(rs_digest tgt) $(rs_cli tgt DBSIZE)"
+for n in $(cluster_masters); do rs_cli "$n" CLIENT UNPAUSE >/dev/null; done
+stop_load
+
+t=short
+start_load 500000
+rdb_bg short --source "$SRC" --target "$(rs_url tgt)" --state "$ST" --status-interval 1 --pause-timeout 1
+SYNC_PID=$BG_PID
+if ! wait_until 30 streaming_all short; then fail "$t.streaming" "$(tail -n 2 "$IT_TMP/short.err" | cut -c1-300)"; fi
+rs_cli tgt DEBUG SLEEP 3 >/dev/null &
+sleep 0.3
+kill -USR1 "$SYNC_PID"
+sync_exit 20
+assert_eq "$t.exit" 10 "$EXIT_RC"
+assert_match "$t.said" 'cut-over failed: the shard of slots [0-9-]+ reached offset [0-9]+ of [0-9]+ before the pause \(--pause-timeout 1.0 s\) ran out; source writes unpaused at [0-9:]+ on every master; nothing was switched' \
+    "$(cat "$IT_TMP/short.err")"
+assert_eq "$t.nothing_claimed" "" "$(cat "$IT_TMP/short.out")"
+if masters_writable; then pass "$t.masters_unpaused"; else fail "$t.masters_unpaused" "a master still blocks writes"; fi
+stop_load
 
 # ---- foreign ----
 
