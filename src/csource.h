@@ -30,6 +30,8 @@
  *   scan mode               (nodes that refuse SYNC and PSYNC, --mode scan)
  *                           one scan copy per master, each following its
  *                           own keyspace notifications.
+ * --state FILE keeps one record per shard (cstate.h); a cut-over pauses
+ * every master and switches every shard together (ccutover.h).
  * --metrics labels every series with shard="HOST:PORT" (the node a shard
  * was read from at the start).
  * What is not supported yet (scan-mode snapshots and checksums of a
