@@ -17,6 +17,11 @@
 #              meanwhile, started again: the promoted node continues the old
 #              replication id (master_replid2): every shard resumes, the
 #              promoted node served no full sync, the target equals;
+#   backlog    stopped cleanly, every master's backlog cut to 16 KB, then
+#              300 KB of writes (and deletes of keys the target holds) to one
+#              slot: its shard says why it cannot resume and full-syncs alone,
+#              replacing only its slots (said), the other two resume; the
+#              target equals the cluster;
 #   cutover    SIGUSR1 to a running sync (resumed from the file) under the
 #              load: exit 0 with one line "cut-over: target identical to the
 #              source at offsets 0-5460:N, ...", each N a master's
@@ -159,6 +164,29 @@ assert_eq "$t.no_new_full_sync" "$before" "$(full_syncs)"
 sync_stop
 assert_eq "$t.clean_exit" 0 "$STOP_RC"
 
+# ---- backlog: one shard cannot continue ----
+
+t=backlog
+gen_bk() { local i; for ((i = $1; i <= $2; i++)); do echo "SET {bk}:$i $3"; done; }
+gen_bk 1 200 old | redis-cli -c -p "$P0" >/dev/null
+rdb_bg bk1 --source "$SRC" --target "$(rs_url tgt)" --state "$ST" --status-interval 1
+SYNC_PID=$BG_PID
+if ! wait_until 30 same_data; then fail "$t.first_run_equal" "$(tail -n 2 "$IT_TMP/bk1.err" | cut -c1-300)"; fi
+sync_stop
+for n in $(cluster_masters); do rs_cli "$n" CONFIG SET repl-backlog-size 16384 >/dev/null; done
+{ gen_bk 1 3000 "$(printf 'x%.0s' {1..100})"; for ((i = 1; i <= 200; i += 2)); do echo "DEL {bk}:$i"; done; } |
+    redis-cli -c -p "$P0" >/dev/null
+rdb_bg bk2 --source "$SRC" --target "$(rs_url tgt)" --state "$ST" --status-interval 1
+SYNC_PID=$BG_PID
+assert_same "$t" 40
+assert_eq "$t.two_resumed" 2 "$(grep -c 'resumed at offset' "$IT_TMP/bk2.err" || true)"
+assert_match "$t.said_why" 'cannot resume at offset [0-9]+: its backlog no longer holds offset' "$(cat "$IT_TMP/bk2.err")"
+assert_match "$t.replaced_its_slots_alone" "replacing the shard's slots \([0-9,-]+\) on the target instead of emptying it" \
+    "$(cat "$IT_TMP/bk2.err")"
+sync_stop
+assert_eq "$t.clean_exit" 0 "$STOP_RC"
+for n in $(cluster_masters); do rs_cli "$n" CONFIG SET repl-backlog-size 1048576 >/dev/null; done
+
 # ---- cut-over ----
 
 # sync_exit SECONDS: wait for rdbsync to exit; EXIT_RC (or "hung").
@@ -257,3 +285,10 @@ rdb_run "$t.single" --source "$SRC" --target "$(rs_url tgt)" --state "$IT_TMP/si
 assert_eq "$t.single_source_exit" 1 "$RC"
 assert_match "$t.single_source_line" "refused: it was written for the single source 127.0.0.1:$(rs_port single), not this cluster" \
     "$(cat "$IT_TMP/$t.single.err")"
+rdb_run "$t.exactly" --source "$SRC" --target "$(rs_url other)" --exactly-once
+assert_eq "$t.exactly_once_exit" 1 "$RC"
+assert_match "$t.exactly_once_line" '--exactly-once takes a standalone source: .* a cluster source has one per shard' \
+    "$(cat "$IT_TMP/$t.exactly.err")"
+rdb_run "$t.verify" --source "$SRC" --target "$(rs_url other)" --cutover --cutover-verify
+assert_eq "$t.cutover_verify_exit" 1 "$RC"
+assert_eq "$t.refusals_untouched" 1 "$(rs_cli other DBSIZE)"
