@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "checkpoint.h"
 #include "clock.h"
 #include "cluster.h"
 #include "cutover.h"
@@ -26,21 +27,26 @@ struct ccut {
     pthread_mutex_t mu;       /* phase and the shards' reports */
     int n, phase, auto_cut, quiet, said_waiting, tried;
     int64_t asked_mono;       /* when the request was first seen; 0 none */
-    const rsUrl *seed;
-    rsConnOptions co;
+    const rsUrl *seed, *target;
+    rsConnOptions co, tco;
+    const char *checkpoint_key;
     int64_t pause_ms;
     int64_t deadline_mono, until_wall_ms;
     outcome rc;
     ccutShard *sh;
 };
 
-ccut *ccutNew(int n, const rsUrl *seed, const rsConnOptions *co, int64_t pause_ms, int auto_cut, int quiet) {
+ccut *ccutNew(int n, const rsUrl *seed, const rsConnOptions *co, int64_t pause_ms, int auto_cut, int quiet,
+              const rsUrl *target, const rsConnOptions *tco, const char *checkpoint_key) {
     ccut *c = calloc(1, sizeof(*c));
     if (!c || !(c->sh = calloc((size_t)n, sizeof(*c->sh)))) return free(c), NULL;
     pthread_mutex_init(&c->mu, NULL);
     c->n = n;
     c->seed = seed;
     c->co = *co;
+    c->target = target;
+    c->tco = *tco;
+    c->checkpoint_key = checkpoint_key;
     c->pause_ms = pause_ms > 0 ? pause_ms : CUTOVER_DEFAULT_PAUSE_MS;
     c->auto_cut = auto_cut;
     c->quiet = quiet;
@@ -138,6 +144,27 @@ static void pauseAll(ccut *c, const csShard *shards) {
     setPhase(c, CCUT_PAUSED);
 }
 
+/* --exactly-once: the checkpoint hash (every shard's fields) goes before
+ * the switch. 0, or -1 with err. */
+static int removeCheckpoint(ccut *c, char *err, size_t errlen) {
+    char cerr[400];
+    if (!c->checkpoint_key) return 0;
+    rsConn *t = connOpen(c->target, &c->tco, cerr, sizeof(cerr));
+    redisReply *r = t ? connCommandf(t, "SELECT %d", CHECKPOINT_DB) : NULL;
+    if (r && r->type != REDIS_REPLY_ERROR) {
+        freeReplyObject(r);
+        const char *argv[2] = {"DEL", c->checkpoint_key};
+        size_t lens[2] = {3, strlen(c->checkpoint_key)};
+        r = connCommand(t, 2, argv, lens);
+    }
+    int ok = r && r->type == REDIS_REPLY_INTEGER;
+    if (!ok) snprintf(err, errlen, "the checkpoint key '%s' could not be removed from the target (%s)",
+                      c->checkpoint_key, !t ? cerr : r && r->type == REDIS_REPLY_ERROR ? r->str : connError(t));
+    if (r) freeReplyObject(r);
+    connClose(t);
+    return ok ? 0 : -1;
+}
+
 /* Paused: declared once every shard reached its offset; failed when the
  * deadline comes first. */
 static void catchUp(ccut *c) {
@@ -147,7 +174,9 @@ static void catchUp(ccut *c) {
     for (int i = 0; i < c->n && behind < 0; i++)
         if (!c->sh[i].settled || c->sh[i].applied < c->sh[i].cut.final_offset) behind = i;
     pthread_mutex_unlock(&c->mu);
-    if (behind < 0 && clockMonoMs() <= c->deadline_mono) {
+    if (behind < 0 && clockMonoMs() <= c->deadline_mono && removeCheckpoint(c, what, sizeof(what)) < 0) {
+        fail(c, OUTCOME_WRITE, what);
+    } else if (behind < 0 && clockMonoMs() <= c->deadline_mono) {
         size_t n = 0;
         offs[0] = '\0';
         for (int i = 0; i < c->n && n < sizeof(offs); i++)

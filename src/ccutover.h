@@ -42,8 +42,12 @@ typedef struct ccut ccut;
 enum { CCUT_NONE = 0, CCUT_PAUSED, CCUT_DONE, CCUT_FAILED };
 
 /* n shards; seed: the user's source URL (credentials, TLS) for the
- * masters' addresses; auto_cut: --cutover. NULL when out of memory. */
-ccut *ccutNew(int n, const rsUrl *seed, const rsConnOptions *co, int64_t pause_ms, int auto_cut, int quiet);
+ * masters' addresses; auto_cut: --cutover; checkpoint_key: with
+ * --exactly-once, the checkpoint hash deleted from the target before the
+ * line (the target's data must be the source's alone), else NULL. NULL
+ * when out of memory. */
+ccut *ccutNew(int n, const rsUrl *seed, const rsConnOptions *co, int64_t pause_ms, int auto_cut, int quiet,
+              const rsUrl *target, const rsConnOptions *tco, const char *checkpoint_key);
 void ccutFree(ccut *c);
 
 /* A shard's apply thread at its status points: ready to be paused,

@@ -15,6 +15,7 @@
 #include "clock.h"
 #include "cstate.h"
 #include "ccutover.h"
+#include "checkpoint.h"
 #include "log.h"
 #include "progress.h"
 #include "scan.h"
@@ -581,6 +582,12 @@ void csourceLinkStatus(csLink *l, const char *phase, const char *line, int in_sy
 
 int csourceLinkTargetWasEmpty(const csLink *l) { return l->target_was_empty; }
 
+void csourceLinkKey(csLink *l, char *out, size_t cap) {
+    pthread_mutex_lock(l->mu);
+    cstateKey(&l->sh, out, cap);
+    pthread_mutex_unlock(l->mu);
+}
+
 int csourceLinkCutover(csLink *l, int ready, int settled, int64_t applied) {
     return l->cut ? ccutLink(l->cut, l->index, ready, settled, applied) : CCUT_NONE;
 }
@@ -672,8 +679,8 @@ void csourceLinkSnapshotHandlers(csLink *l, rdbHandlers *h) {
 
 /* DEL the keys of one SCAN batch that hash to the shard's slots: one
  * command per batch. */
-static int delInSlots(rsConn *tc, const redisReply *keys, const csShard *s, uint64_t *deleted, char *err,
-                      size_t errlen) {
+static int delInSlots(rsConn *tc, const redisReply *keys, const csShard *s, const char *keep, uint64_t *deleted,
+                      char *err, size_t errlen) {
     const char **av = malloc((keys->elements + 1) * sizeof(*av));
     size_t *lv = malloc((keys->elements + 1) * sizeof(*lv));
     int n = 1, rc = 0;
@@ -682,7 +689,8 @@ static int delInSlots(rsConn *tc, const redisReply *keys, const csShard *s, uint
         av[0] = "DEL", lv[0] = 3;
         for (size_t i = 0; i < keys->elements; i++) {
             const redisReply *k = keys->element[i];
-            if (k->type == REDIS_REPLY_STRING && hasSlot(s, csourceKeySlot(k->str, (size_t)k->len)))
+            if (k->type == REDIS_REPLY_STRING && hasSlot(s, csourceKeySlot(k->str, (size_t)k->len)) &&
+                !(keep && strlen(keep) == k->len && !memcmp(keep, k->str, k->len))) /* the other shards' checkpoints */
                 av[n] = k->str, lv[n++] = (size_t)k->len;
         }
     }
@@ -721,7 +729,9 @@ int csourceLinkFlush(csLink *l, rsConn *tc, int tdb, char *err, size_t errlen) {
             rc = -1;
         } else {
             snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
-            rc = delInSlots(tc, r->element[1], &now, &deleted, err, errlen);
+            const char *keep = !l->cfg.exactly_once ? NULL : l->cfg.checkpoint_key ? l->cfg.checkpoint_key
+                                                                                 : CHECKPOINT_DEFAULT_KEY;
+            rc = delInSlots(tc, r->element[1], &now, tdb == CHECKPOINT_DB ? keep : NULL, &deleted, err, errlen);
         }
         if (r) freeReplyObject(r);
     } while (rc == 0 && strcmp(cursor, "0") != 0);
@@ -883,7 +893,9 @@ outcome csourceSync(const syncConfig *cfg, const csTopo *t, int use_replicas, in
     static csMoves moves = {.mu = PTHREAD_MUTEX_INITIALIZER}; /* 32 KB of buckets: off the stack */
     csLink *links = calloc((size_t)t->n, sizeof(*links));
     progress *pg = progressNew(cfg->quiet, "sync", 0);
-    ccut *cut = ccutNew(t->n, cfg->source, &cfg->source_conn, cfg->pause_ms, cfg->cutover, cfg->quiet);
+    ccut *cut = ccutNew(t->n, cfg->source, &cfg->source_conn, cfg->pause_ms, cfg->cutover, cfg->quiet, cfg->target,
+                        &cfg->target_conn, !cfg->exactly_once ? NULL
+                                           : cfg->checkpoint_key ? cfg->checkpoint_key : CHECKPOINT_DEFAULT_KEY);
     if (!links || !cut) return cstateClose(state), ccutFree(cut), free(links), OUTCOME_INTERNAL;
     progressSetInterval(pg, cfg->status_interval_ms);
     if (!cfg->quiet) logInfo("cluster source: %d shards, one replica link each", t->n);

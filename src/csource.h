@@ -149,5 +149,8 @@ struct stateKeeper *csourceLinkState(csLink *l, struct stateLink *rec, int *targ
 /* Cut-over (ccutover.h): the shard is ready to be paused, settled, at
  * applied. The coordinator's phase (CCUT_DONE: the shard ends). */
 int csourceLinkCutover(csLink *l, int ready, int settled, int64_t applied);
+/* The shard's key as the run began, "slots:RANGES" (cstate.h): its
+ * --exactly-once checkpoint fields are named by it. */
+void csourceLinkKey(csLink *l, char *out, size_t cap);
 
 #endif

@@ -722,11 +722,6 @@ static outcome runSync(const config *c) {
             rc = OUTCOME_CONNECT;
         else if ((rc = startMetrics(c, &sc.metrics)) != OUTCOME_OK || (rc = preflightLive(&sc, c->flush_target)) != OUTCOME_OK)
             ;
-        else if (cluster && c->exactly_once)
-            logError("--exactly-once takes a standalone source: its checkpoint on the target holds one replication "
-                     "position, and a cluster source has one per shard (%d here), which it does not keep yet; "
-                     "--state keeps them (at least once)", topo.n),
-                rc = OUTCOME_USAGE;
         else if (cluster && c->cutover_verify)
             logError("--cutover-verify takes a standalone source: with a cluster source (%d shards) run --verify "
                      "yourself while the masters are paused", topo.n),

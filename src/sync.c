@@ -514,7 +514,7 @@ static int resumeFromCheckpoint(syncer *s) {
     checkpointPos pos;
     char err[700], kr[300];
     const char *key = checkpointKey(s->cp);
-    int got = checkpointRead(s->tc, key, &pos, err, sizeof(err));
+    int got = checkpointReadOwn(s->tc, s->cp, &pos, err, sizeof(err));
     writerResetDb(s->w);
     rdbKeyRepr(key, strlen(key), kr, sizeof(kr));
     if (got < 0) {
@@ -1426,6 +1426,18 @@ static int checkDbs(syncer *s) { /* 0, or -1 with s->err and s->rc set */
     return -1;
 }
 
+/* A cluster's shard without a checkpoint: does the hash hold other
+ * shards' (the target is ours)? */
+static int shardCheckpointOthers(syncer *s) {
+    const char *key = checkpointKey(s->cp);
+    const char *argv[2] = {"EXISTS", key};
+    size_t lens[2] = {6, strlen(key)};
+    redisReply *r = connCommand(s->tc, 2, argv, lens); /* db 0: checkpointReadOwn left it there */
+    int yes = r && r->type == REDIS_REPLY_INTEGER && r->integer > 0;
+    if (r) freeReplyObject(r);
+    return yes;
+}
+
 /* --exactly-once: a standalone target, and where its checkpoint says a
  * previous run stopped: then *have = 1 and *resume is that position (the
  * target holds a whole snapshot and the stream up to there; it wins over
@@ -1443,11 +1455,25 @@ static int startCheckpoint(syncer *s, replState *resume, int *have) {
         fatal(s, OUTCOME_USAGE, err);
         return -1;
     }
-    int got = checkpointRead(s->tc, checkpointKey(s->cp), &pos, err, sizeof(err));
+    if (s->cfg->shard) { /* a cluster's shard: its own fields of the one hash */
+        char prefix[STATE_ADDR_LEN + 1];
+        csourceLinkKey(s->cfg->shard, prefix, sizeof(prefix) - 1);
+        strcat(prefix, ":");
+        checkpointSetShard(s->cp, prefix);
+    }
+    int got = checkpointReadOwn(s->tc, s->cp, &pos, err, sizeof(err));
     writerResetDb(s->w);
     if (got < 0) {
         fatal(s, got == -2 ? OUTCOME_CONNECT : OUTCOME_CONFLICT, err);
         return -1;
+    }
+    if (got == 0 && s->cfg->shard && shardCheckpointOthers(s)) {
+        /* Other shards checkpointed here: the target holds what the last
+         * run wrote, so this shard's first snapshot replaces its slots. */
+        logInfo("--exactly-once: the target holds no checkpoint of this shard (its slots changed since?): a full "
+                "sync of its slots alone");
+        s->snap_attempts = 1, s->target_was_empty = 1;
+        return 0;
     }
     if (got == 0) {
         if (*have) logInfo("--exactly-once: the target holds no checkpoint yet: --state's position is used (this "

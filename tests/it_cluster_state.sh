@@ -30,9 +30,17 @@
 #   short      a target asleep (DEBUG SLEEP 3) and --pause-timeout 1: exit
 #              10, "cut-over failed", every master unpaused (a write
 #              completes at once), nothing claimed on stdout;
+#   exactly    --exactly-once into a second target under a load of INCR
+#              and RPUSH (which a replay would apply twice): SIGKILLed
+#              mid-stream, the checkpoint hash holds three fields per shard
+#              (slots:RANGES:replid/offset/db); started again, every shard
+#              resumes right after its own; once every shard's checkpoint
+#              reaches its master's offset, the target (checkpoint key
+#              removed) equals the cluster exactly;
 #   foreign    the file given with another target, or a standalone source's
 #              file given with the cluster: refused, one line, exit 1,
-#              nothing written.
+#              nothing written; --cutover-verify with a cluster source:
+#              refused, exit 1.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -255,6 +263,57 @@ assert_eq "$t.nothing_claimed" "" "$(cat "$IT_TMP/short.out")"
 if masters_writable; then pass "$t.masters_unpaused"; else fail "$t.masters_unpaused" "a master still blocks writes"; fi
 stop_load
 
+# ---- exactly-once ----
+
+t=exactly
+gen_incr() {
+    local i
+    for ((i = $1; i <= $2; i++)); do
+        echo "INCR n:$((i % 30))"
+        echo "RPUSH q:$((i % 10)) $i"
+        echo "HINCRBY hi:$((i % 7)) f$((i % 3)) 1"
+    done
+}
+run_incr() {
+    local i=1
+    while [ ! -e "$IT_TMP/load.stop" ]; do
+        gen_incr "$i" $((i + 99)) | redis-cli -c -p "$P0" >/dev/null 2>&1 || true
+        i=$((i + 100))
+    done
+}
+cp_offsets() {
+    rs_cli tgt2 HGETALL rdbsync:checkpoint | paste - - | sed -n 's/^slots:[0-9,-]*:offset\t//p' | sort -n | tr '\n' ' '
+}
+cp_caught_up() { [ "$(cp_offsets)" == "$(master_offsets)" ]; }
+rs_start tgt2
+rm -f "$IT_TMP/load.stop"
+run_incr &
+LOAD_PID=$!
+on_exit "touch $IT_TMP/load.stop; kill $LOAD_PID 2>/dev/null || true"
+rdb_bg ex1 --source "$SRC" --target "$(rs_url tgt2)" --exactly-once --status-interval 1
+SYNC_PID=$BG_PID
+if ! wait_until 60 grep -q 'shards streaming' "$IT_TMP/ex1.err"; then
+    fail "$t.first_run_streaming" "$(tail -n 2 "$IT_TMP/ex1.err" | cut -c1-300)"
+fi
+sleep 3
+rdb_kill "$SYNC_PID"
+wait "$SYNC_PID" 2>/dev/null || true
+assert_eq "$t.fields_per_shard" "9" "$(rs_cli tgt2 HGETALL rdbsync:checkpoint | paste - - | grep -c '^slots:[0-9,-]*:\(replid\|offset\|db\)'$'\t' || true)"
+offs=$(cp_offsets)
+sleep 1
+rdb_bg ex2 --source "$SRC" --target "$(rs_url tgt2)" --exactly-once --status-interval 1
+SYNC_PID=$BG_PID
+if wait_until 20 resumed_all ex2; then pass "$t.each_shard_resumed"
+else fail "$t.each_shard_resumed" "$(grep -c 'resumed at offset' "$IT_TMP/ex2.err") of 3"; show_err ex2; fi
+assert_eq "$t.resumed_at_checkpoints" "$offs" \
+    "$(sed -n 's/.*resumed at offset \([0-9]*\) .*/\1/p' "$IT_TMP/ex2.err" | sort -n | tr '\n' ' ')"
+assert_eq "$t.no_snapshot" 0 "$(grep -c 'snapshot applied' "$IT_TMP/ex2.err" || true)"
+stop_load
+if ! wait_until 30 cp_caught_up; then fail "$t.caught_up" "checkpoints $(cp_offsets), masters $(master_offsets)"; fi
+sync_stop
+rs_cli tgt2 DEL rdbsync:checkpoint >/dev/null
+assert_eq "$t.target_equals_cluster" "$(cluster_digest) $(cluster_dbsize)" "$(rs_digest tgt2) $(rs_cli tgt2 DBSIZE)"
+
 # ---- foreign ----
 
 t=foreign
@@ -285,10 +344,6 @@ rdb_run "$t.single" --source "$SRC" --target "$(rs_url tgt)" --state "$IT_TMP/si
 assert_eq "$t.single_source_exit" 1 "$RC"
 assert_match "$t.single_source_line" "refused: it was written for the single source 127.0.0.1:$(rs_port single), not this cluster" \
     "$(cat "$IT_TMP/$t.single.err")"
-rdb_run "$t.exactly" --source "$SRC" --target "$(rs_url other)" --exactly-once
-assert_eq "$t.exactly_once_exit" 1 "$RC"
-assert_match "$t.exactly_once_line" '--exactly-once takes a standalone source: .* a cluster source has one per shard' \
-    "$(cat "$IT_TMP/$t.exactly.err")"
 rdb_run "$t.verify" --source "$SRC" --target "$(rs_url other)" --cutover --cutover-verify
 assert_eq "$t.cutover_verify_exit" 1 "$RC"
 assert_eq "$t.refusals_untouched" 1 "$(rs_cli other DBSIZE)"
