@@ -22,11 +22,12 @@
 #              slot: its shard says why it cannot resume and full-syncs alone,
 #              replacing only its slots (said), the other two resume; the
 #              target equals the cluster;
-#   cutover    SIGUSR1 to a running sync (resumed from the file) under the
-#              load: exit 0 with one line "cut-over: target identical to the
+#   cutover    SIGUSR1 to a running sync (resumed from the file, with
+#              --exactly-once) under the load: exit 0 with one line "cut-over: target identical to the
 #              source at offsets 0-5460:N, ...", each N a master's
 #              master_repl_offset; every master refuses writes meanwhile
-#              (paused) and the target equals the cluster while paused;
+#              (paused), the checkpoint key is gone from the target and the
+#              target equals the cluster while paused;
 #   short      a target asleep (DEBUG SLEEP 3) and --pause-timeout 1: exit
 #              10, "cut-over failed", every master unpaused (a write
 #              completes at once), nothing claimed on stdout;
@@ -231,7 +232,7 @@ streaming_all() { tail -n 2 "$IT_TMP/$1.err" | grep -q '3 of 3 shards streaming'
 
 t=cutover
 start_load 400000
-rdb_bg cut --source "$SRC" --target "$(rs_url tgt)" --state "$ST" --status-interval 1 --pause-timeout 20
+rdb_bg cut --source "$SRC" --target "$(rs_url tgt)" --state "$ST" --status-interval 1 --pause-timeout 20 --exactly-once
 SYNC_PID=$BG_PID
 if ! wait_until 30 streaming_all cut; then fail "$t.streaming" "$(tail -n 2 "$IT_TMP/cut.err" | cut -c1-300)"; fi
 sleep 2
@@ -244,6 +245,7 @@ offs=$(grep -o ':[0-9]*[,;]' <<<"$line" | tr -d ':,;' | sort -n | tr '\n' ' ')
 assert_eq "$t.final_offsets" "$(master_offsets)" "$offs"
 if masters_paused; then pass "$t.masters_paused"; else fail "$t.masters_paused" "a master took a write"; fi
 assert_eq "$t.equal_while_paused" "$(cluster_digest) $(cluster_dbsize)" "$(rs_digest tgt) $(rs_cli tgt DBSIZE)"
+assert_eq "$t.checkpoint_removed" 0 "$(rs_cli tgt EXISTS rdbsync:checkpoint)"
 for n in $(cluster_masters); do rs_cli "$n" CLIENT UNPAUSE >/dev/null; done
 stop_load
 
