@@ -170,7 +170,7 @@ static void usage(FILE *out) {
 "      --exactly-once     live sync: apply the stream in MULTI/EXEC batches that also\n"
 "                         write a checkpoint hash on the target (db 0), and resume\n"
 "                         from it after a lost target or a restart: nothing applied\n"
-"                         twice (standalone source and target; see README: Exactly-once)\n"
+"                         twice (standalone targets only; see README: Exactly-once)\n"
 "      --checkpoint-key NAME  its key (default rdbsync:checkpoint); --verify and\n"
 "                         --source URL --checksum leave that key out\n"
 "      --state FILE       live sync: keep the applied position in FILE (every second and\n"
