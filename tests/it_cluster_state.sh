@@ -23,8 +23,9 @@
 #              replacing only its slots (said), the other two resume; the
 #              target equals the cluster;
 #   cutover    SIGUSR1 to a running sync (resumed from the file, with
-#              --exactly-once) under the load: exit 0 with one line "cut-over: target identical to the
-#              source at offsets 0-5460:N, ...", each N a master's
+#              --exactly-once) under the load: exit 0 with one line
+#              "cut-over: target identical to the source at offsets
+#              0-5460:N, ...", each N a master's
 #              master_repl_offset; every master refuses writes meanwhile
 #              (paused), the checkpoint key is gone from the target and the
 #              target equals the cluster while paused;
@@ -38,8 +39,8 @@
 #              resumes right after its own; once every shard's checkpoint
 #              reaches its master's offset, the target (checkpoint key
 #              removed) equals the cluster exactly;
-#   foreign    the file given with another target, or a standalone source's
-#              file given with the cluster: refused, one line, exit 1,
+#   foreign    the file given with another target, a standalone source's
+#              file, or the file with other node ids (another cluster): refused, one line, exit 1,
 #              nothing written; --cutover-verify with a cluster source:
 #              refused, exit 1.
 set -euo pipefail
@@ -327,11 +328,11 @@ assert_match "$t.other_target_line" "refused: it was written for target 127.0.0.
     "$(cat "$IT_TMP/$t.target.err")"
 assert_eq "$t.other_target_untouched" 1 "$(rs_cli other DBSIZE)"
 rs_start single
-sed -n '1,2p' "$ST" >"$IT_TMP/single.body"
-echo "link source=127.0.0.1:$(rs_port single) run_id=- replid=- offset=-1 db=0 target_ours=1 updated=1" >>"$IT_TMP/single.body"
-python3 - "$IT_TMP/single.body" "$IT_TMP/single.state" <<'PY'
+# seal BODY FILE: FILE is BODY with the checksum line state.c writes (the
+# CRC-64 Jones, reflected, as Redis's crc64).
+seal() {
+    python3 - "$1" "$2" <<'PY'
 import sys
-# the state file's CRC-64 (Jones, reflected, as Redis's crc64), as state.c writes it
 def crc64(data):
     poly, crc = 0x95ac9329ac4bc9b5, 0
     for b in data:
@@ -342,10 +343,20 @@ def crc64(data):
 body = open(sys.argv[1], 'rb').read()
 open(sys.argv[2], 'wb').write(body + b'checksum %016x\n' % crc64(body))
 PY
+}
+sed -n '1,2p' "$ST" >"$IT_TMP/single.body"
+echo "link source=127.0.0.1:$(rs_port single) run_id=- replid=- offset=-1 db=0 target_ours=1 updated=1" >>"$IT_TMP/single.body"
+seal "$IT_TMP/single.body" "$IT_TMP/single.state"
 rdb_run "$t.single" --source "$SRC" --target "$(rs_url tgt)" --state "$IT_TMP/single.state"
 assert_eq "$t.single_source_exit" 1 "$RC"
 assert_match "$t.single_source_line" "refused: it was written for the single source 127.0.0.1:$(rs_port single), not this cluster" \
     "$(cat "$IT_TMP/$t.single.err")"
+# The same file with other node ids: another cluster (same slot layout).
+grep -v '^checksum' "$ST" | sed 's/nodes=[0-9a-f,]*/nodes=0123456789012345678901234567890123456789/' >"$IT_TMP/other.body"
+seal "$IT_TMP/other.body" "$IT_TMP/other.state"
+rdb_run "$t.cluster" --source "$SRC" --target "$(rs_url tgt)" --state "$IT_TMP/other.state"
+assert_eq "$t.other_cluster_exit" 1 "$RC"
+assert_match "$t.other_cluster_line" 'refused: it was written for another cluster' "$(cat "$IT_TMP/$t.cluster.err")"
 rdb_run "$t.verify" --source "$SRC" --target "$(rs_url other)" --cutover --cutover-verify
 assert_eq "$t.cutover_verify_exit" 1 "$RC"
 assert_eq "$t.refusals_untouched" 1 "$(rs_cli other DBSIZE)"
