@@ -12,6 +12,7 @@
 #include "cutover.h"
 #include "log.h"
 #include "stop.h"
+#include "snapshot.h"
 #include "sync.h"
 
 typedef struct ccutShard {
@@ -25,31 +26,25 @@ typedef struct ccutShard {
 
 struct ccut {
     pthread_mutex_t mu;       /* phase and the shards' reports */
-    int n, phase, auto_cut, quiet, said_waiting, tried;
+    int n, phase, quiet, said_waiting, tried;
     int64_t asked_mono;       /* when the request was first seen; 0 none */
-    const rsUrl *seed, *target;
-    rsConnOptions co, tco;
-    const char *checkpoint_key;
+    const syncConfig *cfg;    /* the run's: source (seed), target, --cutover... */
+    const char *checkpoint_key; /* --exactly-once: deleted before the line; NULL */
     int64_t pause_ms;
     int64_t deadline_mono, until_wall_ms;
     outcome rc;
     ccutShard *sh;
 };
 
-ccut *ccutNew(int n, const rsUrl *seed, const rsConnOptions *co, int64_t pause_ms, int auto_cut, int quiet,
-              const rsUrl *target, const rsConnOptions *tco, const char *checkpoint_key) {
+ccut *ccutNew(int n, const syncConfig *cfg) {
     ccut *c = calloc(1, sizeof(*c));
     if (!c || !(c->sh = calloc((size_t)n, sizeof(*c->sh)))) return free(c), NULL;
     pthread_mutex_init(&c->mu, NULL);
     c->n = n;
-    c->seed = seed;
-    c->co = *co;
-    c->target = target;
-    c->tco = *tco;
-    c->checkpoint_key = checkpoint_key;
-    c->pause_ms = pause_ms > 0 ? pause_ms : CUTOVER_DEFAULT_PAUSE_MS;
-    c->auto_cut = auto_cut;
-    c->quiet = quiet;
+    c->cfg = cfg;
+    c->checkpoint_key = !cfg->exactly_once ? NULL : cfg->checkpoint_key ? cfg->checkpoint_key : CHECKPOINT_DEFAULT_KEY;
+    c->pause_ms = cfg->pause_ms > 0 ? cfg->pause_ms : CUTOVER_DEFAULT_PAUSE_MS;
+    c->quiet = cfg->quiet;
     c->rc = OUTCOME_OK;
     return c;
 }
@@ -89,7 +84,7 @@ static void unpauseAll(ccut *c, char *failed, size_t cap) {
     for (int i = 0; i < c->n; i++) {
         char err[400];
         ccutShard *s = &c->sh[i];
-        if (s->cut.paused && cutoverUnpause(&s->cut, &s->url, &c->co, err, sizeof(err)) < 0 && n < cap)
+        if (s->cut.paused && cutoverUnpause(&s->cut, &s->url, &c->cfg->source_conn, err, sizeof(err)) < 0 && n < cap)
             n += (size_t)snprintf(failed + n, cap - n, "%s%s", n ? "; " : "", err);
         cutoverClose(&s->cut);
     }
@@ -122,8 +117,8 @@ static void pauseAll(ccut *c, const csShard *shards) {
         const csNode *m = &shards[i].master;
         clusterNode cn = {.host = (char *)m->host, .port = m->port};
         if (s->have_url) urlFree(&s->url);
-        s->have_url = clusterNodeUrl(c->seed, &cn, &s->url) == 0;
-        if (!s->have_url || cutoverPause(&s->url, &c->co, c->pause_ms, &s->cut, err, sizeof(err)) < 0) {
+        s->have_url = clusterNodeUrl(c->cfg->source, &cn, &s->url) == 0;
+        if (!s->have_url || cutoverPause(&s->url, &c->cfg->source_conn, c->pause_ms, &s->cut, err, sizeof(err)) < 0) {
             snprintf(what, sizeof(what), "master %s:%d (slots %s) could not be paused: %s", m->host, m->port,
                      s->ranges, s->have_url ? err : "out of memory");
             fail(c, OUTCOME_CUTOVER, what);
@@ -149,7 +144,7 @@ static void pauseAll(ccut *c, const csShard *shards) {
 static int removeCheckpoint(ccut *c, char *err, size_t errlen) {
     char cerr[400];
     if (!c->checkpoint_key) return 0;
-    rsConn *t = connOpen(c->target, &c->tco, cerr, sizeof(cerr));
+    rsConn *t = connOpen(c->cfg->target, &c->cfg->target_conn, cerr, sizeof(cerr));
     redisReply *r = t ? connCommandf(t, "SELECT %d", CHECKPOINT_DB) : NULL;
     if (r && r->type != REDIS_REPLY_ERROR) {
         freeReplyObject(r);
@@ -165,29 +160,71 @@ static int removeCheckpoint(ccut *c, char *err, size_t errlen) {
     return ok ? 0 : -1;
 }
 
+/* --cutover-verify: both sides compared key by key while every master is
+ * paused, the cluster's masters as they are now (csourceVerify; its
+ * verdict line goes to stdout). */
+static outcome verifyAll(ccut *c) {
+    const syncConfig *cfg = c->cfg;
+    snapshotConfig vc = {.source = cfg->source, .target = cfg->target, .source_conn = cfg->source_conn,
+                         .target_conn = cfg->target_conn, .scan_count = 1000, .quiet = 1,
+                         .filter = cfg->imp.filter}; /* with --match...: the subset copied */
+    csTopo src = {0}, tgt = {0};
+    char err[600];
+    int sc = csourceDetect(cfg->source, &cfg->source_conn, &src, err, sizeof(err));
+    int tc = sc == 1 ? csourceDetect(cfg->target, &cfg->target_conn, &tgt, err, sizeof(err)) : -1;
+    outcome rc = OUTCOME_CONNECT;
+    if (sc == 0) logError("--cutover-verify: the source is no longer a cluster node");
+    else if (sc < 0 || tc < 0) logError("--cutover-verify: %s", err);
+    else rc = csourceVerify(&vc, &src, tc ? &tgt : NULL);
+    csourceTopoFree(&src);
+    csourceTopoFree(&tgt);
+    return rc;
+}
+
+/* Every shard reached its offset: the checkpoint goes, the check runs,
+ * the line says it (or, past the deadline, nothing is claimed). */
+static void declare(ccut *c) {
+    char what[600], until[16], offs[1200];
+    outcome v = OUTCOME_OK;
+    if (removeCheckpoint(c, what, sizeof(what)) < 0) {
+        fail(c, OUTCOME_WRITE, what);
+        return;
+    }
+    if (c->cfg->cutover_verify && (v = verifyAll(c)) != OUTCOME_OK) {
+        fail(c, v, v == OUTCOME_DIFFER ? "--cutover-verify: the datasets differ (named above)"
+                                       : "--cutover-verify could not compare (said above)");
+        return;
+    }
+    if (clockMonoMs() > c->deadline_mono) {
+        snprintf(what, sizeof(what), "the pause (--pause-timeout %.1f s) ends before the cut-over could be declared",
+                 (double)c->pause_ms / 1000.0);
+        fail(c, OUTCOME_CUTOVER, what);
+        return;
+    }
+    size_t n = 0;
+    offs[0] = '\0';
+    for (int i = 0; i < c->n && n < sizeof(offs); i++)
+        n += (size_t)snprintf(offs + n, sizeof(offs) - n, "%s%s:%lld", i ? ", " : "", c->sh[i].ranges,
+                              (long long)c->sh[i].cut.final_offset);
+    cutoverClock(c->until_wall_ms, until, sizeof(until));
+    logClearStatus();
+    printf("cut-over: target identical to the source at offsets %s; source writes paused until %s\n", offs, until);
+    fflush(stdout);
+    for (int i = 0; i < c->n; i++) cutoverClose(&c->sh[i].cut); /* the pauses stay: clients move meanwhile */
+    setPhase(c, CCUT_DONE);
+}
+
 /* Paused: declared once every shard reached its offset; failed when the
  * deadline comes first. */
 static void catchUp(ccut *c) {
-    char what[600], until[16], offs[1200];
+    char what[600];
     int behind = -1;
     pthread_mutex_lock(&c->mu);
     for (int i = 0; i < c->n && behind < 0; i++)
         if (!c->sh[i].settled || c->sh[i].applied < c->sh[i].cut.final_offset) behind = i;
     pthread_mutex_unlock(&c->mu);
-    if (behind < 0 && clockMonoMs() <= c->deadline_mono && removeCheckpoint(c, what, sizeof(what)) < 0) {
-        fail(c, OUTCOME_WRITE, what);
-    } else if (behind < 0 && clockMonoMs() <= c->deadline_mono) {
-        size_t n = 0;
-        offs[0] = '\0';
-        for (int i = 0; i < c->n && n < sizeof(offs); i++)
-            n += (size_t)snprintf(offs + n, sizeof(offs) - n, "%s%s:%lld", i ? ", " : "", c->sh[i].ranges,
-                                  (long long)c->sh[i].cut.final_offset);
-        cutoverClock(c->until_wall_ms, until, sizeof(until));
-        logClearStatus();
-        printf("cut-over: target identical to the source at offsets %s; source writes paused until %s\n", offs, until);
-        fflush(stdout);
-        for (int i = 0; i < c->n; i++) cutoverClose(&c->sh[i].cut); /* the pauses stay: clients move meanwhile */
-        setPhase(c, CCUT_DONE);
+    if (behind < 0 && clockMonoMs() <= c->deadline_mono) {
+        declare(c);
     } else if (clockMonoMs() > c->deadline_mono) {
         int i = behind < 0 ? 0 : behind;
         snprintf(what, sizeof(what), "the shard of slots %s reached offset %lld of %lld before the pause "
@@ -202,7 +239,7 @@ void ccutStep(ccut *c, const csShard *shards) {
         catchUp(c);
         return;
     }
-    if (c->phase != CCUT_NONE || stopRequested() || !(syncCutoverRequested() || c->auto_cut)) return;
+    if (c->phase != CCUT_NONE || stopRequested() || !(syncCutoverRequested() || c->cfg->cutover)) return;
     int ready = 1;
     pthread_mutex_lock(&c->mu);
     for (int i = 0; i < c->n; i++) {
@@ -233,7 +270,7 @@ outcome ccutEnd(ccut *c, outcome rc) {
         return rc == OUTCOME_OK ? OUTCOME_CUTOVER : rc;
     }
     if (c->phase == CCUT_FAILED) return rc == OUTCOME_OK ? c->rc : rc;
-    if (c->phase == CCUT_NONE && !c->tried && (syncCutoverRequested() || c->auto_cut)) {
+    if (c->phase == CCUT_NONE && !c->tried && (syncCutoverRequested() || c->cfg->cutover)) {
         logError("cut-over requested but not begun: the sync ended first; nothing was paused or switched");
         return rc == OUTCOME_OK ? OUTCOME_CUTOVER : rc;
     }

@@ -11,7 +11,8 @@
  *      each master's master_repl_offset: that shard's final offset;
  *   2. each shard applies its stream up to its final offset (the target
  *      acknowledged it, nothing in flight, no transaction open);
- *   3. when all did before the earliest pause's deadline: one line on
+ *   3. when all did before the earliest pause's deadline (and, with
+ *      --cutover-verify, csourceVerify found both sides equal): one line on
  *      stdout, "cut-over: target identical to the source at offsets
  *      0-5460:N, ...; source writes paused until HH:MM:SS", and every
  *      shard ends (OUTCOME_OK);
@@ -35,19 +36,19 @@
 #include "conn.h"
 #include "csource.h"
 #include "outcome.h"
+#include "sync.h"
 #include "url.h"
 
 typedef struct ccut ccut;
 
 enum { CCUT_NONE = 0, CCUT_PAUSED, CCUT_DONE, CCUT_FAILED };
 
-/* n shards; seed: the user's source URL (credentials, TLS) for the
- * masters' addresses; auto_cut: --cutover; checkpoint_key: with
- * --exactly-once, the checkpoint hash deleted from the target before the
- * line (the target's data must be the source's alone), else NULL. NULL
- * when out of memory. */
-ccut *ccutNew(int n, const rsUrl *seed, const rsConnOptions *co, int64_t pause_ms, int auto_cut, int quiet,
-              const rsUrl *target, const rsConnOptions *tco, const char *checkpoint_key);
+/* n shards of the live sync cfg (borrowed: it outlives the coordinator):
+ * its source URL (credentials, TLS) reaches the masters, --cutover,
+ * --pause-timeout, --cutover-verify; with --exactly-once the checkpoint
+ * hash is deleted from the target before the line (the target's data must
+ * be the source's alone). NULL when out of memory. */
+ccut *ccutNew(int n, const syncConfig *cfg);
 void ccutFree(ccut *c);
 
 /* A shard's apply thread at its status points: ready to be paused,

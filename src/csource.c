@@ -893,9 +893,7 @@ outcome csourceSync(const syncConfig *cfg, const csTopo *t, int use_replicas, in
     static csMoves moves = {.mu = PTHREAD_MUTEX_INITIALIZER}; /* 32 KB of buckets: off the stack */
     csLink *links = calloc((size_t)t->n, sizeof(*links));
     progress *pg = progressNew(cfg->quiet, "sync", 0);
-    ccut *cut = ccutNew(t->n, cfg->source, &cfg->source_conn, cfg->pause_ms, cfg->cutover, cfg->quiet, cfg->target,
-                        &cfg->target_conn, !cfg->exactly_once ? NULL
-                                           : cfg->checkpoint_key ? cfg->checkpoint_key : CHECKPOINT_DEFAULT_KEY);
+    ccut *cut = ccutNew(t->n, cfg);
     if (!links || !cut) return cstateClose(state), ccutFree(cut), free(links), OUTCOME_INTERNAL;
     progressSetInterval(pg, cfg->status_interval_ms);
     if (!cfg->quiet) logInfo("cluster source: %d shards, one replica link each", t->n);

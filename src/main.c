@@ -187,8 +187,7 @@ static void usage(FILE *out) {
 "      --pause-timeout S  cut-over: how long the source's writes are paused (default 60;\n"
 "                         decimals allowed, e.g. 2.5)\n"
 "      --cutover-verify   cut-over: compare both sides key by key (as --verify) while the\n"
-"                         source is paused; a difference unpauses it (exit 8); not with\n"
-"                         a cluster source\n"
+"                         source is paused; a difference unpauses it (exit 8)\n"
 "      --status-interval S  live sync and scan mode, off a terminal: a status line\n"
 "                         every S seconds (default 5; a waiting phase is said once)\n"
 "      --on-conflict error|replace|skip\n"
@@ -722,10 +721,6 @@ static outcome runSync(const config *c) {
             rc = OUTCOME_CONNECT;
         else if ((rc = startMetrics(c, &sc.metrics)) != OUTCOME_OK || (rc = preflightLive(&sc, c->flush_target)) != OUTCOME_OK)
             ;
-        else if (cluster && c->cutover_verify)
-            logError("--cutover-verify takes a standalone source: with a cluster source (%d shards) run --verify "
-                     "yourself while the masters are paused", topo.n),
-                rc = OUTCOME_USAGE;
         else if (cluster && (c->mode == 2 || ((rc = csourceSync(&sc, &topo, c->source_replicas, &refused)) != OUTCOME_OK &&
                                               refused && sc.scan_fallback)))
             rc = runScanCopy(c, &sc, &topo);
