@@ -181,8 +181,9 @@ static outcome verifyAll(ccut *c) {
     return rc;
 }
 
-/* Every shard reached its offset: the checkpoint goes, the check runs,
- * the line says it (or, past the deadline, nothing is claimed). */
+/* Every shard reached its offset and ended: the checkpoint goes, the
+ * check runs, the line says it (or, past the deadline, nothing is
+ * claimed and every master is unpaused). */
 static void declare(ccut *c) {
     char what[600], until[16], offs[1200];
     outcome v = OUTCOME_OK;
@@ -211,7 +212,6 @@ static void declare(ccut *c) {
     printf("cut-over: target identical to the source at offsets %s; source writes paused until %s\n", offs, until);
     fflush(stdout);
     for (int i = 0; i < c->n; i++) cutoverClose(&c->sh[i].cut); /* the pauses stay: clients move meanwhile */
-    setPhase(c, CCUT_DONE);
 }
 
 /* Paused: declared once every shard reached its offset; failed when the
@@ -224,7 +224,9 @@ static void catchUp(ccut *c) {
         if (!c->sh[i].settled || c->sh[i].applied < c->sh[i].cut.final_offset) behind = i;
     pthread_mutex_unlock(&c->mu);
     if (behind < 0 && clockMonoMs() <= c->deadline_mono) {
-        declare(c);
+        /* The shards end first (ccutEnd declares): none may commit a
+         * checkpoint after it is removed, nor write after the check. */
+        setPhase(c, CCUT_DONE);
     } else if (clockMonoMs() > c->deadline_mono) {
         int i = behind < 0 ? 0 : behind;
         snprintf(what, sizeof(what), "the shard of slots %s reached offset %lld of %lld before the pause "
@@ -260,7 +262,11 @@ void ccutStep(ccut *c, const csShard *shards) {
 outcome ccutEnd(ccut *c, outcome rc) {
     char failed[800];
     if (!c) return rc;
-    if (c->phase == CCUT_PAUSED) {
+    if (c->phase == CCUT_DONE && rc == OUTCOME_OK) {
+        declare(c);
+        return c->phase == CCUT_FAILED ? c->rc : OUTCOME_OK;
+    }
+    if (c->phase == CCUT_PAUSED || c->phase == CCUT_DONE) {
         unpauseAll(c, failed, sizeof(failed));
         if (failed[0])
             logError("cut-over abandoned: %s; the source's writes resume when the pause ends", failed);

@@ -11,11 +11,12 @@
  *      each master's master_repl_offset: that shard's final offset;
  *   2. each shard applies its stream up to its final offset (the target
  *      acknowledged it, nothing in flight, no transaction open);
- *   3. when all did before the earliest pause's deadline (and, with
- *      --cutover-verify, csourceVerify found both sides equal): one line on
- *      stdout, "cut-over: target identical to the source at offsets
- *      0-5460:N, ...; source writes paused until HH:MM:SS", and every
- *      shard ends (OUTCOME_OK);
+ *   3. when all did before the earliest pause's deadline, the shards end
+ *      (CCUT_DONE), then (ccutEnd) the --exactly-once checkpoint hash is
+ *      deleted, --cutover-verify compares (csourceVerify), and, still
+ *      before the deadline, one line on stdout, "cut-over: target
+ *      identical to the source at offsets 0-5460:N, ...; source writes
+ *      paused until HH:MM:SS" (OUTCOME_OK);
  *   4. otherwise (the deadline came first, a pause failed, a shard stopped
  *      or the run was stopped while paused) every master paused so far is
  *      unpaused, one line says so, and the run ends OUTCOME_CUTOVER (or a
@@ -60,8 +61,10 @@ int ccutLink(ccut *c, int i, int ready, int settled, int64_t applied);
  * Pauses, checks the deadline, declares. */
 void ccutStep(ccut *c, const csShard *shards);
 
-/* The run ended: a pause not declared is lifted (said); a cut-over asked
- * for and never begun is said. The outcome, from the shards' rc. */
+/* The run ended (every shard joined): a cut-over whose shards all reached
+ * their offsets is declared here; a pause not declared is lifted (said); a
+ * cut-over asked for and never begun is said. The outcome, from the
+ * shards' rc. */
 outcome ccutEnd(ccut *c, outcome rc);
 
 #endif
