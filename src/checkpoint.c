@@ -30,6 +30,7 @@ typedef struct queued {
 struct checkpoint {
     char *key;
     size_t keylen;
+    char field[3][200];   /* replid, offset, db: prefixed for a cluster's shard */
     /* send side */
     int open;             /* MULTI sent, EXEC not yet */
     size_t cmds, bytes;   /* stream commands and their argument bytes in the open batch */
@@ -50,8 +51,16 @@ checkpoint *checkpointNew(const char *key) {
         return NULL;
     }
     cp->keylen = strlen(cp->key);
+    checkpointSetShard(cp, "");
     return cp;
 }
+
+void checkpointSetShard(checkpoint *cp, const char *prefix) {
+    static const char *names[3] = {"replid", "offset", "db"};
+    for (int i = 0; i < 3; i++) snprintf(cp->field[i], sizeof(cp->field[i]), "%.180s%s", prefix, names[i]);
+}
+
+int checkpointIsShard(const checkpoint *cp) { return strcmp(cp->field[0], "replid") != 0; }
 
 void checkpointFree(checkpoint *cp) {
     if (!cp) return;
@@ -86,22 +95,26 @@ int checkpointCheckTarget(rsConn *c, char *err, size_t errlen) {
 
 /* A checkpoint field: replid is 40 hex digits or "?", offset and db are
  * non-negative integers. */
-static int parseField(const redisReply *r, const char *name, checkpointPos *pos, char *err, size_t errlen) {
+static int parseField(const redisReply *r, const char *field, checkpointPos *pos, char *err, size_t errlen) {
     char *end;
+    size_t fl = strlen(field);
+    /* its kind by its name's end (a shard's fields are prefixed) */
+    const char *name = fl >= 6 && !strcmp(field + fl - 6, "replid") ? "replid"
+                       : fl >= 6 && !strcmp(field + fl - 6, "offset") ? "offset" : "db";
     if (r->type != REDIS_REPLY_STRING) {
-        snprintf(err, errlen, "has no field '%s'", name);
+        snprintf(err, errlen, "has no field '%s'", field);
         return -1;
     }
     if (name[0] == 'r') {
         int ok = r->len == 1 ? r->str[0] == '?' : r->len == 40 && strspn(r->str, "0123456789abcdef") == 40;
         if (ok) memcpy(pos->replid, r->str, r->len + 1);
-        else snprintf(err, errlen, "field replid '%.60s' is not a replication id", r->str);
+        else snprintf(err, errlen, "field %s '%.60s' is not a replication id", field, r->str);
         return ok ? 0 : -1;
     }
     errno = 0;
     long long v = strtoll(r->str, &end, 10);
     if (errno || end == r->str || *end || v < 0 || (name[0] == 'd' && v > 1 << 20)) {
-        snprintf(err, errlen, "field %s '%.60s' is not a valid number", name, r->str);
+        snprintf(err, errlen, "field %s '%.60s' is not a valid number", field, r->str);
         return -1;
     }
     if (name[0] == 'o') pos->offset = v;
@@ -109,14 +122,16 @@ static int parseField(const redisReply *r, const char *name, checkpointPos *pos,
     return 0;
 }
 
-int checkpointRead(rsConn *c, const char *key, checkpointPos *pos, char *err, size_t errlen) {
-    char why[200], kr[300];
+/* The three fields f[] of the hash key. */
+static int readFields(rsConn *c, const char *key, const char (*f)[200], checkpointPos *pos, char *err,
+                      size_t errlen) {
+    char why[300], kr[300];
     redisReply *r = connCommandf(c, "SELECT %d", CHECKPOINT_DB);
     int rc = -1;
     rdbKeyRepr(key, strlen(key), kr, sizeof(kr));
     if (r && r->type != REDIS_REPLY_ERROR) {
         freeReplyObject(r);
-        r = connCommandf(c, "HMGET %s replid offset db", key);
+        r = connCommandf(c, "HMGET %s %s %s %s", key, f[0], f[1], f[2]);
     }
     if (!r) {
         snprintf(err, errlen, "reading the checkpoint '%s': %s", kr, connError(c));
@@ -133,15 +148,24 @@ int checkpointRead(rsConn *c, const char *key, checkpointPos *pos, char *err, si
     } else if (r->element[0]->type == REDIS_REPLY_NIL && r->element[1]->type == REDIS_REPLY_NIL &&
                r->element[2]->type == REDIS_REPLY_NIL) {
         rc = 0; /* absent (or a hash without our fields: HSET would overwrite them) */
-    } else if (parseField(r->element[0], "replid", pos, why, sizeof(why)) < 0 ||
-               parseField(r->element[1], "offset", pos, why, sizeof(why)) < 0 ||
-               parseField(r->element[2], "db", pos, why, sizeof(why)) < 0) {
+    } else if (parseField(r->element[0], f[0], pos, why, sizeof(why)) < 0 ||
+               parseField(r->element[1], f[1], pos, why, sizeof(why)) < 0 ||
+               parseField(r->element[2], f[2], pos, why, sizeof(why)) < 0) {
         snprintf(err, errlen, "db %d key '%s' is not a valid checkpoint: it %s", CHECKPOINT_DB, kr, why);
     } else {
         rc = 1;
     }
     freeReplyObject(r);
     return rc;
+}
+
+int checkpointRead(rsConn *c, const char *key, checkpointPos *pos, char *err, size_t errlen) {
+    static const char f[3][200] = {"replid", "offset", "db"};
+    return readFields(c, key, f, pos, err, errlen);
+}
+
+int checkpointReadOwn(rsConn *c, const checkpoint *cp, checkpointPos *pos, char *err, size_t errlen) {
+    return readFields(c, cp->key, (const char (*)[200])cp->field, pos, err, errlen);
 }
 
 /* ---- Send side ---- */
@@ -178,8 +202,9 @@ int checkpointCommit(checkpoint *cp, writer *w, const checkpointPos *pos) {
     char off[24], db[16];
     size_t lo = (size_t)snprintf(off, sizeof(off), "%lld", (long long)pos->offset);
     size_t ld = (size_t)snprintf(db, sizeof(db), "%d", pos->db);
-    const char *argv[8] = {"HSET", cp->key, "replid", pos->replid, "offset", off, "db", db};
-    size_t lens[8] = {4, cp->keylen, 6, strlen(pos->replid), 6, lo, 2, ld};
+    const char *argv[8] = {"HSET", cp->key, cp->field[0], pos->replid, cp->field[1], off, cp->field[2], db};
+    size_t lens[8] = {4, cp->keylen, strlen(cp->field[0]), strlen(pos->replid), strlen(cp->field[1]), lo,
+                      strlen(cp->field[2]), ld};
     /* Inside a batch the HSET is one more queued command; alone, its own
      * reply commits it. The EXEC (or lone HSET) carries the position. */
     writerTag h = {"HSET", CHECKPOINT_DB, cp->key, cp->keylen, (uint64_t)pos->offset,
@@ -205,10 +230,13 @@ int checkpointDiscard(checkpoint *cp, writer *w) {
 }
 
 int checkpointRemove(checkpoint *cp, writer *w) {
-    const char *argv[2] = {"DEL", cp->key};
-    size_t lens[2] = {3, cp->keylen};
-    writerTag t = {"DEL", CHECKPOINT_DB, cp->key, cp->keylen, 0, WRITER_K_OTHER};
-    return writerSelect(w, CHECKPOINT_DB) < 0 ? -1 : writerCommand(w, 2, argv, lens, &t);
+    /* A shard's: only its own fields, the other shards' stay. */
+    const char *argv[5] = {"HDEL", cp->key, cp->field[0], cp->field[1], cp->field[2]};
+    size_t lens[5] = {4, cp->keylen, strlen(cp->field[0]), strlen(cp->field[1]), strlen(cp->field[2])};
+    writerTag t = {"HDEL", CHECKPOINT_DB, cp->key, cp->keylen, 0, WRITER_K_OTHER};
+    int shard = checkpointIsShard(cp);
+    if (!shard) argv[0] = t.cmd = "DEL", lens[0] = 3;
+    return writerSelect(w, CHECKPOINT_DB) < 0 ? -1 : writerCommand(w, shard ? 5 : 2, argv, lens, &t);
 }
 
 void checkpointReset(checkpoint *cp) {

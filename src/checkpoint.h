@@ -36,7 +36,8 @@
  *
  * Only for a standalone target: a cluster node holds only its slots' keys
  * and a checkpoint per node does not exist yet (at-least-once there);
- * checkpointCheckTarget refuses one.
+ * checkpointCheckTarget refuses one. A cluster source has one position per
+ * shard: each shard's fields are its own (checkpointSetShard).
  *
  * Ownership: checkpointNew copies the key name; the writer passed to each
  * call is borrowed. Tags handed to the refused callback are valid during
@@ -77,6 +78,12 @@ typedef struct checkpoint checkpoint;
 checkpoint *checkpointNew(const char *key);
 void checkpointFree(checkpoint *cp);
 const char *checkpointKey(const checkpoint *cp);
+/* A cluster source's shard (csource.h): its fields in the one hash are
+ * "<prefix>replid", "<prefix>offset", "<prefix>db" (prefix
+ * "slots:0-5460:"), so every shard commits its own position with its own
+ * batches; checkpointRemove then deletes only those fields. */
+void checkpointSetShard(checkpoint *cp, const char *prefix);
+int checkpointIsShard(const checkpoint *cp);
 const char *checkpointError(const checkpoint *cp);
 
 /* ---- On a plain connection (before a writer uses it, or its own) ---- */
@@ -89,6 +96,8 @@ int checkpointCheckTarget(rsConn *c, char *err, size_t errlen);
  * failed. Leaves c in db 0: a writer on c must forget its db
  * (writerResetDb). */
 int checkpointRead(rsConn *c, const char *key, checkpointPos *pos, char *err, size_t errlen);
+/* The same for cp's own fields (a shard's when checkpointSetShard). */
+int checkpointReadOwn(rsConn *c, const checkpoint *cp, checkpointPos *pos, char *err, size_t errlen);
 
 /* ---- Through the writer ---- */
 

@@ -14,6 +14,9 @@
 #include "cluster.h"
 #include "clock.h"
 #include "cscan.h"
+#include "cstate.h"
+#include "ccutover.h"
+#include "checkpoint.h"
 #include "log.h"
 #include "progress.h"
 #include "scan.h"
@@ -497,6 +500,8 @@ struct csLink {
     rsConnOptions conn;
     char tag[320];
     int target_was_empty;
+    cstate *state;           /* --state: one file for every shard (cstate.h); NULL */
+    ccut *cut;               /* the cut-over of every shard (ccutover.h); NULL */
     pthread_mutex_t *mu;     /* guards the status below (shared by all links) */
     char phase[16], line[300];
     int in_sync, done, refused;
@@ -580,6 +585,31 @@ void csourceLinkStatus(csLink *l, const char *phase, const char *line, int in_sy
 
 int csourceLinkTargetWasEmpty(const csLink *l) { return l->target_was_empty; }
 
+void csourceLinkKey(csLink *l, char *out, size_t cap) {
+    pthread_mutex_lock(l->mu);
+    cstateKey(&l->sh, out, cap);
+    pthread_mutex_unlock(l->mu);
+}
+
+int csourceLinkCutover(csLink *l, int ready, int settled, int64_t applied) {
+    return l->cut ? ccutLink(l->cut, l->index, ready, settled, applied) : CCUT_NONE;
+}
+
+/* The coordinator's view: each shard's master and slots now. */
+static void cutStep(ccut *c, csLink *links, int n) {
+    csShard *now = malloc((size_t)n * sizeof(*now));
+    if (!now) return;
+    pthread_mutex_lock(links[0].mu);
+    for (int i = 0; i < n; i++) now[i] = links[i].sh;
+    pthread_mutex_unlock(links[0].mu);
+    ccutStep(c, now);
+    free(now);
+}
+
+stateKeeper *csourceLinkState(csLink *l, stateLink *rec, int *target_ours) {
+    return cstateShard(l->state, l->index, rec, target_ours);
+}
+
 void csourceLinkMetrics(csLink *l, const metricsSnapshot *m) {
     metricsPublishShard(l->cfg.metrics, l->index, l->tag + 6 /* "shard " */, m);
 }
@@ -652,8 +682,8 @@ void csourceLinkSnapshotHandlers(csLink *l, rdbHandlers *h) {
 
 /* DEL the keys of one SCAN batch that hash to the shard's slots: one
  * command per batch. */
-static int delInSlots(rsConn *tc, const redisReply *keys, const csShard *s, uint64_t *deleted, char *err,
-                      size_t errlen) {
+static int delInSlots(rsConn *tc, const redisReply *keys, const csShard *s, const char *keep, uint64_t *deleted,
+                      char *err, size_t errlen) {
     const char **av = malloc((keys->elements + 1) * sizeof(*av));
     size_t *lv = malloc((keys->elements + 1) * sizeof(*lv));
     int n = 1, rc = 0;
@@ -662,7 +692,8 @@ static int delInSlots(rsConn *tc, const redisReply *keys, const csShard *s, uint
         av[0] = "DEL", lv[0] = 3;
         for (size_t i = 0; i < keys->elements; i++) {
             const redisReply *k = keys->element[i];
-            if (k->type == REDIS_REPLY_STRING && hasSlot(s, csourceKeySlot(k->str, (size_t)k->len)))
+            if (k->type == REDIS_REPLY_STRING && hasSlot(s, csourceKeySlot(k->str, (size_t)k->len)) &&
+                !(keep && strlen(keep) == k->len && !memcmp(keep, k->str, k->len))) /* the other shards' checkpoints */
                 av[n] = k->str, lv[n++] = (size_t)k->len;
         }
     }
@@ -701,7 +732,9 @@ int csourceLinkFlush(csLink *l, rsConn *tc, int tdb, char *err, size_t errlen) {
             rc = -1;
         } else {
             snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
-            rc = delInSlots(tc, r->element[1], &now, &deleted, err, errlen);
+            const char *keep = !l->cfg.exactly_once ? NULL : l->cfg.checkpoint_key ? l->cfg.checkpoint_key
+                                                                                 : CHECKPOINT_DEFAULT_KEY;
+            rc = delInSlots(tc, r->element[1], &now, tdb == CHECKPOINT_DB ? keep : NULL, &deleted, err, errlen);
         }
         if (r) freeReplyObject(r);
     } while (rc == 0 && strcmp(cursor, "0") != 0);
@@ -851,18 +884,26 @@ static outcome linksOutcome(csLink *links, int n, int failed, int *refused) {
 outcome csourceSync(const syncConfig *cfg, const csTopo *t, int use_replicas, int *refused) {
     *refused = 0;
     replicasMissing(t, use_replicas);
-    int was_empty = 0;
-    outcome rc = prepareTarget(cfg->target, &cfg->target_conn, cfg->flush_target, &was_empty);
-    if (rc != OUTCOME_OK) return rc;
+    int was_empty = 0, flush = cfg->flush_target;
+    cstate *state = NULL;
+    outcome rc = cfg->state_path ? cstateOpen(cfg->state_path, t, cfg->target, &cfg->target_conn, cfg->quiet, &state)
+                                 : OUTCOME_OK;
+    if (state && cstateResumes(state) && flush) /* the shards that resume continue what the target holds */
+        logInfo("--state %s: --flush-target does not apply to a resume", cfg->state_path), flush = 0;
+    if (rc == OUTCOME_OK) rc = prepareTarget(cfg->target, &cfg->target_conn, flush, &was_empty);
+    if (rc != OUTCOME_OK) return cstateClose(state), rc;
     pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
     static csMoves moves = {.mu = PTHREAD_MUTEX_INITIALIZER}; /* 32 KB of buckets: off the stack */
     csLink *links = calloc((size_t)t->n, sizeof(*links));
     progress *pg = progressNew(cfg->quiet, "sync", 0);
-    if (!links) return OUTCOME_INTERNAL;
+    ccut *cut = ccutNew(t->n, cfg);
+    if (!links || !cut) return cstateClose(state), ccutFree(cut), free(links), OUTCOME_INTERNAL;
     progressSetInterval(pg, cfg->status_interval_ms);
     if (!cfg->quiet) logInfo("cluster source: %d shards, one replica link each", t->n);
     for (int i = 0; i < t->n; i++) {
         initLink(&links[i], cfg, t, i, use_replicas, was_empty, &mu, &moves);
+        links[i].state = state;
+        links[i].cut = cut;
         if (nodeUrl(cfg->source, readNodeOf(&links[i].sh, use_replicas), &links[i].url) < 0 ||
             pthread_create(&links[i].th, NULL, linkThread, &links[i]) != 0) {
             logError("cannot start the link of shard %s", links[i].tag);
@@ -887,6 +928,7 @@ outcome csourceSync(const syncConfig *cfg, const csTopo *t, int use_replicas, in
             stopping = 1;
         }
         aggregateLine(links, t->n, pg, &mu, 0);
+        cutStep(cut, links, t->n);
         usleep(100 * 1000);
     }
     aggregateLine(links, t->n, pg, &mu, 1);
@@ -895,7 +937,9 @@ outcome csourceSync(const syncConfig *cfg, const csTopo *t, int use_replicas, in
         if (links[i].started) pthread_join(links[i].th, NULL);
         urlFree(&links[i].url);
     }
-    rc = linksOutcome(links, t->n, failed, refused);
+    rc = ccutEnd(cut, linksOutcome(links, t->n, failed, refused));
+    ccutFree(cut);
+    cstateClose(state); /* every shard's last position */
     movesFree(&moves);
     progressFree(pg);
     free(links);

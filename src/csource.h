@@ -32,6 +32,8 @@
  *                           one scan copy per master, each following its
  *                           own keyspace notifications, under cscan.h's
  *                           coordinator (topology changes).
+ * --state FILE keeps one record per shard (cstate.h); a cut-over pauses
+ * every master and switches every shard together (ccutover.h).
  * --metrics labels every series with shard="HOST:PORT" (the node a shard
  * was read from at the start).
  * A shard that refuses SYNC and PSYNC (or --mode scan) is read by SCAN +
@@ -140,5 +142,16 @@ void csourceLinkSnapshotHandlers(csLink *l, struct rdbHandlers *h);
 /* Whether the target held no key when the sync began (said once, before
  * any shard wrote). */
 int csourceLinkTargetWasEmpty(const csLink *l);
+/* --state: the shard's record as the run starts and the keeper shared by
+ * every shard (cstate.h). */
+struct stateLink;
+struct stateKeeper;
+struct stateKeeper *csourceLinkState(csLink *l, struct stateLink *rec, int *target_ours);
+/* Cut-over (ccutover.h): the shard is ready to be paused, settled, at
+ * applied. The coordinator's phase (CCUT_DONE: the shard ends). */
+int csourceLinkCutover(csLink *l, int ready, int settled, int64_t applied);
+/* The shard's key as the run began, "slots:RANGES" (cstate.h): its
+ * --exactly-once checkpoint fields are named by it. */
+void csourceLinkKey(csLink *l, char *out, size_t cap);
 
 #endif

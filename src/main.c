@@ -176,12 +176,14 @@ static void usage(FILE *out) {
 "      --state FILE       live sync: keep the applied position in FILE (every second and\n"
 "                         at exit); started again with it, continue from there (PSYNC\n"
 "                         replid offset+1: 'resumed at offset N') instead of a new full\n"
-"                         sync. A FILE for another source or target, or damaged, is refused\n"
+"                         sync (a cluster source: one position per shard). A FILE for\n"
+"                         another source or target, or damaged, is refused\n"
 "      --cutover          live sync: once in sync, cut over by itself (as on SIGUSR1):\n"
 "                         pause the source's writes (CLIENT PAUSE WRITE, Redis 6.2+),\n"
 "                         apply up to its final offset, print 'cut-over: target identical\n"
 "                         to the source at offset N; ...', exit 0 (exit 10 and the source\n"
-"                         unpaused if the target does not get there within the pause)\n"
+"                         unpaused if the target does not get there within the pause);\n"
+"                         a cluster source: every master paused, each shard to its offset\n"
 "      --pause-timeout S  cut-over: how long the source's writes are paused (default 60;\n"
 "                         decimals allowed, e.g. 2.5)\n"
 "      --cutover-verify   cut-over: compare both sides key by key (as --verify) while the\n"
@@ -719,10 +721,6 @@ static outcome runSync(const config *c) {
             rc = OUTCOME_CONNECT;
         else if ((rc = startMetrics(c, &sc.metrics)) != OUTCOME_OK || (rc = preflightLive(&sc, c->flush_target)) != OUTCOME_OK)
             ;
-        else if (cluster && (c->state || c->cutover || c->exactly_once))
-            logError("--state, --cutover and --exactly-once take a standalone source: a cluster source has one "
-                     "replication position per shard, which they do not keep yet (%d shards here)", topo.n),
-                rc = OUTCOME_USAGE;
         else if (cluster && (c->mode == 2 || ((rc = csourceSync(&sc, &topo, c->source_replicas, &refused)) != OUTCOME_OK &&
                                               refused && sc.scan_fallback)))
             rc = runScanCopy(c, &sc, &topo);

@@ -85,6 +85,7 @@ static int putLink(char **p, char *end, const stateLink *l) {
     snprintf(ours, sizeof(ours), "%d", l->target_ours ? 1 : 0);
     snprintf(upd, sizeof(upd), "%" PRId64, l->updated_ms);
     return putLine(p, end, "link") || putField(p, end, "source", l->source) ||
+                   (l->nodes[0] && putField(p, end, "nodes", l->nodes)) ||
                    putField(p, end, "run_id", l->source_run_id) || putField(p, end, "replid", l->replid) ||
                    putField(p, end, "offset", off) || putField(p, end, "db", db) ||
                    putField(p, end, "target_ours", ours) || putField(p, end, "updated", upd) ||
@@ -163,6 +164,7 @@ static int copyField(char *dst, size_t cap, const char *v, int id) {
 static int linkField(stateLink *l, const char *name, const char *v) {
     int64_t n;
     if (!strcmp(name, "source")) return copyField(l->source, sizeof(l->source), v, 0);
+    if (!strcmp(name, "nodes")) return copyField(l->nodes, sizeof(l->nodes), v, 0);
     if (!strcmp(name, "run_id")) return copyField(l->source_run_id, sizeof(l->source_run_id), v, 1);
     if (!strcmp(name, "replid")) return copyField(l->replid, sizeof(l->replid), v, 1);
     if (parseInt64(v, &n) < 0) return -1;
@@ -187,7 +189,7 @@ static int parseFields(const char *p, const char *eol, stateFile *st, stateLink 
         const char *eq = memchr(p, '=', (size_t)(eol - p)), *sp = memchr(p, ' ', (size_t)(eol - p));
         if (!sp) sp = eol;
         if (!eq || eq > sp) return snprintf(bad, badcap, "a field without '='"), -1;
-        char name[32], val[STATE_ADDR_LEN];
+        char name[32], val[STATE_NODES_LEN + 1];
         if ((size_t)(eq - p) >= sizeof(name) || unescape(eq + 1, (size_t)(sp - eq - 1), val, sizeof(val)) < 0)
             return snprintf(bad, badcap, "a malformed field"), -1;
         memcpy(name, p, (size_t)(eq - p));

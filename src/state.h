@@ -18,6 +18,12 @@
  *   rdbsync-state 1
  *   target addr=127.0.0.1:6380 run_id=4f0c...
  *   link source=127.0.0.1:6379 run_id=9a1b... replid=8e2d... offset=123456 db=0 target_ours=1 updated=1796...
+ *
+ * A cluster source's shard (cstate.h) is keyed by its slot ranges and
+ * names its nodes (node ids, comma-separated), which stay through a
+ * failover while addresses and masters change:
+ *
+ *   link source=slots:0-5460 nodes=07c3...,e1f2... run_id=... replid=... offset=...
  *   checksum 0123456789abcdef
  *
  * The last line is the CRC-64 (rdb/crc64.h, Redis's) of every byte before
@@ -52,9 +58,12 @@
 #define STATE_MAX_LINKS 64      /* links (cluster shards) in one file */
 #define STATE_ADDR_LEN 256
 #define STATE_ID_LEN 40         /* run_id, replid: 40 hex */
+#define STATE_NODES_LEN (8 * (STATE_ID_LEN + 1)) /* a shard's node ids, comma-separated */
 
 typedef struct stateLink {
-    char source[STATE_ADDR_LEN];       /* the source node's address: the key */
+    char source[STATE_ADDR_LEN];       /* the key: the source node's address; for a
+                                          cluster shard "slots:RANGES" (cstate.h) */
+    char nodes[STATE_NODES_LEN + 1];   /* a cluster shard's node ids ("" standalone) */
     char source_run_id[STATE_ID_LEN + 1]; /* "" unknown */
     char replid[STATE_ID_LEN + 1];     /* "" when there is no position */
     int64_t offset;                    /* last acknowledged byte; -1 none */

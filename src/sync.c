@@ -23,6 +23,7 @@
 #include "checkpoint.h"
 #include "clock.h"
 #include "ctarget.h"
+#include "ccutover.h"
 #include "cutover.h"
 #include "csource.h"
 #include "grace.h"
@@ -46,6 +47,7 @@ static volatile sig_atomic_t stop_requested, cutover_requested;
 
 void syncRequestStop(void) { stop_requested = 1; }
 void syncRequestCutover(void) { cutover_requested = 1; }
+int syncCutoverRequested(void) { return cutover_requested; }
 
 /* Status lines come from the apply thread, which blocks while the target
  * does not answer (paused, stopped, swapping): the watchdog thread then
@@ -116,6 +118,8 @@ typedef struct syncer {
     stateKeeper *keeper;    /* --state: where the position is kept; NULL = none */
     int state_lock;         /* --state: FILE.lock held for the run; -1 = none */
     char src_addr[STATE_ADDR_LEN]; /* the source's address, the state's link key */
+    char src_nodes[STATE_NODES_LEN + 1]; /* a cluster shard's node ids (cstate.h); "" */
+    int shared_keeper;      /* a cluster shard: the keeper is csource's, for every shard */
     char replid[41];        /* of the epoch applied last ("?" on a SYNC-style link) */
     int applied_db;         /* the stream db at s->applied */
     cutoverState cut;       /* the source's pause, once a cut-over began */
@@ -132,6 +136,7 @@ enum { CUT_NONE = 0, CUT_WAITING, CUT_PAUSED };
 static void keepState(syncer *s);
 static int keepStateNow(syncer *s, const char *when);
 static void cutoverStep(syncer *s);
+static int openShardState(syncer *s, replState *resume, int *have);
 
 static void fatal(syncer *s, outcome rc, const char *msg) {
     if (s->fatal) return;
@@ -509,7 +514,7 @@ static int resumeFromCheckpoint(syncer *s) {
     checkpointPos pos;
     char err[700], kr[300];
     const char *key = checkpointKey(s->cp);
-    int got = checkpointRead(s->tc, key, &pos, err, sizeof(err));
+    int got = checkpointReadOwn(s->tc, s->cp, &pos, err, sizeof(err));
     writerResetDb(s->w);
     rdbKeyRepr(key, strlen(key), kr, sizeof(kr));
     if (got < 0) {
@@ -1063,6 +1068,7 @@ static void keepState(syncer *s) {
     if (!s->keeper) return;
     stateLink l = {.offset = -1, .db = 0};
     snprintf(l.source, sizeof(l.source), "%s", s->src_addr);
+    snprintf(l.nodes, sizeof(l.nodes), "%s", s->src_nodes);
     snprintf(l.source_run_id, sizeof(l.source_run_id), "%s", s->src_run_id);
     int pos = s->loaded_once && !s->loading && !s->partial && (s->epoch_ready || s->epoch_seq == 0) &&
               strlen(s->replid) == STATE_ID_LEN && s->applied >= 0;
@@ -1088,11 +1094,37 @@ static int keepStateNow(syncer *s, const char *when) {
     return -1;
 }
 
+/* The record l (NULL: none) as where this run starts: its position to
+ * resume from (*have), or a full sync (a retried first one when the last
+ * run stopped during a snapshot load). */
+static void resumeFromState(syncer *s, const stateLink *l, replState *resume, int *have) {
+    const char *path = s->cfg->state_path;
+    if (l && stateHasPosition(l)) {
+        snprintf(resume->replid, sizeof(resume->replid), "%s", l->replid);
+        resume->offset = s->applied = l->offset;
+        resume->db = s->applied_db = l->db;
+        snprintf(s->replid, sizeof(s->replid), "%s", l->replid);
+        snprintf(s->src_run_id, sizeof(s->src_run_id), "%s", l->source_run_id);
+        s->loaded_once = 1; /* the target holds a whole snapshot and the stream up to the offset */
+        *have = 1;
+        if (!s->cfg->quiet)
+            logInfo("--state %s: asking the source to continue after offset %lld%s", path, (long long)l->offset,
+                    s->cfg->flush_target ? " (--flush-target does not apply to a resume)" : "");
+    } else if (l && (!s->cfg->shard || l->updated_ms)) { /* a shard's: 0 when not from the file */
+        /* The last run stopped during a snapshot load: a retried first
+         * snapshot, emptying the target first when all it holds is ours. */
+        s->snap_attempts = 1;
+        s->target_was_empty = l->target_ours;
+        logInfo("--state %s: the last run stopped before its snapshot was applied: a full sync", path);
+    }
+}
+
 /* The position to resume from, if FILE has one for these endpoints.
  * -1 (fatal set) when FILE is corrupt or for other endpoints. */
 static int openState(syncer *s, replState *resume, int *have) {
     const char *path = s->cfg->state_path;
     char err[700], why[500], msg[1024], tgt[STATE_ADDR_LEN];
+    if (s->cfg->shard) return openShardState(s, resume, have);
     stateFile st;
     *have = 0;
     if ((s->state_lock = stateLock(path, err, sizeof(err))) < 0) {
@@ -1118,25 +1150,7 @@ static int openState(syncer *s, replState *resume, int *have) {
     if (!got) memset(&st, 0, sizeof(st));
     snprintf(st.target, sizeof(st.target), "%s", tgt);
     snprintf(st.target_run_id, sizeof(st.target_run_id), "%.40s", s->run_id);
-    stateLink *l = stateFind(&st, s->src_addr);
-    if (l && stateHasPosition(l)) {
-        snprintf(resume->replid, sizeof(resume->replid), "%s", l->replid);
-        resume->offset = s->applied = l->offset;
-        resume->db = s->applied_db = l->db;
-        snprintf(s->replid, sizeof(s->replid), "%s", l->replid);
-        snprintf(s->src_run_id, sizeof(s->src_run_id), "%s", l->source_run_id);
-        s->loaded_once = 1; /* the target holds a whole snapshot and the stream up to the offset */
-        *have = 1;
-        if (!s->cfg->quiet)
-            logInfo("--state %s: asking the source to continue after offset %lld%s", path, (long long)l->offset,
-                    s->cfg->flush_target ? " (--flush-target does not apply to a resume)" : "");
-    } else if (l) {
-        /* The last run stopped during a snapshot load: a retried first
-         * snapshot, emptying the target first when all it holds is ours. */
-        s->snap_attempts = 1;
-        s->target_was_empty = l->target_ours;
-        logInfo("--state %s: the last run stopped before its snapshot was applied: a full sync", path);
-    }
+    resumeFromState(s, stateFind(&st, s->src_addr), resume, have);
     s->keeper = stateKeeperStart(path, &st, 1000, err, sizeof(err));
     if (s->keeper) return 0;
     snprintf(msg, sizeof(msg), "--state %s; nothing was written", err);
@@ -1144,10 +1158,29 @@ static int openState(syncer *s, replState *resume, int *have) {
     return -1;
 }
 
+/* A cluster shard: csource keeps one file for every shard (cstate.h) and
+ * hands this one its record. */
+static int openShardState(syncer *s, replState *resume, int *have) {
+    stateLink rec;
+    int ours = 0;
+    s->keeper = csourceLinkState(s->cfg->shard, &rec, &ours);
+    s->shared_keeper = 1;
+    snprintf(s->src_addr, sizeof(s->src_addr), "%s", rec.source);
+    snprintf(s->src_nodes, sizeof(s->src_nodes), "%s", rec.nodes);
+    resumeFromState(s, &rec, resume, have);
+    /* No position while the target holds what the last run wrote: the
+     * first snapshot replaces the shard's slots (a retried one). */
+    if (!*have && ours) s->snap_attempts = 1, s->target_was_empty = 1;
+    return 0;
+}
+
 /* At exit: the last position, written whole. */
 static void closeState(syncer *s) {
     char err[600];
-    if (s->keeper) {
+    if (s->keeper && s->shared_keeper) { /* csource stops it once every shard is done */
+        keepState(s);
+        s->keeper = NULL;
+    } else if (s->keeper) {
         keepState(s);
         if (stateKeeperStop(s->keeper, err, sizeof(err)) < 0) logError("--state %s: the last position was not saved", err);
         s->keeper = NULL;
@@ -1243,6 +1276,18 @@ static void cutoverCatchUp(syncer *s) {
     }
 }
 
+/* Ready to pause the source: the snapshot applied and the link streaming;
+ * --cutover also waits for the target to have caught up: in sync, or under
+ * a load that always keeps some writes in flight, nothing received older
+ * than CUTOVER_CAUGHT_UP_MS and little left to apply. */
+static int cutoverReady(syncer *s, replStatus *st) {
+    int caught_up = inSync(s, st) || (st->silent_ms <= 2 * st->ping_period_ms && st->lag_ms <= CUTOVER_CAUGHT_UP_MS &&
+                                      st->received - st->applied <= CUTOVER_CAUGHT_UP_BYTES &&
+                                      targetSilentMs(s) < WATCHDOG_STALL_MS);
+    return s->loaded_once && s->epoch_ready && !s->loading && st->pending_epochs == 0 && st->phase == REPL_STREAMING &&
+           (cutover_requested || caught_up);
+}
+
 /* Called at the apply side's status points: SIGUSR1 starts a cut-over
  * once the snapshot is applied; --cutover once the target is in sync. */
 static void cutoverStep(syncer *s) {
@@ -1255,21 +1300,20 @@ static void cutoverStep(syncer *s) {
     if (!cutover_requested && !s->cfg->cutover) return;
     replStatus st;
     replicaGetStatus(s->rep, &st);
+    if (s->cfg->shard) { /* a cluster's shard: csource pauses every master (ccutover.h) */
+        s->cut_tried = 1;
+        int settled = s->epoch_ready && !s->loading && s->w && writerInFlight(s->w) == 0 && !s->in_multi;
+        if (csourceLinkCutover(s->cfg->shard, cutoverReady(s, &st), settled, s->applied) == CCUT_DONE)
+            s->finished = 1;
+        return;
+    }
     if (st.sync_only) {
         s->cut_tried = 1;
         fatal(s, OUTCOME_CUTOVER, "cut-over refused: this source speaks SYNC only, which gives no replication offset "
               "to wait for; nothing was paused");
         return;
     }
-    /* --cutover waits for the target to have caught up: in sync, or under
-     * a load that always keeps some writes in flight, nothing received
-     * older than CUTOVER_CAUGHT_UP_MS and little left to apply. */
-    int caught_up = inSync(s, &st) || (st.silent_ms <= 2 * st.ping_period_ms && st.lag_ms <= CUTOVER_CAUGHT_UP_MS &&
-                                       st.received - st.applied <= CUTOVER_CAUGHT_UP_BYTES &&
-                                       targetSilentMs(s) < WATCHDOG_STALL_MS);
-    int ready = s->loaded_once && s->epoch_ready && !s->loading && st.pending_epochs == 0 &&
-                st.phase == REPL_STREAMING && (cutover_requested || caught_up);
-    if (!ready) {
+    if (!cutoverReady(s, &st)) {
         if (cutover_requested && s->cut_phase == CUT_NONE && !s->cfg->quiet)
             logInfo("cut-over requested: waiting for the snapshot to be applied and the link to stream");
         s->cut_phase = CUT_WAITING;
@@ -1382,6 +1426,18 @@ static int checkDbs(syncer *s) { /* 0, or -1 with s->err and s->rc set */
     return -1;
 }
 
+/* A cluster's shard without a checkpoint: does the hash hold other
+ * shards' (the target is ours)? */
+static int shardCheckpointOthers(syncer *s) {
+    const char *key = checkpointKey(s->cp);
+    const char *argv[2] = {"EXISTS", key};
+    size_t lens[2] = {6, strlen(key)};
+    redisReply *r = connCommand(s->tc, 2, argv, lens); /* db 0: checkpointReadOwn left it there */
+    int yes = r && r->type == REDIS_REPLY_INTEGER && r->integer > 0;
+    if (r) freeReplyObject(r);
+    return yes;
+}
+
 /* --exactly-once: a standalone target, and where its checkpoint says a
  * previous run stopped: then *have = 1 and *resume is that position (the
  * target holds a whole snapshot and the stream up to there; it wins over
@@ -1399,11 +1455,25 @@ static int startCheckpoint(syncer *s, replState *resume, int *have) {
         fatal(s, OUTCOME_USAGE, err);
         return -1;
     }
-    int got = checkpointRead(s->tc, checkpointKey(s->cp), &pos, err, sizeof(err));
+    if (s->cfg->shard) { /* a cluster's shard: its own fields of the one hash */
+        char prefix[STATE_ADDR_LEN + 1];
+        csourceLinkKey(s->cfg->shard, prefix, sizeof(prefix) - 1);
+        strcat(prefix, ":");
+        checkpointSetShard(s->cp, prefix);
+    }
+    int got = checkpointReadOwn(s->tc, s->cp, &pos, err, sizeof(err));
     writerResetDb(s->w);
     if (got < 0) {
         fatal(s, got == -2 ? OUTCOME_CONNECT : OUTCOME_CONFLICT, err);
         return -1;
+    }
+    if (got == 0 && s->cfg->shard && shardCheckpointOthers(s)) {
+        /* Other shards checkpointed here: the target holds what the last
+         * run wrote, so this shard's first snapshot replaces its slots. */
+        logInfo("--exactly-once: the target holds no checkpoint of this shard (its slots changed since?): a full "
+                "sync of its slots alone");
+        s->snap_attempts = 1, s->target_was_empty = 1;
+        return 0;
     }
     if (got == 0) {
         if (*have) logInfo("--exactly-once: the target holds no checkpoint yet: --state's position is used (this "

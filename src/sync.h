@@ -93,5 +93,7 @@ outcome syncRun(const syncConfig *cfg, int *refused);
 void syncRequestStop(void);
 /* Async-signal-safe: ask syncRun to cut over (SIGUSR1). */
 void syncRequestCutover(void);
+/* Whether a cut-over was asked for (a cluster source's coordinator). */
+int syncCutoverRequested(void);
 
 #endif

@@ -2,9 +2,11 @@
  * escaped addresses, every kind of damage refused (cut short anywhere, a
  * byte changed, another version, an unknown field, a duplicate link),
  * identity checks, the atomic save and load, the keeper, and the lock
- * that keeps two runs off one file.
+ * that keeps two runs off one file; a cluster shard's record (cstate.h):
+ * keyed by its slot ranges, naming up to 8 node ids, matched by a whole id.
  */
 #include "src/state.h"
+#include "src/cstate.h"
 #include "tests/test.h"
 #include "rdb/crc64.h"
 
@@ -155,6 +157,36 @@ int main(void) {
         unlink(lock);
         unlink(path);
         rmdir(dir);
+    }
+
+    TEST("state.cluster_shard") {
+        csShard sh = {.nids = 8};
+        snprintf(sh.ranges, sizeof(sh.ranges), "0-100,200-5460");
+        for (int i = 0; i < 8; i++) snprintf(sh.ids[i], sizeof(sh.ids[i]), "%040x", i + 1);
+        stateFile cf = {0};
+        stateLink l = {.offset = 42, .db = 0};
+        cstateKey(&sh, l.source, sizeof(l.source));
+        cstateNodes(&sh, l.nodes, sizeof(l.nodes));
+        snprintf(l.replid, sizeof(l.replid), A);
+        snprintf(cf.target, sizeof(cf.target), "127.0.0.1:6380");
+        stateSet(&cf, &l);
+        long cn = stateFormat(&cf, buf, sizeof(buf));
+        if (!CHECK(cn > 0)) continue;
+        if (!CHECK_EQ_INT(0, stateParse(buf, (size_t)cn, &back, err, sizeof(err)))) continue;
+        stateLink *r = stateFind(&back, "slots:0-100,200-5460");
+        if (!CHECK(r != NULL)) continue;
+        CHECK_EQ_STR(l.nodes, r->nodes);
+        CHECK_EQ_INT(42, r->offset);
+        CHECK(cstateSameShard(r, &sh));
+        csShard other = {.nids = 1};
+        snprintf(other.ids[0], sizeof(other.ids[0]), "%039x", 1); /* a prefix of an id is not the id */
+        CHECK(!cstateSameShard(r, &other));
+        snprintf(other.ids[0], sizeof(other.ids[0]), "%040x", 8); /* the last one counts */
+        CHECK(cstateSameShard(r, &other));
+        /* A single source's record has no nodes field at all. */
+        CHECK(strstr(buf, "nodes=") != NULL);
+        cn = stateFormat(&st, buf, sizeof(buf));
+        CHECK(cn > 0 && strstr(buf, "nodes=") == NULL);
     }
 
     TEST("state.unwritable") {
