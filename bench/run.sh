@@ -6,7 +6,9 @@
 #                                          (default: every section but sync5m, csource and scan5m: BENCH_BIG=1 adds them)
 #
 #   checksum  `rdbsync --file D --checksum` vs `redis-check-rdb D`
-#             (+ `rdbsync --file D --dump > /dev/null`)
+#             (+ `rdbsync --file D --dump > /dev/null`; the same with
+#             RDBSYNC_SIMD=avx2 and each value BENCH_SIMD lists; the SHA-256
+#             kernels' ns a block, bench/sha256k.c)
 #   import    `rdbsync --file D --target URL --flush-target -q` vs
 #             `redis-cli --pipe < restore.resp` (the same keys as pre-generated
 #             RESTORE commands: the target's own ingest limit), into an empty
@@ -191,22 +193,32 @@ run_ours() {
         bench_die "rdbsync --checksum failed during timing"
 }
 
-# The same capped to the AVX2 kernels (RDBSYNC_SIMD, rdb/sha256x.h): what a
-# CPU without AVX-512 gets (Intel client parts, AMD Zen 1-3).
-run_avx2() {
-    RDBSYNC_SIMD=avx2 measure "$1" "$RDBSYNC" --file "$DATA" --checksum >/dev/null ||
-        bench_die "rdbsync --checksum (avx2) failed during timing"
+# The same with RDBSYNC_SIMD=$2 (rdb/sha256x.h): "avx2" is what a CPU without
+# AVX-512 gets (Intel client parts, AMD Zen 1-3: SHA-NI, else the AVX2 lanes).
+run_simd() {
+    RDBSYNC_SIMD=$2 measure "$1" "$RDBSYNC" --file "$DATA" --checksum >/dev/null ||
+        bench_die "rdbsync --checksum (RDBSYNC_SIMD=$2) failed during timing"
+}
+
+# ns a block of each SHA-256 kernel (bench/sha256k.c, best of 21 runs in
+# thread CPU time): what the default order in rdb/sha256x.c rests on.
+sha256_kernels() {
+    ${CC:-cc} -O2 -std=gnu11 -Wall -Wextra -Werror -I. -DOPENSSL_API_COMPAT=0x10100000L -o "$OUT/sha256k" \
+        bench/sha256k.c rdb/sha256x.c -lcrypto -lpthread || { echo "sha256k: cannot build"; return 0; }
+    echo "SHA-256 kernels (ns a block, best of 21):"
+    "$OUT/sha256k" 20000 21 | sed 's/^/  /'
 }
 
 section_checksum() {
     local ref="$BENCH_TMP/ref.log" ours="$BENCH_TMP/ours.log" dump="$BENCH_TMP/dump.log"
-    local avx2="$BENCH_TMP/avx2.log" have=1 have_avx2=0 r ref_wall ref_cpu
-    if [[ $(RDBSYNC_SIMD=avx2 "$RDBSYNC" --version) == *"sha256 avx2"* ]] &&
-        [[ $("$RDBSYNC" --version) != *"sha256 avx2"* ]]; then
-        have_avx2=1 # a kernel above AVX2 is the default: measure both
-    fi
+    local have=1 r ref_wall ref_cpu v simds=()
+    # Beside the default: what a CPU without AVX-512 gets when that differs,
+    # and whatever BENCH_SIMD names (e.g. "avx512 avx2lanes").
+    if [[ $(RDBSYNC_SIMD=avx2 "$RDBSYNC" --version) != "$("$RDBSYNC" --version)" ]]; then simds+=(avx2); fi
+    for v in ${BENCH_SIMD:-}; do simds+=("$v"); done
     echo
     echo "== checksum: $RUNS runs, medians (peak RSS: max over runs)"
+    sha256_kernels
     cat "$DATA" >/dev/null # page cache: both tools read from memory
     if ! checksum_check; then
         have=0
@@ -217,7 +229,7 @@ section_checksum() {
         if ((r % 2 == 0 && have)); then run_ours "$ours"; fi
         measure "$ref" redis-check-rdb "$DATA" >/dev/null 2>&1 || bench_die "redis-check-rdb failed"
         if ((r % 2 == 1 && have)); then run_ours "$ours"; fi
-        if ((have && have_avx2)); then run_avx2 "$avx2"; fi
+        if ((have)); then for v in "${simds[@]}"; do run_simd "$BENCH_TMP/simd-$v.log" "$v"; done; fi
     done
     print_header ""
     print_row "redis-check-rdb" "$ref"
@@ -231,12 +243,13 @@ section_checksum() {
         "cpu: $(ratio "$ROW_CPU" "$ref_cpu") (less sensitive to a busy machine)"
     echo "peak RSS rdbsync --checksum: $ROW_RSS_MB MB (target < 32 MB) $(bench_verdict "$ROW_RSS_MB" 31.99)"
     echo "kernels: $("$RDBSYNC" --version | sed -n 's/^kernels: //p')"
-    if ((have_avx2)); then
-        print_row "rdbsync --checksum, RDBSYNC_SIMD=avx2" "$avx2"
+    for v in "${simds[@]}"; do
+        print_row "rdbsync --checksum, RDBSYNC_SIMD=$v" "$BENCH_TMP/simd-$v.log"
         q=$(ratio "$ROW_WALL" "$ref_wall")
-        echo "ratio rdbsync(avx2)/redis-check-rdb (wall): $q (target <= 0.50) $(bench_verdict "$q" 0.5)"
-        echo "  same, median of per-run pairs: $(bench_paired_ratio "$avx2" "$ref" wall)"
-    fi
+        echo "ratio rdbsync($v)/redis-check-rdb (wall): $q (target <= 0.50) $(bench_verdict "$q" 0.5)"
+        echo "  same, median of per-run pairs: $(bench_paired_ratio "$BENCH_TMP/simd-$v.log" "$ref" wall);" \
+            "cpu: $(ratio "$ROW_CPU" "$ref_cpu"); kernels: $(RDBSYNC_SIMD=$v "$RDBSYNC" --version | sed -n 's/^kernels: //p')"
+    done
     local dr=$(((RUNS + 1) / 2))
     for ((r = 1; r <= dr; r++)); do
         measure "$dump" "$RDBSYNC" --file "$DATA" --dump >/dev/null ||

@@ -276,12 +276,14 @@ static void crc64Init(void) {
         fold_k[d][1] = xpowModP(fold_bits[d] - 1);
     }
 #ifdef CRC64_X86
-    /* RDBSYNC_SIMD caps the choice as it does for SHA-256 (sha256x.h): "avx2"
-     * = what a CPU without AVX-512 gets (pclmul), "off" = the tables. */
+    /* RDBSYNC_SIMD caps the choice as it does for SHA-256 (sha256x.h): "avx2",
+     * "shani" and "avx2lanes" name CPUs without AVX-512 (pclmul), "off" =
+     * the tables. */
     const char *cap = getenv("RDBSYNC_SIMD");
     if (cap && !*cap) cap = NULL;
     int none = cap && (!strcmp(cap, "off") || !strcmp(cap, "scalar"));
-    int no512 = none || (cap && !strcmp(cap, "avx2")); /* other values: no cap, as in sha256x.c */
+    int no512 = none || (cap && (!strcmp(cap, "avx2") || !strcmp(cap, "shani") || !strcmp(cap, "avx2lanes")));
+    /* other values ("avx512", unknown): no cap, as in sha256x.c */
     __builtin_cpu_init();
     if (!none && __builtin_cpu_supports("pclmul") && __builtin_cpu_supports("sse4.1")) {
         crc_fast = crc64Pclmul, crc_fast_min = PCLMUL_MIN, crc_fast_name = "pclmul";

@@ -17,7 +17,7 @@
  * few batches later; see "Blocks in flight" below. So do a string's V of
  * 2-4 blocks and a list's V of up to LMSG_MAX bytes, chained a block a
  * batch, where that is faster than OpenSSL one message at a time
- * (sha256xChainInLanes: AVX-512, or AVX2 without SHA-NI). Longer messages
+ * (sha256xChainInLanes: AVX-512, SHA-NI, or AVX2 without SHA-NI). Longer messages
  * (streams, big strings, long lists)
  * go through a small stack buffer (hasher) in front of OpenSSL's
  * SHA256_Update, passed in place when long. The low-level

@@ -5,7 +5,8 @@
  * compression each, millions per dump, which made hashing as slow as
  * decoding. Independent blocks can share vector lanes: with AVX-512 one
  * compression of 16 blocks costs about what 2 sequential SHA-NI
- * compressions do here, so the digest batches its blocks 16 at a time.
+ * compressions do here, so the digest batches its blocks 16 at a time
+ * (and SHA-NI, interleaving independent blocks, gains from it as well).
  *
  * Layout: lane l has its block blk[l] (64 bytes, as hashed) and its chaining
  * value st[l] (32 bytes: the eight state words big-endian, which is how a
@@ -14,14 +15,20 @@
  * replaces each st[l] with the state after compressing blk[l]. Every lane
  * is computed; the ones a caller does not use need only be initialised.
  *
- * Kernels: "avx512" (16 lanes in one pass, AVX-512 F and BW), "avx2" (8
- * lanes a vector, two vectors interleaved: Intel client CPUs and AMD Zen 1-3 have no AVX-512) and
- * "scalar" (a loop over the lanes with OpenSSL's one-block SHA256_Transform,
- * which uses SHA-NI where present). All give identical results. Dispatch
- * takes the best the CPU has, chosen once; the environment variable
- * RDBSYNC_SIMD=avx512|avx2|off caps it (for tests and benchmarks: "avx2"
- * on an AVX-512 machine measures what an AVX2-only CPU gets). Thread-safe,
- * allocation-free, cannot fail.
+ * Kernels: "avx512" (16 lanes in one pass, AVX-512 F and BW), "shani" (the
+ * SHA extensions, one block per stream, 2 streams interleaved to hide the
+ * latency of sha256rnds2: Intel since Goldmont and Ice Lake, AMD since Zen
+ * have them), "avx2lanes" (8 lanes a vector, two vectors interleaved: for
+ * AVX2 CPUs without SHA-NI) and "scalar" (a loop over the lanes with
+ * OpenSSL's one-block SHA256_Transform). All give identical results.
+ * Dispatch takes the first of an order the CPU has, chosen once: by
+ * default shani, avx512, avx2lanes, scalar (SHA-NI measured the faster per
+ * block here: bench/sha256k.c, figures in README "Performance"). The
+ * environment variable RDBSYNC_SIMD changes the order, for tests and
+ * benchmarks: "avx512" (avx512 first, then the default's others), "avx2"
+ * (what a CPU without AVX-512 gets: shani, avx2lanes, scalar), "shani"
+ * (shani, scalar), "avx2lanes" (avx2lanes, scalar), "off" (scalar); CRC-64
+ * (crc64.h) reads it too. Thread-safe, allocation-free, cannot fail.
  */
 #ifndef RDB_SHA256X_H
 #define RDB_SHA256X_H
@@ -40,16 +47,17 @@ void sha256xCompressScalar(unsigned char st[SHA256X_LANES][32],
  * output only, and the vector kernel skips loading it. */
 void sha256xCompressFromIV(unsigned char st[SHA256X_LANES][32],
                            const unsigned char blk[SHA256X_LANES][64]);
-/* "avx512", "avx2" or "scalar": what sha256xCompress uses here, and the
- * blocks one pass of it compresses. */
+/* "avx512", "shani", "avx2lanes" or "scalar": what sha256xCompress uses
+ * here, and the blocks one pass of it compresses (shani: the streams
+ * interleaved). */
 const char *sha256xImpl(void);
 int sha256xImplLanes(void);
 
 /* 1 when a message of several blocks is better hashed in lanes (a block a
- * batch, chained) than at once through OpenSSL: with the 16-lane kernel, or
- * the 8-lane one on a CPU without SHA-NI. With SHA-NI and AVX2 only, one
- * stream of SHA-NI (35 ns a block here) beats an AVX2 lane (40) plus the
- * batching around it. */
+ * batch, chained) than at once through OpenSSL: with the AVX-512 or SHA-NI
+ * kernel, or AVX2's on a CPU without SHA-NI. With SHA-NI and the AVX2
+ * lanes (RDBSYNC_SIMD=avx2lanes), one stream of SHA-NI (35 ns a block
+ * here) beats an AVX2 lane (40) plus the batching around it. */
 int sha256xChainInLanes(void);
 
 /* A kernel by name, or NULL when this build or this CPU lacks it (calling it
