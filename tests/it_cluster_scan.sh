@@ -139,11 +139,10 @@ sleep 1
 masters=($CLUSTER_MASTERS)
 FROM_ID=$(rs_cli "${masters[0]}" CLUSTER MYID)
 TO_ID=$(rs_cli "${masters[1]}" CLUSTER MYID)
-if redis-cli --cluster reshard "127.0.0.1:$P0" --cluster-from "$FROM_ID" --cluster-to "$TO_ID" \
-    --cluster-slots 500 --cluster-yes >"$IT_TMP/reshard.log" 2>&1; then
+if cluster_reshard "$FROM_ID" "$TO_ID" 500 follow; then
     pass cluster_scan.reshard
 else
-    fail cluster_scan.reshard "redis-cli --cluster reshard failed: $(tail -n 2 "$IT_TMP/reshard.log")"
+    fail cluster_scan.reshard "redis-cli --cluster reshard failed: $(tail -n 2 "$IT_TMP/reshard.follow.log")"
 fi
 # A key of a moved slot written right after the move.
 cluster_cli SET after:reshard 1 >/dev/null
@@ -196,11 +195,10 @@ LOAD_PID=$!
 rdb_bg slow --mode scan --source "$SRC" --target "$(rs_url tgt2)" --rate 400 --status-interval 1
 SLOW_PID=$BG_PID
 sleep 1
-if redis-cli --cluster reshard "127.0.0.1:$P0" --cluster-from "$TO_ID" --cluster-to "$FROM_ID" \
-    --cluster-slots 300 --cluster-yes >"$IT_TMP/reshard2.log" 2>&1; then
+if cluster_reshard "$TO_ID" "$FROM_ID" 300 pass; then
     pass cluster_scan.pass_reshard
 else
-    fail cluster_scan.pass_reshard "redis-cli --cluster reshard failed: $(tail -n 2 "$IT_TMP/reshard2.log")"
+    fail cluster_scan.pass_reshard "redis-cli --cluster reshard failed: $(tail -n 2 "$IT_TMP/reshard.pass.log")"
 fi
 slow_followers() { [ "$(grep -c 'following changes' "$IT_TMP/slow.err")" -ge 3 ]; }
 wait_until 60 slow_followers || true

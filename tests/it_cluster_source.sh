@@ -186,11 +186,10 @@ sleep 2
 masters=($CLUSTER_MASTERS)
 FROM_ID=$(rs_cli "${masters[1]}" CLUSTER MYID)
 TO_ID=$(rs_cli "${masters[2]}" CLUSTER MYID)
-if redis-cli --cluster reshard "127.0.0.1:$P0" --cluster-from "$FROM_ID" --cluster-to "$TO_ID" \
-    --cluster-slots 300 --cluster-yes >"$IT_TMP/reshard.log" 2>&1; then
+if cluster_reshard "$FROM_ID" "$TO_ID" 300 live; then
     pass cluster_source.reshard
 else
-    fail cluster_source.reshard "redis-cli --cluster reshard failed: $(tail -n 2 "$IT_TMP/reshard.log")"
+    fail cluster_source.reshard "redis-cli --cluster reshard failed: $(tail -n 2 "$IT_TMP/reshard.live.log")"
 fi
 touch "$IT_TMP/load.stop"
 wait "$LOAD_PID" 2>/dev/null || true
