@@ -25,8 +25,6 @@
 
 /* ---- Topology: cluster.h's map, seen as the shards that serve slots ---- */
 
-int csourceKeySlot(const char *key, size_t len) { return (int)clusterKeySlot(key, len); }
-
 static int hasSlot(const csShard *s, int slot) { return s->slots[slot >> 3] >> (slot & 7) & 1; }
 
 static void addSlot(csShard *s, int slot) {
@@ -341,7 +339,7 @@ outcome csourceToFile(const snapshotConfig *cfg, const csTopo *t, int use_replic
 /* The master serving a key's slot (the topology read at the start). */
 static int ownerOf(void *ctx, const char *key, size_t len) {
     const csTopo *t = ctx;
-    int slot = csourceKeySlot(key, len);
+    int slot = (int)clusterKeySlot(key, len);
     for (int i = 0; i < t->n; i++)
         if (hasSlot(&t->shard[i], slot)) return i;
     return 0; /* every slot is served (clusterMapComplete) */
@@ -659,7 +657,7 @@ static int delInSlots(rsConn *tc, const redisReply *keys, const csShard *s, uint
         av[0] = "DEL", lv[0] = 3;
         for (size_t i = 0; i < keys->elements; i++) {
             const redisReply *k = keys->element[i];
-            if (k->type == REDIS_REPLY_STRING && hasSlot(s, csourceKeySlot(k->str, (size_t)k->len)))
+            if (k->type == REDIS_REPLY_STRING && hasSlot(s, (int)clusterKeySlot(k->str, (size_t)k->len)))
                 av[n] = k->str, lv[n++] = (size_t)k->len;
         }
     }

@@ -87,9 +87,6 @@ typedef struct csTopo {
 int csourceDetect(const rsUrl *u, const rsConnOptions *o, csTopo *topo, char *err, size_t errlen);
 void csourceTopoFree(csTopo *t);
 
-/* CRC16 of the key or of its {hash tag}, mod 16384 (as Redis Cluster). */
-int csourceKeySlot(const char *key, size_t len);
-
 /* --source C --checksum | --file F | --verify. */
 outcome csourceChecksum(const snapshotConfig *c, const csTopo *t, int use_replicas);
 outcome csourceToFile(const snapshotConfig *c, const csTopo *t, int use_replicas, const char *path);
