@@ -13,6 +13,7 @@
 #include "checksum.h"
 #include "cluster.h"
 #include "clock.h"
+#include "cmdkeys.h"
 #include "log.h"
 #include "progress.h"
 #include "scan.h"
@@ -389,30 +390,52 @@ outcome csourceVerify(const snapshotConfig *cfg, const csTopo *src, const csTopo
     return rc;
 }
 
-/* ---- Keys moved by resharding, between the links ---- */
+/* ---- Keys moved by resharding, between the links ----
+ *
+ * A move of key k from shard A to shard B is, in A's stream, the writes on
+ * k and then MIGRATE's DEL of it, and in B's stream RESTORE-ASKING k with
+ * the value after those writes. The links are not ordered with each other:
+ *   - B's link first: its RESTORE goes (with REPLACE) and k is remembered
+ *     as restored by B. A's commands on k that come after are already in
+ *     the restored value: each is dropped (an INCR or LPUSH would apply
+ *     twice), up to and including A's migration DEL, which would delete
+ *     the key;
+ *   - A's link first: B's RESTORE waits until A's commands forwarded on
+ *     k's slot were applied by the target (at most RESTORE_WAIT_MS), then
+ *     goes.
+ * What tells the migration DEL: MIGRATE's DEL is a command of its own,
+ * never inside MULTI (which scripts and transactions propagate in). A DEL
+ * inside MULTI is a command on k like any other: dropped, the entry stays.
+ * A bare DEL closes the entry; if A's link then sees another command on k,
+ * that DEL was the user's (taken for the migration DEL), the command is
+ * dropped and the entry opens again until the real one. A key migrated
+ * back (B to A) comes as a RESTORE in A's stream: the entry then names A,
+ * and B's commands up to its migration DEL are dropped.
+ * Memory: an entry lives until MOVES_TTL_MS after the restore when no
+ * migration DEL closes it (a RESTORE by a user, or A's DEL applied first),
+ * and CLOSED_TTL_MS after its close; at most MOVES_MAX entries (said once
+ * when reached: keys beyond it move as without tracking). */
 
 #define MOVES_BUCKETS 4096
-#define MOVES_TTL_MS 120000 /* the exporting link's DEL comes within this, or never */
-#define DELS_TTL_MS 10000   /* a DEL forwarded longer ago than this has run on the target */
-#define DELS_MAX 200000     /* DELs remembered at most: memory stays bounded under a DEL flood */
-#define RESTORE_WAIT_MS 5000
+#define MOVES_TTL_MS 120000 /* the exporting link reaches its migration DEL within this, or never */
+#define CLOSED_TTL_MS 10000 /* a closed entry: a user's DEL taken for the migration DEL shows within this */
+#define MOVES_MAX 500000    /* entries at most: about 100 bytes each */
+#define RESTORE_WAIT_MS 2000
 
-/* Two tables of keys: restored by a link (a move's importing side), and
- * deleted by a link at a stream offset (maybe a move's exporting side). */
 typedef struct moved {
     struct moved *next;
-    int link;                /* the link that restored or deleted it */
-    int64_t ms;
-    int64_t offset;          /* deletes: the DEL's end in that link's stream */
+    int link;                /* the link whose stream restored the key: its owner now */
+    int closed;              /* another link's bare DEL of it was dropped as the migration DEL */
+    int64_t ms;              /* restored, closed or opened again at */
     size_t len;
     char key[];
 } moved;
 
 typedef struct csMoves {
     pthread_mutex_t mu;
-    moved *b[MOVES_BUCKETS];   /* restored */
-    moved *d[MOVES_BUCKETS];   /* deleted */
-    int64_t ndels;
+    moved *b[MOVES_BUCKETS];
+    int64_t n;               /* entries; read without mu (0: nothing to look up) */
+    int full_said;
 } csMoves;
 
 static unsigned movesHash(const char *k, size_t len) {
@@ -421,55 +444,65 @@ static unsigned movesHash(const char *k, size_t len) {
     return h % MOVES_BUCKETS;
 }
 
-/* Remove the entry *pp points to. */
-static void movesUnlink(moved **pp) {
+/* Remove the entry *pp points to. Called locked. */
+static void movesUnlink(csMoves *m, moved **pp) {
     moved *e = *pp;
     *pp = e->next;
     free(e);
+    __atomic_sub_fetch(&m->n, 1, __ATOMIC_SEQ_CST);
 }
 
-/* Find key in its bucket of table t (dropping stale entries on the way):
- * the link to its pointer, or NULL. Called locked. */
-static moved **movesFind(csMoves *m, moved **t, const char *k, size_t len) {
-    int64_t now = clockMonoMs(), ttl = t == m->d ? DELS_TTL_MS : MOVES_TTL_MS;
-    moved **pp = &t[movesHash(k, len)];
+/* Find key (dropping stale entries of its bucket on the way): the link to
+ * its pointer, or NULL. Called locked. */
+static moved **movesFind(csMoves *m, const char *k, size_t len) {
+    int64_t now = clockMonoMs();
+    moved **pp = &m->b[movesHash(k, len)];
     while (*pp) {
-        if (now - (*pp)->ms > ttl) {
-            m->ndels -= t == m->d;
-            movesUnlink(pp);
-        } else if ((*pp)->len == len && memcmp((*pp)->key, k, len) == 0) {
-            return pp;
-        } else {
-            pp = &(*pp)->next;
-        }
+        if (now - (*pp)->ms > ((*pp)->closed ? CLOSED_TTL_MS : MOVES_TTL_MS)) movesUnlink(m, pp);
+        else if ((*pp)->len == len && memcmp((*pp)->key, k, len) == 0) return pp;
+        else pp = &(*pp)->next;
     }
     return NULL;
 }
 
-/* Remember key in table t for link (replacing an older entry). Called locked. */
-static void movesAdd(csMoves *m, moved **t, int link, const char *k, size_t len, int64_t offset) {
-    moved **pp = movesFind(m, t, k, len);
+/* Key restored by link: its owner from now on. Called locked. */
+static void movesRestored(csMoves *m, int link, const char *k, size_t len) {
+    moved **pp = movesFind(m, k, len);
     if (pp) {
-        m->ndels -= t == m->d;
-        movesUnlink(pp);
+        (*pp)->link = link, (*pp)->closed = 0, (*pp)->ms = clockMonoMs();
+        return;
     }
-    if (t == m->d && m->ndels >= DELS_MAX) return; /* a flood: the restore side's table still holds */
-    moved *e = malloc(sizeof(*e) + len);
-    if (!e) return; /* out of memory: as without tracking */
-    e->link = link, e->ms = clockMonoMs(), e->offset = offset, e->len = len;
+    moved *e = m->n < MOVES_MAX ? malloc(sizeof(*e) + len) : NULL;
+    if (!e) {
+        if (!m->full_said++)
+            logWarn("resharding: more than %d keys moved within %d s: the keys moved beyond are not tracked (an "
+                    "exporting shard's writes just before their move may apply twice)", MOVES_MAX,
+                    MOVES_TTL_MS / 1000);
+        return;
+    }
+    e->link = link, e->closed = 0, e->ms = clockMonoMs(), e->len = len;
     memcpy(e->key, k, len);
     unsigned b = movesHash(k, len);
-    e->next = t[b];
-    t[b] = e;
-    m->ndels += t == m->d;
+    e->next = m->b[b];
+    m->b[b] = e;
+    __atomic_add_fetch(&m->n, 1, __ATOMIC_SEQ_CST);
+}
+
+/* 1 when another link restored key: link's command on it is in the
+ * restored value already. A bare DEL (close) closes the entry; any other
+ * command opens a closed one again (the DEL that closed it was a user's).
+ * Called locked. */
+static int movedElsewhere(csMoves *m, int link, const char *k, size_t len, int close) {
+    moved **pp = movesFind(m, k, len);
+    if (!pp || (*pp)->link == link) return 0;
+    if (close || (*pp)->closed) (*pp)->closed = close, (*pp)->ms = clockMonoMs();
+    return 1;
 }
 
 static void movesFree(csMoves *m) {
-    for (int i = 0; i < MOVES_BUCKETS; i++) {
-        while (m->b[i]) movesUnlink(&m->b[i]);
-        while (m->d[i]) movesUnlink(&m->d[i]);
-    }
-    m->ndels = 0;
+    for (int i = 0; i < MOVES_BUCKETS; i++)
+        while (m->b[i]) movesUnlink(m, &m->b[i]);
+    m->full_said = 0;
 }
 
 /* ---- Live sync: the links ---- */
@@ -479,6 +512,9 @@ struct csLink {
     int index;               /* 0 for the first shard: functions come from it */
     csMoves *moves;
     csLink *all;             /* every link (index into it), for the waits of moved keys */
+    int nlinks;
+    int64_t *fwd_slot;       /* per slot: the end of the last command forwarded on it (atomic) */
+    int in_multi;            /* inside a MULTI of the stream: a DEL there is no migration DEL */
     int64_t applied;         /* published by its apply thread (atomic) */
     int moved;               /* the shard's node changed (atomic): set by the topology watch */
     char node[300];          /* "host:port" the link reads from now (under mu) */
@@ -583,63 +619,86 @@ static int isName(const char *a, size_t len, const char *name) {
     return len == strlen(name) && strncasecmp(a, name, len) == 0;
 }
 
-/* The importing side of a move: wait while another link's DEL of the key
- * is forwarded but not yet applied there (the DEL must run first), else
- * remember the key so that such a DEL, coming later, is dropped. */
-static void movedIn(csLink *l, const char *k, size_t len) {
-    csMoves *m = l->moves;
+/* The link's last command forwarded on slot (its end offset): a RESTORE on
+ * another link waits for it to be applied. */
+static int64_t fwdLoad(const csLink *l, int slot) { return __atomic_load_n(&l->fwd_slot[slot], __ATOMIC_SEQ_CST); }
+static void fwdStore(csLink *l, int slot, int64_t end) { __atomic_store_n(&l->fwd_slot[slot], end, __ATOMIC_SEQ_CST); }
+
+/* The importing side of a move: k is remembered as restored by this link
+ * first (the other links' commands on it are dropped from now on), then
+ * the commands they forwarded on k's slot before are waited for: applied
+ * by the target before the RESTORE. */
+static void movedIn(csLink *l, const char *k, size_t len, int64_t end) {
+    int slot = (int)clusterKeySlot(k, len);
+    fwdStore(l, slot, end);
+    pthread_mutex_lock(&l->moves->mu);
+    movesRestored(l->moves, l->index, k, len);
+    pthread_mutex_unlock(&l->moves->mu);
     int64_t start = clockMonoMs();
-    for (;;) {
-        pthread_mutex_lock(&m->mu);
-        moved **pp = movesFind(m, m->d, k, len);
-        if (pp && (*pp)->link != l->index) {
-            const csLink *other = &l->all[(*pp)->link];
-            int done = __atomic_load_n(&other->applied, __ATOMIC_ACQUIRE) >= (*pp)->offset ||
-                       __atomic_load_n(&other->done, __ATOMIC_ACQUIRE) || clockMonoMs() - start > RESTORE_WAIT_MS;
-            if (done) {
-                m->ndels--;
-                movesUnlink(pp);
-            }
-            pthread_mutex_unlock(&m->mu);
-            if (done) return; /* the DEL ran: the RESTORE comes after it */
-            usleep(1000);
-            continue;
-        }
-        movesAdd(m, m->b, l->index, k, len, 0);
-        pthread_mutex_unlock(&m->mu);
-        return;
+    for (int i = 0; i < l->nlinks; i++) {
+        csLink *o = &l->all[i];
+        int64_t f = o == l ? 0 : fwdLoad(o, slot);
+        /* until applied, or dropped after all (the store was undone) */
+        while (f > __atomic_load_n(&o->applied, __ATOMIC_ACQUIRE) && fwdLoad(o, slot) >= f &&
+               !__atomic_load_n(&o->done, __ATOMIC_ACQUIRE) && clockMonoMs() - start < RESTORE_WAIT_MS)
+            usleep(500);
     }
 }
 
-/* The exporting side: 1 when the DEL of key is to be dropped (another link
- * restored it as a move); else remembered as deleted by this link at end. */
-static int movedOut(csLink *l, const char *k, size_t len, int64_t end) {
+/* The exporting side: 0 when the command is to be dropped (every key of a
+ * DEL was moved; any key of another command), argv narrowed for a DEL. */
+static int movedOut(csLink *l, int *argc, const char **av, size_t *lv, const cmdKeyInfo *ki) {
     csMoves *m = l->moves;
+    int del = isName(av[0], lv[0], "DEL") || isName(av[0], lv[0], "UNLINK"), keep = 1;
     pthread_mutex_lock(&m->mu);
-    moved **pp = movesFind(m, m->b, k, len);
-    int drop = pp && (*pp)->link != l->index;
-    if (drop) movesUnlink(pp);
-    else movesAdd(m, m->d, l->index, k, len, end);
+    if (del) {
+        int n = 1;
+        for (int i = 1; i < *argc; i++)
+            if (!movedElsewhere(m, l->index, av[i], lv[i], !l->in_multi)) av[n] = av[i], lv[n++] = lv[i];
+        keep = (*argc = n) > 1;
+    } else {
+        for (int i = 0; i < ki->n && keep; i++)
+            keep = !movedElsewhere(m, l->index, av[ki->pos[i]], lv[ki->pos[i]], 0);
+    }
     pthread_mutex_unlock(&m->mu);
-    return drop;
+    return keep;
+}
+
+/* A command with keys: its slot's forwarded offset published first, then
+ * the moved keys looked up (in this order, against movedIn's: either the
+ * RESTORE sees the offset and waits, or this command sees the key). */
+static int keyedFilter(csLink *l, int *argc, const char **av, size_t *lv, int64_t end) {
+    cmdKeyInfo ki;
+    int keep = 1;
+    if (cmdKeys(*argc, av, lv, &ki) == 0 && ki.n > 0) {
+        int slot = (int)clusterKeySlot(av[ki.pos[0]], lv[ki.pos[0]]);
+        int64_t before = fwdLoad(l, slot);
+        fwdStore(l, slot, end);
+        if (__atomic_load_n(&l->moves->n, __ATOMIC_SEQ_CST) > 0) keep = movedOut(l, argc, av, lv, &ki);
+        if (!keep) __atomic_compare_exchange_n(&l->fwd_slot[slot], &end, before, 0, __ATOMIC_SEQ_CST,
+                                               __ATOMIC_SEQ_CST);
+    }
+    cmdKeysFree(&ki);
+    return keep;
 }
 
 int csourceLinkFilter(csLink *l, int *argc, const char **av, size_t *lv, int64_t end) {
     if (isName(av[0], lv[0], "FUNCTION")) return l->index == 0;
+    if (isName(av[0], lv[0], "MULTI") || isName(av[0], lv[0], "EXEC")) {
+        l->in_multi = isName(av[0], lv[0], "MULTI");
+        return 1;
+    }
     if ((isName(av[0], lv[0], "RESTORE-ASKING") || isName(av[0], lv[0], "RESTORE")) && *argc >= 4) {
         int replace = 0;
         for (int i = 4; i < *argc; i++) replace |= isName(av[i], lv[i], "REPLACE");
         if (!replace) av[*argc] = "REPLACE", lv[(*argc)++] = 7;
-        movedIn(l, av[1], lv[1]);
+        movedIn(l, av[1], lv[1], end);
         return 1;
     }
-    if (!isName(av[0], lv[0], "DEL") && !isName(av[0], lv[0], "UNLINK")) return 1;
-    int n = 1;
-    for (int i = 1; i < *argc; i++)
-        if (!movedOut(l, av[i], lv[i], end)) av[n] = av[i], lv[n++] = lv[i];
-    *argc = n;
-    return n > 1;
+    return keyedFilter(l, argc, av, lv, end);
 }
+
+void csourceLinkApplied(csLink *l, int64_t applied) { __atomic_store_n(&l->applied, applied, __ATOMIC_RELEASE); }
 
 void csourceLinkSnapshotHandlers(csLink *l, rdbHandlers *h) {
     if (l->index != 0) h->function = NULL;
@@ -853,7 +912,16 @@ outcome csourceSync(const syncConfig *cfg, const csTopo *t, int use_replicas, in
     static csMoves moves = {.mu = PTHREAD_MUTEX_INITIALIZER}; /* 32 KB of buckets: off the stack */
     csLink *links = calloc((size_t)t->n, sizeof(*links));
     progress *pg = progressNew(cfg->quiet, "sync", 0);
-    if (!links) return OUTCOME_INTERNAL;
+    int nofwd = 0;
+    for (int i = 0; links && i < t->n; i++) /* before any link runs: each reads the others' */
+        nofwd |= !(links[i].fwd_slot = calloc(CS_SLOTS, sizeof(*links[i].fwd_slot)));
+    for (int i = 0; links && i < t->n; i++) links[i].nlinks = t->n;
+    if (!links || nofwd) {
+        for (int i = 0; links && i < t->n; i++) free(links[i].fwd_slot);
+        free(links);
+        progressFree(pg);
+        return OUTCOME_INTERNAL;
+    }
     progressSetInterval(pg, cfg->status_interval_ms);
     if (!cfg->quiet) logInfo("cluster source: %d shards, one replica link each", t->n);
     for (int i = 0; i < t->n; i++) {
@@ -889,6 +957,7 @@ outcome csourceSync(const syncConfig *cfg, const csTopo *t, int use_replicas, in
     for (int i = 0; i < t->n; i++) {
         if (links[i].started) pthread_join(links[i].th, NULL);
         urlFree(&links[i].url);
+        free(links[i].fwd_slot);
     }
     rc = linksOutcome(links, t->n, failed, refused);
     movesFree(&moves);

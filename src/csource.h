@@ -118,18 +118,21 @@ int csourceLinkFlush(csLink *l, rsConn *tc, int tdb, char *err, size_t errlen);
 /* A stream command about to be forwarded, argv in place (av and lv have
  * room for one more argument), ending at stream offset end: 0 to drop it,
  * 1 to forward it as it is now. Resharding moves a key as
- * RESTORE(-ASKING) on the importing shard's stream and DEL on the
- * exporting one; on the source the RESTORE runs first, but the links are
- * not ordered with each other, and a DEL applied after the RESTORE would
- * lose the key. So:
- *   - the exporting link got there first (its DEL of the key was
- *     forwarded in the last seconds): the RESTORE waits until that link's
- *     applied offset passes the DEL (at most 5 s), then goes;
- *   - else the RESTORE goes and the key is remembered: the exporting
- *     link's DEL of it, when it comes, is dropped.
+ * RESTORE(-ASKING) on the importing shard's stream and, on the exporting
+ * one, the writes before the move then MIGRATE's DEL; the links are not
+ * ordered with each other (csource.c "Keys moved by resharding"):
+ *   - the importing link got there first: the RESTORE goes and the key is
+ *     remembered; the exporting link's commands on it, up to and including
+ *     its migration DEL (a DEL outside MULTI), are in the restored value
+ *     and dropped (else an INCR would apply twice, the DEL lose the key);
+ *   - the exporting link got there first: the RESTORE waits until that
+ *     link's commands forwarded on the key's slot were applied (at most
+ *     2 s), then goes.
  * The RESTORE gets REPLACE (the old copy may still be on the target).
  * Functions come from the first shard only. */
 int csourceLinkFilter(csLink *l, int *argc, const char **av, size_t *lv, int64_t end);
+/* The target acknowledged the stream up to offset applied (every reply). */
+void csourceLinkApplied(csLink *l, int64_t applied);
 struct rdbHandlers;
 /* The snapshot's handlers: functions from the first shard only. */
 void csourceLinkSnapshotHandlers(csLink *l, struct rdbHandlers *h);

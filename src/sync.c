@@ -415,6 +415,7 @@ static void setApplied(syncer *s, int64_t offset, int db) {
     s->applied = offset;
     s->applied_db = db;
     replicaSetApplied(s->rep, offset, db);
+    if (s->cfg->shard) csourceLinkApplied(s->cfg->shard, offset); /* a RESTORE on another link may wait for it */
 }
 
 static int onStreamReply(syncer *s, const writerTag *t, const redisReply *r) {
