@@ -14,6 +14,7 @@
 #include "cluster.h"
 #include "clock.h"
 #include "cmdkeys.h"
+#include "libunion.h"
 #include "log.h"
 #include "progress.h"
 #include "scan.h"
@@ -143,15 +144,20 @@ static int replicasMissing(const csTopo *t, int use_replicas) {
 /* ---- --source C --checksum ---- */
 
 /* One shard's snapshot through h (and its own counters, for the JSON
- * figures). Functions only from the first shard. */
-static int decodeShard(const snapshotConfig *cfg, const csShard *s, int first, int use_replicas, int fd,
-                       const rdbHandlers *total, checksum *one, outcome *why, char *err, size_t errlen) {
+ * figures). Function libraries: the union of the shards' (libunion.h), each
+ * passed on once. */
+static int decodeShard(const snapshotConfig *cfg, const csShard *s, int index, libUnion *libs, int use_replicas,
+                       int fd, const rdbHandlers *total, checksum *one, outcome *why, char *err, size_t errlen) {
     rsUrl u = {0};
-    rdbHandlers a = *total, b, h;
-    if (!first) a.function = NULL;
+    rdbHandlers a, b, h;
+    char name[300];
+    shardName(s, use_replicas, name, sizeof(name));
+    libRelay *lr = libRelayNew(libs, index, name, total);
+    if (lr) libRelayHandlers(lr, &a);
     checksumHandlers(one, &b);
-    rdbTee *tee = rdbTeeNew(&a, &b);
+    rdbTee *tee = lr ? rdbTeeNew(&a, &b) : NULL;
     if (!tee || nodeUrl(cfg->source, readNodeOf(s, use_replicas), &u) < 0) {
+        libRelayFree(lr);
         rdbTeeFree(tee);
         urlFree(&u);
         *why = OUTCOME_INTERNAL;
@@ -162,13 +168,12 @@ static int decodeShard(const snapshotConfig *cfg, const csShard *s, int first, i
     sc.source = &u;
     char msg[800] = "";
     int rc = snapshotDecode(&sc, fd, &h, why, msg, sizeof(msg));
-    char name[300];
-    shardName(s, use_replicas, name, sizeof(name));
     if (rc == SNAPSHOT_REFUSED)
         snprintf(err, errlen, "shard %s (slots %s) refuses SYNC and PSYNC: scan mode on a cluster source is not "
                  "supported yet", name, s->ranges), *why = OUTCOME_CONNECT;
     else if (rc < 0) snprintf(err, errlen, "shard %s (slots %s): %s", name, s->ranges, msg);
     rdbTeeFree(tee);
+    libRelayFree(lr);
     urlFree(&u);
     return rc < 0 ? -1 : 0;
 }
@@ -217,8 +222,9 @@ outcome csourceChecksum(const snapshotConfig *cfg, const csTopo *t, int use_repl
     outcome why = OUTCOME_OK;
     checksum *total = checksumNew();
     shardFigures *f = calloc((size_t)t->n, sizeof(*f));
+    libUnion *libs = libUnionNew();
     rdbHandlers h;
-    int rc = total && f ? 0 : -1;
+    int rc = total && f && libs ? 0 : -1;
     if (rc < 0) why = OUTCOME_INTERNAL, snprintf(err, sizeof(err), "out of memory");
     else checksumHandlers(total, &h);
     for (int i = 0; rc == 0 && i < t->n; i++) {
@@ -228,7 +234,7 @@ outcome csourceChecksum(const snapshotConfig *cfg, const csTopo *t, int use_repl
             rc = -1;
             break;
         }
-        rc = decodeShard(cfg, &t->shard[i], i == 0, use_replicas, -1, &h, one, &why, err, sizeof(err));
+        rc = decodeShard(cfg, &t->shard[i], i, libs, use_replicas, -1, &h, one, &why, err, sizeof(err));
         if (rc == 0) checksumFigures(one, &f[i].keys, &f[i].expires, f[i].digest);
         checksumFree(one);
     }
@@ -240,6 +246,7 @@ outcome csourceChecksum(const snapshotConfig *cfg, const csTopo *t, int use_repl
     else logError("%s", err);
     if (rc == 0 && !cfg->quiet) logInfo("cluster: %d shards read, one report for all of them", t->n);
     free(f);
+    libUnionFree(libs);
     checksumFree(total);
     return rc == 0 ? OUTCOME_OK : why;
 }
@@ -306,11 +313,12 @@ static int writeShards(const snapshotConfig *cfg, const csTopo *t, int use_repli
     merge m = {.fd = fd};
     rdbHandlers h = {.ctx = &m, .header = mergeHeader, .aux = mergeAux, .raw_value = mergeRaw,
                      .function = mergeFunction, .error = mergeError};
-    int rc = 0;
+    libUnion *libs = libUnionNew();
+    int rc = libs ? 0 : -1;
     for (int i = 0; rc == 0 && i < t->n; i++) {
         checksum *one = checksumNew(); /* decodes every value: a bad one is caught before the rename */
         m.shard = i;
-        rc = one ? decodeShard(cfg, &t->shard[i], i == 0, use_replicas, -1, &h, one, why, err, errlen) : -1;
+        rc = one ? decodeShard(cfg, &t->shard[i], i, libs, use_replicas, -1, &h, one, why, err, errlen) : -1;
         if (rc < 0 && m.err[0] && !stopRequested()) *why = OUTCOME_INPUT;
         checksumFree(one);
     }
@@ -320,6 +328,7 @@ static int writeShards(const snapshotConfig *cfg, const csTopo *t, int use_repli
         rc = -1;
     }
     rdbFileWriterFree(m.fw);
+    libUnionFree(libs);
     return rc;
 }
 
@@ -515,6 +524,9 @@ struct csLink {
     int nlinks;
     int64_t *fwd_slot;       /* per slot: the end of the last command forwarded on it (atomic) */
     int in_multi;            /* inside a MULTI of the stream: a DEL there is no migration DEL */
+    libUnion *libs;          /* the function libraries of every shard's snapshot (shared) */
+    libRelay *lib_relay;     /* this link's snapshots through it */
+    rdbHandlers snap_inner;  /* what the relay passes on to (the importer's handlers) */
     int64_t applied;         /* published by its apply thread (atomic) */
     int moved;               /* the shard's node changed (atomic): set by the topology watch */
     char node[300];          /* "host:port" the link reads from now (under mu) */
@@ -611,6 +623,12 @@ void csourceLinkStatus(csLink *l, const char *phase, const char *line, int in_sy
 
 int csourceLinkTargetWasEmpty(const csLink *l) { return l->target_was_empty; }
 
+int csourceLinkSnapshotError(csLink *l, char *msg, size_t cap) {
+    const char *e = l->lib_relay ? libRelayConflict(l->lib_relay) : NULL;
+    if (e) snprintf(msg, cap, "source snapshot: %s", e);
+    return e != NULL;
+}
+
 void csourceLinkMetrics(csLink *l, const metricsSnapshot *m) {
     metricsPublishShard(l->cfg.metrics, l->index, l->tag + 6 /* "shard " */, m);
 }
@@ -701,7 +719,16 @@ int csourceLinkFilter(csLink *l, int *argc, const char **av, size_t *lv, int64_t
 void csourceLinkApplied(csLink *l, int64_t applied) { __atomic_store_n(&l->applied, applied, __ATOMIC_RELEASE); }
 
 void csourceLinkSnapshotHandlers(csLink *l, rdbHandlers *h) {
-    if (l->index != 0) h->function = NULL;
+    l->snap_inner = *h;
+    if (!l->lib_relay) l->lib_relay = libRelayNew(l->libs, l->index, l->node, &l->snap_inner);
+    if (!l->lib_relay) { /* out of memory: this shard's libraries are left out */
+        h->function = NULL;
+        return;
+    }
+    pthread_mutex_lock(l->mu);
+    libRelaySetNode(l->lib_relay, l->node);
+    pthread_mutex_unlock(l->mu);
+    libRelayHandlers(l->lib_relay, h);
 }
 
 /* DEL the keys of one SCAN batch that hash to the shard's slots: one
@@ -915,8 +942,10 @@ outcome csourceSync(const syncConfig *cfg, const csTopo *t, int use_replicas, in
     int nofwd = 0;
     for (int i = 0; links && i < t->n; i++) /* before any link runs: each reads the others' */
         nofwd |= !(links[i].fwd_slot = calloc(CS_SLOTS, sizeof(*links[i].fwd_slot)));
-    for (int i = 0; links && i < t->n; i++) links[i].nlinks = t->n;
-    if (!links || nofwd) {
+    libUnion *libs = libUnionNew();
+    for (int i = 0; links && i < t->n; i++) links[i].nlinks = t->n, links[i].libs = libs;
+    if (!links || nofwd || !libs) {
+        libUnionFree(libs);
         for (int i = 0; links && i < t->n; i++) free(links[i].fwd_slot);
         free(links);
         progressFree(pg);
@@ -958,9 +987,11 @@ outcome csourceSync(const syncConfig *cfg, const csTopo *t, int use_replicas, in
         if (links[i].started) pthread_join(links[i].th, NULL);
         urlFree(&links[i].url);
         free(links[i].fwd_slot);
+        libRelayFree(links[i].lib_relay);
     }
     rc = linksOutcome(links, t->n, failed, refused);
     movesFree(&moves);
+    libUnionFree(libs);
     progressFree(pg);
     free(links);
     return rc;

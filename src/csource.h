@@ -35,8 +35,11 @@
  * What is not supported yet (scan-mode snapshots and checksums of a
  * cluster) stops with one line before anything is read.
  *
- * Functions are taken from the first shard only (cluster nodes each hold
- * the libraries, loaded on every master).
+ * Function libraries: a cluster keeps them per node, so every snapshot's
+ * libraries are taken, as their union (libunion.h): a library on several
+ * masters is loaded once; one name with other code on two shards stops
+ * with one line naming both nodes. FUNCTION commands of the stream come
+ * from the first shard only (FUNCTION LOAD runs on every master).
  *
  * Errors: every function prints its one line and returns an outcome, or
  * (csourceDetect) -1 after filling err.
@@ -129,13 +132,17 @@ int csourceLinkFlush(csLink *l, rsConn *tc, int tdb, char *err, size_t errlen);
  *     link's commands forwarded on the key's slot were applied (at most
  *     2 s), then goes.
  * The RESTORE gets REPLACE (the old copy may still be on the target).
- * Functions come from the first shard only. */
+ * FUNCTION commands come from the first shard only. */
 int csourceLinkFilter(csLink *l, int *argc, const char **av, size_t *lv, int64_t end);
 /* The target acknowledged the stream up to offset applied (every reply). */
 void csourceLinkApplied(csLink *l, int64_t applied);
 struct rdbHandlers;
-/* The snapshot's handlers: functions from the first shard only. */
+/* The snapshot's handlers: function libraries as the union of every
+ * shard's (libunion.h), each loaded once. */
 void csourceLinkSnapshotHandlers(csLink *l, struct rdbHandlers *h);
+/* 1 when the last snapshot stopped for the source's data, not the target
+ * (function libraries that differ between shards): msg says why. */
+int csourceLinkSnapshotError(csLink *l, char *msg, size_t cap);
 /* Whether the target held no key when the sync began (said once, before
  * any shard wrote). */
 int csourceLinkTargetWasEmpty(const csLink *l);

@@ -20,6 +20,9 @@
 #   - resharding under INCR/LPUSH/APPEND load, the importer's RESTORE first
 #     (the exporter's replica held back, --source-replicas): each write
 #     applied once, target equal (shows the double apply without the fix);
+#   - function libraries: the union of the shards' (one on every master, one
+#     on the first, one on the last: 3 in --checksum, --file and --once); one
+#     name with other code on two masters stops with one line naming both;
 #   - --verify of the cluster against the target: equal (exit 0), then a
 #     changed key and a key only on the target (exit 8, both named);
 #   - a cluster whose nodes refuse SYNC and PSYNC: scan mode by itself, one
@@ -386,6 +389,44 @@ kill -TERM "$RS_SYNC"
 rc=0
 wait "$RS_SYNC" || rc=$?
 assert_eq cluster_source.reshard_exact.exit 0 "$rc"
+
+# ---- function libraries: the union of every shard's ----
+# A library on every master (the same code), one only on the first master,
+# one only on the last: --checksum counts 3, --file holds 3, --once loads 3.
+# Then one name with other code on two masters: one line naming both nodes.
+fn_code() { printf '#!lua name=%s\nredis.register_function("%s", function() return %s end)' "$1" "$2" "$3"; }
+read -r FA FB FC _ <<<"$(cluster_masters | tr '\n' ' ')"
+for n in $FA $FB $FC; do rs_cli "$n" FUNCTION LOAD "$(fn_code libeach feach 1)" >/dev/null; done
+rs_cli "$FA" FUNCTION LOAD "$(fn_code libfirst ffirst 2)" >/dev/null
+rs_cli "$FC" FUNCTION LOAD "$(fn_code liblast flast 3)" >/dev/null
+rdb_run fsum --source "$SRC" --checksum --json
+assert_eq cluster_source.functions.checksum 3 "$(jq .functions "$IT_TMP/fsum.out")"
+rdb_run ffile --source "$SRC" --file "$IT_TMP/fn.rdb"
+rdb_run ffilesum --file "$IT_TMP/fn.rdb" --checksum --json
+assert_eq cluster_source.functions.file "3 $(jq -r .digest "$IT_TMP/fsum.out")" \
+    "$(jq -r '"\(.functions) \(.digest)"' "$IT_TMP/ffilesum.out")"
+rs_start tgtf
+rdb_run fonce --source "$SRC" --target "$(rs_url tgtf)" --once
+assert_eq cluster_source.functions.once.rc 0 "$RC"
+assert_eq cluster_source.functions.once.libs "libeach libfirst liblast" \
+    "$(rs_cli tgtf FUNCTION LIST | grep -A1 '^library_name$' | grep -v '^library_name$\|^--$' | sort | tr '\n' ' ' | sed 's/ $//')"
+assert_eq cluster_source.functions.once.call 3 "$(rs_cli tgtf FCALL flast 0)"
+rs_cli "$FA" FUNCTION LOAD "$(fn_code libdiff fdiff 1)" >/dev/null
+rs_cli "$FB" FUNCTION LOAD "$(fn_code libdiff fdiff 2)" >/dev/null
+rdb_run fconflict --source "$SRC" --checksum
+assert_eq cluster_source.functions.conflict.rc 3 "$RC"
+both="127.0.0.1:($(rs_port "$FA")|$(rs_port "$FB"))"
+assert_match cluster_source.functions.conflict.line "function library 'libdiff' differs between shards $both and $both" \
+    "$(cat "$IT_TMP/fconflict.err")"
+assert_eq cluster_source.functions.conflict.no_report "" "$(cat "$IT_TMP/fconflict.out")"
+rs_cli tgtf FLUSHALL >/dev/null
+rs_cli tgtf FUNCTION FLUSH >/dev/null
+rdb_run fconflict_once --source "$SRC" --target "$(rs_url tgtf)" --once
+assert_eq cluster_source.functions.conflict_once.rc 3 "$RC"
+assert_match cluster_source.functions.conflict_once.line "function library 'libdiff' differs between shards $both and $both" \
+    "$(cat "$IT_TMP/fconflict_once.err")"
+rs_stop tgtf
+for n in $FA $FB $FC; do rs_cli "$n" FUNCTION FLUSH >/dev/null; done
 
 # ---- SYNC and PSYNC renamed away on every node: scan mode by itself ----
 
