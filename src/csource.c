@@ -524,6 +524,7 @@ struct csLink {
     int nlinks;
     int64_t *fwd_slot;       /* per slot: the end of the last command forwarded on it (atomic) */
     int in_multi;            /* inside a MULTI of the stream: a DEL there is no migration DEL */
+    int waiting;             /* in movedIn's wait (atomic) */
     libUnion *libs;          /* the function libraries of every shard's snapshot (shared) */
     libRelay *lib_relay;     /* this link's snapshots through it */
     rdbHandlers snap_inner;  /* what the relay passes on to (the importer's handlers) */
@@ -653,14 +654,19 @@ static void movedIn(csLink *l, const char *k, size_t len, int64_t end) {
     movesRestored(l->moves, l->index, k, len);
     pthread_mutex_unlock(&l->moves->mu);
     int64_t start = clockMonoMs();
+    __atomic_store_n(&l->waiting, 1, __ATOMIC_SEQ_CST);
     for (int i = 0; i < l->nlinks; i++) {
         csLink *o = &l->all[i];
         int64_t f = o == l ? 0 : fwdLoad(o, slot);
-        /* until applied, or dropped after all (the store was undone) */
+        /* until applied, or dropped after all (the store was undone); not
+         * for a link waiting here itself: its replies are not read meanwhile
+         * (two moves crossing between two shards would wait for each other) */
         while (f > __atomic_load_n(&o->applied, __ATOMIC_ACQUIRE) && fwdLoad(o, slot) >= f &&
-               !__atomic_load_n(&o->done, __ATOMIC_ACQUIRE) && clockMonoMs() - start < RESTORE_WAIT_MS)
+               !__atomic_load_n(&o->done, __ATOMIC_ACQUIRE) && !__atomic_load_n(&o->waiting, __ATOMIC_SEQ_CST) &&
+               clockMonoMs() - start < RESTORE_WAIT_MS)
             usleep(500);
     }
+    __atomic_store_n(&l->waiting, 0, __ATOMIC_SEQ_CST);
 }
 
 /* The exporting side: 0 when the command is to be dropped (every key of a
