@@ -19,6 +19,7 @@
 #include "checkpoint.h"
 #include "cmdkeys.h"
 #include "libunion.h"
+#include "filter.h"
 #include "log.h"
 #include "progress.h"
 #include "scan.h"
@@ -171,10 +172,24 @@ static int decodeShard(const snapshotConfig *cfg, const csShard *s, int index, l
         return snprintf(err, errlen, "out of memory"), -1;
     }
     rdbTeeHandlers(tee, &h);
+    /* The keys a filter leaves out reach neither the report nor the shard's
+     * figures, as for a standalone source (the scan path filters as it
+     * reads, below). */
+    rdbHandlers fh;
+    filterRelay *fr = filterActive(cfg->filter) ? filterRelayNew(cfg->filter, &h) : NULL;
+    if (filterActive(cfg->filter) && !fr) {
+        libRelayFree(lr);
+        rdbTeeFree(tee);
+        urlFree(&u);
+        *why = OUTCOME_INTERNAL;
+        return snprintf(err, errlen, "out of memory"), -1;
+    }
+    if (fr) filterRelayHandlers(fr, &fh);
     snapshotConfig sc = *cfg;
     sc.source = &u;
     char msg[800] = "";
-    int rc = cfg->mode == 2 ? SNAPSHOT_REFUSED : snapshotDecode(&sc, -1, &h, why, msg, sizeof(msg));
+    int rc = cfg->mode == 2 ? SNAPSHOT_REFUSED : snapshotDecode(&sc, -1, fr ? &fh : &h, why, msg, sizeof(msg));
+    filterRelayFree(fr);
     if (rc == SNAPSHOT_REFUSED && cfg->mode == 0 && !cfg->quiet)
         logInfo("shard %s (slots %s) refuses SYNC and PSYNC: reading its master by SCAN + DUMP", name, s->ranges);
     if (rc == SNAPSHOT_REFUSED && cfg->mode != 1) /* the scan path (cscan.h) */

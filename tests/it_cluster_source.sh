@@ -6,6 +6,7 @@
 #     --file --checksum of the cluster written with --source --file (and
 #     loadable by redis-check-rdb); --json has the three shards, summing up;
 #     with --source-replicas the same digest, read from the replicas;
+#     with --match/--type, the digest of the kept keys, as the file's;
 #   - --once copies every shard and exits 0, equal; also into a 2-master
 #     cluster (3 shards into 2), equal;
 #   - live sync into a standalone server under a slot-routed load (every
@@ -98,6 +99,19 @@ assert_ok cluster_source.file.check_rdb redis-check-rdb "$IT_TMP/all.rdb"
 rdb_run json --source "$SRC" --checksum --json
 assert_eq cluster_source.json.shards 3 "$(jq '.shards | length' "$IT_TMP/json.out")"
 assert_eq cluster_source.json.sum "$(jq .keys "$IT_TMP/json.out")" "$(jq '[.shards[].keys] | add' "$IT_TMP/json.out")"
+
+# A filter reaches the cluster's report as a standalone source's: the
+# digest of the keys it keeps, equal to the file's with the same filter.
+rdb_run msum --source "$SRC" --checksum --match '*1*' --type string
+rdb_run mfilesum --file "$IT_TMP/all.rdb" --checksum --match '*1*' --type string
+assert_eq cluster_source.filter.checksum "$(grep -E '^(keys|types|expires|digest)' "$IT_TMP/mfilesum.out")" \
+    "$(grep -E '^(keys|types|expires|digest)' "$IT_TMP/msum.out")"
+mkeys=$(sed -n 's/^keys: //p' "$IT_TMP/msum.out")
+if [ "${mkeys:-0}" -gt 0 ] && [ "$mkeys" -lt "$(cluster_dbsize)" ]; then
+    pass cluster_source.filter.subset
+else
+    fail cluster_source.filter.subset "$mkeys keys kept of $(cluster_dbsize)"
+fi
 
 # --source-replicas: the same report, each shard read from its replica.
 rdb_run rsum --source "$SRC" --checksum --json --source-replicas
