@@ -70,6 +70,15 @@ int ccutLink(ccut *c, int i, int ready, int settled, int64_t applied) {
     return phase;
 }
 
+/* "RANGES:OFFSET, ..." of every shard's final offset, for the lines. */
+static void offsetsLine(const ccut *c, char *out, size_t cap) {
+    size_t n = 0;
+    out[0] = '\0';
+    for (int i = 0; i < c->n && n < cap; i++)
+        n += (size_t)snprintf(out + n, cap - n, "%s%s:%lld", i ? ", " : "", c->sh[i].ranges,
+                              (long long)c->sh[i].cut.final_offset);
+}
+
 static void setPhase(ccut *c, int phase) {
     pthread_mutex_lock(&c->mu);
     c->phase = phase;
@@ -128,11 +137,7 @@ static void pauseAll(ccut *c, const csShard *shards) {
         if (s->cut.until_wall_ms < c->until_wall_ms) c->until_wall_ms = s->cut.until_wall_ms;
     }
     char offs[1200];
-    size_t n = 0;
-    offs[0] = '\0';
-    for (int i = 0; i < c->n && n < sizeof(offs); i++)
-        n += (size_t)snprintf(offs + n, sizeof(offs) - n, "%s%s:%lld", i ? ", " : "", c->sh[i].ranges,
-                              (long long)c->sh[i].cut.final_offset);
+    offsetsLine(c, offs, sizeof(offs));
     cutoverClock(c->until_wall_ms, until, sizeof(until));
     logInfo("cut-over: writes of all %d masters paused until %s (--pause-timeout %.1f s); applying each shard's "
             "stream up to its final offset (%s)", c->n, until, (double)c->pause_ms / 1000.0, offs);
@@ -202,11 +207,7 @@ static void declare(ccut *c) {
         fail(c, OUTCOME_CUTOVER, what);
         return;
     }
-    size_t n = 0;
-    offs[0] = '\0';
-    for (int i = 0; i < c->n && n < sizeof(offs); i++)
-        n += (size_t)snprintf(offs + n, sizeof(offs) - n, "%s%s:%lld", i ? ", " : "", c->sh[i].ranges,
-                              (long long)c->sh[i].cut.final_offset);
+    offsetsLine(c, offs, sizeof(offs));
     cutoverClock(c->until_wall_ms, until, sizeof(until));
     logClearStatus();
     printf("cut-over: target identical to the source at offsets %s; source writes paused until %s\n", offs, until);
