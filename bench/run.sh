@@ -422,12 +422,18 @@ sync_native() {
 sync_compare() {
     local ref="$BENCH_TMP/sref.log" ours="$BENCH_TMP/sours.log" r
     local refcpu="$BENCH_TMP/sref.cpu" ourcpu="$BENCH_TMP/sours.cpu" target=$2
+    local rst="$BENCH_TMP/srst.log" rstcpu="$BENCH_TMP/srst.cpu"
     rs_start target || bench_die "cannot start the target server"
     rs_start replica || bench_die "cannot start the replica server"
     SRC_KS=$(keyspace src)
     local cmd=("$RDBSYNC" --source "$(rs_url src)" --target "$(rs_url target)" --once -q)
     for ((r = 1; r <= HEAVY_RUNS; r++)); do
         if ((r % 2 == 0)); then copy_run target "$ours" "$ourcpu" "$SRC_KS" "${cmd[@]}"; fi
+        # BENCH_NO_MSET=1: the same build with a RESTORE per key too (the
+        # "before" of src/strbatch.c), in the same runs
+        if [[ -n ${BENCH_NO_MSET:-} ]]; then
+            copy_run target "$rst" "$rstcpu" "$SRC_KS" env RDBSYNC_NO_MSET=1 "${cmd[@]}"
+        fi
         sync_native "$ref" "$refcpu"
         if ((r % 2 == 1)); then copy_run target "$ours" "$ourcpu" "$SRC_KS" "${cmd[@]}"; fi
     done
@@ -436,6 +442,11 @@ sync_compare() {
     print_copy_header
     print_copy "=native replica (REPLICAOF)" "$ref" "$refcpu"
     local ref_wall=$ROW_WALL
+    if [[ -n ${BENCH_NO_MSET:-} ]]; then
+        print_copy "rdbsync, RDBSYNC_NO_MSET=1" "$rst" "$rstcpu"
+        echo "ratio RDBSYNC_NO_MSET=1/native (wall): $(ratio "$ROW_WALL" "$ref_wall")" \
+            "(pairs $(bench_paired_ratio "$rst" "$ref" wall))"
+    fi
     print_copy "rdbsync --once" "$ours" "$ourcpu"
     q=$(ratio "$ROW_WALL" "$ref_wall")
     echo "ratio rdbsync/native (wall): $q (target <= $target) $(bench_verdict "$q" "$target")"
