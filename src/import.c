@@ -87,6 +87,9 @@ static int onHeader(void *ctx, int version, rdbFlavour flavour) {
     importer *im = ctx;
     im->src_version = version;
     im->src_flavour = flavour;
+    /* A snapshot cut while the target was lost may have left a run queued:
+     * its keys belong to that attempt, not to this one (strbatch.h). */
+    if (im->sb) strBatchReset(im->sb);
     return 0;
 }
 

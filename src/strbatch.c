@@ -28,6 +28,8 @@ void strBatchFree(strBatch *b) {
 
 size_t strBatchPending(const strBatch *b) { return b->n; }
 
+void strBatchReset(strBatch *b) { b->n = b->len = b->bytes = 0; }
+
 /* One ACL DRYRUN: 1 when the answer is OK. */
 static int mayRun(rsConn *c, const char *user, const char *cmd) {
     redisReply *r = connCommandf(c, "ACL DRYRUN %s %s strbatch:probe x", user, cmd);

@@ -41,6 +41,8 @@ int strBatchAdd(strBatch *b, writer *w, uint64_t db, int nx, const char *k, size
  * WRITER_K_MSET, key = its first key, src_offset = its size). */
 int strBatchFlush(strBatch *b, writer *w);
 size_t strBatchPending(const strBatch *b);
+/* Drop the run queued without sending it (a new snapshot begins). */
+void strBatchReset(strBatch *b);
 /* Whether the target's user may run MSET and MSETNX: on 7.0+ when ACL
  * DRYRUN allows both; before, for the default user (or without ACLs);
  * 0 otherwise (RESTORE per key, as before) and when the connection fails
