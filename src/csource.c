@@ -17,6 +17,8 @@
 #include "cstate.h"
 #include "ccutover.h"
 #include "checkpoint.h"
+#include "cmdkeys.h"
+#include "libunion.h"
 #include "log.h"
 #include "progress.h"
 #include "scan.h"
@@ -28,8 +30,6 @@
 #include "verify.h"
 
 /* ---- Topology: cluster.h's map, seen as the shards that serve slots ---- */
-
-int csourceKeySlot(const char *key, size_t len) { return (int)clusterKeySlot(key, len); }
 
 static int hasSlot(const csShard *s, int slot) { return s->slots[slot >> 3] >> (slot & 7) & 1; }
 
@@ -149,16 +149,22 @@ static int replicasMissing(const csTopo *t, int use_replicas) {
 
 /* One shard's snapshot through h (and its own counters, for the JSON
  * figures), or into *fw by SCAN + DUMP (fw not NULL: --file) when the
- * shard refuses SYNC and PSYNC. Functions only from the first shard. */
-static int decodeShard(const snapshotConfig *cfg, const csShard *s, int first, int use_replicas, rdbFileWriter **fw,
-                       int *fd, int *scanned, const rdbHandlers *total, checksum *one, outcome *why, char *err,
-                       size_t errlen) {
+ * shard refuses SYNC and PSYNC. Function libraries: the union of the
+ * shards' (libunion.h), each passed on once; a file written by SCAN + DUMP
+ * takes the first shard's. */
+static int decodeShard(const snapshotConfig *cfg, const csShard *s, int index, libUnion *libs, int use_replicas,
+                       rdbFileWriter **fw, int *fd, int *scanned, const rdbHandlers *total, checksum *one,
+                       outcome *why, char *err, size_t errlen) {
     rsUrl u = {0};
-    rdbHandlers a = *total, b, h;
-    if (!first) a.function = NULL;
+    rdbHandlers a, b, h;
+    char name[300];
+    shardName(s, use_replicas, name, sizeof(name));
+    libRelay *lr = libRelayNew(libs, index, name, total);
+    if (lr) libRelayHandlers(lr, &a);
     checksumHandlers(one, &b);
-    rdbTee *tee = rdbTeeNew(&a, &b);
+    rdbTee *tee = lr ? rdbTeeNew(&a, &b) : NULL;
     if (!tee || nodeUrl(cfg->source, readNodeOf(s, use_replicas), &u) < 0) {
+        libRelayFree(lr);
         rdbTeeFree(tee);
         urlFree(&u);
         *why = OUTCOME_INTERNAL;
@@ -169,17 +175,16 @@ static int decodeShard(const snapshotConfig *cfg, const csShard *s, int first, i
     sc.source = &u;
     char msg[800] = "";
     int rc = cfg->mode == 2 ? SNAPSHOT_REFUSED : snapshotDecode(&sc, -1, &h, why, msg, sizeof(msg));
-    char name[300];
-    shardName(s, use_replicas, name, sizeof(name));
     if (rc == SNAPSHOT_REFUSED && cfg->mode == 0 && !cfg->quiet)
         logInfo("shard %s (slots %s) refuses SYNC and PSYNC: reading its master by SCAN + DUMP", name, s->ranges);
     if (rc == SNAPSHOT_REFUSED && cfg->mode != 1) /* the scan path (cscan.h) */
-        rc = cscanShard(cfg, s, first, &h, fw, fd, why, err, errlen), *scanned = 1;
+        rc = cscanShard(cfg, s, fw ? index == 0 : 1, &h, fw, fd, why, err, errlen), *scanned = 1;
     else if (rc == SNAPSHOT_REFUSED)
         snprintf(err, errlen, "shard %s (slots %s) refuses SYNC and PSYNC (--mode replica)", name, s->ranges),
             *why = OUTCOME_CONNECT;
     else if (rc < 0) snprintf(err, errlen, "shard %s (slots %s): %s", name, s->ranges, msg);
     rdbTeeFree(tee);
+    libRelayFree(lr);
     urlFree(&u);
     return rc < 0 ? -1 : 0;
 }
@@ -222,8 +227,9 @@ outcome csourceChecksum(const snapshotConfig *cfg, const csTopo *t, int use_repl
     int scanned = 0;
     checksum *total = checksumNew();
     shardFigures *f = calloc((size_t)t->n, sizeof(*f));
+    libUnion *libs = libUnionNew();
     rdbHandlers h;
-    int rc = total && f ? 0 : -1;
+    int rc = total && f && libs ? 0 : -1;
     if (rc < 0) why = OUTCOME_INTERNAL, snprintf(err, sizeof(err), "out of memory");
     else checksumHandlers(total, &h);
     for (int i = 0; rc == 0 && i < t->n; i++) {
@@ -233,7 +239,7 @@ outcome csourceChecksum(const snapshotConfig *cfg, const csTopo *t, int use_repl
             rc = -1;
             break;
         }
-        rc = decodeShard(cfg, &t->shard[i], i == 0, use_replicas, NULL, NULL, &scanned, &h, one, &why, err,
+        rc = decodeShard(cfg, &t->shard[i], i, libs, use_replicas, NULL, NULL, &scanned, &h, one, &why, err,
                          sizeof(err));
         if (rc == 0) checksumFigures(one, &f[i].keys, &f[i].expires, f[i].digest);
         checksumFree(one);
@@ -247,6 +253,7 @@ outcome csourceChecksum(const snapshotConfig *cfg, const csTopo *t, int use_repl
     if (rc == 0 && !cfg->quiet)
         logInfo("cluster: %d shards read%s, one report for all of them", t->n, scanned ? " (by SCAN + DUMP)" : "");
     free(f);
+    libUnionFree(libs);
     checksumFree(total);
     return rc == 0 ? OUTCOME_OK : why;
 }
@@ -313,11 +320,13 @@ static int writeShards(const snapshotConfig *cfg, const csTopo *t, int use_repli
     merge m = {.fd = fd};
     rdbHandlers h = {.ctx = &m, .header = mergeHeader, .aux = mergeAux, .raw_value = mergeRaw,
                      .function = mergeFunction, .error = mergeError};
-    int rc = 0;
+    libUnion *libs = libUnionNew();
+    int rc = libs ? 0 : -1;
     for (int i = 0; rc == 0 && i < t->n; i++) {
         checksum *one = checksumNew(); /* decodes every value: a bad one is caught before the rename */
         m.shard = i;
-        rc = one ? decodeShard(cfg, &t->shard[i], i == 0, use_replicas, &m.fw, fd, scanned, &h, one, why, err, errlen)
+        rc = one ? decodeShard(cfg, &t->shard[i], i, libs, use_replicas, &m.fw, fd, scanned, &h, one, why, err,
+                               errlen)
                  : -1;
         if (rc < 0 && m.err[0] && !stopRequested()) *why = OUTCOME_INPUT;
         checksumFree(one);
@@ -328,6 +337,7 @@ static int writeShards(const snapshotConfig *cfg, const csTopo *t, int use_repli
         rc = -1;
     }
     rdbFileWriterFree(m.fw);
+    libUnionFree(libs);
     return rc;
 }
 
@@ -348,7 +358,7 @@ outcome csourceToFile(const snapshotConfig *cfg, const csTopo *t, int use_replic
 /* The master serving a key's slot (the topology read at the start). */
 static int ownerOf(void *ctx, const char *key, size_t len) {
     const csTopo *t = ctx;
-    int slot = csourceKeySlot(key, len);
+    int slot = (int)clusterKeySlot(key, len);
     for (int i = 0; i < t->n; i++)
         if (hasSlot(&t->shard[i], slot)) return i;
     return 0; /* every slot is served (clusterMapComplete) */
@@ -397,30 +407,52 @@ outcome csourceVerify(const snapshotConfig *cfg, const csTopo *src, const csTopo
     return rc;
 }
 
-/* ---- Keys moved by resharding, between the links ---- */
+/* ---- Keys moved by resharding, between the links ----
+ *
+ * A move of key k from shard A to shard B is, in A's stream, the writes on
+ * k and then MIGRATE's DEL of it, and in B's stream RESTORE-ASKING k with
+ * the value after those writes. The links are not ordered with each other:
+ *   - B's link first: its RESTORE goes (with REPLACE) and k is remembered
+ *     as restored by B. A's commands on k that come after are already in
+ *     the restored value: each is dropped (an INCR or LPUSH would apply
+ *     twice), up to and including A's migration DEL, which would delete
+ *     the key;
+ *   - A's link first: B's RESTORE waits until A's commands forwarded on
+ *     k's slot were applied by the target (at most RESTORE_WAIT_MS), then
+ *     goes.
+ * What tells the migration DEL: MIGRATE's DEL is a command of its own,
+ * never inside MULTI (which scripts and transactions propagate in). A DEL
+ * inside MULTI is a command on k like any other: dropped, the entry stays.
+ * A bare DEL closes the entry; if A's link then sees another command on k,
+ * that DEL was the user's (taken for the migration DEL), the command is
+ * dropped and the entry opens again until the real one. A key migrated
+ * back (B to A) comes as a RESTORE in A's stream: the entry then names A,
+ * and B's commands up to its migration DEL are dropped.
+ * Memory: an entry lives until MOVES_TTL_MS after the restore when no
+ * migration DEL closes it (a RESTORE by a user, or A's DEL applied first),
+ * and CLOSED_TTL_MS after its close; at most MOVES_MAX entries (said once
+ * when reached: keys beyond it move as without tracking). */
 
 #define MOVES_BUCKETS 4096
-#define MOVES_TTL_MS 120000 /* the exporting link's DEL comes within this, or never */
-#define DELS_TTL_MS 10000   /* a DEL forwarded longer ago than this has run on the target */
-#define DELS_MAX 200000     /* DELs remembered at most: memory stays bounded under a DEL flood */
-#define RESTORE_WAIT_MS 5000
+#define MOVES_TTL_MS 120000 /* the exporting link reaches its migration DEL within this, or never */
+#define CLOSED_TTL_MS 10000 /* a closed entry: a user's DEL taken for the migration DEL shows within this */
+#define MOVES_MAX 500000    /* entries at most: about 100 bytes each */
+#define RESTORE_WAIT_MS 2000
 
-/* Two tables of keys: restored by a link (a move's importing side), and
- * deleted by a link at a stream offset (maybe a move's exporting side). */
 typedef struct moved {
     struct moved *next;
-    int link;                /* the link that restored or deleted it */
-    int64_t ms;
-    int64_t offset;          /* deletes: the DEL's end in that link's stream */
+    int link;                /* the link whose stream restored the key: its owner now */
+    int closed;              /* another link's bare DEL of it was dropped as the migration DEL */
+    int64_t ms;              /* restored, closed or opened again at */
     size_t len;
     char key[];
 } moved;
 
 typedef struct csMoves {
     pthread_mutex_t mu;
-    moved *b[MOVES_BUCKETS];   /* restored */
-    moved *d[MOVES_BUCKETS];   /* deleted */
-    int64_t ndels;
+    moved *b[MOVES_BUCKETS];
+    int64_t n;               /* entries; read without mu (0: nothing to look up) */
+    int full_said;
 } csMoves;
 
 static unsigned movesHash(const char *k, size_t len) {
@@ -429,55 +461,65 @@ static unsigned movesHash(const char *k, size_t len) {
     return h % MOVES_BUCKETS;
 }
 
-/* Remove the entry *pp points to. */
-static void movesUnlink(moved **pp) {
+/* Remove the entry *pp points to. Called locked. */
+static void movesUnlink(csMoves *m, moved **pp) {
     moved *e = *pp;
     *pp = e->next;
     free(e);
+    __atomic_sub_fetch(&m->n, 1, __ATOMIC_SEQ_CST);
 }
 
-/* Find key in its bucket of table t (dropping stale entries on the way):
- * the link to its pointer, or NULL. Called locked. */
-static moved **movesFind(csMoves *m, moved **t, const char *k, size_t len) {
-    int64_t now = clockMonoMs(), ttl = t == m->d ? DELS_TTL_MS : MOVES_TTL_MS;
-    moved **pp = &t[movesHash(k, len)];
+/* Find key (dropping stale entries of its bucket on the way): the link to
+ * its pointer, or NULL. Called locked. */
+static moved **movesFind(csMoves *m, const char *k, size_t len) {
+    int64_t now = clockMonoMs();
+    moved **pp = &m->b[movesHash(k, len)];
     while (*pp) {
-        if (now - (*pp)->ms > ttl) {
-            m->ndels -= t == m->d;
-            movesUnlink(pp);
-        } else if ((*pp)->len == len && memcmp((*pp)->key, k, len) == 0) {
-            return pp;
-        } else {
-            pp = &(*pp)->next;
-        }
+        if (now - (*pp)->ms > ((*pp)->closed ? CLOSED_TTL_MS : MOVES_TTL_MS)) movesUnlink(m, pp);
+        else if ((*pp)->len == len && memcmp((*pp)->key, k, len) == 0) return pp;
+        else pp = &(*pp)->next;
     }
     return NULL;
 }
 
-/* Remember key in table t for link (replacing an older entry). Called locked. */
-static void movesAdd(csMoves *m, moved **t, int link, const char *k, size_t len, int64_t offset) {
-    moved **pp = movesFind(m, t, k, len);
+/* Key restored by link: its owner from now on. Called locked. */
+static void movesRestored(csMoves *m, int link, const char *k, size_t len) {
+    moved **pp = movesFind(m, k, len);
     if (pp) {
-        m->ndels -= t == m->d;
-        movesUnlink(pp);
+        (*pp)->link = link, (*pp)->closed = 0, (*pp)->ms = clockMonoMs();
+        return;
     }
-    if (t == m->d && m->ndels >= DELS_MAX) return; /* a flood: the restore side's table still holds */
-    moved *e = malloc(sizeof(*e) + len);
-    if (!e) return; /* out of memory: as without tracking */
-    e->link = link, e->ms = clockMonoMs(), e->offset = offset, e->len = len;
+    moved *e = m->n < MOVES_MAX ? malloc(sizeof(*e) + len) : NULL;
+    if (!e) {
+        if (!m->full_said++)
+            logWarn("resharding: more than %d keys moved within %d s: the keys moved beyond are not tracked (an "
+                    "exporting shard's writes just before their move may apply twice)", MOVES_MAX,
+                    MOVES_TTL_MS / 1000);
+        return;
+    }
+    e->link = link, e->closed = 0, e->ms = clockMonoMs(), e->len = len;
     memcpy(e->key, k, len);
     unsigned b = movesHash(k, len);
-    e->next = t[b];
-    t[b] = e;
-    m->ndels += t == m->d;
+    e->next = m->b[b];
+    m->b[b] = e;
+    __atomic_add_fetch(&m->n, 1, __ATOMIC_SEQ_CST);
+}
+
+/* 1 when another link restored key: link's command on it is in the
+ * restored value already. A bare DEL (close) closes the entry; any other
+ * command opens a closed one again (the DEL that closed it was a user's).
+ * Called locked. */
+static int movedElsewhere(csMoves *m, int link, const char *k, size_t len, int close) {
+    moved **pp = movesFind(m, k, len);
+    if (!pp || (*pp)->link == link) return 0;
+    if (close || (*pp)->closed) (*pp)->closed = close, (*pp)->ms = clockMonoMs();
+    return 1;
 }
 
 static void movesFree(csMoves *m) {
-    for (int i = 0; i < MOVES_BUCKETS; i++) {
-        while (m->b[i]) movesUnlink(&m->b[i]);
-        while (m->d[i]) movesUnlink(&m->d[i]);
-    }
-    m->ndels = 0;
+    for (int i = 0; i < MOVES_BUCKETS; i++)
+        while (m->b[i]) movesUnlink(m, &m->b[i]);
+    m->full_said = 0;
 }
 
 /* ---- Live sync: the links ---- */
@@ -487,6 +529,13 @@ struct csLink {
     int index;               /* 0 for the first shard: functions come from it */
     csMoves *moves;
     csLink *all;             /* every link (index into it), for the waits of moved keys */
+    int nlinks;
+    int64_t *fwd_slot;       /* per slot: the end of the last command forwarded on it (atomic) */
+    int in_multi;            /* inside a MULTI of the stream: a DEL there is no migration DEL */
+    int waiting;             /* in movedIn's wait (atomic) */
+    libUnion *libs;          /* the function libraries of every shard's snapshot (shared) */
+    libRelay *lib_relay;     /* this link's snapshots through it */
+    rdbHandlers snap_inner;  /* what the relay passes on to (the importer's handlers) */
     int64_t applied;         /* published by its apply thread (atomic) */
     int moved;               /* the shard's node changed (atomic): set by the topology watch */
     char node[300];          /* "host:port" the link reads from now (under mu) */
@@ -610,6 +659,12 @@ stateKeeper *csourceLinkState(csLink *l, stateLink *rec, int *target_ours) {
     return cstateShard(l->state, l->index, rec, target_ours);
 }
 
+int csourceLinkSnapshotError(csLink *l, char *msg, size_t cap) {
+    const char *e = l->lib_relay ? libRelayConflict(l->lib_relay) : NULL;
+    if (e) snprintf(msg, cap, "source snapshot: %s", e);
+    return e != NULL;
+}
+
 void csourceLinkMetrics(csLink *l, const metricsSnapshot *m) {
     metricsPublishShard(l->cfg.metrics, l->index, l->tag + 6 /* "shard " */, m);
 }
@@ -618,66 +673,103 @@ static int isName(const char *a, size_t len, const char *name) {
     return len == strlen(name) && strncasecmp(a, name, len) == 0;
 }
 
-/* The importing side of a move: wait while another link's DEL of the key
- * is forwarded but not yet applied there (the DEL must run first), else
- * remember the key so that such a DEL, coming later, is dropped. */
-static void movedIn(csLink *l, const char *k, size_t len) {
-    csMoves *m = l->moves;
+/* The link's last command forwarded on slot (its end offset): a RESTORE on
+ * another link waits for it to be applied. */
+static int64_t fwdLoad(const csLink *l, int slot) { return __atomic_load_n(&l->fwd_slot[slot], __ATOMIC_SEQ_CST); }
+static void fwdStore(csLink *l, int slot, int64_t end) { __atomic_store_n(&l->fwd_slot[slot], end, __ATOMIC_SEQ_CST); }
+
+/* The importing side of a move: k is remembered as restored by this link
+ * first (the other links' commands on it are dropped from now on), then
+ * the commands they forwarded on k's slot before are waited for: applied
+ * by the target before the RESTORE. */
+static void movedIn(csLink *l, const char *k, size_t len, int64_t end) {
+    int slot = (int)clusterKeySlot(k, len);
+    fwdStore(l, slot, end);
+    pthread_mutex_lock(&l->moves->mu);
+    movesRestored(l->moves, l->index, k, len);
+    pthread_mutex_unlock(&l->moves->mu);
     int64_t start = clockMonoMs();
-    for (;;) {
-        pthread_mutex_lock(&m->mu);
-        moved **pp = movesFind(m, m->d, k, len);
-        if (pp && (*pp)->link != l->index) {
-            const csLink *other = &l->all[(*pp)->link];
-            int done = __atomic_load_n(&other->applied, __ATOMIC_ACQUIRE) >= (*pp)->offset ||
-                       __atomic_load_n(&other->done, __ATOMIC_ACQUIRE) || clockMonoMs() - start > RESTORE_WAIT_MS;
-            if (done) {
-                m->ndels--;
-                movesUnlink(pp);
-            }
-            pthread_mutex_unlock(&m->mu);
-            if (done) return; /* the DEL ran: the RESTORE comes after it */
-            usleep(1000);
-            continue;
-        }
-        movesAdd(m, m->b, l->index, k, len, 0);
-        pthread_mutex_unlock(&m->mu);
-        return;
+    __atomic_store_n(&l->waiting, 1, __ATOMIC_SEQ_CST);
+    for (int i = 0; i < l->nlinks; i++) {
+        csLink *o = &l->all[i];
+        int64_t f = o == l ? 0 : fwdLoad(o, slot);
+        /* until applied, or dropped after all (the store was undone); not
+         * for a link waiting here itself: its replies are not read meanwhile
+         * (two moves crossing between two shards would wait for each other) */
+        while (f > __atomic_load_n(&o->applied, __ATOMIC_ACQUIRE) && fwdLoad(o, slot) >= f &&
+               !__atomic_load_n(&o->done, __ATOMIC_ACQUIRE) && !__atomic_load_n(&o->waiting, __ATOMIC_SEQ_CST) &&
+               clockMonoMs() - start < RESTORE_WAIT_MS)
+            usleep(500);
     }
+    __atomic_store_n(&l->waiting, 0, __ATOMIC_SEQ_CST);
 }
 
-/* The exporting side: 1 when the DEL of key is to be dropped (another link
- * restored it as a move); else remembered as deleted by this link at end. */
-static int movedOut(csLink *l, const char *k, size_t len, int64_t end) {
+/* The exporting side: 0 when the command is to be dropped (every key of a
+ * DEL was moved; any key of another command), argv narrowed for a DEL. */
+static int movedOut(csLink *l, int *argc, const char **av, size_t *lv, const cmdKeyInfo *ki) {
     csMoves *m = l->moves;
+    int del = isName(av[0], lv[0], "DEL") || isName(av[0], lv[0], "UNLINK"), keep = 1;
     pthread_mutex_lock(&m->mu);
-    moved **pp = movesFind(m, m->b, k, len);
-    int drop = pp && (*pp)->link != l->index;
-    if (drop) movesUnlink(pp);
-    else movesAdd(m, m->d, l->index, k, len, end);
+    if (del) {
+        int n = 1;
+        for (int i = 1; i < *argc; i++)
+            if (!movedElsewhere(m, l->index, av[i], lv[i], !l->in_multi)) av[n] = av[i], lv[n++] = lv[i];
+        keep = (*argc = n) > 1;
+    } else {
+        for (int i = 0; i < ki->n && keep; i++)
+            keep = !movedElsewhere(m, l->index, av[ki->pos[i]], lv[ki->pos[i]], 0);
+    }
     pthread_mutex_unlock(&m->mu);
-    return drop;
+    return keep;
+}
+
+/* A command with keys: its slot's forwarded offset published first, then
+ * the moved keys looked up (in this order, against movedIn's: either the
+ * RESTORE sees the offset and waits, or this command sees the key). */
+static int keyedFilter(csLink *l, int *argc, const char **av, size_t *lv, int64_t end) {
+    cmdKeyInfo ki;
+    int keep = 1;
+    if (cmdKeys(*argc, av, lv, &ki) == 0 && ki.n > 0) {
+        int slot = (int)clusterKeySlot(av[ki.pos[0]], lv[ki.pos[0]]);
+        int64_t before = fwdLoad(l, slot);
+        fwdStore(l, slot, end);
+        if (__atomic_load_n(&l->moves->n, __ATOMIC_SEQ_CST) > 0) keep = movedOut(l, argc, av, lv, &ki);
+        if (!keep) __atomic_compare_exchange_n(&l->fwd_slot[slot], &end, before, 0, __ATOMIC_SEQ_CST,
+                                               __ATOMIC_SEQ_CST);
+    }
+    cmdKeysFree(&ki);
+    return keep;
 }
 
 int csourceLinkFilter(csLink *l, int *argc, const char **av, size_t *lv, int64_t end) {
     if (isName(av[0], lv[0], "FUNCTION")) return l->index == 0;
+    if (isName(av[0], lv[0], "MULTI") || isName(av[0], lv[0], "EXEC")) {
+        l->in_multi = isName(av[0], lv[0], "MULTI");
+        return 1;
+    }
     if ((isName(av[0], lv[0], "RESTORE-ASKING") || isName(av[0], lv[0], "RESTORE")) && *argc >= 4) {
         int replace = 0;
         for (int i = 4; i < *argc; i++) replace |= isName(av[i], lv[i], "REPLACE");
         if (!replace) av[*argc] = "REPLACE", lv[(*argc)++] = 7;
-        movedIn(l, av[1], lv[1]);
+        movedIn(l, av[1], lv[1], end);
         return 1;
     }
-    if (!isName(av[0], lv[0], "DEL") && !isName(av[0], lv[0], "UNLINK")) return 1;
-    int n = 1;
-    for (int i = 1; i < *argc; i++)
-        if (!movedOut(l, av[i], lv[i], end)) av[n] = av[i], lv[n++] = lv[i];
-    *argc = n;
-    return n > 1;
+    return keyedFilter(l, argc, av, lv, end);
 }
 
+void csourceLinkApplied(csLink *l, int64_t applied) { __atomic_store_n(&l->applied, applied, __ATOMIC_RELEASE); }
+
 void csourceLinkSnapshotHandlers(csLink *l, rdbHandlers *h) {
-    if (l->index != 0) h->function = NULL;
+    l->snap_inner = *h;
+    if (!l->lib_relay) l->lib_relay = libRelayNew(l->libs, l->index, l->node, &l->snap_inner);
+    if (!l->lib_relay) { /* out of memory: this shard's libraries are left out */
+        h->function = NULL;
+        return;
+    }
+    pthread_mutex_lock(l->mu);
+    libRelaySetNode(l->lib_relay, l->node);
+    pthread_mutex_unlock(l->mu);
+    libRelayHandlers(l->lib_relay, h);
 }
 
 /* DEL the keys of one SCAN batch that hash to the shard's slots: one
@@ -692,7 +784,7 @@ static int delInSlots(rsConn *tc, const redisReply *keys, const csShard *s, cons
         av[0] = "DEL", lv[0] = 3;
         for (size_t i = 0; i < keys->elements; i++) {
             const redisReply *k = keys->element[i];
-            if (k->type == REDIS_REPLY_STRING && hasSlot(s, csourceKeySlot(k->str, (size_t)k->len)) &&
+            if (k->type == REDIS_REPLY_STRING && hasSlot(s, (int)clusterKeySlot(k->str, (size_t)k->len)) &&
                 !(keep && strlen(keep) == k->len && !memcmp(keep, k->str, k->len))) /* the other shards' checkpoints */
                 av[n] = k->str, lv[n++] = (size_t)k->len;
         }
@@ -897,7 +989,20 @@ outcome csourceSync(const syncConfig *cfg, const csTopo *t, int use_replicas, in
     csLink *links = calloc((size_t)t->n, sizeof(*links));
     progress *pg = progressNew(cfg->quiet, "sync", 0);
     ccut *cut = ccutNew(t->n, cfg);
-    if (!links || !cut) return cstateClose(state), ccutFree(cut), free(links), OUTCOME_INTERNAL;
+    int nofwd = 0;
+    for (int i = 0; links && i < t->n; i++) /* before any link runs: each reads the others' */
+        nofwd |= !(links[i].fwd_slot = calloc(CS_SLOTS, sizeof(*links[i].fwd_slot)));
+    libUnion *libs = libUnionNew();
+    for (int i = 0; links && i < t->n; i++) links[i].nlinks = t->n, links[i].libs = libs;
+    if (!links || nofwd || !libs || !cut) {
+        libUnionFree(libs);
+        for (int i = 0; links && i < t->n; i++) free(links[i].fwd_slot);
+        free(links);
+        progressFree(pg);
+        ccutFree(cut);
+        cstateClose(state);
+        return OUTCOME_INTERNAL;
+    }
     progressSetInterval(pg, cfg->status_interval_ms);
     if (!cfg->quiet) logInfo("cluster source: %d shards, one replica link each", t->n);
     for (int i = 0; i < t->n; i++) {
@@ -936,11 +1041,14 @@ outcome csourceSync(const syncConfig *cfg, const csTopo *t, int use_replicas, in
     for (int i = 0; i < t->n; i++) {
         if (links[i].started) pthread_join(links[i].th, NULL);
         urlFree(&links[i].url);
+        free(links[i].fwd_slot);
+        libRelayFree(links[i].lib_relay);
     }
     rc = ccutEnd(cut, linksOutcome(links, t->n, failed, refused));
     ccutFree(cut);
     cstateClose(state); /* every shard's last position */
     movesFree(&moves);
+    libUnionFree(libs);
     progressFree(pg);
     free(links);
     return rc;

@@ -39,8 +39,11 @@
  * A shard that refuses SYNC and PSYNC (or --mode scan) is read by SCAN +
  * DUMP on its master for --checksum and --file (cscan.h).
  *
- * Functions are taken from the first shard only (cluster nodes each hold
- * the libraries, loaded on every master).
+ * Function libraries: a cluster keeps them per node, so every snapshot's
+ * libraries are taken, as their union (libunion.h): a library on several
+ * masters is loaded once; one name with other code on two shards stops
+ * with one line naming both nodes. FUNCTION commands of the stream come
+ * from the first shard only (FUNCTION LOAD runs on every master).
  *
  * Errors: every function prints its one line and returns an outcome, or
  * (csourceDetect) -1 after filling err.
@@ -91,9 +94,6 @@ typedef struct csTopo {
 int csourceDetect(const rsUrl *u, const rsConnOptions *o, csTopo *topo, char *err, size_t errlen);
 void csourceTopoFree(csTopo *t);
 
-/* CRC16 of the key or of its {hash tag}, mod 16384 (as Redis Cluster). */
-int csourceKeySlot(const char *key, size_t len);
-
 /* --source C --checksum | --file F | --verify. */
 outcome csourceChecksum(const snapshotConfig *c, const csTopo *t, int use_replicas);
 outcome csourceToFile(const snapshotConfig *c, const csTopo *t, int use_replicas, const char *path);
@@ -124,21 +124,28 @@ int csourceLinkFlush(csLink *l, rsConn *tc, int tdb, char *err, size_t errlen);
 /* A stream command about to be forwarded, argv in place (av and lv have
  * room for one more argument), ending at stream offset end: 0 to drop it,
  * 1 to forward it as it is now. Resharding moves a key as
- * RESTORE(-ASKING) on the importing shard's stream and DEL on the
- * exporting one; on the source the RESTORE runs first, but the links are
- * not ordered with each other, and a DEL applied after the RESTORE would
- * lose the key. So:
- *   - the exporting link got there first (its DEL of the key was
- *     forwarded in the last seconds): the RESTORE waits until that link's
- *     applied offset passes the DEL (at most 5 s), then goes;
- *   - else the RESTORE goes and the key is remembered: the exporting
- *     link's DEL of it, when it comes, is dropped.
+ * RESTORE(-ASKING) on the importing shard's stream and, on the exporting
+ * one, the writes before the move then MIGRATE's DEL; the links are not
+ * ordered with each other (csource.c "Keys moved by resharding"):
+ *   - the importing link got there first: the RESTORE goes and the key is
+ *     remembered; the exporting link's commands on it, up to and including
+ *     its migration DEL (a DEL outside MULTI), are in the restored value
+ *     and dropped (else an INCR would apply twice, the DEL lose the key);
+ *   - the exporting link got there first: the RESTORE waits until that
+ *     link's commands forwarded on the key's slot were applied (at most
+ *     2 s), then goes.
  * The RESTORE gets REPLACE (the old copy may still be on the target).
- * Functions come from the first shard only. */
+ * FUNCTION commands come from the first shard only. */
 int csourceLinkFilter(csLink *l, int *argc, const char **av, size_t *lv, int64_t end);
+/* The target acknowledged the stream up to offset applied (every reply). */
+void csourceLinkApplied(csLink *l, int64_t applied);
 struct rdbHandlers;
-/* The snapshot's handlers: functions from the first shard only. */
+/* The snapshot's handlers: function libraries as the union of every
+ * shard's (libunion.h), each loaded once. */
 void csourceLinkSnapshotHandlers(csLink *l, struct rdbHandlers *h);
+/* 1 when the last snapshot stopped for the source's data, not the target
+ * (function libraries that differ between shards): msg says why. */
+int csourceLinkSnapshotError(csLink *l, char *msg, size_t cap);
 /* Whether the target held no key when the sync began (said once, before
  * any shard wrote). */
 int csourceLinkTargetWasEmpty(const csLink *l);

@@ -7,6 +7,7 @@
  * key by the writer's ring, and are counted there.
  */
 #include "import.h"
+#include "resp.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -205,7 +206,7 @@ static int sendRestore(importer *im, const rdbKeyInfo *k, const unsigned char *p
 #define ARG(s, l) (argv[argc] = (s), lens[argc++] = (l))
     ARG("RESTORE", 7);
     ARG(k->key, k->keylen);
-    ARG(ttl, (size_t)snprintf(ttl, sizeof(ttl), "%lld", (long long)t));
+    ARG(ttl, respI64(ttl, t)); /* per key: no printf */
     ARG((const char *)p, len);
     if (im->o.on_conflict == CONFLICT_REPLACE) ARG("REPLACE", 7);
     if (absttl) ARG("ABSTTL", 6);

@@ -421,6 +421,7 @@ static void setApplied(syncer *s, int64_t offset, int db) {
     s->applied = offset;
     s->applied_db = db;
     replicaSetApplied(s->rep, offset, db);
+    if (s->cfg->shard) csourceLinkApplied(s->cfg->shard, offset); /* a RESTORE on another link may wait for it */
 }
 
 static int onStreamReply(syncer *s, const writerTag *t, const redisReply *r) {
@@ -911,7 +912,10 @@ static int loadSnapshot(syncer *s, const replEpoch *ep) {
             /* Its writes still in flight are counted with it, not with the next. */
             if ((importFlush(s->im) < 0 || writerDrain(s->w) < 0) && !s->fatal) s->target_lost = 1;
         } else if (rdbDecoderErrorCode(d) == RDB_ERR_HANDLER) {
-            if (!s->fatal) s->target_lost = 1;
+            char msg[1000]; /* a cluster shard's snapshot may stop for the source's own reason */
+            if (s->cfg->shard && csourceLinkSnapshotError(s->cfg->shard, msg, sizeof(msg)))
+                fatal(s, OUTCOME_DECODE, msg);
+            else if (!s->fatal) s->target_lost = 1;
         } else {
             char msg[800];
             snprintf(msg, sizeof(msg), "source snapshot: %s", rdbDecoderError(d));

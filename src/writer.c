@@ -8,6 +8,7 @@
  */
 #include "writer.h"
 
+#include "resp.h"
 #include "router.h"
 
 #include <errno.h>
@@ -35,6 +36,8 @@ struct writer {
     rsConn *c;
     writerOptions o;
     char *out;           /* queued bytes: out[sent..len) */
+    char *fmt;           /* one command being formatted (resp.h), reused */
+    size_t fmt_cap;
     size_t out_len, out_sent, out_cap;
     inflight *ring;      /* commands whose reply is pending */
     size_t head, count;
@@ -83,6 +86,7 @@ router *writerRouter(const writer *w) { return w->rt; }
 void writerFree(writer *w) {
     if (!w) return;
     free(w->out);
+    free(w->fmt);
     free(w->ring);
     free(w);
 }
@@ -221,7 +225,10 @@ static int sendBig(writer *w, const char *p, size_t len) {
 
 static void remember(writer *w, const writerTag *t, size_t bytes) {
     inflight *f = &w->ring[(w->head + w->count) % (w->o.max_cmds + 1)];
-    snprintf(f->cmd, sizeof(f->cmd), "%s", t && t->cmd ? t->cmd : "command");
+    const char *name = t && t->cmd ? t->cmd : "command";
+    size_t n = 0; /* per command: no printf */
+    for (; n < sizeof(f->cmd) - 1 && name[n]; n++) f->cmd[n] = name[n];
+    f->cmd[n] = '\0';
     f->db = t ? t->db : 0;
     f->src_offset = t ? t->src_offset : 0;
     f->kind = t ? t->kind : WRITER_K_OTHER;
@@ -244,13 +251,19 @@ int writerCommandRaw(writer *w, const char *cmd, size_t len, const writerTag *ta
 }
 
 int writerCommand(writer *w, int argc, const char **argv, const size_t *lens, const writerTag *tag) {
-    char *cmd;
     if (w->rt) return routerCommand(w->rt, argc, argv, lens, tag);
     if (w->broken || w->stopped) return -1;
-    int len = redisFormatCommandArgv(&cmd, argc, argv, lens);
-    if (len < 0) return broken(w, "out of memory formatting a command");
-    int rc = writerCommandRaw(w, cmd, (size_t)len, tag);
-    free(cmd);
+    size_t len = respCommandLen(argc, lens);
+    if (len > w->fmt_cap) {
+        char *p = realloc(w->fmt, len);
+        if (!p) return broken(w, "out of memory formatting a command");
+        w->fmt = p, w->fmt_cap = len;
+    }
+    int rc = writerCommandRaw(w, w->fmt, respFormat(w->fmt, argc, argv, lens), tag);
+    if (w->fmt_cap > 1024 * 1024) { /* a big value's buffer is not kept */
+        free(w->fmt);
+        w->fmt = NULL, w->fmt_cap = 0;
+    }
     return rc;
 }
 

@@ -17,6 +17,12 @@
 #   - a full resync of one shard (its backlog lost) replaces that shard's
 #     slots on the target, the other shards' keys stay;
 #   - --checksum of the cluster equals --file --checksum of the target's SAVE;
+#   - resharding under INCR/LPUSH/APPEND load, the importer's RESTORE first
+#     (the exporter's replica held back, --source-replicas): each write
+#     applied once, target equal (shows the double apply without the fix);
+#   - function libraries: the union of the shards' (one on every master, one
+#     on the first, one on the last: 3 in --checksum, --file and --once); one
+#     name with other code on two masters stops with one line naming both;
 #   - --verify of the cluster against the target: equal (exit 0), then a
 #     changed key and a key only on the target (exit 8, both named);
 #   - a cluster whose nodes refuse SYNC and PSYNC: scan mode by itself, one
@@ -281,6 +287,142 @@ rdb_run verify2 --verify --source "$SRC" --target "$(rs_url tgt)"
 assert_eq cluster_source.verify.differ.rc 8 "$RC"
 assert_match cluster_source.verify.differ.key "key 'e:1000': differs" "$(cat "$IT_TMP/verify2.out")"
 assert_match cluster_source.verify.only_target "key 'only:target': only on the target" "$(cat "$IT_TMP/verify2.out")"
+
+# ---- resharding under non-idempotent writes: each write applied once ----
+# Keys in 12 slots of one master take INCR, LPUSH, APPEND and DEL+SET+INCR
+# without pause while those slots move to another master and back (MIGRATE,
+# 10 keys at a time, as redis-cli --cluster reshard does). The sync reads
+# each shard from its replica (--source-replicas), and the exporter's
+# replica is stopped while a slot's hot keys migrate: the importer's
+# RESTORE (the value after every write) reaches the target first, then the
+# exporter's writes before the MIGRATE and its DEL, which must all be
+# dropped (else the writes apply twice and the DEL loses the key; a user's
+# DEL just before is not the migration DEL). Afterwards the target equals
+# the cluster (cluster_digest vs DEBUG DIGEST).
+for n in $(cluster_masters); do rs_cli "$n" CONFIG SET repl-backlog-size 64mb >/dev/null; done
+read -r RA RB _ <<<"$(cluster_masters | tr '\n' ' ')"
+RA_ID=$(rs_cli "$RA" CLUSTER MYID) RB_ID=$(rs_cli "$RB" CLUSTER MYID)
+# The exporter's first 12 slots, and 2 hash tags in each.
+first=$(rs_cli "$RA" CLUSTER NODES | awk '/myself/ {split($9, r, "-"); print r[1]}')
+MV_FROM=$first MV_TO=$((first + 11))
+declare -A tag_of=() hot_in=()
+while read -r t s; do
+    if [ "$s" -ge "$MV_FROM" ] && [ "$s" -le "$MV_TO" ] && [ "${tag_of[$s]:-0}" -lt 2 ]; then
+        tag_of[$s]=$((${tag_of[$s]:-0} + 1)) HOT+=" $t" hot_in[$s]+=" {$t}c {$t}l {$t}a {$t}d"
+    fi
+done < <(for i in $(seq 1 40000); do echo "CLUSTER KEYSLOT t$i"; done | rs_cli_stdin "$RA" | paste -d' ' <(seq -f 't%.0f' 1 40000) -)
+# Cold keys so that each slot takes several MIGRATE batches.
+for t in $HOT; do for i in $(seq 1 40); do echo "SET {$t}cold$i v$i"; done; done | redis-cli -c -p "$(rs_port "$RA")" >/dev/null
+hot_load() {
+    local t
+    while [ ! -e "$IT_TMP/hot.stop" ]; do
+        for t in $HOT; do printf 'INCR {%s}c\nLPUSH {%s}l x\nAPPEND {%s}a y\nDEL {%s}d\nSET {%s}d 1\nINCR {%s}d\n' "$t" "$t" "$t" "$t" "$t" "$t"; done
+    done | redis-cli -c -p "$(rs_port "$RA")" >/dev/null 2>&1 || true
+}
+# The replica of master $1.
+replica_of() {
+    local n
+    for n in $CLUSTER_NODES; do
+        it_running "$n" || continue
+        if rs_cli "$n" INFO replication | tr -d '\r' | grep -q "^master_port:$(rs_port "$1")\$"; then echo "$n"; return; fi
+    done
+}
+# Slots MV_FROM..MV_TO from node $1 to node $2 (ids $3 $4), 10 keys per
+# MIGRATE. Each slot's hot keys go first, while the exporter's replica (the
+# link reads from it: --source-replicas) is stopped: the writes before the
+# MIGRATE and its DEL reach rdbsync only after the importer's RESTORE.
+move_slots() {
+    local from=$1 to=$2 fid=$3 tid=$4 s keys rep
+    rep=$(replica_of "$from")
+    for ((s = MV_FROM; s <= MV_TO; s++)); do
+        rs_cli "$to" CLUSTER SETSLOT "$s" IMPORTING "$fid" >/dev/null
+        rs_cli "$from" CLUSTER SETSLOT "$s" MIGRATING "$tid" >/dev/null
+        if [ -n "${hot_in[$s]:-}" ] && [ -n "$rep" ]; then
+            kill -STOP "$(rs_pid "$rep")"
+            sleep 0.05
+            # shellcheck disable=SC2086
+            rs_cli "$from" MIGRATE 127.0.0.1 "$(rs_port "$to")" "" 0 5000 KEYS ${hot_in[$s]} >/dev/null
+            sleep 0.2
+            kill -CONT "$(rs_pid "$rep")"
+        fi
+        while keys=$(rs_cli "$from" CLUSTER GETKEYSINSLOT "$s" 10 | tr '\n' ' '); [ -n "${keys// /}" ]; do
+            # shellcheck disable=SC2086
+            rs_cli "$from" MIGRATE 127.0.0.1 "$(rs_port "$to")" "" 0 5000 KEYS $keys >/dev/null
+        done
+        for n in $to $from; do rs_cli "$n" CLUSTER SETSLOT "$s" NODE "$tid" >/dev/null; done
+    done
+}
+rs_start tgtr
+rdb_bg reshard --source "$SRC" --source-replicas --target "$(rs_url tgtr)" --status-interval 1
+RS_SYNC=$BG_PID
+wait_until 60 grep -q 'shards streaming, in sync' "$IT_TMP/reshard.err" || true
+rm -f "$IT_TMP/hot.stop"
+hot_load &
+HOT_PID=$!
+on_exit "touch $IT_TMP/hot.stop; kill $HOT_PID 2>/dev/null || true"
+sleep 1
+move_slots "$RA" "$RB" "$RA_ID" "$RB_ID"
+move_slots "$RB" "$RA" "$RB_ID" "$RA_ID"
+touch "$IT_TMP/hot.stop"
+wait "$HOT_PID" 2>/dev/null || true
+same_r() { [ "$(rs_digest tgtr)" = "$(cluster_digest)" ]; }
+if wait_until 30 same_r; then
+    pass cluster_source.reshard_exact.equal
+else
+    diffs=
+    for t in $HOT; do
+        for k in "{$t}c" "{$t}l" "{$t}a" "{$t}d"; do
+            src=$(cluster_cli DEBUG DIGEST-VALUE "$k" | tail -n 1) dst=$(rs_cli tgtr DEBUG DIGEST-VALUE "$k")
+            [ "$src" = "$dst" ] || diffs+=" $k"
+        done
+    done
+    fail cluster_source.reshard_exact.equal "target $(rs_digest tgtr) ($(rs_cli tgtr DBSIZE) keys), cluster $(cluster_digest) ($(cluster_dbsize) keys); hot keys differing:${diffs:0:300}"
+fi
+one=${HOT# }
+one=${one%% *}
+assert_eq cluster_source.reshard_exact.counter "$(cluster_cli GET "{$one}c")" "$(rs_cli tgtr GET "{$one}c")"
+kill -TERM "$RS_SYNC"
+rc=0
+wait "$RS_SYNC" || rc=$?
+assert_eq cluster_source.reshard_exact.exit 0 "$rc"
+
+# ---- function libraries: the union of every shard's ----
+# A library on every master (the same code), one only on the first master,
+# one only on the last: --checksum counts 3, --file holds 3, --once loads 3.
+# Then one name with other code on two masters: one line naming both nodes.
+fn_code() { printf '#!lua name=%s\nredis.register_function("%s", function() return %s end)' "$1" "$2" "$3"; }
+read -r FA FB FC _ <<<"$(cluster_masters | tr '\n' ' ')"
+for n in $FA $FB $FC; do rs_cli "$n" FUNCTION LOAD "$(fn_code libeach feach 1)" >/dev/null; done
+rs_cli "$FA" FUNCTION LOAD "$(fn_code libfirst ffirst 2)" >/dev/null
+rs_cli "$FC" FUNCTION LOAD "$(fn_code liblast flast 3)" >/dev/null
+rdb_run fsum --source "$SRC" --checksum --json
+assert_eq cluster_source.functions.checksum 3 "$(jq .functions "$IT_TMP/fsum.out")"
+rdb_run ffile --source "$SRC" --file "$IT_TMP/fn.rdb"
+rdb_run ffilesum --file "$IT_TMP/fn.rdb" --checksum --json
+assert_eq cluster_source.functions.file "3 $(jq -r .digest "$IT_TMP/fsum.out")" \
+    "$(jq -r '"\(.functions) \(.digest)"' "$IT_TMP/ffilesum.out")"
+rs_start tgtf
+rdb_run fonce --source "$SRC" --target "$(rs_url tgtf)" --once
+assert_eq cluster_source.functions.once.rc 0 "$RC"
+assert_eq cluster_source.functions.once.libs "libeach libfirst liblast" \
+    "$(rs_cli tgtf FUNCTION LIST | grep -A1 '^library_name$' | grep -v '^library_name$\|^--$' | sort | tr '\n' ' ' | sed 's/ $//')"
+assert_eq cluster_source.functions.once.call 3 "$(rs_cli tgtf FCALL flast 0)"
+rs_cli "$FA" FUNCTION LOAD "$(fn_code libdiff fdiff 1)" >/dev/null
+rs_cli "$FB" FUNCTION LOAD "$(fn_code libdiff fdiff 2)" >/dev/null
+rdb_run fconflict --source "$SRC" --checksum
+assert_eq cluster_source.functions.conflict.rc 3 "$RC"
+both="127.0.0.1:($(rs_port "$FA")|$(rs_port "$FB"))"
+assert_match cluster_source.functions.conflict.line "function library 'libdiff' differs between shards $both and $both" \
+    "$(cat "$IT_TMP/fconflict.err")"
+assert_eq cluster_source.functions.conflict.no_report "" "$(cat "$IT_TMP/fconflict.out")"
+rs_cli tgtf FLUSHALL >/dev/null
+rs_cli tgtf FUNCTION FLUSH >/dev/null
+rdb_run fconflict_once --source "$SRC" --target "$(rs_url tgtf)" --once
+assert_eq cluster_source.functions.conflict_once.rc 3 "$RC"
+assert_match cluster_source.functions.conflict_once.line "function library 'libdiff' differs between shards $both and $both" \
+    "$(cat "$IT_TMP/fconflict_once.err")"
+rs_stop tgtf
+for n in $FA $FB $FC; do rs_cli "$n" FUNCTION FLUSH >/dev/null; done
 
 # ---- SYNC and PSYNC renamed away on every node: scan mode by itself ----
 
