@@ -417,6 +417,16 @@ sync_native() {
     [[ $(rs_cli replica replicaof no one) == OK ]] || bench_die "REPLICAOF NO ONE failed"
 }
 
+# ours_run LOG CPULOG DIGEST CMD...: copy_run into "target" with its
+# command stats reset first, then its DEBUG DIGEST checked.
+ours_run() {
+    local log=$1 cpulog=$2 digest=$3
+    shift 3
+    rs_cli target config resetstat >/dev/null
+    copy_run target "$log" "$cpulog" "$SRC_KS" "$@"
+    copy_digest "$digest"
+}
+
 # copy_digest WANT: the target's DEBUG DIGEST is WANT (nothing when empty).
 copy_digest() {
     [[ -z $1 ]] && return 0
@@ -425,18 +435,17 @@ copy_digest() {
     [[ $got == "$1" ]] || bench_die "WRONG COPY: target's DEBUG DIGEST $got, the source's $1"
 }
 
-# run_line R REF REFCPU OURS OURCPU [RST RSTCPU]: run R's own figures (the
+# run_line R REF REFCPU OURS OURCPU: run R's own figures (the
 # last line of each log), the load average after it.
 run_line() {
-    local r=$1 last
+    local r=$1 rst
     run_last() { bench_field "$1" "$2" | tail -n 1; }
     printf 'run %s: native %s s (replica cpu %s s); rdbsync %s s (cpu %s s, target cpu %s s, RSS %s KB)' "$r" \
         "$(run_last "$2" wall)" "$(run_last "$3" target_cpu)" "$(run_last "$4" wall)" "$(run_last "$4" cpu)" \
         "$(run_last "$5" target_cpu)" "$(run_last "$4" maxrss_kb)"
-    if [[ -n ${BENCH_NO_MSET:-} ]]; then
-        printf '; NO_MSET %s s (cpu %s s, target cpu %s s)' "$(run_last "$6" wall)" "$(run_last "$6" cpu)" \
-            "$(run_last "$7" target_cpu)"
-    fi
+    # the target's time inside RESTORE itself (the rest: reading, parsing, replies)
+    rst=$(rs_cli target info commandstats | tr -d '\r' | sed -n 's/^cmdstat_restore:calls=\([0-9]*\),usec=\([0-9]*\),usec_per_call=\([0-9.]*\).*/\1 calls, \2 us, \3 us each/p')
+    printf '; target in RESTORE: %s' "${rst:-none}"
     echo "; load $(cut -d' ' -f1-3 /proc/loadavg)"
 }
 
@@ -445,7 +454,6 @@ run_line() {
 sync_compare() {
     local ref="$BENCH_TMP/sref.log" ours="$BENCH_TMP/sours.log" r
     local refcpu="$BENCH_TMP/sref.cpu" ourcpu="$BENCH_TMP/sours.cpu" target=$2
-    local rst="$BENCH_TMP/srst.log" rstcpu="$BENCH_TMP/srst.cpu"
     rs_start target --enable-debug-command local || bench_die "cannot start the target server"
     rs_start replica || bench_die "cannot start the replica server"
     SRC_KS=$(keyspace src)
@@ -456,27 +464,16 @@ sync_compare() {
     [[ $digest =~ ^[0-9a-f]{40}$ ]] || digest=
     local cmd=("$RDBSYNC" --source "$(rs_url src)" --target "$(rs_url target)" --once -q)
     for ((r = 1; r <= HEAVY_RUNS; r++)); do
-        if ((r % 2 == 0)); then copy_run target "$ours" "$ourcpu" "$SRC_KS" "${cmd[@]}"; copy_digest "$digest"; fi
-        # BENCH_NO_MSET=1: the same build with a RESTORE per key too (the
-        # "before" of src/strbatch.c), in the same runs
-        if [[ -n ${BENCH_NO_MSET:-} ]]; then
-            copy_run target "$rst" "$rstcpu" "$SRC_KS" env RDBSYNC_NO_MSET=1 "${cmd[@]}"
-            copy_digest "$digest"
-        fi
+        if ((r % 2 == 0)); then ours_run "$ours" "$ourcpu" "$digest" "${cmd[@]}"; fi
         sync_native "$ref" "$refcpu"
-        if ((r % 2 == 1)); then copy_run target "$ours" "$ourcpu" "$SRC_KS" "${cmd[@]}"; copy_digest "$digest"; fi
-        run_line "$r" "$ref" "$refcpu" "$ours" "$ourcpu" "$rst" "$rstcpu"
+        if ((r % 2 == 1)); then ours_run "$ours" "$ourcpu" "$digest" "${cmd[@]}"; fi
+        run_line "$r" "$ref" "$refcpu" "$ours" "$ourcpu"
     done
 
     local q spool=64
     print_copy_header
     print_copy "=native replica (REPLICAOF)" "$ref" "$refcpu"
     local ref_wall=$ROW_WALL
-    if [[ -n ${BENCH_NO_MSET:-} ]]; then
-        print_copy "rdbsync, RDBSYNC_NO_MSET=1" "$rst" "$rstcpu"
-        echo "ratio RDBSYNC_NO_MSET=1/native (wall): $(ratio "$ROW_WALL" "$ref_wall")" \
-            "(pairs $(bench_paired_ratio "$rst" "$ref" wall))"
-    fi
     print_copy "rdbsync --once" "$ours" "$ourcpu"
     q=$(ratio "$ROW_WALL" "$ref_wall")
     echo "ratio rdbsync/native (wall): $q (target <= $target) $(bench_verdict "$q" "$target")"

@@ -21,7 +21,6 @@
 #include "preflight.h"
 #include "rdb/encode.h"
 #include "router.h"
-#include "strbatch.h"
 
 
 typedef enum { D_SKIP, D_FAST, D_REENCODE } decision;
@@ -40,13 +39,6 @@ struct importer {
     rdbEncoder *enc;
     int conflicted;
     int said_relative;       /* the target takes no ABSTTL: said once */
-    strBatch *sb;            /* runs of small plain strings, as one MSET (strbatch.h) */
-    int target_empty;        /* importSetTargetEmpty: MSETNX may stand for RESTORE */
-    int batch_ok;            /* importAllowBatch: the writer's target may run MSET/MSETNX */
-    int no_batch;            /* RDBSYNC_NO_MSET set: a RESTORE per key (to measure against) */
-    char str[STRBATCH_VALUE_MAX]; /* the current key's string, when small */
-    size_t str_len;
-    int str_whole;           /* str holds the whole value */
     rdbBuf pending_tmp;      /* temporary key of a native write that did not finish */
     int64_t pending_db;      /* its target db, -1 when none */
     char err[512];
@@ -88,9 +80,6 @@ static int onHeader(void *ctx, int version, rdbFlavour flavour) {
     importer *im = ctx;
     im->src_version = version;
     im->src_flavour = flavour;
-    /* A snapshot cut while the target was lost may have left a run queued:
-     * its keys belong to that attempt, not to this one (strbatch.h). */
-    if (im->sb) strBatchReset(im->sb);
     return 0;
 }
 
@@ -101,7 +90,6 @@ static int onKeyBegin(void *ctx, const rdbKeyInfo *k) {
     im->elements = 0;
     im->now_ms = clockWallMs();
     im->dec = D_SKIP;
-    im->str_whole = 0;
     if (!dbSelected(im, k->db)) {
         im->st.skipped_db++;
     } else if (!filterKey(im->o.filter, k->key, k->keylen, k->ltype)) {
@@ -127,11 +115,6 @@ static int countElem(void *ctx) {
 /* Strings come in pieces (decode.h): a huge one is never whole here; the
  * native path reads it again from the raw bytes, a piece at a time. */
 static int onStringChunk(void *ctx, const char *p, size_t len, uint64_t off, uint64_t total) {
-    importer *im = ctx;
-    if (total <= STRBATCH_VALUE_MAX && off + len <= total) {
-        memcpy(im->str + off, p, len);
-        if (off + len == total) im->str_whole = 1, im->str_len = total;
-    }
     return off == 0 ? countElem(ctx) : 0;
 }
 static int onItem(void *ctx, const char *p, size_t len) { return countElem(ctx); }
@@ -158,34 +141,6 @@ static int64_t relativeTtl(importer *im, int64_t expire_ms) {
                 "it waits in the pipeline (milliseconds)", im->target.redis_version);
     }
     return expire_ms - clockWallMs();
-}
-
-/* The run of strings queued goes out at the end of each source db (two
- * dbs may map to one target db and hold one key name: the later one must
- * win) and before any DEL or FUNCTION LOAD. A server's snapshot holds
- * each key once per db, so there the keys written by RESTORE or native
- * commands meanwhile may overtake the run: they are other keys. A file
- * may hold a key twice (test dumps do), so elsewhere (not target_empty)
- * the run goes before any other key too. */
-static int flushStrings(importer *im) {
-    if (!im->sb || !strBatchPending(im->sb)) return 0;
-    return strBatchFlush(im->sb, im->w);
-}
-
-int importFlush(importer *im) { return flushStrings(im); }
-
-/* A plain string (no expire, no idle/freq hint, no key metadata) written
- * by MSET stands for its RESTORE exactly (strbatch.h). MSET replaces, so
- * only where RESTORE would (REPLACE); MSETNX stops on an existing key as
- * RESTORE does, but cannot say which of its run's keys it was, so only on
- * a target that was empty when the run began (a conflict there needs
- * another writer). Not on a cluster: a run's keys span slots. */
-static int batchable(const importer *im, const rdbKeyInfo *k) {
-    if (!im->str_whole || k->ltype != RDB_LT_STRING || im->dec != D_FAST || k->expire_ms != -1 || k->idle >= 0 ||
-        k->freq >= 0 || k->metalen || writerRouter(im->w) || im->no_batch ||
-        !im->batch_ok)
-        return 0;
-    return im->o.on_conflict == CONFLICT_REPLACE || (im->o.on_conflict == CONFLICT_ERROR && im->target_empty);
 }
 
 /* RESTORE key ttl payload [REPLACE] [ABSTTL] [IDLETIME s | FREQ n]. */
@@ -302,17 +257,6 @@ static int onRawValue(void *ctx, const rdbKeyInfo *k, const unsigned char *raw, 
         return 0;
     }
     int meta = keyMetaFits(im, k, (long long)(len + RDB_PAYLOAD_MIN) > im->o.max_restore);
-    if (batchable(im, k) && !meta && (long long)(len + RDB_PAYLOAD_MIN) <= im->o.max_restore) {
-        im->st.bytes += im->str_len;
-        if (strBatchAdd(im->sb, im->w, targetDb(im, k->db), im->o.on_conflict != CONFLICT_REPLACE, k->key,
-                        k->keylen, im->str, im->str_len) < 0) {
-            if (!writerError(im->w)[0] && !writerStopped(im->w))
-                snprintf(im->err, sizeof(im->err), "out of memory queueing a string");
-            return -1;
-        }
-        return 0;
-    }
-    if (!im->target_empty && flushStrings(im) < 0) return -1;
     if ((long long)(len + RDB_PAYLOAD_MIN) > im->o.max_restore) {
         im->st.native++;
         if (writerSelect(im->w, targetDb(im, k->db)) < 0) return -1;
@@ -363,7 +307,6 @@ int importDelete(importer *im, uint64_t db, const char *key, size_t keylen) {
     const char *argv[2] = {"DEL", key};
     size_t lens[2] = {3, keylen};
     writerTag tag = {"DEL", targetDb(im, db), key, keylen, 0, WRITER_K_OTHER};
-    if (flushStrings(im) < 0) return -1;
     if (writerSelect(im->w, targetDb(im, db)) < 0) return -1;
     return writerCommand(im->w, 2, argv, lens, &tag);
 }
@@ -401,7 +344,6 @@ static int onFunction(void *ctx, const rdbFunction *fn) {
     int replace = im->o.on_conflict == CONFLICT_REPLACE;
     if (!replace) argv[2] = code, lens[2] = len;
     writerTag tag = {"FUNCTION LOAD", 0, NULL, 0, 0, WRITER_K_FUNCTION};
-    if (flushStrings(im) < 0) return -1;
     return writerCommand(im->w, replace ? 4 : 3, argv, lens, &tag);
 }
 
@@ -443,39 +385,6 @@ static int replyRestore(importer *im, const writerTag *t, const redisReply *r) {
     return 0;
 }
 
-/* A run of strings: MSET answers OK, MSETNX 1 (all written) or 0 (one of
- * them exists: none written). */
-static int replyStrings(importer *im, const writerTag *t, const redisReply *r) {
-    uint64_t n = t->src_offset; /* WRITER_K_MSET: the run's size */
-    char kr[300];
-    if (r->type == REDIS_REPLY_STATUS || (r->type == REDIS_REPLY_INTEGER && r->integer == 1)) {
-        im->st.written += n;
-        return 0;
-    }
-    rdbKeyRepr(t->key, t->keylen, kr, sizeof(kr));
-    if (r->type == REDIS_REPLY_INTEGER) {
-        im->st.conflicts++;
-        if (im->conflicted) return -1; /* settling: keep the first message */
-        snprintf(im->err, sizeof(im->err),
-                 "one of %llu keys from '%s' (db %llu) on, written as one MSETNX, already exists on the target "
-                 "(another client wrote it during the copy); stopped without writing them "
-                 "(use --on-conflict replace|skip or --flush-target)",
-                 (unsigned long long)n, kr, (unsigned long long)t->db);
-        im->conflicted = 1;
-        return -1;
-    }
-    im->st.failed += n;
-    char what[96];
-    snprintf(what, sizeof(what), "the target refused %s of %llu keys from this one on", t->cmd,
-             (unsigned long long)n);
-    refusedMsg(what, t->db, t->key, t->keylen, r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
-    if (im->o.on_error == ONERROR_STOP) {
-        snprintf(im->err, sizeof(im->err), "stopped at the first refused write (--on-error skip goes on)");
-        return -1;
-    }
-    return 0;
-}
-
 /* RENAMENX answers 0 when the real key exists: the same conflict a
  * RESTORE without REPLACE reports as BUSYKEY. */
 static int replyNativeFinal(importer *im, const writerTag *t, const redisReply *r) {
@@ -509,7 +418,6 @@ int importOnReply(void *ctx, const writerTag *t, const redisReply *r) {
     importer *im = ctx;
     switch (t->kind) {
     case WRITER_K_RESTORE: return replyRestore(im, t, r);
-    case WRITER_K_MSET: return replyStrings(im, t, r);
     case WRITER_K_FUNCTION: return replyFunction(im, r);
     case WRITER_K_NATIVE_FINAL: return replyNativeFinal(im, t, r);
     case WRITER_K_SELECT:
@@ -545,8 +453,6 @@ int importOnReply(void *ctx, const writerTag *t, const redisReply *r) {
 
 void importSetWriter(importer *im, writer *w) { im->w = w; }
 void importSetConflict(importer *im, conflictPolicy p) { im->o.on_conflict = p; }
-void importSetTargetEmpty(importer *im, int empty) { im->target_empty = empty; }
-void importAllowBatch(importer *im, int ok) { im->batch_ok = ok; }
 
 importer *importNew(const rsServerInfo *target, const importOptions *o) {
     importer *im = calloc(1, sizeof(*im));
@@ -560,11 +466,7 @@ importer *importNew(const rsServerInfo *target, const importOptions *o) {
                           .flavour = rdbServerFlavour(target->is_valkey, target->rdb_version),
                           .drop_field_ttls = o->drop_field_ttls};
     im->enc = rdbEncoderNew(&et);
-    im->sb = strBatchNew();
-    im->no_batch = getenv("RDBSYNC_NO_MSET") != NULL;
-    if (!im->enc || !im->sb) {
-        rdbEncoderFree(im->enc);
-        strBatchFree(im->sb);
+    if (!im->enc) {
         free(im);
         return NULL;
     }
@@ -574,15 +476,12 @@ importer *importNew(const rsServerInfo *target, const importOptions *o) {
 void importFree(importer *im) {
     if (!im) return;
     rdbEncoderFree(im->enc);
-    strBatchFree(im->sb);
     rdbBufFree(&im->payload);
     rdbBufFree(&im->pending_tmp);
     free(im);
 }
 
 static const char *onError(void *ctx) { return ((importer *)ctx)->err; }
-static int onEof(void *ctx, const rdbEofInfo *e) { return flushStrings(ctx); }
-static int onSelectDb(void *ctx, uint64_t db) { return flushStrings(ctx); }
 
 void importHandlers(importer *im, rdbHandlers *h) {
     memset(h, 0, sizeof(*h));
@@ -601,8 +500,6 @@ void importHandlers(importer *im, rdbHandlers *h) {
     h->module_value = onModule;
     h->function = onFunction;
     h->module_aux = onModuleAux;
-    h->eof = onEof;
-    h->select_db = onSelectDb;
 }
 
 /* On a cluster the temporary key lives on the master of its slot. */

@@ -80,18 +80,6 @@ importer *importNew(const rsServerInfo *target, const importOptions *o);
 void importSetWriter(importer *im, writer *w);
 /* Change the conflict policy between snapshots. */
 void importSetConflict(importer *im, conflictPolicy p);
-/* Whether the target holds none of the keys about to be written (empty
- * when the run began, or just flushed): then a run of small plain strings
- * may go as one MSETNX, whose conflict names the run, not the key
- * (strbatch.h). With --on-conflict replace they go as MSET anyway. */
-void importSetTargetEmpty(importer *im, int empty);
-/* Let runs of small plain strings go as MSET/MSETNX at all (off by
- * default: the live sync turns it on for a one-node target whose user may
- * run both, strBatchPermitted). */
-void importAllowBatch(importer *im, int ok);
-/* Send the run of strings still queued (the decoder's eof does it; call
- * it when a snapshot ends otherwise, before draining the writer). */
-int importFlush(importer *im);
 void importFree(importer *im);
 void importHandlers(importer *im, rdbHandlers *h);
 /* The writer's on_reply must be importOnReply with ctx = the importer. */

@@ -10,7 +10,6 @@
  * link reports in REPLCONF ACK (and that a resume starts from).
  */
 #include "sync.h"
-#include "strbatch.h"
 
 #include <pthread.h>
 #include <signal.h>
@@ -898,7 +897,6 @@ static int loadSnapshot(syncer *s, const replEpoch *ep) {
                           ? "retrying the first snapshot: emptying what the cut one wrote (the target was empty "
                             "when the sync began)"
                           : NULL;
-    importSetTargetEmpty(s->im, why != NULL || (!s->loaded_once && s->target_was_empty));
     /* --exactly-once: the checkpoint goes before any key (none while the
      * target is partial: a restart then finds none and syncs in full). */
     if (!s->loading) {
@@ -910,7 +908,7 @@ static int loadSnapshot(syncer *s, const replEpoch *ep) {
         } else if (rdbDecoderErrorCode(d) == RDB_ERR_TRUNCATED) {
             logWarn("the snapshot was cut short; waiting for the next full sync");
             /* Its writes still in flight are counted with it, not with the next. */
-            if ((importFlush(s->im) < 0 || writerDrain(s->w) < 0) && !s->fatal) s->target_lost = 1;
+            if (writerDrain(s->w) < 0 && !s->fatal) s->target_lost = 1;
         } else if (rdbDecoderErrorCode(d) == RDB_ERR_HANDLER) {
             char msg[1000]; /* a cluster shard's snapshot may stop for the source's own reason */
             if (s->cfg->shard && csourceLinkSnapshotError(s->cfg->shard, msg, sizeof(msg)))
@@ -1530,7 +1528,6 @@ outcome syncRun(const syncConfig *cfg, int *refused) {
         return s.rc;
     }
     s.im = importNew(&s.tinfo, &cfg->imp);
-    if (s.im && !s.rt) importAllowBatch(s.im, strBatchPermitted(s.tc, &s.tinfo)); /* strbatch.h */
     replicaOptions ro = {.url = cfg->source, .conn = cfg->source_conn, .spool_mem = cfg->spool_mem,
                          .spool_dir = cfg->spool_dir, .quiet = cfg->quiet, .psync_cmd = cfg->psync_cmd,
                          .source_timeout_ms = cfg->source_timeout_s * 1000};

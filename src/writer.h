@@ -55,8 +55,7 @@ typedef enum writerKind {
     WRITER_K_FLUSH,        /* sync.c: FLUSHALL/FLUSHDB/FUNCTION FLUSH before a resync */
     WRITER_K_STREAM,       /* sync.c: a command of the live replication stream */
     WRITER_K_BATCH,        /* checkpoint.c: MULTI and the checkpoint's HSET of a batch */
-    WRITER_K_CHECKPOINT,   /* checkpoint.c: a batch's EXEC, or a lone checkpoint HSET */
-    WRITER_K_MSET          /* strbatch.c: MSET/MSETNX of a run of small strings (nkeys of them) */
+    WRITER_K_CHECKPOINT    /* checkpoint.c: a batch's EXEC, or a lone checkpoint HSET */
 } writerKind;
 
 /* What a command was about; copied by the writer. */
@@ -65,8 +64,7 @@ typedef struct writerTag {
     uint64_t db;
     const char *key;      /* may be NULL */
     size_t keylen;
-    uint64_t src_offset;  /* replication offset of the source command, or 0;
-                             WRITER_K_MSET: the number of keys of the run */
+    uint64_t src_offset;  /* replication offset of the source command, or 0 */
     writerKind kind;
 } writerTag;
 
