@@ -417,19 +417,57 @@ sync_native() {
     [[ $(rs_cli replica replicaof no one) == OK ]] || bench_die "REPLICAOF NO ONE failed"
 }
 
+# ours_run LOG CPULOG DIGEST CMD...: copy_run into "target" with its
+# command stats reset first, then its DEBUG DIGEST checked.
+ours_run() {
+    local log=$1 cpulog=$2 digest=$3
+    shift 3
+    rs_cli target config resetstat >/dev/null
+    copy_run target "$log" "$cpulog" "$SRC_KS" "$@"
+    copy_digest "$digest"
+}
+
+# copy_digest WANT: the target's DEBUG DIGEST is WANT (nothing when empty).
+copy_digest() {
+    [[ -z $1 ]] && return 0
+    local got
+    got=$(rs_cli target debug digest)
+    [[ $got == "$1" ]] || bench_die "WRONG COPY: target's DEBUG DIGEST $got, the source's $1"
+}
+
+# run_line R REF REFCPU OURS OURCPU: run R's own figures (the
+# last line of each log), the load average after it.
+run_line() {
+    local r=$1 rst
+    run_last() { bench_field "$1" "$2" | tail -n 1; }
+    printf 'run %s: native %s s (replica cpu %s s); rdbsync %s s (cpu %s s, target cpu %s s, RSS %s KB)' "$r" \
+        "$(run_last "$2" wall)" "$(run_last "$3" target_cpu)" "$(run_last "$4" wall)" "$(run_last "$4" cpu)" \
+        "$(run_last "$5" target_cpu)" "$(run_last "$4" maxrss_kb)"
+    # the target's time inside RESTORE itself (the rest: reading, parsing, replies)
+    rst=$(rs_cli target info commandstats | tr -d '\r' | sed -n 's/^cmdstat_restore:calls=\([0-9]*\),usec=\([0-9]*\),usec_per_call=\([0-9.]*\).*/\1 calls, \2 us, \3 us each/p')
+    printf '; target in RESTORE: %s' "${rst:-none}"
+    echo "; load $(cut -d' ' -f1-3 /proc/loadavg)"
+}
+
 # sync_compare LABEL: rdbsync --once against a native REPLICAOF of the
 # loaded source "src", HEAVY_RUNS each, alternating, and the report.
 sync_compare() {
     local ref="$BENCH_TMP/sref.log" ours="$BENCH_TMP/sours.log" r
     local refcpu="$BENCH_TMP/sref.cpu" ourcpu="$BENCH_TMP/sours.cpu" target=$2
-    rs_start target || bench_die "cannot start the target server"
+    rs_start target --enable-debug-command local || bench_die "cannot start the target server"
     rs_start replica || bench_die "cannot start the replica server"
     SRC_KS=$(keyspace src)
+    # A source that answers DEBUG DIGEST (sync5m's): every copy is checked
+    # to hold exactly its data, not just as many keys (untimed).
+    local digest
+    digest=$(rs_cli src debug digest 2>/dev/null) || true
+    [[ $digest =~ ^[0-9a-f]{40}$ ]] || digest=
     local cmd=("$RDBSYNC" --source "$(rs_url src)" --target "$(rs_url target)" --once -q)
     for ((r = 1; r <= HEAVY_RUNS; r++)); do
-        if ((r % 2 == 0)); then copy_run target "$ours" "$ourcpu" "$SRC_KS" "${cmd[@]}"; fi
+        if ((r % 2 == 0)); then ours_run "$ours" "$ourcpu" "$digest" "${cmd[@]}"; fi
         sync_native "$ref" "$refcpu"
-        if ((r % 2 == 1)); then copy_run target "$ours" "$ourcpu" "$SRC_KS" "${cmd[@]}"; fi
+        if ((r % 2 == 1)); then ours_run "$ours" "$ourcpu" "$digest" "${cmd[@]}"; fi
+        run_line "$r" "$ref" "$refcpu" "$ours" "$ourcpu"
     done
 
     local q spool=64
