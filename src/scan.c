@@ -20,6 +20,7 @@
 #include "clock.h"
 #include "cluster.h"
 #include "pace.h"
+#include "resp.h"
 #include "rdb/rdb.h"
 
 static volatile sig_atomic_t stop_requested;
@@ -52,7 +53,10 @@ typedef struct cmdBuf {
     int oom;
 } cmdBuf;
 
-static void bufAdd(cmdBuf *b, const void *s, size_t n) {
+/* One command appended, formatted by resp.h (no printf, no allocation per
+ * command); out of memory is kept in b->oom and said at sendBuf. */
+static void bufCmd(cmdBuf *b, int argc, const char **av, const size_t *lv) {
+    size_t n = respCommandLen(argc, lv);
     if (b->oom) return;
     if (b->len + n > b->cap) {
         size_t cap = (b->len + n) * 2;
@@ -63,18 +67,7 @@ static void bufAdd(cmdBuf *b, const void *s, size_t n) {
         }
         b->p = np, b->cap = cap;
     }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-}
-
-static void bufCmd(cmdBuf *b, int argc, const char **av, const size_t *lv) {
-    char hdr[32];
-    bufAdd(b, hdr, (size_t)snprintf(hdr, sizeof(hdr), "*%d\r\n", argc));
-    for (int i = 0; i < argc; i++) {
-        bufAdd(b, hdr, (size_t)snprintf(hdr, sizeof(hdr), "$%zu\r\n", lv[i]));
-        bufAdd(b, av[i], lv[i]);
-        bufAdd(b, "\r\n", 2);
-    }
+    b->len += respFormat(b->p + b->len, argc, av, lv);
 }
 
 /* DUMP + expire query for each key (each after an ASKING when asking:
