@@ -19,6 +19,7 @@
 
 #include "clock.h"
 #include "log.h"
+#include "resp.h"
 
 #define GIVE_UP_MS 60000
 #define BACKOFF_MIN_MS 50
@@ -685,6 +686,14 @@ void routerMultiKey(router *rt) { rt->next_multikey = 1; }
 
 /* ---- public: writer calls ---- */
 
+/* A command in RESP in a buffer of its own (a pending owns it), formatted
+ * by resp.h as the one-node writer does: no printf per argument. */
+static char *formatCommand(int argc, const char **argv, const size_t *lens, size_t *len) {
+    char *cmd = malloc(respCommandLen(argc, lens));
+    if (cmd) *len = respFormat(cmd, argc, argv, lens);
+    return cmd;
+}
+
 int routerCommandSlot(router *rt, unsigned slot, int argc, const char **argv, const size_t *lens,
                       const writerTag *tag) {
     /* A MULTI opens a block (whoever sends it: the stream, xslot's own
@@ -701,10 +710,10 @@ int routerCommandSlot(router *rt, unsigned slot, int argc, const char **argv, co
     if ((role == TXN_MULTI || !rt->open_txn) && fenceWait(rt, slot) < 0) return -1;
     if (role == TXN_MULTI && !rt->open_txn && routerTxnBegin(rt) < 0) return -1;
     if (rt->open_txn ? rt->stopped || rt->broken : ready(rt) < 0) return -1;
-    char *cmd;
-    int len = redisFormatCommandArgv(&cmd, argc, argv, lens);
-    if (len < 0) return fail(rt, "out of memory formatting a command");
-    pending *p = pendingNew(cmd, (size_t)len, 1, tag);
+    size_t len;
+    char *cmd = formatCommand(argc, argv, lens, &len);
+    if (!cmd) return fail(rt, "out of memory formatting a command");
+    pending *p = pendingNew(cmd, len, 1, tag);
     if (!p) return free(cmd), fail(rt, "out of memory");
     p->prev_off = streamPrev(rt, tag);
     p->slot = (int)slot;
@@ -721,9 +730,9 @@ int routerCommandSlot(router *rt, unsigned slot, int argc, const char **argv, co
 
 int routerBroadcast(router *rt, int argc, const char **argv, const size_t *lens, const writerTag *tag) {
     if (ready(rt) < 0) return -1;
-    char *cmd;
-    int len = redisFormatCommandArgv(&cmd, argc, argv, lens);
-    if (len < 0) return fail(rt, "out of memory formatting a command");
+    size_t len;
+    char *cmd = formatCommand(argc, argv, lens, &len);
+    if (!cmd) return fail(rt, "out of memory formatting a command");
     bcast *g = calloc(1, sizeof(*g));
     int rc = g ? 0 : fail(rt, "out of memory");
     int targets[256], slots[256], nt = 0;
@@ -737,7 +746,7 @@ int routerBroadcast(router *rt, int argc, const char **argv, const size_t *lens,
     if (g) g->remaining = nt;
     uint64_t prev = streamPrev(rt, tag);
     for (int k = 0; rc == 0 && k < nt; k++) {
-        pending *p = pendingNew(cmd, (size_t)len, 0, tag);
+        pending *p = pendingNew(cmd, len, 0, tag);
         if (!p) {
             rc = fail(rt, "out of memory");
             break;
