@@ -201,16 +201,6 @@ for n in $(cluster_masters); do rs_cli "$n" CONFIG SET repl-backlog-size 1048576
 
 # ---- cut-over ----
 
-# sync_exit SECONDS: wait for rdbsync to exit; EXIT_RC (or "hung").
-sync_exit() {
-    EXIT_RC=hung
-    if it_wait_pid "$SYNC_PID" "$1"; then
-        EXIT_RC=0
-        wait "$SYNC_PID" 2>/dev/null || EXIT_RC=$?
-    else
-        rdb_kill "$SYNC_PID"
-    fi
-}
 # Every master refuses a write within a second (paused), or takes it at once.
 # (a key the master holds: another one would be answered MOVED at once).
 masters_paused() {

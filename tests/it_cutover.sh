@@ -52,16 +52,6 @@ load_bg() {
     on_exit "kill $LOAD_PID 2>/dev/null || true"
 }
 load_stop() { kill "$LOAD_PID" 2>/dev/null || true; wait "$LOAD_PID" 2>/dev/null || true; }
-# sync_exit SECONDS: wait for rdbsync to exit; EXIT_RC (or "hung").
-sync_exit() {
-    EXIT_RC=hung
-    if it_wait_pid "$SYNC_PID" "$1"; then
-        EXIT_RC=0
-        wait "$SYNC_PID" 2>/dev/null || EXIT_RC=$?
-    else
-        rdb_kill "$SYNC_PID"
-    fi
-}
 # A write that cannot complete within a second: the source's writes paused.
 write_blocked() { ! timeout 1 redis-cli -p "$(rs_port "$1")" SET cutover:probe 1 >/dev/null 2>&1; }
 write_ok() { [ "$(timeout 2 redis-cli -p "$(rs_port "$1")" SET cutover:probe 2 2>/dev/null)" == OK ]; }

@@ -49,6 +49,7 @@
 #                     listeners; in $(...) it cannot remember what it gave)
 #   load_build NAME   compiles tests/sync/load.c into $LOAD (a FAIL otherwise)
 #   sync_stop         SIGTERM $SYNC_PID, 10 s, then SIGKILL; STOP_RC
+#   sync_exit S       wait S seconds for $SYNC_PID to exit; EXIT_RC (or "hung")
 #
 # Other server versions ($SHARED/servers/<folder>, see its README):
 #   rs_version_bin FOLDER   prints the folder's server binary; 1 when absent
@@ -499,6 +500,19 @@ sync_stop() {
     done
     STOP_RC=0
     wait "$SYNC_PID" 2>/dev/null || STOP_RC=$?
+}
+
+# sync_exit SECONDS: wait up to SECONDS for the sync started by sync_start
+# ($SYNC_PID) to exit by itself; its exit status in EXIT_RC, or "hung" (then
+# it is killed).
+sync_exit() {
+    EXIT_RC=hung
+    if it_wait_pid "$SYNC_PID" "$1"; then
+        EXIT_RC=0
+        wait "$SYNC_PID" 2>/dev/null || EXIT_RC=$?
+    else
+        rdb_kill "$SYNC_PID"
+    fi
 }
 
 # load_build NAME: compiles tests/sync/load.c, the mixed write load, into
