@@ -119,7 +119,16 @@ run_load() {
         if [ -e "$IT_TMP/load.stop" ]; then break; fi
     done
 }
-same() { [ "$(rs_digest tgt)" = "$(cluster_digest)" ]; }
+same() { [ "$(rs_digest "${1:-tgt}")" = "$(cluster_digest)" ]; }
+# assert_same NAME [TARGET]: within 40 s the target (tgt) equals the cluster.
+assert_same() {
+    local t=${2:-tgt}
+    if wait_until 40 same "$t"; then
+        pass "$1"
+    else
+        fail "$1" "target $(rs_digest "$t") ($(rs_cli "$t" DBSIZE) keys), cluster $(cluster_digest) ($(cluster_dbsize) keys)"
+    fi
+}
 followers() { [ "$(grep -c 'following changes' "$IT_TMP/follow.err")" -ge "$1" ]; }
 
 rs_start tgt
@@ -172,11 +181,7 @@ touch "$IT_TMP/load.stop"
 wait "$LOAD_PID" 2>/dev/null || true
 cluster_cli SET after:load 1 >/dev/null
 
-if wait_until 40 same; then
-    pass cluster_scan.follow.equal
-else
-    fail cluster_scan.follow.equal "target $(rs_digest tgt) ($(rs_cli tgt DBSIZE) keys), cluster $(cluster_digest) ($(cluster_dbsize) keys)"
-fi
+assert_same cluster_scan.follow.equal
 for k in after:reshard after:failover after:load; do
     assert_eq "cluster_scan.follow.$k" 1 "$(rs_cli tgt GET "$k")"
 done
@@ -204,12 +209,7 @@ slow_followers() { [ "$(grep -c 'following changes' "$IT_TMP/slow.err")" -ge 3 ]
 wait_until 60 slow_followers || true
 touch "$IT_TMP/load.stop"
 wait "$LOAD_PID" 2>/dev/null || true
-same2() { [ "$(rs_digest tgt2)" = "$(cluster_digest)" ]; }
-if wait_until 40 same2; then
-    pass cluster_scan.pass_reshard.equal
-else
-    fail cluster_scan.pass_reshard.equal "target $(rs_digest tgt2) ($(rs_cli tgt2 DBSIZE) keys), cluster $(cluster_digest) ($(cluster_dbsize) keys)"
-fi
+assert_same cluster_scan.pass_reshard.equal tgt2
 assert_match cluster_scan.pass_reshard.seen 'slots changed owner' "$(cat "$IT_TMP/slow.err")"
 kill -TERM "$SLOW_PID"
 rc=0
@@ -237,11 +237,7 @@ sleep 1
 touch "$IT_TMP/load.stop"
 wait "$LOAD_PID" 2>/dev/null || true
 cluster_cli SET after:kill 1 >/dev/null
-if wait_until 40 same; then
-    pass cluster_scan.kill.equal
-else
-    fail cluster_scan.kill.equal "target $(rs_digest tgt) ($(rs_cli tgt DBSIZE) keys), cluster $(cluster_digest) ($(cluster_dbsize) keys)"
-fi
+assert_same cluster_scan.kill.equal
 assert_eq cluster_scan.kill.after 1 "$(rs_cli tgt GET after:kill)"
 
 kill -TERM "$FOLLOW_PID"
