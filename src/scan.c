@@ -107,20 +107,17 @@ static int typeSelected(const scanOptions *o, const unsigned char *p, size_t len
     return !filterHasTypes(o->filter) || filterType(o->filter, filterPayloadType(p, len));
 }
 
+/* The prefix of a DUMP's error reply in err: scanRedirect reads what follows. */
+#define REFUSED "source refused DUMP: "
+
 static int isRedirect(const redisReply *r) {
-    return r->type == REDIS_REPLY_ERROR && (strncmp(r->str, "MOVED ", 6) == 0 || strncmp(r->str, "ASK ", 4) == 0);
+    clusterRedirect to;
+    return r->type == REDIS_REPLY_ERROR && clusterRedirectParse(r->str, &to) != CLUSTER_REDIR_NONE;
 }
 
-int scanRedirect(const char *err, int *ask, char *node, size_t cap) {
-    const char *m = strstr(err, "MOVED "), *a = strstr(err, "ASK ");
-    const char *r = m ? m : a;
-    if (!r) return 0;
-    *ask = !m;
-    r = strchr(r, ' ');
-    r = r ? strchr(r + 1, ' ') : NULL; /* past the slot */
-    if (!r) return 0;
-    snprintf(node, cap, "%.*s", (int)strcspn(r + 1, " \r\n"), r + 1);
-    return node[0] != '\0';
+clusterRedirKind scanRedirect(const char *err, clusterRedirect *to) {
+    size_t n = strlen(REFUSED);
+    return clusterRedirectParse(strncmp(err, REFUSED, n) == 0 ? err + n : NULL, to);
 }
 
 int scanTransient(const char *err) { return strstr(err, "CLUSTERDOWN") || strstr(err, "TRYAGAIN"); }
@@ -138,14 +135,13 @@ static int retryKey(rsConn *c, const rsServerInfo *info, const scanOptions *o, i
     int64_t start = clockMonoMs();
     for (;;) {
         scanItem it;
-        int ask;
-        char node[300];
+        clusterRedirect to;
         int got = getKey(c, info, db, k->str, (size_t)k->len, 0, &it, err, errlen);
         if (got < 0 && scanTransient(err) && !stop_requested && clockMonoMs() - start < SCAN_RETRY_MS) {
             usleep(100 * 1000);
             continue;
         }
-        if (got < 0 && scanRedirect(err, &ask, node, sizeof(node))) got = 0, err[0] = '\0';
+        if (got < 0 && scanRedirect(err, &to)) got = 0, err[0] = '\0';
         if (got <= 0) {
             st->vanished += got == 0;
             return got;
@@ -211,7 +207,7 @@ static int readDumps(rsConn *c, const rsServerInfo *info, const scanOptions *o, 
             if (g) again = g, again[nagain++] = i;
             else snprintf(err, errlen, "out of memory"), rc = -1;
         } else if (d->type == REDIS_REPLY_ERROR || e->type == REDIS_REPLY_ERROR) {
-            snprintf(err, errlen, "source refused DUMP: %s", d->type == REDIS_REPLY_ERROR ? d->str : e->str);
+            snprintf(err, errlen, REFUSED "%s", d->type == REDIS_REPLY_ERROR ? d->str : e->str);
             rc = -1;
         } else if (d->type != REDIS_REPLY_STRING || e->integer == -2) {
             st->vanished++;
@@ -407,7 +403,7 @@ static int getKey(rsConn *src, const rsServerInfo *info, int db, const char *key
     if (!d || !e) {
         snprintf(err, errlen, "source: %s", connError(src));
     } else if (d->type == REDIS_REPLY_ERROR || e->type == REDIS_REPLY_ERROR) {
-        snprintf(err, errlen, "source refused DUMP: %s", d->type == REDIS_REPLY_ERROR ? d->str : e->str);
+        snprintf(err, errlen, REFUSED "%s", d->type == REDIS_REPLY_ERROR ? d->str : e->str);
     } else if (d->type == REDIS_REPLY_STRING && e->type == REDIS_REPLY_INTEGER && e->integer != -2) {
         unsigned char *p = malloc((size_t)d->len);
         if (p) {
