@@ -21,6 +21,7 @@
 #include "cluster.h"
 #include "pace.h"
 #include "resp.h"
+#include "rdb/len.h"
 #include "rdb/rdb.h"
 
 static volatile sig_atomic_t stop_requested;
@@ -154,18 +155,6 @@ static int retryKey(rsConn *c, const rsServerInfo *info, const scanOptions *o, i
     }
 }
 
-/* An RDB length at p[*pos] (format.md 1.9); -1 when it is not one. */
-static int lenAt(const unsigned char *p, size_t n, size_t *pos, uint64_t *v) {
-    if (*pos >= n) return -1;
-    unsigned char b = p[*pos];
-    size_t w = (b >> 6) == RDB_6BITLEN ? 0 : (b >> 6) == RDB_14BITLEN ? 1 : b == RDB_32BITLEN ? 4 : b == RDB_64BITLEN ? 8 : 9;
-    if (w == 9 || *pos + 1 + w > n) return -1;
-    *v = w <= 1 ? b & 0x3f : 0;
-    for (size_t i = 0; i < w; i++) *v = *v << 8 | p[*pos + 1 + i];
-    *pos += 1 + (w == 0 ? 0 : w);
-    return 0;
-}
-
 /* What making a DUMP payload cost the source, for the pacer: its bytes
  * stored as is (`plain`), or for a value stored as one LZF-compressed blob
  * (a string, a listpack, a ziplist, an intset), the uncompressed size from
@@ -178,8 +167,8 @@ static void payloadCost(const unsigned char *p, size_t len, size_t *plain, size_
                            p[0] == RDB_TYPE_SET_INTSET || p[0] == RDB_TYPE_ZSET_ZIPLIST ||
                            p[0] == RDB_TYPE_HASH_ZIPLIST || p[0] == RDB_TYPE_HASH_LISTPACK ||
                            p[0] == RDB_TYPE_ZSET_LISTPACK || p[0] == RDB_TYPE_SET_LISTPACK);
-    if (blob && p[1] == (RDB_ENCVAL << 6 | RDB_ENC_LZF) && lenAt(p, len, &pos, &clen) == 0 &&
-        lenAt(p, len, &pos, &raw) == 0)
+    if (blob && p[1] == (RDB_ENCVAL << 6 | RDB_ENC_LZF) && rdbLenAt(p, len, &pos, &clen, NULL) == 0 &&
+        rdbLenAt(p, len, &pos, &raw, NULL) == 0)
         *packed += raw;
     else
         *plain += len;
