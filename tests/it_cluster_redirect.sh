@@ -28,6 +28,13 @@
 #             master's copy (the summary's "keys handed" is at least 1, not
 #             0 as when ':port' was matched against '127.0.0.1:port'); the
 #             target still has the key; SIGTERM exits 0
+#   versions  what Redis 7.2, 7.4, 8.0-m01 and Valkey 8.0, unstable
+#             ($SHARED/servers, skipped when absent) print for each
+#             cluster-preferred-endpoint-type, on a 2-node cluster of each:
+#             "MOVED <slot> 127.0.0.1:<port>" (ip), ":<port>"
+#             (unknown-endpoint), "?:<port>" (hostname, none announced),
+#             "node-a.example:<port>" (cluster-announce-hostname): the
+#             inputs test_cluster.c feeds the parser
 set -euo pipefail
 # shellcheck source=tests/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -141,3 +148,45 @@ rc=0
 wait "$SCAN_PID" || rc=$?
 assert_eq cluster_redirect.scan_exit 0 "$rc"
 assert_match cluster_redirect.scan_handed '[1-9][0-9]* keys handed to their node' "$(cat "$IT_TMP/scan.err")"
+
+# ---- versions: the redirection each server prints ----
+both_ok() { cluster_ok_of "$1" && cluster_ok_of "$2"; }
+cluster_ok_of() { rs_cli "$1" CLUSTER INFO 2>/dev/null | grep -q '^cluster_state:ok'; }
+# MOVED as node B prints it for a key of A's, with B's endpoint type $3.
+moved_as() {
+    rs_cli "$2" CONFIG SET cluster-preferred-endpoint-type "$3" >/dev/null
+    rs_cli "$2" SET "{$T}v" 1
+}
+hostname_seen() { [[ $(moved_as "$1" "$2" hostname) == *node-a.example:* ]]; }
+i=0
+for v in redis-7.2.6 redis-7.4.1 redis-8.0-m01 valkey-8.0.1 valkey-unstable-20241025; do
+    i=$((i + 1))
+    if ! rs_version_bin "$v" >/dev/null; then
+        skip "cluster_redirect.versions.$v" "no \$SHARED/servers/$v"
+        continue
+    fi
+    a=va$i b=vb$i
+    if ! IT_CLUSTER_PORTS=1 rs_start_v "$a" "$v" --cluster-enabled yes --cluster-config-file nodes.conf ||
+        ! IT_CLUSTER_PORTS=1 rs_start_v "$b" "$v" --cluster-enabled yes --cluster-config-file nodes.conf; then
+        fail "cluster_redirect.versions.$v" "the nodes did not start"
+        continue
+    fi
+    rs_cli "$a" CLUSTER ADDSLOTSRANGE 0 8191 >/dev/null
+    rs_cli "$b" CLUSTER ADDSLOTSRANGE 8192 16383 >/dev/null
+    rs_cli "$a" CLUSTER MEET 127.0.0.1 "$(rs_port "$b")" >/dev/null
+    if ! wait_until 20 both_ok "$a" "$b"; then
+        fail "cluster_redirect.versions.$v" "the 2-node cluster is not ok after 20 s"
+        rs_stop "$a"; rs_stop "$b"
+        continue
+    fi
+    tag0
+    pa=$(rs_port "$a")
+    assert_eq "cluster_redirect.versions.$v.ip" "MOVED $S 127.0.0.1:$pa" "$(moved_as "$a" "$b" ip)"
+    assert_eq "cluster_redirect.versions.$v.unknown" "MOVED $S :$pa" "$(moved_as "$a" "$b" unknown-endpoint)"
+    assert_eq "cluster_redirect.versions.$v.no_hostname" "MOVED $S ?:$pa" "$(moved_as "$a" "$b" hostname)"
+    rs_cli "$a" CONFIG SET cluster-announce-hostname node-a.example >/dev/null
+    wait_until 10 hostname_seen "$a" "$b" || true
+    assert_eq "cluster_redirect.versions.$v.hostname" "MOVED $S node-a.example:$pa" "$(moved_as "$a" "$b" hostname)"
+    rs_stop "$a"
+    rs_stop "$b"
+done
