@@ -4,6 +4,7 @@
 #include <stdio.h>
 
 #include "crc64.h"
+#include "len.h"
 
 static const rdbTypeInfo redis_types[] = {
     [0] = {"string", RDB_LT_STRING, 1, 0},
@@ -77,19 +78,8 @@ typedef struct memCur {
 } memCur;
 
 static uint64_t curLen(memCur *c, int *special) {
-    *special = 0;
-    if (c->at >= c->n) return c->bad = 1, 0;
-    unsigned char b = c->p[c->at++];
-    size_t w = 0;
-    switch (b >> 6) {
-    case 0: return b & 0x3F;
-    case 3: *special = 1; return b & 0x3F;
-    case 1: w = 1; break;
-    default: w = b == 0x80 ? 4 : b == 0x81 ? 8 : 0;
-    }
-    if (w == 0 || c->n - c->at < w) return c->bad = 1, 0;
-    uint64_t v = w == 1 ? (uint64_t)(b & 0x3F) : 0;
-    for (size_t i = 0; i < w; i++) v = v << 8 | c->p[c->at++];
+    uint64_t v = 0;
+    if (rdbLenAt(c->p, c->n, &c->at, &v, special) < 0) c->bad = 1;
     return v;
 }
 

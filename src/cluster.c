@@ -1,6 +1,7 @@
 /* cluster.c -- cluster detection, topology and key slots (see cluster.h). */
 #include "cluster.h"
 
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,107 @@ unsigned clusterKeySlot(const char *key, size_t len) {
         if (close && close > key + from) return clusterCrc16(key + from, (size_t)(close - (key + from))) & 16383;
     }
     return clusterCrc16(key, len) & 16383;
+}
+
+/* ---- redirections ---- */
+
+/* Digits at *p (at most 5, none other after them in the token) as a
+ * number in [lo, hi]; *p moved past them. -1 when not one. */
+static long digitsAt(const char **p, long lo, long hi) {
+    long v = 0;
+    int n = 0;
+    while (**p >= '0' && **p <= '9' && n < 6) v = v * 10 + (*(*p)++ - '0'), n++;
+    return n == 0 || n > 5 || v < lo || v > hi ? -1 : v;
+}
+
+/* The end of the address token: a space, CR, LF or the end of text. */
+static int tokenEnd(char c) { return c == '\0' || c == ' ' || c == '\r' || c == '\n'; }
+
+/* "host:port", "[v6]:port", "::1:port", ":port", "?:port" at a, into r. */
+static int parseAddr(const char *a, clusterRedirect *r) {
+    const char *end = a, *colon = NULL;
+    while (!tokenEnd(*end)) end++;
+    const char *h = a, *he;
+    if (*a == '[') { /* bracketed IPv6: no server prints it today, a proxy may */
+        const char *close = memchr(a, ']', (size_t)(end - a));
+        if (!close || close[1] != ':') return -1;
+        h = a + 1, he = close, colon = close + 1;
+    } else {
+        for (const char *c = a; c < end; c++)
+            if (*c == ':') colon = c;
+        if (!colon) return -1;
+        he = colon;
+    }
+    size_t hl = (size_t)(he - h);
+    if (hl >= sizeof(r->host)) return -1;
+    if (hl == 1 && h[0] == '?') hl = 0; /* hostname preferred, none announced */
+    memcpy(r->host, h, hl);
+    r->host[hl] = '\0';
+    const char *p = colon + 1;
+    long port = digitsAt(&p, 1, 65535);
+    if (port < 0 || p != end) return -1;
+    r->port = (int)port;
+    return 0;
+}
+
+clusterRedirKind clusterRedirectParse(const char *err, clusterRedirect *out) {
+    clusterRedirect r = {0};
+    const char *p = err;
+    *out = r;
+    if (!p) return CLUSTER_REDIR_NONE;
+    if (*p == '-') p++;
+    if (strncmp(p, "MOVED ", 6) == 0) r.kind = CLUSTER_REDIR_MOVED, p += 6;
+    else if (strncmp(p, "ASK ", 4) == 0) r.kind = CLUSTER_REDIR_ASK, p += 4;
+    else return CLUSTER_REDIR_NONE;
+    long slot = digitsAt(&p, 0, CLUSTER_SLOTS - 1);
+    if (slot < 0 || *p != ' ') return CLUSTER_REDIR_NONE;
+    r.slot = (int)slot;
+    if (parseAddr(p + 1, &r) < 0) return CLUSTER_REDIR_NONE;
+    *out = r;
+    return r.kind;
+}
+
+const char *clusterRedirectHost(const clusterRedirect *r, const char *sender) {
+    return r->host[0] ? r->host : sender ? sender : "";
+}
+
+/* An address in binary form, 16 bytes (IPv4 as IPv4-mapped IPv6, so
+ * ::ffff:10.0.0.1 = 10.0.0.1), "localhost" and ::1 folded to 127.0.0.1
+ * (a node listening on both answers on each; other 127.x addresses stay
+ * apart: nodes on one machine may bind 127.0.0.2). 0 when host is not an
+ * IP address nor "localhost". */
+static int addrBin(const char *host, unsigned char bin[16]) {
+    char buf[CLUSTER_HOST_MAX];
+    size_t hl = strlen(host);
+    if (hl >= 2 && host[0] == '[' && host[hl - 1] == ']') host++, hl -= 2;
+    if (hl >= sizeof(buf)) return 0;
+    memcpy(buf, host, hl);
+    buf[hl] = '\0';
+    if (strcasecmp(buf, "localhost") == 0) snprintf(buf, sizeof(buf), "127.0.0.1");
+    static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    static const unsigned char loop6[16] = {[15] = 1};
+    memcpy(bin, mapped, 12);
+    if (inet_pton(AF_INET, buf, bin + 12) == 1) return 1;
+    if (inet_pton(AF_INET6, buf, bin) != 1) return 0; /* a hostname (or a scoped fe80::1%eth0) */
+    if (memcmp(bin, loop6, 16) == 0) inet_pton(AF_INET, "127.0.0.1", bin + 12), memcpy(bin, mapped, 12);
+    return 1;
+}
+
+/* A hostname without its root dot ("node-1.example." = "node-1.example"). */
+static size_t nameLen(const char *h) {
+    size_t n = strlen(h);
+    return n > 1 && h[n - 1] == '.' ? n - 1 : n;
+}
+
+int clusterSameAddr(const char *a, int ap, const char *b, int bp) {
+    if (ap != bp) return 0;
+    a = a ? a : "", b = b ? b : "";
+    if (strcmp(a, b) == 0) return 1; /* the common case, on the router's path per command: no parsing */
+    unsigned char ba[16], bb[16];
+    int ia = addrBin(a, ba), ib = addrBin(b, bb);
+    if (ia || ib) return ia && ib && memcmp(ba, bb, 16) == 0;
+    size_t la = nameLen(a);
+    return la == nameLen(b) && strncasecmp(a, b, la) == 0;
 }
 
 /* ---- detection ---- */
@@ -219,7 +321,7 @@ static int slotsNode(const redisReply *e, clusterNode *n, const char *asked_host
 
 static int sameNode(const clusterNode *a, const clusterNode *b) {
     if (a->id[0] && b->id[0]) return strcmp(a->id, b->id) == 0;
-    return a->port == b->port && strcmp(a->host, b->host) == 0;
+    return clusterSameAddr(a->host, a->port, b->host, b->port);
 }
 
 static int slotsRange(clusterMap *m, const redisReply *e, const char *asked_host) {
@@ -335,7 +437,7 @@ int clusterSlotShard(const clusterMap *m, unsigned slot) {
 
 int clusterFindMaster(const clusterMap *m, const char *host, int port) {
     for (int i = 0; i < m->nshards; i++)
-        if (m->shards[i].master.port == port && strcmp(m->shards[i].master.host, host) == 0) return i;
+        if (clusterSameAddr(m->shards[i].master.host, m->shards[i].master.port, host, port)) return i;
     return -1;
 }
 

@@ -15,6 +15,22 @@
  * cluster-announce-hostname unset under preferred-endpoint-type hostname)
  * is the host we asked, as redis-cli does.
  *
+ * Redirections: a node that does not serve a key's slot answers
+ *   -MOVED <slot> <endpoint>:<port>   (the slot is another master's)
+ *   -ASK <slot> <endpoint>:<port>     (the key is being migrated there)
+ * where endpoint is the node's preferred endpoint as in the topology: an
+ * IPv4 address, a bare IPv6 one ("-MOVED 1 ::1:7001": the port is after
+ * the last colon), a hostname, "?" (hostname preferred, none announced)
+ * or "" (unknown-endpoint: ":7001"). Redis 3 to 8 and Valkey 7 to 9 all
+ * print this one format (Valkey 8.1+ may give a client-specific announced
+ * IP, still bare). clusterRedirectParse is the one reader of these replies
+ * in rdbsync; "?" and "" both mean "the host of the node that answered".
+ *
+ * Addresses are compared by clusterSameAddr, never as strings: bracketed
+ * and bare IPv6, spellings of one IPv6 address, the case of a hostname
+ * and "localhost" = 127.0.0.1 = ::1 are the same node. No DNS lookup is
+ * made (a hostname equals only itself).
+ *
  * Keys map to slots as the server does: CRC16-XMODEM of the key, or of the
  * content of its first "{...}" when that is non-empty, modulo 16384.
  *
@@ -41,6 +57,7 @@
 
 #define CLUSTER_SLOTS 16384
 #define CLUSTER_ID_LEN 40
+#define CLUSTER_HOST_MAX 256          /* longest endpoint kept, with its NUL */
 
 typedef struct clusterNode {
     char *host;                   /* announced endpoint (IP or hostname) */
@@ -74,6 +91,36 @@ unsigned clusterCrc16(const char *buf, size_t len);
 /* The slot of a key: its {hash tag} when non-empty, else the whole key. */
 unsigned clusterKeySlot(const char *key, size_t len);
 
+/* ---- redirections ---- */
+
+typedef enum clusterRedirKind {
+    CLUSTER_REDIR_NONE = 0,       /* not a redirection, or a malformed one */
+    CLUSTER_REDIR_MOVED,
+    CLUSTER_REDIR_ASK
+} clusterRedirKind;
+
+typedef struct clusterRedirect {
+    clusterRedirKind kind;
+    int slot;                     /* 0..16383 */
+    char host[CLUSTER_HOST_MAX];  /* without brackets; "" = the host of the node that answered */
+    int port;                     /* 1..65535 */
+} clusterRedirect;
+
+/* Read an error reply's text (hiredis' r->str; a leading '-' and a
+ * trailing CRLF are allowed): MOVED or ASK with *out filled, or
+ * CLUSTER_REDIR_NONE (out zeroed) for any other error and for a malformed
+ * redirection (slot or port missing, out of range or not all digits, no
+ * "host:port", an endpoint longer than CLUSTER_HOST_MAX - 1). */
+clusterRedirKind clusterRedirectParse(const char *err, clusterRedirect *out);
+
+/* The host r sends to: r->host, or sender (the host of the node that
+ * answered, as we reached it) when the cluster did not say. */
+const char *clusterRedirectHost(const clusterRedirect *r, const char *sender);
+
+/* 1 when host a port ap and host b port bp are one node (see above); a
+ * NULL host is "". */
+int clusterSameAddr(const char *a, int ap, const char *b, int bp);
+
 /* ---- detection ---- */
 
 /* 1 when the server runs in cluster mode (INFO cluster: cluster_enabled:1),
@@ -106,7 +153,7 @@ void clusterMapFree(clusterMap *m);
 
 /* The shard index owning slot, -1 when none. */
 int clusterSlotShard(const clusterMap *m, unsigned slot);
-/* The shard whose master is host:port, -1 when none. */
+/* The shard whose master is host:port (clusterSameAddr), -1 when none. */
 int clusterFindMaster(const clusterMap *m, const char *host, int port);
 /* After a MOVED slot host:port: make that master own the slot (adding a
  * shard for a master not in the map yet). The shard's ranges are left as

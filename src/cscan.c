@@ -65,7 +65,7 @@ typedef struct master {
     scanCopyConfig cfg;
     scanCopyHooks hooks;
     rsUrl url;
-    char node[300];                   /* "host:port" */
+    char node[300];                   /* "host:port", for messages ("[v6]:port") */
     char tag[320];
     unsigned char first[SLOT_BYTES];  /* its copy's first pass: these slots */
     /* under co->mu */
@@ -123,9 +123,9 @@ static void turnHook(void *ctx, scanCopyTurn *t) {
     }
 }
 
-static master *findMaster(coord *co, const char *node) {
+static master *findMaster(coord *co, const char *host, int port) {
     for (int i = 0; i < co->n; i++)
-        if (strcmp(co->m[i]->node, node) == 0) return co->m[i];
+        if (clusterSameAddr(co->m[i]->url.host, co->m[i]->url.port, host, port)) return co->m[i];
     return NULL;
 }
 
@@ -133,11 +133,11 @@ static master *findMaster(coord *co, const char *node) {
  * key goes to the copy of the node named; with no such copy running, the
  * topology is read again, and the slot's new owner scans it when its
  * copy starts. */
-static void redirectHook(void *ctx, int db, const char *key, size_t len, int ask, const char *node) {
+static void redirectHook(void *ctx, int db, const char *key, size_t len, int ask, const char *host, int port) {
     master *m = ctx;
     coord *co = m->co;
     pthread_mutex_lock(&co->mu);
-    master *to = findMaster(co, node);
+    master *to = findMaster(co, host, port);
     handed *h = to && to != m && running(to) && !to->stop ? malloc(sizeof(*h) + len) : NULL;
     if (h) {
         h->db = db, h->ask = ask, h->len = len;
@@ -162,9 +162,7 @@ static void *copyThread(void *arg) {
 /* The master serving at host:port, added (not started) when new. NULL on
  * OOM. Called locked. */
 static master *masterFor(coord *co, const char *host, int port) {
-    char node[300];
-    snprintf(node, sizeof(node), "%s:%d", host, port);
-    master *m = findMaster(co, node);
+    master *m = findMaster(co, host, port);
     if (m) return m;
     master **grown = realloc(co->m, (size_t)(co->n + 1) * sizeof(*grown));
     if (!grown) return NULL;
@@ -175,8 +173,8 @@ static master *masterFor(coord *co, const char *host, int port) {
     if (!m || masterUrl(co->cfg->source, &n, &m->url) < 0) return free(m), NULL;
     m->co = co;
     m->acked = co->gen;
-    snprintf(m->node, sizeof(m->node), "%s", node);
-    snprintf(m->tag, sizeof(m->tag), "shard %s", node);
+    snprintf(m->node, sizeof(m->node), strchr(host, ':') ? "[%s]:%d" : "%s:%d", host, port);
+    snprintf(m->tag, sizeof(m->tag), "shard %s", m->node);
     m->hooks = (scanCopyHooks){.ctx = m, .turn = turnHook, .redirect = redirectHook};
     m->cfg = *co->cfg;
     m->cfg.source = &m->url;

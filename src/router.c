@@ -170,7 +170,7 @@ static size_t listFree(plist *l) {
 
 static int nodeFind(const router *rt, const char *host, int port) {
     for (int i = 0; i < rt->nnodes; i++)
-        if (rt->nodes[i]->port == port && strcmp(rt->nodes[i]->host, host) == 0) return i;
+        if (clusterSameAddr(rt->nodes[i]->host, rt->nodes[i]->port, host, port)) return i;
     return -1;
 }
 
@@ -246,42 +246,35 @@ static void nodeLost(router *rt, rnode *n, const char *why) {
 
 /* ---- replies ---- */
 
-/* "MOVED 3999 127.0.0.1:6381" -> slot, host, port. */
-static int parseRedirect(const char *s, int *slot, char *host, size_t hostcap, int *port) {
-    const char *sp = strchr(s, ' ');
-    if (!sp) return -1;
-    *slot = atoi(sp + 1);
-    const char *addr = strchr(sp + 1, ' ');
-    if (!addr) return -1;
-    addr++;
-    const char *colon = strrchr(addr, ':');
-    if (!colon || *slot < 0 || *slot >= CLUSTER_SLOTS) return -1;
-    size_t hl = (size_t)(colon - addr);
-    if (hl >= 2 && addr[0] == '[' && addr[hl - 1] == ']') addr++, hl -= 2;
-    if (hl == 0 || hl >= hostcap) return -1;
-    memcpy(host, addr, hl);
-    host[hl] = '\0';
-    *port = atoi(colon + 1);
-    return *port > 0 && *port < 65536 ? 0 : -1;
-}
-
 static int isErr(const redisReply *r, const char *prefix) {
     return r->type == REDIS_REPLY_ERROR && strncmp(r->str, prefix, strlen(prefix)) == 0;
 }
 
+/* The redirection r is (clusterRedirectParse), CLUSTER_REDIR_NONE when r
+ * is no error or another one. */
+static clusterRedirKind redirectOf(const redisReply *r, clusterRedirect *to) {
+    return clusterRedirectParse(r->type == REDIS_REPLY_ERROR ? r->str : NULL, to);
+}
+
+/* A MOVED from node from: the map learns the slot's master. */
+static void movedTo(router *rt, const rnode *from, const clusterRedirect *to) {
+    if (clusterMapMoveSlot(rt->map, (unsigned)to->slot, clusterRedirectHost(to, from->host), to->port) < 0)
+        rt->need_reload = 1;
+}
+
 /* 1 when the reply sends the command elsewhere or later (then it went to
- * the retry list), 0 when it is the command's answer. */
-static int redirect(router *rt, pending *p, const redisReply *r) {
+ * the retry list), 0 when it is the command's answer. n answered it. */
+static int redirect(router *rt, rnode *n, pending *p, const redisReply *r) {
     if (r->type != REDIS_REPLY_ERROR || rt->settling) return 0;
-    char host[256];
-    int slot, port;
-    if (isErr(r, "MOVED ") && parseRedirect(r->str, &slot, host, sizeof(host), &port) == 0) {
-        if (clusterMapMoveSlot(rt->map, (unsigned)slot, host, port) < 0) rt->need_reload = 1;
+    clusterRedirect to;
+    clusterRedirKind kind = redirectOf(r, &to);
+    if (kind == CLUSTER_REDIR_MOVED) {
+        movedTo(rt, n, &to);
         rt->st.moved++;
-    } else if (isErr(r, "ASK ") && parseRedirect(r->str, &slot, host, sizeof(host), &port) == 0) {
+    } else if (kind == CLUSTER_REDIR_ASK) {
         free(p->ask_host);
-        p->ask_host = strdup(host);
-        p->ask_port = port;
+        p->ask_host = strdup(clusterRedirectHost(&to, n->host));
+        p->ask_port = to.port;
         rt->st.asked++;
     } else if (isErr(r, "TRYAGAIN") || isErr(r, "CLUSTERDOWN")) {
         rt->need_backoff = 1;
@@ -347,7 +340,8 @@ static int deliverGroup(router *rt, rnode *n, pending *p, const redisReply *r) {
 }
 
 static int isRedirect(const redisReply *r) {
-    return isErr(r, "MOVED ") || isErr(r, "ASK ") || isErr(r, "TRYAGAIN") || isErr(r, "CLUSTERDOWN");
+    clusterRedirect to;
+    return redirectOf(r, &to) != CLUSTER_REDIR_NONE || isErr(r, "TRYAGAIN") || isErr(r, "CLUSTERDOWN");
 }
 
 static void txnFree(router *rt, txn *t) {
@@ -360,12 +354,11 @@ static void txnFree(router *rt, txn *t) {
     free(t);
 }
 
-/* A block (a member or EXEC) was turned away: what the map learns. */
-static void txnRedirected(router *rt, const redisReply *r) {
-    char host[256];
-    int slot, port;
-    if (isErr(r, "MOVED ") && parseRedirect(r->str, &slot, host, sizeof(host), &port) == 0) {
-        if (clusterMapMoveSlot(rt->map, (unsigned)slot, host, port) < 0) rt->need_reload = 1;
+/* A block (a member or EXEC) was turned away by n: what the map learns. */
+static void txnRedirected(router *rt, const rnode *n, const redisReply *r) {
+    clusterRedirect to;
+    if (redirectOf(r, &to) == CLUSTER_REDIR_MOVED) {
+        movedTo(rt, n, &to);
         rt->st.moved++;
     } else {
         rt->need_backoff = 1;
@@ -376,9 +369,9 @@ static void txnRedirected(router *rt, const redisReply *r) {
 /* A member of a block answered: kept until EXEC. A redirect is not
  * followed alone: the whole block goes again (ASK inside a block waits
  * like TRYAGAIN: ASKING covers one command, not a transaction). */
-static void txnMember(router *rt, pending *p, const redisReply *r) {
+static void txnMember(router *rt, const rnode *n, pending *p, const redisReply *r) {
     if (isRedirect(r) && !rt->settling) {
-        txnRedirected(rt, r);
+        txnRedirected(rt, n, r);
         p->txn->redirected = 1;
     } else if (r->type == REDIS_REPLY_ERROR && !p->member_err) {
         p->member_err = strdup(r->str);
@@ -400,7 +393,7 @@ static int txnExec(router *rt, rnode *n, pending *p, const redisReply *r) {
      * write pause) discards the block. Nothing of it ran: it goes again,
      * whole, like a block whose member was turned away. */
     int exec_redirected = isRedirect(r) && !rt->settling;
-    if (exec_redirected) txnRedirected(rt, r);
+    if (exec_redirected) txnRedirected(rt, n, r);
     if ((t->redirected && r->type == REDIS_REPLY_ERROR && !rt->settling) || exec_redirected) {
         while ((h = pop(&t->held))) {
             if (h->slot >= 0) rt->redirected[h->slot / 8] |= (unsigned char)(1 << (h->slot % 8));
@@ -435,11 +428,11 @@ static int replyCb(void *ctx, const writerTag *t, const redisReply *r) {
     if (p->txn) {
         int rc = 0;
         if (p->role == TXN_END) rc = txnExec(rt, n, p, r);
-        else txnMember(rt, p, r);
+        else txnMember(rt, n, p, r);
         if (rc) rt->stopped = 1;
         return rc;
     }
-    if (redirect(rt, p, r)) return 0;
+    if (redirect(rt, n, p, r)) return 0;
     int rc = p->group ? deliverGroup(rt, n, p, r) : deliver(rt, n, p, r);
     pendingFree(p);
     if (rc) rt->stopped = 1;
@@ -876,7 +869,7 @@ static int callLost(router *rt, rnode *n, const char *why) {
 }
 
 redisReply *routerCall(router *rt, unsigned slot, int argc, const char **argv, const size_t *lens) {
-    char host[256] = "";
+    char host[CLUSTER_HOST_MAX] = "";
     int port = 0, asking = 0, backoff = BACKOFF_MIN_MS;
     int64_t since = clockMonoMs();
     /* After a stop (and writerSettle) nothing is in flight: no drain. */
@@ -928,10 +921,13 @@ redisReply *routerCall(router *rt, unsigned slot, int argc, const char **argv, c
             if (callLost(rt, n, connError(n->c)) < 0) return NULL;
             continue;
         }
-        int rs;
-        if (isErr(r, "MOVED ") && parseRedirect(r->str, &rs, host, sizeof(host), &port) == 0) {
-            if (clusterMapMoveSlot(rt->map, (unsigned)rs, host, port) < 0) rt->need_reload = 1;
-        } else if (isErr(r, "ASK ") && parseRedirect(r->str, &rs, host, sizeof(host), &port) == 0) {
+        clusterRedirect to;
+        clusterRedirKind kind = redirectOf(r, &to);
+        if (kind == CLUSTER_REDIR_MOVED) {
+            movedTo(rt, n, &to);
+        } else if (kind == CLUSTER_REDIR_ASK) {
+            snprintf(host, sizeof(host), "%s", clusterRedirectHost(&to, n->host));
+            port = to.port;
             asking = 1;
         } else if (isErr(r, "TRYAGAIN") || isErr(r, "CLUSTERDOWN")) {
             snprintf(rt->err, sizeof(rt->err), "%.200s: %.250s", n->addr, r->str);

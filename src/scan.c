@@ -21,6 +21,7 @@
 #include "cluster.h"
 #include "pace.h"
 #include "resp.h"
+#include "rdb/len.h"
 #include "rdb/rdb.h"
 
 static volatile sig_atomic_t stop_requested;
@@ -107,20 +108,17 @@ static int typeSelected(const scanOptions *o, const unsigned char *p, size_t len
     return !filterHasTypes(o->filter) || filterType(o->filter, filterPayloadType(p, len));
 }
 
+/* The prefix of a DUMP's error reply in err: scanRedirect reads what follows. */
+#define REFUSED "source refused DUMP: "
+
 static int isRedirect(const redisReply *r) {
-    return r->type == REDIS_REPLY_ERROR && (strncmp(r->str, "MOVED ", 6) == 0 || strncmp(r->str, "ASK ", 4) == 0);
+    clusterRedirect to;
+    return r->type == REDIS_REPLY_ERROR && clusterRedirectParse(r->str, &to) != CLUSTER_REDIR_NONE;
 }
 
-int scanRedirect(const char *err, int *ask, char *node, size_t cap) {
-    const char *m = strstr(err, "MOVED "), *a = strstr(err, "ASK ");
-    const char *r = m ? m : a;
-    if (!r) return 0;
-    *ask = !m;
-    r = strchr(r, ' ');
-    r = r ? strchr(r + 1, ' ') : NULL; /* past the slot */
-    if (!r) return 0;
-    snprintf(node, cap, "%.*s", (int)strcspn(r + 1, " \r\n"), r + 1);
-    return node[0] != '\0';
+clusterRedirKind scanRedirect(const char *err, clusterRedirect *to) {
+    size_t n = strlen(REFUSED);
+    return clusterRedirectParse(strncmp(err, REFUSED, n) == 0 ? err + n : NULL, to);
 }
 
 int scanTransient(const char *err) { return strstr(err, "CLUSTERDOWN") || strstr(err, "TRYAGAIN"); }
@@ -138,14 +136,13 @@ static int retryKey(rsConn *c, const rsServerInfo *info, const scanOptions *o, i
     int64_t start = clockMonoMs();
     for (;;) {
         scanItem it;
-        int ask;
-        char node[300];
+        clusterRedirect to;
         int got = getKey(c, info, db, k->str, (size_t)k->len, 0, &it, err, errlen);
         if (got < 0 && scanTransient(err) && !stop_requested && clockMonoMs() - start < SCAN_RETRY_MS) {
             usleep(100 * 1000);
             continue;
         }
-        if (got < 0 && scanRedirect(err, &ask, node, sizeof(node))) got = 0, err[0] = '\0';
+        if (got < 0 && scanRedirect(err, &to)) got = 0, err[0] = '\0';
         if (got <= 0) {
             st->vanished += got == 0;
             return got;
@@ -156,18 +153,6 @@ static int retryKey(rsConn *c, const rsServerInfo *info, const scanOptions *o, i
         free((void *)it.payload);
         return rc;
     }
-}
-
-/* An RDB length at p[*pos] (format.md 1.9); -1 when it is not one. */
-static int lenAt(const unsigned char *p, size_t n, size_t *pos, uint64_t *v) {
-    if (*pos >= n) return -1;
-    unsigned char b = p[*pos];
-    size_t w = (b >> 6) == RDB_6BITLEN ? 0 : (b >> 6) == RDB_14BITLEN ? 1 : b == RDB_32BITLEN ? 4 : b == RDB_64BITLEN ? 8 : 9;
-    if (w == 9 || *pos + 1 + w > n) return -1;
-    *v = w <= 1 ? b & 0x3f : 0;
-    for (size_t i = 0; i < w; i++) *v = *v << 8 | p[*pos + 1 + i];
-    *pos += 1 + (w == 0 ? 0 : w);
-    return 0;
 }
 
 /* What making a DUMP payload cost the source, for the pacer: its bytes
@@ -182,8 +167,8 @@ static void payloadCost(const unsigned char *p, size_t len, size_t *plain, size_
                            p[0] == RDB_TYPE_SET_INTSET || p[0] == RDB_TYPE_ZSET_ZIPLIST ||
                            p[0] == RDB_TYPE_HASH_ZIPLIST || p[0] == RDB_TYPE_HASH_LISTPACK ||
                            p[0] == RDB_TYPE_ZSET_LISTPACK || p[0] == RDB_TYPE_SET_LISTPACK);
-    if (blob && p[1] == (RDB_ENCVAL << 6 | RDB_ENC_LZF) && lenAt(p, len, &pos, &clen) == 0 &&
-        lenAt(p, len, &pos, &raw) == 0)
+    if (blob && p[1] == (RDB_ENCVAL << 6 | RDB_ENC_LZF) && rdbLenAt(p, len, &pos, &clen, NULL) == 0 &&
+        rdbLenAt(p, len, &pos, &raw, NULL) == 0)
         *packed += raw;
     else
         *plain += len;
@@ -211,7 +196,7 @@ static int readDumps(rsConn *c, const rsServerInfo *info, const scanOptions *o, 
             if (g) again = g, again[nagain++] = i;
             else snprintf(err, errlen, "out of memory"), rc = -1;
         } else if (d->type == REDIS_REPLY_ERROR || e->type == REDIS_REPLY_ERROR) {
-            snprintf(err, errlen, "source refused DUMP: %s", d->type == REDIS_REPLY_ERROR ? d->str : e->str);
+            snprintf(err, errlen, REFUSED "%s", d->type == REDIS_REPLY_ERROR ? d->str : e->str);
             rc = -1;
         } else if (d->type != REDIS_REPLY_STRING || e->integer == -2) {
             st->vanished++;
@@ -407,7 +392,7 @@ static int getKey(rsConn *src, const rsServerInfo *info, int db, const char *key
     if (!d || !e) {
         snprintf(err, errlen, "source: %s", connError(src));
     } else if (d->type == REDIS_REPLY_ERROR || e->type == REDIS_REPLY_ERROR) {
-        snprintf(err, errlen, "source refused DUMP: %s", d->type == REDIS_REPLY_ERROR ? d->str : e->str);
+        snprintf(err, errlen, REFUSED "%s", d->type == REDIS_REPLY_ERROR ? d->str : e->str);
     } else if (d->type == REDIS_REPLY_STRING && e->type == REDIS_REPLY_INTEGER && e->integer != -2) {
         unsigned char *p = malloc((size_t)d->len);
         if (p) {

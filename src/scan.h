@@ -20,6 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cluster.h"
 #include "conn.h"
 #include "filter.h"
 
@@ -73,10 +74,12 @@ int scanGetKey(rsConn *src, const rsServerInfo *info, int db, const char *key, s
  * before each command (after an -ASK redirect). */
 int scanGetKeyAsking(rsConn *src, const rsServerInfo *info, int db, const char *key, size_t keylen, scanItem *it,
                      char *err, size_t errlen);
-/* 1 when err (from scanGetKey or a pass) is a cluster redirect, -MOVED or
- * -ASK: the key's slot is served elsewhere now. *ask = 1 for -ASK; the
- * node "host:port" in node (cap bytes). */
-int scanRedirect(const char *err, int *ask, char *node, size_t cap);
+/* The cluster redirection err (from scanGetKey or a pass: "source refused
+ * DUMP: MOVED 3999 10.0.0.2:7001") carries: CLUSTER_REDIR_MOVED or _ASK
+ * (the key's slot is served elsewhere now) with *to filled as
+ * clusterRedirectParse does (an empty host: the source's), else
+ * CLUSTER_REDIR_NONE. */
+clusterRedirKind scanRedirect(const char *err, clusterRedirect *to);
 /* 1 when err is a cluster's passing state (-CLUSTERDOWN while a failover
  * is under way, -TRYAGAIN during a migration): worth asking again. A pass
  * with moved_vanish asks again for such keys, up to SCAN_RETRY_MS. */

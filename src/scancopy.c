@@ -392,9 +392,8 @@ static int ksnProbe(copier *cp) {
 /* A cluster source: 1 when err is a -MOVED/-ASK redirect (the key's slot
  * is served elsewhere now: the coordinator hands it over). */
 static int redirected(const copier *cp, const char *err) {
-    int ask;
-    char node[300];
-    return cp->cfg->hooks && scanRedirect(err, &ask, node, sizeof(node));
+    clusterRedirect to;
+    return cp->cfg->hooks && scanRedirect(err, &to) != CLUSTER_REDIR_NONE;
 }
 
 /* Read one key; on a cluster, a passing state (-CLUSTERDOWN during a
@@ -419,10 +418,11 @@ static int handOver(copier *cp, qitem *list) {
     while (list) {
         qitem *q = list;
         list = q->next;
-        int ask;
-        char node[300];
-        if (rc == 0 && scanRedirect((const char *)q->payload, &ask, node, sizeof(node)))
-            cp->cfg->hooks->redirect(cp->cfg->hooks->ctx, q->db, q->key, q->keylen, ask, node);
+        clusterRedirect to;
+        clusterRedirKind kind = rc == 0 ? scanRedirect((const char *)q->payload, &to) : CLUSTER_REDIR_NONE;
+        if (kind != CLUSTER_REDIR_NONE)
+            cp->cfg->hooks->redirect(cp->cfg->hooks->ctx, q->db, q->key, q->keylen, kind == CLUSTER_REDIR_ASK,
+                                     clusterRedirectHost(&to, cp->cfg->source->host), to.port);
         free(q->payload);
         free(q);
     }

@@ -48,10 +48,11 @@ typedef struct scanCopyTurn {
 typedef struct scanCopyHooks {
     void *ctx;
     void (*turn)(void *ctx, scanCopyTurn *t);
-    /* A key whose DUMP answered -MOVED or -ASK to node ("host:port"):
+    /* A key whose DUMP answered -MOVED or -ASK (ask = 1) to host:port
+     * (an unknown endpoint already replaced by this copy's source host):
      * its slot is served elsewhere. Called after every write of this copy
      * was acknowledged. */
-    void (*redirect)(void *ctx, int db, const char *key, size_t keylen, int ask, const char *node);
+    void (*redirect)(void *ctx, int db, const char *key, size_t keylen, int ask, const char *host, int port);
     /* This copy takes slots over from another node's (scan.slots): after
      * its first pass it also deletes from the target the keys of those
      * slots that its node does not have (deleted before it subscribed). */
