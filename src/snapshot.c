@@ -149,8 +149,10 @@ static rdbFileWriter *scanWriterNew(const rsServerInfo *info, int *fd) {
     return fw;
 }
 
-int snapshotScanWrite(const snapshotConfig *cfg, const unsigned char *slots, int functions, rdbFileWriter **fw,
-                      int *fd, outcome *why, char *err, size_t errlen) {
+/* Every key written into *fw, created on *fd when NULL (this source's RDB
+ * version); the caller finishes and frees it. */
+static int scanWrite(const snapshotConfig *cfg, const unsigned char *slots, int functions, rdbFileWriter **fw,
+                     int *fd, outcome *why, char *err, size_t errlen) {
     rsServerInfo info;
     rsConn *c = snapshotOpenSource(cfg, &info, err, errlen);
     *why = OUTCOME_CONNECT;
@@ -171,7 +173,7 @@ int snapshotScanWrite(const snapshotConfig *cfg, const unsigned char *slots, int
 
 static int scanToFile(const snapshotConfig *cfg, int fd, outcome *why, char *err, size_t errlen) {
     rdbFileWriter *fw = NULL;
-    int rc = snapshotScanWrite(cfg, NULL, 1, &fw, &fd, why, err, errlen);
+    int rc = scanWrite(cfg, NULL, 1, &fw, &fd, why, err, errlen);
     if (rc == 0 && (rc = rdbFileFinish(fw)) < 0) {
         snprintf(err, errlen, "cannot write the output file: %s", strerror(errno ? errno : EIO));
         *why = OUTCOME_INPUT;
@@ -273,8 +275,20 @@ static void filteredNote(uint64_t n, int server_side) {
             server_side ? " (more by SCAN MATCH/TYPE on the source, not counted)" : "");
 }
 
-int snapshotScanDecode(const snapshotConfig *cfg, const unsigned char *slots, int functions, const rdbHandlers *h,
-                       outcome *why, char *err, size_t errlen) {
+/* What a replica-path snapshot begins with: the RDB version and flavour
+ * (those of the DUMP payloads that follow), the server's version. */
+static int scanHeader(const rsServerInfo *info, const rdbHandlers *h, char *err, size_t errlen) {
+    int valkey = rdbServerFlavour(info->is_valkey, info->rdb_version) == RDB_FLAVOUR_VALKEY;
+    const char *k = valkey ? "valkey-ver" : "redis-ver", *v = valkey ? info->valkey_version : info->redis_version;
+    int rc = h->header ? h->header(h->ctx, info->rdb_version, valkey ? RDB_FLAVOUR_VALKEY : RDB_FLAVOUR_REDIS) : 0;
+    if (rc == 0 && h->aux) rc = h->aux(h->ctx, k, strlen(k), v, strlen(v));
+    const char *why = rc < 0 && h->error ? h->error(h->ctx) : NULL;
+    if (rc < 0) snprintf(err, errlen, "%s", why && *why ? why : "the snapshot's header was refused");
+    return rc;
+}
+
+int snapshotScanDecode(const snapshotConfig *cfg, const unsigned char *slots, int functions, int header,
+                       const rdbHandlers *h, outcome *why, char *err, size_t errlen) {
     rsServerInfo info;
     rsConn *c = snapshotOpenSource(cfg, &info, err, errlen);
     *why = OUTCOME_CONNECT;
@@ -283,7 +297,9 @@ int snapshotScanDecode(const snapshotConfig *cfg, const unsigned char *slots, in
     scanOptions so = {.count = cfg->scan_count, .rate = cfg->rate, .quiet = cfg->quiet, .filter = cfg->filter,
                       .slots = slots};
     scanStats st = {0};
-    int rc = functions ? scanFunctions(c, sumFunction, &s, err, errlen) : 0;
+    int rc = header ? scanHeader(&info, h, err, errlen) : 0;
+    if (rc < 0) *why = OUTCOME_DECODE;
+    if (rc == 0 && functions) rc = scanFunctions(c, sumFunction, &s, err, errlen);
     if (rc == 0) rc = scanPass(c, &info, &so, sumKey, &s, &st, err, errlen);
     if (rc == 0 && filterActive(cfg->filter) && !cfg->quiet) filteredNote(st.filtered, st.server_side);
     if (s.payload_code != RDB_OK) *why = outcomeOfDecode(s.payload_code);
@@ -325,7 +341,7 @@ checksum *snapshotSum(const snapshotConfig *cfg, outcome *why, snapshotSumInfo *
         checksumHandlers(cs, &ch);
         checkpointHideHandlers(&hide, &ch, snapshotCheckpointName(cfg), &h);
         si->how = "SCAN + DUMP";
-        rc = snapshotScanDecode(cfg, NULL, 1, &h, why, err, errlen);
+        rc = snapshotScanDecode(cfg, NULL, 1, 0, &h, why, err, errlen);
     }
     if (rc == 0) si->checkpoint_hidden = hide.hidden, snapshotNoteCheckpoint(cfg, hide.hidden);
     if (rc == 0) return cs;
