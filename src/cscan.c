@@ -21,8 +21,8 @@ static int masterUrl(const rsUrl *seed, const csNode *n, rsUrl *out) {
 
 /* ---- Snapshots: --checksum and --file, a master at a time ---- */
 
-int cscanShard(const snapshotConfig *cfg, const csShard *s, int functions, const rdbHandlers *h, outcome *why,
-               char *err, size_t errlen) {
+int cscanShard(const snapshotConfig *cfg, const csShard *s, const rdbHandlers *h, outcome *why, char *err,
+               size_t errlen) {
     rsUrl u = {0};
     if (masterUrl(cfg->source, &s->master, &u) < 0) {
         *why = OUTCOME_INTERNAL;
@@ -31,7 +31,7 @@ int cscanShard(const snapshotConfig *cfg, const csShard *s, int functions, const
     snapshotConfig sc = *cfg;
     sc.source = &u;
     char msg[800] = "";
-    int rc = snapshotScanDecode(&sc, s->slots, functions, 1, h, why, msg, sizeof(msg));
+    int rc = snapshotScanDecode(&sc, s->slots, 1, 1, h, why, msg, sizeof(msg));
     if (rc < 0) snprintf(err, errlen, "shard %s:%d (slots %s): %s", s->master.host, s->master.port, s->ranges, msg);
     urlFree(&u);
     return rc;

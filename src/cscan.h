@@ -51,11 +51,11 @@ struct rdbHandlers;
 /* One shard of a snapshot by SCAN + DUMP on its master (c->source is
  * ignored: the master's address with its credentials), decoded through h:
  * h->header (the master's RDB version and flavour) and its version aux
- * first, then the function libraries when functions, then every key of
- * the shard's slots (raw values too, for a file). 0, or -1 with err and
- * *why. */
-int cscanShard(const snapshotConfig *c, const csShard *s, int functions, const struct rdbHandlers *h, outcome *why,
-               char *err, size_t errlen);
+ * first, then its function libraries (h->function: the caller's union of
+ * the shards', libunion.h), then every key of the shard's slots (raw
+ * values too, for a file). 0, or -1 with err and *why. */
+int cscanShard(const snapshotConfig *c, const csShard *s, const struct rdbHandlers *h, outcome *why, char *err,
+               size_t errlen);
 
 /* --source C --target T in scan mode, until stopped (scanRequestStop) or
  * a copy fails for good. */

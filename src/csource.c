@@ -152,12 +152,11 @@ static int replicasMissing(const csTopo *t, int use_replicas) {
  * and its own counters (the JSON figures), over the replica path, or by
  * SCAN + DUMP when the shard refuses SYNC and PSYNC (counted in
  * *scanned): the same events either way, the RDB version first. Function
- * libraries: the union of the shards' (libunion.h), each passed on once;
- * a file's libraries from a shard read by SCAN: the first shard's only
- * (first_libs). */
+ * libraries, by either path: the union of the shards' (libunion.h), each
+ * passed on once, one name with other code on two shards an error. */
 static int decodeShard(const snapshotConfig *cfg, const csShard *s, int index, libUnion *libs, int use_replicas,
-                       int first_libs, int *scanned, const rdbHandlers *total, checksum *one, outcome *why,
-                       char *err, size_t errlen) {
+                       int *scanned, const rdbHandlers *total, checksum *one, outcome *why, char *err,
+                       size_t errlen) {
     rsUrl u = {0};
     rdbHandlers a, b, h;
     char name[300];
@@ -195,7 +194,7 @@ static int decodeShard(const snapshotConfig *cfg, const csShard *s, int index, l
     if (rc == SNAPSHOT_REFUSED && cfg->mode == 0 && !cfg->quiet)
         logInfo("shard %s (slots %s) refuses SYNC and PSYNC: reading its master by SCAN + DUMP", name, s->ranges);
     if (rc == SNAPSHOT_REFUSED && cfg->mode != 1) /* the scan path (cscan.h) */
-        rc = cscanShard(cfg, s, first_libs ? index == 0 : 1, &h, why, err, errlen), (*scanned)++;
+        rc = cscanShard(cfg, s, &h, why, err, errlen), (*scanned)++;
     else if (rc == SNAPSHOT_REFUSED)
         snprintf(err, errlen, "shard %s (slots %s) refuses SYNC and PSYNC (--mode replica)", name, s->ranges),
             *why = OUTCOME_CONNECT;
@@ -256,7 +255,7 @@ outcome csourceChecksum(const snapshotConfig *cfg, const csTopo *t, int use_repl
             rc = -1;
             break;
         }
-        rc = decodeShard(cfg, &t->shard[i], i, libs, use_replicas, 0, &scanned, &h, one, &why, err, sizeof(err));
+        rc = decodeShard(cfg, &t->shard[i], i, libs, use_replicas, &scanned, &h, one, &why, err, sizeof(err));
         if (rc == 0) checksumFigures(one, &f[i].keys, &f[i].expires, f[i].digest);
         checksumFree(one);
     }
@@ -344,7 +343,7 @@ static int writeShards(const snapshotConfig *cfg, const csTopo *t, int use_repli
     for (int i = 0; rc == 0 && i < t->n; i++) {
         checksum *one = checksumNew(); /* decodes every value: a bad one is caught before the rename */
         m.shard = i;
-        rc = one ? decodeShard(cfg, &t->shard[i], i, libs, use_replicas, 1, scanned, &h, one, why, err, errlen) : -1;
+        rc = one ? decodeShard(cfg, &t->shard[i], i, libs, use_replicas, scanned, &h, one, why, err, errlen) : -1;
         if (rc < 0 && m.err[0] && !stopRequested()) *why = OUTCOME_INPUT;
         checksumFree(one);
     }

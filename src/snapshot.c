@@ -263,10 +263,17 @@ static int sumKey(void *ctx, const scanItem *it) {
     return rc;
 }
 
+/* A library the handlers refuse (a cluster's shards holding one name with
+ * other code, libunion.h) stops the pass as a refused RDB record would:
+ * their reason, RDB_ERR_HANDLER. */
 static int sumFunction(void *ctx, const char *code, size_t len) {
     sumSink *s = ctx;
     rdbFunction fn = {.code = code, .len = len};
-    return s->h.function ? s->h.function(s->h.ctx, &fn) : 0;
+    if (!s->h.function || s->h.function(s->h.ctx, &fn) == 0) return 0;
+    const char *why = s->h.error ? s->h.error(s->h.ctx) : NULL;
+    snprintf(s->err, s->errlen, "%s", why && *why ? why : "a function library was refused");
+    s->payload_code = RDB_ERR_HANDLER;
+    return -1;
 }
 
 /* How many keys the filter left out, on stderr (the report is stdout's). */

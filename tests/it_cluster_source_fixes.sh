@@ -15,7 +15,8 @@
 #     written by SCAN (--mode scan) and in the mixed file, each once (a
 #     file by SCAN took the first shard's only); one name with other code on
 #     two masters stops --file by SCAN as the replica path does: exit 3, one
-#     line naming both nodes, no file.
+#     line naming both nodes, no file; --checksum by SCAN too (it exited 5
+#     with no reason).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -91,3 +92,38 @@ if rs_start_with_rdb mloaded "$IT_TMP/mixed.rdb"; then
 else
     fail cluster_source_fixes.mixed.file.loads "a standalone 7.0 did not load the file"
 fi
+
+# ---- function libraries in a file written by SCAN: every shard's ----
+rdb_run sfile --source "$SRC" --mode scan --file "$IT_TMP/scan.rdb"
+assert_eq cluster_source_fixes.scan_libs.rc 0 "$RC"
+assert_match cluster_source_fixes.scan_libs.how 'from the 3 shards of the cluster by SCAN \+ DUMP' "$(cat "$IT_TMP/sfile.err")"
+rdb_run sfilesum --file "$IT_TMP/scan.rdb" --checksum
+assert_eq cluster_source_fixes.scan_libs.checksum "$(sums msum)" "$(sums sfilesum)"
+assert_eq cluster_source_fixes.scan_libs.count "functions: 3" "$(grep '^functions:' "$IT_TMP/sfilesum.out")"
+if rs_start_with_rdb sloaded "$IT_TMP/scan.rdb"; then
+    assert_eq cluster_source_fixes.scan_libs.loads "$(cluster_digest)" "$(rs_digest sloaded)"
+    assert_eq cluster_source_fixes.scan_libs.libs "libeach libfirst liblast" "$(libs_of sloaded)"
+    assert_eq cluster_source_fixes.scan_libs.call "2 3" "$(rs_cli sloaded FCALL ffirst 0) $(rs_cli sloaded FCALL flast 0)"
+    rs_stop sloaded
+else
+    fail cluster_source_fixes.scan_libs.loads "a standalone 7.0 did not load the file"
+fi
+
+# One name, other code, on the scanned master and a synced one: the scan
+# path stops as the replica path does (exit 3, one line naming both nodes,
+# no file), whichever path each shard took.
+rs_cli mx0 FUNCTION LOAD "$(fn_code libdiff fdiff 1)" >/dev/null
+rs_cli mx2 FUNCTION LOAD "$(fn_code libdiff fdiff 2)" >/dev/null
+both="127.0.0.1:($(rs_port mx0)|$(rs_port mx2))"
+for how in scan auto; do
+    rdb_run "conflict_$how" --source "$SRC" --mode "$how" --file "$IT_TMP/conflict_$how.rdb"
+    assert_eq "cluster_source_fixes.scan_libs.conflict_$how.rc" 3 "$RC"
+    assert_match "cluster_source_fixes.scan_libs.conflict_$how.line" \
+        "function library 'libdiff' differs between shards $both and $both" "$(cat "$IT_TMP/conflict_$how.err")"
+    assert_eq "cluster_source_fixes.scan_libs.conflict_$how.no_file" no "$([ -e "$IT_TMP/conflict_$how.rdb" ] && echo yes || echo no)"
+done
+rdb_run conflict_sum --source "$SRC" --mode scan --checksum
+assert_eq cluster_source_fixes.scan_libs.conflict_checksum.rc 3 "$RC"
+assert_eq cluster_source_fixes.scan_libs.conflict_checksum.lines 1 "$(grep -c "function library 'libdiff' differs" "$IT_TMP/conflict_sum.err")"
+for n in mx0 mx2; do rs_cli "$n" FUNCTION DELETE libdiff >/dev/null; done
+for n in $CLUSTER_NODES; do rs_stop "$n"; done
