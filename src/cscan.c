@@ -13,26 +13,28 @@
 #include "scan.h"
 #include "rdb/decode.h"
 
-/* A master's URL: the user's (credentials, TLS) with the node's address. */
+/* A node's URL: the user's (credentials, TLS) with the node's address. */
 static int masterUrl(const rsUrl *seed, const csNode *n, rsUrl *out) {
     clusterNode cn = {.host = (char *)n->host, .port = n->port};
     return clusterNodeUrl(seed, &cn, out);
 }
 
-/* ---- Snapshots: --checksum and --file, a master at a time ---- */
+/* ---- Snapshots: --checksum and --file, a shard at a time ---- */
 
-int cscanShard(const snapshotConfig *cfg, const csShard *s, const rdbHandlers *h, outcome *why, char *err,
-               size_t errlen) {
+int cscanShard(const snapshotConfig *cfg, const csShard *s, int use_replicas, const rdbHandlers *h, outcome *why,
+               char *err, size_t errlen) {
     rsUrl u = {0};
-    if (masterUrl(cfg->source, &s->master, &u) < 0) {
+    const csNode *n = use_replicas && s->replica.port ? &s->replica : &s->master;
+    if (masterUrl(cfg->source, n, &u) < 0) {
         *why = OUTCOME_INTERNAL;
         return snprintf(err, errlen, "out of memory"), -1;
     }
     snapshotConfig sc = *cfg;
     sc.source = &u;
+    sc.source_conn.readonly = n == &s->replica; /* the replica answers for its master's slots */
     char msg[800] = "";
     int rc = snapshotScanDecode(&sc, s->slots, 1, 1, h, why, msg, sizeof(msg));
-    if (rc < 0) snprintf(err, errlen, "shard %s:%d (slots %s): %s", s->master.host, s->master.port, s->ranges, msg);
+    if (rc < 0) snprintf(err, errlen, "shard %s:%d (slots %s): %s", n->host, n->port, s->ranges, msg);
     urlFree(&u);
     return rc;
 }
@@ -62,8 +64,8 @@ typedef struct master {
     outcome rc;
     scanCopyConfig cfg;
     scanCopyHooks hooks;
-    rsUrl url;
-    char node[300];                   /* "host:port" */
+    rsUrl url;                        /* the node read: its replica with --source-replicas */
+    char node[300];                   /* the master's "host:port" (topology, redirects) */
     char tag[320];
     unsigned char first[SLOT_BYTES];  /* its copy's first pass: these slots */
     /* under co->mu */
@@ -81,6 +83,7 @@ typedef struct master {
 typedef struct coord {
     pthread_mutex_t mu;
     const scanCopyConfig *cfg;
+    int use_replicas;                 /* --source-replicas: each copy reads its master's replica */
     unsigned gen;                     /* under mu: bumped at each change of owners */
     master **m;                       /* under mu (grows); a master never moves */
     int n;
@@ -157,9 +160,10 @@ static void *copyThread(void *arg) {
     return NULL;
 }
 
-/* The master serving at host:port, added (not started) when new. NULL on
- * OOM. Called locked. */
-static master *masterFor(coord *co, const char *host, int port) {
+/* The master serving at host:port, added (not started) when new; its copy
+ * reads replica (port 0: none) with --source-replicas, after READONLY. NULL
+ * on OOM. Called locked. */
+static master *masterFor(coord *co, const char *host, int port, const csNode *replica) {
     char node[300];
     snprintf(node, sizeof(node), "%s:%d", host, port);
     master *m = findMaster(co, node);
@@ -170,14 +174,19 @@ static master *masterFor(coord *co, const char *host, int port) {
     m = calloc(1, sizeof(*m));
     csNode n = {.port = port};
     snprintf(n.host, sizeof(n.host), "%s", host);
-    if (!m || masterUrl(co->cfg->source, &n, &m->url) < 0) return free(m), NULL;
+    int via = co->use_replicas && replica->port;
+    if (!m || masterUrl(co->cfg->source, via ? replica : &n, &m->url) < 0) return free(m), NULL;
+    if (co->use_replicas && !via)
+        logWarn("--source-replicas: shard %s has no replica; reading its master", node);
     m->co = co;
     m->acked = co->gen;
     snprintf(m->node, sizeof(m->node), "%s", node);
-    snprintf(m->tag, sizeof(m->tag), "shard %s", node);
+    if (via) snprintf(m->tag, sizeof(m->tag), "shard %s:%d", replica->host, replica->port);
+    else snprintf(m->tag, sizeof(m->tag), "shard %s", node);
     m->hooks = (scanCopyHooks){.ctx = m, .turn = turnHook, .redirect = redirectHook};
     m->cfg = *co->cfg;
     m->cfg.source = &m->url;
+    m->cfg.source_conn.readonly = via;
     m->cfg.flush_target = 0; /* done once, before any copy */
     m->cfg.hooks = &m->hooks;
     m->cfg.scan.slots = m->first;
@@ -264,7 +273,13 @@ static int readOwners(coord *co, short *now, clusterMap **out) {
         int si = nm->owner[slot];
         now[slot] = co->owner[slot];
         if (si < 0 || si >= nm->nshards) continue; /* in between owners: as before */
-        master *m = masterFor(co, nm->shards[si].master.host ? nm->shards[si].master.host : "", nm->shards[si].master.port);
+        const clusterShard *cs = &nm->shards[si];
+        csNode replica = {.port = 0};
+        for (int r = 0; r < cs->nreplicas && !replica.port; r++)
+            if (!cs->replicas[r].failed)
+                snprintf(replica.host, sizeof(replica.host), "%s", cs->replicas[r].host ? cs->replicas[r].host : ""),
+                    replica.port = cs->replicas[r].port;
+        master *m = masterFor(co, cs->master.host ? cs->master.host : "", cs->master.port, &replica);
         if (!m) rc = -1;
         for (int i = 0; m && i < co->n; i++)
             if (co->m[i] == m) now[slot] = (short)i;
@@ -363,18 +378,21 @@ static void coordFree(coord *co) {
     clusterMapFree(co->map);
 }
 
-outcome cscanCopy(const scanCopyConfig *cfg, const csTopo *t) {
+outcome cscanCopy(const scanCopyConfig *cfg, const csTopo *t, int use_replicas) {
     static coord co; /* 32 KB of owners: off the stack */
     memset(&co, 0, sizeof(co));
     pthread_mutex_init(&co.mu, NULL);
     co.cfg = cfg;
+    co.use_replicas = use_replicas;
     for (int s = 0; s < CS_SLOTS; s++) co.owner[s] = -1;
     co.seed_map = t->map;
-    if (!cfg->scan.quiet) logInfo("cluster source in scan mode: %d masters, each scanned and followed", t->n);
+    if (!cfg->scan.quiet)
+        logInfo("cluster source in scan mode: %d masters, each scanned and followed%s", t->n,
+                use_replicas ? " (on its replica)" : "");
     outcome rc = OUTCOME_OK;
     for (int i = 0; i < t->n && rc == OUTCOME_OK; i++) {
         pthread_mutex_lock(&co.mu);
-        master *m = masterFor(&co, t->shard[i].master.host, t->shard[i].master.port);
+        master *m = masterFor(&co, t->shard[i].master.host, t->shard[i].master.port, &t->shard[i].replica);
         pthread_mutex_unlock(&co.mu);
         if (m) {
             memcpy(m->first, t->shard[i].slots, SLOT_BYTES);

@@ -48,17 +48,22 @@
 
 struct rdbHandlers;
 
-/* One shard of a snapshot by SCAN + DUMP on its master (c->source is
- * ignored: the master's address with its credentials), decoded through h:
+/* One shard of a snapshot by SCAN + DUMP on its master, or on its replica
+ * (after READONLY) with use_replicas when it has one (c->source is
+ * ignored: the node's address with its credentials), decoded through h:
  * h->header (the master's RDB version and flavour) and its version aux
  * first, then its function libraries (h->function: the caller's union of
  * the shards', libunion.h), then every key of the shard's slots (raw
  * values too, for a file). 0, or -1 with err and *why. */
-int cscanShard(const snapshotConfig *c, const csShard *s, const struct rdbHandlers *h, outcome *why, char *err,
-               size_t errlen);
+int cscanShard(const snapshotConfig *c, const csShard *s, int use_replicas, const struct rdbHandlers *h,
+               outcome *why, char *err, size_t errlen);
 
 /* --source C --target T in scan mode, until stopped (scanRequestStop) or
- * a copy fails for good. */
-outcome cscanCopy(const scanCopyConfig *c, const csTopo *t);
+ * a copy fails for good. use_replicas (--source-replicas): each master's
+ * copy reads its replica (READONLY: it answers for its master's slots, and
+ * its keyspace notifications follow the replication stream), a master
+ * without one itself, said in one line. The coordinator still goes by
+ * masters: the topology's owners, the nodes -MOVED names. */
+outcome cscanCopy(const scanCopyConfig *c, const csTopo *t, int use_replicas);
 
 #endif

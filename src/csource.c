@@ -192,9 +192,10 @@ static int decodeShard(const snapshotConfig *cfg, const csShard *s, int index, l
     int rc = cfg->mode == 2 ? SNAPSHOT_REFUSED : snapshotDecode(&sc, -1, fr ? &fh : &h, why, msg, sizeof(msg));
     filterRelayFree(fr);
     if (rc == SNAPSHOT_REFUSED && cfg->mode == 0 && !cfg->quiet)
-        logInfo("shard %s (slots %s) refuses SYNC and PSYNC: reading its master by SCAN + DUMP", name, s->ranges);
+        logInfo("shard %s (slots %s) refuses SYNC and PSYNC: reading its %s by SCAN + DUMP", name, s->ranges,
+                readNodeOf(s, use_replicas) == &s->replica ? "replica" : "master");
     if (rc == SNAPSHOT_REFUSED && cfg->mode != 1) /* the scan path (cscan.h) */
-        rc = cscanShard(cfg, s, &h, why, err, errlen), (*scanned)++;
+        rc = cscanShard(cfg, s, use_replicas, &h, why, err, errlen), (*scanned)++;
     else if (rc == SNAPSHOT_REFUSED)
         snprintf(err, errlen, "shard %s (slots %s) refuses SYNC and PSYNC (--mode replica)", name, s->ranges),
             *why = OUTCOME_CONNECT;
@@ -1073,8 +1074,8 @@ outcome csourceSync(const syncConfig *cfg, const csTopo *t, int use_replicas, in
 
 /* ---- Scan mode: one scan copy per master (cscan.h) ---- */
 
-outcome csourceScanCopy(const scanCopyConfig *cfg, const csTopo *t) {
+outcome csourceScanCopy(const scanCopyConfig *cfg, const csTopo *t, int use_replicas) {
     int was_empty;
     outcome rc = prepareTarget(cfg->target, &cfg->target_conn, cfg->flush_target, &was_empty);
-    return rc == OUTCOME_OK ? cscanCopy(cfg, t) : rc;
+    return rc == OUTCOME_OK ? cscanCopy(cfg, t, use_replicas) : rc;
 }

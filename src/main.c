@@ -164,7 +164,8 @@ static void usage(FILE *out) {
 "                         every repl-ping-replica-period) for S seconds is taken for\n"
 "                         dead: reconnect and continue from what was received (default 60)\n"
 "      --source-replicas  a cluster source: read each shard from its replica instead\n"
-"                         of its master (the snapshot's fork stays off the masters)\n"
+"                         of its master (the snapshot's fork, or scan mode's SCAN and\n"
+"                         DUMP, stay off the masters)\n"
 "      --metrics HOST:PORT  live sync: serve Prometheus metrics at http://HOST:PORT/metrics\n"
 "                         and the same as JSON at /status (a busy port: exit 5)\n"
 "      --exactly-once     live sync: apply the stream in MULTI/EXEC batches that also\n"
@@ -616,7 +617,7 @@ static outcome runScanCopy(const config *c, const syncConfig *sc, const csTopo *
                          .scan = {.count = (int)c->scan_count, .rate = c->rate, .quiet = c->quiet, .filter = c->filter},
                          .follow = c->follow < 0 ? !c->once : c->follow, .flush_target = c->flush_target,
                          .status_interval_ms = (int)c->status_interval_s * 1000};
-    return cluster ? csourceScanCopy(&cc, cluster) : scanCopy(&cc);
+    return cluster ? csourceScanCopy(&cc, cluster, c->source_replicas) : scanCopy(&cc);
 }
 
 /* Is the source a cluster node? Then the whole cluster is read (csource.h),

@@ -17,6 +17,12 @@
 #     two masters stops --file by SCAN as the replica path does: exit 3, one
 #     line naming both nodes, no file; --checksum by SCAN too (it exited 5
 #     with no reason).
+# A 3-master cluster with a replica each, --mode scan --source-replicas
+# (the masters read before): --once, --checksum and a following copy
+# read the replicas only (INFO commandstats: SCAN and DUMP calls grow on
+# every replica, not at all on the masters), equal to the cluster; with
+# one replica stopped (flagged fail), its master is read, said in one
+# line, the other masters still untouched.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -127,3 +133,100 @@ assert_eq cluster_source_fixes.scan_libs.conflict_checksum.rc 3 "$RC"
 assert_eq cluster_source_fixes.scan_libs.conflict_checksum.lines 1 "$(grep -c "function library 'libdiff' differs" "$IT_TMP/conflict_sum.err")"
 for n in mx0 mx2; do rs_cli "$n" FUNCTION DELETE libdiff >/dev/null; done
 for n in $CLUSTER_NODES; do rs_stop "$n"; done
+
+# ---- --source-replicas in scan mode: the replicas serve the reads ----
+# 3 masters with a replica each (they must SYNC from their masters, so
+# --mode scan stands for a cluster that refuses it). Reads are counted by
+# INFO commandstats: SCAN and DUMP calls grow on the replicas only.
+
+if ! CLUSTER_NAME=rp cluster_start 3 1 --repl-diskless-sync yes --repl-diskless-sync-delay 0; then
+    fail cluster_source_fixes.replicas.start "the cluster with replicas did not come up"
+    exit 0
+fi
+P0=$(rs_port rp0)
+SRC=$(rs_url rp0)
+# Right after the create, a node's CLUSTER SHARDS may still show a replica
+# as the master of an empty shard (gossip): wait until every node sees 3.
+seen_replicas() {
+    local n
+    for n in $CLUSTER_NODES; do [ "$(rs_cli "$n" CLUSTER SHARDS | grep -c '^replica$')" = 3 ] || return 1; done
+}
+wait_until 20 seen_replicas || note "not every node lists 3 replicas in CLUSTER SHARDS after 20 s"
+gen_load 1 1000 | redis-cli -c -p "$P0" >/dev/null
+
+# calls NODE CMD: how many times NODE ran CMD (0 when never).
+calls() {
+    local n
+    n=$(rs_cli "$1" INFO commandstats | tr -d '\r' | sed -n "s/^cmdstat_$2:calls=\\([0-9]*\\),.*/\\1/p")
+    printf '%s\n' "${n:-0}"
+}
+reads() { local n; for n in "$@"; do printf '%s:%s/%s ' "$n" "$(calls "$n" scan)" "$(calls "$n" dump)"; done; }
+# Every replica has applied its master's whole stream.
+caught_up() {
+    local r m
+    for r in $CLUSTER_REPLICAS; do
+        m=$(info "$r" replication master_port)
+        [ "$(info "$r" replication master_repl_offset)" = "$(redis-cli -p "$m" INFO replication | tr -d '\r' |
+            sed -n 's/^master_repl_offset://p')" ] || return 1
+    done
+}
+wait_until 20 caught_up || note "replicas not caught up after 20 s"
+read -r -a MASTERS <<<"$CLUSTER_MASTERS"
+read -r -a REPLICAS <<<"$CLUSTER_REPLICAS"
+before=$(reads "${MASTERS[@]}")
+
+rs_start rtgt
+rdb_run ronce --source "$SRC" --target "$(rs_url rtgt)" --mode scan --once --source-replicas
+assert_eq cluster_source_fixes.replicas.once.rc 0 "$RC"
+assert_eq cluster_source_fixes.replicas.once.equal "$(cluster_digest)" "$(rs_digest rtgt)"
+assert_eq cluster_source_fixes.replicas.once.notice 0 "$(grep -c 'has no replica' "$IT_TMP/ronce.err" || true)"
+rdb_run rsum --source "$SRC" --mode scan --checksum --source-replicas
+assert_eq cluster_source_fixes.replicas.checksum.rc 0 "$RC"
+assert_match cluster_source_fixes.replicas.checksum.said 'cluster: 3 shards read \(by SCAN' \
+    "$(cat "$IT_TMP/rsum.err")"
+# The same data over the replica path from the masters (SYNC: no SCAN, no DUMP).
+rdb_run rsum_masters --source "$SRC" --checksum
+assert_eq cluster_source_fixes.replicas.checksum.same "$(sums rsum_masters)" "$(sums rsum)"
+
+# A live copy on the replicas: their keyspace notifications follow what
+# the masters replicate.
+rdb_bg rfollow --source "$SRC" --target "$(rs_url rtgt)" --mode scan --source-replicas --flush-target
+SYNC_PID=$BG_PID
+followers() { [ "$(grep -c 'following changes' "$IT_TMP/rfollow.err")" -ge 3 ]; }
+if wait_until 60 followers; then
+    gen_load 1001 1300 | redis-cli -c -p "$P0" >/dev/null
+    same() { [ "$(rs_digest rtgt)" = "$(cluster_digest)" ]; }
+    if wait_until 40 same; then pass cluster_source_fixes.replicas.follow.equal
+    else fail cluster_source_fixes.replicas.follow.equal "target $(rs_digest rtgt), cluster $(cluster_digest)"; fi
+else
+    fail cluster_source_fixes.replicas.follow.equal "not every replica followed: $(tail -n 3 "$IT_TMP/rfollow.err")"
+fi
+sync_stop
+assert_eq cluster_source_fixes.replicas.follow.stop 0 "$STOP_RC"
+assert_eq cluster_source_fixes.replicas.masters_unread "$before" "$(reads "${MASTERS[@]}")"
+read_all=yes
+for n in "${REPLICAS[@]}"; do [ "$(calls "$n" dump)" -gt 0 ] && [ "$(calls "$n" scan)" -gt 0 ] || read_all="no: $(reads "${REPLICAS[@]}")"; done
+assert_eq cluster_source_fixes.replicas.replicas_read yes "$read_all"
+
+# A shard whose replica is gone: its master is read, said in one line.
+gone=${REPLICAS[0]}
+gone_id=$(rs_cli "$gone" CLUSTER MYID)
+gone_master=$(info "$gone" replication master_port)
+rs_stop "$gone"
+flagged() { rs_cli "${MASTERS[0]}" CLUSTER NODES | awk -v id="$gone_id" '$1 == id' | grep -Eq ' ([a-z]+,)*fail(,[a-z]+)* '; }
+wait_until 20 flagged || note "the stopped replica is not flagged fail after 20 s"
+for n in "${MASTERS[@]}"; do if [ "$(rs_port "$n")" = "$gone_master" ]; then gone_master=$n; fi; done
+others=()
+for n in "${MASTERS[@]}"; do if [ "$n" != "$gone_master" ]; then others+=("$n"); fi; done
+before=$(reads "${others[@]}")
+master_dumps=$(calls "$gone_master" dump)
+rs_cli rtgt FLUSHALL >/dev/null
+rdb_run rfallback --source "$SRC" --target "$(rs_url rtgt)" --mode scan --once --source-replicas
+assert_eq cluster_source_fixes.replicas.fallback.rc 0 "$RC"
+assert_eq cluster_source_fixes.replicas.fallback.equal "$(cluster_digest)" "$(rs_digest rtgt)"
+assert_eq cluster_source_fixes.replicas.fallback.notice \
+    "1 127.0.0.1:$(rs_port "$gone_master") has no replica; reading its master" \
+    "$(grep -c 'has no replica' "$IT_TMP/rfallback.err") $(grep -o '127[^ ]* has no replica; reading its master' "$IT_TMP/rfallback.err")"
+assert_eq cluster_source_fixes.replicas.fallback.others_unread "$before" "$(reads "${others[@]}")"
+assert_eq cluster_source_fixes.replicas.fallback.master_read yes \
+    "$([ "$(calls "$gone_master" dump)" -gt "$master_dumps" ] && echo yes || echo no)"
