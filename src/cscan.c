@@ -84,6 +84,7 @@ typedef struct coord {
     pthread_mutex_t mu;
     const scanCopyConfig *cfg;
     int use_replicas;                 /* --source-replicas: each copy reads its master's replica */
+    long rate_share;                  /* atomic: --rate over the masters serving slots (each copy's) */
     unsigned gen;                     /* under mu: bumped at each change of owners */
     master **m;                       /* under mu (grows); a master never moves */
     int n;
@@ -187,12 +188,25 @@ static master *masterFor(coord *co, const char *host, int port, const csNode *re
     m->cfg = *co->cfg;
     m->cfg.source = &m->url;
     m->cfg.source_conn.readonly = via;
+    if (co->cfg->scan.rate > 0) m->cfg.scan.rate_share = &co->rate_share;
     m->cfg.flush_target = 0; /* done once, before any copy */
     m->cfg.hooks = &m->hooks;
     m->cfg.scan.slots = m->first;
     m->cfg.scan.moved_vanish = co->cfg->follow; /* a moved slot is scanned again by its new owner */
     co->m[co->n++] = m;
     return m;
+}
+
+/* --rate is for the whole cluster: the copies run at once, each paced to
+ * its share (its master's keys are about a share of the cluster's). Read
+ * by the copies at every burst. */
+static void shareRate(coord *co, int masters) {
+    long rate = co->cfg->scan.rate, share = masters > 0 ? rate / masters : rate;
+    if (rate <= 0) return;
+    if (share < 1) share = 1;
+    long was = __atomic_exchange_n(&co->rate_share, share, __ATOMIC_RELAXED);
+    if (was != share && !co->cfg->scan.quiet)
+        logInfo("--rate %ld keys/s for the whole cluster: %ld for each of its %d masters", rate, share, masters);
 }
 
 /* Start m's copy over the slots in m->first; takeover: they were another
@@ -325,6 +339,9 @@ static int refreshTopology(coord *co) {
         }
         pthread_mutex_unlock(&co->mu);
         if (!co->held_since) co->held_since = clockMonoMs();
+        int masters = 0;
+        for (int i = 0; i < n; i++) masters += owns[i] > 0;
+        shareRate(co, masters);
         if (!co->cfg->scan.quiet) logInfo("cluster source: %d slots changed owner; the new owners scan them again", changed);
         co->changes++;
         memcpy(co->owner, now, sizeof(co->owner));
@@ -389,6 +406,7 @@ outcome cscanCopy(const scanCopyConfig *cfg, const csTopo *t, int use_replicas) 
     if (!cfg->scan.quiet)
         logInfo("cluster source in scan mode: %d masters, each scanned and followed%s", t->n,
                 use_replicas ? " (on its replica)" : "");
+    shareRate(&co, t->n);
     outcome rc = OUTCOME_OK;
     for (int i = 0; i < t->n && rc == OUTCOME_OK; i++) {
         pthread_mutex_lock(&co.mu);

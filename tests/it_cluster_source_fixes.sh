@@ -22,7 +22,10 @@
 # read the replicas only (INFO commandstats: SCAN and DUMP calls grow on
 # every replica, not at all on the masters), equal to the cluster; with
 # one replica stopped (flagged fail), its master is read, said in one
-# line, the other masters still untouched.
+# line, the other masters still untouched. Then --mode scan --once --rate R
+# over K keys of the 3 masters takes at least K/R seconds (less 0.5 s):
+# --rate is the cluster's total, each master's copy paced to R/3 (it was
+# R each, 3R in all).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -230,3 +233,22 @@ assert_eq cluster_source_fixes.replicas.fallback.notice \
 assert_eq cluster_source_fixes.replicas.fallback.others_unread "$before" "$(reads "${others[@]}")"
 assert_eq cluster_source_fixes.replicas.fallback.master_read yes \
     "$([ "$(calls "$gone_master" dump)" -gt "$master_dumps" ] && echo yes || echo no)"
+
+# ---- --rate is for the whole cluster, not for each master ----
+# K keys at R keys/s take at least K/R seconds (the lower bound only: the
+# machine is shared). Each master's copy got R before: about K/(3R).
+K=$(cluster_dbsize)
+R=500
+rs_cli rtgt FLUSHALL >/dev/null
+t0=$(date +%s%N)
+rdb_run rate --source "$SRC" --target "$(rs_url rtgt)" --mode scan --once --rate "$R"
+ms=$((($(date +%s%N) - t0) / 1000000))
+assert_eq cluster_source_fixes.rate.rc 0 "$RC"
+assert_eq cluster_source_fixes.rate.equal "$(cluster_digest)" "$(rs_digest rtgt)"
+assert_match cluster_source_fixes.rate.said "--rate $R keys/s for the whole cluster: $((R / 3)) for each of its 3 masters" \
+    "$(cat "$IT_TMP/rate.err")"
+min=$((K * 1000 / R - 500))
+if [ "$ms" -ge "$min" ]; then pass cluster_source_fixes.rate.total
+else fail cluster_source_fixes.rate.total "$K keys at --rate $R took $ms ms, under $min ms (K/R less 0.5 s)"; fi
+note "$K keys at --rate $R across 3 masters: $ms ms"
+rs_stop rtgt
