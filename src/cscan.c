@@ -14,7 +14,7 @@
 #include "rdb/decode.h"
 
 /* A node's URL: the user's (credentials, TLS) with the node's address. */
-static int masterUrl(const rsUrl *seed, const csNode *n, rsUrl *out) {
+static int nodeUrl(const rsUrl *seed, const csNode *n, rsUrl *out) {
     clusterNode cn = {.host = (char *)n->host, .port = n->port};
     return clusterNodeUrl(seed, &cn, out);
 }
@@ -25,7 +25,7 @@ int cscanShard(const snapshotConfig *cfg, const csShard *s, int use_replicas, co
                char *err, size_t errlen) {
     rsUrl u = {0};
     const csNode *n = use_replicas && s->replica.port ? &s->replica : &s->master;
-    if (masterUrl(cfg->source, n, &u) < 0) {
+    if (nodeUrl(cfg->source, n, &u) < 0) {
         *why = OUTCOME_INTERNAL;
         return snprintf(err, errlen, "out of memory"), -1;
     }
@@ -176,7 +176,7 @@ static master *masterFor(coord *co, const char *host, int port, const csNode *re
     csNode n = {.port = port};
     snprintf(n.host, sizeof(n.host), "%s", host);
     int via = co->use_replicas && replica->port;
-    if (!m || masterUrl(co->cfg->source, via ? replica : &n, &m->url) < 0) return free(m), NULL;
+    if (!m || nodeUrl(co->cfg->source, via ? replica : &n, &m->url) < 0) return free(m), NULL;
     if (co->use_replicas && !via)
         logWarn("--source-replicas: shard %s has no replica; reading its master", node);
     m->co = co;
@@ -273,6 +273,16 @@ static int releaseHeld(coord *co) {
     return rc;
 }
 
+/* The shard's first replica not flagged failed (port 0: none). */
+static void firstReplica(const clusterShard *cs, csNode *out) {
+    memset(out, 0, sizeof(*out));
+    for (int r = 0; r < cs->nreplicas && !out->port; r++)
+        if (!cs->replicas[r].failed) {
+            snprintf(out->host, sizeof(out->host), "%s", cs->replicas[r].host ? cs->replicas[r].host : "");
+            out->port = cs->replicas[r].port;
+        }
+}
+
 /* The new owner of each slot, from a fresh topology: masters added for
  * nodes never seen. 0, or -1 when no node answered. */
 static int readOwners(coord *co, short *now, clusterMap **out) {
@@ -282,17 +292,14 @@ static int readOwners(coord *co, short *now, clusterMap **out) {
     clusterMap *nm = clusterMapReload(co->map ? co->map : co->seed_map, co->cfg->source, &o, err, sizeof(err));
     if (!nm) return -1;
     pthread_mutex_lock(&co->mu);
-    int rc = 0;
+    int rc = 0, last = -1;
+    csNode replica;
     for (int slot = 0; slot < CS_SLOTS && rc == 0; slot++) {
         int si = nm->owner[slot];
         now[slot] = co->owner[slot];
         if (si < 0 || si >= nm->nshards) continue; /* in between owners: as before */
         const clusterShard *cs = &nm->shards[si];
-        csNode replica = {.port = 0};
-        for (int r = 0; r < cs->nreplicas && !replica.port; r++)
-            if (!cs->replicas[r].failed)
-                snprintf(replica.host, sizeof(replica.host), "%s", cs->replicas[r].host ? cs->replicas[r].host : ""),
-                    replica.port = cs->replicas[r].port;
+        if (si != last) firstReplica(cs, &replica), last = si; /* slots come in ranges */
         master *m = masterFor(co, cs->master.host ? cs->master.host : "", cs->master.port, &replica);
         if (!m) rc = -1;
         for (int i = 0; m && i < co->n; i++)

@@ -149,20 +149,20 @@ static rdbFileWriter *scanWriterNew(const rsServerInfo *info, int *fd) {
     return fw;
 }
 
-/* Every key written into *fw, created on *fd when NULL (this source's RDB
+/* Every key and library written into a new *fw on *fd (this source's RDB
  * version); the caller finishes and frees it. */
-static int scanWrite(const snapshotConfig *cfg, const unsigned char *slots, int functions, rdbFileWriter **fw,
-                     int *fd, outcome *why, char *err, size_t errlen) {
+static int scanWrite(const snapshotConfig *cfg, rdbFileWriter **fw, int *fd, outcome *why, char *err,
+                     size_t errlen) {
     rsServerInfo info;
     rsConn *c = snapshotOpenSource(cfg, &info, err, errlen);
     *why = OUTCOME_CONNECT;
     if (!c) return -1;
-    if (!*fw) *fw = scanWriterNew(&info, fd);
+    *fw = scanWriterNew(&info, fd);
     fileSink fs = {*fw, -1, err, errlen, 0};
-    scanOptions so = {.count = cfg->scan_count, .rate = cfg->rate, .quiet = cfg->quiet, .slots = slots};
+    scanOptions so = {.count = cfg->scan_count, .rate = cfg->rate, .quiet = cfg->quiet};
     scanStats st = {0};
     int rc = fs.fw ? 0 : -1;
-    if (rc == 0 && functions) rc = scanFunctions(c, fileFunction, &fs, err, errlen);
+    if (rc == 0) rc = scanFunctions(c, fileFunction, &fs, err, errlen);
     if (rc == 0 && (rc = scanPass(c, &info, &so, fileKey, &fs, &st, err, errlen)) < 0 && fs.write_failed)
         *why = OUTCOME_INPUT;
     if (rc < 0 && !err[0]) snprintf(err, errlen, "cannot write the output file: %s", strerror(errno ? errno : EIO)),
@@ -173,7 +173,7 @@ static int scanWrite(const snapshotConfig *cfg, const unsigned char *slots, int 
 
 static int scanToFile(const snapshotConfig *cfg, int fd, outcome *why, char *err, size_t errlen) {
     rdbFileWriter *fw = NULL;
-    int rc = scanWrite(cfg, NULL, 1, &fw, &fd, why, err, errlen);
+    int rc = scanWrite(cfg, &fw, &fd, why, err, errlen);
     if (rc == 0 && (rc = rdbFileFinish(fw)) < 0) {
         snprintf(err, errlen, "cannot write the output file: %s", strerror(errno ? errno : EIO));
         *why = OUTCOME_INPUT;
