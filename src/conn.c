@@ -293,9 +293,9 @@ void connClose(rsConn *c) {
     free(c);
 }
 
-/* ---- handshake: [AUTH] [SELECT] [CLIENT SETNAME] [PING], one write ---- */
+/* ---- handshake: [AUTH] [SELECT] [READONLY] [CLIENT SETNAME] [PING], one write ---- */
 
-enum { STEP_AUTH, STEP_SELECT, STEP_NAME, STEP_PING };
+enum { STEP_AUTH, STEP_SELECT, STEP_READONLY, STEP_NAME, STEP_PING, STEP_MAX };
 
 /* Append one formatted command to an sds and remember which step it is. */
 static int addStep(sds *out, int *steps, int *n, int step, int argc, const char **argv) {
@@ -319,6 +319,7 @@ static int buildHandshake(const rsUrl *u, const rsConnOptions *o, sds *out, int 
     else if (u->password)
         rc |= addStep(out, steps, n, STEP_AUTH, 2, (const char *[]){"AUTH", u->password});
     if (u->db >= 0) rc |= addStep(out, steps, n, STEP_SELECT, 2, (const char *[]){"SELECT", db});
+    if (o->readonly) rc |= addStep(out, steps, n, STEP_READONLY, 1, (const char *[]){"READONLY"});
     if (o->client_name)
         rc |= addStep(out, steps, n, STEP_NAME, 3, (const char *[]){"CLIENT", "SETNAME", o->client_name});
     if (!o->skip_ping) rc |= addStep(out, steps, n, STEP_PING, 1, (const char *[]){"PING"});
@@ -336,6 +337,10 @@ static int stepFailed(rsConn *c, int step, const rsUrl *u, const redisReply *r) 
         if (noauth) break;
         setErr(c, "cannot select db %d on %s: %s", u->db, c->name, r->str);
         return 1;
+    case STEP_READONLY:
+        if (noauth) break;
+        setErr(c, "READONLY refused by %s: %s", c->name, r->str);
+        return 1;
     case STEP_NAME:
         return 0; /* CLIENT may be renamed/denied: the name is cosmetic */
     case STEP_PING:
@@ -352,7 +357,7 @@ static int isPong(const redisReply *r) {
 }
 
 static int handshake(rsConn *c, const rsUrl *u, const rsConnOptions *o, int tls) {
-    int steps[4], n = 0, failed = 0;
+    int steps[STEP_MAX], n = 0, failed = 0;
     sds out = sdsempty();
     if (!out || buildHandshake(u, o, &out, steps, &n) < 0) {
         if (out) explicit_bzero(out, sdslen(out));

@@ -10,7 +10,7 @@
  * Opening (connOpen) = the transport (net.h: resolve, non-blocking connect
  * with the connect timeout, TCP_NODELAY, SO_KEEPALIVE; tls.h: then the TLS
  * handshake, for rediss:// URLs or rsTlsOptions.enabled), then one
- * pipelined write of [AUTH] [SELECT db] [CLIENT SETNAME] PING and its
+ * pipelined write of [AUTH] [SELECT db] [READONLY] [CLIENT SETNAME] PING and its
  * replies, so a returned connection is known to be usable. The replies
  * get the connect timeout too: a server that accepts but never answers is
  * a failure to connect. Error lines, besides those of net.h and tls.h:
@@ -103,6 +103,9 @@ typedef struct rsConnOptions {
     const char *client_name; /* CLIENT SETNAME value; NULL = don't; errors ignored */
     int skip_ping;          /* 1 = don't send the final PING (no reply check
                              * after AUTH/SELECT; for servers that refuse PING) */
+    int readonly;           /* 1 = READONLY after AUTH: a cluster replica then answers
+                             * reads of its master's slots instead of -MOVED; a refusal
+                             * fails the open ("READONLY refused by ...") */
     rsTlsOptions tls;       /* used when tls.enabled or the URL is rediss:// (tls.h) */
 } rsConnOptions;
 

@@ -12,29 +12,29 @@
 #include "log.h"
 #include "scan.h"
 #include "rdb/decode.h"
-#include "rdb/rdbfile.h"
 
-/* A master's URL: the user's (credentials, TLS) with the node's address. */
-static int masterUrl(const rsUrl *seed, const csNode *n, rsUrl *out) {
+/* A node's URL: the user's (credentials, TLS) with the node's address. */
+static int nodeUrl(const rsUrl *seed, const csNode *n, rsUrl *out) {
     clusterNode cn = {.host = (char *)n->host, .port = n->port};
     return clusterNodeUrl(seed, &cn, out);
 }
 
-/* ---- Snapshots: --checksum and --file, a master at a time ---- */
+/* ---- Snapshots: --checksum and --file, a shard at a time ---- */
 
-int cscanShard(const snapshotConfig *cfg, const csShard *s, int first, const rdbHandlers *h, rdbFileWriter **fw,
-               int *fd, outcome *why, char *err, size_t errlen) {
+int cscanShard(const snapshotConfig *cfg, const csShard *s, int use_replicas, const rdbHandlers *h, outcome *why,
+               char *err, size_t errlen) {
     rsUrl u = {0};
-    if (masterUrl(cfg->source, &s->master, &u) < 0) {
+    const csNode *n = use_replicas && s->replica.port ? &s->replica : &s->master;
+    if (nodeUrl(cfg->source, n, &u) < 0) {
         *why = OUTCOME_INTERNAL;
         return snprintf(err, errlen, "out of memory"), -1;
     }
     snapshotConfig sc = *cfg;
     sc.source = &u;
+    sc.source_conn.readonly = n == &s->replica; /* the replica answers for its master's slots */
     char msg[800] = "";
-    int rc = fw ? snapshotScanWrite(&sc, s->slots, first, fw, fd, why, msg, sizeof(msg))
-                : snapshotScanDecode(&sc, s->slots, first, h, why, msg, sizeof(msg));
-    if (rc < 0) snprintf(err, errlen, "shard %s:%d (slots %s): %s", s->master.host, s->master.port, s->ranges, msg);
+    int rc = snapshotScanDecode(&sc, s->slots, 1, 1, h, why, msg, sizeof(msg));
+    if (rc < 0) snprintf(err, errlen, "shard %s:%d (slots %s): %s", n->host, n->port, s->ranges, msg);
     urlFree(&u);
     return rc;
 }
@@ -64,8 +64,9 @@ typedef struct master {
     outcome rc;
     scanCopyConfig cfg;
     scanCopyHooks hooks;
-    rsUrl url;
-    char node[300];                   /* "host:port", for messages ("[v6]:port") */
+    rsUrl url;                        /* the node read: its replica with --source-replicas */
+    csNode addr;                      /* the master's address (topology, redirects) */
+    char node[300];                   /* the same, for messages ("[v6]:port") */
     char tag[320];
     unsigned char first[SLOT_BYTES];  /* its copy's first pass: these slots */
     /* under co->mu */
@@ -83,6 +84,8 @@ typedef struct master {
 typedef struct coord {
     pthread_mutex_t mu;
     const scanCopyConfig *cfg;
+    int use_replicas;                 /* --source-replicas: each copy reads its master's replica */
+    long rate_share;                  /* atomic: --rate over the masters serving slots (each copy's) */
     unsigned gen;                     /* under mu: bumped at each change of owners */
     master **m;                       /* under mu (grows); a master never moves */
     int n;
@@ -125,7 +128,7 @@ static void turnHook(void *ctx, scanCopyTurn *t) {
 
 static master *findMaster(coord *co, const char *host, int port) {
     for (int i = 0; i < co->n; i++)
-        if (clusterSameAddr(co->m[i]->url.host, co->m[i]->url.port, host, port)) return co->m[i];
+        if (clusterSameAddr(co->m[i]->addr.host, co->m[i]->addr.port, host, port)) return co->m[i];
     return NULL;
 }
 
@@ -159,9 +162,12 @@ static void *copyThread(void *arg) {
     return NULL;
 }
 
-/* The master serving at host:port, added (not started) when new. NULL on
- * OOM. Called locked. */
-static master *masterFor(coord *co, const char *host, int port) {
+/* The master serving at host:port, added (not started) when new; its copy
+ * reads replica (port 0: none) with --source-replicas, after READONLY. NULL
+ * on OOM. Called locked. */
+static master *masterFor(coord *co, const char *host, int port, const csNode *replica) {
+    char node[300]; /* for messages ("[v6]:port") */
+    snprintf(node, sizeof(node), strchr(host, ':') ? "[%s]:%d" : "%s:%d", host, port);
     master *m = findMaster(co, host, port);
     if (m) return m;
     master **grown = realloc(co->m, (size_t)(co->n + 1) * sizeof(*grown));
@@ -170,20 +176,42 @@ static master *masterFor(coord *co, const char *host, int port) {
     m = calloc(1, sizeof(*m));
     csNode n = {.port = port};
     snprintf(n.host, sizeof(n.host), "%s", host);
-    if (!m || masterUrl(co->cfg->source, &n, &m->url) < 0) return free(m), NULL;
+    int via = co->use_replicas && replica->port;
+    if (!m || nodeUrl(co->cfg->source, via ? replica : &n, &m->url) < 0) return free(m), NULL;
+    if (co->use_replicas && !via)
+        logWarn("--source-replicas: shard %s has no replica; reading its master", node);
     m->co = co;
     m->acked = co->gen;
-    snprintf(m->node, sizeof(m->node), strchr(host, ':') ? "[%s]:%d" : "%s:%d", host, port);
-    snprintf(m->tag, sizeof(m->tag), "shard %s", m->node);
+    m->addr = n;
+    snprintf(m->node, sizeof(m->node), "%s", node);
+    if (via)
+        snprintf(m->tag, sizeof(m->tag), strchr(replica->host, ':') ? "shard [%s]:%d" : "shard %s:%d", replica->host,
+                 replica->port);
+    else
+        snprintf(m->tag, sizeof(m->tag), "shard %s", node);
     m->hooks = (scanCopyHooks){.ctx = m, .turn = turnHook, .redirect = redirectHook};
     m->cfg = *co->cfg;
     m->cfg.source = &m->url;
+    m->cfg.source_conn.readonly = via;
+    if (co->cfg->scan.rate > 0) m->cfg.scan.rate_share = &co->rate_share;
     m->cfg.flush_target = 0; /* done once, before any copy */
     m->cfg.hooks = &m->hooks;
     m->cfg.scan.slots = m->first;
     m->cfg.scan.moved_vanish = co->cfg->follow; /* a moved slot is scanned again by its new owner */
     co->m[co->n++] = m;
     return m;
+}
+
+/* --rate is for the whole cluster: the copies run at once, each paced to
+ * its share (its master's keys are about a share of the cluster's). Read
+ * by the copies at every burst. */
+static void shareRate(coord *co, int masters) {
+    long rate = co->cfg->scan.rate, share = masters > 0 ? rate / masters : rate;
+    if (rate <= 0) return;
+    if (share < 1) share = 1;
+    long was = __atomic_exchange_n(&co->rate_share, share, __ATOMIC_RELAXED);
+    if (was != share && !co->cfg->scan.quiet)
+        logInfo("--rate %ld keys/s for the whole cluster: %ld for each of its %d masters", rate, share, masters);
 }
 
 /* Start m's copy over the slots in m->first; takeover: they were another
@@ -250,6 +278,16 @@ static int releaseHeld(coord *co) {
     return rc;
 }
 
+/* The shard's first replica not flagged failed (port 0: none). */
+static void firstReplica(const clusterShard *cs, csNode *out) {
+    memset(out, 0, sizeof(*out));
+    for (int r = 0; r < cs->nreplicas && !out->port; r++)
+        if (!cs->replicas[r].failed) {
+            snprintf(out->host, sizeof(out->host), "%s", cs->replicas[r].host ? cs->replicas[r].host : "");
+            out->port = cs->replicas[r].port;
+        }
+}
+
 /* The new owner of each slot, from a fresh topology: masters added for
  * nodes never seen. 0, or -1 when no node answered. */
 static int readOwners(coord *co, short *now, clusterMap **out) {
@@ -259,12 +297,15 @@ static int readOwners(coord *co, short *now, clusterMap **out) {
     clusterMap *nm = clusterMapReload(co->map ? co->map : co->seed_map, co->cfg->source, &o, err, sizeof(err));
     if (!nm) return -1;
     pthread_mutex_lock(&co->mu);
-    int rc = 0;
+    int rc = 0, last = -1;
+    csNode replica;
     for (int slot = 0; slot < CS_SLOTS && rc == 0; slot++) {
         int si = nm->owner[slot];
         now[slot] = co->owner[slot];
         if (si < 0 || si >= nm->nshards) continue; /* in between owners: as before */
-        master *m = masterFor(co, nm->shards[si].master.host ? nm->shards[si].master.host : "", nm->shards[si].master.port);
+        const clusterShard *cs = &nm->shards[si];
+        if (si != last) firstReplica(cs, &replica), last = si; /* slots come in ranges */
+        master *m = masterFor(co, cs->master.host ? cs->master.host : "", cs->master.port, &replica);
         if (!m) rc = -1;
         for (int i = 0; m && i < co->n; i++)
             if (co->m[i] == m) now[slot] = (short)i;
@@ -310,6 +351,9 @@ static int refreshTopology(coord *co) {
         }
         pthread_mutex_unlock(&co->mu);
         if (!co->held_since) co->held_since = clockMonoMs();
+        int masters = 0;
+        for (int i = 0; i < n; i++) masters += owns[i] > 0;
+        shareRate(co, masters);
         if (!co->cfg->scan.quiet) logInfo("cluster source: %d slots changed owner; the new owners scan them again", changed);
         co->changes++;
         memcpy(co->owner, now, sizeof(co->owner));
@@ -363,18 +407,22 @@ static void coordFree(coord *co) {
     clusterMapFree(co->map);
 }
 
-outcome cscanCopy(const scanCopyConfig *cfg, const csTopo *t) {
+outcome cscanCopy(const scanCopyConfig *cfg, const csTopo *t, int use_replicas) {
     static coord co; /* 32 KB of owners: off the stack */
     memset(&co, 0, sizeof(co));
     pthread_mutex_init(&co.mu, NULL);
     co.cfg = cfg;
+    co.use_replicas = use_replicas;
     for (int s = 0; s < CS_SLOTS; s++) co.owner[s] = -1;
     co.seed_map = t->map;
-    if (!cfg->scan.quiet) logInfo("cluster source in scan mode: %d masters, each scanned and followed", t->n);
+    if (!cfg->scan.quiet)
+        logInfo("cluster source in scan mode: %d masters, each scanned and followed%s", t->n,
+                use_replicas ? " (on its replica)" : "");
+    shareRate(&co, t->n);
     outcome rc = OUTCOME_OK;
     for (int i = 0; i < t->n && rc == OUTCOME_OK; i++) {
         pthread_mutex_lock(&co.mu);
-        master *m = masterFor(&co, t->shard[i].master.host, t->shard[i].master.port);
+        master *m = masterFor(&co, t->shard[i].master.host, t->shard[i].master.port, &t->shard[i].replica);
         pthread_mutex_unlock(&co.mu);
         if (m) {
             memcpy(m->first, t->shard[i].slots, SLOT_BYTES);

@@ -4,10 +4,12 @@
  * over here).
  *
  *   --checksum, --file  each master's keys by the standalone scan path
- *                       (snapshot.h: snapshotScanDecode, snapshotScanWrite),
- *                       only those of the slots it serves (a node may keep
- *                       keys of slots it no longer owns: counted twice
- *                       otherwise), into one report or one RDB file;
+ *                       (snapshot.h: snapshotScanDecode), only those of the
+ *                       slots it serves (a node may keep keys of slots it no
+ *                       longer owns: counted twice otherwise), as events of
+ *                       the same handlers a replica-path shard feeds (its
+ *                       RDB version first): one report, or one RDB file
+ *                       whatever mix of paths the shards took;
  *   --target T          one scan copy (scancopy.h) per master, each
  *                       following its master's keyspace notifications
  *                       (they are node-local), under a coordinator that
@@ -45,18 +47,23 @@
 #include "snapshot.h"
 
 struct rdbHandlers;
-struct rdbFileWriter;
 
-/* One shard of a snapshot by SCAN + DUMP on its master (c->source is
- * ignored: the master's address with its credentials): decoded through h
- * (--checksum), or, when fw is not NULL, written into *fw (created on *fd
- * at the first shard). Functions only when first. 0, or -1 with err and
- * *why. */
-int cscanShard(const snapshotConfig *c, const csShard *s, int first, const struct rdbHandlers *h,
-               struct rdbFileWriter **fw, int *fd, outcome *why, char *err, size_t errlen);
+/* One shard of a snapshot by SCAN + DUMP on its master, or on its replica
+ * (after READONLY) with use_replicas when it has one (c->source is
+ * ignored: the node's address with its credentials), decoded through h:
+ * h->header (the master's RDB version and flavour) and its version aux
+ * first, then its function libraries (h->function: the caller's union of
+ * the shards', libunion.h), then every key of the shard's slots (raw
+ * values too, for a file). 0, or -1 with err and *why. */
+int cscanShard(const snapshotConfig *c, const csShard *s, int use_replicas, const struct rdbHandlers *h,
+               outcome *why, char *err, size_t errlen);
 
 /* --source C --target T in scan mode, until stopped (scanRequestStop) or
- * a copy fails for good. */
-outcome cscanCopy(const scanCopyConfig *c, const csTopo *t);
+ * a copy fails for good. use_replicas (--source-replicas): each master's
+ * copy reads its replica (READONLY: it answers for its master's slots, and
+ * its keyspace notifications follow the replication stream), a master
+ * without one itself, said in one line. The coordinator still goes by
+ * masters: the topology's owners, the nodes -MOVED names. */
+outcome cscanCopy(const scanCopyConfig *c, const csTopo *t, int use_replicas);
 
 #endif

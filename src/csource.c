@@ -148,14 +148,15 @@ static int replicasMissing(const csTopo *t, int use_replicas) {
 
 /* ---- --source C --checksum ---- */
 
-/* One shard's snapshot through h (and its own counters, for the JSON
- * figures), or into *fw by SCAN + DUMP (fw not NULL: --file) when the
- * shard refuses SYNC and PSYNC. Function libraries: the union of the
- * shards' (libunion.h), each passed on once; a file written by SCAN + DUMP
- * takes the first shard's. */
+/* One shard's snapshot through total (the report, or the merged file)
+ * and its own counters (the JSON figures), over the replica path, or by
+ * SCAN + DUMP when the shard refuses SYNC and PSYNC (counted in
+ * *scanned): the same events either way, the RDB version first. Function
+ * libraries, by either path: the union of the shards' (libunion.h), each
+ * passed on once, one name with other code on two shards an error. */
 static int decodeShard(const snapshotConfig *cfg, const csShard *s, int index, libUnion *libs, int use_replicas,
-                       rdbFileWriter **fw, int *fd, int *scanned, const rdbHandlers *total, checksum *one,
-                       outcome *why, char *err, size_t errlen) {
+                       int *scanned, const rdbHandlers *total, checksum *one, outcome *why, char *err,
+                       size_t errlen) {
     rsUrl u = {0};
     rdbHandlers a, b, h;
     char name[300];
@@ -191,9 +192,10 @@ static int decodeShard(const snapshotConfig *cfg, const csShard *s, int index, l
     int rc = cfg->mode == 2 ? SNAPSHOT_REFUSED : snapshotDecode(&sc, -1, fr ? &fh : &h, why, msg, sizeof(msg));
     filterRelayFree(fr);
     if (rc == SNAPSHOT_REFUSED && cfg->mode == 0 && !cfg->quiet)
-        logInfo("shard %s (slots %s) refuses SYNC and PSYNC: reading its master by SCAN + DUMP", name, s->ranges);
+        logInfo("shard %s (slots %s) refuses SYNC and PSYNC: reading its %s by SCAN + DUMP", name, s->ranges,
+                readNodeOf(s, use_replicas) == &s->replica ? "replica" : "master");
     if (rc == SNAPSHOT_REFUSED && cfg->mode != 1) /* the scan path (cscan.h) */
-        rc = cscanShard(cfg, s, fw ? index == 0 : 1, &h, fw, fd, why, err, errlen), *scanned = 1;
+        rc = cscanShard(cfg, s, use_replicas, &h, why, err, errlen), (*scanned)++;
     else if (rc == SNAPSHOT_REFUSED)
         snprintf(err, errlen, "shard %s (slots %s) refuses SYNC and PSYNC (--mode replica)", name, s->ranges),
             *why = OUTCOME_CONNECT;
@@ -254,8 +256,7 @@ outcome csourceChecksum(const snapshotConfig *cfg, const csTopo *t, int use_repl
             rc = -1;
             break;
         }
-        rc = decodeShard(cfg, &t->shard[i], i, libs, use_replicas, NULL, NULL, &scanned, &h, one, &why, err,
-                         sizeof(err));
+        rc = decodeShard(cfg, &t->shard[i], i, libs, use_replicas, &scanned, &h, one, &why, err, sizeof(err));
         if (rc == 0) checksumFigures(one, &f[i].keys, &f[i].expires, f[i].digest);
         checksumFree(one);
     }
@@ -275,6 +276,9 @@ outcome csourceChecksum(const snapshotConfig *cfg, const csTopo *t, int use_repl
 
 /* ---- --source C --file F: one RDB from every shard ---- */
 
+/* Every shard's events into one file, whichever path each came by: the
+ * first shard's header makes the file (its RDB version: a shard of an
+ * older version fits in it, one of a newer does not). */
 typedef struct merge {
     rdbFileWriter *fw;
     int *fd;
@@ -340,9 +344,7 @@ static int writeShards(const snapshotConfig *cfg, const csTopo *t, int use_repli
     for (int i = 0; rc == 0 && i < t->n; i++) {
         checksum *one = checksumNew(); /* decodes every value: a bad one is caught before the rename */
         m.shard = i;
-        rc = one ? decodeShard(cfg, &t->shard[i], i, libs, use_replicas, &m.fw, fd, scanned, &h, one, why, err,
-                               errlen)
-                 : -1;
+        rc = one ? decodeShard(cfg, &t->shard[i], i, libs, use_replicas, scanned, &h, one, why, err, errlen) : -1;
         if (rc < 0 && m.err[0] && !stopRequested()) *why = OUTCOME_INPUT;
         checksumFree(one);
     }
@@ -365,7 +367,8 @@ outcome csourceToFile(const snapshotConfig *cfg, const csTopo *t, int use_replic
     int scanned = 0;
     int rc = writeShards(cfg, t, use_replicas, &o.fd, &scanned, &why, err, sizeof(err));
     snprintf(from, sizeof(from), "the %d shards of the cluster", t->n);
-    return snapshotOutFinish(&o, rc, why, from, scanned ? "SCAN + DUMP" : "replication", err);
+    const char *how = scanned == t->n ? "SCAN + DUMP" : scanned ? "replication and SCAN + DUMP" : "replication";
+    return snapshotOutFinish(&o, rc, why, from, how, err);
 }
 
 /* ---- --verify ---- */
@@ -1071,8 +1074,8 @@ outcome csourceSync(const syncConfig *cfg, const csTopo *t, int use_replicas, in
 
 /* ---- Scan mode: one scan copy per master (cscan.h) ---- */
 
-outcome csourceScanCopy(const scanCopyConfig *cfg, const csTopo *t) {
+outcome csourceScanCopy(const scanCopyConfig *cfg, const csTopo *t, int use_replicas) {
     int was_empty;
     outcome rc = prepareTarget(cfg->target, &cfg->target_conn, cfg->flush_target, &was_empty);
-    return rc == OUTCOME_OK ? cscanCopy(cfg, t) : rc;
+    return rc == OUTCOME_OK ? cscanCopy(cfg, t, use_replicas) : rc;
 }

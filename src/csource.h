@@ -37,7 +37,8 @@
  * --metrics labels every series with shard="HOST:PORT" (the node a shard
  * was read from at the start).
  * A shard that refuses SYNC and PSYNC (or --mode scan) is read by SCAN +
- * DUMP on its master for --checksum and --file (cscan.h).
+ * DUMP on its master (its replica with --source-replicas) for --checksum
+ * and --file (cscan.h).
  *
  * Function libraries: a cluster keeps them per node, so every snapshot's
  * libraries are taken, as their union (libunion.h): a library on several
@@ -104,8 +105,9 @@ outcome csourceVerify(const snapshotConfig *c, const csTopo *src, const csTopo *
  * take over: said so when c->scan_fallback, else an error line). */
 outcome csourceSync(const syncConfig *c, const csTopo *t, int use_replicas, int *refused);
 /* Scan mode on a cluster: --flush-target done once first, then cscanCopy
- * (cscan.h): one scan copy per master, following topology changes. */
-outcome csourceScanCopy(const scanCopyConfig *c, const csTopo *t);
+ * (cscan.h): one scan copy per master (on its replica with use_replicas),
+ * following topology changes. */
+outcome csourceScanCopy(const scanCopyConfig *c, const csTopo *t, int use_replicas);
 
 /* ---- Hooks for sync.c, run on a shard's own apply thread ---- */
 

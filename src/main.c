@@ -156,7 +156,8 @@ static void usage(FILE *out) {
 "      --psync-command NAME  the name PSYNC has on this source: some managed services\n"
 "                         (ElastiCache on request) expose it renamed\n"
 "      --scan-count N     scan mode: SCAN COUNT (default 1000)\n"
-"      --rate N           scan mode: at most N keys/s read from the source (default: no limit)\n"
+"      --rate N           scan mode: at most N keys/s read from the source (default: no limit;\n"
+"                         a cluster's masters share N)\n"
 "      --spool-mem N      live sync: bytes of unapplied source data kept in memory before\n"
 "                         spilling to disk (default 64m)\n"
 "      --spool-dir DIR    where the spill file goes (default $TMPDIR or /tmp)\n"
@@ -164,7 +165,8 @@ static void usage(FILE *out) {
 "                         every repl-ping-replica-period) for S seconds is taken for\n"
 "                         dead: reconnect and continue from what was received (default 60)\n"
 "      --source-replicas  a cluster source: read each shard from its replica instead\n"
-"                         of its master (the snapshot's fork stays off the masters)\n"
+"                         of its master (the snapshot's fork, or scan mode's SCAN and\n"
+"                         DUMP, stay off the masters)\n"
 "      --metrics HOST:PORT  live sync: serve Prometheus metrics at http://HOST:PORT/metrics\n"
 "                         and the same as JSON at /status (a busy port: exit 5)\n"
 "      --exactly-once     live sync: apply the stream in MULTI/EXEC batches that also\n"
@@ -616,7 +618,7 @@ static outcome runScanCopy(const config *c, const syncConfig *sc, const csTopo *
                          .scan = {.count = (int)c->scan_count, .rate = c->rate, .quiet = c->quiet, .filter = c->filter},
                          .follow = c->follow < 0 ? !c->once : c->follow, .flush_target = c->flush_target,
                          .status_interval_ms = (int)c->status_interval_s * 1000};
-    return cluster ? csourceScanCopy(&cc, cluster) : scanCopy(&cc);
+    return cluster ? csourceScanCopy(&cc, cluster, c->source_replicas) : scanCopy(&cc);
 }
 
 /* Is the source a cluster node? Then the whole cluster is read (csource.h),

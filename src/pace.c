@@ -16,6 +16,11 @@ void paceStart(pacer *p, long rate) {
     p->rate = rate, p->base_us = paceNowUs();
 }
 
+void paceSetRate(pacer *p, long rate, uint64_t done) {
+    if (rate == p->rate) return;
+    p->rate = rate, p->base_us = paceNowUs(), p->base_done = done;
+}
+
 int pacePerBurst(const pacer *p, int cap) {
     if (p->rate <= 0) return cap;
     double n = (double)p->rate * PACE_BURST_US / 1000000;

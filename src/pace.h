@@ -57,6 +57,11 @@ int pacePerBurst(const pacer *p, int cap);
  * stored as is and `packed` uncompressed bytes of LZF-compressed values. */
 void paceObserve(pacer *p, int keys, size_t plain, size_t packed);
 
+/* Another rate from now on (a cluster copy's share of --rate changed when
+ * the masters did, cscan.h): the `done` keys so far count as due now.
+ * Nothing changes when the rate is the same. */
+void paceSetRate(pacer *p, long rate, uint64_t done);
+
 /* Sleep until `done` keys (counted since paceStart) are due. */
 void paceWait(pacer *p, uint64_t done);
 

@@ -287,6 +287,7 @@ static int dumpBatch(rsConn *c, const rsServerInfo *info, const scanOptions *o, 
                      scanStats *st, char *err, size_t errlen) {
     size_t off = 0;
     for (;;) {
+        if (o->rate_share) paceSetRate(pace, __atomic_load_n(o->rate_share, __ATOMIC_RELAXED), before + off);
         size_t n = keys->elements - off, per = (size_t)pacePerBurst(pace, cap);
         /* SCAN returns whole buckets, a few keys more than its COUNT: those
          * go with the rest rather than in a round trip of their own. */
@@ -363,7 +364,7 @@ int scanPass(rsConn *src, const rsServerInfo *info, const scanOptions *o, scanSi
     err[0] = '\0';
     int n = keyspaceDbs(src, dbs, 1024, err, errlen);
     pacer pace;
-    paceStart(&pace, o->rate);
+    paceStart(&pace, o->rate_share ? __atomic_load_n(o->rate_share, __ATOMIC_RELAXED) : o->rate);
     for (int i = 0; i < n; i++)
         if (scanDb(src, info, o, dbs[i], sink, ctx, st, &pace, err, errlen) < 0) return -1;
     return n < 0 ? -1 : 0;

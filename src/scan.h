@@ -27,6 +27,9 @@
 typedef struct scanOptions {
     int count;       /* SCAN COUNT; 0 = 1000 */
     long rate;       /* keys per second, 0 = unlimited */
+    const long *rate_share; /* a cluster's copy (cscan.h): its keys per second instead of
+                               rate, read (atomically) at every burst: its share of --rate,
+                               which the coordinator recomputes when the masters change */
     int quiet;
     const keyFilter *filter; /* --match/--exclude/--type; NULL = every key. SCAN MATCH for
                                 one --match without --exclude, SCAN TYPE for one --type

@@ -149,18 +149,20 @@ static rdbFileWriter *scanWriterNew(const rsServerInfo *info, int *fd) {
     return fw;
 }
 
-int snapshotScanWrite(const snapshotConfig *cfg, const unsigned char *slots, int functions, rdbFileWriter **fw,
-                      int *fd, outcome *why, char *err, size_t errlen) {
+/* Every key and library written into a new *fw on *fd (this source's RDB
+ * version); the caller finishes and frees it. */
+static int scanWrite(const snapshotConfig *cfg, rdbFileWriter **fw, int *fd, outcome *why, char *err,
+                     size_t errlen) {
     rsServerInfo info;
     rsConn *c = snapshotOpenSource(cfg, &info, err, errlen);
     *why = OUTCOME_CONNECT;
     if (!c) return -1;
-    if (!*fw) *fw = scanWriterNew(&info, fd);
+    *fw = scanWriterNew(&info, fd);
     fileSink fs = {*fw, -1, err, errlen, 0};
-    scanOptions so = {.count = cfg->scan_count, .rate = cfg->rate, .quiet = cfg->quiet, .slots = slots};
+    scanOptions so = {.count = cfg->scan_count, .rate = cfg->rate, .quiet = cfg->quiet};
     scanStats st = {0};
     int rc = fs.fw ? 0 : -1;
-    if (rc == 0 && functions) rc = scanFunctions(c, fileFunction, &fs, err, errlen);
+    if (rc == 0) rc = scanFunctions(c, fileFunction, &fs, err, errlen);
     if (rc == 0 && (rc = scanPass(c, &info, &so, fileKey, &fs, &st, err, errlen)) < 0 && fs.write_failed)
         *why = OUTCOME_INPUT;
     if (rc < 0 && !err[0]) snprintf(err, errlen, "cannot write the output file: %s", strerror(errno ? errno : EIO)),
@@ -171,7 +173,7 @@ int snapshotScanWrite(const snapshotConfig *cfg, const unsigned char *slots, int
 
 static int scanToFile(const snapshotConfig *cfg, int fd, outcome *why, char *err, size_t errlen) {
     rdbFileWriter *fw = NULL;
-    int rc = snapshotScanWrite(cfg, NULL, 1, &fw, &fd, why, err, errlen);
+    int rc = scanWrite(cfg, &fw, &fd, why, err, errlen);
     if (rc == 0 && (rc = rdbFileFinish(fw)) < 0) {
         snprintf(err, errlen, "cannot write the output file: %s", strerror(errno ? errno : EIO));
         *why = OUTCOME_INPUT;
@@ -261,10 +263,17 @@ static int sumKey(void *ctx, const scanItem *it) {
     return rc;
 }
 
+/* A library the handlers refuse (a cluster's shards holding one name with
+ * other code, libunion.h) stops the pass as a refused RDB record would:
+ * their reason, RDB_ERR_HANDLER. */
 static int sumFunction(void *ctx, const char *code, size_t len) {
     sumSink *s = ctx;
     rdbFunction fn = {.code = code, .len = len};
-    return s->h.function ? s->h.function(s->h.ctx, &fn) : 0;
+    if (!s->h.function || s->h.function(s->h.ctx, &fn) == 0) return 0;
+    const char *why = s->h.error ? s->h.error(s->h.ctx) : NULL;
+    snprintf(s->err, s->errlen, "%s", why && *why ? why : "a function library was refused");
+    s->payload_code = RDB_ERR_HANDLER;
+    return -1;
 }
 
 /* How many keys the filter left out, on stderr (the report is stdout's). */
@@ -273,8 +282,20 @@ static void filteredNote(uint64_t n, int server_side) {
             server_side ? " (more by SCAN MATCH/TYPE on the source, not counted)" : "");
 }
 
-int snapshotScanDecode(const snapshotConfig *cfg, const unsigned char *slots, int functions, const rdbHandlers *h,
-                       outcome *why, char *err, size_t errlen) {
+/* What a replica-path snapshot begins with: the RDB version and flavour
+ * (those of the DUMP payloads that follow), the server's version. */
+static int scanHeader(const rsServerInfo *info, const rdbHandlers *h, char *err, size_t errlen) {
+    int valkey = rdbServerFlavour(info->is_valkey, info->rdb_version) == RDB_FLAVOUR_VALKEY;
+    const char *k = valkey ? "valkey-ver" : "redis-ver", *v = valkey ? info->valkey_version : info->redis_version;
+    int rc = h->header ? h->header(h->ctx, info->rdb_version, valkey ? RDB_FLAVOUR_VALKEY : RDB_FLAVOUR_REDIS) : 0;
+    if (rc == 0 && h->aux) rc = h->aux(h->ctx, k, strlen(k), v, strlen(v));
+    const char *why = rc < 0 && h->error ? h->error(h->ctx) : NULL;
+    if (rc < 0) snprintf(err, errlen, "%s", why && *why ? why : "the snapshot's header was refused");
+    return rc;
+}
+
+int snapshotScanDecode(const snapshotConfig *cfg, const unsigned char *slots, int functions, int header,
+                       const rdbHandlers *h, outcome *why, char *err, size_t errlen) {
     rsServerInfo info;
     rsConn *c = snapshotOpenSource(cfg, &info, err, errlen);
     *why = OUTCOME_CONNECT;
@@ -283,7 +304,9 @@ int snapshotScanDecode(const snapshotConfig *cfg, const unsigned char *slots, in
     scanOptions so = {.count = cfg->scan_count, .rate = cfg->rate, .quiet = cfg->quiet, .filter = cfg->filter,
                       .slots = slots};
     scanStats st = {0};
-    int rc = functions ? scanFunctions(c, sumFunction, &s, err, errlen) : 0;
+    int rc = header ? scanHeader(&info, h, err, errlen) : 0;
+    if (rc < 0) *why = OUTCOME_DECODE;
+    if (rc == 0 && functions) rc = scanFunctions(c, sumFunction, &s, err, errlen);
     if (rc == 0) rc = scanPass(c, &info, &so, sumKey, &s, &st, err, errlen);
     if (rc == 0 && filterActive(cfg->filter) && !cfg->quiet) filteredNote(st.filtered, st.server_side);
     if (s.payload_code != RDB_OK) *why = outcomeOfDecode(s.payload_code);
@@ -325,7 +348,7 @@ checksum *snapshotSum(const snapshotConfig *cfg, outcome *why, snapshotSumInfo *
         checksumHandlers(cs, &ch);
         checkpointHideHandlers(&hide, &ch, snapshotCheckpointName(cfg), &h);
         si->how = "SCAN + DUMP";
-        rc = snapshotScanDecode(cfg, NULL, 1, &h, why, err, errlen);
+        rc = snapshotScanDecode(cfg, NULL, 1, 0, &h, why, err, errlen);
     }
     if (rc == 0) si->checkpoint_hidden = hide.hidden, snapshotNoteCheckpoint(cfg, hide.hidden);
     if (rc == 0) return cs;

@@ -54,19 +54,15 @@ int snapshotDecode(const snapshotConfig *c, int fd, const struct rdbHandlers *h,
 outcome snapshotToFile(const snapshotConfig *c, const char *path);
 
 /* The scan path (SCAN + DUMP), for a source that refuses SYNC and PSYNC;
- * a cluster's snapshots use them once per master (cscan.h). slots: only
- * the keys of these slots (a bit per slot), NULL = every key; functions:
- * the function libraries too. 0, or -1 with err and *why.
- *   snapshotScanDecode  every key's DUMP payload decoded through h
- *                       (--checksum);
- *   snapshotScanWrite   every key written into *fw, which is created on
- *                       *fd when NULL (this source's RDB version); the
- *                       caller finishes and frees it (--file). */
-struct rdbFileWriter;
-int snapshotScanDecode(const snapshotConfig *c, const unsigned char *slots, int functions,
+ * a cluster's snapshots use it once per master (cscan.h): every key's
+ * DUMP payload decoded through h (--checksum; a cluster's --file, which
+ * merges its shards' events into one file). slots: only the keys of these
+ * slots (a bit per slot), NULL = every key; functions: the function
+ * libraries too; header: first h->header with the source's RDB version
+ * and flavour (from INFO) and its version as an aux field, as a
+ * replica-path snapshot begins. 0, or -1 with err and *why. */
+int snapshotScanDecode(const snapshotConfig *c, const unsigned char *slots, int functions, int header,
                        const struct rdbHandlers *h, outcome *why, char *err, size_t errlen);
-int snapshotScanWrite(const snapshotConfig *c, const unsigned char *slots, int functions, struct rdbFileWriter **fw,
-                      int *fd, outcome *why, char *err, size_t errlen);
 
 /* --source --file's output (csource.c writes one too): PATH.rdbsync-tmp,
  * mode 0600 (it holds every key), renamed onto PATH only when whole. */

@@ -64,6 +64,23 @@ int main(void) {
         int64_t ahead = 100 + 10000 * PACE_CATCHUP_US / 1000000 + 20;
         CHECK(paceDelayUs(&p, (uint64_t)ahead, 2010000) > 0);
     }
+    TEST("pace.set_rate") {
+        /* A cluster copy's share drops from 1/3 to 1/4 of --rate 12000 after
+         * 300 keys: those count as due now, the next at the new rate. */
+        pacer p;
+        paceStart(&p, 4000);
+        int64_t now = paceNowUs();
+        paceSetRate(&p, 3000, 300);
+        CHECK_EQ_INT(3000, (int)p.rate);
+        CHECK_EQ_INT(300, (int)p.base_done);
+        CHECK(p.base_us >= now);
+        CHECK_EQ_INT(1000000, (int)paceDelayUs(&p, 3300, p.base_us));
+        /* The same rate again: the schedule stays. */
+        int64_t base = p.base_us;
+        paceSetRate(&p, 3000, 900);
+        CHECK_EQ_INT(300, (int)p.base_done);
+        CHECK(p.base_us == base);
+    }
     TEST("pace.unlimited") {
         pacer p = {.rate = 0};
         CHECK_EQ_INT(0, (int)paceDelayUs(&p, 1000000, 0));
