@@ -77,6 +77,11 @@ int rdbFileSelectDb(rdbFileWriter *w, uint64_t db) {
     return maybeFlush(w, rdbBufAppendByte(&w->buf, RDB_OPCODE_SELECTDB) | rdbWriteLen(&w->buf, db));
 }
 
+int rdbFileResizeDb(rdbFileWriter *w, uint64_t keys, uint64_t expires) {
+    return maybeFlush(w, rdbBufAppendByte(&w->buf, RDB_OPCODE_RESIZEDB) | rdbWriteLen(&w->buf, keys) |
+                             rdbWriteLen(&w->buf, expires));
+}
+
 /* meta: a Redis 8.6 KEY_META record (opcode included) to put right before
  * the type byte, kept only in a file that can say it (Redis RDB 13+). */
 static int fileKey(rdbFileWriter *w, const unsigned char *meta, size_t metalen, int type, const char *key,
