@@ -37,6 +37,7 @@
 #include "snapshot.h"
 #include "state.h"
 #include "stop.h"
+#include "tload.h"
 #include "verify.h"
 #include "streamstage.h"
 #include "writer.h"
@@ -126,6 +127,8 @@ typedef struct syncer {
     int cut_phase;          /* CUT_* */
     int finished;           /* cut over: the run is done */
     int cut_tried;          /* a cut-over began (and said how it ended) */
+    tload *tl;              /* --target-load replica: the target loading as our replica */
+    long tl_dbs;            /* the target's databases (tloadCheck) */
     char err[1024];
 } syncer;
 
@@ -373,8 +376,9 @@ static void statusLine(syncer *s, int force) {
     } else if (phase == REPL_TRANSFER) {
         char total[48] = "";
         if (st.snapshot_size >= 0) snprintf(total, sizeof(total), " of %.1f MB", st.snapshot_size / 1048576.0);
-        snprintf(line, sizeof(line), "loading snapshot: %.1f MB%s received, %llu keys applied",
-                 st.snapshot_bytes / 1048576.0, total, (unsigned long long)snapshotWritten(s));
+        snprintf(line, sizeof(line), "loading snapshot: %.1f MB%s received, %llu keys %s",
+                 st.snapshot_bytes / 1048576.0, total, (unsigned long long)snapshotWritten(s),
+                 s->tl ? "sent to the target, which loads them as our replica" : "applied");
     } else {
         streamingLine(s, &st, line, sizeof(line));
     }
@@ -866,6 +870,61 @@ static ssize_t snapRead(void *src, void *buf, size_t cap, char *err, size_t errl
     }
 }
 
+/* --target-load replica, the first snapshot: the target becomes our
+ * replica and the importer writes an RDB to it (tload.h). 0 also when the
+ * mode is not used; -1 fatal. */
+static int tloadOpen(syncer *s) {
+    char err[900];
+    outcome rc;
+    if (!s->cfg->target_load || s->loaded_once) return 0;
+    if (!(s->tl = tloadBegin(s->tc, &s->tinfo, stopRequested, &rc, err, sizeof(err)))) {
+        if (!stop_requested) fatal(s, rc, err);
+        return -1;
+    }
+    if (!s->cfg->quiet)
+        logInfo("--target-load replica: the target loads the snapshot as the replica of rdbsync (%s)",
+                "REPLICAOF for the load, promoted back after it");
+    importSetRdb(s->im, tloadWriter(s->tl), s->tl_dbs);
+    return 0;
+}
+
+/* The target's keys per db after its load, against what was written. */
+static void tloadSay(syncer *s) {
+    char *info = connInfo(s->tc, "keyspace"), line[600] = "";
+    resyncFacts f;
+    resyncFactsInit(&f);
+    if (info) resyncParseKeyspace(info, &f);
+    free(info);
+    for (int db = 0; db < RESYNC_MAX_DBS; db++) {
+        size_t n = strlen(line);
+        if (f.db_keys[db] > 0 && n < sizeof(line) - 40)
+            snprintf(line + n, sizeof(line) - n, "%sdb%d %lld", n ? ", " : "", db, (long long)f.db_keys[db]);
+    }
+    uint64_t written = snapshotWritten(s);
+    if (f.keys >= 0 && (uint64_t)f.keys != written)
+        logWarn("the target loaded the snapshot as our replica and holds %lld keys (%s), not the %llu written",
+                (long long)f.keys, line, (unsigned long long)written);
+    else if (!s->cfg->quiet)
+        logInfo("the target loaded the snapshot as our replica and holds %lld keys (%s) of %llu read; promoted back "
+                "(REPLICAOF NO ONE), its repl-diskless-load as it was", (long long)f.keys, line[0] ? line : "none",
+                (unsigned long long)s->keys);
+}
+
+/* After the last record: the target loads, then is promoted. */
+static int tloadClose(syncer *s) {
+    char err[900];
+    int rc = tloadFinish(s->tl, err, sizeof(err));
+    importSetRdb(s->im, NULL, 0);
+    tloadEnd(s->tl);
+    s->tl = NULL;
+    if (rc < 0) {
+        if (!stop_requested) fatal(s, OUTCOME_WRITE, err);
+        return -1;
+    }
+    tloadSay(s);
+    return 0;
+}
+
 /* Decode the snapshot from the spool into the importer, then hand what
  * the reader read past the RDB to the command parser. */
 static int loadSnapshot(syncer *s, const replEpoch *ep) {
@@ -903,6 +962,8 @@ static int loadSnapshot(syncer *s, const replEpoch *ep) {
         /* --state could not be kept: fatal, nothing touched */
     } else if ((why && flushTarget(s, !s->loaded_once, why) < 0) || (s->cp && checkpointRemove(s->cp, s->w) < 0)) {
         s->target_lost = !writerStopped(s->w);
+    } else if (tloadOpen(s) < 0) {
+        /* fatal, or stopped */
     } else if (rdbDecode(d) < 0) {
         if (stop_requested) {
         } else if (rdbDecoderErrorCode(d) == RDB_ERR_TRUNCATED) {
@@ -913,12 +974,18 @@ static int loadSnapshot(syncer *s, const replEpoch *ep) {
             char msg[1000]; /* a cluster shard's snapshot may stop for the source's own reason */
             if (s->cfg->shard && csourceLinkSnapshotError(s->cfg->shard, msg, sizeof(msg)))
                 fatal(s, OUTCOME_DECODE, msg);
-            else if (!s->fatal) s->target_lost = 1;
+            else if (s->tl && !s->fatal) { /* the importer's RDB records: the target did not take them */
+                snprintf(msg, sizeof(msg), "--target-load replica: %s", importError(s->im));
+                tloadExplain(s->tl, msg, sizeof(msg));
+                fatal(s, OUTCOME_WRITE, msg);
+            } else if (!s->fatal) s->target_lost = 1;
         } else {
             char msg[800];
             snprintf(msg, sizeof(msg), "source snapshot: %s", rdbDecoderError(d));
             fatal(s, rdbDecoderErrorCode(d) == RDB_ERR_CHECKSUM ? OUTCOME_CRC : OUTCOME_DECODE, msg);
         }
+    } else if (s->tl && tloadClose(s) < 0) {
+        /* fatal, or stopped */
     } else if (writerDrain(s->w) < 0) {
         if (!s->fatal) s->target_lost = 1;
     } else {
@@ -938,6 +1005,11 @@ static int loadSnapshot(syncer *s, const replEpoch *ep) {
         } else {
             rc = feed(s, rest, n);
         }
+    }
+    if (s->tl) { /* cut short: the target's load fails as the link closes, and it is promoted */
+        importSetRdb(s->im, NULL, 0);
+        tloadEnd(s->tl);
+        s->tl = NULL;
     }
     s->loading = 0;
     rdbDecoderFree(d);
@@ -1430,6 +1502,18 @@ static int checkDbs(syncer *s) { /* 0, or -1 with s->err and s->rc set */
     return -1;
 }
 
+/* --target-load replica: refused up front when the target cannot load the
+ * first snapshot as our replica (tload.h). */
+static int checkTargetLoad(syncer *s) {
+    char err[900];
+    tloadFacts f = {.tls = s->cfg->target->tls || s->cfg->target_conn.tls.enabled, .cluster_target = s->rt != NULL,
+                    .target_empty = s->target_was_empty, .flush = s->cfg->flush_target, .imp = &s->cfg->imp};
+    outcome rc = tloadCheck(s->tc, &s->tinfo, &f, &s->tl_dbs, err, sizeof(err));
+    if (rc == OUTCOME_OK) return 0;
+    fatal(s, rc, err);
+    return -1;
+}
+
 /* A cluster's shard without a checkpoint: does the hash hold other
  * shards' (the target is ours)? */
 static int shardCheckpointOthers(syncer *s) {
@@ -1517,6 +1601,12 @@ outcome syncRun(const syncConfig *cfg, int *refused) {
     s.target_was_empty = cfg->shard ? csourceLinkTargetWasEmpty(cfg->shard)
                         : s.rt    ? ctargetEmpty(s.rt)
                                   : connKeyspaceDbs(s.tc, tdbs, 4) == 0; /* INFO keyspace lists no db */
+    if (cfg->target_load && checkTargetLoad(&s) < 0) {
+        logError("%s", s.err);
+        stageFree(s.stage);
+        closeTarget(&s);
+        return s.rc;
+    }
     replState resume = {.offset = -1};
     if ((cfg->cutover && cutoverCheckSource(&s) < 0) || (cfg->state_path && openState(&s, &resume, &resuming) < 0) ||
         (cfg->exactly_once && startCheckpoint(&s, &resume, &resuming) < 0)) {
