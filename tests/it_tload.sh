@@ -91,6 +91,101 @@ scenario_once() {
     fi
 }
 
+# A write load on the source while the snapshot loads, and after.
+scenario_live() {
+    local t=live
+    rs_start l_src "${DBG[@]}" --repl-diskless-sync-delay 0 || { fail tload.live "source did not start"; return; }
+    rs_start l_tgt "${DBG[@]}" || { fail tload.live "target did not start"; return; }
+    rs_cli l_src DEBUG POPULATE 300000 pop 64 >/dev/null
+    "$LOAD" --port "$(rs_port l_src)" --seconds 6 --seed 5 --rate 3000 --no-groups --no-volatile --quiet \
+        >"$IT_TMP/load.out" 2>&1 &
+    local load_pid=$!
+    sleep 1
+    sync_start "$t" l_src l_tgt --target-load replica
+    wait "$load_pid" || note "load exited $?: $(tail -n 3 "$IT_TMP/load.out")"
+    if ! wait_until 30 digests_equal l_src l_tgt; then
+        fail tload.live "the target never equalled the source: $(tail -3 "$IT_TMP/$t.err")"
+        sync_stop
+        return
+    fi
+    sync_stop
+    if [ "$STOP_RC" != 0 ]; then fail tload.live "SIGTERM: exit $STOP_RC: $(tail -2 "$IT_TMP/$t.err")"
+    elif [ "$(info l_tgt replication role)" != master ]; then fail tload.live "the target is not a master"
+    elif ! has_line "$t" "the target loaded the snapshot as our replica"; then fail tload.live "no load line"
+    elif equal tload.live l_src l_tgt; then pass tload.live; fi
+    rs_stop l_src
+    rs_stop l_tgt
+}
+digests_equal() { [ "$(rs_digest "$1")" == "$(rs_digest "$2")" ]; }
+
+# refused NAME TARGET CODE LINE [ARGS]: refused before anything is written,
+# with exit CODE and LINE on stderr; the target left a master with the keys
+# it had.
+refused() {
+    local name=$1 tgt=$2 code=$3 line=$4 before
+    shift 4
+    before=$(rs_cli "$tgt" DBSIZE)
+    rdb_run "$name" --source "$(rs_url r_src)" --target "$(rs_url "$tgt")" --target-load replica --once "$@"
+    if [ "$RC" != "$code" ]; then fail "$name" "exit $RC, not $code: $(tail -2 "$IT_TMP/$name.err")"
+    elif ! grep -qF -- "$line" "$IT_TMP/$name.err"; then fail "$name" "no line '$line': $(cat "$IT_TMP/$name.err")"
+    elif [ "$(info "$tgt" replication role)" != master ] || [ "$(rs_cli "$tgt" DBSIZE)" != "$before" ]; then
+        fail "$name" "the target changed: role $(info "$tgt" replication role), $(rs_cli "$tgt" DBSIZE) keys"
+    elif [ "$(info r_src stats sync_full)" != 0 ]; then fail "$name" "the source served a full sync"
+    else pass "$name"; fi
+}
+
+scenario_refusals() {
+    rs_start r_src "${DBG[@]}" || { fail tload.refusals "source did not start"; return; }
+    rs_cli r_src SET a 1 >/dev/null
+    rs_cli r_src -n 3 SET b 2 >/dev/null
+    rs_start r_full || return
+    rs_cli r_full SET there 1 >/dev/null
+    refused tload.refuse_not_empty r_full 7 "rdbsync: --target-load replica loads only into an empty target, and this one holds keys (a replica's full sync would replace them); add --flush-target to empty it first, or use --target-load restore (the default)"
+    rs_start r_noreplicaof --rename-command REPLICAOF '""' || return
+    refused tload.refuse_no_replicaof r_noreplicaof 6 "rdbsync: the target has no REPLICAOF command (renamed or disabled): --target-load replica needs it; use --target-load restore (the default)"
+    rs_start r_fewdbs --databases 2 || return
+    refused tload.refuse_databases r_fewdbs 6 "rdbsync: the target has no db 3 (it has 2 databases, 0 to 1); stopped before writing anything"
+    if CLUSTER_NAME=tlc cluster_start 1 0; then
+        refused_cluster
+    else
+        fail tload.refuse_cluster "the cluster did not start"
+    fi
+    rs_stop r_full
+    rs_stop r_noreplicaof
+    rs_stop r_fewdbs
+}
+
+refused_cluster() {
+    local before
+    before=$(cluster_dbsize)
+    rdb_run tload.refuse_cluster --source "$(rs_url r_src)" --target "$(cluster_url)" --target-load replica --once --db 0
+    if [ "$RC" != 1 ]; then fail tload.refuse_cluster "exit $RC, not 1: $(tail -2 "$IT_TMP/tload.refuse_cluster.err")"
+    elif ! grep -qF "rdbsync: --target-load replica: the target is a cluster node, which cannot become the replica of rdbsync for the load; use --target-load restore (the default)" "$IT_TMP/tload.refuse_cluster.err"; then
+        fail tload.refuse_cluster "no refusal line: $(cat "$IT_TMP/tload.refuse_cluster.err")"
+    elif [ "$(cluster_dbsize)" != "$before" ]; then fail tload.refuse_cluster "the cluster changed"
+    else pass tload.refuse_cluster; fi
+}
+
+# A 7.0 source into a 6.2 target: the payloads re-encoded for RDB 9.
+scenario_v62() {
+    if ! rs_version_bin redis-6.2.16 >/dev/null; then
+        skip tload.v62 "no redis-6.2.16 in \$SHARED/servers"
+        return
+    fi
+    rs_start v_src "${DBG[@]}" || { fail tload.v62 "source did not start"; return; }
+    rs_start_v v_tgt redis-6.2.16 || { fail tload.v62 "6.2 target did not start"; return; }
+    "$ROOT/tests/gen_dataset.sh" "$(rs_port v_src)" >/dev/null
+    rs_cli v_src FUNCTION FLUSH >/dev/null # 6.2 has no functions
+    rdb_run v62 --source "$(rs_url v_src)" --target "$(rs_url v_tgt)" --target-load replica --once
+    if [ "$RC" -ne 0 ]; then fail tload.v62 "exit $RC: $(tail -3 "$IT_TMP/v62.err")"
+    elif ! has_line v62 "the target loaded the snapshot as our replica"; then fail tload.v62 "no load line"
+    elif [ "$(rs_digest v_src)" != "$(rs_digest v_tgt)" ]; then fail tload.v62 "DEBUG DIGEST differs"
+    elif [ "$(info v_tgt replication role)" != master ]; then fail tload.v62 "the target is not a master"
+    else pass tload.v62; fi
+    rs_stop v_src
+    rs_stop v_tgt
+}
+
 for s in ${TLOAD_SCENARIOS:-once live refusals v62}; do
     "scenario_$s"
 done
