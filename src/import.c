@@ -284,6 +284,10 @@ static int rdbRecord(importer *im, const rdbKeyInfo *k, int type, const unsigned
     int64_t exp = k->expire_ms;
     if (exp != -1 && graceNear(exp, im->now_ms, im->o.expire_grace_ms)) exp = clockWallMs() + im->o.expire_grace_ms;
     if (rdbSelect(im, targetDb(im, k->db)) < 0) return -1;
+    /* IDLETIME/FREQ as RESTORE would send them (RDB 9 = Redis 5.0, as ABSTTL). */
+    if ((k->idle >= 0 || k->freq >= 0) && im->target.rdb_version >= 9 &&
+        rdbFileHints(im->fw, k->idle, k->idle >= 0 ? -1 : k->freq) < 0)
+        return rdbFailed(im);
     int rc = type < 0 ? rdbFileKeyFromPayload(im->fw, k->key, k->keylen, exp, p, len)
                       : rdbFileKey(im->fw, type, k->key, k->keylen, exp, p, len);
     if (rc < 0) return rdbFailed(im);

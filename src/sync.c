@@ -876,7 +876,7 @@ static ssize_t snapRead(void *src, void *buf, size_t cap, char *err, size_t errl
 static int tloadOpen(syncer *s) {
     char err[900];
     outcome rc;
-    if (!s->cfg->target_load || s->loaded_once) return 0;
+    if (!s->cfg->target_load || s->loaded_once || s->tl_dbs <= 0) return 0; /* not checked: RESTORE */
     if (!(s->tl = tloadBegin(s->tc, &s->tinfo, stopRequested, &rc, err, sizeof(err)))) {
         if (!stop_requested) fatal(s, rc, err);
         return -1;
@@ -1601,15 +1601,11 @@ outcome syncRun(const syncConfig *cfg, int *refused) {
     s.target_was_empty = cfg->shard ? csourceLinkTargetWasEmpty(cfg->shard)
                         : s.rt    ? ctargetEmpty(s.rt)
                                   : connKeyspaceDbs(s.tc, tdbs, 4) == 0; /* INFO keyspace lists no db */
-    if (cfg->target_load && checkTargetLoad(&s) < 0) {
-        logError("%s", s.err);
-        stageFree(s.stage);
-        closeTarget(&s);
-        return s.rc;
-    }
     replState resume = {.offset = -1};
     if ((cfg->cutover && cutoverCheckSource(&s) < 0) || (cfg->state_path && openState(&s, &resume, &resuming) < 0) ||
-        (cfg->exactly_once && startCheckpoint(&s, &resume, &resuming) < 0)) {
+        (cfg->exactly_once && startCheckpoint(&s, &resume, &resuming) < 0) ||
+        /* A run that resumes holds its target already: a full sync then is a later one (RESTORE). */
+        (cfg->target_load && !resuming && !s.loaded_once && checkTargetLoad(&s) < 0)) {
         logError("%s", s.err);
         stageFree(s.stage);
         closeState(&s);

@@ -14,6 +14,9 @@
 #   live       a write load on the source during the snapshot, rdbsync
 #              without --once: after the load stops, equal; SIGTERM exits
 #              0 and the target is a master
+#   stop       SIGTERM while the target loads as our replica (2M keys):
+#              exit 9 with the partial-load line, the target a master
+#              again, repl-diskless-load back to disabled
 #   refusals   each before anything is written, exact line and exit code:
 #              a target holding a key (7), a target whose REPLICAOF is
 #              renamed away (6), a target with fewer databases than the
@@ -118,6 +121,34 @@ scenario_live() {
 }
 digests_equal() { [ "$(rs_digest "$1")" == "$(rs_digest "$2")" ]; }
 
+# SIGTERM while the target is our replica: exit 9, the target a master
+# again with its repl-diskless-load back.
+scenario_stop() {
+    local t=stop
+    rs_start s_src "${DBG[@]}" --repl-diskless-sync-delay 0 || { fail tload.stop "source did not start"; return; }
+    rs_start s_tgt --repl-diskless-load disabled || { fail tload.stop "target did not start"; return; }
+    rs_cli s_src DEBUG POPULATE 2000000 pop 64 >/dev/null
+    sync_start "$t" s_src s_tgt --target-load replica
+    if ! wait_until 30 is_replica s_tgt; then
+        fail tload.stop "the target never became our replica: $(tail -3 "$IT_TMP/$t.err")"
+        sync_stop
+        return
+    fi
+    sync_stop
+    local role dl
+    role=$(info s_tgt replication role)
+    dl=$(rs_cli s_tgt CONFIG GET repl-diskless-load | tail -1)
+    if [ "$STOP_RC" != 9 ]; then fail tload.stop "exit $STOP_RC, not 9: $(tail -2 "$IT_TMP/$t.err")"
+    elif [ "$role" != master ] || [ "$dl" != disabled ]; then
+        fail tload.stop "after SIGTERM: role '$role', repl-diskless-load '$dl'"
+    elif ! has_line "$t" "stopped by SIGTERM during the snapshot load"; then
+        fail tload.stop "no stop line: $(tail -2 "$IT_TMP/$t.err")"
+    else pass tload.stop; fi
+    rs_stop s_src
+    rs_stop s_tgt
+}
+is_replica() { [ "$(info "$1" replication role)" == slave ]; }
+
 # refused NAME TARGET CODE LINE [ARGS]: refused before anything is written,
 # with exit CODE and LINE on stderr; the target left a master with the keys
 # it had.
@@ -186,6 +217,6 @@ scenario_v62() {
     rs_stop v_tgt
 }
 
-for s in ${TLOAD_SCENARIOS:-once live refusals v62}; do
+for s in ${TLOAD_SCENARIOS:-once live stop refusals v62}; do
     "scenario_$s"
 done
