@@ -25,7 +25,8 @@
 #   tls       import and full sync over TLS (rediss://, --cacert) vs plain TCP
 #   verify    `--verify` of two equal servers vs `--source --checksum` of one
 #   sync5m    the sync section at 5M keys (4.5M DEBUG POPULATE strings + 500k mixed),
-#             with a row for --target-load replica
+#             with a row for --target-load replica (BENCH_REPLICA_ARGS: the native
+#             replica's redis-server arguments, e.g. --repl-diskless-load on-empty-db)
 #   scan5m    scan mode on the same 5M keys: --rate windows (the source's PING
 #             p99 added against an idle window beside each), then whole
 #             copies against rump.c with the PING p50/p99 during each
@@ -464,7 +465,11 @@ sync_compare() {
     local ref="$BENCH_TMP/sref.log" ours="$BENCH_TMP/sours.log" r
     local refcpu="$BENCH_TMP/sref.cpu" ourcpu="$BENCH_TMP/sours.cpu" target=$2
     rs_start target --enable-debug-command local || bench_die "cannot start the target server"
-    rs_start replica || bench_die "cannot start the replica server"
+    # BENCH_REPLICA_ARGS: the native replica's own settings, e.g.
+    # "--repl-diskless-load on-empty-db" (what --target-load replica sets on its target).
+    # shellcheck disable=SC2086
+    rs_start replica ${BENCH_REPLICA_ARGS:-} || bench_die "cannot start the replica server"
+    echo "native replica: repl-diskless-load $(rs_cli replica config get repl-diskless-load | tail -n 1)"
     SRC_KS=$(keyspace src)
     # A source that answers DEBUG DIGEST (sync5m's): every copy is checked
     # to hold exactly its data, not just as many keys (untimed).

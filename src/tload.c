@@ -90,6 +90,39 @@ static int hasReplicaof(rsConn *t, const rsServerInfo *ti) {
     return yes;
 }
 
+/* Redis 7.0+: would our user be allowed the commands of the load? ACL
+ * DRYRUN says without running them (where DRYRUN itself is refused, the
+ * commands' own replies decide later). 0, or -1 with err naming the
+ * command. */
+static int aclAllows(rsConn *t, const rsServerInfo *ti, char *err, size_t errlen) {
+    static const char *const cmds[][4] = {{"REPLICAOF", "NO", "ONE", NULL},
+                                          {"CONFIG", "SET", "repl-diskless-load", "on-empty-db"},
+                                          {"CONFIG", "GET", "databases", NULL}};
+    char user[128];
+    if (!connServerAtLeast(ti, 7, 0)) return 0;
+    redisReply *r = connCommandf(t, "ACL WHOAMI");
+    int known = r && r->type == REDIS_REPLY_STRING;
+    if (known) snprintf(user, sizeof(user), "%s", r->str);
+    if (r) freeReplyObject(r);
+    for (size_t i = 0; known && i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+        const char *argv[7] = {"ACL", "DRYRUN", user};
+        size_t lens[7];
+        int argc = 3;
+        for (int j = 0; j < 4 && cmds[i][j]; j++) argv[argc++] = cmds[i][j];
+        for (int j = 0; j < argc; j++) lens[j] = strlen(argv[j]);
+        r = connCommand(t, argc, argv, lens);
+        /* +OK allowed; a bulk string says why not; an error: DRYRUN itself refused */
+        int denied = r && (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS) && strcmp(r->str, "OK") != 0;
+        if (denied)
+            snprintf(err, errlen, "the target's user '%s' may not run %s%s%s (ACL: %s): --target-load replica "
+                     "needs it; use --target-load restore (the default)", user, cmds[i][0], i ? " " : "",
+                     i ? cmds[i][1] : "", r->str);
+        if (r) freeReplyObject(r);
+        if (denied) return -1;
+    }
+    return 0;
+}
+
 /* Two selected source dbs written into one target db: a key in both would
  * be a duplicate in the RDB, and a loading server panics on one. */
 static int mergedDbs(const importOptions *o, char *err, size_t errlen) {
@@ -121,6 +154,7 @@ outcome tloadCheck(rsConn *t, const rsServerInfo *ti, const tloadFacts *f, long 
                    size_t errlen) {
     char val[64];
     const char *use = "use --target-load restore (the default)";
+    *err = '\0';
     if (!connServerAtLeast(ti, 4, 0)) {
         snprintf(err, errlen, "--target-load replica needs a target of Redis 4.0 or later (it is %s: no diskless "
                  "EOF format); %s", ti->redis_version, use);
@@ -155,6 +189,7 @@ outcome tloadCheck(rsConn *t, const rsServerInfo *ti, const tloadFacts *f, long 
                  "%s", replicaofCmd(ti), use);
         return OUTCOME_WRITE;
     }
+    if (aclAllows(t, ti, err, errlen) < 0) return OUTCOME_WRITE;
     return OUTCOME_OK;
 }
 

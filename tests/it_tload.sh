@@ -19,9 +19,14 @@
 #              again, repl-diskless-load back to disabled
 #   refusals   each before anything is written, exact line and exit code:
 #              a target holding a key (7), a target whose REPLICAOF is
-#              renamed away (6), a target with fewer databases than the
+#              renamed away (6), a user whose ACL denies REPLICAOF (6,
+#              said by ACL DRYRUN), a target with fewer databases than the
 #              source uses (6), a cluster target (1); each target is left
 #              a master, untouched
+#   flush      --flush-target into a target holding a key and a function
+#              library: the key gone, the libraries the source's, equal
+#   v74        Redis 7.4 to 7.4 with hash field TTLs (listpack and
+#              hashtable hashes): field TTLs kept, equal (SKIP without it)
 #   v62        a 7.0 source into a 6.2 target (payloads re-encoded for
 #              RDB 9): equal by DEBUG DIGEST (SKIP without the server)
 #
@@ -174,6 +179,10 @@ scenario_refusals() {
     refused tload.refuse_not_empty r_full 7 "rdbsync: --target-load replica loads only into an empty target, and this one holds keys (a replica's full sync would replace them); add --flush-target to empty it first, or use --target-load restore (the default)"
     rs_start r_noreplicaof --rename-command REPLICAOF '""' || return
     refused tload.refuse_no_replicaof r_noreplicaof 6 "rdbsync: the target has no REPLICAOF command (renamed or disabled): --target-load replica needs it; use --target-load restore (the default)"
+    rs_start r_acl || return
+    rs_cli r_acl ACL SETUSER default -replicaof -slaveof >/dev/null
+    refused tload.refuse_acl r_acl 6 "rdbsync: the target's user 'default' may not run REPLICAOF (ACL: "
+    rs_stop r_acl
     rs_start r_fewdbs --databases 2 || return
     refused tload.refuse_databases r_fewdbs 6 "rdbsync: the target has no db 3 (it has 2 databases, 0 to 1); stopped before writing anything"
     if CLUSTER_NAME=tlc cluster_start 1 0; then
@@ -217,6 +226,53 @@ scenario_v62() {
     rs_stop v_tgt
 }
 
-for s in ${TLOAD_SCENARIOS:-once live stop refusals v62}; do
+# --flush-target: a target holding keys and a function library is emptied,
+# then loads as our replica.
+scenario_flush() {
+    rs_start f_src "${DBG[@]}" || { fail tload.flush "source did not start"; return; }
+    rs_start f_tgt "${DBG[@]}" || { fail tload.flush "target did not start"; return; }
+    "$ROOT/tests/gen_dataset.sh" "$(rs_port f_src)" >/dev/null
+    rs_cli f_tgt SET stale 1 >/dev/null
+    rs_cli f_tgt FUNCTION LOAD "#!lua name=stalelib
+redis.register_function('stalefn', function() return 1 end)" >/dev/null
+    rdb_run flush --source "$(rs_url f_src)" --target "$(rs_url f_tgt)" --target-load replica --once --flush-target
+    if [ "$RC" -ne 0 ]; then fail tload.flush "exit $RC: $(tail -3 "$IT_TMP/flush.err")"
+    elif ! has_line flush "the target loaded the snapshot as our replica"; then fail tload.flush "no load line"
+    elif [ "$(rs_cli f_tgt EXISTS stale)" != 0 ]; then fail tload.flush "the stale key stayed"
+    elif [ "$(rs_cli f_src FUNCTION LIST | sort)" != "$(rs_cli f_tgt FUNCTION LIST | sort)" ]; then
+        fail tload.flush "function libraries differ"
+    elif equal tload.flush f_src f_tgt; then pass tload.flush; fi
+    rs_stop f_src
+    rs_stop f_tgt
+}
+
+# Hash field TTLs (Redis 7.4: hashes of RDB types 22/24) into a 7.4 target.
+scenario_v74() {
+    if ! rs_version_bin redis-7.4.1 >/dev/null; then
+        skip tload.v74 "no redis-7.4.1 in \$SHARED/servers"
+        return
+    fi
+    rs_start_v h_src redis-7.4.1 "${DBG[@]}" || { fail tload.v74 "source did not start"; return; }
+    rs_start_v h_tgt redis-7.4.1 "${DBG[@]}" || { fail tload.v74 "target did not start"; return; }
+    local i
+    for i in 1 2 3; do
+        rs_cli h_src HSET "h$i" a 1 b 2 c 3 >/dev/null
+        rs_cli h_src HPEXPIREAT "h$i" 4102444800000 FIELDS 2 a b >/dev/null
+    done
+    # a value over hash-max-listpack-value: a hashtable hash, with its field TTLs
+    rs_cli h_src HSET hbig f "$(head -c 200 /dev/zero | tr '\0' x)" g 1 >/dev/null
+    rs_cli h_src HPEXPIREAT hbig 4102444800123 FIELDS 1 f >/dev/null
+    rs_cli h_src SET s 1 PXAT 4102444800000 >/dev/null
+    rdb_run v74 --source "$(rs_url h_src)" --target "$(rs_url h_tgt)" --target-load replica --once
+    if [ "$RC" -ne 0 ]; then fail tload.v74 "exit $RC: $(tail -3 "$IT_TMP/v74.err")"
+    elif ! has_line v74 "the target loaded the snapshot as our replica"; then fail tload.v74 "no load line"
+    elif [ "$(rs_cli h_tgt HPEXPIRETIME hbig FIELDS 2 f g | tr '\n' ' ')" != "4102444800123 -1 " ]; then
+        fail tload.v74 "field TTLs of hbig: $(rs_cli h_tgt HPEXPIRETIME hbig FIELDS 2 f g | tr '\n' ' ')"
+    elif equal tload.v74 h_src h_tgt; then pass tload.v74; fi
+    rs_stop h_src
+    rs_stop h_tgt
+}
+
+for s in ${TLOAD_SCENARIOS:-once live stop flush refusals v62 v74}; do
     "scenario_$s"
 done
