@@ -17,6 +17,9 @@
 #   stop       SIGTERM while the target loads as our replica (2M keys):
 #              exit 9 with the partial-load line, the target a master
 #              again, repl-diskless-load back to disabled
+#   options    --db 0 --db 3 --db-map 3:2 --exactly-once: each db where the
+#              importer puts it, the checkpoint written after the load;
+#              --db-map 1:0 (two dbs into one) refused (1), nothing written
 #   refusals   each before anything is written, exact line and exit code:
 #              a target holding a key (7), a target whose REPLICAOF is
 #              renamed away (6), a user whose ACL denies REPLICAOF (6,
@@ -273,6 +276,35 @@ scenario_v74() {
     rs_stop h_tgt
 }
 
-for s in ${TLOAD_SCENARIOS:-once live stop flush refusals v62 v74}; do
+# The importer's choices hold in the RDB: --db, --db-map, --exactly-once's
+# checkpoint written after the promotion; --db-map merging two dbs is refused.
+scenario_options() {
+    rs_start p_src "${DBG[@]}" || { fail tload.options "source did not start"; return; }
+    rs_start p_tgt "${DBG[@]}" || { fail tload.options "target did not start"; return; }
+    "$ROOT/tests/gen_dataset.sh" "$(rs_port p_src)" >/dev/null
+    rdb_run popt --source "$(rs_url p_src)" --target "$(rs_url p_tgt)" --target-load replica --once \
+        --db 0 --db 3 --db-map 3:2 --exactly-once
+    local want got
+    want="$(rs_cli p_src -n 0 DBSIZE) 0 $(rs_cli p_src -n 3 DBSIZE) 0"
+    # the checkpoint hash is one more key in db 0
+    got="$(($(rs_cli p_tgt -n 0 DBSIZE) - 1)) $(rs_cli p_tgt -n 1 DBSIZE) $(rs_cli p_tgt -n 2 DBSIZE) $(rs_cli p_tgt -n 3 DBSIZE)"
+    if [ "$RC" -ne 0 ]; then fail tload.options "exit $RC: $(tail -3 "$IT_TMP/popt.err")"
+    elif ! has_line popt "the target loaded the snapshot as our replica"; then fail tload.options "no load line"
+    elif [ "$got" != "$want" ]; then fail tload.options "keys per db 0 1 2 3: $got, want $want"
+    elif [ "$(rs_cli p_tgt -n 0 EXISTS rdbsync:checkpoint)" != 1 ]; then fail tload.options "no checkpoint"
+    else pass tload.options; fi
+    rs_cli p_tgt FLUSHALL >/dev/null
+    rs_cli p_tgt FUNCTION FLUSH >/dev/null
+    rdb_run pmerge --source "$(rs_url p_src)" --target "$(rs_url p_tgt)" --target-load replica --once --db-map 1:0
+    if [ "$RC" != 1 ]; then fail tload.refuse_db_merge "exit $RC, not 1: $(tail -2 "$IT_TMP/pmerge.err")"
+    elif ! has_line pmerge "rdbsync: --target-load replica: --db-map writes source dbs 0 and 1 into target db 0; a key in both would be a duplicate the loading target cannot take; use --target-load restore"; then
+        fail tload.refuse_db_merge "no line: $(cat "$IT_TMP/pmerge.err")"
+    elif [ "$(rs_cli p_tgt DBSIZE)" != 0 ]; then fail tload.refuse_db_merge "the target was written"
+    else pass tload.refuse_db_merge; fi
+    rs_stop p_src
+    rs_stop p_tgt
+}
+
+for s in ${TLOAD_SCENARIOS:-once live stop flush options refusals v62 v74}; do
     "scenario_$s"
 done
