@@ -1506,7 +1506,8 @@ static int checkDbs(syncer *s) { /* 0, or -1 with s->err and s->rc set */
  * first snapshot as our replica (tload.h). */
 static int checkTargetLoad(syncer *s) {
     char err[900];
-    tloadFacts f = {.tls = s->cfg->target->tls || s->cfg->target_conn.tls.enabled, .cluster_target = s->rt != NULL,
+    tloadFacts f = {.tls = s->cfg->target->tls || s->cfg->target_conn.tls.enabled,
+                    .unix_socket = s->cfg->target->is_unix, .cluster_target = s->rt != NULL,
                     .target_empty = s->target_was_empty, .flush = s->cfg->flush_target, .imp = &s->cfg->imp};
     outcome rc = tloadCheck(s->tc, &s->tinfo, &f, &s->tl_dbs, err, sizeof(err));
     if (rc == OUTCOME_OK) return 0;

@@ -170,6 +170,11 @@ outcome tloadCheck(rsConn *t, const rsServerInfo *ti, const tloadFacts *f, long 
                  "rdbsync would be plain TCP; %s", use);
         return OUTCOME_USAGE;
     }
+    if (f->unix_socket) {
+        snprintf(err, errlen, "--target-load replica: the target is reached over a unix socket, with no address of "
+                 "rdbsync to give it; %s", use);
+        return OUTCOME_USAGE;
+    }
     if (mergedDbs(f->imp, err, errlen)) return OUTCOME_USAGE;
     if (!f->flush && (!f->target_empty || hasFunctions(t, ti))) {
         snprintf(err, errlen, "--target-load replica loads only into an empty target, and this one holds %s "

@@ -38,6 +38,7 @@ typedef struct tload tload;
 /* What the up-front check needs to know besides the target itself. */
 typedef struct tloadFacts {
     int tls;            /* the target is reached over TLS */
+    int unix_socket;    /* over a unix socket: no address to give it */
     int cluster_target; /* a cluster node */
     int target_empty;   /* no key when the sync began */
     int flush;          /* --flush-target */

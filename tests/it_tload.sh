@@ -23,7 +23,7 @@
 #   refusals   each before anything is written, exact line and exit code:
 #              a target holding a key (7), a target whose REPLICAOF is
 #              renamed away (6), a user whose ACL denies REPLICAOF (6,
-#              said by ACL DRYRUN), a target with fewer databases than the
+#              said by ACL DRYRUN), a unix socket target (1), a target with fewer databases than the
 #              source uses (6), a cluster target (1); each target is left
 #              a master, untouched
 #   flush      --flush-target into a target holding a key and a function
@@ -186,6 +186,15 @@ scenario_refusals() {
     rs_cli r_acl ACL SETUSER default -replicaof -slaveof >/dev/null
     refused tload.refuse_acl r_acl 6 "rdbsync: the target's user 'default' may not run REPLICAOF (ACL: "
     rs_stop r_acl
+    rs_start r_unix --unixsocket "$IT_TMP/tl.sock" --unixsocketperm 700 || return
+    rdb_run tload.refuse_unix --source "$(rs_url r_src)" --target "unix://$IT_TMP/tl.sock" --target-load replica --once
+    if [ "$RC" != 1 ]; then fail tload.refuse_unix "exit $RC, not 1: $(tail -2 "$IT_TMP/tload.refuse_unix.err")"
+    elif ! has_line tload.refuse_unix "rdbsync: --target-load replica: the target is reached over a unix socket, with no address of rdbsync to give it; use --target-load restore (the default)"; then
+        fail tload.refuse_unix "no line: $(cat "$IT_TMP/tload.refuse_unix.err")"
+    elif [ "$(info r_unix replication role)" != master ] || [ "$(rs_cli r_unix DBSIZE)" != 0 ]; then
+        fail tload.refuse_unix "the target changed"
+    else pass tload.refuse_unix; fi
+    rs_stop r_unix
     rs_start r_fewdbs --databases 2 || return
     refused tload.refuse_databases r_fewdbs 6 "rdbsync: the target has no db 3 (it has 2 databases, 0 to 1); stopped before writing anything"
     if CLUSTER_NAME=tlc cluster_start 1 0; then
