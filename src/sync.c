@@ -877,52 +877,23 @@ static int tloadOpen(syncer *s) {
     char err[900];
     outcome rc;
     if (!s->cfg->target_load || s->loaded_once || s->tl_dbs <= 0) return 0; /* not checked: RESTORE */
-    if (!(s->tl = tloadBegin(s->tc, &s->tinfo, stopRequested, &rc, err, sizeof(err)))) {
+    if (!(s->tl = tloadBegin(s->tc, &s->tinfo, stopRequested, s->cfg->quiet, &rc, err, sizeof(err)))) {
         if (!stop_requested) fatal(s, rc, err);
         return -1;
     }
-    if (!s->cfg->quiet)
-        logInfo("--target-load replica: the target loads the snapshot as the replica of rdbsync (%s)",
-                "REPLICAOF for the load, promoted back after it");
     importSetRdb(s->im, tloadWriter(s->tl), s->tl_dbs);
     return 0;
-}
-
-/* The target's keys per db after its load, against what was written. */
-static void tloadSay(syncer *s) {
-    char *info = connInfo(s->tc, "keyspace"), line[600] = "";
-    resyncFacts f;
-    resyncFactsInit(&f);
-    if (info) resyncParseKeyspace(info, &f);
-    free(info);
-    for (int db = 0; db < RESYNC_MAX_DBS; db++) {
-        size_t n = strlen(line);
-        if (f.db_keys[db] > 0 && n < sizeof(line) - 40)
-            snprintf(line + n, sizeof(line) - n, "%sdb%d %lld", n ? ", " : "", db, (long long)f.db_keys[db]);
-    }
-    uint64_t written = snapshotWritten(s);
-    if (f.keys >= 0 && (uint64_t)f.keys != written)
-        logWarn("the target loaded the snapshot as our replica and holds %lld keys (%s), not the %llu written",
-                (long long)f.keys, line, (unsigned long long)written);
-    else if (!s->cfg->quiet)
-        logInfo("the target loaded the snapshot as our replica and holds %lld keys (%s) of %llu read; promoted back "
-                "(REPLICAOF NO ONE), its repl-diskless-load as it was", (long long)f.keys, line[0] ? line : "none",
-                (unsigned long long)s->keys);
 }
 
 /* After the last record: the target loads, then is promoted. */
 static int tloadClose(syncer *s) {
     char err[900];
-    int rc = tloadFinish(s->tl, err, sizeof(err));
+    int rc = tloadFinish(s->tl, snapshotWritten(s), s->keys, err, sizeof(err));
     importSetRdb(s->im, NULL, 0);
     tloadEnd(s->tl);
     s->tl = NULL;
-    if (rc < 0) {
-        if (!stop_requested) fatal(s, OUTCOME_WRITE, err);
-        return -1;
-    }
-    tloadSay(s);
-    return 0;
+    if (rc < 0 && !stop_requested) fatal(s, OUTCOME_WRITE, err);
+    return rc;
 }
 
 /* Decode the snapshot from the spool into the importer, then hand what

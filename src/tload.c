@@ -24,6 +24,7 @@
 
 #include "clock.h"
 #include "log.h"
+#include "resync.h"
 
 #define TLOAD_CONNECT_MS 5000   /* the target connects back within this */
 #define TLOAD_HANDSHAKE_MS 5000 /* each handshake command within this */
@@ -35,6 +36,7 @@ struct tload {
     rsConn *t;
     rsServerInfo ti;
     int (*stopped)(void);
+    int quiet;
     int lfd, dfd;
     char addr[INET6_ADDRSTRLEN];
     int port;
@@ -377,7 +379,7 @@ static int startRdb(tload *tl, char *err, size_t errlen) {
     return 0;
 }
 
-tload *tloadBegin(rsConn *t, const rsServerInfo *ti, int (*stopped)(void), outcome *rc, char *err,
+tload *tloadBegin(rsConn *t, const rsServerInfo *ti, int (*stopped)(void), int quiet, outcome *rc, char *err,
                   size_t errlen) {
     tload *tl = calloc(1, sizeof(*tl));
     char port[16], dl[32] = "";
@@ -386,7 +388,7 @@ tload *tloadBegin(rsConn *t, const rsServerInfo *ti, int (*stopped)(void), outco
         *rc = OUTCOME_INTERNAL;
         return NULL;
     }
-    tl->t = t, tl->ti = *ti, tl->stopped = stopped, tl->lfd = tl->dfd = -1;
+    tl->t = t, tl->ti = *ti, tl->stopped = stopped, tl->quiet = quiet, tl->lfd = tl->dfd = -1;
     *rc = OUTCOME_WRITE;
     if (listenBack(tl, err, errlen) < 0) goto fail;
     /* Diskless load into the empty db: the target parses as we send, no
@@ -403,6 +405,9 @@ tload *tloadBegin(rsConn *t, const rsServerInfo *ti, int (*stopped)(void), outco
     if (acceptTarget(tl, err, errlen, rc) < 0) goto fail;
     *rc = OUTCOME_WRITE;
     if (handshake(tl, err, errlen) < 0 || startRdb(tl, err, errlen) < 0) goto fail;
+    if (!quiet)
+        logInfo("--target-load replica: the target loads the snapshot as the replica of rdbsync at %s:%d "
+                "(REPLICAOF for the load, promoted back after it)", tl->addr, tl->port);
     return tl;
 fail:
     tloadEnd(tl);
@@ -461,7 +466,37 @@ static int promote(tload *tl, char *err, size_t errlen) {
     }
 }
 
-int tloadFinish(tload *tl, char *err, size_t errlen) {
+/* repl-diskless-load back to what it was (once). */
+static void restoreConfig(tload *tl) {
+    char err[512];
+    if (tl->old_dl[0] &&
+        command(tl, 4, (const char *[]){"CONFIG", "SET", "repl-diskless-load", tl->old_dl}, err, sizeof(err)) < 0)
+        logError("could not set the target's repl-diskless-load back to '%s': %s", tl->old_dl, err);
+    tl->old_dl[0] = '\0';
+}
+
+/* The target's keys per db after its load, against what was written. */
+static void report(tload *tl, uint64_t written, uint64_t read) {
+    char *info = connInfo(tl->t, "keyspace"), line[600] = "";
+    resyncFacts f;
+    resyncFactsInit(&f);
+    if (info) resyncParseKeyspace(info, &f);
+    free(info);
+    for (int db = 0; db < RESYNC_MAX_DBS; db++) {
+        size_t n = strlen(line);
+        if (f.db_keys[db] > 0 && n < sizeof(line) - 40)
+            snprintf(line + n, sizeof(line) - n, "%sdb%d %lld", n ? ", " : "", db, (long long)f.db_keys[db]);
+    }
+    if (f.keys >= 0 && (uint64_t)f.keys != written)
+        logWarn("the target loaded the snapshot as our replica and holds %lld keys (%s), not the %llu written",
+                (long long)f.keys, line, (unsigned long long)written);
+    else if (!tl->quiet)
+        logInfo("the target loaded the snapshot as our replica and holds %lld keys (%s) of %llu read; promoted back "
+                "(REPLICAOF NO ONE), its repl-diskless-load as it was", (long long)f.keys, line[0] ? line : "none",
+                (unsigned long long)read);
+}
+
+int tloadFinish(tload *tl, uint64_t written, uint64_t read, char *err, size_t errlen) {
     if (rdbFileFinish(tl->fw) < 0 || linkWrite(tl, tl->mark, MARK_LEN) < 0) {
         snprintf(err, errlen, "the target closed the replication link as the snapshot ended");
         return -1;
@@ -488,6 +523,8 @@ int tloadFinish(tload *tl, char *err, size_t errlen) {
         usleep(50 * 1000);
     }
     if (promote(tl, err, errlen) < 0) return -1;
+    restoreConfig(tl);
+    report(tl, written, read);
     return 0;
 }
 
@@ -499,9 +536,7 @@ void tloadEnd(tload *tl) {
     if (tl->replica && promote(tl, err, sizeof(err)) < 0)
         logError("the target is still a replica of rdbsync's %s:%d (%s): run REPLICAOF NO ONE on it", tl->addr,
                  tl->port, err);
-    if (tl->old_dl[0] &&
-        command(tl, 4, (const char *[]){"CONFIG", "SET", "repl-diskless-load", tl->old_dl}, err, sizeof(err)) < 0)
-        logError("could not set the target's repl-diskless-load back to '%s': %s", tl->old_dl, err);
+    restoreConfig(tl);
     rdbFileWriterFree(tl->fw);
     free(tl);
 }

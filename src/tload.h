@@ -25,6 +25,7 @@
 #define RDBSYNC_TLOAD_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "conn.h"
 #include "import.h"
@@ -51,15 +52,18 @@ typedef struct tloadFacts {
 outcome tloadCheck(rsConn *t, const rsServerInfo *ti, const tloadFacts *f, long *databases, char *err,
                    size_t errlen);
 
-/* Make the target our replica and open the RDB stream to it. stopped()
- * is polled while waiting (a stop by signal). NULL with err and *rc. */
-tload *tloadBegin(rsConn *t, const rsServerInfo *ti, int (*stopped)(void), outcome *rc, char *err,
+/* Make the target our replica and open the RDB stream to it (said on
+ * stderr unless quiet). stopped() is polled while waiting (a stop by
+ * signal). NULL with err and *rc. */
+tload *tloadBegin(rsConn *t, const rsServerInfo *ti, int (*stopped)(void), int quiet, outcome *rc, char *err,
                   size_t errlen);
 /* The RDB writer on the replication link (header written). */
 rdbFileWriter *tloadWriter(tload *tl);
 /* The EOF, CRC-64 and mark, then wait until the target loaded it and
- * promote it. 0, or -1 with err (what the link or INFO said). */
-int tloadFinish(tload *tl, char *err, size_t errlen);
+ * promote it; then say how many keys it holds per db against the keys
+ * written and read (a warning when it holds other than those written).
+ * 0, or -1 with err (what the link or INFO said). */
+int tloadFinish(tload *tl, uint64_t written, uint64_t read, char *err, size_t errlen);
 /* After a failure: what goes with its message (the target's INFO about
  * the link), appended to msg. */
 void tloadExplain(tload *tl, char *msg, size_t cap);
