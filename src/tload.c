@@ -434,8 +434,11 @@ void tloadExplain(tload *tl, char *msg, size_t cap) {
     size_t n = strlen(msg);
     if (!tl || n >= cap) return;
     infoFields(tl, link, sync, loading, sizeof(link));
-    snprintf(msg + n, cap - n, " (the target's INFO: master_link_status:%s, master_sync_in_progress:%s, loading:%s; "
-             "its log says why)", link, sync, loading);
+    if (!strcmp(link, "?"))
+        snprintf(msg + n, cap - n, " (the target does not answer INFO: %s)", connError(tl->t));
+    else
+        snprintf(msg + n, cap - n, " (the target's INFO: master_link_status:%s, master_sync_in_progress:%s, "
+                 "loading:%s; its log says why)", link, sync, loading);
 }
 
 /* Has the target closed the link? Whatever it sent (REPLCONF ACK) is dropped. */
@@ -468,10 +471,13 @@ static int promote(tload *tl, char *err, size_t errlen) {
 
 /* repl-diskless-load back to what it was (once). */
 static void restoreConfig(tload *tl) {
-    char err[512];
-    if (tl->old_dl[0] &&
-        command(tl, 4, (const char *[]){"CONFIG", "SET", "repl-diskless-load", tl->old_dl}, err, sizeof(err)) < 0)
-        logError("could not set the target's repl-diskless-load back to '%s': %s", tl->old_dl, err);
+    if (!tl->old_dl[0]) return;
+    redisReply *r = connCommand(tl->t, 4, (const char *[]){"CONFIG", "SET", "repl-diskless-load", tl->old_dl},
+                                (size_t[]){6, 3, 18, strlen(tl->old_dl)});
+    if (!r || r->type == REDIS_REPLY_ERROR)
+        logError("could not set the target's repl-diskless-load back to '%s' (%s): CONFIG SET repl-diskless-load %s "
+                 "on it", tl->old_dl, r ? r->str : connError(tl->t), tl->old_dl);
+    if (r) freeReplyObject(r);
     tl->old_dl[0] = '\0';
 }
 
@@ -534,8 +540,8 @@ void tloadEnd(tload *tl) {
     if (tl->dfd >= 0) close(tl->dfd); /* a load in progress fails: the target empties what it loaded */
     if (tl->lfd >= 0) close(tl->lfd);
     if (tl->replica && promote(tl, err, sizeof(err)) < 0)
-        logError("the target is still a replica of rdbsync's %s:%d (%s): run REPLICAOF NO ONE on it", tl->addr,
-                 tl->port, err);
+        logError("could not promote the target back (%s): if it runs, it is a replica of rdbsync's %s:%d; run "
+                 "REPLICAOF NO ONE on it", err, tl->addr, tl->port);
     restoreConfig(tl);
     rdbFileWriterFree(tl->fw);
     free(tl);

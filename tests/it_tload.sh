@@ -20,11 +20,14 @@
 #   options    --db 0 --db 3 --db-map 3:2 --exactly-once: each db where the
 #              importer puts it, the checkpoint written after the load;
 #              --db-map 1:0 (two dbs into one) refused (1), nothing written
+#   killed     the target SIGKILLed while it loads as our replica: rdbsync
+#              exits 6 with one '--target-load replica: ...' line, no hang
 #   refusals   each before anything is written, exact line and exit code:
 #              a target holding a key (7), a target whose REPLICAOF is
 #              renamed away (6), a user whose ACL denies REPLICAOF (6,
 #              said by ACL DRYRUN), a unix socket target (1), a target with fewer databases than the
-#              source uses (6), a cluster target (1); each target is left
+#              source uses (6), a cluster target (1), a cluster source (1);
+#              each target is left
 #              a master, untouched
 #   flush      --flush-target into a target holding a key and a function
 #              library: the key gone, the libraries the source's, equal
@@ -173,6 +176,27 @@ scenario_stop() {
 }
 is_replica() { [ "$(info "$1" replication role)" == slave ]; }
 
+# The target dies while it loads as our replica: one line, exit 6, no hang.
+scenario_killed() {
+    local t=killed
+    rs_start k_src "${DBG[@]}" --repl-diskless-sync-delay 0 || { fail tload.killed "source did not start"; return; }
+    rs_start k_tgt || { fail tload.killed "target did not start"; return; }
+    rs_cli k_src DEBUG POPULATE 2000000 pop 64 >/dev/null
+    sync_start "$t" k_src k_tgt --target-load replica
+    if ! wait_until 30 is_replica k_tgt; then
+        fail tload.killed "the target never became our replica: $(tail -3 "$IT_TMP/$t.err")"
+        sync_stop
+        return
+    fi
+    kill -9 "$(rs_pid k_tgt)"
+    sync_exit 20
+    if [ "$EXIT_RC" != 6 ]; then fail tload.killed "exit $EXIT_RC, not 6: $(tail -3 "$IT_TMP/$t.err")"
+    elif ! has_line "$t" "rdbsync: --target-load replica: "; then fail tload.killed "no line: $(tail -3 "$IT_TMP/$t.err")"
+    else pass tload.killed; fi
+    rs_stop k_src
+    rs_stop k_tgt 2>/dev/null || true
+}
+
 # refused NAME TARGET CODE LINE [ARGS]: refused before anything is written,
 # with exit CODE and LINE on stderr; the target left a master with the keys
 # it had.
@@ -232,6 +256,13 @@ refused_cluster() {
         fail tload.refuse_cluster "no refusal line: $(cat "$IT_TMP/tload.refuse_cluster.err")"
     elif [ "$(cluster_dbsize)" != "$before" ]; then fail tload.refuse_cluster "the cluster changed"
     else pass tload.refuse_cluster; fi
+    # a cluster source: its shards' snapshots are not merged into one RDB
+    rdb_run tload.refuse_csource --source "$(cluster_url)" --target "$(rs_url r_src)" --target-load replica --once
+    if [ "$RC" != 1 ]; then fail tload.refuse_csource "exit $RC, not 1: $(tail -2 "$IT_TMP/tload.refuse_csource.err")"
+    elif ! has_line tload.refuse_csource "rdbsync: --target-load replica: the source is a cluster, whose shards' snapshots are not merged into one RDB yet; use --target-load restore (the default)"; then
+        fail tload.refuse_csource "no line: $(cat "$IT_TMP/tload.refuse_csource.err")"
+    elif [ "$(info r_src replication role)" != master ]; then fail tload.refuse_csource "the target changed"
+    else pass tload.refuse_csource; fi
 }
 
 # other_target NAME SERVER [TARGET ARGS]: a 7.0 source with the dataset (no
@@ -344,6 +375,6 @@ scenario_options() {
     rs_stop p_tgt
 }
 
-for s in ${TLOAD_SCENARIOS:-once live stop flush options refusals v62 v74 vk8}; do
+for s in ${TLOAD_SCENARIOS:-once live stop killed flush options refusals v62 v74 vk8}; do
     "scenario_$s"
 done
