@@ -371,7 +371,8 @@ static int startRdb(tload *tl, char *err, size_t errlen) {
     hexRandom(replid, MARK_LEN);
     hexRandom(tl->mark, MARK_LEN);
     snprintf(line, sizeof(line), "+FULLRESYNC %s 0\r\n$EOF:%s\r\n", replid, tl->mark);
-    tl->fw = rdbFileWriterNew(linkWrite, tl, tl->ti.rdb_version, rdbServerFlavour(tl->ti.is_valkey, tl->ti.rdb_version));
+    rdbFlavour flavour = rdbServerFlavour(tl->ti.is_valkey, tl->ti.rdb_version);
+    tl->fw = rdbFileWriterNew(linkWrite, tl, tl->ti.rdb_version, flavour);
     if (reply(tl, line) < 0 || !tl->fw || rdbFileAux(tl->fw, "rdbsync", "target-load") < 0) {
         snprintf(err, errlen, "the target closed its replication link to rdbsync as the snapshot began");
         return -1;
