@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # it_tload.sh -- --target-load replica (src/tload.h): the target loads the
 # first snapshot itself, as the replica of rdbsync, against real
-# redis-server processes (7.0; 6.2 from $SHARED/servers when there).
+# redis-server processes (7.0; 6.2, 7.4 and Valkey 8.0 from
+# $SHARED/servers when there). TLOAD_SCENARIOS="once live" runs only those.
 # "equal" below: DEBUG DIGEST of source and target equal, and rdbsync's
 # own --checksum digests of both equal.
 #
@@ -25,10 +26,10 @@
 #   refusals   each before anything is written, exact line and exit code:
 #              a target holding a key (7), a target whose REPLICAOF is
 #              renamed away (6), a user whose ACL denies REPLICAOF (6,
-#              said by ACL DRYRUN), a unix socket target (1), a target with fewer databases than the
-#              source uses (6), a cluster target (1), a cluster source (1);
-#              each target is left
-#              a master, untouched
+#              said by ACL DRYRUN), a unix socket target (1), a target
+#              with fewer databases than the source uses (6), a cluster
+#              target (1), a cluster source (1); each target is left a
+#              master, untouched, and the source served no full sync
 #   flush      --flush-target into a target holding a key and a function
 #              library: the key gone, the libraries the source's, equal
 #   v74        Redis 7.4 to 7.4 with hash field TTLs (listpack and
