@@ -794,7 +794,20 @@ static int streamEpoch(syncer *s, spool *sp) {
 typedef struct snapCtx {
     syncer *s;
     int stream_db;
+    int tload_pending;      /* --target-load replica: begins with the source's first bytes */
 } snapCtx;
+
+static int tloadOpen(syncer *s);
+
+/* The target becomes our replica only once the source's RDB flows: its
+ * own read of the link times out after repl-timeout, and a source may
+ * take longer than that to start (a disk-based BGSAVE first). */
+static int onHeader(void *ctx, int version, rdbFlavour flavour) {
+    snapCtx *sc = ctx;
+    if (!sc->tload_pending) return 0;
+    sc->tload_pending = 0;
+    return tloadOpen(sc->s);
+}
 
 static int onAux(void *ctx, const char *k, size_t kl, const char *v, size_t vl) {
     snapCtx *sc = ctx;
@@ -901,8 +914,8 @@ static int tloadClose(syncer *s) {
 static int loadSnapshot(syncer *s, const replEpoch *ep) {
     snapSource src = {s, ep->sp};
     rdbReader *r = rdbReaderNew(snapRead, &src);
-    snapCtx sc = {s, 0};
-    rdbHandlers hi, hs = {.ctx = &sc, .aux = onAux, .key_end = onKeyEnd}, h;
+    snapCtx sc = {s, 0, 1};
+    rdbHandlers hi, hs = {.ctx = &sc, .header = onHeader, .aux = onAux, .key_end = onKeyEnd}, h;
     importHandlers(s->im, &hi);
     if (s->cfg->shard) csourceLinkSnapshotHandlers(s->cfg->shard, &hi);
     rdbTee *tee = rdbTeeNew(&hi, &hs);
@@ -933,8 +946,6 @@ static int loadSnapshot(syncer *s, const replEpoch *ep) {
         /* --state could not be kept: fatal, nothing touched */
     } else if ((why && flushTarget(s, !s->loaded_once, why) < 0) || (s->cp && checkpointRemove(s->cp, s->w) < 0)) {
         s->target_lost = !writerStopped(s->w);
-    } else if (tloadOpen(s) < 0) {
-        /* fatal, or stopped */
     } else if (rdbDecode(d) < 0) {
         if (stop_requested) {
         } else if (rdbDecoderErrorCode(d) == RDB_ERR_TRUNCATED) {

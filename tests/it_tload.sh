@@ -128,7 +128,7 @@ scenario_live() {
     rs_start l_src "${DBG[@]}" --repl-diskless-sync-delay 0 || { fail tload.live "source did not start"; return; }
     rs_start l_tgt "${DBG[@]}" || { fail tload.live "target did not start"; return; }
     rs_cli l_src DEBUG POPULATE 300000 pop 64 >/dev/null
-    "$LOAD" --port "$(rs_port l_src)" --seconds 6 --seed 5 --rate 3000 --no-groups --no-volatile --quiet \
+    "$LOAD" --port "$(rs_port l_src)" --seconds 4 --seed 5 --rate 3000 --no-groups --no-volatile --quiet \
         >"$IT_TMP/load.out" 2>&1 &
     local load_pid=$!
     sleep 1
