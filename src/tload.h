@@ -6,7 +6,7 @@
  * once (RESIZEDB) and adds without a lookup. No client command does that,
  * so for the first snapshot into an empty standalone target rdbsync
  * listens on the local address of its own connection to the target, tells
- * the target REPLICAOF that address, answers its handshake (PING, AUTH,
+ * the target REPLICAOF that address (once the source's RDB flows: sync.c), answers its handshake (PING, AUTH,
  * REPLCONF, PSYNC -> +FULLRESYNC) and sends the snapshot in the diskless
  * format ($EOF:<mark>, RDB, mark), written by rdb/rdbfile.h from what the
  * importer chose per key (import.h: importSetRdb). Once the target says
