@@ -24,7 +24,9 @@
 #             trip during each copy (pingprobe.c) against an idle baseline
 #   tls       import and full sync over TLS (rediss://, --cacert) vs plain TCP
 #   verify    `--verify` of two equal servers vs `--source --checksum` of one
-#   sync5m    the sync section at 5M keys (4.5M DEBUG POPULATE strings + 500k mixed)
+#   sync5m    the sync section at 5M keys (4.5M DEBUG POPULATE strings + 500k mixed),
+#             with a row for --target-load replica (BENCH_REPLICA_ARGS: the native
+#             replica's redis-server arguments, e.g. --repl-diskless-load on-empty-db)
 #   scan5m    scan mode on the same 5M keys: --rate windows (the source's PING
 #             p99 added against an idle window beside each), then whole
 #             copies against rump.c with the PING p50/p99 during each
@@ -324,6 +326,14 @@ section_import() {
     q=$(ratio "$ROW_WALL" "$ref_wall")
     echo "ratio rdbsync/redis-cli --pipe (wall): $q (target <= 1.10) $(bench_verdict "$q" 1.1)"
     echo "  same, median of per-run pairs: $(bench_paired_ratio "$ours" "$ref" wall)"
+    if [[ -n $with_tl ]]; then
+        local our_row=("$ROW_WALL" "$ROW_CPU" "$ROW_TCPU" "$ROW_RSS_MB")
+        print_copy "rdbsync --target-load replica" "$tl" "$tlcpu"
+        q=$(ratio "$ROW_WALL" "$ref_wall")
+        echo "ratio rdbsync --target-load replica/native (wall): $q (target <= $target) $(bench_verdict "$q" "$target")"
+        echo "  same, median of per-run pairs: $(bench_paired_ratio "$tl" "$ref" wall)"
+        ROW_WALL=${our_row[0]} ROW_CPU=${our_row[1]} ROW_TCPU=${our_row[2]} ROW_RSS_MB=${our_row[3]}
+    fi
     q=$(ratio "$ROW_CPU" "$our_srv")
     echo "rdbsync cpu / target server cpu: $q (target: well below; PASS under 0.50) $(bench_verdict "$q" 0.5)"
     echo "peak RSS rdbsync --target: $ROW_RSS_MB MB (target < 64 MB) $(bench_verdict "$ROW_RSS_MB" 63.99)"
@@ -455,7 +465,11 @@ sync_compare() {
     local ref="$BENCH_TMP/sref.log" ours="$BENCH_TMP/sours.log" r
     local refcpu="$BENCH_TMP/sref.cpu" ourcpu="$BENCH_TMP/sours.cpu" target=$2
     rs_start target --enable-debug-command local || bench_die "cannot start the target server"
-    rs_start replica || bench_die "cannot start the replica server"
+    # BENCH_REPLICA_ARGS: the native replica's own settings, e.g.
+    # "--repl-diskless-load on-empty-db" (what --target-load replica sets on its target).
+    # shellcheck disable=SC2086
+    rs_start replica ${BENCH_REPLICA_ARGS:-} || bench_die "cannot start the replica server"
+    echo "native replica: repl-diskless-load $(rs_cli replica config get repl-diskless-load | tail -n 1)"
     SRC_KS=$(keyspace src)
     # A source that answers DEBUG DIGEST (sync5m's): every copy is checked
     # to hold exactly its data, not just as many keys (untimed).
@@ -463,11 +477,20 @@ sync_compare() {
     digest=$(rs_cli src debug digest 2>/dev/null) || true
     [[ $digest =~ ^[0-9a-f]{40}$ ]] || digest=
     local cmd=("$RDBSYNC" --source "$(rs_url src)" --target "$(rs_url target)" --once -q)
+    # $3 = tload: also --target-load replica (the target loads the snapshot
+    # as rdbsync's replica), in the same runs, its copies checked the same way.
+    local tl="$BENCH_TMP/stl.log" tlcpu="$BENCH_TMP/stl.cpu" with_tl=${3:-}
     for ((r = 1; r <= HEAVY_RUNS; r++)); do
+        # (its RESTORE figures in run_line: the RESTORE copy runs last before it)
+        if [[ -n $with_tl ]] && ((r % 2 == 0)); then ours_run "$tl" "$tlcpu" "$digest" "${cmd[@]}" --target-load replica; fi
         if ((r % 2 == 0)); then ours_run "$ours" "$ourcpu" "$digest" "${cmd[@]}"; fi
         sync_native "$ref" "$refcpu"
         if ((r % 2 == 1)); then ours_run "$ours" "$ourcpu" "$digest" "${cmd[@]}"; fi
         run_line "$r" "$ref" "$refcpu" "$ours" "$ourcpu"
+        if [[ -n $with_tl ]] && ((r % 2 == 1)); then ours_run "$tl" "$tlcpu" "$digest" "${cmd[@]}" --target-load replica; fi
+        if [[ -n $with_tl ]]; then
+            echo "run $r: --target-load replica $(bench_field "$tl" wall | tail -n 1) s (cpu $(bench_field "$tl" cpu | tail -n 1) s, target cpu $(bench_field "$tlcpu" target_cpu | tail -n 1) s); load $(cut -d' ' -f1-3 /proc/loadavg)"
+        fi
     done
 
     local q spool=64
@@ -478,6 +501,14 @@ sync_compare() {
     q=$(ratio "$ROW_WALL" "$ref_wall")
     echo "ratio rdbsync/native (wall): $q (target <= $target) $(bench_verdict "$q" "$target")"
     echo "  same, median of per-run pairs: $(bench_paired_ratio "$ours" "$ref" wall)"
+    if [[ -n $with_tl ]]; then
+        local our_row=("$ROW_WALL" "$ROW_CPU" "$ROW_TCPU" "$ROW_RSS_MB")
+        print_copy "rdbsync --target-load replica" "$tl" "$tlcpu"
+        q=$(ratio "$ROW_WALL" "$ref_wall")
+        echo "ratio rdbsync --target-load replica/native (wall): $q (target <= $target) $(bench_verdict "$q" "$target")"
+        echo "  same, median of per-run pairs: $(bench_paired_ratio "$tl" "$ref" wall)"
+        ROW_WALL=${our_row[0]} ROW_CPU=${our_row[1]} ROW_TCPU=${our_row[2]} ROW_RSS_MB=${our_row[3]}
+    fi
     echo "rdbsync cpu: $(printf %.2f "$ROW_CPU") s for $1 keys; target server cpu: $ROW_TCPU s" \
         "(native: the replica loads the RDB itself)"
     echo "peak RSS rdbsync --once: $ROW_RSS_MB MB (target < 64 MB + --spool-mem ${spool} MB)" \
@@ -505,7 +536,7 @@ section_sync5m() {
     echo "== sync5m: $HEAVY_RUNS runs, full sync of $pop DEBUG POPULATE strings + $DATA_KEYS mixed keys, medians"
     start_source src --enable-debug-command local
     [[ $(rs_cli src debug populate "$pop" big: 16) == OK ]] || bench_die "DEBUG POPULATE failed"
-    sync_compare "$((pop + DATA_KEYS))" 0.90
+    sync_compare "$((pop + DATA_KEYS))" 0.90 tload
 }
 
 # ---- Section: verify -------------------------------------------------------
@@ -536,6 +567,14 @@ section_verify() {
     q=$(ratio "$ROW_WALL" "$ref_wall")
     echo "ratio verify/checksum (wall): $q (target <= 2.00) $(bench_verdict "$q" 2.0)"
     echo "  same, median of per-run pairs: $(bench_paired_ratio "$ours" "$ref" wall)"
+    if [[ -n $with_tl ]]; then
+        local our_row=("$ROW_WALL" "$ROW_CPU" "$ROW_TCPU" "$ROW_RSS_MB")
+        print_copy "rdbsync --target-load replica" "$tl" "$tlcpu"
+        q=$(ratio "$ROW_WALL" "$ref_wall")
+        echo "ratio rdbsync --target-load replica/native (wall): $q (target <= $target) $(bench_verdict "$q" "$target")"
+        echo "  same, median of per-run pairs: $(bench_paired_ratio "$tl" "$ref" wall)"
+        ROW_WALL=${our_row[0]} ROW_CPU=${our_row[1]} ROW_TCPU=${our_row[2]} ROW_RSS_MB=${our_row[3]}
+    fi
 }
 
 # ---- Section: burst --------------------------------------------------------

@@ -77,6 +77,18 @@ int rdbFileSelectDb(rdbFileWriter *w, uint64_t db) {
     return maybeFlush(w, rdbBufAppendByte(&w->buf, RDB_OPCODE_SELECTDB) | rdbWriteLen(&w->buf, db));
 }
 
+int rdbFileResizeDb(rdbFileWriter *w, uint64_t keys, uint64_t expires) {
+    return maybeFlush(w, rdbBufAppendByte(&w->buf, RDB_OPCODE_RESIZEDB) | rdbWriteLen(&w->buf, keys) |
+                             rdbWriteLen(&w->buf, expires));
+}
+
+int rdbFileHints(rdbFileWriter *w, int64_t idle, int freq) {
+    int rc = 0;
+    if (idle >= 0) rc |= rdbBufAppendByte(&w->buf, RDB_OPCODE_IDLE) | rdbWriteLen(&w->buf, (uint64_t)idle);
+    if (freq >= 0) rc |= rdbBufAppendByte(&w->buf, RDB_OPCODE_FREQ) | rdbBufAppendByte(&w->buf, (unsigned char)freq);
+    return maybeFlush(w, rc);
+}
+
 /* meta: a Redis 8.6 KEY_META record (opcode included) to put right before
  * the type byte, kept only in a file that can say it (Redis RDB 13+). */
 static int fileKey(rdbFileWriter *w, const unsigned char *meta, size_t metalen, int type, const char *key,

@@ -34,6 +34,14 @@ void rdbFileWriterFree(rdbFileWriter *w);
 
 int rdbFileAux(rdbFileWriter *w, const char *key, const char *val);
 int rdbFileSelectDb(rdbFileWriter *w, uint64_t db);
+/* RESIZEDB after a SELECTDB: the db's key count and how many of them have
+ * an expire, so that a loading server sizes its tables once instead of
+ * growing them key by key (the counts are hints: a wrong one costs only
+ * memory or rehashing, never data). */
+int rdbFileResizeDb(rdbFileWriter *w, uint64_t keys, uint64_t expires);
+/* LRU idle seconds and LFU counter of the key written next (-1: none);
+ * RDB 9+ (a server reads the one its maxmemory-policy uses). */
+int rdbFileHints(rdbFileWriter *w, int64_t idle, int freq);
 /* A key: expire_ms -1 for none (any other value, even negative, is
  * written); value = the bytes after the type byte. */
 int rdbFileKey(rdbFileWriter *w, int type, const char *key, size_t keylen, int64_t expire_ms,

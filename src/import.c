@@ -41,6 +41,10 @@ struct importer {
     int said_relative;       /* the target takes no ABSTTL: said once */
     rdbBuf pending_tmp;      /* temporary key of a native write that did not finish */
     int64_t pending_db;      /* its target db, -1 when none */
+    rdbFileWriter *fw;       /* importSetRdb: records instead of commands */
+    long fw_dbs;             /* the target's databases */
+    int64_t fw_db;           /* the db of the last SELECTDB written, -1 none */
+    uint64_t src_db;         /* the source's db at the decode position */
     char err[512];
 };
 
@@ -144,7 +148,10 @@ static int64_t relativeTtl(importer *im, int64_t expire_ms) {
 }
 
 /* RESTORE key ttl payload [REPLACE] [ABSTTL] [IDLETIME s | FREQ n]. */
+static int rdbRecord(importer *im, const rdbKeyInfo *k, int type, const unsigned char *p, size_t len);
+
 static int sendRestore(importer *im, const rdbKeyInfo *k, const unsigned char *p, size_t len) {
+    if (im->fw) return rdbRecord(im, k, -1, p, len);
     const char *argv[9];
     size_t lens[9];
     char ttl[24], hint[24];
@@ -249,6 +256,75 @@ static int keyMetaFits(importer *im, const rdbKeyInfo *k, int native) {
     return 0;
 }
 
+/* ---- The snapshot as RDB records (importSetRdb) ---- */
+
+static int rdbSelect(importer *im, uint64_t tdb) {
+    if ((long)tdb >= im->fw_dbs) {
+        char why[96];
+        snprintf(why, sizeof(why), "it has %ld databases, and a replica loading db %llu would exit", im->fw_dbs,
+                 (unsigned long long)tdb);
+        preflightDbMissing(tdb, why, 0, im->err, sizeof(im->err));
+        return -1;
+    }
+    if ((int64_t)tdb == im->fw_db) return 0;
+    im->fw_db = (int64_t)tdb;
+    return rdbFileSelectDb(im->fw, tdb);
+}
+
+static int rdbFailed(importer *im) {
+    if (!im->err[0])
+        snprintf(im->err, sizeof(im->err), "the target closed the replication link while reading the snapshot");
+    return -1;
+}
+
+/* A key: type -1 = p is a whole payload (footer and all), else the value
+ * bytes after that type byte. An expire within the grace is written as the
+ * grace from now: the target is promoted right after the last record. */
+static int rdbRecord(importer *im, const rdbKeyInfo *k, int type, const unsigned char *p, size_t len) {
+    int64_t exp = k->expire_ms;
+    if (exp != -1 && graceNear(exp, im->now_ms, im->o.expire_grace_ms)) exp = clockWallMs() + im->o.expire_grace_ms;
+    if (rdbSelect(im, targetDb(im, k->db)) < 0) return -1;
+    /* IDLETIME/FREQ as RESTORE would send them (RDB 9 = Redis 5.0, as ABSTTL). */
+    if ((k->idle >= 0 || k->freq >= 0) && im->target.rdb_version >= 9 &&
+        rdbFileHints(im->fw, k->idle, k->idle >= 0 ? -1 : k->freq) < 0)
+        return rdbFailed(im);
+    int rc = type < 0 ? rdbFileKeyFromPayload(im->fw, k->key, k->keylen, exp, p, len)
+                      : rdbFileKey(im->fw, type, k->key, k->keylen, exp, p, len);
+    if (rc < 0) return rdbFailed(im);
+    im->st.written++;
+    im->st.bytes += len;
+    return 0;
+}
+
+static int moduleRefused(importer *im, const rdbKeyInfo *k) {
+    char kr[300];
+    rdbKeyRepr(k->key, k->keylen, kr, sizeof(kr));
+    snprintf(im->err, sizeof(im->err), "db %llu, key '%s' holds a module value: a target loading it as a replica "
+             "exits when it lacks the module, so --target-load replica stops here (--target-load restore writes "
+             "such keys by RESTORE)", (unsigned long long)k->db, kr);
+    return -1;
+}
+
+static int onSelectDb(void *ctx, uint64_t db) {
+    ((importer *)ctx)->src_db = db;
+    return 0;
+}
+
+/* The source's own count for the db goes along as the target's hint (an
+ * upper bound when filters leave keys out). */
+static int onResizeDb(void *ctx, uint64_t keys, uint64_t expires) {
+    importer *im = ctx;
+    if (!im->fw || !dbSelected(im, im->src_db)) return 0;
+    if (rdbSelect(im, targetDb(im, im->src_db)) < 0) return -1;
+    return rdbFileResizeDb(im->fw, keys, expires) < 0 ? rdbFailed(im) : 0;
+}
+
+void importSetRdb(importer *im, rdbFileWriter *w, long databases) {
+    im->fw = w;
+    im->fw_dbs = databases;
+    im->fw_db = -1;
+}
+
 static int onRawValue(void *ctx, const rdbKeyInfo *k, const unsigned char *raw, size_t len) {
     importer *im = ctx;
     if (im->dec == D_SKIP) return 0;
@@ -256,8 +332,12 @@ static int onRawValue(void *ctx, const rdbKeyInfo *k, const unsigned char *raw, 
         im->st.skipped_empty++;
         return 0;
     }
-    int meta = keyMetaFits(im, k, (long long)(len + RDB_PAYLOAD_MIN) > im->o.max_restore);
-    if ((long long)(len + RDB_PAYLOAD_MIN) > im->o.max_restore) {
+    /* An RDB record has no size limit: nothing goes natively there. */
+    int big = !im->fw && (long long)(len + RDB_PAYLOAD_MIN) > im->o.max_restore;
+    int meta = keyMetaFits(im, k, big);
+    if (im->fw && k->ltype == RDB_LT_MODULE) return moduleRefused(im, k);
+    if (im->fw && im->dec == D_FAST && !meta) return rdbRecord(im, k, k->type, raw, len);
+    if (big) {
         im->st.native++;
         if (writerSelect(im->w, targetDb(im, k->db)) < 0) return -1;
         /* Until nativeWrite has queued its final RENAME and DEL, a stop
@@ -338,6 +418,11 @@ static int onFunction(void *ctx, const rdbFunction *fn) {
             return -1;
         }
         code = (const char *)im->payload.p, len = im->payload.len;
+    }
+    if (im->fw) {
+        if (rdbFileFunction(im->fw, code, len) < 0) return rdbFailed(im);
+        im->st.functions++;
+        return 0;
     }
     const char *argv[4] = {"FUNCTION", "LOAD", "REPLACE", code};
     size_t lens[4] = {8, 4, 7, len};
@@ -488,6 +573,8 @@ void importHandlers(importer *im, rdbHandlers *h) {
     h->ctx = im;
     h->error = onError;
     h->header = onHeader;
+    h->select_db = onSelectDb;
+    h->resize_db = onResizeDb;
     h->key_begin = onKeyBegin;
     h->want_raw = wantRaw;
     h->raw_value = onRawValue;

@@ -28,6 +28,7 @@
 #include "conn.h"
 #include "filter.h"
 #include "rdb/decode.h"
+#include "rdb/rdbfile.h"
 #include "writer.h"
 
 typedef enum { CONFLICT_ERROR = 0, CONFLICT_REPLACE, CONFLICT_SKIP } conflictPolicy;
@@ -78,6 +79,16 @@ typedef struct importer importer;
  * consumer): importSetWriter before decoding. */
 importer *importNew(const rsServerInfo *target, const importOptions *o);
 void importSetWriter(importer *im, writer *w);
+/* The snapshot as an RDB file instead of commands (--target-load replica,
+ * tload.h): while w is set, each key the importer would RESTORE (or write
+ * natively) becomes a record of w, with the same filters, --db-map, expire
+ * handling and payload choices; SELECTDB on each change of target db, the
+ * source's RESIZEDB hints per selected db, function libraries as FUNCTION2
+ * records. A record counts as written when it is written. databases: the
+ * target's count: a key for a db at or past it stops the import (a replica
+ * loading such an RDB exits); so does a module value (a target without the
+ * module exits too). NULL goes back to commands. */
+void importSetRdb(importer *im, rdbFileWriter *w, long databases);
 /* Change the conflict policy between snapshots. */
 void importSetConflict(importer *im, conflictPolicy p);
 void importFree(importer *im);

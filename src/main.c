@@ -68,6 +68,7 @@ typedef struct config {
     long source_timeout_s; /* live sync: a silent source link is dropped; 0 = default */
     long status_interval_s; /* --status-interval: off a terminal; 0 = default (5) */
     int mode;        /* 0 auto, 1 replica, 2 scan */
+    int target_load; /* --target-load: 0 restore, 1 replica (tload.h) */
     int follow;      /* scan mode: -1 default (on unless --once) */
     long scan_count, rate;
     long long spool_mem;
@@ -151,6 +152,11 @@ static void usage(FILE *out) {
 "      --mode auto|replica|scan  how to read a live source: as a replica (PSYNC/SYNC),\n"
 "                         or SCAN + DUMP; auto (default) tries the replica path and\n"
 "                         switches to scan when the source refuses SYNC and PSYNC\n"
+"      --target-load restore|replica  live sync, the first snapshot into an empty\n"
+"                         standalone target: RESTORE per key (restore, the default), or\n"
+"                         replica: the target loads it as an RDB, as the replica of\n"
+"                         rdbsync (REPLICAOF rdbsync's address for the load, promoted\n"
+"                         back after it; the target must reach rdbsync)\n"
 "      --follow / --no-follow  scan mode: keep the target in sync afterwards through\n"
 "                         keyspace notifications (default: on unless --once)\n"
 "      --psync-command NAME  the name PSYNC has on this source: some managed services\n"
@@ -348,6 +354,7 @@ static int parseArgs(int argc, char **argv, config *c) {
         {"pause-timeout", required_argument, 0, 0x202}, {"cutover-verify", no_argument, 0, 0x203},
         {"ttl-tolerance", required_argument, 0, OPT_TTL_TOLERANCE},
         {"source-replicas", no_argument, 0, 0x320},
+        {"target-load", required_argument, 0, 0x321},
         TLS_OPTS("", SIDE_BOTH), TLS_OPTS("source-", SIDE_SOURCE), TLS_OPTS("target-", SIDE_TARGET),
         {0, 0, 0, 0}};
     int o;
@@ -375,6 +382,11 @@ static int parseArgs(int argc, char **argv, config *c) {
             break;
         case 'O': c->force = 1; break;
         case 0x320: c->source_replicas = 1; break;
+        case 0x321:
+            if (!strcmp(optarg, "restore")) c->target_load = 0;
+            else if (!strcmp(optarg, "replica")) c->target_load = 1;
+            else return badValue("--target-load", optarg, "restore or replica");
+            break;
         case 'c':
             if (!strcmp(optarg, "error")) c->imp.on_conflict = CONFLICT_ERROR;
             else if (!strcmp(optarg, "replace")) c->imp.on_conflict = CONFLICT_REPLACE;
@@ -707,7 +719,7 @@ static outcome runSync(const config *c) {
                          .scan_fallback = c->mode == 0 && !c->state && !c->cutover && !c->exactly_once,
                          .exactly_once = c->exactly_once, .checkpoint_key = c->checkpoint_key,
                          .state_path = c->state, .cutover = c->cutover, .pause_ms = c->pause_ms,
-                         .cutover_verify = c->cutover_verify,
+                         .cutover_verify = c->cutover_verify, .target_load = c->target_load,
                          .spool_mem = (size_t)c->spool_mem,
                          .spool_dir = c->spool_dir ? c->spool_dir : tmp && *tmp ? tmp : "/tmp"};
         rsConnOptions co = {.connect_timeout_ms = c->connect_timeout_ms, .client_name = "rdbsync"};
@@ -721,6 +733,11 @@ static outcome runSync(const config *c) {
             rc = OUTCOME_USAGE;
         else if ((cluster = clusterSource(&src, &sc.source_conn, &topo)) < 0)
             rc = OUTCOME_CONNECT;
+        else if (cluster && c->target_load) {
+            logError("--target-load replica: the source is a cluster, whose shards' snapshots are not merged into "
+                     "one RDB yet; use --target-load restore (the default)");
+            rc = OUTCOME_USAGE;
+        }
         else if ((rc = startMetrics(c, &sc.metrics)) != OUTCOME_OK || (rc = preflightLive(&sc, c->flush_target)) != OUTCOME_OK)
             ;
         else if (cluster && (c->mode == 2 || ((rc = csourceSync(&sc, &topo, c->source_replicas, &refused)) != OUTCOME_OK &&
@@ -825,6 +842,9 @@ static const char *contradiction(const config *c) {
     if ((c->state || c->cutover || c->cutover_verify || c->pause_ms) && (!(c->source && c->target) || c->verify || c->mode == 2))
         return "--state, --cutover, --cutover-verify and --pause-timeout are for live sync as a replica (--source URL "
                "--target URL): scan mode has no replication offsets";
+    if (c->target_load && (!(c->source && c->target) || c->verify || c->mode == 2))
+        return "--target-load replica is for live sync as a replica (--source URL --target URL): the target loads "
+               "the source's snapshot";
     if (c->cutover && c->once) return "--cutover and --once: --once exits after the snapshot, --cutover after switching";
     if (c->cutover_verify && (c->imp.n_db_only || anyDbMap(c)))
         return "--cutover-verify compares whole servers: it cannot be used with --db or --db-map";

@@ -37,6 +37,7 @@
 #include "snapshot.h"
 #include "state.h"
 #include "stop.h"
+#include "tload.h"
 #include "verify.h"
 #include "streamstage.h"
 #include "writer.h"
@@ -126,6 +127,8 @@ typedef struct syncer {
     int cut_phase;          /* CUT_* */
     int finished;           /* cut over: the run is done */
     int cut_tried;          /* a cut-over began (and said how it ended) */
+    tload *tl;              /* --target-load replica: the target loading as our replica */
+    long tl_dbs;            /* the target's databases (tloadCheck) */
     char err[1024];
 } syncer;
 
@@ -373,8 +376,9 @@ static void statusLine(syncer *s, int force) {
     } else if (phase == REPL_TRANSFER) {
         char total[48] = "";
         if (st.snapshot_size >= 0) snprintf(total, sizeof(total), " of %.1f MB", st.snapshot_size / 1048576.0);
-        snprintf(line, sizeof(line), "loading snapshot: %.1f MB%s received, %llu keys applied",
-                 st.snapshot_bytes / 1048576.0, total, (unsigned long long)snapshotWritten(s));
+        snprintf(line, sizeof(line), "loading snapshot: %.1f MB%s received, %llu keys %s",
+                 st.snapshot_bytes / 1048576.0, total, (unsigned long long)snapshotWritten(s),
+                 s->tl ? "sent to the target, which loads them as our replica" : "applied");
     } else {
         streamingLine(s, &st, line, sizeof(line));
     }
@@ -790,7 +794,20 @@ static int streamEpoch(syncer *s, spool *sp) {
 typedef struct snapCtx {
     syncer *s;
     int stream_db;
+    int tload_pending;      /* --target-load replica: begins with the source's first bytes */
 } snapCtx;
+
+static int tloadOpen(syncer *s);
+
+/* The target becomes our replica only once the source's RDB flows: its
+ * own read of the link times out after repl-timeout, and a source may
+ * take longer than that to start (a disk-based BGSAVE first). */
+static int onHeader(void *ctx, int version, rdbFlavour flavour) {
+    snapCtx *sc = ctx;
+    if (!sc->tload_pending) return 0;
+    sc->tload_pending = 0;
+    return tloadOpen(sc->s);
+}
 
 static int onAux(void *ctx, const char *k, size_t kl, const char *v, size_t vl) {
     snapCtx *sc = ctx;
@@ -866,13 +883,39 @@ static ssize_t snapRead(void *src, void *buf, size_t cap, char *err, size_t errl
     }
 }
 
+/* --target-load replica, the first snapshot: the target becomes our
+ * replica and the importer writes an RDB to it (tload.h). 0 also when the
+ * mode is not used; -1 fatal. */
+static int tloadOpen(syncer *s) {
+    char err[900];
+    outcome rc;
+    if (!s->cfg->target_load || s->loaded_once || s->tl_dbs <= 0) return 0; /* not checked: RESTORE */
+    if (!(s->tl = tloadBegin(s->tc, &s->tinfo, stopRequested, s->cfg->quiet, &rc, err, sizeof(err)))) {
+        if (!stop_requested) fatal(s, rc, err);
+        return -1;
+    }
+    importSetRdb(s->im, tloadWriter(s->tl), s->tl_dbs);
+    return 0;
+}
+
+/* After the last record: the target loads, then is promoted. */
+static int tloadClose(syncer *s) {
+    char err[900];
+    int rc = tloadFinish(s->tl, snapshotWritten(s), s->keys, err, sizeof(err));
+    importSetRdb(s->im, NULL, 0);
+    tloadEnd(s->tl);
+    s->tl = NULL;
+    if (rc < 0 && !stop_requested) fatal(s, OUTCOME_WRITE, err);
+    return rc;
+}
+
 /* Decode the snapshot from the spool into the importer, then hand what
  * the reader read past the RDB to the command parser. */
 static int loadSnapshot(syncer *s, const replEpoch *ep) {
     snapSource src = {s, ep->sp};
     rdbReader *r = rdbReaderNew(snapRead, &src);
-    snapCtx sc = {s, 0};
-    rdbHandlers hi, hs = {.ctx = &sc, .aux = onAux, .key_end = onKeyEnd}, h;
+    snapCtx sc = {s, 0, 1};
+    rdbHandlers hi, hs = {.ctx = &sc, .header = onHeader, .aux = onAux, .key_end = onKeyEnd}, h;
     importHandlers(s->im, &hi);
     if (s->cfg->shard) csourceLinkSnapshotHandlers(s->cfg->shard, &hi);
     rdbTee *tee = rdbTeeNew(&hi, &hs);
@@ -913,12 +956,18 @@ static int loadSnapshot(syncer *s, const replEpoch *ep) {
             char msg[1000]; /* a cluster shard's snapshot may stop for the source's own reason */
             if (s->cfg->shard && csourceLinkSnapshotError(s->cfg->shard, msg, sizeof(msg)))
                 fatal(s, OUTCOME_DECODE, msg);
-            else if (!s->fatal) s->target_lost = 1;
+            else if (s->tl && !s->fatal) { /* the importer's RDB records: the target did not take them */
+                snprintf(msg, sizeof(msg), "--target-load replica: %s", importError(s->im));
+                tloadExplain(s->tl, msg, sizeof(msg));
+                fatal(s, OUTCOME_WRITE, msg);
+            } else if (!s->fatal) s->target_lost = 1;
         } else {
             char msg[800];
             snprintf(msg, sizeof(msg), "source snapshot: %s", rdbDecoderError(d));
             fatal(s, rdbDecoderErrorCode(d) == RDB_ERR_CHECKSUM ? OUTCOME_CRC : OUTCOME_DECODE, msg);
         }
+    } else if (s->tl && tloadClose(s) < 0) {
+        /* fatal, or stopped */
     } else if (writerDrain(s->w) < 0) {
         if (!s->fatal) s->target_lost = 1;
     } else {
@@ -938,6 +987,11 @@ static int loadSnapshot(syncer *s, const replEpoch *ep) {
         } else {
             rc = feed(s, rest, n);
         }
+    }
+    if (s->tl) { /* cut short: the target's load fails as the link closes, and it is promoted */
+        importSetRdb(s->im, NULL, 0);
+        tloadEnd(s->tl);
+        s->tl = NULL;
     }
     s->loading = 0;
     rdbDecoderFree(d);
@@ -1430,6 +1484,19 @@ static int checkDbs(syncer *s) { /* 0, or -1 with s->err and s->rc set */
     return -1;
 }
 
+/* --target-load replica: refused up front when the target cannot load the
+ * first snapshot as our replica (tload.h). */
+static int checkTargetLoad(syncer *s) {
+    char err[900];
+    tloadFacts f = {.tls = s->cfg->target->tls || s->cfg->target_conn.tls.enabled,
+                    .unix_socket = s->cfg->target->is_unix, .cluster_target = s->rt != NULL,
+                    .target_empty = s->target_was_empty, .flush = s->cfg->flush_target, .imp = &s->cfg->imp};
+    outcome rc = tloadCheck(s->tc, &s->tinfo, &f, &s->tl_dbs, err, sizeof(err));
+    if (rc == OUTCOME_OK) return 0;
+    fatal(s, rc, err);
+    return -1;
+}
+
 /* A cluster's shard without a checkpoint: does the hash hold other
  * shards' (the target is ours)? */
 static int shardCheckpointOthers(syncer *s) {
@@ -1519,7 +1586,9 @@ outcome syncRun(const syncConfig *cfg, int *refused) {
                                   : connKeyspaceDbs(s.tc, tdbs, 4) == 0; /* INFO keyspace lists no db */
     replState resume = {.offset = -1};
     if ((cfg->cutover && cutoverCheckSource(&s) < 0) || (cfg->state_path && openState(&s, &resume, &resuming) < 0) ||
-        (cfg->exactly_once && startCheckpoint(&s, &resume, &resuming) < 0)) {
+        (cfg->exactly_once && startCheckpoint(&s, &resume, &resuming) < 0) ||
+        /* A run that resumes holds its target already: a full sync then is a later one (RESTORE). */
+        (cfg->target_load && !resuming && !s.loaded_once && checkTargetLoad(&s) < 0)) {
         logError("%s", s.err);
         stageFree(s.stage);
         closeState(&s);

@@ -80,6 +80,8 @@ typedef struct syncConfig {
     int cutover;            /* --cutover: cut over by itself once in sync */
     int64_t pause_ms;       /* --pause-timeout; 0 = CUTOVER_DEFAULT_PAUSE_MS */
     int cutover_verify;     /* --cutover-verify: compare both sides while the source is paused */
+    int target_load;        /* --target-load replica: the target loads the first snapshot
+                               as our replica (tload.h); 0 = RESTORE */
     struct csLink *shard;   /* one shard of a cluster source (csource.h): its status
                                is aggregated there, a full resync replaces only its
                                slots; NULL for a single source */
