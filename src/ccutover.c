@@ -188,6 +188,16 @@ static int stillMaster(ccutShard *s) {
     return ok;
 }
 
+/* second_repl_offset of the paused node (INFO replication): a promoted
+ * replica continues its old master's history up to that offset only; -1
+ * when not known. */
+static int64_t continuesTo(ccutShard *s) {
+    char *info = s->cut.c ? connInfo(s->cut.c, "replication") : NULL, v[32];
+    int64_t off = info && connInfoField(info, "second_repl_offset", v, sizeof(v)) ? strtoll(v, NULL, 10) : -1;
+    free(info);
+    return off;
+}
+
 /* Shard i failed over during the pause (the topology names another
  * master): that master is paused too and its master_repl_offset is the
  * shard's final offset now (the promoted replica continues the old
@@ -217,6 +227,18 @@ static int followFailover(ccut *c, int i, const csNode *m) {
     }
     snprintf(s->id, sizeof(s->id), "%s", m->id);
     pausesEnd(c);
+    pthread_mutex_lock(&c->mu);
+    int64_t applied = s->applied;
+    pthread_mutex_unlock(&c->mu);
+    int64_t cont = continuesTo(s);
+    if (cont > 0 && applied + 1 > cont) { /* a dead master's last writes, lost with it */
+        snprintf(what, sizeof(what), "the shard of slots %s failed over from %s to %s:%d during the pause, which holds "
+                 "the old master's history up to offset %lld only, and the target holds it up to %lld: writes the old "
+                 "master took were lost with it, so the target is not the source's copy (a restart full-syncs the "
+                 "shard)", s->ranges, was, m->host, m->port, (long long)cont - 1, (long long)applied);
+        fail(c, OUTCOME_CUTOVER, what);
+        return -1;
+    }
     logInfo("cut-over: the shard of slots %s failed over to %s:%d during the pause: paused it too; the shard's final "
             "offset is now %lld (%lld on %s)", s->ranges, m->host, m->port, (long long)s->cut.final_offset,
             (long long)old_final, was);
