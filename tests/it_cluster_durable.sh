@@ -31,7 +31,11 @@
 #              in the final offset), applies up to it and declares: exit 0,
 #              the line's offsets are the current masters' offsets, every
 #              current master refuses writes, the target equals the cluster
-#              (with the write made on the promoted node) while paused.
+#              (with the write made on the promoted node) while paused;
+#   killed     the same with a master SIGKILLed during the pause: once its
+#              replica is elected it is paused and followed: exit 0, the
+#              line's offsets the current masters', every master paused,
+#              the target equals the cluster.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -255,5 +259,41 @@ else
     note "the write on the promoted node came after its pause ($late)"
 fi
 for n in $CLUSTER_NODES; do rs_cli "$n" CLIENT UNPAUSE >/dev/null; done
+stop_load
+
+# ---- killed: a master killed during the pause, its replica elected ----
+
+t=killed
+start_load 400000
+start_sync kill --pause-timeout 30
+if ! wait_until 30 streaming_all kill; then fail "$t.streaming" "$(tail -n 2 "$IT_TMP/kill.err" | cut -c1-300)"; fi
+sleep 1
+rs_cli tgt DEBUG SLEEP 3 >/dev/null &
+sleep 0.5
+kill -USR1 "$SYNC_PID"
+if ! wait_until 5 grep -q 'writes of all 3 masters paused' "$IT_TMP/kill.err"; then
+    fail "$t.paused_first" "$(tail -n 2 "$IT_TMP/kill.err" | cut -c1-300)"
+fi
+VICTIM=$M2
+HEIR=
+for n in $CLUSTER_NODES; do
+    if [ "$n" != "$VICTIM" ] && [ "$(info "$n" replication master_port)" = "$(rs_port "$VICTIM")" ]; then HEIR=$n; fi
+done
+kill -9 "$(rs_pid "$VICTIM")"
+it_wait_pid "$(rs_pid "$VICTIM")" 5 2>/dev/null || true # (no "Killed" line)
+it_forget "$VICTIM"
+if wait_until 20 sh -c "redis-cli -p $(rs_port "$HEIR") ROLE | head -n 1 | grep -qx master"; then pass "$t.replica_elected"
+else fail "$t.replica_elected" "$HEIR did not become a master"; fi
+sync_exit 40
+assert_eq "$t.exit" 0 "$EXIT_RC"
+assert_match "$t.said_failover" "cut-over: the shard of slots 10923-16383 failed over to 127\.0\.0\.1:$(rs_port "$HEIR") during the pause: paused it too" \
+    "$(cat "$IT_TMP/kill.err")"
+line=$(grep '^cut-over:' "$IT_TMP/kill.out" || true)
+offs=$(grep -o ':[0-9]*[,;]' <<<"$line" | tr -d ':,;' | sort -n | tr '\n' ' ')
+if offsets_match "$(master_offsets)" "$offs"; then pass "$t.final_offsets_are_current_masters"
+else fail "$t.final_offsets_are_current_masters" "line '$line', masters $(master_offsets)"; fi
+if masters_paused; then pass "$t.current_masters_paused"; else fail "$t.current_masters_paused" "a master took a write"; fi
+assert_eq "$t.equal_while_paused" "$(cluster_digest) $(cluster_dbsize)" "$(rs_digest tgt) $(rs_cli tgt DBSIZE)"
+for n in $(cluster_masters); do rs_cli "$n" CLIENT UNPAUSE >/dev/null; done
 stop_load
 
