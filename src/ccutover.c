@@ -21,8 +21,19 @@ typedef struct ccutShard {
     cutoverState cut;         /* its master's pause */
     rsUrl url;                /* its master, as paused */
     int have_url;
+    char id[48];              /* that master's node id */
     char ranges[160];
 } ccutShard;
+
+/* A master paused before its shard failed over: its pause stays (a master
+ * that has not heard of its successor yet takes no write meanwhile) and is
+ * lifted, quietly, if the cut-over fails. */
+typedef struct ccutRetired {
+    cutoverState cut;
+    rsUrl url;
+} ccutRetired;
+
+#define CCUT_MAX_RETIRED 16
 
 struct ccut {
     pthread_mutex_t mu;       /* phase and the shards' reports */
@@ -34,6 +45,8 @@ struct ccut {
     int64_t deadline_mono, until_wall_ms;
     outcome rc;
     ccutShard *sh;
+    ccutRetired retired[CCUT_MAX_RETIRED];
+    int nretired;
 };
 
 ccut *ccutNew(int n, const syncConfig *cfg) {
@@ -54,6 +67,10 @@ void ccutFree(ccut *c) {
     for (int i = 0; i < c->n; i++) {
         cutoverClose(&c->sh[i].cut);
         if (c->sh[i].have_url) urlFree(&c->sh[i].url);
+    }
+    for (int i = 0; i < c->nretired; i++) {
+        cutoverClose(&c->retired[i].cut);
+        urlFree(&c->retired[i].url);
     }
     pthread_mutex_destroy(&c->mu);
     free(c->sh);
@@ -97,6 +114,11 @@ static void unpauseAll(ccut *c, char *failed, size_t cap) {
             n += (size_t)snprintf(failed + n, cap - n, "%s%s", n ? "; " : "", err);
         cutoverClose(&s->cut);
     }
+    for (int i = 0; i < c->nretired; i++) { /* replicas now, or gone: their pauses hold no writer */
+        char err[400];
+        cutoverUnpause(&c->retired[i].cut, &c->retired[i].url, &c->cfg->source_conn, err, sizeof(err));
+        cutoverClose(&c->retired[i].cut);
+    }
 }
 
 /* The one line of a cut-over that did not happen; the shards stop. */
@@ -115,12 +137,22 @@ static void fail(ccut *c, outcome rc, const char *what) {
     syncRequestStop();
 }
 
+/* The earliest end of the pauses held now (a retired master's pause no
+ * longer holds its shard's writers). */
+static void pausesEnd(ccut *c) {
+    c->deadline_mono = INT64_MAX;
+    c->until_wall_ms = INT64_MAX;
+    for (int i = 0; i < c->n; i++) {
+        if (!c->sh[i].cut.paused) continue;
+        if (c->sh[i].cut.deadline_mono < c->deadline_mono) c->deadline_mono = c->sh[i].cut.deadline_mono;
+        if (c->sh[i].cut.until_wall_ms < c->until_wall_ms) c->until_wall_ms = c->sh[i].cut.until_wall_ms;
+    }
+}
+
 /* Every master paused, each final offset read. */
 static void pauseAll(ccut *c, const csShard *shards) {
     char err[600], what[900], until[16];
     c->tried = 1;
-    c->deadline_mono = INT64_MAX;
-    c->until_wall_ms = INT64_MAX;
     for (int i = 0; i < c->n; i++) {
         ccutShard *s = &c->sh[i];
         const csNode *m = &shards[i].master;
@@ -133,8 +165,8 @@ static void pauseAll(ccut *c, const csShard *shards) {
             fail(c, OUTCOME_CUTOVER, what);
             return;
         }
-        if (s->cut.deadline_mono < c->deadline_mono) c->deadline_mono = s->cut.deadline_mono;
-        if (s->cut.until_wall_ms < c->until_wall_ms) c->until_wall_ms = s->cut.until_wall_ms;
+        snprintf(s->id, sizeof(s->id), "%s", m->id);
+        pausesEnd(c); /* for a failure of the next one */
     }
     char offs[1200];
     offsetsLine(c, offs, sizeof(offs));
@@ -142,6 +174,75 @@ static void pauseAll(ccut *c, const csShard *shards) {
     logInfo("cut-over: writes of all %d masters paused until %s (--pause-timeout %.1f s); applying each shard's "
             "stream up to its final offset (%s)", c->n, until, (double)c->pause_ms / 1000.0, offs);
     setPhase(c, CCUT_PAUSED);
+}
+
+/* The node paused for shard s still says it is a master (ROLE, on the
+ * pausing connection): while it is, every write of its slots goes through
+ * it, paused. A failover (CLUSTER FAILOVER, a dead master replaced) ends
+ * that: its successor takes writes the final offset does not cover. */
+static int stillMaster(ccutShard *s) {
+    redisReply *r = s->cut.c ? connCommandf(s->cut.c, "ROLE") : NULL;
+    int ok = r && r->type == REDIS_REPLY_ARRAY && r->elements > 0 && r->element[0]->type == REDIS_REPLY_STRING &&
+             strcmp(r->element[0]->str, "master") == 0;
+    if (r) freeReplyObject(r);
+    return ok;
+}
+
+/* second_repl_offset of the paused node (INFO replication): a promoted
+ * replica continues its old master's history up to that offset only; -1
+ * when not known. */
+static int64_t continuesTo(ccutShard *s) {
+    char *info = s->cut.c ? connInfo(s->cut.c, "replication") : NULL, v[32];
+    int64_t off = info && connInfoField(info, "second_repl_offset", v, sizeof(v)) ? strtoll(v, NULL, 10) : -1;
+    free(info);
+    return off;
+}
+
+/* Shard i failed over during the pause (the topology names another
+ * master): that master is paused too and its master_repl_offset is the
+ * shard's final offset now (the promoted replica continues the old
+ * replication history, so the link's offsets go on in the same space; the
+ * writes it took before this pause are below it). The old master's pause
+ * stays. 0, or -1 when the new master cannot be paused (failed, said). */
+static int followFailover(ccut *c, int i, const csNode *m) {
+    ccutShard *s = &c->sh[i];
+    char err[600], what[1800], was[300];
+    int64_t old_final = s->cut.final_offset;
+    snprintf(was, sizeof(was), "%s:%d", s->have_url ? s->url.host : "?", s->have_url ? s->url.port : 0);
+    if (c->nretired < CCUT_MAX_RETIRED && s->have_url) {
+        c->retired[c->nretired].cut = s->cut;
+        c->retired[c->nretired++].url = s->url;
+    } else {
+        cutoverClose(&s->cut);
+        if (s->have_url) urlFree(&s->url);
+    }
+    memset(&s->cut, 0, sizeof(s->cut));
+    clusterNode cn = {.host = (char *)m->host, .port = m->port};
+    s->have_url = clusterNodeUrl(c->cfg->source, &cn, &s->url) == 0;
+    if (!s->have_url || cutoverPause(&s->url, &c->cfg->source_conn, c->pause_ms, &s->cut, err, sizeof(err)) < 0) {
+        snprintf(what, sizeof(what), "the shard of slots %s failed over from %s to %s:%d during the pause, and the new "
+                 "master could not be paused: %s", s->ranges, was, m->host, m->port, s->have_url ? err : "out of memory");
+        fail(c, OUTCOME_CUTOVER, what);
+        return -1;
+    }
+    snprintf(s->id, sizeof(s->id), "%s", m->id);
+    pausesEnd(c);
+    pthread_mutex_lock(&c->mu);
+    int64_t applied = s->applied;
+    pthread_mutex_unlock(&c->mu);
+    int64_t cont = continuesTo(s);
+    if (cont > 0 && applied + 1 > cont) { /* a dead master's last writes, lost with it */
+        snprintf(what, sizeof(what), "the shard of slots %s failed over from %s to %s:%d during the pause, which holds "
+                 "the old master's history up to offset %lld only, and the target holds it up to %lld: writes the old "
+                 "master took were lost with it, so the target is not the source's copy (a restart full-syncs the "
+                 "shard)", s->ranges, was, m->host, m->port, (long long)cont - 1, (long long)applied);
+        fail(c, OUTCOME_CUTOVER, what);
+        return -1;
+    }
+    logInfo("cut-over: the shard of slots %s failed over to %s:%d during the pause: paused it too; the shard's final "
+            "offset is now %lld (%lld on %s)", s->ranges, m->host, m->port, (long long)s->cut.final_offset,
+            (long long)old_final, was);
+    return 0;
 }
 
 /* --exactly-once: the checkpoint hash (every shard's fields) goes before
@@ -192,6 +293,15 @@ static outcome verifyAll(ccut *c) {
 static void declare(ccut *c) {
     char what[600], until[16], offs[1200];
     outcome v = OUTCOME_OK;
+    for (int i = 0; i < c->n; i++)
+        if (!stillMaster(&c->sh[i])) { /* the shards ended: too late to follow it */
+            snprintf(what, sizeof(what), "master %s:%d (slots %s) is no longer a master: its shard failed over after "
+                     "every shard had caught up, and its successor is not paused",
+                     c->sh[i].have_url ? c->sh[i].url.host : "?", c->sh[i].have_url ? c->sh[i].url.port : 0,
+                     c->sh[i].ranges);
+            fail(c, OUTCOME_CUTOVER, what);
+            return;
+        }
     if (removeCheckpoint(c, what, sizeof(what)) < 0) {
         fail(c, OUTCOME_WRITE, what);
         return;
@@ -224,21 +334,35 @@ static void catchUp(ccut *c) {
     for (int i = 0; i < c->n && behind < 0; i++)
         if (!c->sh[i].settled || c->sh[i].applied < c->sh[i].cut.final_offset) behind = i;
     pthread_mutex_unlock(&c->mu);
+    /* every shard caught up: each paused node must still be its master (a
+     * failover's new master is paused by ccutStep once the topology names it) */
+    int lost = -1;
+    for (int i = 0; i < c->n && behind < 0; i++)
+        if (!stillMaster(&c->sh[i])) behind = lost = i;
     if (behind < 0 && clockMonoMs() <= c->deadline_mono) {
         /* The shards end first (ccutEnd declares): none may commit a
          * checkpoint after it is removed, nor write after the check. */
         setPhase(c, CCUT_DONE);
     } else if (clockMonoMs() > c->deadline_mono) {
         int i = behind < 0 ? 0 : behind;
-        snprintf(what, sizeof(what), "the shard of slots %s reached offset %lld of %lld before the pause "
-                 "(--pause-timeout %.1f s) ran out", c->sh[i].ranges, (long long)c->sh[i].applied,
-                 (long long)c->sh[i].cut.final_offset, (double)c->pause_ms / 1000.0);
+        if (lost >= 0)
+            snprintf(what, sizeof(what), "master %s:%d of the slots %s is no longer a master, and no new one was named "
+                     "before the pause (--pause-timeout %.1f s) ran out", c->sh[i].have_url ? c->sh[i].url.host : "?",
+                     c->sh[i].have_url ? c->sh[i].url.port : 0, c->sh[i].ranges, (double)c->pause_ms / 1000.0);
+        else
+            snprintf(what, sizeof(what), "the shard of slots %s reached offset %lld of %lld before the pause "
+                     "(--pause-timeout %.1f s) ran out", c->sh[i].ranges, (long long)c->sh[i].applied,
+                     (long long)c->sh[i].cut.final_offset, (double)c->pause_ms / 1000.0);
         fail(c, OUTCOME_CUTOVER, what);
     }
 }
 
 void ccutStep(ccut *c, const csShard *shards) {
     if (c->phase == CCUT_PAUSED) {
+        for (int i = 0; i < c->n; i++)
+            if (shards[i].master.id[0] && strcmp(shards[i].master.id, c->sh[i].id) != 0 &&
+                followFailover(c, i, &shards[i].master) < 0)
+                return;
         catchUp(c);
         return;
     }

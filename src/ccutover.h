@@ -11,10 +11,20 @@
  *      each master's master_repl_offset: that shard's final offset;
  *   2. each shard applies its stream up to its final offset (the target
  *      acknowledged it, nothing in flight, no transaction open);
- *   3. when all did before the earliest pause's deadline, the shards end
+ *      a shard that fails over meanwhile (the topology names another
+ *      master) has its new master paused too, whose master_repl_offset is
+ *      then the shard's final offset (the promoted replica continues the
+ *      old history); the old master's pause stays. A new master that holds
+ *      less of the old history than the target (a dead master's last
+ *      writes, lost with it) fails the cut-over: the target is not the
+ *      source's copy;
+ *   3. when all did before the earliest pause's deadline, and each paused
+ *      node still says ROLE master (else its successor is waited for, as
+ *      in 2), the shards end
  *      (CCUT_DONE), then (ccutEnd) the --exactly-once checkpoint hash is
  *      deleted, --cutover-verify compares (csourceVerify), and, still
- *      before the deadline, one line on stdout, "cut-over: target
+ *      before the deadline and with every paused node still a master (a
+ *      failover now, the shards ended, fails it), one line on stdout, "cut-over: target
  *      identical to the source at offsets 0-5460:N, ...; source writes
  *      paused until HH:MM:SS" (OUTCOME_OK);
  *   4. otherwise (the deadline came first, a pause failed, a shard stopped

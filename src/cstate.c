@@ -65,25 +65,41 @@ static int sameCluster(const stateFile *st, const csTopo *t, char *why, size_t c
     return 0;
 }
 
+/* The file's record of shard s: the one keyed by its ranges now, else
+ * (slots moved by a reshard, during the last run or since) the one naming
+ * one of its nodes. A replication position belongs to the nodes' history,
+ * not to the slots: the moved keys are in the streams (RESTORE-ASKING on
+ * the importer's, DEL on the exporter's), replayed as a live run does. */
+static const stateLink *recordOf(const stateFile *st, const csShard *s, const char *key) {
+    const stateLink *old = stateFind((stateFile *)st, key);
+    if (old && cstateSameShard(old, s)) return old;
+    for (int i = 0; i < st->nlinks; i++)
+        if (cstateSameShard(&st->links[i], s)) return &st->links[i];
+    return NULL;
+}
+
 /* Shard s's record for this run: the file's, when the shard is the same
- * (same ranges, a node in common), else one without a position. */
+ * (a node in common), else one without a position. */
 static void startRecord(const stateFile *st, const csShard *s, stateLink *rec, const char *path, int quiet) {
     char key[STATE_ADDR_LEN];
     cstateKey(s, key, sizeof(key));
-    const stateLink *old = stateFind((stateFile *)st, key);
+    const stateLink *old = recordOf(st, s, key);
     memset(rec, 0, sizeof(*rec));
-    if (old && cstateSameShard(old, s)) {
+    if (old) {
         *rec = *old;
         if (!rec->updated_ms) rec->updated_ms = 1; /* from the file: sync.c tells them apart by it */
+        const char *was = strncmp(old->source, "slots:", 6) == 0 ? old->source + 6 : old->source;
+        if (!quiet && strcmp(was, s->ranges) != 0)
+            logInfo("--state %s: shard %s:%d serves slots %s now (%s in the file): it resumes all the same", path,
+                    s->master.host, s->master.port, s->ranges, was);
     }
-    rec->offset = old && cstateSameShard(old, s) ? old->offset : -1;
+    rec->offset = old ? old->offset : -1;
     snprintf(rec->source, sizeof(rec->source), "%s", key);
     cstateNodes(s, rec->nodes, sizeof(rec->nodes));
-    if (!st->nlinks || (old && cstateSameShard(old, s))) return;
+    if (!st->nlinks || old) return;
     if (!quiet)
-        logInfo("--state %s: shard %s:%d (slots %s) has no record in it (%s): it does a full sync of its slots alone",
-                path, s->master.host, s->master.port, s->ranges,
-                old ? "its nodes were all replaced" : "its slots changed since");
+        logInfo("--state %s: shard %s:%d (slots %s) has no record in it (its nodes were all replaced): it does a full "
+                "sync of its slots alone", path, s->master.host, s->master.port, s->ranges);
 }
 
 static outcome openFail(cstate *c, outcome rc) {

@@ -6,24 +6,26 @@
  * and one keeper: each shard's apply thread records its position there,
  * and the file is written whole, atomically, as for a single source.
  *
- * A shard's record is keyed by what stays through a failover: its slot
- * ranges (source=slots:0-5460) and its node ids (nodes=ID,ID,...: the
- * master and replicas it had), not the address it was read from (a
- * failover moves the master; the promoted replica holds the old
- * replication id as master_replid2, so PSYNC <replid> <offset + 1> still
- * continues there).
+ * A shard's record is keyed by its slot ranges as the run started
+ * (source=slots:0-5460) and names what stays through a failover: its node
+ * ids (nodes=ID,ID,...: the master and replicas it had), not the address
+ * it was read from (a failover moves the master; the promoted replica
+ * holds the old replication id as master_replid2, so PSYNC <replid>
+ * <offset + 1> still continues there).
  *
  * On start (cstateOpen), with FILE present:
  *   - refused (OUTCOME_USAGE) when it was written for another target (its
  *     address or run_id, as for a single source), for a single source
  *     (a record without node ids), or for another cluster (no record
  *     shares a node id with any shard now);
- *   - each shard now serving the same ranges as a record, with a node in
- *     common, resumes from that record's position; any other shard (its
- *     slots moved between the runs, its nodes replaced, no position
- *     recorded) has no position: it full-syncs alone, replacing only its
- *     slots on the target (csourceLinkFlush), when the target holds what
- *     the previous run wrote.
+ *   - each shard resumes from the record with a node in common (the one
+ *     keyed by its ranges now, else any: a reshard during the last run or
+ *     since moved slots, and the moved keys are in the streams, as
+ *     RESTORE-ASKING and migration DELs, replayed as a live run does);
+ *     any other shard (its nodes replaced, no position recorded) has no
+ *     position: it full-syncs alone, replacing only its slots on the
+ *     target (csourceLinkFlush), when the target holds what the previous
+ *     run wrote.
  * Records of shards that no longer exist are dropped from the file.
  *
  * Ownership: cstateOpen holds FILE.lock until cstateClose, which stops the
