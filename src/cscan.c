@@ -373,9 +373,42 @@ static int refreshTopology(coord *co) {
  * again for up to FAILOVER_WAIT_MS when the copy lost its connection. */
 #define FAILOVER_WAIT_MS 15000
 
+/* --source-replicas, following: the replica m read is lost (its copy
+ * failed on the connection) while its master still serves the shard's
+ * slots. The copy goes on on the master: subscribed there, then a pass over
+ * the shard's slots with the target's keys the master lacks pruned (a takeover:
+ * what changed or was deleted while no subscription was up is there, and
+ * only there). One line says so. 0 when it started again, -1 when not
+ * (the failure stands). */
+static int replicaLost(coord *co, int i) {
+    master *m = co->m[i];
+    unsigned char mine[SLOT_BYTES] = {0};
+    int n = 0;
+    for (int slot = 0; slot < CS_SLOTS; slot++)
+        if (co->owner[slot] == i) slotSet(mine, slot), n++;
+    rsUrl u = {0};
+    if (!n || nodeUrl(co->cfg->source, &m->addr, &u) < 0) return -1;
+    logWarn("--source-replicas: lost %s, the replica read for shard %s (its reason above): reading the master "
+            "from now on, subscribed there, its %d slots scanned again", m->tag + 6, m->node, n);
+    pthread_mutex_lock(&co->mu); /* other copies' redirects read the master */
+    urlFree(&m->url);
+    m->url = u;
+    m->cfg.source_conn.readonly = 0;
+    snprintf(m->tag, sizeof(m->tag), "shard %s", m->node);
+    memcpy(m->first, mine, SLOT_BYTES);
+    pthread_mutex_unlock(&co->mu);
+    return startCopy(m, 1);
+}
+
 static int copyFailed(coord *co, int i) {
     int64_t start = clockMonoMs();
     if (!co->cfg->follow) return 1; /* --once: its keys would be missing */
+    master *m = co->m[i];
+    if (m->cfg.source_conn.readonly && m->rc == OUTCOME_CONNECT && !scanStopRequested()) {
+        if (refreshTopology(co) < 0) return 1;
+        for (int slot = 0; slot < CS_SLOTS; slot++)
+            if (co->owner[slot] == i) return replicaLost(co, i) < 0;
+    }
     for (;;) {
         if (refreshTopology(co) < 0) return 1;
         int owns = 0;

@@ -32,7 +32,10 @@
  *                       drained (at its next turn; at the end of its first
  *                       pass; at most 60 s). A copy that fails is not an
  *                       error when, within 15 s, its node serves no slot
- *                       (a dead master replaced); keys answered
+ *                       (a dead master replaced); a copy on a replica
+ *                       (--source-replicas) that loses it goes on on the
+ *                       master, subscribed there, the shard's slots
+ *                       scanned again (one line); keys answered
  *                       -CLUSTERDOWN or -TRYAGAIN are asked again (scan.h).
  *
  * Errors: every function prints its one line (or fills err) and returns

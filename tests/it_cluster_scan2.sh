@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# it_cluster_scan2.sh -- scan mode on a cluster source, its robustness
+# (issue #12): a 3-master cluster with a replica each (replicas need SYNC:
+# --mode scan stands for a cluster that refuses it).
+#   - --source-replicas following under a write load (deletes included):
+#     the replica of the first shard is SIGKILLed; its copy goes on on the
+#     master (one line naming both), subscribed there, the shard's slots
+#     scanned again: the target equals the cluster, SIGTERM exits 0.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+if ! have_rdbsync; then skip cluster_scan2 "no rdbsync binary"; exit 0; fi
+
+# Commands for i in FROM..TO: several types, expiring keys, deletes.
+gen_load() {
+    local i
+    for ((i = $1; i <= $2; i++)); do
+        echo "SET s:$i v$i"
+        echo "HSET h:$((i % 50)) f$i v$i"
+        echo "RPUSH l:$((i % 30)) e$i"
+        echo "ZADD z:$((i % 40)) $i m$i"
+        echo "SET e:$i v$i PX 900000"
+        echo "INCR c:$((i % 20))"
+        echo "DEL s:$((i - 7))"
+        echo "DEL l:$((i % 30 + 3))"
+    done
+}
+
+if ! CLUSTER_NAME=cs cluster_start 3 1 --repl-diskless-sync yes --repl-diskless-sync-delay 0; then
+    fail cluster_scan2.start "the cluster with replicas did not come up"
+    exit 0
+fi
+P0=$(rs_port cs0)
+SRC=$(rs_url cs0)
+gen_load 1 1500 | redis-cli -c -p "$P0" >/dev/null
+read -r -a MASTERS <<<"$CLUSTER_MASTERS"
+read -r -a REPLICAS <<<"$CLUSTER_REPLICAS"
+
+run_load() {
+    local from=$1 to=$2 step=100 i
+    for ((i = from; i <= to; i += step)); do
+        gen_load "$i" $((i + step - 1)) | redis-cli -c -p "$P0" >/dev/null 2>&1 || true
+        if [ -e "$IT_TMP/load.stop" ]; then break; fi
+    done
+}
+start_load() {
+    rm -f "$IT_TMP/load.stop"
+    run_load "$1" "$2" &
+    LOAD_PID=$!
+    on_exit "touch $IT_TMP/load.stop; kill $LOAD_PID 2>/dev/null || true"
+}
+stop_load() {
+    touch "$IT_TMP/load.stop"
+    wait "$LOAD_PID" 2>/dev/null || true
+}
+same() { [ "$(rs_digest tgt)" = "$(cluster_digest)" ]; }
+assert_same() {
+    if wait_until 40 same; then pass "$1"
+    else fail "$1" "target $(rs_digest tgt) ($(rs_cli tgt DBSIZE) keys), cluster $(cluster_digest) ($(cluster_dbsize) keys)"; fi
+}
+# calls NODE CMD: how many times NODE ran CMD (0 when never).
+calls() {
+    local n
+    n=$(rs_cli "$1" INFO commandstats | tr -d '\r' | sed -n "s/^cmdstat_$2:calls=\\([0-9]*\\),.*/\\1/p")
+    printf '%s\n' "${n:-0}"
+}
+lines() { grep -c -- "$1" "$IT_TMP/$2.err" || true; }
+
+# ---- a dead replica while following with --source-replicas ----
+
+# The first master's replica, and that master.
+DEAD=
+for n in "${REPLICAS[@]}"; do
+    if [ "$(info "$n" replication master_port)" = "$(rs_port "${MASTERS[0]}")" ]; then DEAD=$n; fi
+done
+rs_start tgt
+rdb_bg follow --mode scan --source "$SRC" --target "$(rs_url tgt)" --source-replicas --status-interval 1
+FOLLOW_PID=$BG_PID
+followers() { [ "$(lines 'following changes' follow)" -ge "$1" ]; }
+if wait_until 60 followers 3; then pass cluster_scan2.replica.following
+else fail cluster_scan2.replica.following "not every replica followed: $(tail -n 3 "$IT_TMP/follow.err")"; fi
+start_load 1501 40000
+sleep 2
+kill -9 "$(rs_pid "$DEAD")"
+notice="lost 127.0.0.1:$(rs_port "$DEAD"), the replica read for shard 127.0.0.1:$(rs_port "${MASTERS[0]}")"
+if wait_until 20 grep -q "$notice" "$IT_TMP/follow.err"; then pass cluster_scan2.replica.notice
+else fail cluster_scan2.replica.notice "$(tail -n 5 "$IT_TMP/follow.err")"; fi
+# The copy on the master subscribed and scanned the shard's slots.
+wait_until 30 followers 4 || true
+sleep 2
+stop_load
+cluster_cli SET after:replica 1 >/dev/null
+assert_same cluster_scan2.replica.equal
+assert_eq cluster_scan2.replica.after 1 "$(rs_cli tgt GET after:replica)"
+assert_eq cluster_scan2.replica.notice_once 1 "$(lines "$notice" follow)"
+assert_eq cluster_scan2.replica.running yes "$(kill -0 "$FOLLOW_PID" 2>/dev/null && echo yes || echo no)"
+assert_eq cluster_scan2.replica.no_stop 0 "$(lines 'stopping the other' follow)"
+kill -TERM "$FOLLOW_PID"
+rc=0
+wait "$FOLLOW_PID" || rc=$?
+assert_eq cluster_scan2.replica.sigterm_exit 0 "$rc"
