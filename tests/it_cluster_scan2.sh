@@ -5,7 +5,12 @@
 #   - --source-replicas following under a write load (deletes included):
 #     the replica of the first shard is SIGKILLed; its copy goes on on the
 #     master (one line naming both), subscribed there, the shard's slots
-#     scanned again: the target equals the cluster, SIGTERM exits 0.
+#     scanned again: the target equals the cluster, SIGTERM exits 0;
+#   - following the masters, a master's keyspace subscription killed
+#     (CLIENT KILL TYPE pubsub): the re-pass reads each of its keys once
+#     (DUMP) and asks it about the target's keys of its slots only, by name
+#     (EXISTS), counted by INFO commandstats; then killed on two masters
+#     under the load with deletes: equal, SIGTERM exits 0.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -99,3 +104,42 @@ kill -TERM "$FOLLOW_PID"
 rc=0
 wait "$FOLLOW_PID" || rc=$?
 assert_eq cluster_scan2.replica.sigterm_exit 0 "$rc"
+
+# ---- a lost subscription: the re-pass reads the node's keys once ----
+# Following the masters, the first one's subscription is killed (CLIENT
+# KILL TYPE pubsub): quiet first, to count the re-pass's work on it (INFO
+# commandstats): one DUMP per key it holds, and EXISTS for the target's
+# keys of its slots only (the other masters' keys are not asked about);
+# then again under the write load with deletes: equal afterwards.
+M0=${MASTERS[0]}
+rdb_bg lost --mode scan --source "$SRC" --target "$(rs_url tgt)" --flush-target --status-interval 1
+LOST_PID=$BG_PID
+lostf() { [ "$(lines 'following changes' lost)" -ge 3 ]; }
+wait_until 60 lostf || fail cluster_scan2.lost.following "$(tail -n 3 "$IT_TMP/lost.err")"
+assert_same cluster_scan2.lost.equal_before
+repassed() { [ "$(lines 'scanned again:' lost)" -ge "$1" ]; }
+dumps=$(calls "$M0" dump) exists=$(calls "$M0" exists)
+keys=$(rs_cli "$M0" DBSIZE) all=$(rs_cli tgt DBSIZE)
+rs_cli "$M0" CLIENT KILL TYPE pubsub >/dev/null
+if wait_until 30 repassed 1; then pass cluster_scan2.lost.repass
+else fail cluster_scan2.lost.repass "$(tail -n 3 "$IT_TMP/lost.err")"; fi
+dumped=$(($(calls "$M0" dump) - dumps)) looked=$(($(calls "$M0" exists) - exists))
+assert_eq cluster_scan2.lost.dumps "$keys" "$dumped"
+if [ "$looked" -le "$keys" ] && [ "$looked" -gt 0 ]; then pass cluster_scan2.lost.exists
+else fail cluster_scan2.lost.exists "$looked EXISTS on the master for $keys keys of its slots ($all on the target)"; fi
+note "re-pass on a master of $keys keys (target: $all): $dumped DUMP, $looked EXISTS"
+
+start_load 40001 80000
+sleep 1
+rs_cli "$M0" CLIENT KILL TYPE pubsub >/dev/null
+wait_until 30 repassed 2 || true
+rs_cli "${MASTERS[1]}" CLIENT KILL TYPE pubsub >/dev/null
+wait_until 30 repassed 3 || true
+sleep 1
+stop_load
+assert_eq cluster_scan2.lost.repasses 3 "$(lines 'scanned again:' lost)"
+assert_same cluster_scan2.lost.equal
+kill -TERM "$LOST_PID"
+rc=0
+wait "$LOST_PID" || rc=$?
+assert_eq cluster_scan2.lost.sigterm_exit 0 "$rc"
