@@ -11,6 +11,7 @@
 #include "cluster.h"
 #include "log.h"
 #include "scan.h"
+#include "verify.h"
 #include "rdb/decode.h"
 
 /* A node's URL: the user's (credentials, TLS) with the node's address. */
@@ -36,6 +37,65 @@ int cscanShard(const snapshotConfig *cfg, const csShard *s, int use_replicas, co
     int rc = snapshotScanDecode(&sc, s->slots, 1, 1, h, why, msg, sizeof(msg));
     if (rc < 0) snprintf(err, errlen, "shard %s:%d (slots %s): %s", n->host, n->port, s->ranges, msg);
     urlFree(&u);
+    return rc;
+}
+
+/* ---- --verify with --source-replicas: a cluster source read on its replicas ---- */
+
+/* The shard serving a key's slot (the topology read at the start). */
+static int shardOf(void *ctx, const char *key, size_t len) {
+    const csTopo *t = ctx;
+    unsigned slot = clusterKeySlot(key, len);
+    for (int i = 0; i < t->n; i++)
+        if (t->shard[i].slots[slot >> 3] >> (slot & 7) & 1) return i;
+    return 0; /* every slot is served (clusterMapComplete) */
+}
+
+/* One side of --verify (verify.h): a connection to every shard of t, on
+ * its replica after READONLY with use_replicas (a shard without one: its
+ * master, said in one line), else on its master. -1 after its error line. */
+static int openSide(const rsUrl *seed, const rsConnOptions *co, const csTopo *t, int use_replicas,
+                    verifySource *vs) {
+    vs->n = t->n, vs->owner = shardOf, vs->ctx = (void *)t;
+    vs->conns = calloc((size_t)t->n, sizeof(*vs->conns));
+    vs->infos = calloc((size_t)t->n, sizeof(*vs->infos));
+    if (!vs->conns || !vs->infos) return logError("out of memory"), -1;
+    for (int i = 0; i < t->n; i++) {
+        const csShard *s = &t->shard[i];
+        const csNode *n = use_replicas && s->replica.port ? &s->replica : &s->master;
+        if (use_replicas && n == &s->master)
+            logWarn("--source-replicas: shard %s:%d has no replica; reading its master", s->master.host,
+                    s->master.port);
+        rsConnOptions o = *co;
+        o.readonly = n == &s->replica; /* the replica answers for its master's slots */
+        rsUrl u = {0};
+        char err[600] = "out of memory";
+        if (nodeUrl(seed, n, &u) == 0) {
+            vs->conns[i] = connOpen(&u, &o, err, sizeof(err));
+            if (vs->conns[i] && connServerInfo(vs->conns[i], &vs->infos[i]) < 0)
+                snprintf(err, sizeof(err), "INFO failed: %s", connError(vs->conns[i]));
+            else if (vs->conns[i]) err[0] = '\0';
+        }
+        urlFree(&u);
+        if (err[0]) return logError("shard %s:%d (slots %s): %s", n->host, n->port, s->ranges, err), -1;
+    }
+    return 0;
+}
+
+static void closeSide(verifySource *vs) {
+    for (int i = 0; vs->conns && i < vs->n; i++) connClose(vs->conns[i]);
+    free(vs->conns);
+    free(vs->infos);
+}
+
+outcome cscanVerify(const snapshotConfig *cfg, const csTopo *src, const csTopo *tgt, int use_replicas) {
+    verifySource s = {0}, t = {0};
+    outcome rc = OUTCOME_OK;
+    if (src && openSide(cfg->source, &cfg->source_conn, src, use_replicas, &s) < 0) rc = OUTCOME_CONNECT;
+    if (rc == OUTCOME_OK && tgt && openSide(cfg->target, &cfg->target_conn, tgt, 0, &t) < 0) rc = OUTCOME_CONNECT;
+    if (rc == OUTCOME_OK) rc = verifyRunSides(cfg, src ? &s : NULL, tgt ? &t : NULL);
+    closeSide(&s);
+    closeSide(&t);
     return rc;
 }
 

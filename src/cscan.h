@@ -61,6 +61,12 @@ struct rdbHandlers;
 int cscanShard(const snapshotConfig *c, const csShard *s, int use_replicas, const struct rdbHandlers *h,
                outcome *why, char *err, size_t errlen);
 
+/* --verify --source-replicas with a cluster source: as csourceVerify,
+ * its keys read by SCAN + DUMP on each shard's replica (READONLY; a shard
+ * without one on its master, said in one line); tgt (a cluster target, or
+ * NULL) on its masters. */
+outcome cscanVerify(const snapshotConfig *c, const csTopo *src, const csTopo *tgt, int use_replicas);
+
 /* --source C --target T in scan mode, until stopped (scanRequestStop) or
  * a copy fails for good. use_replicas (--source-replicas): each master's
  * copy reads its replica (READONLY: it answers for its master's slots, and

@@ -2,6 +2,9 @@
 # it_cluster_scan2.sh -- scan mode on a cluster source, its robustness
 # (issue #12): a 3-master cluster with a replica each (replicas need SYNC:
 # --mode scan stands for a cluster that refuses it).
+#   - --verify --source-replicas reads the replicas (INFO commandstats:
+#     SCAN and DUMP on the replicas, none on the masters): exit 0 against a
+#     copy, 8 naming a key changed on the source;
 #   - --source-replicas following under a write load (deletes included):
 #     the replica of the first shard is SIGKILLed; its copy goes on on the
 #     master (one line naming both), subscribed there, the shard's slots
@@ -70,6 +73,42 @@ calls() {
     printf '%s\n' "${n:-0}"
 }
 lines() { grep -c -- "$1" "$IT_TMP/$2.err" || true; }
+
+# ---- --verify --source-replicas: the replicas are read, the masters not ----
+reads() { local n; for n in "$@"; do printf '%s:%s/%s ' "$n" "$(calls "$n" scan)" "$(calls "$n" dump)"; done; }
+# Every replica has applied its master's whole stream.
+caught_up() {
+    local r m
+    for r in "${REPLICAS[@]}"; do
+        m=$(info "$r" replication master_port)
+        [ "$(info "$r" replication master_repl_offset)" = "$(redis-cli -p "$m" INFO replication | tr -d '\r' |
+            sed -n 's/^master_repl_offset://p')" ] || return 1
+    done
+}
+seen_replicas() {
+    local n
+    for n in $CLUSTER_NODES; do [ "$(rs_cli "$n" CLUSTER SHARDS | grep -c '^replica$')" = 3 ] || return 1; done
+}
+wait_until 20 seen_replicas || note "not every node lists 3 replicas in CLUSTER SHARDS after 20 s"
+wait_until 20 caught_up || note "replicas not caught up after 20 s"
+rs_start vt
+rdb_run vcopy --mode scan --source "$SRC" --target "$(rs_url vt)" --once
+before=$(reads "${MASTERS[@]}")
+rdb_run ver --verify --source "$SRC" --target "$(rs_url vt)" --source-replicas
+assert_eq cluster_scan2.verify.rc 0 "$RC"
+assert_eq cluster_scan2.verify.masters_unread "$before" "$(reads "${MASTERS[@]}")"
+read_all=yes
+for n in "${REPLICAS[@]}"; do [ "$(calls "$n" dump)" -gt 0 ] && [ "$(calls "$n" scan)" -gt 0 ] || read_all="no: $(reads "${REPLICAS[@]}")"; done
+assert_eq cluster_scan2.verify.replicas_read yes "$read_all"
+# A key changed on the source: exit 8 naming it, still from the replicas.
+cluster_cli SET s:100 changed >/dev/null
+wait_until 20 caught_up || true
+before=$(reads "${MASTERS[@]}")
+rdb_run ver2 --verify --source "$SRC" --target "$(rs_url vt)" --source-replicas
+assert_eq cluster_scan2.verify.differ_rc 8 "$RC"
+assert_match cluster_scan2.verify.names_key 's:100' "$(cat "$IT_TMP/ver2.out")"
+assert_eq cluster_scan2.verify.differ_masters_unread "$before" "$(reads "${MASTERS[@]}")"
+rs_stop vt
 
 # ---- a dead replica while following with --source-replicas ----
 
