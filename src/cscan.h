@@ -37,6 +37,9 @@
  *                       master, subscribed there, the shard's slots
  *                       scanned again (one line); keys answered
  *                       -CLUSTERDOWN or -TRYAGAIN are asked again (scan.h).
+ *                       With --once, the slots that changed owner or were
+ *                       in migration during the passes are scanned again
+ *                       from their owner (a master) before it returns.
  *
  * Errors: every function prints its one line (or fills err) and returns
  * an outcome, or 0/-1 as said.

@@ -5,6 +5,9 @@
 #   - --verify --source-replicas reads the replicas (INFO commandstats:
 #     SCAN and DUMP on the replicas, none on the masters): exit 0 against a
 #     copy, 8 naming a key changed on the source;
+#   - --once --source-replicas while 1000 slots move (redis-cli --cluster
+#     reshard): the moved slots are scanned again from their new owner
+#     before it exits: exit 0, equal;
 #   - --source-replicas following under a write load (deletes included):
 #     the replica of the first shard is SIGKILLed; its copy goes on on the
 #     master (one line naming both), subscribed there, the shard's slots
@@ -109,6 +112,28 @@ assert_eq cluster_scan2.verify.differ_rc 8 "$RC"
 assert_match cluster_scan2.verify.names_key 's:100' "$(cat "$IT_TMP/ver2.out")"
 assert_eq cluster_scan2.verify.differ_masters_unread "$before" "$(reads "${MASTERS[@]}")"
 rs_stop vt
+
+# ---- --once on the replicas while slots move ----
+# A replica answers for its master's whole migrating slot (no -ASK): keys
+# migrated during the pass would be missed. --rate makes the pass last
+# while 1000 slots move; the moved slots are scanned again from their new
+# owner before --once exits: equal.
+rs_start ot
+rdb_bg oncer --mode scan --source "$SRC" --target "$(rs_url ot)" --once --source-replicas --rate 400
+ONCE_PID=$BG_PID
+sleep 1
+if cluster_reshard "$(rs_cli "${MASTERS[0]}" CLUSTER MYID)" "$(rs_cli "${MASTERS[1]}" CLUSTER MYID)" 1000 once; then
+    pass cluster_scan2.once.reshard
+else
+    fail cluster_scan2.once.reshard "redis-cli --cluster reshard failed: $(tail -n 2 "$IT_TMP/reshard.once.log")"
+fi
+rc=0
+wait "$ONCE_PID" || rc=$?
+assert_eq cluster_scan2.once.rc 0 "$rc"
+assert_eq cluster_scan2.once.equal "$(cluster_digest)" "$(rs_digest ot)"
+assert_match cluster_scan2.once.rescan "--once: [0-9]+ slots moved or were in migration during the pass: 127.0.0.1:$(rs_port "${MASTERS[1]}") scans them again" \
+    "$(cat "$IT_TMP/oncer.err")"
+rs_stop ot
 
 # ---- a dead replica while following with --source-replicas ----
 
