@@ -525,13 +525,14 @@ static int nodeMigrating(coord *co, master *m, unsigned char *out) {
     int n = -1;
     if (r && r->type == REDIS_REPLY_STRING) {
         n = 0;
-        for (const char *line = r->str; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
-            const char *end = strchr(line, '\n'), *me = strstr(line, "myself");
-            if (!me || (end && me > end)) continue;
-            for (const char *b = strchr(line, '['); b && (!end || b < end); b = strchr(b + 1, '['))
-                if (strstr(b, "->-") == b + strcspn(b, "-") || strstr(b, "-<-") == b + strcspn(b, "-"))
-                    slotSet(out, atoi(b + 1) & (CS_SLOTS - 1)), n++;
-            break;
+        /* the node's own line: flags "myself,master" */
+        const char *me = strstr(r->str, "myself"), *line = me, *end;
+        while (line && line > r->str && line[-1] != '\n') line--;
+        end = line ? strchr(line, '\n') : NULL;
+        for (const char *b = line ? strchr(line, '[') : NULL; b && (!end || b < end); b = strchr(b + 1, '[')) {
+            const char *dash = b + 1 + strspn(b + 1, "0123456789"); /* "[93->-id]", "[93-<-id]" */
+            if (strncmp(dash, "->-", 3) == 0 || strncmp(dash, "-<-", 3) == 0)
+                slotSet(out, atoi(b + 1) & (CS_SLOTS - 1)), n++;
         }
     } else {
         logError("--once: cannot read CLUSTER NODES on %s (slots in migration): %s", m->node,

@@ -7,7 +7,8 @@
 #     copy, 8 naming a key changed on the source;
 #   - --once --source-replicas while 1000 slots move (redis-cli --cluster
 #     reshard): the moved slots are scanned again from their new owner
-#     before it exits: exit 0, equal;
+#     before it exits: exit 0, equal; a slot left MIGRATING is waited
+#     for, and scanned again on its owner once cancelled;
 #   - --source-replicas following under a write load (deletes included):
 #     the replica of the first shard is SIGKILLed; its copy goes on on the
 #     master (one line naming both), subscribed there, the shard's slots
@@ -133,6 +134,27 @@ assert_eq cluster_scan2.once.rc 0 "$rc"
 assert_eq cluster_scan2.once.equal "$(cluster_digest)" "$(rs_digest ot)"
 assert_match cluster_scan2.once.rescan "--once: [0-9]+ slots moved or were in migration during the pass: 127.0.0.1:$(rs_port "${MASTERS[1]}") scans them again" \
     "$(cat "$IT_TMP/oncer.err")"
+# A migration under way when the passes end is waited for: slot 5 left
+# MIGRATING (to the third master), then cancelled (STABLE) while the run
+# waits; the slot, seen in migration, is scanned again on its owner.
+OWNER=${MASTERS[1]} OTHER=${MASTERS[2]}
+rs_cli "$OTHER" CLUSTER SETSLOT 5 IMPORTING "$(rs_cli "$OWNER" CLUSTER MYID)" >/dev/null
+rs_cli "$OWNER" CLUSTER SETSLOT 5 MIGRATING "$(rs_cli "$OTHER" CLUSTER MYID)" >/dev/null
+rs_cli ot FLUSHALL >/dev/null
+rdb_bg oncem --mode scan --source "$SRC" --target "$(rs_url ot)" --once --source-replicas
+ONCE_PID=$BG_PID
+passes() { [ "$(lines 'scan copy:' oncem)" -ge 3 ]; }
+wait_until 30 passes || true
+sleep 1
+assert_eq cluster_scan2.once.waits_migration yes "$(kill -0 "$ONCE_PID" 2>/dev/null && echo yes || echo no)"
+rs_cli "$OWNER" CLUSTER SETSLOT 5 STABLE >/dev/null
+rs_cli "$OTHER" CLUSTER SETSLOT 5 STABLE >/dev/null
+rc=0
+wait "$ONCE_PID" || rc=$?
+assert_eq cluster_scan2.once.migration_rc 0 "$rc"
+assert_eq cluster_scan2.once.migration_equal "$(cluster_digest)" "$(rs_digest ot)"
+assert_match cluster_scan2.once.migration_rescan "--once: 1 slots moved or were in migration during the pass: 127.0.0.1:$(rs_port "$OWNER") scans them again" \
+    "$(cat "$IT_TMP/oncem.err")"
 rs_stop ot
 
 # ---- a dead replica while following with --source-replicas ----
