@@ -11,6 +11,7 @@
 #include "cluster.h"
 #include "log.h"
 #include "scan.h"
+#include "verify.h"
 #include "rdb/decode.h"
 
 /* A node's URL: the user's (credentials, TLS) with the node's address. */
@@ -36,6 +37,65 @@ int cscanShard(const snapshotConfig *cfg, const csShard *s, int use_replicas, co
     int rc = snapshotScanDecode(&sc, s->slots, 1, 1, h, why, msg, sizeof(msg));
     if (rc < 0) snprintf(err, errlen, "shard %s:%d (slots %s): %s", n->host, n->port, s->ranges, msg);
     urlFree(&u);
+    return rc;
+}
+
+/* ---- --verify with --source-replicas: a cluster source read on its replicas ---- */
+
+/* The shard serving a key's slot (the topology read at the start). */
+static int shardOf(void *ctx, const char *key, size_t len) {
+    const csTopo *t = ctx;
+    unsigned slot = clusterKeySlot(key, len);
+    for (int i = 0; i < t->n; i++)
+        if (t->shard[i].slots[slot >> 3] >> (slot & 7) & 1) return i;
+    return 0; /* every slot is served (clusterMapComplete) */
+}
+
+/* One side of --verify (verify.h): a connection to every shard of t, on
+ * its replica after READONLY with use_replicas (a shard without one: its
+ * master, said in one line), else on its master. -1 after its error line. */
+static int openSide(const rsUrl *seed, const rsConnOptions *co, const csTopo *t, int use_replicas,
+                    verifySource *vs) {
+    vs->n = t->n, vs->owner = shardOf, vs->ctx = (void *)t;
+    vs->conns = calloc((size_t)t->n, sizeof(*vs->conns));
+    vs->infos = calloc((size_t)t->n, sizeof(*vs->infos));
+    if (!vs->conns || !vs->infos) return logError("out of memory"), -1;
+    for (int i = 0; i < t->n; i++) {
+        const csShard *s = &t->shard[i];
+        const csNode *n = use_replicas && s->replica.port ? &s->replica : &s->master;
+        if (use_replicas && n == &s->master)
+            logWarn("--source-replicas: shard %s:%d has no replica; reading its master", s->master.host,
+                    s->master.port);
+        rsConnOptions o = *co;
+        o.readonly = n == &s->replica; /* the replica answers for its master's slots */
+        rsUrl u = {0};
+        char err[600] = "out of memory";
+        if (nodeUrl(seed, n, &u) == 0) {
+            vs->conns[i] = connOpen(&u, &o, err, sizeof(err));
+            if (vs->conns[i] && connServerInfo(vs->conns[i], &vs->infos[i]) < 0)
+                snprintf(err, sizeof(err), "INFO failed: %s", connError(vs->conns[i]));
+            else if (vs->conns[i]) err[0] = '\0';
+        }
+        urlFree(&u);
+        if (err[0]) return logError("shard %s:%d (slots %s): %s", n->host, n->port, s->ranges, err), -1;
+    }
+    return 0;
+}
+
+static void closeSide(verifySource *vs) {
+    for (int i = 0; vs->conns && i < vs->n; i++) connClose(vs->conns[i]);
+    free(vs->conns);
+    free(vs->infos);
+}
+
+outcome cscanVerify(const snapshotConfig *cfg, const csTopo *src, const csTopo *tgt, int use_replicas) {
+    verifySource s = {0}, t = {0};
+    outcome rc = OUTCOME_OK;
+    if (src && openSide(cfg->source, &cfg->source_conn, src, use_replicas, &s) < 0) rc = OUTCOME_CONNECT;
+    if (rc == OUTCOME_OK && tgt && openSide(cfg->target, &cfg->target_conn, tgt, 0, &t) < 0) rc = OUTCOME_CONNECT;
+    if (rc == OUTCOME_OK) rc = verifyRunSides(cfg, src ? &s : NULL, tgt ? &t : NULL);
+    closeSide(&s);
+    closeSide(&t);
     return rc;
 }
 
@@ -197,7 +257,7 @@ static master *masterFor(coord *co, const char *host, int port, const csNode *re
     m->cfg.flush_target = 0; /* done once, before any copy */
     m->cfg.hooks = &m->hooks;
     m->cfg.scan.slots = m->first;
-    m->cfg.scan.moved_vanish = co->cfg->follow; /* a moved slot is scanned again by its new owner */
+    m->cfg.scan.moved_vanish = 1; /* a moved slot is scanned again by its new owner (--once: at the end) */
     co->m[co->n++] = m;
     return m;
 }
@@ -373,9 +433,53 @@ static int refreshTopology(coord *co) {
  * again for up to FAILOVER_WAIT_MS when the copy lost its connection. */
 #define FAILOVER_WAIT_MS 15000
 
+/* --source-replicas, following: the replica m read is lost (its copy
+ * failed on the connection) while its master still serves the shard's
+ * slots. The copy goes on on the master: subscribed there, then a pass over
+ * the shard's slots with the target's keys the master lacks pruned (a takeover:
+ * what changed or was deleted while no subscription was up is there, and
+ * only there). One line says so. 0 when it started again, -1 when not
+ * (the failure stands). */
+/* m's copy reads its master from now on (it read the replica). Its copy
+ * is not running. -1 on OOM. */
+static int readMaster(coord *co, master *m) {
+    rsUrl u = {0};
+    if (!m->cfg.source_conn.readonly) return 0;
+    if (nodeUrl(co->cfg->source, &m->addr, &u) < 0) return -1;
+    pthread_mutex_lock(&co->mu); /* other copies' redirects read the master */
+    urlFree(&m->url);
+    m->url = u;
+    m->cfg.source_conn.readonly = 0;
+    snprintf(m->tag, sizeof(m->tag), "shard %s", m->node);
+    pthread_mutex_unlock(&co->mu);
+    return 0;
+}
+
+static int replicaLost(coord *co, int i) {
+    master *m = co->m[i];
+    unsigned char mine[SLOT_BYTES] = {0};
+    int n = 0;
+    for (int slot = 0; slot < CS_SLOTS; slot++)
+        if (co->owner[slot] == i) slotSet(mine, slot), n++;
+    if (!n) return -1;
+    char lost[320];
+    snprintf(lost, sizeof(lost), "%s", m->tag + strlen("shard ")); /* the replica read */
+    if (readMaster(co, m) < 0) return -1;
+    logWarn("--source-replicas: lost %s, the replica read for shard %s (its reason above): reading the master "
+            "from now on, subscribed there, its %d slots scanned again", lost, m->node, n);
+    memcpy(m->first, mine, SLOT_BYTES);
+    return startCopy(m, 1);
+}
+
 static int copyFailed(coord *co, int i) {
     int64_t start = clockMonoMs();
     if (!co->cfg->follow) return 1; /* --once: its keys would be missing */
+    master *m = co->m[i];
+    if (m->cfg.source_conn.readonly && m->rc == OUTCOME_CONNECT && !scanStopRequested()) {
+        if (refreshTopology(co) < 0) return 1;
+        for (int slot = 0; slot < CS_SLOTS; slot++)
+            if (co->owner[slot] == i) return replicaLost(co, i) < 0;
+    }
     for (;;) {
         if (refreshTopology(co) < 0) return 1;
         int owns = 0;
@@ -389,6 +493,150 @@ static int copyFailed(coord *co, int i) {
             co->m[i]->node);
     co->m[i]->excused = 1;
     return 0;
+}
+
+/* ---- --once: slots that moved during the passes ----
+ *
+ * A pass reads each slot where the topology read at the start put it. A
+ * slot that moves meanwhile (a reshard) may be missed: its keys already
+ * migrated are gone from the old owner, and a replica answers for its
+ * master's whole migrating slot without -ASK. So after the passes the
+ * coordinator waits until no slot is MIGRATING or IMPORTING, reads the
+ * topology again, and has the owner of every slot that changed owner or
+ * was seen migrating (at the start, or after the passes) scan it again,
+ * on the owner itself (its replica may not have the moved keys yet), with
+ * the target's keys of those slots that the owner lacks deleted. Again
+ * until nothing moved during a round. A slot moved away and back between
+ * two looks is not seen. */
+#define SETTLE_MS 60000 /* a migration under way after the passes is waited for this long */
+#define ONCE_ROUNDS 5
+
+/* The slots a master's own line of CLUSTER NODES shows in migration
+ * ("[93->-id]" migrating, "[93-<-id]" importing) into out; their count
+ * (0 when the command is refused: said once), or -1 when the node cannot
+ * be reached (one line). */
+static int nodeMigrating(coord *co, master *m, unsigned char *out) {
+    char err[512];
+    rsUrl u = {0};
+    rsConnOptions o = co->cfg->source_conn;
+    o.readonly = 0, o.connect_timeout_ms = 2000;
+    rsConn *c = nodeUrl(co->cfg->source, &m->addr, &u) == 0 ? connOpen(&u, &o, err, sizeof(err)) : NULL;
+    urlFree(&u);
+    redisReply *r = c ? connCommandf(c, "CLUSTER NODES") : NULL;
+    int n = -1;
+    if (r && r->type == REDIS_REPLY_STRING) {
+        n = 0;
+        /* the node's own line: flags "myself,master" */
+        const char *me = strstr(r->str, "myself"), *line = me, *end;
+        while (line && line > r->str && line[-1] != '\n') line--;
+        end = line ? strchr(line, '\n') : NULL;
+        for (const char *b = line ? strchr(line, '[') : NULL; b && (!end || b < end); b = strchr(b + 1, '[')) {
+            const char *dash = b + 1 + strspn(b + 1, "0123456789"); /* "[93->-id]", "[93-<-id]" */
+            if (strncmp(dash, "->-", 3) == 0 || strncmp(dash, "-<-", 3) == 0)
+                slotSet(out, atoi(b + 1) & (CS_SLOTS - 1)), n++;
+        }
+    } else if (r && r->type == REDIS_REPLY_ERROR) {
+        /* refused (a managed service's ACL): moves are seen by owner only */
+        static int said;
+        if (!said++)
+            logWarn("--once: %s refused CLUSTER NODES (%s): a slot still in migration after the pass is not "
+                    "seen, only slots that changed owner", m->node, r->str);
+        n = 0;
+    } else {
+        logError("--once: cannot read CLUSTER NODES on %s (slots in migration): %s", m->node,
+                 c ? connError(c) : err);
+    }
+    if (r) freeReplyObject(r);
+    connClose(c);
+    return n;
+}
+
+/* The slots in migration on the masters serving slots now, into out
+ * (or'd); their count, -1 on error. */
+static int migratingSlots(coord *co, unsigned char *out) {
+    int total = 0;
+    for (int i = 0; i < co->n; i++) {
+        int serves = 0;
+        for (int slot = 0; slot < CS_SLOTS && !serves; slot++) serves = co->owner[slot] == i;
+        int n = serves ? nodeMigrating(co, co->m[i], out) : 0;
+        if (n < 0) return -1;
+        total += n;
+    }
+    return total;
+}
+
+/* Wait until no slot is in migration (or'ing those seen into moving). */
+static int settle(coord *co, unsigned char *moving) {
+    int64_t start = clockMonoMs();
+    for (;;) {
+        int n = migratingSlots(co, moving);
+        if (n <= 0) return n;
+        if (scanStopRequested()) return -1;
+        if (clockMonoMs() - start > SETTLE_MS) {
+            logError("--once: %d slot%s still in migration after %d s: their keys may be on two nodes; run again "
+                     "once the reshard is done", n, n == 1 ? " is" : "s are", SETTLE_MS / 1000);
+            return -1;
+        }
+        usleep(500 * 1000);
+    }
+}
+
+/* Restart the copies over the slots that moved; their outcome. */
+static outcome rescanMoved(coord *co, const short *was, const unsigned char *moving) {
+    int total = 0;
+    outcome rc = OUTCOME_OK;
+    for (int i = 0; i < co->n && rc == OUTCOME_OK; i++) {
+        master *m = co->m[i];
+        unsigned char mine[SLOT_BYTES] = {0};
+        int n = 0;
+        for (int slot = 0; slot < CS_SLOTS; slot++)
+            if (co->owner[slot] == i && (was[slot] != i || moving[slot >> 3] >> (slot & 7) & 1))
+                slotSet(mine, slot), n++;
+        if (!n) continue;
+        if (!co->cfg->scan.quiet)
+            logInfo("--once: %d slots moved or were in migration during the pass: %s scans them again", n, m->node);
+        memcpy(m->first, mine, SLOT_BYTES);
+        if (readMaster(co, m) < 0 || startCopy(m, 1) < 0) rc = OUTCOME_INTERNAL;
+        total += n;
+    }
+    for (int i = 0; i < co->n; i++) {
+        master *m = co->m[i];
+        if (!m->started || m->joined) continue;
+        pthread_join(m->th, NULL);
+        m->joined = 1;
+        if (rc == OUTCOME_OK) rc = m->rc;
+    }
+    co->rescans += (uint64_t)total;
+    return rc;
+}
+
+/* --once, after the passes: the slots that moved meanwhile scanned again
+ * from their owners (see above); moving: those seen in migration at the
+ * start. */
+static outcome onceSettle(coord *co, unsigned char *moving) {
+    static short was[CS_SLOTS], now[CS_SLOTS];
+    for (int round = 0; round < ONCE_ROUNDS && !scanStopRequested(); round++) {
+        clusterMap *nm = NULL;
+        if (settle(co, moving) < 0) return scanStopRequested() ? OUTCOME_INTERRUPTED : OUTCOME_CONNECT;
+        if (readOwners(co, now, &nm) < 0) {
+            logError("--once: no node of the cluster answered for its topology after the pass");
+            return OUTCOME_CONNECT;
+        }
+        clusterMapFree(co->map), co->map = nm;
+        memcpy(was, co->owner, sizeof(was));
+        memcpy(co->owner, now, sizeof(now));
+        int moved = 0;
+        for (int slot = 0; slot < CS_SLOTS && !moved; slot++)
+            moved = was[slot] != now[slot] || moving[slot >> 3] >> (slot & 7) & 1;
+        if (!moved) return OUTCOME_OK;
+        co->changes++;
+        outcome rc = rescanMoved(co, was, moving);
+        if (rc != OUTCOME_OK) return rc;
+        memset(moving, 0, SLOT_BYTES);
+    }
+    if (scanStopRequested()) return OUTCOME_INTERRUPTED;
+    logError("--once: slots kept moving through %d rescans: run again once the reshard is done", ONCE_ROUNDS);
+    return OUTCOME_CONNECT;
 }
 
 static void coordFree(coord *co) {
@@ -416,10 +664,11 @@ outcome cscanCopy(const scanCopyConfig *cfg, const csTopo *t, int use_replicas) 
     for (int s = 0; s < CS_SLOTS; s++) co.owner[s] = -1;
     co.seed_map = t->map;
     if (!cfg->scan.quiet)
-        logInfo("cluster source in scan mode: %d masters, each scanned and followed%s", t->n,
+        logInfo("cluster source in scan mode: %d masters, each scanned%s%s", t->n, cfg->follow ? " and followed" : "",
                 use_replicas ? " (on its replica)" : "");
     shareRate(&co, t->n);
     outcome rc = OUTCOME_OK;
+    unsigned char moving[SLOT_BYTES] = {0}; /* --once: slots in migration at the start */
     for (int i = 0; i < t->n && rc == OUTCOME_OK; i++) {
         pthread_mutex_lock(&co.mu);
         master *m = masterFor(&co, t->shard[i].master.host, t->shard[i].master.port, &t->shard[i].replica);
@@ -434,6 +683,7 @@ outcome cscanCopy(const scanCopyConfig *cfg, const csTopo *t, int use_replicas) 
             rc = OUTCOME_INTERNAL;
         }
     }
+    if (rc == OUTCOME_OK && !cfg->follow && migratingSlots(&co, moving) < 0) rc = OUTCOME_CONNECT;
     if (rc != OUTCOME_OK) scanRequestStop();
     int failed = -1, live;
     int64_t last = clockMonoMs();
@@ -471,6 +721,7 @@ outcome cscanCopy(const scanCopyConfig *cfg, const csTopo *t, int use_replicas) 
     if (rc == OUTCOME_OK && failed >= 0) rc = co.m[failed]->rc; /* the cause, not the others' stop */
     for (int i = 0; rc == OUTCOME_OK && i < co.n; i++)
         if (co.m[i]->started && !co.m[i]->excused) rc = co.m[i]->rc;
+    if (rc == OUTCOME_OK && !cfg->follow && !scanStopRequested()) rc = onceSettle(&co, moving);
     coordFree(&co);
     return rc;
 }

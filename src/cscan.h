@@ -32,8 +32,14 @@
  *                       drained (at its next turn; at the end of its first
  *                       pass; at most 60 s). A copy that fails is not an
  *                       error when, within 15 s, its node serves no slot
- *                       (a dead master replaced); keys answered
+ *                       (a dead master replaced); a copy on a replica
+ *                       (--source-replicas) that loses it goes on on the
+ *                       master, subscribed there, the shard's slots
+ *                       scanned again (one line); keys answered
  *                       -CLUSTERDOWN or -TRYAGAIN are asked again (scan.h).
+ *                       With --once, the slots that changed owner or were
+ *                       in migration during the passes are scanned again
+ *                       from their owner (a master) before it returns.
  *
  * Errors: every function prints its one line (or fills err) and returns
  * an outcome, or 0/-1 as said.
@@ -57,6 +63,12 @@ struct rdbHandlers;
  * values too, for a file). 0, or -1 with err and *why. */
 int cscanShard(const snapshotConfig *c, const csShard *s, int use_replicas, const struct rdbHandlers *h,
                outcome *why, char *err, size_t errlen);
+
+/* --verify --source-replicas with a cluster source: as csourceVerify,
+ * its keys read by SCAN + DUMP on each shard's replica (READONLY; a shard
+ * without one on its master, said in one line); tgt (a cluster target, or
+ * NULL) on its masters. */
+outcome cscanVerify(const snapshotConfig *c, const csTopo *src, const csTopo *tgt, int use_replicas);
 
 /* --source C --target T in scan mode, until stopped (scanRequestStop) or
  * a copy fails for good. use_replicas (--source-replicas): each master's

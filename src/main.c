@@ -25,6 +25,7 @@
 #include "checkfile.h"
 #include "conn.h"
 #include "csource.h"
+#include "cscan.h"
 #include "exitcode.h"
 #include "fileimport.h"
 #include "filter.h"
@@ -171,8 +172,8 @@ static void usage(FILE *out) {
 "                         every repl-ping-replica-period) for S seconds is taken for\n"
 "                         dead: reconnect and continue from what was received (default 60)\n"
 "      --source-replicas  a cluster source: read each shard from its replica instead\n"
-"                         of its master (the snapshot's fork, or scan mode's SCAN and\n"
-"                         DUMP, stay off the masters)\n"
+"                         of its master (the snapshot's fork, or scan mode's and\n"
+"                         --verify's SCAN and DUMP, stay off the masters)\n"
 "      --metrics HOST:PORT  live sync: serve Prometheus metrics at http://HOST:PORT/metrics\n"
 "                         and the same as JSON at /status (a busy port: exit 5)\n"
 "      --exactly-once     live sync: apply the stream in MULTI/EXEC batches that also\n"
@@ -667,6 +668,8 @@ static outcome runSnapshot(const config *c) {
     /* --verify into a cluster: its keys are read from each master. */
     int tcluster = cluster >= 0 && rc == OUTCOME_OK && c->verify ? clusterSource(&dst, &sc.target_conn, &ttopo) : 0;
     if (cluster < 0 || tcluster < 0) rc = OUTCOME_CONNECT;
+    else if (rc == OUTCOME_OK && c->verify && cluster && c->source_replicas)
+        rc = cscanVerify(&sc, &topo, tcluster ? &ttopo : NULL, 1);
     else if (rc == OUTCOME_OK && c->verify && (cluster || tcluster))
         rc = csourceVerify(&sc, cluster ? &topo : NULL, tcluster ? &ttopo : NULL);
     else if (rc == OUTCOME_OK && cluster) {

@@ -116,9 +116,13 @@ static int isRedirect(const redisReply *r) {
     return r->type == REDIS_REPLY_ERROR && clusterRedirectParse(r->str, &to) != CLUSTER_REDIR_NONE;
 }
 
+/* The prefix of an EXISTS error reply in err (scanKeyExists). */
+#define REFUSED_EXISTS "source refused EXISTS: "
+
 clusterRedirKind scanRedirect(const char *err, clusterRedirect *to) {
-    size_t n = strlen(REFUSED);
-    return clusterRedirectParse(strncmp(err, REFUSED, n) == 0 ? err + n : NULL, to);
+    size_t n = strlen(REFUSED), e = strlen(REFUSED_EXISTS);
+    const char *r = strncmp(err, REFUSED, n) == 0 ? err + n : strncmp(err, REFUSED_EXISTS, e) == 0 ? err + e : NULL;
+    return clusterRedirectParse(r, to);
 }
 
 int scanTransient(const char *err) { return strstr(err, "CLUSTERDOWN") || strstr(err, "TRYAGAIN"); }
@@ -316,6 +320,22 @@ static int dumpBatch(rsConn *c, const rsServerInfo *info, const scanOptions *o, 
     }
 }
 
+/* scanOptions.keys_only: the sink gets the batch's names, then the SCAN
+ * for the next batch goes (cursor `next`, NULL after the last). */
+static int keysBatch(rsConn *c, const rsServerInfo *info, const scanOptions *o, int db, redisReply *keys,
+                     const char *next, scanSink sink, void *ctx, scanStats *st) {
+    for (size_t i = 0; i < keys->elements; i++) {
+        redisReply *k = keys->element[i];
+        scanItem it = {.db = db, .key = k->str, .keylen = (size_t)k->len, .expire_ms = -1};
+        if (sink(ctx, &it) != 0) return -1;
+        st->dumped++;
+    }
+    if (!next) return 0;
+    cmdBuf b = {0};
+    addScan(&b, info, o, next, o->count > 0 ? o->count : 1000, st);
+    return sendBuf(c, &b);
+}
+
 static int scanDb(rsConn *c, const rsServerInfo *info, const scanOptions *o, int db, scanSink sink, void *ctx,
                   scanStats *st, pacer *pace, char *err, size_t errlen) {
     char cursor[32];
@@ -348,8 +368,9 @@ static int scanDb(rsConn *c, const rsServerInfo *info, const scanOptions *o, int
         keepSlots(o, keys);
         st->scanned += keys->elements;
         keepSelected(o, keys, st);
-        int rc = dumpBatch(c, info, o, db, keys, all, cap, done ? NULL : cursor, pace, before, sink, ctx, st, err,
-                           errlen);
+        int rc = o->keys_only ? keysBatch(c, info, o, db, keys, done ? NULL : cursor, sink, ctx, st)
+                              : dumpBatch(c, info, o, db, keys, all, cap, done ? NULL : cursor, pace, before, sink,
+                                          ctx, st, err, errlen);
         keys->elements = all; /* freed whole */
         if (rc < 0 && !err[0]) snprintf(err, errlen, "source: %s", connError(c));
         freeReplyObject(r);
@@ -413,6 +434,16 @@ static int getKey(rsConn *src, const rsServerInfo *info, int db, const char *key
 int scanGetKey(rsConn *src, const rsServerInfo *info, int db, const char *key, size_t keylen, scanItem *it,
                char *err, size_t errlen) {
     return getKey(src, info, db, key, keylen, 0, it, err, errlen);
+}
+
+int scanKeyExists(rsConn *src, int db, const char *key, size_t keylen, char *err, size_t errlen) {
+    if (selectDb(src, db, err, errlen) < 0) return -1;
+    redisReply *r = connCommand(src, 2, (const char *[]){"EXISTS", key}, (size_t[]){6, keylen});
+    int rc = r && r->type == REDIS_REPLY_INTEGER ? r->integer > 0 : -1;
+    if (rc < 0 && r && r->type == REDIS_REPLY_ERROR) snprintf(err, errlen, REFUSED_EXISTS "%s", r->str);
+    else if (rc < 0) snprintf(err, errlen, "source: EXISTS failed: %s", r ? "unexpected reply" : connError(src));
+    if (r) freeReplyObject(r);
+    return rc;
 }
 
 int scanGetKeyAsking(rsConn *src, const rsServerInfo *info, int db, const char *key, size_t keylen, scanItem *it,

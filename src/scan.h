@@ -40,6 +40,8 @@ typedef struct scanOptions {
     int moved_vanish;  /* a cluster node: a DUMP answered -MOVED or -ASK (the slot moved
                           during the pass) counts as vanished, not as an error: the slot's
                           new owner is read instead (cscan.h) */
+    int keys_only;     /* the sink gets each key's name only (payload NULL, expire -1):
+                          SCAN alone, no DUMP (a prune asks the other side by name) */
 } scanOptions;
 
 typedef struct scanItem {
@@ -72,6 +74,10 @@ int scanPass(rsConn *src, const rsServerInfo *info, const scanOptions *o, scanSi
  * exist, -1 on error. */
 int scanGetKey(rsConn *src, const rsServerInfo *info, int db, const char *key, size_t keylen, scanItem *it,
                char *err, size_t errlen);
+
+/* Whether a key exists now, without reading its value (EXISTS): 1, 0,
+ * or -1 with err (a cluster redirect in it as scanRedirect reads it). */
+int scanKeyExists(rsConn *src, int db, const char *key, size_t keylen, char *err, size_t errlen);
 
 /* scanGetKey on a cluster node that is importing the key's slot: ASKING
  * before each command (after an -ASK redirect). */

@@ -57,6 +57,8 @@ typedef struct copier {
     const scanCopyConfig *cfg;
     scanOptions scan;   /* the passes' options: cfg's, with the slots of a rescan (cluster) */
     unsigned char rslots[2048];
+    unsigned char served[2048]; /* cluster: the slots given to this copy (first pass, rescans):
+                                   a prune after a lost subscription looks at these only */
     unsigned gen;       /* cluster: the coordinator's generation drained at last */
     rsConn *src, *tgt, *sub;
     rsServerInfo sinfo, tinfo;
@@ -69,6 +71,7 @@ typedef struct copier {
     char err[800];      /* the first reason this thread (the writer's) stops */
     char rerr[800];     /* the reader thread's reason: apart, so neither overwrites the other */
     int pass_done;      /* a pass read the whole source: the target holds a full copy */
+    uint64_t checked, pruned; /* the prunes': target keys looked up on the source, deleted */
     char ksn_orig[64];  /* notify-keyspace-events before we changed it; "" when unchanged */
     int ksn_changed;
     progress *pg;       /* status lines */
@@ -472,14 +475,27 @@ static int sourceDbFor(const importOptions *o, int t) {
     return t >= IMPORT_MAX_DBS && o->n_db_only == 0 ? t : -1;
 }
 
+/* Whether the source has a key now (EXISTS: its value is not read); on a
+ * cluster, a passing state is asked again as getKeyRetry does. */
+static int existsRetry(copier *cp, int db, const char *key, size_t keylen, char *err, size_t errlen) {
+    int64_t start = clockMonoMs();
+    for (;;) {
+        int got = scanKeyExists(cp->src, db, key, keylen, err, errlen);
+        if (got >= 0 || !cp->cfg->hooks || !scanTransient(err) || scanStopRequested() ||
+            clockMonoMs() - start > SCAN_RETRY_MS)
+            return got;
+        usleep(100 * 1000);
+    }
+}
+
 static int pruneKey(void *ctx, const scanItem *it) {
     copier *cp = ctx;
     int sdb = sourceDbFor(&cp->cfg->imp, it->db);
-    scanItem o;
     if (sdb < 0) return 0;
-    int got = getKeyRetry(cp, sdb, it->key, it->keylen, 0, &o, cp->err, sizeof(cp->err));
+    cp->checked++;
+    int got = existsRetry(cp, sdb, it->key, it->keylen, cp->err, sizeof(cp->err));
     if (got < 0 && redirected(cp, cp->err)) return cp->err[0] = '\0', 0; /* another node's slot now */
-    if (got == 1) free((void *)o.payload);
+    if (got == 0) cp->pruned++;
     return got < 0 ? -1 : got == 1 ? 0 : importDelete(cp->im, (uint64_t)sdb, it->key, it->keylen);
 }
 
@@ -498,6 +514,12 @@ static int pruneTarget(copier *cp) {
     }
     scanOptions so = cp->scan;
     so.moved_vanish = 0; /* the target: a standalone server, or a cluster read through its router */
+    /* A cluster copy's keys are those of its slots: the target's other keys
+     * are other copies' (asking this node would only be answered -MOVED). */
+    if (!so.slots && cp->cfg->hooks && cp->cfg->scan.slots) so.slots = cp->served;
+    /* Whether a key is on the source is all the prune asks: the target's
+     * values are not read (DUMP) unless --type must see them. */
+    so.keys_only = !filterHasTypes(so.filter);
     scanStats st = {0};
     int rc = scanPass(t, &info, &so, pruneKey, cp, &st, cp->err, sizeof(cp->err));
     connClose(t);
@@ -522,6 +544,7 @@ static int clusterTurn(copier *cp) {
     if (t.stop) return 1;
     if (!t.rescan) return 0;
     memcpy(cp->rslots, t.slots, sizeof(cp->rslots));
+    for (size_t i = 0; i < sizeof(cp->served); i++) cp->served[i] |= t.slots[i];
     cp->scan.slots = cp->rslots;
     int rc = copyPass(cp) < 0 || pruneTarget(cp) < 0 ? -1 : 0;
     cp->scan.slots = NULL;
@@ -548,7 +571,12 @@ static int follow(copier *cp, pthread_t *th) {
             if (subscribe(cp, th) < 0) return -1;
         }
         if (lost || over) {
+            uint64_t read = cp->st.dumped, checked = cp->checked, pruned = cp->pruned;
             if (copyPass(cp) < 0 || pruneTarget(cp) < 0) return -1;
+            if (!cp->cfg->scan.quiet)
+                logInfo("scanned again: %llu keys read, %llu of the target's keys looked up by name (EXISTS), "
+                        "%llu deleted", (unsigned long long)(cp->st.dumped - read),
+                        (unsigned long long)(cp->checked - checked), (unsigned long long)(cp->pruned - pruned));
             continue;
         }
         usleep(20000);
@@ -622,6 +650,7 @@ static void summary(copier *cp) {
 
 outcome scanCopy(const scanCopyConfig *cfg) {
     copier cp = {.cfg = cfg, .scan = cfg->scan};
+    if (cfg->scan.slots) memcpy(cp.served, cfg->scan.slots, sizeof(cp.served));
     pthread_t sub_th;
     int subscribed = 0, known = 0;
     outcome rc = OUTCOME_OK;
