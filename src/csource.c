@@ -656,6 +656,12 @@ int csourceLinkTargetWasEmpty(const csLink *l) { return l->target_was_empty; }
 
 ctload *csourceLinkTload(csLink *l) { return l->ctl; }
 
+void csourceLinkNode(csLink *l, char *out, size_t cap) {
+    pthread_mutex_lock(l->mu);
+    snprintf(out, cap, "%s", l->node);
+    pthread_mutex_unlock(l->mu);
+}
+
 /* --target-load replica: one load for every shard, its RESIZEDB from the
  * masters' key counts. A resumed run (--state) continues what the target
  * holds: RESTORE then, as with one source. */

@@ -155,6 +155,8 @@ int csourceLinkTargetWasEmpty(const csLink *l);
  * when not used. */
 struct ctload;
 struct ctload *csourceLinkTload(csLink *l);
+/* "HOST:PORT" of the node the shard is read from now, for messages. */
+void csourceLinkNode(csLink *l, char *out, size_t cap);
 /* --state: the shard's record as the run starts and the keeper shared by
  * every shard (cstate.h). */
 struct stateLink;

@@ -922,11 +922,12 @@ static int shardTloadClose(syncer *s) {
 /* A shard's snapshot stopped while in the shared load: the load ends for
  * every shard (the target discards it), and this shard with it. */
 static void shardTloadAbandon(syncer *s, const char *cause) {
-    char msg[1000];
+    char msg[1000], node[300];
+    csourceLinkNode(s->cfg->shard, node, sizeof(node));
     if (s->fatal) snprintf(msg, sizeof(msg), "%.990s", s->err);
     else
-        snprintf(msg, sizeof(msg), "--target-load replica: a shard's snapshot %s, so the target's load of every "
-                 "shard was abandoned (it was promoted, nothing of it kept); run again", cause);
+        snprintf(msg, sizeof(msg), "--target-load replica: the snapshot of shard %s %s, so the target's load of "
+                 "every shard was abandoned (it was promoted, nothing of it kept); run again", node, cause);
     ctloadFail(s->ct, msg);
     importSetRdb(s->im, NULL, 0);
     s->ct = NULL;

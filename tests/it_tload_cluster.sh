@@ -20,6 +20,10 @@
 #   conflict  one library name with other code on two masters: exit 3
 #             with the line the cluster --file path uses, naming both
 #             nodes; the target a master, empty, its config restored
+#   cut       one master's snapshot slowed (rdb-key-save-delay) and its
+#             replica link killed while the target loads: exit 6 with the
+#             abandon line, the target a master, empty, repl-diskless-load
+#             restored (nothing partial loaded)
 #   refusal   with --exactly-once: exit 1, one line, nothing written
 #
 # KEEP_TMP=1 keeps the logs.
@@ -171,6 +175,27 @@ scenario_conflict() {
     rs_stop c_tgt
 }
 
+scenario_cut() {
+    rs_start x_tgt --repl-diskless-load disabled || { fail tload_cluster.cut "no target"; return; }
+    rs_cli "$MB" CONFIG SET rdb-key-save-delay 200 >/dev/null
+    rdb_bg x --source "$SRC" --target "$(rs_url x_tgt)" --target-load replica --once
+    SYNC_PID=$BG_PID
+    wait_until 10 has_line x "sized for" || true
+    sleep 1
+    rs_cli "$MB" CLIENT KILL TYPE replica >/dev/null
+    sync_exit 30
+    rs_cli "$MB" CONFIG SET rdb-key-save-delay 0 >/dev/null
+    if [ "$EXIT_RC" != 6 ]; then fail tload_cluster.cut "exit $EXIT_RC, not 6: $(tail -3 "$IT_TMP/x.err")"
+    elif ! has_line x "rdbsync: shard 127.0.0.1:$(rs_port "$MB"): --target-load replica: the snapshot of shard 127.0.0.1:$(rs_port "$MB") was cut short (the source's link closed), so the target's load of every shard was abandoned (it was promoted, nothing of it kept); run again"; then
+        fail tload_cluster.cut "no abandon line: $(cat "$IT_TMP/x.err")"
+    elif [ "$(info x_tgt replication role)" != master ]; then fail tload_cluster.cut "the target is not a master"
+    elif [ "$(rs_cli x_tgt CONFIG GET repl-diskless-load | tail -1)" != disabled ]; then
+        fail tload_cluster.cut "repl-diskless-load not restored"
+    elif [ "$(rs_cli x_tgt DBSIZE)" != 0 ]; then fail tload_cluster.cut "the target holds $(rs_cli x_tgt DBSIZE) keys"
+    else pass tload_cluster.cut; fi
+    rs_stop x_tgt
+}
+
 scenario_refusal() {
     rs_start r_tgt || { fail tload_cluster.refusal "no target"; return; }
     rdb_run r --source "$SRC" --target "$(rs_url r_tgt)" --target-load replica --exactly-once
@@ -183,4 +208,4 @@ scenario_refusal() {
 }
 
 fill
-for s in ${TLOAD_CLUSTER_SCENARIOS:-refusal once conflict live}; do "scenario_$s"; done
+for s in ${TLOAD_CLUSTER_SCENARIOS:-refusal once conflict cut live}; do "scenario_$s"; done
