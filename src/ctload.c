@@ -35,7 +35,7 @@ struct ctload {
     rsConn *tc;            /* the session's own control connection */
     tload *tl;
     importRdbShare share;
-    char why[400];         /* why it failed (CT_FAILED) */
+    char why[1000];        /* why it failed (CT_FAILED) */
 };
 
 ctload *ctloadNew(int shards, const rsUrl *target, const rsConnOptions *conn, int tdb, uint64_t keys,
