@@ -36,6 +36,7 @@ struct ctload {
     tload *tl;
     importRdbShare share;
     char why[1000];        /* why it failed (CT_FAILED) */
+    outcome rc;            /* and the outcome of the shard it failed on: the others stop with it */
 };
 
 ctload *ctloadNew(int shards, const rsUrl *target, const rsConnOptions *conn, int tdb, uint64_t keys,
@@ -67,7 +68,7 @@ void ctloadHint(const rsUrl *const *masters, int n, const rsConnOptions *conn, u
 
 /* The target's writer closes and the target is promoted (tloadEnd); the
  * importers' next record fails with why. Under mu. */
-static void endSession(ctload *c, ctState st, const char *why) {
+static void endSession(ctload *c, ctState st, const char *why, outcome rc) {
     pthread_mutex_lock(&c->share.mu);
     c->share.fw = NULL;
     snprintf(c->share.why, sizeof(c->share.why), "%s", why);
@@ -76,7 +77,7 @@ static void endSession(ctload *c, ctState st, const char *why) {
     c->tl = NULL;
     if (c->tc) connClose(c->tc);
     c->tc = NULL;
-    if (st == CT_FAILED) snprintf(c->why, sizeof(c->why), "%s", why);
+    if (st == CT_FAILED) snprintf(c->why, sizeof(c->why), "%s", why), c->rc = rc;
     c->st = st;
     pthread_cond_broadcast(&c->cv);
 }
@@ -112,12 +113,12 @@ importRdbShare *ctloadJoin(ctload *c, int (*stopped)(void), outcome *rc, char *e
     pthread_mutex_lock(&c->mu);
     if (c->st == CT_IDLE) {
         if (begin(c, stopped, rc, err, errlen) == 0) c->st = CT_ACTIVE;
-        else endSession(c, CT_FAILED, err);
+        else endSession(c, CT_FAILED, err, *rc);
     }
     if (c->st == CT_ACTIVE) sh = &c->share;
     else if (c->st == CT_FAILED && !sh) {
         if (strcmp(err, c->why) != 0) snprintf(err, errlen, "%s", c->why);
-        *rc = OUTCOME_WRITE;
+        *rc = c->rc;
     } else { /* done already: a shard snapshot after the load (cannot happen: the barrier waits for all) */
         snprintf(err, errlen, "--target-load replica: a shard's first snapshot arrived after the load");
         *rc = OUTCOME_INTERNAL;
@@ -133,11 +134,18 @@ int ctloadBegun(ctload *c) {
     return yes;
 }
 
-void ctloadFail(ctload *c, const char *why) {
+void ctloadFail(ctload *c, const char *why, outcome rc) {
     if (!c) return;
     pthread_mutex_lock(&c->mu);
-    if (c->st == CT_IDLE || c->st == CT_ACTIVE) endSession(c, CT_FAILED, why);
+    if (c->st == CT_IDLE || c->st == CT_ACTIVE) endSession(c, CT_FAILED, why, rc);
     pthread_mutex_unlock(&c->mu);
+}
+
+outcome ctloadFailure(ctload *c) {
+    pthread_mutex_lock(&c->mu);
+    outcome rc = c->st == CT_FAILED ? c->rc : OUTCOME_OK;
+    pthread_mutex_unlock(&c->mu);
+    return rc;
 }
 
 /* The last shard: EOF, CRC, mark; the target loads and is promoted. */
@@ -150,7 +158,7 @@ static void finish(ctload *c) {
     int rc = tloadFinish(c->tl, w, r, err, sizeof(err));
     pthread_mutex_unlock(&c->share.mu);
     pthread_mutex_lock(&c->mu);
-    endSession(c, rc < 0 ? CT_FAILED : CT_DONE, rc < 0 ? err : "the load is done");
+    endSession(c, rc < 0 ? CT_FAILED : CT_DONE, rc < 0 ? err : "the load is done", OUTCOME_WRITE);
 }
 
 int ctloadArrive(ctload *c, uint64_t written, uint64_t read, int (*tick)(void *), void *ctx, char *err,
@@ -167,7 +175,7 @@ int ctloadArrive(ctload *c, uint64_t written, uint64_t read, int (*tick)(void *)
             pthread_mutex_unlock(&c->mu);
             if (tick(ctx)) /* stopped: the load in progress is abandoned (not while it finishes) */
                 ctloadFail(c, "stopped while the shards' snapshots loaded into the target: its load was abandoned "
-                              "(it was promoted, nothing kept); run again");
+                              "(it was promoted, nothing kept); run again", OUTCOME_INTERRUPTED);
             pthread_mutex_lock(&c->mu);
         }
     }
@@ -179,7 +187,7 @@ int ctloadArrive(ctload *c, uint64_t written, uint64_t read, int (*tick)(void *)
 
 void ctloadFree(ctload *c) {
     if (!c) return;
-    ctloadFail(c, "--target-load replica: the run ended before every shard's snapshot arrived");
+    ctloadFail(c, "--target-load replica: the run ended before every shard's snapshot arrived", OUTCOME_INTERRUPTED);
     pthread_mutex_lock(&c->mu);
     if (c->tl) tloadEnd(c->tl);
     if (c->tc) connClose(c->tc);

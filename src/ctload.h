@@ -59,8 +59,12 @@ int ctloadBegun(ctload *c);
  * stops). */
 int ctloadArrive(ctload *c, uint64_t written, uint64_t read, int (*tick)(void *), void *ctx, char *err,
                  size_t errlen);
-/* End the session for every shard: why is the one line they stop with.
+/* End the session for every shard: why is the one line they stop with,
+ * rc the outcome of the shard it failed on (the others stop with it, so
+ * the run's exit status is the cause's whichever shard ends first).
  * Nothing once the load is done. */
-void ctloadFail(ctload *c, const char *why);
+void ctloadFail(ctload *c, const char *why, outcome rc);
+/* The outcome the session failed with; OUTCOME_OK while it has not. */
+outcome ctloadFailure(ctload *c);
 
 #endif

@@ -913,9 +913,10 @@ static int shardTick(void *ctx) {
 static int shardTloadClose(syncer *s) {
     char err[900];
     int rc = ctloadArrive(s->ct, snapshotWritten(s), s->keys, shardTick, s, err, sizeof(err));
+    outcome why = ctloadFailure(s->ct);
     importSetRdb(s->im, NULL, 0);
     s->ct = NULL;
-    if (rc < 0 && !stop_requested) fatal(s, OUTCOME_WRITE, err);
+    if (rc < 0 && !stop_requested) fatal(s, why != OUTCOME_OK ? why : OUTCOME_WRITE, err);
     return rc;
 }
 
@@ -928,7 +929,7 @@ static void shardTloadAbandon(syncer *s, const char *cause) {
     else
         snprintf(msg, sizeof(msg), "--target-load replica: the snapshot of shard %s %s, so the target's load of "
                  "every shard was abandoned (it was promoted, nothing of it kept); run again", node, cause);
-    ctloadFail(s->ct, msg);
+    ctloadFail(s->ct, msg, s->fatal ? s->rc : stop_requested ? OUTCOME_INTERRUPTED : OUTCOME_WRITE);
     importSetRdb(s->im, NULL, 0);
     s->ct = NULL;
     if (!s->fatal && !stop_requested) fatal(s, OUTCOME_WRITE, msg);
@@ -1019,8 +1020,9 @@ static int loadSnapshot(syncer *s, const replEpoch *ep) {
                 fatal(s, OUTCOME_WRITE, msg);
             } else if (s->ct && !s->fatal) { /* its own record failed, or another shard ended the load */
                 const char *e = importError(s->im);
+                outcome why = ctloadFailure(s->ct); /* ended by another shard: its cause's outcome */
                 snprintf(msg, sizeof(msg), "%s%s", strncmp(e, "--target-load", 13) ? "--target-load replica: " : "", e);
-                fatal(s, OUTCOME_WRITE, msg);
+                fatal(s, why != OUTCOME_OK ? why : OUTCOME_WRITE, msg);
             } else if (!s->fatal) s->target_lost = 1;
         } else {
             char msg[800];

@@ -24,6 +24,9 @@
 #             replica link killed while the target loads: exit 6 with the
 #             abandon line, the target a master, empty, repl-diskless-load
 #             restored (nothing partial loaded)
+#   state     --state FILE --once with --target-load replica (loaded as our
+#             replica), writes, the same again: the resume says the mode
+#             does not apply, every shard resumes (no full sync), exit 0, equal
 #   refusal   with --exactly-once: exit 1, one line, nothing written
 #
 # KEEP_TMP=1 keeps the logs.
@@ -196,6 +199,25 @@ scenario_cut() {
     rs_stop x_tgt
 }
 
+scenario_state() {
+    rs_start s_tgt "${DBG[@]}" || { fail tload_cluster.state "no target"; return; }
+    rdb_run s1 --source "$SRC" --target "$(rs_url s_tgt)" --target-load replica --once --state "$IT_TMP/state"
+    if [ "$RC" != 0 ] || ! has_line s1 "the target loaded the snapshot as our replica"; then
+        fail tload_cluster.state "first run: exit $RC: $(tail -2 "$IT_TMP/s1.err")"
+        rs_stop s_tgt
+        return
+    fi
+    gen_keys 200000 200300 | redis-cli -c -p "$P0" >/dev/null 2>&1
+    rdb_run s2 --source "$SRC" --target "$(rs_url s_tgt)" --target-load replica --once --state "$IT_TMP/state"
+    if [ "$RC" != 0 ]; then fail tload_cluster.state "resume: exit $RC: $(tail -2 "$IT_TMP/s2.err")"
+    elif ! has_line s2 "resumes: --target-load replica does not apply (a shard's full sync goes by RESTORE)"; then
+        fail tload_cluster.state "no line about the resume: $(head -3 "$IT_TMP/s2.err")"
+    elif [ "$(grep -c 'partial resync from --state: no full sync' "$IT_TMP/s2.err")" != 3 ]; then
+        fail tload_cluster.state "not every shard resumed: $(grep -v 'cluster: ' "$IT_TMP/s2.err" | head -8)"
+    elif equal tload_cluster.state s_tgt; then pass tload_cluster.state; fi
+    rs_stop s_tgt
+}
+
 scenario_refusal() {
     rs_start r_tgt || { fail tload_cluster.refusal "no target"; return; }
     rdb_run r --source "$SRC" --target "$(rs_url r_tgt)" --target-load replica --exactly-once
@@ -208,4 +230,4 @@ scenario_refusal() {
 }
 
 fill
-for s in ${TLOAD_CLUSTER_SCENARIOS:-refusal once conflict cut live}; do "scenario_$s"; done
+for s in ${TLOAD_CLUSTER_SCENARIOS:-refusal once conflict cut state live}; do "scenario_$s"; done
