@@ -38,7 +38,8 @@
 #             of the same keys from a loaded server (one run: it is the slow
 #             anchor) and vs rdbsync into one standalone server
 #   csource   a full sync of a 3-master cluster (BENCH_CSOURCE_KEYS, default 1M keys)
-#             into one server vs three native replicas, one of each master
+#             into one server vs three native replicas, one of each master, by
+#             RESTORE and by --target-load replica (the shards' snapshots as one RDB)
 #   exactly   --exactly-once against the same without: the lag of two live syncs
 #             of one source side by side under redis-benchmark SET load (p99
 #             under 10 ms), and the full sync time (within 10%)
@@ -1123,6 +1124,8 @@ section_csource() {
     for ((r = 1; r <= HEAVY_RUNS; r++)); do
         copy_run target "$L-ours.log" "$L-ours.cpu" "db0:keys=$DATA_KEYS,expires=$DATA_EXPIRES" \
             "$RDBSYNC" --source "$(cluster_url)" --target "$(rs_url target)" --once -q
+        copy_run target "$L-tl.log" "$L-tl.cpu" "db0:keys=$DATA_KEYS,expires=$DATA_EXPIRES" \
+            "$RDBSYNC" --source "$(cluster_url)" --target "$(rs_url target)" --once -q --target-load replica
         local t0 t1 c0 c1
         c0=$(replicas_cpu) t0=$(now_s)
         # shellcheck disable=SC2086
@@ -1143,6 +1146,12 @@ section_csource() {
     print_copy "rdbsync --once from the cluster" "$L-ours.log" "$L-ours.cpu"
     q=$(ratio "$ROW_WALL" "$ref_wall")
     echo "ratio rdbsync/native (wall): $q (target <= 1.20) $(bench_verdict "$q" 1.2)"
+    local rs_cpu=$ROW_CPU rs_tcpu=$ROW_TCPU rs_rss=$ROW_RSS_MB
+    print_copy "rdbsync --target-load replica" "$L-tl.log" "$L-tl.cpu"
+    q=$(ratio "$ROW_WALL" "$ref_wall")
+    echo "ratio rdbsync --target-load replica/native (wall): $q (target <= 1.20) $(bench_verdict "$q" 1.2)"
+    echo "  same, median of per-run pairs: $(bench_paired_ratio "$L-tl.log" "$L-ref.log" wall)"
+    ROW_CPU=$rs_cpu ROW_TCPU=$rs_tcpu ROW_RSS_MB=$rs_rss
     echo "cpu s, rdbsync + target vs the 3 replicas: $(awk -v a="$ROW_CPU" -v b="$ROW_TCPU" 'BEGIN { printf "%.2f", a + b }') vs $ref_cpu, ratio $(ratio "$(awk -v a="$ROW_CPU" -v b="$ROW_TCPU" 'BEGIN { print a + b }')" "$ref_cpu")"
     echo "peak RSS rdbsync: $ROW_RSS_MB MB (target < 3 x 64 MB + --spool-mem per shard)"
 }

@@ -15,6 +15,7 @@
 #include "clock.h"
 #include "cscan.h"
 #include "cstate.h"
+#include "ctload.h"
 #include "ccutover.h"
 #include "checkpoint.h"
 #include "cmdkeys.h"
@@ -569,6 +570,7 @@ struct csLink {
     int target_was_empty;
     cstate *state;           /* --state: one file for every shard (cstate.h); NULL */
     ccut *cut;               /* the cut-over of every shard (ccutover.h); NULL */
+    ctload *ctl;             /* --target-load replica: one load for every shard; NULL */
     pthread_mutex_t *mu;     /* guards the status below (shared by all links) */
     char phase[16], line[300];
     int in_sync, done, refused;
@@ -651,6 +653,42 @@ void csourceLinkStatus(csLink *l, const char *phase, const char *line, int in_sy
 }
 
 int csourceLinkTargetWasEmpty(const csLink *l) { return l->target_was_empty; }
+
+ctload *csourceLinkTload(csLink *l) { return l->ctl; }
+
+void csourceLinkNode(csLink *l, char *out, size_t cap) {
+    pthread_mutex_lock(l->mu);
+    snprintf(out, cap, "%s", l->node);
+    pthread_mutex_unlock(l->mu);
+}
+
+/* --target-load replica: one load for every shard, its RESIZEDB from the
+ * masters' key counts. A resumed run (--state) continues what the target
+ * holds: RESTORE then, as with one source. */
+static outcome openTload(const syncConfig *cfg, const csTopo *t, const cstate *state, ctload **out) {
+    *out = NULL;
+    if (!cfg->target_load) return OUTCOME_OK;
+    if (state && cstateResumes(state)) {
+        logInfo("--state %s resumes: --target-load replica does not apply (a shard's full sync goes by RESTORE)",
+                cfg->state_path);
+        return OUTCOME_OK;
+    }
+    rsUrl *urls = calloc((size_t)t->n, sizeof(*urls));
+    const rsUrl **ptrs = calloc((size_t)t->n, sizeof(*ptrs));
+    int n = 0;
+    for (int i = 0; urls && ptrs && i < t->n; i++)
+        if (nodeUrl(cfg->source, &t->shard[i].master, &urls[n]) == 0) ptrs[n] = &urls[n], n++;
+    uint64_t keys = 0, expires = 0;
+    rsConnOptions o = cfg->source_conn;
+    o.connect_timeout_ms = 2000;
+    ctloadHint(ptrs, n, &o, &keys, &expires);
+    for (int i = 0; i < n; i++) urlFree(&urls[i]);
+    free(urls);
+    free(ptrs);
+    int tdb = cfg->imp.db_map[0] >= 0 ? cfg->imp.db_map[0] : 0;
+    *out = ctloadNew(t->n, cfg->target, &cfg->target_conn, tdb, keys, expires, cfg->quiet);
+    return *out ? OUTCOME_OK : OUTCOME_INTERNAL;
+}
 
 void csourceLinkKey(csLink *l, char *out, size_t cap) {
     pthread_mutex_lock(l->mu);
@@ -1001,6 +1039,8 @@ outcome csourceSync(const syncConfig *cfg, const csTopo *t, int use_replicas, in
     if (state && cstateResumes(state) && flush) /* the shards that resume continue what the target holds */
         logInfo("--state %s: --flush-target does not apply to a resume", cfg->state_path), flush = 0;
     if (rc == OUTCOME_OK) rc = prepareTarget(cfg->target, &cfg->target_conn, flush, &was_empty);
+    ctload *ctl = NULL;
+    if (rc == OUTCOME_OK) rc = openTload(cfg, t, state, &ctl);
     if (rc != OUTCOME_OK) return cstateClose(state), rc;
     pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
     static csMoves moves = {.mu = PTHREAD_MUTEX_INITIALIZER}; /* 32 KB of buckets: off the stack */
@@ -1019,6 +1059,7 @@ outcome csourceSync(const syncConfig *cfg, const csTopo *t, int use_replicas, in
         progressFree(pg);
         ccutFree(cut);
         cstateClose(state);
+        ctloadFree(ctl);
         return OUTCOME_INTERNAL;
     }
     progressSetInterval(pg, cfg->status_interval_ms);
@@ -1027,6 +1068,8 @@ outcome csourceSync(const syncConfig *cfg, const csTopo *t, int use_replicas, in
         initLink(&links[i], cfg, t, i, use_replicas, was_empty, &mu, &moves);
         links[i].state = state;
         links[i].cut = cut;
+        links[i].ctl = ctl;
+        if (!ctl) links[i].cfg.target_load = 0; /* a resumed run: RESTORE */
         if (nodeUrl(cfg->source, readNodeOf(&links[i].sh, use_replicas), &links[i].url) < 0 ||
             pthread_create(&links[i].th, NULL, linkThread, &links[i]) != 0) {
             logError("cannot start the link of shard %s", links[i].tag);
@@ -1064,6 +1107,7 @@ outcome csourceSync(const syncConfig *cfg, const csTopo *t, int use_replicas, in
     }
     rc = ccutEnd(cut, linksOutcome(links, t->n, failed, refused));
     ccutFree(cut);
+    ctloadFree(ctl); /* after the links: an open load is ended */
     cstateClose(state); /* every shard's last position */
     movesFree(&moves);
     libUnionFree(libs);

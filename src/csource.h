@@ -151,6 +151,12 @@ int csourceLinkSnapshotError(csLink *l, char *msg, size_t cap);
 /* Whether the target held no key when the sync began (said once, before
  * any shard wrote). */
 int csourceLinkTargetWasEmpty(const csLink *l);
+/* --target-load replica: the load shared by every shard (ctload.h); NULL
+ * when not used. */
+struct ctload;
+struct ctload *csourceLinkTload(csLink *l);
+/* "HOST:PORT" of the node the shard is read from now, for messages. */
+void csourceLinkNode(csLink *l, char *out, size_t cap);
 /* --state: the shard's record as the run starts and the keeper shared by
  * every shard (cstate.h). */
 struct stateLink;

@@ -9,6 +9,7 @@
 #include "import.h"
 #include "resp.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +45,7 @@ struct importer {
     rdbFileWriter *fw;       /* importSetRdb: records instead of commands */
     long fw_dbs;             /* the target's databases */
     int64_t fw_db;           /* the db of the last SELECTDB written, -1 none */
+    importRdbShare *share;   /* importShareRdb: fw is shared with other importers */
     uint64_t src_db;         /* the source's db at the decode position */
     char err[512];
 };
@@ -280,7 +282,7 @@ static int rdbFailed(importer *im) {
 /* A key: type -1 = p is a whole payload (footer and all), else the value
  * bytes after that type byte. An expire within the grace is written as the
  * grace from now: the target is promoted right after the last record. */
-static int rdbRecord(importer *im, const rdbKeyInfo *k, int type, const unsigned char *p, size_t len) {
+static int rdbRecordOwn(importer *im, const rdbKeyInfo *k, int type, const unsigned char *p, size_t len) {
     int64_t exp = k->expire_ms;
     if (exp != -1 && graceNear(exp, im->now_ms, im->o.expire_grace_ms)) exp = clockWallMs() + im->o.expire_grace_ms;
     if (rdbSelect(im, targetDb(im, k->db)) < 0) return -1;
@@ -294,6 +296,33 @@ static int rdbRecord(importer *im, const rdbKeyInfo *k, int type, const unsigned
     im->st.written++;
     im->st.bytes += len;
     return 0;
+}
+
+/* A shared writer (importShareRdb): taken for one whole record, with the
+ * db its last SELECTDB left; refused once the load was ended. */
+static int shareTake(importer *im) {
+    if (!im->share) return 0;
+    pthread_mutex_lock(&im->share->mu);
+    if (im->share->fw) {
+        im->fw = im->share->fw, im->fw_db = im->share->db;
+        return 0;
+    }
+    snprintf(im->err, sizeof(im->err), "%s", im->share->why[0] ? im->share->why : "the load was ended");
+    pthread_mutex_unlock(&im->share->mu);
+    return -1;
+}
+
+static void shareGive(importer *im) {
+    if (!im->share) return;
+    im->share->db = im->fw_db;
+    pthread_mutex_unlock(&im->share->mu);
+}
+
+static int rdbRecord(importer *im, const rdbKeyInfo *k, int type, const unsigned char *p, size_t len) {
+    if (shareTake(im) < 0) return -1;
+    int rc = rdbRecordOwn(im, k, type, p, len);
+    shareGive(im);
+    return rc;
 }
 
 static int moduleRefused(importer *im, const rdbKeyInfo *k) {
@@ -314,7 +343,7 @@ static int onSelectDb(void *ctx, uint64_t db) {
  * upper bound when filters leave keys out). */
 static int onResizeDb(void *ctx, uint64_t keys, uint64_t expires) {
     importer *im = ctx;
-    if (!im->fw || !dbSelected(im, im->src_db)) return 0;
+    if (!im->fw || im->share || !dbSelected(im, im->src_db)) return 0; /* shared: the session's sum */
     if (rdbSelect(im, targetDb(im, im->src_db)) < 0) return -1;
     return rdbFileResizeDb(im->fw, keys, expires) < 0 ? rdbFailed(im) : 0;
 }
@@ -323,6 +352,12 @@ void importSetRdb(importer *im, rdbFileWriter *w, long databases) {
     im->fw = w;
     im->fw_dbs = databases;
     im->fw_db = -1;
+    im->share = NULL;
+}
+
+void importShareRdb(importer *im, importRdbShare *sh, long databases) {
+    importSetRdb(im, sh ? sh->fw : NULL, databases);
+    im->share = sh;
 }
 
 static int onRawValue(void *ctx, const rdbKeyInfo *k, const unsigned char *raw, size_t len) {
@@ -420,9 +455,11 @@ static int onFunction(void *ctx, const rdbFunction *fn) {
         code = (const char *)im->payload.p, len = im->payload.len;
     }
     if (im->fw) {
-        if (rdbFileFunction(im->fw, code, len) < 0) return rdbFailed(im);
-        im->st.functions++;
-        return 0;
+        if (shareTake(im) < 0) return -1;
+        int rc = rdbFileFunction(im->fw, code, len) < 0 ? rdbFailed(im) : 0;
+        shareGive(im);
+        im->st.functions += rc == 0;
+        return rc;
     }
     const char *argv[4] = {"FUNCTION", "LOAD", "REPLACE", code};
     size_t lens[4] = {8, 4, 7, len};

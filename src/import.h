@@ -23,6 +23,7 @@
 #ifndef RDBSYNC_IMPORT_H
 #define RDBSYNC_IMPORT_H
 
+#include <pthread.h>
 #include <stdint.h>
 
 #include "conn.h"
@@ -89,6 +90,19 @@ void importSetWriter(importer *im, writer *w);
  * loading such an RDB exits); so does a module value (a target without the
  * module exits too). NULL goes back to commands. */
 void importSetRdb(importer *im, rdbFileWriter *w, long databases);
+/* One RDB written by several importers (a cluster source's shards, each on
+ * its own thread: ctload.h). A record (with its SELECTDB and hints) is
+ * written whole under mu; db is the db of the last SELECTDB written (-1
+ * none). The sources' RESIZEDB records are not copied: the owner writes
+ * one for the whole. fw NULL: the load was ended, records fail with why.
+ * NULL goes back to commands. */
+typedef struct importRdbShare {
+    pthread_mutex_t mu;
+    rdbFileWriter *fw;
+    int64_t db;
+    char why[400];
+} importRdbShare;
+void importShareRdb(importer *im, importRdbShare *sh, long databases);
 /* Change the conflict policy between snapshots. */
 void importSetConflict(importer *im, conflictPolicy p);
 void importFree(importer *im);

@@ -736,9 +736,10 @@ static outcome runSync(const config *c) {
             rc = OUTCOME_USAGE;
         else if ((cluster = clusterSource(&src, &sc.source_conn, &topo)) < 0)
             rc = OUTCOME_CONNECT;
-        else if (cluster && c->target_load) {
-            logError("--target-load replica: the source is a cluster, whose shards' snapshots are not merged into "
-                     "one RDB yet; use --target-load restore (the default)");
+        else if (cluster && c->target_load && c->exactly_once) {
+            logError("--target-load replica with a cluster source: --exactly-once writes each shard's checkpoint "
+                     "before its snapshot, which a target loading as our replica cannot take; use --target-load "
+                     "restore (the default)");
             rc = OUTCOME_USAGE;
         }
         else if ((rc = startMetrics(c, &sc.metrics)) != OUTCOME_OK || (rc = preflightLive(&sc, c->flush_target)) != OUTCOME_OK)

@@ -37,6 +37,7 @@
 #include "snapshot.h"
 #include "state.h"
 #include "stop.h"
+#include "ctload.h"
 #include "tload.h"
 #include "verify.h"
 #include "streamstage.h"
@@ -129,6 +130,7 @@ typedef struct syncer {
     int cut_tried;          /* a cut-over began (and said how it ended) */
     tload *tl;              /* --target-load replica: the target loading as our replica */
     long tl_dbs;            /* the target's databases (tloadCheck) */
+    ctload *ct;             /* a cluster shard's part of one load for all shards (ctload.h), joined */
     char err[1024];
 } syncer;
 
@@ -883,6 +885,56 @@ static ssize_t snapRead(void *src, void *buf, size_t cap, char *err, size_t errl
     }
 }
 
+/* A cluster shard: its records go into the one RDB of every shard
+ * (ctload.h), begun by the first shard whose bytes arrive. */
+static int shardTloadOpen(syncer *s) {
+    char err[900];
+    outcome rc = OUTCOME_INTERNAL;
+    ctload *ct = csourceLinkTload(s->cfg->shard);
+    importRdbShare *sh = ct ? ctloadJoin(ct, stopRequested, &rc, err, sizeof(err)) : NULL;
+    if (!sh) {
+        if (!ct) snprintf(err, sizeof(err), "--target-load replica: no load session for the cluster's shards");
+        if (!stop_requested) fatal(s, rc, err);
+        return -1;
+    }
+    importShareRdb(s->im, sh, s->tl_dbs);
+    s->ct = ct;
+    return 0;
+}
+
+static int shardTick(void *ctx) {
+    syncer *s = ctx;
+    cutoverStep(s);
+    statusLine(s, 0);
+    return stop_requested != 0;
+}
+
+/* The shard's snapshot is whole: wait for every shard's, and the load. */
+static int shardTloadClose(syncer *s) {
+    char err[900];
+    int rc = ctloadArrive(s->ct, snapshotWritten(s), s->keys, shardTick, s, err, sizeof(err));
+    outcome why = ctloadFailure(s->ct);
+    importSetRdb(s->im, NULL, 0);
+    s->ct = NULL;
+    if (rc < 0 && !stop_requested) fatal(s, why != OUTCOME_OK ? why : OUTCOME_WRITE, err);
+    return rc;
+}
+
+/* A shard's snapshot stopped while in the shared load: the load ends for
+ * every shard (the target discards it), and this shard with it. */
+static void shardTloadAbandon(syncer *s, const char *cause) {
+    char msg[1000], node[300];
+    csourceLinkNode(s->cfg->shard, node, sizeof(node));
+    if (s->fatal) snprintf(msg, sizeof(msg), "%.990s", s->err);
+    else
+        snprintf(msg, sizeof(msg), "--target-load replica: the snapshot of shard %s %s, so the target's load of "
+                 "every shard was abandoned (it was promoted, nothing of it kept); run again", node, cause);
+    ctloadFail(s->ct, msg, s->fatal ? s->rc : stop_requested ? OUTCOME_INTERRUPTED : OUTCOME_WRITE);
+    importSetRdb(s->im, NULL, 0);
+    s->ct = NULL;
+    if (!s->fatal && !stop_requested) fatal(s, OUTCOME_WRITE, msg);
+}
+
 /* --target-load replica, the first snapshot: the target becomes our
  * replica and the importer writes an RDB to it (tload.h). 0 also when the
  * mode is not used; -1 fatal. */
@@ -890,6 +942,7 @@ static int tloadOpen(syncer *s) {
     char err[900];
     outcome rc;
     if (!s->cfg->target_load || s->loaded_once || s->tl_dbs <= 0) return 0; /* not checked: RESTORE */
+    if (s->cfg->shard) return shardTloadOpen(s);
     if (!(s->tl = tloadBegin(s->tc, &s->tinfo, stopRequested, s->cfg->quiet, &rc, err, sizeof(err)))) {
         if (!stop_requested) fatal(s, rc, err);
         return -1;
@@ -928,6 +981,9 @@ static int loadSnapshot(syncer *s, const replEpoch *ep) {
     if (keepStateNow(s, "a snapshot load begins") < 0) s->loading = s->partial = 0;
     /* A retried first snapshot overwrites what the cut one wrote. */
     int retry = s->snap_attempts++ && !s->loaded_once;
+    /* A cluster shard in the shared load wrote nothing before it joined (a
+     * cut snapshot after that ends the run): nothing to empty. */
+    int shared_load = s->cfg->shard && s->cfg->target_load && s->tl_dbs > 0 && !s->loaded_once;
     if (retry) importSetConflict(s->im, CONFLICT_REPLACE);
     /* --flush-target: before every attempt at the first snapshot (a cut
      * one leaves keys the next may no longer have: deleted on the source
@@ -936,7 +992,7 @@ static int loadSnapshot(syncer *s, const replEpoch *ep) {
      * wrote, so it is emptied the same way. */
     const char *why = s->loaded_once ? "full resync: emptying the target before loading the new snapshot"
                       : s->cfg->flush_target ? "--flush-target: emptying the target before the first key"
-                      : retry && s->target_was_empty
+                      : retry && s->target_was_empty && !shared_load
                           ? "retrying the first snapshot: emptying what the cut one wrote (the target was empty "
                             "when the sync began)"
                           : NULL;
@@ -948,6 +1004,8 @@ static int loadSnapshot(syncer *s, const replEpoch *ep) {
         s->target_lost = !writerStopped(s->w);
     } else if (rdbDecode(d) < 0) {
         if (stop_requested) {
+        } else if (rdbDecoderErrorCode(d) == RDB_ERR_TRUNCATED && s->ct) {
+            shardTloadAbandon(s, "was cut short (the source's link closed)");
         } else if (rdbDecoderErrorCode(d) == RDB_ERR_TRUNCATED) {
             logWarn("the snapshot was cut short; waiting for the next full sync");
             /* Its writes still in flight are counted with it, not with the next. */
@@ -960,6 +1018,11 @@ static int loadSnapshot(syncer *s, const replEpoch *ep) {
                 snprintf(msg, sizeof(msg), "--target-load replica: %s", importError(s->im));
                 tloadExplain(s->tl, msg, sizeof(msg));
                 fatal(s, OUTCOME_WRITE, msg);
+            } else if (s->ct && !s->fatal) { /* its own record failed, or another shard ended the load */
+                const char *e = importError(s->im);
+                outcome why = ctloadFailure(s->ct); /* ended by another shard: its cause's outcome */
+                snprintf(msg, sizeof(msg), "%s%s", strncmp(e, "--target-load", 13) ? "--target-load replica: " : "", e);
+                fatal(s, why != OUTCOME_OK ? why : OUTCOME_WRITE, msg);
             } else if (!s->fatal) s->target_lost = 1;
         } else {
             char msg[800];
@@ -967,6 +1030,8 @@ static int loadSnapshot(syncer *s, const replEpoch *ep) {
             fatal(s, rdbDecoderErrorCode(d) == RDB_ERR_CHECKSUM ? OUTCOME_CRC : OUTCOME_DECODE, msg);
         }
     } else if (s->tl && tloadClose(s) < 0) {
+        /* fatal, or stopped */
+    } else if (s->ct && shardTloadClose(s) < 0) {
         /* fatal, or stopped */
     } else if (writerDrain(s->w) < 0) {
         if (!s->fatal) s->target_lost = 1;
@@ -988,6 +1053,7 @@ static int loadSnapshot(syncer *s, const replEpoch *ep) {
             rc = feed(s, rest, n);
         }
     }
+    if (s->ct) shardTloadAbandon(s, stop_requested ? "was stopped" : "failed");
     if (s->tl) { /* cut short: the target's load fails as the link closes, and it is promoted */
         importSetRdb(s->im, NULL, 0);
         tloadEnd(s->tl);

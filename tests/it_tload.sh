@@ -28,7 +28,7 @@
 #              renamed away (6), a user whose ACL denies REPLICAOF (6,
 #              said by ACL DRYRUN), a unix socket target (1), a target
 #              with fewer databases than the source uses (6), a cluster
-#              target (1), a cluster source (1); each target is left a
+#              target (1), a cluster source with --exactly-once (1); each target is left a
 #              master, untouched, and the source served no full sync
 #   flush      --flush-target into a target holding a key and a function
 #              library: the key gone, the libraries the source's, equal
@@ -257,10 +257,12 @@ refused_cluster() {
         fail tload.refuse_cluster "no refusal line: $(cat "$IT_TMP/tload.refuse_cluster.err")"
     elif [ "$(cluster_dbsize)" != "$before" ]; then fail tload.refuse_cluster "the cluster changed"
     else pass tload.refuse_cluster; fi
-    # a cluster source: its shards' snapshots are not merged into one RDB
-    rdb_run tload.refuse_csource --source "$(cluster_url)" --target "$(rs_url r_src)" --target-load replica --once
+    # a cluster source with --exactly-once (per-shard checkpoints before each
+    # snapshot; a cluster source otherwise: it_tload_cluster.sh)
+    rdb_run tload.refuse_csource --source "$(cluster_url)" --target "$(rs_url r_src)" --target-load replica --once \
+        --exactly-once
     if [ "$RC" != 1 ]; then fail tload.refuse_csource "exit $RC, not 1: $(tail -2 "$IT_TMP/tload.refuse_csource.err")"
-    elif ! has_line tload.refuse_csource "rdbsync: --target-load replica: the source is a cluster, whose shards' snapshots are not merged into one RDB yet; use --target-load restore (the default)"; then
+    elif ! has_line tload.refuse_csource "rdbsync: --target-load replica with a cluster source: --exactly-once writes each shard's checkpoint before its snapshot, which a target loading as our replica cannot take; use --target-load restore (the default)"; then
         fail tload.refuse_csource "no line: $(cat "$IT_TMP/tload.refuse_csource.err")"
     elif [ "$(info r_src replication role)" != master ]; then fail tload.refuse_csource "the target changed"
     else pass tload.refuse_csource; fi
