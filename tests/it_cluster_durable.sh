@@ -47,6 +47,7 @@ fi
 P0=${CLUSTER_PORTS%% *}
 SRC=$(cluster_url)
 ST=$IT_TMP/cluster.state
+CLUSTER_LOAD_BATCH=50 CLUSTER_LOAD_PAUSE=0.05 # small batches, spaced
 
 show_err() {
     note "rdbsync stderr ($1), last lines:"
@@ -63,37 +64,6 @@ gen_load() {
         echo "ZADD z:$((i % 40)) $i m$((i % 300))"
         echo "DEL s:$((i - 7))"
     done
-}
-run_load() {
-    local i=$1
-    while [ ! -e "$IT_TMP/load.stop" ]; do
-        gen_load "$i" $((i + 49)) | timeout 30 redis-cli -c -p "$P0" >/dev/null 2>&1 || true
-        i=$((i + 50))
-        sleep 0.05
-    done
-}
-start_load() {
-    rm -f "$IT_TMP/load.stop"
-    run_load "$1" &
-    LOAD_PID=$!
-    on_exit "touch $IT_TMP/load.stop; kill $LOAD_PID 2>/dev/null || true"
-}
-stop_load() {
-    touch "$IT_TMP/load.stop"
-    wait "$LOAD_PID" 2>/dev/null || true
-}
-full_syncs() {
-    local n out=
-    for n in $CLUSTER_NODES; do out+="$n:$(info "$n" stats sync_full) "; done
-    printf '%s\n' "$out"
-}
-same_data() {
-    [ "$(cluster_digest)" == "$(rs_digest tgt)" ] && [ "$(cluster_dbsize)" == "$(rs_cli tgt DBSIZE)" ]
-}
-assert_same() {
-    if wait_until "$2" same_data; then pass "$1.target_equals_cluster"
-    else fail "$1.target_equals_cluster" "after $2 s: $(cluster_digest)/$(cluster_dbsize) vs $(rs_digest tgt)/$(rs_cli tgt DBSIZE)"
-    fi
 }
 resumed_all() { [ "$(grep -c 'resumed at offset' "$IT_TMP/$1.err")" -ge 3 ]; }
 assert_resumed() {
@@ -127,7 +97,7 @@ ID1=$(rs_cli "$M1" CLUSTER MYID)
 # ---- reshard: stopped in the middle of a reshard, started after it ----
 
 t=reshard
-start_load 10000
+cluster_load_start 10000
 start_sync rs1
 if ! wait_until 60 streaming_all rs1; then fail "$t.first_run_streaming" "$(tail -n 2 "$IT_TMP/rs1.err" | cut -c1-300)"; fi
 sleep 1
@@ -144,12 +114,12 @@ assert_eq "$t.reshard_ok" 0 "$RESHARD_RC"
 if [ "$mid" -gt 5462 ] && [ "$mid" -lt 5962 ]; then pass "$t.stopped_mid_reshard"
 else note "the stop came after $((mid - 5462)) of 500 slots moved"; fi
 wait_until 20 cluster_ok || true
-before=$(full_syncs)
+before=$(cluster_full_syncs)
 start_sync rs2
 assert_resumed "$t" rs2
 assert_match "$t.new_slots_said" "shard 127\.0\.0\.1:$(rs_port "$M0") serves slots 500-5460 now \(0-5460 in the file\): it resumes all the same" \
     "$(cat "$IT_TMP/rs2.err")"
-assert_eq "$t.no_new_full_sync" "$before" "$(full_syncs)"
+assert_eq "$t.no_new_full_sync" "$before" "$(cluster_full_syncs)"
 
 # ---- live: a reshard while it runs, stopped right after ----
 
@@ -162,9 +132,9 @@ sync_stop
 assert_eq "$t.stopped_cleanly" 0 "$STOP_RC"
 start_sync rs3
 assert_resumed "$t" rs3
-stop_load
-assert_same "$t" 30
-assert_eq "$t.no_new_full_sync" "$before" "$(full_syncs)"
+cluster_load_stop
+assert_cluster_same "$t" 30
+assert_eq "$t.no_new_full_sync" "$before" "$(cluster_full_syncs)"
 rdb_run sum.src --source "$SRC" --checksum
 rc_src=$RC
 rdb_run sum.tgt --source "$(rs_url tgt)" --checksum
@@ -180,19 +150,19 @@ PROMOTED=
 for n in $CLUSTER_REPLICAS; do
     if [ "$(info "$n" replication master_port)" = "$(rs_port "$M0")" ]; then PROMOTED=$n; fi
 done
-start_load 200000
+cluster_load_start 200000
 sleep 1
 rs_cli "$PROMOTED" CLUSTER FAILOVER >/dev/null
 if wait_until 20 sh -c "redis-cli -p $(rs_port "$PROMOTED") ROLE | head -n 1 | grep -qx master"; then pass "$t.promoted"
 else fail "$t.promoted" "$PROMOTED did not become a master"; fi
 wait_until 20 cluster_ok || true
 sleep 1
-before=$(full_syncs)
+before=$(cluster_full_syncs)
 start_sync fo1
 assert_resumed "$t" fo1
-stop_load
-assert_same "$t" 30
-assert_eq "$t.no_new_full_sync" "$before" "$(full_syncs)"
+cluster_load_stop
+assert_cluster_same "$t" 30
+assert_eq "$t.no_new_full_sync" "$before" "$(cluster_full_syncs)"
 assert_eq "$t.promoted_served_no_full_sync" 0 "$(info "$PROMOTED" stats sync_full)"
 
 # ---- cutover: a failover between the pause and the declaration ----
@@ -226,7 +196,7 @@ for n in $CLUSTER_REPLICAS $M0; do
 done
 if ! wait_until 20 streaming_all fo1; then fail "$t.streaming" "$(tail -n 2 "$IT_TMP/fo1.err" | cut -c1-300)"; fi
 sync_stop
-start_load 300000
+cluster_load_start 300000
 start_sync cut --pause-timeout 30
 if ! wait_until 30 streaming_all cut; then fail "$t.streaming" "$(tail -n 2 "$IT_TMP/cut.err" | cut -c1-300)"; fi
 sleep 1
@@ -259,12 +229,12 @@ else
     note "the write on the promoted node came after its pause ($late)"
 fi
 for n in $CLUSTER_NODES; do rs_cli "$n" CLIENT UNPAUSE >/dev/null; done
-stop_load
+cluster_load_stop
 
 # ---- killed: a master killed during the pause, its replica elected ----
 
 t=killed
-start_load 400000
+cluster_load_start 400000
 start_sync kill --pause-timeout 30
 if ! wait_until 30 streaming_all kill; then fail "$t.streaming" "$(tail -n 2 "$IT_TMP/kill.err" | cut -c1-300)"; fi
 sleep 1
@@ -295,5 +265,5 @@ else fail "$t.final_offsets_are_current_masters" "line '$line', masters $(master
 if masters_paused; then pass "$t.current_masters_paused"; else fail "$t.current_masters_paused" "a master took a write"; fi
 assert_eq "$t.equal_while_paused" "$(cluster_digest) $(cluster_dbsize)" "$(rs_digest tgt) $(rs_cli tgt DBSIZE)"
 for n in $(cluster_masters); do rs_cli "$n" CLIENT UNPAUSE >/dev/null; done
-stop_load
+cluster_load_stop
 

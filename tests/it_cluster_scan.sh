@@ -30,23 +30,8 @@ set -euo pipefail
 
 if ! have_rdbsync; then skip cluster_scan "no rdbsync binary"; exit 0; fi
 
-# Commands for i in FROM..TO: every type, expiring keys (long: they must
-# outlive the comparisons), counters, deletes, an EVAL over one slot.
-gen_load() {
-    local i
-    for ((i = $1; i <= $2; i++)); do
-        echo "SET s:$i v$i"
-        echo "HSET h:$((i % 50)) f$i v$i"
-        echo "RPUSH l:$((i % 30)) e$i"
-        echo "SADD st:$((i % 40)) m$i"
-        echo "ZADD z:$((i % 40)) $i m$i"
-        echo "XADD x:$((i % 10)) * f $i"
-        echo "SET e:$i v$i PX 900000"
-        echo "INCR c:$((i % 20))"
-        echo "DEL s:$((i - 7))"
-        echo "EVAL \"redis.call('SET', KEYS[1], ARGV[1]); return redis.call('INCR', KEYS[2])\" 2 {ev$((i % 7))}a {ev$((i % 7))}b $i"
-    done
-}
+# The load: every type, expiring keys, counters, deletes, EVAL (lib.sh).
+gen_load() { cluster_gen_load "$@"; }
 
 sums() { grep -E '^(keys|types|expires|digest)' "$IT_TMP/$1.out"; }
 

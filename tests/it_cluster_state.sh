@@ -74,37 +74,6 @@ gen_load() {
         echo "DEL s:$((i - 7))"
     done
 }
-run_load() {
-    local i=$1
-    while [ ! -e "$IT_TMP/load.stop" ]; do
-        gen_load "$i" $((i + 99)) | redis-cli -c -p "$P0" >/dev/null 2>&1 || true
-        i=$((i + 100))
-    done
-}
-start_load() {
-    rm -f "$IT_TMP/load.stop"
-    run_load "$1" &
-    LOAD_PID=$!
-    on_exit "touch $IT_TMP/load.stop; kill $LOAD_PID 2>/dev/null || true"
-}
-stop_load() {
-    touch "$IT_TMP/load.stop"
-    wait "$LOAD_PID" 2>/dev/null || true
-}
-# sync_full of every master now, "name:count ...".
-full_syncs() {
-    local n out=
-    for n in $CLUSTER_NODES; do out+="$n:$(info "$n" stats sync_full) "; done
-    printf '%s\n' "$out"
-}
-same_data() {
-    [ "$(cluster_digest)" == "$(rs_digest tgt)" ] && [ "$(cluster_dbsize)" == "$(rs_cli tgt DBSIZE)" ]
-}
-assert_same() {
-    if wait_until "$2" same_data; then pass "$1.target_equals_cluster"
-    else fail "$1.target_equals_cluster" "after $2 s: $(cluster_digest)/$(cluster_dbsize) vs $(rs_digest tgt)/$(rs_cli tgt DBSIZE)"
-    fi
-}
 resumed_all() { [ "$(grep -c 'resumed at offset' "$IT_TMP/$1.err")" -ge 3 ]; }
 # Every shard says it resumed at its record's offset.
 assert_resumed() {
@@ -123,14 +92,14 @@ rs_start tgt
 # ---- kill ----
 
 t=kill
-start_load 3001
+cluster_load_start 3001
 rdb_bg run1 --source "$SRC" --target "$(rs_url tgt)" --state "$ST" --status-interval 1
 SYNC_PID=$BG_PID
 if ! wait_until 60 grep -q 'shards streaming, in sync' "$IT_TMP/run1.err"; then
     fail "$t.first_run_in_sync" "$(tail -n 2 "$IT_TMP/run1.err" | cut -c1-300)"
 fi
 sleep 3
-before=$(full_syncs)
+before=$(cluster_full_syncs)
 rdb_kill "$SYNC_PID"
 wait "$SYNC_PID" 2>/dev/null || true
 assert_eq "$t.three_records" 3 "$(grep -c '^link source=slots:[0-9]' "$ST" || true)"
@@ -141,9 +110,9 @@ sleep 1 # writes while nothing syncs
 rdb_bg run2 --source "$SRC" --target "$(rs_url tgt)" --state "$ST" --status-interval 1
 SYNC_PID=$BG_PID
 assert_resumed "$t" run2 "$offs"
-stop_load
-assert_same "$t" 30
-assert_eq "$t.no_new_full_sync" "$before" "$(full_syncs)"
+cluster_load_stop
+assert_cluster_same "$t" 30
+assert_eq "$t.no_new_full_sync" "$before" "$(cluster_full_syncs)"
 sync_stop
 assert_eq "$t.clean_exit" 0 "$STOP_RC"
 
@@ -155,7 +124,7 @@ PROMOTED=
 for n in $CLUSTER_REPLICAS; do
     if [ "$(info "$n" replication master_port)" = "$(rs_port "$M0")" ]; then PROMOTED=$n; fi
 done
-start_load 200000
+cluster_load_start 200000
 sleep 1
 offs=$(recorded_offsets)
 rs_cli "$PROMOTED" CLUSTER FAILOVER >/dev/null
@@ -166,13 +135,13 @@ else
 fi
 wait_until 20 cluster_ok || true
 sleep 1
-before=$(full_syncs)
+before=$(cluster_full_syncs)
 rdb_bg run3 --source "$SRC" --target "$(rs_url tgt)" --state "$ST" --status-interval 1
 SYNC_PID=$BG_PID
 assert_resumed "$t" run3 "$offs"
-stop_load
-assert_same "$t" 30
-assert_eq "$t.no_new_full_sync" "$before" "$(full_syncs)"
+cluster_load_stop
+assert_cluster_same "$t" 30
+assert_eq "$t.no_new_full_sync" "$before" "$(cluster_full_syncs)"
 sync_stop
 assert_eq "$t.clean_exit" 0 "$STOP_RC"
 
@@ -183,14 +152,14 @@ gen_bk() { local i; for ((i = $1; i <= $2; i++)); do echo "SET {bk}:$i $3"; done
 gen_bk 1 200 old | redis-cli -c -p "$P0" >/dev/null
 rdb_bg bk1 --source "$SRC" --target "$(rs_url tgt)" --state "$ST" --status-interval 1
 SYNC_PID=$BG_PID
-if ! wait_until 30 same_data; then fail "$t.first_run_equal" "$(tail -n 2 "$IT_TMP/bk1.err" | cut -c1-300)"; fi
+if ! wait_until 30 cluster_same tgt; then fail "$t.first_run_equal" "$(tail -n 2 "$IT_TMP/bk1.err" | cut -c1-300)"; fi
 sync_stop
 for n in $(cluster_masters); do rs_cli "$n" CONFIG SET repl-backlog-size 16384 >/dev/null; done
 { gen_bk 1 3000 "$(printf 'x%.0s' {1..100})"; for ((i = 1; i <= 200; i += 2)); do echo "DEL {bk}:$i"; done; } |
     redis-cli -c -p "$P0" >/dev/null
 rdb_bg bk2 --source "$SRC" --target "$(rs_url tgt)" --state "$ST" --status-interval 1
 SYNC_PID=$BG_PID
-assert_same "$t" 40
+assert_cluster_same "$t" 40
 assert_eq "$t.two_resumed" 2 "$(grep -c 'resumed at offset' "$IT_TMP/bk2.err" || true)"
 assert_match "$t.said_why" 'cannot resume at offset [0-9]+: its backlog no longer holds offset' "$(cat "$IT_TMP/bk2.err")"
 assert_match "$t.replaced_its_slots_alone" "replacing the shard's slots \([0-9,-]+\) on the target instead of emptying it" \
@@ -235,7 +204,7 @@ offsets_match() {
 streaming_all() { tail -n 2 "$IT_TMP/$1.err" | grep -q '3 of 3 shards streaming'; }
 
 t=cutover
-start_load 400000
+cluster_load_start 400000
 rdb_bg cut --source "$SRC" --target "$(rs_url tgt)" --state "$ST" --status-interval 1 --pause-timeout 20 --exactly-once
 SYNC_PID=$BG_PID
 if ! wait_until 30 streaming_all cut; then fail "$t.streaming" "$(tail -n 2 "$IT_TMP/cut.err" | cut -c1-300)"; fi
@@ -252,10 +221,10 @@ if masters_paused; then pass "$t.masters_paused"; else fail "$t.masters_paused" 
 assert_eq "$t.equal_while_paused" "$(cluster_digest) $(cluster_dbsize)" "$(rs_digest tgt) $(rs_cli tgt DBSIZE)"
 assert_eq "$t.checkpoint_removed" 0 "$(rs_cli tgt EXISTS rdbsync:checkpoint)"
 for n in $(cluster_masters); do rs_cli "$n" CLIENT UNPAUSE >/dev/null; done
-stop_load
+cluster_load_stop
 
 t=auto
-start_load 450000
+cluster_load_start 450000
 rdb_bg auto --source "$SRC" --target "$(rs_url tgt)" --state "$ST" --status-interval 1 --pause-timeout 20 \
     --cutover --cutover-verify
 SYNC_PID=$BG_PID
@@ -267,10 +236,10 @@ offs=$(grep '^cut-over:' "$IT_TMP/auto.out" | grep -o ':[0-9]*[,;]' | tr -d ':,;
 if offsets_match "$(master_offsets)" "$offs"; then pass "$t.final_offsets"
 else fail "$t.final_offsets" "line $offs, masters $(master_offsets)"; fi
 for n in $(cluster_masters); do rs_cli "$n" CLIENT UNPAUSE >/dev/null; done
-stop_load
+cluster_load_stop
 
 t=short
-start_load 500000
+cluster_load_start 500000
 rdb_bg short --source "$SRC" --target "$(rs_url tgt)" --state "$ST" --status-interval 1 --pause-timeout 1
 SYNC_PID=$BG_PID
 if ! wait_until 30 streaming_all short; then fail "$t.streaming" "$(tail -n 2 "$IT_TMP/short.err" | cut -c1-300)"; fi
@@ -283,7 +252,7 @@ assert_match "$t.said" 'cut-over failed: the shard of slots [0-9-]+ reached offs
     "$(cat "$IT_TMP/short.err")"
 assert_eq "$t.nothing_claimed" "" "$(cat "$IT_TMP/short.out")"
 if masters_writable; then pass "$t.masters_unpaused"; else fail "$t.masters_unpaused" "a master still blocks writes"; fi
-stop_load
+cluster_load_stop
 
 # ---- exactly-once ----
 
@@ -330,7 +299,7 @@ else fail "$t.each_shard_resumed" "$(grep -c 'resumed at offset' "$IT_TMP/ex2.er
 assert_eq "$t.resumed_at_checkpoints" "$offs" \
     "$(sed -n 's/.*resumed at offset \([0-9]*\) .*/\1/p' "$IT_TMP/ex2.err" | sort -n | tr '\n' ' ')"
 assert_eq "$t.no_snapshot" 0 "$(grep -c 'snapshot applied' "$IT_TMP/ex2.err" || true)"
-stop_load
+cluster_load_stop
 if ! wait_until 30 cp_caught_up; then fail "$t.caught_up" "checkpoints $(cp_offsets), masters $(master_offsets)"; fi
 sync_stop
 rs_cli tgt2 DEL rdbsync:checkpoint >/dev/null

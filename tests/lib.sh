@@ -799,6 +799,69 @@ cluster_reshard() {
         --cluster-slots "$3" --cluster-yes </dev/null >"$IT_TMP/reshard.$4.log" 2>&1
 }
 
+# ---- a slot-routed write load ----
+
+# cluster_gen_load FROM TO: commands for i in FROM..TO through redis-cli -c:
+# every type, expiring keys (long: they outlive the comparisons), counters,
+# deletes, an EVAL over two keys of one slot.
+cluster_gen_load() {
+    local i
+    for ((i = $1; i <= $2; i++)); do
+        echo "SET s:$i v$i"
+        echo "HSET h:$((i % 50)) f$i v$i"
+        echo "RPUSH l:$((i % 30)) e$i"
+        echo "SADD st:$((i % 40)) m$i"
+        echo "ZADD z:$((i % 40)) $i m$i"
+        echo "XADD x:$((i % 10)) * f $i"
+        echo "SET e:$i v$i PX 900000"
+        echo "INCR c:$((i % 20))"
+        echo "DEL s:$((i - 7))"
+        echo "EVAL \"redis.call('SET', KEYS[1], ARGV[1]); return redis.call('INCR', KEYS[2])\" 2 {ev$((i % 7))}a {ev$((i % 7))}b $i"
+    done
+}
+
+# cluster_load_start FROM: the test's gen_load FROM.. in batches of
+# CLUSTER_LOAD_BATCH (100) through the first cluster node, CLUSTER_LOAD_PAUSE
+# (0) s apart, in the background until cluster_load_stop.
+it_cluster_load() {
+    local i=$1 b=${CLUSTER_LOAD_BATCH:-100} port=${CLUSTER_PORTS%% *}
+    while [ ! -e "$IT_TMP/load.stop" ]; do
+        gen_load "$i" $((i + b - 1)) | timeout 30 redis-cli -c -p "$port" >/dev/null 2>&1 || true
+        i=$((i + b))
+        sleep "${CLUSTER_LOAD_PAUSE:-0}"
+    done
+}
+cluster_load_start() {
+    rm -f "$IT_TMP/load.stop"
+    it_cluster_load "$1" &
+    LOAD_PID=$!
+    on_exit "touch $IT_TMP/load.stop; kill $LOAD_PID 2>/dev/null || true"
+}
+cluster_load_stop() {
+    touch "$IT_TMP/load.stop"
+    wait "$LOAD_PID" 2>/dev/null || true
+}
+
+# The full syncs every node served so far, "name:count ...".
+cluster_full_syncs() {
+    local n out=
+    for n in $CLUSTER_NODES; do out+="$n:$(info "$n" stats sync_full) "; done
+    printf '%s\n' "$out"
+}
+
+# cluster_same TARGET: TARGET's DEBUG DIGEST and DBSIZE are the cluster's.
+cluster_same() {
+    [ "$(cluster_digest)" == "$(rs_digest "$1")" ] && [ "$(cluster_dbsize)" == "$(rs_cli "$1" DBSIZE)" ]
+}
+# assert_cluster_same NAME SECS [TARGET]: within SECS s TARGET (tgt) equals
+# the cluster (NAME.target_equals_cluster).
+assert_cluster_same() {
+    local t=${3:-tgt}
+    if wait_until "$2" cluster_same "$t"; then pass "$1.target_equals_cluster"
+    else fail "$1.target_equals_cluster" "after $2 s: $(cluster_digest)/$(cluster_dbsize) vs $(rs_digest "$t")/$(rs_cli "$t" DBSIZE)"
+    fi
+}
+
 # ---- cleanup ----
 
 it_cleanup() {
