@@ -327,14 +327,6 @@ section_import() {
     q=$(ratio "$ROW_WALL" "$ref_wall")
     echo "ratio rdbsync/redis-cli --pipe (wall): $q (target <= 1.10) $(bench_verdict "$q" 1.1)"
     echo "  same, median of per-run pairs: $(bench_paired_ratio "$ours" "$ref" wall)"
-    if [[ -n $with_tl ]]; then
-        local our_row=("$ROW_WALL" "$ROW_CPU" "$ROW_TCPU" "$ROW_RSS_MB")
-        print_copy "rdbsync --target-load replica" "$tl" "$tlcpu"
-        q=$(ratio "$ROW_WALL" "$ref_wall")
-        echo "ratio rdbsync --target-load replica/native (wall): $q (target <= $target) $(bench_verdict "$q" "$target")"
-        echo "  same, median of per-run pairs: $(bench_paired_ratio "$tl" "$ref" wall)"
-        ROW_WALL=${our_row[0]} ROW_CPU=${our_row[1]} ROW_TCPU=${our_row[2]} ROW_RSS_MB=${our_row[3]}
-    fi
     q=$(ratio "$ROW_CPU" "$our_srv")
     echo "rdbsync cpu / target server cpu: $q (target: well below; PASS under 0.50) $(bench_verdict "$q" 0.5)"
     echo "peak RSS rdbsync --target: $ROW_RSS_MB MB (target < 64 MB) $(bench_verdict "$ROW_RSS_MB" 63.99)"
@@ -380,6 +372,17 @@ copy_run() {
 print_copy_header() {
     printf '%-30s %9s %9s %13s %12s %11s %s\n' tool "wall s" "cpu s" "target cpu s" "peak RSS MB" \
         "keys/s" "${1:-}"
+}
+
+# tload_row LOG CPULOG REFLOG REF_WALL TARGET: the --target-load replica
+# copy's row, its wall ratio to the reference's and the paired one (sets
+# ROW_* as print_copy does).
+tload_row() {
+    local q
+    print_copy "rdbsync --target-load replica" "$1" "$2"
+    q=$(ratio "$ROW_WALL" "$4")
+    echo "ratio rdbsync --target-load replica/native (wall): $q (target <= $5) $(bench_verdict "$q" "$5")"
+    echo "  same, median of per-run pairs: $(bench_paired_ratio "$1" "$3" wall)"
 }
 
 # print_copy NAME LOG CPULOG [EXTRA]: medians of wall, own cpu and the
@@ -504,10 +507,7 @@ sync_compare() {
     echo "  same, median of per-run pairs: $(bench_paired_ratio "$ours" "$ref" wall)"
     if [[ -n $with_tl ]]; then
         local our_row=("$ROW_WALL" "$ROW_CPU" "$ROW_TCPU" "$ROW_RSS_MB")
-        print_copy "rdbsync --target-load replica" "$tl" "$tlcpu"
-        q=$(ratio "$ROW_WALL" "$ref_wall")
-        echo "ratio rdbsync --target-load replica/native (wall): $q (target <= $target) $(bench_verdict "$q" "$target")"
-        echo "  same, median of per-run pairs: $(bench_paired_ratio "$tl" "$ref" wall)"
+        tload_row "$tl" "$tlcpu" "$ref" "$ref_wall" "$target"
         ROW_WALL=${our_row[0]} ROW_CPU=${our_row[1]} ROW_TCPU=${our_row[2]} ROW_RSS_MB=${our_row[3]}
     fi
     echo "rdbsync cpu: $(printf %.2f "$ROW_CPU") s for $1 keys; target server cpu: $ROW_TCPU s" \
@@ -568,14 +568,6 @@ section_verify() {
     q=$(ratio "$ROW_WALL" "$ref_wall")
     echo "ratio verify/checksum (wall): $q (target <= 2.00) $(bench_verdict "$q" 2.0)"
     echo "  same, median of per-run pairs: $(bench_paired_ratio "$ours" "$ref" wall)"
-    if [[ -n $with_tl ]]; then
-        local our_row=("$ROW_WALL" "$ROW_CPU" "$ROW_TCPU" "$ROW_RSS_MB")
-        print_copy "rdbsync --target-load replica" "$tl" "$tlcpu"
-        q=$(ratio "$ROW_WALL" "$ref_wall")
-        echo "ratio rdbsync --target-load replica/native (wall): $q (target <= $target) $(bench_verdict "$q" "$target")"
-        echo "  same, median of per-run pairs: $(bench_paired_ratio "$tl" "$ref" wall)"
-        ROW_WALL=${our_row[0]} ROW_CPU=${our_row[1]} ROW_TCPU=${our_row[2]} ROW_RSS_MB=${our_row[3]}
-    fi
 }
 
 # ---- Section: burst --------------------------------------------------------
@@ -1147,10 +1139,7 @@ section_csource() {
     q=$(ratio "$ROW_WALL" "$ref_wall")
     echo "ratio rdbsync/native (wall): $q (target <= 1.20) $(bench_verdict "$q" 1.2)"
     local rs_cpu=$ROW_CPU rs_tcpu=$ROW_TCPU rs_rss=$ROW_RSS_MB
-    print_copy "rdbsync --target-load replica" "$L-tl.log" "$L-tl.cpu"
-    q=$(ratio "$ROW_WALL" "$ref_wall")
-    echo "ratio rdbsync --target-load replica/native (wall): $q (target <= 1.20) $(bench_verdict "$q" 1.2)"
-    echo "  same, median of per-run pairs: $(bench_paired_ratio "$L-tl.log" "$L-ref.log" wall)"
+    tload_row "$L-tl.log" "$L-tl.cpu" "$L-ref.log" "$ref_wall" 1.20
     ROW_CPU=$rs_cpu ROW_TCPU=$rs_tcpu ROW_RSS_MB=$rs_rss
     echo "cpu s, rdbsync + target vs the 3 replicas: $(awk -v a="$ROW_CPU" -v b="$ROW_TCPU" 'BEGIN { printf "%.2f", a + b }') vs $ref_cpu, ratio $(ratio "$(awk -v a="$ROW_CPU" -v b="$ROW_TCPU" 'BEGIN { print a + b }')" "$ref_cpu")"
     echo "peak RSS rdbsync: $ROW_RSS_MB MB (target < 3 x 64 MB + --spool-mem per shard)"
