@@ -149,9 +149,10 @@ static int64_t relativeTtl(importer *im, int64_t expire_ms) {
     return expire_ms - clockWallMs();
 }
 
-/* RESTORE key ttl payload [REPLACE] [ABSTTL] [IDLETIME s | FREQ n]. */
 static int rdbRecord(importer *im, const rdbKeyInfo *k, int type, const unsigned char *p, size_t len);
 
+/* RESTORE key ttl payload [REPLACE] [ABSTTL] [IDLETIME s | FREQ n]; with
+ * importSetRdb, the same key as an RDB record instead. */
 static int sendRestore(importer *im, const rdbKeyInfo *k, const unsigned char *p, size_t len) {
     if (im->fw) return rdbRecord(im, k, -1, p, len);
     const char *argv[9];
